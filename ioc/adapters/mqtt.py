@@ -1,0 +1,167 @@
+"""The one MQTT client module: URL parsing, connecting, TCP_NODELAY, reconnect logging.
+
+Every process (ingest, simulators, web) builds its paho client here so that transport details
+(TLS for `mqtts://`, credentials, Nagle off, reconnect back-off) are decided in one place.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+import ssl
+import threading
+import time
+from dataclasses import dataclass
+from typing import Callable
+from urllib.parse import unquote, urlparse
+
+import paho.mqtt.client as paho
+from paho.mqtt.enums import CallbackAPIVersion
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class BrokerAddress:
+    host: str
+    port: int
+    username: str | None = None
+    password: str | None = None
+    tls: bool = False
+
+    @classmethod
+    def parse(cls, url: str) -> "BrokerAddress":
+        parts = urlparse(url)
+        if parts.scheme not in ("mqtt", "mqtts", "tcp", "ssl"):
+            raise ValueError(f"MQTT_URL must start with mqtt:// or mqtts://, got {url!r}")
+        tls = parts.scheme in ("mqtts", "ssl")
+        return cls(
+            host=parts.hostname or "127.0.0.1",
+            port=parts.port or (8883 if tls else 1883),
+            username=unquote(parts.username) if parts.username else None,
+            password=unquote(parts.password) if parts.password else None,
+            tls=tls,
+        )
+
+    def url(self) -> str:
+        scheme = "mqtts" if self.tls else "mqtt"
+        return f"{scheme}://{self.host}:{self.port}"
+
+
+def _nodelay(client: paho.Client) -> None:
+    sock = client.socket()
+    if sock is not None:
+        try:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        except OSError:  # pragma: no cover - e.g. websockets transport
+            pass
+
+
+def make_client(
+    url: str,
+    client_id: str = "",
+    *,
+    clean_session: bool = True,
+    will: tuple[str, bytes, int, bool] | None = None,
+    on_connect: Callable[[paho.Client], None] | None = None,
+    max_inflight: int = 1000,
+    name: str = "mqtt",
+) -> paho.Client:
+    """A configured, not yet connected paho client.
+
+    `on_connect(client)` runs after every successful (re)connection, the place to
+    (re)subscribe. Connection losses and recoveries are logged once each.
+    """
+    address = BrokerAddress.parse(url)
+    client = paho.Client(
+        CallbackAPIVersion.VERSION2,
+        client_id=client_id,
+        clean_session=clean_session,
+        protocol=paho.MQTTv311,
+    )
+    if address.username:
+        client.username_pw_set(address.username, address.password)
+    if address.tls:
+        client.tls_set(cert_reqs=ssl.CERT_REQUIRED)
+    if will:
+        topic, payload, qos, retain = will
+        client.will_set(topic, payload, qos=qos, retain=retain)
+    client.max_inflight_messages_set(max_inflight)
+    client.max_queued_messages_set(0)
+    client.reconnect_delay_set(min_delay=1, max_delay=10)
+    state = {"connected_once": False, "lost": False}
+
+    def _on_connect(c, userdata, flags, reason_code, properties):
+        if reason_code.is_failure:
+            log.warning("%s: broker %s refused the connection: %s", name, address.url(), reason_code)
+            return
+        _nodelay(c)
+        if state["lost"]:
+            log.warning("%s: reconnected to broker %s", name, address.url())
+        elif not state["connected_once"]:
+            log.info("%s: connected to broker %s", name, address.url())
+        state["connected_once"] = True
+        state["lost"] = False
+        if on_connect:
+            on_connect(c)
+
+    def _on_disconnect(c, userdata, flags, reason_code, properties):
+        if not state["lost"]:
+            log.warning("%s: lost the broker %s (%s); reconnecting", name, address.url(), reason_code)
+        state["lost"] = True
+
+    client.on_connect = _on_connect
+    client.on_disconnect = _on_disconnect
+    client._ioc_address = address  # noqa: SLF001 - kept for logging by callers
+    return client
+
+
+def connect(client: paho.Client, *, timeout: float = 15.0) -> None:
+    """Connect and start the network thread; wait until connected or raise TimeoutError.
+
+    When the broker is not up yet, paho keeps retrying in the background (connect_async),
+    so a process started before its broker still comes up.
+    """
+    address: BrokerAddress = client._ioc_address  # noqa: SLF001
+    ready = threading.Event()
+    previous = client.on_connect
+
+    def _wrapped(c, userdata, flags, reason_code, properties):
+        previous(c, userdata, flags, reason_code, properties)
+        if not reason_code.is_failure:
+            ready.set()
+
+    client.on_connect = _wrapped
+    client.connect_async(address.host, address.port, keepalive=30)
+    client.loop_start()
+    if not ready.wait(timeout):
+        client.loop_stop()
+        raise TimeoutError(f"could not connect to MQTT broker {address.url()} within {timeout:.0f}s")
+
+
+def probe_broker(url: str, timeout: float = 2.0) -> tuple[bool, str]:
+    """Connect, wait for the CONNACK, disconnect: is the broker up and accepting us?"""
+    address = BrokerAddress.parse(url)
+    client = paho.Client(CallbackAPIVersion.VERSION2, protocol=paho.MQTTv311)
+    if address.username:
+        client.username_pw_set(address.username, address.password)
+    if address.tls:
+        client.tls_set(cert_reqs=ssl.CERT_REQUIRED)
+    result: dict = {}
+    client.on_connect = lambda c, u, f, rc, p: result.setdefault("rc", rc)
+    try:
+        client.connect(address.host, address.port, keepalive=10)
+        deadline = time.monotonic() + timeout
+        while "rc" not in result and time.monotonic() < deadline:
+            client.loop(timeout=0.1)
+    except OSError as e:
+        return False, f"{address.url()}: {e}"
+    finally:
+        try:
+            client.disconnect()
+        except Exception:  # noqa: BLE001 - best effort on a probe
+            pass
+    if "rc" not in result:
+        return False, f"{address.url()}: no CONNACK within {timeout:.0f}s"
+    rc = result["rc"]
+    return (not rc.is_failure), f"{address.url()}: {rc}"

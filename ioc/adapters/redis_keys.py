@@ -1,0 +1,64 @@
+"""Every Redis key family of IOC, named in one place (the README documents each).
+
+Telemetry families are split into `shards` hash-tag groups (`ioc:{s<N>}:…`): every key that
+one batch script touches carries the same hash tag, so the script runs on a single Redis Cluster
+node, and the shards spread the fleet over the cluster's nodes.
+"""
+
+from __future__ import annotations
+
+import zlib
+
+METRICS = "ioc:metrics"  # hash: counters (see ioc.adapters.redis_store.METRIC_FIELDS)
+DEADLETTER = "ioc:deadletter"  # stream: rejected messages with reason, detail, topic, raw payload
+ALARMS_ACTIVE = "ioc:alarms:active"  # hash: alarm id "<device>|<rule>" -> alarm JSON
+ALARMS_EVENTS = "ioc:alarms:events"  # stream: raised / cleared events with the alarm JSON
+WORKERS = "ioc:workers"  # hash: ingest worker id -> heartbeat JSON
+
+
+def shard_of(device_id: str, shards: int) -> int:
+    return zlib.crc32(device_id.encode()) % shards
+
+
+def _tag(shard: int) -> str:
+    return f"ioc:{{s{shard}}}"
+
+
+def latest(shard: int) -> str:
+    """hash: device id -> latest reading JSON {"ts": ms, <attribute>: value, …}"""
+    return f"{_tag(shard)}:latest"
+
+
+def latest_ts(shard: int) -> str:
+    """hash: device id -> ts (epoch ms) of the latest reading; guards order and duplicates"""
+    return f"{_tag(shard)}:ts"
+
+
+def meta(shard: int) -> str:
+    """hash: device id -> JSON {kind, name, lat, lon, district, cell, …} from its birth"""
+    return f"{_tag(shard)}:meta"
+
+
+def district(shard: int) -> str:
+    """hash: device id -> district id"""
+    return f"{_tag(shard)}:district"
+
+
+def state(shard: int) -> str:
+    """hash: device id -> "online" | "offline" (birth / last will)"""
+    return f"{_tag(shard)}:state"
+
+
+def geo(shard: int) -> str:
+    """geo set of device positions (GEOSEARCH)"""
+    return f"{_tag(shard)}:geo"
+
+
+def rules(shard: int) -> str:
+    """hash: device id -> JSON {rule id: rule state} between samples"""
+    return f"{_tag(shard)}:rules"
+
+
+def rollup(shard: int, minute: int) -> str:
+    """hash: 1-minute bucket (epoch minute) of per-district, per-kind aggregates; expires after the retention"""
+    return f"{_tag(shard)}:roll:{minute}"

@@ -1,0 +1,105 @@
+"""`python -m ioc demo`: the whole city on one machine, stopped by one Ctrl-C.
+
+Starts embedded Redis and MQTT on free loopback ports unless REDIS_URL / MQTT_URL are set,
+then the ingest worker, the simulators and the web process as child processes. Prints the
+service URLs and the portal address. On Ctrl-C / SIGTERM, or when any child dies, every child
+is stopped (SIGTERM, then SIGKILL after 10 s) and the embedded servers with them; children also
+die with this process if it is killed (PR_SET_PDEATHSIG).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+
+from ioc.adapters.embedded import Server, _die_with_parent, mqtt_broker, redis_server
+from ioc.settings import Settings
+
+log = logging.getLogger("ioc.demo")
+
+
+def _child(name: str, argv: list[str], env: dict) -> subprocess.Popen:
+    return subprocess.Popen(argv, env=env, stdin=subprocess.DEVNULL, preexec_fn=_die_with_parent)
+
+
+def _wait_healthy(port: int, timeout: float = 60) -> bool:
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as r:
+                if r.status == 200:
+                    return True
+        except OSError:
+            pass
+        time.sleep(0.5)
+    return False
+
+
+def _describe(url: str, servers: list[Server]) -> str:
+    for server in servers:
+        if server.url == url:
+            return f"{url}  (embedded {server.name}, data in {server.data_dir})"
+    return url
+
+
+def run_demo(settings: Settings, simulator_args: list[str], web_workers: int | None = None) -> int:
+    servers: list[Server] = []
+    children: dict[str, subprocess.Popen] = {}
+    stop = {"signal": None}
+
+    def on_signal(signum, _frame):
+        stop["signal"] = signum
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    try:
+        redis_url, mqtt_url = settings.redis_url, settings.mqtt_url
+        if not redis_url:
+            servers.append(redis_server(settings.data_dir / "redis", settings.embedded_redis).start())
+            redis_url = servers[-1].url
+        if not mqtt_url:
+            servers.append(mqtt_broker(settings.data_dir / "mqtt", settings.embedded_mqtt).start())
+            mqtt_url = servers[-1].url
+        env = dict(os.environ, REDIS_URL=redis_url, MQTT_URL=mqtt_url, PORT=str(settings.port),
+                   IOC_DATA_DIR=str(settings.data_dir), PYTHONUNBUFFERED="1")
+        if web_workers:
+            env["IOC_WEB_WORKERS"] = str(web_workers)
+        py = sys.executable
+        children["ingest"] = _child("ingest", [py, "-m", "ioc", "ingest"], env)
+        children["web"] = _child("web", [py, "-m", "ioc", "web"], env)
+        children["simulator"] = _child("simulator", [py, "-m", "simulators", *simulator_args], env)
+        print("\n=== IOC demo city: 张家港 Zhangjiagang ===", flush=True)
+        print(f"  Redis:  {_describe(redis_url, servers)}", flush=True)
+        print(f"  MQTT:   {_describe(mqtt_url, servers)}", flush=True)
+        print(f"  Portal: http://{settings.host}:{settings.port}/", flush=True)
+        print(f"  Health: http://{settings.host}:{settings.port}/healthz   Metrics: http://{settings.host}:{settings.port}/metrics", flush=True)
+        print("  Ctrl-C stops everything.\n", flush=True)
+        if _wait_healthy(settings.port):
+            log.info("portal is up: http://%s:%d/", settings.host, settings.port)
+        while stop["signal"] is None:
+            for name, proc in children.items():
+                if proc.poll() is not None:
+                    log.error("%s exited with code %s; stopping the demo", name, proc.returncode)
+                    stop["signal"] = "child"
+                    break
+            time.sleep(0.5)
+        return 0 if stop["signal"] != "child" else 1
+    finally:
+        for proc in children.values():
+            if proc.poll() is None:
+                proc.terminate()
+        deadline = time.time() + 10
+        for proc in children.values():
+            try:
+                proc.wait(max(0.1, deadline - time.time()))
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        for server in reversed(servers):
+            server.stop()
+        log.info("demo stopped; all processes ended")

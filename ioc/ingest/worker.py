@@ -1,0 +1,220 @@
+"""The ingest worker: MQTT in, validated batches out to Redis.
+
+paho's network thread only appends (topic, payload, received ms) to a deque. The main loop
+takes up to IOC_INGEST_BATCH_MAX messages once the oldest has waited IOC_INGEST_FLUSH_MS, and
+writes them in two round trips: the shard scripts (state, registry, rollups, verdicts), then
+rule states, alarms, dead letters and counters in one pipeline.
+
+When Redis is unreachable the batch is kept and retried with back-off while messages queue up
+to IOC_INGEST_BUFFER_MAX (beyond it the oldest are dropped and counted as `dropped`). When the
+broker goes away paho reconnects by itself and the subscriptions are renewed on connect.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import socket
+import threading
+import time
+from collections import deque
+
+import orjson
+import redis
+
+from ioc.adapters import mqtt as mqtt_adapter
+from ioc.adapters import redis_keys as keys
+from ioc.adapters.telemetry_store import TelemetryStore
+from ioc.domain.geo import CityMap
+from ioc.domain.telemetry import Limits, Rejection
+from ioc.settings import Settings
+
+from .batch import Outcome, conclude, prepare
+
+log = logging.getLogger("ioc.ingest")
+
+TOPICS = (("ioc/v1/+/+/telemetry", 0), ("ioc/v1/+/+/status", 1))
+ALARM_EVENTS_MAXLEN = 100_000
+
+
+def subscriptions(group: str) -> list[tuple[str, int]]:
+    if not group:
+        return list(TOPICS)
+    return [(f"$share/{group}/{topic}", qos) for topic, qos in TOPICS]
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+class IngestWorker:
+    def __init__(self, settings: Settings, redis_client: redis.Redis, city: CityMap):
+        self.settings = settings
+        self.redis = redis_client
+        self.city = city
+        self.store = TelemetryStore(redis_client, settings.redis_shards, settings.rollup_retention_hours * 3600)
+        self.limits = Limits(settings.ingest_max_payload, settings.ingest_max_future_s * 1000, settings.ingest_max_age_s * 1000)
+        self.queue: deque = deque()
+        self.arrived = threading.Event()
+        self.stopping = threading.Event()
+        self.dropped = 0
+        self.processed = 0
+        self.worker_id = settings.ingest_client_id or f"ioc-ingest-{socket.gethostname()}-{os.getpid()}"
+        self.started_ms = _now_ms()
+        self.redis_down = False
+        self.client = None
+
+    # --- MQTT side (network thread) ----------------------------------------------------------
+    def _on_message(self, client, userdata, msg) -> None:
+        self.queue.append((msg.topic, msg.payload, _now_ms()))
+        if len(self.queue) > self.settings.ingest_buffer_max:
+            self.queue.popleft()
+            self.dropped += 1
+        self.arrived.set()
+
+    def _subscribe(self, client) -> None:
+        client.subscribe(subscriptions(self.settings.ingest_group))
+
+    def connect(self) -> None:
+        self.client = mqtt_adapter.make_client(
+            self.settings.mqtt_url, self.worker_id, clean_session=True,
+            on_connect=self._subscribe, name="ingest", max_inflight=65000,
+        )
+        self.client.on_message = self._on_message
+        mqtt_adapter.connect(self.client, timeout=60)
+
+    # --- main loop ---------------------------------------------------------------------------
+    def take_batch(self) -> list:
+        flush_s = self.settings.ingest_flush_ms / 1000
+        while not self.queue and not self.stopping.is_set():
+            self.arrived.wait(0.5)
+            self.arrived.clear()
+        if not self.queue:
+            return []
+        first_ms = self.queue[0][2]
+        wait = flush_s - (time.time() - first_ms / 1000)
+        if wait > 0 and len(self.queue) < self.settings.ingest_batch_max:
+            time.sleep(wait)
+        batch = []
+        pop = self.queue.popleft
+        for _ in range(min(len(self.queue), self.settings.ingest_batch_max)):
+            batch.append(pop())
+        return batch
+
+    def apply(self, raw: list) -> Outcome:
+        """First round trip: state, registry, rollups. Returns what `record` must write."""
+        prepared = prepare(raw, self.city, self.settings.redis_shards, self.limits)
+        outcome = conclude(prepared, self.store.apply(prepared.per_shard))
+        self.processed += len(raw)
+        return outcome
+
+    def process(self, raw: list) -> Outcome:
+        outcome = self.apply(raw)
+        self.record(outcome)
+        return outcome
+
+    def record(self, outcome: Outcome) -> None:
+        pipe = self.redis.pipeline(transaction=False)
+        for shard, states in outcome.rule_states.items():
+            pipe.hset(keys.rules(shard), mapping=states)
+        for alarm in outcome.raised:
+            data = orjson.dumps(alarm.to_dict())
+            pipe.hset(keys.ALARMS_ACTIVE, alarm.id, data)
+            pipe.xadd(keys.ALARMS_EVENTS, {"event": "raised", "alarm": data}, maxlen=ALARM_EVENTS_MAXLEN, approximate=True)
+        for alarm, value, ts in outcome.cleared:
+            pipe.hdel(keys.ALARMS_ACTIVE, alarm.id)
+            event = orjson.dumps({**alarm.to_dict(), "value": value, "cleared_at": ts})
+            pipe.xadd(keys.ALARMS_EVENTS, {"event": "cleared", "alarm": event}, maxlen=ALARM_EVENTS_MAXLEN, approximate=True)
+        for r in outcome.rejections:
+            pipe.xadd(keys.DEADLETTER, self._deadletter(r), maxlen=self.settings.deadletter_maxlen, approximate=True)
+        counters = {"messages:accepted": outcome.accepted, "messages:rejected": len(outcome.rejections), "messages:late": outcome.late}
+        for reason, n in outcome.rejected_by_reason().items():
+            counters[f"rejected:{reason}"] = n
+        for kind, n in outcome.by_kind.items():
+            counters[f"accepted:{kind}"] = n
+        counters["alarms:raised"] = len(outcome.raised)
+        counters["alarms:cleared"] = len(outcome.cleared)
+        if self.dropped:
+            counters["messages:dropped"], self.dropped = self.dropped, 0
+        for name, n in counters.items():
+            if n:
+                pipe.hincrby(keys.METRICS, name, n)
+        pipe.execute()
+        for alarm in outcome.raised:
+            log.info("alarm raised: %s %s %s=%s (%s)", alarm.severity, alarm.device_id, alarm.attribute, alarm.value, alarm.district)
+
+    def _deadletter(self, r: Rejection) -> dict:
+        return {
+            "reason": r.reason,
+            "detail": r.detail,
+            "topic": r.topic,
+            "device": r.device_id or "",
+            "payload": r.payload,
+            "received_ms": r.received_ms,
+            "worker": self.worker_id,
+        }
+
+    def heartbeat(self) -> None:
+        self.redis.hset(keys.WORKERS, self.worker_id, orjson.dumps({
+            "pid": os.getpid(), "host": socket.gethostname(), "started_ms": self.started_ms,
+            "seen_ms": _now_ms(), "processed": self.processed, "queued": len(self.queue),
+            "group": self.settings.ingest_group,
+        }))
+
+    def run(self) -> None:
+        self.connect()
+        log.info("ingest %s subscribed to %s", self.worker_id, ", ".join(t for t, _ in subscriptions(self.settings.ingest_group)))
+        backoff = 0.2
+        last_beat = 0.0
+        pending: list = []  # taken from the queue, not yet applied
+        unrecorded: Outcome | None = None  # applied, its alarms/dead letters/counters not yet written
+        while True:
+            if not pending and unrecorded is None:
+                if self.stopping.is_set() and not self.queue:
+                    break
+                pending = self.take_batch()
+            try:
+                if pending:
+                    unrecorded = self.apply(pending)
+                    pending = []
+                if unrecorded is not None:
+                    self.record(unrecorded)
+                    unrecorded = None
+                if time.time() - last_beat > 5:
+                    self.heartbeat()
+                    last_beat = time.time()
+                if self.redis_down:
+                    log.warning("Redis is reachable again; ingest resumed (%d messages queued)", len(self.queue))
+                    self.redis_down = False
+                backoff = 0.2
+            except (redis.ConnectionError, redis.TimeoutError, redis.BusyLoadingError) as e:
+                if not self.redis_down:
+                    log.warning("Redis unavailable (%s); holding %d messages and retrying", e, len(pending) + len(self.queue))
+                    self.redis_down = True
+                if self.stopping.is_set():
+                    log.error("stopping while Redis is down: %d messages not written", len(pending) + len(self.queue))
+                    break
+                time.sleep(backoff)
+                backoff = min(backoff * 2, 5)
+        self.client.disconnect()
+        self.client.loop_stop()
+        log.info("ingest %s stopped after %d messages", self.worker_id, self.processed)
+
+    def stop(self, *_args) -> None:
+        self.stopping.set()
+        self.arrived.set()
+
+
+def main(settings: Settings) -> int:
+    from ioc.adapters.geodata_files import load_city_map
+    from ioc.adapters.redis_client import connect_redis
+
+    if not settings.redis_url or not settings.mqtt_url:
+        log.error("REDIS_URL and MQTT_URL must be set for `python -m ioc ingest` (or use `python -m ioc demo`)")
+        return 2
+    worker = IngestWorker(settings, connect_redis(settings.redis_url), load_city_map(settings.geodata_dir))
+    signal.signal(signal.SIGTERM, worker.stop)
+    signal.signal(signal.SIGINT, worker.stop)
+    worker.run()
+    return 0

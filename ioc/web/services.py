@@ -1,0 +1,56 @@
+"""What the web process talks to, built once per process and handed to every callback."""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+
+import redis
+
+from ioc.adapters.geodata_files import load_city_map
+from ioc.adapters.mqtt import probe_broker
+from ioc.adapters.redis_client import connect_redis
+from ioc.adapters.snapshot_store import SnapshotStore
+from ioc.domain.geo import CityMap
+from ioc.settings import Settings
+
+
+@dataclass
+class BrokerHealth:
+    """Cached broker probe: at most one MQTT connect per `ttl` seconds per process."""
+
+    url: str
+    ttl: float = 5.0
+    _result: tuple[bool, str] = (False, "not checked")
+    _checked: float = 0.0
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def check(self) -> tuple[bool, str]:
+        if not self.url:
+            return False, "MQTT_URL is not set"
+        with self._lock:
+            if time.monotonic() - self._checked > self.ttl:
+                self._result = probe_broker(self.url)
+                self._checked = time.monotonic()
+            return self._result
+
+
+@dataclass
+class Services:
+    settings: Settings
+    redis: redis.Redis | None
+    snapshot: SnapshotStore | None
+    city: CityMap
+    broker: BrokerHealth
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> "Services":
+        client = connect_redis(settings.redis_url) if settings.redis_url else None
+        return cls(
+            settings=settings,
+            redis=client,
+            snapshot=SnapshotStore(client, settings.redis_shards) if client else None,
+            city=load_city_map(settings.geodata_dir),
+            broker=BrokerHealth(settings.mqtt_url),
+        )

@@ -1,0 +1,152 @@
+"""Shared fixtures: private, real Redis and MQTT servers on free ports, a city map, an ingest
+worker running in a thread, an MQTT publisher, and a polling helper.
+
+Nothing here touches services already running on the machine: every server is started by
+the tests themselves (see ioc.adapters.embedded) and stopped at the end.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+from ioc.adapters.embedded import mqtt_broker, redis_server
+from ioc.adapters.geodata_files import load_city_map
+from ioc.adapters.mqtt import connect, make_client
+from ioc.adapters.redis_client import connect_redis
+from ioc.settings import REPO_ROOT, Settings
+
+
+def pytest_setup_options():
+    """Chromium flags for dash_duo on an offline machine, as root, without a screen."""
+    from selenium.webdriver.chrome.options import Options
+
+    options = Options()
+    for flag in (
+        "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync",
+        "--no-first-run", "--window-size=1920,1080",
+    ):
+        options.add_argument(flag)
+    return options
+
+
+def wait_for(condition, timeout: float = 15.0, interval: float = 0.05, message: str = "condition"):
+    """Poll until `condition()` is truthy; return its value or fail with `message`."""
+    deadline = time.time() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.time() > deadline:
+            pytest.fail(f"timed out after {timeout:.0f}s waiting for {message}")
+        time.sleep(interval)
+
+
+@pytest.fixture(scope="session")
+def city():
+    return load_city_map(REPO_ROOT / "geodata")
+
+
+@pytest.fixture(scope="session")
+def redis_server_proc(tmp_path_factory):
+    server = redis_server(tmp_path_factory.mktemp("redis")).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def broker_proc(tmp_path_factory):
+    """A fresh broker per test (it starts in ~50 ms), so retained births never leak between tests."""
+    server = mqtt_broker(tmp_path_factory.mktemp("mqtt")).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def redis_client(redis_server_proc):
+    client = connect_redis(redis_server_proc.url)
+    client.flushall()
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def settings(redis_server_proc, broker_proc, tmp_path) -> Settings:
+    return Settings.from_env(
+        env={},
+        redis_url=redis_server_proc.url,
+        mqtt_url=broker_proc.url,
+        data_dir=tmp_path,
+        ingest_client_id=f"test-ingest-{uuid.uuid4().hex[:8]}",
+    )
+
+
+class RunningWorker:
+    """An IngestWorker on a background thread; `stop()` drains and joins it."""
+
+    def __init__(self, worker):
+        self.worker = worker
+        self.errors: list[BaseException] = []
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self):
+        try:
+            self.worker.run()
+        except BaseException as e:  # noqa: BLE001 - surfaced by the fixture
+            self.errors.append(e)
+
+    def start(self) -> "RunningWorker":
+        self.thread.start()
+        wait_for(lambda: self.worker.client is not None and self.worker.client.is_connected(), message="ingest connected")
+        time.sleep(0.2)  # let the SUBACK arrive before tests publish
+        return self
+
+    def stop(self):
+        self.worker.stop()
+        self.thread.join(15)
+        assert not self.thread.is_alive(), "ingest worker did not stop"
+        assert not self.errors, f"ingest worker crashed: {self.errors!r}"
+
+
+@pytest.fixture
+def start_ingest(city, redis_client):
+    from ioc.ingest.worker import IngestWorker
+
+    running: list[RunningWorker] = []
+
+    def start(settings: Settings) -> RunningWorker:
+        worker = IngestWorker(settings, connect_redis(settings.redis_url), city)
+        running.append(RunningWorker(worker).start())
+        return running[-1]
+
+    yield start
+    for r in running:
+        r.stop()
+
+
+@pytest.fixture
+def ingest(start_ingest, settings):
+    return start_ingest(settings)
+
+
+@pytest.fixture
+def publisher(broker_proc):
+    client = make_client(broker_proc.url, f"test-pub-{uuid.uuid4().hex[:8]}", name="test-publisher")
+    connect(client)
+    yield client
+    client.disconnect()
+    client.loop_stop()
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        path = Path(str(item.fspath))
+        if "integration" in path.parts:
+            item.add_marker(pytest.mark.integration)
+        if "browser" in path.parts:
+            item.add_marker(pytest.mark.browser)
