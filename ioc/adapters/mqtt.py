@@ -106,6 +106,9 @@ def make_client(
             on_connect(c)
 
     def _on_disconnect(c, userdata, flags, reason_code, properties):
+        if reason_code == 0 and not state["lost"]:
+            log.info("%s: disconnected from broker %s", name, address.url())
+            return
         if not state["lost"]:
             log.warning("%s: lost the broker %s (%s); reconnecting", name, address.url(), reason_code)
         state["lost"] = True

@@ -30,7 +30,7 @@ REASONS: dict[str, str] = {
     "not_json": "payload is not JSON",
     "non_finite": "a number is NaN or Infinity (not valid JSON)",
     "not_object": "payload is JSON but not an object",
-    "bad_topic": "topic does not match ioc/v1/{kind}/{device_id}/{telemetry|status}",
+    "bad_topic": "topic is not ioc/v1/{kind}/{device_id}/telemetry or …/status",
     "unknown_kind": "the {kind} topic segment is not in the kinds catalog",
     "missing_field": "a required field is missing",
     "wrong_type": "a field has the wrong JSON type",
@@ -45,7 +45,7 @@ REASONS: dict[str, str] = {
     "duplicate": "same device and ts as the reading already stored",
 }
 
-TOPIC_RE = re.compile(r"^ioc/v1/([a-z][a-z0-9_]{0,31})/([A-Za-z0-9][A-Za-z0-9_.:-]{0,63})/(telemetry|status)$")
+TOPIC_RE = re.compile(r"^ioc/v1/([a-z][a-z0-9_]{0,31})/([A-Za-z0-9][A-Za-z0-9_.:-]{0,63})/(telemetry|status)\Z")  # \Z: "$" would accept a trailing newline
 RESERVED_FIELDS = ("ts", "lat", "lon")
 STATUS_FIELDS = ("state", "lat", "lon", "name", "ts", "address", "model", "firmware")
 
@@ -292,4 +292,7 @@ def _parse_telemetry(kind, device_id, obj, topic, payload, received_ms, limits) 
     except ValidationError as e:
         reason, detail = _reason_from(e)
         return reject(reason, detail)
+    nulls = [k for k, v in values.items() if v is None]
+    if nulls:
+        return reject("wrong_type", f"{nulls[0]}: null is not a value; leave the attribute out instead")
     return Reading(device_id, kind.id, ts, values, location, received_ms)

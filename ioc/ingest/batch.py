@@ -112,6 +112,7 @@ def conclude(prepared: Prepared, results: dict) -> Outcome:
         result = results[shard]
         states_by_device: dict[str, dict[str, RuleState]] = {}
         touched: set[str] = set()
+        to_evaluate: list[tuple[int, Reading]] = []
         for i, entry in enumerate(messages):
             message = entry[0]
             verdict = result.verdicts[i]
@@ -125,8 +126,11 @@ def conclude(prepared: Prepared, results: dict) -> Outcome:
             out.by_kind[message.kind] += 1
             if verdict == "l":
                 out.late += 1
-            if not isinstance(message, Reading) or not rules_for(message.kind):
-                continue
+            if isinstance(message, Reading) and rules_for(message.kind):
+                to_evaluate.append((i, message))
+        # Rules see each device's samples in timestamp order, whatever the arrival order.
+        to_evaluate.sort(key=lambda pair: pair[1].ts_ms)
+        for i, message in to_evaluate:
             device = message.device_id
             if device not in states_by_device:
                 stored = orjson.loads(result.rule_states[i] or "{}")

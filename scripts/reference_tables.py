@@ -1,0 +1,61 @@
+"""Print the README's reference tables (settings, kinds, rules, reject reasons) from the code.
+
+    .venv/bin/python scripts/reference_tables.py
+
+tests/unit/test_readme.py fails when the README misses an entry these tables list.
+"""
+
+from __future__ import annotations
+
+from ioc.domain.kinds import KINDS
+from ioc.domain.rules import RULES
+from ioc.domain.telemetry import REASONS
+from ioc.settings import SETTINGS
+
+
+def settings_table() -> str:
+    rows = ["| variable | default | meaning |", "|---|---|---|"]
+    rows += [f"| `{s.env}` | `{s.default}` | {s.help} |" if s.default else f"| `{s.env}` | (unset) | {s.help} |" for s in SETTINGS]
+    return "\n".join(rows)
+
+
+def kinds_table() -> str:
+    rows = ["| kind | 中文 | data model | attributes (unit, range) |", "|---|---|---|---|"]
+    for k in KINDS.values():
+        attrs = []
+        for a in k.attributes:
+            if a.type == "enum":
+                attrs.append(f"`{a.name}` ({' / '.join(a.choices)})")
+            elif a.type == "boolean":
+                attrs.append(f"`{a.name}` (true / false)")
+            else:
+                unit = f"{a.unit}, " if a.unit else ""
+                lo = int(a.minimum) if float(a.minimum).is_integer() else a.minimum
+                hi = int(a.maximum) if float(a.maximum).is_integer() else a.maximum
+                attrs.append(f"`{a.name}` ({unit}{lo}–{hi}{', integer' if a.type == 'integer' else ''})")
+        rows.append(f"| `{k.id}` | {k.name_zh} | {k.data_model or '(own, see here)'} | {'; '.join(attrs) or 'status only'} |")
+    return "\n".join(rows)
+
+
+def rules_table() -> str:
+    rows = ["| rule | kind | raises when | clears when | severity | 中文 |", "|---|---|---|---|---|---|"]
+    for r in RULES:
+        t = r.threshold if not isinstance(r.threshold, bool) else str(r.threshold).lower()
+        raise_when = f"`{r.attribute} {r.op} {t}` for {r.for_samples} samples"
+        if r.clear is None:
+            clear_when = "back to normal"
+        else:
+            clear_when = f"`{r.attribute} {'<' if r.op in ('>', '>=') else '>'} {r.clear}`"
+        rows.append(f"| `{r.id}` | `{r.kind}` | {raise_when} | {clear_when} | {r.severity} | {r.name_zh} |")
+    return "\n".join(rows)
+
+
+def reasons_table() -> str:
+    rows = ["| reason | meaning |", "|---|---|"]
+    rows += [f"| `{k}` | {v} |" for k, v in REASONS.items()]
+    return "\n".join(rows)
+
+
+if __name__ == "__main__":
+    for title, table in (("settings", settings_table()), ("kinds", kinds_table()), ("rules", rules_table()), ("reasons", reasons_table())):
+        print(f"<!-- {title} -->\n{table}\n")

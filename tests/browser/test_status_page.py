@@ -1,0 +1,49 @@
+"""The portal's landing page in a real headless Chromium, fed by the real pipeline."""
+
+from __future__ import annotations
+
+import pytest
+from dash.testing.wait import until
+
+from ioc.web.app import create_app
+from tests.integration.test_ingest_pipeline import birth, send
+
+
+@pytest.fixture
+def portal(dash_duo, settings):
+    app = create_app(settings)
+    dash_duo.start_server(app)
+    return dash_duo
+
+
+def _int(text: str) -> int:
+    return int(text.replace(",", "")) if text.replace(",", "").isdigit() else -1
+
+
+def test_the_landing_page_shows_live_device_and_message_counts(portal, ingest, publisher):
+    portal.wait_for_text_to_equal("#app-title", "张家港市城市运行管理中心")
+    birth(publisher, "noise", "nz-w-1")
+    birth(publisher, "air_quality", "aq-w-1")
+    send(publisher, "noise", "nz-w-1", LAeq=52.0)
+    portal.wait_for_element("#value-devices")
+    portal._wait_for_callbacks()
+    until(lambda: _int(portal.find_element("#value-devices").text) >= 2, timeout=15)
+    until(lambda: _int(portal.find_element("#value-accepted").text) >= 3, timeout=15)
+    assert "噪声" in portal.find_element("#kind-table").text
+    assert portal.get_logs() == []
+
+
+def test_the_language_switch_turns_the_page_english(portal):
+    portal.wait_for_text_to_equal("#app-title", "张家港市城市运行管理中心")
+    portal.find_element("#lang-switch").click()
+    portal.wait_for_text_to_equal("#app-title", "Zhangjiagang City Operations Center")
+    portal.wait_for_text_to_equal("#label-devices", "Devices")
+    assert portal.get_logs() == []
+
+
+def test_the_page_says_when_the_data_source_is_unavailable(dash_duo, settings):
+    from ioc.adapters.embedded import free_port
+
+    dash_duo.start_server(create_app(settings.replace(redis_url=f"redis://127.0.0.1:{free_port()}/0")))
+    dash_duo.wait_for_text_to_equal("#banner", "数据源暂不可用，正在重试…", timeout=15)
+    assert dash_duo.get_logs() == []

