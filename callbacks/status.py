@@ -38,7 +38,8 @@ def register(app, services) -> None:
 
     @app.callback(
         [Output(f"value-{k}", "children") for k in CARDS]
-        + [Output("kind-table", "children"), Output("updated", "children"), Output("banner", "children"), Output("banner", "className")],
+        + [Output("alarms-by-severity", "children"), Output("kind-table", "children"), Output("updated", "children"),
+           Output("banner", "children"), Output("banner", "className")],
         Input("tick", "n_intervals"),
         Input("lang", "data"),
     )
@@ -48,7 +49,7 @@ def register(app, services) -> None:
         try:
             view = status_view(snap.fleet(), snap.counters(), snap.active_alarms(), lang, int(time.time() * 1000))
         except (REDIS_ERRORS + (AttributeError,)):
-            return [no_update] * (len(CARDS) + 2) + [t("data_unavailable", lang), "banner"]
+            return [no_update] * (len(CARDS) + 3) + [t("data_unavailable", lang), "banner"]
         head = html.Tr([html.Th(h) for h in TABLE_HEAD[lang]])
         rows = [html.Tr([html.Td(r["kind"]), html.Td(f"{r['devices']:,}"), html.Td(f"{r['online']:,}"), html.Td(r["rate"]), html.Td(f"{r['messages']:,}")]) for r in view.kinds]
-        return [view.values[k] for k in CARDS] + [[head] + rows, view.updated, "", "banner hidden"]
+        return [view.values[k] for k in CARDS] + [view.alarms_by_severity, [head] + rows, view.updated, "", "banner hidden"]

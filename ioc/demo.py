@@ -81,7 +81,11 @@ def run_demo(settings: Settings, simulator_args: list[str], web_workers: int | N
         print("  Ctrl-C stops everything.\n", flush=True)
         if _wait_healthy(settings.port):
             log.info("portal is up: http://%s:%d/", settings.host, settings.port)
+        parent = os.getppid()
         while stop["signal"] is None:
+            if os.getppid() != parent:  # e.g. `make demo` was killed: do not outlive it
+                log.warning("parent process went away; stopping the demo")
+                break
             for name, proc in children.items():
                 if proc.poll() is not None:
                     log.error("%s exited with code %s; stopping the demo", name, proc.returncode)

@@ -12,10 +12,10 @@ REFRESH_MS = 2000
 
 
 def card(key: str, lang: str) -> html.Div:
-    return html.Div(
-        [html.Div(t(key, lang), id=f"label-{key}", className="kpi-label"), html.Div("—", id=f"value-{key}", className="kpi-value")],
-        className="kpi-card",
-    )
+    parts = [html.Div(t(key, lang), id=f"label-{key}", className="kpi-label"), html.Div("—", id=f"value-{key}", className="kpi-value")]
+    if key == "alarms_active":
+        parts.append(html.Div("", id="alarms-by-severity", className="kpi-sub"))
+    return html.Div(parts, className="kpi-card")
 
 
 def root(settings: Settings) -> html.Div:

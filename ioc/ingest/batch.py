@@ -19,7 +19,7 @@ from ioc.domain.alarms import Alarm, alarm_from, alarm_id
 from ioc.domain.geo import CityMap
 from ioc.domain.kinds import KINDS
 from ioc.domain.rules import RuleState, evaluate, rules_for
-from ioc.domain.telemetry import Limits, Reading, Rejection, StatusChange, parse_message
+from ioc.domain.telemetry import Limits, Reading, Rejection, parse_message
 
 FIXED_KEYS = 7  # must match TelemetryStore.FIXED_KEYS
 

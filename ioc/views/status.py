@@ -8,6 +8,8 @@ from datetime import datetime, timedelta, timezone
 
 from ioc.adapters.snapshot_store import FleetCounts
 from ioc.domain.kinds import KINDS
+from ioc.domain.rules import SEVERITIES
+from ioc.i18n import t
 
 CST = timezone(timedelta(hours=8))
 CARDS = ("devices", "online", "online_rate", "accepted", "rejected", "alarms_active")
@@ -18,6 +20,7 @@ class StatusView:
     values: dict[str, str]
     kinds: list[dict]
     updated: str
+    alarms_by_severity: str
 
 
 def fmt_int(n: int) -> str:
@@ -36,7 +39,7 @@ def status_view(fleet: FleetCounts, counters: dict[str, int], alarms: list[dict]
         "online_rate": fmt_rate(fleet.online, fleet.devices),
         "accepted": fmt_int(counters.get("messages:accepted", 0)),
         "rejected": fmt_int(counters.get("messages:rejected", 0)),
-        "alarms_active": f"{len(alarms)} ({severities.get('critical', 0)}/{severities.get('major', 0)}/{severities.get('minor', 0)})",
+        "alarms_active": fmt_int(len(alarms)),
     }
     kinds = []
     for kind_id, kind in KINDS.items():
@@ -51,4 +54,5 @@ def status_view(fleet: FleetCounts, counters: dict[str, int], alarms: list[dict]
             "messages": counters.get(f"accepted:{kind_id}", 0),
         })
     updated = datetime.fromtimestamp(now_ms / 1000, CST).strftime("%Y-%m-%d %H:%M:%S")
-    return StatusView(values, kinds, updated)
+    by_severity = " · ".join(f"{t('severity_' + s, lang)} {severities.get(s, 0)}" for s in SEVERITIES)
+    return StatusView(values, kinds, updated, by_severity)

@@ -6,7 +6,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 
-import redis
+from redis import Redis
 
 from ioc.adapters.geodata_files import load_city_map
 from ioc.adapters.mqtt import probe_broker
@@ -39,7 +39,7 @@ class BrokerHealth:
 @dataclass
 class Services:
     settings: Settings
-    redis: redis.Redis | None
+    redis: Redis | None
     snapshot: SnapshotStore | None
     city: CityMap
     broker: BrokerHealth

@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import time
 
-import orjson
 import pytest
 
 from ioc.adapters import redis_keys as keys
 from ioc.adapters.snapshot_store import SnapshotStore
 from tests.conftest import wait_for
-from tests.integration.test_ingest_pipeline import YANGSHE, birth, counter, send
+from tests.integration.test_ingest_pipeline import birth, counter, send
 
 NOW = lambda: int(time.time() * 1000)  # noqa: E731
 

@@ -3,7 +3,6 @@ rules, reject reasons, Redis key families, metrics, commands)."""
 
 from __future__ import annotations
 
-import re
 
 import pytest
 

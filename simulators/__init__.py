@@ -1,0 +1,1 @@
+"""Simulators that feed the demo city (Zhangjiagang 张家港) over MQTT: `python -m simulators`."""

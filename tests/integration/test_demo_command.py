@@ -1,0 +1,67 @@
+"""`python -m ioc demo`: one command brings up the whole city, one Ctrl-C takes it all down."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import urllib.request
+
+import psutil
+import pytest
+
+from ioc.adapters.embedded import free_port
+from ioc.settings import REPO_ROOT
+from tests.conftest import wait_for
+
+pytestmark = pytest.mark.slow
+
+
+def _get(url: str) -> tuple[int, str]:
+    try:
+        with urllib.request.urlopen(url, timeout=3) as r:
+            return r.status, r.read().decode()
+    except urllib.error.HTTPError as e:
+        return e.code, ""
+    except OSError:
+        return 0, ""
+
+
+@pytest.fixture
+def demo(tmp_path):
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "MQTT_URL")}
+    env.update(IOC_DATA_DIR=str(tmp_path / "var"), PORT=str(port), IOC_WEB_WORKERS="1")
+    out = open(tmp_path / "demo.log", "w+")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "ioc", "demo", "--", "--devices", "300", "--seed", "7"],
+        cwd=REPO_ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+    )
+    yield proc, port, tmp_path / "demo.log"
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGKILL)
+    out.close()
+
+
+def test_the_demo_prints_its_services_and_feeds_the_city_until_ctrl_c(demo):
+    proc, port, log_path = demo
+    log = wait_for(lambda: "Portal:" in log_path.read_text() and log_path.read_text(), timeout=60, message="demo banner")
+    assert re.search(r"Redis:\s+redis://127\.0\.0\.1:\d+", log)
+    assert re.search(r"MQTT:\s+mqtt://127\.0\.0\.1:\d+", log)
+    assert f"http://127.0.0.1:{port}/" in log
+    wait_for(lambda: _get(f"http://127.0.0.1:{port}/healthz")[0] == 200, timeout=60, message="healthy portal")
+
+    def accepted():
+        status, text = _get(f"http://127.0.0.1:{port}/metrics")
+        m = re.search(r'ioc_ingest_messages_total\{result="accepted"\} (\d+)', text)
+        return status == 200 and m and int(m.group(1)) > 300
+
+    wait_for(accepted, timeout=60, message="simulated city flowing into Redis")
+    family = [proc.pid] + [c.pid for c in psutil.Process(proc.pid).children(recursive=True)]
+    assert len(family) >= 6  # demo, redis, broker, ingest, web (+ its workers), simulator
+    os.kill(proc.pid, signal.SIGINT)
+    assert proc.wait(timeout=30) == 0
+    wait_for(lambda: not any(psutil.pid_exists(p) and psutil.Process(p).status() != psutil.STATUS_ZOMBIE for p in family),
+             timeout=15, message="every process of the demo gone")
