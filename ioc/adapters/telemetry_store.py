@@ -44,6 +44,7 @@ for i, it in ipairs(items) do
       local m = locate(dev, kind, d, it[6], it[7], it[8], '')
       if m.name == nil or m.name == '' then m.name = dev end
       redis.call('HSET', KEYS[3], dev, cjson.encode(m))
+      redis.call('HSETNX', KEYS[5], dev, 'online')
     else
       d = redis.call('HGET', KEYS[4], dev)
     end
@@ -59,7 +60,6 @@ for i, it in ipairs(items) do
         if ts > prev then
           redis.call('HSET', KEYS[1], dev, it[9])
           redis.call('HSET', KEYS[2], dev, ts)
-          redis.call('HSETNX', KEYS[5], dev, 'online')
           verdicts[i] = 'a'
         else
           verdicts[i] = 'l'
@@ -143,7 +143,7 @@ class TelemetryStore:
         self.client = client
         self.shards = shards
         self.retention_s = retention_s
-        self._script = client.register_script(_SCRIPT)
+        self._sha: str | None = None  # loaded lazily, and again after a Redis restart (NOSCRIPT)
 
     def shard_keys(self, shard: int) -> list[str]:
         return [
@@ -155,13 +155,14 @@ class TelemetryStore:
         """per_shard: shard -> (rollup minutes, items). Items refer to minutes by KEYS index."""
         if not per_shard:
             return {}
-        pipe = self.client.pipeline(transaction=False)
-        order = []
-        for shard, (minutes, items) in per_shard.items():
-            script_keys = self.shard_keys(shard) + [keys.rollup(shard, m) for m in minutes]
-            self._script(keys=script_keys, args=[self.retention_s, orjson.dumps(items)], client=pipe)
-            order.append(shard)
-        raw = pipe.execute()
+        if self._sha is None:
+            self._sha = self.client.script_load(_SCRIPT)
+        try:
+            order, raw = self._run(per_shard)
+        except redis.exceptions.NoScriptError:
+            # Redis restarted and lost its script cache; no call of this pipeline has run.
+            self._sha = self.client.script_load(_SCRIPT)
+            order, raw = self._run(per_shard)
         results = {}
         for shard, (verdicts, districts, states) in zip(order, raw):
             results[shard] = ShardResult(
@@ -170,3 +171,13 @@ class TelemetryStore:
                 [s.decode() if isinstance(s, bytes) else s for s in states],
             )
         return results
+
+    def _run(self, per_shard) -> tuple[list[int], list]:
+        """One round trip: EVALSHA per shard, pipelined (no SCRIPT EXISTS check per batch)."""
+        pipe = self.client.pipeline(transaction=False)
+        order = []
+        for shard, (minutes, items) in per_shard.items():
+            script_keys = self.shard_keys(shard) + [keys.rollup(shard, m) for m in minutes]
+            pipe.evalsha(self._sha, len(script_keys), *script_keys, self.retention_s, orjson.dumps(items))
+            order.append(shard)
+        return order, pipe.execute()

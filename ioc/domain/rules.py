@@ -12,7 +12,7 @@ store between samples. Samples older than the last one seen are ignored.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 SEVERITIES = ("critical", "major", "minor")
@@ -98,13 +98,13 @@ def step(rule: Rule, state: RuleState, value, ts: int) -> tuple[RuleState, Trans
         breaching = state.breaching + 1
         if not state.active and breaching >= rule.for_samples:
             return RuleState(breaching, 0, True, ts, ts), Transition("raised", rule, value, ts)
-        return replace(state, breaching=breaching, clearing=0, last_ts=ts), None
+        return RuleState(breaching, 0, state.active, ts, state.since), None
     if state.active and rule.safe(value):
         clearing = state.clearing + 1
         if clearing >= rule.clear_samples:
             return RuleState(0, 0, False, ts, 0), Transition("cleared", rule, value, ts)
-        return replace(state, breaching=0, clearing=clearing, last_ts=ts), None
-    return replace(state, breaching=0, clearing=0, last_ts=ts), None
+        return RuleState(0, clearing, True, ts, state.since), None
+    return RuleState(0, 0, state.active, ts, state.since), None
 
 
 def _r(id, kind, attr, op, threshold, severity, zh, en, clear=None, **kw) -> Rule:

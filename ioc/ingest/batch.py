@@ -50,14 +50,17 @@ def _reject(entry, reason: str, detail: str) -> Rejection:
     return Rejection(reason, detail, topic, payload, message.received_ms, message.device_id)
 
 
+# kind -> attribute -> True when numeric (summed in rollups) / False when counted per value
+_NUMERIC = {k.id: {a.name: a.is_numeric for a in k.attributes} for k in KINDS.values()}
+
+
 def _split_values(reading: Reading) -> tuple[list, list]:
-    kind = KINDS[reading.kind]
+    numeric = _NUMERIC[reading.kind]
     nums, cats = [], []
     for name, value in reading.values.items():
-        attr = kind.attribute(name)
-        if attr.is_numeric:
+        if numeric[name]:
             nums.append([name, value])
-        elif attr.type == "boolean":
+        elif value is True or value is False:
             cats.append(f"{name}={'true' if value else 'false'}")
         else:
             cats.append(f"{name}={value}")

@@ -188,6 +188,15 @@ class IngestWorker:
                     log.warning("Redis is reachable again; ingest resumed (%d messages queued)", len(self.queue))
                     self.redis_down = False
                 backoff = 0.2
+            except redis.ResponseError:
+                # A server-side error that retrying cannot fix (e.g. out of memory): say so, count
+                # the batch as dropped, keep the worker alive for the messages that follow.
+                lost = len(pending) if pending else 0
+                log.exception("Redis refused a batch of %d messages; dropped and counted", lost)
+                self.dropped += lost
+                pending, unrecorded = [], None
+                time.sleep(backoff)
+                backoff = min(backoff * 2, 5)
             except (redis.ConnectionError, redis.TimeoutError, redis.BusyLoadingError) as e:
                 if not self.redis_down:
                     log.warning("Redis unavailable (%s); holding %d messages and retrying", e, len(pending) + len(self.queue))
