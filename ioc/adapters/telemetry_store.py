@@ -20,12 +20,32 @@ from . import redis_keys as keys
 ACCEPTED, LATE, DUPLICATE, UNKNOWN_DEVICE = "a", "l", "d", "u"
 
 _SCRIPT = r"""
+-- KEYS: 1 latest, 2 ts, 3 meta, 4 district, 5 state, 6 geo, 7 rules, 8.. rollup buckets
+-- ARGV: 1 retention seconds, 2 JSON array of items (see ioc.ingest.batch.prepare)
 local items = cjson.decode(ARGV[2])
 local retention = tonumber(ARGV[1])
 local verdicts, districts, rulestates = {}, {}, {}
-local acc, maxes = {}, {}
+
+-- 1. Read what the batch needs in two calls: districts and latest ts of every device in it.
+local devs, seen = {}, {}
+for _, it in ipairs(items) do
+  local dev = it[2]
+  if not seen[dev] then seen[dev] = true; devs[#devs + 1] = dev end
+end
+local dist, cur_ts = {}, {}
+local CHUNK = 4000
+for c = 1, #devs, CHUNK do
+  local part = {unpack(devs, c, math.min(c + CHUNK - 1, #devs))}
+  local ds = redis.call('HMGET', KEYS[4], unpack(part))
+  local ts = redis.call('HMGET', KEYS[2], unpack(part))
+  for j, dev in ipairs(part) do
+    dist[dev] = ds[j] or false
+    cur_ts[dev] = tonumber(ts[j]) or -1
+  end
+end
 
 local function locate(dev, kind, d, lon, lat, cell, name)
+  dist[dev] = d
   redis.call('HSET', KEYS[4], dev, d)
   redis.call('GEOADD', KEYS[6], lon, lat, dev)
   local raw = redis.call('HGET', KEYS[3], dev)
@@ -36,9 +56,13 @@ local function locate(dev, kind, d, lon, lat, cell, name)
   return m
 end
 
+-- 2. Apply every item in order; accumulate writes.
+local latest_out, ts_out, rule_devs = {}, {}, {}
+local acc = {}  -- rollup key index -> field -> {sum, count, max} (count only for categories)
 for i, it in ipairs(items) do
   local typ, dev, kind = it[1], it[2], it[3]
   local d = it[5]
+  rulestates[i] = ''
   if typ == 't' then
     if d ~= '' then
       local m = locate(dev, kind, d, it[6], it[7], it[8], '')
@@ -46,56 +70,50 @@ for i, it in ipairs(items) do
       redis.call('HSET', KEYS[3], dev, cjson.encode(m))
       redis.call('HSETNX', KEYS[5], dev, 'online')
     else
-      d = redis.call('HGET', KEYS[4], dev)
+      d = dist[dev]
     end
     if not d then
-      verdicts[i] = 'u'; districts[i] = ''; rulestates[i] = ''
+      verdicts[i] = 'u'; districts[i] = ''
     else
       districts[i] = d
       local ts = it[4]
-      local prev = tonumber(redis.call('HGET', KEYS[2], dev) or '-1')
+      local prev = cur_ts[dev]
       if ts == prev then
-        verdicts[i] = 'd'; rulestates[i] = ''
+        verdicts[i] = 'd'
       else
         if ts > prev then
-          redis.call('HSET', KEYS[1], dev, it[9])
-          redis.call('HSET', KEYS[2], dev, ts)
+          latest_out[dev] = it[9]; ts_out[dev] = ts; cur_ts[dev] = ts
           verdicts[i] = 'a'
         else
           verdicts[i] = 'l'
         end
-        local k = it[10]
-        local a = acc[k]; if not a then a = {}; acc[k] = a end
-        local mx = maxes[k]; if not mx then mx = {}; maxes[k] = mx end
+        local a = acc[it[10]]; if not a then a = {}; acc[it[10]] = a end
         local prefix = d .. '|' .. kind .. '|'
-        a[prefix .. '_:n'] = (a[prefix .. '_:n'] or 0) + 1
+        local r = a[prefix .. '_']; if not r then r = {0, 0, false}; a[prefix .. '_'] = r end
+        r[2] = r[2] + 1
         for _, nv in ipairs(it[11]) do
           local f = prefix .. nv[1]
           local v = nv[2]
-          a[f .. ':s'] = (a[f .. ':s'] or 0) + v
-          a[f .. ':n'] = (a[f .. ':n'] or 0) + 1
-          local x = mx[f .. ':x']
-          if x == nil or v > x then mx[f .. ':x'] = v end
+          r = a[f]
+          if not r then a[f] = {v, 1, v} else
+            r[1] = r[1] + v; r[2] = r[2] + 1
+            if v > r[3] then r[3] = v end
+          end
         end
         for _, c in ipairs(it[12]) do
-          local f = prefix .. c .. ':n'
-          a[f] = (a[f] or 0) + 1
+          local f = prefix .. c
+          r = a[f]; if not r then a[f] = {0, 1, false} else r[2] = r[2] + 1 end
         end
-        if it[13] == 1 then
-          rulestates[i] = redis.call('HGET', KEYS[7], dev) or '{}'
-        else
-          rulestates[i] = ''
-        end
+        if it[13] == 1 then rule_devs[i] = dev end
       end
     end
   else
-    rulestates[i] = ''
     if d ~= '' then
       local m = locate(dev, kind, d, it[6], it[7], it[8], it[9])
       for ek, ev in pairs(cjson.decode(it[10])) do m[ek] = ev end
       redis.call('HSET', KEYS[3], dev, cjson.encode(m))
     else
-      d = redis.call('HGET', KEYS[4], dev)
+      d = dist[dev]
     end
     if not d then
       verdicts[i] = 'u'; districts[i] = ''
@@ -107,20 +125,34 @@ for i, it in ipairs(items) do
   end
 end
 
+-- 3. Write in bulk.
+local function hset_all(key, map)
+  local args = {}
+  for f, v in pairs(map) do
+    args[#args + 1] = f; args[#args + 1] = v
+    if #args >= CHUNK then redis.call('HSET', key, unpack(args)); args = {} end
+  end
+  if #args > 0 then redis.call('HSET', key, unpack(args)) end
+end
+hset_all(KEYS[1], latest_out)
+hset_all(KEYS[2], ts_out)
+
 for k, a in pairs(acc) do
   local key = KEYS[k]
-  for f, v in pairs(a) do
-    if string.sub(f, -2) == ':n' then
-      redis.call('HINCRBY', key, f, v)
-    else
-      redis.call('HINCRBYFLOAT', key, f, v)
+  for f, r in pairs(a) do
+    redis.call('HINCRBY', key, f .. ':n', r[2])
+    if r[3] then
+      redis.call('HINCRBYFLOAT', key, f .. ':s', r[1])
+      local cur = tonumber(redis.call('HGET', key, f .. ':x'))
+      if cur == nil or r[3] > cur then redis.call('HSET', key, f .. ':x', r[3]) end
     end
   end
-  for f, v in pairs(maxes[k]) do
-    local cur = tonumber(redis.call('HGET', key, f))
-    if cur == nil or v > cur then redis.call('HSET', key, f, v) end
-  end
   redis.call('EXPIRE', key, retention)
+end
+
+-- 4. Rule states of the devices whose readings the caller will run rules on.
+for i, dev in pairs(rule_devs) do
+  rulestates[i] = redis.call('HGET', KEYS[7], dev) or '{}'
 end
 
 return {table.concat(verdicts), districts, rulestates}
