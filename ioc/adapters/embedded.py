@@ -10,6 +10,7 @@ so Ctrl-C or a crash leaves nothing behind.
 from __future__ import annotations
 
 import ctypes
+import getpass
 import logging
 import os
 import shutil
@@ -148,6 +149,9 @@ def mqtt_broker(data_dir: Path, choice: str = "auto", port: int | None = None, e
         conf = data_dir / "mosquitto.conf"
         conf.write_text(
             f"listener {port} 127.0.0.1\n"
+            # started as root, mosquitto would switch to the `mosquitto` user and could not write
+            # its persistence file into our data folder: stay the user who owns the folder
+            f"user {getpass.getuser()}\n"
             "allow_anonymous true\n"
             "persistence true\n"
             f"persistence_location {data_dir}/\n"

@@ -53,3 +53,29 @@ def test_the_pipeline_runs_on_the_fallback_servers(tmp_path, city, start_ingest,
     finally:
         broker.stop()
         redis_srv.stop()
+
+
+def test_the_embedded_mosquitto_keeps_retained_births_across_a_restart(tmp_path):
+    from ioc.adapters.embedded import mqtt_kind
+
+    if mqtt_kind("auto") != "mosquitto":
+        pytest.fail("mosquitto is not installed; this test covers its persistence")
+    broker = mqtt_broker(tmp_path, "mosquitto").start()
+    try:
+        pub = make_client(broker.url, "persist-pub")
+        connect(pub)
+        pub.publish("ioc/v1/noise/nz-p-1/status", b'{"state":"online"}', qos=1, retain=True).wait_for_publish(5)
+        pub.disconnect()
+        pub.loop_stop()
+        broker.restart()  # SIGTERM: mosquitto writes its persistence file on the way out
+        received = []
+        sub = make_client(broker.url, "persist-sub", on_connect=lambda c: c.subscribe("ioc/v1/#", 1))
+        sub.on_message = lambda c, u, m: received.append((m.topic, m.payload, m.retain))
+        connect(sub)
+        wait_for(lambda: received, timeout=10, message="retained birth after restart")
+        assert received[0] == ("ioc/v1/noise/nz-p-1/status", b'{"state":"online"}', True)
+        sub.disconnect()
+        sub.loop_stop()
+        assert "Permission denied" not in broker.log_path.read_text()
+    finally:
+        broker.stop()
