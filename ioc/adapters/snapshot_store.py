@@ -27,6 +27,23 @@ def _s(v) -> str:
     return v.decode() if isinstance(v, bytes) else v
 
 
+# Rollup resolution -> key function (shard, bucket) -> key.
+ROLLUP_KEYS = {"minute": keys.rollup, "hour": keys.rollup_hourly}
+
+
+def _merge(parts) -> dict[str, float]:
+    """One bucket's shard hashes merged: sums and counts added, maxima (`:x`) maxed."""
+    merged: dict[str, float] = defaultdict(float)
+    for part in parts:
+        for k, v in part.items():
+            name, value = _s(k), float(v)
+            if name.endswith(":x"):
+                merged[name] = max(merged.get(name, value), value)
+            else:
+                merged[name] += value
+    return dict(merged)
+
+
 class SnapshotStore:
     def __init__(self, client: redis.Redis, shards: int):
         self.client = client
@@ -103,15 +120,22 @@ class SnapshotStore:
         pipe = self.client.pipeline(transaction=False)
         for shard in range(self.shards):
             pipe.hgetall(keys.rollup(shard, minute))
-        merged: dict[str, float] = defaultdict(float)
-        for part in pipe.execute():
-            for k, v in part.items():
-                name, value = _s(k), float(v)
-                if name.endswith(":x"):
-                    merged[name] = max(merged.get(name, value), value)
-                else:
-                    merged[name] += value
-        return dict(merged)
+        return _merge(pipe.execute())
+
+    def rollup_series(self, resolution: str, start: int, end: int) -> dict[int, dict[str, float]]:
+        """Merged buckets `start` <= bucket < `end` (epoch minutes for "minute", epoch hours for
+        "hour"), in one round trip. Every bucket of the range is a key; a missing one is {}."""
+        key_of = ROLLUP_KEYS.get(resolution)
+        if key_of is None:
+            raise ValueError(f"resolution must be one of {sorted(ROLLUP_KEYS)}, not {resolution!r}")
+        buckets = range(start, end)
+        pipe = self.client.pipeline(transaction=False)
+        for bucket in buckets:
+            for shard in range(self.shards):
+                pipe.hgetall(key_of(shard, bucket))
+        raw = pipe.execute() if buckets else []
+        n = self.shards
+        return {bucket: _merge(raw[i * n:(i + 1) * n]) for i, bucket in enumerate(buckets)}
 
     def workers(self) -> dict[str, dict]:
         return {_s(k): orjson.loads(v) for k, v in self.client.hgetall(keys.WORKERS).items()}

@@ -2,8 +2,8 @@
 
 The script applies, in order, each reading and status change of its shard: latest state (only
 when newer than the stored one; the same ts again is a duplicate), device registry and geo index
-from births and located readings, online/offline, and per-district/per-kind 1-minute rollups
-(summed inside the script, written once per field per batch). It returns a verdict per item, the
+from births and located readings, online/offline, and per-district/per-kind 1-minute and
+1-hour rollups (summed inside the script, written once per field per bucket per batch). It returns a verdict per item, the
 district it resolved, and the rule states the caller asked for.
 """
 
@@ -20,10 +20,12 @@ from . import redis_keys as keys
 ACCEPTED, LATE, DUPLICATE, UNKNOWN_DEVICE = "a", "l", "d", "u"
 
 _SCRIPT = r"""
--- KEYS: 1 latest, 2 ts, 3 meta, 4 district, 5 state, 6 geo, 7 rules, 8.. rollup buckets
--- ARGV: 1 retention seconds, 2 JSON array of items (see ioc.ingest.batch.prepare)
+-- KEYS: 1 latest, 2 ts, 3 meta, 4 district, 5 state, 6 geo, 7 rules, 8.. minute buckets, then hour buckets
+-- ARGV: 1 minute retention seconds, 2 JSON array of items (see ioc.ingest.batch.prepare),
+--       3 hour retention seconds
 local items = cjson.decode(ARGV[2])
 local retention = tonumber(ARGV[1])
+local retention_hourly = tonumber(ARGV[3])
 local verdicts, districts, rulestates = {}, {}, {}
 
 -- 1. Read what the batch needs in two calls: districts and latest ts of every device in it.
@@ -59,6 +61,26 @@ end
 -- 2. Apply every item in order; accumulate writes.
 local latest_out, ts_out, rule_devs = {}, {}, {}
 local acc = {}  -- rollup key index -> field -> {sum, count, max} (count only for categories)
+local hourly = {}  -- rollup key indexes that are hour buckets
+
+local function accumulate(k, prefix, it)
+  local a = acc[k]; if not a then a = {}; acc[k] = a end
+  local r = a[prefix .. '_']; if not r then r = {0, 0, false}; a[prefix .. '_'] = r end
+  r[2] = r[2] + 1
+  for _, nv in ipairs(it[11]) do
+    local f = prefix .. nv[1]
+    local v = nv[2]
+    r = a[f]
+    if not r then a[f] = {v, 1, v} else
+      r[1] = r[1] + v; r[2] = r[2] + 1
+      if v > r[3] then r[3] = v end
+    end
+  end
+  for _, c in ipairs(it[12]) do
+    local f = prefix .. c
+    r = a[f]; if not r then a[f] = {0, 1, false} else r[2] = r[2] + 1 end
+  end
+end
 for i, it in ipairs(items) do
   local typ, dev, kind = it[1], it[2], it[3]
   local d = it[5]
@@ -87,23 +109,9 @@ for i, it in ipairs(items) do
         else
           verdicts[i] = 'l'
         end
-        local a = acc[it[10]]; if not a then a = {}; acc[it[10]] = a end
         local prefix = d .. '|' .. kind .. '|'
-        local r = a[prefix .. '_']; if not r then r = {0, 0, false}; a[prefix .. '_'] = r end
-        r[2] = r[2] + 1
-        for _, nv in ipairs(it[11]) do
-          local f = prefix .. nv[1]
-          local v = nv[2]
-          r = a[f]
-          if not r then a[f] = {v, 1, v} else
-            r[1] = r[1] + v; r[2] = r[2] + 1
-            if v > r[3] then r[3] = v end
-          end
-        end
-        for _, c in ipairs(it[12]) do
-          local f = prefix .. c
-          r = a[f]; if not r then a[f] = {0, 1, false} else r[2] = r[2] + 1 end
-        end
+        accumulate(it[10], prefix, it)
+        if it[14] then hourly[it[14]] = true; accumulate(it[14], prefix, it) end
         if it[13] == 1 then rule_devs[i] = dev end
       end
     end
@@ -147,7 +155,7 @@ for k, a in pairs(acc) do
       if cur == nil or r[3] > cur then redis.call('HSET', key, f .. ':x', r[3]) end
     end
   end
-  redis.call('EXPIRE', key, retention)
+  if hourly[k] then redis.call('EXPIRE', key, retention_hourly) else redis.call('EXPIRE', key, retention) end
 end
 
 -- 4. Rule states of the devices whose readings the caller will run rules on.
@@ -169,12 +177,13 @@ class ShardResult:
 class TelemetryStore:
     """Applies prepared items to Redis. See `ioc.ingest.batch` for how items are built."""
 
-    FIXED_KEYS = 7  # latest, ts, meta, district, state, geo, rules; rollup buckets follow
+    FIXED_KEYS = 7  # latest, ts, meta, district, state, geo, rules; minute then hour buckets follow
 
-    def __init__(self, client: redis.Redis, shards: int, retention_s: int):
+    def __init__(self, client: redis.Redis, shards: int, retention_s: int, hourly_retention_s: int):
         self.client = client
         self.shards = shards
         self.retention_s = retention_s
+        self.hourly_retention_s = hourly_retention_s
         self._sha: str | None = None  # loaded lazily, and again after a Redis restart (NOSCRIPT)
 
     def shard_keys(self, shard: int) -> list[str]:
@@ -183,18 +192,21 @@ class TelemetryStore:
             keys.state(shard), keys.geo(shard), keys.rules(shard),
         ]
 
-    def apply(self, per_shard: dict[int, tuple[list[int], list[list]]]) -> dict[int, ShardResult]:
-        """per_shard: shard -> (rollup minutes, items). Items refer to minutes by KEYS index."""
+    def apply(self, per_shard: dict[int, tuple[list[int], list[list]]],
+              hours: dict[int, list[int]] | None = None) -> dict[int, ShardResult]:
+        """per_shard: shard -> (rollup minutes, items); hours: shard -> rollup hours. Items refer to
+        their minute and hour buckets by KEYS index (minute buckets first, then hour buckets)."""
         if not per_shard:
             return {}
+        hours = hours or {}
         if self._sha is None:
             self._sha = self.client.script_load(_SCRIPT)
         try:
-            order, raw = self._run(per_shard)
+            order, raw = self._run(per_shard, hours)
         except redis.exceptions.NoScriptError:
             # Redis restarted and lost its script cache; no call of this pipeline has run.
             self._sha = self.client.script_load(_SCRIPT)
-            order, raw = self._run(per_shard)
+            order, raw = self._run(per_shard, hours)
         results = {}
         for shard, (verdicts, districts, states) in zip(order, raw):
             results[shard] = ShardResult(
@@ -204,12 +216,14 @@ class TelemetryStore:
             )
         return results
 
-    def _run(self, per_shard) -> tuple[list[int], list]:
+    def _run(self, per_shard, hours) -> tuple[list[int], list]:
         """One round trip: EVALSHA per shard, pipelined (no SCRIPT EXISTS check per batch)."""
         pipe = self.client.pipeline(transaction=False)
         order = []
         for shard, (minutes, items) in per_shard.items():
-            script_keys = self.shard_keys(shard) + [keys.rollup(shard, m) for m in minutes]
-            pipe.evalsha(self._sha, len(script_keys), *script_keys, self.retention_s, orjson.dumps(items))
+            script_keys = (self.shard_keys(shard) + [keys.rollup(shard, m) for m in minutes]
+                           + [keys.rollup_hourly(shard, h) for h in hours.get(shard, ())])
+            pipe.evalsha(self._sha, len(script_keys), *script_keys, self.retention_s, orjson.dumps(items),
+                         self.hourly_retention_s)
             order.append(shard)
         return order, pipe.execute()

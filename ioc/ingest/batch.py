@@ -26,7 +26,8 @@ FIXED_KEYS = 7  # must match TelemetryStore.FIXED_KEYS
 
 @dataclass
 class Prepared:
-    per_shard: dict[int, tuple[list[int], list[list]]] = field(default_factory=dict)
+    per_shard: dict[int, tuple[list[int], list[list]]] = field(default_factory=dict)  # shard -> (minutes, items)
+    hours: dict[int, list[int]] = field(default_factory=dict)  # shard -> epoch hours, KEYS after the minutes
     messages: dict[int, list] = field(default_factory=dict)  # shard -> [(message, topic, payload)], item order
     rejections: list[Rejection] = field(default_factory=list)
 
@@ -68,8 +69,15 @@ def _split_values(reading: Reading) -> tuple[list, list]:
 
 
 def prepare(raw: list[tuple[str, bytes, int]], city: CityMap, shards: int, limits: Limits) -> Prepared:
+    """Items per shard. A reading item is
+    ["t", device, kind, ts, district, lon, lat, cell, latest JSON, minute KEYS index, nums, cats,
+    rules flag, hour KEYS index]; a status item is
+    ["s", device, kind, "online"|"offline", district, lon, lat, cell, name, extra JSON].
+    Script KEYS of a shard: the store's fixed keys, then its minute buckets (`per_shard[shard][0]`),
+    then its hour buckets (`hours[shard]`); KEYS indexes are 1-based as in Lua."""
     out = Prepared()
     minute_index: dict[int, dict[int, int]] = {}
+    hour_position: dict[int, dict[int, int]] = {}  # shard -> hour -> 1-based position among its hours
     for topic, payload, received_ms in raw:
         message = parse_message(topic, payload, received_ms, limits)
         if isinstance(message, Rejection):
@@ -93,11 +101,18 @@ def prepare(raw: list[tuple[str, bytes, int]], city: CityMap, shards: int, limit
             if minute not in index:
                 minutes.append(minute)
                 index[minute] = FIXED_KEYS + len(minutes)  # Lua KEYS are 1-based
+            hour = message.ts_ms // 3_600_000
+            hours = out.hours.setdefault(shard, [])
+            positions = hour_position.setdefault(shard, {})
+            if hour not in positions:
+                hours.append(hour)
+                positions[hour] = len(hours)
             nums, cats = _split_values(message)
             latest = orjson.dumps({"ts": message.ts_ms, **message.values}).decode()
             items.append([
                 "t", message.device_id, message.kind, message.ts_ms, district, lon, lat, cell,
                 latest, index[minute], nums, cats, 1 if rules_for(message.kind) else 0,
+                positions[hour],  # made a KEYS index below, once the shard's minutes are known
             ])
         else:
             extra = orjson.dumps(message.extra).decode()
@@ -105,6 +120,12 @@ def prepare(raw: list[tuple[str, bytes, int]], city: CityMap, shards: int, limit
                 "s", message.device_id, message.kind, "online" if message.online else "offline",
                 district, lon, lat, cell, message.name or "", extra,
             ])
+    # Hour buckets follow the minute buckets in KEYS: shift each position past the minutes.
+    for shard, (minutes, items) in out.per_shard.items():
+        offset = FIXED_KEYS + len(minutes)
+        for item in items:
+            if item[0] == "t":
+                item[13] += offset
     return out
 
 

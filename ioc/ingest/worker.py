@@ -2,8 +2,8 @@
 
 paho's network thread only appends (topic, payload, received ms) to a deque. The main loop
 takes up to IOC_INGEST_BATCH_MAX messages once the oldest has waited IOC_INGEST_FLUSH_MS, and
-writes them in two round trips: the shard scripts (state, registry, rollups, verdicts), then
-rule states, alarms, dead letters and counters in one pipeline.
+writes them in two round trips: the shard scripts (state, registry, minute and hour rollups,
+verdicts), then rule states, alarms, dead letters and counters in one pipeline.
 
 When Redis is unreachable the batch is kept and retried with back-off while messages queue up
 to IOC_INGEST_BUFFER_MAX (beyond it the oldest are dropped and counted as `dropped`). When the
@@ -23,6 +23,7 @@ from collections import deque
 import orjson
 import redis
 
+from ioc.adapters import alarm_store
 from ioc.adapters import mqtt as mqtt_adapter
 from ioc.adapters import redis_keys as keys
 from ioc.adapters.telemetry_store import TelemetryStore
@@ -35,7 +36,7 @@ from .batch import Outcome, conclude, prepare
 log = logging.getLogger("ioc.ingest")
 
 TOPICS = (("ioc/v1/+/+/telemetry", 0), ("ioc/v1/+/+/status", 1))
-ALARM_EVENTS_MAXLEN = 100_000
+ALARM_EVENTS_MAXLEN = keys.ALARM_EVENTS_MAXLEN
 
 
 def subscriptions(group: str) -> list[tuple[str, int]]:
@@ -53,7 +54,8 @@ class IngestWorker:
         self.settings = settings
         self.redis = redis_client
         self.city = city
-        self.store = TelemetryStore(redis_client, settings.redis_shards, settings.rollup_retention_hours * 3600)
+        self.store = TelemetryStore(redis_client, settings.redis_shards, settings.rollup_retention_hours * 3600,
+                                    settings.rollup_hourly_retention_days * 86400)
         self.limits = Limits(settings.ingest_max_payload, settings.ingest_max_future_s * 1000, settings.ingest_max_age_s * 1000)
         self.queue: deque = deque()
         self.arrived = threading.Event()
@@ -105,7 +107,7 @@ class IngestWorker:
     def apply(self, raw: list) -> Outcome:
         """First round trip: state, registry, rollups. Returns what `record` must write."""
         prepared = prepare(raw, self.city, self.settings.redis_shards, self.limits)
-        outcome = conclude(prepared, self.store.apply(prepared.per_shard))
+        outcome = conclude(prepared, self.store.apply(prepared.per_shard, prepared.hours))
         self.processed += len(raw)
         return outcome
 
@@ -123,9 +125,10 @@ class IngestWorker:
             pipe.hset(keys.ALARMS_ACTIVE, alarm.id, data)
             pipe.xadd(keys.ALARMS_EVENTS, {"event": "raised", "alarm": data}, maxlen=ALARM_EVENTS_MAXLEN, approximate=True)
         for alarm, value, ts in outcome.cleared:
-            pipe.hdel(keys.ALARMS_ACTIVE, alarm.id)
+            # Conditional clear (drops the alarm and its ack, one `cleared` event): a hand clear
+            # that got there first leaves nothing to clear and no second event.
             event = orjson.dumps({**alarm.to_dict(), "value": value, "cleared_at": ts})
-            pipe.xadd(keys.ALARMS_EVENTS, {"event": "cleared", "alarm": event}, maxlen=ALARM_EVENTS_MAXLEN, approximate=True)
+            alarm_store.clear_in(pipe, alarm.id, event)
         for r in outcome.rejections:
             pipe.xadd(keys.DEADLETTER, self._deadletter(r), maxlen=self.settings.deadletter_maxlen, approximate=True)
         counters = {"messages:accepted": outcome.accepted, "messages:rejected": len(outcome.rejections), "messages:late": outcome.late}

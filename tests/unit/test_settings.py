@@ -15,11 +15,14 @@ FIELD_OF = {
     "REDIS_URL": "redis_url", "MQTT_URL": "mqtt_url", "IOC_SECRET_KEY": "secret_key", "IOC_LANG": "lang",
     "IOC_TILE_URL": "tile_url", "IOC_DATA_DIR": "data_dir", "PORT": "port", "IOC_HOST": "host",
     "IOC_WEB_WORKERS": "web_workers", "IOC_GEODATA_DIR": "geodata_dir", "IOC_REDIS_SHARDS": "redis_shards",
-    "IOC_ROLLUP_RETENTION_HOURS": "rollup_retention_hours", "IOC_INGEST_GROUP": "ingest_group",
+    "IOC_ROLLUP_RETENTION_HOURS": "rollup_retention_hours",
+    "IOC_ROLLUP_HOURLY_RETENTION_DAYS": "rollup_hourly_retention_days", "IOC_INGEST_GROUP": "ingest_group",
     "IOC_INGEST_CLIENT_ID": "ingest_client_id", "IOC_INGEST_BATCH_MAX": "ingest_batch_max",
     "IOC_INGEST_FLUSH_MS": "ingest_flush_ms", "IOC_INGEST_MAX_PAYLOAD": "ingest_max_payload",
     "IOC_INGEST_MAX_FUTURE_S": "ingest_max_future_s", "IOC_INGEST_MAX_AGE_S": "ingest_max_age_s",
     "IOC_INGEST_BUFFER_MAX": "ingest_buffer_max", "IOC_DEADLETTER_MAXLEN": "deadletter_maxlen",
+    "IOC_ALARM_ESCALATE_CRITICAL_MIN": "alarm_escalate_critical_min", "IOC_ALARM_ESCALATE_MAJOR_MIN": "alarm_escalate_major_min",
+    "IOC_ALARM_ESCALATE_MINOR_MIN": "alarm_escalate_minor_min",
     "IOC_EMBEDDED_REDIS": "embedded_redis", "IOC_EMBEDDED_MQTT": "embedded_mqtt", "IOC_LOG_LEVEL": "log_level",
 }
 INT_FIELDS = {f.name for f in fields(Settings) if f.type in ("int", int)}

@@ -1,0 +1,118 @@
+"""Operator actions on active alarms in Redis: list, acknowledge, clear by hand.
+
+Keys (see `redis_keys`): active alarms in the hash `ioc:alarms:active`, acknowledgements in
+the hash `ioc:alarms:acks` (alarm id -> `{"by", "role", "at_ms"}`), every action appended to
+the stream `ioc:alarms:events` (`event` = `acknowledged` / `cleared`, `alarm` = the alarm JSON
+plus who did it).
+
+Both actions are single Lua scripts, so they are atomic against each other and against the
+ingest worker, which clears through the same conditional script (`clear_in`): whoever removes
+the alarm from `ioc:alarms:active` first writes the one `cleared` event and drops the ack; the
+other finds nothing to clear. The scripts touch three un-tagged keys, so they need a
+single-node Redis (or, on Redis Cluster, these three keys moved under one hash tag).
+
+Interplay with the rule engine: a hand clear removes the alarm but not the rule's state
+(`ioc:{sN}:rules`). While the condition still holds the rule stays active, so the same alarm
+is not raised again until the value goes back to the safe side (the rule's own clear, which
+then finds no alarm and writes no event) and breaches again.
+"""
+
+from __future__ import annotations
+
+import orjson
+
+from ioc.adapters import redis_keys as keys
+from ioc.domain.alarm_handling import Acknowledgement, check_acknowledge, check_clear
+
+# KEYS: active hash, acks hash, events stream.
+# ARGV: alarm id, event JSON, stream cap, expected alarm JSON ("" = whatever is stored).
+# Returns 1 when it cleared the alarm, 0 when it was not there (or had changed).
+CLEAR_LUA = """
+local current = redis.call('HGET', KEYS[1], ARGV[1])
+if not current or (ARGV[4] ~= '' and current ~= ARGV[4]) then return 0 end
+redis.call('HDEL', KEYS[1], ARGV[1])
+redis.call('HDEL', KEYS[2], ARGV[1])
+redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[3], '*', 'event', 'cleared', 'alarm', ARGV[2])
+return 1
+"""
+
+# KEYS: active hash, acks hash, events stream.
+# ARGV: alarm id, ack JSON, stream cap, event JSON.
+# Returns the ack JSON in force (the first one wins), or nil when the alarm is not active.
+ACK_LUA = """
+if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 0 then return false end
+local existing = redis.call('HGET', KEYS[2], ARGV[1])
+if existing then return existing end
+redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
+redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[3], '*', 'event', 'acknowledged', 'alarm', ARGV[4])
+return ARGV[2]
+"""
+
+_CLEAR_KEYS = (keys.ALARMS_ACTIVE, keys.ALARMS_ACKS, keys.ALARMS_EVENTS)
+
+
+class AlarmNotFound(KeyError):
+    """No active alarm with this id (never raised, or already cleared)."""
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0]) if self.args else "alarm not found"
+
+
+def clear_in(pipe, alarm_id: str, event_json: bytes) -> None:
+    """Queue the rule engine's clear of `alarm_id` on a pipeline (used by the ingest worker)."""
+    pipe.eval(CLEAR_LUA, len(_CLEAR_KEYS), *_CLEAR_KEYS, alarm_id, event_json, keys.ALARM_EVENTS_MAXLEN, "")
+
+
+class AlarmStore:
+    def __init__(self, redis_client):
+        self.redis = redis_client
+        self._clear = redis_client.register_script(CLEAR_LUA)
+        self._ack = redis_client.register_script(ACK_LUA)
+
+    def active(self) -> list[dict]:
+        """Active alarms, each with `ack` (`{"by", "role", "at_ms"}` or None); newest first."""
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.hgetall(keys.ALARMS_ACTIVE)
+        pipe.hgetall(keys.ALARMS_ACKS)
+        alarms, acks = pipe.execute()
+        out = []
+        for alarm_id, raw in alarms.items():
+            alarm = orjson.loads(raw)
+            ack = acks.get(alarm_id)
+            alarm["ack"] = orjson.loads(ack) if ack else None
+            out.append(alarm)
+        out.sort(key=lambda a: (-int(a.get("raised_at", 0)), a.get("id", "")))
+        return out
+
+    def get(self, alarm_id: str) -> dict:
+        raw = self.redis.hget(keys.ALARMS_ACTIVE, alarm_id)
+        if raw is None:
+            raise AlarmNotFound(f"no active alarm {alarm_id!r} (never raised or already cleared)")
+        return orjson.loads(raw)
+
+    def acknowledgement(self, alarm_id: str) -> Acknowledgement | None:
+        raw = self.redis.hget(keys.ALARMS_ACKS, alarm_id)
+        return Acknowledgement.from_dict(orjson.loads(raw)) if raw else None
+
+    def acknowledge(self, alarm_id: str, actor: str, role: str, now_ms: int) -> Acknowledgement:
+        """Record who acknowledged the alarm and when; a second ack keeps (and returns) the first."""
+        check_acknowledge({role})
+        alarm = self.get(alarm_id)
+        ack = Acknowledgement(actor, role, int(now_ms))
+        event = {**alarm, "by": actor, "role": role, "acknowledged_at": ack.at_ms}
+        result = self._ack(keys=_CLEAR_KEYS, args=[alarm_id, orjson.dumps(ack.to_dict()), keys.ALARM_EVENTS_MAXLEN, orjson.dumps(event)])
+        if result is None:
+            raise AlarmNotFound(f"no active alarm {alarm_id!r} (it was cleared meanwhile)")
+        return Acknowledgement.from_dict(orjson.loads(result))
+
+    def clear(self, alarm_id: str, actor: str, role: str, note: str, now_ms: int) -> dict:
+        """Clear the alarm by hand (dispatcher, leader, admin; note required). Returns the event."""
+        text = check_clear({role}, note)
+        for _ in range(5):  # retry only if the stored alarm changed between read and script
+            raw = self.redis.hget(keys.ALARMS_ACTIVE, alarm_id)
+            if raw is None:
+                raise AlarmNotFound(f"no active alarm {alarm_id!r} (never raised or already cleared)")
+            event = {**orjson.loads(raw), "cleared_at": int(now_ms), "by": actor, "role": role, "note": text, "manual": True}
+            if self._clear(keys=_CLEAR_KEYS, args=[alarm_id, orjson.dumps(event), keys.ALARM_EVENTS_MAXLEN, raw]):
+                return event
+        raise AlarmNotFound(f"alarm {alarm_id!r} kept changing while being cleared; try again")
