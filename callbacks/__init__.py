@@ -1,7 +1,8 @@
 """Dash callbacks: thin `register(app, services)` glue around pure functions."""
 
-from . import status
+from . import bigscreen, district, shell, status
 
 
 def register(app, services) -> None:
-    status.register(app, services)
+    for module in (shell, bigscreen, district, status):
+        module.register(app, services)

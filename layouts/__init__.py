@@ -1,5 +1,38 @@
 """Dash layouts: functions that build components, nothing else."""
 
-from .status import root
+from dash import html
 
-__all__ = ["root"]
+from ioc.domain.geo import CityMap
+from ioc.settings import Settings
+
+from .bigscreen import bigscreen
+from .district import district_page, districts_page
+from .shell import shell
+from .status import status_page
+
+
+def root(settings: Settings) -> html.Div:
+    return shell(settings)
+
+
+def page_for(path: str, city: CityMap, lang: str, tile_url: str):
+    """The page for a URL path: `/` big screen, `/district/<id>`, `/districts`, `/status`."""
+    path = (path or "/").rstrip("/") or "/"
+    if path.startswith("/district/"):
+        return district_page(city, path.split("/", 2)[2], lang, tile_url)
+    if path == "/districts":
+        return districts_page(lang)
+    if path == "/status":
+        return status_page(lang)
+    return bigscreen(city, lang, tile_url)
+
+
+def validation_layout(settings: Settings, city: CityMap) -> html.Div:
+    """Every page at once, so Dash can check callbacks whose components are not on screen yet."""
+    lang, tiles = settings.lang, settings.tile_url
+    first = city.districts[0].id
+    return html.Div([shell(settings), bigscreen(city, lang, tiles), district_page(city, first, lang, tiles),
+                     districts_page(lang), status_page(lang)])
+
+
+__all__ = ["root", "page_for", "validation_layout"]

@@ -1,14 +1,11 @@
-"""The portal's intake status page (the landing page until the big screen replaces it)."""
+"""The data-intake status page (/status): devices, messages, alarms per device kind."""
 
 from __future__ import annotations
 
-from dash import dcc, html
+from dash import html
 
 from ioc.i18n import t
-from ioc.settings import Settings
 from ioc.views.status import CARDS
-
-REFRESH_MS = 2000
 
 
 def card(key: str, lang: str) -> html.Div:
@@ -18,20 +15,9 @@ def card(key: str, lang: str) -> html.Div:
     return html.Div(parts, className="kpi-card")
 
 
-def root(settings: Settings) -> html.Div:
-    lang = settings.lang
+def status_page(lang: str) -> html.Div:
     return html.Div(
         [
-            dcc.Store(id="lang", data=lang, storage_type="local"),
-            dcc.Interval(id="tick", interval=REFRESH_MS, n_intervals=0),
-            html.Header(
-                [
-                    html.H1(t("app_title", lang), id="app-title"),
-                    html.Button(t("language", lang), id="lang-switch", n_clicks=0, className="lang-switch"),
-                ],
-                className="topbar",
-            ),
-            html.Div(id="banner", className="banner hidden"),
             html.H2(t("status_heading", lang), id="status-heading"),
             html.P(t("status_note", lang), id="status-note", className="note"),
             html.Div([card(k, lang) for k in CARDS], className="kpi-row"),

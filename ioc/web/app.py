@@ -31,6 +31,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     app.server.secret_key = settings.secret_key
     app.server.config.update(SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax")
     app.layout = layouts.root(settings)
+    app.validation_layout = layouts.validation_layout(settings, services.city)
     callbacks.register(app, services)
     health.register(app.server, services)
     app.server.extensions["ioc_services"] = services

@@ -13,6 +13,7 @@ from tests.integration.test_ingest_pipeline import birth, send
 def portal(dash_duo, settings):
     app = create_app(settings)
     dash_duo.start_server(app)
+    dash_duo.wait_for_page(url=dash_duo.server_url + "/status")
     return dash_duo
 
 
@@ -21,7 +22,7 @@ def _int(text: str) -> int:
 
 
 def test_the_landing_page_shows_live_device_and_message_counts(portal, ingest, publisher):
-    portal.wait_for_text_to_equal("#app-title", "张家港市城市运行管理中心")
+    portal.wait_for_text_to_equal("#status-heading", "城市数据接入状态")
     birth(publisher, "noise", "nz-w-1")
     birth(publisher, "air_quality", "aq-w-1")
     send(publisher, "noise", "nz-w-1", LAeq=52.0)
@@ -38,6 +39,7 @@ def test_the_language_switch_turns_the_page_english(portal):
     portal.find_element("#lang-switch").click()
     portal.wait_for_text_to_equal("#app-title", "Zhangjiagang City Operations Center")
     portal.wait_for_text_to_equal("#label-devices", "Devices")
+    portal.wait_for_text_to_equal("#status-heading", "City data intake")
     assert portal.get_logs() == []
 
 

@@ -1,0 +1,303 @@
+"""Pure view model of the big screen (一屏观全域) and the district page: from a `CitySnapshot`
+to KPI figures, district map styles, the alarm ticker and the data-freshness state.
+
+No I/O here: callbacks read the snapshot and call these functions; tests call them directly.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+
+from ioc.adapters.city_snapshot import CitySnapshot, DeviceRow
+from ioc.domain.air_quality import POLLUTANT_NAMES, level, primary_pollutant
+from ioc.domain.geo import CityMap
+from ioc.domain.rules import RULES_BY_ID, SEVERITIES
+
+CST = timezone(timedelta(hours=8))
+FREE_FLOW_KMH = 50.0  # reference speed of the congestion index (travel-time ratio)
+WARNING_LINE_M = RULES_BY_ID["water_level_warning"].threshold
+STALE_AFTER_MS = 15_000
+
+INDICATORS = ("alarms", "aqi", "online")
+# Class breaks and colours (light to dark, "good" to "bad") per map indicator.
+SCALES = {
+    "alarms": ([0, 1, 3, 6, 10], ["#1d4e89", "#f2c14e", "#f08a24", "#e4572e", "#a4161a"]),
+    "aqi": ([0, 50, 100, 150, 200], ["#2a9d8f", "#e9c46a", "#f4a261", "#e76f51", "#9b2226"]),
+    "online": ([0, 80, 90, 95, 99], ["#9b2226", "#e76f51", "#e9c46a", "#52b788", "#2a9d8f"]),
+}
+SEVERITY_COLORS = {"critical": "#ff3b30", "major": "#ff9f0a", "minor": "#ffd60a"}
+
+
+def _avg(roll: dict[str, float], field_prefix: str) -> float | None:
+    n = roll.get(f"{field_prefix}:n", 0)
+    return roll[f"{field_prefix}:s"] / n if n else None
+
+
+def city_stat(roll: dict[str, float], kind: str, attribute: str, district: str | None = None) -> tuple[float, float, float | None]:
+    """(sum, count, max) of an attribute over all districts (or one) in a merged rollup bucket."""
+    total, count, peak = 0.0, 0.0, None
+    suffix = f"|{kind}|{attribute}"
+    for name, value in roll.items():
+        if not name.endswith((":s", ":n", ":x")):
+            continue
+        base, stat = name[:-2], name[-1]
+        d, _, rest = base.partition("|")
+        if "|" + rest != suffix or (district and d != district):
+            continue
+        if stat == "s":
+            total += value
+        elif stat == "n":
+            count += value
+        else:
+            peak = value if peak is None else max(peak, value)
+    return total, count, peak
+
+
+def value_share(roll: dict[str, float], kind: str, attribute: str, value: str, district: str | None = None) -> float | None:
+    """Share of readings of an enum/boolean attribute equal to `value`."""
+    hits, total = 0.0, 0.0
+    prefix = f"|{kind}|{attribute}="
+    for name, n in roll.items():
+        d, sep, rest = name.partition("|")
+        if not sep or (district and d != district) or not ("|" + rest).startswith(prefix) or not name.endswith(":n"):
+            continue
+        total += n
+        if ("|" + rest) == f"{prefix}{value}:n":
+            hits += n
+    return hits / total if total else None
+
+
+@dataclass(frozen=True)
+class Kpis:
+    devices: int
+    online: int
+    online_rate: float | None
+    alarms: dict[str, int]
+    aqi: float | None
+    aqi_level: str
+    primary_pollutant: str
+    pm25: float | None
+    avg_speed: float | None
+    congestion_index: float | None
+    people: int | None
+    water_level_max: float | None
+    water_warning_line: float
+    lights_on_share: float | None
+    lights_faulty: int
+    systems_online: int
+    systems_total: int
+    interface_calls: int | None
+    interface_errors: int | None
+    interfaces_up: int | None
+    interfaces_total: int | None
+    messages_per_min: int | None
+
+
+def _bucket(snapshot: CitySnapshot) -> dict[str, float]:
+    """The last complete minute, or the current one while the city has just started."""
+    return snapshot.recent if snapshot.recent else snapshot.current
+
+
+def kpis(snapshot: CitySnapshot, lang: str = "zh", district: str | None = None) -> Kpis:
+    roll = _bucket(snapshot)
+    devices = [d for d in snapshot.devices if district is None or d.district == district]
+    alarms = [a for a in snapshot.alarms if district is None or a.get("district") == district]
+    online = sum(1 for d in devices if d.online)
+    by_kind = Counter(d.kind for d in devices)
+
+    def avg(kind, attr):
+        s, n, _ = city_stat(roll, kind, attr, district)
+        return s / n if n else None
+
+    aqi = avg("air_quality", "airQualityIndex")
+    concentrations = {p: avg("air_quality", p) for p in ("pm25", "pm10", "no2", "so2", "o3")}
+    primary, _ = primary_pollutant({k: v for k, v in concentrations.items() if v is not None})
+    speed = avg("traffic", "averageVehicleSpeed")
+    people_avg = avg("crowd", "peopleCount")
+    _, _, water_max = city_stat(roll, "water_level", "waterLevel", district)
+    systems = [d for d in devices if d.kind == "platform"]
+    calls_s, calls_n, _ = city_stat(roll, "platform", "calls", district)
+    errors_s, _, _ = city_stat(roll, "platform", "errors", district)
+    up = avg("platform", "interfacesUp")
+    total = avg("platform", "interfacesTotal")
+    messages = sum(v for k, v in roll.items() if k.endswith("|_:n") and (district is None or k.startswith(district + "|")))
+    severity = Counter(a.get("severity") for a in alarms)
+    return Kpis(
+        devices=len(devices),
+        online=online,
+        online_rate=(100 * online / len(devices)) if devices else None,
+        alarms={s: severity.get(s, 0) for s in SEVERITIES},
+        aqi=aqi,
+        aqi_level=level(aqi, lang) if aqi is not None else "",
+        primary_pollutant=POLLUTANT_NAMES.get(primary, "—") if primary else "—",
+        pm25=concentrations["pm25"],
+        avg_speed=speed,
+        congestion_index=min(10.0, max(1.0, FREE_FLOW_KMH / speed)) if speed else None,
+        people=int(round(people_avg * by_kind["crowd"])) if people_avg is not None else None,
+        water_level_max=water_max,
+        water_warning_line=WARNING_LINE_M,
+        lights_on_share=value_share(roll, "streetlight", "powerState", "on", district),
+        lights_faulty=sum(1 for a in alarms if a.get("rule_id") == "streetlight_fault"),
+        systems_online=sum(1 for d in systems if d.online),
+        systems_total=len(systems),
+        interface_calls=int(calls_s) if calls_n else None,
+        interface_errors=int(errors_s) if calls_n else None,
+        interfaces_up=int(round(up * len(systems))) if up is not None else None,
+        interfaces_total=int(round(total * len(systems))) if total is not None else None,
+        messages_per_min=int(messages) if roll else None,
+    )
+
+
+# --- map ---------------------------------------------------------------------------------------
+
+def district_values(snapshot: CitySnapshot, indicator: str) -> dict[str, float]:
+    if indicator == "alarms":
+        return dict(Counter(a.get("district", "") for a in snapshot.alarms))
+    if indicator == "aqi":
+        roll = _bucket(snapshot)
+        out = {}
+        for name in roll:
+            if name.endswith("|air_quality|airQualityIndex:n"):
+                d = name.split("|", 1)[0]
+                value = _avg(roll, f"{d}|air_quality|airQualityIndex")
+                if value is not None:
+                    out[d] = round(value, 1)
+        return out
+    if indicator == "online":
+        totals, online = Counter(), Counter()
+        for dev in snapshot.devices:
+            totals[dev.district] += 1
+            online[dev.district] += dev.online
+        return {d: round(100 * online[d] / n, 1) for d, n in totals.items() if n}
+    raise ValueError(f"unknown indicator {indicator!r}")
+
+
+def district_hideout(values: dict[str, float], indicator: str, selected: str | None = None) -> dict:
+    """What the browser's style function needs: values, class breaks and colours. Small per tick."""
+    breaks, colors = SCALES[indicator]
+    return {"values": values, "breaks": breaks, "colors": colors, "selected": selected or "", "indicator": indicator}
+
+
+def devices_geojson(devices: list[DeviceRow]) -> dict:
+    """Device positions, sent to the browser once; live state goes in the layer's hideout."""
+    return {
+        "type": "FeatureCollection",
+        "features": [
+            {"type": "Feature", "geometry": {"type": "Point", "coordinates": [d.lon, d.lat]},
+             "properties": {"id": d.id, "kind": d.kind, "name": d.name, "district": d.district}}
+            for d in devices
+        ],
+    }
+
+
+def offline_ids(devices: list[DeviceRow]) -> list[str]:
+    return [d.id for d in devices if not d.online]
+
+
+def alarms_geojson(alarms: list[dict], devices: list[DeviceRow], lang: str = "zh") -> dict:
+    where = {d.id: (d.lon, d.lat) for d in devices}
+    features = []
+    for a in sorted(alarms, key=lambda a: SEVERITIES.index(a.get("severity", "minor"))):
+        pos = where.get(a.get("device_id"))
+        if pos is None:
+            continue
+        features.append({
+            "type": "Feature",
+            "geometry": {"type": "Point", "coordinates": list(pos)},
+            "properties": {"id": a["id"], "severity": a.get("severity"), "color": SEVERITY_COLORS.get(a.get("severity"), "#ffd60a"),
+                           "tooltip": f"{a.get('name_en' if lang == 'en' else 'name_zh')} · {a.get('device_id')}"},
+        })
+    return {"type": "FeatureCollection", "features": features}
+
+
+# --- ticker and freshness ----------------------------------------------------------------------
+
+def clock(now_ms: int) -> str:
+    return datetime.fromtimestamp(now_ms / 1000, CST).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def ticker(events: list[dict], city: CityMap, lang: str = "zh", limit: int = 8) -> list[dict]:
+    """Newest alarm events first: time, severity, district name, rule name, device."""
+    rows = []
+    for e in events[:limit]:
+        district = city.district(e.get("district", ""))
+        when = e.get("cleared_at") if e.get("event") == "cleared" else e.get("raised_at")
+        rows.append({
+            "time": datetime.fromtimestamp((when or 0) / 1000, CST).strftime("%H:%M:%S"),
+            "event": e.get("event", ""),
+            "severity": e.get("severity", ""),
+            "district": district.name(lang) if district else e.get("district", ""),
+            "rule": e.get("name_en" if lang == "en" else "name_zh", e.get("rule_id", "")),
+            "device": e.get("device_id", ""),
+            "value": e.get("value"),
+        })
+    return rows
+
+
+def freshness(previous: dict | None, accepted: int, now_ms: int) -> dict:
+    """Track when the accepted-message counter last moved (state kept in the browser's dcc.Store);
+    `stale` once it has not moved for STALE_AFTER_MS."""
+    if not previous or accepted != previous.get("accepted"):
+        return {"accepted": accepted, "changed_ms": now_ms, "stale": False}
+    return {**previous, "stale": now_ms - previous["changed_ms"] > STALE_AFTER_MS}
+
+
+def district_ranking(snapshot: CitySnapshot, city: CityMap, lang: str = "zh") -> list[dict]:
+    """One row per district with the indicators of the map, for the sortable comparison table."""
+    alarms = district_values(snapshot, "alarms")
+    aqi = district_values(snapshot, "aqi")
+    online = district_values(snapshot, "online")
+    devices = Counter(d.district for d in snapshot.devices)
+    critical = defaultdict(int)
+    for a in snapshot.alarms:
+        if a.get("severity") == "critical":
+            critical[a.get("district", "")] += 1
+    return [
+        {"id": d.id, "district": d.name(lang), "devices": devices.get(d.id, 0), "online_rate": online.get(d.id),
+         "alarms": alarms.get(d.id, 0), "critical": critical.get(d.id, 0), "aqi": aqi.get(d.id)}
+        for d in city.districts
+    ]
+
+
+# --- texts -------------------------------------------------------------------------------------
+
+def _num(value, digits=0, suffix="") -> str:
+    if value is None:
+        return "—"
+    return f"{value:,.{digits}f}{suffix}"
+
+
+def kpi_texts(k: Kpis, lang: str = "zh") -> dict[str, tuple[str, str]]:
+    """KPI card key -> (big value, small line under it), in the page's language."""
+    from ioc.i18n import t
+
+    sev = " · ".join(f"{t('severity_' + s, lang)} {k.alarms[s]}" for s in SEVERITIES)
+    platform_sub = f"{t('kpi_calls', lang)} {_num(k.interface_calls)} · {t('kpi_errors', lang)} {_num(k.interface_errors)}"
+    interfaces = f"{t('kpi_interfaces', lang)} {_num(k.interfaces_up)}/{_num(k.interfaces_total)}"
+    return {
+        "kpi_online": (_num(k.online_rate, 1, "%"), f"{k.online:,}/{k.devices:,} · {t('kpi_messages', lang)} {_num(k.messages_per_min)}"),
+        "kpi_alarms": (f"{sum(k.alarms.values()):,}", sev),
+        "kpi_aqi": (_num(k.aqi), f"{k.aqi_level} · {t('kpi_primary', lang)} {k.primary_pollutant}"),
+        "kpi_traffic": (_num(k.congestion_index, 1), f"{t('kpi_speed', lang)} {_num(k.avg_speed, 1)} {t('unit_kmh', lang)}"),
+        "kpi_people": (_num(k.people), t("unit_people", lang)),
+        "kpi_water": (_num(k.water_level_max, 2, " m"), f"{t('kpi_warning_line', lang)} {k.water_warning_line:.2f} m"),
+        "kpi_lights": (_num(None if k.lights_on_share is None else 100 * k.lights_on_share, 1, "%"),
+                       f"{t('kpi_lights_faulty', lang)} {k.lights_faulty}"),
+        "kpi_platform": (f"{k.systems_online}/{k.systems_total}", f"{t('kpi_systems', lang)} · {platform_sub} · {interfaces}"),
+    }
+
+
+def water_alert(k: Kpis) -> bool:
+    return k.water_level_max is not None and k.water_level_max >= k.water_warning_line
+
+
+def legend(indicator: str, lang: str = "zh") -> list[tuple[str, str]]:
+    """(colour, label) pairs of the map's class breaks."""
+    breaks, colors = SCALES[indicator]
+    out = []
+    for i, (b, c) in enumerate(zip(breaks, colors)):
+        upper = breaks[i + 1] if i + 1 < len(breaks) else None
+        out.append((c, f"≥ {b}" if upper is None else f"{b}–{upper}"))
+    return out

@@ -1,0 +1,94 @@
+"""The big screen (一屏观全域): KPI columns around the city map, alarm ticker on the right."""
+
+from __future__ import annotations
+
+import dash_leaflet as dl
+from dash import dcc, html
+
+from ioc.domain.geo import CityMap
+from ioc.i18n import t
+from ioc.views.bigscreen import INDICATORS
+
+LEFT = ("kpi_online", "kpi_alarms", "kpi_aqi", "kpi_traffic", "kpi_people")
+RIGHT = ("kpi_water", "kpi_lights", "kpi_platform")
+
+
+def kpi(key: str, lang: str, prefix: str = "") -> html.Div:
+    """A KPI card; ids are `value-<prefix><key>`, `sub-…`, `card-…` (prefix keeps pages apart)."""
+    return html.Div(
+        [
+            html.Div(t(key, lang), className="kpi-label", id=f"label-{prefix}{key}"),
+            html.Div("—", className="kpi-value", id=f"value-{prefix}{key}"),
+            html.Div("", className="kpi-sub", id=f"sub-{prefix}{key}"),
+        ],
+        className="kpi-card",
+        id=f"card-{prefix}{key}",
+    )
+
+
+def city_map(city: CityMap, tile_url: str, map_id: str, lang: str, bounds=None, zoom: float = 10.75) -> dl.Map:
+    """The map: district polygons (geometry sent once, coloured from `hideout`), devices clustered,
+    active alarms. An intranet basemap only when IOC_TILE_URL is set: nothing from the internet."""
+    minx, miny, maxx, maxy = bounds or city.bounds
+    layers = []
+    if tile_url:
+        layers.append(dl.TileLayer(url=tile_url, attribution=""))
+    overlays = [
+        dl.Overlay(dl.GeoJSON(
+            data=city.district_geojson, id=f"{map_id}-districts",
+            style={"variable": "iocMap.districtStyle"}, hoverStyle={"variable": "iocMap.districtHover"},
+            onEachFeature={"variable": "iocMap.districtTooltip"}, hideout={"values": {}, "breaks": [0], "colors": ["#1d4e89"], "selected": ""},
+        ), name=t("layer_districts", lang), checked=True),
+        dl.Overlay(dl.GeoJSON(
+            data=None, id=f"{map_id}-devices", cluster=True, zoomToBoundsOnClick=True,
+            superClusterOptions={"radius": 60, "maxZoom": 16},
+            pointToLayer={"variable": "iocMap.devicePoint"}, clusterToLayer={"variable": "iocMap.deviceCluster"},
+            hideout={"offline": []},
+        ), name=t("layer_devices", lang), checked=True),
+        dl.Overlay(dl.GeoJSON(
+            data=None, id=f"{map_id}-alarms", pointToLayer={"variable": "iocMap.alarmPoint"},
+        ), name=t("layer_alarms", lang), checked=True),
+    ]
+    return dl.Map(
+        [*layers, dl.LayersControl(overlays, id=f"{map_id}-layers", collapsed=False)],
+        id=map_id,
+        center=[(miny + maxy) / 2, (minx + maxx) / 2],
+        zoom=zoom,
+        zoomSnap=0.25,
+        attributionControl=False,
+        className="city-map",
+        style={"background": "#07121f"},
+    )
+
+
+def bigscreen(city: CityMap, lang: str, tile_url: str) -> html.Div:
+    return html.Div(
+        [
+            html.Section([kpi(k, lang) for k in LEFT], className="column left"),
+            html.Section(
+                [
+                    html.Div(
+                        [
+                            html.Span(t("indicator", lang), id="indicator-label", className="indicator-label"),
+                            dcc.RadioItems(
+                                id="indicator",
+                                options=[{"label": t(f"ind_{i}", lang), "value": i} for i in INDICATORS],
+                                value="alarms", inline=True, className="indicator",
+                            ),
+                        ],
+                        className="map-toolbar",
+                    ),
+                    city_map(city, tile_url, "map", lang),
+                    html.Div(id="legend", className="legend"),
+                ],
+                className="column center",
+            ),
+            html.Section(
+                [kpi(k, lang) for k in RIGHT]
+                + [html.Div([html.H3(t("ticker", lang), id="ticker-title"), html.Ul(id="ticker", className="ticker")], className="ticker-box")],
+                className="column right",
+            ),
+        ],
+        className="bigscreen",
+        id="bigscreen",
+    )

@@ -1,0 +1,94 @@
+"""The leaders' district page (/district/<id>) and the district comparison (/districts)."""
+
+from __future__ import annotations
+
+import dash_ag_grid as dag
+from dash import dcc, html
+
+from ioc.domain.geo import CityMap
+from ioc.i18n import t
+
+from .bigscreen import city_map, kpi
+
+DISTRICT_KPIS = ("kpi_online", "kpi_alarms", "kpi_aqi", "kpi_traffic", "kpi_water", "kpi_lights")
+
+
+def district_bounds(city: CityMap, district_id: str):
+    """(minlon, minlat, maxlon, maxlat) of one district's polygon(s)."""
+    xs, ys = [], []
+
+    def walk(coords):
+        if coords and isinstance(coords[0], (int, float)):
+            xs.append(coords[0])
+            ys.append(coords[1])
+        else:
+            for c in coords:
+                walk(c)
+
+    for feature in city.district_geojson["features"]:
+        if feature["properties"]["id"] == district_id:
+            walk(feature["geometry"]["coordinates"])
+    return (min(xs), min(ys), max(xs), max(ys)) if xs else city.bounds
+
+
+def district_page(city: CityMap, district_id: str, lang: str, tile_url: str) -> html.Div:
+    district = city.district(district_id)
+    if district is None:
+        return html.Div([html.H2(t("not_found", lang)), dcc.Link(t("back_to_city", lang), href="/")], className="district-page")
+    return html.Div(
+        [
+            dcc.Store(id="district-id", data=district_id),
+            html.Div(
+                [
+                    dcc.Link("← " + t("back_to_city", lang), href="/", id="back-to-city", className="back"),
+                    html.H2(district.name(lang), id="district-name"),
+                    html.Span(f"{district.name_en if lang == 'zh' else district.name_zh} · {district.area_km2:.1f} km²", className="district-meta"),
+                ],
+                className="district-head",
+            ),
+            html.Div(
+                [
+                    html.Section([kpi(k, lang, prefix="d-") for k in DISTRICT_KPIS], className="column left"),
+                    html.Section([city_map(city, tile_url, "dmap", lang, bounds=district_bounds(city, district_id), zoom=12)], className="column center"),
+                    html.Section(
+                        [html.H3(t("district_worst", lang)), html.Ul(id="district-alarms", className="ticker")],
+                        className="column right",
+                    ),
+                ],
+                className="bigscreen",
+            ),
+        ],
+        className="district-page",
+    )
+
+
+def ranking_columns(lang: str) -> list[dict]:
+    num = {"type": "numericColumn", "filter": "agNumberColumnFilter"}
+    return [
+        {"field": "district", "headerName": t("col_district", lang), "pinned": "left",
+         "cellRenderer": "markdown"},
+        {"field": "devices", "headerName": t("col_devices", lang), **num},
+        {"field": "online_rate", "headerName": t("col_online", lang), **num},
+        {"field": "alarms", "headerName": t("col_alarms", lang), "sort": "desc", **num},
+        {"field": "critical", "headerName": t("col_critical", lang), **num},
+        {"field": "aqi", "headerName": t("col_aqi", lang), **num},
+    ]
+
+
+def districts_page(lang: str) -> html.Div:
+    return html.Div(
+        [
+            html.H2(t("nav_districts", lang)),
+            dag.AgGrid(
+                id="ranking",
+                columnDefs=ranking_columns(lang),
+                rowData=[],
+                defaultColDef={"sortable": True, "resizable": True},
+                columnSize="sizeToFit",
+                className="ag-theme-alpine-dark",
+                dashGridOptions={"domLayout": "autoHeight", "animateRows": False},
+                getRowId="params.data.id",
+            ),
+        ],
+        className="districts-page",
+    )

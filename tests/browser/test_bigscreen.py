@@ -1,0 +1,103 @@
+"""The big screen and the district drill-down in a real headless Chromium, fed by the real pipeline."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from dash.testing.wait import until
+
+from ioc.web.app import create_app
+from tests.integration.test_ingest_pipeline import JINFENG, YANGSHE, birth, send
+
+
+@pytest.fixture
+def city_feed(ingest, publisher):
+    """A few devices in two districts, a water level above its warning line, a raised alarm."""
+    birth(publisher, "water_level", "wl-b-1", YANGSHE, "杨舍 水位站 1")
+    birth(publisher, "air_quality", "aq-b-1", JINFENG, "锦丰 空气质量监测点 1")
+    birth(publisher, "noise", "nz-b-1", JINFENG)
+    now = int(time.time() * 1000)
+    send(publisher, "water_level", "wl-b-1", ts=now - 2000, waterLevel=4.5)
+    send(publisher, "water_level", "wl-b-1", ts=now - 1000, waterLevel=4.6)
+    send(publisher, "air_quality", "aq-b-1", ts=now - 1000, airQualityIndex=88, pm25=60.0)
+    return publisher
+
+
+@pytest.fixture
+def screen(dash_duo, settings):
+    dash_duo.start_server(create_app(settings))
+    return dash_duo
+
+
+def _text(duo, selector) -> str:
+    return duo.find_element(selector).text
+
+
+def test_the_big_screen_shows_live_kpis_map_and_alarm_ticker(screen, city_feed):
+    screen.wait_for_text_to_equal("#app-title", "张家港市城市运行管理中心")
+    until(lambda: _text(screen, "#value-kpi_water") == "4.60 m", timeout=20)
+    until(lambda: _text(screen, "#value-kpi_alarms") == "1", timeout=20)
+    assert "alert" in screen.find_element("#card-kpi_water").get_attribute("class")
+    until(lambda: "水位超警戒" in _text(screen, "#ticker"), timeout=20)
+    assert _text(screen, "#value-kpi_aqi") == "88"
+    assert len(screen.driver.find_elements("css selector", "#map path.leaflet-interactive")) >= 10  # district polygons
+    assert screen.get_logs() == []
+
+
+def test_the_ticker_and_kpis_change_between_ticks(screen, city_feed):
+    until(lambda: _text(screen, "#value-kpi_alarms") == "1", timeout=20)
+    birth(city_feed, "crowd", "cr-b-1", YANGSHE)
+    now = int(time.time() * 1000)
+    send(city_feed, "crowd", "cr-b-1", ts=now - 1000, peopleCount=5200)
+    send(city_feed, "crowd", "cr-b-1", ts=now, peopleCount=5400)
+    until(lambda: _text(screen, "#value-kpi_alarms") == "3", timeout=20)  # crowd_dense + crowd_critical
+    until(lambda: "人员严重聚集" in _text(screen, "#ticker"), timeout=20)
+    assert screen.get_logs() == []
+
+
+def test_the_freshness_indicator_turns_red_when_data_stops(screen, city_feed):
+    screen.wait_for_element("#fresh-dot")
+    until(lambda: "stale" in screen.find_element("#fresh-dot").get_attribute("class"), timeout=40)
+    assert _text(screen, "#fresh-label") == "数据中断"
+    assert screen.get_logs() == []
+
+
+def test_a_district_deep_link_opens_that_districts_page(screen, city_feed):
+    screen.wait_for_page(url=screen.server_url + "/district/yangshe")
+    screen.wait_for_text_to_equal("#district-name", "杨舍镇")
+    until(lambda: _text(screen, "#value-d-kpi_water") == "4.60 m", timeout=20)
+    until(lambda: "水位超警戒" in _text(screen, "#district-alarms"), timeout=20)
+    screen.find_element("#back-to-city").click()
+    screen.wait_for_element("#bigscreen")
+    assert screen.get_logs() == []
+
+
+def test_clicking_a_district_on_the_map_drills_down(screen, city_feed):
+    screen.wait_for_element("#map path.leaflet-interactive")
+    until(lambda: _text(screen, "#value-kpi_alarms") == "1", timeout=20)
+    # the Yangshe polygon: find it through Leaflet's tooltip binding by hovering each path
+    paths = screen.driver.find_elements("css selector", "#map path.leaflet-interactive")
+    for path in paths:
+        screen.driver.execute_script("arguments[0].dispatchEvent(new MouseEvent('click', {bubbles: true}))", path)
+        if "/district/" in screen.driver.current_url:
+            break
+    until(lambda: "/district/" in screen.driver.current_url, timeout=10)
+    screen.wait_for_element("#district-name")
+    assert screen.get_logs() == []
+
+
+def test_the_english_switch_relabels_the_big_screen(screen, city_feed):
+    screen.wait_for_text_to_equal("#app-title", "张家港市城市运行管理中心")
+    screen.find_element("#lang-switch").click()
+    screen.wait_for_text_to_equal("#app-title", "Zhangjiagang City Operations Center")
+    screen.wait_for_text_to_equal("#label-kpi_water", "Highest water level")
+    until(lambda: "Water level above warning line" in _text(screen, "#ticker"), timeout=20)
+    assert screen.get_logs() == []
+
+
+def test_the_district_ranking_lists_every_district(screen, city_feed, city):
+    screen.wait_for_page(url=screen.server_url + "/districts")
+    until(lambda: len(screen.driver.find_elements("css selector", "#ranking .ag-row")) >= len(city.districts) // 2, timeout=20)
+    assert "杨舍镇" in _text(screen, "#ranking")
+    assert screen.get_logs() == []
