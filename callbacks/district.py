@@ -10,7 +10,7 @@ from dash import Input, Output, State, html, no_update
 from ioc.adapters.city_snapshot import read_city, read_devices
 from ioc.i18n import t
 from ioc.views.bigscreen import (alarms_geojson, devices_geojson, district_hideout, district_ranking, district_values,
-                                 kpi_texts, kpis, offline_ids)
+                                 fmt_value, kpi_texts, kpis, offline_ids)
 
 from layouts.district import DISTRICT_KPIS
 
@@ -49,7 +49,7 @@ def register(app, services) -> None:
             html.Li([html.Span(t("severity_" + a["severity"], lang), className=f"t-sev {a['severity']}"),
                      html.Span(a.get("name_en" if lang == "en" else "name_zh"), className="t-rule"),
                      html.Span(names.get(a["device_id"], a["device_id"]), className="t-device"),
-                     html.Span(f"{a.get('attribute')} = {a.get('value')}", className="t-value")],
+                     html.Span(f"{a.get('attribute')} = {fmt_value(a.get('value'), lang)}", className="t-value")],
                     className="ticker-row")
             for a in alarms[:30]
         ]

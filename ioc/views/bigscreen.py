@@ -301,3 +301,12 @@ def legend(indicator: str, lang: str = "zh") -> list[tuple[str, str]]:
         upper = breaks[i + 1] if i + 1 < len(breaks) else None
         out.append((c, f"≥ {b}" if upper is None else f"{b}–{upper}"))
     return out
+
+
+def fmt_value(value, lang: str = "zh") -> str:
+    """A reading's value for people: booleans as 是/否 (yes/no), numbers without float noise."""
+    if value is True or value is False:
+        return ("yes" if value else "no") if lang == "en" else ("是" if value else "否")
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value)
