@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import math
 
+from ioc.domain.air_quality import iaqi
+
 TZ_OFFSET_S = 8 * 3600
 TIDE_PERIOD_S = 12.42 * 3600  # principal lunar semidiurnal constituent (M2)
 SPRING_NEAP_PERIOD_S = 14.77 * 86400
@@ -121,25 +123,7 @@ def water_temperature(t: float) -> float:
     return 17.0 - 10.0 * math.cos(_TWO_PI * (day_of_year(t) - 20.0) / 365.25)
 
 
-# --------------------------------------------------------------------------- AQI (HJ 633-2012)
-
-_IAQI = (0, 50, 100, 150, 200, 300, 400, 500)
-_BREAKS = {
-    "pm25": (0, 35, 75, 115, 150, 250, 350, 500),
-    "pm10": (0, 50, 150, 250, 350, 420, 500, 600),
-    "no2": (0, 100, 200, 700, 1200, 2340, 3090, 3840),
-    "o3": (0, 160, 200, 300, 400, 800, 1000, 1200),
-}
-
-
-def iaqi(pollutant: str, c: float) -> float:
-    bp = _BREAKS[pollutant]
-    for i in range(1, len(bp)):
-        if c <= bp[i]:
-            lo, hi = bp[i - 1], bp[i]
-            return _IAQI[i - 1] + (_IAQI[i] - _IAQI[i - 1]) * (c - lo) / (hi - lo)
-    return 500.0
-
+# --------------------------------------------------------------------------- AQI (HJ 633-2012, see ioc.domain.air_quality)
 
 def aqi(pm25: float, pm10: float, no2: float, o3: float) -> int:
     return min(500, int(math.ceil(max(iaqi("pm25", pm25), iaqi("pm10", pm10), iaqi("no2", no2), iaqi("o3", o3)))))

@@ -1,8 +1,8 @@
 """Individual air quality index (IAQI) and primary pollutant, after HJ 633-2012.
 
-Uses the 24-hour breakpoints for PM2.5, PM10, NO2 and SO2 and the 1-hour breakpoints for O3,
-applied to current concentrations (µg/m³): a live indication for the big screen, not the
-official daily AQI.
+Live (hourly) reading: the 1-hour breakpoints for NO2, SO2 and O3 and the 24-hour ones for PM2.5
+and PM10 (which have no 1-hour column), applied to current concentrations (µg/m³). An
+indication for the big screen and the simulators, not the official daily AQI.
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ IAQI_STEPS = (0, 50, 100, 150, 200, 300, 400, 500)
 BREAKPOINTS = {
     "pm25": (0, 35, 75, 115, 150, 250, 350, 500),
     "pm10": (0, 50, 150, 250, 350, 420, 500, 600),
-    "no2": (0, 40, 80, 180, 280, 565, 750, 940),
-    "so2": (0, 50, 150, 475, 800, 1600, 2100, 2620),
+    "no2": (0, 100, 200, 700, 1200, 2340, 3090, 3840),
+    "so2": (0, 150, 500, 650, 800, 1600, 2100, 2620),
     "o3": (0, 160, 200, 300, 400, 800, 1000, 1200),
 }
 POLLUTANT_NAMES = {"pm25": "PM2.5", "pm10": "PM10", "no2": "NO₂", "so2": "SO₂", "o3": "O₃"}
