@@ -46,3 +46,9 @@ window.iocMap = {
     }).bindTooltip(p.tooltip);
   }
 };
+window.iocMap.gridStyle = function (feature, context) {
+  var v = ((context.hideout || {}).values || {})[feature.properties.id];
+  if (!v) { return {stroke: false, fillOpacity: 0}; }
+  var color = v >= 6 ? "#a4161a" : (v >= 3 ? "#e4572e" : "#f2c14e");
+  return {stroke: true, color: color, weight: 0.5, fillColor: color, fillOpacity: 0.6};
+};

@@ -5,13 +5,13 @@ from __future__ import annotations
 import time
 
 import redis
-from dash import Input, Output, State, html, no_update
+from dash import Input, Output, State, no_update
 
 from ioc.adapters.city_snapshot import read_city, read_devices
-from ioc.i18n import t
-from ioc.views.bigscreen import (alarms_geojson, devices_geojson, district_hideout, district_ranking, district_values,
-                                 fmt_value, kpi_texts, kpis, offline_ids)
+from ioc.views.bigscreen import (alarm_board, alarms_geojson, devices_geojson, district_hideout, district_ranking,
+                                 district_values, kpi_texts, kpis, offline_ids)
 
+from layouts.bigscreen import alarm_rows
 from layouts.district import DISTRICT_KPIS
 
 REDIS_ERRORS = (redis.ConnectionError, redis.TimeoutError, redis.BusyLoadingError)
@@ -19,6 +19,7 @@ REDIS_ERRORS = (redis.ConnectionError, redis.TimeoutError, redis.BusyLoadingErro
 
 def register(app, services) -> None:
     shards = services.settings.redis_shards
+    policy = services.settings.escalation_policy()
 
     @app.callback(Output("dmap-devices", "data"), Input("district-id", "data"))
     def load_device_positions(district_id):
@@ -42,17 +43,9 @@ def register(app, services) -> None:
             return [no_update] * (2 * len(DISTRICT_KPIS) + 4)
         texts = kpi_texts(kpis(snapshot, lang, district=district_id), lang)
         mine = [d for d in snapshot.devices if d.district == district_id]
-        alarms = sorted((a for a in snapshot.alarms if a.get("district") == district_id),
-                        key=lambda a: ({"critical": 0, "major": 1}.get(a.get("severity"), 2), -a.get("raised_at", 0)))
-        names = {d.id: d.name for d in mine}
-        items = [
-            html.Li([html.Span(t("severity_" + a["severity"], lang), className=f"t-sev {a['severity']}"),
-                     html.Span(a.get("name_en" if lang == "en" else "name_zh"), className="t-rule"),
-                     html.Span(names.get(a["device_id"], a["device_id"]), className="t-device"),
-                     html.Span(f"{a.get('attribute')} = {fmt_value(a.get('value'), lang)}", className="t-value")],
-                    className="ticker-row")
-            for a in alarms[:30]
-        ]
+        alarms = [a for a in snapshot.alarms if a.get("district") == district_id]
+        now_ms = snapshot.now_ms
+        items = alarm_rows(alarm_board(alarms, mine, services.city, now_ms, policy, lang, limit=30), lang, with_ack=False)
         hideout = district_hideout(district_values(snapshot, "alarms"), "alarms", selected=district_id)
         return ([texts[k][0] for k in DISTRICT_KPIS] + [texts[k][1] for k in DISTRICT_KPIS]
                 + [hideout, {"offline": offline_ids(mine)}, alarms_geojson(alarms, mine, lang), items])

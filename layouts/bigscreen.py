@@ -8,6 +8,9 @@ from dash import dcc, html
 from ioc.domain.geo import CityMap
 from ioc.i18n import t
 from ioc.views.bigscreen import INDICATORS
+from ioc.views.trends import TREND_PANELS
+
+TREND_REFRESH_MS = 60_000
 
 LEFT = ("kpi_online", "kpi_alarms", "kpi_aqi", "kpi_traffic", "kpi_people")
 RIGHT = ("kpi_water", "kpi_lights", "kpi_platform")
@@ -26,7 +29,7 @@ def kpi(key: str, lang: str, prefix: str = "") -> html.Div:
     )
 
 
-def city_map(city: CityMap, tile_url: str, map_id: str, lang: str, bounds=None, zoom: float = 10.75) -> dl.Map:
+def city_map(city: CityMap, tile_url: str, map_id: str, lang: str, bounds=None, zoom: float = 10.75, grid: bool = False) -> dl.Map:
     """The map: district polygons (geometry sent once, coloured from `hideout`), devices clustered,
     active alarms. An intranet basemap only when IOC_TILE_URL is set: nothing from the internet."""
     minx, miny, maxx, maxy = bounds or city.bounds
@@ -49,6 +52,11 @@ def city_map(city: CityMap, tile_url: str, map_id: str, lang: str, bounds=None, 
             data=None, id=f"{map_id}-alarms", pointToLayer={"variable": "iocMap.alarmPoint"},
         ), name=t("layer_alarms", lang), checked=True),
     ]
+    if grid:
+        overlays.insert(1, dl.Overlay(dl.GeoJSON(
+            data=city.grid_geojson(), id=f"{map_id}-grid", style={"variable": "iocMap.gridStyle"},
+            hideout={"values": {}}, interactive=False,
+        ), name=t("layer_grid", lang), checked=False))
     return dl.Map(
         [*layers, dl.LayersControl(overlays, id=f"{map_id}-layers", collapsed=False)],
         id=map_id,
@@ -61,9 +69,29 @@ def city_map(city: CityMap, tile_url: str, map_id: str, lang: str, bounds=None, 
     )
 
 
+def critical_popup(lang: str) -> list:
+    """The pop-up for a new critical alarm, its chime slot and what it remembers."""
+    return [
+        dcc.Store(id="seen-alarms", data=[], storage_type="session"),
+        dcc.Store(id="popup-alarm", data=None),
+        html.Div(
+            [
+                html.Div(t("new_critical", lang), className="popup-title", id="popup-title"),
+                html.Div(id="popup-text", className="popup-text"),
+                html.Div([html.Button(t("ack", lang), id="popup-ack", n_clicks=0, className="btn-ack"),
+                          html.Button(t("later", lang), id="popup-later", n_clicks=0, className="btn-later")],
+                         className="popup-buttons"),
+            ],
+            id="popup", className="popup hidden", role="alertdialog",
+        ),
+        html.Div(id="sound-slot"),
+    ]
+
+
 def bigscreen(city: CityMap, lang: str, tile_url: str) -> html.Div:
     return html.Div(
         [
+            *critical_popup(lang),
             html.Section([kpi(k, lang) for k in LEFT], className="column left"),
             html.Section(
                 [
@@ -78,17 +106,41 @@ def bigscreen(city: CityMap, lang: str, tile_url: str) -> html.Div:
                         ],
                         className="map-toolbar",
                     ),
-                    city_map(city, tile_url, "map", lang),
+                    city_map(city, tile_url, "map", lang, grid=True),
                     html.Div(id="legend", className="legend"),
+                    dcc.Interval(id="trend-tick", interval=TREND_REFRESH_MS, n_intervals=0),
+                    html.Div([dcc.Graph(id=key, config={"displayModeBar": False, "staticPlot": False}, className="trend")
+                              for key, *_ in TREND_PANELS], className="trends"),
                 ],
                 className="column center",
             ),
             html.Section(
                 [kpi(k, lang) for k in RIGHT]
-                + [html.Div([html.H3(t("ticker", lang), id="ticker-title"), html.Ul(id="ticker", className="ticker")], className="ticker-box")],
+                + [html.Div([html.H3(t("board", lang)), html.Div(id="ack-message", className="ack-message"),
+                             html.Ul(id="alarm-board", className="board")], className="board-box"),
+                   html.Div([html.H3(t("ticker", lang), id="ticker-title"), html.Ul(id="ticker", className="ticker")], className="ticker-box")],
                 className="column right",
             ),
         ],
         className="bigscreen",
         id="bigscreen",
     )
+
+
+def alarm_rows(rows: list[dict], lang: str, with_ack: bool = True) -> list:
+    """Rows of the alarm board; `with_ack=False` for read-only views (leaders)."""
+    items = []
+    for r in rows:
+        status = []
+        if r["escalated"]:
+            status.append(html.Span(f"{t('escalated', lang)} · {t('overdue', lang)} {r['overdue_minutes']} {t('minutes', lang)}", className="b-esc"))
+        if r["acked_by"]:
+            status.append(html.Span(f"{t('acked_by', lang)} {r['acked_by']} {r['acked_at']}", className="b-ack"))
+        button = [] if r["acked_by"] or not with_ack else [html.Button(t("ack", lang), id={"type": "ack", "id": r["id"]}, n_clicks=0, className="btn-ack")]
+        items.append(html.Li(
+            [html.Span(t("severity_" + r["severity"], lang), className=f"t-sev {r['severity']}"),
+             html.Span(f"{r['since']} {r['district']} {r['rule']} · {r['device']} = {r['value']}", className="b-text"),
+             *status, *button],
+            className="board-row escalated" if r["escalated"] else "board-row",
+        ))
+    return items

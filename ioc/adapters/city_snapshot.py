@@ -9,6 +9,7 @@ import orjson
 import redis
 
 from . import redis_keys as keys
+from .alarm_store import AlarmStore
 from .snapshot_store import SnapshotStore
 
 
@@ -21,13 +22,14 @@ class DeviceRow:
     lat: float
     district: str
     online: bool
+    cell: str = ""
 
 
 @dataclass
 class CitySnapshot:
     now_ms: int
     devices: list[DeviceRow] = field(default_factory=list)
-    alarms: list[dict] = field(default_factory=list)
+    alarms: list[dict] = field(default_factory=list)  # active alarms, each with its "ack" (dict or None)
     counters: dict[str, int] = field(default_factory=dict)
     recent: dict[str, float] = field(default_factory=dict)  # merged rollup of the last complete minute
     current: dict[str, float] = field(default_factory=dict)  # merged rollup of the minute in progress
@@ -48,7 +50,7 @@ def read_devices(client: redis.Redis, shards: int) -> list[DeviceRow]:
                 continue
             rows.append(DeviceRow(
                 dev.decode(), meta.get("kind", ""), meta.get("name") or dev.decode(), meta["lon"], meta["lat"],
-                meta.get("district", ""), states.get(dev) == b"online",
+                meta.get("district", ""), states.get(dev) == b"online", meta.get("cell") or "",
             ))
     rows.sort(key=lambda r: r.id)
     return rows
@@ -60,7 +62,7 @@ def read_city(client: redis.Redis, shards: int, now_ms: int) -> CitySnapshot:
     return CitySnapshot(
         now_ms=now_ms,
         devices=read_devices(client, shards),
-        alarms=snapshot.active_alarms(),
+        alarms=AlarmStore(client).active(),
         counters=snapshot.counters(),
         recent=snapshot.rollup(minute - 1),
         current=snapshot.rollup(minute),

@@ -199,3 +199,18 @@ class CityMap:
     @property
     def cell_ids(self) -> tuple[str, ...]:
         return tuple(sorted(self._cell_district))
+
+    def grid_geojson(self) -> dict:
+        """The city's unit-grid cells as square polygons (id, district), for a map layer."""
+        lat0, lon0 = self.lattice.origin_lat, self.lattice.origin_lon
+        dx, dy = self.lattice.cell_lon_deg, self.lattice.cell_lat_deg
+        features = []
+        for (row, col), (cell_id, district_id) in sorted(self._cells.items()):
+            x0, y0 = round(lon0 + col * dx, 5), round(lat0 + row * dy, 5)
+            x1, y1 = round(x0 + dx, 5), round(y0 + dy, 5)
+            features.append({
+                "type": "Feature",
+                "geometry": {"type": "Polygon", "coordinates": [[[x0, y0], [x1, y0], [x1, y1], [x0, y1], [x0, y0]]]},
+                "properties": {"id": cell_id, "district": district_id},
+            })
+        return {"type": "FeatureCollection", "features": features}

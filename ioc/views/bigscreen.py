@@ -12,6 +12,7 @@ from datetime import datetime, timedelta, timezone
 
 from ioc.adapters.city_snapshot import CitySnapshot, DeviceRow
 from ioc.domain.air_quality import POLLUTANT_NAMES, level, primary_pollutant
+from ioc.domain.alarm_handling import Acknowledgement, escalation
 from ioc.domain.geo import CityMap
 from ioc.domain.rules import RULES_BY_ID, SEVERITIES
 
@@ -310,3 +311,57 @@ def fmt_value(value, lang: str = "zh") -> str:
     if isinstance(value, float):
         return f"{value:.4g}"
     return str(value)
+
+
+# --- operator attention --------------------------------------------------------------------------
+
+def alarm_board(alarms: list[dict], devices: list[DeviceRow], city: CityMap, now_ms: int, policy, lang: str = "zh",
+                limit: int = 12) -> list[dict]:
+    """Active alarms as the operator works them: escalated first, then by severity, newest first."""
+    names = {d.id: d.name for d in devices}
+    rows = []
+    for a in alarms:
+        ack = Acknowledgement.from_dict(a["ack"]) if a.get("ack") else None
+        esc = escalation(a, ack, now_ms, policy)
+        district = city.district(a.get("district", ""))
+        rows.append({
+            "id": a["id"],
+            "severity": a.get("severity", "minor"),
+            "rule": a.get("name_en" if lang == "en" else "name_zh", a.get("rule_id", "")),
+            "device": names.get(a.get("device_id"), a.get("device_id", "")),
+            "district": district.name(lang) if district else a.get("district", ""),
+            "value": fmt_value(a.get("value"), lang),
+            "since": datetime.fromtimestamp(a.get("raised_at", 0) / 1000, CST).strftime("%H:%M:%S"),
+            "raised_at": a.get("raised_at", 0),
+            "acked_by": ack.by if ack else "",
+            "acked_at": datetime.fromtimestamp(ack.at_ms / 1000, CST).strftime("%H:%M") if ack else "",
+            "escalated": esc.escalated,
+            "overdue_minutes": esc.overdue_minutes,
+        })
+    rows.sort(key=lambda r: (not r["escalated"], SEVERITIES.index(r["severity"]), -r["raised_at"]))
+    return rows[:limit]
+
+
+def escalated_count(alarms: list[dict], now_ms: int, policy) -> int:
+    return sum(
+        1 for a in alarms
+        if escalation(a, Acknowledgement.from_dict(a["ack"]) if a.get("ack") else None, now_ms, policy).escalated
+    )
+
+
+def popup_alarm(alarms: list[dict], seen: list[str]) -> dict | None:
+    """The newest unacknowledged critical alarm this screen has not popped up yet."""
+    fresh = [a for a in alarms if a.get("severity") == "critical" and not a.get("ack") and a["id"] not in set(seen)]
+    return max(fresh, key=lambda a: a.get("raised_at", 0)) if fresh else None
+
+
+def grid_values(alarms: list[dict], devices: list[DeviceRow]) -> dict[str, int]:
+    """Unit-grid aggregation of active alarms, weighted by severity (critical 3, major 2, minor 1)."""
+    weight = {"critical": 3, "major": 2, "minor": 1}
+    cell_of = {d.id: d.cell for d in devices if d.cell}
+    out: Counter = Counter()
+    for a in alarms:
+        cell = cell_of.get(a.get("device_id"))
+        if cell:
+            out[cell] += weight.get(a.get("severity"), 1)
+    return dict(out)

@@ -95,3 +95,39 @@ def trend(buckets: dict[int, dict[str, float]], resolution: str, kind: str, attr
         xs.append(bucket * step)
         ys.append(stat_value(kind_totals(fields, kind, district), attribute, stat, value) if fields else None)
     return Series(xs, ys)
+
+
+# --- figures ---------------------------------------------------------------------------------------
+
+TREND_PANELS = (
+    # key, kind, attribute, stat, colour
+    ("trend_aqi", "air_quality", "airQualityIndex", "avg", "#e9c46a"),
+    ("trend_people", "crowd", "peopleCount", "avg", "#7fd1ff"),
+    ("trend_water", "water_level", "waterLevel", "max", "#2fa4e7"),
+)
+
+
+def trend_figure(series: Series, title: str, color: str, reference: float | None = None) -> dict:
+    """A compact dark Plotly figure (as a plain dict) for a big-screen trend panel."""
+    from datetime import datetime, timedelta, timezone
+
+    cst = timezone(timedelta(hours=8))
+    x = [datetime.fromtimestamp(ms / 1000, cst).strftime("%Y-%m-%d %H:%M") for ms in series.x]
+    data = [{"type": "scatter", "mode": "lines", "x": x, "y": series.y, "line": {"color": color, "width": 2},
+             "connectgaps": False, "hovertemplate": "%{x}<br>%{y:.1f}<extra></extra>"}]
+    shapes = []
+    if reference is not None:
+        shapes.append({"type": "line", "xref": "paper", "x0": 0, "x1": 1, "y0": reference, "y1": reference,
+                       "line": {"color": "#ff3b30", "width": 1, "dash": "dash"}})
+    return {
+        "data": data,
+        "layout": {
+            "title": {"text": title, "font": {"size": 14, "color": "#dbe7f5"}, "x": 0.02, "y": 0.95},
+            "margin": {"l": 36, "r": 8, "t": 26, "b": 22}, "height": 150,
+            "paper_bgcolor": "rgba(0,0,0,0)", "plot_bgcolor": "rgba(0,0,0,0)",
+            "font": {"color": "#8aa4c2", "size": 11},
+            "xaxis": {"showgrid": False, "tickformat": "%H:%M", "type": "date"},
+            "yaxis": {"gridcolor": "#1a3350", "zeroline": False},
+            "shapes": shapes, "showlegend": False,
+        },
+    }

@@ -101,3 +101,58 @@ def test_the_district_ranking_lists_every_district(screen, city_feed, city):
     until(lambda: len(screen.driver.find_elements("css selector", "#ranking .ag-row")) >= len(city.districts) // 2, timeout=20)
     assert "杨舍镇" in _text(screen, "#ranking")
     assert screen.get_logs() == []
+
+
+@pytest.fixture
+def old_critical_alarm(ingest, publisher):
+    """A manhole cover displaced ten minutes ago: critical, unacknowledged, past its 5-minute escalation."""
+    birth(publisher, "manhole", "mh-b-1", YANGSHE, "杨舍 智能井盖 1")
+    now = int(time.time() * 1000)
+    send(publisher, "manhole", "mh-b-1", ts=now - 600_000, displaced=True, tilt=40.0)
+    send(publisher, "manhole", "mh-b-1", ts=now - 590_000, displaced=True, tilt=41.0)
+    return "mh-b-1|manhole_displaced"
+
+
+def test_a_new_critical_alarm_pops_up_and_the_operator_acknowledges_it(screen, old_critical_alarm, redis_client):
+    from selenium.webdriver.common.keys import Keys
+
+    from ioc.adapters.alarm_store import AlarmStore
+
+    until(lambda: screen.find_element("#popup").get_attribute("class") == "popup", timeout=20)
+    assert "井盖移位/丢失" in _text(screen, "#popup-text")
+    name = screen.find_element("#duty-name")
+    name.send_keys("张三", Keys.ENTER)
+    screen.find_element("#popup-ack").click()
+    until(lambda: "hidden" in screen.find_element("#popup").get_attribute("class"), timeout=10)
+    until(lambda: "已确认 张三" in _text(screen, "#alarm-board"), timeout=20)
+    ack = AlarmStore(redis_client).acknowledgement(old_critical_alarm)
+    assert ack.by == "张三" and ack.role == "operator"
+    assert screen.get_logs() == []
+
+
+def test_an_unacknowledged_alarm_past_its_deadline_is_shown_escalated(screen, old_critical_alarm):
+    until(lambda: "已升级" in _text(screen, "#alarm-board"), timeout=20)
+    assert screen.find_elements("#alarm-board .board-row.escalated")
+    until(lambda: "已升级 1" in _text(screen, "#sub-kpi_alarms"), timeout=20)
+    assert screen.get_logs() == []
+
+
+def test_acknowledging_needs_the_operator_on_duty(screen, old_critical_alarm):
+    until(lambda: screen.find_elements("#alarm-board .btn-ack"), timeout=20)
+    screen.find_element("#popup-later").click()
+    screen.find_element("#alarm-board .btn-ack").click()
+    until(lambda: "值班员" in _text(screen, "#ack-message"), timeout=10)
+    assert screen.get_logs() == []
+
+
+def test_the_leaders_district_view_shows_the_escalation(screen, old_critical_alarm):
+    screen.wait_for_page(url=screen.server_url + "/district/yangshe")
+    until(lambda: "已升级" in _text(screen, "#district-alarms"), timeout=20)
+    assert not screen.find_elements("#district-alarms .btn-ack")  # leaders read, operators acknowledge
+    assert screen.get_logs() == []
+
+
+def test_the_24_hour_trends_are_drawn(screen, city_feed):
+    until(lambda: len(screen.driver.find_elements("css selector", ".trends .main-svg")) >= 3, timeout=20)
+    assert "24小时" in _text(screen, ".trends")
+    assert screen.get_logs() == []

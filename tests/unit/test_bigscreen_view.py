@@ -119,3 +119,59 @@ def test_iaqi_follows_the_hj_633_breakpoints():
 def test_no_primary_pollutant_when_the_air_is_excellent():
     assert primary_pollutant({"pm25": 20, "pm10": 30})[0] is None
     assert primary_pollutant({"pm25": 90, "pm10": 30})[0] == "pm25"
+
+
+# --- operator attention ------------------------------------------------------------------------
+
+from ioc.domain.alarm_handling import EscalationPolicy  # noqa: E402
+from ioc.views.bigscreen import alarm_board, escalated_count, grid_values, popup_alarm  # noqa: E402
+from ioc.views.trends import Series, trend_figure  # noqa: E402
+
+POLICY = EscalationPolicy(critical=5, major=15, minor=None)
+
+
+def alarm(id_, severity, minutes_ago, ack=None, device="water_level-3"):
+    return {"id": id_, "device_id": device, "severity": severity, "district": "yangshe", "rule_id": "r",
+            "name_zh": "规则", "name_en": "rule", "value": 1.0, "raised_at": NOW - minutes_ago * 60_000, "ack": ack}
+
+
+def test_the_board_puts_escalated_alarms_first_then_severity_then_newest(snapshot, city):
+    alarms = [alarm("a", "minor", 1), alarm("b", "critical", 1), alarm("c", "major", 20), alarm("d", "critical", 2)]
+    rows = alarm_board(alarms, snapshot.devices, city, NOW, POLICY)
+    assert [r["id"] for r in rows] == ["c", "b", "d", "a"]
+    assert rows[0]["escalated"] and rows[0]["overdue_minutes"] >= 5
+
+
+def test_an_acknowledged_alarm_shows_who_and_never_escalates(snapshot, city):
+    acked = alarm("a", "critical", 30, ack={"by": "张三", "role": "operator", "at_ms": NOW - 60_000})
+    row = alarm_board([acked], snapshot.devices, city, NOW, POLICY)[0]
+    assert row["acked_by"] == "张三" and not row["escalated"]
+    assert escalated_count([acked, alarm("b", "critical", 30)], NOW, POLICY) == 1
+
+
+def test_the_popup_shows_the_newest_unseen_unacknowledged_critical_alarm():
+    alarms = [alarm("old", "critical", 5), alarm("new", "critical", 1), alarm("major", "major", 0),
+              alarm("acked", "critical", 0, ack={"by": "x", "role": "operator", "at_ms": NOW})]
+    assert popup_alarm(alarms, [])["id"] == "new"
+    assert popup_alarm(alarms, ["new"])["id"] == "old"
+    assert popup_alarm(alarms, ["new", "old"]) is None
+
+
+def test_grid_cells_weigh_alarms_by_severity():
+    devices = [DeviceRow("d1", "manhole", "d1", 120.55, 31.87, "yangshe", True, "C1"),
+               DeviceRow("d2", "manhole", "d2", 120.55, 31.87, "yangshe", True, "C1")]
+    alarms = [alarm("a", "critical", 1, device="d1"), alarm("b", "minor", 1, device="d2")]
+    assert grid_values(alarms, devices) == {"C1": 4}
+
+
+def test_trend_figures_keep_gaps_and_draw_the_warning_line():
+    figure = trend_figure(Series([NOW, NOW + 3_600_000], [4.1, None]), "水位", "#2fa4e7", reference=4.2)
+    assert figure["data"][0]["y"] == [4.1, None] and figure["data"][0]["connectgaps"] is False
+    assert figure["layout"]["shapes"][0]["y0"] == 4.2
+
+
+def test_the_unit_grid_layer_has_a_square_per_city_cell(city):
+    grid = city.grid_geojson()
+    assert len(grid["features"]) == len(city.cell_ids)
+    ring = grid["features"][0]["geometry"]["coordinates"][0]
+    assert ring[0] == ring[-1] and len(ring) == 5
