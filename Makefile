@@ -13,6 +13,7 @@ help:
 	@echo "make demo   - install and run the whole demo city (Ctrl-C stops it)"
 	@echo "make test   - install and run the whole test suite (unit, integration, browser)"
 	@echo "make setup  - only create .venv and install the pinned packages"
+	@echo "make screenshots - refresh the README screenshots in docs/ from a live demo city"
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@test -x "$(PY)" || $(PYTHON) -m venv $(VENV)
@@ -39,6 +40,9 @@ test-integration: $(STAMP)
 
 test-browser: $(STAMP) system-deps
 	$(PY) -m pytest tests/browser
+
+screenshots: $(STAMP) system-deps
+	$(PY) -m scripts.screenshots $(ARGS)
 
 geodata:
 	@echo "see geodata/README.md: the build uses its own venv (cnmaps is build-only)"

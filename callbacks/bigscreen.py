@@ -45,6 +45,12 @@ def register(app, services) -> None:
             raise redis.ConnectionError("REDIS_URL is not set")
         return services.redis
 
+    @app.callback(Output("map", "viewport"), Input("map", "id"))
+    def fit_city(_):
+        """Fit the whole city once the map is mounted, whatever the wall's resolution (1080p, 4K)."""
+        minx, miny, maxx, maxy = services.city.bounds
+        return {"bounds": [[miny, minx], [maxy, maxx]], "transition": "fitBounds"}
+
     @app.callback(Output("map-devices", "data"), Input("map", "id"))
     def load_device_positions(_):
         try:
@@ -61,6 +67,7 @@ def register(app, services) -> None:
            Output("seen-alarms", "data"), Output("sound-slot", "children")],
         Input("tick", "n_intervals"), Input("indicator", "value"),
         State("lang", "data"), State("seen-alarms", "data"), State("sound", "value"),
+        running=[(Output("tick", "disabled"), True, False)],  # a slow server never gets ticks piling up
     )
     def refresh(_n, indicator, lang, seen, sound):
         lang = lang if lang in ("zh", "en") else services.settings.lang
@@ -137,8 +144,12 @@ def register(app, services) -> None:
             for key, kind, attr, stat, color in TREND_PANELS
         ]
 
-    @app.callback(Output("url", "pathname"), Input("map-districts", "clickData"), prevent_initial_call=True)
-    def drill_down(click):
+    @app.callback(Output("url", "pathname"), Input("map-districts", "clickData"), Input("district-picker", "value"),
+                  prevent_initial_call=True)
+    def drill_down(click, picked):
+        """Click a district on the map, or pick it from the list: open its page."""
+        if ctx.triggered_id == "district-picker":
+            return f"/district/{picked}" if picked else no_update
         if not click:
             return no_update
         return f"/district/{click['properties']['id']}"

@@ -12,7 +12,7 @@ from ioc.views.bigscreen import (alarm_board, alarms_geojson, devices_geojson, d
                                  district_values, kpi_texts, kpis, offline_ids)
 
 from layouts.bigscreen import alarm_rows
-from layouts.district import DISTRICT_KPIS
+from layouts.district import DISTRICT_KPIS, district_bounds
 
 REDIS_ERRORS = (redis.ConnectionError, redis.TimeoutError, redis.BusyLoadingError)
 
@@ -20,6 +20,11 @@ REDIS_ERRORS = (redis.ConnectionError, redis.TimeoutError, redis.BusyLoadingErro
 def register(app, services) -> None:
     shards = services.settings.redis_shards
     policy = services.settings.escalation_policy()
+
+    @app.callback(Output("dmap", "viewport"), Input("district-id", "data"))
+    def fit_district(district_id):
+        minx, miny, maxx, maxy = district_bounds(services.city, district_id)
+        return {"bounds": [[miny, minx], [maxy, maxx]], "transition": "fitBounds"}
 
     @app.callback(Output("dmap-devices", "data"), Input("district-id", "data"))
     def load_device_positions(district_id):

@@ -9,8 +9,8 @@ STRINGS: dict[str, dict[str, str]] = {
     "app_short": {"zh": "城市运行管理中心 IOC", "en": "City IOC"},
     "status_heading": {"zh": "城市数据接入状态", "en": "City data intake"},
     "status_note": {
-        "zh": "数据管道运行中。大屏、区镇下钻与统一调度视图将在此门户中提供。",
-        "en": "The data pipeline is running. The big screen, district drill-down and dispatch views live in this portal.",
+        "zh": "各类感知设备经 MQTT 接入、校验后写入数据中台；被拒收的消息进入死信队列并按原因计数。",
+        "en": "Devices publish over MQTT; every message is validated at the edge, and refused ones are kept in the dead-letter stream and counted by reason.",
     },
     "devices": {"zh": "接入设备", "en": "Devices"},
     "online": {"zh": "在线设备", "en": "Online"},
@@ -84,6 +84,7 @@ STRINGS: dict[str, dict[str, str]] = {
     "sound": {"zh": "声音", "en": "Sound"},
     "new_critical": {"zh": "紧急告警", "en": "Critical alarm"},
     "layer_grid": {"zh": "单元网格告警", "en": "Unit grid: alarms"},
+    "pick_district": {"zh": "选择区镇…", "en": "Pick a district…"},
     "unit_kmh": {"zh": "公里/时", "en": "km/h"},
     "unit_people": {"zh": "人", "en": "people"},
     "unit_m": {"zh": "米", "en": "m"},

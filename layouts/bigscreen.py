@@ -89,9 +89,8 @@ def critical_popup(lang: str) -> list:
 
 
 def bigscreen(city: CityMap, lang: str, tile_url: str) -> html.Div:
-    return html.Div(
+    columns = html.Div(
         [
-            *critical_popup(lang),
             html.Section([kpi(k, lang) for k in LEFT], className="column left"),
             html.Section(
                 [
@@ -103,13 +102,18 @@ def bigscreen(city: CityMap, lang: str, tile_url: str) -> html.Div:
                                 options=[{"label": t(f"ind_{i}", lang), "value": i} for i in INDICATORS],
                                 value="alarms", inline=True, className="indicator",
                             ),
+                            dcc.Dropdown(
+                                id="district-picker", placeholder=t("pick_district", lang), clearable=True, searchable=True,
+                                options=[{"label": d.name(lang), "value": d.id} for d in city.districts],
+                                className="district-picker",
+                            ),
                         ],
                         className="map-toolbar",
                     ),
                     city_map(city, tile_url, "map", lang, grid=True),
                     html.Div(id="legend", className="legend"),
                     dcc.Interval(id="trend-tick", interval=TREND_REFRESH_MS, n_intervals=0),
-                    html.Div([dcc.Graph(id=key, config={"displayModeBar": False, "staticPlot": False}, className="trend")
+                    html.Div([dcc.Graph(id=key, config={"displayModeBar": False}, className="trend")
                               for key, *_ in TREND_PANELS], className="trends"),
                 ],
                 className="column center",
@@ -123,8 +127,9 @@ def bigscreen(city: CityMap, lang: str, tile_url: str) -> html.Div:
             ),
         ],
         className="bigscreen",
-        id="bigscreen",
     )
+    # the pop-up and its stores stay outside the three-column grid so they never take a grid cell
+    return html.Div([*critical_popup(lang), columns], id="bigscreen", className="bigscreen-page")
 
 
 def alarm_rows(rows: list[dict], lang: str, with_ack: bool = True) -> list:

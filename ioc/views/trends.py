@@ -113,7 +113,7 @@ def trend_figure(series: Series, title: str, color: str, reference: float | None
 
     cst = timezone(timedelta(hours=8))
     x = [datetime.fromtimestamp(ms / 1000, cst).strftime("%Y-%m-%d %H:%M") for ms in series.x]
-    data = [{"type": "scatter", "mode": "lines", "x": x, "y": series.y, "line": {"color": color, "width": 2},
+    data = [{"type": "scatter", "mode": "lines+markers", "marker": {"size": 4}, "x": x, "y": series.y, "line": {"color": color, "width": 2},
              "connectgaps": False, "hovertemplate": "%{x}<br>%{y:.1f}<extra></extra>"}]
     shapes = []
     if reference is not None:
@@ -123,10 +123,10 @@ def trend_figure(series: Series, title: str, color: str, reference: float | None
         "data": data,
         "layout": {
             "title": {"text": title, "font": {"size": 14, "color": "#dbe7f5"}, "x": 0.02, "y": 0.95},
-            "margin": {"l": 36, "r": 8, "t": 26, "b": 22}, "height": 150,
+            "margin": {"l": 36, "r": 8, "t": 26, "b": 30}, "height": 160,
             "paper_bgcolor": "rgba(0,0,0,0)", "plot_bgcolor": "rgba(0,0,0,0)",
             "font": {"color": "#8aa4c2", "size": 11},
-            "xaxis": {"showgrid": False, "tickformat": "%H:%M", "type": "date"},
+            "xaxis": {"showgrid": False, "tickformat": "%H:%M", "type": "date", "tickangle": 0, "nticks": 6},
             "yaxis": {"gridcolor": "#1a3350", "zeroline": False},
             "shapes": shapes, "showlegend": False,
         },

@@ -156,3 +156,11 @@ def test_the_24_hour_trends_are_drawn(screen, city_feed):
     until(lambda: len(screen.driver.find_elements("css selector", ".trends .main-svg")) >= 3, timeout=20)
     assert "24小时" in _text(screen, ".trends")
     assert screen.get_logs() == []
+
+
+def test_picking_a_district_from_the_list_opens_its_page(screen, city_feed):
+    screen.wait_for_element("#district-picker")
+    screen.select_dcc_dropdown("#district-picker", value="锦丰镇")
+    screen.wait_for_text_to_equal("#district-name", "锦丰镇")
+    assert screen.driver.current_url.endswith("/district/jinfeng")
+    assert screen.get_logs() == []
