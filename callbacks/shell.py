@@ -30,11 +30,13 @@ def register(app, services) -> None:
     @app.callback(
         Output("app-title", "children"), Output("nav-bigscreen", "children"), Output("nav-districts", "children"),
         Output("nav-status", "children"), Output("lang-switch", "children"),
+        Output("duty-name", "placeholder"), Output("sound", "options"),
         Input("lang", "data"),
     )
     def relabel(lang):
         lang = _lang(lang, services)
-        return t("app_title", lang), t("nav_bigscreen", lang), t("nav_districts", lang), t("nav_status", lang), t("language", lang)
+        return (t("app_title", lang), t("nav_bigscreen", lang), t("nav_districts", lang), t("nav_status", lang), t("language", lang),
+                t("duty_name", lang), [{"label": t("sound", lang), "value": "on"}])
 
     @app.callback(
         Output("clock", "children"), Output("freshness", "data"), Output("fresh-dot", "className"),

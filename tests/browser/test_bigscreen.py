@@ -92,6 +92,7 @@ def test_the_english_switch_relabels_the_big_screen(screen, city_feed):
     screen.find_element("#lang-switch").click()
     screen.wait_for_text_to_equal("#app-title", "Zhangjiagang City Operations Center")
     screen.wait_for_text_to_equal("#label-kpi_water", "Highest water level")
+    assert screen.find_element("#duty-name").get_attribute("placeholder") == "Operator on duty"
     until(lambda: "Water level above warning line" in _text(screen, "#ticker"), timeout=20)
     assert screen.get_logs() == []
 
