@@ -1,28 +1,15 @@
 """One read of everything the big screen shows, per tick: devices (position, district, online),
-active alarms, counters and the most recent 1-minute rollups, in two pipelined round trips."""
+active alarms with their acknowledgements, counters and the last two 1-minute rollups (a few pipelined
+round trips; issue 6 will cache the registry between ticks)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-import orjson
 import redis
 
-from . import redis_keys as keys
 from .alarm_store import AlarmStore
-from .snapshot_store import SnapshotStore
-
-
-@dataclass(frozen=True, slots=True)
-class DeviceRow:
-    id: str
-    kind: str
-    name: str
-    lon: float
-    lat: float
-    district: str
-    online: bool
-    cell: str = ""
+from .snapshot_store import DeviceRow, SnapshotStore
 
 
 @dataclass
@@ -36,24 +23,7 @@ class CitySnapshot:
 
 
 def read_devices(client: redis.Redis, shards: int) -> list[DeviceRow]:
-    pipe = client.pipeline(transaction=False)
-    for shard in range(shards):
-        pipe.hgetall(keys.meta(shard))
-        pipe.hgetall(keys.state(shard))
-    raw = pipe.execute()
-    rows = []
-    for i in range(0, len(raw), 2):
-        metas, states = raw[i], raw[i + 1]
-        for dev, m in metas.items():
-            meta = orjson.loads(m)
-            if "lat" not in meta or "lon" not in meta:
-                continue
-            rows.append(DeviceRow(
-                dev.decode(), meta.get("kind", ""), meta.get("name") or dev.decode(), meta["lon"], meta["lat"],
-                meta.get("district", ""), states.get(dev) == b"online", meta.get("cell") or "",
-            ))
-    rows.sort(key=lambda r: r.id)
-    return rows
+    return SnapshotStore(client, shards).devices()
 
 
 def read_city(client: redis.Redis, shards: int, now_ms: int) -> CitySnapshot:

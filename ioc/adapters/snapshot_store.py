@@ -14,6 +14,18 @@ import redis
 from . import redis_keys as keys
 
 
+@dataclass(frozen=True, slots=True)
+class DeviceRow:
+    id: str
+    kind: str
+    name: str
+    lon: float
+    lat: float
+    district: str
+    online: bool
+    cell: str = ""
+
+
 @dataclass
 class FleetCounts:
     devices: int = 0
@@ -71,24 +83,36 @@ class SnapshotStore:
             "state": _s(state) if state else None,
         }
 
-    def fleet(self) -> FleetCounts:
+    def devices(self) -> list[DeviceRow]:
+        """Every registered device with its position, district, cell and online state (sorted by id)."""
         pipe = self.client.pipeline(transaction=False)
         for shard in range(self.shards):
             pipe.hgetall(keys.meta(shard))
             pipe.hgetall(keys.state(shard))
         raw = pipe.execute()
-        counts = FleetCounts()
+        rows = []
         for i in range(0, len(raw), 2):
             metas, states = raw[i], raw[i + 1]
             for dev, m in metas.items():
                 meta = orjson.loads(m)
-                kind = meta.get("kind", "")
-                counts.devices += 1
-                counts.by_kind[kind] += 1
-                counts.by_district[meta.get("district", "")] += 1
-                if states.get(dev) == b"online":
-                    counts.online += 1
-                    counts.online_by_kind[kind] += 1
+                if "lat" not in meta or "lon" not in meta:
+                    continue
+                rows.append(DeviceRow(
+                    dev.decode(), meta.get("kind", ""), meta.get("name") or dev.decode(), meta["lon"], meta["lat"],
+                    meta.get("district", ""), states.get(dev) == b"online", meta.get("cell") or "",
+                ))
+        rows.sort(key=lambda r: r.id)
+        return rows
+
+    def fleet(self) -> FleetCounts:
+        counts = FleetCounts()
+        for d in self.devices():
+            counts.devices += 1
+            counts.by_kind[d.kind] += 1
+            counts.by_district[d.district] += 1
+            if d.online:
+                counts.online += 1
+                counts.online_by_kind[d.kind] += 1
         return counts
 
     def active_alarms(self) -> list[dict]:
