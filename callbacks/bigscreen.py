@@ -5,13 +5,15 @@ from __future__ import annotations
 import time
 
 import redis
+
 from dash import ALL, Input, Output, State, ctx, html, no_update
 
 from ioc.adapters.alarm_store import AlarmNotFound, AlarmStore
 from ioc.adapters.city_snapshot import read_city, read_devices
+from ioc.adapters.redis_client import REDIS_UNAVAILABLE
 from ioc.domain.alarm_handling import AlarmActionError
 from ioc.domain.rules import RULES_BY_ID
-from ioc.i18n import t
+from ioc.i18n import resolve_lang, t
 from ioc.views.bigscreen import (alarm_board, alarms_geojson, devices_geojson, district_hideout, district_values,
                                  escalated_count, grid_values, kpi_texts, kpis, legend, offline_ids, popup_alarm, ticker,
                                  water_alert)
@@ -19,7 +21,6 @@ from ioc.views.trends import TREND_PANELS, trend, trend_figure
 
 from layouts.bigscreen import LEFT, RIGHT, alarm_rows
 
-REDIS_ERRORS = (redis.ConnectionError, redis.TimeoutError, redis.BusyLoadingError)
 KEYS = LEFT + RIGHT
 
 
@@ -55,7 +56,7 @@ def register(app, services) -> None:
     def load_device_positions(_):
         try:
             return devices_geojson(read_devices(client(), services.settings.redis_shards))
-        except REDIS_ERRORS:
+        except REDIS_UNAVAILABLE:
             return no_update
 
     @app.callback(
@@ -70,12 +71,12 @@ def register(app, services) -> None:
         running=[(Output("tick", "disabled"), True, False)],  # a slow server never gets ticks piling up
     )
     def refresh(_n, indicator, lang, seen, sound):
-        lang = lang if lang in ("zh", "en") else services.settings.lang
+        lang = resolve_lang(lang, services.settings.lang)
         now_ms = int(time.time() * 1000)
         try:
             snapshot = read_city(client(), services.settings.redis_shards, now_ms)
             events = services.snapshot.alarm_events(8)
-        except REDIS_ERRORS:
+        except REDIS_UNAVAILABLE:
             return [no_update] * (2 * len(KEYS) + 13)
         figures = kpis(snapshot, lang)
         texts = kpi_texts(figures, lang)
@@ -110,7 +111,7 @@ def register(app, services) -> None:
         prevent_initial_call=True,
     )
     def acknowledge(board_clicks, popup_clicks, _later, name, popup_id, lang):
-        lang = lang if lang in ("zh", "en") else services.settings.lang
+        lang = resolve_lang(lang, services.settings.lang)
         trigger = ctx.triggered_id
         if trigger == "popup-later":
             return no_update, "popup hidden"
@@ -126,17 +127,17 @@ def register(app, services) -> None:
             alarm_store.acknowledge(alarm_id, name.strip(), "operator", int(time.time() * 1000))
         except (AlarmNotFound, AlarmActionError) as e:
             return str(e), "popup hidden"
-        except REDIS_ERRORS:
+        except REDIS_UNAVAILABLE:
             return t("data_unavailable", lang), no_update
         return f"{t('acked_ok', lang)} · {name.strip()}", "popup hidden"
 
     @app.callback([Output(key, "figure") for key, *_ in TREND_PANELS], Input("trend-tick", "n_intervals"), Input("lang", "data"))
     def trends(_n, lang):
-        lang = lang if lang in ("zh", "en") else services.settings.lang
+        lang = resolve_lang(lang, services.settings.lang)
         hour = int(time.time() // 3600)
         try:
             buckets = services.snapshot.rollup_series("hour", hour - 23, hour + 1)
-        except (REDIS_ERRORS + (AttributeError,)):
+        except (REDIS_UNAVAILABLE + (AttributeError,)):
             return [no_update] * len(TREND_PANELS)
         reference = {"trend_water": RULES_BY_ID["water_level_warning"].threshold}
         return [

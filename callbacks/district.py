@@ -4,17 +4,16 @@ from __future__ import annotations
 
 import time
 
-import redis
 from dash import Input, Output, State, no_update
 
 from ioc.adapters.city_snapshot import read_city, read_devices
+from ioc.adapters.redis_client import REDIS_UNAVAILABLE
+from ioc.i18n import resolve_lang
 from ioc.views.bigscreen import (alarm_board, alarms_geojson, devices_geojson, district_hideout, district_ranking,
                                  district_values, kpi_texts, kpis, offline_ids)
 
 from layouts.bigscreen import alarm_rows
 from layouts.district import DISTRICT_KPIS, district_bounds
-
-REDIS_ERRORS = (redis.ConnectionError, redis.TimeoutError, redis.BusyLoadingError)
 
 
 def register(app, services) -> None:
@@ -30,7 +29,7 @@ def register(app, services) -> None:
     def load_device_positions(district_id):
         try:
             rows = [d for d in read_devices(services.redis, shards) if d.district == district_id]
-        except (REDIS_ERRORS + (AttributeError,)):
+        except (REDIS_UNAVAILABLE + (AttributeError,)):
             return no_update
         return devices_geojson(rows)
 
@@ -41,10 +40,10 @@ def register(app, services) -> None:
         Input("tick", "n_intervals"), Input("district-id", "data"), State("lang", "data"),
     )
     def refresh(_n, district_id, lang):
-        lang = lang if lang in ("zh", "en") else services.settings.lang
+        lang = resolve_lang(lang, services.settings.lang)
         try:
             snapshot = read_city(services.redis, shards, int(time.time() * 1000))
-        except (REDIS_ERRORS + (AttributeError,)):
+        except (REDIS_UNAVAILABLE + (AttributeError,)):
             return [no_update] * (2 * len(DISTRICT_KPIS) + 4)
         texts = kpi_texts(kpis(snapshot, lang, district=district_id), lang)
         mine = [d for d in snapshot.devices if d.district == district_id]
@@ -57,10 +56,10 @@ def register(app, services) -> None:
 
     @app.callback(Output("ranking", "rowData"), Input("tick", "n_intervals"), State("lang", "data"))
     def ranking(_n, lang):
-        lang = lang if lang in ("zh", "en") else services.settings.lang
+        lang = resolve_lang(lang, services.settings.lang)
         try:
             snapshot = read_city(services.redis, shards, int(time.time() * 1000))
-        except (REDIS_ERRORS + (AttributeError,)):
+        except (REDIS_UNAVAILABLE + (AttributeError,)):
             return no_update
         rows = district_ranking(snapshot, services.city, lang)
         for row in rows:

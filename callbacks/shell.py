@@ -4,18 +4,12 @@ from __future__ import annotations
 
 import time
 
-import redis
 from dash import Input, Output, State
 
 import layouts
-from ioc.i18n import t
+from ioc.adapters.redis_client import REDIS_UNAVAILABLE
+from ioc.i18n import resolve_lang, t
 from ioc.views.bigscreen import clock, freshness
-
-REDIS_ERRORS = (redis.ConnectionError, redis.TimeoutError, redis.BusyLoadingError)
-
-
-def _lang(lang, services) -> str:
-    return lang if lang in ("zh", "en") else services.settings.lang
 
 
 def register(app, services) -> None:
@@ -25,7 +19,7 @@ def register(app, services) -> None:
 
     @app.callback(Output("page", "children"), Input("url", "pathname"), Input("lang", "data"))
     def route(pathname, lang):
-        return layouts.page_for(pathname, services.city, _lang(lang, services), services.settings.tile_url)
+        return layouts.page_for(pathname, services.city, resolve_lang(lang, services.settings.lang), services.settings.tile_url)
 
     @app.callback(
         Output("app-title", "children"), Output("nav-bigscreen", "children"), Output("nav-districts", "children"),
@@ -34,7 +28,7 @@ def register(app, services) -> None:
         Input("lang", "data"),
     )
     def relabel(lang):
-        lang = _lang(lang, services)
+        lang = resolve_lang(lang, services.settings.lang)
         return (t("app_title", lang), t("nav_bigscreen", lang), t("nav_districts", lang), t("nav_status", lang), t("language", lang),
                 t("duty_name", lang), [{"label": t("sound", lang), "value": "on"}])
 
@@ -44,11 +38,11 @@ def register(app, services) -> None:
         Input("tick", "n_intervals"), State("freshness", "data"), State("lang", "data"),
     )
     def heartbeat(_n, previous, lang):
-        lang = _lang(lang, services)
+        lang = resolve_lang(lang, services.settings.lang)
         now_ms = int(time.time() * 1000)
         try:
             accepted = services.snapshot.counters().get("messages:accepted", 0)
-        except (REDIS_ERRORS + (AttributeError,)):
+        except (REDIS_UNAVAILABLE + (AttributeError,)):
             state = {**(previous or {}), "stale": True}
             return clock(now_ms), state, "fresh-dot stale", t("stale", lang), t("data_unavailable", lang), "banner"
         state = freshness(previous, accepted, now_ms)

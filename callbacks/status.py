@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import time
 
-import redis
 from dash import Input, Output, html, no_update
 
+from ioc.adapters.redis_client import REDIS_UNAVAILABLE
+from ioc.i18n import resolve_lang
 from ioc.views.status import CARDS, status_view
 
-REDIS_ERRORS = (redis.ConnectionError, redis.TimeoutError, redis.BusyLoadingError)
 TABLE_HEAD = {"zh": ["设备类型", "设备数", "在线", "在线率", "消息数"], "en": ["Kind", "Devices", "Online", "Online rate", "Messages"]}
 
 
@@ -21,11 +21,11 @@ def register(app, services) -> None:
         Input("lang", "data"),
     )
     def refresh(_n, lang):
-        lang = lang if lang in ("zh", "en") else services.settings.lang
+        lang = resolve_lang(lang, services.settings.lang)
         snap = services.snapshot
         try:
             view = status_view(snap.fleet(), snap.counters(), snap.active_alarms(), lang, int(time.time() * 1000))
-        except (REDIS_ERRORS + (AttributeError,)):
+        except (REDIS_UNAVAILABLE + (AttributeError,)):
             return [no_update] * (len(CARDS) + 3)
         head = html.Tr([html.Th(h) for h in TABLE_HEAD[lang]])
         rows = [html.Tr([html.Td(r["kind"]), html.Td(f"{r['devices']:,}"), html.Td(f"{r['online']:,}"), html.Td(r["rate"]), html.Td(f"{r['messages']:,}")]) for r in view.kinds]

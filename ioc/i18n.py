@@ -94,3 +94,8 @@ STRINGS: dict[str, dict[str, str]] = {
 def t(key: str, lang: str = "zh") -> str:
     entry = STRINGS[key]
     return entry.get(lang) or entry["zh"]
+
+
+def resolve_lang(lang, default: str = "zh") -> str:
+    """The page's language: the browser's choice when it is a known one, else the default."""
+    return lang if lang in LANGS else default

@@ -15,3 +15,8 @@ def connect_redis(url: str) -> redis.Redis:
         health_check_interval=15,
         retry_on_timeout=False,
     )
+
+
+# What "Redis is unreachable right now" looks like to redis-py (LOADING after a restart included);
+# every caller that degrades gracefully catches exactly these.
+REDIS_UNAVAILABLE = (redis.ConnectionError, redis.TimeoutError, redis.BusyLoadingError)

@@ -26,6 +26,7 @@ import redis
 from ioc.adapters import alarm_store
 from ioc.adapters import mqtt as mqtt_adapter
 from ioc.adapters import redis_keys as keys
+from ioc.adapters.redis_client import REDIS_UNAVAILABLE
 from ioc.adapters.telemetry_store import TelemetryStore
 from ioc.domain.geo import CityMap
 from ioc.domain.telemetry import Limits, Rejection
@@ -200,7 +201,7 @@ class IngestWorker:
                 pending, unrecorded = [], None
                 time.sleep(backoff)
                 backoff = min(backoff * 2, 5)
-            except (redis.ConnectionError, redis.TimeoutError, redis.BusyLoadingError) as e:
+            except REDIS_UNAVAILABLE as e:
                 if not self.redis_down:
                     log.warning("Redis unavailable (%s); holding %d messages and retrying", e, len(pending) + len(self.queue))
                     self.redis_down = True

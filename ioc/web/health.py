@@ -5,16 +5,14 @@ from __future__ import annotations
 import time
 from collections import Counter
 
-import redis
 from flask import Flask, Response, jsonify
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from ioc.adapters import redis_keys as keys
+from ioc.adapters.redis_client import REDIS_UNAVAILABLE
 
 from .metrics import metric_families, registry_for
 from .services import Services
-
-REDIS_ERRORS = (redis.ConnectionError, redis.TimeoutError, redis.BusyLoadingError)
 
 
 def register(server: Flask, services: Services) -> None:
@@ -24,7 +22,7 @@ def register(server: Flask, services: Services) -> None:
         try:
             ok = bool(services.redis and services.redis.ping())
             checks["redis"] = {"ok": ok, "detail": "PONG" if ok else "REDIS_URL is not set"}
-        except REDIS_ERRORS as e:
+        except REDIS_UNAVAILABLE as e:
             checks["redis"] = {"ok": False, "detail": str(e)}
         ok, detail = services.broker.check()
         checks["mqtt"] = {"ok": ok, "detail": detail}
@@ -46,6 +44,6 @@ def register(server: Flask, services: Services) -> None:
                 snap.counters(), fleet.devices, fleet.online, severities,
                 services.redis.xlen(keys.DEADLETTER), live_workers,
             )
-        except REDIS_ERRORS as e:
+        except REDIS_UNAVAILABLE as e:
             return Response(f"Redis unavailable: {e}\n", status=503, mimetype="text/plain")
         return Response(generate_latest(registry_for(families)), mimetype=CONTENT_TYPE_LATEST)
