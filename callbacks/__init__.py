@@ -1,8 +1,12 @@
-"""Dash callbacks: thin `register(app, services)` glue around pure functions."""
+"""Dash callbacks: thin `register(app, services)` glue around pure functions.
 
-from . import bigscreen, district, shell, status
+Every callback is registered with `ioc.web.auth.secured_callback(app, permission, …)`: the
+server refuses it (403, no data) to a principal without that permission.
+"""
+
+from . import account, admin, audit, bigscreen, district, shell, status
 
 
 def register(app, services) -> None:
-    for module in (shell, bigscreen, district, status):
+    for module in (shell, bigscreen, district, status, audit, admin, account):
         module.register(app, services)

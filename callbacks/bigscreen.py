@@ -8,9 +8,10 @@ import redis
 
 from dash import ALL, Input, Output, State, ctx, html, no_update
 
-from ioc.adapters.alarm_store import AlarmNotFound, AlarmStore
+from ioc.adapters.alarm_store import AlarmNotFound
 from ioc.adapters.city_snapshot import read_city, read_devices
 from ioc.adapters.redis_client import REDIS_UNAVAILABLE
+from ioc.domain.access import allowed
 from ioc.domain.alarm_handling import AlarmActionError
 from ioc.domain.rules import RULES_BY_ID
 from ioc.i18n import resolve_lang, t
@@ -18,6 +19,7 @@ from ioc.views.bigscreen import (alarm_board, alarms_geojson, devices_geojson, d
                                  escalated_count, grid_values, kpi_texts, kpis, legend, offline_ids, popup_alarm, ticker,
                                  water_alert)
 from ioc.views.trends import TREND_PANELS, trend, trend_figure
+from ioc.web.auth import client_ip, current_principal, secured_callback
 
 from layouts.bigscreen import LEFT, RIGHT, alarm_rows
 
@@ -39,27 +41,28 @@ def ticker_items(rows: list[dict], lang: str) -> list:
 
 def register(app, services) -> None:
     policy = services.settings.escalation_policy()
-    alarm_store = AlarmStore(services.redis) if services.redis is not None else None
+    alarm_store = services.alarms
 
     def client():
         if services.redis is None:
             raise redis.ConnectionError("REDIS_URL is not set")
         return services.redis
 
-    @app.callback(Output("map", "viewport"), Input("map", "id"))
+    @secured_callback(app, "view:bigscreen", Output("map", "viewport"), Input("map", "id"))
     def fit_city(_):
         """Fit the whole city once the map is mounted, whatever the wall's resolution (1080p, 4K)."""
         minx, miny, maxx, maxy = services.city.bounds
         return {"bounds": [[miny, minx], [maxy, maxx]], "transition": "fitBounds"}
 
-    @app.callback(Output("map-devices", "data"), Input("map", "id"))
+    @secured_callback(app, "view:bigscreen", Output("map-devices", "data"), Input("map", "id"))
     def load_device_positions(_):
         try:
             return devices_geojson(read_devices(client(), services.settings.redis_shards))
         except REDIS_UNAVAILABLE:
             return no_update
 
-    @app.callback(
+    @secured_callback(
+        app, "view:bigscreen",
         [Output(f"value-{k}", "children") for k in KEYS] + [Output(f"sub-{k}", "children") for k in KEYS]
         + [Output("card-kpi_water", "className"), Output("map-districts", "hideout"), Output("map-devices", "hideout"),
            Output("map-alarms", "data"), Output("map-grid", "hideout"), Output("ticker", "children"), Output("legend", "children"),
@@ -88,7 +91,9 @@ def register(app, services) -> None:
         water_class = "kpi-card alert" if water_alert(figures) else "kpi-card"
         hideout = district_hideout(district_values(snapshot, indicator), indicator)
         legend_items = [html.Span([html.I(style={"background": c}), label], className="legend-item") for c, label in legend(indicator, lang)]
-        board = alarm_rows(alarm_board(snapshot.alarms, snapshot.devices, services.city, now_ms, policy, lang), lang)
+        viewer = current_principal()
+        board = alarm_rows(alarm_board(snapshot.alarms, snapshot.devices, services.city, now_ms, policy, lang), lang,
+                           with_ack=allowed(viewer, "alarm:acknowledge"), with_clear=allowed(viewer, "alarm:clear"))
         popup = popup_alarm(snapshot.alarms, seen or [])
         if popup is None:
             popup_out = [no_update, no_update, no_update, no_update, no_update]
@@ -104,13 +109,15 @@ def register(app, services) -> None:
             ticker_items(ticker(events, services.city, lang), lang), legend_items, board,
         ] + popup_out
 
-    @app.callback(
+    @secured_callback(
+        app, "alarm:acknowledge",
         Output("ack-message", "children"), Output("popup", "className", allow_duplicate=True),
         Input({"type": "ack", "id": ALL}, "n_clicks"), Input("popup-ack", "n_clicks"), Input("popup-later", "n_clicks"),
-        State("duty-name", "value"), State("popup-alarm", "data"), State("lang", "data"),
+        State("popup-alarm", "data"), State("lang", "data"),
         prevent_initial_call=True,
     )
-    def acknowledge(board_clicks, popup_clicks, _later, name, popup_id, lang):
+    def acknowledge(board_clicks, popup_clicks, _later, popup_id, lang):
+        """Acknowledge as the signed-in user (name and role recorded, with an audit entry)."""
         lang = resolve_lang(lang, services.settings.lang)
         trigger = ctx.triggered_id
         if trigger == "popup-later":
@@ -121,17 +128,64 @@ def register(app, services) -> None:
             alarm_id = trigger["id"]
         else:
             return no_update, no_update
-        if not (name or "").strip():
-            return t("need_name", lang), no_update
+        user = current_principal()
         try:
-            alarm_store.acknowledge(alarm_id, name.strip(), "operator", int(time.time() * 1000))
+            alarm_store.acknowledge(alarm_id, user.name, user.acting_role("alarm:acknowledge"), int(time.time() * 1000), ip=client_ip())
         except (AlarmNotFound, AlarmActionError) as e:
             return str(e), "popup hidden"
         except REDIS_UNAVAILABLE:
             return t("data_unavailable", lang), no_update
-        return f"{t('acked_ok', lang)} · {name.strip()}", "popup hidden"
+        return f"{t('acked_ok', lang)} · {user.label}", "popup hidden"
 
-    @app.callback([Output(key, "figure") for key, *_ in TREND_PANELS], Input("trend-tick", "n_intervals"), Input("lang", "data"))
+    @secured_callback(
+        app, "alarm:clear",
+        Output("clear-alarm", "data"), Output("clear-dialog", "className"), Output("clear-text", "children"),
+        Output("clear-note", "value"), Output("clear-error", "children"),
+        Input({"type": "clear", "id": ALL}, "n_clicks"), State("lang", "data"),
+        prevent_initial_call=True,
+    )
+    def open_clear(_clicks, lang):
+        """A clear button on the alarm board opens the dialog for that alarm."""
+        lang = resolve_lang(lang, services.settings.lang)
+        trigger = ctx.triggered_id
+        if not isinstance(trigger, dict) or not ctx.triggered or not ctx.triggered[0]["value"]:
+            return no_update, no_update, no_update, no_update, no_update
+        try:
+            alarm = alarm_store.get(trigger["id"])
+        except AlarmNotFound as e:
+            return None, "clear-dialog hidden", "", "", str(e)
+        except REDIS_UNAVAILABLE:
+            return no_update, no_update, no_update, no_update, t("data_unavailable", lang)
+        district = services.city.district(alarm.get("district", ""))
+        text = (f"{district.name(lang) if district else ''} · {alarm.get('name_en' if lang == 'en' else 'name_zh')}"
+                f" · {alarm.get('device_id')} · {alarm.get('attribute')} = {alarm.get('value')}")
+        return trigger["id"], "clear-dialog", text, "", ""
+
+    @secured_callback(
+        app, "alarm:clear",
+        Output("clear-dialog", "className", allow_duplicate=True), Output("clear-error", "children", allow_duplicate=True),
+        Output("ack-message", "children", allow_duplicate=True),
+        Input("clear-confirm", "n_clicks"), Input("clear-cancel", "n_clicks"),
+        State("clear-alarm", "data"), State("clear-note", "value"), State("lang", "data"),
+        prevent_initial_call=True,
+    )
+    def confirm_clear(_confirm, _cancel, alarm_id, note, lang):
+        """Clear by hand as the signed-in user; the note is required and kept with the event."""
+        lang = resolve_lang(lang, services.settings.lang)
+        if ctx.triggered_id == "clear-cancel" or not alarm_id:
+            return "clear-dialog hidden", "", no_update
+        user = current_principal()
+        try:
+            alarm_store.clear(alarm_id, user.name, user.acting_role("alarm:clear"), note or "", int(time.time() * 1000), ip=client_ip())
+        except AlarmNotFound as e:
+            return "clear-dialog hidden", "", str(e)
+        except AlarmActionError as e:
+            return no_update, str(e), no_update
+        except REDIS_UNAVAILABLE:
+            return no_update, t("data_unavailable", lang), no_update
+        return "clear-dialog hidden", "", f"{t('cleared_ok', lang)} · {user.label}"
+
+    @secured_callback(app, "view:bigscreen", [Output(key, "figure") for key, *_ in TREND_PANELS], Input("trend-tick", "n_intervals"), Input("lang", "data"))
     def trends(_n, lang):
         lang = resolve_lang(lang, services.settings.lang)
         hour = int(time.time() // 3600)
@@ -145,7 +199,7 @@ def register(app, services) -> None:
             for key, kind, attr, stat, color in TREND_PANELS
         ]
 
-    @app.callback(Output("url", "pathname"), Input("map-districts", "clickData"), Input("district-picker", "value"),
+    @secured_callback(app, "view:bigscreen", Output("url", "pathname"), Input("map-districts", "clickData"), Input("district-picker", "value"),
                   prevent_initial_call=True)
     def drill_down(click, picked):
         """Click a district on the map, or pick it from the list: open its page."""

@@ -9,6 +9,7 @@ from dash import Input, Output, State, no_update
 from ioc.adapters.city_snapshot import read_city, read_devices
 from ioc.adapters.redis_client import REDIS_UNAVAILABLE
 from ioc.i18n import resolve_lang
+from ioc.web.auth import secured_callback
 from ioc.views.bigscreen import (alarm_board, alarms_geojson, devices_geojson, district_hideout, district_ranking,
                                  district_values, kpi_texts, kpis, offline_ids)
 
@@ -20,12 +21,12 @@ def register(app, services) -> None:
     shards = services.settings.redis_shards
     policy = services.settings.escalation_policy()
 
-    @app.callback(Output("dmap", "viewport"), Input("district-id", "data"))
+    @secured_callback(app, "view:districts", Output("dmap", "viewport"), Input("district-id", "data"))
     def fit_district(district_id):
         minx, miny, maxx, maxy = district_bounds(services.city, district_id)
         return {"bounds": [[miny, minx], [maxy, maxx]], "transition": "fitBounds"}
 
-    @app.callback(Output("dmap-devices", "data"), Input("district-id", "data"))
+    @secured_callback(app, "view:districts", Output("dmap-devices", "data"), Input("district-id", "data"))
     def load_device_positions(district_id):
         try:
             rows = [d for d in read_devices(services.redis, shards) if d.district == district_id]
@@ -33,7 +34,8 @@ def register(app, services) -> None:
             return no_update
         return devices_geojson(rows)
 
-    @app.callback(
+    @secured_callback(
+        app, "view:districts",
         [Output(f"value-d-{k}", "children") for k in DISTRICT_KPIS] + [Output(f"sub-d-{k}", "children") for k in DISTRICT_KPIS]
         + [Output("dmap-districts", "hideout"), Output("dmap-devices", "hideout"), Output("dmap-alarms", "data"),
            Output("district-alarms", "children")],
@@ -54,7 +56,7 @@ def register(app, services) -> None:
         return ([texts[k][0] for k in DISTRICT_KPIS] + [texts[k][1] for k in DISTRICT_KPIS]
                 + [hideout, {"offline": offline_ids(mine)}, alarms_geojson(alarms, mine, lang), items])
 
-    @app.callback(Output("ranking", "rowData"), Input("tick", "n_intervals"), State("lang", "data"))
+    @secured_callback(app, "view:districts", Output("ranking", "rowData"), Input("tick", "n_intervals"), State("lang", "data"))
     def ranking(_n, lang):
         lang = resolve_lang(lang, services.settings.lang)
         try:

@@ -1,38 +1,58 @@
-"""The frame: routing, language, clock and data freshness."""
+"""The frame: routing (only to views the principal may open), navigation per role, who is
+signed in, language, clock and data freshness."""
 
 from __future__ import annotations
 
 import time
 
-from dash import Input, Output, State
+from dash import Input, Output, State, html
 
 import layouts
 from ioc.adapters.redis_client import REDIS_UNAVAILABLE
+from ioc.domain.access import ROLE_NAMES, ROLES, SIGNED_IN, allowed, may_view_path, visible_views
 from ioc.i18n import resolve_lang, t
 from ioc.views.bigscreen import clock, freshness
+from ioc.web.auth import current_principal, secured_callback
+
+
+def user_badge(principal, lang: str) -> list:
+    """`<display name> · <roles>`, with a read-only mark for a kiosk session."""
+    if principal is None:
+        return []
+    roles = "、".join(ROLE_NAMES[r][lang] for r in ROLES if r in principal.roles)
+    parts = [f"{principal.label} · {t('kiosk', lang) if principal.kind == 'kiosk' else roles}"]
+    if principal.read_only:
+        parts.append(html.Span(t("read_only", lang), className="ro"))
+    return parts
 
 
 def register(app, services) -> None:
-    @app.callback(Output("lang", "data"), Input("lang-switch", "n_clicks"), State("lang", "data"), prevent_initial_call=True)
+    @secured_callback(app, SIGNED_IN, Output("lang", "data"), Input("lang-switch", "n_clicks"), State("lang", "data"), prevent_initial_call=True)
     def switch_language(_clicks, lang):
         return "en" if lang == "zh" else "zh"
 
-    @app.callback(Output("page", "children"), Input("url", "pathname"), Input("lang", "data"))
+    @secured_callback(app, SIGNED_IN, Output("page", "children"), Input("url", "pathname"), Input("lang", "data"))
     def route(pathname, lang):
-        return layouts.page_for(pathname, services.city, resolve_lang(lang, services.settings.lang), services.settings.tile_url)
+        lang = resolve_lang(lang, services.settings.lang)
+        principal = current_principal()
+        if not may_view_path(principal, pathname):
+            return layouts.forbidden(lang)
+        return layouts.page_for(pathname, services.city, lang, services.settings.tile_url, allowed(principal, "alarm:acknowledge"))
 
-    @app.callback(
-        Output("app-title", "children"), Output("nav-bigscreen", "children"), Output("nav-districts", "children"),
-        Output("nav-status", "children"), Output("lang-switch", "children"),
-        Output("duty-name", "placeholder"), Output("sound", "options"),
+    @secured_callback(
+        app, SIGNED_IN,
+        Output("app-title", "children"), Output("nav", "children"), Output("user-badge", "children"),
+        Output("sign-out", "children"), Output("lang-switch", "children"), Output("sound", "options"),
         Input("lang", "data"),
     )
     def relabel(lang):
         lang = resolve_lang(lang, services.settings.lang)
-        return (t("app_title", lang), t("nav_bigscreen", lang), t("nav_districts", lang), t("nav_status", lang), t("language", lang),
-                t("duty_name", lang), [{"label": t("sound", lang), "value": "on"}])
+        principal = current_principal()
+        return (t("app_title", lang), layouts.nav_links(visible_views(principal), lang), user_badge(principal, lang),
+                t("sign_out", lang), t("language", lang), [{"label": t("sound", lang), "value": "on"}])
 
-    @app.callback(
+    @secured_callback(
+        app, SIGNED_IN,
         Output("clock", "children"), Output("freshness", "data"), Output("fresh-dot", "className"),
         Output("fresh-label", "children"), Output("banner", "children"), Output("banner", "className"),
         Input("tick", "n_intervals"), State("freshness", "data"), State("lang", "data"),

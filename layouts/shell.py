@@ -1,4 +1,6 @@
-"""The portal's frame: top bar (title, navigation, clock, data freshness, language) and the page slot."""
+"""The portal's frame: top bar (title, navigation, clock, data freshness, who is signed in,
+language) and the page slot. The navigation is filled per principal by a callback: each role
+sees only its views."""
 
 from __future__ import annotations
 
@@ -21,21 +23,14 @@ def shell(settings: Settings) -> html.Div:
             html.Header(
                 [
                     html.H1(t("app_title", lang), id="app-title"),
-                    html.Nav(
-                        [
-                            dcc.Link(t("nav_bigscreen", lang), href="/", id="nav-bigscreen"),
-                            dcc.Link(t("nav_districts", lang), href="/districts", id="nav-districts"),
-                            dcc.Link(t("nav_status", lang), href="/status", id="nav-status"),
-                        ],
-                        className="nav",
-                    ),
+                    html.Nav([], id="nav", className="nav"),
                     html.Div(
                         [
                             html.Span(className="fresh-dot", id="fresh-dot"),
                             html.Span(t("fresh", lang), id="fresh-label"),
                             html.Span("—", id="clock", className="clock"),
-                            dcc.Input(id="duty-name", placeholder=t("duty_name", lang), debounce=True, persistence=True,
-                                      persistence_type="local", className="duty-name", maxLength=40),
+                            html.Span("", id="user-badge", className="user-badge"),
+                            html.A(t("sign_out", lang), href="/logout", id="sign-out", className="sign-out"),
                             dcc.Checklist(id="sound", options=[{"label": t("sound", lang), "value": "on"}], value=[],
                                           persistence=True, persistence_type="local", className="sound-switch"),
                             html.Button(t("language", lang), id="lang-switch", n_clicks=0, className="lang-switch"),
@@ -50,3 +45,12 @@ def shell(settings: Settings) -> html.Div:
         ],
         className="app",
     )
+
+
+def nav_links(views: list[tuple[str, str]], lang: str) -> list:
+    """The navigation for the views a principal may open (see `ioc.domain.access.visible_views`)."""
+    return [dcc.Link(t(f"nav_{view}", lang), href=path, id=f"nav-{view}") for view, path in views]
+
+
+def forbidden(lang: str) -> html.Div:
+    return html.Div([html.H2(t("forbidden", lang))], className="page forbidden", id="forbidden")

@@ -150,3 +150,43 @@ def pytest_collection_modifyitems(items):
             item.add_marker(pytest.mark.integration)
         if "browser" in path.parts:
             item.add_marker(pytest.mark.browser)
+
+
+# ---- users and signing in ---------------------------------------------------------------------
+
+TEST_PASSWORD = "correct-horse-battery"
+
+
+@pytest.fixture
+def user_store(redis_client, settings, city):
+    """The user store on the test Redis, with the city's departments and the settings' limits."""
+    from ioc.web.services import user_store as make_store
+
+    return make_store(redis_client, settings, city)
+
+
+@pytest.fixture
+def make_user(user_store):
+    """`make_user("dispatcher", "leader", name=…, department=…)` adds a user; returns (name, password)."""
+    from ioc.adapters.user_store import Actor
+
+    def make(*roles: str, name: str | None = None, department: str = "", password: str = TEST_PASSWORD,
+             display_name: str = "") -> tuple[str, str]:
+        name = name or f"{'-'.join(roles) or 'nobody'}-{uuid.uuid4().hex[:6]}"
+        user_store.add(name, list(roles), Actor("test", "admin"), password=password, display_name=display_name,
+                       department=department)
+        return name, password
+
+    return make
+
+
+def browser_sign_in(dash_duo, name: str, password: str, next_path: str = "/") -> None:
+    """Sign in through the real sign-in page of the server dash_duo started."""
+    from selenium.webdriver.common.by import By
+
+    dash_duo.driver.get(f"{dash_duo.server_url}/login?next={next_path}")
+    dash_duo.driver.find_element(By.ID, "login-name").send_keys(name)
+    dash_duo.driver.find_element(By.ID, "login-password").send_keys(password)
+    dash_duo.driver.find_element(By.ID, "login-submit").click()
+    wait_for(lambda: "/login" not in dash_duo.driver.current_url, message="the sign-in to finish")
+    dash_duo.wait_for_element("#page", timeout=15)

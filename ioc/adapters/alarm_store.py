@@ -24,8 +24,8 @@ import orjson
 from ioc.adapters import redis_keys as keys
 from ioc.domain.alarm_handling import Acknowledgement, check_acknowledge, check_clear
 
-# KEYS: active hash, acks hash, events stream.
-# ARGV: alarm id, event JSON, stream cap, expected alarm JSON ("" = whatever is stored).
+# KEYS: active hash, acks hash, events stream[, audit stream].
+# ARGV: alarm id, event JSON, stream cap, expected alarm JSON ("" = whatever is stored)[, audit field, value, …].
 # Returns 1 when it cleared the alarm, 0 when it was not there (or had changed).
 CLEAR_LUA = """
 local current = redis.call('HGET', KEYS[1], ARGV[1])
@@ -33,11 +33,12 @@ if not current or (ARGV[4] ~= '' and current ~= ARGV[4]) then return 0 end
 redis.call('HDEL', KEYS[1], ARGV[1])
 redis.call('HDEL', KEYS[2], ARGV[1])
 redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[3], '*', 'event', 'cleared', 'alarm', ARGV[2])
+if KEYS[4] then redis.call('XADD', KEYS[4], '*', unpack(ARGV, 5)) end
 return 1
 """
 
-# KEYS: active hash, acks hash, events stream.
-# ARGV: alarm id, ack JSON, stream cap, event JSON.
+# KEYS: active hash, acks hash, events stream[, audit stream].
+# ARGV: alarm id, ack JSON, stream cap, event JSON[, audit field, value, …].
 # Returns the ack JSON in force (the first one wins), or nil when the alarm is not active.
 ACK_LUA = """
 if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 0 then return false end
@@ -45,10 +46,22 @@ local existing = redis.call('HGET', KEYS[2], ARGV[1])
 if existing then return existing end
 redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
 redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[3], '*', 'event', 'acknowledged', 'alarm', ARGV[4])
+if KEYS[4] then redis.call('XADD', KEYS[4], '*', unpack(ARGV, 5)) end
 return ARGV[2]
 """
 
 _CLEAR_KEYS = (keys.ALARMS_ACTIVE, keys.ALARMS_ACKS, keys.ALARMS_EVENTS)
+_AUDITED_KEYS = _CLEAR_KEYS + (keys.AUDIT,)
+
+
+def _audit_args(actor: str, role: str, action: str, alarm_id: str, ip: str, at_ms: int, alarm: dict, note: str = "") -> list:
+    """The audit entry (see `ioc.adapters.audit_log`) written by the same script as the action."""
+    detail = {k: alarm.get(k) for k in ("device_id", "rule_id", "severity", "district", "value") if k in alarm}
+    if note:
+        detail["note"] = note
+    fields = {"at_ms": at_ms, "actor": actor, "role": role, "action": action, "target": alarm_id, "outcome": "ok",
+              "ip": ip, "detail": orjson.dumps(detail)}
+    return [x for pair in fields.items() for x in pair]
 
 
 class AlarmNotFound(KeyError):
@@ -94,25 +107,29 @@ class AlarmStore:
         raw = self.redis.hget(keys.ALARMS_ACKS, alarm_id)
         return Acknowledgement.from_dict(orjson.loads(raw)) if raw else None
 
-    def acknowledge(self, alarm_id: str, actor: str, role: str, now_ms: int) -> Acknowledgement:
-        """Record who acknowledged the alarm and when; a second ack keeps (and returns) the first."""
+    def acknowledge(self, alarm_id: str, actor: str, role: str, now_ms: int, ip: str = "") -> Acknowledgement:
+        """Record who acknowledged the alarm and when (and an `alarm.acknowledge` audit entry, in
+        the same script); a second ack keeps (and returns) the first and audits nothing."""
         check_acknowledge({role})
         alarm = self.get(alarm_id)
         ack = Acknowledgement(actor, role, int(now_ms))
         event = {**alarm, "by": actor, "role": role, "acknowledged_at": ack.at_ms}
-        result = self._ack(keys=_CLEAR_KEYS, args=[alarm_id, orjson.dumps(ack.to_dict()), keys.ALARM_EVENTS_MAXLEN, orjson.dumps(event)])
+        audit = _audit_args(actor, role, "alarm.acknowledge", alarm_id, ip, ack.at_ms, alarm)
+        result = self._ack(keys=_AUDITED_KEYS, args=[alarm_id, orjson.dumps(ack.to_dict()), keys.ALARM_EVENTS_MAXLEN, orjson.dumps(event), *audit])
         if result is None:
             raise AlarmNotFound(f"no active alarm {alarm_id!r} (it was cleared meanwhile)")
         return Acknowledgement.from_dict(orjson.loads(result))
 
-    def clear(self, alarm_id: str, actor: str, role: str, note: str, now_ms: int) -> dict:
-        """Clear the alarm by hand (dispatcher, leader, admin; note required). Returns the event."""
+    def clear(self, alarm_id: str, actor: str, role: str, note: str, now_ms: int, ip: str = "") -> dict:
+        """Clear the alarm by hand (dispatcher, leader; note required), with an `alarm.clear`
+        audit entry written by the same script. Returns the event."""
         text = check_clear({role}, note)
         for _ in range(5):  # retry only if the stored alarm changed between read and script
             raw = self.redis.hget(keys.ALARMS_ACTIVE, alarm_id)
             if raw is None:
                 raise AlarmNotFound(f"no active alarm {alarm_id!r} (never raised or already cleared)")
             event = {**orjson.loads(raw), "cleared_at": int(now_ms), "by": actor, "role": role, "note": text, "manual": True}
-            if self._clear(keys=_CLEAR_KEYS, args=[alarm_id, orjson.dumps(event), keys.ALARM_EVENTS_MAXLEN, raw]):
+            audit = _audit_args(actor, role, "alarm.clear", alarm_id, ip, int(now_ms), event, text)
+            if self._clear(keys=_AUDITED_KEYS, args=[alarm_id, orjson.dumps(event), keys.ALARM_EVENTS_MAXLEN, raw, *audit]):
                 return event
         raise AlarmNotFound(f"alarm {alarm_id!r} kept changing while being cleared; try again")

@@ -16,6 +16,12 @@ ALARMS_EVENTS = "ioc:alarms:events"  # stream: raised / acknowledged / cleared e
 ALARMS_ACKS = "ioc:alarms:acks"  # hash: alarm id -> acknowledgement JSON {by, role, at_ms}
 ALARM_EVENTS_MAXLEN = 100_000  # approximate cap of ALARMS_EVENTS
 WORKERS = "ioc:workers"  # hash: ingest worker id -> heartbeat JSON
+USERS = "ioc:users"  # hash: user name -> user JSON (roles, department, Argon2id hash, disabled, epoch)
+TOKENS = "ioc:tokens"  # hash: token id -> API token / kiosk link JSON (SHA-256 of the secret, never the secret)
+TOKEN_INDEX = "ioc:tokens:sha256"  # hash: SHA-256 of a token -> token id
+LOGIN_FAILURES = "ioc:auth:failures"  # prefix: `…:user:<name>` and `…:ip:<address>` counters expiring with the lock window
+AUDIT = "ioc:audit"  # stream: who did what, when, from where (append-only)
+SECRET_KEY = "ioc:secret_key"  # string: the shared cookie-signing key when IOC_SECRET_KEY is unset
 
 
 def shard_of(device_id: str, shards: int) -> int:

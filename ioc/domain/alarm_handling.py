@@ -2,20 +2,23 @@
 
 Pure rules, no I/O (the Redis side is `ioc.adapters.alarm_store`):
 
-- **Acknowledge** (确认): operator, dispatcher, leader and admin may. An acknowledged alarm
+- **Acknowledge** (确认): operator, dispatcher and leader may (`alarm:acknowledge` in
+  `ioc.domain.access`). An acknowledged alarm
   stays active until its rule (or a person) clears it, but it never escalates.
 - **Escalate** (升级): an unacknowledged alarm escalates once it has been active longer than
   the policy's minutes for its severity (defaults: critical 5, major 15, minor never).
-- **Clear by hand** (手动消警): dispatcher, leader and admin may, with a note (1–500
-  characters) saying why; an operator may acknowledge only.
+- **Clear by hand** (手动消警): dispatcher and leader may (`alarm:clear`), with a note
+  (1–500 characters) saying why; an operator may acknowledge only.
 """
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
-ACK_ROLES = frozenset({"operator", "dispatcher", "leader", "admin"})
-CLEAR_ROLES = frozenset({"dispatcher", "leader", "admin"})
+from .access import PERMISSIONS, ROLES
+
+ACK_ROLES = PERMISSIONS["alarm:acknowledge"]
+CLEAR_ROLES = PERMISSIONS["alarm:clear"]
 NOTE_MAX = 500
 MINUTE_MS = 60_000
 
@@ -95,19 +98,23 @@ def may_clear(roles: set[str] | frozenset[str]) -> bool:
 
 def check_acknowledge(roles: set[str] | frozenset[str]) -> None:
     if not may_acknowledge(roles):
-        raise AlarmPermissionError(f"role {_roles(roles)} may not acknowledge alarms (operator, dispatcher, leader or admin may)")
+        raise AlarmPermissionError(f"role {_roles(roles)} may not acknowledge alarms ({_holders(ACK_ROLES)} may)")
 
 
 def check_clear(roles: set[str] | frozenset[str], note: str | None) -> str:
     """Raise AlarmActionError unless `roles` may clear by hand with `note`; return the trimmed note."""
     if not may_clear(roles):
-        raise AlarmPermissionError(f"role {_roles(roles)} may not clear alarms by hand (dispatcher, leader or admin may; an operator may acknowledge only)")
+        raise AlarmPermissionError(f"role {_roles(roles)} may not clear alarms by hand ({_holders(CLEAR_ROLES)} may; an operator may acknowledge only)")
     text = (note or "").strip()
     if not text:
         raise AlarmActionError("clearing an alarm by hand needs a note saying why")
     if len(text) > NOTE_MAX:
         raise AlarmActionError(f"the note is {len(text)} characters; at most {NOTE_MAX} are allowed")
     return text
+
+
+def _holders(roles) -> str:
+    return ", ".join(r for r in ROLES if r in roles)
 
 
 def _roles(roles) -> str:

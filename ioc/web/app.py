@@ -11,7 +11,8 @@ import layouts
 from ioc.i18n import t
 from ioc.settings import Settings
 
-from . import health
+from . import api, health
+from .auth import setup_auth
 from .services import Services
 
 ASSETS = Path(__file__).resolve().parent.parent.parent / "assets"
@@ -28,11 +29,13 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         update_title=None,
         suppress_callback_exceptions=False,
     )
-    app.server.secret_key = settings.secret_key
-    app.server.config.update(SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax")
+    if services.users is None:
+        raise RuntimeError("the portal needs Redis (REDIS_URL) for its users and sessions")
+    setup_auth(app, services, services.users)
     app.layout = layouts.root(settings)
     app.validation_layout = layouts.validation_layout(settings, services.city)
     callbacks.register(app, services)
     health.register(app.server, services)
+    api.register(app.server, services)
     app.server.extensions["ioc_services"] = services
     return app

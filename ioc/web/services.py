@@ -11,7 +11,11 @@ from redis import Redis
 from ioc.adapters.geodata_files import load_city_map
 from ioc.adapters.mqtt import probe_broker
 from ioc.adapters.redis_client import connect_redis
+from ioc.adapters.alarm_store import AlarmStore
+from ioc.adapters.audit_log import AuditLog
 from ioc.adapters.snapshot_store import SnapshotStore
+from ioc.adapters.user_store import UserStore
+from ioc.domain.departments import department_ids
 from ioc.domain.geo import CityMap
 from ioc.settings import Settings
 
@@ -43,14 +47,26 @@ class Services:
     snapshot: SnapshotStore | None
     city: CityMap
     broker: BrokerHealth
+    users: UserStore | None = None
+    audit: AuditLog | None = None
+    alarms: AlarmStore | None = None
 
     @classmethod
     def from_settings(cls, settings: Settings) -> "Services":
         client = connect_redis(settings.redis_url) if settings.redis_url else None
+        city = load_city_map(settings.geodata_dir)
         return cls(
             settings=settings,
             redis=client,
             snapshot=SnapshotStore(client, settings.redis_shards) if client else None,
-            city=load_city_map(settings.geodata_dir),
+            city=city,
             broker=BrokerHealth(settings.mqtt_url),
+            users=user_store(client, settings, city) if client else None,
+            audit=AuditLog(client) if client else None,
+            alarms=AlarmStore(client) if client else None,
         )
+
+
+def user_store(client: Redis, settings: Settings, city: CityMap) -> UserStore:
+    """The user store with this city's departments and the settings' sign-in limits."""
+    return UserStore(client, department_ids(city), settings.login_max_failures, settings.login_lock_minutes)

@@ -52,7 +52,7 @@ def test_an_unknown_severity_never_escalates():
 
 
 @pytest.mark.parametrize("role, ack, clear", [
-    ("operator", True, False), ("dispatcher", True, True), ("leader", True, True), ("admin", True, True),
+    ("operator", True, False), ("dispatcher", True, True), ("leader", True, True), ("admin", False, False),
     ("handler", False, False), ("inspector", False, False), ("", False, False),
 ])
 def test_who_may_acknowledge_and_who_may_clear(role, ack, clear):

@@ -1,0 +1,121 @@
+"""The audit log: an append-only Redis stream (`ioc:audit`) of who did what, when, from where.
+
+Every entry has `at_ms`, `actor` (user name, `token:<name>`, `kiosk:<name>`, `cli:<os user>`),
+`role` (the role acted under, or all roles joined by `+`), `action` (see ACTIONS), `target`
+(user, token, alarm id…), `outcome` (`ok`, `denied`, `failed`), `ip` and `detail` (JSON).
+Nothing in IOC edits or deletes entries; the stream is never trimmed by the application.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import orjson
+
+from ioc.adapters import redis_keys as keys
+
+ACTIONS: dict[str, str] = {
+    "auth.sign_in": "a user signed in",
+    "auth.sign_in_failed": "a sign-in failed (wrong name or password, disabled user)",
+    "auth.locked_out": "a sign-in was refused because of too many failures",
+    "auth.sign_out": "a user signed out",
+    "auth.kiosk": "a kiosk link opened a read-only wall session",
+    "auth.password_changed": "a user changed their own password",
+    "access.denied": "a request was refused for lack of a permission (403)",
+    "user.add": "an admin added a user",
+    "user.update": "an admin changed a user's roles, department or display name",
+    "user.disable": "an admin disabled a user (their sessions end)",
+    "user.enable": "an admin enabled a user again",
+    "user.reset_password": "an admin reset a user's password (their sessions end)",
+    "token.create": "an admin created an API token or kiosk link",
+    "token.revoke": "an admin revoked an API token or kiosk link",
+    "alarm.acknowledge": "an alarm was acknowledged",
+    "alarm.clear": "an alarm was cleared by hand, with a note",
+}
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    id: str
+    at_ms: int
+    actor: str
+    role: str
+    action: str
+    target: str
+    outcome: str
+    ip: str
+    detail: dict
+
+    def to_dict(self) -> dict:
+        return {"id": self.id, "at_ms": self.at_ms, "actor": self.actor, "role": self.role, "action": self.action,
+                "target": self.target, "outcome": self.outcome, "ip": self.ip, "detail": self.detail}
+
+
+def _text(value) -> str:
+    return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
+
+
+def _entry(entry_id, fields: dict) -> AuditEntry:
+    f = {_text(k): _text(v) for k, v in fields.items()}
+    try:
+        detail = orjson.loads(f.get("detail") or "{}")
+    except orjson.JSONDecodeError:
+        detail = {"raw": f.get("detail", "")}
+    return AuditEntry(_text(entry_id), int(f.get("at_ms") or 0), f.get("actor", ""), f.get("role", ""), f.get("action", ""),
+                      f.get("target", ""), f.get("outcome", ""), f.get("ip", ""), detail)
+
+
+def _fields(actor, role, action, target, outcome, ip, detail, at_ms) -> dict:
+    if action not in ACTIONS:
+        raise ValueError(f"unknown audit action {action!r}")
+    return {
+        "at_ms": int(at_ms if at_ms is not None else time.time() * 1000),
+        "actor": actor or "-", "role": role or "-", "action": action, "target": target or "",
+        "outcome": outcome, "ip": ip or "", "detail": orjson.dumps(detail or {}),
+    }
+
+
+class AuditLog:
+    def __init__(self, redis_client):
+        self.redis = redis_client
+
+    def record(self, actor: str, role: str, action: str, target: str = "", outcome: str = "ok", ip: str = "",
+               detail: dict | None = None, at_ms: int | None = None) -> str:
+        """Append one entry; returns its stream id."""
+        return _text(self.redis.xadd(keys.AUDIT, _fields(actor, role, action, target, outcome, ip, detail, at_ms)))
+
+    def record_in(self, pipe, actor: str, role: str, action: str, target: str = "", outcome: str = "ok", ip: str = "",
+                  detail: dict | None = None, at_ms: int | None = None) -> None:
+        """Queue one entry on a pipeline / transaction, so it commits with the change it records."""
+        pipe.xadd(keys.AUDIT, _fields(actor, role, action, target, outcome, ip, detail, at_ms))
+
+    def recent(self, count: int = 200, before: str | None = None, actor: str = "", action: str = "",
+               since_ms: int | None = None, until_ms: int | None = None, scan_limit: int = 20_000) -> list[AuditEntry]:
+        """Newest first, at most `count` entries matching the filters (`actor` exact, `action`
+        prefix such as `auth.`), older than stream id `before` and within [since_ms, until_ms]."""
+        out: list[AuditEntry] = []
+        upper = f"({before}" if before else "+"
+        if until_ms is not None and not before:
+            upper = str(int(until_ms))
+        lower = str(int(since_ms)) if since_ms is not None else "-"
+        scanned = 0
+        while len(out) < count and scanned < scan_limit:
+            batch = self.redis.xrevrange(keys.AUDIT, max=upper, min=lower, count=500)
+            if not batch:
+                break
+            scanned += len(batch)
+            for entry_id, fields in batch:
+                entry = _entry(entry_id, fields)
+                if actor and entry.actor != actor:
+                    continue
+                if action and not entry.action.startswith(action):
+                    continue
+                out.append(entry)
+                if len(out) >= count:
+                    break
+            upper = f"({_text(batch[-1][0])}"
+        return out
+
+    def length(self) -> int:
+        return int(self.redis.xlen(keys.AUDIT))

@@ -1,0 +1,165 @@
+"""Who may see and do what: roles, permissions, the signed-in principal, views by URL path.
+
+Pure rules, no I/O. The web layer resolves a `Principal` from the session cookie or a bearer
+token and asks `allowed(principal, permission)` before every Dash callback and API route.
+
+Roles (a user may hold several):
+
+- ``operator`` 值班员 — watches the big screen, acknowledges alarms.
+- ``leader`` 领导 — sees everything read-only, drills into districts, clears alarms by hand,
+  reads the audit log (and urges overdue cases, issue 5).
+- ``dispatcher`` 调度员 — runs the case workflow; acknowledges and clears alarms.
+- ``inspector`` 监督员 — verifies and checks cases on site; watches the big screen.
+- ``handler`` 处置部门 — bound to one department; sees only that department's tasks.
+- ``admin`` 管理员 — users, API tokens, audit log, data-intake status. Nothing else: a person
+  who also runs operations holds a second role.
+
+A **kiosk** session (the unattended wall) is a read-only operator: it may view what an
+operator views and do nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+ROLES: tuple[str, ...] = ("operator", "leader", "dispatcher", "inspector", "handler", "admin")
+ROLE_ALIASES = {"department": "handler", "department_handler": "handler", "department-handler": "handler"}
+ROLE_NAMES: dict[str, dict[str, str]] = {
+    "operator": {"zh": "值班员", "en": "Operator"},
+    "leader": {"zh": "领导", "en": "Leader"},
+    "dispatcher": {"zh": "调度员", "en": "Dispatcher"},
+    "inspector": {"zh": "监督员", "en": "Inspector"},
+    "handler": {"zh": "处置部门", "en": "Department handler"},
+    "admin": {"zh": "系统管理员", "en": "Administrator"},
+}
+
+SIGNED_IN = "signed_in"  # any principal at all (the frame: clock, language, navigation)
+
+# permission -> roles that hold it
+PERMISSIONS: dict[str, frozenset[str]] = {
+    SIGNED_IN: frozenset(ROLES),
+    "view:bigscreen": frozenset({"operator", "leader", "dispatcher", "inspector"}),
+    "view:districts": frozenset({"operator", "leader", "dispatcher", "inspector"}),
+    "view:status": frozenset({"operator", "leader", "dispatcher", "admin"}),
+    "view:audit": frozenset({"leader", "admin"}),
+    "view:admin": frozenset({"admin"}),
+    "view:account": frozenset(ROLES),
+    "alarm:acknowledge": frozenset({"operator", "dispatcher", "leader"}),
+    "alarm:clear": frozenset({"dispatcher", "leader"}),
+    "user:manage": frozenset({"admin"}),
+    "token:manage": frozenset({"admin"}),
+}
+PERMISSION_NOTES: dict[str, str] = {
+    SIGNED_IN: "the portal frame: clock, data freshness, language, navigation",
+    "view:bigscreen": "the big screen and its live data; `GET /api/v1/sensors`, `/api/v1/alarms`",
+    "view:districts": "district pages and the district ranking; `GET /api/v1/districts`",
+    "view:status": "the data-intake status page",
+    "view:audit": "the audit log (page and `GET /api/v1/audit`)",
+    "view:admin": "the users and API tokens page",
+    "view:account": "one's own account page (change password, sign out)",
+    "alarm:acknowledge": "acknowledge an active alarm",
+    "alarm:clear": "clear an active alarm by hand, with a note",
+    "user:manage": "add, change, disable users, reset passwords",
+    "token:manage": "create and revoke API tokens and kiosk links",
+}
+
+# views in navigation order: (view, path, permission)
+VIEWS: tuple[tuple[str, str, str], ...] = (
+    ("bigscreen", "/", "view:bigscreen"),
+    ("districts", "/districts", "view:districts"),
+    ("status", "/status", "view:status"),
+    ("audit", "/audit", "view:audit"),
+    ("admin", "/admin", "view:admin"),
+    ("account", "/account", "view:account"),
+)
+VIEW_PERMISSION = {view: permission for view, _path, permission in VIEWS}
+
+
+class AccessDenied(PermissionError):
+    """The principal lacks the permission; the message names it and who holds it."""
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Whoever makes a request: a signed-in user, an API token, or a kiosk session."""
+
+    name: str
+    roles: frozenset[str] = field(default_factory=frozenset)
+    display_name: str = ""
+    department: str = ""
+    kind: str = "user"  # user | token | kiosk
+    read_only: bool = False
+
+    @property
+    def label(self) -> str:
+        return self.display_name or self.name
+
+    @property
+    def role(self) -> str:
+        """The roles as one audit-friendly string, e.g. `dispatcher+leader`."""
+        return "+".join(sorted(self.roles)) or "-"
+
+    def acting_role(self, permission: str) -> str:
+        """The one role under which this principal exercises `permission` (first in ROLES order)."""
+        holders = PERMISSIONS.get(permission, frozenset())
+        for role in ROLES:
+            if role in self.roles and role in holders:
+                return role
+        return self.role
+
+
+def normalise_role(role: str) -> str:
+    """`ROLE` as stored (aliases such as `department` -> `handler`); ValueError if unknown."""
+    name = ROLE_ALIASES.get(role.strip().lower(), role.strip().lower())
+    if name not in ROLES:
+        raise ValueError(f"unknown role {role!r}; roles are {', '.join(ROLES)}")
+    return name
+
+
+def allowed(principal: Principal | None, permission: str) -> bool:
+    """Whether `principal` holds `permission`. Unknown permissions are denied (fail closed);
+    a read-only (kiosk) principal holds only `view:*` and `signed_in`."""
+    if principal is None:
+        return False
+    holders = PERMISSIONS.get(permission)
+    if holders is None:
+        return False
+    if principal.read_only and not (permission == SIGNED_IN or permission.startswith("view:")):
+        return False
+    return bool(holders & principal.roles)
+
+
+def require(principal: Principal | None, permission: str) -> None:
+    if not allowed(principal, permission):
+        who = "a read-only kiosk session" if principal is not None and principal.read_only else f"role {principal.role if principal else '(anonymous)'}"
+        holders = ", ".join(r for r in ROLES if r in PERMISSIONS.get(permission, ()))
+        raise AccessDenied(f"{who} may not {permission} (held by: {holders or 'nobody'})")
+
+
+def view_for_path(path: str | None) -> str | None:
+    """The view a portal URL path shows; None for a path that is no view."""
+    path = (path or "/").rstrip("/") or "/"
+    if path == "/":
+        return "bigscreen"
+    if path == "/districts" or path.startswith("/district/"):
+        return "districts"
+    for view, view_path, _permission in VIEWS:
+        if path == view_path:
+            return view
+    return None
+
+
+def visible_views(principal: Principal | None) -> list[tuple[str, str]]:
+    """(view, path) the principal may open, in navigation order."""
+    return [(view, path) for view, path, permission in VIEWS if allowed(principal, permission)]
+
+
+def home_path(principal: Principal | None) -> str:
+    """Where a principal lands after signing in: its first visible view."""
+    views = visible_views(principal)
+    return views[0][1] if views else "/account"
+
+
+def may_view_path(principal: Principal | None, path: str | None) -> bool:
+    view = view_for_path(path)
+    return view is not None and allowed(principal, VIEW_PERMISSION[view])

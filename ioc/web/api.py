@@ -1,0 +1,181 @@
+"""`/api/v1/…`: JSON for other city systems (bearer token) and for signed-in browsers (session).
+
+Every route checks its permission (`ioc.domain.access`) before reading anything: no principal
+gets 401, a principal without the permission 403, both with a JSON `{"error", "message"}` body
+and no data. Errors in the request get 400 with the field at fault; an unknown id gets 404.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import asdict
+
+from flask import Flask, jsonify, request
+
+from ioc.adapters.alarm_store import AlarmNotFound
+from ioc.adapters.city_snapshot import read_city
+from ioc.adapters.redis_client import REDIS_UNAVAILABLE
+from ioc.domain.access import SIGNED_IN
+from ioc.domain.alarm_handling import Acknowledgement, AlarmActionError, escalation
+from ioc.views.bigscreen import district_ranking, kpis
+
+from .auth import api_principal, client_ip
+from .services import Services
+
+MAX_LIMIT = 10_000
+STREAM_ID = re.compile(r"^\d{1,20}-\d{1,20}$")
+
+
+class ApiInputError(ValueError):
+    """A malformed API request; answered 400 with the message (and the field, when one is at fault)."""
+
+
+def _error(status: int, error: str, message: str, **extra):
+    return jsonify({"error": error, "message": message, **extra}), status
+
+
+def _int_arg(name: str, default: int, lo: int, hi: int) -> int:
+    raw = request.args.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ApiInputError(f"{name} must be an integer") from None
+    if not lo <= value <= hi:
+        raise ApiInputError(f"{name} must be between {lo} and {hi}")
+    return value
+
+
+def register(server: Flask, services: Services) -> None:
+    shards = services.settings.redis_shards
+    policy = services.settings.escalation_policy()
+
+    @server.errorhandler(ApiInputError)
+    def bad_request(e):
+        return _error(400, "bad_request", str(e))
+
+    def unavailable(e):
+        return _error(503, "unavailable", f"Redis is unavailable: {e}")
+
+    @server.get("/api/v1/me")
+    def me():
+        p = api_principal(SIGNED_IN)
+        return jsonify({"name": p.name, "display_name": p.display_name, "roles": sorted(p.roles),
+                        "department": p.department, "kind": p.kind, "read_only": p.read_only})
+
+    @server.get("/api/v1/sensors")
+    def sensors():
+        api_principal("view:bigscreen")
+        limit, offset = _int_arg("limit", 1000, 1, MAX_LIMIT), _int_arg("offset", 0, 0, 10**9)
+        kind, district, state = request.args.get("kind", ""), request.args.get("district", ""), request.args.get("state", "")
+        if state not in ("", "online", "offline"):
+            raise ApiInputError("state must be 'online' or 'offline'")
+        try:
+            rows = services.snapshot.devices()
+        except REDIS_UNAVAILABLE as e:
+            return unavailable(e)
+        rows = [r for r in rows if (not kind or r.kind == kind) and (not district or r.district == district)
+                and (not state or r.online == (state == "online"))]
+        rows.sort(key=lambda r: r.id)
+        return jsonify({"total": len(rows), "offset": offset, "limit": limit,
+                        "items": [asdict(r) for r in rows[offset:offset + limit]]})
+
+    @server.get("/api/v1/sensors/<device_id>")
+    def sensor(device_id: str):
+        api_principal("view:bigscreen")
+        try:
+            found = services.snapshot.device(device_id)
+        except REDIS_UNAVAILABLE as e:
+            return unavailable(e)
+        if found is None:
+            return _error(404, "not_found", f"no sensor {device_id!r}")
+        return jsonify(found)
+
+    def snapshot():
+        return read_city(services.redis, shards, int(time.time() * 1000))
+
+    @server.get("/api/v1/districts")
+    def districts():
+        api_principal("view:districts")
+        lang = "en" if request.args.get("lang") == "en" else "zh"
+        try:
+            rows = district_ranking(snapshot(), services.city, lang)
+        except REDIS_UNAVAILABLE as e:
+            return unavailable(e)
+        names = {d.id: d for d in services.city.districts}
+        for row in rows:
+            row.update(name_zh=names[row["id"]].name_zh, name_en=names[row["id"]].name_en, code=names[row["id"]].code)
+        return jsonify({"items": rows})
+
+    @server.get("/api/v1/districts/<district_id>")
+    def district(district_id: str):
+        api_principal("view:districts")
+        d = services.city.district(district_id)
+        if d is None:
+            return _error(404, "not_found", f"no district {district_id!r}")
+        try:
+            snap = snapshot()
+        except REDIS_UNAVAILABLE as e:
+            return unavailable(e)
+        return jsonify({"id": d.id, "code": d.code, "name_zh": d.name_zh, "name_en": d.name_en, "area_km2": d.area_km2,
+                        "kpis": asdict(kpis(snap, "zh", district=d.id))})
+
+    @server.get("/api/v1/alarms")
+    def alarms():
+        api_principal("view:bigscreen")
+        severity, district_id = request.args.get("severity", ""), request.args.get("district", "")
+        try:
+            active = services.alarms.active()
+        except REDIS_UNAVAILABLE as e:
+            return unavailable(e)
+        now_ms = int(time.time() * 1000)
+        items = []
+        for alarm in active:
+            if (severity and alarm.get("severity") != severity) or (district_id and alarm.get("district") != district_id):
+                continue
+            ack = Acknowledgement.from_dict(alarm["ack"]) if alarm.get("ack") else None
+            esc = escalation(alarm, ack, now_ms, policy)
+            items.append({**alarm, "escalated": esc.escalated, "escalated_at": esc.since_ms})
+        return jsonify({"total": len(items), "items": items})
+
+    def _alarm_action(alarm_id: str, permission: str, act):
+        p = api_principal(permission)
+        try:
+            return jsonify(act(p, p.acting_role(permission)))
+        except AlarmNotFound as e:
+            return _error(404, "not_found", str(e))
+        except AlarmActionError as e:
+            return _error(400, "bad_request", str(e), field="note")
+        except REDIS_UNAVAILABLE as e:
+            return unavailable(e)
+
+    @server.post("/api/v1/alarms/<alarm_id>/acknowledge")
+    def acknowledge(alarm_id: str):
+        return _alarm_action(alarm_id, "alarm:acknowledge", lambda p, role: services.alarms.acknowledge(
+            alarm_id, p.name, role, int(time.time() * 1000), ip=client_ip()).to_dict())
+
+    @server.post("/api/v1/alarms/<alarm_id>/clear")
+    def clear(alarm_id: str):
+        body = request.get_json(silent=True)
+        note = body.get("note") if isinstance(body, dict) else request.form.get("note")
+        if note is not None and not isinstance(note, str):
+            raise ApiInputError("note must be a string")
+        return _alarm_action(alarm_id, "alarm:clear", lambda p, role: services.alarms.clear(
+            alarm_id, p.name, role, note or "", int(time.time() * 1000), ip=client_ip()))
+
+    @server.get("/api/v1/audit")
+    def audit():
+        api_principal("view:audit")
+        limit = _int_arg("limit", 200, 1, 1000)
+        before = request.args.get("before") or None
+        if before is not None and not STREAM_ID.match(before):
+            raise ApiInputError("before must be an audit entry id such as 1764000000000-0")
+        since = _int_arg("since_ms", 0, 0, 10**15) or None
+        try:
+            entries = services.audit.recent(limit, before=before, actor=request.args.get("actor", ""),
+                                            action=request.args.get("action", ""), since_ms=since)
+        except REDIS_UNAVAILABLE as e:
+            return unavailable(e)
+        return jsonify({"items": [e.to_dict() for e in entries], "next_before": entries[-1].id if len(entries) == limit else None})

@@ -1,0 +1,329 @@
+"""Sign-in, sessions, bearer tokens and the server-side guard in front of every route.
+
+- **Sessions** (Flask-Login on Flask's signed cookie `ioc_session`: HttpOnly, SameSite=Lax,
+  Secure with `IOC_COOKIE_SECURE=1`): the cookie carries the user name and its *epoch*; the user
+  is re-read from Redis on every request, so disabling a user or resetting their password ends
+  their sessions at once. A session ends `IOC_SESSION_HOURS` after sign-in.
+- **Kiosk links** (`/kiosk/<token>`): open a read-only operator session for an unattended wall
+  that lasts `IOC_KIOSK_DAYS`; revoking the link ends it.
+- **Bearer tokens** (`Authorization: Bearer ioc_…`) for machine clients, on the API and on the
+  Dash callback endpoint alike.
+- **The guard** (`before_request`): static assets, `/login`, `/logout`, `/kiosk/…` and
+  `/healthz` are open (and `/metrics` while `IOC_PUBLIC_METRICS=1`). Every other route needs a
+  principal: portal pages redirect to `/login`, the Dash endpoints and the API answer 401. A Dash
+  callback is run only if the principal holds the permission it was registered with
+  (`secured_callback`), else 403 with no data; a callback registered without one is refused to
+  everybody (fail closed).
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import time
+from urllib.parse import quote
+
+import orjson
+from flask import Flask, Response, abort, g, redirect, request, session
+from flask_login import LoginManager, UserMixin, current_user, login_user, logout_user
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from ioc.adapters import redis_keys as keys
+from ioc.adapters.redis_client import REDIS_UNAVAILABLE
+from ioc.adapters.user_store import Actor, UserStore
+from ioc.domain.access import Principal, allowed, home_path, may_view_path, require, AccessDenied
+from ioc.i18n import resolve_lang
+
+from .login_page import login_html, unavailable_html
+
+log = logging.getLogger("ioc.web.auth")
+
+CALLBACK_PERMISSIONS = "ioc_callback_permissions"  # server.extensions key: Dash callback id -> permission
+SESSION_COOKIE = "ioc_session"
+OPEN_PREFIXES = ("/assets/", "/_dash-component-suites/", "/kiosk/")
+OPEN_PATHS = frozenset({"/login", "/logout", "/healthz", "/favicon.ico", "/_favicon.ico"})
+OUTAGE_GRACE_S = 600  # how long a known session outlives a Redis outage in this process
+DASH_DATA = ("/_dash-update-component", "/_dash-layout", "/_dash-dependencies")
+
+
+class PortalUser(UserMixin):
+    """Flask-Login's view of a principal. Session id: `u|<name>|<epoch>` or `k|<token id>`."""
+
+    def __init__(self, principal: Principal, session_id: str):
+        self.principal = principal
+        self._id = session_id
+
+    def get_id(self) -> str:
+        return self._id
+
+
+def secured_callback(app, permission: str, *args, **kwargs):
+    """`app.callback(*args, **kwargs)` that records the permission the guard checks before running it."""
+    before = set(app.callback_map)
+    register = app.callback(*args, **kwargs)  # Dash enters the callback in callback_map here
+
+    def decorate(fn):
+        result = register(fn)
+        table = app.server.extensions.setdefault(CALLBACK_PERMISSIONS, {})
+        for callback_id in set(app.callback_map) - before:
+            table[callback_id] = permission
+        return result
+
+    return decorate
+
+
+def current_principal() -> Principal | None:
+    """The principal of this request (session, kiosk or bearer token), or None."""
+    if getattr(g, "ioc_principal", None) is not None:
+        return g.ioc_principal
+    user = current_user._get_current_object()
+    return user.principal if user is not None and getattr(user, "is_authenticated", False) else None
+
+
+def actor() -> Actor:
+    """The current principal as an audit-log actor (role: all its roles)."""
+    p = current_principal()
+    return Actor(p.name if p else "-", p.role if p else "-", client_ip())
+
+
+def client_ip() -> str:
+    return request.remote_addr or ""
+
+
+def deny(status: int, message: str, www_bearer: bool = False) -> Response:
+    response = Response(orjson.dumps({"error": "unauthorized" if status == 401 else "forbidden", "message": message}),
+                        status=status, mimetype="application/json")
+    if www_bearer:
+        response.headers["WWW-Authenticate"] = 'Bearer realm="ioc"'
+    return response
+
+
+def shared_secret_key(settings, redis_client) -> str:
+    """IOC_SECRET_KEY, or one random key kept in Redis so every web process and host signs alike."""
+    if settings.secret_key:
+        return settings.secret_key
+    if redis_client is not None:
+        try:
+            redis_client.set(keys.SECRET_KEY, secrets.token_hex(32), nx=True)
+            value = redis_client.get(keys.SECRET_KEY)
+            if value:
+                log.warning("IOC_SECRET_KEY is not set; using the shared key in Redis (%s). Set IOC_SECRET_KEY in production.", keys.SECRET_KEY)
+                return value.decode() if isinstance(value, bytes) else value
+        except REDIS_UNAVAILABLE as e:
+            log.warning("IOC_SECRET_KEY is not set and Redis is unreachable (%s): sessions will not be shared between processes", e)
+    return secrets.token_hex(32)
+
+
+def safe_next(target: str | None) -> str:
+    """Only a local path may be a redirect target after sign-in."""
+    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target or "\n" in target or "\r" in target:
+        return ""
+    return target
+
+
+def setup_auth(app, services, users: UserStore) -> None:
+    settings = services.settings
+    server: Flask = app.server
+    if settings.proxy_hops > 0:
+        server.wsgi_app = ProxyFix(server.wsgi_app, x_for=settings.proxy_hops, x_proto=settings.proxy_hops, x_host=settings.proxy_hops)
+    server.secret_key = shared_secret_key(settings, services.redis)
+    server.config.update(
+        SESSION_COOKIE_NAME=SESSION_COOKIE,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=settings.cookie_secure,
+        PERMANENT_SESSION_LIFETIME=settings.kiosk_days * 86400,  # only kiosk sessions are permanent
+        SESSION_REFRESH_EACH_REQUEST=False,
+    )
+    manager = LoginManager()
+    manager.session_protection = "basic"
+    manager.init_app(server)
+    server.extensions.setdefault(CALLBACK_PERMISSIONS, {})
+
+    last_known: dict[str, tuple[PortalUser, float]] = {}  # session id -> (user, when loaded) for Redis outages
+
+    @manager.user_loader
+    def load_user(session_id: str):
+        if int(session.get("exp_ms", 0)) < time.time() * 1000:
+            return None
+        try:
+            user = _load(session_id)
+        except REDIS_UNAVAILABLE:
+            # Redis is down: keep a session that was valid a moment ago, so its pages can say
+            # "data source unavailable" instead of signing everyone out; never admit a new one
+            known = last_known.get(session_id)
+            if known is not None and time.monotonic() - known[1] < OUTAGE_GRACE_S:
+                return known[0]
+            raise
+        if user is None:
+            last_known.pop(session_id, None)
+        else:
+            if len(last_known) > 10_000:
+                last_known.clear()
+            last_known[session_id] = (user, time.monotonic())
+        return user
+
+    def _load(session_id: str) -> PortalUser | None:
+        kind, _, rest = session_id.partition("|")
+        if kind == "u":
+            name, _, epoch = rest.rpartition("|")
+            user = users.get(name)
+            if user is None or user.disabled or str(user.epoch) != epoch:
+                return None
+            return PortalUser(user.principal(), session_id)
+        if kind == "k":
+            token = users.token(rest)
+            if token is None or not token.active or not token.kiosk:
+                return None
+            return PortalUser(token.principal(), session_id)
+        return None
+
+    @manager.request_loader
+    def load_from_bearer(req):
+        header = req.headers.get("Authorization", "")
+        if not header.lower().startswith("bearer "):
+            return None
+        token = users.token_for_secret(header[7:].strip())
+        return PortalUser(token.principal(), f"t|{token.id}") if token else None
+
+    def start_session(user: PortalUser, lifetime_s: int, permanent: bool = False) -> None:
+        """A new session (fresh cookie): a browser-session cookie for people, a cookie that outlives
+        the browser for a kiosk; either way the server ends it `lifetime_s` after sign-in."""
+        session.clear()
+        session.permanent = permanent
+        login_user(user)
+        session["exp_ms"] = int((time.time() + lifetime_s) * 1000)
+        session["csrf"] = secrets.token_urlsafe(24)
+
+    def page_lang() -> str:
+        return resolve_lang(request.args.get("lang") or request.form.get("lang"), settings.lang)
+
+    def login_page(lang: str, error: str = "", status: int = 200, name: str = "", retry_after: int = 0) -> Response:
+        if "csrf" not in session:
+            session["csrf"] = secrets.token_urlsafe(24)
+        html = login_html(lang, session["csrf"], safe_next(request.values.get("next")), error, name, retry_after)
+        response = Response(html, status=status, mimetype="text/html")
+        if retry_after:
+            response.headers["Retry-After"] = str(retry_after)
+        return response
+
+    @server.route("/login", methods=["GET", "POST"])
+    def login():
+        lang = page_lang()
+        if request.method == "GET":
+            principal = current_principal()
+            if principal is not None and principal.kind == "user":
+                return redirect(safe_next(request.args.get("next")) or home_path(principal))
+            return login_page(lang)
+        if not secrets.compare_digest(str(request.form.get("csrf", "")), str(session.get("csrf", "-"))):
+            return login_page(lang, "login_expired", 400, request.form.get("name", ""))
+        name = (request.form.get("name") or "").strip().lower()[:64]
+        try:
+            outcome = users.authenticate(name, request.form.get("password", ""), client_ip())
+        except REDIS_UNAVAILABLE:
+            return login_page(lang, "data_unavailable", 503, name)
+        if outcome.reason == "locked":
+            log.warning("sign-in locked for %r from %s (%d s left)", name, client_ip(), outcome.retry_after_s)
+            return login_page(lang, "login_locked", 429, name, outcome.retry_after_s)
+        if outcome.user is None:
+            log.warning("failed sign-in for %r from %s", name, client_ip())
+            return login_page(lang, "login_failed", 401, name)
+        user = outcome.user
+        start_session(PortalUser(user.principal(), f"u|{user.name}|{user.epoch}"), settings.session_hours * 3600)
+        log.info("%s signed in from %s", user.name, client_ip())
+        return redirect(safe_next(request.form.get("next")) or home_path(user.principal()))
+
+    @server.route("/logout", methods=["GET", "POST"])
+    def logout():
+        principal = current_principal()
+        if principal is not None and principal.kind in ("user", "kiosk"):
+            try:
+                users.audit.record(principal.name, principal.role, "auth.sign_out", principal.name, "ok", client_ip())
+            except REDIS_UNAVAILABLE:
+                pass
+        logout_user()
+        session.clear()
+        return redirect("/login" + (f"?lang={request.args['lang']}" if request.args.get("lang") in ("zh", "en") else ""))
+
+    @server.get("/kiosk/<secret>")
+    def kiosk(secret: str):
+        token = users.token_for_secret(secret)
+        if token is None or not token.kiosk:
+            users.audit.record("-", "-", "auth.kiosk", "", "failed", client_ip(), {"error": "unknown or revoked kiosk link"})
+            return login_page(page_lang(), "kiosk_invalid", 401)
+        start_session(PortalUser(token.principal(), f"k|{token.id}"), settings.kiosk_days * 86400, permanent=True)
+        users.audit.record(token.principal().name, "operator", "auth.kiosk", token.id, "ok", client_ip())
+        return redirect("/")
+
+    @server.before_request
+    def guard():
+        path = request.path
+        if path in OPEN_PATHS or path.startswith(OPEN_PREFIXES):
+            return None
+        if path == "/metrics" and settings.public_metrics:
+            return None
+        try:
+            principal = current_principal()
+        except REDIS_UNAVAILABLE:
+            if path.startswith(DASH_DATA) or path.startswith(("/api/", "/open311/")):
+                return deny(503, "the user store (Redis) is unavailable; try again shortly")
+            return Response(unavailable_html(settings.lang), status=503, mimetype="text/html", headers={"Retry-After": "5"})
+        g.ioc_principal = principal
+        api = path.startswith("/api/") or path.startswith("/open311/")
+        if principal is None:
+            if path.startswith(DASH_DATA) or api or path == "/metrics":
+                return deny(401, "sign in, or send an API token as 'Authorization: Bearer …'", www_bearer=True)
+            return redirect(f"/login?next={quote(request.full_path.rstrip('?') if request.query_string else path)}")
+        if path == "/_dash-update-component":
+            return check_callback(principal)
+        if path == "/metrics":
+            return None if allowed(principal, "view:status") else deny(403, "this token may not read metrics")
+        if path.startswith(DASH_DATA) or api:
+            return None  # layout / dependencies carry no data; API routes check their own permission
+        if request.method == "GET" and not may_view_path(principal, path):
+            return redirect(home_path(principal))
+        return None
+
+    def check_callback(principal: Principal):
+        body = request.get_json(silent=True) or {}
+        callback_id = body.get("output") if isinstance(body, dict) else None
+        permission = server.extensions[CALLBACK_PERMISSIONS].get(callback_id) if isinstance(callback_id, str) else None
+        if permission is None:
+            return deny(403, "unknown callback")
+        try:
+            require(principal, permission)
+        except AccessDenied as e:
+            users.audit.record(principal.name, principal.role, "access.denied", permission, "denied", client_ip(),
+                               {"callback": str(callback_id)[:200]})
+            return deny(403, str(e))
+        return None
+
+    @server.errorhandler(401)
+    def unauthorized(_e):
+        return deny(401, "sign in first", www_bearer=True)
+
+    server.extensions["ioc_users"] = users
+
+
+def api_principal(permission: str) -> Principal:
+    """The request's principal if it holds `permission`; else abort with 401/403 JSON."""
+    principal = current_principal()
+    if principal is None:
+        abort(deny(401, "sign in, or send an API token as 'Authorization: Bearer …'", www_bearer=True))
+    try:
+        require(principal, permission)
+    except AccessDenied as e:
+        users: UserStore | None = _users()
+        if users is not None:
+            try:
+                users.audit.record(principal.name, principal.role, "access.denied", permission, "denied", client_ip(), {"path": request.path})
+            except REDIS_UNAVAILABLE:
+                pass
+        abort(deny(403, str(e)))
+    return principal
+
+
+def _users() -> UserStore | None:
+    from flask import current_app
+
+    return current_app.extensions.get("ioc_users")

@@ -1,0 +1,46 @@
+"""The audit log page (/audit, leaders and admins): filters and a table of entries, newest first."""
+
+from __future__ import annotations
+
+import dash_ag_grid as dag
+from dash import dcc, html
+
+from ioc.i18n import t
+
+AUDIT_REFRESH_MS = 10_000
+# action filter: prefix -> label key suffix (the first is "all")
+ACTION_GROUPS = ("", "auth.", "user.", "token.", "alarm.", "access.")
+COLUMNS = ("time", "actor", "role", "action", "target", "outcome", "ip", "detail")
+
+
+def audit_columns(lang: str) -> list[dict]:
+    widths = {"time": 170, "actor": 150, "role": 150, "action": 190, "target": 200, "outcome": 100, "ip": 130}
+    return [{"field": c, "headerName": t(f"col_{c}", lang), **({"width": widths[c]} if c in widths else {"flex": 1})}
+            for c in COLUMNS]
+
+
+def audit_page(lang: str) -> html.Div:
+    return html.Div(
+        [
+            html.H2(t("audit_heading", lang)),
+            html.P(t("audit_note", lang), className="note"),
+            html.Div(
+                [
+                    dcc.Input(id="audit-actor", placeholder=t("audit_actor", lang), debounce=True, maxLength=80),
+                    dcc.Dropdown(id="audit-action", value="", clearable=False, className="dash-dropdown",
+                                 options=[{"label": g or t("audit_all", lang), "value": g} for g in ACTION_GROUPS]),
+                    html.Button(t("audit_more", lang), id="audit-more", n_clicks=0, className="btn"),
+                ],
+                className="form-row",
+            ),
+            dcc.Store(id="audit-before", data=None),
+            dcc.Interval(id="audit-tick", interval=AUDIT_REFRESH_MS, n_intervals=0),
+            dag.AgGrid(
+                id="audit-grid", columnDefs=audit_columns(lang), rowData=[],
+                defaultColDef={"sortable": True, "resizable": True, "filter": True},
+                dashGridOptions={"animateRows": False, "pagination": True, "paginationPageSize": 100},
+                className="ag-theme-alpine-dark", style={"height": "70vh"},
+            ),
+        ],
+        className="audit-page", id="audit-page",
+    )
