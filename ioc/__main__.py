@@ -1,10 +1,12 @@
-"""`python -m ioc demo|web|ingest`: the IOC's processes."""
+"""`python -m ioc demo|web|ingest|user|token`: the IOC's processes and its user system."""
 
 from __future__ import annotations
 
 import argparse
 import sys
 
+from ioc.admin_cli import add_parsers
+from ioc.admin_cli import run as run_admin
 from ioc.logsetup import setup_logging
 from ioc.settings import Settings
 
@@ -17,8 +19,11 @@ def main(argv: list[str] | None = None) -> int:
     demo.add_argument("simulator_args", nargs=argparse.REMAINDER, help="flags passed on to `python -m simulators` (after `--`)")
     sub.add_parser("web", help="the portal (Dash on gunicorn) with /healthz and /metrics")
     sub.add_parser("ingest", help="the ingest worker: MQTT -> validation -> Redis")
+    add_parsers(sub)
     args = parser.parse_args(argv)
     settings = Settings.from_env()
+    if args.command in ("user", "token"):
+        return run_admin(args, settings)
     setup_logging(settings.log_level, args.command)
     if args.command == "demo":
         from ioc.demo import run_demo

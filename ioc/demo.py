@@ -1,8 +1,9 @@
 """`python -m ioc demo`: the whole city on one machine, stopped by one Ctrl-C.
 
 Starts embedded Redis and MQTT on free loopback ports unless REDIS_URL / MQTT_URL are set,
-then the ingest worker, the simulators and the web process as child processes. Prints the
-service URLs and the portal address. On Ctrl-C / SIGTERM, or when any child dies, every child
+then the ingest worker, the simulators and the web process as child processes. Seeds one demo
+user per role and per department (`ioc.demo_users`) and prints the service URLs, the portal
+address, the demo users' credentials and a kiosk link. On Ctrl-C / SIGTERM, or when any child dies, every child
 is stopped (SIGTERM, then SIGKILL after 10 s) and the embedded servers with them; children also
 die with this process if it is killed (PR_SET_PDEATHSIG).
 """
@@ -18,7 +19,11 @@ import time
 import urllib.request
 
 from ioc.adapters.embedded import Server, _die_with_parent, mqtt_broker, redis_server
+from ioc.adapters.geodata_files import load_city_map
+from ioc.adapters.redis_client import connect_redis
+from ioc.demo_users import DemoUser, credentials_table, demo_kiosk_link, seed_demo_users
 from ioc.settings import Settings
+from ioc.web.services import user_store
 
 log = logging.getLogger("ioc.demo")
 
@@ -47,6 +52,17 @@ def _describe(url: str, servers: list[Server]) -> str:
     return url
 
 
+def _seed_users(settings: Settings, redis_url: str, portal: str) -> tuple[list[DemoUser], str]:
+    """One demo user per role and per department, and a kiosk link (demo only)."""
+    client = connect_redis(redis_url)
+    try:
+        city = load_city_map(settings.geodata_dir)
+        store = user_store(client, settings, city)
+        return seed_demo_users(store, city, settings.demo_password), demo_kiosk_link(store, portal)
+    finally:
+        client.close()
+
+
 def run_demo(settings: Settings, simulator_args: list[str], web_workers: int | None = None) -> int:
     servers: list[Server] = []
     children: dict[str, subprocess.Popen] = {}
@@ -65,6 +81,8 @@ def run_demo(settings: Settings, simulator_args: list[str], web_workers: int | N
         if not mqtt_url:
             servers.append(mqtt_broker(settings.data_dir / "mqtt", settings.embedded_mqtt).start())
             mqtt_url = servers[-1].url
+        portal = f"http://{settings.host}:{settings.port}/"
+        users, kiosk = _seed_users(settings, redis_url, portal)
         env = dict(os.environ, REDIS_URL=redis_url, MQTT_URL=mqtt_url, PORT=str(settings.port),
                    IOC_DATA_DIR=str(settings.data_dir), PYTHONUNBUFFERED="1")
         if web_workers:
@@ -76,8 +94,11 @@ def run_demo(settings: Settings, simulator_args: list[str], web_workers: int | N
         print("\n=== IOC demo city: 张家港 Zhangjiagang ===", flush=True)
         print(f"  Redis:  {_describe(redis_url, servers)}", flush=True)
         print(f"  MQTT:   {_describe(mqtt_url, servers)}", flush=True)
-        print(f"  Portal: http://{settings.host}:{settings.port}/", flush=True)
-        print(f"  Health: http://{settings.host}:{settings.port}/healthz   Metrics: http://{settings.host}:{settings.port}/metrics", flush=True)
+        print(f"  Portal: {portal}", flush=True)
+        print(f"  Health: {portal}healthz   Metrics: {portal}metrics", flush=True)
+        print("  Demo users (role, user name, password; new passwords every start unless IOC_DEMO_PASSWORD is set):", flush=True)
+        print(credentials_table(users), flush=True)
+        print(f"  Kiosk link for the wall (read-only, stays signed in): {kiosk}", flush=True)
         print("  Ctrl-C stops everything.\n", flush=True)
         if _wait_healthy(settings.port):
             log.info("portal is up: http://%s:%d/", settings.host, settings.port)

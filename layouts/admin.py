@@ -1,11 +1,113 @@
-"""The users and API tokens page (/admin, admins only). (Being written.)"""
+"""The users and API tokens page (/admin, admins only): a users table with an add/edit form,
+and a tokens table with a create form. Secrets (passwords, tokens, kiosk links) appear once,
+in the `.secret` boxes, right after the change that made them."""
 
 from __future__ import annotations
 
-from dash import html
+import dash_ag_grid as dag
+from dash import dcc, html
 
+from ioc.domain.departments import all_departments
 from ioc.domain.geo import CityMap
+from ioc.i18n import t
+from ioc.views.admin import department_options, role_options
+
+USER_COLUMNS = (("name", "admin_col_name", 150), ("display_name", "admin_col_display", 150), ("roles", "admin_col_roles", 0),
+                ("department", "admin_col_department", 0), ("status", "admin_col_status", 100),
+                ("created", "admin_col_created", 170), ("updated", "admin_col_updated", 170))
+TOKEN_COLUMNS = (("id", "admin_col_id", 110), ("name", "admin_col_token_name", 0), ("roles", "admin_col_roles", 0),
+                 ("department", "admin_col_department", 0), ("kiosk", "admin_col_kiosk", 110),
+                 ("created_by", "admin_col_created_by", 160), ("created", "admin_col_created", 170),
+                 ("status", "admin_col_status", 190))
+HIDDEN = {"display": "none"}
+FIELD = {"width": "260px"}
+
+
+def _columns(spec, lang: str) -> list[dict]:
+    return [{"field": field, "headerName": t(key, lang), **({"width": width} if width else {"flex": 1})}
+            for field, key, width in spec]
+
+
+def _grid(grid_id: str, spec, lang: str, row_id: str) -> dag.AgGrid:
+    return dag.AgGrid(
+        id=grid_id, columnDefs=_columns(spec, lang), rowData=[], getRowId=f"params.data.{row_id}",
+        defaultColDef={"sortable": True, "resizable": True, "filter": True},
+        dashGridOptions={"animateRows": False, "localeText": {"noRowsToShow": t("admin_no_rows", lang)},
+                         "rowSelection": {"mode": "singleRow", "checkboxes": False, "enableClickSelection": True}},
+        className="ag-theme-alpine-dark", style={"height": "34vh"},
+    )
+
+
+def _dropdown(element_id: str, options: list[dict], placeholder: str, multi: bool = False) -> dcc.Dropdown:
+    return dcc.Dropdown(id=element_id, options=options, value=[] if multi else None, multi=multi, placeholder=placeholder,
+                        className="dash-dropdown", style={"minWidth": "260px"})
 
 
 def admin_page(lang: str, city: CityMap) -> html.Div:
-    return html.Div([], className="admin-page", id="admin-page")
+    roles = role_options(lang)
+    departments = department_options(all_departments(city), lang)
+    users = html.Section(
+        [
+            html.H3(t("admin_users", lang)),
+            _grid("admin-users-grid", USER_COLUMNS, lang, "name"),
+            html.Div(
+                [
+                    dcc.Input(id="admin-user-name", placeholder=t("admin_name", lang), maxLength=40, autoComplete="off", style=FIELD),
+                    dcc.Input(id="admin-user-display", placeholder=t("admin_display", lang), maxLength=40, autoComplete="off", style=FIELD),
+                    _dropdown("admin-user-roles", roles, t("admin_roles", lang), multi=True),
+                    _dropdown("admin-user-department", departments, t("admin_department", lang)),
+                    dcc.Input(id="admin-user-password", type="password", placeholder=t("admin_password", lang), maxLength=128,
+                              autoComplete="new-password", style=FIELD),
+                ],
+                className="form-row",
+            ),
+            html.Div(
+                [
+                    html.Button(t("admin_add", lang), id="admin-user-add", n_clicks=0, className="btn"),
+                    html.Span([f"{t('admin_selected', lang)}: ", html.B(t("admin_none_selected", lang), id="admin-user-selected")]),
+                    html.Button(t("admin_save", lang), id="admin-user-save", n_clicks=0, className="btn"),
+                    html.Button(t("admin_enable", lang), id="admin-user-enable", n_clicks=0, className="btn"),
+                    html.Button(t("admin_reset", lang), id="admin-user-reset", n_clicks=0, className="btn"),
+                    html.Button(t("admin_disable", lang), id="admin-user-disable", n_clicks=0, className="btn danger"),
+                ],
+                className="form-row",
+            ),
+            html.P(t("admin_edit_note", lang), className="note"),
+            html.Div(id="admin-user-message", className="message"),
+            html.Div(id="admin-user-secret", className="secret", style=HIDDEN),
+            dcc.Store(id="admin-users-changed", data=0),
+        ],
+        className="admin-users",
+    )
+    tokens = html.Section(
+        [
+            html.H3(t("admin_tokens", lang)),
+            _grid("admin-tokens-grid", TOKEN_COLUMNS, lang, "id"),
+            html.Div(
+                [
+                    dcc.Input(id="admin-token-name", placeholder=t("admin_token_name", lang), maxLength=60, autoComplete="off", style={"width": "320px"}),
+                    _dropdown("admin-token-roles", roles, t("admin_roles", lang), multi=True),
+                    _dropdown("admin-token-department", departments, t("admin_department", lang)),
+                    dcc.Checklist(id="admin-token-kiosk", value=[], options=[{"label": t("admin_token_kiosk", lang), "value": "kiosk"}],
+                                 labelStyle={"color": "#dbe7f5"}, inputStyle={"marginRight": "6px"}),
+                ],
+                className="form-row",
+            ),
+            html.Div(
+                [
+                    html.Button(t("admin_token_create", lang), id="admin-token-create", n_clicks=0, className="btn"),
+                    html.Span([f"{t('admin_selected_token', lang)}: ", html.B(t("admin_none_selected", lang), id="admin-token-selected")]),
+                    html.Button(t("admin_token_revoke", lang), id="admin-token-revoke", n_clicks=0, className="btn danger"),
+                ],
+                className="form-row",
+            ),
+            html.Div(id="admin-token-message", className="message"),
+            html.Div(id="admin-token-secret", className="secret", style=HIDDEN),
+            dcc.Store(id="admin-tokens-changed", data=0),
+        ],
+        className="admin-tokens",
+    )
+    refresh = html.Div([html.Button(t("admin_refresh", lang), id="admin-refresh", n_clicks=0, className="btn"),
+                        html.Span(id="admin-load-message", className="message")], className="form-row")
+    return html.Div([html.H2(t("admin_heading", lang)), html.P(t("admin_note", lang), className="note"), refresh, users, tokens],
+                    className="admin-page", id="admin-page")

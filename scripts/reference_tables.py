@@ -7,6 +7,8 @@ tests/unit/test_readme.py fails when the README misses an entry these tables lis
 
 from __future__ import annotations
 
+from ioc.adapters.audit_log import ACTIONS
+from ioc.domain.access import PERMISSION_NOTES, PERMISSIONS, ROLE_NAMES, ROLES
 from ioc.domain.kinds import KINDS
 from ioc.domain.rules import RULES
 from ioc.domain.telemetry import REASONS
@@ -56,6 +58,25 @@ def reasons_table() -> str:
     return "\n".join(rows)
 
 
+def permissions_table() -> str:
+    head = " | ".join(f"{r} {ROLE_NAMES[r]['zh']}" for r in ROLES)
+    rows = [f"| permission | {head} | what it allows |", "|---|" + "---|" * len(ROLES) + "---|"]
+    for permission, holders in PERMISSIONS.items():
+        marks = " | ".join("✔" if r in holders else "" for r in ROLES)
+        rows.append(f"| `{permission}` | {marks} | {PERMISSION_NOTES[permission]} |")
+    return "\n".join(rows)
+
+
+def audit_actions_table() -> str:
+    rows = ["| action | recorded when |", "|---|---|"]
+    rows += [f"| `{k}` | {v} |" for k, v in ACTIONS.items()]
+    return "\n".join(rows)
+
+
+TABLES = (("settings", settings_table), ("kinds", kinds_table), ("rules", rules_table), ("reasons", reasons_table),
+          ("permissions", permissions_table), ("audit actions", audit_actions_table))
+
 if __name__ == "__main__":
-    for title, table in (("settings", settings_table()), ("kinds", kinds_table()), ("rules", rules_table()), ("reasons", reasons_table())):
+    for title, make in TABLES:
+        table = make()
         print(f"<!-- {title} -->\n{table}\n")

@@ -165,28 +165,48 @@ def user_store(redis_client, settings, city):
     return make_store(redis_client, settings, city)
 
 
+def add_test_user(store, *roles: str, name: str | None = None, department: str = "", password: str = TEST_PASSWORD,
+                  display_name: str = "") -> tuple[str, str]:
+    from ioc.adapters.user_store import Actor
+
+    name = name or f"{'-'.join(roles) or 'nobody'}-{uuid.uuid4().hex[:6]}"
+    store.add(name, list(roles), Actor("test", "admin"), password=password, display_name=display_name, department=department)
+    return name, password
+
+
+def make_user_in(settings: Settings, *roles: str, **kwargs) -> tuple[str, str]:
+    """Add a user to the Redis of `settings` (for tests with their own private Redis)."""
+    from ioc.web.services import user_store as make_store
+
+    client = connect_redis(settings.redis_url)
+    try:
+        return add_test_user(make_store(client, settings, load_city_map(REPO_ROOT / "geodata")), *roles, **kwargs)
+    finally:
+        client.close()
+
+
 @pytest.fixture
 def make_user(user_store):
     """`make_user("dispatcher", "leader", name=…, department=…)` adds a user; returns (name, password)."""
-    from ioc.adapters.user_store import Actor
 
-    def make(*roles: str, name: str | None = None, department: str = "", password: str = TEST_PASSWORD,
-             display_name: str = "") -> tuple[str, str]:
-        name = name or f"{'-'.join(roles) or 'nobody'}-{uuid.uuid4().hex[:6]}"
-        user_store.add(name, list(roles), Actor("test", "admin"), password=password, display_name=display_name,
-                       department=department)
-        return name, password
+    def make(*roles: str, **kwargs) -> tuple[str, str]:
+        return add_test_user(user_store, *roles, **kwargs)
 
     return make
 
 
 def browser_sign_in(dash_duo, name: str, password: str, next_path: str = "/") -> None:
-    """Sign in through the real sign-in page of the server dash_duo started."""
+    """Sign in through the real sign-in page of the server that
+    `dash_duo.start_server(app, navigate=False)` started, then open `next_path`."""
     from selenium.webdriver.common.by import By
 
-    dash_duo.driver.get(f"{dash_duo.server_url}/login?next={next_path}")
+    base = dash_duo.server.url.rstrip("/")
+    dash_duo.driver.get(f"{base}/login")
     dash_duo.driver.find_element(By.ID, "login-name").send_keys(name)
     dash_duo.driver.find_element(By.ID, "login-password").send_keys(password)
     dash_duo.driver.find_element(By.ID, "login-submit").click()
     wait_for(lambda: "/login" not in dash_duo.driver.current_url, message="the sign-in to finish")
+    dash_duo.server_url = base  # opens the user's home page and waits for Dash
+    if next_path != "/":
+        dash_duo.wait_for_page(url=base + next_path)
     dash_duo.wait_for_element("#page", timeout=15)

@@ -31,7 +31,8 @@ class AccountError(ValueError):
 
 
 def validate_name(name: str) -> str:
-    name = (name or "").strip()
+    """The stored form of a user name (trimmed, lowercase: sign-in is case-insensitive)."""
+    name = (name or "").strip().lower()
     if not NAME_PATTERN.match(name):
         raise AccountError(f"user name {name!r} must be 2-40 characters: lowercase letters, digits, '.', '_' or '-', starting with a letter or digit")
     return name

@@ -8,6 +8,7 @@ import pytest
 from dash.testing.wait import until
 
 from ioc.web.app import create_app
+from tests.conftest import browser_sign_in
 from tests.integration.test_ingest_pipeline import JINFENG, YANGSHE, birth, send
 
 
@@ -25,9 +26,22 @@ def city_feed(ingest, publisher):
 
 
 @pytest.fixture
-def screen(dash_duo, settings):
-    dash_duo.start_server(create_app(settings))
+def server(dash_duo, settings):
+    dash_duo.start_server(create_app(settings), navigate=False)
     return dash_duo
+
+
+@pytest.fixture
+def screen(server, make_user):
+    """The big screen as the operator on duty (张三), signed in."""
+    browser_sign_in(server, *make_user("operator", name="zhangsan", display_name="张三"))
+    return server
+
+
+@pytest.fixture
+def leader_screen(server, make_user):
+    browser_sign_in(server, *make_user("leader", name="chengang", display_name="陈刚"))
+    return server
 
 
 def _text(duo, selector) -> str:
@@ -92,7 +106,8 @@ def test_the_english_switch_relabels_the_big_screen(screen, city_feed):
     screen.find_element("#lang-switch").click()
     screen.wait_for_text_to_equal("#app-title", "Zhangjiagang City Operations Center")
     screen.wait_for_text_to_equal("#label-kpi_water", "Highest water level")
-    assert screen.find_element("#duty-name").get_attribute("placeholder") == "Operator on duty"
+    screen.wait_for_text_to_equal("#sign-out", "Sign out")
+    assert "Operator" in _text(screen, "#user-badge")
     until(lambda: "Water level above warning line" in _text(screen, "#ticker"), timeout=20)
     assert screen.get_logs() == []
 
@@ -115,38 +130,56 @@ def old_critical_alarm(ingest, publisher):
 
 
 def test_a_new_critical_alarm_pops_up_and_the_operator_acknowledges_it(screen, old_critical_alarm, redis_client):
-    from selenium.webdriver.common.keys import Keys
-
     from ioc.adapters.alarm_store import AlarmStore
 
     until(lambda: screen.find_element("#popup").get_attribute("class") == "popup", timeout=20)
     assert "井盖移位/丢失" in _text(screen, "#popup-text")
-    name = screen.find_element("#duty-name")
-    name.send_keys("张三", Keys.ENTER)
     screen.find_element("#popup-ack").click()
     until(lambda: "hidden" in screen.find_element("#popup").get_attribute("class"), timeout=10)
-    until(lambda: "已确认 张三" in _text(screen, "#alarm-board"), timeout=20)
+    until(lambda: "已确认 zhangsan" in _text(screen, "#alarm-board"), timeout=20)
     ack = AlarmStore(redis_client).acknowledgement(old_critical_alarm)
-    assert ack.by == "张三" and ack.role == "operator"
+    assert ack.by == "zhangsan" and ack.role == "operator"
+    assert not screen.find_elements("#alarm-board .btn-clear")  # an operator acknowledges; it may not clear
     assert screen.get_logs() == []
 
 
-def test_an_unacknowledged_alarm_past_its_deadline_is_shown_escalated(screen, old_critical_alarm):
-    until(lambda: "已升级" in _text(screen, "#alarm-board"), timeout=20)
-    assert screen.find_elements("#alarm-board .board-row.escalated")
-    until(lambda: "已升级 1" in _text(screen, "#sub-kpi_alarms"), timeout=20)
-    assert screen.get_logs() == []
+def test_a_leader_clears_an_alarm_by_hand_with_a_note(leader_screen, old_critical_alarm, redis_client):
+    from ioc.adapters.alarm_store import AlarmStore
+    from ioc.adapters.audit_log import AuditLog
 
-
-def test_acknowledging_needs_the_operator_on_duty(screen, old_critical_alarm):
-    until(lambda: screen.find_elements("#alarm-board .btn-ack"), timeout=20)
+    screen = leader_screen
+    store = AlarmStore(redis_client)
+    until(lambda: len(screen.find_elements("#alarm-board .btn-clear")) == 2, timeout=20)  # displaced and tilted
+    before = len(store.active())
     screen.find_element("#popup-later").click()
-    screen.find_element("#alarm-board .btn-ack").click()
-    until(lambda: "值班员" in _text(screen, "#ack-message"), timeout=10)
+    screen.find_element("#alarm-board .btn-clear").click()
+    until(lambda: screen.find_element("#clear-dialog").get_attribute("class") == "clear-dialog", timeout=10)
+    screen.find_element("#clear-confirm").click()  # no note yet: refused, the dialog stays
+    until(lambda: "note" in _text(screen, "#clear-error"), timeout=10)
+    screen.find_element("#clear-note").send_keys("现场核实：井盖已复位")
+    screen.find_element("#clear-confirm").click()
+    until(lambda: "已手动消警" in _text(screen, "#ack-message"), timeout=10)
+    assert len(store.active()) == before - 1
+    entry = AuditLog(redis_client).recent(1, action="alarm.")[0]
+    assert (entry.actor, entry.role, entry.action, entry.detail["note"]) == ("chengang", "leader", "alarm.clear", "现场核实：井盖已复位")
     assert screen.get_logs() == []
 
 
-def test_the_leaders_district_view_shows_the_escalation(screen, old_critical_alarm):
+def test_a_kiosk_wall_sees_alarms_but_has_no_buttons(server, old_critical_alarm, user_store):
+    from ioc.adapters.user_store import Actor
+
+    _, secret = user_store.create_token("hall wall", ["operator"], Actor("test", "admin"), kiosk=True)
+    server.driver.get(f"{server.server.url.rstrip('/')}/kiosk/{secret}")
+    until(lambda: _text(server, "#alarm-board"), timeout=20)
+    until(lambda: server.find_element("#popup").get_attribute("class") == "popup", timeout=20)
+    assert "hidden" in server.find_element("#popup-ack").get_attribute("class")
+    assert not server.find_elements("#alarm-board .btn-ack") and not server.find_elements("#alarm-board .btn-clear")
+    assert "只读" in _text(server, "#user-badge")
+    assert server.get_logs() == []
+
+
+def test_the_leaders_district_view_shows_the_escalation(leader_screen, old_critical_alarm):
+    screen = leader_screen
     screen.wait_for_page(url=screen.server_url + "/district/yangshe")
     until(lambda: "已升级" in _text(screen, "#district-alarms"), timeout=20)
     assert not screen.find_elements("#district-alarms .btn-ack")  # leaders read, operators acknowledge

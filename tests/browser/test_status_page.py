@@ -6,13 +6,15 @@ import pytest
 from dash.testing.wait import until
 
 from ioc.web.app import create_app
+from tests.conftest import browser_sign_in, make_user_in
 from tests.integration.test_ingest_pipeline import birth, send
 
 
 @pytest.fixture
-def portal(dash_duo, settings):
+def portal(dash_duo, settings, make_user):
     app = create_app(settings)
-    dash_duo.start_server(app)
+    dash_duo.start_server(app, navigate=False)
+    browser_sign_in(dash_duo, *make_user("operator"), next_path="/status")
     dash_duo.wait_for_page(url=dash_duo.server_url + "/status")
     return dash_duo
 
@@ -43,9 +45,18 @@ def test_the_language_switch_turns_the_page_english(portal):
     assert portal.get_logs() == []
 
 
-def test_the_page_says_when_the_data_source_is_unavailable(dash_duo, settings):
-    from ioc.adapters.embedded import free_port
+def test_the_page_says_when_the_data_source_is_unavailable(dash_duo, settings, tmp_path):
+    """Signed in, then Redis goes away: the page stays and says so instead of failing."""
+    from ioc.adapters.embedded import redis_server
 
-    dash_duo.start_server(create_app(settings.replace(redis_url=f"redis://127.0.0.1:{free_port()}/0")))
-    dash_duo.wait_for_text_to_equal("#banner", "数据源暂不可用，正在重试…", timeout=15)
+    private = redis_server(tmp_path / "redis").start()
+    try:
+        mine = settings.replace(redis_url=private.url)
+        dash_duo.start_server(create_app(mine), navigate=False)
+        browser_sign_in(dash_duo, *make_user_in(mine, "operator"), next_path="/status")
+        dash_duo.wait_for_text_to_equal("#status-heading", "城市数据接入状态")
+        private.stop()
+        dash_duo.wait_for_text_to_equal("#banner", "数据源暂不可用，正在重试…", timeout=20)
+    finally:
+        private.stop()
     assert dash_duo.get_logs() == []
