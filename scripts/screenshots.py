@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -62,6 +63,7 @@ class Shot:
     height: int
     ready: str  # JavaScript expression that is true once the view shows its content
     english: bool = False
+    user: str = "leader"  # demo user who signs in for the shot ("" = none: the sign-in page itself)
 
 
 _KPIS_FILLED = "(e => e && e.textContent.trim() !== '' && e.textContent.trim() !== '—')(document.querySelector('{sel}'))"
@@ -77,19 +79,27 @@ STATUS_READY = " && ".join((
     "document.querySelectorAll('#kind-table tr').length >= 3",
 ))
 
+LOGIN_READY = "document.querySelector('#login-form')"
+AUDIT_READY = "document.querySelectorAll('#audit-grid .ag-row').length >= 3"
+ADMIN_READY = "document.querySelectorAll('#admin-page .ag-row').length >= 5"
+
 SHOTS = (
-    Shot("bigscreen.png", "/", 1920, 1080, BIGSCREEN_READY),
-    Shot("bigscreen-4k.png", "/", 3840, 2160, BIGSCREEN_READY),
-    Shot("bigscreen-en.png", "/", 1920, 1080, BIGSCREEN_READY, english=True),
+    Shot("bigscreen.png", "/", 1920, 1080, BIGSCREEN_READY, user="operator"),
+    Shot("bigscreen-4k.png", "/", 3840, 2160, BIGSCREEN_READY, user="operator"),
+    Shot("bigscreen-en.png", "/", 1920, 1080, BIGSCREEN_READY, english=True, user="operator"),
     Shot("district.png", "/district/yangshe", 1920, 1080, DISTRICT_READY),
     Shot("districts.png", "/districts", 1920, 1080, DISTRICTS_READY),
     Shot("status.png", "/status", 1920, 1080, STATUS_READY),
+    Shot("login.png", "/login", 1920, 1080, LOGIN_READY, user=""),
+    Shot("audit.png", "/audit", 1920, 1080, AUDIT_READY),
+    Shot("admin.png", "/admin", 1920, 1080, ADMIN_READY, user="admin"),
 )
+DEMO_PASSWORD = secrets.token_urlsafe(12)  # every demo user's password for this run (IOC_DEMO_PASSWORD)
 
 
 def start_demo(port: int, data_dir: Path, sim_args: list[str]) -> subprocess.Popen:
     env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "MQTT_URL", "IOC_TILE_URL")}
-    env.update(PORT=str(port), IOC_HOST="127.0.0.1", IOC_DATA_DIR=str(data_dir), IOC_LANG="zh",
+    env.update(PORT=str(port), IOC_HOST="127.0.0.1", IOC_DATA_DIR=str(data_dir), IOC_LANG="zh", IOC_DEMO_PASSWORD=DEMO_PASSWORD,
                IOC_LOG_LEVEL=env.get("IOC_LOG_LEVEL") or "WARNING", PYTHONUNBUFFERED="1")
     log = open(data_dir / "demo.log", "wb")
     return subprocess.Popen([sys.executable, "-m", "ioc", "demo", "--", *sim_args], cwd=REPO_ROOT, env=env,
@@ -155,9 +165,20 @@ def wait_js(driver, expression: str, timeout: float, what: str) -> None:
     raise RuntimeError(f"timed out after {timeout:.0f}s waiting for {what}")
 
 
+def sign_in(driver, base: str, user: str) -> None:
+    """Sign in as a demo user through the sign-in page."""
+    driver.get(base + "/login")
+    driver.find_element("css selector", "#login-name").send_keys(user)
+    driver.find_element("css selector", "#login-password").send_keys(DEMO_PASSWORD)
+    driver.find_element("css selector", "#login-submit").click()
+    wait_js(driver, "!window.location.pathname.startsWith('/login')", 20, f"{user} to be signed in")
+
+
 def take(shot: Shot, base: str, out: Path) -> Path:
-    driver = new_browser(shot.width, shot.height)  # fresh profile: empty localStorage
+    driver = new_browser(shot.width, shot.height)  # fresh profile: empty localStorage, no session
     try:
+        if shot.user:
+            sign_in(driver, base, shot.user)
         driver.get(base + shot.path)
         wait_js(driver, shot.ready, 60, f"{shot.path} to show its content")
         if shot.english:

@@ -20,6 +20,7 @@ USERS = "ioc:users"  # hash: user name -> user JSON (roles, department, Argon2id
 TOKENS = "ioc:tokens"  # hash: token id -> API token / kiosk link JSON (SHA-256 of the secret, never the secret)
 TOKEN_INDEX = "ioc:tokens:sha256"  # hash: SHA-256 of a token -> token id
 LOGIN_FAILURES = "ioc:auth:failures"  # prefix: `…:user:<name>` and `…:ip:<address>` counters expiring with the lock window
+SESSIONS = "ioc:session"  # prefix: `ioc:session:<id>` -> user name or `kiosk:<token id>`, expiring with the session
 AUDIT = "ioc:audit"  # stream: who did what, when, from where (append-only)
 SECRET_KEY = "ioc:secret_key"  # string: the shared cookie-signing key when IOC_SECRET_KEY is unset
 

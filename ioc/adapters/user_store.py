@@ -3,11 +3,13 @@ in one MULTI/EXEC transaction (optimistic, WATCHing the record it changes).
 
 Keys: `ioc:users` (name -> user JSON), `ioc:tokens` (id -> token JSON), `ioc:tokens:sha256`
 (SHA-256 of a token -> id), `ioc:auth:failures:user:<name>` and `…:ip:<address>` (counters
-that expire with the lock window).
+that expire with the lock window), `ioc:session:<id>` (a live portal session; signing out
+deletes it, so a copied cookie dies with it).
 """
 
 from __future__ import annotations
 
+import secrets
 import time
 from dataclasses import dataclass
 
@@ -147,6 +149,37 @@ class UserStore:
         self.redis.transaction(txn, keys.USERS)
         return result["user"]
 
+    # ---- server-side sessions ------------------------------------------------------------------
+
+    def open_session(self, subject: str, ttl_s: int) -> str:
+        """A new session id for `subject` (user name or `kiosk:<token id>`), alive for `ttl_s`."""
+        sid = secrets.token_urlsafe(18)
+        self.redis.set(f"{keys.SESSIONS}:{sid}", subject, ex=max(1, int(ttl_s)))
+        return sid
+
+    def close_session(self, sid: str) -> None:
+        self.redis.delete(f"{keys.SESSIONS}:{sid}")
+
+    def session_user(self, sid: str, name: str) -> User | None:
+        """The user of a live session (one round trip), or None once it was closed or expired."""
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.get(f"{keys.SESSIONS}:{sid}")
+        pipe.hget(keys.USERS, name)
+        subject, raw = pipe.execute()
+        if subject is None or _text(subject) != name or raw is None:
+            return None
+        return User.from_dict(orjson.loads(raw))
+
+    def session_token(self, sid: str, token_id: str) -> ApiToken | None:
+        """The kiosk token of a live kiosk session, or None."""
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.get(f"{keys.SESSIONS}:{sid}")
+        pipe.hget(keys.TOKENS, token_id)
+        subject, raw = pipe.execute()
+        if subject is None or _text(subject) != f"kiosk:{token_id}" or raw is None:
+            return None
+        return ApiToken.from_dict(orjson.loads(raw))
+
     # ---- signing in --------------------------------------------------------------------------
 
     def _failure_key(self, scope: str, value: str) -> str:
@@ -248,8 +281,12 @@ class UserStore:
         token_id = self.redis.hget(keys.TOKEN_INDEX, token_sha256(secret))
         if token_id is None:
             return None
-        token = self.token(token_id.decode() if isinstance(token_id, bytes) else token_id)
+        token = self.token(_text(token_id))
         return token if token is not None and token.active else None
+
+
+def _text(value) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
 
 
 def _display(name: str | None) -> str:

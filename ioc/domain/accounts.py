@@ -98,6 +98,14 @@ def generate_password() -> str:
     return "-".join("".join(secrets.choice(alphabet) for _ in range(4)) for _ in range(4))
 
 
+def _as_dict(record, hide: str = "") -> dict:
+    """A User or ApiToken as stored (JSON-ready), leaving out the field `hide`."""
+    data = asdict(record)
+    data.pop(hide, None)
+    data["roles"] = list(record.roles)
+    return data
+
+
 @dataclass(frozen=True)
 class User:
     name: str
@@ -116,15 +124,10 @@ class User:
 
     def public(self) -> dict:
         """The record without the password hash (for lists, the API and the audit log)."""
-        data = asdict(self)
-        data.pop("password_hash")
-        data["roles"] = list(self.roles)
-        return data
+        return _as_dict(self, hide="password_hash")
 
     def to_dict(self) -> dict:
-        data = asdict(self)
-        data["roles"] = list(self.roles)
-        return data
+        return _as_dict(self)
 
     @classmethod
     def from_dict(cls, data: dict) -> "User":
@@ -164,16 +167,11 @@ class ApiToken:
         return Principal(f"token:{self.name}", frozenset(self.roles), self.name, self.department, "token", False)
 
     def public(self) -> dict:
-        data = asdict(self)
-        data.pop("secret_sha256")
-        data["roles"] = list(self.roles)
-        data["active"] = self.active
-        return data
+        """The record without the secret's digest, with `active`."""
+        return {**_as_dict(self, hide="secret_sha256"), "active": self.active}
 
     def to_dict(self) -> dict:
-        data = asdict(self)
-        data["roles"] = list(self.roles)
-        return data
+        return _as_dict(self)
 
     @classmethod
     def from_dict(cls, data: dict) -> "ApiToken":

@@ -21,7 +21,7 @@ from __future__ import annotations
 import logging
 import secrets
 import time
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 import orjson
 from flask import Flask, Response, abort, g, redirect, request, session
@@ -115,8 +115,13 @@ def shared_secret_key(settings, redis_client) -> str:
 
 
 def safe_next(target: str | None) -> str:
-    """Only a local path may be a redirect target after sign-in."""
-    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target or "\n" in target or "\r" in target:
+    """Only a local path may be a redirect target after sign-in: it starts with one `/`, has no
+    control character (browsers and werkzeug drop tabs, so `/\t/evil` would become `//evil`), no
+    backslash, and parses without a scheme or host."""
+    if not target or not target.startswith("/") or "\\" in target or any(ord(c) < 0x20 or ord(c) == 0x7F for c in target):
+        return ""
+    parts = urlsplit(target)
+    if target.startswith("//") or parts.scheme or parts.netloc:
         return ""
     return target
 
@@ -166,13 +171,14 @@ def setup_auth(app, services, users: UserStore) -> None:
     def _load(session_id: str) -> PortalUser | None:
         kind, _, rest = session_id.partition("|")
         if kind == "u":
-            name, _, epoch = rest.rpartition("|")
-            user = users.get(name)
+            name, epoch, sid = (rest.split("|") + ["", ""])[:3]
+            user = users.session_user(sid, name) if sid else None
             if user is None or user.disabled or str(user.epoch) != epoch:
                 return None
             return PortalUser(user.principal(), session_id)
         if kind == "k":
-            token = users.token(rest)
+            token_id, _, sid = rest.partition("|")
+            token = users.session_token(sid, token_id) if sid else None
             if token is None or not token.active or not token.kiosk:
                 return None
             return PortalUser(token.principal(), session_id)
@@ -184,14 +190,17 @@ def setup_auth(app, services, users: UserStore) -> None:
         if not header.lower().startswith("bearer "):
             return None
         token = users.token_for_secret(header[7:].strip())
-        return PortalUser(token.principal(), f"t|{token.id}") if token else None
+        if token is None or token.kiosk:  # a kiosk link opens a wall session; it is no API credential
+            return None
+        return PortalUser(token.principal(), f"t|{token.id}")
 
-    def start_session(user: PortalUser, lifetime_s: int, permanent: bool = False) -> None:
-        """A new session (fresh cookie): a browser-session cookie for people, a cookie that outlives
-        the browser for a kiosk; either way the server ends it `lifetime_s` after sign-in."""
+    def start_session(make_user, subject: str, lifetime_s: int, permanent: bool = False) -> None:
+        """A new session (fresh cookie, new server-side id): a browser-session cookie for people,
+        a cookie that outlives the browser for a kiosk; either way it ends `lifetime_s` after
+        sign-in, or at sign-out (the server-side id is deleted)."""
         session.clear()
         session.permanent = permanent
-        login_user(user)
+        login_user(make_user(users.open_session(subject, lifetime_s)))
         session["exp_ms"] = int((time.time() + lifetime_s) * 1000)
         session["csrf"] = secrets.token_urlsafe(24)
 
@@ -229,21 +238,33 @@ def setup_auth(app, services, users: UserStore) -> None:
             log.warning("failed sign-in for %r from %s", name, client_ip())
             return login_page(lang, "login_failed", 401, name)
         user = outcome.user
-        start_session(PortalUser(user.principal(), f"u|{user.name}|{user.epoch}"), settings.session_hours * 3600)
+        start_session(lambda sid: PortalUser(user.principal(), f"u|{user.name}|{user.epoch}|{sid}"), user.name,
+                      settings.session_hours * 3600)
         log.info("%s signed in from %s", user.name, client_ip())
         return redirect(safe_next(request.form.get("next")) or home_path(user.principal()))
 
     @server.route("/logout", methods=["GET", "POST"])
     def logout():
-        principal = current_principal()
+        if request.headers.get("Sec-Fetch-Site") == "cross-site":
+            return redirect("/")  # another site may not sign our users out
+        principal = current_principal_or_none()
+        session_id = current_user.get_id() if principal is not None else None
         if principal is not None and principal.kind in ("user", "kiosk"):
             try:
+                users.close_session(session_id.rsplit("|", 1)[-1])
                 users.audit.record(principal.name, principal.role, "auth.sign_out", principal.name, "ok", client_ip())
             except REDIS_UNAVAILABLE:
                 pass
+            last_known.pop(session_id, None)
         logout_user()
         session.clear()
         return redirect("/login" + (f"?lang={request.args['lang']}" if request.args.get("lang") in ("zh", "en") else ""))
+
+    def current_principal_or_none() -> Principal | None:
+        try:
+            return current_principal()
+        except REDIS_UNAVAILABLE:
+            return None
 
     @server.get("/kiosk/<secret>")
     def kiosk(secret: str):
@@ -251,7 +272,8 @@ def setup_auth(app, services, users: UserStore) -> None:
         if token is None or not token.kiosk:
             users.audit.record("-", "-", "auth.kiosk", "", "failed", client_ip(), {"error": "unknown or revoked kiosk link"})
             return login_page(page_lang(), "kiosk_invalid", 401)
-        start_session(PortalUser(token.principal(), f"k|{token.id}"), settings.kiosk_days * 86400, permanent=True)
+        start_session(lambda sid: PortalUser(token.principal(), f"k|{token.id}|{sid}"), f"kiosk:{token.id}",
+                      settings.kiosk_days * 86400, permanent=True)
         users.audit.record(token.principal().name, "operator", "auth.kiosk", token.id, "ok", client_ip())
         return redirect("/")
 
@@ -280,7 +302,7 @@ def setup_auth(app, services, users: UserStore) -> None:
             return None if allowed(principal, "view:status") else deny(403, "this token may not read metrics")
         if path.startswith(DASH_DATA) or api:
             return None  # layout / dependencies carry no data; API routes check their own permission
-        if request.method == "GET" and not may_view_path(principal, path):
+        if request.method in ("GET", "HEAD") and not may_view_path(principal, path):
             return redirect(home_path(principal))
         return None
 

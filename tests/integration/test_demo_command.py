@@ -29,6 +29,25 @@ def _get(url: str) -> tuple[int, str]:
         return 0, ""
 
 
+def assert_demo_users_sign_in(log: str, port: int) -> None:
+    """The banner lists one user per role and per department; the printed password works."""
+    import requests
+
+    for role in ("operator", "leader", "dispatcher", "inspector", "admin"):
+        assert re.search(rf"^\s+{role} \(\S+\)\s+{role}\s+\S+$", log, re.M), role
+    assert re.search(r"^\s+handler \(\S+\)\s+handler-water_affairs\s+\S+$", log, re.M)
+    assert re.search(r"^\s+handler \(\S+\)\s+handler-town_yangshe\s+\S+$", log, re.M)
+    assert re.search(rf"Kiosk link .*: http://127\.0\.0\.1:{port}/kiosk/ioc_\S+$", log, re.M)
+    password = re.search(r"^\s+dispatcher \(\S+\)\s+dispatcher\s+(\S+)$", log, re.M).group(1)
+    session = requests.Session()
+    page = session.get(f"http://127.0.0.1:{port}/login", timeout=5).text
+    csrf = re.search(r'name="csrf" value="([^"]+)"', page).group(1)
+    answer = session.post(f"http://127.0.0.1:{port}/login", data={"csrf": csrf, "name": "dispatcher", "password": password},
+                          allow_redirects=False, timeout=10)
+    assert answer.status_code == 302
+    assert session.get(f"http://127.0.0.1:{port}/api/v1/me", timeout=5).json()["roles"] == ["dispatcher"]
+
+
 @pytest.fixture
 def demo(tmp_path):
     port = free_port()
@@ -59,6 +78,7 @@ def test_the_demo_prints_its_services_and_feeds_the_city_until_ctrl_c(demo):
         return status == 200 and m and int(m.group(1)) > 300
 
     wait_for(accepted, timeout=60, message="simulated city flowing into Redis")
+    assert_demo_users_sign_in(log_path.read_text(), port)
     family = [proc.pid] + [c.pid for c in psutil.Process(proc.pid).children(recursive=True)]
     assert len(family) >= 6  # demo, redis, broker, ingest, web (+ its workers), simulator
     os.kill(proc.pid, signal.SIGINT)

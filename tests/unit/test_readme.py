@@ -41,7 +41,7 @@ def test_every_reject_reason_is_documented(reason):
 def test_every_redis_key_family_is_documented():
     names = [redis_keys.METRICS, redis_keys.DEADLETTER, redis_keys.ALARMS_ACTIVE, redis_keys.ALARMS_EVENTS, redis_keys.ALARMS_ACKS,
              redis_keys.WORKERS, redis_keys.USERS, redis_keys.TOKENS, redis_keys.TOKEN_INDEX, redis_keys.LOGIN_FAILURES,
-             redis_keys.AUDIT, redis_keys.SECRET_KEY]
+             redis_keys.SESSIONS, redis_keys.AUDIT, redis_keys.SECRET_KEY]
     sharded = [f(0) for f in (redis_keys.latest, redis_keys.latest_ts, redis_keys.meta, redis_keys.district,
                               redis_keys.state, redis_keys.geo, redis_keys.rules)] + [redis_keys.rollup(0, 1), redis_keys.rollup_hourly(0, 1)]
     for key in names:
