@@ -12,6 +12,8 @@ from ioc.domain.geo import CityMap
 from ioc.i18n import t
 from ioc.views.admin import department_options, role_options
 
+from .shell import GRID_THEME
+
 USER_COLUMNS = (("name", "admin_col_name", 150), ("display_name", "admin_col_display", 150), ("roles", "admin_col_roles", 0),
                 ("department", "admin_col_department", 0), ("status", "admin_col_status", 100),
                 ("created", "admin_col_created", 170), ("updated", "admin_col_updated", 170))
@@ -33,8 +35,9 @@ def _grid(grid_id: str, spec, lang: str, row_id: str) -> dag.AgGrid:
         id=grid_id, columnDefs=_columns(spec, lang), rowData=[], getRowId=f"params.data.{row_id}",
         defaultColDef={"sortable": True, "resizable": True, "filter": True},
         dashGridOptions={"animateRows": False, "localeText": {"noRowsToShow": t("admin_no_rows", lang)},
-                         "rowSelection": {"mode": "singleRow", "checkboxes": False, "enableClickSelection": True}},
-        className="ag-theme-alpine-dark", style={"height": "34vh"},
+                         "rowSelection": {"mode": "singleRow", "checkboxes": False, "enableClickSelection": True},
+                         "theme": GRID_THEME},
+        style={"height": "34vh"},
     )
 
 

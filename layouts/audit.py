@@ -7,6 +7,8 @@ from dash import dcc, html
 
 from ioc.i18n import t
 
+from .shell import GRID_THEME
+
 AUDIT_REFRESH_MS = 10_000
 # action filter: prefix -> label key suffix (the first is "all")
 ACTION_GROUPS = ("", "auth.", "user.", "token.", "alarm.", "access.")
@@ -38,8 +40,8 @@ def audit_page(lang: str) -> html.Div:
             dag.AgGrid(
                 id="audit-grid", columnDefs=audit_columns(lang), rowData=[],
                 defaultColDef={"sortable": True, "resizable": True, "filter": True},
-                dashGridOptions={"animateRows": False, "pagination": True, "paginationPageSize": 100},
-                className="ag-theme-alpine-dark", style={"height": "70vh"},
+                dashGridOptions={"animateRows": False, "pagination": True, "paginationPageSize": 100, "theme": GRID_THEME},
+                style={"height": "70vh"},
             ),
         ],
         className="audit-page", id="audit-page",

@@ -9,6 +9,7 @@ from ioc.domain.geo import CityMap
 from ioc.i18n import t
 
 from .bigscreen import city_map, kpi
+from .shell import GRID_THEME
 
 DISTRICT_KPIS = ("kpi_online", "kpi_alarms", "kpi_aqi", "kpi_traffic", "kpi_water", "kpi_lights")
 
@@ -85,8 +86,7 @@ def districts_page(lang: str) -> html.Div:
                 rowData=[],
                 defaultColDef={"sortable": True, "resizable": True},
                 columnSize="sizeToFit",
-                className="ag-theme-alpine-dark",
-                dashGridOptions={"domLayout": "autoHeight", "animateRows": False},
+                dashGridOptions={"domLayout": "autoHeight", "animateRows": False, "theme": GRID_THEME},
                 getRowId="params.data.id",
             ),
         ],

@@ -11,6 +11,11 @@ from ioc.settings import Settings
 
 REFRESH_MS = 2000
 
+# every dash-ag-grid table: AG Grid's Alpine theme in the portal's dark colours (Theming API)
+GRID_THEME = {"function": ("themeAlpine.withParams({backgroundColor: '#10243d', foregroundColor: '#dbe7f5', "
+                           "headerBackgroundColor: '#132b47', borderColor: '#1f3b5c', accentColor: '#7fd1ff', "
+                           "oddRowBackgroundColor: '#0e2136', browserColorScheme: 'dark', fontFamily: 'inherit'})")}
+
 
 def shell(settings: Settings) -> html.Div:
     lang = settings.lang
