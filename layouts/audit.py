@@ -16,7 +16,7 @@ COLUMNS = ("time", "actor", "role", "action", "target", "outcome", "ip", "detail
 
 
 def audit_columns(lang: str) -> list[dict]:
-    widths = {"time": 170, "actor": 150, "role": 150, "action": 190, "target": 200, "outcome": 100, "ip": 130}
+    widths = {"time": 170, "actor": 150, "role": 150, "action": 260, "target": 200, "outcome": 100, "ip": 130}
     return [{"field": c, "headerName": t(f"col_{c}", lang), **({"width": widths[c]} if c in widths else {"flex": 1})}
             for c in COLUMNS]
 
@@ -28,9 +28,10 @@ def audit_page(lang: str) -> html.Div:
             html.P(t("audit_note", lang), className="note"),
             html.Div(
                 [
-                    dcc.Input(id="audit-actor", placeholder=t("audit_actor", lang), debounce=True, maxLength=80),
+                    dcc.Input(id="audit-actor", placeholder=t("audit_actor", lang), debounce=True, maxLength=80, style={"width": "240px"}),
                     dcc.Dropdown(id="audit-action", value="", clearable=False, className="dash-dropdown",
-                                 options=[{"label": g or t("audit_all", lang), "value": g} for g in ACTION_GROUPS]),
+                                 options=[{"label": t(f"audit_group_{g}", lang) if g else t("audit_all", lang), "value": g}
+                                          for g in ACTION_GROUPS]),
                     html.Button(t("audit_more", lang), id="audit-more", n_clicks=0, className="btn"),
                 ],
                 className="form-row",

@@ -220,7 +220,7 @@ def setup_auth(app, services, users: UserStore) -> None:
     def login():
         lang = page_lang()
         if request.method == "GET":
-            principal = current_principal()
+            principal = current_principal_or_none()
             if principal is not None and principal.kind == "user":
                 return redirect(safe_next(request.args.get("next")) or home_path(principal))
             return login_page(lang)
