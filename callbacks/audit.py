@@ -25,7 +25,7 @@ def audit_rows(entries, lang: str = "zh") -> list[dict]:
     """Entries as table rows (time in China Standard Time, detail as compact JSON)."""
     return [
         {"id": e.id, "time": dt.datetime.fromtimestamp(e.at_ms / 1000, CHINA).strftime("%Y-%m-%d %H:%M:%S"),
-         "actor": e.actor, "role": e.role, "action": action_label(e.action, lang), "target": e.target, "outcome": e.outcome, "ip": e.ip,
+         "actor": e.actor, "role": e.role, "action": e.action, "action_label": action_label(e.action, lang), "target": e.target, "outcome": e.outcome, "ip": e.ip,
          "detail": json.dumps(e.detail, ensure_ascii=False, sort_keys=True) if e.detail else ""}
         for e in entries
     ]

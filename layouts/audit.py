@@ -17,7 +17,8 @@ COLUMNS = ("time", "actor", "role", "action", "target", "outcome", "ip", "detail
 
 def audit_columns(lang: str) -> list[dict]:
     widths = {"time": 170, "actor": 150, "role": 150, "action": 260, "target": 200, "outcome": 100, "ip": 130}
-    return [{"field": c, "headerName": t(f"col_{c}", lang), **({"width": widths[c]} if c in widths else {"flex": 1})}
+    fields = {"action": "action_label"}  # the action's name in the page language, with its code
+    return [{"field": fields.get(c, c), "headerName": t(f"col_{c}", lang), **({"width": widths[c]} if c in widths else {"flex": 1})}
             for c in COLUMNS]
 
 

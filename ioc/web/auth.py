@@ -216,6 +216,24 @@ def setup_auth(app, services, users: UserStore) -> None:
             response.headers["Retry-After"] = str(retry_after)
         return response
 
+    def login_fields() -> dict:
+        """The sign-in fields: the form (`name` or `username`, `password`, `csrf`, `next`) or the same as JSON."""
+        body = request.get_json(silent=True) if request.is_json else None
+        return body if isinstance(body, dict) else request.form.to_dict()
+
+    def login_origin_ok(fields: dict) -> bool:
+        """Login CSRF defence. The portal's own form carries the session's `csrf` token, which
+        must match. A request without one is accepted only when no browser marks it as coming
+        from another site (`Origin` of another host, or `Sec-Fetch-Site: cross-site`), which is
+        what a script or another system signing in looks like."""
+        token = str(fields.get("csrf") or "")
+        if token:
+            return secrets.compare_digest(token, str(session.get("csrf", "-")))
+        if request.headers.get("Sec-Fetch-Site") in ("cross-site", "same-site"):
+            return False
+        origin = request.headers.get("Origin")
+        return not origin or urlsplit(origin).netloc == request.host
+
     @server.route("/login", methods=["GET", "POST"])
     def login():
         lang = page_lang()
@@ -224,11 +242,12 @@ def setup_auth(app, services, users: UserStore) -> None:
             if principal is not None and principal.kind == "user":
                 return redirect(safe_next(request.args.get("next")) or home_path(principal))
             return login_page(lang)
-        if not secrets.compare_digest(str(request.form.get("csrf", "")), str(session.get("csrf", "-"))):
-            return login_page(lang, "login_expired", 400, request.form.get("name", ""))
-        name = (request.form.get("name") or "").strip().lower()[:64]
+        fields = login_fields()
+        if not login_origin_ok(fields):
+            return login_page(lang, "login_expired", 400, str(fields.get("name") or ""))
+        name = str(fields.get("name") or fields.get("username") or "").strip().lower()[:64]
         try:
-            outcome = users.authenticate(name, request.form.get("password", ""), client_ip())
+            outcome = users.authenticate(name, str(fields.get("password") or ""), client_ip())
         except REDIS_UNAVAILABLE:
             return login_page(lang, "data_unavailable", 503, name)
         if outcome.reason == "locked":
@@ -241,7 +260,7 @@ def setup_auth(app, services, users: UserStore) -> None:
         start_session(lambda sid: PortalUser(user.principal(), f"u|{user.name}|{user.epoch}|{sid}"), user.name,
                       settings.session_hours * 3600)
         log.info("%s signed in from %s", user.name, client_ip())
-        return redirect(safe_next(request.form.get("next")) or home_path(user.principal()))
+        return redirect(safe_next(str(fields.get("next") or "")) or home_path(user.principal()))
 
     @server.route("/logout", methods=["GET", "POST"])
     def logout():

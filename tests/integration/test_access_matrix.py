@@ -596,13 +596,36 @@ def test_after_max_failures_the_name_is_locked_with_retry_after(portal):
     assert portal.audit("auth.locked_out", name)[0].outcome == "denied"
 
 
-@pytest.mark.parametrize("csrf", ["", "forged-token"])
-def test_a_sign_in_without_the_forms_csrf_token_is_refused(portal, csrf):
+def test_a_sign_in_with_a_forged_csrf_token_is_refused(portal):
     session = portal.new_session()
-    portal.csrf(session)  # the session has a token; the post does not carry it
-    response = portal.post_login(session, "m-operator", TEST_PASSWORD, csrf=csrf)
+    portal.csrf(session)  # the session has a token; the post carries another one
+    response = portal.post_login(session, "m-operator", TEST_PASSWORD, csrf="forged-token")
     assert response.status_code == 400
     assert session.get(portal.url("/api/v1/me"), timeout=10).status_code == 401
+
+
+@pytest.mark.parametrize("headers", [{"Origin": "https://evil.example"}, {"Sec-Fetch-Site": "cross-site"}],
+                         ids=["foreign-origin", "cross-site"])
+def test_a_sign_in_posted_from_another_site_is_refused(portal, headers):
+    session = portal.new_session()
+    response = session.post(portal.url("/login"), data={"name": "m-operator", "password": TEST_PASSWORD},
+                            headers=headers, allow_redirects=False, timeout=10)
+    assert response.status_code == 400
+    assert session.get(portal.url("/api/v1/me"), timeout=10).status_code == 401
+
+
+@pytest.mark.parametrize("how", ["form", "username-field", "json"])
+def test_a_script_signs_in_without_the_form(portal, how):
+    session = portal.new_session()
+    if how == "json":
+        response = session.post(portal.url("/login"), json={"name": "m-operator", "password": TEST_PASSWORD},
+                                allow_redirects=False, timeout=10)
+    else:
+        field = "username" if how == "username-field" else "name"
+        response = session.post(portal.url("/login"), data={field: "m-operator", "password": TEST_PASSWORD},
+                                allow_redirects=False, timeout=10)
+    assert response.status_code == 302
+    assert session.get(portal.url("/api/v1/me"), timeout=10).json()["name"] == "m-operator"
 
 
 def test_a_csrf_token_of_another_browser_is_refused(portal):
