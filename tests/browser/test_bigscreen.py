@@ -6,6 +6,7 @@ import time
 
 import pytest
 from dash.testing.wait import until
+from selenium.common.exceptions import StaleElementReferenceException
 
 from ioc.web.app import create_app
 from tests.conftest import browser_sign_in
@@ -93,7 +94,10 @@ def test_clicking_a_district_on_the_map_drills_down(screen, city_feed):
     # the Yangshe polygon: find it through Leaflet's tooltip binding by hovering each path
     paths = screen.driver.find_elements("css selector", "#map path.leaflet-interactive")
     for path in paths:
-        screen.driver.execute_script("arguments[0].dispatchEvent(new MouseEvent('click', {bubbles: true}))", path)
+        try:
+            screen.driver.execute_script("arguments[0].dispatchEvent(new MouseEvent('click', {bubbles: true}))", path)
+        except StaleElementReferenceException:
+            break  # the previous click already opened a district page
         if "/district/" in screen.driver.current_url:
             break
     until(lambda: "/district/" in screen.driver.current_url, timeout=10)

@@ -1,0 +1,255 @@
+"""The case (案件) and its seven-stage workflow, GB/T 30428 style. Pure: no I/O.
+
+    上报 reported → 受理 accepted → 核实 verified → 派遣 dispatched → 处置 handled → 核查 checked → 办结 closed
+
+with the real branches: 不予受理 (reject: reported → rejected), 作废 (void: accepted → voided,
+the inspector found nothing), 回退 (return: a department sends a misdispatched task back,
+dispatched → verified, to be dispatched again), 返工 (check_fail: handled → dispatched, counted),
+延期 (request_deferral / approve_deferral / deny_deferral while dispatched), 督办 (urge: a leader
+presses an open case), 并案 (merge: a duplicate report joins its master case, → merged).
+
+`apply(case, action, actor, now_ms, **params)` checks the stage, the actor's role (and, for a
+department handler, that the case is its department's) and the parameters, and returns the
+changed case and the timeline event; it raises `CaseActionError` (or `CasePermissionError`)
+with a message the user can act on. Deadlines are set by the caller (`ioc.domain.case_catalog`
+and `ioc.domain.work_calendar` know the time limits); this module only carries them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, replace
+
+from .access import Principal
+
+STAGES: tuple[str, ...] = ("reported", "accepted", "verified", "dispatched", "handled", "checked", "closed")
+ENDED: tuple[str, ...] = ("closed", "rejected", "voided", "merged")  # no further action (except none)
+OPEN_STAGES: tuple[str, ...] = STAGES[:-1]
+STAGE_NAMES: dict[str, dict[str, str]] = {
+    "reported": {"zh": "上报", "en": "Reported"},
+    "accepted": {"zh": "受理", "en": "Accepted"},
+    "verified": {"zh": "核实", "en": "Verified"},
+    "dispatched": {"zh": "派遣", "en": "Dispatched"},
+    "handled": {"zh": "处置", "en": "Handled"},
+    "checked": {"zh": "核查", "en": "Checked"},
+    "closed": {"zh": "办结", "en": "Closed"},
+    "rejected": {"zh": "不予受理", "en": "Not accepted"},
+    "voided": {"zh": "作废", "en": "Void"},
+    "merged": {"zh": "并案", "en": "Merged"},
+}
+# the stage whose work a stage's deadline measures: e.g. while `dispatched`, the department handles
+STAGE_WORK = {"reported": "accept", "accepted": "verify", "verified": "dispatch", "dispatched": "handle",
+              "handled": "check", "checked": "close"}
+NOTE_MAX = 1000
+DEFERRAL_MAX_HOURS = 24 * 30
+
+
+class CaseActionError(ValueError):
+    """An action the case's stage or the parameters do not allow; the message says why."""
+
+
+class CasePermissionError(CaseActionError):
+    """The actor's role (or department) may not take this action on this case."""
+
+
+@dataclass(frozen=True)
+class Transition:
+    action: str
+    from_stages: tuple[str, ...]
+    to_stage: str | None  # None: the stage stays (acknowledge, deferral, urge)
+    roles: frozenset[str]
+    note_required: bool = False
+    zh: str = ""
+    en: str = ""
+
+
+def _t(action, frm, to, roles, note=False, zh="", en=""):
+    return Transition(action, tuple(frm), to, frozenset(roles), note, zh, en)
+
+
+TRANSITIONS: dict[str, Transition] = {t.action: t for t in (
+    _t("accept", ["reported"], "accepted", ["dispatcher"], zh="受理（送核实）", en="Accept (send for verification)"),
+    _t("reject", ["reported"], "rejected", ["dispatcher"], True, "不予受理", "Do not accept"),
+    _t("merge", ["reported", "accepted"], "merged", ["dispatcher"], zh="并案", en="Merge into master case"),
+    _t("verify", ["accepted"], "verified", ["inspector"], zh="核实属实", en="Verify"),
+    _t("void", ["accepted"], "voided", ["inspector"], True, "核实不属实（作废）", "Void (not found on site)"),
+    _t("dispatch", ["verified"], "dispatched", ["dispatcher"], zh="派遣", en="Dispatch"),
+    _t("acknowledge", ["dispatched"], None, ["handler"], zh="签收", en="Acknowledge"),
+    _t("return", ["dispatched"], "verified", ["handler"], True, "回退（非本部门职责）", "Return (not ours)"),
+    _t("handle", ["dispatched"], "handled", ["handler"], zh="处置完毕", en="Report handled"),
+    _t("request_deferral", ["dispatched"], None, ["handler"], True, "申请延期", "Request deferral"),
+    _t("approve_deferral", ["dispatched"], None, ["dispatcher"], zh="批准延期", en="Approve deferral"),
+    _t("deny_deferral", ["dispatched"], None, ["dispatcher"], True, "驳回延期", "Deny deferral"),
+    _t("check_pass", ["handled"], "checked", ["inspector"], zh="核查通过", en="Check passed"),
+    _t("check_fail", ["handled"], "dispatched", ["inspector"], True, "核查不通过（返工）", "Check failed (rework)"),
+    _t("close", ["checked"], "closed", ["dispatcher"], zh="结案", en="Close"),
+    _t("urge", list(OPEN_STAGES), None, ["leader"], zh="督办", en="Urge"),
+)}
+
+
+@dataclass(frozen=True)
+class Case:
+    id: str
+    class_code: str
+    lat: float
+    lon: float
+    district: str
+    source: str  # hotline | inspector | camera | sensor | phone | open311 | …
+    created_at: int
+    stage: str = "reported"
+    version: int = 1
+    description: str = ""
+    address: str = ""
+    cell: str = ""
+    report_id: str = ""
+    reporter: str = ""
+    device_id: str = ""
+    media: tuple[str, ...] = ()  # photo / video links
+    urgent: bool = False
+    department: str = ""  # the department it is (or was last) dispatched to
+    suggested_department: str = ""
+    stage_since: int = 0
+    stage_deadline: int = 0  # ms; when the current stage's work is due (0: no limit)
+    due_at: int = 0  # ms; when the whole case is due to close (moves with approved deferrals)
+    acknowledged_at: int = 0
+    rework_count: int = 0
+    return_count: int = 0
+    deferral_count: int = 0
+    deferred_hours: int = 0
+    urge_count: int = 0
+    pending_deferral: dict = field(default_factory=dict)  # {"hours", "note", "by", "at"} while asked
+    master_id: str = ""
+    possible_duplicates: tuple[str, ...] = ()
+    closed_at: int = 0
+    updated_at: int = 0
+
+    @property
+    def is_open(self) -> bool:
+        return self.stage not in ENDED
+
+    def overdue(self, now_ms: int) -> bool:
+        return self.is_open and bool(self.stage_deadline) and now_ms > self.stage_deadline
+
+    def to_dict(self) -> dict:
+        data = asdict(self)
+        data["media"] = list(self.media)
+        data["possible_duplicates"] = list(self.possible_duplicates)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "Case":
+        known = {f for f in cls.__dataclass_fields__}
+        values = {k: v for k, v in data.items() if k in known}
+        values["media"] = tuple(values.get("media") or ())
+        values["possible_duplicates"] = tuple(values.get("possible_duplicates") or ())
+        values["pending_deferral"] = dict(values.get("pending_deferral") or {})
+        return cls(**values)
+
+
+@dataclass(frozen=True)
+class CaseEvent:
+    """One line of a case's timeline."""
+
+    case_id: str
+    action: str  # a TRANSITIONS key, or "report" for the intake
+    actor: str
+    role: str
+    from_stage: str
+    to_stage: str
+    at: int
+    note: str = ""
+    detail: dict = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def allowed_actions(case: Case, principal: Principal | None) -> list[str]:
+    """The actions this principal may take on this case now (for buttons and the API)."""
+    return [a for a, t in TRANSITIONS.items() if _permitted(case, t, principal) is None and case.stage in t.from_stages
+            and not (a in ("approve_deferral", "deny_deferral") and not case.pending_deferral)
+            and not (a == "request_deferral" and case.pending_deferral)]
+
+
+def _permitted(case: Case, t: Transition, principal: Principal | None) -> str | None:
+    """None when allowed, else the reason."""
+    if principal is None:
+        return "sign in first"
+    if principal.read_only:
+        return "a read-only kiosk session may not act on cases"
+    role = next((r for r in principal.roles if r in t.roles), None)
+    if role is None:
+        holders = ", ".join(sorted(t.roles))
+        return f"role {principal.role} may not {t.action} a case ({holders} may)"
+    if role == "handler" and principal.department != case.department:
+        return f"this case is dispatched to {case.department or 'no department'}, not to {principal.department}"
+    return None
+
+
+def apply(case: Case, action: str, actor: Principal, now_ms: int, note: str = "", department: str = "",
+          hours: int = 0, master_id: str = "") -> tuple[Case, CaseEvent]:
+    """Take `action` on `case` as `actor` at `now_ms`; returns (changed case, timeline event).
+
+    Parameters: `note` (required by reject, void, return, check_fail, request_deferral,
+    deny_deferral), `department` (dispatch), `hours` (request_deferral), `master_id` (merge).
+    The caller sets new deadlines (stage_deadline, due_at) on the returned case.
+    """
+    t = TRANSITIONS.get(action)
+    if t is None:
+        raise CaseActionError(f"unknown action {action!r}; actions are {', '.join(TRANSITIONS)}")
+    if case.stage not in t.from_stages:
+        raise CaseActionError(f"a case in stage {case.stage!r} cannot be {action!r}ed (only from {', '.join(t.from_stages)})")
+    reason = _permitted(case, t, actor)
+    if reason:
+        raise CasePermissionError(reason)
+    note = (note or "").strip()
+    if t.note_required and not note:
+        raise CaseActionError(f"{action} needs a note saying why")
+    if len(note) > NOTE_MAX:
+        raise CaseActionError(f"the note is {len(note)} characters; at most {NOTE_MAX} are allowed")
+    role = next(r for r in sorted(actor.roles) if r in t.roles)
+    changes: dict = {}
+    detail: dict = {}
+    if action == "dispatch":
+        if not department:
+            raise CaseActionError("dispatch needs the department to send the case to")
+        changes.update(department=department, acknowledged_at=0, pending_deferral={})
+        detail["department"] = department
+    elif action == "acknowledge":
+        if case.acknowledged_at:
+            raise CaseActionError("the department has already acknowledged this case")
+        changes["acknowledged_at"] = now_ms
+    elif action == "return":
+        changes.update(return_count=case.return_count + 1, acknowledged_at=0, pending_deferral={})
+        detail["department"] = case.department
+    elif action == "check_fail":
+        changes.update(rework_count=case.rework_count + 1)
+    elif action == "request_deferral":
+        if case.pending_deferral:
+            raise CaseActionError("a deferral request is already waiting for the dispatcher")
+        if not isinstance(hours, int) or not 1 <= hours <= DEFERRAL_MAX_HOURS:
+            raise CaseActionError(f"a deferral asks for 1 to {DEFERRAL_MAX_HOURS} hours")
+        changes["pending_deferral"] = {"hours": hours, "note": note, "by": actor.name, "at": now_ms}
+        detail["hours"] = hours
+    elif action in ("approve_deferral", "deny_deferral"):
+        if not case.pending_deferral:
+            raise CaseActionError("no deferral request is waiting")
+        hours = int(case.pending_deferral["hours"])
+        detail["hours"] = hours
+        changes["pending_deferral"] = {}
+        if action == "approve_deferral":
+            changes.update(deferral_count=case.deferral_count + 1, deferred_hours=case.deferred_hours + hours)
+    elif action == "urge":
+        changes["urge_count"] = case.urge_count + 1
+    elif action == "merge":
+        if not master_id or master_id == case.id:
+            raise CaseActionError("merge needs the id of another case (the master) to merge into")
+        changes["master_id"] = master_id
+        detail["master_id"] = master_id
+    to_stage = t.to_stage or case.stage
+    if to_stage != case.stage:
+        changes["stage_since"] = now_ms
+        changes["stage_deadline"] = 0
+    if to_stage == "closed":
+        changes["closed_at"] = now_ms
+    changed = replace(case, stage=to_stage, version=case.version + 1, updated_at=now_ms, **changes)
+    return changed, CaseEvent(case.id, action, actor.name, role, case.stage, to_stage, now_ms, note, detail)
