@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import orjson
 
 from ioc.adapters import redis_keys as keys
+from ioc.domain.cases import TRANSITIONS
 
 ACTIONS: dict[str, str] = {
     "auth.sign_in": "a user signed in",
@@ -32,7 +33,9 @@ ACTIONS: dict[str, str] = {
     "token.revoke": "an admin revoked an API token or kiosk link",
     "alarm.acknowledge": "an alarm was acknowledged",
     "alarm.clear": "an alarm was cleared by hand, with a note",
+    "case.report": "a case was reported (any source: MQTT, sensor alarm, phone, API, Open311)",
 }
+ACTIONS.update({f"case.{action}": f"case action: {t.en.lower()}" for action, t in TRANSITIONS.items()})
 
 
 @dataclass(frozen=True)

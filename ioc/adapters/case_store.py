@@ -1,0 +1,204 @@
+"""Cases in Redis: intake (idempotent), transitions (atomic, version-checked), timelines, queues.
+
+Every case key carries the hash tag `{cases}` so each script runs on one Redis Cluster slot:
+
+- `ioc:{cases}:data` hash: case id -> case JSON; `ioc:{cases}:version` hash: case id -> version
+- `ioc:{cases}:timeline:<id>` stream: the case's timeline (append-only)
+- `ioc:{cases}:reports` hash: report id -> case id (the same report twice makes one case)
+- `ioc:{cases}:devices` hash: `<device>|<class>` -> the open case raised from that device
+- `ioc:{cases}:open` sorted set: open case id -> created_at; `ioc:{cases}:geo:<class>` geo set of
+  open cases per class (likely-duplicate search)
+- `ioc:{cases}:seq` counter behind case ids; `ioc:{cases}:outbox` stream: messages to publish
+  to department systems after the transition that produced them (`ioc/v1/dispatch/{department}`)
+
+Each create and each transition is one Lua script: it checks (idempotency key, or the version
+the caller read), writes the case, its timeline event, the indexes, the outbox message and the
+audit entry together, or nothing. Two dispatchers acting on one case at once: one succeeds, the
+other gets `CaseConflict` with the version now stored.
+"""
+
+from __future__ import annotations
+
+import time
+
+import orjson
+
+from ioc.adapters import redis_keys as keys
+from ioc.domain.cases import Case, CaseEvent
+
+TAG = "ioc:{cases}"
+DATA = f"{TAG}:data"
+VERSION = f"{TAG}:version"
+REPORTS = f"{TAG}:reports"
+DEVICES = f"{TAG}:devices"
+OPEN = f"{TAG}:open"
+SEQ = f"{TAG}:seq"
+OUTBOX = f"{TAG}:outbox"
+OUTBOX_MAXLEN = 100_000
+
+
+def timeline_key(case_id: str) -> str:
+    return f"{TAG}:timeline:{case_id}"
+
+
+def geo_key(class_code: str) -> str:
+    return f"{TAG}:geo:{class_code}"
+
+
+# KEYS: data, version, reports, devices, open, geo, timeline, audit
+# ARGV: JSON {id, case, report_id, device_key, created_at, lon, lat, event: [field, value, …], audit: [...]}
+# Returns {1, id} when created, {0, existing id} when the report id or device already has a case.
+CREATE_LUA = """
+local a = cjson.decode(ARGV[1])
+if a.report_id ~= '' then
+  local existing = redis.call('HGET', KEYS[3], a.report_id)
+  if existing then return {0, existing} end
+end
+if a.device_key ~= '' then
+  local open = redis.call('HGET', KEYS[4], a.device_key)
+  if open then return {0, open} end
+end
+redis.call('HSET', KEYS[1], a.id, a.case)
+redis.call('HSET', KEYS[2], a.id, 1)
+if a.report_id ~= '' then redis.call('HSET', KEYS[3], a.report_id, a.id) end
+if a.device_key ~= '' then redis.call('HSET', KEYS[4], a.device_key, a.id) end
+redis.call('ZADD', KEYS[5], a.created_at, a.id)
+redis.call('GEOADD', KEYS[6], a.lon, a.lat, a.id)
+redis.call('XADD', KEYS[7], '*', unpack(a.event))
+redis.call('XADD', KEYS[8], '*', unpack(a.audit))
+return {1, a.id}
+"""
+
+# KEYS: data, version, devices, open, geo, timeline, outbox, audit
+# ARGV: JSON {id, expected, version, case, open (bool), device_key, event, audit, outbox ([] or fields)}
+# Returns {1, version} on success, {0, stored version} on a version conflict, {-1, 0} if unknown.
+TRANSITION_LUA = """
+local a = cjson.decode(ARGV[1])
+local stored = redis.call('HGET', KEYS[2], a.id)
+if not stored then return {-1, 0} end
+if tonumber(stored) ~= a.expected then return {0, tonumber(stored)} end
+redis.call('HSET', KEYS[1], a.id, a.case)
+redis.call('HSET', KEYS[2], a.id, a.version)
+if not a.open then
+  redis.call('ZREM', KEYS[4], a.id)
+  redis.call('ZREM', KEYS[5], a.id)
+  if a.device_key ~= '' and redis.call('HGET', KEYS[3], a.device_key) == a.id then
+    redis.call('HDEL', KEYS[3], a.device_key)
+  end
+end
+redis.call('XADD', KEYS[6], '*', unpack(a.event))
+redis.call('XADD', KEYS[8], '*', unpack(a.audit))
+if #a.outbox > 0 then redis.call('XADD', KEYS[7], 'MAXLEN', '~', 100000, '*', unpack(a.outbox)) end
+return {1, a.version}
+"""
+
+
+class CaseNotFound(KeyError):
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else "no such case"
+
+
+class CaseConflict(RuntimeError):
+    """Someone changed the case since it was read; reload it and decide again."""
+
+    def __init__(self, case_id: str, expected: int, stored: int):
+        super().__init__(f"case {case_id} was changed by someone else (you had version {expected}, it is now {stored}); reload it")
+        self.case_id, self.expected, self.stored = case_id, expected, stored
+
+
+def _flat(fields: dict) -> list[str]:
+    """[field, value, …] as strings (a number passed through Lua would come out as 1.7e+12)."""
+    return [x for k, v in fields.items() for x in (k, v if isinstance(v, str) else str(v) if isinstance(v, (int, float)) else orjson.dumps(v).decode())]
+
+
+def event_fields(event: CaseEvent) -> dict:
+    return {"action": event.action, "actor": event.actor, "role": event.role, "from": event.from_stage, "to": event.to_stage,
+            "at": event.at, "note": event.note, "detail": orjson.dumps(event.detail).decode()}
+
+
+def audit_fields(event: CaseEvent, ip: str = "") -> dict:
+    return {"at_ms": event.at, "actor": event.actor, "role": event.role, "action": f"case.{event.action}", "target": event.case_id,
+            "outcome": "ok", "ip": ip, "detail": orjson.dumps({"from": event.from_stage, "to": event.to_stage, "note": event.note,
+                                                               **event.detail}).decode()}
+
+
+def device_key(case: Case) -> str:
+    return f"{case.device_id}|{case.class_code}" if case.device_id else ""
+
+
+def _text(value) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+class CaseStore:
+    def __init__(self, redis_client):
+        self.redis = redis_client
+        self._create = redis_client.register_script(CREATE_LUA)
+        self._transition = redis_client.register_script(TRANSITION_LUA)
+
+    def next_id(self, now_ms: int | None = None) -> str:
+        """`ZJG-YYYYMMDD-NNNNNN` (China date, city-wide sequence)."""
+        n = int(self.redis.incr(SEQ))
+        day = time.strftime("%Y%m%d", time.gmtime((now_ms or time.time() * 1000) / 1000 + 8 * 3600))
+        return f"ZJG-{day}-{n:06d}"
+
+    def create(self, case: Case, event: CaseEvent, ip: str = "") -> tuple[Case, bool]:
+        """Store a new case with its `report` event; returns (the case, True), or (the case that
+        already holds this report id or device, False) and stores nothing."""
+        args = {"id": case.id, "case": orjson.dumps(case.to_dict()).decode(), "report_id": case.report_id,
+                "device_key": device_key(case), "created_at": str(case.created_at), "lon": case.lon, "lat": case.lat,
+                "event": _flat(event_fields(event)), "audit": _flat(audit_fields(event, ip))}
+        created, case_id = self._create(keys=[DATA, VERSION, REPORTS, DEVICES, OPEN, geo_key(case.class_code),
+                                              timeline_key(case.id), keys.AUDIT], args=[orjson.dumps(args)])
+        if created:
+            return case, True
+        return self.get(_text(case_id)), False
+
+    def save_transition(self, before: Case, after: Case, event: CaseEvent, outbox: dict | None = None, ip: str = "") -> Case:
+        """Commit `before` -> `after` if the stored version is still `before.version`."""
+        args = {"id": after.id, "expected": before.version, "version": after.version, "case": orjson.dumps(after.to_dict()).decode(),
+                "open": after.is_open, "device_key": device_key(after), "event": _flat(event_fields(event)),
+                "audit": _flat(audit_fields(event, ip)), "outbox": _flat(outbox) if outbox else []}
+        ok, version = self._transition(keys=[DATA, VERSION, DEVICES, OPEN, geo_key(after.class_code), timeline_key(after.id),
+                                             OUTBOX, keys.AUDIT], args=[orjson.dumps(args)])
+        if ok == -1:
+            raise CaseNotFound(f"no case {after.id!r}")
+        if ok == 0:
+            raise CaseConflict(after.id, before.version, int(version))
+        return after
+
+    def get(self, case_id: str) -> Case:
+        raw = self.redis.hget(DATA, case_id)
+        if raw is None:
+            raise CaseNotFound(f"no case {case_id!r}")
+        return Case.from_dict(orjson.loads(raw))
+
+    def find(self, case_id: str) -> Case | None:
+        raw = self.redis.hget(DATA, case_id)
+        return Case.from_dict(orjson.loads(raw)) if raw else None
+
+    def by_report(self, report_id: str) -> Case | None:
+        case_id = self.redis.hget(REPORTS, report_id)
+        return self.find(_text(case_id)) if case_id else None
+
+    def all(self) -> list[Case]:
+        return [Case.from_dict(orjson.loads(v)) for v in self.redis.hvals(DATA)]
+
+    def open_cases(self) -> list[Case]:
+        ids = self.redis.zrange(OPEN, 0, -1)
+        if not ids:
+            return []
+        return [Case.from_dict(orjson.loads(v)) for v in self.redis.hmget(DATA, ids) if v]
+
+    def timeline(self, case_id: str) -> list[CaseEvent]:
+        out = []
+        for _entry_id, fields in self.redis.xrange(timeline_key(case_id)):
+            f = {_text(k): _text(v) for k, v in fields.items()}
+            out.append(CaseEvent(case_id, f["action"], f["actor"], f["role"], f["from"], f["to"], int(f["at"]), f.get("note", ""),
+                                 orjson.loads(f.get("detail") or "{}")))
+        return out
+
+    def nearby_open(self, class_code: str, lon: float, lat: float, radius_m: float) -> list[str]:
+        """Open cases of the class within `radius_m` metres, nearest first."""
+        found = self.redis.geosearch(geo_key(class_code), longitude=lon, latitude=lat, radius=radius_m, unit="m", sort="ASC")
+        return [_text(x) for x in found]
