@@ -1,6 +1,7 @@
 """Print the README's reference tables (settings, kinds, rules, reject reasons) from the code.
 
-    .venv/bin/python scripts/reference_tables.py
+    .venv/bin/python -m scripts.reference_tables              # print them
+    .venv/bin/python -m scripts.reference_tables --write      # update them in README.md
 
 tests/unit/test_readme.py fails when the README misses an entry these tables list.
 """
@@ -76,7 +77,33 @@ def audit_actions_table() -> str:
 TABLES = (("settings", settings_table), ("kinds", kinds_table), ("rules", rules_table), ("reasons", reasons_table),
           ("permissions", permissions_table), ("audit actions", audit_actions_table))
 
-if __name__ == "__main__":
+def write_into(readme_path) -> list[str]:
+    """Replace each generated table in the README (found by its header line) with the current one."""
+    from pathlib import Path
+
+    path = Path(readme_path)
+    text = path.read_text(encoding="utf-8")
+    changed = []
     for title, make in TABLES:
         table = make()
-        print(f"<!-- {title} -->\n{table}\n")
+        header = table.splitlines()[0]
+        start = text.find(header)
+        if start < 0:
+            raise SystemExit(f"README has no {title} table (header {header!r})")
+        end = text.find("\n\n", start)
+        end = len(text) if end < 0 else end
+        if text[start:end] != table:
+            text = text[:start] + table + text[end:]
+            changed.append(title)
+    path.write_text(text, encoding="utf-8")
+    return changed
+
+
+if __name__ == "__main__":
+    import sys
+
+    if sys.argv[1:2] == ["--write"]:
+        print("updated:", ", ".join(write_into(sys.argv[2] if len(sys.argv) > 2 else "README.md")) or "nothing")
+    else:
+        for title, make in TABLES:
+            print(f"<!-- {title} -->\n{make()}\n")
