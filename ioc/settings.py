@@ -56,6 +56,12 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("IOC_LOGIN_MAX_FAILURES", "5", "Failed sign-ins for one user name within the lock window before further attempts are refused (one address: 4× this)."),
     Setting("IOC_LOGIN_LOCK_MINUTES", "15", "The lock window: failures are counted over it, and a locked name or address waits it out."),
     Setting("IOC_PUBLIC_METRICS", "1", "`1`: `/metrics` is open to scrapers without signing in; `0`: it needs a session or bearer token allowed `view:status`."),
+    Setting("IOC_WORK_DAYS", "1-5", "Working days of the case time-limit calendar: ISO weekdays (1 Monday … 7 Sunday) and ranges, e.g. `1-5`."),
+    Setting("IOC_WORK_HOURS", "08:30-12:00,13:30-17:30", "Working periods of a working day for time limits counted in working hours."),
+    Setting("IOC_HOLIDAYS", "", "Public holidays off the working calendar: `YYYY-MM-DD` and `YYYY-MM-DD..YYYY-MM-DD`, comma-separated. Unset: China's 2026 holidays; `none`: no holidays."),
+    Setting("IOC_MAKEUP_WORKDAYS", "", "Make-up working days (调休) on weekends, same format. Unset: China's 2026 make-up days; `none`: none."),
+    Setting("IOC_DUPLICATE_RADIUS_M", "100", "A new report within this many metres of an open case of the same class is flagged as a likely duplicate."),
+    Setting("IOC_DUPLICATE_WINDOW_HOURS", "72", "…if that open case was reported within this many hours."),
     Setting("IOC_DEMO_PASSWORD", "", "`python -m ioc demo` only: the password of every demo user; unset: fresh random passwords, printed at start."),
 )
 
@@ -114,6 +120,12 @@ class Settings:
     login_lock_minutes: int = 15
     public_metrics: bool = True
     demo_password: str = ""
+    work_days: str = "1-5"
+    work_hours: str = "08:30-12:00,13:30-17:30"
+    holidays: str = ""
+    makeup_workdays: str = ""
+    duplicate_radius_m: int = 100
+    duplicate_window_hours: int = 72
     extra: dict = field(default_factory=dict)
 
     @classmethod
@@ -167,7 +179,14 @@ class Settings:
             login_lock_minutes=_positive(get, "IOC_LOGIN_LOCK_MINUTES"),
             public_metrics=_flag(get, "IOC_PUBLIC_METRICS"),
             demo_password=get("IOC_DEMO_PASSWORD"),
+            work_days=get("IOC_WORK_DAYS"),
+            work_hours=get("IOC_WORK_HOURS"),
+            holidays=get("IOC_HOLIDAYS"),
+            makeup_workdays=get("IOC_MAKEUP_WORKDAYS"),
+            duplicate_radius_m=_positive(get, "IOC_DUPLICATE_RADIUS_M"),
+            duplicate_window_hours=_positive(get, "IOC_DUPLICATE_WINDOW_HOURS"),
         )
+        Settings(**{**values, **overrides}).work_calendar()  # a malformed calendar fails at start, saying which part
         values.update(overrides)
         return cls(**values)
 
@@ -176,6 +195,15 @@ class Settings:
         from ioc.domain.alarm_handling import EscalationPolicy
 
         return EscalationPolicy.from_minutes(self.alarm_escalate_critical_min, self.alarm_escalate_major_min, self.alarm_escalate_minor_min)
+
+    def work_calendar(self):
+        """The WorkCalendar these settings describe (time limits in working hours)."""
+        from ioc.domain.work_calendar import WorkCalendar
+
+        def dates(text: str) -> str | None:
+            return None if not text else ("" if text.strip().lower() == "none" else text)
+
+        return WorkCalendar.from_settings_strings(self.work_days, self.work_hours, dates(self.holidays), dates(self.makeup_workdays))
 
     def replace(self, **changes) -> "Settings":
         current = {f.name: getattr(self, f.name) for f in fields(self)}

@@ -27,7 +27,9 @@ FIELD_OF = {
     "IOC_SESSION_HOURS": "session_hours", "IOC_KIOSK_DAYS": "kiosk_days", "IOC_COOKIE_SECURE": "cookie_secure",
     "IOC_PROXY_HOPS": "proxy_hops", "IOC_LOGIN_MAX_FAILURES": "login_max_failures",
     "IOC_LOGIN_LOCK_MINUTES": "login_lock_minutes", "IOC_PUBLIC_METRICS": "public_metrics",
-    "IOC_DEMO_PASSWORD": "demo_password",
+    "IOC_DEMO_PASSWORD": "demo_password", "IOC_WORK_DAYS": "work_days", "IOC_WORK_HOURS": "work_hours",
+    "IOC_HOLIDAYS": "holidays", "IOC_MAKEUP_WORKDAYS": "makeup_workdays", "IOC_DUPLICATE_RADIUS_M": "duplicate_radius_m",
+    "IOC_DUPLICATE_WINDOW_HOURS": "duplicate_window_hours",
 }
 
 
@@ -177,3 +179,21 @@ def test_replace_returns_a_changed_copy(defaults):
 def test_settings_are_immutable(defaults):
     with pytest.raises(AttributeError):
         defaults.port = 1  # type: ignore[misc]
+
+
+def test_the_working_calendar_defaults_to_chinas_holidays():
+    from datetime import date
+
+    calendar = Settings.from_env(env={}).work_calendar()
+    assert date(2026, 10, 1) in calendar.holidays and date(2026, 10, 10) in calendar.extra_workdays
+
+
+def test_no_holidays_at_all_is_spelled_none():
+    calendar = Settings.from_env(env={"IOC_HOLIDAYS": "none", "IOC_MAKEUP_WORKDAYS": "none"}).work_calendar()
+    assert not calendar.holidays and not calendar.extra_workdays
+
+
+@pytest.mark.parametrize("env", [{"IOC_WORK_HOURS": "8-12"}, {"IOC_WORK_DAYS": "0-5"}, {"IOC_HOLIDAYS": "2026-13-01"}])
+def test_a_malformed_working_calendar_is_refused_at_start(env):
+    with pytest.raises(ValueError):
+        Settings.from_env(env=env)

@@ -1,0 +1,1 @@
+"""Case work: the service over the workflow and the store, report intake, the case worker."""
