@@ -95,7 +95,7 @@ class CaseService:
         case = Case(
             id=self.store.next_id(now), class_code=class_code, lat=lat, lon=lon, district=district, source=source,
             created_at=now, description=description, address=(address or "")[:200], cell=cell or "", report_id=report_id,
-            reporter=(reporter or "")[:100], device_id=device_id, media=media, urgent=minor.urgent,
+            reporter=(reporter or "")[:100], filed_by=actor, device_id=device_id, media=media, urgent=minor.urgent,
             suggested_department=suggest_departments(minor, district)[0], stage_since=now,
             stage_deadline=deadline_for(minor, STAGE_WORK["reported"], now, self.calendar),
             due_at=due_at_for(minor, now, self.calendar), possible_duplicates=duplicates, updated_at=now,

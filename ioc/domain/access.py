@@ -13,6 +13,8 @@ Roles (a user may hold several):
 - ``handler`` 处置部门 — bound to one department; sees only that department's tasks.
 - ``admin`` 管理员 — users, API tokens, audit log, data-intake status. Nothing else: a person
   who also runs operations holds a second role.
+- ``reporter`` 上报系统 — a system that only files and follows case reports (the 12345 hotline
+  platform, a civic app through Open311); meant for API tokens.
 
 A **kiosk** session (the unattended wall) is a read-only operator: it may view what an
 operator views and do nothing.
@@ -22,7 +24,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-ROLES: tuple[str, ...] = ("operator", "leader", "dispatcher", "inspector", "handler", "admin")
+ROLES: tuple[str, ...] = ("operator", "leader", "dispatcher", "inspector", "handler", "admin", "reporter")
 ROLE_ALIASES = {"department": "handler", "department_handler": "handler", "department-handler": "handler"}
 ROLE_NAMES: dict[str, dict[str, str]] = {
     "operator": {"zh": "值班员", "en": "Operator"},
@@ -31,6 +33,7 @@ ROLE_NAMES: dict[str, dict[str, str]] = {
     "inspector": {"zh": "监督员", "en": "Inspector"},
     "handler": {"zh": "处置部门", "en": "Department handler"},
     "admin": {"zh": "系统管理员", "en": "Administrator"},
+    "reporter": {"zh": "上报系统", "en": "Reporting system"},
 }
 
 SIGNED_IN = "signed_in"  # any principal at all (the frame: clock, language, navigation)
@@ -44,6 +47,8 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "view:audit": frozenset({"leader", "admin"}),
     "view:admin": frozenset({"admin"}),
     "view:account": frozenset(ROLES),
+    "case:read": frozenset({"leader", "dispatcher", "inspector", "handler"}),
+    "case:report": frozenset({"dispatcher", "inspector", "reporter"}),
     "alarm:acknowledge": frozenset({"operator", "dispatcher", "leader"}),
     "alarm:clear": frozenset({"dispatcher", "leader"}),
     "user:manage": frozenset({"admin"}),
@@ -57,6 +62,8 @@ PERMISSION_NOTES: dict[str, str] = {
     "view:audit": "the audit log (page and `GET /api/v1/audit`)",
     "view:admin": "the users and API tokens page",
     "view:account": "one's own account page (change password, sign out)",
+    "case:read": "cases: lists, one case with its timeline (a handler: its department's only); `GET /api/v1/cases…`, Open311 `GET`",
+    "case:report": "file a case report (`POST /api/v1/cases`, Open311 `POST requests.json`); each workflow action names its own roles",
     "alarm:acknowledge": "acknowledge an active alarm",
     "alarm:clear": "clear an active alarm by hand, with a note",
     "user:manage": "add, change, disable users, reset passwords",

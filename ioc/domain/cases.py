@@ -101,7 +101,8 @@ class Case:
     address: str = ""
     cell: str = ""
     report_id: str = ""
-    reporter: str = ""
+    reporter: str = ""  # who reported it (a citizen's name and contact, an inspector, a hotline operator)
+    filed_by: str = ""  # the principal or source that filed it (user, `token:<name>`, `hotline`, `sensor`)
     device_id: str = ""
     media: tuple[str, ...] = ()  # photo / video links
     urgent: bool = False

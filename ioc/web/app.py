@@ -11,7 +11,7 @@ import layouts
 from ioc.i18n import t
 from ioc.settings import Settings
 
-from . import api, health
+from . import api, cases_api, health, open311
 from .auth import setup_auth
 from .services import Services
 
@@ -37,5 +37,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     callbacks.register(app, services)
     health.register(app.server, services)
     api.register(app.server, services)
+    cases_api.register(app.server, services)
+    open311.register(app.server, services)
     app.server.extensions["ioc_services"] = services
     return app

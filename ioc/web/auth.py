@@ -114,6 +114,15 @@ def shared_secret_key(settings, redis_client) -> str:
     return secrets.token_hex(32)
 
 
+def open311_api_key(req) -> str:
+    """The Open311 `api_key`: a query or form field, or a field of a JSON body."""
+    key = req.values.get("api_key")
+    if key is None and req.is_json:
+        body = req.get_json(silent=True)
+        key = body.get("api_key") if isinstance(body, dict) else None
+    return str(key or "")
+
+
 def safe_next(target: str | None) -> str:
     """Only a local path may be a redirect target after sign-in: it starts with one `/`, has no
     control character (browsers and werkzeug drop tabs, so `/\t/evil` would become `//evil`), no
@@ -187,9 +196,13 @@ def setup_auth(app, services, users: UserStore) -> None:
     @manager.request_loader
     def load_from_bearer(req):
         header = req.headers.get("Authorization", "")
-        if not header.lower().startswith("bearer "):
+        if header.lower().startswith("bearer "):
+            secret = header[7:].strip()
+        elif req.path.startswith("/open311/"):
+            secret = open311_api_key(req)  # GeoReport v2 passes the key as `api_key`
+        else:
             return None
-        token = users.token_for_secret(header[7:].strip())
+        token = users.token_for_secret(secret)
         if token is None or token.kiosk:  # a kiosk link opens a wall session; it is no API credential
             return None
         return PortalUser(token.principal(), f"t|{token.id}")
@@ -312,6 +325,11 @@ def setup_auth(app, services, users: UserStore) -> None:
         g.ioc_principal = principal
         api = path.startswith("/api/") or path.startswith("/open311/")
         if principal is None:
+            if path.startswith("/open311/"):
+                response = Response(orjson.dumps([{"code": 401, "description": "an api_key is required"}]), status=401,
+                                    mimetype="application/json")
+                response.headers["WWW-Authenticate"] = 'Bearer realm="ioc"'
+                return response
             if path.startswith(DASH_DATA) or api or path == "/metrics":
                 return deny(401, "sign in, or send an API token as 'Authorization: Bearer …'", www_bearer=True)
             return redirect(f"/login?next={quote(request.full_path.rstrip('?') if request.query_string else path)}")

@@ -49,7 +49,7 @@ ADMIN_ACTOR = Actor("matrix-setup", "admin", "127.0.0.9")
 BOARD_ALARM = "wl-matrix-board|water_level_warning"  # stays active: the alarm board shows it
 API_ALARM = "wl-matrix-api|water_level_warning"  # re-raised before every API action on it
 
-ROLE_USERS = ("operator", "leader", "dispatcher", "inspector", "handler", "admin")
+ROLE_USERS = ("operator", "leader", "dispatcher", "inspector", "handler", "admin", "reporter")
 PRINCIPALS = ("anonymous",) + ROLE_USERS + ("kiosk", "bearer")
 SIGNED_IN_PRINCIPALS = PRINCIPALS[1:]
 
@@ -76,8 +76,13 @@ API_PERMISSIONS = {
     ("POST", "/api/v1/alarms/<alarm_id>/acknowledge"): "alarm:acknowledge",
     ("POST", "/api/v1/alarms/<alarm_id>/clear"): "alarm:clear",
     ("GET", "/api/v1/audit"): "view:audit",
+    ("GET", "/api/v1/catalog"): SIGNED_IN,
+    ("GET", "/api/v1/cases"): "case:read",
+    ("POST", "/api/v1/cases"): "case:report",
+    ("GET", "/api/v1/cases/<case_id>"): "case:read",
+    ("POST", "/api/v1/cases/<case_id>/actions"): SIGNED_IN,  # then each workflow action names its roles
 }
-ROUTE_ARGS = {"device_id": "wl-matrix-board", "district_id": DISTRICT, "alarm_id": API_ALARM}
+ROUTE_ARGS = {"device_id": "wl-matrix-board", "district_id": DISTRICT, "alarm_id": API_ALARM, "case_id": "ZJG-20260101-999999"}
 
 PAGES = ("/", "/districts", f"/district/{DISTRICT}", "/status", "/audit", "/admin", "/account")
 

@@ -13,19 +13,21 @@ from ioc.domain.access import (PERMISSIONS, ROLES, SIGNED_IN, VIEWS, AccessDenie
 SPEC: dict[str, set[str]] = {
     "operator": {SIGNED_IN, "view:bigscreen", "view:districts", "view:status", "view:account", "alarm:acknowledge"},
     "leader": {SIGNED_IN, "view:bigscreen", "view:districts", "view:status", "view:audit", "view:account",
-               "alarm:acknowledge", "alarm:clear"},
+               "alarm:acknowledge", "alarm:clear", "case:read"},
     "dispatcher": {SIGNED_IN, "view:bigscreen", "view:districts", "view:status", "view:account",
-                   "alarm:acknowledge", "alarm:clear"},
-    "inspector": {SIGNED_IN, "view:bigscreen", "view:districts", "view:account"},
-    "handler": {SIGNED_IN, "view:account"},
+                   "alarm:acknowledge", "alarm:clear", "case:read", "case:report"},
+    "inspector": {SIGNED_IN, "view:bigscreen", "view:districts", "view:account", "case:read", "case:report"},
+    "handler": {SIGNED_IN, "view:account", "case:read"},
     "admin": {SIGNED_IN, "view:status", "view:audit", "view:admin", "view:account", "user:manage", "token:manage"},
+    "reporter": {SIGNED_IN, "view:account", "case:report"},
 }
 # A kiosk is a read-only operator: an operator's views and the frame, no action.
 KIOSK_SPEC = {SIGNED_IN, "view:bigscreen", "view:districts", "view:status", "view:account"}
 ALL_PERMISSIONS = sorted(set().union(*SPEC.values()))
 
 # Where each role lands after signing in (its first view in navigation order).
-HOME = {"operator": "/", "leader": "/", "dispatcher": "/", "inspector": "/", "handler": "/account", "admin": "/status"}
+HOME = {"operator": "/", "leader": "/", "dispatcher": "/", "inspector": "/", "handler": "/account", "admin": "/status",
+        "reporter": "/account"}
 
 
 def person(*roles: str, department: str = "") -> Principal:
@@ -35,8 +37,8 @@ def person(*roles: str, department: str = "") -> Principal:
 KIOSK = Principal("kiosk:wall", frozenset({"operator"}), "wall", "", "kiosk", True)
 
 
-def test_the_roles_are_the_six_of_the_spec():
-    assert ROLES == ("operator", "leader", "dispatcher", "inspector", "handler", "admin")
+def test_the_roles_are_the_six_of_the_issue_plus_the_reporting_system():
+    assert ROLES == ("operator", "leader", "dispatcher", "inspector", "handler", "admin", "reporter")
 
 
 def test_the_permission_table_names_exactly_the_permissions_of_the_spec():

@@ -1,0 +1,178 @@
+"""`/api/v1/cases…` (JSON for other systems, same rules as the portal) and Open311 GeoReport v2.
+
+Both go through `ioc.casework.service.CaseService`, so a report or an action follows the same
+rules whichever door it comes in by. A department handler sees only its department's cases
+(others answer 404, as if they did not exist).
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from datetime import datetime, timedelta, timezone
+
+from flask import Flask, jsonify, request
+
+from ioc.adapters.case_store import CaseConflict, CaseNotFound, CaseStore
+from ioc.adapters.redis_client import REDIS_UNAVAILABLE
+from ioc.casework.service import CaseInputError, CaseService
+from ioc.domain import case_catalog
+from ioc.domain.access import SIGNED_IN, Principal, allowed
+from ioc.domain.cases import STAGES, CaseActionError, CasePermissionError, TRANSITIONS, allowed_actions
+from ioc.domain.departments import all_departments
+
+from .auth import api_principal, client_ip
+from .services import Services
+
+CHINA = timezone(timedelta(hours=8))
+MAX_LIMIT = 1000
+SOURCE = re.compile(r"^[a-z0-9_-]{1,32}$")
+
+
+def _error(status: int, error: str, message: str, **extra):
+    return jsonify({"error": error, "message": message, **extra}), status
+
+
+def _iso(ms: int) -> str | None:
+    return datetime.fromtimestamp(ms / 1000, CHINA).isoformat(timespec="seconds") if ms else None
+
+
+def visible_to(case, principal: Principal) -> bool:
+    """A handler (without a wider role) sees only its department's cases."""
+    if principal.roles & {"leader", "dispatcher", "inspector"}:
+        return True
+    return "handler" in principal.roles and bool(principal.department) and case.department == principal.department
+
+
+def case_json(case, now_ms: int) -> dict:
+    minor = case_catalog.MINOR_CLASSES.get(case.class_code)
+    return {**case.to_dict(), "class_zh": minor.name_zh if minor else "", "class_en": minor.name_en if minor else "",
+            "open": case.is_open, "overdue": case.overdue(now_ms)}
+
+
+def register(server: Flask, services: Services) -> None:
+    if services.redis is None:
+        return
+    cases = CaseService(CaseStore(services.redis), services.city, services.settings.work_calendar(),
+                        services.settings.duplicate_radius_m, services.settings.duplicate_window_hours)
+    server.extensions["ioc_cases"] = cases
+    departments = {d.id: d for d in all_departments(services.city)}
+
+    def unavailable(e):
+        return _error(503, "unavailable", f"Redis is unavailable: {e}")
+
+    @server.get("/api/v1/catalog")
+    def catalog():
+        api_principal(SIGNED_IN)
+        return jsonify({
+            "classes": [{"code": m.code, "major": m.major, "kind": m.kind, "name_zh": m.name_zh, "name_en": m.name_en,
+                         "department": m.department, "urgent": m.urgent, "calendar_hours": m.calendar_hours, "limits_hours": m.limits}
+                        for m in case_catalog.MINOR_CLASSES.values()],
+            "departments": [{"id": d.id, "name_zh": d.name_zh, "name_en": d.name_en, "kind": d.kind, "district": d.district}
+                            for d in departments.values()],
+            "stages": list(STAGES), "actions": {a: {"roles": sorted(t.roles), "from": list(t.from_stages), "to": t.to_stage,
+                                                    "note_required": t.note_required} for a, t in TRANSITIONS.items()},
+        })
+
+    @server.get("/api/v1/cases")
+    def list_cases():
+        p = api_principal("case:read")
+        args = request.args
+        try:
+            limit, offset = int(args.get("limit", 200)), int(args.get("offset", 0))
+        except ValueError:
+            return _error(400, "bad_request", "limit and offset must be integers", field="limit")
+        if not 1 <= limit <= MAX_LIMIT or offset < 0:
+            return _error(400, "bad_request", f"limit must be 1-{MAX_LIMIT} and offset ≥ 0", field="limit")
+        now = int(time.time() * 1000)
+        try:
+            found = cases.store.all() if args.get("open", "1") == "0" else cases.store.open_cases()
+        except REDIS_UNAVAILABLE as e:
+            return unavailable(e)
+        filters = {k: args.get(k) for k in ("stage", "district", "class_code", "source", "department") if args.get(k)}
+        rows = [c for c in found if visible_to(c, p) and all(getattr(c, k) == v for k, v in filters.items())]
+        if args.get("overdue") == "1":
+            rows = [c for c in rows if c.overdue(now)]
+        if args.get("urgent") == "1":
+            rows = [c for c in rows if c.urgent]
+        rows.sort(key=lambda c: (-c.created_at, c.id))
+        return jsonify({"total": len(rows), "offset": offset, "limit": limit,
+                        "items": [case_json(c, now) for c in rows[offset:offset + limit]]})
+
+    @server.get("/api/v1/cases/<case_id>")
+    def get_case(case_id: str):
+        p = api_principal("case:read")
+        try:
+            case = cases.store.find(case_id)
+            if case is None or not visible_to(case, p):
+                return _error(404, "not_found", f"no case {case_id!r}")
+            timeline = cases.store.timeline(case_id)
+        except REDIS_UNAVAILABLE as e:
+            return unavailable(e)
+        now = int(time.time() * 1000)
+        return jsonify({**case_json(case, now), "timeline": [e.to_dict() for e in timeline],
+                        "allowed_actions": allowed_actions(case, p)})
+
+    @server.post("/api/v1/cases")
+    def create_case():
+        p = api_principal("case:report")
+        body = request.get_json(silent=True)
+        if not isinstance(body, dict):
+            return _error(400, "bad_request", "send a JSON object", field="body")
+        source = str(body.get("source") or ("phone" if "dispatcher" in p.roles else "inspector" if "inspector" in p.roles else "api"))
+        if not SOURCE.match(source):
+            return _error(400, "bad_request", "source must be 1-32 characters of a-z, 0-9, '_' or '-'", field="source")
+        for name in ("category", "lat", "lon"):
+            if name not in body:
+                return _error(400, "bad_request", f"{name} is required", field=name)
+        try:
+            case, created = cases.report(class_code=str(body["category"]), lat=body["lat"], lon=body["lon"], source=source,
+                                         actor=p.name, role=p.acting_role("case:report"), description=_text(body, "description"),
+                                         report_id=_text(body, "report_id")[:100], reporter=_text(body, "reporter"),
+                                         media=body.get("media") or (), address=_text(body, "address"), ip=client_ip())
+        except CaseInputError as e:
+            return _error(400, "bad_request", str(e), field=e.field)
+        except REDIS_UNAVAILABLE as e:
+            return unavailable(e)
+        return jsonify({**case_json(case, int(time.time() * 1000)), "created": created}), (201 if created else 200)
+
+    @server.post("/api/v1/cases/<case_id>/actions")
+    def act(case_id: str):
+        p = api_principal(SIGNED_IN)
+        body = request.get_json(silent=True)
+        if not isinstance(body, dict) or not isinstance(body.get("action"), str):
+            return _error(400, "bad_request", "send a JSON object with an action", field="action")
+        version = body.get("version")
+        if version is not None and (isinstance(version, bool) or not isinstance(version, int)):
+            return _error(400, "bad_request", "version must be the integer version you read", field="version")
+        hours = body.get("hours", 0)
+        if isinstance(hours, bool) or not isinstance(hours, int):
+            return _error(400, "bad_request", "hours must be an integer", field="hours")
+        try:
+            case = cases.store.find(case_id)
+            if case is None or (allowed(p, "case:read") and not visible_to(case, p)):
+                return _error(404, "not_found", f"no case {case_id!r}")
+            changed = cases.act(case_id, body["action"], p, expected_version=version, note=_text(body, "note"),
+                                department=_text(body, "department"), hours=hours, master_id=_text(body, "master_id"), ip=client_ip())
+        except CaseNotFound as e:
+            return _error(404, "not_found", str(e))
+        except CaseConflict as e:
+            return _error(409, "conflict", str(e), version=e.stored)
+        except CasePermissionError as e:
+            return _error(403, "forbidden", str(e))
+        except CaseInputError as e:
+            return _error(400, "bad_request", str(e), field=e.field)
+        except CaseActionError as e:
+            return _error(400, "bad_request", str(e), field="action")
+        except REDIS_UNAVAILABLE as e:
+            return unavailable(e)
+        return jsonify(case_json(changed, int(time.time() * 1000)))
+
+
+def _text(body: dict, name: str) -> str:
+    value = body.get(name)
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise CaseInputError(name, f"{name} must be a string")
+    return value

@@ -1,0 +1,185 @@
+"""Open311 GeoReport v2 (JSON): standard civic clients file and follow reports.
+
+- `GET /open311/v2/services.json` — the catalog's minor classes as services.
+- `POST /open311/v2/requests.json` — file a report (form or JSON fields of the standard:
+  `api_key`, `service_code`, `lat`, `long`, `address_string`, `description`, `media_url`,
+  `first_name`, `last_name`, `email`, `phone`, `device_id`, `account_id`); answers
+  `[{"service_request_id", "service_notice", "account_id"}]`. An `Idempotency-Key` header (or a
+  `report_id` field) makes a retried post return the same request instead of a second one.
+- `GET /open311/v2/requests.json` (`service_request_id` comma list, `service_code`,
+  `start_date`, `end_date`, `status` = open|closed) and `GET /open311/v2/requests/{id}.json`.
+
+Errors follow the standard: a JSON list `[{"code": <http status>, "description": …}]`.
+Every route needs a key: `api_key` (query or form) or a bearer token or a portal session;
+reading needs `case:read` or `case:report`, filing needs `case:report`.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime, timedelta, timezone
+
+from flask import Flask, g, jsonify, request
+
+from ioc.adapters.redis_client import REDIS_UNAVAILABLE
+from ioc.casework.service import CaseInputError
+from ioc.domain import case_catalog
+from ioc.domain.access import allowed
+from ioc.domain.departments import all_departments
+
+from .auth import client_ip, current_principal
+from .services import Services
+
+CHINA = timezone(timedelta(hours=8))
+DEFAULT_WINDOW_DAYS = 90
+MAX_REQUESTS = 1000
+
+
+def _errors(status: int, description: str):
+    return jsonify([{"code": status, "description": description}]), status
+
+
+def _iso(ms: int) -> str | None:
+    return datetime.fromtimestamp(ms / 1000, CHINA).isoformat(timespec="seconds") if ms else None
+
+
+def _parse_date(text: str, name: str) -> int:
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise CaseInputError(name, f"{name} must be a W3C date-time such as 2026-11-25T08:00:00+08:00") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=CHINA)
+    return int(moment.timestamp() * 1000)
+
+
+def register(server: Flask, services: Services) -> None:
+    departments = {d.id: d for d in all_departments(services.city)}
+
+    def principal(permission_any: tuple[str, ...]):
+        """The caller (session, bearer token or `api_key`), or an error response."""
+        p = getattr(g, "ioc_principal", None) or current_principal()
+        if p is None:
+            return None, _errors(401, "an api_key is required")
+        if not any(allowed(p, perm) for perm in permission_any):
+            return None, _errors(403, f"this key may not {'file' if permission_any == ('case:report',) else 'read'} service requests")
+        return p, None
+
+    def request_json(case) -> dict:
+        minor = case_catalog.MINOR_CLASSES.get(case.class_code)
+        department = departments.get(case.department or case.suggested_department)
+        notes = {"rejected": "not accepted (不予受理)", "voided": "verified as nonexistent (作废)",
+                 "merged": f"merged into {case.master_id} (并案)"}.get(case.stage, case.stage)
+        return {
+            "service_request_id": case.id, "status": "open" if case.is_open else "closed", "status_notes": notes,
+            "service_name": minor.name_en if minor else case.class_code, "service_code": case.class_code,
+            "description": case.description, "agency_responsible": department.name_zh if department else "",
+            "service_notice": "", "requested_datetime": _iso(case.created_at), "updated_datetime": _iso(case.updated_at),
+            "expected_datetime": _iso(case.due_at), "address": case.address, "address_id": "", "zipcode": "215600",
+            "lat": case.lat, "long": case.lon, "media_url": case.media[0] if case.media else "",
+        }
+
+    @server.get("/open311/v2/services.json")
+    def services_list():
+        _p, error = principal(("case:read", "case:report"))
+        if error:
+            return error
+        return jsonify([
+            {"service_code": m.code, "service_name": m.name_en, "description": f"{m.name_zh} / {m.name_en}", "metadata": False,
+             "type": "realtime", "keywords": m.name_zh, "group": case_catalog.MAJOR_CLASSES[m.major].name_en}
+            for m in case_catalog.MINOR_CLASSES.values()
+        ])
+
+    @server.post("/open311/v2/requests.json")
+    def post_request():
+        p, error = principal(("case:report",))
+        if error:
+            return error
+        fields = request.get_json(silent=True) if request.is_json else request.form.to_dict()
+        if not isinstance(fields, dict):
+            return _errors(400, "send the request's fields as a form or a JSON object")
+        for name in ("service_code", "lat", "long"):
+            if fields.get(name) in (None, ""):
+                return _errors(400, f"{name} is required (this city geocodes no address_string: send lat and long)")
+        try:
+            lat, lon = float(fields["lat"]), float(fields["long"])
+        except (TypeError, ValueError):
+            return _errors(400, "lat and long must be numbers")
+        reporter = " ".join(str(fields.get(k) or "") for k in ("first_name", "last_name")).strip()
+        contact = str(fields.get("email") or fields.get("phone") or "")
+        report_id = str(request.headers.get("Idempotency-Key") or fields.get("report_id") or "")[:100]
+        media = [str(fields["media_url"])] if fields.get("media_url") else []
+        cases = server.extensions["ioc_cases"]
+        try:
+            case, _created = cases.report(
+                class_code=str(fields["service_code"]), lat=lat, lon=lon, source="open311", actor=p.name,
+                role=p.acting_role("case:report"), description=str(fields.get("description") or ""),
+                report_id=f"open311:{p.name}:{report_id}" if report_id else "",
+                reporter=f"{reporter} {contact}".strip(), media=media, address=str(fields.get("address_string") or ""), ip=client_ip())
+        except CaseInputError as e:
+            field = {"category": "service_code", "lon": "long"}.get(e.field, e.field)
+            return _errors(400, f"{field}: {e}")
+        except REDIS_UNAVAILABLE:
+            return _errors(503, "the service is unavailable; try again shortly")
+        return jsonify([{"service_request_id": case.id, "service_notice": "", "account_id": fields.get("account_id") or None}]), 201
+
+    @server.get("/open311/v2/requests.json")
+    def get_requests():
+        p, error = principal(("case:read", "case:report"))
+        if error:
+            return error
+        args = request.args
+        now = int(time.time() * 1000)
+        try:
+            start = _parse_date(args["start_date"], "start_date") if args.get("start_date") else now - DEFAULT_WINDOW_DAYS * 86_400_000
+            end = _parse_date(args["end_date"], "end_date") if args.get("end_date") else now + 60_000
+        except CaseInputError as e:
+            return _errors(400, str(e))
+        status = args.get("status", "")
+        if status not in ("", "open", "closed", "open,closed", "closed,open"):
+            return _errors(400, "status must be open or closed")
+        ids = {i.strip() for i in args.get("service_request_id", "").split(",") if i.strip()}
+        codes = {c.strip() for c in args.get("service_code", "").split(",") if c.strip()}
+        try:
+            found = server.extensions["ioc_cases"].store.all()
+        except REDIS_UNAVAILABLE:
+            return _errors(503, "the service is unavailable; try again shortly")
+        rows = []
+        for case in found:
+            if ids:
+                if case.id not in ids:
+                    continue
+            elif not start <= case.created_at < end:
+                continue
+            if codes and case.class_code not in codes:
+                continue
+            if status in ("open", "closed") and (case.is_open != (status == "open")):
+                continue
+            if not _may_follow(p, case):
+                continue
+            rows.append(case)
+        rows.sort(key=lambda c: -c.created_at)
+        return jsonify([request_json(c) for c in rows[:MAX_REQUESTS]])
+
+    @server.get("/open311/v2/requests/<case_id>.json")
+    def get_request(case_id: str):
+        p, error = principal(("case:read", "case:report"))
+        if error:
+            return error
+        try:
+            case = server.extensions["ioc_cases"].store.find(case_id)
+        except REDIS_UNAVAILABLE:
+            return _errors(503, "the service is unavailable; try again shortly")
+        if case is None or not _may_follow(p, case):
+            return _errors(404, f"no service request {case_id}")
+        return jsonify([request_json(case)])
+
+
+def _may_follow(p, case) -> bool:
+    """Staff with `case:read` follow every request (a handler: its department's); a reporting
+    system follows the requests it filed."""
+    from .cases_api import visible_to
+
+    if allowed(p, "case:read"):
+        return visible_to(case, p)
+    return case.filed_by == p.name
