@@ -1,4 +1,4 @@
-"""`python -m ioc demo|web|ingest|user|token`: the IOC's processes and its user system."""
+"""`python -m ioc demo|web|ingest|cases|user|token`: the IOC's processes and its user system."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ def main(argv: list[str] | None = None) -> int:
     demo.add_argument("simulator_args", nargs=argparse.REMAINDER, help="flags passed on to `python -m simulators` (after `--`)")
     sub.add_parser("web", help="the portal (Dash on gunicorn) with /healthz and /metrics")
     sub.add_parser("ingest", help="the ingest worker: MQTT -> validation -> Redis")
+    sub.add_parser("cases", help="the case worker: report intake, department updates, dispatch publishing, alarm-raised cases, overdue detection")
     add_parsers(sub)
     args = parser.parse_args(argv)
     settings = Settings.from_env()
@@ -38,6 +39,10 @@ def main(argv: list[str] | None = None) -> int:
         from ioc.ingest.worker import main as ingest_main
 
         return ingest_main(settings)
+    if args.command == "cases":
+        from ioc.casework.worker import main as cases_main
+
+        return cases_main(settings)
     return 2
 
 

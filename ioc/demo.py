@@ -1,11 +1,12 @@
 """`python -m ioc demo`: the whole city on one machine, stopped by one Ctrl-C.
 
 Starts embedded Redis and MQTT on free loopback ports unless REDIS_URL / MQTT_URL are set,
-then the ingest worker, the simulators and the web process as child processes. Seeds one demo
-user per role and per department (`ioc.demo_users`) and prints the service URLs, the portal
-address, the demo users' credentials and a kiosk link. On Ctrl-C / SIGTERM, or when any child dies, every child
-is stopped (SIGTERM, then SIGKILL after 10 s) and the embedded servers with them; children also
-die with this process if it is killed (PR_SET_PDEATHSIG).
+then the ingest worker, the case worker, the simulators and the web process as child
+processes. Seeds one demo user per role and per department (`ioc.demo_users`) and prints the
+service URLs, the portal address, the demo users' credentials and a kiosk link. On Ctrl-C /
+SIGTERM, or when any child dies, every child is stopped (SIGTERM, then SIGKILL after 10 s)
+and the embedded servers with them; children also die with this process if it is killed
+(PR_SET_PDEATHSIG).
 """
 
 from __future__ import annotations
@@ -89,6 +90,7 @@ def run_demo(settings: Settings, simulator_args: list[str], web_workers: int | N
             env["IOC_WEB_WORKERS"] = str(web_workers)
         py = sys.executable
         children["ingest"] = _child("ingest", [py, "-m", "ioc", "ingest"], env)
+        children["cases"] = _child("cases", [py, "-m", "ioc", "cases"], env)
         children["web"] = _child("web", [py, "-m", "ioc", "web"], env)
         children["simulator"] = _child("simulator", [py, "-m", "simulators", *simulator_args], env)
         print("\n=== IOC demo city: 张家港 Zhangjiagang ===", flush=True)

@@ -43,6 +43,10 @@ REASONS: dict[str, str] = {
     "outside_city": "location outside the city boundary",
     "unknown_device": "telemetry or status from a device never seen, without a location",
     "duplicate": "same device and ts as the reading already stored",
+    "bad_report": "a case report is malformed (missing or wrong field; detail names it)",
+    "unknown_category": "a case report's category is not a minor-class code of the catalog",
+    "bad_update": "a department update is malformed",
+    "update_refused": "a department update the workflow refuses (wrong stage, not that department's case, unknown case)",
 }
 
 TOPIC_RE = re.compile(r"^ioc/v1/([a-z][a-z0-9_]{0,31})/([A-Za-z0-9][A-Za-z0-9_.:-]{0,63})/(telemetry|status)\Z")  # \Z: "$" would accept a trailing newline

@@ -39,7 +39,8 @@ def register(server: Flask, services: Services) -> None:
             fleet = snap.fleet()
             severities = Counter(a.get("severity") for a in snap.active_alarms())
             now_ms = time.time() * 1000
-            live_workers = sum(1 for w in snap.workers().values() if now_ms - w.get("seen_ms", 0) < 30_000)
+            live_workers = sum(1 for w in snap.workers().values()
+                               if now_ms - w.get("seen_ms", 0) < 30_000 and w.get("role") != "cases")  # ingest workers only
             families = metric_families(
                 snap.counters(), fleet.devices, fleet.online, severities,
                 services.redis.xlen(keys.DEADLETTER), live_workers,

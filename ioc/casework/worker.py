@@ -1,0 +1,522 @@
+"""The case worker (`python -m ioc cases`): everything about cases that is not a person clicking.
+
+Five jobs, each on its own thread, each riding out Redis and broker outages (logged once,
+retried with back-off, never fatal):
+
+* intake: one MQTT client with a persistent session (clean_session=False, client id
+  IOC_CASES_CLIENT_ID, default `ioc-cases-<host>`), subscribed at QoS 1 to
+  `ioc/v1/reports/+` and `ioc/v1/departments/+/updates` (`$share/<IOC_INGEST_GROUP>/…` when
+  that is set). A report becomes a case (the same `report_id` twice makes one case); an update
+  acknowledges, handles or returns the department's case. A message is acknowledged to the
+  broker (manual PUBACK) only once its case is stored or it is dead-lettered, so a worker that
+  dies, or Redis being down, loses nothing: the broker delivers it again. Rejected messages go
+  to the dead-letter stream with a reason (`bad_report`, `unknown_category`, `outside_city`,
+  `bad_update`, `update_refused`, or the payload reasons `not_json`, `not_utf8`, …).
+* dispatch publishing: the outbox stream `ioc:{cases}:outbox` (written by the same script as the
+  dispatch) is read with the consumer group `ioc-cases`; each message is published at QoS 1 on
+  its topic (`ioc/v1/dispatch/{department}`) and XACKed once the broker acknowledged it.
+  Unacknowledged ones are read again after a restart (own pending first, then XAUTOCLAIM of
+  those idle for a minute at another consumer). Delivery is at least once: a department's
+  system recognises a repeat by (`case_id`, `version`).
+* alarm cases: the alarm event stream `ioc:alarms:events` (consumer group `ioc-cases`); a
+  `raised` event of a rule listed in `ioc.domain.case_catalog.ALARM_CLASSES` becomes a case at
+  the device's registered position (report id `alarm:<alarm id>:<raised_at>`; at most one open
+  case per device and class). At start the active alarms are swept the same way, so alarms
+  raised while no case worker ran get their case too.
+* overdue detection every IOC_CASES_SCAN_S seconds: an open case past its stage deadline raises
+  the alarm `case:<case id>|case_overdue` (kind `case`, major) in `ioc:alarms:active` with a
+  `raised` event; when the case moves on, closes or gets a later deadline, it is cleared (the
+  same conditional clear as the ingest's, one `cleared` event). An alarm cleared by hand stays
+  cleared while the case is overdue for the same stage and deadline (until the worker restarts).
+* a heartbeat in `ioc:workers` (`cases-<host>-<pid>`, `"role": "cases"`).
+
+Counters in `ioc:metrics`: `cases:reported` (valid reports accepted), `cases:updates`
+(department updates applied), `cases:from_alarms` (cases opened from alarms),
+`cases:dispatch_published`, `cases:overdue_raised`, `cases:overdue_cleared`, and for rejected
+messages `messages:rejected` and `rejected:<reason>` like the ingest.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import socket
+import threading
+import time
+from collections import deque
+
+import orjson
+import redis
+
+from ioc.adapters import alarm_store
+from ioc.adapters import mqtt as mqtt_adapter
+from ioc.adapters import redis_keys as keys
+from ioc.adapters.case_store import OUTBOX, CaseConflict, CaseNotFound
+from ioc.adapters.redis_client import REDIS_UNAVAILABLE
+from ioc.adapters.snapshot_store import SnapshotStore
+from ioc.domain import case_catalog
+from ioc.domain.access import Principal
+from ioc.domain.alarms import Alarm
+from ioc.domain.cases import Case, CaseActionError
+from ioc.domain.geo import CityMap
+from ioc.domain.telemetry import Rejection
+from ioc.settings import Settings
+
+from .reports import REPORT_TOPICS, DepartmentUpdate, Report, parse_case_message
+from .service import CaseInputError, CaseService
+
+log = logging.getLogger("ioc.cases")
+
+GROUP = "ioc-cases"  # consumer group on the outbox and on the alarm event stream
+OVERDUE_RULE = "case_overdue"
+CLAIM_IDLE_MS = 60_000  # a stream entry pending this long at another consumer is taken over
+HEARTBEAT_S = 5
+PUBLISH_TIMEOUT_S = 10
+MAX_ATTEMPTS = 3  # a message failing with an unexpected error is given up (logged) after this many tries
+
+# KEYS: active hash, events stream. ARGV: alarm id, alarm JSON, stream cap.
+# Raises the alarm unless it is already active (several workers may scan at once): 1 if raised.
+RAISE_LUA = """
+if redis.call('HSETNX', KEYS[1], ARGV[1], ARGV[2]) == 0 then return 0 end
+redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[3], '*', 'event', 'raised', 'alarm', ARGV[2])
+return 1
+"""
+
+
+def subscriptions(group: str) -> list[tuple[str, int]]:
+    topics = [(t, 1) for t in REPORT_TOPICS]
+    return topics if not group else [(f"$share/{group}/{t}", q) for t, q in topics]
+
+
+def overdue_alarm_id(case_id: str) -> str:
+    return f"case:{case_id}|{OVERDUE_RULE}"
+
+
+def overdue_alarm(case: Case, now_ms: int) -> Alarm:
+    """The `case_overdue` alarm of an open case past its stage deadline."""
+    minor = case_catalog.MINOR_CLASSES.get(case.class_code)
+    return Alarm(
+        id=overdue_alarm_id(case.id), device_id=case.id, kind="case", rule_id=OVERDUE_RULE, severity="major",
+        district=case.district, attribute="stage", value=case.stage, threshold=case.stage_deadline, raised_at=now_ms,
+        name_zh=f"案件超期：{minor.name_zh if minor else case.class_code}",
+        name_en=f"Case overdue: {minor.name_en if minor else case.class_code}",
+    )
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def _text(value) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def _entries(response) -> list:
+    """[(entry id, {field: value})] of a one-stream XREADGROUP reply (RESP2 or RESP3)."""
+    if not response:
+        return []
+    if isinstance(response, dict):
+        return next(iter(response.values()), [[]])[0] if response else []
+    return response[0][1]
+
+
+def _field(fields, name: str) -> str | None:
+    if not fields:
+        return None
+    value = fields.get(name.encode(), fields.get(name))
+    return None if value is None else _text(value)
+
+
+class CaseWorker:
+    def __init__(self, settings: Settings, redis_client: redis.Redis, city: CityMap):
+        self.settings = settings
+        self.redis = redis_client
+        self.city = city
+        self.service = CaseService.from_settings(redis_client, city, settings)
+        self.store = self.service.store
+        self.snapshot = SnapshotStore(redis_client, settings.redis_shards)
+        host = socket.gethostname()
+        self.client_id = settings.cases_client_id or f"ioc-cases-{host}"
+        self.consumer = self.client_id  # stable: a restarted worker finds its own pending entries
+        self.worker_id = f"cases-{host}-{os.getpid()}"
+        self.started_ms = _now_ms()
+        self.queue: deque = deque()
+        self.arrived = threading.Event()
+        self.stopping = threading.Event()
+        self.client = None
+        self.generation = 0  # connections so far; a PUBACK is sent only on the connection that delivered
+        self.processed = 0
+        self._raise = redis_client.register_script(RAISE_LUA)
+        self._down: set[str] = set()
+        self._overdue_seen: dict[str, tuple[str, int]] = {}  # alarm id -> (stage, deadline) last seen active
+        self._threads: list[threading.Thread] = []
+
+    # ---- MQTT (paho's network thread only queues) -----------------------------------------------
+
+    def _on_connect(self, client) -> None:
+        self.generation += 1
+        client.subscribe(subscriptions(self.settings.ingest_group))
+
+    def _on_message(self, client, userdata, msg) -> None:
+        self.queue.append((msg.topic, msg.payload, _now_ms(), msg.mid, msg.qos, self.generation))
+        self.arrived.set()
+
+    def connect(self) -> None:
+        """Start the MQTT client; paho keeps (re)connecting in the background until it is up."""
+        self.client = mqtt_adapter.make_client(self.settings.mqtt_url, self.client_id, clean_session=False,
+                                               on_connect=self._on_connect, name="cases")
+        self.client.manual_ack_set(True)
+        self.client.on_message = self._on_message
+        address = self.client._ioc_address  # noqa: SLF001 - set by make_client
+        self.client.connect_async(address.host, address.port, keepalive=30)
+        self.client.loop_start()
+
+    def _ack(self, item) -> None:
+        _topic, _payload, _received, mid, qos, generation = item
+        if qos and generation == self.generation and self.client is not None:
+            self.client.ack(mid, qos)  # else the broker delivers it again on the new connection
+
+    # ---- outages ------------------------------------------------------------------------------
+
+    def _outage(self, job: str, error: Exception) -> None:
+        if job not in self._down:
+            self._down.add(job)
+            log.warning("%s: Redis unavailable (%s); retrying with back-off", job, error)
+
+    def _recovered(self, job: str) -> None:
+        if job in self._down:
+            self._down.discard(job)
+            log.warning("%s: Redis is reachable again; resumed", job)
+
+    # ---- intake: reports and department updates -----------------------------------------------
+
+    def handle_message(self, topic: str, payload: bytes, received_ms: int) -> str:
+        """Process one intake message; returns "report", "update" or the rejection reason.
+        Raises only when Redis fails (the caller retries)."""
+        message = parse_case_message(topic, payload, received_ms, self.city, self.service.departments)
+        if isinstance(message, Rejection):
+            return self._reject(message)
+        if isinstance(message, Report):
+            return self._report(message, topic, payload)
+        return self._update(message, topic, payload)
+
+    def _report(self, r: Report, topic: str, payload: bytes) -> str:
+        try:
+            case, created = self.service.report(
+                class_code=r.class_code, lat=r.lat, lon=r.lon, source=r.source, actor=r.source, role="system",
+                description=r.description, report_id=r.report_id, reporter=r.reporter, media=r.media,
+                address=r.address, now_ms=r.reported_ms)
+        except CaseInputError as e:
+            reason = ("unknown_category" if e.field == "category" else
+                      "outside_city" if "outside the city" in str(e) else "bad_report")
+            return self._reject(Rejection(reason, f"{e.field}: {e}"[:500], topic, payload, r.received_ms))
+        self.redis.hincrby(keys.METRICS, "cases:reported", 1)
+        if created:
+            log.info("case %s reported by %s (report %s, class %s, %s)", case.id, r.source, r.report_id, case.class_code, case.district)
+        else:
+            log.info("report %s from %s repeats case %s; no new case", r.report_id, r.source, case.id)
+        return "report"
+
+    def _update(self, u: DepartmentUpdate, topic: str, payload: bytes) -> str:
+        principal = Principal(name=f"dept:{u.department}", roles=frozenset({"handler"}), department=u.department, kind="token")
+        for attempt in range(MAX_ATTEMPTS):
+            try:
+                case = self.service.act(u.case_id, u.action, principal, note=u.note)
+                break
+            except CaseConflict as e:  # changed between read and write: read again and decide again
+                if attempt == MAX_ATTEMPTS - 1:
+                    return self._reject(Rejection("update_refused", str(e)[:500], topic, payload, u.received_ms))
+            except CaseNotFound as e:
+                return self._reject(Rejection("update_refused", f"case_id: {e}"[:500], topic, payload, u.received_ms))
+            except (CaseActionError, CaseInputError) as e:
+                return self._reject(Rejection("update_refused", f"{u.requested or u.action} {u.case_id}: {e}"[:500], topic, payload, u.received_ms))
+        self.redis.hincrby(keys.METRICS, "cases:updates", 1)
+        log.info("case %s: %s by department %s (now %s)", case.id, u.action, u.department, case.stage)
+        return "update"
+
+    def _reject(self, r: Rejection) -> str:
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.xadd(keys.DEADLETTER, {
+            "reason": r.reason, "detail": r.detail, "topic": r.topic, "device": r.device_id or "", "payload": r.payload,
+            "received_ms": r.received_ms, "worker": self.worker_id,
+        }, maxlen=self.settings.deadletter_maxlen, approximate=True)
+        pipe.hincrby(keys.METRICS, "messages:rejected", 1)
+        pipe.hincrby(keys.METRICS, f"rejected:{r.reason}", 1)
+        pipe.execute()
+        log.warning("rejected %s (%s): %s", r.topic, r.reason, r.detail)
+        return r.reason
+
+    def _intake_loop(self) -> None:
+        backoff, attempts, current = 0.2, 0, None
+        while not self.stopping.is_set():
+            if current is None:
+                if not self.queue:
+                    self.arrived.wait(0.5)
+                    self.arrived.clear()
+                    continue
+                current = self.queue.popleft()
+            try:
+                self.handle_message(*current[:3])
+            except REDIS_UNAVAILABLE as e:
+                self._outage("intake", e)
+                self.stopping.wait(backoff)
+                backoff = min(backoff * 2, 5)
+                continue  # the message stays unacknowledged at the broker and is tried again
+            except Exception:  # noqa: BLE001 - a bug or a refusing Redis must not stop the intake
+                attempts += 1
+                if attempts < MAX_ATTEMPTS:
+                    log.exception("intake: %s failed (attempt %d); retrying", current[0], attempts)
+                    self.stopping.wait(backoff)
+                    backoff = min(backoff * 2, 5)
+                    continue
+                log.exception("intake: %s failed %d times; given up (payload %r)", current[0], attempts, current[1][:200])
+            self._recovered("intake")
+            self._ack(current)
+            self.processed += 1
+            current, attempts, backoff = None, 0, 0.2
+
+    # ---- stream consumers (outbox, alarm events) ----------------------------------------------
+
+    def _ensure_group(self, stream: str, start: str) -> None:
+        try:
+            self.redis.xgroup_create(stream, GROUP, id=start, mkstream=True)
+        except redis.ResponseError as e:
+            if "BUSYGROUP" not in str(e):
+                raise
+
+    def _stream_loop(self, job: str, stream: str, start: str, handle, on_ready=None, needs_broker: bool = False) -> None:
+        """Consume `stream` in the group: own pending entries first, then new ones, and now and
+        then entries another (dead) consumer left pending. `handle(fields)` returns True when the
+        entry is done (XACK), False to try it again later."""
+        ready, backlog, last_claim, backoff = False, True, 0.0, 0.2
+        while not self.stopping.is_set():
+            try:
+                if not ready:
+                    self._ensure_group(stream, start)
+                    if on_ready:
+                        on_ready()
+                    ready, backlog = True, True
+                if needs_broker and not (self.client is not None and self.client.is_connected()):
+                    self.stopping.wait(0.2)
+                    continue
+                entries = []
+                if time.monotonic() - last_claim > CLAIM_IDLE_MS / 2000:
+                    claimed = self.redis.xautoclaim(stream, GROUP, self.consumer, CLAIM_IDLE_MS, "0-0", count=100)
+                    entries = claimed[1] if claimed else []
+                    last_claim = time.monotonic()
+                if not entries:
+                    entries = _entries(self.redis.xreadgroup(GROUP, self.consumer, {stream: "0" if backlog else ">"},
+                                                             count=100, block=None if backlog else 1000))
+                    if backlog and not entries:
+                        backlog = False
+                        continue
+                for entry_id, fields in entries:
+                    if self.stopping.is_set():
+                        break
+                    if not handle(fields):
+                        backlog = True  # retried from the pending list
+                        self.stopping.wait(1)
+                        break
+                    self.redis.xack(stream, GROUP, entry_id)
+                self._recovered(job)
+                backoff = 0.2
+            except REDIS_UNAVAILABLE as e:
+                self._outage(job, e)
+                ready = False  # the group may be gone if Redis restarted without its data
+                self.stopping.wait(backoff)
+                backoff = min(backoff * 2, 5)
+            except Exception as e:  # noqa: BLE001 - e.g. NOGROUP after a flush; never stop the job
+                if not (isinstance(e, redis.ResponseError) and "NOGROUP" in str(e)):
+                    log.exception("%s: unexpected error; retrying", job)
+                ready = False
+                self.stopping.wait(backoff)
+                backoff = min(backoff * 2, 5)
+
+    def _publish(self, fields) -> bool:
+        """Publish one outbox message at QoS 1; True once the broker acknowledged it."""
+        topic, payload = _field(fields, "topic"), _field(fields, "payload")
+        if not topic or payload is None:
+            log.warning("outbox: entry without topic or payload (trimmed?); skipped")
+            return True
+        try:
+            info = self.client.publish(topic, payload.encode(), qos=1)
+            deadline = time.monotonic() + PUBLISH_TIMEOUT_S
+            while not info.is_published() and time.monotonic() < deadline and not self.stopping.is_set():
+                info.wait_for_publish(0.1)
+        except (RuntimeError, ValueError) as e:
+            log.warning("outbox: publishing on %s failed (%s); will retry", topic, e)
+            return False
+        if not info.is_published():
+            if not self.stopping.is_set():
+                log.warning("outbox: no PUBACK for %s within %ds; will retry", topic, PUBLISH_TIMEOUT_S)
+            return False
+        self.redis.hincrby(keys.METRICS, "cases:dispatch_published", 1)
+        log.info("published %s", topic)
+        return True
+
+    def _alarm_event(self, fields) -> bool:
+        if _field(fields, "event") != "raised":
+            return True
+        raw = _field(fields, "alarm")
+        try:
+            alarm = orjson.loads(raw) if raw else None
+        except orjson.JSONDecodeError:
+            alarm = None
+        if not isinstance(alarm, dict):
+            log.warning("alarm events: a raised event without a readable alarm; skipped")
+            return True
+        self.alarm_case(alarm)
+        return True
+
+    def alarm_case(self, alarm: dict) -> Case | None:
+        """The case for a raised alarm whose rule opens cases (None for other rules, or when the
+        device has no registered position). Idempotent per raise; one open case per device and class."""
+        code = case_catalog.ALARM_CLASSES.get(alarm.get("rule_id"))
+        device_id = str(alarm.get("device_id") or "")
+        if not code or not device_id:
+            return None
+        device = self.snapshot.device(device_id)
+        meta = (device or {}).get("meta") or {}
+        lat, lon = meta.get("lat"), meta.get("lon")
+        if lat is None or lon is None:
+            log.warning("alarm %s: device %s has no position in the registry; no case opened", alarm.get("id"), device_id)
+            return None
+        raised_at = int(alarm.get("raised_at") or 0)
+        description = (f"传感器告警 {alarm.get('name_zh', alarm.get('rule_id'))}：{alarm.get('attribute')} = {alarm.get('value')}"
+                       f"（阈值 {alarm.get('threshold')}），设备 {meta.get('name') or device_id}")
+        try:
+            case, created = self.service.report(
+                class_code=code, lat=lat, lon=lon, source="sensor", actor="sensor", role="system", device_id=device_id,
+                report_id=f"alarm:{alarm.get('id')}:{raised_at}", description=description,
+                address=str(meta.get("address") or ""), now_ms=min(raised_at, _now_ms()) if raised_at > 0 else None)
+        except CaseInputError as e:
+            log.warning("alarm %s: no case opened (%s: %s)", alarm.get("id"), e.field, e)
+            return None
+        if created:
+            self.redis.hincrby(keys.METRICS, "cases:from_alarms", 1)
+            log.info("case %s opened from alarm %s", case.id, alarm.get("id"))
+        return case
+
+    def _sweep_active_alarms(self) -> None:
+        """Open the cases of alarms raised while no case worker ran (idempotent)."""
+        for raw in self.redis.hvals(keys.ALARMS_ACTIVE):
+            alarm = orjson.loads(raw)
+            if alarm.get("rule_id") in case_catalog.ALARM_CLASSES:
+                self.alarm_case(alarm)
+
+    # ---- overdue cases ------------------------------------------------------------------------
+
+    def scan_overdue(self, now_ms: int | None = None) -> tuple[int, int]:
+        """Raise `case_overdue` for open cases past their stage deadline, clear the others;
+        returns (raised, cleared)."""
+        now = int(now_ms if now_ms is not None else _now_ms())
+        due = {overdue_alarm_id(c.id): c for c in self.store.open_cases() if c.overdue(now)}
+        active = {_text(k): orjson.loads(v) for k, v in
+                  self.redis.hscan_iter(keys.ALARMS_ACTIVE, match=f"case:*|{OVERDUE_RULE}", count=1000)}
+        pipe = self.redis.pipeline(transaction=False)
+        clearing = []
+        for alarm_id, alarm in active.items():
+            case = due.get(alarm_id)
+            if case is not None and (alarm.get("value"), alarm.get("threshold")) == (case.stage, case.stage_deadline):
+                self._overdue_seen[alarm_id] = (case.stage, case.stage_deadline)
+                continue
+            now_case = case or self.store.find(str(alarm.get("device_id") or ""))
+            event = {**alarm, "value": now_case.stage if now_case else alarm.get("value"), "cleared_at": now}
+            alarm_store.clear_in(pipe, alarm_id, orjson.dumps(event))
+            clearing.append(alarm_id)
+            self._overdue_seen.pop(alarm_id, None)
+        cleared = sum(1 for ok in pipe.execute() if ok) if clearing else 0
+        raised = 0
+        for alarm_id, case in due.items():
+            if alarm_id in active and alarm_id not in clearing:
+                continue
+            if alarm_id not in active and self._overdue_seen.get(alarm_id) == (case.stage, case.stage_deadline):
+                continue  # cleared by hand while overdue for this stage and deadline: leave it cleared
+            alarm = overdue_alarm(case, now)
+            if self._raise(keys=[keys.ALARMS_ACTIVE, keys.ALARMS_EVENTS],
+                           args=[alarm.id, orjson.dumps(alarm.to_dict()), keys.ALARM_EVENTS_MAXLEN]):
+                raised += 1
+                log.info("case %s overdue in stage %s (deadline passed %d min ago)", case.id, case.stage,
+                         (now - case.stage_deadline) // 60_000)
+            self._overdue_seen[alarm_id] = (case.stage, case.stage_deadline)
+        for alarm_id in [a for a in self._overdue_seen if a not in due]:
+            del self._overdue_seen[alarm_id]
+        if raised or cleared:
+            pipe = self.redis.pipeline(transaction=False)
+            if raised:
+                pipe.hincrby(keys.METRICS, "cases:overdue_raised", raised)
+            if cleared:
+                pipe.hincrby(keys.METRICS, "cases:overdue_cleared", cleared)
+            pipe.execute()
+        return raised, cleared
+
+    def heartbeat(self) -> None:
+        self.redis.hset(keys.WORKERS, self.worker_id, orjson.dumps({
+            "role": "cases", "pid": os.getpid(), "host": socket.gethostname(), "client_id": self.client_id,
+            "started_ms": self.started_ms, "seen_ms": _now_ms(), "processed": self.processed, "queued": len(self.queue),
+            "group": self.settings.ingest_group, "mqtt": bool(self.client is not None and self.client.is_connected()),
+        }))
+
+    def _periodic_loop(self) -> None:
+        next_beat = next_scan = 0.0
+        backoff = 0.2
+        while not self.stopping.is_set():
+            try:
+                if time.monotonic() >= next_beat:
+                    self.heartbeat()
+                    next_beat = time.monotonic() + HEARTBEAT_S
+                if time.monotonic() >= next_scan:
+                    self.scan_overdue()
+                    next_scan = time.monotonic() + self.settings.cases_scan_s
+                self._recovered("overdue scan")
+                backoff = 0.2
+                self.stopping.wait(max(0.05, min(next_beat, next_scan) - time.monotonic()))
+            except REDIS_UNAVAILABLE as e:
+                self._outage("overdue scan", e)
+                self.stopping.wait(backoff)
+                backoff = min(backoff * 2, 5)
+            except Exception:  # noqa: BLE001 - never stop the scan
+                log.exception("overdue scan: unexpected error; retrying")
+                self.stopping.wait(backoff)
+                backoff = min(backoff * 2, 5)
+
+    # ---- lifecycle ----------------------------------------------------------------------------
+
+    def run(self) -> None:
+        self.connect()
+        jobs = {
+            "outbox": lambda: self._stream_loop("outbox", OUTBOX, "0", self._publish, needs_broker=True),
+            "alarms": lambda: self._stream_loop("alarm cases", keys.ALARMS_EVENTS, "$", self._alarm_event,
+                                                on_ready=self._sweep_active_alarms),
+            "periodic": self._periodic_loop,
+        }
+        self._threads = [threading.Thread(target=fn, name=f"cases-{name}", daemon=True) for name, fn in jobs.items()]
+        for t in self._threads:
+            t.start()
+        log.info("case worker %s (MQTT client %s) subscribing to %s", self.worker_id, self.client_id,
+                 ", ".join(t for t, _ in subscriptions(self.settings.ingest_group)))
+        self._intake_loop()
+        for t in self._threads:
+            t.join(PUBLISH_TIMEOUT_S + 5)
+        self.client.disconnect()
+        self.client.loop_stop()
+        log.info("case worker %s stopped after %d messages", self.worker_id, self.processed)
+
+    def stop(self, *_args) -> None:
+        self.stopping.set()
+        self.arrived.set()
+
+
+def main(settings: Settings) -> int:
+    from ioc.adapters.geodata_files import load_city_map
+    from ioc.adapters.redis_client import connect_redis
+
+    if not settings.redis_url or not settings.mqtt_url:
+        log.error("REDIS_URL and MQTT_URL must be set for `python -m ioc cases` (or use `python -m ioc demo`)")
+        return 2
+    worker = CaseWorker(settings, connect_redis(settings.redis_url), load_city_map(settings.geodata_dir))
+    signal.signal(signal.SIGTERM, worker.stop)
+    signal.signal(signal.SIGINT, worker.stop)
+    worker.run()
+    return 0
