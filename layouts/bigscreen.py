@@ -13,7 +13,7 @@ from ioc.views.trends import TREND_PANELS
 TREND_REFRESH_MS = 60_000
 
 LEFT = ("kpi_online", "kpi_alarms", "kpi_aqi", "kpi_traffic", "kpi_people")
-RIGHT = ("kpi_water", "kpi_lights", "kpi_platform")
+RIGHT = ("kpi_cases", "kpi_water", "kpi_lights", "kpi_platform")
 
 
 def kpi(key: str, lang: str, prefix: str = "") -> html.Div:

@@ -11,7 +11,7 @@ from ioc.i18n import t
 from .bigscreen import city_map, kpi
 from .shell import GRID_THEME
 
-DISTRICT_KPIS = ("kpi_online", "kpi_alarms", "kpi_aqi", "kpi_traffic", "kpi_water", "kpi_lights")
+DISTRICT_KPIS = ("kpi_online", "kpi_alarms", "kpi_cases", "kpi_aqi", "kpi_traffic", "kpi_water", "kpi_lights")
 
 
 def district_bounds(city: CityMap, district_id: str):
@@ -72,6 +72,8 @@ def ranking_columns(lang: str) -> list[dict]:
         {"field": "online_rate", "headerName": t("col_online", lang), **num},
         {"field": "alarms", "headerName": t("col_alarms", lang), "sort": "desc", **num},
         {"field": "critical", "headerName": t("col_critical", lang), **num},
+        {"field": "cases", "headerName": t("col_cases", lang), **num},
+        {"field": "cases_overdue", "headerName": t("col_cases_overdue", lang), **num},
         {"field": "aqi", "headerName": t("col_aqi", lang), **num},
     ]
 

@@ -1,5 +1,5 @@
 """One read of everything the big screen shows, per tick: devices (position, district, online),
-active alarms with their acknowledgements, counters and the last two 1-minute rollups (a few pipelined
+active alarms with their acknowledgements, open cases, counters and the last two 1-minute rollups (a few pipelined
 round trips; issue 6 will cache the registry between ticks)."""
 
 from __future__ import annotations
@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 import redis
 
 from .alarm_store import AlarmStore
+from .case_store import CaseStore
 from .snapshot_store import DeviceRow, SnapshotStore
 
 
@@ -20,6 +21,7 @@ class CitySnapshot:
     counters: dict[str, int] = field(default_factory=dict)
     recent: dict[str, float] = field(default_factory=dict)  # merged rollup of the last complete minute
     current: dict[str, float] = field(default_factory=dict)  # merged rollup of the minute in progress
+    cases: list = field(default_factory=list)  # open cases (ioc.domain.cases.Case)
 
 
 def read_devices(client: redis.Redis, shards: int) -> list[DeviceRow]:
@@ -36,4 +38,5 @@ def read_city(client: redis.Redis, shards: int, now_ms: int) -> CitySnapshot:
         counters=snapshot.counters(),
         recent=snapshot.rollup(minute - 1),
         current=snapshot.rollup(minute),
+        cases=CaseStore(client).open_cases(),
     )

@@ -21,10 +21,11 @@ FREE_FLOW_KMH = 50.0  # reference speed of the congestion index (travel-time rat
 WARNING_LINE_M = RULES_BY_ID["water_level_warning"].threshold
 STALE_AFTER_MS = 15_000
 
-INDICATORS = ("alarms", "aqi", "online")
+INDICATORS = ("alarms", "cases", "aqi", "online")
 # Class breaks and colours (light to dark, "good" to "bad") per map indicator.
 SCALES = {
     "alarms": ([0, 1, 3, 6, 10], ["#1d4e89", "#f2c14e", "#f08a24", "#e4572e", "#a4161a"]),
+    "cases": ([0, 1, 5, 10, 20], ["#1d4e89", "#f2c14e", "#f08a24", "#e4572e", "#a4161a"]),
     "aqi": ([0, 50, 100, 150, 200], ["#2a9d8f", "#e9c46a", "#f4a261", "#e76f51", "#9b2226"]),
     "online": ([0, 80, 90, 95, 99], ["#9b2226", "#e76f51", "#e9c46a", "#52b788", "#2a9d8f"]),
 }
@@ -94,6 +95,9 @@ class Kpis:
     interfaces_up: int | None
     interfaces_total: int | None
     messages_per_min: int | None
+    cases_open: int = 0
+    cases_overdue: int = 0
+    cases_today: int = 0  # reported since 00:00 China time
 
 
 def _bucket(snapshot: CitySnapshot) -> dict[str, float]:
@@ -125,6 +129,8 @@ def kpis(snapshot: CitySnapshot, lang: str = "zh", district: str | None = None) 
     total = avg("platform", "interfacesTotal")
     messages = sum(v for k, v in roll.items() if k.endswith("|_:n") and (district is None or k.startswith(district + "|")))
     severity = Counter(a.get("severity") for a in alarms)
+    cases = [c for c in snapshot.cases if district is None or c.district == district]
+    midnight = snapshot.now_ms - (snapshot.now_ms + 8 * 3_600_000) % 86_400_000
     return Kpis(
         devices=len(devices),
         online=online,
@@ -148,6 +154,9 @@ def kpis(snapshot: CitySnapshot, lang: str = "zh", district: str | None = None) 
         interfaces_up=int(round(up * len(systems))) if up is not None else None,
         interfaces_total=int(round(total * len(systems))) if total is not None else None,
         messages_per_min=int(messages) if roll else None,
+        cases_open=len(cases),
+        cases_overdue=sum(1 for c in cases if c.overdue(snapshot.now_ms)),
+        cases_today=sum(1 for c in cases if c.created_at >= midnight),
     )
 
 
@@ -156,6 +165,8 @@ def kpis(snapshot: CitySnapshot, lang: str = "zh", district: str | None = None) 
 def district_values(snapshot: CitySnapshot, indicator: str) -> dict[str, float]:
     if indicator == "alarms":
         return dict(Counter(a.get("district", "") for a in snapshot.alarms))
+    if indicator == "cases":
+        return dict(Counter(c.district for c in snapshot.cases))
     if indicator == "aqi":
         roll = _bucket(snapshot)
         out = {}
@@ -255,9 +266,12 @@ def district_ranking(snapshot: CitySnapshot, city: CityMap, lang: str = "zh") ->
     for a in snapshot.alarms:
         if a.get("severity") == "critical":
             critical[a.get("district", "")] += 1
+    cases = Counter(c.district for c in snapshot.cases)
+    overdue = Counter(c.district for c in snapshot.cases if c.overdue(snapshot.now_ms))
     return [
         {"id": d.id, "district": d.name(lang), "devices": devices.get(d.id, 0), "online_rate": online.get(d.id),
-         "alarms": alarms.get(d.id, 0), "critical": critical.get(d.id, 0), "aqi": aqi.get(d.id)}
+         "alarms": alarms.get(d.id, 0), "critical": critical.get(d.id, 0), "aqi": aqi.get(d.id),
+         "cases": cases.get(d.id, 0), "cases_overdue": overdue.get(d.id, 0)}
         for d in city.districts
     ]
 
@@ -286,6 +300,7 @@ def kpi_texts(k: Kpis, lang: str = "zh") -> dict[str, tuple[str, str]]:
         "kpi_water": (_num(k.water_level_max, 2, " m"), f"{t('kpi_warning_line', lang)} {k.water_warning_line:.2f} m"),
         "kpi_lights": (_num(None if k.lights_on_share is None else 100 * k.lights_on_share, 1, "%"),
                        f"{t('kpi_lights_faulty', lang)} {k.lights_faulty}"),
+        "kpi_cases": (f"{k.cases_open:,}", f"{t('kpi_cases_overdue', lang)} {k.cases_overdue:,} · {t('kpi_cases_open_today', lang)} {k.cases_today:,}"),
         "kpi_platform": (f"{k.systems_online}/{k.systems_total}", f"{t('kpi_systems', lang)} · {platform_sub} · {interfaces}"),
     }
 

@@ -175,3 +175,37 @@ def test_the_unit_grid_layer_has_a_square_per_city_cell(city):
     assert len(grid["features"]) == len(city.cell_ids)
     ring = grid["features"][0]["geometry"]["coordinates"][0]
     assert ring[0] == ring[-1] and len(ring) == 5
+
+
+@pytest.fixture
+def with_cases(snapshot):
+    """Three open cases: two in Yangshe (one past its deadline, one reported yesterday), one in Jinfeng."""
+    from dataclasses import replace
+
+    from ioc.domain.cases import Case
+
+    midnight = NOW - (NOW + 8 * 3_600_000) % 86_400_000
+    base = Case("C1", "10101", 31.87, 120.55, "yangshe", "hotline", NOW - 60_000, stage_deadline=NOW - 1)
+    cases = [base, replace(base, id="C2", created_at=midnight - 1, stage_deadline=NOW + 3_600_000),
+             replace(base, id="C3", district="jinfeng", stage_deadline=NOW + 3_600_000)]
+    return replace(snapshot, cases=cases)
+
+
+def test_the_cases_card_counts_open_overdue_and_todays_cases(with_cases):
+    k = kpis(with_cases)
+    assert (k.cases_open, k.cases_overdue, k.cases_today) == (3, 1, 2)
+    assert kpi_texts(k)["kpi_cases"] == ("3", "超期 1 · 今日上报在办 2")
+
+
+def test_a_districts_case_card_keeps_to_its_district(with_cases):
+    k = kpis(with_cases, district="jinfeng")
+    assert (k.cases_open, k.cases_overdue) == (1, 0)
+
+
+def test_the_map_colours_districts_by_open_cases(with_cases):
+    assert district_values(with_cases, "cases") == {"yangshe": 2, "jinfeng": 1}
+
+
+def test_the_ranking_lists_open_and_overdue_cases(with_cases, city):
+    rows = {r["id"]: r for r in district_ranking(with_cases, city)}
+    assert (rows["yangshe"]["cases"], rows["yangshe"]["cases_overdue"], rows["jinfeng"]["cases"]) == (2, 1, 1)
