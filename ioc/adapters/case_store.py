@@ -130,6 +130,15 @@ def _text(value) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
 
 
+def _events(case_id: str, entries) -> list[CaseEvent]:
+    out = []
+    for _entry_id, fields in entries:
+        f = {_text(k): _text(v) for k, v in fields.items()}
+        out.append(CaseEvent(case_id, f["action"], f["actor"], f["role"], f["from"], f["to"], int(f["at"]), f.get("note", ""),
+                             orjson.loads(f.get("detail") or "{}")))
+    return out
+
+
 class CaseStore:
     def __init__(self, redis_client):
         self.redis = redis_client
@@ -191,12 +200,15 @@ class CaseStore:
         return [Case.from_dict(orjson.loads(v)) for v in self.redis.hmget(DATA, ids) if v]
 
     def timeline(self, case_id: str) -> list[CaseEvent]:
-        out = []
-        for _entry_id, fields in self.redis.xrange(timeline_key(case_id)):
-            f = {_text(k): _text(v) for k, v in fields.items()}
-            out.append(CaseEvent(case_id, f["action"], f["actor"], f["role"], f["from"], f["to"], int(f["at"]), f.get("note", ""),
-                                 orjson.loads(f.get("detail") or "{}")))
-        return out
+        return _events(case_id, self.redis.xrange(timeline_key(case_id)))
+
+    def timelines(self, case_ids) -> dict[str, list[CaseEvent]]:
+        """Many timelines in one pipelined round trip (for the indicators)."""
+        ids = list(case_ids)
+        pipe = self.redis.pipeline(transaction=False)
+        for case_id in ids:
+            pipe.xrange(timeline_key(case_id))
+        return {case_id: _events(case_id, entries) for case_id, entries in zip(ids, pipe.execute())}
 
     def nearby_open(self, class_code: str, lon: float, lat: float, radius_m: float) -> list[str]:
         """Open cases of the class within `radius_m` metres, nearest first."""

@@ -18,6 +18,7 @@ from ioc.adapters.redis_client import REDIS_UNAVAILABLE
 from ioc.casework.service import CaseInputError, CaseService
 from ioc.domain import case_catalog
 from ioc.domain.access import SIGNED_IN, Principal, allowed
+from ioc.domain.case_indicators import FORMULAS, indicators, indicators_by, period_bounds, rank_departments
 from ioc.domain.cases import STAGES, CaseActionError, CasePermissionError, TRANSITIONS, allowed_actions
 from ioc.domain.departments import all_departments
 
@@ -73,6 +74,29 @@ def register(server: Flask, services: Services) -> None:
             "stages": list(STAGES), "actions": {a: {"roles": sorted(t.roles), "from": list(t.from_stages), "to": t.to_stage,
                                                     "note_required": t.note_required} for a, t in TRANSITIONS.items()},
         })
+
+    @server.get("/api/v1/indicators")
+    def case_indicators():
+        """GB/T 30428 indicators for a period, overall and per group, with the department ranking."""
+        api_principal("view:indicators")
+        period, group = request.args.get("period", "month"), request.args.get("group", "department")
+        try:
+            offset = int(request.args.get("offset", 0))
+            start, end = period_bounds(period, int(time.time() * 1000), offset)
+            found = cases.store.all()
+            timelines = cases.store.timelines(c.id for c in found)
+            groups = indicators_by(found, timelines, group, start, end)
+        except ValueError as e:
+            return _error(400, "bad_request", str(e), field="period" if "period" in str(e) else "group")
+        except REDIS_UNAVAILABLE as e:
+            return unavailable(e)
+        now = int(time.time() * 1000)
+        body = {"period": period, "start": _iso(start), "end": _iso(end),
+                "overall": indicators(found, timelines, start, end, now).to_dict(),
+                "groups": {k: v.to_dict() for k, v in groups.items()}, "formulas": FORMULAS}
+        if group == "department":
+            body["ranking"] = [{"rank": r.rank, "department": r.key, "score": r.score} for r in rank_departments(groups)]
+        return jsonify(body)
 
     @server.get("/api/v1/cases")
     def list_cases():

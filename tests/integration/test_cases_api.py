@@ -186,3 +186,14 @@ def test_open311_a_closed_case_reads_closed(web, tokens):
     act(web, tokens, "dispatcher", case_id, "reject", note="非城管问题")
     (one,) = web.get(f"/open311/v2/requests/{case_id}.json", headers=tokens["leader"]).get_json()
     assert one["status"] == "closed" and "不予受理" in one["status_notes"]
+
+
+def test_the_indicators_of_this_month_rank_the_departments(web, tokens):
+    case_id = new_case(web, tokens).get_json()["id"]
+    for who, action, params in (("dispatcher", "accept", {}), ("inspector", "verify", {}), ("dispatcher", "dispatch", {}),
+                                ("water", "handle", {}), ("inspector", "check_pass", {}), ("dispatcher", "close", {})):
+        act(web, tokens, who, case_id, action, **params)
+    body = web.get("/api/v1/indicators?period=month&group=department", headers=tokens["leader"]).get_json()
+    assert body["overall"]["closed"] == 1 and body["groups"]["water_affairs"]["closed_on_time"] == 1
+    assert body["ranking"][0]["department"] == "water_affairs" and "结案率" in str(body["formulas"])
+    assert web.get("/api/v1/indicators?period=fortnight", headers=tokens["leader"]).status_code == 400
