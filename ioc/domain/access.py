@@ -47,6 +47,10 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "view:audit": frozenset({"leader", "admin"}),
     "view:admin": frozenset({"admin"}),
     "view:account": frozenset(ROLES),
+    "view:console": frozenset({"dispatcher", "leader"}),
+    "view:tasks": frozenset({"handler"}),
+    "view:inspections": frozenset({"inspector"}),
+    "view:indicators": frozenset({"leader", "dispatcher", "admin"}),
     "case:read": frozenset({"leader", "dispatcher", "inspector", "handler"}),
     "case:report": frozenset({"dispatcher", "inspector", "reporter"}),
     "alarm:acknowledge": frozenset({"operator", "dispatcher", "leader"}),
@@ -62,6 +66,10 @@ PERMISSION_NOTES: dict[str, str] = {
     "view:audit": "the audit log (page and `GET /api/v1/audit`)",
     "view:admin": "the users and API tokens page",
     "view:account": "one's own account page (change password, sign out)",
+    "view:console": "the dispatch console `/cases`: open cases by stage, filters, a new case from a phone call (with `case:report`)",
+    "view:tasks": "the department's task list `/tasks` (a handler: its own department's dispatched cases)",
+    "view:inspections": "the inspector's queues `/inspections`: cases to verify and to check",
+    "view:indicators": "the case indicators `/indicators`: rates per district and department, the department ranking",
     "case:read": "cases: lists, one case with its timeline (a handler: its department's only); `GET /api/v1/cases…`, Open311 `GET`",
     "case:report": "file a case report (`POST /api/v1/cases`, Open311 `POST requests.json`); each workflow action names its own roles",
     "alarm:acknowledge": "acknowledge an active alarm",
@@ -74,12 +82,18 @@ PERMISSION_NOTES: dict[str, str] = {
 VIEWS: tuple[tuple[str, str, str], ...] = (
     ("bigscreen", "/", "view:bigscreen"),
     ("districts", "/districts", "view:districts"),
+    ("console", "/cases", "view:console"),
+    ("tasks", "/tasks", "view:tasks"),
+    ("inspections", "/inspections", "view:inspections"),
     ("status", "/status", "view:status"),
+    ("indicators", "/indicators", "view:indicators"),
     ("audit", "/audit", "view:audit"),
     ("admin", "/admin", "view:admin"),
     ("account", "/account", "view:account"),
 )
-VIEW_PERMISSION = {view: permission for view, _path, permission in VIEWS}
+# pages that are no navigation entry: one case (`/case/<id>`), opened from the lists
+CASE_VIEW = ("case", "/case/", "case:read")
+VIEW_PERMISSION = {view: permission for view, _path, permission in VIEWS} | {CASE_VIEW[0]: CASE_VIEW[2]}
 
 
 class AccessDenied(PermissionError):
@@ -150,6 +164,8 @@ def view_for_path(path: str | None) -> str | None:
         return "bigscreen"
     if path == "/districts" or path.startswith("/district/"):
         return "districts"
+    if path.startswith(CASE_VIEW[1]) and "/" not in path[len(CASE_VIEW[1]):]:
+        return CASE_VIEW[0]
     for view, view_path, _permission in VIEWS:
         if path == view_path:
             return view

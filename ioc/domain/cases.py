@@ -168,7 +168,8 @@ def allowed_actions(case: Case, principal: Principal | None) -> list[str]:
     """The actions this principal may take on this case now (for buttons and the API)."""
     return [a for a, t in TRANSITIONS.items() if _permitted(case, t, principal) is None and case.stage in t.from_stages
             and not (a in ("approve_deferral", "deny_deferral") and not case.pending_deferral)
-            and not (a == "request_deferral" and case.pending_deferral)]
+            and not (a == "request_deferral" and case.pending_deferral)
+            and not (a == "acknowledge" and case.acknowledged_at)]
 
 
 def _permitted(case: Case, t: Transition, principal: Principal | None) -> str | None:

@@ -66,10 +66,15 @@ def test_each_role_sees_only_its_views_in_the_navigation(portal, make_user):
     assert portal.get_logs() == []
 
 
-def test_a_department_handler_lands_on_its_account_page(portal, make_user):
+def test_a_department_handler_lands_on_its_task_list(portal, make_user):
     browser_sign_in(portal, *make_user("handler", department="water_affairs"))
-    portal.wait_for_element("#account-page", timeout=15)
-    until(lambda: _nav(portal) == ["nav-account"], timeout=10)
+    portal.wait_for_element("#tasks-page", timeout=15)
+    until(lambda: _nav(portal) == ["nav-tasks", "nav-account"], timeout=10)
+    assert portal.get_logs() == []
+
+
+def test_the_account_page_names_the_handlers_department(portal, make_user):
+    browser_sign_in(portal, *make_user("handler", department="water_affairs"), next_path="/account")
     until(lambda: "市水务局" in portal.find_element("#account-facts").text, timeout=10)
     assert portal.get_logs() == []
 

@@ -81,10 +81,12 @@ API_PERMISSIONS = {
     ("POST", "/api/v1/cases"): "case:report",
     ("GET", "/api/v1/cases/<case_id>"): "case:read",
     ("POST", "/api/v1/cases/<case_id>/actions"): SIGNED_IN,  # then each workflow action names its roles
+    ("GET", "/api/v1/indicators"): "view:indicators",
 }
 ROUTE_ARGS = {"device_id": "wl-matrix-board", "district_id": DISTRICT, "alarm_id": API_ALARM, "case_id": "ZJG-20260101-999999"}
 
-PAGES = ("/", "/districts", f"/district/{DISTRICT}", "/status", "/audit", "/admin", "/account")
+PAGES = ("/", "/districts", f"/district/{DISTRICT}", "/cases", "/case/ZJG-20260101-999999", "/tasks", "/inspections",
+         "/indicators", "/status", "/audit", "/admin", "/account")
 
 
 def alarm_json(alarm_id: str) -> bytes:

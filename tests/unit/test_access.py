@@ -12,13 +12,14 @@ from ioc.domain.access import (PERMISSIONS, ROLES, SIGNED_IN, VIEWS, AccessDenie
 # The spec: role -> every permission it holds. Anything not listed is denied.
 SPEC: dict[str, set[str]] = {
     "operator": {SIGNED_IN, "view:bigscreen", "view:districts", "view:status", "view:account", "alarm:acknowledge"},
-    "leader": {SIGNED_IN, "view:bigscreen", "view:districts", "view:status", "view:audit", "view:account",
-               "alarm:acknowledge", "alarm:clear", "case:read"},
-    "dispatcher": {SIGNED_IN, "view:bigscreen", "view:districts", "view:status", "view:account",
-                   "alarm:acknowledge", "alarm:clear", "case:read", "case:report"},
-    "inspector": {SIGNED_IN, "view:bigscreen", "view:districts", "view:account", "case:read", "case:report"},
-    "handler": {SIGNED_IN, "view:account", "case:read"},
-    "admin": {SIGNED_IN, "view:status", "view:audit", "view:admin", "view:account", "user:manage", "token:manage"},
+    "leader": {SIGNED_IN, "view:bigscreen", "view:districts", "view:console", "view:indicators", "view:status", "view:audit",
+               "view:account", "alarm:acknowledge", "alarm:clear", "case:read"},
+    "dispatcher": {SIGNED_IN, "view:bigscreen", "view:districts", "view:console", "view:indicators", "view:status",
+                   "view:account", "alarm:acknowledge", "alarm:clear", "case:read", "case:report"},
+    "inspector": {SIGNED_IN, "view:bigscreen", "view:districts", "view:inspections", "view:account", "case:read", "case:report"},
+    "handler": {SIGNED_IN, "view:tasks", "view:account", "case:read"},
+    "admin": {SIGNED_IN, "view:indicators", "view:status", "view:audit", "view:admin", "view:account", "user:manage",
+              "token:manage"},
     "reporter": {SIGNED_IN, "view:account", "case:report"},
 }
 # A kiosk is a read-only operator: an operator's views and the frame, no action.
@@ -26,7 +27,7 @@ KIOSK_SPEC = {SIGNED_IN, "view:bigscreen", "view:districts", "view:status", "vie
 ALL_PERMISSIONS = sorted(set().union(*SPEC.values()))
 
 # Where each role lands after signing in (its first view in navigation order).
-HOME = {"operator": "/", "leader": "/", "dispatcher": "/", "inspector": "/", "handler": "/account", "admin": "/status",
+HOME = {"operator": "/", "leader": "/", "dispatcher": "/", "inspector": "/", "handler": "/tasks", "admin": "/status",
         "reporter": "/account"}
 
 
@@ -151,6 +152,9 @@ def test_home_path_of_a_kiosk_and_of_nobody():
     ("/status", "status"), ("/status/", "status"), ("/audit", "audit"), ("/admin", "admin"), ("/account", "account"),
     ("/district", None), ("/district/", None), ("/nope", None), ("/statusx", None), ("/admin/users", None),
     ("/Status", None), ("/login", None), ("/api/v1/me", None),
+    ("/cases", "console"), ("/tasks", "tasks"), ("/inspections", "inspections"), ("/indicators", "indicators"),
+    ("/case/ZJG-20260101-000001", "case"), ("/case/ZJG-20260101-000001/", "case"), ("/case", None), ("/case/", None),
+    ("/case/a/b", None), ("/cases/x", None),
 ])
 def test_view_for_path(path, view):
     assert view_for_path(path) == view
@@ -171,3 +175,16 @@ def test_may_view_path_follows_the_view_permission():
     assert may_view_path(KIOSK, "/status")
     assert not may_view_path(KIOSK, "/audit")
     assert not may_view_path(None, "/account")
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_one_case_page_is_open_to_the_case_readers_and_never_in_the_navigation(role):
+    assert may_view_path(person(role), "/case/ZJG-20260101-000001") == ("case:read" in SPEC[role])
+    assert "case" not in {view for view, _path in visible_views(person(role))}
+    assert not may_view_path(KIOSK, "/case/ZJG-20260101-000001")
+
+
+def test_the_navigation_order_puts_the_case_views_after_the_districts_and_indicators_after_status():
+    everybody = Principal("root", frozenset(ROLES))
+    assert [view for view, _path in visible_views(everybody)] == [
+        "bigscreen", "districts", "console", "tasks", "inspections", "status", "indicators", "audit", "admin", "account"]

@@ -1,0 +1,352 @@
+"""Pure view model of the case pages: the dispatch console (/cases), one case (/case/<id>), a
+department's tasks (/tasks), the inspector's queues (/inspections) and the indicators
+(/indicators). Cases, events and indicators in; table rows, texts, options and figures out.
+
+No I/O here: the callbacks read the case store and call these functions; tests call them directly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import datetime, timedelta, timezone
+
+from ioc.domain import case_catalog
+from ioc.domain.access import ROLE_NAMES, Principal
+from ioc.domain.case_indicators import FORMULAS, Indicators, Ranked, period_bounds
+from ioc.domain.cases import OPEN_STAGES, STAGE_NAMES, STAGES, TRANSITIONS, Case, CaseEvent, allowed_actions
+from ioc.domain.departments import Department
+from ioc.i18n import STRINGS, t
+
+CST = timezone(timedelta(hours=8))
+HOUR_MS = 3_600_000
+# where reports come from (`Case.source`); an unknown source is shown as it is
+SOURCES: tuple[str, ...] = ("hotline", "inspector", "camera", "sensor", "phone", "open311", "api")
+PERIODS: tuple[str, ...] = ("this_month", "last_month", "this_week", "today")
+URGENCIES: tuple[str, ...] = ("urgent", "ordinary")
+# stages a case stays in (and leaves): the columns of the mean stage time
+STAY_STAGES: tuple[str, ...] = STAGES[:-1]
+# the rates and counts of the indicator tables, in column order
+RATE_FIELDS: tuple[str, ...] = ("closure_rate", "on_time_rate", "rework_rate")
+COUNT_FIELDS: tuple[str, ...] = ("registered", "due", "closed", "overdue", "deferred")
+# the formulas shown under the indicator tables, in reading order
+FORMULA_ORDER: tuple[str, ...] = ("registered", "due", "closed", "closed_on_time", "deferred", "overdue", "closure_rate",
+                                  "on_time_rate", "overdue_rate", "deferral_rate", "handled", "rework", "rework_rate",
+                                  "mean_stage_hours", "score")
+
+
+# ---- texts ------------------------------------------------------------------------------------
+
+def fmt_time(at_ms: int) -> str:
+    """Milliseconds since the epoch as China Standard Time `YYYY-MM-DD HH:MM` ('' for none)."""
+    if not at_ms:
+        return ""
+    return datetime.fromtimestamp(at_ms / 1000, CST).strftime("%Y-%m-%d %H:%M")
+
+
+def fmt_hours(ms: int) -> str:
+    """A length of time in hours with one decimal: 9_000_000 ms -> '2.5'."""
+    return f"{abs(ms) / HOUR_MS:.1f}"
+
+
+def countdown(deadline_ms: int, now_ms: int, lang: str = "zh") -> tuple[str, bool]:
+    """(text, overdue) of a deadline: `剩余 2.5 小时` before it, `超期 1.2 小时` after it,
+    `无时限` when there is none (0)."""
+    if not deadline_ms:
+        return t("case_no_limit", lang), False
+    left = deadline_ms - now_ms
+    if left >= 0:
+        return t("case_left", lang).format(hours=fmt_hours(left)), False
+    return t("case_over", lang).format(hours=fmt_hours(left)), True
+
+
+def class_name(code: str, lang: str = "zh") -> str:
+    minor = case_catalog.MINOR_CLASSES.get(code)
+    return minor.name(lang) if minor else code
+
+
+def stage_name(stage: str, lang: str = "zh") -> str:
+    names = STAGE_NAMES.get(stage)
+    return (names.get(lang) or names["zh"]) if names else stage
+
+
+def source_name(source: str, lang: str = "zh") -> str:
+    key = f"case_source_{source}"
+    return t(key, lang) if key in STRINGS else source
+
+
+def action_label(action: str, lang: str = "zh") -> str:
+    """The workflow action's name in the page language (`受理（送核实）`); `report` is the intake."""
+    if action == "report":
+        return t("case_action_report", lang)
+    transition = TRANSITIONS.get(action)
+    if transition is None:
+        return action
+    return (transition.en if lang == "en" else transition.zh) or action
+
+
+def role_name(role: str, lang: str = "zh") -> str:
+    names = ROLE_NAMES.get(role)
+    return (names.get(lang) or names["zh"]) if names else role
+
+
+def department_name(department_id: str, departments: Mapping[str, Department], lang: str = "zh") -> str:
+    if not department_id:
+        return ""
+    department = departments.get(department_id)
+    return department.name(lang) if department else department_id
+
+
+def case_link(case_id: str) -> str:
+    """The case number as a markdown link to its page (for a grid cell with the markdown renderer)."""
+    return f"[{case_id}](/case/{case_id})"
+
+
+def case_id_of(path: str | None) -> str:
+    """The case id from a URL path `/case/<id>` ('' for anything else)."""
+    path = (path or "").rstrip("/")
+    if not path.startswith("/case/"):
+        return ""
+    rest = path[len("/case/"):]
+    return "" if "/" in rest else rest
+
+
+# ---- options ----------------------------------------------------------------------------------
+
+def class_options(lang: str = "zh") -> list[dict]:
+    """Filter options: each major class (its code matches all its minor classes), then each minor class."""
+    majors = [{"label": f"{m.code} {m.name(lang)}", "value": m.code} for m in case_catalog.MAJOR_CLASSES.values()]
+    return majors + category_options(lang)
+
+
+def category_options(lang: str = "zh") -> list[dict]:
+    """The minor classes a report may name, `10101 井盖丢失` (urgent ones marked)."""
+    mark = f" ({t('case_urgent', lang)})"
+    return [{"label": f"{c.code} {c.name(lang)}{mark if c.urgent else ''}", "value": c.code}
+            for c in sorted(case_catalog.MINOR_CLASSES.values(), key=lambda c: c.code)]
+
+
+def source_options(lang: str = "zh") -> list[dict]:
+    return [{"label": source_name(s, lang), "value": s} for s in SOURCES]
+
+
+def urgency_options(lang: str = "zh") -> list[dict]:
+    return [{"label": t(f"case_{u}", lang), "value": u} for u in URGENCIES]
+
+
+def period_options(lang: str = "zh") -> list[dict]:
+    return [{"label": t(f"ind_period_{p}", lang), "value": p} for p in PERIODS]
+
+
+# ---- the console ------------------------------------------------------------------------------
+
+def stage_counts(cases: Iterable[Case]) -> dict[str, int]:
+    """Open cases per open stage, every open stage listed (0 when none)."""
+    counts = {stage: 0 for stage in OPEN_STAGES}
+    for c in cases:
+        if c.stage in counts:
+            counts[c.stage] += 1
+    return counts
+
+
+def overdue_count(cases: Iterable[Case], now_ms: int) -> int:
+    return sum(1 for c in cases if c.overdue(now_ms))
+
+
+def filter_cases(cases: Iterable[Case], now_ms: int, stage: str = "", district: str = "", class_code: str = "",
+                 source: str = "", urgency: str = "", overdue_only: bool = False) -> list[Case]:
+    """The open cases that match every given filter (empty: any), the most pressing first: the
+    least time left in their stage (overdue ones first), then cases without a limit, newest first.
+
+    `class_code` is a minor class code or a major class code (which matches its minor classes)."""
+    out = []
+    for c in cases:
+        if not c.is_open:
+            continue
+        if (stage and c.stage != stage) or (district and c.district != district) or (source and c.source != source):
+            continue
+        if class_code and not c.class_code.startswith(class_code):
+            continue
+        if (urgency == "urgent" and not c.urgent) or (urgency == "ordinary" and c.urgent):
+            continue
+        if overdue_only and not c.overdue(now_ms):
+            continue
+        out.append(c)
+    return sorted(out, key=lambda c: (0, c.stage_deadline, c.id) if c.stage_deadline else (1, -c.created_at, c.id))
+
+
+def case_rows(cases: Iterable[Case], now_ms: int, lang: str, district_names: Mapping[str, str],
+              departments: Mapping[str, Department]) -> list[dict]:
+    """Cases as grid rows; `link` is the case number as a link to its page, `overdue` marks the
+    countdown red."""
+    rows = []
+    for c in cases:
+        text, overdue = countdown(c.stage_deadline, now_ms, lang)
+        rows.append({
+            "id": c.id, "link": case_link(c.id), "class": class_name(c.class_code, lang), "class_code": c.class_code,
+            "district": district_names.get(c.district, c.district), "address": c.address,
+            "stage": stage_name(c.stage, lang), "stage_id": c.stage, "source": source_name(c.source, lang),
+            "reported": fmt_time(c.created_at), "deadline": text, "overdue": overdue,
+            "department": department_name(c.department, departments, lang),
+            "urgent": t("case_urgent" if c.urgent else "case_ordinary", lang),
+            "acknowledged": t("case_yes" if c.acknowledged_at else "case_no", lang), "rework": c.rework_count,
+        })
+    return rows
+
+
+# ---- one case ---------------------------------------------------------------------------------
+
+def case_facts(case: Case, lang: str, district_names: Mapping[str, str],
+               departments: Mapping[str, Department]) -> list[tuple[str, str]]:
+    """(label, value) lines describing the case; media and duplicates are shown apart (links)."""
+    minor = case_catalog.MINOR_CLASSES.get(case.class_code)
+    other = ("zh" if lang == "en" else "en")
+    class_text = f"{case.class_code} {class_name(case.class_code, lang)}" + (f" · {minor.name(other)}" if minor else "")
+    facts = [
+        ("case_fact_class", class_text),
+        ("case_fact_stage", stage_name(case.stage, lang)),
+        ("case_fact_urgent", t("case_urgent" if case.urgent else "case_ordinary", lang)),
+        ("case_fact_district", district_names.get(case.district, case.district)),
+        ("case_fact_address", case.address or "—"),
+        ("case_fact_position", f"{case.lat:.5f}, {case.lon:.5f}"),
+        ("case_fact_source", source_name(case.source, lang)),
+        ("case_fact_reporter", case.reporter or case.filed_by or "—"),
+        ("case_fact_reported", fmt_time(case.created_at)),
+        ("case_fact_description", case.description or "—"),
+        ("case_fact_suggested", department_name(case.suggested_department, departments, lang) or "—"),
+        ("case_fact_department", department_name(case.department, departments, lang) or "—"),
+        ("case_fact_deadline", fmt_time(case.stage_deadline) or t("case_no_limit", lang)),
+        ("case_fact_due", fmt_time(case.due_at) or t("case_no_limit", lang)),
+        ("case_fact_counts", f"{case.rework_count} / {case.return_count} / {case.deferral_count} / {case.urge_count}"),
+    ]
+    if case.pending_deferral:
+        p = case.pending_deferral
+        facts.append(("case_fact_pending", t("case_pending_text", lang).format(hours=p.get("hours", ""), by=p.get("by", ""),
+                                                                               note=p.get("note", ""))))
+    if case.master_id:
+        facts.append(("case_fact_master", case.master_id))
+    return [(t(key, lang), value) for key, value in facts]
+
+
+def action_buttons(case: Case, principal: Principal | None) -> list[str]:
+    """The actions to offer as buttons: `allowed_actions`, less an acknowledgement already given
+    (the workflow would refuse it a second time)."""
+    return [a for a in allowed_actions(case, principal) if not (a == "acknowledge" and case.acknowledged_at)]
+
+
+def transition_text(from_stage: str, to_stage: str, lang: str = "zh") -> str:
+    """`上报 → 受理`; one stage name when the stage stays; the first stage alone for the intake."""
+    if not from_stage:
+        return stage_name(to_stage, lang)
+    if from_stage == to_stage:
+        return stage_name(to_stage, lang)
+    return f"{stage_name(from_stage, lang)} → {stage_name(to_stage, lang)}"
+
+
+def timeline_rows(events: Iterable[CaseEvent], lang: str, departments: Mapping[str, Department] | None = None) -> list[dict]:
+    """The case's timeline as grid rows, oldest first; a dispatch names the department, a
+    deferral its hours, a merge its master case."""
+    rows = []
+    for n, e in enumerate(sorted(events, key=lambda e: e.at)):
+        note = e.note
+        extra = []
+        if e.detail.get("department") and e.action == "dispatch":
+            extra.append(department_name(e.detail["department"], departments or {}, lang))
+        if e.detail.get("hours") and e.action in ("request_deferral", "approve_deferral", "deny_deferral"):
+            extra.append(f"{e.detail['hours']} h")
+        if e.detail.get("master_id"):
+            extra.append(e.detail["master_id"])
+        if extra:
+            note = " · ".join(extra + ([note] if note else []))
+        rows.append({"n": str(n), "time": fmt_time(e.at), "actor": e.actor, "role": role_name(e.role, lang),
+                     "action": action_label(e.action, lang), "transition": transition_text(e.from_stage, e.to_stage, lang),
+                     "note": note})
+    return rows
+
+
+# ---- department tasks and inspections ---------------------------------------------------------
+
+def department_tasks(cases: Iterable[Case], department: str) -> list[Case]:
+    """The department's open tasks: cases dispatched to it and not yet reported handled."""
+    return [c for c in cases if department and c.department == department and c.stage == "dispatched"]
+
+
+def task_summary(cases: Iterable[Case], department: str, now_ms: int) -> dict[str, int]:
+    """Counts for the department's task page: to handle, overdue, not acknowledged, handled (awaiting check)."""
+    mine = [c for c in cases if department and c.department == department and c.is_open]
+    tasks = [c for c in mine if c.stage == "dispatched"]
+    return {"open": len(tasks), "overdue": sum(1 for c in tasks if c.overdue(now_ms)),
+            "unacked": sum(1 for c in tasks if not c.acknowledged_at), "handled": sum(1 for c in mine if c.stage == "handled")}
+
+
+def inspection_queues(cases: Iterable[Case], now_ms: int) -> tuple[list[Case], list[Case]]:
+    """(to verify: accepted cases, to check: handled cases), the most pressing first."""
+    cases = list(cases)
+    return filter_cases(cases, now_ms, stage="accepted"), filter_cases(cases, now_ms, stage="handled")
+
+
+# ---- indicators -------------------------------------------------------------------------------
+
+def period_range(period: str, now_ms: int) -> tuple[int, int]:
+    """[start_ms, end_ms) of the period picked on the indicators page (China time)."""
+    kind, offset = {"this_month": ("month", 0), "last_month": ("month", -1), "this_week": ("week", 0),
+                    "today": ("day", 0)}.get(period, ("month", 0))
+    return period_bounds(kind, now_ms, offset)
+
+
+def percent(rate: float | None) -> float | None:
+    """A rate 0..1 as a percentage with one decimal (None stays None: nothing to rate)."""
+    return None if rate is None else round(100 * rate, 1)
+
+
+def indicator_row(key: str, name: str, ind: Indicators) -> dict:
+    row = {"key": key, "name": name, **{f: getattr(ind, f) for f in COUNT_FIELDS},
+           **{f: percent(getattr(ind, f)) for f in RATE_FIELDS}}
+    for stage in STAY_STAGES:
+        hours = ind.mean_stage_hours.get(stage)
+        row[f"hours_{stage}"] = None if hours is None else round(hours, 1)
+    return row
+
+
+def indicator_rows(groups: Mapping[str, Indicators], names: Mapping[str, str]) -> list[dict]:
+    """One row per group (district or department), with the rates as percentages."""
+    return [indicator_row(key, names.get(key, key), ind) for key, ind in groups.items()]
+
+
+def ranking_rows(ranked: Iterable[Ranked], names: Mapping[str, str]) -> list[dict]:
+    """The department ranking: rank, name, score and the rates it is made of."""
+    return [{"rank": r.rank, "key": r.key, "name": names.get(r.key, r.key), "score": r.score,
+             **{f: percent(getattr(r.indicators, f)) for f in RATE_FIELDS + ("overdue_rate",)},
+             "overdue": r.indicators.overdue}
+            for r in ranked]
+
+
+def on_time_figure(groups: Mapping[str, Indicators], names: Mapping[str, str], lang: str = "zh") -> dict:
+    """A dark Plotly bar chart (a plain dict) of the on-time closure rate per department, best first;
+    departments with nothing to rate are left out."""
+    bars = sorted(((percent(ind.on_time_rate), names.get(key, key)) for key, ind in groups.items()
+                   if ind.on_time_rate is not None), key=lambda b: (-b[0], b[1]))
+    return {
+        "data": [{"type": "bar", "x": [b[1] for b in bars], "y": [b[0] for b in bars], "marker": {"color": "#2fa4e7"},
+                  "text": [f"{b[0]:.1f}%" for b in bars], "textposition": "outside",
+                  "hovertemplate": "%{x}<br>%{y:.1f}%<extra></extra>"}],
+        "layout": {
+            "title": {"text": t("ind_chart", lang), "font": {"size": 16, "color": "#dbe7f5"}, "x": 0.01},
+            "margin": {"l": 48, "r": 16, "t": 40, "b": 90}, "height": 340,
+            "paper_bgcolor": "rgba(0,0,0,0)", "plot_bgcolor": "rgba(0,0,0,0)", "font": {"color": "#8aa4c2", "size": 12},
+            "xaxis": {"tickangle": -30, "automargin": True},
+            "yaxis": {"range": [0, 110], "ticksuffix": "%", "gridcolor": "#1a3350", "zeroline": False},
+            "showlegend": False,
+        },
+    }
+
+
+def formula_lines(lang: str = "zh") -> list[str]:
+    """Every indicator formula in the page language, in reading order (any new one last)."""
+    keys = [k for k in FORMULA_ORDER if k in FORMULAS] + [k for k in FORMULAS if k not in FORMULA_ORDER]
+    return [FORMULAS[k].get(lang) or FORMULAS[k]["zh"] for k in keys]
+
+
+def relevant_for_period(cases: Iterable[Case], start_ms: int, end_ms: int) -> list[Case]:
+    """The cases that can count in [start_ms, end_ms): reported before it ends, and open or
+    changed since it started (a case that ended before the period adds nothing to it)."""
+    return [c for c in cases if c.created_at < end_ms and (c.is_open or max(c.updated_at, c.closed_at) >= start_ms)]

@@ -1,0 +1,331 @@
+"""The case pages: the dispatch console (/cases), one case (/case/<id>), a department's tasks
+(/tasks), the inspector's queues (/inspections) and the leaders' indicators (/indicators).
+
+Layouts only: the callbacks (callbacks/cases.py) fill them from the case store."""
+
+from __future__ import annotations
+
+import dash_ag_grid as dag
+import dash_leaflet as dl
+from dash import dcc, html
+
+from ioc.domain.cases import OPEN_STAGES, STAGE_NAMES, TRANSITIONS
+from ioc.domain.departments import all_departments
+from ioc.domain.geo import CityMap
+from ioc.i18n import t
+from ioc.views.admin import department_options
+from ioc.views.cases import (STAY_STAGES, category_options, class_options, formula_lines, period_options, source_options,
+                             urgency_options)
+
+from .shell import GRID_THEME
+
+HIDDEN = {"display": "none"}
+# hidden, yet laid out: a Leaflet map mounted under `display: none` never learns its size
+HIDDEN_LAID_OUT = {"visibility": "hidden", "height": 0, "overflow": "hidden"}
+CASE_REFRESH_MS = 10_000  # the case page re-reads its case (the countdown runs on the shell's tick)
+INDICATORS_REFRESH_MS = 60_000
+DANGER_ACTIONS = frozenset({"reject", "void", "return", "check_fail", "deny_deferral"})
+RATE_FORMAT = {"function": "params.value == null ? '—' : params.value.toFixed(1) + '%'"}
+HOURS_FORMAT = {"function": "params.value == null ? '—' : params.value.toFixed(1)"}
+NUMBER = {"type": "numericColumn", "filter": "agNumberColumnFilter"}
+
+# (field, label key, width or 0 for flex) of the case lists
+CASE_COLUMNS = (("link", "case_col_id", 190), ("class", "case_col_class", 0), ("district", "case_col_district", 120),
+                ("stage", "case_col_stage", 90), ("source", "case_col_source", 110), ("reported", "case_col_reported", 150),
+                ("deadline", "case_col_deadline", 150), ("department", "case_col_department", 0))
+TASK_COLUMNS = (("link", "case_col_id", 190), ("class", "case_col_class", 0), ("district", "case_col_district", 120),
+                ("address", "case_col_address", 0), ("urgent", "case_col_urgent", 100), ("acknowledged", "case_col_acknowledged", 90),
+                ("rework", "case_col_rework", 100), ("reported", "case_col_reported", 150), ("deadline", "case_col_deadline", 150))
+INSPECTION_COLUMNS = (("link", "case_col_id", 190), ("class", "case_col_class", 0), ("district", "case_col_district", 120),
+                      ("address", "case_col_address", 0), ("department", "case_col_department", 0),
+                      ("reported", "case_col_reported", 150), ("deadline", "case_col_deadline", 150))
+TIMELINE_COLUMNS = (("time", "case_col_time", 150), ("actor", "case_col_actor", 150), ("role", "case_col_role", 110),
+                    ("action", "case_col_action", 170), ("transition", "case_col_transition", 150), ("note", "case_col_note", 0))
+
+
+def case_columns(spec, lang: str) -> list[dict]:
+    columns = []
+    for field, key, width in spec:
+        column = {"field": field, "headerName": t(key, lang), **({"width": width} if width else {"flex": 1, "minWidth": 140})}
+        if field == "link":
+            column.update(cellRenderer="markdown", pinned="left")
+        if field == "deadline":
+            column["cellClassRules"] = {"case-overdue": "params.data.overdue"}
+        columns.append(column)
+    return columns
+
+
+def case_grid(grid_id: str, spec, lang: str, row_id: str = "id", height: str = "60vh") -> dag.AgGrid:
+    return dag.AgGrid(
+        id=grid_id, columnDefs=case_columns(spec, lang), rowData=[], getRowId=f"params.data.{row_id}",
+        defaultColDef={"sortable": True, "resizable": True, "filter": True},
+        dashGridOptions={"animateRows": False, "localeText": {"noRowsToShow": t("case_no_rows", lang)}, "theme": GRID_THEME},
+        style={"height": height},
+    )
+
+
+def count_card(card_id: str, label: str, clickable: bool = True):
+    """A stage card: the label and a count (`<card_id>-value`); a button when it filters."""
+    children = [html.Div(label, className="kpi-label"), html.Div("—", className="kpi-value", id=f"{card_id}-value")]
+    if clickable:
+        return html.Button(children, id=card_id, n_clicks=0, className="kpi-card case-card")
+    return html.Div(children, id=card_id, className="kpi-card case-card")
+
+
+def _dropdown(element_id: str, options: list[dict], placeholder: str, value=None, clearable: bool = True) -> dcc.Dropdown:
+    return dcc.Dropdown(id=element_id, options=options, value=value, placeholder=placeholder, clearable=clearable,
+                        className="dash-dropdown", style={"minWidth": "220px"})
+
+
+def _districts(city: CityMap, lang: str) -> list[dict]:
+    return [{"label": d.name(lang), "value": d.id} for d in city.districts]
+
+
+def small_map(city: CityMap, map_id: str, tile_url: str, children: list, zoom: float = 10) -> dl.Map:
+    """A small map of the city (district outlines; an intranet basemap only when IOC_TILE_URL is set)."""
+    minx, miny, maxx, maxy = city.bounds
+    layers = [dl.TileLayer(url=tile_url, attribution="")] if tile_url else []
+    layers.append(dl.GeoJSON(data=city.district_geojson, id=f"{map_id}-districts", interactive=False,
+                             style={"variable": "iocMap.districtStyle"}, hideout={"values": {}, "breaks": [0], "colors": ["#1d4e89"], "selected": ""}))
+    return dl.Map([*layers, *children], id=map_id, center=[(miny + maxy) / 2, (minx + maxx) / 2], zoom=zoom, zoomSnap=0.25,
+                  attributionControl=False, className="case-map", style={"background": "#07121f"})
+
+
+# ---- the dispatch console ---------------------------------------------------------------------
+
+def console_page(city: CityMap, lang: str, tile_url: str = "") -> html.Div:
+    cards = [count_card("case-stage-all", t("case_all", lang))]
+    cards += [count_card(f"case-stage-{s}", STAGE_NAMES[s][lang] if lang in STAGE_NAMES[s] else STAGE_NAMES[s]["zh"])
+              for s in OPEN_STAGES]
+    cards.append(count_card("case-overdue", t("case_overdue_total", lang), clickable=False))
+    filters = html.Div(
+        [
+            _dropdown("case-filter-district", _districts(city, lang), t("case_filter_district", lang)),
+            _dropdown("case-filter-class", class_options(lang), t("case_filter_class", lang)),
+            _dropdown("case-filter-source", source_options(lang), t("case_filter_source", lang)),
+            _dropdown("case-filter-urgency", urgency_options(lang), t("case_filter_urgency", lang)),
+            dcc.Checklist(id="case-filter-overdue", value=[], options=[{"label": t("case_overdue_only", lang), "value": "on"}],
+                          className="case-check", inputStyle={"marginRight": "6px"}),
+        ],
+        className="form-row",
+    )
+    new_case = html.Section(
+        [
+            html.H3(t("case_new_heading", lang)),
+            html.Div(
+                [
+                    html.Div(
+                        [
+                            _dropdown("case-new-class", category_options(lang), t("case_new_class", lang)),
+                            html.Div([
+                                dcc.Input(id="case-new-lat", type="number", placeholder=t("case_new_lat", lang), step="any",
+                                          style={"width": "140px"}),
+                                dcc.Input(id="case-new-lon", type="number", placeholder=t("case_new_lon", lang), step="any",
+                                          style={"width": "140px"}),
+                                html.Span(t("case_new_map_hint", lang), className="note"),
+                            ], className="form-row"),
+                            dcc.Input(id="case-new-address", placeholder=t("case_new_address", lang), maxLength=200,
+                                      autoComplete="off", className="case-wide"),
+                            dcc.Input(id="case-new-reporter", placeholder=t("case_new_reporter", lang), maxLength=100,
+                                      autoComplete="off", className="case-wide"),
+                            dcc.Textarea(id="case-new-description", placeholder=t("case_new_description", lang), maxLength=4000,
+                                         className="case-textarea"),
+                            html.Div([html.Button(t("case_new_submit", lang), id="case-new-submit", n_clicks=0, className="btn")],
+                                     className="form-row"),
+                            html.Div(id="case-new-message", className="message"),
+                        ],
+                        className="case-new-fields",
+                    ),
+                    small_map(city, "case-new-map", tile_url, [dl.LayerGroup(id="case-new-marker")]),
+                ],
+                className="case-new-body",
+            ),
+            dcc.Store(id="case-new-created", data=0),
+        ],
+        id="case-new-form", className="case-new", style=HIDDEN_LAID_OUT,
+    )
+    return html.Div(
+        [
+            html.H2(t("case_console_heading", lang)),
+            html.P(t("case_console_note", lang), className="note"),
+            html.Div(cards, className="kpi-row case-cards"),
+            dcc.Store(id="case-stage-filter", data=""),
+            filters,
+            case_grid("cases-grid", CASE_COLUMNS, lang),
+            new_case,
+        ],
+        className="case-page", id="console-page",
+    )
+
+
+# ---- one case ---------------------------------------------------------------------------------
+
+def case_page(city: CityMap, case_id: str, lang: str, tile_url: str = "") -> html.Div:
+    departments = department_options(all_departments(city), lang)
+    buttons = [html.Button(transition.en if lang == "en" else transition.zh, id=f"case-act-{action}", n_clicks=0,
+                           className="btn danger" if action in DANGER_ACTIONS else "btn", style=HIDDEN)
+               for action, transition in TRANSITIONS.items()]
+    actions = html.Section(
+        [
+            html.H3(t("case_actions", lang)),
+            html.Div(t("case_no_actions", lang), id="case-no-actions", className="note"),
+            html.Div([html.Label(t("case_department", lang)), _dropdown("case-department", departments, t("case_department", lang))],
+                     id="case-department-row", className="case-field", style=HIDDEN),
+            html.Div([html.Label(t("case_hours", lang)),
+                      dcc.Input(id="case-hours", type="number", min=1, max=720, step=1, value=24, style={"width": "120px"})],
+                     id="case-hours-row", className="case-field", style=HIDDEN),
+            html.Div([html.Label(t("case_master", lang)),
+                      dcc.Input(id="case-master", placeholder="ZJG-YYYYMMDD-NNNNNN", maxLength=40, autoComplete="off")],
+                     id="case-master-row", className="case-field", style=HIDDEN),
+            html.Div([html.Label(t("case_note", lang)), dcc.Textarea(id="case-note", maxLength=1000, className="case-textarea")],
+                     id="case-note-row", className="case-field", style=HIDDEN),
+            html.Div(buttons, className="form-row case-buttons"),
+            html.Div(id="case-message", className="message"),
+        ],
+        className="case-actions",
+    )
+    marker = dl.LayerGroup(id="case-marker")
+    body = html.Div(
+        [
+            html.Section(
+                [
+                    html.Dl(id="case-facts", className="case-facts"),
+                    html.Div([html.Span(t("case_fact_media", lang), className="case-sub"), html.Div(id="case-media")]),
+                    html.Div([html.Span(t("case_duplicates", lang), className="case-sub"), html.Div(id="case-duplicates")]),
+                ],
+                className="case-col",
+            ),
+            html.Section(
+                [
+                    html.Div([html.Div(t("case_countdown", lang), className="kpi-label"),
+                              html.Div("—", id="case-countdown", className="kpi-value"),
+                              html.Div("", id="case-due", className="kpi-sub")], className="kpi-card case-countdown-card"),
+                    small_map(city, "case-map", tile_url, [marker], zoom=12),
+                ],
+                className="case-col",
+            ),
+            html.Section([actions], className="case-col"),
+        ],
+        id="case-body", className="case-body",  # shown from the start: Leaflet cannot size a map mounted hidden
+    )
+    return html.Div(
+        [
+            dcc.Store(id="case-id", data=case_id),
+            dcc.Store(id="case-version", data=None),
+            dcc.Store(id="case-deadline", data=0),
+            dcc.Store(id="case-changed", data=0),
+            dcc.Interval(id="case-tick", interval=CASE_REFRESH_MS, n_intervals=0),
+            html.Div(
+                [
+                    html.H2(f"{t('case_heading', lang)} {case_id}", id="case-title"),
+                    html.Span("", id="case-stage", className="case-stage"),
+                    html.Button(t("case_refresh", lang), id="case-refresh", n_clicks=0, className="btn"),
+                ],
+                className="case-head",
+            ),
+            html.Div(t("case_not_found", lang), id="case-missing", className="forbidden", style=HIDDEN),
+            body,
+            html.H3(t("case_timeline", lang)),
+            case_grid("case-timeline", TIMELINE_COLUMNS, lang, row_id="n", height="32vh"),
+        ],
+        className="case-page", id="case-page",
+    )
+
+
+# ---- a department's tasks and the inspector's queues ------------------------------------------
+
+def tasks_page(lang: str) -> html.Div:
+    cards = [count_card(f"tasks-{k}", t(f"case_tasks_{k}", lang), clickable=False) for k in ("open", "overdue", "unacked", "handled")]
+    return html.Div(
+        [
+            html.H2([t("case_tasks_heading", lang), html.Span("", id="tasks-department", className="case-department")]),
+            html.P(t("case_tasks_note", lang), className="note"),
+            html.Div(cards, className="kpi-row case-cards"),
+            case_grid("tasks-grid", TASK_COLUMNS, lang),
+        ],
+        className="case-page", id="tasks-page",
+    )
+
+
+def inspections_page(lang: str) -> html.Div:
+    return html.Div(
+        [
+            html.H2(t("case_insp_heading", lang)),
+            html.P(t("case_insp_note", lang), className="note"),
+            html.H3([t("case_insp_verify", lang), html.Span("", id="insp-verify-count", className="case-count")]),
+            case_grid("insp-verify-grid", INSPECTION_COLUMNS, lang, height="34vh"),
+            html.H3([t("case_insp_check", lang), html.Span("", id="insp-check-count", className="case-count")]),
+            case_grid("insp-check-grid", INSPECTION_COLUMNS, lang, height="34vh"),
+        ],
+        className="case-page", id="inspections-page",
+    )
+
+
+# ---- indicators -------------------------------------------------------------------------------
+
+def indicator_columns(name_key: str, lang: str) -> list[dict]:
+    columns = [{"field": "name", "headerName": t(name_key, lang), "pinned": "left", "minWidth": 180, "flex": 1}]
+    columns += [{"field": f, "headerName": t(f"ind_col_{f}", lang), "width": 110, **NUMBER}
+                for f in ("registered", "due", "closed")]
+    columns += [{"field": f, "headerName": t(f"ind_col_{f}", lang), "width": 120, "valueFormatter": RATE_FORMAT, **NUMBER}
+                for f in ("closure_rate", "on_time_rate", "rework_rate")]
+    columns += [{"field": f, "headerName": t(f"ind_col_{f}", lang), "width": 100, **NUMBER} for f in ("overdue", "deferred")]
+    columns += [{"field": f"hours_{s}", "headerName": t("ind_col_hours", lang).format(stage=STAGE_NAMES[s].get(lang, STAGE_NAMES[s]["zh"])),
+                 "width": 140, "valueFormatter": HOURS_FORMAT, **NUMBER} for s in STAY_STAGES]
+    return columns
+
+
+def ranking_columns(lang: str) -> list[dict]:
+    return [
+        {"field": "rank", "headerName": t("ind_col_rank", lang), "width": 90, **NUMBER},
+        {"field": "name", "headerName": t("ind_col_department", lang), "minWidth": 200, "flex": 1},
+        {"field": "score", "headerName": t("ind_col_score", lang), "width": 120, "valueFormatter": HOURS_FORMAT, **NUMBER},
+        {"field": "on_time_rate", "headerName": t("ind_col_on_time_rate", lang), "width": 120, "valueFormatter": RATE_FORMAT, **NUMBER},
+        {"field": "closure_rate", "headerName": t("ind_col_closure_rate", lang), "width": 120, "valueFormatter": RATE_FORMAT, **NUMBER},
+        {"field": "rework_rate", "headerName": t("ind_col_rework_rate", lang), "width": 120, "valueFormatter": RATE_FORMAT, **NUMBER},
+        {"field": "overdue", "headerName": t("ind_col_overdue", lang), "width": 100, **NUMBER},
+    ]
+
+
+def _indicator_grid(grid_id: str, columns: list[dict], lang: str) -> dag.AgGrid:
+    return dag.AgGrid(
+        id=grid_id, columnDefs=columns, rowData=[], getRowId="params.data.key",
+        defaultColDef={"sortable": True, "resizable": True, "wrapHeaderText": True, "autoHeaderHeight": True},
+        dashGridOptions={"animateRows": False, "domLayout": "autoHeight", "theme": GRID_THEME,
+                         "localeText": {"noRowsToShow": t("case_no_rows", lang)}},
+    )
+
+
+def indicators_page(lang: str) -> html.Div:
+    return html.Div(
+        [
+            html.H2(t("ind_heading", lang)),
+            html.Div(
+                [
+                    html.Span(t("ind_period", lang)),
+                    dcc.RadioItems(id="ind-period", options=period_options(lang), value="this_month", inline=True,
+                                   className="case-periods", inputStyle={"marginRight": "4px"}),
+                    html.Span("", id="ind-range", className="note"),
+                ],
+                className="form-row",
+            ),
+            dcc.Interval(id="ind-tick", interval=INDICATORS_REFRESH_MS, n_intervals=0),
+            html.H3(t("ind_by_district", lang)),
+            _indicator_grid("ind-district-grid", indicator_columns("ind_col_district", lang), lang),
+            html.H3(t("ind_by_department", lang)),
+            _indicator_grid("ind-department-grid", indicator_columns("ind_col_department", lang), lang),
+            html.H3(t("ind_ranking", lang)),
+            html.Div(
+                [
+                    html.Div(_indicator_grid("ind-ranking-grid", ranking_columns(lang), lang), className="case-ranking"),
+                    dcc.Graph(id="ind-chart", config={"displayModeBar": False}, className="case-chart",
+                              figure={"data": [], "layout": {"paper_bgcolor": "rgba(0,0,0,0)", "plot_bgcolor": "rgba(0,0,0,0)",
+                                                             "height": 340}}),
+                ],
+                className="case-ranking-row",
+            ),
+            html.H3(t("ind_formulas", lang)),
+            html.Ul([html.Li(line) for line in formula_lines(lang)], id="ind-formulas", className="case-formulas"),
+        ],
+        className="case-page", id="indicators-page",
+    )
