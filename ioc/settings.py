@@ -42,6 +42,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("IOC_INGEST_MAX_FUTURE_S", "300", "How far in the future a reading's `ts` may be (clock skew) before it is rejected."),
     Setting("IOC_INGEST_MAX_AGE_S", "86400", "How old a reading's `ts` may be before it is rejected."),
     Setting("IOC_INGEST_BUFFER_MAX", "200000", "Messages the worker holds while Redis is unreachable; beyond it the oldest telemetry is dropped and counted."),
+    Setting("IOC_CASES_CLIENT_ID", "", "MQTT client id of the case worker (a persistent session: keep it stable, one per worker); unset: `ioc-cases-<host>`."),
+    Setting("IOC_CASES_SCAN_S", "30", "Seconds between the case worker's scans for overdue cases (the `case_overdue` alarm)."),
     Setting("IOC_DEADLETTER_MAXLEN", "10000", "Approximate length cap of the dead-letter stream."),
     Setting("IOC_ALARM_ESCALATE_CRITICAL_MIN", "5", "Minutes after which an unacknowledged critical alarm escalates; `0`: never."),
     Setting("IOC_ALARM_ESCALATE_MAJOR_MIN", "15", "Minutes after which an unacknowledged major alarm escalates; `0`: never."),
@@ -105,6 +107,8 @@ class Settings:
     ingest_max_future_s: int = 300
     ingest_max_age_s: int = 86400
     ingest_buffer_max: int = 200000
+    cases_client_id: str = ""
+    cases_scan_s: int = 30
     deadletter_maxlen: int = 10000
     alarm_escalate_critical_min: int = 5
     alarm_escalate_major_min: int = 15
@@ -164,6 +168,8 @@ class Settings:
             ingest_max_future_s=int(get("IOC_INGEST_MAX_FUTURE_S")),
             ingest_max_age_s=int(get("IOC_INGEST_MAX_AGE_S")),
             ingest_buffer_max=int(get("IOC_INGEST_BUFFER_MAX")),
+            cases_client_id=get("IOC_CASES_CLIENT_ID"),
+            cases_scan_s=_positive(get, "IOC_CASES_SCAN_S"),
             deadletter_maxlen=int(get("IOC_DEADLETTER_MAXLEN")),
             alarm_escalate_critical_min=int(get("IOC_ALARM_ESCALATE_CRITICAL_MIN")),
             alarm_escalate_major_min=int(get("IOC_ALARM_ESCALATE_MAJOR_MIN")),

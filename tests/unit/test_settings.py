@@ -21,6 +21,7 @@ FIELD_OF = {
     "IOC_INGEST_FLUSH_MS": "ingest_flush_ms", "IOC_INGEST_MAX_PAYLOAD": "ingest_max_payload",
     "IOC_INGEST_MAX_FUTURE_S": "ingest_max_future_s", "IOC_INGEST_MAX_AGE_S": "ingest_max_age_s",
     "IOC_INGEST_BUFFER_MAX": "ingest_buffer_max", "IOC_DEADLETTER_MAXLEN": "deadletter_maxlen",
+    "IOC_CASES_CLIENT_ID": "cases_client_id", "IOC_CASES_SCAN_S": "cases_scan_s",
     "IOC_ALARM_ESCALATE_CRITICAL_MIN": "alarm_escalate_critical_min", "IOC_ALARM_ESCALATE_MAJOR_MIN": "alarm_escalate_major_min",
     "IOC_ALARM_ESCALATE_MINOR_MIN": "alarm_escalate_minor_min",
     "IOC_EMBEDDED_REDIS": "embedded_redis", "IOC_EMBEDDED_MQTT": "embedded_mqtt", "IOC_LOG_LEVEL": "log_level",
