@@ -3,7 +3,8 @@
 Starts embedded Redis and MQTT on free loopback ports unless REDIS_URL / MQTT_URL are set,
 then the ingest worker, the case worker, the simulators and the web process as child
 processes. Seeds one demo user per role and per department (`ioc.demo_users`) and prints the
-service URLs, the portal address, the demo users' credentials and a kiosk link. On Ctrl-C /
+service URLs, the portal address, the demo users' credentials and a kiosk link; the simulator
+gets an API token for its simulated duty desk (`IOC_SIM_API_TOKEN`, `IOC_SIM_API_URL`). On Ctrl-C /
 SIGTERM, or when any child dies, every child is stopped (SIGTERM, then SIGKILL after 10 s)
 and the embedded servers with them; children also die with this process if it is killed
 (PR_SET_PDEATHSIG).
@@ -22,7 +23,7 @@ import urllib.request
 from ioc.adapters.embedded import Server, _die_with_parent, mqtt_broker, redis_server
 from ioc.adapters.geodata_files import load_city_map
 from ioc.adapters.redis_client import connect_redis
-from ioc.demo_users import DemoUser, credentials_table, demo_kiosk_link, seed_demo_users
+from ioc.demo_users import DemoUser, credentials_table, demo_duty_desk_token, demo_kiosk_link, seed_demo_users
 from ioc.settings import Settings
 from ioc.web.services import user_store
 
@@ -53,13 +54,14 @@ def _describe(url: str, servers: list[Server]) -> str:
     return url
 
 
-def _seed_users(settings: Settings, redis_url: str, portal: str) -> tuple[list[DemoUser], str]:
-    """One demo user per role and per department, and a kiosk link (demo only)."""
+def _seed_users(settings: Settings, redis_url: str, portal: str) -> tuple[list[DemoUser], str, str]:
+    """One demo user per role and per department, a kiosk link and the simulated duty desk's API
+    token (demo only)."""
     client = connect_redis(redis_url)
     try:
         city = load_city_map(settings.geodata_dir)
         store = user_store(client, settings, city)
-        return seed_demo_users(store, city, settings.demo_password), demo_kiosk_link(store, portal)
+        return seed_demo_users(store, city, settings.demo_password), demo_kiosk_link(store, portal), demo_duty_desk_token(store)
     finally:
         client.close()
 
@@ -83,7 +85,7 @@ def run_demo(settings: Settings, simulator_args: list[str], web_workers: int | N
             servers.append(mqtt_broker(settings.data_dir / "mqtt", settings.embedded_mqtt).start())
             mqtt_url = servers[-1].url
         portal = f"http://{settings.host}:{settings.port}/"
-        users, kiosk = _seed_users(settings, redis_url, portal)
+        users, kiosk, desk_token = _seed_users(settings, redis_url, portal)
         env = dict(os.environ, REDIS_URL=redis_url, MQTT_URL=mqtt_url, PORT=str(settings.port),
                    IOC_DATA_DIR=str(settings.data_dir), PYTHONUNBUFFERED="1")
         if web_workers:
@@ -92,7 +94,9 @@ def run_demo(settings: Settings, simulator_args: list[str], web_workers: int | N
         children["ingest"] = _child("ingest", [py, "-m", "ioc", "ingest"], env)
         children["cases"] = _child("cases", [py, "-m", "ioc", "cases"], env)
         children["web"] = _child("web", [py, "-m", "ioc", "web"], env)
-        children["simulator"] = _child("simulator", [py, "-m", "simulators", *simulator_args], env)
+        # the simulated duty desk works the cases through the API with its own token
+        sim_env = dict(env, IOC_SIM_API_TOKEN=desk_token, IOC_SIM_API_URL=f"http://127.0.0.1:{settings.port}")
+        children["simulator"] = _child("simulator", [py, "-m", "simulators", *simulator_args], sim_env)
         print("\n=== IOC demo city: 张家港 Zhangjiagang ===", flush=True)
         print(f"  Redis:  {_describe(redis_url, servers)}", flush=True)
         print(f"  MQTT:   {_describe(mqtt_url, servers)}", flush=True)

@@ -1,5 +1,6 @@
 """The demo city's users: one per role and one handler per department, seeded only by
-`python -m ioc demo` (never by `web` or `ingest`), plus a kiosk link for the wall.
+`python -m ioc demo` (never by `web` or `ingest`), plus a kiosk link for the wall and an API
+token for the simulated duty desk.
 
 Every start gives the demo users fresh passwords (or IOC_DEMO_PASSWORD for all) and prints
 them; users added by hand are never touched.
@@ -16,6 +17,8 @@ from ioc.domain.geo import CityMap
 
 SEEDER = Actor("demo", "admin", "")
 KIOSK_NAME = "demo wall"
+DUTY_DESK_NAME = "simulated duty desk"  # the simulators' dispatcher and inspector on duty (API token)
+DUTY_DESK_ROLES = ("dispatcher", "inspector")
 PEOPLE = (  # name, role, display name
     ("operator", "operator", "值班员 王敏"),
     ("leader", "leader", "市领导 陈刚"),
@@ -66,6 +69,16 @@ def demo_kiosk_link(store: UserStore, portal: str) -> str:
             store.revoke_token(token.id, SEEDER)
     _, secret = store.create_token(KIOSK_NAME, ["operator"], SEEDER, kiosk=True)
     return f"{portal.rstrip('/')}/kiosk/{secret}"
+
+
+def demo_duty_desk_token(store: UserStore) -> str:
+    """A fresh API token for the simulated duty desk (roles dispatcher and inspector); the
+    previous demo one is revoked. Returns the secret, handed to the simulators only."""
+    for token in store.tokens():
+        if not token.kiosk and token.name == DUTY_DESK_NAME and token.created_by == SEEDER.name and token.active:
+            store.revoke_token(token.id, SEEDER)
+    _, secret = store.create_token(DUTY_DESK_NAME, list(DUTY_DESK_ROLES), SEEDER)
+    return secret
 
 
 def credentials_table(users: list[DemoUser]) -> str:

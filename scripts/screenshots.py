@@ -80,6 +80,9 @@ STATUS_READY = " && ".join((
 ))
 
 LOGIN_READY = "document.querySelector('#login-form')"
+CONSOLE_READY = "document.querySelectorAll('#console-page .ag-row').length >= 1"
+CASE_READY = "document.querySelectorAll('#case-timeline .ag-row').length >= 1 && document.querySelector('#case-facts dd')"
+INDICATORS_READY = "document.querySelectorAll('#indicators-page .ag-row').length >= 3"
 AUDIT_READY = "document.querySelectorAll('#audit-grid .ag-row').length >= 3"
 ADMIN_READY = "document.querySelectorAll('#admin-page .ag-row').length >= 5"
 
@@ -93,7 +96,14 @@ SHOTS = (
     Shot("login.png", "/login", 1920, 1080, LOGIN_READY, user=""),
     Shot("audit.png", "/audit", 1920, 1080, AUDIT_READY),
     Shot("admin.png", "/admin", 1920, 1080, ADMIN_READY, user="admin"),
+    Shot("cases.png", "/cases", 1920, 1080, CONSOLE_READY, user="dispatcher"),
+    Shot("case.png", "/case/{newest}", 1920, 1080, CASE_READY, user="dispatcher"),
+    Shot("indicators.png", "/indicators", 1920, 1080, INDICATORS_READY),
 )
+NEWEST_CASE_JS = """
+const done = arguments[arguments.length - 1];
+fetch('/api/v1/cases?limit=1').then(r => r.json()).then(b => done(b.items.length ? b.items[0].id : '')).catch(() => done(''));
+"""
 DEMO_PASSWORD = secrets.token_urlsafe(12)  # every demo user's password for this run (IOC_DEMO_PASSWORD)
 
 
@@ -179,7 +189,11 @@ def take(shot: Shot, base: str, out: Path) -> Path:
     try:
         if shot.user:
             sign_in(driver, base, shot.user)
-        driver.get(base + shot.path)
+        path = shot.path
+        if "{newest}" in path:  # the newest open case, asked of the API with the signed-in session
+            driver.set_script_timeout(20)
+            path = path.replace("{newest}", driver.execute_async_script(NEWEST_CASE_JS) or "none")
+        driver.get(base + path)
         wait_js(driver, shot.ready, 60, f"{shot.path} to show its content")
         if shot.english:
             driver.find_element("css selector", "#lang-switch").click()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from datetime import datetime
 from pathlib import Path
@@ -66,6 +67,12 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"run a scenario ({', '.join(SCENARIOS)}) MINUTES simulated minutes after start (default 1); repeatable",
     )
     p.add_argument("--fault-rate", type=_non_negative_float, default=20.0, help="faults per hour per 1000 devices (default 20; 0 disables)")
+    p.add_argument("--reports-per-hour", type=_non_negative_float, default=120.0, metavar="N",
+                   help="case reports per hour on ioc/v1/reports/{hotline,inspector,camera}, daily mean (default 120; 0 disables)")
+    p.add_argument("--no-casework", action="store_true",
+                   help="no case reports, no department systems answering dispatches, no duty desk")
+    p.add_argument("--api-url", help="the IOC's JSON API for the simulated duty desk (default $IOC_SIM_API_URL, else "
+                                     "http://127.0.0.1:$PORT); its token comes from $IOC_SIM_API_TOKEN")
     p.add_argument("--no-birth", action="store_true", help="do not publish device births at start (gateway births are always sent)")
     p.add_argument("--geodata", type=Path, help="folder with the city GeoJSON (default $IOC_GEODATA_DIR or the repository's geodata/)")
     p.add_argument("--log-level", default=None, help="log level (default $IOC_LOG_LEVEL or INFO)")
@@ -98,6 +105,10 @@ def main(argv: list[str] | None = None) -> int:
         birth=not args.no_birth,
         start=args.start,
         geodata_dir=args.geodata or settings.geodata_dir,
+        casework=not args.no_casework,
+        reports_per_hour=args.reports_per_hour,
+        api_url=args.api_url or os.environ.get("IOC_SIM_API_URL") or f"http://127.0.0.1:{settings.port}",
+        api_token=os.environ.get("IOC_SIM_API_TOKEN", "").strip(),
     )
     try:
         return run(opts)

@@ -219,6 +219,10 @@ class Options:
     birth: bool = True
     start: datetime | None = None  # simulated start; default now
     geodata_dir: object = None
+    casework: bool = True  # reports, department systems and (with a token) the duty desk
+    reports_per_hour: float = 120.0
+    api_url: str = ""  # the IOC's JSON API, for the duty desk
+    api_token: str = ""  # its bearer token (roles dispatcher and inspector); empty: no duty desk
 
 
 # counters per worker, in a shared array: messages sent, status messages, offline devices, faults
@@ -398,10 +402,14 @@ def default_workers(opts: Options, fleet: Fleet) -> int:
 
 
 def run(opts: Options, fleet: Fleet | None = None, stop: threading.Event | None = None) -> int:
-    """Publish until stopped (signal, `stop` set, or `opts.duration`); return the exit code."""
-    if fleet is None:
-        from ioc.adapters.geodata_files import load_city_map
+    """Publish until stopped (signal, `stop` set, or `opts.duration`); return the exit code.
 
+    The casework (`simulators.casework`) runs in this process only, as threads beside the
+    publishing (one worker) or beside the monitoring of the worker processes (several)."""
+    from ioc.adapters.geodata_files import load_city_map
+
+    city = None
+    if fleet is None:
         from .fleet import build_fleet
 
         city = load_city_map(opts.geodata_dir) if opts.geodata_dir else load_city_map()
@@ -418,10 +426,22 @@ def run(opts: Options, fleet: Fleet | None = None, stop: threading.Event | None 
         signal.signal(signal.SIGINT, flag.request)
         signal.signal(signal.SIGTERM, flag.request)
 
+    def start_casework():
+        if not opts.casework:
+            return None
+        from .casework import start_casework as start
+
+        return start(opts.mqtt_url, city or (load_city_map(opts.geodata_dir) if opts.geodata_dir else load_city_map()),
+                     seed=opts.seed, speed=opts.speed, sim_start=sim_start, reports_per_hour=opts.reports_per_hour,
+                     api_url=opts.api_url, api_token=opts.api_token)
+
     if workers == 1:
+        casework = start_casework()
         try:
             return _worker(opts, fleet, sim_start, 0, 1, flag, [0] * _NCOUNT, report=True)
         finally:
+            if casework is not None:
+                casework.stop()
             if flag.requested:
                 log.info("stopped on request")
 
@@ -432,6 +452,7 @@ def run(opts: Options, fleet: Fleet | None = None, stop: threading.Event | None 
     ]
     for p in procs:
         p.start()
+    casework = start_casework()  # after the fork: its threads and connection stay in this process
     t_start = last_report = time.monotonic()
     last_sent = 0
     while any(p.is_alive() for p in procs):
@@ -445,6 +466,8 @@ def run(opts: Options, fleet: Fleet | None = None, stop: threading.Event | None 
     if flag.requested:
         log.info("stopping on request")
     shared.set()
+    if casework is not None:
+        casework.stop()
     for p in procs:
         p.join(timeout=60)
         if p.is_alive():  # pragma: no cover - a wedged worker

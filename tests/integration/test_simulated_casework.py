@@ -1,0 +1,227 @@
+"""The simulated casework through real parts (Redis, the broker, the case worker, the JSON API):
+simulated reports become cases, the simulated department systems answer dispatches over MQTT,
+and the simulated duty desk moves cases through the workflow with its API token."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from datetime import datetime, timedelta, timezone
+
+import orjson
+import pytest
+
+from ioc.adapters.case_store import CaseStore
+from ioc.adapters.redis_client import connect_redis
+from ioc.adapters.user_store import Actor
+from ioc.casework.service import CaseService, dispatch_message
+from ioc.casework.worker import CaseWorker
+from ioc.domain.access import Principal
+from simulators.casework import Casework, ReportStream, plan_answers
+from simulators.duty_desk import ApiError, DutyDesk, decide
+from tests.conftest import RunningWorker, wait_for
+from tests.integration.test_ingest_pipeline import counter
+
+YANGSHE = (31.872, 120.556)  # (lat, lon) in 杨舍镇
+DISPATCHER = Principal("li", frozenset({"dispatcher"}))
+INSPECTOR = Principal("zhao", frozenset({"inspector"}))
+LEADER = Principal("chen", frozenset({"leader"}))
+SPEED = 3000.0  # an hour of simulated time in 1.2 s
+
+
+@pytest.fixture
+def cases(settings, city, redis_client):
+    case_settings = settings.replace(cases_client_id=f"test-cases-{uuid.uuid4().hex[:8]}", cases_scan_s=1)
+    running = RunningWorker(CaseWorker(case_settings, connect_redis(case_settings.redis_url), city)).start()
+    yield running
+    running.stop()
+
+
+@pytest.fixture
+def store(redis_client):
+    return CaseStore(redis_client)
+
+
+@pytest.fixture
+def service(redis_client, city, settings):
+    return CaseService.from_settings(redis_client, city, settings)
+
+
+def publish(client, topic: str, payload: bytes) -> None:
+    client.publish(topic, payload, qos=1).wait_for_publish(5)
+
+
+def test_simulated_reports_become_cases_once_each(cases, publisher, store, redis_client, city):
+    now_ms = int(time.time() * 1000)
+    ten_am = datetime(2026, 6, 1, 10, 0, tzinfo=timezone(timedelta(hours=8))).timestamp()  # simulated: office hours
+    stream = ReportStream(city, seed=5, per_hour=30_000, start_ms=now_ms, sim_start=ten_am, speed=1.0)
+    out: list = []
+    stream.run_until(5.0, out)  # ~40 reports
+    out.append(out[0])  # the hotline system sends one again
+    for topic, payload in out:
+        publish(publisher, topic, payload)
+    ids = {orjson.loads(p)["report_id"] for _, p in out}
+    assert len(ids) >= 20
+    wait_for(lambda: counter(redis_client, "cases:reported") == len(out), timeout=20, message="every report taken")
+    made = store.all()
+    assert {c.report_id for c in made} == ids and len(made) == len(ids)  # the repeat made no case
+    assert {c.source for c in made} <= {"hotline", "inspector", "camera"} and redis_client.xlen("ioc:deadletter") == 0
+    for case in made:
+        sent = next(orjson.loads(p) for _, p in out if orjson.loads(p)["report_id"] == case.report_id)
+        assert (case.class_code, case.lat, case.lon) == (sent["category"], sent["lat"], sent["lon"])
+        assert case.district == city.district_at(case.lon, case.lat) and case.description and case.reporter
+
+
+def _ready_for_dispatch(service, n: int) -> list:
+    """`n` exposed-garbage cases (4 working hours to handle) verified and ready to be dispatched."""
+    ready = []
+    for i in range(n):
+        case, _ = service.report(class_code="20101", lat=YANGSHE[0] + i * 0.002, lon=YANGSHE[1], source="hotline",
+                                 actor="hotline", report_id=f"sim-dept-{i}")
+        service.act(case.id, "accept", DISPATCHER)
+        ready.append(service.act(case.id, "verify", INSPECTOR))
+    return ready
+
+
+def _seed_with_both_answers(ready) -> int:
+    """A seed under which, of these cases' dispatches, at least one is returned and the others
+    handled in time (the answer is seeded by case and version, so the test knows it up front)."""
+    messages = [{**dispatch_message(c), "version": c.version + 1, "department": c.suggested_department} for c in ready]
+    now = int(time.time() * 1000)
+    for seed in range(2000):
+        plans = [plan_answers(m, seed=seed, speed=SPEED, now_ms=now) for m in messages]
+        actions = [p[-1][1] for p in plans]
+        on_time = all(p[-1][0] < now + 60_000 for p in plans)
+        if on_time and "return" in actions and "handled" in actions:
+            return seed
+    raise AssertionError("no seed found")
+
+
+def test_the_department_systems_acknowledge_and_handle_or_return_dispatched_cases(
+        cases, service, store, broker_proc, publisher, redis_client, city):
+    ready = _ready_for_dispatch(service, 4)
+    seed = _seed_with_both_answers(ready)
+    casework = Casework(broker_proc.url, city, seed=seed, speed=SPEED, reports_per_hour=0,
+                        client_id=f"test-sim-departments-{uuid.uuid4().hex[:6]}").start()
+    try:
+        time.sleep(0.3)  # SUBACK
+        dispatched = [service.act(c.id, "dispatch", DISPATCHER) for c in ready]
+        wait_for(lambda: all(store.get(c.id).stage in ("handled", "verified") for c in dispatched), timeout=20,
+                 message="every dispatch answered")
+        after = [store.get(c.id) for c in dispatched]
+        handled = [c for c in after if c.stage == "handled"]
+        returned = [c for c in after if c.stage == "verified"]
+        assert handled and returned
+        assert all(c.acknowledged_at for c in handled)
+        for case in handled:
+            timeline = store.timeline(case.id)
+            assert [e.action for e in timeline][-2:] == ["acknowledge", "handle"]
+            assert timeline[-1].actor == f"dept:{case.department}" and timeline[-1].note
+        for case in returned:
+            event = store.timeline(case.id)[-1]
+            assert (event.action, case.return_count) == ("return", 1) and event.note  # a Chinese reason
+
+        # the broker delivering a dispatch again (at least once) gets no second answer
+        updates = counter(redis_client, "cases:updates")
+        message = dispatch_message(dispatched[0])
+        publish(publisher, f"ioc/v1/dispatch/{message['department']}", orjson.dumps(message))
+        wait_for(lambda: casework.departments.repeats == 1, message="the repeat recognised")
+        time.sleep(0.5)
+        assert counter(redis_client, "cases:updates") == updates == len(handled) * 2 + len(returned)
+        assert redis_client.xlen("ioc:deadletter") == 0
+    finally:
+        casework.stop()
+
+
+# ---- the duty desk against the real API ---------------------------------------------------------
+
+
+@pytest.fixture
+def web(settings, redis_client):
+    from ioc.web.app import create_app
+
+    app = create_app(settings)
+    client = app.server.test_client()
+    client.users = app.server.extensions["ioc_users"]
+    return client
+
+
+def desk_on(web, seed: int, **kwargs) -> DutyDesk:
+    """A DutyDesk whose HTTP goes to the Flask test client, with a dispatcher+inspector token."""
+    _, secret = web.users.create_token("simulated duty desk", ["dispatcher", "inspector"], Actor("test", "admin"))
+    desk = DutyDesk("http://ioc.test", secret, seed=seed, **kwargs)
+
+    def request(method: str, path: str, body: dict | None = None) -> dict:
+        answer = web.open(path, method=method, json=body, headers={"Authorization": f"Bearer {secret}"})
+        if answer.status_code >= 400:
+            raise ApiError(answer.status_code, answer.get_json() or {})
+        return answer.get_json()
+
+    desk._request = request
+    return desk
+
+
+def test_the_duty_desk_works_cases_from_report_to_close(web, service, store):
+    t0 = int(time.time() * 1000) - 3_600_000
+    first, _ = service.report(class_code="20501", lat=YANGSHE[0], lon=YANGSHE[1], source="camera", actor="camera", now_ms=t0)
+    again, _ = service.report(class_code="20501", lat=YANGSHE[0] + 0.0002, lon=YANGSHE[1], source="hotline",
+                              actor="hotline", now_ms=t0 + 60_000)  # ~20 m away: flagged as a duplicate
+    light, _ = service.report(class_code="10105", lat=YANGSHE[0] + 0.01, lon=YANGSHE[1], source="inspector",
+                              actor="inspector", now_ms=t0 + 120_000)
+    assert again.possible_duplicates == (first.id,)
+    seed = next(s for s in range(1000) if decide(again.to_dict(), seed=s).action == "merge"
+                and decide(first.to_dict(), seed=s).action == "accept" and decide(light.to_dict(), seed=s).action == "accept")
+    adopted = []
+    desk = desk_on(web, seed, on_dispatched=lambda case, now: adopted.append(case["id"]))
+    far = int(time.time() * 1000) + 30 * 86_400_000  # every step is due
+
+    assert desk.poll_once(far) == 3
+    assert store.get(again.id).stage == "merged" and store.get(again.id).master_id == first.id
+    for _round in range(12):  # the desk and a department taking turns until every case has ended
+        for case in store.open_cases():
+            if case.stage == "dispatched":
+                handler = Principal(f"dept:{case.department}", frozenset({"handler"}), department=case.department)
+                service.act(case.id, "handle", handler, note="已处置")
+        desk.poll_once(far)
+        if not store.open_cases():
+            break
+    ended = {c.id: c.stage for c in (store.get(first.id), store.get(light.id))}
+    assert set(ended.values()) <= {"closed", "voided"}, ended
+    timeline = [e.action for e in store.timeline(light.id)]
+    if ended[light.id] == "voided":  # ~3 %: the inspector found nothing
+        assert timeline == ["report", "accept", "void"]
+    else:
+        assert timeline[:4] == ["report", "accept", "verify", "dispatch"] and timeline[-2:] == ["check_pass", "close"]
+        assert store.get(light.id).department == "street_lighting"  # the owner of a component
+    assert adopted == []  # nothing was dispatched when the desk came on duty
+    assert all(e.actor == "token:simulated duty desk" for e in store.timeline(light.id) if e.role in ("dispatcher", "inspector"))
+
+
+def test_the_duty_desk_reloads_a_case_that_changed_under_it(web, service, store):
+    case, _ = service.report(class_code="10105", lat=YANGSHE[0], lon=YANGSHE[1], source="hotline", actor="hotline",
+                             now_ms=int(time.time() * 1000) - 3_600_000)
+    seed = next(s for s in range(1000) if decide(case.to_dict(), seed=s).action == "accept")
+    desk = desk_on(web, seed)
+    send = desk._request
+
+    def urged_first(method, path, body=None):
+        if method == "POST" and not getattr(urged_first, "done", False):
+            urged_first.done = True
+            service.act(case.id, "urge", LEADER)  # a leader presses the case meanwhile: version + 1
+        return send(method, path, body)
+
+    desk._request = urged_first
+    assert desk.poll_once(int(time.time() * 1000) + 86_400_000) == 1
+    assert desk.conflicts == 1 and store.get(case.id).stage == "accepted"
+    assert [e.action for e in store.timeline(case.id)] == ["report", "urge", "accept"]
+
+
+def test_the_demo_gives_the_duty_desk_a_fresh_token_and_revokes_the_last_one(user_store):
+    from ioc.demo_users import DUTY_DESK_NAME, demo_duty_desk_token
+
+    first = demo_duty_desk_token(user_store)
+    second = demo_duty_desk_token(user_store)
+    assert user_store.token_for_secret(first) is None
+    token = user_store.token_for_secret(second)
+    assert (token.name, set(token.roles), token.kiosk) == (DUTY_DESK_NAME, {"dispatcher", "inspector"}, False)
+    assert sorted(t.active for t in user_store.tokens() if t.name == DUTY_DESK_NAME) == [False, True]
