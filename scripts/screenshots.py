@@ -43,7 +43,7 @@ def simulator_args(warmup: float) -> list[str]:
     than all the shots take).
     """
     first_shot_min = (warmup + STARTUP_S) * SPEED / 60
-    args = ["--speed", str(SPEED), "--seed", "20260101"]
+    args = ["--speed", str(SPEED), "--seed", "20260101", "--reports-per-hour", "1500"]
     for name, peak in PEAK_MIN.items():
         args += ["--scenario", f"{name}@{max(0.0, first_shot_min - peak):.1f}"]
     return args

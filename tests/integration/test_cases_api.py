@@ -197,3 +197,44 @@ def test_the_indicators_of_this_month_rank_the_departments(web, tokens):
     assert body["overall"]["closed"] == 1 and body["groups"]["water_affairs"]["closed_on_time"] == 1
     assert body["ranking"][0]["department"] == "water_affairs" and "结案率" in str(body["formulas"])
     assert web.get("/api/v1/indicators?period=fortnight", headers=tokens["leader"]).status_code == 400
+
+
+def run_steps(web, tokens, case_id, steps):
+    for who, action, params in steps:
+        answer = act(web, tokens, who, case_id, action, **params)
+        assert answer.status_code == 200, (who, action, answer.get_json())
+    return web.get(f"/api/v1/cases/{case_id}", headers=tokens["leader"]).get_json()
+
+
+TO_DISPATCHED = [("dispatcher", "accept", {}), ("inspector", "verify", {}), ("dispatcher", "dispatch", {})]
+
+
+@pytest.mark.parametrize("branch, steps, expected", [
+    ("not accepted", [("dispatcher", "reject", {"note": "非城管职责"})], {"stage": "rejected", "open": False}),
+    ("voided", [("dispatcher", "accept", {}), ("inspector", "void", {"note": "现场无此问题"})], {"stage": "voided"}),
+    ("returned and re-dispatched", TO_DISPATCHED + [("water", "return", {"note": "非本部门职责"}),
+                                                    ("dispatcher", "dispatch", {"department": "water_affairs"}),
+                                                    ("water", "handle", {}), ("inspector", "check_pass", {}),
+                                                    ("dispatcher", "close", {})], {"stage": "closed", "return_count": 1}),
+    ("rework", TO_DISPATCHED + [("water", "handle", {}), ("inspector", "check_fail", {"note": "未修复"}),
+                                ("water", "handle", {}), ("inspector", "check_pass", {}), ("dispatcher", "close", {})],
+     {"stage": "closed", "rework_count": 1}),
+    ("deferral approved", TO_DISPATCHED + [("water", "request_deferral", {"note": "等待配件", "hours": 8}),
+                                           ("dispatcher", "approve_deferral", {})], {"deferral_count": 1, "deferred_hours": 8}),
+    ("deferral denied", TO_DISPATCHED + [("water", "request_deferral", {"note": "等待配件", "hours": 8}),
+                                         ("dispatcher", "deny_deferral", {"note": "先临时处置"})], {"deferral_count": 0}),
+    ("urged", [("leader", "urge", {"note": "请加快"})], {"stage": "reported", "urge_count": 1}),
+])
+def test_each_branch_of_the_workflow_runs_through_the_api(web, tokens, branch, steps, expected):
+    case_id = new_case(web, tokens).get_json()["id"]
+    case = run_steps(web, tokens, case_id, steps)
+    assert {k: case[k] for k in expected} == expected
+    assert [e["action"] for e in case["timeline"]][1:] == [action for _who, action, _p in steps]
+
+
+def test_a_duplicate_merges_into_its_master_through_the_api(web, tokens):
+    master = new_case(web, tokens).get_json()
+    duplicate = new_case(web, tokens, description="同一井盖").get_json()
+    assert duplicate["possible_duplicates"] == [master["id"]]
+    case = run_steps(web, tokens, duplicate["id"], [("dispatcher", "merge", {"master_id": master["id"]})])
+    assert (case["stage"], case["master_id"]) == ("merged", master["id"])
