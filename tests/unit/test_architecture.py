@@ -48,3 +48,13 @@ def test_callbacks_never_import_a_global_app():
 def test_layouts_build_components_without_io():
     for path in (REPO_ROOT / "layouts").rglob("*.py"):
         assert not (_imports(path) & {"redis", "paho", "requests"}), path
+
+
+def test_test_modules_have_unique_names_across_the_test_folders():
+    """tests/ has no packages: pytest imports test modules by basename, so two alike would clash."""
+    from collections import Counter
+
+    from ioc.settings import REPO_ROOT
+
+    names = Counter(p.name for p in (REPO_ROOT / "tests").glob("*/test_*.py"))
+    assert [name for name, n in names.items() if n > 1] == []
