@@ -7,7 +7,6 @@ change is refused (the message says why), 2 on a usage error.
 
 from __future__ import annotations
 
-import argparse
 import getpass
 import json
 import sys

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import orjson
 
 from ioc.adapters import redis_keys as keys
+from ioc.adapters.redis_client import as_text as _text
 from ioc.domain.cases import TRANSITIONS
 
 ACTIONS: dict[str, str] = {
@@ -53,10 +54,6 @@ class AuditEntry:
     def to_dict(self) -> dict:
         return {"id": self.id, "at_ms": self.at_ms, "actor": self.actor, "role": self.role, "action": self.action,
                 "target": self.target, "outcome": self.outcome, "ip": self.ip, "detail": self.detail}
-
-
-def _text(value) -> str:
-    return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
 
 
 def _entry(entry_id, fields: dict) -> AuditEntry:

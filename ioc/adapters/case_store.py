@@ -24,6 +24,7 @@ import time
 import orjson
 
 from ioc.adapters import redis_keys as keys
+from ioc.adapters.redis_client import as_text as _text
 from ioc.domain.cases import Case, CaseEvent
 
 TAG = "ioc:{cases}"
@@ -124,10 +125,6 @@ def audit_fields(event: CaseEvent, ip: str = "") -> dict:
 
 def device_key(case: Case) -> str:
     return f"{case.device_id}|{case.class_code}" if case.device_id else ""
-
-
-def _text(value) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
 
 
 def _events(case_id: str, entries) -> list[CaseEvent]:

@@ -17,6 +17,11 @@ def connect_redis(url: str) -> redis.Redis:
     )
 
 
+def as_text(value) -> str:
+    """A Redis reply (bytes) or a value as text."""
+    return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
+
+
 # What "Redis is unreachable right now" looks like to redis-py (LOADING after a restart included);
 # every caller that degrades gracefully catches exactly these.
 REDIS_UNAVAILABLE = (redis.ConnectionError, redis.TimeoutError, redis.BusyLoadingError)

@@ -17,6 +17,7 @@ import orjson
 
 from ioc.adapters import redis_keys as keys
 from ioc.adapters.audit_log import AuditLog
+from ioc.adapters.redis_client import as_text as _text
 from ioc.domain.accounts import (AccountError, ApiToken, User, generate_password, hash_password, needs_rehash,
                                  new_token_secret, token_sha256, validate_name, validate_password, validate_roles,
                                  validate_token_name, verify_password)
@@ -283,10 +284,6 @@ class UserStore:
             return None
         token = self.token(_text(token_id))
         return token if token is not None and token.active else None
-
-
-def _text(value) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
 
 
 def _display(name: str | None) -> str:

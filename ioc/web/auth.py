@@ -30,7 +30,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from ioc.adapters import redis_keys as keys
 from ioc.adapters.redis_client import REDIS_UNAVAILABLE
-from ioc.adapters.user_store import Actor, UserStore
+from ioc.adapters.user_store import UserStore
 from ioc.domain.access import Principal, allowed, home_path, may_view_path, require, AccessDenied
 from ioc.i18n import resolve_lang
 
@@ -78,12 +78,6 @@ def current_principal() -> Principal | None:
         return g.ioc_principal
     user = current_user._get_current_object()
     return user.principal if user is not None and getattr(user, "is_authenticated", False) else None
-
-
-def actor() -> Actor:
-    """The current principal as an audit-log actor (role: all its roles)."""
-    p = current_principal()
-    return Actor(p.name if p else "-", p.role if p else "-", client_ip())
 
 
 def client_ip() -> str:

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta, timezone
 
 from flask import Flask, jsonify, request
 
-from ioc.adapters.case_store import CaseConflict, CaseNotFound, CaseStore
+from ioc.adapters.case_store import CaseConflict, CaseNotFound
 from ioc.adapters.redis_client import REDIS_UNAVAILABLE
 from ioc.casework.service import CaseInputError, CaseService
 from ioc.domain import case_catalog
@@ -54,8 +54,7 @@ def case_json(case, now_ms: int) -> dict:
 def register(server: Flask, services: Services) -> None:
     if services.redis is None:
         return
-    cases = CaseService(CaseStore(services.redis), services.city, services.settings.work_calendar(),
-                        services.settings.duplicate_radius_m, services.settings.duplicate_window_hours)
+    cases = CaseService.from_settings(services.redis, services.city, services.settings)
     server.extensions["ioc_cases"] = cases
     departments = {d.id: d for d in all_departments(services.city)}
 
