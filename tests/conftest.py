@@ -210,3 +210,59 @@ def browser_sign_in(dash_duo, name: str, password: str, next_path: str = "/") ->
     if next_path != "/":
         dash_duo.wait_for_page(url=base + next_path)
     dash_duo.wait_for_element("#page", timeout=15)
+
+
+# ---- cases -------------------------------------------------------------------------------------
+
+@pytest.fixture
+def case_store(redis_client):
+    from ioc.adapters.case_store import CaseStore
+
+    return CaseStore(redis_client)
+
+
+@pytest.fixture
+def case_service(redis_client, city, settings):
+    from ioc.casework.service import CaseService
+
+    return CaseService.from_settings(redis_client, city, settings)
+
+
+@pytest.fixture
+def case_settings(settings) -> Settings:
+    """Settings of a case worker: its own persistent-session client id, overdue scans every second."""
+    return settings.replace(cases_client_id=f"test-cases-{uuid.uuid4().hex[:8]}", cases_scan_s=1)
+
+
+@pytest.fixture
+def start_cases(case_settings, city, redis_client):
+    """`start_cases()` runs a CaseWorker on a thread; every one started is stopped at the end."""
+    from ioc.casework.worker import CaseWorker
+
+    running: list[RunningWorker] = []
+
+    def start() -> RunningWorker:
+        running.append(RunningWorker(CaseWorker(case_settings, connect_redis(case_settings.redis_url), city)).start())
+        return running[-1]
+
+    yield start
+    for r in running:
+        if r.thread.is_alive():
+            r.stop()
+
+
+@pytest.fixture
+def cases(start_cases):
+    """A running case worker."""
+    return start_cases()
+
+
+@pytest.fixture
+def portal_client(settings, redis_client):
+    """The web app's Flask test client on the test Redis; `.users` is its user store."""
+    from ioc.web.app import create_app
+
+    app = create_app(settings)
+    client = app.server.test_client()
+    client.users = app.server.extensions["ioc_users"]
+    return client

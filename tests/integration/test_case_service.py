@@ -1,4 +1,4 @@
-"""The case service on a real Redis: intake with time limits, routing and duplicate flags, every
+"""The case case_service on a real Redis: intake with time limits, routing and duplicate flags, every
 branch of the workflow, deferrals moving the deadlines, and the dispatch message."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ import orjson
 import pytest
 
 from ioc.adapters.case_store import OUTBOX, CaseConflict
-from ioc.casework.service import CaseInputError, CaseService, dispatch_topic
+from ioc.casework.service import CaseInputError, dispatch_topic
 from ioc.domain.access import Principal
 from ioc.domain.case_catalog import minor
 from ioc.domain.cases import CasePermissionError
@@ -23,11 +23,6 @@ def handler(department: str) -> Principal:
 
 
 @pytest.fixture
-def service(redis_client, city, settings) -> CaseService:
-    return CaseService.from_settings(redis_client, city, settings)
-
-
-@pytest.fixture
 def now():
     """Wednesday 2026-11-25 10:00 China time: a working day, in working hours."""
     from datetime import datetime, timedelta, timezone
@@ -35,35 +30,35 @@ def now():
     return int(datetime(2026, 11, 25, 10, 0, tzinfo=timezone(timedelta(hours=8))).timestamp() * 1000)
 
 
-def report(service, now, code=None, report_id="", **kw):
+def report(case_service, now, code=None, report_id="", **kw):
     lat, lon = kw.pop("at", YANGSHE)
-    return service.report(class_code=code or "10101", lat=lat, lon=lon,
+    return case_service.report(class_code=code or "10101", lat=lat, lon=lon,
                           source="hotline", actor="hotline", report_id=report_id, now_ms=now, **kw)
 
 
-def test_a_report_becomes_a_case_in_its_district_with_deadlines_and_a_suggested_department(service, now):
-    case, created = report(service, now, "10105", description="路灯不亮")
+def test_a_report_becomes_a_case_in_its_district_with_deadlines_and_a_suggested_department(case_service, now):
+    case, created = report(case_service, now, "10105", description="路灯不亮")
     assert created and case.stage == "reported" and case.district == "yangshe"
     assert case.suggested_department == "street_lighting"  # a component: its owner first
     assert now < case.stage_deadline < case.due_at
 
 
-def test_an_event_is_routed_to_its_territory_first(service, now):
-    case, _ = report(service, now, "20301")  # illegal construction
+def test_an_event_is_routed_to_its_territory_first(case_service, now):
+    case, _ = report(case_service, now, "20301")  # illegal construction
     assert case.suggested_department == "town_yangshe"
 
 
-def test_the_same_report_id_twice_makes_one_case(service, now):
-    first, _ = report(service, now, report_id="12345-77")
-    again, created = report(service, now + 1000, report_id="12345-77")
+def test_the_same_report_id_twice_makes_one_case(case_service, now):
+    first, _ = report(case_service, now, report_id="12345-77")
+    again, created = report(case_service, now + 1000, report_id="12345-77")
     assert not created and again.id == first.id
 
 
-def test_a_report_near_an_open_case_of_the_same_class_is_flagged_as_a_likely_duplicate(service, now):
-    first, _ = report(service, now)
-    second, created = report(service, now + 60_000, at=(YANGSHE[0] + 0.0003, YANGSHE[1]))  # ~33 m north
+def test_a_report_near_an_open_case_of_the_same_class_is_flagged_as_a_likely_duplicate(case_service, now):
+    first, _ = report(case_service, now)
+    second, created = report(case_service, now + 60_000, at=(YANGSHE[0] + 0.0003, YANGSHE[1]))  # ~33 m north
     assert created and second.possible_duplicates == (first.id,)
-    far, _ = report(service, now + 60_000, at=(YANGSHE[0] + 0.01, YANGSHE[1]))
+    far, _ = report(case_service, now + 60_000, at=(YANGSHE[0] + 0.01, YANGSHE[1]))
     assert far.possible_duplicates == ()
 
 
@@ -71,57 +66,57 @@ def test_a_report_near_an_open_case_of_the_same_class_is_flagged_as_a_likely_dup
     ({"code": "99999"}, "category"), ({"at": (40.0, 116.4)}, "lat"), ({"at": ("x", 120.5)}, "lat"),
     ({"description": "很" * 4001}, "description"), ({"media": ["javascript:alert(1)"]}, "media"),
 ])
-def test_a_bad_report_is_refused_with_the_field_and_stores_nothing(service, now, kw, field):
+def test_a_bad_report_is_refused_with_the_field_and_stores_nothing(case_service, now, kw, field):
     with pytest.raises(CaseInputError) as error:
-        report(service, now, **kw)
+        report(case_service, now, **kw)
     assert error.value.field == field
-    assert service.store.all() == []
+    assert case_service.store.all() == []
 
 
-def walk(service, case, now, *steps):
+def walk(case_service, case, now, *steps):
     for i, (action, actor, params) in enumerate(steps, 1):
-        case = service.act(case.id, action, actor, now_ms=now + i * 60_000, **params)
+        case = case_service.act(case.id, action, actor, now_ms=now + i * 60_000, **params)
     return case
 
 
-def test_the_main_line_from_report_to_close(service, now, redis_client):
-    case, _ = report(service, now, "10101")
-    case = walk(service, case, now, ("accept", DISPATCHER, {}), ("verify", INSPECTOR, {}), ("dispatch", DISPATCHER, {}),
+def test_the_main_line_from_report_to_close(case_service, now, redis_client):
+    case, _ = report(case_service, now, "10101")
+    case = walk(case_service, case, now, ("accept", DISPATCHER, {}), ("verify", INSPECTOR, {}), ("dispatch", DISPATCHER, {}),
                 ("acknowledge", handler("water_affairs"), {}), ("handle", handler("water_affairs"), {"note": "已更换井盖"}),
                 ("check_pass", INSPECTOR, {}), ("close", DISPATCHER, {}))
     assert case.stage == "closed" and case.department == "water_affairs"
-    assert [e.action for e in service.store.timeline(case.id)] == [
+    assert [e.action for e in case_service.store.timeline(case.id)] == [
         "report", "accept", "verify", "dispatch", "acknowledge", "handle", "check_pass", "close"]
 
 
-def test_dispatch_publishes_the_case_to_the_departments_topic_through_the_outbox(service, now, redis_client):
-    case, _ = report(service, now, "10101")
-    case = walk(service, case, now, ("accept", DISPATCHER, {}), ("verify", INSPECTOR, {}), ("dispatch", DISPATCHER, {}))
+def test_dispatch_publishes_the_case_to_the_departments_topic_through_the_outbox(case_service, now, redis_client):
+    case, _ = report(case_service, now, "10101")
+    case = walk(case_service, case, now, ("accept", DISPATCHER, {}), ("verify", INSPECTOR, {}), ("dispatch", DISPATCHER, {}))
     (_, fields), = redis_client.xrange(OUTBOX)
     assert fields[b"topic"].decode() == dispatch_topic("water_affairs")
     message = orjson.loads(fields[b"payload"])
     assert (message["case_id"], message["department"], message["deadline"]) == (case.id, "water_affairs", case.stage_deadline)
 
 
-def test_the_dispatcher_overrides_the_suggested_department(service, now):
-    case, _ = report(service, now, "10101")
-    case = walk(service, case, now, ("accept", DISPATCHER, {}), ("verify", INSPECTOR, {}),
+def test_the_dispatcher_overrides_the_suggested_department(case_service, now):
+    case, _ = report(case_service, now, "10101")
+    case = walk(case_service, case, now, ("accept", DISPATCHER, {}), ("verify", INSPECTOR, {}),
                 ("dispatch", DISPATCHER, {"department": "town_yangshe"}))
     assert case.department == "town_yangshe"
 
 
-def test_an_unknown_department_is_refused(service, now):
-    case, _ = report(service, now, "10101")
-    case = walk(service, case, now, ("accept", DISPATCHER, {}), ("verify", INSPECTOR, {}))
+def test_an_unknown_department_is_refused(case_service, now):
+    case, _ = report(case_service, now, "10101")
+    case = walk(case_service, case, now, ("accept", DISPATCHER, {}), ("verify", INSPECTOR, {}))
     with pytest.raises(CaseInputError) as error:
-        service.act(case.id, "dispatch", DISPATCHER, department="nobody", now_ms=now)
+        case_service.act(case.id, "dispatch", DISPATCHER, department="nobody", now_ms=now)
     assert error.value.field == "department"
 
 
-def test_return_then_redispatch_then_rework_then_close(service, now):
-    case, _ = report(service, now, "10101")
+def test_return_then_redispatch_then_rework_then_close(case_service, now):
+    case, _ = report(case_service, now, "10101")
     water, town = handler("water_affairs"), handler("town_yangshe")
-    case = walk(service, case, now, ("accept", DISPATCHER, {}), ("verify", INSPECTOR, {}),
+    case = walk(case_service, case, now, ("accept", DISPATCHER, {}), ("verify", INSPECTOR, {}),
                 ("dispatch", DISPATCHER, {"department": "town_yangshe"}), ("return", town, {"note": "属水务局管养"}),
                 ("dispatch", DISPATCHER, {"department": "water_affairs"}), ("handle", water, {}),
                 ("check_fail", INSPECTOR, {"note": "井盖未固定"}), ("handle", water, {}), ("check_pass", INSPECTOR, {}),
@@ -129,49 +124,49 @@ def test_return_then_redispatch_then_rework_then_close(service, now):
     assert (case.stage, case.return_count, case.rework_count) == ("closed", 1, 1)
 
 
-def test_an_approved_deferral_moves_the_handling_deadline_and_the_due_time(service, now):
-    case, _ = report(service, now, "10101")
+def test_an_approved_deferral_moves_the_handling_deadline_and_the_due_time(case_service, now):
+    case, _ = report(case_service, now, "10101")
     water = handler("water_affairs")
-    case = walk(service, case, now, ("accept", DISPATCHER, {}), ("verify", INSPECTOR, {}), ("dispatch", DISPATCHER, {}))
+    case = walk(case_service, case, now, ("accept", DISPATCHER, {}), ("verify", INSPECTOR, {}), ("dispatch", DISPATCHER, {}))
     before = case
-    case = walk(service, case, now + 300_000, ("request_deferral", water, {"note": "等待配件", "hours": 4}),
+    case = walk(case_service, case, now + 300_000, ("request_deferral", water, {"note": "等待配件", "hours": 4}),
                 ("approve_deferral", DISPATCHER, {}))
-    calendar, limits = service.calendar, minor("10101")
+    calendar, limits = case_service.calendar, minor("10101")
     assert case.stage_deadline == calendar.add_hours(before.stage_deadline, 4, limits.calendar_hours)
     assert case.due_at == calendar.add_hours(before.due_at, 4, limits.calendar_hours)
     assert case.deferral_count == 1
 
 
-def test_a_report_verified_as_nonexistent_is_voided(service, now):
-    case, _ = report(service, now)
-    case = walk(service, case, now, ("accept", DISPATCHER, {}), ("void", INSPECTOR, {"note": "现场无此问题"}))
+def test_a_report_verified_as_nonexistent_is_voided(case_service, now):
+    case, _ = report(case_service, now)
+    case = walk(case_service, case, now, ("accept", DISPATCHER, {}), ("void", INSPECTOR, {"note": "现场无此问题"}))
     assert case.stage == "voided" and not case.is_open
 
 
-def test_a_duplicate_merges_into_an_open_master(service, now):
-    master, _ = report(service, now)
-    duplicate, _ = report(service, now + 1000)
-    merged = service.act(duplicate.id, "merge", DISPATCHER, master_id=master.id, now_ms=now + 2000)
+def test_a_duplicate_merges_into_an_open_master(case_service, now):
+    master, _ = report(case_service, now)
+    duplicate, _ = report(case_service, now + 1000)
+    merged = case_service.act(duplicate.id, "merge", DISPATCHER, master_id=master.id, now_ms=now + 2000)
     assert (merged.stage, merged.master_id) == ("merged", master.id)
     with pytest.raises(CaseInputError):
-        service.act(master.id, "merge", DISPATCHER, master_id=duplicate.id, now_ms=now + 3000)  # merged: not open
+        case_service.act(master.id, "merge", DISPATCHER, master_id=duplicate.id, now_ms=now + 3000)  # merged: not open
 
 
-def test_a_leader_urges_an_overdue_case(service, now):
-    case, _ = report(service, now)
-    urged = service.act(case.id, "urge", LEADER, note="请尽快受理", now_ms=case.stage_deadline + 1)
+def test_a_leader_urges_an_overdue_case(case_service, now):
+    case, _ = report(case_service, now)
+    urged = case_service.act(case.id, "urge", LEADER, note="请尽快受理", now_ms=case.stage_deadline + 1)
     assert urged.urge_count == 1 and urged.stage == "reported"
 
 
-def test_a_stale_version_is_a_conflict(service, now):
-    case, _ = report(service, now)
-    service.act(case.id, "accept", DISPATCHER, expected_version=case.version, now_ms=now + 1)
+def test_a_stale_version_is_a_conflict(case_service, now):
+    case, _ = report(case_service, now)
+    case_service.act(case.id, "accept", DISPATCHER, expected_version=case.version, now_ms=now + 1)
     with pytest.raises(CaseConflict):
-        service.act(case.id, "reject", DISPATCHER, expected_version=case.version, note="x", now_ms=now + 2)
+        case_service.act(case.id, "reject", DISPATCHER, expected_version=case.version, note="x", now_ms=now + 2)
 
 
-def test_another_departments_handler_may_not_act(service, now):
-    case, _ = report(service, now, "10101")
-    case = walk(service, case, now, ("accept", DISPATCHER, {}), ("verify", INSPECTOR, {}), ("dispatch", DISPATCHER, {}))
+def test_another_departments_handler_may_not_act(case_service, now):
+    case, _ = report(case_service, now, "10101")
+    case = walk(case_service, case, now, ("accept", DISPATCHER, {}), ("verify", INSPECTOR, {}), ("dispatch", DISPATCHER, {}))
     with pytest.raises(CasePermissionError):
-        service.act(case.id, "handle", handler("street_lighting"), now_ms=now)
+        case_service.act(case.id, "handle", handler("street_lighting"), now_ms=now)

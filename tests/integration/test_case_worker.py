@@ -17,7 +17,6 @@ from ioc.adapters.alarm_store import AlarmStore
 from ioc.adapters.case_store import OUTBOX, CaseStore
 from ioc.adapters.mqtt import connect, make_client
 from ioc.adapters.redis_client import connect_redis
-from ioc.casework.service import CaseService
 from ioc.casework.worker import CaseWorker, overdue_alarm_id
 from ioc.domain.access import Principal
 from ioc.domain.alarm_handling import EscalationPolicy
@@ -28,40 +27,6 @@ from tests.integration.test_ingest_pipeline import birth, counter, send
 YANGSHE = (31.872, 120.556)  # (lat, lon) in 杨舍镇
 DISPATCHER = Principal("li", frozenset({"dispatcher"}))
 INSPECTOR = Principal("zhao", frozenset({"inspector"}))
-
-
-@pytest.fixture
-def case_settings(settings):
-    return settings.replace(cases_client_id=f"test-cases-{uuid.uuid4().hex[:8]}", cases_scan_s=1)
-
-
-@pytest.fixture
-def start_cases(case_settings, city, redis_client):
-    running: list[RunningWorker] = []
-
-    def start() -> RunningWorker:
-        running.append(RunningWorker(CaseWorker(case_settings, connect_redis(case_settings.redis_url), city)).start())
-        return running[-1]
-
-    yield start
-    for r in running:
-        if r.thread.is_alive():
-            r.stop()
-
-
-@pytest.fixture
-def cases(start_cases):
-    return start_cases()
-
-
-@pytest.fixture
-def store(redis_client):
-    return CaseStore(redis_client)
-
-
-@pytest.fixture
-def service(redis_client, city, settings):
-    return CaseService.from_settings(redis_client, city, settings)
 
 
 def publish(publisher, topic: str, payload) -> None:
@@ -80,22 +45,22 @@ def dead_letters(redis_client) -> list[dict]:
 
 # ---- reports --------------------------------------------------------------------------------
 
-def test_a_report_over_mqtt_becomes_a_case(cases, publisher, store, redis_client):
+def test_a_report_over_mqtt_becomes_a_case(cases, publisher, case_store, redis_client):
     publish(publisher, "ioc/v1/reports/hotline", a_report("hl-1", address="步行街 12 号", reporter="王先生 138…",
                                                           media=["https://img.example/1.jpg"]))
-    case = wait_for(lambda: store.by_report("hl-1"), message="the case")
+    case = wait_for(lambda: case_store.by_report("hl-1"), message="the case")
     assert (case.class_code, case.district, case.source, case.filed_by) == ("10101", "yangshe", "hotline", "hotline")
     assert case.description == "井盖不见了" and case.address == "步行街 12 号" and case.reporter == "王先生 138…"
     assert case.media == ("https://img.example/1.jpg",) and case.stage == "reported" and case.stage_deadline > case.created_at
-    assert store.timeline(case.id)[0].action == "report"
+    assert case_store.timeline(case.id)[0].action == "report"
     assert counter(redis_client, "cases:reported") == 1
 
 
-def test_the_same_report_id_twice_makes_one_case(cases, publisher, store, redis_client):
+def test_the_same_report_id_twice_makes_one_case(cases, publisher, case_store, redis_client):
     publish(publisher, "ioc/v1/reports/inspector", a_report("insp-7"))
     publish(publisher, "ioc/v1/reports/inspector", a_report("insp-7"))
     wait_for(lambda: counter(redis_client, "cases:reported") == 2, message="both reports taken")
-    assert len(store.all()) == 1 and store.all()[0].source == "inspector"
+    assert len(case_store.all()) == 1 and case_store.all()[0].source == "inspector"
 
 
 @pytest.mark.parametrize("payload, reason, field", [
@@ -105,7 +70,7 @@ def test_the_same_report_id_twice_makes_one_case(cases, publisher, store, redis_
     (orjson.dumps(a_report("bad-4", at=(31.0, 120.0))), "outside_city", "lat/lon"),
     (orjson.dumps(a_report("bad-5", lat="31.87")), "bad_report", "lat"),
 ], ids=["missing-category", "unknown-category", "bad-json", "outside-city", "lat-as-text"])
-def test_a_bad_report_is_dead_lettered_with_its_reason_and_nothing_is_stored(cases, publisher, store, redis_client,
+def test_a_bad_report_is_dead_lettered_with_its_reason_and_nothing_is_stored(cases, publisher, case_store, redis_client,
                                                                             payload, reason, field):
     publish(publisher, "ioc/v1/reports/camera", payload)
     entry = wait_for(lambda: dead_letters(redis_client), message="the dead letter")[0]
@@ -113,7 +78,7 @@ def test_a_bad_report_is_dead_lettered_with_its_reason_and_nothing_is_stored(cas
     assert entry["detail"].startswith(field) and entry["payload"].encode() == payload
     assert entry["worker"] == cases.worker.worker_id
     assert counter(redis_client, f"rejected:{reason}") == 1 and counter(redis_client, "messages:rejected") == 1
-    assert store.all() == [] and counter(redis_client, "cases:reported") == 0
+    assert case_store.all() == [] and counter(redis_client, "cases:reported") == 0
 
 
 # ---- dispatch and the department's answers ----------------------------------------------------
@@ -136,16 +101,16 @@ def department_inbox(broker_proc):
     client.loop_stop()
 
 
-def dispatched_case(service, report_id: str):
-    case, _ = service.report(class_code="10101", lat=YANGSHE[0], lon=YANGSHE[1], source="hotline", actor="hotline",
+def dispatched_case(case_service, report_id: str):
+    case, _ = case_service.report(class_code="10101", lat=YANGSHE[0], lon=YANGSHE[1], source="hotline", actor="hotline",
                              report_id=report_id)
-    service.act(case.id, "accept", DISPATCHER)
-    service.act(case.id, "verify", INSPECTOR)
-    return service.act(case.id, "dispatch", DISPATCHER)
+    case_service.act(case.id, "accept", DISPATCHER)
+    case_service.act(case.id, "verify", INSPECTOR)
+    return case_service.act(case.id, "dispatch", DISPATCHER)
 
 
-def test_a_dispatch_is_published_on_the_department_topic(cases, service, department_inbox, redis_client):
-    case = dispatched_case(service, "d-1")
+def test_a_dispatch_is_published_on_the_department_topic(cases, case_service, department_inbox, redis_client):
+    case = dispatched_case(case_service, "d-1")
     topic, message = wait_for(lambda: department_inbox and department_inbox[0], message="the dispatch message")
     assert topic == "ioc/v1/dispatch/water_affairs"
     assert message["case_id"] == case.id and message["department"] == "water_affairs" and message["version"] == case.version
@@ -154,19 +119,19 @@ def test_a_dispatch_is_published_on_the_department_topic(cases, service, departm
     assert counter(redis_client, "cases:dispatch_published") == 1
 
 
-def test_department_updates_move_the_case_and_a_refused_one_is_dead_lettered(cases, service, store, publisher, redis_client):
-    case = dispatched_case(service, "d-2")
+def test_department_updates_move_the_case_and_a_refused_one_is_dead_lettered(cases, case_service, case_store, publisher, redis_client):
+    case = dispatched_case(case_service, "d-2")
     topic = "ioc/v1/departments/water_affairs/updates"
     publish(publisher, topic, {"case_id": case.id, "action": "acknowledge", "ts": int(time.time() * 1000)})
-    wait_for(lambda: store.get(case.id).acknowledged_at, message="acknowledged")
+    wait_for(lambda: case_store.get(case.id).acknowledged_at, message="acknowledged")
     publish(publisher, topic, {"case_id": case.id, "action": "return", "note": "不是我们的井盖，属于燃气公司"})
-    back = wait_for(lambda: (c := store.get(case.id)).stage == "verified" and c, message="returned")
+    back = wait_for(lambda: (c := case_store.get(case.id)).stage == "verified" and c, message="returned")
     assert back.return_count == 1
-    assert store.timeline(case.id)[-1].actor == "dept:water_affairs" and store.timeline(case.id)[-1].role == "handler"
-    service.act(case.id, "dispatch", DISPATCHER, department="water_affairs")
+    assert case_store.timeline(case.id)[-1].actor == "dept:water_affairs" and case_store.timeline(case.id)[-1].role == "handler"
+    case_service.act(case.id, "dispatch", DISPATCHER, department="water_affairs")
     publish(publisher, "ioc/v1/departments/transport/updates", {"case_id": case.id, "action": "acknowledge"})  # not theirs
     publish(publisher, topic, {"case_id": case.id, "action": "handled", "note": "已补装井盖"})
-    wait_for(lambda: store.get(case.id).stage == "handled", message="handled")
+    wait_for(lambda: case_store.get(case.id).stage == "handled", message="handled")
     assert counter(redis_client, "cases:updates") == 3
 
     publish(publisher, topic, {"case_id": case.id, "action": "handled"})  # wrong stage now
@@ -179,30 +144,30 @@ def test_department_updates_move_the_case_and_a_refused_one_is_dead_lettered(cas
     assert letters[1]["detail"].startswith(f"handled {case.id}") and "stage 'handled'" in letters[1]["detail"]
     assert "no case" in letters[2]["detail"] and letters[3]["detail"].startswith("note")
     assert letters[4]["detail"].startswith("topic")
-    assert store.get(case.id).stage == "handled" and counter(redis_client, "cases:updates") == 3
+    assert case_store.get(case.id).stage == "handled" and counter(redis_client, "cases:updates") == 3
 
 
 # ---- alarms ------------------------------------------------------------------------------------
 
-def test_a_displaced_manhole_cover_opens_one_case_however_often_it_is_raised(ingest, cases, publisher, store, redis_client):
+def test_a_displaced_manhole_cover_opens_one_case_however_often_it_is_raised(ingest, cases, publisher, case_store, redis_client):
     birth(publisher, "manhole", "mh-c-1", (YANGSHE[1], YANGSHE[0]), "杨舍 井盖 1")
     wait_for(lambda: counter(redis_client, "messages:accepted") == 1, message="birth")
     t0 = int(time.time() * 1000) - 60_000
     for i, displaced in enumerate([True, True, False, True, True]):
         send(publisher, "manhole", "mh-c-1", ts=t0 + i * 1000, displaced=displaced, tilt=3.0)
     wait_for(lambda: counter(redis_client, "alarms:raised") == 2, message="raised, cleared, raised again")
-    case = wait_for(lambda: store.all() and store.all()[0], message="the case")
+    case = wait_for(lambda: case_store.all() and case_store.all()[0], message="the case")
     assert (case.class_code, case.device_id, case.source, case.filed_by) == ("10101", "mh-c-1", "sensor", "sensor")
     assert case.district == "yangshe" and case.report_id.startswith("alarm:mh-c-1|manhole_displaced:")
     wait_for(lambda: redis_client.xpending(keys.ALARMS_EVENTS, "ioc-cases")["pending"] == 0
              and redis_client.xinfo_groups(keys.ALARMS_EVENTS)[0]["last-delivered-id"] == redis_client.xrevrange(keys.ALARMS_EVENTS, count=1)[0][0],
              message="every alarm event consumed")
-    assert len(store.all()) == 1 and counter(redis_client, "cases:from_alarms") == 1
+    assert len(case_store.all()) == 1 and counter(redis_client, "cases:from_alarms") == 1
 
 
-def test_an_overdue_case_raises_an_alarm_that_clears_when_the_case_moves_on(cases, service, store, redis_client, city):
+def test_an_overdue_case_raises_an_alarm_that_clears_when_the_case_moves_on(cases, case_service, case_store, redis_client, city):
     two_hours_ago = int(time.time() * 1000) - 2 * 3_600_000
-    case, _ = service.report(class_code="10101", lat=YANGSHE[0], lon=YANGSHE[1], source="hotline", actor="hotline",
+    case, _ = case_service.report(class_code="10101", lat=YANGSHE[0], lon=YANGSHE[1], source="hotline", actor="hotline",
                              now_ms=two_hours_ago)  # urgent: 15 calendar minutes to accept
     alarm_id = overdue_alarm_id(case.id)
     alarm = wait_for(lambda: (raw := redis_client.hget(keys.ALARMS_ACTIVE, alarm_id)) and orjson.loads(raw), message="overdue alarm")
@@ -223,7 +188,7 @@ def test_an_overdue_case_raises_an_alarm_that_clears_when_the_case_moves_on(case
     assert bigscreen.ticker([events[0]], city)[0]["rule"] == "案件超期：井盖丢失"
     assert bigscreen.popup_alarm(active, []) is None and bigscreen.grid_values(active, []) == {}
 
-    service.act(case.id, "accept", DISPATCHER)  # a new stage with a deadline ahead
+    case_service.act(case.id, "accept", DISPATCHER)  # a new stage with a deadline ahead
     wait_for(lambda: not redis_client.hexists(keys.ALARMS_ACTIVE, alarm_id), message="the alarm cleared")
     last = redis_client.xrevrange(keys.ALARMS_EVENTS, count=1)[0][1]
     assert last[b"event"] == b"cleared" and orjson.loads(last[b"alarm"])["value"] == "accepted"
@@ -232,15 +197,15 @@ def test_an_overdue_case_raises_an_alarm_that_clears_when_the_case_moves_on(case
 
 # ---- outages -------------------------------------------------------------------------------------
 
-def test_reports_sent_while_the_worker_is_down_arrive_when_it_is_back(start_cases, publisher, store, redis_client):
+def test_reports_sent_while_the_worker_is_down_arrive_when_it_is_back(start_cases, publisher, case_store, redis_client):
     first = start_cases()
     first.stop()
     for i in range(3):
         publish(publisher, "ioc/v1/reports/hotline", a_report(f"offline-{i}"))
-    assert store.all() == []
+    assert case_store.all() == []
     start_cases()
-    wait_for(lambda: len(store.all()) == 3, message="the queued reports")
-    assert {c.report_id for c in store.all()} == {"offline-0", "offline-1", "offline-2"}
+    wait_for(lambda: len(case_store.all()) == 3, message="the queued reports")
+    assert {c.report_id for c in case_store.all()} == {"offline-0", "offline-1", "offline-2"}
 
 
 @pytest.fixture
@@ -258,7 +223,7 @@ def test_the_worker_rides_out_redis_and_broker_restarts(case_settings, city, pri
     settings = case_settings.replace(redis_url=private_redis.url)
     running = RunningWorker(CaseWorker(settings, connect_redis(private_redis.url), city)).start()
     client = connect_redis(private_redis.url)
-    store = CaseStore(client)
+    case_store = CaseStore(client)
     try:
         wait_for(lambda: client.hlen(keys.WORKERS), message="a heartbeat")
         private_redis.kill()
@@ -268,12 +233,12 @@ def test_the_worker_rides_out_redis_and_broker_restarts(case_settings, city, pri
         time.sleep(2)  # several retries, one log line per job
         assert sum("intake: Redis unavailable" in r.getMessage() for r in caplog.records) == 1
         private_redis.start()
-        wait_for(lambda: _quiet(lambda: store.by_report("while-redis-down")), timeout=30, message="the report stored after the restart")
+        wait_for(lambda: _quiet(lambda: case_store.by_report("while-redis-down")), timeout=30, message="the report stored after the restart")
         broker_proc.restart()
         wait_for(lambda: running.worker.client.is_connected() and publisher.is_connected(), timeout=30, message="both reconnected")
         time.sleep(0.3)
         publish(publisher, "ioc/v1/reports/hotline", a_report("after-broker-restart"))
-        wait_for(lambda: store.by_report("after-broker-restart"), timeout=30, message="a report after the broker restart")
+        wait_for(lambda: case_store.by_report("after-broker-restart"), timeout=30, message="a report after the broker restart")
         assert any("intake: Redis is reachable again" in r.getMessage() for r in caplog.records)
     finally:
         running.stop()

@@ -7,67 +7,58 @@ from __future__ import annotations
 import pytest
 
 from ioc.adapters.user_store import Actor
-from ioc.web.app import create_app
 
 YANGSHE = {"lat": 31.872, "lon": 120.556}
 ADMIN = Actor("test", "admin")
 
 
 @pytest.fixture
-def web(settings, redis_client):
-    app = create_app(settings)
-    client = app.server.test_client()
-    client.users = app.server.extensions["ioc_users"]
-    return client
-
-
-@pytest.fixture
-def tokens(web):
+def tokens(portal_client):
     """A bearer header (and the bare key) per role: handlers of two departments, two reporting systems."""
     made = {}
     for name, roles, department in (("dispatcher", ["dispatcher"], ""), ("inspector", ["inspector"], ""),
                                     ("leader", ["leader"], ""), ("operator", ["operator"], ""),
                                     ("water", ["handler"], "water_affairs"), ("lights", ["handler"], "street_lighting"),
                                     ("hotline", ["reporter"], ""), ("app", ["reporter"], "")):
-        _, secret = web.users.create_token(name, roles, ADMIN, department=department)
+        _, secret = portal_client.users.create_token(name, roles, ADMIN, department=department)
         made[name] = {"Authorization": f"Bearer {secret}"}
         made[name + "_key"] = secret
     return made
 
 
-def new_case(web, tokens, who="dispatcher", **extra):
+def new_case(portal_client, tokens, who="dispatcher", **extra):
     body = {"category": "10101", **YANGSHE, "description": "井盖丢失", **extra}
-    return web.post("/api/v1/cases", json=body, headers=tokens[who])
+    return portal_client.post("/api/v1/cases", json=body, headers=tokens[who])
 
 
-def act(web, tokens, who, case_id, action, **params):
-    return web.post(f"/api/v1/cases/{case_id}/actions", json={"action": action, **params}, headers=tokens[who])
+def act(portal_client, tokens, who, case_id, action, **params):
+    return portal_client.post(f"/api/v1/cases/{case_id}/actions", json={"action": action, **params}, headers=tokens[who])
 
 
-def test_a_dispatcher_enters_a_phone_report_as_a_case(web, tokens):
-    answer = new_case(web, tokens)
+def test_a_dispatcher_enters_a_phone_report_as_a_case(portal_client, tokens):
+    answer = new_case(portal_client, tokens)
     assert answer.status_code == 201
     case = answer.get_json()
     assert (case["stage"], case["source"], case["district"], case["suggested_department"]) == \
         ("reported", "phone", "yangshe", "water_affairs")
 
 
-def test_a_case_runs_from_report_to_close_through_the_api_as_the_right_roles(web, tokens):
-    case_id = new_case(web, tokens).get_json()["id"]
+def test_a_case_runs_from_report_to_close_through_the_api_as_the_right_roles(portal_client, tokens):
+    case_id = new_case(portal_client, tokens).get_json()["id"]
     for who, action, params in (("dispatcher", "accept", {}), ("inspector", "verify", {}), ("dispatcher", "dispatch", {}),
                                 ("water", "acknowledge", {}), ("water", "handle", {"note": "已更换"}),
                                 ("inspector", "check_pass", {}), ("dispatcher", "close", {})):
-        answer = act(web, tokens, who, case_id, action, **params)
+        answer = act(portal_client, tokens, who, case_id, action, **params)
         assert answer.status_code == 200, (action, answer.get_json())
-    case = web.get(f"/api/v1/cases/{case_id}", headers=tokens["leader"]).get_json()
+    case = portal_client.get(f"/api/v1/cases/{case_id}", headers=tokens["leader"]).get_json()
     assert case["stage"] == "closed" and not case["open"]
     assert [e["action"] for e in case["timeline"]] == ["report", "accept", "verify", "dispatch", "acknowledge", "handle",
                                                        "check_pass", "close"]
 
 
-def test_the_same_report_id_twice_makes_one_case(web, tokens):
-    first = new_case(web, tokens, report_id="12345-2026-0001")
-    again = new_case(web, tokens, report_id="12345-2026-0001")
+def test_the_same_report_id_twice_makes_one_case(portal_client, tokens):
+    first = new_case(portal_client, tokens, report_id="12345-2026-0001")
+    again = new_case(portal_client, tokens, report_id="12345-2026-0001")
     assert (first.status_code, again.status_code) == (201, 200)
     assert first.get_json()["id"] == again.get_json()["id"] and again.get_json()["created"] is False
 
@@ -78,78 +69,78 @@ def test_the_same_report_id_twice_makes_one_case(web, tokens):
     ({"category": "10101", **YANGSHE, "description": "x" * 4001}, "description"),
     ({"category": "10101", **YANGSHE, "description": 42}, "description"),
 ])
-def test_a_bad_report_gets_400_with_the_field_and_no_case(web, tokens, body, field):
-    answer = web.post("/api/v1/cases", json=body, headers=tokens["dispatcher"])
+def test_a_bad_report_gets_400_with_the_field_and_no_case(portal_client, tokens, body, field):
+    answer = portal_client.post("/api/v1/cases", json=body, headers=tokens["dispatcher"])
     assert answer.status_code == 400 and answer.get_json()["field"] == field
-    assert web.get("/api/v1/cases", headers=tokens["leader"]).get_json()["total"] == 0
+    assert portal_client.get("/api/v1/cases", headers=tokens["leader"]).get_json()["total"] == 0
 
 
-def test_an_action_on_a_stale_version_is_a_409_conflict(web, tokens):
-    case = new_case(web, tokens).get_json()
-    assert act(web, tokens, "dispatcher", case["id"], "accept", version=case["version"]).status_code == 200
-    answer = act(web, tokens, "dispatcher", case["id"], "reject", version=case["version"], note="重复")
+def test_an_action_on_a_stale_version_is_a_409_conflict(portal_client, tokens):
+    case = new_case(portal_client, tokens).get_json()
+    assert act(portal_client, tokens, "dispatcher", case["id"], "accept", version=case["version"]).status_code == 200
+    answer = act(portal_client, tokens, "dispatcher", case["id"], "reject", version=case["version"], note="重复")
     assert answer.status_code == 409 and answer.get_json()["version"] == case["version"] + 1
 
 
-def test_a_wrong_role_gets_403_and_the_case_is_unchanged(web, tokens):
-    case = new_case(web, tokens).get_json()
-    assert act(web, tokens, "inspector", case["id"], "accept").status_code == 403
-    assert web.get(f"/api/v1/cases/{case['id']}", headers=tokens["leader"]).get_json()["version"] == case["version"]
+def test_a_wrong_role_gets_403_and_the_case_is_unchanged(portal_client, tokens):
+    case = new_case(portal_client, tokens).get_json()
+    assert act(portal_client, tokens, "inspector", case["id"], "accept").status_code == 403
+    assert portal_client.get(f"/api/v1/cases/{case['id']}", headers=tokens["leader"]).get_json()["version"] == case["version"]
 
 
-def test_a_department_sees_only_its_own_tasks(web, tokens):
-    case_id = new_case(web, tokens).get_json()["id"]
+def test_a_department_sees_only_its_own_tasks(portal_client, tokens):
+    case_id = new_case(portal_client, tokens).get_json()["id"]
     for who, action in (("dispatcher", "accept"), ("inspector", "verify"), ("dispatcher", "dispatch")):
-        act(web, tokens, who, case_id, action)
-    assert web.get("/api/v1/cases", headers=tokens["water"]).get_json()["total"] == 1
-    assert web.get("/api/v1/cases", headers=tokens["lights"]).get_json()["total"] == 0
-    assert web.get(f"/api/v1/cases/{case_id}", headers=tokens["lights"]).status_code == 404
-    assert act(web, tokens, "lights", case_id, "handle").status_code == 404
+        act(portal_client, tokens, who, case_id, action)
+    assert portal_client.get("/api/v1/cases", headers=tokens["water"]).get_json()["total"] == 1
+    assert portal_client.get("/api/v1/cases", headers=tokens["lights"]).get_json()["total"] == 0
+    assert portal_client.get(f"/api/v1/cases/{case_id}", headers=tokens["lights"]).status_code == 404
+    assert act(portal_client, tokens, "lights", case_id, "handle").status_code == 404
 
 
-def test_a_missing_note_is_a_400_naming_the_action(web, tokens):
-    case_id = new_case(web, tokens).get_json()["id"]
-    answer = act(web, tokens, "dispatcher", case_id, "reject")
+def test_a_missing_note_is_a_400_naming_the_action(portal_client, tokens):
+    case_id = new_case(portal_client, tokens).get_json()["id"]
+    answer = act(portal_client, tokens, "dispatcher", case_id, "reject")
     assert answer.status_code == 400 and "note" in answer.get_json()["message"]
 
 
-def test_the_catalog_lists_classes_departments_and_actions(web, tokens):
-    catalog = web.get("/api/v1/catalog", headers=tokens["operator"]).get_json()
+def test_the_catalog_lists_classes_departments_and_actions(portal_client, tokens):
+    catalog = portal_client.get("/api/v1/catalog", headers=tokens["operator"]).get_json()
     assert len(catalog["classes"]) >= 20 and any(c["code"] == "10105" for c in catalog["classes"])
     assert catalog["actions"]["dispatch"]["roles"] == ["dispatcher"]
 
 
-def test_an_operator_may_not_list_cases(web, tokens):
-    assert web.get("/api/v1/cases", headers=tokens["operator"]).status_code == 403
+def test_an_operator_may_not_list_cases(portal_client, tokens):
+    assert portal_client.get("/api/v1/cases", headers=tokens["operator"]).status_code == 403
 
 
 # ---- Open311 GeoReport v2 -----------------------------------------------------------------------
 
-def test_open311_services_lists_the_catalog(web, tokens):
-    services = web.get(f"/open311/v2/services.json?api_key={tokens['hotline_key']}").get_json()
+def test_open311_services_lists_the_catalog(portal_client, tokens):
+    services = portal_client.get(f"/open311/v2/services.json?api_key={tokens['hotline_key']}").get_json()
     codes = {s["service_code"] for s in services}
     assert {"10101", "10105", "20105", "20301", "20404"} <= codes
     assert all({"service_code", "service_name", "metadata", "type"} <= set(s) for s in services)
 
 
-def test_open311_post_files_a_request_and_get_follows_it(web, tokens):
-    answer = web.post("/open311/v2/requests.json", data={
+def test_open311_post_files_a_request_and_get_follows_it(portal_client, tokens):
+    answer = portal_client.post("/open311/v2/requests.json", data={
         "api_key": tokens["hotline_key"], "service_code": "10105", "lat": "31.872", "long": "120.556",
         "description": "路灯不亮", "address_string": "杨舍镇 人民路", "first_name": "张", "email": "z@example.cn"})
     assert answer.status_code == 201
     (filed,) = answer.get_json()
     request_id = filed["service_request_id"]
-    (one,) = web.get(f"/open311/v2/requests/{request_id}.json?api_key={tokens['hotline_key']}").get_json()
+    (one,) = portal_client.get(f"/open311/v2/requests/{request_id}.json?api_key={tokens['hotline_key']}").get_json()
     assert (one["status"], one["service_code"], one["lat"], one["long"]) == ("open", "10105", 31.872, 120.556)
     assert one["expected_datetime"] and one["requested_datetime"].endswith("+08:00")
-    listed = web.get(f"/open311/v2/requests.json?status=open&api_key={tokens['hotline_key']}").get_json()
+    listed = portal_client.get(f"/open311/v2/requests.json?status=open&api_key={tokens['hotline_key']}").get_json()
     assert [r["service_request_id"] for r in listed] == [request_id]
 
 
-def test_open311_a_retried_post_with_the_same_idempotency_key_files_once(web, tokens):
+def test_open311_a_retried_post_with_the_same_idempotency_key_files_once(portal_client, tokens):
     form = {"api_key": tokens["hotline_key"], "service_code": "10105", "lat": "31.872", "long": "120.556"}
-    first = web.post("/open311/v2/requests.json", data=form, headers={"Idempotency-Key": "app-77"}).get_json()
-    again = web.post("/open311/v2/requests.json", data=form, headers={"Idempotency-Key": "app-77"}).get_json()
+    first = portal_client.post("/open311/v2/requests.json", data=form, headers={"Idempotency-Key": "app-77"}).get_json()
+    again = portal_client.post("/open311/v2/requests.json", data=form, headers={"Idempotency-Key": "app-77"}).get_json()
     assert first[0]["service_request_id"] == again[0]["service_request_id"]
 
 
@@ -159,51 +150,51 @@ def test_open311_a_retried_post_with_the_same_idempotency_key_files_once(web, to
     ({"service_code": "10105", "lat": "north", "long": "120.556"}, "lat"),
     ({"service_code": "10105", "lat": "39.9", "long": "116.4"}, "outside"),
 ])
-def test_open311_errors_are_a_list_with_code_and_description(web, tokens, form, words):
-    answer = web.post("/open311/v2/requests.json", data={"api_key": tokens["hotline_key"], **form})
+def test_open311_errors_are_a_list_with_code_and_description(portal_client, tokens, form, words):
+    answer = portal_client.post("/open311/v2/requests.json", data={"api_key": tokens["hotline_key"], **form})
     assert answer.status_code == 400
     (error,) = answer.get_json()
     assert error["code"] == 400 and words in error["description"]
 
 
-def test_open311_needs_an_api_key(web):
-    answer = web.get("/open311/v2/services.json")
+def test_open311_needs_an_api_key(portal_client):
+    answer = portal_client.get("/open311/v2/services.json")
     assert answer.status_code == 401 and answer.get_json()[0]["code"] == 401
-    assert web.post("/open311/v2/requests.json", data={"api_key": "ioc_bad_key", "service_code": "10105"}).status_code == 401
+    assert portal_client.post("/open311/v2/requests.json", data={"api_key": "ioc_bad_key", "service_code": "10105"}).status_code == 401
 
 
-def test_open311_a_reporting_system_follows_only_what_it_filed(web, tokens):
+def test_open311_a_reporting_system_follows_only_what_it_filed(portal_client, tokens):
     form = {"service_code": "10105", "lat": "31.872", "long": "120.556"}
-    mine = web.post("/open311/v2/requests.json", data={"api_key": tokens["hotline_key"], **form}).get_json()[0]
-    other = web.post("/open311/v2/requests.json", data={"api_key": tokens["app_key"], **form}).get_json()[0]
-    assert web.get(f"/open311/v2/requests/{other['service_request_id']}.json?api_key={tokens['hotline_key']}").status_code == 404
-    listed = web.get(f"/open311/v2/requests.json?api_key={tokens['hotline_key']}").get_json()
+    mine = portal_client.post("/open311/v2/requests.json", data={"api_key": tokens["hotline_key"], **form}).get_json()[0]
+    other = portal_client.post("/open311/v2/requests.json", data={"api_key": tokens["app_key"], **form}).get_json()[0]
+    assert portal_client.get(f"/open311/v2/requests/{other['service_request_id']}.json?api_key={tokens['hotline_key']}").status_code == 404
+    listed = portal_client.get(f"/open311/v2/requests.json?api_key={tokens['hotline_key']}").get_json()
     assert [r["service_request_id"] for r in listed] == [mine["service_request_id"]]
 
 
-def test_open311_a_closed_case_reads_closed(web, tokens):
-    case_id = new_case(web, tokens).get_json()["id"]
-    act(web, tokens, "dispatcher", case_id, "reject", note="非城管问题")
-    (one,) = web.get(f"/open311/v2/requests/{case_id}.json", headers=tokens["leader"]).get_json()
+def test_open311_a_closed_case_reads_closed(portal_client, tokens):
+    case_id = new_case(portal_client, tokens).get_json()["id"]
+    act(portal_client, tokens, "dispatcher", case_id, "reject", note="非城管问题")
+    (one,) = portal_client.get(f"/open311/v2/requests/{case_id}.json", headers=tokens["leader"]).get_json()
     assert one["status"] == "closed" and "不予受理" in one["status_notes"]
 
 
-def test_the_indicators_of_this_month_rank_the_departments(web, tokens):
-    case_id = new_case(web, tokens).get_json()["id"]
+def test_the_indicators_of_this_month_rank_the_departments(portal_client, tokens):
+    case_id = new_case(portal_client, tokens).get_json()["id"]
     for who, action, params in (("dispatcher", "accept", {}), ("inspector", "verify", {}), ("dispatcher", "dispatch", {}),
                                 ("water", "handle", {}), ("inspector", "check_pass", {}), ("dispatcher", "close", {})):
-        act(web, tokens, who, case_id, action, **params)
-    body = web.get("/api/v1/indicators?period=month&group=department", headers=tokens["leader"]).get_json()
+        act(portal_client, tokens, who, case_id, action, **params)
+    body = portal_client.get("/api/v1/indicators?period=month&group=department", headers=tokens["leader"]).get_json()
     assert body["overall"]["closed"] == 1 and body["groups"]["water_affairs"]["closed_on_time"] == 1
     assert body["ranking"][0]["department"] == "water_affairs" and "结案率" in str(body["formulas"])
-    assert web.get("/api/v1/indicators?period=fortnight", headers=tokens["leader"]).status_code == 400
+    assert portal_client.get("/api/v1/indicators?period=fortnight", headers=tokens["leader"]).status_code == 400
 
 
-def run_steps(web, tokens, case_id, steps):
+def run_steps(portal_client, tokens, case_id, steps):
     for who, action, params in steps:
-        answer = act(web, tokens, who, case_id, action, **params)
+        answer = act(portal_client, tokens, who, case_id, action, **params)
         assert answer.status_code == 200, (who, action, answer.get_json())
-    return web.get(f"/api/v1/cases/{case_id}", headers=tokens["leader"]).get_json()
+    return portal_client.get(f"/api/v1/cases/{case_id}", headers=tokens["leader"]).get_json()
 
 
 TO_DISPATCHED = [("dispatcher", "accept", {}), ("inspector", "verify", {}), ("dispatcher", "dispatch", {})]
@@ -225,16 +216,16 @@ TO_DISPATCHED = [("dispatcher", "accept", {}), ("inspector", "verify", {}), ("di
                                          ("dispatcher", "deny_deferral", {"note": "先临时处置"})], {"deferral_count": 0}),
     ("urged", [("leader", "urge", {"note": "请加快"})], {"stage": "reported", "urge_count": 1}),
 ])
-def test_each_branch_of_the_workflow_runs_through_the_api(web, tokens, branch, steps, expected):
-    case_id = new_case(web, tokens).get_json()["id"]
-    case = run_steps(web, tokens, case_id, steps)
+def test_each_branch_of_the_workflow_runs_through_the_api(portal_client, tokens, branch, steps, expected):
+    case_id = new_case(portal_client, tokens).get_json()["id"]
+    case = run_steps(portal_client, tokens, case_id, steps)
     assert {k: case[k] for k in expected} == expected
     assert [e["action"] for e in case["timeline"]][1:] == [action for _who, action, _p in steps]
 
 
-def test_a_duplicate_merges_into_its_master_through_the_api(web, tokens):
-    master = new_case(web, tokens).get_json()
-    duplicate = new_case(web, tokens, description="同一井盖").get_json()
+def test_a_duplicate_merges_into_its_master_through_the_api(portal_client, tokens):
+    master = new_case(portal_client, tokens).get_json()
+    duplicate = new_case(portal_client, tokens, description="同一井盖").get_json()
     assert duplicate["possible_duplicates"] == [master["id"]]
-    case = run_steps(web, tokens, duplicate["id"], [("dispatcher", "merge", {"master_id": master["id"]})])
+    case = run_steps(portal_client, tokens, duplicate["id"], [("dispatcher", "merge", {"master_id": master["id"]})])
     assert (case["stage"], case["master_id"]) == ("merged", master["id"])

@@ -9,17 +9,13 @@ import uuid
 from datetime import datetime, timedelta, timezone
 
 import orjson
-import pytest
 
-from ioc.adapters.case_store import CaseStore
-from ioc.adapters.redis_client import connect_redis
 from ioc.adapters.user_store import Actor
-from ioc.casework.service import CaseService, dispatch_message
-from ioc.casework.worker import CaseWorker
+from ioc.casework.service import dispatch_message
 from ioc.domain.access import Principal
 from simulators.casework import Casework, ReportStream, plan_answers
 from simulators.duty_desk import ApiError, DutyDesk, decide
-from tests.conftest import RunningWorker, wait_for
+from tests.conftest import wait_for
 from tests.integration.test_ingest_pipeline import counter
 
 YANGSHE = (31.872, 120.556)  # (lat, lon) in 杨舍镇
@@ -29,29 +25,11 @@ LEADER = Principal("chen", frozenset({"leader"}))
 SPEED = 3000.0  # an hour of simulated time in 1.2 s
 
 
-@pytest.fixture
-def cases(settings, city, redis_client):
-    case_settings = settings.replace(cases_client_id=f"test-cases-{uuid.uuid4().hex[:8]}", cases_scan_s=1)
-    running = RunningWorker(CaseWorker(case_settings, connect_redis(case_settings.redis_url), city)).start()
-    yield running
-    running.stop()
-
-
-@pytest.fixture
-def store(redis_client):
-    return CaseStore(redis_client)
-
-
-@pytest.fixture
-def service(redis_client, city, settings):
-    return CaseService.from_settings(redis_client, city, settings)
-
-
 def publish(client, topic: str, payload: bytes) -> None:
     client.publish(topic, payload, qos=1).wait_for_publish(5)
 
 
-def test_simulated_reports_become_cases_once_each(cases, publisher, store, redis_client, city):
+def test_simulated_reports_become_cases_once_each(cases, publisher, case_store, redis_client, city):
     now_ms = int(time.time() * 1000)
     ten_am = datetime(2026, 6, 1, 10, 0, tzinfo=timezone(timedelta(hours=8))).timestamp()  # simulated: office hours
     stream = ReportStream(city, seed=5, per_hour=30_000, start_ms=now_ms, sim_start=ten_am, speed=1.0)
@@ -63,7 +41,7 @@ def test_simulated_reports_become_cases_once_each(cases, publisher, store, redis
     ids = {orjson.loads(p)["report_id"] for _, p in out}
     assert len(ids) >= 20
     wait_for(lambda: counter(redis_client, "cases:reported") == len(out), timeout=20, message="every report taken")
-    made = store.all()
+    made = case_store.all()
     assert {c.report_id for c in made} == ids and len(made) == len(ids)  # the repeat made no case
     assert {c.source for c in made} <= {"hotline", "inspector", "camera"} and redis_client.xlen("ioc:deadletter") == 0
     for case in made:
@@ -72,14 +50,14 @@ def test_simulated_reports_become_cases_once_each(cases, publisher, store, redis
         assert case.district == city.district_at(case.lon, case.lat) and case.description and case.reporter
 
 
-def _ready_for_dispatch(service, n: int) -> list:
+def _ready_for_dispatch(case_service, n: int) -> list:
     """`n` exposed-garbage cases (4 working hours to handle) verified and ready to be dispatched."""
     ready = []
     for i in range(n):
-        case, _ = service.report(class_code="20101", lat=YANGSHE[0] + i * 0.002, lon=YANGSHE[1], source="hotline",
+        case, _ = case_service.report(class_code="20101", lat=YANGSHE[0] + i * 0.002, lon=YANGSHE[1], source="hotline",
                                  actor="hotline", report_id=f"sim-dept-{i}")
-        service.act(case.id, "accept", DISPATCHER)
-        ready.append(service.act(case.id, "verify", INSPECTOR))
+        case_service.act(case.id, "accept", DISPATCHER)
+        ready.append(case_service.act(case.id, "verify", INSPECTOR))
     return ready
 
 
@@ -98,27 +76,27 @@ def _seed_with_both_answers(ready) -> int:
 
 
 def test_the_department_systems_acknowledge_and_handle_or_return_dispatched_cases(
-        cases, service, store, broker_proc, publisher, redis_client, city):
-    ready = _ready_for_dispatch(service, 4)
+        cases, case_service, case_store, broker_proc, publisher, redis_client, city):
+    ready = _ready_for_dispatch(case_service, 4)
     seed = _seed_with_both_answers(ready)
     casework = Casework(broker_proc.url, city, seed=seed, speed=SPEED, reports_per_hour=0,
                         client_id=f"test-sim-departments-{uuid.uuid4().hex[:6]}").start()
     try:
         time.sleep(0.3)  # SUBACK
-        dispatched = [service.act(c.id, "dispatch", DISPATCHER) for c in ready]
-        wait_for(lambda: all(store.get(c.id).stage in ("handled", "verified") for c in dispatched), timeout=20,
+        dispatched = [case_service.act(c.id, "dispatch", DISPATCHER) for c in ready]
+        wait_for(lambda: all(case_store.get(c.id).stage in ("handled", "verified") for c in dispatched), timeout=20,
                  message="every dispatch answered")
-        after = [store.get(c.id) for c in dispatched]
+        after = [case_store.get(c.id) for c in dispatched]
         handled = [c for c in after if c.stage == "handled"]
         returned = [c for c in after if c.stage == "verified"]
         assert handled and returned
         assert all(c.acknowledged_at for c in handled)
         for case in handled:
-            timeline = store.timeline(case.id)
+            timeline = case_store.timeline(case.id)
             assert [e.action for e in timeline][-2:] == ["acknowledge", "handle"]
             assert timeline[-1].actor == f"dept:{case.department}" and timeline[-1].note
         for case in returned:
-            event = store.timeline(case.id)[-1]
+            event = case_store.timeline(case.id)[-1]
             assert (event.action, case.return_count) == ("return", 1) and event.note  # a Chinese reason
 
         # the broker delivering a dispatch again (at least once) gets no second answer
@@ -136,23 +114,13 @@ def test_the_department_systems_acknowledge_and_handle_or_return_dispatched_case
 # ---- the duty desk against the real API ---------------------------------------------------------
 
 
-@pytest.fixture
-def web(settings, redis_client):
-    from ioc.web.app import create_app
-
-    app = create_app(settings)
-    client = app.server.test_client()
-    client.users = app.server.extensions["ioc_users"]
-    return client
-
-
-def desk_on(web, seed: int, **kwargs) -> DutyDesk:
+def desk_on(portal_client, seed: int, **kwargs) -> DutyDesk:
     """A DutyDesk whose HTTP goes to the Flask test client, with a dispatcher+inspector token."""
-    _, secret = web.users.create_token("simulated duty desk", ["dispatcher", "inspector"], Actor("test", "admin"))
+    _, secret = portal_client.users.create_token("simulated duty desk", ["dispatcher", "inspector"], Actor("test", "admin"))
     desk = DutyDesk("http://ioc.test", secret, seed=seed, **kwargs)
 
     def request(method: str, path: str, body: dict | None = None) -> dict:
-        answer = web.open(path, method=method, json=body, headers={"Authorization": f"Bearer {secret}"})
+        answer = portal_client.open(path, method=method, json=body, headers={"Authorization": f"Bearer {secret}"})
         if answer.status_code >= 400:
             raise ApiError(answer.status_code, answer.get_json() or {})
         return answer.get_json()
@@ -161,59 +129,59 @@ def desk_on(web, seed: int, **kwargs) -> DutyDesk:
     return desk
 
 
-def test_the_duty_desk_works_cases_from_report_to_close(web, service, store):
+def test_the_duty_desk_works_cases_from_report_to_close(portal_client, case_service, case_store):
     t0 = int(time.time() * 1000) - 3_600_000
-    first, _ = service.report(class_code="20501", lat=YANGSHE[0], lon=YANGSHE[1], source="camera", actor="camera", now_ms=t0)
-    again, _ = service.report(class_code="20501", lat=YANGSHE[0] + 0.0002, lon=YANGSHE[1], source="hotline",
+    first, _ = case_service.report(class_code="20501", lat=YANGSHE[0], lon=YANGSHE[1], source="camera", actor="camera", now_ms=t0)
+    again, _ = case_service.report(class_code="20501", lat=YANGSHE[0] + 0.0002, lon=YANGSHE[1], source="hotline",
                               actor="hotline", now_ms=t0 + 60_000)  # ~20 m away: flagged as a duplicate
-    light, _ = service.report(class_code="10105", lat=YANGSHE[0] + 0.01, lon=YANGSHE[1], source="inspector",
+    light, _ = case_service.report(class_code="10105", lat=YANGSHE[0] + 0.01, lon=YANGSHE[1], source="inspector",
                               actor="inspector", now_ms=t0 + 120_000)
     assert again.possible_duplicates == (first.id,)
     seed = next(s for s in range(1000) if decide(again.to_dict(), seed=s).action == "merge"
                 and decide(first.to_dict(), seed=s).action == "accept" and decide(light.to_dict(), seed=s).action == "accept")
     adopted = []
-    desk = desk_on(web, seed, on_dispatched=lambda case, now: adopted.append(case["id"]))
+    desk = desk_on(portal_client, seed, on_dispatched=lambda case, now: adopted.append(case["id"]))
     far = int(time.time() * 1000) + 30 * 86_400_000  # every step is due
 
     assert desk.poll_once(far) == 3
-    assert store.get(again.id).stage == "merged" and store.get(again.id).master_id == first.id
+    assert case_store.get(again.id).stage == "merged" and case_store.get(again.id).master_id == first.id
     for _round in range(12):  # the desk and a department taking turns until every case has ended
-        for case in store.open_cases():
+        for case in case_store.open_cases():
             if case.stage == "dispatched":
                 handler = Principal(f"dept:{case.department}", frozenset({"handler"}), department=case.department)
-                service.act(case.id, "handle", handler, note="已处置")
+                case_service.act(case.id, "handle", handler, note="已处置")
         desk.poll_once(far)
-        if not store.open_cases():
+        if not case_store.open_cases():
             break
-    ended = {c.id: c.stage for c in (store.get(first.id), store.get(light.id))}
+    ended = {c.id: c.stage for c in (case_store.get(first.id), case_store.get(light.id))}
     assert set(ended.values()) <= {"closed", "voided"}, ended
-    timeline = [e.action for e in store.timeline(light.id)]
+    timeline = [e.action for e in case_store.timeline(light.id)]
     if ended[light.id] == "voided":  # ~3 %: the inspector found nothing
         assert timeline == ["report", "accept", "void"]
     else:
         assert timeline[:4] == ["report", "accept", "verify", "dispatch"] and timeline[-2:] == ["check_pass", "close"]
-        assert store.get(light.id).department == "street_lighting"  # the owner of a component
+        assert case_store.get(light.id).department == "street_lighting"  # the owner of a component
     assert adopted == []  # nothing was dispatched when the desk came on duty
-    assert all(e.actor == "token:simulated duty desk" for e in store.timeline(light.id) if e.role in ("dispatcher", "inspector"))
+    assert all(e.actor == "token:simulated duty desk" for e in case_store.timeline(light.id) if e.role in ("dispatcher", "inspector"))
 
 
-def test_the_duty_desk_reloads_a_case_that_changed_under_it(web, service, store):
-    case, _ = service.report(class_code="10105", lat=YANGSHE[0], lon=YANGSHE[1], source="hotline", actor="hotline",
+def test_the_duty_desk_reloads_a_case_that_changed_under_it(portal_client, case_service, case_store):
+    case, _ = case_service.report(class_code="10105", lat=YANGSHE[0], lon=YANGSHE[1], source="hotline", actor="hotline",
                              now_ms=int(time.time() * 1000) - 3_600_000)
     seed = next(s for s in range(1000) if decide(case.to_dict(), seed=s).action == "accept")
-    desk = desk_on(web, seed)
+    desk = desk_on(portal_client, seed)
     send = desk._request
 
     def urged_first(method, path, body=None):
         if method == "POST" and not getattr(urged_first, "done", False):
             urged_first.done = True
-            service.act(case.id, "urge", LEADER)  # a leader presses the case meanwhile: version + 1
+            case_service.act(case.id, "urge", LEADER)  # a leader presses the case meanwhile: version + 1
         return send(method, path, body)
 
     desk._request = urged_first
     assert desk.poll_once(int(time.time() * 1000) + 86_400_000) == 1
-    assert desk.conflicts == 1 and store.get(case.id).stage == "accepted"
-    assert [e.action for e in store.timeline(case.id)] == ["report", "urge", "accept"]
+    assert desk.conflicts == 1 and case_store.get(case.id).stage == "accepted"
+    assert [e.action for e in case_store.timeline(case.id)] == ["report", "urge", "accept"]
 
 
 def test_the_demo_gives_the_duty_desk_a_fresh_token_and_revokes_the_last_one(user_store):
