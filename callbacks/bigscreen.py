@@ -52,7 +52,9 @@ def register(app, services) -> None:
     def fit_city(_):
         """Fit the whole city once the map is mounted, whatever the wall's resolution (1080p, 4K)."""
         minx, miny, maxx, maxy = services.city.bounds
-        return {"bounds": [[miny, minx], [maxy, maxx]], "transition": "fitBounds"}
+        return {"bounds": [[miny, minx], [maxy, maxx]], "transition": "fitBounds",
+                # no animation: an animated fit still running when the page changes throws in Leaflet (_leaflet_pos)
+                "options": {"animate": False}}
 
     @secured_callback(app, "view:bigscreen", Output("map-devices", "data"), Input("map", "id"))
     def load_device_positions(_):

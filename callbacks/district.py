@@ -24,7 +24,9 @@ def register(app, services) -> None:
     @secured_callback(app, "view:districts", Output("dmap", "viewport"), Input("district-id", "data"))
     def fit_district(district_id):
         minx, miny, maxx, maxy = district_bounds(services.city, district_id)
-        return {"bounds": [[miny, minx], [maxy, maxx]], "transition": "fitBounds"}
+        return {"bounds": [[miny, minx], [maxy, maxx]], "transition": "fitBounds",
+                # no animation: an animated fit still running when the page changes throws in Leaflet (_leaflet_pos)
+                "options": {"animate": False}}
 
     @secured_callback(app, "view:districts", Output("dmap-devices", "data"), Input("district-id", "data"))
     def load_device_positions(district_id):
