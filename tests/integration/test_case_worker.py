@@ -132,6 +132,8 @@ def test_department_updates_move_the_case_and_a_refused_one_is_dead_lettered(cas
     publish(publisher, "ioc/v1/departments/transport/updates", {"case_id": case.id, "action": "acknowledge"})  # not theirs
     publish(publisher, topic, {"case_id": case.id, "action": "handled", "note": "已补装井盖"})
     wait_for(lambda: case_store.get(case.id).stage == "handled", message="handled")
+    # the counter is bumped just after the transition commits: wait for it rather than race it
+    wait_for(lambda: counter(redis_client, "cases:updates") >= 3, message="three updates counted")
     assert counter(redis_client, "cases:updates") == 3
 
     publish(publisher, topic, {"case_id": case.id, "action": "handled"})  # wrong stage now
