@@ -1,15 +1,15 @@
 """Operator actions on active alarms in Redis: list, acknowledge, clear by hand.
 
-Keys (see `redis_keys`): active alarms in the hash `ioc:alarms:active`, acknowledgements in
-the hash `ioc:alarms:acks` (alarm id -> `{"by", "role", "at_ms"}`), every action appended to
-the stream `ioc:alarms:events` (`event` = `acknowledged` / `cleared`, `alarm` = the alarm JSON
-plus who did it).
+Keys (see `redis_keys`): active alarms in the hash `ioc:{core}:alarms:active`, acknowledgements
+in the hash `ioc:{core}:alarms:acks` (alarm id -> `{"by", "role", "at_ms"}`), every action
+appended to the stream `ioc:{core}:alarms:events` (`event` = `acknowledged` / `cleared`,
+`alarm` = the alarm JSON plus who did it).
 
 Both actions are single Lua scripts, so they are atomic against each other and against the
 ingest worker, which clears through the same conditional script (`clear_in`): whoever removes
-the alarm from `ioc:alarms:active` first writes the one `cleared` event and drops the ack; the
-other finds nothing to clear. The scripts touch three un-tagged keys, so they need a
-single-node Redis (or, on Redis Cluster, these three keys moved under one hash tag).
+the alarm from the active hash first writes the one `cleared` event and drops the ack; the
+other finds nothing to clear. The scripts' keys (and the audit stream they also append to)
+share the hash tag `{core}`, so on Redis Cluster each script runs on one node.
 
 Interplay with the rule engine: a hand clear removes the alarm but not the rule's state
 (`ioc:{sN}:rules`). While the condition still holds the rule stays active, so the same alarm

@@ -1,4 +1,4 @@
-"""The audit log: an append-only Redis stream (`ioc:audit`) of who did what, when, from where.
+"""The audit log: an append-only Redis stream (`ioc:{core}:audit`) of who did what, when, from where.
 
 Every entry has `at_ms`, `actor` (user name, `token:<name>`, `kiosk:<name>`, `cli:<os user>`),
 `role` (the role acted under, or all roles joined by `+`), `action` (see ACTIONS), `target`

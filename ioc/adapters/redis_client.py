@@ -1,20 +1,145 @@
-"""Building the Redis client from REDIS_URL, with the timeouts every process shares."""
+"""Building the Redis client from REDIS_URL, with the timeouts every process shares.
+
+`REDIS_URL` may point at a single Redis server or at any node of a Redis Cluster:
+`connect_redis` asks the server (`INFO cluster`) and returns a `redis.cluster.RedisCluster`
+client when `cluster_enabled:1`, which discovers the other nodes and routes every command to
+the node owning its key's slot. Nothing else needs to know: every key family is laid out so
+that each script and each transaction touches keys of one hash tag (see `redis_keys`).
+"""
 
 from __future__ import annotations
 
+import threading
+
 import redis
+from redis.cluster import ClusterPipeline, RedisCluster
+
+_OPTIONS = dict(socket_timeout=5, socket_connect_timeout=3, health_check_interval=15, retry_on_timeout=False)
 
 
-def connect_redis(url: str) -> redis.Redis:
-    """A client for `url` (redis:// or rediss://). Connections are made lazily and re-made
-    after a server restart; commands fail fast (5 s) instead of hanging while it is down."""
-    return redis.Redis.from_url(
-        url,
-        socket_timeout=5,
-        socket_connect_timeout=3,
-        health_check_interval=15,
-        retry_on_timeout=False,
-    )
+class IocClusterPipeline(ClusterPipeline):
+    """redis-py's cluster pipeline refuses EVAL/EVALSHA outright; queue them like any other
+    command instead (each is sent to the node owning the slot of its keys, which share one
+    hash tag), so the ingest's one-script-per-shard pipeline works unchanged on a cluster."""
+
+    def evalsha(self, sha, numkeys, *keys_and_args):
+        return self.execute_command("EVALSHA", sha, numkeys, *keys_and_args)
+
+    def eval(self, script, numkeys, *keys_and_args):  # noqa: A003 - the Redis command's name
+        return self.execute_command("EVAL", script, numkeys, *keys_and_args)
+
+
+class IocRedisCluster(RedisCluster):
+    """RedisCluster whose non-transactional pipelines accept scripts (see IocClusterPipeline)."""
+
+    def pipeline(self, transaction=None, shard_hint=None):
+        pipe = super().pipeline(transaction, shard_hint)
+        if not transaction:
+            pipe.__class__ = IocClusterPipeline  # same state, two more methods
+        return pipe
+
+
+def is_cluster(client) -> bool:
+    return isinstance(client, RedisCluster) or (isinstance(client, DeferredRedis) and isinstance(client.resolved, RedisCluster))
+
+
+def _client_for(url: str):
+    """Ask the server at `url` whether it is a cluster node; the matching client. Raises one of
+    REDIS_UNAVAILABLE when it does not answer."""
+    probe = redis.Redis.from_url(url, **_OPTIONS)
+    try:
+        enabled = int(probe.info("cluster").get("cluster_enabled", 0))
+    finally:
+        probe.close()
+    if not enabled:
+        client = redis.Redis.from_url(url, **_OPTIONS)
+        migrate_legacy_keys(client)
+        return client
+    try:
+        return IocRedisCluster.from_url(url, **_OPTIONS)
+    except redis.exceptions.RedisClusterException as e:  # no node reachable right now, or slots uncovered
+        raise redis.ConnectionError(f"Redis Cluster at {url} is not usable: {e}") from e
+
+
+def migrate_legacy_keys(client) -> int:
+    """Rename the control-plane keys of an older single-server install (`ioc:users`,
+    `ioc:audit`, `ioc:{cases}:…`, …) to their `{core}` names; returns how many were renamed.
+    One EXISTS round trip when there is nothing to do. RENAMENX keeps a key that already exists
+    under the new name, so processes starting together cannot clobber each other."""
+    from . import redis_keys as keys
+
+    old_fixed = list(keys.LEGACY) + [f"{keys.LEGACY_CASES}:data"]
+    if not client.exists(*old_fixed):
+        return 0
+    renames = dict(keys.LEGACY)
+    prefix = f"{keys.LEGACY_CASES}:"
+    for old in client.scan_iter(match=f"{keys.LEGACY_CASES.replace('{', '[{]').replace('}', '[}]')}:*", count=1000):
+        old = as_text(old)
+        renames[old] = f"{keys.CASES}:{old[len(prefix):]}"
+    done = 0
+    for old, new in renames.items():
+        try:
+            done += int(client.renamenx(old, new))
+        except redis.ResponseError:  # gone meanwhile (another process renamed it)
+            pass
+    return done
+
+
+def connect_redis(url: str):
+    """A client for `url` (redis:// or rediss://; a single server or any Redis Cluster node).
+    Connections are made lazily and re-made after a server restart; commands fail fast (5 s)
+    instead of hanging while it is down. When Redis does not answer yet, the kind of server is
+    decided at the first command that reaches it (see DeferredRedis), so every process starts
+    while Redis is down and works once it is up."""
+    try:
+        return _client_for(url)
+    except REDIS_UNAVAILABLE:
+        return DeferredRedis(url)
+
+
+class DeferredRedis:
+    """Stands in for the client until Redis first answers: each use tries to reach it (raising
+    one of REDIS_UNAVAILABLE while it is down, like a connected client would), then forwards
+    everything to the real client, a plain or a cluster one."""
+
+    def __init__(self, url: str):
+        self.url = url
+        self.resolved = None
+        self._lock = threading.Lock()
+
+    def _client(self):
+        client = self.resolved
+        if client is None:
+            with self._lock:
+                if self.resolved is None:
+                    self.resolved = _client_for(self.url)
+                client = self.resolved
+        return client
+
+    def __getattr__(self, name):
+        return getattr(self._client(), name)
+
+    def register_script(self, script):
+        return _DeferredScript(self, script)
+
+    def close(self) -> None:
+        if self.resolved is not None:
+            self.resolved.close()
+
+    def __repr__(self) -> str:
+        return f"DeferredRedis({self.url!r}, resolved={self.resolved!r})"
+
+
+class _DeferredScript:
+    """`register_script` of a DeferredRedis: registered on the real client at its first call."""
+
+    def __init__(self, owner: DeferredRedis, source):
+        self.owner, self.source, self._script = owner, source, None
+
+    def __call__(self, keys=(), args=(), client=None):
+        if self._script is None:
+            self._script = self.owner._client().register_script(self.source)  # noqa: SLF001
+        return self._script(keys=keys, args=args, client=client)
 
 
 def as_text(value) -> str:
@@ -22,6 +147,6 @@ def as_text(value) -> str:
     return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
 
 
-# What "Redis is unreachable right now" looks like to redis-py (LOADING after a restart included);
-# every caller that degrades gracefully catches exactly these.
-REDIS_UNAVAILABLE = (redis.ConnectionError, redis.TimeoutError, redis.BusyLoadingError)
+# What "Redis is unreachable right now" looks like to redis-py (LOADING after a restart included,
+# and a cluster that lost a primary); every caller that degrades gracefully catches exactly these.
+REDIS_UNAVAILABLE = (redis.ConnectionError, redis.TimeoutError, redis.BusyLoadingError, redis.exceptions.ClusterDownError)

@@ -3,26 +3,43 @@
 Telemetry families are split into `shards` hash-tag groups (`ioc:{s<N>}:…`): every key that
 one batch script touches carries the same hash tag, so the script runs on a single Redis Cluster
 node, and the shards spread the fleet over the cluster's nodes.
+
+The control plane (alarms, users, API tokens, cases and the audit log) shares the one hash tag
+`{core}`: every alarm, user, token and case change is written together with its audit entry by
+one script or MULTI/EXEC, which on Redis Cluster must stay within one slot. Its volume is small
+next to telemetry. The remaining keys (counters, dead letters, heartbeats, sessions, sign-in
+failures, the secret key) are each written on their own and carry no tag, so they spread freely.
 """
 
 from __future__ import annotations
 
 import zlib
 
+CORE = "ioc:{core}"  # hash-tag prefix of the control plane (see above)
+
 METRICS = "ioc:metrics"  # hash: counters (see ioc.adapters.redis_store.METRIC_FIELDS)
 DEADLETTER = "ioc:deadletter"  # stream: rejected messages with reason, detail, topic, raw payload
-ALARMS_ACTIVE = "ioc:alarms:active"  # hash: alarm id "<device>|<rule>" -> alarm JSON
-ALARMS_EVENTS = "ioc:alarms:events"  # stream: raised / acknowledged / cleared events with the alarm JSON
-ALARMS_ACKS = "ioc:alarms:acks"  # hash: alarm id -> acknowledgement JSON {by, role, at_ms}
+ALARMS_ACTIVE = f"{CORE}:alarms:active"  # hash: alarm id "<device>|<rule>" -> alarm JSON
+ALARMS_EVENTS = f"{CORE}:alarms:events"  # stream: raised / acknowledged / cleared events with the alarm JSON
+ALARMS_ACKS = f"{CORE}:alarms:acks"  # hash: alarm id -> acknowledgement JSON {by, role, at_ms}
 ALARM_EVENTS_MAXLEN = 100_000  # approximate cap of ALARMS_EVENTS
 WORKERS = "ioc:workers"  # hash: ingest worker id -> heartbeat JSON
-USERS = "ioc:users"  # hash: user name -> user JSON (roles, department, Argon2id hash, disabled, epoch)
-TOKENS = "ioc:tokens"  # hash: token id -> API token / kiosk link JSON (SHA-256 of the secret, never the secret)
-TOKEN_INDEX = "ioc:tokens:sha256"  # hash: SHA-256 of a token -> token id
+USERS = f"{CORE}:users"  # hash: user name -> user JSON (roles, department, Argon2id hash, disabled, epoch)
+TOKENS = f"{CORE}:tokens"  # hash: token id -> API token / kiosk link JSON (SHA-256 of the secret, never the secret)
+TOKEN_INDEX = f"{CORE}:tokens:sha256"  # hash: SHA-256 of a token -> token id
 LOGIN_FAILURES = "ioc:auth:failures"  # prefix: `…:user:<name>` and `…:ip:<address>` counters expiring with the lock window
 SESSIONS = "ioc:session"  # prefix: `ioc:session:<id>` -> user name or `kiosk:<token id>`, expiring with the session
-AUDIT = "ioc:audit"  # stream: who did what, when, from where (append-only)
+AUDIT = f"{CORE}:audit"  # stream: who did what, when, from where (append-only)
 SECRET_KEY = "ioc:secret_key"  # string: the shared cookie-signing key when IOC_SECRET_KEY is unset
+CASES = f"{CORE}:cases"  # prefix of the case families (named in ioc.adapters.case_store)
+
+# Names before the control plane moved under `{core}` (IOC 0.x on a single Redis): old name or
+# prefix -> new one. `ioc.adapters.redis_client.migrate_legacy_keys` renames what it finds.
+LEGACY = {
+    "ioc:alarms:active": ALARMS_ACTIVE, "ioc:alarms:events": ALARMS_EVENTS, "ioc:alarms:acks": ALARMS_ACKS,
+    "ioc:users": USERS, "ioc:tokens": TOKENS, "ioc:tokens:sha256": TOKEN_INDEX, "ioc:audit": AUDIT,
+}
+LEGACY_CASES = "ioc:{cases}"  # every `ioc:{cases}:<rest>` becomes `ioc:{core}:cases:<rest>`
 
 
 def shard_of(device_id: str, shards: int) -> int:
@@ -68,11 +85,27 @@ def rules(shard: int) -> str:
     return f"{_tag(shard)}:rules"
 
 
-def rollup(shard: int, minute: int) -> str:
-    """hash: 1-minute bucket (epoch minute) of per-district, per-kind aggregates; expires after the retention"""
-    return f"{_tag(shard)}:roll:{minute}"
+def registry_version(shard: int) -> str:
+    """counter: bumped by every batch that changes the shard's device registry (births, located
+    readings); web processes keep the shard's devices cached until it moves"""
+    return f"{_tag(shard)}:regver"
 
 
-def rollup_hourly(shard: int, hour: int) -> str:
+def state_version(shard: int) -> str:
+    """counter: bumped by every batch that changes an online/offline state of the shard; web
+    processes re-read only the shard's states when it alone moved"""
+    return f"{_tag(shard)}:statever"
+
+
+ROLLUP_TAG = "ioc:{rollup}"  # every rollup bucket in one hash slot: one script call per batch writes them all
+
+
+def rollup(minute: int) -> str:
+    """hash: 1-minute bucket (epoch minute) of per-district, per-kind aggregates, merged over the
+    whole fleet (`<district>|<kind>|<attribute>:n|:s|:x`); expires after the retention"""
+    return f"{ROLLUP_TAG}:min:{minute}"
+
+
+def rollup_hourly(hour: int) -> str:
     """hash: 1-hour bucket (epoch hour) with the same fields as the 1-minute one; expires after the hourly retention"""
-    return f"{_tag(shard)}:rollh:{hour}"
+    return f"{ROLLUP_TAG}:hour:{hour}"

@@ -1,10 +1,11 @@
 """Users, API tokens and sign-in failures in Redis; every change is written with its audit entry
 in one MULTI/EXEC transaction (optimistic, WATCHing the record it changes).
 
-Keys: `ioc:users` (name -> user JSON), `ioc:tokens` (id -> token JSON), `ioc:tokens:sha256`
-(SHA-256 of a token -> id), `ioc:auth:failures:user:<name>` and `…:ip:<address>` (counters
-that expire with the lock window), `ioc:session:<id>` (a live portal session; signing out
-deletes it, so a copied cookie dies with it).
+Keys: `ioc:{core}:users` (name -> user JSON), `ioc:{core}:tokens` (id -> token JSON),
+`ioc:{core}:tokens:sha256` (SHA-256 of a token -> id), all with the audit stream's hash tag so
+a transaction stays in one Redis Cluster slot; `ioc:auth:failures:user:<name>` and
+`…:ip:<address>` (counters that expire with the lock window), `ioc:session:<id>` (a live portal
+session; signing out deletes it, so a copied cookie dies with it).
 """
 
 from __future__ import annotations
