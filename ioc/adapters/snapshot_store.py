@@ -5,7 +5,7 @@ All reads go through here so that the web process, the CLI and the tests agree o
 
 from __future__ import annotations
 
-from collections import Counter, defaultdict
+from collections import Counter
 from dataclasses import dataclass, field
 
 import orjson
@@ -39,21 +39,27 @@ def _s(v) -> str:
     return v.decode() if isinstance(v, bytes) else v
 
 
-# Rollup resolution -> key function (shard, bucket) -> key.
+# Rollup resolution -> key function (bucket) -> key.
 ROLLUP_KEYS = {"minute": keys.rollup, "hour": keys.rollup_hourly}
 
 
-def _merge(parts) -> dict[str, float]:
-    """One bucket's shard hashes merged: sums and counts added, maxima (`:x`) maxed."""
-    merged: dict[str, float] = defaultdict(float)
-    for part in parts:
-        for k, v in part.items():
-            name, value = _s(k), float(v)
-            if name.endswith(":x"):
-                merged[name] = max(merged.get(name, value), value)
-            else:
-                merged[name] += value
-    return dict(merged)
+def numbers(fields) -> dict[str, float]:
+    return {_s(k): float(v) for k, v in fields.items()}
+
+
+def device_rows(metas: dict, states: dict) -> list[DeviceRow]:
+    """Rows of the devices whose registry entry has a position, from a shard's meta and state hashes."""
+    rows = []
+    for dev, m in metas.items():
+        meta = orjson.loads(m)
+        if "lat" not in meta or "lon" not in meta:
+            continue
+        name = _s(dev)
+        rows.append(DeviceRow(
+            name, meta.get("kind", ""), meta.get("name") or name, meta["lon"], meta["lat"],
+            meta.get("district", ""), states.get(dev) in (b"online", "online"), meta.get("cell") or "",
+        ))
+    return rows
 
 
 class SnapshotStore:
@@ -92,17 +98,21 @@ class SnapshotStore:
         raw = pipe.execute()
         rows = []
         for i in range(0, len(raw), 2):
-            metas, states = raw[i], raw[i + 1]
-            for dev, m in metas.items():
-                meta = orjson.loads(m)
-                if "lat" not in meta or "lon" not in meta:
-                    continue
-                rows.append(DeviceRow(
-                    dev.decode(), meta.get("kind", ""), meta.get("name") or dev.decode(), meta["lon"], meta["lat"],
-                    meta.get("district", ""), states.get(dev) == b"online", meta.get("cell") or "",
-                ))
+            rows.extend(device_rows(raw[i], raw[i + 1]))
         rows.sort(key=lambda r: r.id)
         return rows
+
+    def shard_devices(self, shard: int) -> list[DeviceRow]:
+        """The registered devices of one shard (unsorted)."""
+        pipe = self.client.pipeline(transaction=False)
+        pipe.hgetall(keys.meta(shard))
+        pipe.hgetall(keys.state(shard))
+        metas, states = pipe.execute()
+        return device_rows(metas, states)
+
+    def shard_online(self, shard: int) -> set[str]:
+        """Ids of the shard's devices whose state is online."""
+        return {_s(dev) for dev, state in self.client.hgetall(keys.state(shard)).items() if state == b"online" or state == "online"}
 
     def fleet(self) -> FleetCounts:
         counts = FleetCounts()
@@ -140,14 +150,11 @@ class SnapshotStore:
         return out
 
     def rollup(self, minute: int) -> dict[str, float]:
-        """Merged fields of one 1-minute bucket across shards (sums and counts added, maxima maxed)."""
-        pipe = self.client.pipeline(transaction=False)
-        for shard in range(self.shards):
-            pipe.hgetall(keys.rollup(shard, minute))
-        return _merge(pipe.execute())
+        """The fields of one 1-minute bucket as numbers (counts, sums, maxima)."""
+        return numbers(self.client.hgetall(keys.rollup(minute)))
 
     def rollup_series(self, resolution: str, start: int, end: int) -> dict[int, dict[str, float]]:
-        """Merged buckets `start` <= bucket < `end` (epoch minutes for "minute", epoch hours for
+        """Buckets `start` <= bucket < `end` (epoch minutes for "minute", epoch hours for
         "hour"), in one round trip. Every bucket of the range is a key; a missing one is {}."""
         key_of = ROLLUP_KEYS.get(resolution)
         if key_of is None:
@@ -155,11 +162,9 @@ class SnapshotStore:
         buckets = range(start, end)
         pipe = self.client.pipeline(transaction=False)
         for bucket in buckets:
-            for shard in range(self.shards):
-                pipe.hgetall(key_of(shard, bucket))
+            pipe.hgetall(key_of(bucket))
         raw = pipe.execute() if buckets else []
-        n = self.shards
-        return {bucket: _merge(raw[i * n:(i + 1) * n]) for i, bucket in enumerate(buckets)}
+        return {bucket: numbers(fields) for bucket, fields in zip(buckets, raw)}
 
     def workers(self) -> dict[str, dict]:
         return {_s(k): orjson.loads(v) for k, v in self.client.hgetall(keys.WORKERS).items()}

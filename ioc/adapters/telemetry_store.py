@@ -1,15 +1,22 @@
-"""Writing a batch of validated messages to Redis: one Lua call per shard, pipelined.
+"""Writing a batch of validated messages to Redis in two calls.
 
-The script applies, in order, each reading and status change of its shard: latest state (only
-when newer than the stored one; the same ts again is a duplicate), device registry and geo index
-from births and located readings, online/offline, and per-district/per-kind 1-minute and
-1-hour rollups (summed inside the script, written once per field per bucket per batch). It returns a verdict per item, the
-district it resolved, and the rule states the caller asked for.
+1. `apply()`: one Lua call per device shard, pipelined in one round trip. The script applies the
+   shard's births, status changes and located readings first (in arrival order), then its plain
+   readings (in arrival order): latest state (only when newer than the stored one; the same ts
+   again is a duplicate), device registry and geo index, online/offline. It returns a verdict per
+   item, the district it resolved, and the stored rule states of the devices whose newer readings
+   the caller will run rules on (only devices with a non-quiet state have one).
+2. `write_rollups()`: the batch's per-district, per-kind aggregates, summed by the caller over
+   the whole batch, added to the 1-minute and 1-hour buckets by one script call queued on the
+   caller's pipeline (all buckets share one hash tag).
+
+Plain readings (no location: nearly all telemetry) travel as flat ARGV strings, so the script
+decodes no JSON for them; births and located readings travel as one JSON array.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import orjson
 import redis
@@ -19,19 +26,22 @@ from . import redis_keys as keys
 # Per item verdicts returned by the script.
 ACCEPTED, LATE, DUPLICATE, UNKNOWN_DEVICE = "a", "l", "d", "u"
 
-_SCRIPT = r"""
--- KEYS: 1 latest, 2 ts, 3 meta, 4 district, 5 state, 6 geo, 7 rules, 8.. minute buckets, then hour buckets
--- ARGV: 1 minute retention seconds, 2 JSON array of items (see ioc.ingest.batch.prepare),
---       3 hour retention seconds
-local items = cjson.decode(ARGV[2])
-local retention = tonumber(ARGV[1])
-local retention_hourly = tonumber(ARGV[3])
-local verdicts, districts, rulestates = {}, {}, {}
+_STATE_SCRIPT = r"""
+-- KEYS: 1 latest, 2 ts, 3 meta, 4 district, 5 state, 6 geo, 7 rules, 8 registry version, 9 state version
+-- ARGV: 1 JSON array of special items (births, status changes, located readings; see
+--       ioc.ingest.batch), then 4 strings per plain reading: device, ts, latest JSON, rules flag
+local specials = cjson.decode(ARGV[1])
+local nplain = (#ARGV - 1) / 4
+local verdicts, districts = {}, {}
 
--- 1. Read what the batch needs in two calls: districts and latest ts of every device in it.
+-- 1. Read what the batch needs: districts and latest ts of every device in it.
 local devs, seen = {}, {}
-for _, it in ipairs(items) do
+for _, it in ipairs(specials) do
   local dev = it[2]
+  if not seen[dev] then seen[dev] = true; devs[#devs + 1] = dev end
+end
+for p = 0, nplain - 1 do
+  local dev = ARGV[2 + p * 4]
   if not seen[dev] then seen[dev] = true; devs[#devs + 1] = dev end
 end
 local dist, cur_ts = {}, {}
@@ -58,68 +68,44 @@ local function locate(dev, kind, d, lon, lat, cell, name)
   return m
 end
 
--- 2. Apply every item in order; accumulate writes.
-local latest_out, ts_out, rule_devs = {}, {}, {}
-local acc = {}  -- rollup key index -> field -> {sum, count, max} (count only for categories)
-local hourly = {}  -- rollup key indexes that are hour buckets
+-- 2. Apply every item; accumulate the latest-state writes.
+local latest_out, ts_out, rule_devs, rule_seen = {}, {}, {}, {}
 
-local function accumulate(k, prefix, it)
-  local a = acc[k]; if not a then a = {}; acc[k] = a end
-  local r = a[prefix .. '_']; if not r then r = {0, 0, false}; a[prefix .. '_'] = r end
-  r[2] = r[2] + 1
-  for _, nv in ipairs(it[11]) do
-    local f = prefix .. nv[1]
-    local v = nv[2]
-    r = a[f]
-    if not r then a[f] = {v, 1, v} else
-      r[1] = r[1] + v; r[2] = r[2] + 1
-      if v > r[3] then r[3] = v end
-    end
-  end
-  for _, c in ipairs(it[12]) do
-    local f = prefix .. c
-    r = a[f]; if not r then a[f] = {0, 1, false} else r[2] = r[2] + 1 end
+local function reading(i, dev, ts, latest, rules)
+  local d = dist[dev]
+  if not d then verdicts[i] = 'u'; districts[i] = ''; return end
+  districts[i] = d
+  local prev = cur_ts[dev]
+  if ts == prev then verdicts[i] = 'd'; return end
+  if ts > prev then
+    latest_out[dev] = latest; ts_out[dev] = ts; cur_ts[dev] = ts
+    verdicts[i] = 'a'
+    if rules and not rule_seen[dev] then rule_seen[dev] = true; rule_devs[#rule_devs + 1] = dev end
+  else
+    verdicts[i] = 'l'
   end
 end
-for i, it in ipairs(items) do
-  local typ, dev, kind = it[1], it[2], it[3]
-  local d = it[5]
-  rulestates[i] = ''
+
+local i = 0
+local meta_changed, state_changed = false, false
+for _, it in ipairs(specials) do
+  i = i + 1
+  local typ, dev, kind, d = it[1], it[2], it[3], it[5]
   if typ == 't' then
-    if d ~= '' then
-      local m = locate(dev, kind, d, it[6], it[7], it[8], '')
-      if m.name == nil or m.name == '' then m.name = dev end
-      redis.call('HSET', KEYS[3], dev, cjson.encode(m))
-      redis.call('HSETNX', KEYS[5], dev, 'online')
-    else
-      d = dist[dev]
-    end
-    if not d then
-      verdicts[i] = 'u'; districts[i] = ''
-    else
-      districts[i] = d
-      local ts = it[4]
-      local prev = cur_ts[dev]
-      if ts == prev then
-        verdicts[i] = 'd'
-      else
-        if ts > prev then
-          latest_out[dev] = it[9]; ts_out[dev] = ts; cur_ts[dev] = ts
-          verdicts[i] = 'a'
-        else
-          verdicts[i] = 'l'
-        end
-        local prefix = d .. '|' .. kind .. '|'
-        accumulate(it[10], prefix, it)
-        if it[14] then hourly[it[14]] = true; accumulate(it[14], prefix, it) end
-        if it[13] == 1 then rule_devs[i] = dev end
-      end
-    end
+    -- ["t", device, kind, ts, district, lon, lat, cell, latest JSON, rules flag]
+    local m = locate(dev, kind, d, it[6], it[7], it[8], '')
+    if m.name == nil or m.name == '' then m.name = dev end
+    redis.call('HSET', KEYS[3], dev, cjson.encode(m))
+    if redis.call('HSETNX', KEYS[5], dev, 'online') == 1 then state_changed = true end
+    meta_changed = true
+    reading(i, dev, it[4], it[9], it[10] == 1)
   else
+    -- ["s", device, kind, "online"|"offline", district ("" when unlocated), lon, lat, cell, name, extra JSON]
     if d ~= '' then
       local m = locate(dev, kind, d, it[6], it[7], it[8], it[9])
       for ek, ev in pairs(cjson.decode(it[10])) do m[ek] = ev end
       redis.call('HSET', KEYS[3], dev, cjson.encode(m))
+      meta_changed = true
     else
       d = dist[dev]
     end
@@ -128,10 +114,20 @@ for i, it in ipairs(items) do
     else
       districts[i] = d
       redis.call('HSET', KEYS[5], dev, it[4])
+      state_changed = true
       verdicts[i] = 'a'
     end
   end
 end
+for p = 0, nplain - 1 do
+  i = i + 1
+  local base = 2 + p * 4
+  reading(i, ARGV[base], tonumber(ARGV[base + 1]), ARGV[base + 2], ARGV[base + 3] == '1')
+end
+
+-- Web processes cache the registry per shard until these counters move.
+if meta_changed then redis.call('INCR', KEYS[8]) end
+if state_changed then redis.call('INCR', KEYS[9]) end
 
 -- 3. Write in bulk.
 local function hset_all(key, map)
@@ -145,39 +141,53 @@ end
 hset_all(KEYS[1], latest_out)
 hset_all(KEYS[2], ts_out)
 
-for k, a in pairs(acc) do
+-- 4. Stored rule states (device, JSON pairs) of the devices whose newer readings run rules.
+local states = {}
+for c = 1, #rule_devs, CHUNK do
+  local part = {unpack(rule_devs, c, math.min(c + CHUNK - 1, #rule_devs))}
+  local got = redis.call('HMGET', KEYS[7], unpack(part))
+  for j, dev in ipairs(part) do
+    if got[j] then states[#states + 1] = dev; states[#states + 1] = got[j] end
+  end
+end
+
+return {table.concat(verdicts), districts, states}
+"""
+
+_ROLLUP_SCRIPT = r"""
+-- KEYS: the rollup buckets of the batch (1-minute and 1-hour, one hash tag)
+-- ARGV: 1 JSON array, per key: [ttl seconds, [[field, n], [field, n, sum, max], ...]]
+local buckets = cjson.decode(ARGV[1])
+for k, bucket in ipairs(buckets) do
   local key = KEYS[k]
-  for f, r in pairs(a) do
-    redis.call('HINCRBY', key, f .. ':n', r[2])
-    if r[3] then
-      redis.call('HINCRBYFLOAT', key, f .. ':s', r[1])
-      local cur = tonumber(redis.call('HGET', key, f .. ':x'))
-      if cur == nil or r[3] > cur then redis.call('HSET', key, f .. ':x', r[3]) end
+  for _, f in ipairs(bucket[2]) do
+    local name = f[1]
+    redis.call('HINCRBY', key, name .. ':n', f[2])
+    if f[3] then
+      redis.call('HINCRBYFLOAT', key, name .. ':s', f[3])
+      local cur = tonumber(redis.call('HGET', key, name .. ':x'))
+      if cur == nil or f[4] > cur then redis.call('HSET', key, name .. ':x', f[4]) end
     end
   end
-  if hourly[k] then redis.call('EXPIRE', key, retention_hourly) else redis.call('EXPIRE', key, retention) end
+  redis.call('EXPIRE', key, bucket[1])
 end
-
--- 4. Rule states of the devices whose readings the caller will run rules on.
-for i, dev in pairs(rule_devs) do
-  rulestates[i] = redis.call('HGET', KEYS[7], dev) or '{}'
-end
-
-return {table.concat(verdicts), districts, rulestates}
+return #buckets
 """
 
 
 @dataclass
 class ShardResult:
-    verdicts: str
-    districts: list[str]
-    rule_states: list[str]
+    verdicts: str  # one letter per item: specials first, then plain readings
+    districts: list[str]  # per item, "" for unknown devices
+    rule_states: dict[str, str] = field(default_factory=dict)  # device -> stored rule-state JSON
+
+
+def _text(v) -> str:
+    return v.decode() if isinstance(v, bytes) else v
 
 
 class TelemetryStore:
     """Applies prepared items to Redis. See `ioc.ingest.batch` for how items are built."""
-
-    FIXED_KEYS = 7  # latest, ts, meta, district, state, geo, rules; minute then hour buckets follow
 
     def __init__(self, client: redis.Redis, shards: int, retention_s: int, hourly_retention_s: int):
         self.client = client
@@ -189,41 +199,48 @@ class TelemetryStore:
     def shard_keys(self, shard: int) -> list[str]:
         return [
             keys.latest(shard), keys.latest_ts(shard), keys.meta(shard), keys.district(shard),
-            keys.state(shard), keys.geo(shard), keys.rules(shard),
+            keys.state(shard), keys.geo(shard), keys.rules(shard), keys.registry_version(shard), keys.state_version(shard),
         ]
 
-    def apply(self, per_shard: dict[int, tuple[list[int], list[list]]],
-              hours: dict[int, list[int]] | None = None) -> dict[int, ShardResult]:
-        """per_shard: shard -> (rollup minutes, items); hours: shard -> rollup hours. Items refer to
-        their minute and hour buckets by KEYS index (minute buckets first, then hour buckets)."""
+    def apply(self, per_shard: dict[int, tuple[list, list]]) -> dict[int, ShardResult]:
+        """per_shard: shard -> (special items, flat plain-reading args). One round trip."""
         if not per_shard:
             return {}
-        hours = hours or {}
         if self._sha is None:
-            self._sha = self.client.script_load(_SCRIPT)
+            self._sha = self.client.script_load(_STATE_SCRIPT)
         try:
-            order, raw = self._run(per_shard, hours)
+            order, raw = self._run(per_shard)
         except redis.exceptions.NoScriptError:
             # Redis restarted and lost its script cache; no call of this pipeline has run.
-            self._sha = self.client.script_load(_SCRIPT)
-            order, raw = self._run(per_shard, hours)
+            self._sha = self.client.script_load(_STATE_SCRIPT)
+            order, raw = self._run(per_shard)
         results = {}
         for shard, (verdicts, districts, states) in zip(order, raw):
             results[shard] = ShardResult(
-                verdicts.decode() if isinstance(verdicts, bytes) else verdicts,
-                [d.decode() if isinstance(d, bytes) else d for d in districts],
-                [s.decode() if isinstance(s, bytes) else s for s in states],
+                _text(verdicts), [_text(d) for d in districts],
+                {_text(states[j]): _text(states[j + 1]) for j in range(0, len(states), 2)},
             )
         return results
 
-    def _run(self, per_shard, hours) -> tuple[list[int], list]:
-        """One round trip: EVALSHA per shard, pipelined (no SCRIPT EXISTS check per batch)."""
+    def _run(self, per_shard) -> tuple[list[int], list]:
+        """EVALSHA per shard, pipelined (no SCRIPT EXISTS check per batch)."""
         pipe = self.client.pipeline(transaction=False)
         order = []
-        for shard, (minutes, items) in per_shard.items():
-            script_keys = (self.shard_keys(shard) + [keys.rollup(shard, m) for m in minutes]
-                           + [keys.rollup_hourly(shard, h) for h in hours.get(shard, ())])
-            pipe.evalsha(self._sha, len(script_keys), *script_keys, self.retention_s, orjson.dumps(items),
-                         self.hourly_retention_s)
+        for shard, (specials, plain) in per_shard.items():
+            pipe.evalsha(self._sha, 9, *self.shard_keys(shard), orjson.dumps(specials), *plain)
             order.append(shard)
         return order, pipe.execute()
+
+    def write_rollups(self, pipe, minutes: dict[int, dict], hours: dict[int, dict]) -> None:
+        """Queue on `pipe` the batch's aggregates: bucket -> field -> [n] or [n, sum, max]."""
+        if not minutes and not hours:
+            return
+        bucket_keys, args = [], []
+        for bucket, fields in minutes.items():
+            bucket_keys.append(keys.rollup(bucket))
+            args.append([self.retention_s, [[f, *v] for f, v in fields.items()]])
+        for bucket, fields in hours.items():
+            bucket_keys.append(keys.rollup_hourly(bucket))
+            args.append([self.hourly_retention_s, [[f, *v] for f, v in fields.items()]])
+        # EVAL, not EVALSHA: the script text is small, and a pipeline never meets NOSCRIPT.
+        pipe.eval(_ROLLUP_SCRIPT, len(bucket_keys), *bucket_keys, orjson.dumps(args))

@@ -6,7 +6,8 @@ from `REASONS` and a detail a sender can act on). Nothing downstream ever sees a
 
 Payload schemas per kind are pydantic models built from the kinds catalog (`kinds.py`):
 strict types (a string is not a number, a boolean is not a number), ranges from the catalog,
-enum values from the catalog, no unknown attributes.
+enum values from the catalog, no unknown attributes. On the hot path a plain-Python check that
+agrees with the models runs first; the model runs only when that check fails, to name the reason.
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ REASONS: dict[str, str] = {
     "outside_city": "location outside the city boundary",
     "unknown_device": "telemetry or status from a device never seen, without a location",
     "duplicate": "same device and ts as the reading already stored",
+    "rate_limited": "the device sent more than IOC_DEVICE_MAX_RATE messages in one second (counted; one sample per second dead-lettered)",
     "bad_report": "a case report is malformed (missing or wrong field; detail names it)",
     "unknown_category": "a case report's category is not a minor-class code of the catalog",
     "bad_update": "a department update is malformed",
@@ -132,6 +134,43 @@ def _model_for(kind: Kind) -> type[BaseModel]:
 
 
 _MODELS: dict[str, type[BaseModel]] = {k.id: _model_for(k) for k in KINDS.values() if k.telemetry}
+
+def _fast_check(kind: Kind):
+    """A plain-Python validity test of a telemetry values dict that agrees with the kind's
+    pydantic model on every valid input and never passes an invalid one (a property test
+    checks both). It answers only "valid"; for anything else the model runs and names the
+    reason, so the hot path costs a few dict lookups and the error messages stay the model's."""
+    spec = {}
+    for a in kind.attributes:
+        lo = -math.inf if a.minimum is None else a.minimum
+        hi = math.inf if a.maximum is None else a.maximum
+        spec[a.name] = (a.type, lo, hi, frozenset(a.choices))
+
+    def valid(values: dict) -> bool:
+        for name, v in values.items():
+            s = spec.get(name)
+            if s is None:
+                return False
+            typ = s[0]
+            t = type(v)
+            if typ == "number":
+                if (t is not float and t is not int) or not s[1] <= v <= s[2]:
+                    return False
+            elif typ == "integer":
+                if t is not int or not s[1] <= v <= s[2]:
+                    return False
+            elif typ == "boolean":
+                if t is not bool:
+                    return False
+            elif t is not str or v not in s[3]:
+                return False
+        return True
+
+    return valid
+
+
+_VALID: dict[str, object] = {k.id: _fast_check(k) for k in KINDS.values() if k.telemetry}
+
 
 _PYDANTIC_REASON = {
     "extra_forbidden": "unknown_attribute",
@@ -235,20 +274,67 @@ def _has_non_finite(text: str) -> bool:
 
 # --- the edge --------------------------------------------------------------------------------
 
+_TOPICS: dict[str, tuple | None] = {}  # topic -> (kind id, device id, channel), None when malformed
+_TOPICS_MAX = 500_000  # a bounded cache: random topics from a misbehaving client cannot grow it forever
+
+
+def split_topic(topic: str) -> tuple | None:
+    """(kind id, device id, "telemetry"|"status") of a device topic, or None; cached per topic."""
+    try:
+        return _TOPICS[topic]
+    except KeyError:
+        m = TOPIC_RE.match(topic)
+        parts = m.groups() if m else None
+        if len(_TOPICS) >= _TOPICS_MAX:
+            _TOPICS.clear()
+        _TOPICS[topic] = parts
+        return parts
+
+
 def parse_message(topic: str, payload: bytes, received_ms: int, limits: Limits = Limits()) -> Message:
-    m = TOPIC_RE.match(topic)
-    if not m:
+    parts = split_topic(topic)
+    if parts is None:
         return Rejection("bad_topic", f"topic {topic[:120]!r} is not ioc/v1/{{kind}}/{{device_id}}/{{telemetry|status}}", topic, payload, received_ms)
-    kind_id, device_id, channel = m.groups()
+    kind_id, device_id, channel = parts
     kind = KINDS.get(kind_id)
     if kind is None:
         return Rejection("unknown_kind", f"kind {kind_id!r} is not one of {', '.join(sorted(KINDS))}", topic, payload, received_ms, device_id)
-    obj = _decode(topic, payload, received_ms, limits)
-    if isinstance(obj, Rejection):
-        return Rejection(obj.reason, obj.detail, topic, payload, received_ms, device_id)
+    obj = None
+    if len(payload) <= limits.max_payload:
+        try:  # fast path: orjson checks UTF-8 and JSON in one go; on failure _decode names the reason
+            obj = orjson.loads(payload)
+        except orjson.JSONDecodeError:
+            obj = None
+    if type(obj) is not dict:
+        obj = _decode(topic, payload, received_ms, limits)
+        if isinstance(obj, Rejection):
+            return Rejection(obj.reason, obj.detail, topic, payload, received_ms, device_id)
     if channel == "status":
         return _parse_status(kind, device_id, obj, topic, payload, received_ms)
     return _parse_telemetry(kind, device_id, obj, topic, payload, received_ms, limits)
+
+
+def plain_reading(kind_id: str, device_id: str, payload: bytes, received_ms: int, limits: Limits) -> Reading | None:
+    """The hot path of `parse_message` for a telemetry topic already split: the Reading when the
+    payload is the common case (a JSON object within the size limit, `ts` in epoch milliseconds
+    within the window, no location, every attribute valid), otherwise None, and the caller runs
+    `parse_message`, which decides the same way and names the reason of a rejection."""
+    if len(payload) > limits.max_payload:
+        return None
+    valid = _VALID.get(kind_id)
+    if valid is None:
+        return None
+    try:
+        obj = orjson.loads(payload)
+    except orjson.JSONDecodeError:
+        return None
+    if type(obj) is not dict or "lat" in obj or "lon" in obj:
+        return None
+    ts = obj.pop("ts", None)
+    if type(ts) is not int or not received_ms - limits.max_age_ms <= ts <= received_ms + limits.max_future_ms \
+            or (ts < 100_000_000_000 < received_ms) or not obj or not valid(obj):
+        return None
+    return Reading(device_id, kind_id, ts, obj, None, received_ms)
 
 
 def _parse_status(kind, device_id, obj, topic, payload, received_ms) -> Message:
@@ -282,21 +368,31 @@ def _parse_telemetry(kind, device_id, obj, topic, payload, received_ms, limits) 
 
     if not kind.telemetry:
         return reject("unknown_kind", f"kind {kind.id!r} sends status messages only")
-    ts, reason, detail = parse_timestamp(obj.get("ts"), received_ms, limits)
-    if reason:
-        return reject(reason, detail)
-    location, err = parse_location(obj)
-    if err:
-        return reject("bad_location", err)
-    values = {k: v for k, v in obj.items() if k not in RESERVED_FIELDS}
+    ts = obj.pop("ts", None)
+    if type(ts) is int and received_ms - limits.max_age_ms <= ts <= received_ms + limits.max_future_ms \
+            and (ts >= 100_000_000_000 or received_ms <= 100_000_000_000):
+        pass  # epoch milliseconds within the window: the common case, no further checks
+    else:
+        ts, reason, detail = parse_timestamp(ts, received_ms, limits)
+        if reason:
+            return reject(reason, detail)
+    location = None
+    if "lat" in obj or "lon" in obj:
+        location, err = parse_location(obj)
+        if err:
+            return reject("bad_location", err)
+        obj.pop("lat", None)
+        obj.pop("lon", None)
+    values = obj  # a fresh dict from the JSON parser, reserved fields removed
     if not values:
         return reject("empty", f"no attribute; {kind.id} reports {', '.join(a.name for a in kind.attributes)}")
-    try:
-        _MODELS[kind.id].model_validate(values)
-    except ValidationError as e:
-        reason, detail = _reason_from(e)
-        return reject(reason, detail)
-    nulls = [k for k, v in values.items() if v is None]
-    if nulls:
-        return reject("wrong_type", f"{nulls[0]}: null is not a value; leave the attribute out instead")
+    if not _VALID[kind.id](values):
+        try:
+            _MODELS[kind.id].model_validate(values)
+        except ValidationError as e:
+            reason, detail = _reason_from(e)
+            return reject(reason, detail)
+        nulls = [k for k, v in values.items() if v is None]
+        if nulls:
+            return reject("wrong_type", f"{nulls[0]}: null is not a value; leave the attribute out instead")
     return Reading(device_id, kind.id, ts, values, location, received_ms)

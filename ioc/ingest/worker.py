@@ -2,8 +2,11 @@
 
 paho's network thread only appends (topic, payload, received ms) to a deque. The main loop
 takes up to IOC_INGEST_BATCH_MAX messages once the oldest has waited IOC_INGEST_FLUSH_MS, and
-writes them in two round trips: the shard scripts (state, registry, minute and hour rollups,
-verdicts), then rule states, alarms, dead letters and counters in one pipeline.
+writes them in two round trips: the shard scripts (latest state, registry, verdicts), then rule
+states, alarms and dead letters in one pipeline. The batch's minute and hour rollups and its
+`ioc:metrics` counters are summed in memory and written together about once a second
+(ROLLUP_FLUSH_S), so their Redis cost does not grow with the number of batches; a crash loses
+at most that second of rollups and counts, together.
 
 When Redis is unreachable the batch is kept and retried with back-off while messages queue up
 to IOC_INGEST_BUFFER_MAX (beyond it the oldest are dropped and counted as `dropped`). When the
@@ -18,7 +21,7 @@ import signal
 import socket
 import threading
 import time
-from collections import deque
+from collections import Counter, deque
 
 import orjson
 import redis
@@ -32,11 +35,25 @@ from ioc.domain.geo import CityMap
 from ioc.domain.telemetry import Limits, Rejection
 from ioc.settings import Settings
 
-from .batch import Outcome, conclude, prepare
+from .batch import Outcome, RollupBuffer, conclude, prepare
+from .rate_limit import DeviceRateLimit
 
 log = logging.getLogger("ioc.ingest")
 
 TOPICS = (("ioc/v1/+/+/telemetry", 0), ("ioc/v1/+/+/status", 1))
+ROLLUP_FLUSH_S = 1.0  # rollups and counters are summed in memory and written about once a second
+
+
+def _counters(outcome: Outcome) -> Counter:
+    """The ioc:metrics increments of one batch."""
+    counts = Counter({"messages:accepted": outcome.accepted, "messages:rejected": outcome.rejected,
+                      "messages:late": outcome.late, "alarms:raised": len(outcome.raised),
+                      "alarms:cleared": len(outcome.cleared)})
+    for reason, n in outcome.rejected_by_reason().items():
+        counts[f"rejected:{reason}"] += n
+    for kind, n in outcome.by_kind.items():
+        counts[f"accepted:{kind}"] += n
+    return counts
 ALARM_EVENTS_MAXLEN = keys.ALARM_EVENTS_MAXLEN
 
 
@@ -58,6 +75,10 @@ class IngestWorker:
         self.store = TelemetryStore(redis_client, settings.redis_shards, settings.rollup_retention_hours * 3600,
                                     settings.rollup_hourly_retention_days * 86400)
         self.limits = Limits(settings.ingest_max_payload, settings.ingest_max_future_s * 1000, settings.ingest_max_age_s * 1000)
+        self.rate_limit = DeviceRateLimit(settings.device_max_rate) if settings.device_max_rate else None
+        self.rollups = RollupBuffer()
+        self.held_counters: Counter = Counter()  # ioc:metrics increments held with the rollups
+        self.rollups_flushed = time.monotonic()
         self.queue: deque = deque()
         self.arrived = threading.Event()
         self.stopping = threading.Event()
@@ -91,7 +112,9 @@ class IngestWorker:
     def take_batch(self) -> list:
         flush_s = self.settings.ingest_flush_ms / 1000
         while not self.queue and not self.stopping.is_set():
-            self.arrived.wait(0.5)
+            if self.holding() and self.rollups_due():
+                return []  # idle: the caller flushes the figures held
+            self.arrived.wait(0.5 if not self.holding() else ROLLUP_FLUSH_S / 2)
             self.arrived.clear()
         if not self.queue:
             return []
@@ -105,22 +128,44 @@ class IngestWorker:
             batch.append(pop())
         return batch
 
+    def holding(self) -> bool:
+        return bool(self.rollups) or bool(self.held_counters) or bool(self.dropped)
+
+    def rollups_due(self) -> bool:
+        return time.monotonic() - self.rollups_flushed >= ROLLUP_FLUSH_S or self.stopping.is_set()
+
     def apply(self, raw: list) -> Outcome:
-        """First round trip: state, registry, rollups. Returns what `record` must write."""
-        prepared = prepare(raw, self.city, self.settings.redis_shards, self.limits)
-        outcome = conclude(prepared, self.store.apply(prepared.per_shard, prepared.hours))
+        """First round trip: latest state and registry. Returns what `record` must write."""
+        prepared = prepare(raw, self.city, self.settings.redis_shards, self.limits, self.rate_limit)
+        outcome = conclude(prepared, self.store.apply(prepared.store_items()))
         self.processed += len(raw)
         return outcome
 
     def process(self, raw: list) -> Outcome:
+        """Apply and record one batch, rollups included (the tests' and tools' entry point)."""
         outcome = self.apply(raw)
-        self.record(outcome)
+        self.record(outcome, flush_rollups=True)
         return outcome
 
-    def record(self, outcome: Outcome) -> None:
+    def record(self, outcome: Outcome, flush_rollups: bool = True) -> None:
+        """Second round trip: rule states, alarms and dead letters of the batch, and, when
+        `flush_rollups`, the rollups and counters held since the last flush. Rollups and
+        counters are held together and written together (rollups first), so a crash loses
+        them together and a reading counted as accepted is always in the rollups too.
+        Safe to call again after a failure: an outcome is added to the held figures once, and
+        they are cleared only after a successful write."""
+        if not outcome.buffered:
+            self.rollups.add(outcome.minutes)
+            self.held_counters.update(_counters(outcome))
+            outcome.buffered = True
+        if self.dropped:
+            self.held_counters["messages:dropped"] += self.dropped
+            self.dropped = 0
         pipe = self.redis.pipeline(transaction=False)
         for shard, states in outcome.rule_states.items():
             pipe.hset(keys.rules(shard), mapping=states)
+        for shard, devices in outcome.quiet_devices.items():
+            pipe.hdel(keys.rules(shard), *devices)
         for alarm in outcome.raised:
             data = orjson.dumps(alarm.to_dict())
             pipe.hset(keys.ALARMS_ACTIVE, alarm.id, data)
@@ -132,19 +177,17 @@ class IngestWorker:
             alarm_store.clear_in(pipe, alarm.id, event)
         for r in outcome.rejections:
             pipe.xadd(keys.DEADLETTER, self._deadletter(r), maxlen=self.settings.deadletter_maxlen, approximate=True)
-        counters = {"messages:accepted": outcome.accepted, "messages:rejected": len(outcome.rejections), "messages:late": outcome.late}
-        for reason, n in outcome.rejected_by_reason().items():
-            counters[f"rejected:{reason}"] = n
-        for kind, n in outcome.by_kind.items():
-            counters[f"accepted:{kind}"] = n
-        counters["alarms:raised"] = len(outcome.raised)
-        counters["alarms:cleared"] = len(outcome.cleared)
-        if self.dropped:
-            counters["messages:dropped"], self.dropped = self.dropped, 0
-        for name, n in counters.items():
-            if n:
-                pipe.hincrby(keys.METRICS, name, n)
+        if flush_rollups:
+            if self.rollups:
+                self.store.write_rollups(pipe, *self.rollups.buckets())
+            for name, n in self.held_counters.items():
+                if n:
+                    pipe.hincrby(keys.METRICS, name, n)
         pipe.execute()
+        if flush_rollups:
+            self.rollups.clear()
+            self.held_counters.clear()
+            self.rollups_flushed = time.monotonic()
         for alarm in outcome.raised:
             log.info("alarm raised: %s %s %s=%s (%s)", alarm.severity, alarm.device_id, alarm.attribute, alarm.value, alarm.district)
 
@@ -175,15 +218,17 @@ class IngestWorker:
         unrecorded: Outcome | None = None  # applied, its alarms/dead letters/counters not yet written
         while True:
             if not pending and unrecorded is None:
-                if self.stopping.is_set() and not self.queue:
+                if self.stopping.is_set() and not self.queue and not self.holding():
                     break
                 pending = self.take_batch()
             try:
                 if pending:
                     unrecorded = self.apply(pending)
                     pending = []
+                if unrecorded is None and self.holding() and self.rollups_due():
+                    unrecorded = Outcome(buffered=True)  # nothing new: only the figures held
                 if unrecorded is not None:
-                    self.record(unrecorded)
+                    self.record(unrecorded, flush_rollups=self.rollups_due())
                     unrecorded = None
                 if time.time() - last_beat > 5:
                     self.heartbeat()
@@ -192,6 +237,15 @@ class IngestWorker:
                     log.warning("Redis is reachable again; ingest resumed (%d messages queued)", len(self.queue))
                     self.redis_down = False
                 backoff = 0.2
+            except REDIS_UNAVAILABLE as e:  # before ResponseError: ClusterDownError is both
+                if not self.redis_down:
+                    log.warning("Redis unavailable (%s); holding %d messages and retrying", e, len(pending) + len(self.queue))
+                    self.redis_down = True
+                if self.stopping.is_set():
+                    log.error("stopping while Redis is down: %d messages not written", len(pending) + len(self.queue))
+                    break
+                time.sleep(backoff)
+                backoff = min(backoff * 2, 5)
             except redis.ResponseError:
                 # A server-side error that retrying cannot fix (e.g. out of memory): say so, count
                 # the batch as dropped, keep the worker alive for the messages that follow.
@@ -199,15 +253,8 @@ class IngestWorker:
                 log.exception("Redis refused a batch of %d messages; dropped and counted", lost)
                 self.dropped += lost
                 pending, unrecorded = [], None
-                time.sleep(backoff)
-                backoff = min(backoff * 2, 5)
-            except REDIS_UNAVAILABLE as e:
-                if not self.redis_down:
-                    log.warning("Redis unavailable (%s); holding %d messages and retrying", e, len(pending) + len(self.queue))
-                    self.redis_down = True
-                if self.stopping.is_set():
-                    log.error("stopping while Redis is down: %d messages not written", len(pending) + len(self.queue))
-                    break
+                self.rollups.clear()  # a refused rollup write would be refused again on every flush
+                self.held_counters.clear()
                 time.sleep(backoff)
                 backoff = min(backoff * 2, 5)
         self.client.disconnect()

@@ -85,7 +85,7 @@ def test_a_rejected_message_stores_nothing(born, publisher, redis_client, settin
 
 
 def test_the_dead_letter_stream_is_capped(start_ingest, settings, publisher, redis_client):
-    start_ingest(settings.replace(deadletter_maxlen=50))
+    start_ingest(settings.replace(deadletter_maxlen=50, device_max_rate=0))  # one device, 400 messages: no rate limit
     for i in range(400):
         publisher.publish("ioc/v1/noise/nz-b-9/telemetry", b"not json %d" % i, qos=1)
     wait_for(lambda: counter(redis_client, "rejected:not_json") == 400, message="400 rejections")

@@ -64,6 +64,7 @@ def _device(snapshot, device_id):
 
 
 def test_two_workers_on_a_shared_subscription_process_each_message_once(start_ingest, settings, publisher, redis_client):
+    settings = settings.replace(device_max_rate=0)  # one device sends 400 readings at once: no rate limit
     a = start_ingest(settings.replace(ingest_group="ioc", ingest_client_id="ingest-a"))
     b = start_ingest(settings.replace(ingest_group="ioc", ingest_client_id="ingest-b"))
     birth(publisher, "noise", "nz-s-1")

@@ -43,11 +43,16 @@ def test_every_redis_key_family_is_documented():
              redis_keys.WORKERS, redis_keys.USERS, redis_keys.TOKENS, redis_keys.TOKEN_INDEX, redis_keys.LOGIN_FAILURES,
              redis_keys.SESSIONS, redis_keys.AUDIT, redis_keys.SECRET_KEY]
     sharded = [f(0) for f in (redis_keys.latest, redis_keys.latest_ts, redis_keys.meta, redis_keys.district,
-                              redis_keys.state, redis_keys.geo, redis_keys.rules)] + [redis_keys.rollup(0, 1), redis_keys.rollup_hourly(0, 1)]
+                              redis_keys.state, redis_keys.geo, redis_keys.rules, redis_keys.registry_version,
+                              redis_keys.state_version)]
+    buckets = [redis_keys.rollup(1), redis_keys.rollup_hourly(1)]
     for key in names:
         assert f"`{key}`" in README, key
     for key in sharded:
-        family = key.replace("{s0}", "{sN}").replace(":roll:1", ":roll:<minute>").replace(":rollh:1", ":rollh:<hour>")
+        family = key.replace("{s0}", "{sN}")
+        assert f"`{family}`" in README, family
+    for key in buckets:
+        family = key.replace(":min:1", ":min:<minute>").replace(":hour:1", ":hour:<hour>")
         assert f"`{family}`" in README, family
 
 

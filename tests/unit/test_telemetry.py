@@ -27,7 +27,7 @@ NOW = 1_746_000_000_000  # 2025-04-30T08:00:00Z, epoch ms
 LIMITS = Limits()
 TELEMETRY_KINDS = sorted(k for k, kind in KINDS.items() if kind.telemetry)
 # Produced later in the pipeline (ioc.ingest.batch), never by parse_message.
-PIPELINE_REASONS = {"outside_city", "unknown_device", "duplicate"}
+PIPELINE_REASONS = {"outside_city", "unknown_device", "duplicate", "rate_limited"}
 # Produced by the case worker's report and department-update intake (ioc.casework.reports).
 CASE_REASONS = {"bad_report", "unknown_category", "bad_update", "update_refused"}
 

@@ -1,0 +1,39 @@
+"""The per-device rate limit of an ingest worker (pure: the caller passes the receive time).
+
+Each device may send at most `max_per_second` messages per one-second window to one worker;
+the excess is counted as `rejected:rate_limited` and the first excess message of each window
+is dead-lettered as a sample, so a flooding device can neither crowd out the rest of the city
+nor flood the dead-letter stream. With N workers on a shared subscription, a device's limit
+is up to N times higher (each worker counts what it receives).
+"""
+
+from __future__ import annotations
+
+_FORGET_AFTER = 100_000  # devices tracked before windows older than the current one are dropped
+
+
+class DeviceRateLimit:
+    def __init__(self, max_per_second: int):
+        self.max = max_per_second
+        self._windows: dict[str, list[int]] = {}  # device -> [window second, messages in it]
+        self._prune_at = _FORGET_AFTER  # grows with a fleet that is larger within one second
+
+    def admit(self, device: str, received_ms: int) -> bool | str:
+        """True when the message is within the limit; "sample" for the first excess message of
+        the window (dead-letter it), False for the rest of the excess (count only)."""
+        second = received_ms // 1000
+        window = self._windows.get(device)
+        if window is None or window[0] != second:
+            if len(self._windows) >= self._prune_at:
+                self._windows = {d: w for d, w in self._windows.items() if w[0] == second}
+                self._prune_at = max(_FORGET_AFTER, 2 * len(self._windows))
+            self._windows[device] = [second, 1]
+            return True
+        window[1] += 1
+        if window[1] <= self.max:
+            return True
+        return "sample" if window[1] == self.max + 1 else False
+
+    def detail(self, device: str) -> str:
+        return (f"device {device!r} sent more than {self.max} messages within one second "
+                f"(IOC_DEVICE_MAX_RATE); the excess of this second is counted, not stored")
