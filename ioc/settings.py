@@ -42,6 +42,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("IOC_INGEST_MAX_FUTURE_S", "300", "How far in the future a reading's `ts` may be (clock skew) before it is rejected."),
     Setting("IOC_INGEST_MAX_AGE_S", "86400", "How old a reading's `ts` may be before it is rejected."),
     Setting("IOC_INGEST_BUFFER_MAX", "200000", "Messages the worker holds while Redis is unreachable; beyond it the oldest telemetry is dropped and counted."),
+    Setting("IOC_DEVICE_MAX_RATE", "50", "Most messages one device may send to one ingest worker per second; the excess is counted as `rejected:rate_limited` (the first of each second dead-lettered as a sample). 0 turns the limit off."),
     Setting("IOC_CASES_CLIENT_ID", "", "MQTT client id of the case worker (a persistent session: keep it stable, one per worker); unset: `ioc-cases-<host>`."),
     Setting("IOC_CASES_SCAN_S", "30", "Seconds between the case worker's scans for overdue cases (the `case_overdue` alarm)."),
     Setting("IOC_DEADLETTER_MAXLEN", "10000", "Approximate length cap of the dead-letter stream."),
@@ -55,6 +56,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("IOC_KIOSK_DAYS", "365", "How long a kiosk (wall) session opened from a kiosk link lasts; revoking the link ends it at once."),
     Setting("IOC_COOKIE_SECURE", "0", "`1`: session cookies carry `Secure` (set it when the portal is served over HTTPS)."),
     Setting("IOC_PROXY_HOPS", "0", "Reverse proxies in front of the web process whose `X-Forwarded-For`/`-Proto` are trusted (for client addresses in the audit log)."),
+    Setting("IOC_KIOSK_FRAME_ANCESTORS", "", "Origins allowed to embed the kiosk (wall) view in a frame, space-separated (e.g. `https://wall.example.gov.cn`); they must be same-site with the portal, whose session cookie is `SameSite=Lax`. Unset: no page may be framed."),
     Setting("IOC_LOGIN_MAX_FAILURES", "5", "Failed sign-ins for one user name within the lock window before further attempts are refused (one address: 4× this)."),
     Setting("IOC_LOGIN_LOCK_MINUTES", "15", "The lock window: failures are counted over it, and a locked name or address waits it out."),
     Setting("IOC_PUBLIC_METRICS", "1", "`1`: `/metrics` is open to scrapers without signing in; `0`: it needs a session or bearer token allowed `view:status`."),
@@ -84,6 +86,13 @@ def _positive(get, name: str) -> int:
     return value
 
 
+def _non_negative(get, name: str) -> int:
+    value = int(get(name))
+    if value < 0:
+        raise ValueError(f"{name} must be 0 or more, not {value}")
+    return value
+
+
 @dataclass(frozen=True)
 class Settings:
     redis_url: str = ""
@@ -107,6 +116,7 @@ class Settings:
     ingest_max_future_s: int = 300
     ingest_max_age_s: int = 86400
     ingest_buffer_max: int = 200000
+    device_max_rate: int = 50
     cases_client_id: str = ""
     cases_scan_s: int = 30
     deadletter_maxlen: int = 10000
@@ -120,6 +130,7 @@ class Settings:
     kiosk_days: int = 365
     cookie_secure: bool = False
     proxy_hops: int = 0
+    kiosk_frame_ancestors: str = ""
     login_max_failures: int = 5
     login_lock_minutes: int = 15
     public_metrics: bool = True
@@ -168,6 +179,7 @@ class Settings:
             ingest_max_future_s=int(get("IOC_INGEST_MAX_FUTURE_S")),
             ingest_max_age_s=int(get("IOC_INGEST_MAX_AGE_S")),
             ingest_buffer_max=int(get("IOC_INGEST_BUFFER_MAX")),
+            device_max_rate=_non_negative(get, "IOC_DEVICE_MAX_RATE"),
             cases_client_id=get("IOC_CASES_CLIENT_ID"),
             cases_scan_s=_positive(get, "IOC_CASES_SCAN_S"),
             deadletter_maxlen=int(get("IOC_DEADLETTER_MAXLEN")),
@@ -181,6 +193,7 @@ class Settings:
             kiosk_days=_positive(get, "IOC_KIOSK_DAYS"),
             cookie_secure=_flag(get, "IOC_COOKIE_SECURE"),
             proxy_hops=int(get("IOC_PROXY_HOPS")),
+            kiosk_frame_ancestors=get("IOC_KIOSK_FRAME_ANCESTORS"),
             login_max_failures=_positive(get, "IOC_LOGIN_MAX_FAILURES"),
             login_lock_minutes=_positive(get, "IOC_LOGIN_LOCK_MINUTES"),
             public_metrics=_flag(get, "IOC_PUBLIC_METRICS"),
