@@ -9,14 +9,13 @@ import redis
 from dash import ALL, Input, Output, State, ctx, html, no_update
 
 from ioc.adapters.alarm_store import AlarmNotFound
-from ioc.adapters.city_snapshot import read_city, read_devices
 from ioc.adapters.redis_client import REDIS_UNAVAILABLE
 from ioc.domain.access import allowed
 from ioc.domain.alarm_handling import AlarmActionError
 from ioc.domain.rules import RULES_BY_ID
 from ioc.i18n import resolve_lang, t
-from ioc.views.bigscreen import (alarm_board, alarms_geojson, devices_geojson, district_hideout, district_values,
-                                 escalated_count, grid_values, kpi_texts, kpis, legend, offline_ids, popup_alarm, ticker,
+from ioc.views.bigscreen import (alarm_board, alarms_geojson, district_hideout, district_values,
+                                 escalated_count, grid_values, kpi_texts, kpis, legend, popup_alarm, ticker,
                                  water_alert)
 from ioc.views.trends import TREND_PANELS, trend, trend_figure
 from ioc.web.auth import client_ip, current_principal, secured_callback
@@ -43,10 +42,10 @@ def register(app, services) -> None:
     policy = services.settings.escalation_policy()
     alarm_store = services.alarms
 
-    def client():
-        if services.redis is None:
+    def city_cache():
+        if services.city_cache is None:
             raise redis.ConnectionError("REDIS_URL is not set")
-        return services.redis
+        return services.city_cache
 
     @secured_callback(app, "view:bigscreen", Output("map", "viewport"), Input("map", "id"))
     def fit_city(_):
@@ -56,13 +55,6 @@ def register(app, services) -> None:
                 # no animation: an animated fit still running when the page changes throws in Leaflet (_leaflet_pos)
                 "options": {"animate": False}}
 
-    @secured_callback(app, "view:bigscreen", Output("map-devices", "data"), Input("map", "id"))
-    def load_device_positions(_):
-        try:
-            return devices_geojson(read_devices(client(), services.settings.redis_shards))
-        except REDIS_UNAVAILABLE:
-            return no_update
-
     @secured_callback(
         app, "view:bigscreen",
         [Output(f"value-{k}", "children") for k in KEYS] + [Output(f"sub-{k}", "children") for k in KEYS]
@@ -70,19 +62,19 @@ def register(app, services) -> None:
            Output("map-alarms", "data"), Output("map-grid", "hideout"), Output("ticker", "children"), Output("legend", "children"),
            Output("alarm-board", "children"),
            Output("popup", "className"), Output("popup-text", "children"), Output("popup-alarm", "data"),
-           Output("seen-alarms", "data"), Output("sound-slot", "children")],
+           Output("seen-alarms", "data"), Output("sound-slot", "children"), Output("fleet-version", "data")],
         Input("tick", "n_intervals"), Input("indicator", "value"),
-        State("lang", "data"), State("seen-alarms", "data"), State("sound", "value"),
+        State("lang", "data"), State("seen-alarms", "data"), State("sound", "value"), State("fleet-version", "data"),
         running=[(Output("tick", "disabled"), True, False)],  # a slow server never gets ticks piling up
     )
-    def refresh(_n, indicator, lang, seen, sound):
+    def refresh(_n, indicator, lang, seen, sound, fleet_version):
         lang = resolve_lang(lang, services.settings.lang)
         now_ms = int(time.time() * 1000)
         try:
-            snapshot = read_city(client(), services.settings.redis_shards, now_ms)
+            snapshot = city_cache().snapshot(now_ms)
             events = services.snapshot.alarm_events(8)
         except REDIS_UNAVAILABLE:
-            return [no_update] * (2 * len(KEYS) + 13)
+            return [no_update] * (2 * len(KEYS) + 14)
         figures = kpis(snapshot, lang)
         texts = kpi_texts(figures, lang)
         values = [texts[k][0] for k in KEYS]
@@ -94,7 +86,8 @@ def register(app, services) -> None:
         hideout = district_hideout(district_values(snapshot, indicator), indicator)
         legend_items = [html.Span([html.I(style={"background": c}), label], className="legend-item") for c, label in legend(indicator, lang)]
         viewer = current_principal()
-        board = alarm_rows(alarm_board(snapshot.alarms, snapshot.devices, services.city, now_ms, policy, lang), lang,
+        alarm_devices = snapshot.fleet.of_alarms(snapshot.alarms)
+        board = alarm_rows(alarm_board(snapshot.alarms, alarm_devices, services.city, now_ms, policy, lang), lang,
                            with_ack=allowed(viewer, "alarm:acknowledge"), with_clear=allowed(viewer, "alarm:clear"))
         popup = popup_alarm(snapshot.alarms, seen or [])
         if popup is None:
@@ -106,10 +99,11 @@ def register(app, services) -> None:
             chime = html.Audio(src="/assets/alert.wav", autoPlay=True, id="alarm-sound") if "on" in (sound or []) else None
             popup_out = ["popup", text, popup["id"], (seen or [])[-200:] + [popup["id"]], chime]
         return values + subs + [
-            water_class, hideout, {"offline": offline_ids(snapshot.devices)},
-            alarms_geojson(snapshot.alarms, snapshot.devices, lang), {"values": grid_values(snapshot.alarms, snapshot.devices)},
+            # the offline styling (up to thousands of ids) only when the registry changed since this screen got it
+            water_class, hideout, {"offline": snapshot.fleet.offline} if fleet_version != snapshot.registry_version else no_update,
+            alarms_geojson(snapshot.alarms, alarm_devices, lang), {"values": grid_values(snapshot.alarms, alarm_devices)},
             ticker_items(ticker(events, services.city, lang), lang), legend_items, board,
-        ] + popup_out
+        ] + popup_out + [snapshot.registry_version]
 
     @secured_callback(
         app, "alarm:acknowledge",
@@ -133,6 +127,7 @@ def register(app, services) -> None:
         user = current_principal()
         try:
             alarm_store.acknowledge(alarm_id, user.name, user.acting_role("alarm:acknowledge"), int(time.time() * 1000), ip=client_ip())
+            city_cache().invalidate()
         except (AlarmNotFound, AlarmActionError) as e:
             return str(e), "popup hidden"
         except REDIS_UNAVAILABLE:
@@ -179,6 +174,7 @@ def register(app, services) -> None:
         user = current_principal()
         try:
             alarm_store.clear(alarm_id, user.name, user.acting_role("alarm:clear"), note or "", int(time.time() * 1000), ip=client_ip())
+            city_cache().invalidate()
         except AlarmNotFound as e:
             return "clear-dialog hidden", "", str(e)
         except AlarmActionError as e:

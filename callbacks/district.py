@@ -2,24 +2,26 @@
 
 from __future__ import annotations
 
-import time
-
+import redis
 from dash import Input, Output, State, no_update
 
-from ioc.adapters.city_snapshot import read_city, read_devices
 from ioc.adapters.redis_client import REDIS_UNAVAILABLE
 from ioc.i18n import resolve_lang
 from ioc.web.auth import secured_callback
-from ioc.views.bigscreen import (alarm_board, alarms_geojson, devices_geojson, district_hideout, district_ranking,
-                                 district_values, kpi_texts, kpis, offline_ids)
+from ioc.views.bigscreen import (alarm_board, alarms_geojson, district_hideout, district_ranking,
+                                 district_values, kpi_texts, kpis)
 
 from layouts.bigscreen import alarm_rows
 from layouts.district import DISTRICT_KPIS, district_bounds
 
 
 def register(app, services) -> None:
-    shards = services.settings.redis_shards
     policy = services.settings.escalation_policy()
+
+    def city_cache():
+        if services.city_cache is None:
+            raise redis.ConnectionError("REDIS_URL is not set")
+        return services.city_cache
 
     @secured_callback(app, "view:districts", Output("dmap", "viewport"), Input("district-id", "data"))
     def fit_district(district_id):
@@ -27,14 +29,6 @@ def register(app, services) -> None:
         return {"bounds": [[miny, minx], [maxy, maxx]], "transition": "fitBounds",
                 # no animation: an animated fit still running when the page changes throws in Leaflet (_leaflet_pos)
                 "options": {"animate": False}}
-
-    @secured_callback(app, "view:districts", Output("dmap-devices", "data"), Input("district-id", "data"))
-    def load_device_positions(district_id):
-        try:
-            rows = [d for d in read_devices(services.redis, shards) if d.district == district_id]
-        except (REDIS_UNAVAILABLE + (AttributeError,)):
-            return no_update
-        return devices_geojson(rows)
 
     @secured_callback(
         app, "view:districts",
@@ -46,24 +40,25 @@ def register(app, services) -> None:
     def refresh(_n, district_id, lang):
         lang = resolve_lang(lang, services.settings.lang)
         try:
-            snapshot = read_city(services.redis, shards, int(time.time() * 1000))
-        except (REDIS_UNAVAILABLE + (AttributeError,)):
+            snapshot = city_cache().snapshot()
+        except REDIS_UNAVAILABLE:
             return [no_update] * (2 * len(DISTRICT_KPIS) + 4)
         texts = kpi_texts(kpis(snapshot, lang, district=district_id), lang)
-        mine = [d for d in snapshot.devices if d.district == district_id]
         alarms = [a for a in snapshot.alarms if a.get("district") == district_id]
+        alarm_devices = snapshot.fleet.of_alarms(alarms)
         now_ms = snapshot.now_ms
-        items = alarm_rows(alarm_board(alarms, mine, services.city, now_ms, policy, lang, limit=30), lang, with_ack=False)
+        items = alarm_rows(alarm_board(alarms, alarm_devices, services.city, now_ms, policy, lang, limit=30), lang, with_ack=False)
         hideout = district_hideout(district_values(snapshot, "alarms"), "alarms", selected=district_id)
         return ([texts[k][0] for k in DISTRICT_KPIS] + [texts[k][1] for k in DISTRICT_KPIS]
-                + [hideout, {"offline": offline_ids(mine)}, alarms_geojson(alarms, mine, lang), items])
+                + [hideout, {"offline": snapshot.fleet.offline_by_district.get(district_id, [])},
+                   alarms_geojson(alarms, alarm_devices, lang), items])
 
     @secured_callback(app, "view:districts", Output("ranking", "rowData"), Input("tick", "n_intervals"), State("lang", "data"))
     def ranking(_n, lang):
         lang = resolve_lang(lang, services.settings.lang)
         try:
-            snapshot = read_city(services.redis, shards, int(time.time() * 1000))
-        except (REDIS_UNAVAILABLE + (AttributeError,)):
+            snapshot = city_cache().snapshot()
+        except REDIS_UNAVAILABLE:
             return no_update
         rows = district_ranking(snapshot, services.city, lang)
         for row in rows:

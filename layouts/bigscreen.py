@@ -7,7 +7,7 @@ from dash import dcc, html
 
 from ioc.domain.geo import CityMap
 from ioc.i18n import t
-from ioc.views.bigscreen import INDICATORS
+from ioc.views.bigscreen import INDICATORS, devices_url
 from ioc.views.trends import TREND_PANELS
 
 TREND_REFRESH_MS = 60_000
@@ -29,9 +29,11 @@ def kpi(key: str, lang: str, prefix: str = "") -> html.Div:
     )
 
 
-def city_map(city: CityMap, tile_url: str, map_id: str, lang: str, bounds=None, zoom: float = 10.75, grid: bool = False) -> dl.Map:
-    """The map: district polygons (geometry sent once, coloured from `hideout`), devices clustered,
-    active alarms. An intranet basemap only when IOC_TILE_URL is set: nothing from the internet."""
+def city_map(city: CityMap, tile_url: str, map_id: str, lang: str, bounds=None, zoom: float = 10.75, grid: bool = False,
+             district: str = "") -> dl.Map:
+    """The map: district polygons (geometry sent once, coloured from `hideout`), devices clustered
+    (fetched by the browser from the map-data route, not through a callback), active alarms.
+    An intranet basemap only when IOC_TILE_URL is set: nothing from the internet."""
     minx, miny, maxx, maxy = bounds or city.bounds
     layers = []
     if tile_url:
@@ -43,7 +45,7 @@ def city_map(city: CityMap, tile_url: str, map_id: str, lang: str, bounds=None, 
             onEachFeature={"variable": "iocMap.districtTooltip"}, hideout={"values": {}, "breaks": [0], "colors": ["#1d4e89"], "selected": ""},
         ), name=t("layer_districts", lang), checked=True),
         dl.Overlay(dl.GeoJSON(
-            data=None, id=f"{map_id}-devices", cluster=True, zoomToBoundsOnClick=True,
+            url=devices_url(district), id=f"{map_id}-devices", cluster=True, zoomToBoundsOnClick=True,
             superClusterOptions={"radius": 60, "maxZoom": 16},
             pointToLayer={"variable": "iocMap.devicePoint"}, clusterToLayer={"variable": "iocMap.deviceCluster"},
             hideout={"offline": []},
@@ -74,6 +76,7 @@ def critical_popup(lang: str, can_ack: bool = True) -> list:
     kiosk sees the pop-up without the acknowledge button)."""
     return [
         dcc.Store(id="seen-alarms", data=[], storage_type="session"),
+        dcc.Store(id="fleet-version"),  # registry version the device layer's offline styling was sent for
         dcc.Store(id="popup-alarm", data=None),
         html.Div(
             [

@@ -50,7 +50,8 @@ def district_page(city: CityMap, district_id: str, lang: str, tile_url: str) -> 
             html.Div(
                 [
                     html.Section([kpi(k, lang, prefix="d-") for k in DISTRICT_KPIS], className="column left"),
-                    html.Section([city_map(city, tile_url, "dmap", lang, bounds=district_bounds(city, district_id), zoom=12)], className="column center"),
+                    html.Section([city_map(city, tile_url, "dmap", lang, bounds=district_bounds(city, district_id), zoom=12,
+                                              district=district_id)], className="column center"),
                     html.Section(
                         [html.H3(t("district_worst", lang)), html.Ul(id="district-alarms", className="ticker")],
                         className="column right",

@@ -1,15 +1,16 @@
 """Cases in Redis: intake (idempotent), transitions (atomic, version-checked), timelines, queues.
 
-Every case key carries the hash tag `{cases}` so each script runs on one Redis Cluster slot:
+Every case key carries the control-plane hash tag `{core}` (shared with the audit log, which
+each script also writes), so each script runs on one Redis Cluster slot:
 
-- `ioc:{cases}:data` hash: case id -> case JSON; `ioc:{cases}:version` hash: case id -> version
-- `ioc:{cases}:timeline:<id>` stream: the case's timeline (append-only)
-- `ioc:{cases}:reports` hash: report id -> case id (the same report twice makes one case)
-- `ioc:{cases}:devices` hash: `<device>|<class>` -> the open case raised from that device
-- `ioc:{cases}:open` sorted set: open case id -> created_at; `ioc:{cases}:geo:<class>` geo set of
-  open cases per class (likely-duplicate search)
-- `ioc:{cases}:seq` counter behind case ids; `ioc:{cases}:outbox` stream: messages to publish
-  to department systems after the transition that produced them (`ioc/v1/dispatch/{department}`)
+- `ioc:{core}:cases:data` hash: case id -> case JSON; `ioc:{core}:cases:version` hash: case id -> version
+- `ioc:{core}:cases:timeline:<id>` stream: the case's timeline (append-only)
+- `ioc:{core}:cases:reports` hash: report id -> case id (the same report twice makes one case)
+- `ioc:{core}:cases:devices` hash: `<device>|<class>` -> the open case raised from that device
+- `ioc:{core}:cases:open` sorted set: open case id -> created_at; `ioc:{core}:cases:geo:<class>` geo
+  set of open cases per class (likely-duplicate search)
+- `ioc:{core}:cases:seq` counter behind case ids; `ioc:{core}:cases:outbox` stream: messages to
+  publish to department systems after the transition that produced them (`ioc/v1/dispatch/{department}`)
 
 Each create and each transition is one Lua script: it checks (idempotency key, or the version
 the caller read), writes the case, its timeline event, the indexes, the outbox message and the
@@ -27,7 +28,7 @@ from ioc.adapters import redis_keys as keys
 from ioc.adapters.redis_client import as_text as _text
 from ioc.domain.cases import Case, CaseEvent
 
-TAG = "ioc:{cases}"
+TAG = keys.CASES
 DATA = f"{TAG}:data"
 VERSION = f"{TAG}:version"
 REPORTS = f"{TAG}:reports"
@@ -35,6 +36,7 @@ DEVICES = f"{TAG}:devices"
 OPEN = f"{TAG}:open"
 SEQ = f"{TAG}:seq"
 OUTBOX = f"{TAG}:outbox"
+REVISION = f"{TAG}:rev"  # counter bumped by every create and transition: readers cache until it moves
 OUTBOX_MAXLEN = 100_000
 
 
@@ -46,7 +48,7 @@ def geo_key(class_code: str) -> str:
     return f"{TAG}:geo:{class_code}"
 
 
-# KEYS: data, version, reports, devices, open, geo, timeline, audit
+# KEYS: data, version, reports, devices, open, geo, timeline, audit, revision
 # ARGV: JSON {id, case, report_id, device_key, created_at, lon, lat, event: [field, value, …], audit: [...]}
 # Returns {1, id} when created, {0, existing id} when the report id or device already has a case.
 CREATE_LUA = """
@@ -67,10 +69,11 @@ redis.call('ZADD', KEYS[5], a.created_at, a.id)
 redis.call('GEOADD', KEYS[6], a.lon, a.lat, a.id)
 redis.call('XADD', KEYS[7], '*', unpack(a.event))
 redis.call('XADD', KEYS[8], '*', unpack(a.audit))
+redis.call('INCR', KEYS[9])
 return {1, a.id}
 """
 
-# KEYS: data, version, devices, open, geo, timeline, outbox, audit
+# KEYS: data, version, devices, open, geo, timeline, outbox, audit, revision
 # ARGV: JSON {id, expected, version, case, open (bool), device_key, event, audit, outbox ([] or fields)}
 # Returns {1, version} on success, {0, stored version} on a version conflict, {-1, 0} if unknown.
 TRANSITION_LUA = """
@@ -89,6 +92,7 @@ if not a.open then
 end
 redis.call('XADD', KEYS[6], '*', unpack(a.event))
 redis.call('XADD', KEYS[8], '*', unpack(a.audit))
+redis.call('INCR', KEYS[9])
 if #a.outbox > 0 then redis.call('XADD', KEYS[7], 'MAXLEN', '~', 100000, '*', unpack(a.outbox)) end
 return {1, a.version}
 """
@@ -136,6 +140,25 @@ def _events(case_id: str, entries) -> list[CaseEvent]:
     return out
 
 
+def create_call(case: Case, event: CaseEvent, ip: str = "") -> tuple[list[str], list[bytes]]:
+    """KEYS and ARGV of CREATE_LUA for a new case (also for bulk loaders that pipeline it)."""
+    args = {"id": case.id, "case": orjson.dumps(case.to_dict()).decode(), "report_id": case.report_id,
+            "device_key": device_key(case), "created_at": str(case.created_at), "lon": case.lon, "lat": case.lat,
+            "event": _flat(event_fields(event)), "audit": _flat(audit_fields(event, ip))}
+    return ([DATA, VERSION, REPORTS, DEVICES, OPEN, geo_key(case.class_code), timeline_key(case.id), keys.AUDIT, REVISION],
+            [orjson.dumps(args)])
+
+
+def transition_call(before: Case, after: Case, event: CaseEvent, outbox: dict | None = None,
+                    ip: str = "") -> tuple[list[str], list[bytes]]:
+    """KEYS and ARGV of TRANSITION_LUA for `before` -> `after`."""
+    args = {"id": after.id, "expected": before.version, "version": after.version, "case": orjson.dumps(after.to_dict()).decode(),
+            "open": after.is_open, "device_key": device_key(after), "event": _flat(event_fields(event)),
+            "audit": _flat(audit_fields(event, ip)), "outbox": _flat(outbox) if outbox else []}
+    return ([DATA, VERSION, DEVICES, OPEN, geo_key(after.class_code), timeline_key(after.id), OUTBOX, keys.AUDIT, REVISION],
+            [orjson.dumps(args)])
+
+
 class CaseStore:
     def __init__(self, redis_client):
         self.redis = redis_client
@@ -151,22 +174,16 @@ class CaseStore:
     def create(self, case: Case, event: CaseEvent, ip: str = "") -> tuple[Case, bool]:
         """Store a new case with its `report` event; returns (the case, True), or (the case that
         already holds this report id or device, False) and stores nothing."""
-        args = {"id": case.id, "case": orjson.dumps(case.to_dict()).decode(), "report_id": case.report_id,
-                "device_key": device_key(case), "created_at": str(case.created_at), "lon": case.lon, "lat": case.lat,
-                "event": _flat(event_fields(event)), "audit": _flat(audit_fields(event, ip))}
-        created, case_id = self._create(keys=[DATA, VERSION, REPORTS, DEVICES, OPEN, geo_key(case.class_code),
-                                              timeline_key(case.id), keys.AUDIT], args=[orjson.dumps(args)])
+        script_keys, args = create_call(case, event, ip)
+        created, case_id = self._create(keys=script_keys, args=args)
         if created:
             return case, True
         return self.get(_text(case_id)), False
 
     def save_transition(self, before: Case, after: Case, event: CaseEvent, outbox: dict | None = None, ip: str = "") -> Case:
         """Commit `before` -> `after` if the stored version is still `before.version`."""
-        args = {"id": after.id, "expected": before.version, "version": after.version, "case": orjson.dumps(after.to_dict()).decode(),
-                "open": after.is_open, "device_key": device_key(after), "event": _flat(event_fields(event)),
-                "audit": _flat(audit_fields(event, ip)), "outbox": _flat(outbox) if outbox else []}
-        ok, version = self._transition(keys=[DATA, VERSION, DEVICES, OPEN, geo_key(after.class_code), timeline_key(after.id),
-                                             OUTBOX, keys.AUDIT], args=[orjson.dumps(args)])
+        script_keys, args = transition_call(before, after, event, outbox, ip)
+        ok, version = self._transition(keys=script_keys, args=args)
         if ok == -1:
             raise CaseNotFound(f"no case {after.id!r}")
         if ok == 0:
@@ -189,6 +206,10 @@ class CaseStore:
 
     def all(self) -> list[Case]:
         return [Case.from_dict(orjson.loads(v)) for v in self.redis.hvals(DATA)]
+
+    def revision(self) -> int:
+        """Moves with every create and transition (0 before the first case)."""
+        return int(self.redis.get(REVISION) or 0)
 
     def open_cases(self) -> list[Case]:
         ids = self.redis.zrange(OPEN, 0, -1)

@@ -1,16 +1,77 @@
-"""One read of everything the big screen shows, per tick: devices (position, district, online),
-active alarms with their acknowledgements, open cases, counters and the last two 1-minute rollups (a few pipelined
-round trips; issue 6 will cache the registry between ticks)."""
+"""What the big screen and the district pages show, per tick, and the per-process cache that
+makes a tick cheap at city scale.
+
+`read_city()` reads everything once (devices, alarms, counters, the last two 1-minute rollups,
+open cases). `CityCache.snapshot()` gives the same `CitySnapshot`, but:
+- the device registry (50,000 rows) is read again only when a shard's registry version moved
+  (births, status changes, located readings), and its derived figures (`FleetIndex`) are
+  computed once per version;
+- open cases are read again only when the case revision moved, at most every `cases_s`;
+- the whole snapshot is shared by every viewer of the process for `ttl_s`, so 100 big screens
+  cost about one Redis read per second per web process.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import logging
+import os
+import threading
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field, replace
+from functools import cached_property
 
 import redis
 
+from . import redis_keys as keys
 from .alarm_store import AlarmStore
-from .case_store import CaseStore
-from .snapshot_store import DeviceRow, SnapshotStore
+from .case_store import REVISION as CASE_REVISION, CaseStore
+from .redis_client import as_text
+from .snapshot_store import DeviceRow, SnapshotStore, numbers as _numbers
+
+
+log = logging.getLogger(__name__)
+
+
+class FleetIndex:
+    """Figures derived from the device registry, computed once per registry version."""
+
+    def __init__(self, devices: list[DeviceRow]):
+        self.devices = devices
+        self.by_id = {d.id: d for d in devices}
+        self.total = len(devices)
+        self.online = sum(1 for d in devices if d.online)
+        self.offline = [d.id for d in devices if not d.online]
+        self.by_district: dict[str, list[DeviceRow]] = defaultdict(list)
+        # (district, kind) -> [devices, online]; district None is the whole city, kind "" every kind
+        self.counts: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0])
+        for d in devices:
+            self.by_district[d.district].append(d)
+            for key in ((d.district, d.kind), (d.district, ""), (None, d.kind), (None, "")):
+                cell = self.counts[key]
+                cell[0] += 1
+                cell[1] += d.online
+        self.version = ""  # the registry counters it was built from (set by CityCache)
+        self.derived: dict = {}  # figures computed once per index by their users (e.g. the map's device layer)
+        self.offline_by_district = {name: [d.id for d in rows if not d.online] for name, rows in self.by_district.items()}
+
+    def count(self, district: str | None = None, kind: str = "") -> tuple[int, int]:
+        """(devices, online) of a district (None: the city) and kind ("" : every kind)."""
+        cell = self.counts.get((district, kind))
+        return (cell[0], cell[1]) if cell else (0, 0)
+
+    def in_district(self, district: str) -> list[DeviceRow]:
+        return self.by_district.get(district, [])
+
+    def of_alarms(self, alarms: list[dict]) -> list[DeviceRow]:
+        """The devices that carry the given alarms (a short list: what the alarm layers need)."""
+        out, seen = [], set()
+        for a in alarms:
+            dev = self.by_id.get(a.get("device_id"))
+            if dev is not None and dev.id not in seen:
+                seen.add(dev.id)
+                out.append(dev)
+        return out
 
 
 @dataclass
@@ -22,6 +83,12 @@ class CitySnapshot:
     recent: dict[str, float] = field(default_factory=dict)  # merged rollup of the last complete minute
     current: dict[str, float] = field(default_factory=dict)  # merged rollup of the minute in progress
     cases: list = field(default_factory=list)  # open cases (ioc.domain.cases.Case)
+    fleet_index: FleetIndex | None = None  # given by the cache; derived from `devices` otherwise
+    registry_version: str = ""  # changes whenever the registry (and so `fleet`) may have changed
+
+    @cached_property
+    def fleet(self) -> FleetIndex:
+        return self.fleet_index if self.fleet_index is not None else FleetIndex(self.devices)
 
 
 def read_devices(client: redis.Redis, shards: int) -> list[DeviceRow]:
@@ -29,6 +96,7 @@ def read_devices(client: redis.Redis, shards: int) -> list[DeviceRow]:
 
 
 def read_city(client: redis.Redis, shards: int, now_ms: int) -> CitySnapshot:
+    """Everything, read now (no cache): the API and the tools use it."""
     snapshot = SnapshotStore(client, shards)
     minute = now_ms // 60_000
     return CitySnapshot(
@@ -40,3 +108,139 @@ def read_city(client: redis.Redis, shards: int, now_ms: int) -> CitySnapshot:
         current=snapshot.rollup(minute),
         cases=CaseStore(client).open_cases(),
     )
+
+
+class CityCache:
+    """One per web process, shared by every viewer (thread-safe).
+
+    The registry is refreshed by a background thread of the process (about every
+    `registry_s`, only when a shard's counters moved), so no viewer's request waits for a
+    rebuild; the thread stops when no one has asked for a minute and starts again on demand."""
+
+    def __init__(self, client_of, shards: int, ttl_s: float = 1.0, cases_s: float = 2.0, registry_s: float = 1.0):
+        self._client_of = client_of  # () -> redis client (raises while Redis is not configured)
+        self.shards = shards
+        self.ttl_s = ttl_s
+        self.cases_s = cases_s
+        self.registry_s = registry_s
+        self._lock = threading.Lock()  # the shared snapshot
+        self._registry_lock = threading.Lock()  # the registry cache (refresher thread and first use)
+        self._snapshot: CitySnapshot | None = None
+        self._taken = 0.0
+        self._versions: list | None = None
+        self._fleet: FleetIndex | None = None
+        self._shard_rows: dict[int, list[DeviceRow]] = {}
+        self._cases: list = []
+        self._case_rev: int | None = None
+        self._cases_taken = 0.0
+        self._used = 0.0
+        self._refresher: threading.Thread | None = None
+        self._refresher_pid = 0
+
+    def snapshot(self, now_ms: int | None = None) -> CitySnapshot:
+        with self._lock:
+            now = time.monotonic()
+            if self._snapshot is not None and now - self._taken < self.ttl_s:
+                return self._snapshot
+            self._snapshot = self._read(now, int(time.time() * 1000) if now_ms is None else now_ms)
+            self._taken = now
+            return self._snapshot
+
+    def invalidate(self) -> None:
+        """Forget the shared snapshot (after an action in this process, so its viewer sees it at once)."""
+        with self._lock:
+            self._snapshot = None
+
+    def devices(self) -> FleetIndex:
+        """The registry alone (the map's device layer)."""
+        return self._current_fleet(self._client_of())
+
+    # --- registry ------------------------------------------------------------------------------
+    def _current_fleet(self, client) -> FleetIndex:
+        self._used = time.monotonic()
+        self._ensure_refresher()
+        fleet = self._fleet
+        if fleet is None:  # first use in this process: build it now
+            fleet = self.refresh_registry(client)
+        return fleet
+
+    def _ensure_refresher(self) -> None:
+        alive = self._refresher is not None and self._refresher.is_alive() and self._refresher_pid == os.getpid()
+        if not alive:
+            self._refresher_pid = os.getpid()
+            self._refresher = threading.Thread(target=self._refresh_loop, name="ioc-registry-cache", daemon=True)
+            self._refresher.start()
+
+    def _refresh_loop(self) -> None:
+        try:
+            while time.monotonic() - self._used < 60:
+                time.sleep(self.registry_s)
+                try:
+                    self.refresh_registry(self._client_of())
+                except Exception as e:  # noqa: BLE001 - Redis away: the viewers see it on their own reads
+                    log.debug("registry refresh failed: %s", e)
+        except SystemExit:  # a test server stopping its threads; the next request starts a new one
+            return
+
+    def _registry_versions(self, client) -> list:
+        pipe = client.pipeline(transaction=False)
+        for shard in range(self.shards):
+            pipe.get(keys.registry_version(shard))
+            pipe.get(keys.state_version(shard))
+        return pipe.execute()
+
+    def refresh_registry(self, client) -> FleetIndex:
+        """Read what moved since the last refresh: a shard whose registry moved is read again
+        whole, one whose online states alone moved has only its states read again."""
+        with self._registry_lock:
+            versions = self._registry_versions(client)
+            if self._fleet is not None and versions == self._versions:
+                return self._fleet
+            store = SnapshotStore(client, self.shards)
+            old = self._versions or [None] * (2 * self.shards)
+            for shard in range(self.shards):
+                meta_v, state_v = versions[2 * shard], versions[2 * shard + 1]
+                rows = self._shard_rows.get(shard)
+                if rows is None or meta_v != old[2 * shard] or meta_v is None:
+                    self._shard_rows[shard] = store.shard_devices(shard)
+                elif state_v != old[2 * shard + 1]:
+                    online = store.shard_online(shard)
+                    self._shard_rows[shard] = [r if r.online == (r.id in online) else replace(r, online=r.id in online)
+                                               for r in rows]
+            rows = [r for shard in range(self.shards) for r in self._shard_rows[shard]]
+            rows.sort(key=lambda r: r.id)
+            self._fleet = FleetIndex(rows)
+            self._fleet.version = ",".join(as_text(v) or "0" for v in versions)
+            self._versions = versions
+            return self._fleet
+
+    # --- one tick ------------------------------------------------------------------------------
+    def _read(self, now: float, now_ms: int) -> CitySnapshot:
+        client = self._client_of()
+        minute = now_ms // 60_000
+        pipe = client.pipeline(transaction=False)
+        pipe.get(CASE_REVISION)
+        pipe.hgetall(keys.METRICS)
+        pipe.hgetall(keys.rollup(minute - 1))
+        pipe.hgetall(keys.rollup(minute))
+        case_rev, counters, recent, current = pipe.execute()
+        fleet = self._current_fleet(client)
+        case_rev = int(case_rev or 0)
+        if case_rev != self._case_rev and (now - self._cases_taken >= self.cases_s or self._case_rev is None):
+            self._cases = CaseStore(client).open_cases()
+            self._case_rev = case_rev
+            self._cases_taken = now
+        return CitySnapshot(
+            now_ms=now_ms,
+            devices=fleet.devices,
+            alarms=AlarmStore(client).active(),
+            counters={as_text(k): int(v) for k, v in counters.items()},
+            recent=_numbers(recent),
+            current=_numbers(current),
+            cases=self._cases,
+            fleet_index=fleet,
+            registry_version=fleet.version,
+        )
+
+
+__all__ = ["CitySnapshot", "CityCache", "FleetIndex", "read_city", "read_devices"]

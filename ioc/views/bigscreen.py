@@ -107,10 +107,9 @@ def _bucket(snapshot: CitySnapshot) -> dict[str, float]:
 
 def kpis(snapshot: CitySnapshot, lang: str = "zh", district: str | None = None) -> Kpis:
     roll = _bucket(snapshot)
-    devices = [d for d in snapshot.devices if district is None or d.district == district]
+    fleet = snapshot.fleet
+    devices, online = fleet.count(district)
     alarms = [a for a in snapshot.alarms if district is None or a.get("district") == district]
-    online = sum(1 for d in devices if d.online)
-    by_kind = Counter(d.kind for d in devices)
 
     def avg(kind, attr):
         s, n, _ = city_stat(roll, kind, attr, district)
@@ -122,7 +121,7 @@ def kpis(snapshot: CitySnapshot, lang: str = "zh", district: str | None = None) 
     speed = avg("traffic", "averageVehicleSpeed")
     people_avg = avg("crowd", "peopleCount")
     _, _, water_max = city_stat(roll, "water_level", "waterLevel", district)
-    systems = [d for d in devices if d.kind == "platform"]
+    systems, systems_online = fleet.count(district, "platform")
     calls_s, calls_n, _ = city_stat(roll, "platform", "calls", district)
     errors_s, _, _ = city_stat(roll, "platform", "errors", district)
     up = avg("platform", "interfacesUp")
@@ -132,9 +131,9 @@ def kpis(snapshot: CitySnapshot, lang: str = "zh", district: str | None = None) 
     cases = [c for c in snapshot.cases if district is None or c.district == district]
     midnight = snapshot.now_ms - (snapshot.now_ms + 8 * 3_600_000) % 86_400_000
     return Kpis(
-        devices=len(devices),
+        devices=devices,
         online=online,
-        online_rate=(100 * online / len(devices)) if devices else None,
+        online_rate=(100 * online / devices) if devices else None,
         alarms={s: severity.get(s, 0) for s in SEVERITIES},
         aqi=aqi,
         aqi_level=level(aqi, lang) if aqi is not None else "",
@@ -142,17 +141,17 @@ def kpis(snapshot: CitySnapshot, lang: str = "zh", district: str | None = None) 
         pm25=concentrations["pm25"],
         avg_speed=speed,
         congestion_index=min(10.0, max(1.0, FREE_FLOW_KMH / speed)) if speed else None,
-        people=int(round(people_avg * by_kind["crowd"])) if people_avg is not None else None,
+        people=int(round(people_avg * fleet.count(district, "crowd")[0])) if people_avg is not None else None,
         water_level_max=water_max,
         water_warning_line=WARNING_LINE_M,
         lights_on_share=value_share(roll, "streetlight", "powerState", "on", district),
         lights_faulty=sum(1 for a in alarms if a.get("rule_id") == "streetlight_fault"),
-        systems_online=sum(1 for d in systems if d.online),
-        systems_total=len(systems),
+        systems_online=systems_online,
+        systems_total=systems,
         interface_calls=int(calls_s) if calls_n else None,
         interface_errors=int(errors_s) if calls_n else None,
-        interfaces_up=int(round(up * len(systems))) if up is not None else None,
-        interfaces_total=int(round(total * len(systems))) if total is not None else None,
+        interfaces_up=int(round(up * systems)) if up is not None else None,
+        interfaces_total=int(round(total * systems)) if total is not None else None,
         messages_per_min=int(messages) if roll else None,
         cases_open=len(cases),
         cases_overdue=sum(1 for c in cases if c.overdue(snapshot.now_ms)),
@@ -178,11 +177,8 @@ def district_values(snapshot: CitySnapshot, indicator: str) -> dict[str, float]:
                     out[d] = round(value, 1)
         return out
     if indicator == "online":
-        totals, online = Counter(), Counter()
-        for dev in snapshot.devices:
-            totals[dev.district] += 1
-            online[dev.district] += dev.online
-        return {d: round(100 * online[d] / n, 1) for d, n in totals.items() if n}
+        fleet = snapshot.fleet
+        return {d: round(100 * fleet.count(d)[1] / n, 1) for d in fleet.by_district if (n := fleet.count(d)[0])}
     raise ValueError(f"unknown indicator {indicator!r}")
 
 
@@ -192,13 +188,21 @@ def district_hideout(values: dict[str, float], indicator: str, selected: str | N
     return {"values": values, "breaks": breaks, "colors": colors, "selected": selected or "", "indicator": indicator}
 
 
+DEVICES_URL = "/api/v1/map/devices"  # the device layer's GeoJSON, fetched by the map itself (ioc.web.map_data)
+
+
+def devices_url(district: str = "") -> str:
+    return f"{DEVICES_URL}?district={district}" if district else DEVICES_URL
+
+
 def devices_geojson(devices: list[DeviceRow]) -> dict:
     """Device positions, sent to the browser once; live state goes in the layer's hideout."""
     return {
         "type": "FeatureCollection",
         "features": [
-            {"type": "Feature", "geometry": {"type": "Point", "coordinates": [d.lon, d.lat]},
-             "properties": {"id": d.id, "kind": d.kind, "name": d.name, "district": d.district}}
+            # 5 decimals are about 1 m: enough for a map, and a third off the 50,000-device layer
+            {"type": "Feature", "geometry": {"type": "Point", "coordinates": [round(d.lon, 5), round(d.lat, 5)]},
+             "properties": {"id": d.id, "kind": d.kind, "name": d.name}}
             for d in devices
         ],
     }
@@ -261,7 +265,7 @@ def district_ranking(snapshot: CitySnapshot, city: CityMap, lang: str = "zh") ->
     alarms = district_values(snapshot, "alarms")
     aqi = district_values(snapshot, "aqi")
     online = district_values(snapshot, "online")
-    devices = Counter(d.district for d in snapshot.devices)
+    fleet = snapshot.fleet
     critical = defaultdict(int)
     for a in snapshot.alarms:
         if a.get("severity") == "critical":
@@ -269,7 +273,7 @@ def district_ranking(snapshot: CitySnapshot, city: CityMap, lang: str = "zh") ->
     cases = Counter(c.district for c in snapshot.cases)
     overdue = Counter(c.district for c in snapshot.cases if c.overdue(snapshot.now_ms))
     return [
-        {"id": d.id, "district": d.name(lang), "devices": devices.get(d.id, 0), "online_rate": online.get(d.id),
+        {"id": d.id, "district": d.name(lang), "devices": fleet.count(d.id)[0], "online_rate": online.get(d.id),
          "alarms": alarms.get(d.id, 0), "critical": critical.get(d.id, 0), "aqi": aqi.get(d.id),
          "cases": cases.get(d.id, 0), "cases_overdue": overdue.get(d.id, 0)}
         for d in city.districts

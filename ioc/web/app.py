@@ -11,7 +11,7 @@ import layouts
 from ioc.i18n import t
 from ioc.settings import Settings
 
-from . import api, cases_api, health, open311
+from . import api, cases_api, health, map_data, open311, security_headers
 from .auth import setup_auth
 from .services import Services
 
@@ -28,6 +28,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         serve_locally=True,
         update_title=None,
         suppress_callback_exceptions=False,
+        compress=True,  # gzip/brotli (Flask-Compress): the 50,000-device layer is ~10x smaller on the wire
     )
     if services.users is None:
         raise RuntimeError("the portal needs Redis (REDIS_URL) for its users and sessions")
@@ -37,7 +38,9 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     callbacks.register(app, services)
     health.register(app.server, services)
     api.register(app.server, services)
+    map_data.register(app.server, services)
     cases_api.register(app.server, services)
     open311.register(app.server, services)
+    security_headers.install(app.server, settings, app.csp_hashes)  # CSP, framing, no-store; secrets out of logs
     app.server.extensions["ioc_services"] = services
     return app

@@ -13,6 +13,7 @@ from ioc.adapters.mqtt import probe_broker
 from ioc.adapters.redis_client import connect_redis
 from ioc.adapters.alarm_store import AlarmStore
 from ioc.adapters.audit_log import AuditLog
+from ioc.adapters.city_snapshot import CityCache
 from ioc.adapters.snapshot_store import SnapshotStore
 from ioc.adapters.user_store import UserStore
 from ioc.domain.departments import department_ids
@@ -50,6 +51,7 @@ class Services:
     users: UserStore | None = None
     audit: AuditLog | None = None
     alarms: AlarmStore | None = None
+    city_cache: CityCache | None = None  # the big screen's per-process snapshot cache, shared by every viewer
 
     @classmethod
     def from_settings(cls, settings: Settings) -> "Services":
@@ -64,6 +66,7 @@ class Services:
             users=user_store(client, settings, city) if client else None,
             audit=AuditLog(client) if client else None,
             alarms=AlarmStore(client) if client else None,
+            city_cache=CityCache(lambda: client, settings.redis_shards) if client else None,
         )
 
 

@@ -65,6 +65,18 @@ def test_the_big_screen_shows_live_kpis_map_and_alarm_ticker(screen, city_feed):
     assert screen.get_logs() == []
 
 
+DEVICE_MARKERS = "#map .ioc-cluster, #map path.leaflet-interactive[stroke='#7fd1ff'][fill='#2fa4e7']"
+
+
+def test_the_device_layer_is_fetched_by_the_map_and_drawn(screen, city_feed):
+    """The 50,000-device layer never travels through a callback: the map fetches
+    /api/v1/map/devices itself (with the session) and draws the devices, clustered."""
+    until(lambda: _text(screen, "#value-kpi_alarms") == "1", timeout=20)
+    screen.driver.get(screen.server_url + "/")  # the devices born by the feed are in the registry now
+    until(lambda: len(screen.driver.find_elements("css selector", DEVICE_MARKERS)) >= 1, timeout=20)
+    assert screen.get_logs() == []
+
+
 def test_the_ticker_and_kpis_change_between_ticks(screen, city_feed):
     until(lambda: _text(screen, "#value-kpi_alarms") == "1", timeout=20)
     birth(city_feed, "crowd", "cr-b-1", YANGSHE)

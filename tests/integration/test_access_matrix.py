@@ -73,6 +73,7 @@ API_PERMISSIONS = {
     ("GET", "/api/v1/districts"): "view:districts",
     ("GET", "/api/v1/districts/<district_id>"): "view:districts",
     ("GET", "/api/v1/alarms"): "view:bigscreen",
+    ("GET", "/api/v1/map/devices"): "view:bigscreen",
     ("POST", "/api/v1/alarms/<alarm_id>/acknowledge"): "alarm:acknowledge",
     ("POST", "/api/v1/alarms/<alarm_id>/clear"): "alarm:clear",
     ("GET", "/api/v1/audit"): "view:audit",
