@@ -1,0 +1,88 @@
+"""Writing the results: docs/perf.json (everything), docs/perf.md (the table), the console table."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+from bench.machine import one_line
+from bench.model import Measurement, Series
+
+
+def _fmt(value: float, unit: str) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "—"
+    if unit in ("ratio",):
+        return f"{value:.2f}"
+    if abs(value) >= 1000:
+        return f"{value:,.0f}"
+    if abs(value) >= 100 or float(value).is_integer():
+        return f"{value:.0f}"
+    return f"{value:.1f}" if abs(value) >= 10 else f"{value:.2f}"
+
+
+def verdict(m: Measurement) -> str:
+    return "" if m.passed is None else ("PASS" if m.passed else "FAIL")
+
+
+def rows(measurements: list[Measurement]) -> list[list[str]]:
+    return [[m.scenario, m.name, f"{_fmt(m.value, m.unit)} {m.unit}".strip(), m.target, verdict(m)] for m in measurements]
+
+
+HEADER = ["scenario", "measurement", "value", "target", "result"]
+
+
+def console_table(measurements: list[Measurement]) -> str:
+    table = [HEADER] + rows(measurements)
+    widths = [max(len(r[i]) for r in table) for i in range(len(HEADER))]
+    lines = []
+    for n, r in enumerate(table):
+        lines.append("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip())
+        if n == 0:
+            lines.append("  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def markdown(measurements: list[Measurement], machine: dict, errors: list[str], options: dict, plots: list[str]) -> str:
+    passed = sum(1 for m in measurements if m.passed is True)
+    failed = sum(1 for m in measurements if m.passed is False)
+    out = [
+        "# Performance (`make bench`)",
+        "",
+        "Written by `python -m bench` (see the README's *Performance* section); do not edit by hand.",
+        "",
+        f"**Machine**: {one_line(machine)}",
+        "",
+        f"**Run**: {', '.join(f'{k}={v}' for k, v in options.items())}. "
+        f"Targets from issue 6: {passed} passed, {failed} failed.",
+        "",
+        "| " + " | ".join(HEADER) + " |",
+        "|" + "---|" * len(HEADER),
+    ]
+    for r in rows(measurements):
+        out.append("| " + " | ".join(c.replace("|", "\\|") for c in r) + " |")
+    if errors:
+        out += ["", "## Errors", ""] + [f"- {e}" for e in errors]
+    if plots:
+        out += ["", "## Plots", ""] + [f"![{p}]({p})" for p in plots]
+    out += ["", "Every figure with its runs, spread and CPU per process is in `perf.json`.", ""]
+    return "\n".join(out)
+
+
+def write(out_dir: Path, measurements: list[Measurement], series: list[Series], machine: dict, errors: list[str],
+          options: dict, plots: list[str], scenario_seconds: dict) -> tuple[Path, Path]:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    json_path, md_path = out_dir / "perf.json", out_dir / "perf.md"
+    data = {
+        "machine": machine,
+        "options": options,
+        "scenario_seconds": scenario_seconds,
+        "errors": errors,
+        "measurements": [m.as_dict() for m in measurements],
+        "series": [s.as_dict() for s in series],
+        "plots": plots,
+    }
+    json_path.write_text(json.dumps(data, indent=1, ensure_ascii=False, default=str) + "\n", encoding="utf-8")
+    md_path.write_text(markdown(measurements, machine, errors, options, plots), encoding="utf-8")
+    return json_path, md_path

@@ -1,0 +1,525 @@
+"""Scenario "views": server time of every big-screen and district callback (and the case console,
+inspections and indicators as extra rows), bytes per tick, a profile of the refresh callback and
+the time the browser needs to show the 50,000-device map.
+
+What runs: the seeded city (`bench.seed`), the real web process (`python -m ioc web`, gunicorn,
+the product's default worker count), and at full scale a steady offered load (the product's
+simulator at `--rate 20000` into `python -m ioc ingest`). Each callback is POSTed to
+`/_dash-update-component` with the payload the browser sends (outputs, inputs and state from
+`/_dash-dependencies`, values from the page's initial layout), signed in with an API token:
+the loopback request time is measured, and the same payload is run in this process through
+Flask's test client (the server's own time, without HTTP).
+
+Alone: `python -m bench.views [--quick] [--redis-url … --mqtt-url …]`; without URLs it starts
+an embedded Redis and broker in a temp folder.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import gzip
+import io
+import os
+import pstats
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import orjson
+import requests
+
+from bench.context import BenchContext
+from bench.model import Measurement, ScenarioResult, Series, at_most
+
+REPO = Path(__file__).absolute().parent.parent  # not resolve(): a checkout may link these files
+SCENARIO = "views"
+CALLBACK_TARGET_MS = 40.0
+TICK_TARGET_KB = 50.0
+MAP_TARGET_S = 3.0
+OFFERED_LOAD = 20_000  # msg/s at full scale
+API_ROLES = ("leader", "dispatcher", "inspector")
+
+
+# --- the stack: seeded Redis, web, optional load ------------------------------------------------
+
+def seeded(ctx: BenchContext) -> dict:
+    """Seed the context's Redis unless it already holds the city at this scale; returns figures."""
+    from bench.seed import Scale, seed
+    from ioc.adapters import case_store as cs
+    from ioc.adapters.redis_client import connect_redis
+
+    client = connect_redis(ctx.redis_url)
+    scale = Scale.of(ctx.quick)
+    if client.hlen(cs.DATA) >= 0.9 * scale.cases:
+        ctx.progress("  seed: the city is already there, not seeding again")
+        return {"seeded": False}
+    report = seed(ctx.redis_url, ctx.quick, ctx.progress, ctx.settings())
+    return {"seeded": True, "devices": report.devices, "cases": report.cases, "open_cases": report.open_cases,
+            "active_alarms": report.active_alarms, "messages": report.messages,
+            "seconds": round(report.seconds_devices + report.seconds_history + report.seconds_cases, 1)}
+
+
+def tokens(ctx: BenchContext) -> tuple[str, str]:
+    """(API token secret with the roles of every measured view, kiosk link secret) for the bench."""
+    from ioc.adapters.geodata_files import load_city_map
+    from ioc.adapters.redis_client import connect_redis
+    from ioc.adapters.user_store import Actor
+    from ioc.web.services import user_store
+
+    settings = ctx.settings()
+    store = user_store(connect_redis(ctx.redis_url), settings, load_city_map(settings.geodata_dir))
+    actor = Actor("bench", "admin")
+    _, api = store.create_token("bench-views", list(API_ROLES), actor)
+    _, kiosk = store.create_token("bench-wall", ["operator"], actor, kiosk=True)
+    return api, kiosk
+
+
+def free_port() -> int:
+    from ioc.adapters.embedded import free_port as free
+
+    return free()
+
+
+@dataclass
+class Process:
+    name: str
+    proc: subprocess.Popen
+    log: Path
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+    def cpu_seconds(self) -> float:
+        """User + system CPU of the process and its children so far (from /proc)."""
+        total = 0.0
+        for pid in _tree(self.proc.pid):
+            try:
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+                total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+            except (OSError, IndexError, ValueError):
+                pass
+        return total
+
+
+def _tree(pid: int) -> list[int]:
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        out.append(p)
+        try:
+            children = Path(f"/proc/{p}/task/{p}/children").read_text().split()
+        except OSError:
+            children = []
+        todo.extend(int(c) for c in children)
+    return out
+
+
+def start(ctx: BenchContext, name: str, argv: list[str], **env) -> Process:
+    log = ctx.work_dir / f"{name}.log"
+    logf = open(log, "ab")
+    proc = subprocess.Popen([sys.executable, *argv], cwd=REPO, env=ctx.process_env(**env), stdout=logf, stderr=subprocess.STDOUT,
+                            stdin=subprocess.DEVNULL)
+    logf.close()
+    return Process(name, proc, log)
+
+
+def start_web(ctx: BenchContext) -> tuple[Process, str, int]:
+    """`python -m ioc web` on a free port with the product's default worker count; (process, base URL, workers)."""
+    port = free_port()
+    web = start(ctx, "web", ["-m", "ioc", "web"], PORT=port)
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        if web.proc.poll() is not None:
+            raise RuntimeError(f"the web process exited ({web.proc.returncode}); see {web.log}")
+        try:
+            requests.get(base + "/healthz", timeout=2)
+            return web, base, ctx.settings().web_workers
+        except requests.RequestException:
+            time.sleep(0.3)
+    web.stop()
+    raise RuntimeError(f"the web process did not answer within 60 s; see {web.log}")
+
+
+@dataclass
+class Load:
+    processes: list[Process] = field(default_factory=list)
+    rate: float = 0.0  # offered msg/s asked of the simulator
+
+    def stop(self) -> None:
+        for p in reversed(self.processes):
+            p.stop()
+
+
+def start_load(ctx: BenchContext, devices: int, rate: float | None) -> Load:
+    """The ingest worker and the product's simulator publishing `rate` msg/s (None: the fleet's
+    natural rate) for the seeded fleet (births were seeded; no casework)."""
+    from bench.seed import FLEET_SEED
+
+    ingest = start(ctx, "ingest", ["-m", "ioc", "ingest"])
+    argv = ["-m", "simulators", "--mqtt-url", ctx.mqtt_url, "--devices", str(devices), "--seed", str(FLEET_SEED),
+            "--no-casework", "--no-birth", "--fault-rate", "20"]
+    if rate:
+        argv += ["--rate", str(rate), "--connections", "2", "--workers", "2"]
+    time.sleep(1.0)  # the ingest subscribes before the first reading is published
+    sim = start(ctx, "simulator", argv)
+    return Load([ingest, sim], rate or 0.0)
+
+
+def accepted(ctx: BenchContext) -> int:
+    from ioc.adapters import redis_keys as keys
+    from ioc.adapters.redis_client import connect_redis
+
+    return int(connect_redis(ctx.redis_url).hget(keys.METRICS, "messages:accepted") or 0)
+
+
+# --- callbacks and their payloads ----------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Target:
+    name: str  # row label
+    page: str  # the page path whose layout gives the values
+    output: str  # one "id.prop" among the callback's outputs that identifies it
+    tick: bool = False  # runs on every tick of the page (counted in bytes per tick)
+    group: str = "bigscreen"  # bigscreen | district | cases (cases rows carry no target)
+
+
+def targets(district: str) -> list[Target]:
+    from ioc.views.trends import TREND_PANELS
+
+    page = f"/district/{district}"
+    return [
+        Target("shell heartbeat", "/", "clock.children", tick=True),
+        Target("bigscreen refresh", "/", "value-kpi_online.children", tick=True),
+        Target("bigscreen trends", "/", f"{TREND_PANELS[0][0]}.figure"),
+        Target("bigscreen fit_city", "/", "map.viewport"),
+        Target("bigscreen device positions", "/", "map-devices.data"),
+        Target("district refresh", page, "value-d-kpi_online.children", tick=True, group="district"),
+        Target("district fit", page, "dmap.viewport", group="district"),
+        Target("district device positions", page, "dmap-devices.data", group="district"),
+        Target("districts ranking", "/districts", "ranking.rowData", tick=True, group="district"),
+        Target("cases console", "/cases", "cases-grid.rowData", tick=True, group="cases"),
+        Target("cases inspections", "/inspections", "insp-verify-grid.rowData", tick=True, group="cases"),
+        Target("cases indicators", "/indicators", "ind-district-grid.rowData", group="cases"),
+    ]
+
+
+def split_outputs(output: str) -> list[str]:
+    """Dash's output string: "id.prop" or "..a.p...b.q.." for several outputs."""
+    if output.startswith(".."):
+        return [o for o in output[2:-2].split("...") if o]
+    return [output]
+
+
+def _id_prop(text: str) -> tuple[str, str]:
+    ident, _, prop = text.rpartition(".")
+    return ident, prop.split("@", 1)[0]
+
+
+def component_index(root) -> dict:
+    """id -> component for every component of a layout tree."""
+    from dash.development.base_component import Component
+
+    found: dict = {}
+
+    def walk(node):
+        if isinstance(node, Component):
+            ident = getattr(node, "id", None)
+            if isinstance(ident, str):
+                found[ident] = node
+            for prop in node._prop_names:
+                walk(getattr(node, prop, None))
+        elif isinstance(node, (list, tuple)):
+            for child in node:
+                walk(child)
+
+    walk(root)
+    return found
+
+
+def page_layout(path: str, settings) -> dict:
+    import layouts
+    from ioc.adapters.geodata_files import load_city_map
+
+    city = load_city_map(settings.geodata_dir)
+    return component_index([layouts.root(settings), layouts.page_for(path, city, settings.lang, settings.tile_url, True)])
+
+
+def _value(components: dict, ident: str, prop: str, path: str):
+    if ident == "url" and prop == "pathname":
+        return path
+    if prop == "id":
+        return ident
+    comp = components.get(ident)
+    value = getattr(comp, prop, None) if comp is not None else None
+    if prop == "n_intervals":
+        return (value or 0) + 1  # a tick
+    return value
+
+
+def payload(dependency: dict, path: str, components: dict) -> dict:
+    """The body the browser POSTs for this callback when its first input changes."""
+    outs = [dict(zip(("id", "property"), _id_prop(o))) for o in split_outputs(dependency["output"])]
+    inputs = [{"id": i["id"], "property": i["property"], "value": _value(components, i["id"], i["property"], path)}
+              for i in dependency["inputs"]]
+    body = {"output": dependency["output"], "outputs": outs if dependency["output"].startswith("..") else outs[0],
+            "inputs": inputs, "changedPropIds": [f"{inputs[0]['id']}.{inputs[0]['property']}"]}
+    if dependency.get("state"):
+        body["state"] = [{"id": s["id"], "property": s["property"], "value": _value(components, s["id"], s["property"], path)}
+                         for s in dependency["state"]]
+    return body
+
+
+def find_dependency(dependencies: list[dict], target: Target) -> dict:
+    for dep in dependencies:
+        if not isinstance(dep.get("output"), str):
+            continue
+        if target.output in [o.split("@", 1)[0] for o in split_outputs(dep["output"])]:
+            return dep
+    raise LookupError(f"no callback has the output {target.output!r}")
+
+
+def build_payloads(base: str, headers: dict, settings, district: str) -> dict[str, tuple[Target, dict]]:
+    deps = requests.get(base + "/_dash-dependencies", headers=headers, timeout=30).json()
+    layouts_by_page: dict[str, dict] = {}
+    out = {}
+    for target in targets(district):
+        components = layouts_by_page.setdefault(target.page, page_layout(target.page, settings))
+        out[target.name] = (target, payload(find_dependency(deps, target), target.page, components))
+    return out
+
+
+# --- measuring -----------------------------------------------------------------------------------
+
+def percentile(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    k = (len(ordered) - 1) * q
+    lo, hi = int(k), min(int(k) + 1, len(ordered) - 1)
+    return ordered[lo] + (ordered[hi] - ordered[lo]) * (k - lo)
+
+
+@dataclass
+class Timing:
+    name: str
+    http_ms: list[float] = field(default_factory=list)
+    inproc_ms: list[float] = field(default_factory=list)
+    bytes: int = 0
+    gzip_bytes: int = 0
+    encoding: str = ""
+    errors: int = 0
+
+    def p(self, which: str, q: float) -> float:
+        return percentile(getattr(self, which), q)
+
+
+def time_http(session: requests.Session, url: str, body: bytes, headers: dict, timing: Timing, samples: int) -> None:
+    for i in range(samples + 2):
+        t0 = time.perf_counter()
+        r = session.post(url, data=body, headers=headers, timeout=60)
+        ms = (time.perf_counter() - t0) * 1000
+        if r.status_code not in (200, 204):
+            timing.errors += 1
+            continue
+        if i >= 2:  # two warm-up requests (first call of a worker imports and caches)
+            timing.http_ms.append(ms)
+        timing.bytes = len(r.content)
+        timing.encoding = r.headers.get("Content-Encoding", "")
+    raw = r.content if not timing.encoding else b""
+    timing.gzip_bytes = len(gzip.compress(raw, 6)) if raw else timing.bytes
+
+
+def time_inprocess(client, body: bytes, headers: dict, timing: Timing, samples: int) -> None:
+    for i in range(samples + 2):
+        t0 = time.perf_counter()
+        r = client.post("/_dash-update-component", data=body, headers=headers)
+        ms = (time.perf_counter() - t0) * 1000
+        if r.status_code not in (200, 204):
+            timing.errors += 1
+        elif i >= 2:
+            timing.inproc_ms.append(ms)
+
+
+def inprocess_client(ctx: BenchContext):
+    """The web app built in this process (same settings as the web process), with Flask's test client."""
+    from ioc.web.app import create_app
+
+    return create_app(ctx.settings()).server.test_client()
+
+
+def profile_refresh(client, body: bytes, headers: dict, calls: int, out: Path) -> str:
+    prof = cProfile.Profile()
+    prof.enable()
+    for _ in range(calls):
+        client.post("/_dash-update-component", data=body, headers=headers)
+    prof.disable()
+    text = io.StringIO()
+    pstats.Stats(prof, stream=text).sort_stats("cumulative").print_stats(30)
+    report = text.getvalue()
+    out.write_text(report)
+    tot = io.StringIO()
+    pstats.Stats(prof, stream=tot).sort_stats("tottime").print_stats(15)
+    out.with_name(out.stem + "-tottime.txt").write_text(tot.getvalue())
+    return report
+
+
+def measure_callbacks(ctx: BenchContext, base: str, api_secret: str, progress) -> tuple[dict[str, Timing], str, dict]:
+    from ioc.adapters.geodata_files import load_city_map
+
+    settings = ctx.settings()
+    city = load_city_map(settings.geodata_dir)
+    district = next((d.id for d in city.districts if d.id == "yangshe"), city.districts[0].id)
+    headers = {"Authorization": f"Bearer {api_secret}", "Content-Type": "application/json"}
+    payloads = build_payloads(base, headers, settings, district)
+    samples = 15 if ctx.quick else 20
+    heavy = 3 if ctx.quick else 6  # device positions and indicators are large: fewer samples
+    session = requests.Session()
+    client = inprocess_client(ctx)
+    timings: dict[str, Timing] = {}
+    for name, (target, body) in payloads.items():
+        raw = orjson.dumps(body)
+        n = heavy if "positions" in name or "indicators" in name else samples
+        timing = Timing(name)
+        time_http(session, base + "/_dash-update-component", raw, headers, timing, n)
+        time_inprocess(client, raw, headers, timing, n)
+        timings[name] = timing
+        progress(f"  views: {name:28s} http p50 {timing.p('http_ms', .5):7.1f} p95 {timing.p('http_ms', .95):7.1f} ms · "
+                 f"in-process p50 {timing.p('inproc_ms', .5):7.1f} p95 {timing.p('inproc_ms', .95):7.1f} ms · "
+                 f"{timing.bytes / 1024:8.1f} KB ({timing.gzip_bytes / 1024:.1f} KB gzip){' · errors %d' % timing.errors if timing.errors else ''}")
+    profile = profile_refresh(client, orjson.dumps(payloads["bigscreen refresh"][1]), headers, 10 if ctx.quick else 20,
+                              ctx.work_dir / "views-profile-refresh.txt")
+    return timings, profile, {name: target for name, (target, _) in payloads.items()}
+
+
+# --- the scenario --------------------------------------------------------------------------------
+
+def _row(name: str, value: float, unit: str, target: str = "", passed=None, **detail) -> Measurement:
+    return Measurement(SCENARIO, name, round(value, 2), unit, target, passed, detail)
+
+
+def results(timings: dict[str, Timing], kinds: dict, load: dict, browser: dict | None, context: dict) -> ScenarioResult:
+    out = ScenarioResult()
+    for name, t in timings.items():
+        target = kinds[name]
+        has_target = target.group in ("bigscreen", "district")
+        p95 = t.p("http_ms", .95)
+        out.measurements.append(_row(
+            f"{name} p95", p95, "ms", f"≤ {CALLBACK_TARGET_MS:.0f} ms" if has_target else "",
+            at_most(p95, CALLBACK_TARGET_MS) if has_target else None,
+            p50_ms=round(t.p("http_ms", .5), 2), samples=len(t.http_ms), errors=t.errors,
+            server_p50_ms=round(t.p("inproc_ms", .5), 2), server_p95_ms=round(t.p("inproc_ms", .95), 2),
+            response_bytes=t.bytes, gzip_bytes=t.gzip_bytes, content_encoding=t.encoding or "none", **context))
+    for page, names in (("bigscreen", ("shell heartbeat", "bigscreen refresh")), ("district page", ("shell heartbeat", "district refresh"))):
+        sent = sum(timings[n].bytes for n in names if n in timings)
+        gz = sum(timings[n].gzip_bytes for n in names if n in timings)
+        encoded = any(timings[n].encoding for n in names if n in timings)
+        out.measurements.append(_row(f"{page} bytes per tick", sent / 1024, "KB", f"≤ {TICK_TARGET_KB:.0f} KB",
+                                     at_most(sent / 1024, TICK_TARGET_KB), gzip_kb=round(gz / 1024, 1),
+                                     server_compresses=encoded, callbacks=list(names)))
+    for name in ("bigscreen device positions", "district device positions"):
+        if name in timings:
+            out.measurements.append(_row(f"{name} size (once per page)", timings[name].bytes / 1024, "KB",
+                                         gzip_kb=round(timings[name].gzip_bytes / 1024, 1)))
+    out.measurements.append(_row("ingest load during the measurement", load.get("achieved", 0.0), "msg/s", **load))
+    if browser:
+        out.measurements.append(_row("browser: 50,000-device map interactive" if not context.get("quick") else "browser: map interactive",
+                                     browser["interactive_s"], "s", f"≤ {MAP_TARGET_S:.0f} s", at_most(browser["interactive_s"], MAP_TARGET_S),
+                                     **browser))
+    names = list(timings)
+    for label, q in (("p50", .5), ("p95", .95)):
+        out.series.append(Series("callbacks", f"{label} (HTTP, loopback)", names, [round(timings[n].p("http_ms", q), 2) for n in names],
+                                 "callback", "ms", "bar"))
+    out.series.append(Series("callbacks", "p95 (server, in-process)", names, [round(timings[n].p("inproc_ms", .95), 2) for n in names],
+                             "callback", "ms", "bar"))
+    return out
+
+
+def run(ctx: BenchContext) -> ScenarioResult:
+    progress = ctx.progress
+    ctx.work_dir.mkdir(parents=True, exist_ok=True)
+    context = {"seed": seeded(ctx), "quick": ctx.quick}
+    api_secret, kiosk_secret = tokens(ctx)
+    web, base, workers = start_web(ctx)
+    context["web_workers"] = workers
+    load = Load()
+    try:
+        from bench.seed import Scale
+
+        devices = Scale.of(ctx.quick).devices
+        load = start_load(ctx, devices, None if ctx.quick else OFFERED_LOAD)
+        progress(f"  views: web on {base} ({workers} gunicorn workers); load {'natural rate' if ctx.quick else f'{OFFERED_LOAD:,} msg/s offered'}")
+        time.sleep(5 if ctx.quick else 10)  # let the load settle
+        count0, t0 = accepted(ctx), time.monotonic()
+        cpu0 = {p.name: p.cpu_seconds() for p in (web, *load.processes)}
+        timings, profile, kinds = measure_callbacks(ctx, base, api_secret, progress)
+        elapsed = time.monotonic() - t0
+        achieved = (accepted(ctx) - count0) / elapsed
+        cpu = {p.name: round((p.cpu_seconds() - cpu0[p.name]) / elapsed * 100) for p in (web, *load.processes)}
+        load_info = {"offered": load.rate or "natural", "achieved": round(achieved), "seconds": round(elapsed, 1), "cpu_percent": cpu}
+        progress(f"  views: ingest accepted {achieved:,.0f} msg/s while measuring (offered {load.rate or 'natural rate'}); CPU % {cpu}")
+        progress("  views: profile of the refresh callback (top, cumulative):\n" + "\n".join(profile.splitlines()[:45]))
+        browser = None
+        try:
+            from bench.browser import map_ready
+
+            browser = map_ready(base, kiosk_secret, runs=1 if ctx.quick else 3, progress=progress)
+        except Exception as e:  # a missing Chromium must not lose the callback figures
+            progress(f"  views: browser measurement failed: {e!r}")
+        return results(timings, kinds, load_info, browser, context)
+    finally:
+        load.stop()
+        web.stop()
+
+
+# --- alone ---------------------------------------------------------------------------------------
+
+def standalone(scenario, argv=None) -> int:
+    """Run a scenario module alone, with embedded servers unless URLs are given."""
+    p = argparse.ArgumentParser(prog=f"python -m bench.{scenario.SCENARIO}", description=scenario.__doc__.split("\n\n")[0])
+    p.add_argument("--redis-url")
+    p.add_argument("--mqtt-url")
+    p.add_argument("--quick", action="store_true")
+    p.add_argument("--work-dir", type=Path)
+    args = p.parse_args(argv)
+    with tempfile.TemporaryDirectory(prefix="ioc-bench-") as tmp:
+        work = args.work_dir or Path(tmp)
+        servers = []
+        try:
+            redis_url, mqtt_url = args.redis_url, args.mqtt_url
+            if not redis_url:
+                from ioc.adapters.embedded import redis_server
+
+                servers.append(redis_server(work / "redis").start())
+                redis_url = servers[-1].url
+            if not mqtt_url:
+                from ioc.adapters.embedded import mqtt_broker
+
+                servers.append(mqtt_broker(work / "mqtt").start())
+                mqtt_url = servers[-1].url
+            ctx = BenchContext(redis_url=redis_url, mqtt_url=mqtt_url, work_dir=work, quick=args.quick)
+            result = scenario.run(ctx)
+            for m in result.measurements:
+                mark = "" if m.passed is None else (" PASS" if m.passed else " FAIL")
+                print(f"{m.name:50s} {m.value:>10} {m.unit:6s} {m.target}{mark}")
+            (work / f"{scenario.SCENARIO}.json").write_bytes(orjson.dumps(
+                {"measurements": [m.as_dict() for m in result.measurements], "series": [s.as_dict() for s in result.series]},
+                option=orjson.OPT_INDENT_2))
+        finally:
+            for s in reversed(servers):
+                s.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(standalone(sys.modules[__name__]))
