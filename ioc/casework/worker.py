@@ -11,20 +11,22 @@ retried with back-off, never fatal):
   broker (manual PUBACK) only once its case is stored or it is dead-lettered, so a worker that
   dies, or Redis being down, loses nothing: the broker delivers it again. Rejected messages go
   to the dead-letter stream with a reason (`bad_report`, `unknown_category`, `outside_city`,
-  `bad_update`, `update_refused`, or the payload reasons `not_json`, `not_utf8`, …).
-* dispatch publishing: the outbox stream `ioc:{cases}:outbox` (written by the same script as the
+  `bad_update`, `update_refused`, or the payload reasons `not_json`, `not_utf8`, …). A refused
+  update that repeats one this department already applied since the case's last dispatch (a
+  redelivery after a crash) is acknowledged without a dead letter.
+* dispatch publishing: the outbox stream `ioc:{core}:cases:outbox` (written by the same script as the
   dispatch) is read with the consumer group `ioc-cases`; each message is published at QoS 1 on
   its topic (`ioc/v1/dispatch/{department}`) and XACKed once the broker acknowledged it.
   Unacknowledged ones are read again after a restart (own pending first, then XAUTOCLAIM of
   those idle for a minute at another consumer). Delivery is at least once: a department's
   system recognises a repeat by (`case_id`, `version`).
-* alarm cases: the alarm event stream `ioc:alarms:events` (consumer group `ioc-cases`); a
+* alarm cases: the alarm event stream `ioc:{core}:alarms:events` (consumer group `ioc-cases`); a
   `raised` event of a rule listed in `ioc.domain.case_catalog.ALARM_CLASSES` becomes a case at
   the device's registered position (report id `alarm:<alarm id>:<raised_at>`; at most one open
   case per device and class). At start the active alarms are swept the same way, so alarms
   raised while no case worker ran get their case too.
 * overdue detection every IOC_CASES_SCAN_S seconds: an open case past its stage deadline raises
-  the alarm `case:<case id>|case_overdue` (kind `case`, major) in `ioc:alarms:active` with a
+  the alarm `case:<case id>|case_overdue` (kind `case`, major) in `ioc:{core}:alarms:active` with a
   `raised` event; when the case moves on, closes or gets a later deadline, it is cleared (the
   same conditional clear as the ingest's, one `cleared` event). An alarm cleared by hand stays
   cleared while the case is overdue for the same stage and deadline (until the worker restarts).
@@ -230,10 +232,29 @@ class CaseWorker:
             except CaseNotFound as e:
                 return self._reject(Rejection("update_refused", f"case_id: {e}"[:500], topic, payload, u.received_ms))
             except (CaseActionError, CaseInputError) as e:
+                if self._already_applied(u):
+                    # At-least-once delivery: the broker hands over again a message whose
+                    # transition committed just before a crash (or a department system resent
+                    # it). Applied once already: acknowledge it, it is no rejection.
+                    log.info("case %s: repeated %s from department %s, already applied; ignored",
+                             u.case_id, u.requested or u.action, u.department)
+                    return "update"
                 return self._reject(Rejection("update_refused", f"{u.requested or u.action} {u.case_id}: {e}"[:500], topic, payload, u.received_ms))
         self.redis.hincrby(keys.METRICS, "cases:updates", 1)
         log.info("case %s: %s by department %s (now %s)", case.id, u.action, u.department, case.stage)
         return "update"
+
+    def _already_applied(self, u: DepartmentUpdate) -> bool:
+        """True when this department already took this very action, with the same note, on the
+        case since it was last dispatched (or sent back for rework) to it: the refused update
+        is a repeat delivery of one that was applied, not a new request."""
+        note = (u.note or "").strip()
+        for event in reversed(self.store.timeline(u.case_id)):
+            if event.action == u.action and event.actor == f"dept:{u.department}" and event.note == note:
+                return True
+            if event.action in ("dispatch", "check_fail"):
+                return False
+        return False
 
     def _reject(self, r: Rejection) -> str:
         pipe = self.redis.pipeline(transaction=False)
