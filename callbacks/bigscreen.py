@@ -14,7 +14,7 @@ from ioc.domain.access import allowed
 from ioc.domain.alarm_handling import AlarmActionError
 from ioc.domain.rules import RULES_BY_ID
 from ioc.i18n import resolve_lang, t
-from ioc.views.bigscreen import (alarm_board, alarms_geojson, district_hideout, district_values,
+from ioc.views.bigscreen import (INDICATORS, alarm_board, alarms_geojson, district_hideout, district_values,
                                  escalated_count, grid_values, kpi_texts, kpis, legend, popup_alarm, ticker,
                                  water_alert)
 from ioc.views.trends import TREND_PANELS, trend, trend_figure
@@ -69,6 +69,7 @@ def register(app, services) -> None:
     )
     def refresh(_n, indicator, lang, seen, sound, fleet_version):
         lang = resolve_lang(lang, services.settings.lang)
+        indicator = indicator if indicator in INDICATORS else INDICATORS[0]  # a forged value is not an error page
         now_ms = int(time.time() * 1000)
         try:
             snapshot = city_cache().snapshot(now_ms)

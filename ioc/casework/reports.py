@@ -122,7 +122,7 @@ def _field_error(err: ValidationError) -> str:
 def _decode(payload: bytes) -> tuple[dict | None, str, str]:
     """(object, reason, detail): the payload as a JSON object, or why not."""
     if len(payload) > MAX_PAYLOAD:
-        return None, "", f"payload: {len(payload)} bytes > {MAX_PAYLOAD}"
+        return None, "too_large", f"payload: {len(payload)} bytes > {MAX_PAYLOAD}"
     try:
         text = payload.decode("utf-8")
     except UnicodeDecodeError as e:
@@ -222,7 +222,10 @@ def parse_update(topic: str, payload: bytes, received_ms: int, departments: froz
         ts_ms, detail = _time(data.ts, received_ms, "ts")
         if ts_ms is None:
             return reject(detail)
-        return DepartmentUpdate(department, data.case_id.strip(), action, note, ts_ms, received_ms, data.action)
+        case_id = data.case_id.strip()
+        if not case_id or not case_id.isprintable():
+            return reject("case_id: the id of the case dispatched to this department (printable, not blank)")
+        return DepartmentUpdate(department, case_id, action, note, ts_ms, received_ms, data.action)
     except Exception as e:  # noqa: BLE001 - bad input never raises out of the edge
         return reject(f"payload: {type(e).__name__}")
 

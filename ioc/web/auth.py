@@ -24,6 +24,7 @@ import time
 from urllib.parse import quote, urlsplit
 
 import orjson
+from dash.exceptions import CallbackException
 from flask import Flask, Response, abort, g, redirect, request, session
 from flask_login import LoginManager, UserMixin, current_user, login_user, logout_user
 from werkzeug.middleware.proxy_fix import ProxyFix
@@ -84,8 +85,11 @@ def client_ip() -> str:
     return request.remote_addr or ""
 
 
+DENIAL_ERRORS = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 503: "unavailable"}
+
+
 def deny(status: int, message: str, www_bearer: bool = False) -> Response:
-    response = Response(orjson.dumps({"error": "unauthorized" if status == 401 else "forbidden", "message": message}),
+    response = Response(orjson.dumps({"error": DENIAL_ERRORS[status], "message": message}),
                         status=status, mimetype="application/json")
     if www_bearer:
         response.headers["WWW-Authenticate"] = 'Bearer realm="ioc"'
@@ -306,6 +310,10 @@ def setup_auth(app, services, users: UserStore) -> None:
     @server.before_request
     def guard():
         path = request.path
+        if path == "/login" or path.startswith("/open311/"):  # their JSON body may carry the credentials
+            too_deep = json_too_deep()
+            if too_deep is not None:
+                return too_deep
         if path in OPEN_PATHS or path.startswith(OPEN_PREFIXES):
             return None
         if path == "/metrics" and settings.public_metrics:
@@ -317,6 +325,8 @@ def setup_auth(app, services, users: UserStore) -> None:
                 return deny(503, "the user store (Redis) is unavailable; try again shortly")
             return Response(unavailable_html(settings.lang), status=503, mimetype="text/html", headers={"Retry-After": "5"})
         g.ioc_principal = principal
+        if principal is not None and (too_deep := json_too_deep()) is not None:
+            return too_deep
         api = path.startswith("/api/") or path.startswith("/open311/")
         if principal is None:
             if path.startswith("/open311/"):
@@ -337,6 +347,20 @@ def setup_auth(app, services, users: UserStore) -> None:
             return redirect(home_path(principal))
         return None
 
+    def json_too_deep() -> Response | None:
+        """A 400 for a JSON body nested too deeply for the parser; it is parsed once here (and
+        cached for the view), because `get_json(silent=True)` lets a RecursionError through."""
+        if not request.is_json or request.method not in ("POST", "PUT", "PATCH"):
+            return None
+        try:
+            request.get_json(silent=True)
+        except RecursionError:
+            if request.path.startswith("/open311/"):
+                return Response(orjson.dumps([{"code": 400, "description": "the JSON body is nested too deeply"}]),
+                                status=400, mimetype="application/json")
+            return deny(400, "the JSON body is nested too deeply")
+        return None
+
     def check_callback(principal: Principal):
         body = request.get_json(silent=True) or {}
         callback_id = body.get("output") if isinstance(body, dict) else None
@@ -349,13 +373,55 @@ def setup_auth(app, services, users: UserStore) -> None:
             users.audit.record(principal.name, principal.role, "access.denied", permission, "denied", client_ip(),
                                {"callback": str(callback_id)[:200]})
             return deny(403, str(e))
+        problem = callback_shape_error(body, app.callback_map.get(callback_id) or {})
+        if problem:
+            log.warning("malformed callback request from %s for %s: %s", principal.name, str(callback_id)[:120], problem)
+            return deny(400, f"malformed callback request: {problem}")
         return None
+
+    @server.errorhandler(CallbackException)
+    def callback_mismatch(e):
+        # Dash's own check that the request's outputs and inputs are the callback's (a forged or
+        # stale request): the caller's error, not the server's. Anything else stays a 500.
+        if request.path == "/_dash-update-component" and type(e) is CallbackException:
+            log.warning("callback request does not match its definition: %s", e)
+            return deny(400, "malformed callback request: it does not match the callback's definition")
+        raise e
 
     @server.errorhandler(401)
     def unauthorized(_e):
         return deny(401, "sign in first", www_bearer=True)
 
     server.extensions["ioc_users"] = users
+
+
+def callback_shape_error(body: dict, spec: dict) -> str:
+    """Why `body` cannot be the renderer's request for the callback `spec` (an entry of Dash's
+    callback_map), or "". Only the shape Dash itself indexes into is checked (so a forged request
+    gets a 400 instead of a TypeError deep in Dash); values are the callback's business."""
+    def component_id(value) -> bool:  # a string, or a pattern-matching dict of strings, numbers, booleans
+        return isinstance(value, str) or (isinstance(value, dict) and all(
+            isinstance(k, str) and isinstance(v, (str, int, float, bool)) for k, v in value.items()))
+
+    def dependency(entry) -> bool:  # {id, property, value?}, or a list of them (pattern-matching ALL)
+        items = entry if isinstance(entry, list) else [entry]
+        return all(isinstance(i, dict) and component_id(i.get("id")) and isinstance(i.get("property"), str) for i in items)
+
+    for key, declared in (("inputs", spec.get("inputs", [])), ("state", spec.get("state", []))):
+        got = body.get(key, [])
+        if not isinstance(got, list) or len(got) != len(declared) or not all(dependency(d) for d in got):
+            return f"{key}: expected a list of {len(declared)} {{id, property, value}} entries"
+    changed = body.get("changedPropIds", [])
+    if not isinstance(changed, list) or not all(isinstance(c, str) for c in changed):
+        return "changedPropIds: expected a list of strings"
+    if not spec.get("no_output"):
+        outputs = body.get("outputs")
+        indices = spec.get("outputs_indices", 0)
+        expected = len(indices) if isinstance(indices, (list, tuple)) else 1
+        many = isinstance(outputs, list) and expected > 1
+        if not (dependency(outputs) if expected == 1 else many and len(outputs) == expected and all(dependency(o) for o in outputs)):
+            return f"outputs: expected {expected} {{id, property}} entries"
+    return ""
 
 
 def api_principal(permission: str) -> Principal:

@@ -148,11 +148,14 @@ def register(server: Flask, services: Services) -> None:
         for name in ("category", "lat", "lon"):
             if name not in body:
                 return _error(400, "bad_request", f"{name} is required", field=name)
+        media = body.get("media") or []
+        if not isinstance(media, list) or not all(isinstance(m, str) for m in media):
+            return _error(400, "bad_request", "media must be a list of http(s) links", field="media")
         try:
             case, created = cases.report(class_code=str(body["category"]), lat=body["lat"], lon=body["lon"], source=source,
                                          actor=p.name, role=p.acting_role("case:report"), description=_text(body, "description"),
                                          report_id=_text(body, "report_id")[:100], reporter=_text(body, "reporter"),
-                                         media=body.get("media") or (), address=_text(body, "address"), ip=client_ip())
+                                         media=media, address=_text(body, "address"), ip=client_ip())
         except CaseInputError as e:
             return _error(400, "bad_request", str(e), field=e.field)
         except REDIS_UNAVAILABLE as e:

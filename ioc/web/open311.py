@@ -33,6 +33,8 @@ from .services import Services
 CHINA = timezone(timedelta(hours=8))
 DEFAULT_WINDOW_DAYS = 90
 MAX_REQUESTS = 1000
+TEXT_FIELDS = frozenset({"api_key", "service_code", "lat", "long", "address_string", "description", "media_url", "first_name",
+                         "last_name", "email", "phone", "device_id", "account_id", "report_id"})
 
 
 def _errors(status: int, description: str):
@@ -101,9 +103,12 @@ def register(server: Flask, services: Services) -> None:
         for name in ("service_code", "lat", "long"):
             if fields.get(name) in (None, ""):
                 return _errors(400, f"{name} is required (this city geocodes no address_string: send lat and long)")
+        for name, value in fields.items():  # a JSON body: each field a string (lat/long may be numbers)
+            if name in TEXT_FIELDS and isinstance(value, (bool, dict, list)):
+                return _errors(400, f"{name} must be a string")
         try:
             lat, lon = float(fields["lat"]), float(fields["long"])
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):
             return _errors(400, "lat and long must be numbers")
         reporter = " ".join(str(fields.get(k) or "") for k in ("first_name", "last_name")).strip()
         contact = str(fields.get("email") or fields.get("phone") or "")
