@@ -7,13 +7,15 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test test-unit test-integration test-browser setup system-deps screenshots geodata clean help
+.PHONY: demo test test-unit test-integration test-browser setup system-deps screenshots geodata bench soak clean help
 
 help:
 	@echo "make demo   - install and run the whole demo city (Ctrl-C stops it)"
 	@echo "make test   - install and run the whole test suite (unit, integration, browser)"
 	@echo "make setup  - only create .venv and install the pinned packages"
 	@echo "make screenshots - refresh the README screenshots in docs/ from a live demo city"
+	@echo "make bench  - run the performance harness (own Redis + broker); results in docs/perf.md (ARGS=\"--quick\")"
+	@echo "make soak   - 30-min soak at 5,000 msg/s with random faults (broker/Redis restarts, worker kills); report in docs/soak.md (ARGS=\"--minutes 10\")"
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@test -x "$(PY)" || $(PYTHON) -m venv $(VENV)
@@ -43,6 +45,12 @@ test-browser: $(STAMP) system-deps
 
 screenshots: $(STAMP) system-deps
 	$(PY) -m scripts.screenshots $(ARGS)
+
+bench: $(STAMP) system-deps
+	$(PY) -m bench $(ARGS)
+
+soak: $(STAMP)
+	$(PY) -m scripts.soak $(ARGS)
 
 geodata:
 	@echo "see geodata/README.md: the build uses its own venv (cnmaps is build-only)"
