@@ -203,10 +203,8 @@ def targets(district: str) -> list[Target]:
         Target("bigscreen refresh", "/", "value-kpi_online.children", tick=True),
         Target("bigscreen trends", "/", f"{TREND_PANELS[0][0]}.figure"),
         Target("bigscreen fit_city", "/", "map.viewport"),
-        Target("bigscreen device positions", "/", "map-devices.data"),
         Target("district refresh", page, "value-d-kpi_online.children", tick=True, group="district"),
         Target("district fit", page, "dmap.viewport", group="district"),
-        Target("district device positions", page, "dmap-devices.data", group="district"),
         Target("districts ranking", "/districts", "ranking.rowData", tick=True, group="district"),
         Target("cases console", "/cases", "cases-grid.rowData", tick=True, group="cases"),
         Target("cases inspections", "/inspections", "insp-verify-grid.rowData", tick=True, group="cases"),
@@ -427,10 +425,7 @@ def results(timings: dict[str, Timing], kinds: dict, load: dict, browser: dict |
         out.measurements.append(_row(f"{page} bytes per tick", sent / 1024, "KB", f"≤ {TICK_TARGET_KB:.0f} KB",
                                      at_most(sent / 1024, TICK_TARGET_KB), gzip_kb=round(gz / 1024, 1),
                                      server_compresses=encoded, callbacks=list(names)))
-    for name in ("bigscreen device positions", "district device positions"):
-        if name in timings:
-            out.measurements.append(_row(f"{name} size (once per page)", timings[name].bytes / 1024, "KB",
-                                         gzip_kb=round(timings[name].gzip_bytes / 1024, 1)))
+    # the device layer is not a callback: the map fetches GET /api/v1/map/devices itself (once per page)
     out.measurements.append(_row("ingest load during the measurement", load.get("achieved", 0.0), "msg/s", **load))
     if browser:
         out.measurements.append(_row("browser: 50,000-device map interactive" if not context.get("quick") else "browser: map interactive",
