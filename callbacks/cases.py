@@ -15,17 +15,18 @@ import dash_leaflet as dl
 import redis
 from dash import Input, Output, State, ctx, dcc, html, no_update
 
+from ioc.adapters.case_index import CaseIndex, CaseIndexLoading
 from ioc.adapters.case_store import CaseConflict, CaseNotFound
 from ioc.adapters.redis_client import REDIS_UNAVAILABLE
 from ioc.casework.service import CaseInputError, CaseService
 from ioc.domain.access import allowed
-from ioc.domain.case_indicators import indicators, indicators_by, rank_departments
+from ioc.domain.case_indicators import indicators_of, rank_departments
 from ioc.domain.cases import OPEN_STAGES, TRANSITIONS, CaseActionError
 from ioc.domain.departments import all_departments
 from ioc.i18n import resolve_lang, t
 from ioc.views.cases import (action_buttons, action_label, case_facts, case_rows, class_name, countdown, department_tasks,
                              filter_cases, fmt_time, indicator_row, indicator_rows, inspection_queues, on_time_figure,
-                             overdue_count, period_range, ranking_rows, relevant_for_period, stage_counts, stage_name,
+                             overdue_count, period_range, ranking_rows, stage_counts, stage_name,
                              task_summary, timeline_rows)
 from ioc.web.auth import client_ip, current_principal, secured_callback
 from ioc.web.cases_api import visible_to
@@ -47,6 +48,24 @@ def register(app, services) -> None:
         if service is None:
             raise redis.ConnectionError("REDIS_URL is not set")
         return service
+
+    def index() -> CaseIndex:
+        if services.case_index is None:
+            raise redis.ConnectionError("REDIS_URL is not set")
+        return services.case_index
+
+    computed: dict[tuple, tuple] = {}  # (period, revision, minute) -> the indicators, shared by every viewer
+
+    def period_indicators(start: int, end: int, now: int):
+        """The city's, the districts' and the departments' indicators, computed once per period,
+        case revision and minute for every viewer of the process."""
+        facts = index().facts()
+        key = (start, end, facts.revision, now // 60_000)
+        if key not in computed:
+            if len(computed) > 16:
+                computed.clear()
+            computed[key] = indicators_of(facts.facts, start, end, now, by=("district", "department"))
+        return computed[key]
 
     def lang_of(lang) -> str:
         return resolve_lang(lang, services.settings.lang)
@@ -88,7 +107,7 @@ def register(app, services) -> None:
         lang = lang_of(lang)
         now = now_ms()
         try:
-            open_cases = cases().store.open_cases()
+            open_cases = index().open_cases()
         except REDIS_UNAVAILABLE:
             return [no_update] * (len(STAGE_CARDS) + 2)
         matching = filter_cases(open_cases, now, district=district or "", class_code=class_code or "", source=source or "",
@@ -259,7 +278,7 @@ def register(app, services) -> None:
             return t("case_tasks_no_department", lang), "—", "—", "—", "—", []
         now = now_ms()
         try:
-            open_cases = cases().store.open_cases()
+            open_cases = index().open_cases()
         except REDIS_UNAVAILABLE:
             return [no_update] * 6
         summary = task_summary(open_cases, department, now)
@@ -280,7 +299,7 @@ def register(app, services) -> None:
         lang = lang_of(lang)
         now = now_ms()
         try:
-            verify, check = inspection_queues(cases().store.open_cases(), now)
+            verify, check = inspection_queues(index().open_cases(), now)
         except REDIS_UNAVAILABLE:
             return [no_update] * 4
         names = district_names(lang)
@@ -300,16 +319,15 @@ def register(app, services) -> None:
         now = now_ms()
         start, end = period_range(period or "this_month", now)
         try:
-            store = cases().store
-            found = relevant_for_period(store.all(), start, end)
-            events = store.timelines(c.id for c in found)
+            city, groups = period_indicators(start, end, now)
+        except CaseIndexLoading:
+            return t("ind_loading", lang), no_update, no_update, no_update, no_update
         except REDIS_UNAVAILABLE:
             return [no_update] * 5
         districts = district_names(lang)
         department_names = {d: dep.name(lang) for d, dep in departments.items()}
-        by_district = indicators_by(found, events, "district", start, end, now)
-        by_department = indicators_by(found, events, "department", start, end, now)
-        city_row = indicator_row("_city", t("ind_city", lang), indicators(found, events, start, end, now))
+        by_district, by_department = groups["district"], groups["department"]
+        city_row = indicator_row("_city", t("ind_city", lang), city)
         as_of = min(end, now)
         period_text = f"{fmt_time(start)} — {fmt_time(end)}（{t('ind_as_of', lang)} {fmt_time(as_of)}）" if lang == "zh" \
             else f"{fmt_time(start)} — {fmt_time(end)} ({t('ind_as_of', lang)} {fmt_time(as_of)})"

@@ -338,6 +338,7 @@ STRINGS: dict[str, dict[str, str]] = {
     "ind_period": {"zh": "统计区间", "en": "Period"},
     "ind_as_of": {"zh": "截至", "en": "as of"},
     "ind_city": {"zh": "全市", "en": "City"},
+    "ind_loading": {"zh": "正在汇总全部案件，请稍候……", "en": "Gathering every case; the indicators follow shortly…"},
     "ind_by_district": {"zh": "按区镇", "en": "By district"},
     "ind_by_department": {"zh": "按处置部门", "en": "By department"},
     "ind_ranking": {"zh": "处置部门综合评价排名", "en": "Department ranking"},

@@ -9,6 +9,9 @@ each script also writes), so each script runs on one Redis Cluster slot:
 - `ioc:{core}:cases:devices` hash: `<device>|<class>` -> the open case raised from that device
 - `ioc:{core}:cases:open` sorted set: open case id -> created_at; `ioc:{core}:cases:geo:<class>` geo
   set of open cases per class (likely-duplicate search)
+- `ioc:{core}:cases:rev` counter bumped by every create and transition, and
+  `ioc:{core}:cases:changed` sorted set: case id -> the revision of its last change, so a reader
+  that holds every case in memory fetches only what changed since the revision it has
 - `ioc:{core}:cases:seq` counter behind case ids; `ioc:{core}:cases:outbox` stream: messages to
   publish to department systems after the transition that produced them (`ioc/v1/dispatch/{department}`)
 
@@ -21,6 +24,7 @@ other gets `CaseConflict` with the version now stored.
 from __future__ import annotations
 
 import time
+from typing import NamedTuple
 
 import orjson
 
@@ -37,6 +41,8 @@ OPEN = f"{TAG}:open"
 SEQ = f"{TAG}:seq"
 OUTBOX = f"{TAG}:outbox"
 REVISION = f"{TAG}:rev"  # counter bumped by every create and transition: readers cache until it moves
+CHANGED = f"{TAG}:changed"  # case id -> revision of its last create or transition
+STEPS_BATCH = 100  # timelines per STEPS_LUA call: one call holds Redis for about 5 ms
 OUTBOX_MAXLEN = 100_000
 
 
@@ -48,7 +54,7 @@ def geo_key(class_code: str) -> str:
     return f"{TAG}:geo:{class_code}"
 
 
-# KEYS: data, version, reports, devices, open, geo, timeline, audit, revision
+# KEYS: data, version, reports, devices, open, geo, timeline, audit, revision, changed
 # ARGV: JSON {id, case, report_id, device_key, created_at, lon, lat, event: [field, value, …], audit: [...]}
 # Returns {1, id} when created, {0, existing id} when the report id or device already has a case.
 CREATE_LUA = """
@@ -69,11 +75,11 @@ redis.call('ZADD', KEYS[5], a.created_at, a.id)
 redis.call('GEOADD', KEYS[6], a.lon, a.lat, a.id)
 redis.call('XADD', KEYS[7], '*', unpack(a.event))
 redis.call('XADD', KEYS[8], '*', unpack(a.audit))
-redis.call('INCR', KEYS[9])
+redis.call('ZADD', KEYS[10], redis.call('INCR', KEYS[9]), a.id)
 return {1, a.id}
 """
 
-# KEYS: data, version, devices, open, geo, timeline, outbox, audit, revision
+# KEYS: data, version, devices, open, geo, timeline, outbox, audit, revision, changed
 # ARGV: JSON {id, expected, version, case, open (bool), device_key, event, audit, outbox ([] or fields)}
 # Returns {1, version} on success, {0, stored version} on a version conflict, {-1, 0} if unknown.
 TRANSITION_LUA = """
@@ -92,10 +98,42 @@ if not a.open then
 end
 redis.call('XADD', KEYS[6], '*', unpack(a.event))
 redis.call('XADD', KEYS[8], '*', unpack(a.audit))
-redis.call('INCR', KEYS[9])
+redis.call('ZADD', KEYS[10], redis.call('INCR', KEYS[9]), a.id)
 if #a.outbox > 0 then redis.call('XADD', KEYS[7], 'MAXLEN', '~', 100000, '*', unpack(a.outbox)) end
 return {1, a.version}
 """
+
+# KEYS: timelines. Returns, per timeline, its events as "action|from|to|at|action|from|to|at…"
+# (no notes or details): what the indicators need, a fraction of the bytes of XRANGE.
+STEPS_LUA = """
+local out = {}
+for i, key in ipairs(KEYS) do
+  local parts = {}
+  for _, entry in ipairs(redis.call('XRANGE', key, '-', '+')) do
+    local f = entry[2]
+    local action, from, to, at = '', '', '', ''
+    for j = 1, #f, 2 do
+      local k = f[j]
+      if k == 'action' then action = f[j + 1]
+      elseif k == 'from' then from = f[j + 1]
+      elseif k == 'to' then to = f[j + 1]
+      elseif k == 'at' then at = f[j + 1] end
+    end
+    parts[#parts + 1] = action .. '|' .. from .. '|' .. to .. '|' .. at
+  end
+  out[i] = table.concat(parts, '|')
+end
+return out
+"""
+
+
+class Step(NamedTuple):
+    """One timeline event without its note and detail (see `CaseStore.steps`)."""
+
+    action: str
+    from_stage: str
+    to_stage: str
+    at: int
 
 
 class CaseNotFound(KeyError):
@@ -140,12 +178,18 @@ def _events(case_id: str, entries) -> list[CaseEvent]:
     return out
 
 
+def _steps(joined: str) -> list[Step]:
+    v = joined.split("|")
+    return [Step(v[k], v[k + 1], v[k + 2], int(v[k + 3])) for k in range(0, len(v) - 3, 4)]
+
+
 def create_call(case: Case, event: CaseEvent, ip: str = "") -> tuple[list[str], list[bytes]]:
     """KEYS and ARGV of CREATE_LUA for a new case (also for bulk loaders that pipeline it)."""
     args = {"id": case.id, "case": orjson.dumps(case.to_dict()).decode(), "report_id": case.report_id,
             "device_key": device_key(case), "created_at": str(case.created_at), "lon": case.lon, "lat": case.lat,
             "event": _flat(event_fields(event)), "audit": _flat(audit_fields(event, ip))}
-    return ([DATA, VERSION, REPORTS, DEVICES, OPEN, geo_key(case.class_code), timeline_key(case.id), keys.AUDIT, REVISION],
+    return ([DATA, VERSION, REPORTS, DEVICES, OPEN, geo_key(case.class_code), timeline_key(case.id), keys.AUDIT, REVISION,
+             CHANGED],
             [orjson.dumps(args)])
 
 
@@ -155,7 +199,8 @@ def transition_call(before: Case, after: Case, event: CaseEvent, outbox: dict | 
     args = {"id": after.id, "expected": before.version, "version": after.version, "case": orjson.dumps(after.to_dict()).decode(),
             "open": after.is_open, "device_key": device_key(after), "event": _flat(event_fields(event)),
             "audit": _flat(audit_fields(event, ip)), "outbox": _flat(outbox) if outbox else []}
-    return ([DATA, VERSION, DEVICES, OPEN, geo_key(after.class_code), timeline_key(after.id), OUTBOX, keys.AUDIT, REVISION],
+    return ([DATA, VERSION, DEVICES, OPEN, geo_key(after.class_code), timeline_key(after.id), OUTBOX, keys.AUDIT, REVISION,
+             CHANGED],
             [orjson.dumps(args)])
 
 
@@ -164,6 +209,7 @@ class CaseStore:
         self.redis = redis_client
         self._create = redis_client.register_script(CREATE_LUA)
         self._transition = redis_client.register_script(TRANSITION_LUA)
+        self._steps = redis_client.register_script(STEPS_LUA)
 
     def next_id(self, now_ms: int | None = None) -> str:
         """`ZJG-YYYYMMDD-NNNNNN` (China date, city-wide sequence)."""
@@ -227,6 +273,32 @@ class CaseStore:
         for case_id in ids:
             pipe.xrange(timeline_key(case_id))
         return {case_id: _events(case_id, entries) for case_id, entries in zip(ids, pipe.execute())}
+
+    def changed_since(self, revision: int) -> list[str]:
+        """Ids of the cases created or changed after `revision` (oldest change first)."""
+        return [_text(x) for x in self.redis.zrangebyscore(CHANGED, f"({int(revision)}", "+inf")]
+
+    def ids(self) -> list[str]:
+        """The id of every case."""
+        return [_text(x) for x in self.redis.hkeys(DATA)]
+
+    def raw_cases(self, case_ids=None) -> list[dict]:
+        """Cases as stored (dicts): all of them, or those of `case_ids` that exist."""
+        if case_ids is None:
+            return [orjson.loads(v) for v in self.redis.hvals(DATA)]
+        ids = list(case_ids)
+        return [orjson.loads(v) for v in self.redis.hmget(DATA, ids) if v] if ids else []
+
+    def steps(self, case_ids) -> dict[str, list[Step]]:
+        """The timelines of many cases as `Step`s (action, stages, time; no notes or details),
+        read `STEPS_BATCH` timelines per script call so Redis is never held for long."""
+        ids = list(case_ids)
+        out: dict[str, list[Step]] = {}
+        for k in range(0, len(ids), STEPS_BATCH):
+            chunk = ids[k:k + STEPS_BATCH]
+            for case_id, joined in zip(chunk, self._steps(keys=[timeline_key(i) for i in chunk], args=[])):
+                out[case_id] = _steps(_text(joined)) if joined else []
+        return out
 
     def nearby_open(self, class_code: str, lon: float, lat: float, radius_m: float) -> list[str]:
         """Open cases of the class within `radius_m` metres, nearest first."""

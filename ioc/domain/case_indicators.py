@@ -57,7 +57,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
-from .cases import STAGES, Case, CaseEvent
+from .cases import ENDED, STAGES, Case, CaseEvent
 
 HOUR_MS = 3_600_000
 CHINA_TZ = timezone(timedelta(hours=8), "Asia/Shanghai")
@@ -169,11 +169,22 @@ class Indicators:
         }
 
 
-@dataclass(frozen=True)
-class _Facts:
-    """What one case's timeline says, with times (ms)."""
+@dataclass(frozen=True, slots=True)
+class IndicatorFacts:
+    """What the indicators need of one case: its grouping fields, its times (ms) and what its
+    timeline says. Small, so a process can hold one per case of the whole city and compute any
+    period from memory; see `indicator_facts`."""
 
-    case: Case
+    id: str
+    district: str
+    department: str
+    class_code: str
+    source: str
+    created_at: int
+    updated_at: int
+    closed_at: int
+    due_at: int
+    is_open: bool
     dispatched_at: tuple[int, ...]  # every arrival at `dispatched`
     deferral_approved_at: tuple[int, ...]
     handled_at: tuple[int, ...]
@@ -191,13 +202,11 @@ def _group_events(events: Events) -> dict[str, list[CaseEvent]]:
     else:
         for ev in events:
             grouped.setdefault(ev.case_id, []).append(ev)
-    for evs in grouped.values():
-        evs.sort(key=lambda e: e.at)  # stable: same-millisecond events keep their order
     return grouped
 
 
-def _stays(case: Case, evs: list[CaseEvent]) -> tuple[tuple[str, int, int], ...]:
-    stage, since = "reported", case.created_at
+def _stays(created_at: int, evs: list) -> tuple[tuple[str, int, int], ...]:
+    stage, since = "reported", created_at
     out = []
     for ev in evs:
         if ev.action == "report":
@@ -209,18 +218,37 @@ def _stays(case: Case, evs: list[CaseEvent]) -> tuple[tuple[str, int, int], ...]
     return tuple(out)
 
 
-def _facts(case: Case, evs: list[CaseEvent]) -> _Facts:
+def indicator_facts(case: Case, events: Iterable = ()) -> IndicatorFacts:
+    """The facts of `case` from its timeline. `events` are the case's events in any order, each
+    with `action`, `from_stage`, `to_stage` and `at` (a `CaseEvent`, or any object with those)."""
+    return _facts((case.id, case.district, case.department, case.class_code, case.source, case.created_at,
+                   case.updated_at, case.closed_at, case.due_at, case.is_open), case.stage, case.deferral_count, events)
+
+
+def indicator_facts_of_record(record: Mapping, events: Iterable = ()) -> IndicatorFacts:
+    """`indicator_facts` of a case given as its stored dict (`Case.to_dict()`), without building
+    the `Case`: what a process that reads every case of the city uses."""
+    stage = record.get("stage", "reported")
+    return _facts((record["id"], record.get("district", ""), record.get("department", ""), record.get("class_code", ""),
+                   record.get("source", ""), record.get("created_at", 0), record.get("updated_at", 0),
+                   record.get("closed_at", 0), record.get("due_at", 0), stage not in ENDED),
+                  stage, record.get("deferral_count", 0), events)
+
+
+def _facts(fields: tuple, stage: str, deferral_count: int, events: Iterable) -> IndicatorFacts:
+    evs = sorted(events, key=lambda e: e.at)  # stable: same-millisecond events keep their order
+    created_at = fields[5]
     if not evs:
-        registered = case.stage in REGISTERED_STAGES or bool(case.closed_at)
-        return _Facts(case, (case.created_at,) if registered else (),
-                      (case.created_at,) if case.deferral_count > 0 else (), (), (), ())
-    return _Facts(
-        case,
+        registered = stage in REGISTERED_STAGES or bool(fields[7])
+        return IndicatorFacts(*fields, (created_at,) if registered else (), (created_at,) if deferral_count > 0 else (),
+                              (), (), ())
+    return IndicatorFacts(
+        *fields,
         tuple(e.at for e in evs if e.to_stage == "dispatched" and e.from_stage != "dispatched"),
         tuple(e.at for e in evs if e.action == "approve_deferral"),
         tuple(e.at for e in evs if e.action == "handle"),
         tuple(e.at for e in evs if e.action == "check_fail"),
-        _stays(case, evs),
+        _stays(created_at, evs),
     )
 
 
@@ -231,43 +259,93 @@ def _as_of(start_ms: int, end_ms: int, now_ms: int | None) -> int:
     return max(start_ms, as_of)
 
 
-def _aggregate(facts: Iterable[_Facts], start_ms: int, end_ms: int, as_of: int) -> Indicators:
-    registered = due = closed = on_time = deferred = overdue = handled = rework = 0
-    stay_ms: dict[str, int] = {}
-    stay_n: dict[str, int] = {}
+class _Tally:
+    """The running counts of one group while the facts are walked once."""
+
+    __slots__ = ("registered", "due", "closed", "on_time", "deferred", "overdue", "handled", "rework", "stay_ms", "stay_n")
+
+    def __init__(self):
+        self.registered = self.due = self.closed = self.on_time = self.deferred = self.overdue = 0
+        self.handled = self.rework = 0
+        self.stay_ms: dict[str, int] = {}
+        self.stay_n: dict[str, int] = {}
+
+    def result(self, start_ms: int, end_ms: int, as_of: int) -> Indicators:
+        order = {s: i for i, s in enumerate(STAGES)}
+        stages = sorted(self.stay_n, key=lambda s: (order.get(s, len(order)), s))
+        return Indicators(start_ms, end_ms, as_of, self.registered, self.due, self.closed, self.on_time, self.deferred,
+                          self.overdue, self.handled, self.rework,
+                          {s: self.stay_ms[s] / self.stay_n[s] / HOUR_MS for s in stages},
+                          {s: self.stay_n[s] for s in stages})
+
+
+def _add(tallies: list[_Tally], f: IndicatorFacts, start_ms: int, as_of: int) -> None:
+    """Count one case's facts into every tally in `tallies` (the city and its groups)."""
+    for stage, entered, left in f.stays:
+        if start_ms <= left < as_of:
+            for t in tallies:
+                t.stay_ms[stage] = t.stay_ms.get(stage, 0) + (left - entered)
+                t.stay_n[stage] = t.stay_n.get(stage, 0) + 1
+    if any(start_ms <= x < as_of for x in f.handled_at):
+        reworked = any(x < as_of for x in f.check_failed_at)
+        for t in tallies:
+            t.handled += 1
+            t.rework += reworked
+    if not f.dispatched_at or min(f.dispatched_at) >= as_of:
+        return  # not registered (yet)
+    registered = start_ms <= min(f.dispatched_at)
+    counts = None  # which of the due groups the case is in, if any
+    if f.closed_at and start_ms <= f.closed_at < as_of:
+        counts = "on_time" if not f.due_at or f.closed_at <= f.due_at else "late"
+    elif f.closed_at and f.closed_at < start_ms:
+        counts = "before"  # closed before the period: counted in its own period
+    elif f.due_at and f.due_at < as_of:
+        counts = "overdue"
+    elif any(x < as_of for x in f.deferral_approved_at):
+        counts = "deferred"
+    for t in tallies:
+        t.registered += registered
+        if counts is None or counts == "before":
+            continue
+        t.due += 1
+        if counts == "on_time":
+            t.closed += 1
+            t.on_time += 1
+        elif counts == "late":
+            t.closed += 1
+            t.overdue += 1
+        elif counts == "overdue":
+            t.overdue += 1
+        else:
+            t.deferred += 1
+
+
+def indicators_of(facts: Iterable[IndicatorFacts], start_ms: int, end_ms: int, now_ms: int | None = None,
+                  by: Iterable[str] = ()) -> tuple[Indicators, dict[str, dict[str, Indicators]]]:
+    """The indicators of all `facts` for [start_ms, end_ms) as of min(end_ms, now_ms), and, in the
+    same single pass, per value of each key in `by` (district, department, class_code, source;
+    each dict sorted by value, empty values left out, as in `indicators_by`)."""
+    by = tuple(by)
+    for key in by:
+        if key not in GROUP_KEYS:
+            raise ValueError(f"cannot group cases by {key!r}; group by one of {', '.join(GROUP_KEYS)}")
+    as_of = _as_of(start_ms, end_ms, now_ms)
+    city = _Tally()
+    groups: dict[str, dict[str, _Tally]] = {key: {} for key in by}
     for f in facts:
-        c = f.case
-        for stage, entered, left in f.stays:
-            if start_ms <= left < as_of:
-                stay_ms[stage] = stay_ms.get(stage, 0) + (left - entered)
-                stay_n[stage] = stay_n.get(stage, 0) + 1
-        if any(start_ms <= t < as_of for t in f.handled_at):
-            handled += 1
-            if any(t < as_of for t in f.check_failed_at):
-                rework += 1
-        if not f.dispatched_at or min(f.dispatched_at) >= as_of:
-            continue  # not registered (yet)
-        if start_ms <= min(f.dispatched_at):
-            registered += 1
-        if c.closed_at and start_ms <= c.closed_at < as_of:
-            due += 1
-            closed += 1
-            if not c.due_at or c.closed_at <= c.due_at:
-                on_time += 1
-            else:
-                overdue += 1
-        elif c.closed_at and c.closed_at < start_ms:
-            continue  # closed before the period: counted in its own period
-        elif c.due_at and c.due_at < as_of:
-            due += 1
-            overdue += 1
-        elif any(t < as_of for t in f.deferral_approved_at):
-            due += 1
-            deferred += 1
-    order = {s: i for i, s in enumerate(STAGES)}
-    stages = sorted(stay_n, key=lambda s: (order.get(s, len(order)), s))
-    return Indicators(start_ms, end_ms, as_of, registered, due, closed, on_time, deferred, overdue, handled, rework,
-                      {s: stay_ms[s] / stay_n[s] / HOUR_MS for s in stages}, {s: stay_n[s] for s in stages})
+        if f.created_at >= end_ms or (not f.is_open and max(f.updated_at, f.closed_at) < start_ms):
+            continue  # reported after the period, or ended before it: it adds nothing (a shortcut)
+        tallies = [city]
+        for key in by:
+            value = getattr(f, key)
+            if value:
+                tally = groups[key].get(value)
+                if tally is None:
+                    tally = groups[key][value] = _Tally()
+                tallies.append(tally)
+        _add(tallies, f, start_ms, as_of)
+    return (city.result(start_ms, end_ms, as_of),
+            {key: {value: groups[key][value].result(start_ms, end_ms, as_of) for value in sorted(groups[key])} for key in by})
 
 
 def indicators(cases: Iterable[Case], events: Events, start_ms: int, end_ms: int,
@@ -276,9 +354,9 @@ def indicators(cases: Iterable[Case], events: Events, start_ms: int, end_ms: int
 
     `events` is the cases' timelines: a dict case id -> events, or one flat list of events.
     """
-    as_of = _as_of(start_ms, end_ms, now_ms)
+    _as_of(start_ms, end_ms, now_ms)
     grouped = _group_events(events)
-    return _aggregate((_facts(c, grouped.get(c.id, [])) for c in cases), start_ms, end_ms, as_of)
+    return indicators_of((indicator_facts(c, grouped.get(c.id, ())) for c in cases), start_ms, end_ms, now_ms)[0]
 
 
 def indicators_by(cases: Iterable[Case], events: Events, key: str, start_ms: int, end_ms: int,
@@ -288,14 +366,9 @@ def indicators_by(cases: Iterable[Case], events: Events, key: str, start_ms: int
     out."""
     if key not in GROUP_KEYS:
         raise ValueError(f"cannot group cases by {key!r}; group by one of {', '.join(GROUP_KEYS)}")
-    as_of = _as_of(start_ms, end_ms, now_ms)
+    _as_of(start_ms, end_ms, now_ms)
     grouped = _group_events(events)
-    groups: dict[str, list[_Facts]] = {}
-    for c in cases:
-        value = getattr(c, key)
-        if value:
-            groups.setdefault(value, []).append(_facts(c, grouped.get(c.id, [])))
-    return {value: _aggregate(groups[value], start_ms, end_ms, as_of) for value in sorted(groups)}
+    return indicators_of((indicator_facts(c, grouped.get(c.id, ())) for c in cases), start_ms, end_ms, now_ms, by=(key,))[1][key]
 
 
 def period_bounds(kind: str, at_ms: int, offset: int = 0) -> tuple[int, int]:

@@ -11,14 +11,16 @@ import re
 import time
 from datetime import datetime, timedelta, timezone
 
+import redis
 from flask import Flask, jsonify, request
 
+from ioc.adapters.case_index import CaseIndexLoading
 from ioc.adapters.case_store import CaseConflict, CaseNotFound
 from ioc.adapters.redis_client import REDIS_UNAVAILABLE
 from ioc.casework.service import CaseInputError, CaseService
 from ioc.domain import case_catalog
 from ioc.domain.access import SIGNED_IN, Principal, allowed
-from ioc.domain.case_indicators import FORMULAS, indicators, indicators_by, period_bounds, rank_departments
+from ioc.domain.case_indicators import FORMULAS, GROUP_KEYS, indicators_of, period_bounds, rank_departments
 from ioc.domain.cases import STAGES, CaseActionError, CasePermissionError, TRANSITIONS, allowed_actions
 from ioc.domain.departments import all_departments
 
@@ -81,17 +83,24 @@ def register(server: Flask, services: Services) -> None:
         period, group = request.args.get("period", "month"), request.args.get("group", "department")
         try:
             offset = int(request.args.get("offset", 0))
-            start, end = period_bounds(period, int(time.time() * 1000), offset)
-            found = cases.store.all()
-            timelines = cases.store.timelines(c.id for c in found)
-            groups = indicators_by(found, timelines, group, start, end)
+            now = int(time.time() * 1000)
+            start, end = period_bounds(period, now, offset)
+            if group not in GROUP_KEYS:
+                raise ValueError(f"cannot group cases by {group!r}; group by one of {', '.join(GROUP_KEYS)}")
+            if services.case_index is None:
+                raise redis.ConnectionError("REDIS_URL is not set")
+            facts = services.case_index.facts()
+            overall, by = indicators_of(facts.facts, start, end, now, by=(group,))
+            groups = by[group]
         except ValueError as e:
             return _error(400, "bad_request", str(e), field="period" if "period" in str(e) else "group")
+        except CaseIndexLoading as e:
+            response = _error(503, "unavailable", f"{e}; try again in a few seconds")
+            response.headers["Retry-After"] = "5"
+            return response
         except REDIS_UNAVAILABLE as e:
             return unavailable(e)
-        now = int(time.time() * 1000)
-        body = {"period": period, "start": _iso(start), "end": _iso(end),
-                "overall": indicators(found, timelines, start, end, now).to_dict(),
+        body = {"period": period, "start": _iso(start), "end": _iso(end), "overall": overall.to_dict(),
                 "groups": {k: v.to_dict() for k, v in groups.items()}, "formulas": FORMULAS}
         if group == "department":
             body["ranking"] = [{"rank": r.rank, "department": r.key, "score": r.score} for r in rank_departments(groups)]

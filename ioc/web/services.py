@@ -13,6 +13,7 @@ from ioc.adapters.mqtt import probe_broker
 from ioc.adapters.redis_client import connect_redis
 from ioc.adapters.alarm_store import AlarmStore
 from ioc.adapters.audit_log import AuditLog
+from ioc.adapters.case_index import CaseIndex
 from ioc.adapters.city_snapshot import CityCache
 from ioc.adapters.snapshot_store import SnapshotStore
 from ioc.adapters.user_store import UserStore
@@ -52,6 +53,7 @@ class Services:
     audit: AuditLog | None = None
     alarms: AlarmStore | None = None
     city_cache: CityCache | None = None  # the big screen's per-process snapshot cache, shared by every viewer
+    case_index: CaseIndex | None = None  # the case pages' per-process copy of the cases, kept in step by revision
 
     @classmethod
     def from_settings(cls, settings: Settings) -> "Services":
@@ -67,6 +69,7 @@ class Services:
             audit=AuditLog(client) if client else None,
             alarms=AlarmStore(client) if client else None,
             city_cache=CityCache(lambda: client, settings.redis_shards) if client else None,
+            case_index=CaseIndex(lambda: client) if client else None,
         )
 
 

@@ -7,7 +7,8 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from ioc.domain.case_indicators import (FORMULAS, Indicators, indicators, indicators_by, period_bounds,
+from ioc.domain.case_indicators import (FORMULAS, Indicators, indicator_facts, indicator_facts_of_record, indicators,
+                                        indicators_by, indicators_of, period_bounds,
                                         rank_departments, score)
 from ioc.domain.cases import TRANSITIONS, Case, CaseEvent
 
@@ -476,3 +477,34 @@ def test_every_indicator_in_to_dict_has_a_formula_in_chinese_and_english(jan):
     shown = set(jan.to_dict()) - {"start_ms", "end_ms", "as_of_ms", "assessed", "stage_stays"}
     assert shown <= set(FORMULAS)
     assert all(f["zh"] and f["en"] for f in FORMULAS.values())
+
+
+# --- facts: one per case, computed once, any period from memory ----------------------------------
+
+def test_one_pass_gives_the_whole_and_every_grouping_as_separate_calls_do():
+    cases, events = january_cases()
+    facts = [indicator_facts(c, events[c.id]) for c in cases]
+    whole, groups = indicators_of(facts, *JAN, by=("district", "department", "source"))
+    assert whole == indicators(cases, events, *JAN)
+    for key in ("district", "department", "source"):
+        assert groups[key] == indicators_by(cases, events, key, *JAN)
+
+
+def test_the_facts_of_a_stored_case_dict_are_the_facts_of_the_case():
+    cases, events = january_cases()
+    for case in cases:
+        assert indicator_facts_of_record(case.to_dict(), events[case.id]) == indicator_facts(case, events[case.id])
+    assert indicator_facts_of_record(cases[0].to_dict()) == indicator_facts(cases[0])
+
+
+def test_cases_reported_after_the_period_or_ended_before_it_add_nothing():
+    cases, events = january_cases()
+    facts = [indicator_facts(c, events[c.id]) for c in cases]
+    relevant = [f for f in facts if f.id not in ("G",)]  # G closed in December
+    assert indicators_of(facts, *JAN)[0] == indicators_of(relevant, *JAN)[0]
+    assert indicators_of(facts, at(3, 1), at(4, 1))[0].due == 4  # C, D, E and F still open, past due, in March
+
+
+def test_one_pass_refuses_an_unknown_grouping():
+    with pytest.raises(ValueError, match="group by one of"):
+        indicators_of([], *JAN, by=("colour",))

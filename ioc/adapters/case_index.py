@@ -1,0 +1,195 @@
+"""Every case of the city in the web process's memory, kept in step with Redis by revision.
+
+The case pages are read far more often than cases change: a dispatch console polls every few
+seconds, the indicators of a year read 100,000 cases and their timelines. `CaseIndex` holds
+- the open cases in full (the console, a department's tasks, the inspector's queues), read once
+  and then changed case by case;
+- the indicator facts (`ioc.domain.case_indicators.IndicatorFacts`) of every case, loaded in a
+  background thread the first time the indicators are asked for, then changed case by case.
+
+Each read costs one GET of the case revision (`ioc:{core}:cases:rev`). When it moved, only the
+cases in `ioc:{core}:cases:changed` after the revision held are read again (their JSON and, when
+the facts are loaded, their timelines' steps), so a reader always sees the writes made before
+its request (a report filed a moment ago is in the console). A revision that went backwards
+(Redis emptied) makes the index start over.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+from ioc.domain.case_indicators import IndicatorFacts, indicator_facts, indicator_facts_of_record
+from ioc.domain.cases import Case
+
+from .case_store import REVISION, CaseStore
+
+log = logging.getLogger(__name__)
+
+LOAD_BATCH = 1000  # cases read per round trip by the first load
+
+
+class CaseIndexLoading(RuntimeError):
+    """The facts of every case are still being read (the first request of a process, at city scale)."""
+
+
+@dataclass(frozen=True)
+class CaseFacts:
+    """The indicator facts of every case at one revision."""
+
+    revision: int
+    facts: tuple[IndicatorFacts, ...]
+
+
+def _interned(facts: IndicatorFacts) -> IndicatorFacts:
+    """The same facts with the grouping strings shared between cases (a city repeats a few dozen
+    districts, departments, classes and sources over 100,000 cases)."""
+    return IndicatorFacts(
+        facts.id, sys.intern(facts.district), sys.intern(facts.department), sys.intern(facts.class_code),
+        sys.intern(facts.source), facts.created_at, facts.updated_at, facts.closed_at, facts.due_at, facts.is_open,
+        facts.dispatched_at, facts.deferral_approved_at, facts.handled_at, facts.check_failed_at,
+        tuple((sys.intern(stage), entered, left) for stage, entered, left in facts.stays))
+
+
+class CaseIndex:
+    """One per web process, shared by every viewer (thread-safe)."""
+
+    def __init__(self, client_of, load_wait_s: float = 20.0):
+        self._client_of = client_of  # () -> redis client
+        self.load_wait_s = load_wait_s
+        self._lock = threading.Lock()
+        self._revision: int | None = None  # of the open cases (and of the facts once loaded)
+        self._open: dict[str, Case] = {}
+        self._open_list: list[Case] = []
+        self._facts: dict[str, IndicatorFacts] | None = None
+        self._facts_view: CaseFacts | None = None
+        self._loader: threading.Thread | None = None
+        self._loader_pid = 0
+        self._loaded = threading.Event()
+        self._load_error: BaseException | None = None
+
+    # --- what the views ask -------------------------------------------------------------------
+    def open_cases(self) -> list[Case]:
+        """The open cases, as of the latest revision (oldest first). Do not change the list."""
+        self._sync()
+        return self._open_list
+
+    def facts(self) -> CaseFacts:
+        """The indicator facts of every case, as of the latest revision. The first call of a
+        process starts reading them and waits up to `load_wait_s`, then raises
+        `CaseIndexLoading` (ask again later); a Redis error while loading is raised to the caller."""
+        if self._facts is None:
+            self._start_loader()
+            if not self._loaded.wait(self.load_wait_s):
+                raise CaseIndexLoading("the case indicators are being prepared")
+            error = self._load_error
+            if error is not None:
+                self._loaded.clear()
+                self._load_error = None
+                raise error
+        self._sync()
+        view = self._facts_view
+        if view is None:  # lost to a reset (Redis emptied) between the two lines above: read again
+            return self.facts()
+        return view
+
+    # --- keeping in step ----------------------------------------------------------------------
+    def _sync(self) -> None:
+        client = self._client_of()
+        revision = int(client.get(REVISION) or 0)
+        if revision == self._revision:
+            return
+        with self._lock:
+            if revision == self._revision:
+                return
+            store = CaseStore(client)
+            if self._revision is None or revision < self._revision:
+                self._reset(store, revision)
+            else:
+                self._apply(store, store.changed_since(self._revision), facts=self._facts is not None)
+                self._revision = revision
+            self._publish()
+
+    def _reset(self, store: CaseStore, revision: int) -> None:
+        if self._revision is not None:
+            log.info("the case revision went back from %s to %s: reading the cases again", self._revision, revision)
+        self._open = {c.id: c for c in store.open_cases()}
+        self._revision = revision
+        if self._facts is not None:  # read them again in the background
+            self._facts = None
+            self._facts_view = None
+            self._loaded.clear()
+
+    def _apply(self, store: CaseStore, ids: list[str], facts: bool) -> None:
+        if not ids:
+            return
+        cases = [Case.from_dict(raw) for raw in store.raw_cases(ids)]
+        steps = store.steps(c.id for c in cases) if facts else {}
+        for case in cases:
+            if case.is_open:
+                self._open[case.id] = case
+            else:
+                self._open.pop(case.id, None)
+            if facts and self._facts is not None:
+                self._facts[case.id] = _interned(indicator_facts(case, steps.get(case.id, ())))
+
+    def _publish(self) -> None:
+        self._open_list = sorted(self._open.values(), key=lambda c: (c.created_at, c.id))
+        if self._facts is not None:
+            self._facts_view = CaseFacts(self._revision or 0, tuple(self._facts.values()))
+
+    # --- the first read of every case ---------------------------------------------------------
+    def _start_loader(self) -> None:
+        with self._lock:
+            alive = self._loader is not None and self._loader.is_alive() and self._loader_pid == os.getpid()
+            if alive or self._facts is not None:
+                return
+            self._loaded.clear()
+            self._load_error = None
+            self._loader_pid = os.getpid()
+            self._loader = threading.Thread(target=self._load_facts, name="ioc-case-index", daemon=True)
+            self._loader.start()
+
+    def _load_facts(self) -> None:
+        try:
+            client = self._client_of()
+            store = CaseStore(client)
+            revision = int(client.get(REVISION) or 0)
+            facts: dict[str, IndicatorFacts] = {}
+            ids = store.ids()
+
+            def fetch(batch: list[str]):
+                records = store.raw_cases(batch)
+                return records, store.steps(r["id"] for r in records)
+
+            # a batch at a time, so only the facts stay in memory; the next batch is read while
+            # this one is worked on (Redis runs the steps script meanwhile)
+            batches = [ids[k:k + LOAD_BATCH] for k in range(0, len(ids), LOAD_BATCH)]
+            with ThreadPoolExecutor(1, thread_name_prefix="ioc-case-index-read") as reader:
+                pending = reader.submit(fetch, batches[0]) if batches else None
+                for k in range(len(batches)):
+                    records, steps = pending.result()
+                    pending = reader.submit(fetch, batches[k + 1]) if k + 1 < len(batches) else None
+                    for r in records:
+                        facts[r["id"]] = _interned(indicator_facts_of_record(r, steps.get(r["id"], ())))
+            with self._lock:
+                self._facts = facts
+                if self._revision is None:
+                    self._open = {c.id: c for c in store.open_cases()}
+                    self._revision = revision
+                # what changed while this was reading; the next sync brings both parts further
+                self._apply(store, store.changed_since(revision), facts=True)
+                self._publish()
+        except SystemExit:  # a test server stopping its threads
+            return
+        except Exception as e:  # noqa: BLE001 - handed to the caller waiting for it
+            log.warning("reading the case indicators failed: %s", e)
+            self._load_error = e
+        self._loaded.set()
+
+
+__all__ = ["CaseFacts", "CaseIndex", "CaseIndexLoading"]

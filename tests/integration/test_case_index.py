@@ -1,0 +1,106 @@
+"""The web process's copy of the cases (`CaseIndex`) on a real Redis: it follows every create and
+transition through the case revision, reads only what changed, computes the same indicators as
+reading every case and timeline, and starts over when Redis is emptied."""
+
+from __future__ import annotations
+
+import pytest
+
+from ioc.adapters.case_index import CaseIndex
+from ioc.adapters.case_store import STEPS_BATCH
+from ioc.domain.access import Principal
+from ioc.domain.case_indicators import indicator_facts, indicators, indicators_by, indicators_of, period_bounds
+
+YANGSHE = (31.872, 120.556)
+DISPATCHER = Principal("li", frozenset({"dispatcher"}))
+INSPECTOR = Principal("zhao", frozenset({"inspector"}))
+
+
+@pytest.fixture
+def now():
+    from datetime import datetime, timedelta, timezone
+
+    return int(datetime(2026, 11, 25, 10, 0, tzinfo=timezone(timedelta(hours=8))).timestamp() * 1000)
+
+
+@pytest.fixture
+def index(redis_client):
+    return CaseIndex(lambda: redis_client, load_wait_s=30)
+
+
+def report(case_service, now, n=0):
+    return case_service.report(class_code="10101", lat=YANGSHE[0] + n % 10 * 0.002, lon=YANGSHE[1], source="hotline",
+                               actor="hotline", report_id=f"r-{n}", now_ms=now)[0]
+
+
+def dispatched_case(case_service, now, n=0):
+    case = report(case_service, now, n)
+    case_service.act(case.id, "accept", DISPATCHER, now_ms=now + 1000)
+    case_service.act(case.id, "verify", INSPECTOR, now_ms=now + 2000)
+    return case_service.act(case.id, "dispatch", DISPATCHER, now_ms=now + 3000)
+
+
+def test_a_new_case_is_among_the_open_cases_at_once(index, case_service, now):
+    assert index.open_cases() == []
+    case = report(case_service, now)
+    assert [c.id for c in index.open_cases()] == [case.id]
+
+
+def test_a_case_that_ends_leaves_the_open_cases_and_a_changed_one_is_shown_as_it_is_now(index, case_service, now):
+    kept, ended = report(case_service, now, 1), report(case_service, now, 2)
+    index.open_cases()
+    case_service.act(ended.id, "reject", DISPATCHER, note="不属于受理范围", now_ms=now + 1000)
+    accepted = case_service.act(kept.id, "accept", DISPATCHER, now_ms=now + 1000)
+    assert index.open_cases() == [accepted]
+
+
+def test_only_the_cases_changed_since_the_revision_held_are_read_again(index, case_service, case_store, now):
+    cases = [report(case_service, now, n) for n in range(5)]
+    index.open_cases()
+    revision = case_store.revision()
+    case_service.act(cases[3].id, "accept", DISPATCHER, now_ms=now + 1000)
+    assert case_store.changed_since(revision) == [cases[3].id]
+
+
+def test_the_facts_of_every_case_give_the_indicators_of_every_case_and_timeline(index, case_service, case_store, now):
+    for n in range(6):
+        case = dispatched_case(case_service, now, n)
+        if n % 2:
+            case_service.act(case.id, "handle", Principal("h", frozenset({"handler"}), department=case.department),
+                             now_ms=now + 4000)
+    report(case_service, now, 9)
+    start, end = period_bounds("month", now)
+    facts = index.facts()
+    everything, timelines = case_store.all(), case_store.timelines(c.id for c in case_store.all())
+    city, groups = indicators_of(facts.facts, start, end, now + 10_000, by=("district", "department"))
+    assert city == indicators(everything, timelines, start, end, now + 10_000)
+    assert groups["department"] == indicators_by(everything, timelines, "department", start, end, now + 10_000)
+    assert city.registered == 6 and city.handled == 3
+
+
+def test_facts_follow_a_transition_after_they_were_loaded(index, case_service, case_store, now):
+    case = dispatched_case(case_service, now)
+    before = {f.id: f for f in index.facts().facts}[case.id]
+    handled = case_service.act(case.id, "handle", Principal("h", frozenset({"handler"}), department=case.department),
+                               now_ms=now + 4000)
+    after = {f.id: f for f in index.facts().facts}[case.id]
+    assert before.handled_at == () and after.handled_at == (now + 4000,)
+    assert after == indicator_facts(handled, case_store.timeline(case.id))
+
+
+def test_an_emptied_redis_makes_the_index_start_over(index, case_service, redis_client, now):
+    report(case_service, now, 1)
+    assert len(index.facts().facts) == 1 and len(index.open_cases()) == 1
+    redis_client.flushall()
+    assert index.open_cases() == []
+    assert index.facts().facts == ()
+
+
+def test_steps_are_the_timeline_without_notes_across_script_batches(case_store, case_service, now):
+    cases = [report(case_service, now, n) for n in range(STEPS_BATCH + 3)]
+    case_service.act(cases[-1].id, "reject", DISPATCHER, note="重复 | 无效", now_ms=now + 1000)
+    steps = case_store.steps(c.id for c in cases)
+    assert len(steps) == len(cases)
+    for case in (cases[0], cases[-1]):
+        assert [(s.action, s.from_stage, s.to_stage, s.at) for s in steps[case.id]] == \
+            [(e.action, e.from_stage, e.to_stage, e.at) for e in case_store.timeline(case.id)]
