@@ -323,9 +323,14 @@ class Timing:
 
 
 def time_http(session: requests.Session, url: str, body: bytes, headers: dict, timing: Timing, samples: int) -> None:
+    r = None
     for i in range(samples + 2):
         t0 = time.perf_counter()
-        r = session.post(url, data=body, headers=headers, timeout=60)
+        try:
+            r = session.post(url, data=body, headers=headers, timeout=60)
+        except requests.RequestException:  # a worker killed by its timeout: counted, and the next callback goes on
+            timing.errors += 1
+            continue
         ms = (time.perf_counter() - t0) * 1000
         if r.status_code not in (200, 204):
             timing.errors += 1
@@ -334,6 +339,8 @@ def time_http(session: requests.Session, url: str, body: bytes, headers: dict, t
             timing.http_ms.append(ms)
         timing.bytes = len(r.content)
         timing.encoding = r.headers.get("Content-Encoding", "")
+    if r is None:
+        return
     raw = r.content if not timing.encoding else b""
     timing.gzip_bytes = len(gzip.compress(raw, 6)) if raw else timing.bytes
 
