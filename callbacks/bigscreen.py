@@ -70,26 +70,15 @@ def register(app, services) -> None:
     def refresh(_n, indicator, lang, seen, sound, fleet_version):
         lang = resolve_lang(lang, services.settings.lang)
         indicator = indicator if indicator in INDICATORS else INDICATORS[0]  # a forged value is not an error page
-        now_ms = int(time.time() * 1000)
+        viewer = current_principal()
+        rights = (allowed(viewer, "alarm:acknowledge"), allowed(viewer, "alarm:clear"))
         try:
-            snapshot = city_cache().snapshot(now_ms)
-            events = services.snapshot.alarm_events(8)
+            cache = city_cache()
+            snapshot = cache.snapshot()
+            shown = cache.derived(snapshot, ("bigscreen", lang, indicator, rights),
+                                  lambda: frame(snapshot, lang, indicator, *rights))
         except REDIS_UNAVAILABLE:
             return [no_update] * (2 * len(KEYS) + 14)
-        figures = kpis(snapshot, lang)
-        texts = kpi_texts(figures, lang)
-        values = [texts[k][0] for k in KEYS]
-        subs = [texts[k][1] for k in KEYS]
-        escalated = escalated_count(snapshot.alarms, now_ms, policy)
-        if escalated:
-            subs[KEYS.index("kpi_alarms")] += f" · {t('escalated', lang)} {escalated}"
-        water_class = "kpi-card alert" if water_alert(figures) else "kpi-card"
-        hideout = district_hideout(district_values(snapshot, indicator), indicator)
-        legend_items = [html.Span([html.I(style={"background": c}), label], className="legend-item") for c, label in legend(indicator, lang)]
-        viewer = current_principal()
-        alarm_devices = snapshot.fleet.of_alarms(snapshot.alarms)
-        board = alarm_rows(alarm_board(snapshot.alarms, alarm_devices, services.city, now_ms, policy, lang), lang,
-                           with_ack=allowed(viewer, "alarm:acknowledge"), with_clear=allowed(viewer, "alarm:clear"))
         popup = popup_alarm(snapshot.alarms, seen or [])
         if popup is None:
             popup_out = [no_update, no_update, no_update, no_update, no_update]
@@ -99,12 +88,32 @@ def register(app, services) -> None:
                     f" · {popup.get('device_id')} · {popup.get('attribute')} = {popup.get('value')}")
             chime = html.Audio(src="/assets/alert.wav", autoPlay=True, id="alarm-sound") if "on" in (sound or []) else None
             popup_out = ["popup", text, popup["id"], (seen or [])[-200:] + [popup["id"]], chime]
+        # the offline styling (up to thousands of ids) only when the registry changed since this screen got it
+        offline = {"offline": snapshot.fleet.offline} if fleet_version != snapshot.registry_version else no_update
+        return shown[:2 * len(KEYS) + 2] + [offline] + shown[2 * len(KEYS) + 2:] + popup_out + [snapshot.registry_version]
+
+    def frame(snapshot, lang: str, indicator: str, with_ack: bool, with_clear: bool) -> list:
+        """What every viewer with the same language, indicator and rights sees of one snapshot:
+        made once per snapshot for all of them (`CityCache.derived`)."""
+        figures = kpis(snapshot, lang)
+        texts = kpi_texts(figures, lang)
+        values = [texts[k][0] for k in KEYS]
+        subs = [texts[k][1] for k in KEYS]
+        escalated = escalated_count(snapshot.alarms, snapshot.now_ms, policy)
+        if escalated:
+            subs[KEYS.index("kpi_alarms")] += f" · {t('escalated', lang)} {escalated}"
+        water_class = "kpi-card alert" if water_alert(figures) else "kpi-card"
+        hideout = district_hideout(district_values(snapshot, indicator), indicator)
+        legend_items = [html.Span([html.I(style={"background": c}), label], className="legend-item") for c, label in legend(indicator, lang)]
+        alarm_devices = snapshot.fleet.of_alarms(snapshot.alarms)
+        board = alarm_rows(alarm_board(snapshot.alarms, alarm_devices, services.city, snapshot.now_ms, policy, lang), lang,
+                           with_ack=with_ack, with_clear=with_clear)
+        events = services.snapshot.alarm_events(8)
         return values + subs + [
-            # the offline styling (up to thousands of ids) only when the registry changed since this screen got it
-            water_class, hideout, {"offline": snapshot.fleet.offline} if fleet_version != snapshot.registry_version else no_update,
+            water_class, hideout,
             alarms_geojson(snapshot.alarms, alarm_devices, lang), {"values": grid_values(snapshot.alarms, alarm_devices)},
             ticker_items(ticker(events, services.city, lang), lang), legend_items, board,
-        ] + popup_out + [snapshot.registry_version]
+        ]
 
     @secured_callback(
         app, "alarm:acknowledge",
@@ -184,19 +193,29 @@ def register(app, services) -> None:
             return no_update, t("data_unavailable", lang), no_update
         return "clear-dialog hidden", "", f"{t('cleared_ok', lang)} · {user.label}"
 
+    trend_figures: dict[tuple[str, int], list] = {}  # (language, minute) -> the panels' figures
+
     @secured_callback(app, "view:bigscreen", [Output(key, "figure") for key, *_ in TREND_PANELS], Input("trend-tick", "n_intervals"), Input("lang", "data"))
     def trends(_n, lang):
+        """The last 24 hours, made once a minute per language for every viewer of the process
+        (the panels refresh once a minute)."""
         lang = resolve_lang(lang, services.settings.lang)
-        hour = int(time.time() // 3600)
-        try:
-            buckets = services.snapshot.rollup_series("hour", hour - 23, hour + 1)
-        except (REDIS_UNAVAILABLE + (AttributeError,)):
-            return [no_update] * len(TREND_PANELS)
-        reference = {"trend_water": RULES_BY_ID["water_level_warning"].threshold}
-        return [
-            trend_figure(trend(buckets, "hour", kind, attr, stat), t(key, lang), color, reference.get(key))
-            for key, kind, attr, stat, color in TREND_PANELS
-        ]
+        minute = int(time.time() // 60)
+        key = (lang, minute)
+        if key not in trend_figures:
+            hour = minute // 60
+            try:
+                buckets = services.snapshot.rollup_series("hour", hour - 23, hour + 1)
+            except (REDIS_UNAVAILABLE + (AttributeError,)):
+                return [no_update] * len(TREND_PANELS)
+            reference = {"trend_water": RULES_BY_ID["water_level_warning"].threshold}
+            for old in [k for k in trend_figures if k[1] != minute]:
+                trend_figures.pop(old, None)
+            trend_figures[key] = [
+                trend_figure(trend(buckets, "hour", kind, attr, stat), t(name, lang), color, reference.get(name))
+                for name, kind, attr, stat, color in TREND_PANELS
+            ]
+        return trend_figures[key]
 
     @secured_callback(app, "view:bigscreen", Output("url", "pathname"), Input("map-districts", "clickData"), Input("district-picker", "value"),
                   prevent_initial_call=True)

@@ -40,14 +40,19 @@ def register(app, services) -> None:
     def refresh(_n, district_id, lang):
         lang = resolve_lang(lang, services.settings.lang)
         try:
-            snapshot = city_cache().snapshot()
+            cache = city_cache()
+            snapshot = cache.snapshot()
         except REDIS_UNAVAILABLE:
             return [no_update] * (2 * len(DISTRICT_KPIS) + 4)
+        return cache.derived(snapshot, ("district", district_id, lang), lambda: district_frame(snapshot, district_id, lang))
+
+    def district_frame(snapshot, district_id, lang: str) -> list:
+        """What every viewer of one district in one language sees of one snapshot (made once per snapshot)."""
         texts = kpi_texts(kpis(snapshot, lang, district=district_id), lang)
         alarms = [a for a in snapshot.alarms if a.get("district") == district_id]
         alarm_devices = snapshot.fleet.of_alarms(alarms)
-        now_ms = snapshot.now_ms
-        items = alarm_rows(alarm_board(alarms, alarm_devices, services.city, now_ms, policy, lang, limit=30), lang, with_ack=False)
+        items = alarm_rows(alarm_board(alarms, alarm_devices, services.city, snapshot.now_ms, policy, lang, limit=30), lang,
+                           with_ack=False)
         hideout = district_hideout(district_values(snapshot, "alarms"), "alarms", selected=district_id)
         return ([texts[k][0] for k in DISTRICT_KPIS] + [texts[k][1] for k in DISTRICT_KPIS]
                 + [hideout, {"offline": snapshot.fleet.offline_by_district.get(district_id, [])},
@@ -57,9 +62,13 @@ def register(app, services) -> None:
     def ranking(_n, lang):
         lang = resolve_lang(lang, services.settings.lang)
         try:
-            snapshot = city_cache().snapshot()
+            cache = city_cache()
+            snapshot = cache.snapshot()
         except REDIS_UNAVAILABLE:
             return no_update
+        return cache.derived(snapshot, ("ranking", lang), lambda: ranking_rows(snapshot, lang))
+
+    def ranking_rows(snapshot, lang: str) -> list[dict]:
         rows = district_ranking(snapshot, services.city, lang)
         for row in rows:
             row["district"] = f"[{row['district']}](/district/{row['id']})"

@@ -8,7 +8,9 @@ open cases). `CityCache.snapshot()` gives the same `CitySnapshot`, but:
   computed once per version;
 - open cases are read again only when the case revision moved, at most every `cases_s`;
 - the whole snapshot is shared by every viewer of the process for `ttl_s`, so 100 big screens
-  cost about one Redis read per second per web process.
+  cost about one Redis read per second per web process; and what a page makes of it (KPI texts,
+  the alarm board, the map's alarm layer) is made once per snapshot, language and rights
+  (`CityCache.derived`).
 """
 
 from __future__ import annotations
@@ -126,6 +128,7 @@ class CityCache:
         self._lock = threading.Lock()  # the shared snapshot
         self._registry_lock = threading.Lock()  # the registry cache (refresher thread and first use)
         self._snapshot: CitySnapshot | None = None
+        self._derived: dict = {}  # what viewers made of the shared snapshot (see `derived`)
         self._taken = 0.0
         self._versions: list | None = None
         self._fleet: FleetIndex | None = None
@@ -143,8 +146,22 @@ class CityCache:
             if self._snapshot is not None and now - self._taken < self.ttl_s:
                 return self._snapshot
             self._snapshot = self._read(now, int(time.time() * 1000) if now_ms is None else now_ms)
+            self._derived = {}
             self._taken = now
             return self._snapshot
+
+    def derived(self, snapshot: CitySnapshot, key, compute):
+        """`compute()`, a value made from `snapshot` alone (what a page shows of it in one language),
+        computed once for every viewer of the process while `snapshot` is the shared one. The
+        value is shared: callers must not change it."""
+        memo = self._derived
+        if snapshot is not self._snapshot:
+            return compute()
+        try:
+            return memo[key]
+        except KeyError:
+            value = memo[key] = compute()
+            return value
 
     def invalidate(self) -> None:
         """Forget the shared snapshot (after an action in this process, so its viewer sees it at once)."""
