@@ -86,3 +86,34 @@ def write(out_dir: Path, measurements: list[Measurement], series: list[Series], 
     json_path.write_text(json.dumps(data, indent=1, ensure_ascii=False, default=str) + "\n", encoding="utf-8")
     md_path.write_text(markdown(measurements, machine, errors, options, plots), encoding="utf-8")
     return json_path, md_path
+
+
+def merge_earlier(out_dir: Path, ran: list[str], measurements: list[Measurement], series: list[Series],
+                  seconds: dict, options: dict) -> tuple[list[Measurement], list[Series], dict]:
+    """This run's results plus, from the perf.json already in `out_dir`, the scenarios this run
+    did not run; `options["earlier"]` says which scenarios came from which earlier run."""
+    path = out_dir / "perf.json"
+    if not path.exists():
+        return measurements, series, seconds
+    earlier = json.loads(path.read_text(encoding="utf-8"))
+    kept = [Measurement(**m) for m in earlier.get("measurements", []) if m["scenario"] not in ran]
+    if not kept:
+        return measurements, series, seconds
+    scenarios = sorted({m.scenario for m in kept})
+    plots_ran = {s.plot for s in series}
+    kept_series = [Series(**s) for s in earlier.get("series", []) if s["plot"] not in plots_ran]
+    options["earlier"] = {"scenarios": ",".join(scenarios), "machine": one_line(earlier.get("machine", {})),
+                          "options": earlier.get("options", {})}
+    old_seconds = {k: v for k, v in (earlier.get("scenario_seconds") or {}).items() if k in scenarios}
+    order = {name: i for i, name in enumerate(earlier_order(kept, measurements))}
+    merged = sorted(kept + measurements, key=lambda m: order[m.scenario])
+    return merged, kept_series + series, {**old_seconds, **seconds}
+
+
+def earlier_order(kept: list[Measurement], measurements: list[Measurement]) -> list[str]:
+    """Scenario names in the order the harness runs them."""
+    from bench.runner import SCENARIOS
+
+    names = {m.scenario for m in kept + measurements}
+    return [s for s in SCENARIOS if s in names] + sorted(names - set(SCENARIOS))
+

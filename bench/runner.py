@@ -34,6 +34,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--devices", type=int, default=0, help="fleet size override (default 50,000, quick 5,000)")
     p.add_argument("--messages", type=int, default=0, help="messages per throughput run override")
     p.add_argument("--keep", action="store_true", help="keep the work dir (server logs, worker logs) after the run")
+    p.add_argument("--merge", action="store_true",
+                   help="keep, from the perf.json already in --out, the scenarios this run does not run (with --only)")
     args = p.parse_args(argv)
     names = [s.strip() for s in args.only.split(",") if s.strip()] if args.only else list(SCENARIOS)
     unknown = [n for n in names if n not in SCENARIOS]
@@ -146,6 +148,12 @@ def main(argv: list[str] | None = None) -> int:
     if "info" not in locals():
         print("the harness could not start its servers", file=sys.stderr)
         return 2
+    if args.merge:
+        measurements, series, seconds = report.merge_earlier(out_dir, args.scenarios, measurements, series, seconds, options)
+        try:
+            drawn = plots.draw(series, out_dir) if series else drawn
+        except Exception as e:  # noqa: BLE001
+            errors.append(f"plots: {type(e).__name__}: {e}")
     json_path, md_path = report.write(out_dir, measurements, series, info, errors, options, drawn, seconds)
     if not args.keep:
         shutil.rmtree(work_dir, ignore_errors=True)
