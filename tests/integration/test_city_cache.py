@@ -1,0 +1,49 @@
+"""The web process's shared big-screen snapshot (`CityCache`) on a real Redis: one snapshot for
+every viewer while it is fresh, and what pages make of it computed once per snapshot."""
+
+from __future__ import annotations
+
+import pytest
+
+from ioc.adapters.city_snapshot import CityCache
+
+
+@pytest.fixture
+def cache(redis_client, settings):
+    return CityCache(lambda: redis_client, settings.redis_shards, ttl_s=60)
+
+
+def test_viewers_share_one_snapshot_while_it_is_fresh(cache):
+    assert cache.snapshot() is cache.snapshot()
+
+
+def test_what_a_page_makes_of_a_snapshot_is_made_once_for_every_viewer(cache):
+    made = []
+    snapshot = cache.snapshot()
+    first = cache.derived(snapshot, ("page", "zh"), lambda: made.append(1) or ["frame"])
+    again = cache.derived(cache.snapshot(), ("page", "zh"), lambda: made.append(1) or ["frame"])
+    assert first is again and made == [1]
+
+
+def test_each_language_or_page_gets_its_own_value(cache):
+    snapshot = cache.snapshot()
+    assert cache.derived(snapshot, ("page", "zh"), lambda: "中文") == "中文"
+    assert cache.derived(snapshot, ("page", "en"), lambda: "English") == "English"
+
+
+def test_a_new_snapshot_makes_the_values_again(cache):
+    made = []
+    cache.derived(cache.snapshot(), "page", lambda: made.append(1))
+    cache.invalidate()  # as after an alarm acknowledged in this process
+    cache.derived(cache.snapshot(), "page", lambda: made.append(2))
+    assert made == [1, 2]
+
+
+def test_a_value_for_a_snapshot_that_is_no_longer_shared_is_not_kept(cache):
+    old = cache.snapshot()
+    cache.invalidate()
+    cache.snapshot()
+    made = []
+    cache.derived(old, "page", lambda: made.append(1))
+    cache.derived(old, "page", lambda: made.append(2))
+    assert made == [1, 2]
