@@ -10,8 +10,9 @@ seconds, the indicators of a year read 100,000 cases and their timelines. `CaseI
 Each read costs one GET of the case revision (`ioc:{core}:cases:rev`). When it moved, only the
 cases in `ioc:{core}:cases:changed` after the revision held are read again (their JSON and, when
 the facts are loaded, their timelines' steps), so a reader always sees the writes made before
-its request (a report filed a moment ago is in the console). A revision that went backwards
-(Redis emptied) makes the index start over.
+its request (a report filed a moment ago is in the console). A revision that went backwards,
+or a new `ioc:{core}:cases:epoch` (Redis emptied, then cases filed again), makes the index start
+over.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from dataclasses import dataclass
 from ioc.domain.case_indicators import IndicatorFacts, indicator_facts, indicator_facts_of_record
 from ioc.domain.cases import Case
 
-from .case_store import REVISION, CaseStore
+from .case_store import CaseStore
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +64,7 @@ class CaseIndex:
         self.load_wait_s = load_wait_s
         self._lock = threading.Lock()
         self._revision: int | None = None  # of the open cases (and of the facts once loaded)
+        self._epoch = ""
         self._open: dict[str, Case] = {}
         self._open_list: list[Case] = []
         self._facts: dict[str, IndicatorFacts] | None = None
@@ -99,26 +101,26 @@ class CaseIndex:
 
     # --- keeping in step ----------------------------------------------------------------------
     def _sync(self) -> None:
-        client = self._client_of()
-        revision = int(client.get(REVISION) or 0)
-        if revision == self._revision:
+        store = CaseStore(self._client_of())
+        revision, epoch = store.revision_and_epoch()
+        if revision == self._revision and epoch == self._epoch:
             return
         with self._lock:
-            if revision == self._revision:
+            if revision == self._revision and epoch == self._epoch:
                 return
-            store = CaseStore(client)
-            if self._revision is None or revision < self._revision:
-                self._reset(store, revision)
+            if self._revision is None or revision < self._revision or epoch != self._epoch:
+                self._reset(store, revision, epoch)
             else:
                 self._apply(store, store.changed_since(self._revision), facts=self._facts is not None)
                 self._revision = revision
             self._publish()
 
-    def _reset(self, store: CaseStore, revision: int) -> None:
+    def _reset(self, store: CaseStore, revision: int, epoch: str) -> None:
         if self._revision is not None:
-            log.info("the case revision went back from %s to %s: reading the cases again", self._revision, revision)
+            log.info("the cases in Redis were emptied or replaced (revision %s -> %s): reading them again",
+                     self._revision, revision)
         self._open = {c.id: c for c in store.open_cases()}
-        self._revision = revision
+        self._revision, self._epoch = revision, epoch
         if self._facts is not None:  # read them again in the background
             self._facts = None
             self._facts_view = None
@@ -156,9 +158,8 @@ class CaseIndex:
 
     def _load_facts(self) -> None:
         try:
-            client = self._client_of()
-            store = CaseStore(client)
-            revision = int(client.get(REVISION) or 0)
+            store = CaseStore(self._client_of())
+            revision, epoch = store.revision_and_epoch()
             facts: dict[str, IndicatorFacts] = {}
             ids = store.ids()
 
@@ -178,9 +179,9 @@ class CaseIndex:
                         facts[r["id"]] = _interned(indicator_facts_of_record(r, steps.get(r["id"], ())))
             with self._lock:
                 self._facts = facts
-                if self._revision is None:
+                if self._revision is None or epoch != self._epoch:
                     self._open = {c.id: c for c in store.open_cases()}
-                    self._revision = revision
+                    self._revision, self._epoch = revision, epoch
                 # what changed while this was reading; the next sync brings both parts further
                 self._apply(store, store.changed_since(revision), facts=True)
                 self._publish()

@@ -11,7 +11,8 @@ each script also writes), so each script runs on one Redis Cluster slot:
   set of open cases per class (likely-duplicate search)
 - `ioc:{core}:cases:rev` counter bumped by every create and transition, and
   `ioc:{core}:cases:changed` sorted set: case id -> the revision of its last change, so a reader
-  that holds every case in memory fetches only what changed since the revision it has
+  that holds every case in memory fetches only what changed since the revision it has;
+  `ioc:{core}:cases:epoch`, set by the first create, tells it that Redis was emptied since
 - `ioc:{core}:cases:seq` counter behind case ids; `ioc:{core}:cases:outbox` stream: messages to
   publish to department systems after the transition that produced them (`ioc/v1/dispatch/{department}`)
 
@@ -42,6 +43,7 @@ SEQ = f"{TAG}:seq"
 OUTBOX = f"{TAG}:outbox"
 REVISION = f"{TAG}:rev"  # counter bumped by every create and transition: readers cache until it moves
 CHANGED = f"{TAG}:changed"  # case id -> revision of its last create or transition
+EPOCH = f"{TAG}:epoch"  # set by the first create of a store: a reader sees that Redis was emptied since
 STEPS_BATCH = 100  # timelines per STEPS_LUA call: one call holds Redis for about 5 ms
 OUTBOX_MAXLEN = 100_000
 
@@ -54,8 +56,8 @@ def geo_key(class_code: str) -> str:
     return f"{TAG}:geo:{class_code}"
 
 
-# KEYS: data, version, reports, devices, open, geo, timeline, audit, revision, changed
-# ARGV: JSON {id, case, report_id, device_key, created_at, lon, lat, event: [field, value, …], audit: [...]}
+# KEYS: data, version, reports, devices, open, geo, timeline, audit, revision, changed, epoch
+# ARGV: JSON {id, case, report_id, device_key, created_at, lon, lat, event: [field, value, …], audit: [...], epoch}
 # Returns {1, id} when created, {0, existing id} when the report id or device already has a case.
 CREATE_LUA = """
 local a = cjson.decode(ARGV[1])
@@ -76,6 +78,7 @@ redis.call('GEOADD', KEYS[6], a.lon, a.lat, a.id)
 redis.call('XADD', KEYS[7], '*', unpack(a.event))
 redis.call('XADD', KEYS[8], '*', unpack(a.audit))
 redis.call('ZADD', KEYS[10], redis.call('INCR', KEYS[9]), a.id)
+redis.call('SET', KEYS[11], a.epoch, 'NX')
 return {1, a.id}
 """
 
@@ -187,9 +190,10 @@ def create_call(case: Case, event: CaseEvent, ip: str = "") -> tuple[list[str], 
     """KEYS and ARGV of CREATE_LUA for a new case (also for bulk loaders that pipeline it)."""
     args = {"id": case.id, "case": orjson.dumps(case.to_dict()).decode(), "report_id": case.report_id,
             "device_key": device_key(case), "created_at": str(case.created_at), "lon": case.lon, "lat": case.lat,
-            "event": _flat(event_fields(event)), "audit": _flat(audit_fields(event, ip))}
+            "event": _flat(event_fields(event)), "audit": _flat(audit_fields(event, ip)),
+            "epoch": f"{case.id}@{time.time_ns()}"}
     return ([DATA, VERSION, REPORTS, DEVICES, OPEN, geo_key(case.class_code), timeline_key(case.id), keys.AUDIT, REVISION,
-             CHANGED],
+             CHANGED, EPOCH],
             [orjson.dumps(args)])
 
 
@@ -256,6 +260,11 @@ class CaseStore:
     def revision(self) -> int:
         """Moves with every create and transition (0 before the first case)."""
         return int(self.redis.get(REVISION) or 0)
+
+    def revision_and_epoch(self) -> tuple[int, str]:
+        """The revision, and the epoch that changes when Redis was emptied (one round trip)."""
+        revision, epoch = self.redis.mget(REVISION, EPOCH)
+        return int(revision or 0), _text(epoch) or ""
 
     def open_cases(self) -> list[Case]:
         ids = self.redis.zrange(OPEN, 0, -1)

@@ -6,7 +6,8 @@ open cases). `CityCache.snapshot()` gives the same `CitySnapshot`, but:
 - the device registry (50,000 rows) is read again only when a shard's registry version moved
   (births, status changes, located readings), and its derived figures (`FleetIndex`) are
   computed once per version;
-- open cases are read again only when the case revision moved, at most every `cases_s`;
+- open cases come from a `CaseIndex`, which reads again only the cases changed since the case
+  revision it holds;
 - the whole snapshot is shared by every viewer of the process for `ttl_s`, so 100 big screens
   cost about one Redis read per second per web process; and what a page makes of it (KPI texts,
   the alarm board, the map's alarm layer) is made once per snapshot, language and rights
@@ -27,7 +28,8 @@ import redis
 
 from . import redis_keys as keys
 from .alarm_store import AlarmStore
-from .case_store import REVISION as CASE_REVISION, CaseStore
+from .case_index import CaseIndex
+from .case_store import CaseStore
 from .redis_client import as_text
 from .snapshot_store import DeviceRow, SnapshotStore, numbers as _numbers
 
@@ -119,12 +121,13 @@ class CityCache:
     `registry_s`, only when a shard's counters moved), so no viewer's request waits for a
     rebuild; the thread stops when no one has asked for a minute and starts again on demand."""
 
-    def __init__(self, client_of, shards: int, ttl_s: float = 1.0, cases_s: float = 2.0, registry_s: float = 1.0):
+    def __init__(self, client_of, shards: int, ttl_s: float = 1.0, registry_s: float = 1.0,
+                 case_index: CaseIndex | None = None):
         self._client_of = client_of  # () -> redis client (raises while Redis is not configured)
         self.shards = shards
         self.ttl_s = ttl_s
-        self.cases_s = cases_s
         self.registry_s = registry_s
+        self._case_index = case_index or CaseIndex(client_of)  # the open cases, changed case by case
         self._lock = threading.Lock()  # the shared snapshot
         self._registry_lock = threading.Lock()  # the registry cache (refresher thread and first use)
         self._snapshot: CitySnapshot | None = None
@@ -133,9 +136,6 @@ class CityCache:
         self._versions: list | None = None
         self._fleet: FleetIndex | None = None
         self._shard_rows: dict[int, list[DeviceRow]] = {}
-        self._cases: list = []
-        self._case_rev: int | None = None
-        self._cases_taken = 0.0
         self._used = 0.0
         self._refresher: threading.Thread | None = None
         self._refresher_pid = 0
@@ -236,17 +236,11 @@ class CityCache:
         client = self._client_of()
         minute = now_ms // 60_000
         pipe = client.pipeline(transaction=False)
-        pipe.get(CASE_REVISION)
         pipe.hgetall(keys.METRICS)
         pipe.hgetall(keys.rollup(minute - 1))
         pipe.hgetall(keys.rollup(minute))
-        case_rev, counters, recent, current = pipe.execute()
+        counters, recent, current = pipe.execute()
         fleet = self._current_fleet(client)
-        case_rev = int(case_rev or 0)
-        if case_rev != self._case_rev and (now - self._cases_taken >= self.cases_s or self._case_rev is None):
-            self._cases = CaseStore(client).open_cases()
-            self._case_rev = case_rev
-            self._cases_taken = now
         return CitySnapshot(
             now_ms=now_ms,
             devices=fleet.devices,
@@ -254,7 +248,7 @@ class CityCache:
             counters={as_text(k): int(v) for k, v in counters.items()},
             recent=_numbers(recent),
             current=_numbers(current),
-            cases=self._cases,
+            cases=self._case_index.open_cases(),
             fleet_index=fleet,
             registry_version=fleet.version,
         )

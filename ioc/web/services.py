@@ -59,6 +59,7 @@ class Services:
     def from_settings(cls, settings: Settings) -> "Services":
         client = connect_redis(settings.redis_url) if settings.redis_url else None
         city = load_city_map(settings.geodata_dir)
+        cases = CaseIndex(lambda: client) if client else None
         return cls(
             settings=settings,
             redis=client,
@@ -68,8 +69,8 @@ class Services:
             users=user_store(client, settings, city) if client else None,
             audit=AuditLog(client) if client else None,
             alarms=AlarmStore(client) if client else None,
-            city_cache=CityCache(lambda: client, settings.redis_shards) if client else None,
-            case_index=CaseIndex(lambda: client) if client else None,
+            city_cache=CityCache(lambda: client, settings.redis_shards, case_index=cases) if client else None,
+            case_index=cases,
         )
 
 

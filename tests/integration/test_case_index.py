@@ -104,3 +104,13 @@ def test_steps_are_the_timeline_without_notes_across_script_batches(case_store, 
     for case in (cases[0], cases[-1]):
         assert [(s.action, s.from_stage, s.to_stage, s.at) for s in steps[case.id]] == \
             [(e.action, e.from_stage, e.to_stage, e.at) for e in case_store.timeline(case.id)]
+
+
+def test_redis_emptied_and_filled_again_to_the_same_revision_is_noticed(index, case_service, redis_client, now):
+    first = report(case_service, now, 1)
+    assert [c.id for c in index.open_cases()] == [first.id]
+    redis_client.flushall()
+    again = case_service.report(class_code="10105", lat=YANGSHE[0], lon=YANGSHE[1], source="phone", actor="hotline",
+                                now_ms=now + 5000)[0]
+    assert again.id == first.id  # the same id and revision, another case
+    assert [c.class_code for c in index.open_cases()] == ["10105"]
