@@ -1,0 +1,73 @@
+"""The product's MQTT client (`ioc.adapters.mqtt.make_client`) on a real broker: its buffered
+reads hand paho every packet whole and in order, whatever their sizes and however they fall
+across reads, at QoS 0 and 1."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from ioc.adapters import mqtt as mqtt_adapter
+from ioc.adapters.mqtt import BufferedReadClient
+
+
+def _subscriber(url: str, topic: str, qos: int):
+    got: list[tuple[str, bytes]] = []
+    ready = threading.Event()
+
+    def on_connect(client):
+        client.subscribe(topic, qos=qos)
+
+    client = mqtt_adapter.make_client(url, f"test-sub-{time.time_ns()}", on_connect=on_connect, name="test")
+    client.on_subscribe = lambda *_a: ready.set()
+    client.on_message = lambda _c, _u, msg: got.append((msg.topic, msg.payload))
+    mqtt_adapter.connect(client)
+    assert ready.wait(10)
+    return client, got
+
+
+def _publisher(url: str):
+    client = mqtt_adapter.make_client(url, f"test-pub-{time.time_ns()}", name="test-pub")
+    mqtt_adapter.connect(client)
+    return client
+
+
+def _wait_for(condition, timeout: float = 30.0) -> None:
+    end = time.monotonic() + timeout
+    while not condition() and time.monotonic() < end:
+        time.sleep(0.02)
+
+
+def test_the_product_client_reads_through_a_buffer():
+    assert isinstance(mqtt_adapter.make_client("mqtt://127.0.0.1:1", "x"), BufferedReadClient)
+
+
+@pytest.mark.parametrize("qos", [0, 1])
+def test_a_burst_of_mixed_sizes_arrives_whole_and_in_order(broker_proc, qos):
+    sizes = [0, 1, 126, 127, 128, 16_383, 16_384, 70_000, 200_000] + [40] * 3000 + [65_536, 3]
+    sent = [(f"t/{n % 7}", bytes([n % 251]) * size) for n, size in enumerate(sizes)]
+    subscriber, got = _subscriber(broker_proc.url, "t/#", qos)
+    publisher = _publisher(broker_proc.url)
+    try:
+        for topic, payload in sent:
+            publisher.publish(topic, payload, qos=qos)
+        _wait_for(lambda: len(got) >= len(sent))
+        assert got == sent
+    finally:
+        publisher.disconnect(); publisher.loop_stop()
+        subscriber.disconnect(); subscriber.loop_stop()
+
+
+def test_nothing_is_left_in_the_buffer_once_a_burst_is_handed_over(broker_proc):
+    subscriber, got = _subscriber(broker_proc.url, "b/#", 0)
+    publisher = _publisher(broker_proc.url)
+    try:
+        for n in range(500):
+            publisher.publish(f"b/{n}", b"x" * 50)
+        _wait_for(lambda: len(got) >= 500)
+        assert len(got) == 500 and subscriber.buffered() == 0
+    finally:
+        publisher.disconnect(); publisher.loop_stop()
+        subscriber.disconnect(); subscriber.loop_stop()
