@@ -98,24 +98,32 @@ def register(app, services) -> None:
     @secured_callback(
         app, "view:console",
         [Output(f"case-stage-{s}-value", "children") for s in STAGE_CARDS]
-        + [Output("case-overdue-value", "children"), Output("cases-grid", "rowData")],
+        + [Output("case-overdue-value", "children"), Output("cases-grid", "rowData"), Output("cases-grid-key", "data")],
         Input("tick", "n_intervals"), Input("case-stage-filter", "data"), Input("case-filter-district", "value"),
         Input("case-filter-class", "value"), Input("case-filter-source", "value"), Input("case-filter-urgency", "value"),
         Input("case-filter-overdue", "value"), Input("case-new-created", "data"), State("lang", "data"),
+        State("cases-grid-key", "data"),
     )
-    def console(_n, stage, district, class_code, source, urgency, overdue, _created, lang):
+    def console(_n, stage, district, class_code, source, urgency, overdue, _created, lang, shown_key):
+        """Counts and rows of the open cases. The rows (thousands in a city) are sent again only
+        when a case changed, a filter changed or a minute passed (the countdowns are in minutes)."""
         lang = lang_of(lang)
         now = now_ms()
         try:
-            open_cases = index().open_cases()
+            cases_index = index()
+            open_cases = cases_index.open_cases()
         except REDIS_UNAVAILABLE:
-            return [no_update] * (len(STAGE_CARDS) + 2)
+            return [no_update] * (len(STAGE_CARDS) + 3)
+        key = [cases_index.revision, now // 60_000, stage or "", district or "", class_code or "", source or "", urgency or "",
+               "on" in (overdue or []), lang]
+        if key == shown_key:
+            return [no_update] * (len(STAGE_CARDS) + 3)
         matching = filter_cases(open_cases, now, district=district or "", class_code=class_code or "", source=source or "",
                                 urgency=urgency or "", overdue_only="on" in (overdue or []))
         counts = stage_counts(matching)
         shown = [c for c in matching if not stage or c.stage == stage]
         rows = case_rows(shown, now, lang, district_names(lang), departments)
-        return [len(matching)] + [counts[s] for s in OPEN_STAGES] + [overdue_count(matching, now), rows]
+        return [len(matching)] + [counts[s] for s in OPEN_STAGES] + [overdue_count(matching, now), rows, key]
 
     @secured_callback(app, "case:report", Output("case-new-lat", "value"), Output("case-new-lon", "value"),
                       Input("case-new-map", "clickData"), prevent_initial_call=True)

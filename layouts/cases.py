@@ -150,6 +150,7 @@ def console_page(city: CityMap, lang: str, tile_url: str = "") -> html.Div:
             html.P(t("case_console_note", lang), className="note"),
             html.Div(cards, className="kpi-row case-cards"),
             dcc.Store(id="case-stage-filter", data=""),
+            dcc.Store(id="cases-grid-key", data=None),  # what the grid's rows were made from (see callbacks.cases.console)
             filters,
             case_grid("cases-grid", CASE_COLUMNS, lang),
             new_case,

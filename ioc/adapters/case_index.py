@@ -80,6 +80,11 @@ class CaseIndex:
         self._sync()
         return self._open_list
 
+    @property
+    def revision(self) -> int | None:
+        """The case revision the open cases are at (after `open_cases()`: the latest)."""
+        return self._revision
+
     def facts(self) -> CaseFacts:
         """The indicator facts of every case, as of the latest revision. The first call of a
         process starts reading them and waits up to `load_wait_s`, then raises
