@@ -76,7 +76,7 @@ def register(app, services) -> None:
             cache = city_cache()
             snapshot = cache.snapshot()
             shown = cache.derived(snapshot, ("bigscreen", lang, indicator, rights),
-                                  lambda: frame(snapshot, lang, indicator, *rights))
+                                  lambda s: frame(s, lang, indicator, *rights))
         except REDIS_UNAVAILABLE:
             return [no_update] * (2 * len(KEYS) + 14)
         popup = popup_alarm(snapshot.alarms, seen or [])

@@ -44,7 +44,7 @@ def register(app, services) -> None:
             snapshot = cache.snapshot()
         except REDIS_UNAVAILABLE:
             return [no_update] * (2 * len(DISTRICT_KPIS) + 4)
-        return cache.derived(snapshot, ("district", district_id, lang), lambda: district_frame(snapshot, district_id, lang))
+        return cache.derived(snapshot, ("district", district_id, lang), lambda s: district_frame(s, district_id, lang))
 
     def district_frame(snapshot, district_id, lang: str) -> list:
         """What every viewer of one district in one language sees of one snapshot (made once per snapshot)."""
@@ -66,7 +66,7 @@ def register(app, services) -> None:
             snapshot = cache.snapshot()
         except REDIS_UNAVAILABLE:
             return no_update
-        return cache.derived(snapshot, ("ranking", lang), lambda: ranking_rows(snapshot, lang))
+        return cache.derived(snapshot, ("ranking", lang), lambda s: ranking_rows(s, lang))
 
     def ranking_rows(snapshot, lang: str) -> list[dict]:
         rows = district_ranking(snapshot, services.city, lang)

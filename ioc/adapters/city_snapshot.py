@@ -117,9 +117,15 @@ def read_city(client: redis.Redis, shards: int, now_ms: int) -> CitySnapshot:
 class CityCache:
     """One per web process, shared by every viewer (thread-safe).
 
-    The registry is refreshed by a background thread of the process (about every
-    `registry_s`, only when a shard's counters moved), so no viewer's request waits for a
-    rebuild; the thread stops when no one has asked for a minute and starts again on demand."""
+    A background thread of the process refreshes the registry (about every `registry_s`, only
+    when a shard's counters moved) and, while viewers ask for snapshots, takes the next shared
+    snapshot every `ttl_s` and makes what the pages asked for in the last minute from it
+    (`derived`) before swapping it in, so a viewer's request neither reads Redis nor builds a
+    frame; a request reads inline only when the thread is behind (`STALE_AFTER` × `ttl_s`).
+    The thread stops when no one has asked for a minute and starts again on demand."""
+
+    STALE_AFTER = 3  # a background snapshot older than this many `ttl_s` is read again inline
+    RECIPE_S = 60.0  # what no viewer asked for in this long is no longer made ahead
 
     def __init__(self, client_of, shards: int, ttl_s: float = 1.0, registry_s: float = 1.0,
                  case_index: CaseIndex | None = None):
@@ -132,6 +138,9 @@ class CityCache:
         self._registry_lock = threading.Lock()  # the registry cache (refresher thread and first use)
         self._snapshot: CitySnapshot | None = None
         self._derived: dict = {}  # what viewers made of the shared snapshot (see `derived`)
+        self._recipes: dict = {}  # key -> (compute, last asked): what to make of the next snapshot
+        self._generation = 0  # moves with `invalidate`: a snapshot read before it is not swapped in
+        self._snapshot_used = 0.0
         self._taken = 0.0
         self._versions: list | None = None
         self._fleet: FleetIndex | None = None
@@ -141,9 +150,11 @@ class CityCache:
         self._refresher_pid = 0
 
     def snapshot(self, now_ms: int | None = None) -> CitySnapshot:
+        self._used = self._snapshot_used = time.monotonic()
         with self._lock:
             now = time.monotonic()
-            if self._snapshot is not None and now - self._taken < self.ttl_s:
+            fresh_s = self.ttl_s * (self.STALE_AFTER if self._refresher_alive() else 1)
+            if self._snapshot is not None and now - self._taken < fresh_s:
                 return self._snapshot
             self._snapshot = self._read(now, int(time.time() * 1000) if now_ms is None else now_ms)
             self._derived = {}
@@ -151,51 +162,80 @@ class CityCache:
             return self._snapshot
 
     def derived(self, snapshot: CitySnapshot, key, compute):
-        """`compute()`, a value made from `snapshot` alone (what a page shows of it in one language),
-        computed once for every viewer of the process while `snapshot` is the shared one. The
-        value is shared: callers must not change it."""
+        """`compute(snapshot)`: a value made from `snapshot` alone (what a page shows of it in one
+        language), made once for every viewer of the process while `snapshot` is the shared one,
+        and made ahead from the next snapshots while viewers keep asking for `key`. The value is
+        shared: callers must not change it."""
+        self._recipes[key] = (compute, time.monotonic())
         memo = self._derived
         if snapshot is not self._snapshot:
-            return compute()
+            return compute(snapshot)
         try:
             return memo[key]
         except KeyError:
-            value = memo[key] = compute()
+            value = memo[key] = compute(snapshot)
             return value
 
     def invalidate(self) -> None:
         """Forget the shared snapshot (after an action in this process, so its viewer sees it at once)."""
         with self._lock:
             self._snapshot = None
+            self._generation += 1
+
+    def prepare_next(self) -> None:
+        """Take the next shared snapshot and make from it what viewers asked for in the last
+        `RECIPE_S`, then swap both in (the background thread's work; callable directly)."""
+        with self._lock:
+            generation = self._generation
+        now = time.monotonic()
+        snapshot = self._read(now, int(time.time() * 1000))
+        recipes = {key: compute for key, (compute, asked) in list(self._recipes.items()) if now - asked < self.RECIPE_S}
+        for key in [k for k in list(self._recipes) if k not in recipes]:
+            self._recipes.pop(key, None)
+        made = {}
+        for key, compute in recipes.items():
+            try:
+                made[key] = compute(snapshot)
+            except Exception as e:  # noqa: BLE001 - the viewer's own request makes it (and reports it)
+                log.debug("making %r ahead failed: %s", key, e)
+        with self._lock:
+            if generation == self._generation:  # not read before an invalidation
+                self._snapshot, self._derived, self._taken = snapshot, made, time.monotonic()
 
     def devices(self) -> FleetIndex:
         """The registry alone (the map's device layer)."""
+        self._used = time.monotonic()
         return self._current_fleet(self._client_of())
 
     # --- registry ------------------------------------------------------------------------------
     def _current_fleet(self, client) -> FleetIndex:
-        self._used = time.monotonic()
         self._ensure_refresher()
         fleet = self._fleet
         if fleet is None:  # first use in this process: build it now
             fleet = self.refresh_registry(client)
         return fleet
 
+    def _refresher_alive(self) -> bool:
+        return self._refresher is not None and self._refresher.is_alive() and self._refresher_pid == os.getpid()
+
     def _ensure_refresher(self) -> None:
-        alive = self._refresher is not None and self._refresher.is_alive() and self._refresher_pid == os.getpid()
-        if not alive:
+        if not self._refresher_alive():
             self._refresher_pid = os.getpid()
             self._refresher = threading.Thread(target=self._refresh_loop, name="ioc-registry-cache", daemon=True)
             self._refresher.start()
 
     def _refresh_loop(self) -> None:
         try:
+            next_snapshot = time.monotonic()
             while time.monotonic() - self._used < 60:
-                time.sleep(self.registry_s)
+                time.sleep(min(self.registry_s, self.ttl_s))
                 try:
                     self.refresh_registry(self._client_of())
+                    if time.monotonic() - self._snapshot_used < self.RECIPE_S and time.monotonic() >= next_snapshot:
+                        next_snapshot = time.monotonic() + self.ttl_s
+                        self.prepare_next()
                 except Exception as e:  # noqa: BLE001 - Redis away: the viewers see it on their own reads
-                    log.debug("registry refresh failed: %s", e)
+                    log.debug("background refresh failed: %s", e)
         except SystemExit:  # a test server stopping its threads; the next request starts a new one
             return
 

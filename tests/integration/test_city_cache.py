@@ -20,22 +20,22 @@ def test_viewers_share_one_snapshot_while_it_is_fresh(cache):
 def test_what_a_page_makes_of_a_snapshot_is_made_once_for_every_viewer(cache):
     made = []
     snapshot = cache.snapshot()
-    first = cache.derived(snapshot, ("page", "zh"), lambda: made.append(1) or ["frame"])
-    again = cache.derived(cache.snapshot(), ("page", "zh"), lambda: made.append(1) or ["frame"])
+    first = cache.derived(snapshot, ("page", "zh"), lambda _s: made.append(1) or ["frame"])
+    again = cache.derived(cache.snapshot(), ("page", "zh"), lambda _s: made.append(1) or ["frame"])
     assert first is again and made == [1]
 
 
 def test_each_language_or_page_gets_its_own_value(cache):
     snapshot = cache.snapshot()
-    assert cache.derived(snapshot, ("page", "zh"), lambda: "中文") == "中文"
-    assert cache.derived(snapshot, ("page", "en"), lambda: "English") == "English"
+    assert cache.derived(snapshot, ("page", "zh"), lambda _s: "中文") == "中文"
+    assert cache.derived(snapshot, ("page", "en"), lambda _s: "English") == "English"
 
 
 def test_a_new_snapshot_makes_the_values_again(cache):
     made = []
-    cache.derived(cache.snapshot(), "page", lambda: made.append(1))
+    cache.derived(cache.snapshot(), "page", lambda _s: made.append(1))
     cache.invalidate()  # as after an alarm acknowledged in this process
-    cache.derived(cache.snapshot(), "page", lambda: made.append(2))
+    cache.derived(cache.snapshot(), "page", lambda _s: made.append(2))
     assert made == [1, 2]
 
 
@@ -44,6 +44,31 @@ def test_a_value_for_a_snapshot_that_is_no_longer_shared_is_not_kept(cache):
     cache.invalidate()
     cache.snapshot()
     made = []
-    cache.derived(old, "page", lambda: made.append(1))
-    cache.derived(old, "page", lambda: made.append(2))
+    cache.derived(old, "page", lambda _s: made.append(1))
+    cache.derived(old, "page", lambda _s: made.append(2))
     assert made == [1, 2]
+
+
+def test_the_next_snapshot_comes_with_what_viewers_asked_for_made_ahead(cache):
+    made = []
+    cache.derived(cache.snapshot(), "page", lambda s: made.append(s) or len(made))
+    before = cache.snapshot()
+    cache.prepare_next()  # what the background thread does every ttl_s while viewers watch
+    after = cache.snapshot()
+    assert after is not before and made == [before, after]
+    assert cache.derived(after, "page", lambda s: made.append(s)) == 2 and len(made) == 2
+
+
+def test_a_snapshot_read_before_an_invalidation_is_not_swapped_in(cache, monkeypatch):
+    cache.snapshot()
+    read, taken = cache._read, []
+
+    def read_then_act(*args):
+        taken.append(read(*args))
+        cache.invalidate()  # an alarm acknowledged in this process while the next snapshot was read
+        return taken[-1]
+
+    monkeypatch.setattr(cache, "_read", read_then_act)
+    cache.prepare_next()
+    monkeypatch.undo()
+    assert taken and cache.snapshot() is not taken[0]
