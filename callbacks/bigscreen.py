@@ -19,6 +19,7 @@ from ioc.views.bigscreen import (INDICATORS, alarm_board, alarms_geojson, distri
                                  water_alert)
 from ioc.views.trends import TREND_PANELS, trend, trend_figure
 from ioc.web.auth import client_ip, current_principal, secured_callback
+from ioc.web.prejson import serialized
 
 from layouts.bigscreen import LEFT, RIGHT, alarm_rows
 
@@ -109,11 +110,10 @@ def register(app, services) -> None:
         board = alarm_rows(alarm_board(snapshot.alarms, alarm_devices, services.city, snapshot.now_ms, policy, lang), lang,
                            with_ack=with_ack, with_clear=with_clear)
         events = services.snapshot.alarm_events(8)
-        return values + subs + [
-            water_class, hideout,
-            alarms_geojson(snapshot.alarms, alarm_devices, lang), {"values": grid_values(snapshot.alarms, alarm_devices)},
+        return values + subs + [water_class] + [serialized(v) for v in (  # made once, sent to every viewer as is
+            hideout, alarms_geojson(snapshot.alarms, alarm_devices, lang), {"values": grid_values(snapshot.alarms, alarm_devices)},
             ticker_items(ticker(events, services.city, lang), lang), legend_items, board,
-        ]
+        )]
 
     @secured_callback(
         app, "alarm:acknowledge",

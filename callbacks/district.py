@@ -8,6 +8,7 @@ from dash import Input, Output, State, no_update
 from ioc.adapters.redis_client import REDIS_UNAVAILABLE
 from ioc.i18n import resolve_lang
 from ioc.web.auth import secured_callback
+from ioc.web.prejson import serialized
 from ioc.views.bigscreen import (alarm_board, alarms_geojson, district_hideout, district_ranking,
                                  district_values, kpi_texts, kpis)
 
@@ -55,8 +56,8 @@ def register(app, services) -> None:
                            with_ack=False)
         hideout = district_hideout(district_values(snapshot, "alarms"), "alarms", selected=district_id)
         return ([texts[k][0] for k in DISTRICT_KPIS] + [texts[k][1] for k in DISTRICT_KPIS]
-                + [hideout, {"offline": snapshot.fleet.offline_by_district.get(district_id, [])},
-                   alarms_geojson(alarms, alarm_devices, lang), items])
+                + [serialized(v) for v in (hideout, {"offline": snapshot.fleet.offline_by_district.get(district_id, [])},
+                                           alarms_geojson(alarms, alarm_devices, lang), items)])
 
     @secured_callback(app, "view:districts", Output("ranking", "rowData"), Input("tick", "n_intervals"), State("lang", "data"))
     def ranking(_n, lang):
@@ -66,7 +67,7 @@ def register(app, services) -> None:
             snapshot = cache.snapshot()
         except REDIS_UNAVAILABLE:
             return no_update
-        return cache.derived(snapshot, ("ranking", lang), lambda s: ranking_rows(s, lang))
+        return cache.derived(snapshot, ("ranking", lang), lambda s: serialized(ranking_rows(s, lang)))
 
     def ranking_rows(snapshot, lang: str) -> list[dict]:
         rows = district_ranking(snapshot, services.city, lang)

@@ -13,6 +13,7 @@ from ioc.settings import Settings
 
 from . import api, cases_api, health, map_data, open311, security_headers
 from .auth import setup_auth
+from .prejson import use_orjson
 from .services import Services
 
 ASSETS = Path(__file__).resolve().parent.parent.parent / "assets"
@@ -21,6 +22,7 @@ ASSETS = Path(__file__).resolve().parent.parent.parent / "assets"
 def create_app(settings: Settings | None = None, services: Services | None = None) -> dash.Dash:
     settings = settings or Settings.from_env()
     services = services or Services.from_settings(settings)
+    use_orjson()  # callback outputs serialized once per snapshot are orjson fragments
     app = dash.Dash(
         __name__,
         title=t("app_title", settings.lang),
