@@ -54,9 +54,16 @@ def markdown(measurements: list[Measurement], machine: dict, errors: list[str], 
         "",
         f"**Machine**: {one_line(machine)}",
         "",
-        f"**Run**: {', '.join(f'{k}={v}' for k, v in options.items())}. "
+        f"**Run**: {', '.join(f'{k}={v}' for k, v in options.items() if k != 'earlier')}. "
         f"Targets from issue 6: {passed} passed, {failed} failed.",
         "",
+    ]
+    earlier = options.get("earlier")
+    if earlier:
+        run = ", ".join(f"{k}={v}" for k, v in (earlier.get("options") or {}).items() if k != "earlier")
+        out += [f"**Earlier run** (`--merge`): the scenarios {earlier['scenarios']} come from a run on "
+                f"{earlier['machine']}; {run}.", ""]
+    out += [
         "| " + " | ".join(HEADER) + " |",
         "|" + "---|" * len(HEADER),
     ]
@@ -102,8 +109,12 @@ def merge_earlier(out_dir: Path, ran: list[str], measurements: list[Measurement]
     scenarios = sorted({m.scenario for m in kept})
     plots_ran = {s.plot for s in series}
     kept_series = [Series(**s) for s in earlier.get("series", []) if s["plot"] not in plots_ran]
-    options["earlier"] = {"scenarios": ",".join(scenarios), "machine": one_line(earlier.get("machine", {})),
-                          "options": earlier.get("options", {})}
+    before = (earlier.get("options") or {}).get("earlier")
+    if before and set(scenarios) <= set(before["scenarios"].split(",")):
+        options["earlier"] = {**before, "scenarios": ",".join(scenarios)}  # they came from a run merged in before
+    else:
+        options["earlier"] = {"scenarios": ",".join(scenarios), "machine": one_line(earlier.get("machine", {})),
+                              "options": earlier.get("options", {})}
     old_seconds = {k: v for k, v in (earlier.get("scenario_seconds") or {}).items() if k in scenarios}
     order = {name: i for i, name in enumerate(earlier_order(kept, measurements))}
     merged = sorted(kept + measurements, key=lambda m: order[m.scenario])
