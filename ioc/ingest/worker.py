@@ -95,7 +95,8 @@ class IngestWorker:
         if len(self.queue) > self.settings.ingest_buffer_max:
             self.queue.popleft()
             self.dropped += 1
-        self.arrived.set()
+        if not self.arrived.is_set():  # Event.set takes a lock and notifies: once per wake-up, not per message
+            self.arrived.set()
 
     def _subscribe(self, client) -> None:
         client.subscribe(subscriptions(self.settings.ingest_group))
