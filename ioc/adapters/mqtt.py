@@ -64,9 +64,11 @@ class BufferedReadClient(paho.Client):
     the remaining length, then the rest), each after a `select()`: at tens of thousands of small
     messages a second those system calls are about half of a subscriber's CPU. This client fills
     one buffer with a single `recv()` and serves paho's small reads from it, and goes on reading
-    the packets the buffer holds (a `select()` cannot see them) before paho's loop goes on. Everything else (QoS,
-    keep-alive, reconnection, TLS) is paho's own, unchanged; the version is pinned in
-    requirements.txt because this hooks paho's `_sock_recv` and `loop_read`.
+    the packets the buffer holds (a `select()` cannot see them) before paho's loop goes on. It also
+    calls `on_message` directly while no per-topic callback (`message_callback_add`) exists.
+    Everything else (QoS, keep-alive, reconnection, TLS) is paho's own, unchanged; the version is
+    pinned in requirements.txt because this hooks paho's `_sock_recv`, `loop_read` and
+    `_handle_on_message`.
     """
 
     READ_SIZE = 65536
@@ -77,6 +79,7 @@ class BufferedReadClient(paho.Client):
         self._read_at = 0
         self._read_sock = None  # the socket the buffered bytes came from
         self._draining = False  # handing out what is buffered: no new recv() (see loop_read)
+        self._filtered_callbacks = False  # set once `message_callback_add` was used
 
     def _sock_recv(self, bufsize: int) -> bytes:
         if self._read_sock is not self._sock:  # a new connection: bytes of the old one are void
@@ -96,6 +99,25 @@ class BufferedReadClient(paho.Client):
     def buffered(self) -> int:
         """Bytes read from the socket and not yet handed to paho."""
         return len(self._read_buffer) - self._read_at if self._read_sock is self._sock else 0
+
+    def message_callback_add(self, sub: str, callback) -> None:
+        self._filtered_callbacks = True
+        super().message_callback_add(sub, callback)
+
+    def _handle_on_message(self, message) -> None:
+        """`on_message` straight away when no per-topic callback was ever added: paho would
+        decode the topic and walk its (empty) topic tree for every message first."""
+        if self._filtered_callbacks:
+            return super()._handle_on_message(message)
+        on_message = self.on_message
+        if on_message:
+            with self._in_callback_mutex:
+                try:
+                    on_message(self, self._userdata, message)
+                except Exception as err:
+                    self._easy_log(paho.MQTT_LOG_ERR, "Caught exception in on_message: %s", err)
+                    if not self.suppress_exceptions:
+                        raise
 
     def loop_read(self, max_packets: int = 1) -> paho.MQTTErrorCode:
         """paho's read, then the packets left in the buffer. Those take no new `recv()`, so the

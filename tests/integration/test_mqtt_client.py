@@ -71,3 +71,39 @@ def test_nothing_is_left_in_the_buffer_once_a_burst_is_handed_over(broker_proc):
     finally:
         publisher.disconnect(); publisher.loop_stop()
         subscriber.disconnect(); subscriber.loop_stop()
+
+
+def test_per_topic_callbacks_still_get_their_messages_and_the_rest_go_to_on_message(broker_proc):
+    subscriber, got = _subscriber(broker_proc.url, "f/#", 0)
+    special = []
+    subscriber.message_callback_add("f/special/#", lambda _c, _u, msg: special.append(msg.payload))
+    publisher = _publisher(broker_proc.url)
+    try:
+        publisher.publish("f/special/1", b"s")
+        publisher.publish("f/plain", b"p")
+        _wait_for(lambda: special and got)
+        assert special == [b"s"] and got == [("f/plain", b"p")]
+    finally:
+        publisher.disconnect(); publisher.loop_stop()
+        subscriber.disconnect(); subscriber.loop_stop()
+
+
+def test_an_error_in_on_message_is_logged_and_the_next_message_still_arrives(broker_proc):
+    subscriber, got = _subscriber(broker_proc.url, "e/#", 0)
+    subscriber.suppress_exceptions = True
+
+    def on_message(_c, _u, msg):
+        if msg.payload == b"bad":
+            raise ValueError("a broken handler")
+        got.append((msg.topic, msg.payload))
+
+    subscriber.on_message = on_message
+    publisher = _publisher(broker_proc.url)
+    try:
+        publisher.publish("e/1", b"bad")
+        publisher.publish("e/2", b"good")
+        _wait_for(lambda: got)
+        assert got == [("e/2", b"good")]
+    finally:
+        publisher.disconnect(); publisher.loop_stop()
+        subscriber.disconnect(); subscriber.loop_stop()
