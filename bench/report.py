@@ -58,11 +58,11 @@ def markdown(measurements: list[Measurement], machine: dict, errors: list[str], 
         f"Targets from issue 6: {passed} passed, {failed} failed.",
         "",
     ]
-    earlier = options.get("earlier")
-    if earlier:
-        run = ", ".join(f"{k}={v}" for k, v in (earlier.get("options") or {}).items() if k != "earlier")
-        out += [f"**Earlier run** (`--merge`): the scenarios {earlier['scenarios']} come from a run on "
-                f"{earlier['machine']}; {run}.", ""]
+    earlier = options.get("earlier") or []
+    for run in [earlier] if isinstance(earlier, dict) else earlier:
+        settings = ", ".join(f"{k}={v}" for k, v in (run.get("options") or {}).items() if k != "earlier")
+        out += [f"**Earlier run** (`--merge`): the scenarios {run['scenarios']} come from a run on "
+                f"{run['machine']}; {settings}.", ""]
     out += [
         "| " + " | ".join(HEADER) + " |",
         "|" + "---|" * len(HEADER),
@@ -109,12 +109,7 @@ def merge_earlier(out_dir: Path, ran: list[str], measurements: list[Measurement]
     scenarios = sorted({m.scenario for m in kept})
     plots_ran = {s.plot for s in series}
     kept_series = [Series(**s) for s in earlier.get("series", []) if s["plot"] not in plots_ran]
-    before = (earlier.get("options") or {}).get("earlier")
-    if before and set(scenarios) <= set(before["scenarios"].split(",")):
-        options["earlier"] = {**before, "scenarios": ",".join(scenarios)}  # they came from a run merged in before
-    else:
-        options["earlier"] = {"scenarios": ",".join(scenarios), "machine": one_line(earlier.get("machine", {})),
-                              "options": earlier.get("options", {})}
+    options["earlier"] = provenance(earlier, scenarios)
     old_seconds = {k: v for k, v in (earlier.get("scenario_seconds") or {}).items() if k in scenarios}
     order = {name: i for i, name in enumerate(earlier_order(kept, measurements))}
     merged = sorted(kept + measurements, key=lambda m: order[m.scenario])
@@ -127,4 +122,22 @@ def earlier_order(kept: list[Measurement], measurements: list[Measurement]) -> l
 
     names = {m.scenario for m in kept + measurements}
     return [s for s in SCENARIOS if s in names] + sorted(names - set(SCENARIOS))
+
+
+def provenance(earlier: dict, scenarios: list[str]) -> list[dict]:
+    """Which earlier run each kept scenario comes from: [{scenarios, machine, options}], one entry
+    per run. A scenario the earlier file had itself kept from a run before keeps that run."""
+    before = (earlier.get("options") or {}).get("earlier") or []
+    if isinstance(before, dict):  # written by an older harness: one run
+        before = [before]
+    runs: list[dict] = []
+    own = [s for s in scenarios if not any(s in r["scenarios"].split(",") for r in before)]
+    if own:
+        run_options = {k: v for k, v in (earlier.get("options") or {}).items() if k != "earlier"}
+        runs.append({"scenarios": ",".join(own), "machine": one_line(earlier.get("machine", {})), "options": run_options})
+    for r in before:
+        mine = [s for s in scenarios if s in r["scenarios"].split(",")]
+        if mine:
+            runs.append({**r, "scenarios": ",".join(mine)})
+    return runs
 

@@ -27,15 +27,19 @@ def test_the_scenarios_not_run_again_are_kept_with_the_run_they_came_from(tmp_pa
                                                 [], {"views": 290.0}, options)
     assert [(m.scenario, m.value) for m in measured] == [("ingest", 11884), ("views", 48)]
     assert seconds == {"ingest": 70.0, "views": 290.0}
-    assert options["earlier"]["scenarios"] == "ingest" and options["earlier"]["options"]["runs"] == 2
+    assert [(r["scenarios"], r["options"]["runs"]) for r in options["earlier"]] == [("ingest", 2)]
 
 
-def test_merging_twice_still_names_the_run_the_kept_scenarios_came_from(tmp_path):
-    first = {"scenarios": "ingest", "machine": "the first run", "options": {"scenarios": "ingest,views"}}
+def test_merging_twice_still_names_the_run_each_kept_scenario_came_from(tmp_path):
+    first = [{"scenarios": "ingest", "machine": "the first run", "options": {"scenarios": "ingest,views"}}]
     _earlier(tmp_path, {"scenarios": "views", "earlier": first}, machine="the second run")
-    options = {"scenarios": "views"}
-    report.merge_earlier(tmp_path, ["views"], [Measurement("views", "x", 1, "ms")], [], {}, options)
-    assert options["earlier"]["machine"] == "the first run"
+    options = {"scenarios": "latency"}
+    report.merge_earlier(tmp_path, ["latency"], [Measurement("latency", "x", 1, "ms")], [], {}, options)
+    assert [(r["scenarios"], r["machine"].split(",")[0]) for r in options["earlier"]] == \
+        [("views", "the second run"), ("ingest", "the first run")]
+    assert "ingest come from a run on the first run" in report.markdown([], {"cpu": "x", "cores": 2, "ram_gb": 1, "kernel": "k",
+                                                                            "python": "p", "redis": "r", "mqtt": "m", "date": "d",
+                                                                            "commit": "c"}, [], options, [])
 
 
 def test_without_earlier_results_only_this_run_is_written(tmp_path):
