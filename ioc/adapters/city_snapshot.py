@@ -127,7 +127,7 @@ class CityCache:
     STALE_AFTER = 3  # a background snapshot older than this many `ttl_s` is read again inline
     RECIPE_S = 60.0  # what no viewer asked for in this long is no longer made ahead
 
-    def __init__(self, client_of, shards: int, ttl_s: float = 1.0, registry_s: float = 1.0,
+    def __init__(self, client_of, shards: int, ttl_s: float = 0.5, registry_s: float = 1.0,
                  case_index: CaseIndex | None = None):
         self._client_of = client_of  # () -> redis client (raises while Redis is not configured)
         self.shards = shards
@@ -226,13 +226,19 @@ class CityCache:
 
     def _refresh_loop(self) -> None:
         try:
-            next_snapshot = time.monotonic()
+            period = min(self.registry_s, self.ttl_s)
+            next_at = time.monotonic() + period
+            registry_at = 0.0
             while time.monotonic() - self._used < 60:
-                time.sleep(min(self.registry_s, self.ttl_s))
+                # a steady cadence: the work's own time is not added to the wait, so the shared
+                # snapshot is never older than about one period
+                time.sleep(max(0.0, next_at - time.monotonic()))
+                next_at = max(next_at + period, time.monotonic())
                 try:
-                    self.refresh_registry(self._client_of())
-                    if time.monotonic() - self._snapshot_used < self.RECIPE_S and time.monotonic() >= next_snapshot:
-                        next_snapshot = time.monotonic() + self.ttl_s
+                    if time.monotonic() >= registry_at:  # the registry at its own pace (`registry_s`)
+                        registry_at = time.monotonic() + self.registry_s - period / 2
+                        self.refresh_registry(self._client_of())
+                    if time.monotonic() - self._snapshot_used < self.RECIPE_S:
                         self.prepare_next()
                 except Exception as e:  # noqa: BLE001 - Redis away: the viewers see it on their own reads
                     log.debug("background refresh failed: %s", e)
