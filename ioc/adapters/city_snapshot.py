@@ -156,7 +156,7 @@ class CityCache:
             fresh_s = self.ttl_s * (self.STALE_AFTER if self._refresher_alive() else 1)
             if self._snapshot is not None and now - self._taken < fresh_s:
                 return self._snapshot
-            self._snapshot = self._read(now, int(time.time() * 1000) if now_ms is None else now_ms)
+            self._snapshot = self._read(int(time.time() * 1000) if now_ms is None else now_ms)
             self._derived = {}
             self._taken = now
             return self._snapshot
@@ -188,7 +188,7 @@ class CityCache:
         with self._lock:
             generation = self._generation
         now = time.monotonic()
-        snapshot = self._read(now, int(time.time() * 1000))
+        snapshot = self._read(int(time.time() * 1000))
         recipes = {key: compute for key, (compute, asked) in list(self._recipes.items()) if now - asked < self.RECIPE_S}
         for key in [k for k in list(self._recipes) if k not in recipes]:
             self._recipes.pop(key, None)
@@ -278,7 +278,7 @@ class CityCache:
             return self._fleet
 
     # --- one tick ------------------------------------------------------------------------------
-    def _read(self, now: float, now_ms: int) -> CitySnapshot:
+    def _read(self, now_ms: int) -> CitySnapshot:
         client = self._client_of()
         minute = now_ms // 60_000
         pipe = client.pipeline(transaction=False)
