@@ -37,7 +37,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("IOC_INGEST_GROUP", "", "Shared-subscription group: set (e.g. `ioc`) to run several ingest workers that split the stream (`$share/<group>/…`)."),
     Setting("IOC_INGEST_CLIENT_ID", "", "MQTT client id of the ingest worker; unset: `ioc-ingest-<host>-<pid>`."),
     Setting("IOC_INGEST_BATCH_MAX", "2000", "Largest number of messages written in one batch."),
-    Setting("IOC_INGEST_FLUSH_MS", "10", "Longest time a message waits in the worker before its batch is written."),
+    Setting("IOC_INGEST_FLUSH_MS", "5", "Longest time a message waits in the worker before its batch is written."),
     Setting("IOC_INGEST_MAX_PAYLOAD", "8192", "Largest accepted payload in bytes; larger ones are rejected as `too_large`."),
     Setting("IOC_INGEST_MAX_FUTURE_S", "300", "How far in the future a reading's `ts` may be (clock skew) before it is rejected."),
     Setting("IOC_INGEST_MAX_AGE_S", "86400", "How old a reading's `ts` may be before it is rejected."),
@@ -111,7 +111,7 @@ class Settings:
     ingest_group: str = ""
     ingest_client_id: str = ""
     ingest_batch_max: int = 2000
-    ingest_flush_ms: int = 10
+    ingest_flush_ms: int = 5
     ingest_max_payload: int = 8192
     ingest_max_future_s: int = 300
     ingest_max_age_s: int = 86400

@@ -64,7 +64,7 @@ CASE_REASONS = {"bad_report", "unknown_category", "outside_city", "bad_update", 
 # paho's reconnect back-off in the product's clients (ioc.adapters.mqtt): 1 s, doubling, at most 10 s
 PAHO_MIN_DELAY, PAHO_MAX_DELAY = 1.0, 10.0
 INGEST_ROLLUP_FLUSH_S = 1.0  # ioc.ingest.worker.ROLLUP_FLUSH_S: counters held in memory this long
-INGEST_FLUSH_MS = 10  # IOC_INGEST_FLUSH_MS default
+INGEST_FLUSH_MS = 5  # IOC_INGEST_FLUSH_MS default
 
 
 STARTED_PIDS: list[int] = []  # every process the soak started (servers, product, tap), for the report

@@ -61,7 +61,7 @@ def test_devices_of_past_seconds_are_forgotten_once_many_are_tracked(forget_afte
         limit.admit(device, SECOND)
     for device in ("d", "e"):
         limit.admit(device, SECOND + 1000)
-    assert len(limit._windows) <= 3
+    assert limit.tracked() <= 3
 
 
 def test_forgetting_never_resets_the_count_of_the_current_second(forget_after_three):
