@@ -24,6 +24,7 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
+from ioc import heap
 from ioc.domain.case_indicators import IndicatorFacts, indicator_facts, indicator_facts_of_record
 from ioc.domain.cases import Case
 
@@ -190,6 +191,7 @@ class CaseIndex:
                 # what changed while this was reading; the next sync brings both parts further
                 self._apply(store, store.changed_since(revision), facts=True)
                 self._publish()
+            heap.settle(f"the indicator facts of {len(facts):,} cases")
         except SystemExit:  # a test server stopping its threads
             return
         except Exception as e:  # noqa: BLE001 - handed to the caller waiting for it

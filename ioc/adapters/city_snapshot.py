@@ -26,6 +26,8 @@ from functools import cached_property
 
 import redis
 
+from ioc import heap
+
 from . import redis_keys as keys
 from .alarm_store import AlarmStore
 from .case_index import CaseIndex
@@ -35,6 +37,8 @@ from .snapshot_store import DeviceRow, SnapshotStore, numbers as _numbers
 
 
 log = logging.getLogger(__name__)
+
+SETTLE_ROWS = 1000  # device rows read in one refresh from which the heap is settled (ioc.heap)
 
 
 class FleetIndex:
@@ -261,11 +265,13 @@ class CityCache:
                 return self._fleet
             store = SnapshotStore(client, self.shards)
             old = self._versions or [None] * (2 * self.shards)
+            read_whole = 0
             for shard in range(self.shards):
                 meta_v, state_v = versions[2 * shard], versions[2 * shard + 1]
                 rows = self._shard_rows.get(shard)
                 if rows is None or meta_v != old[2 * shard] or meta_v is None:
                     self._shard_rows[shard] = store.shard_devices(shard)
+                    read_whole += len(self._shard_rows[shard])
                 elif state_v != old[2 * shard + 1]:
                     online = store.shard_online(shard)
                     self._shard_rows[shard] = [r if r.online == (r.id in online) else replace(r, online=r.id in online)
@@ -275,6 +281,8 @@ class CityCache:
             self._fleet = FleetIndex(rows)
             self._fleet.version = ",".join(as_text(v) or "0" for v in versions)
             self._versions = versions
+            if read_whole >= SETTLE_ROWS:
+                heap.settle(f"{read_whole:,} device rows")
             return self._fleet
 
     # --- one tick ------------------------------------------------------------------------------

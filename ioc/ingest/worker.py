@@ -15,7 +15,6 @@ broker goes away paho reconnects by itself and the subscriptions are renewed on 
 
 from __future__ import annotations
 
-import gc
 import logging
 import os
 import signal
@@ -27,6 +26,7 @@ from collections import Counter, deque
 import orjson
 import redis
 
+from ioc import heap
 from ioc.adapters import alarm_store
 from ioc.adapters import mqtt as mqtt_adapter
 from ioc.adapters import redis_keys as keys
@@ -278,8 +278,7 @@ def main(settings: Settings) -> int:
     worker = IngestWorker(settings, connect_redis(settings.redis_url), load_city_map(settings.geodata_dir))
     signal.signal(signal.SIGTERM, worker.stop)
     signal.signal(signal.SIGINT, worker.stop)
-    # What exists now (modules, the city map, settings) lives as long as the process: out of
-    # the collector's passes, which otherwise walk it in every full collection (tens of ms).
-    gc.freeze()
+    heap.enable()
+    heap.settle("start")  # modules, the city map, settings: out of every collection
     worker.run()
     return 0

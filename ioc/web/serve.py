@@ -22,9 +22,14 @@ class _Gunicorn(BaseApplication):
             self.cfg.set(key, value)
 
     def load(self):
+        from ioc import heap
+
         from .app import create_app
 
-        return create_app(self.settings).server
+        heap.enable()  # a serving process: the city's rows and facts are settled once built
+        server = create_app(self.settings).server
+        heap.settle("the app")  # modules, Dash's registry and layouts
+        return server
 
 
 def main(settings: Settings) -> int:
