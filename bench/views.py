@@ -413,7 +413,8 @@ def _row(name: str, value: float, unit: str, target: str = "", passed=None, **de
     return Measurement(SCENARIO, name, round(value, 2), unit, target, passed, detail)
 
 
-def results(timings: dict[str, Timing], kinds: dict, load: dict, browser: dict | None, context: dict) -> ScenarioResult:
+def results(timings: dict[str, Timing], kinds: dict, load: dict, browser: dict | None, context: dict,
+            browser_loaded: dict | None = None) -> ScenarioResult:
     out = ScenarioResult()
     for name, t in timings.items():
         target = kinds[name]
@@ -434,10 +435,14 @@ def results(timings: dict[str, Timing], kinds: dict, load: dict, browser: dict |
                                      server_compresses=encoded, callbacks=list(names)))
     # the device layer is not a callback: the map fetches GET /api/v1/map/devices itself (once per page)
     out.measurements.append(_row("ingest load during the measurement", load.get("achieved", 0.0), "msg/s", **load))
+    fleet = "50,000-device map" if not context.get("quick") else "map"
     if browser:
-        out.measurements.append(_row("browser: 50,000-device map interactive" if not context.get("quick") else "browser: map interactive",
-                                     browser["interactive_s"], "s", f"≤ {MAP_TARGET_S:.0f} s", at_most(browser["interactive_s"], MAP_TARGET_S),
-                                     **browser))
+        out.measurements.append(_row(f"browser: {fleet} interactive", browser["interactive_s"], "s", f"≤ {MAP_TARGET_S:.0f} s",
+                                     at_most(browser["interactive_s"], MAP_TARGET_S),
+                                     conditions="load stopped: Chromium has the machine to itself, as on a wall's own PC", **browser))
+    if browser_loaded:
+        out.measurements.append(_row(f"browser: {fleet} interactive, ingest load running", browser_loaded["interactive_s"], "s",
+                                     conditions="Chromium on the same 2 cores as the ingest, the simulator and the web", **browser_loaded))
     names = list(timings)
     for label, q in (("p50", .5), ("p95", .95)):
         out.series.append(Series("callbacks", f"{label} (HTTP, loopback)", names, [round(timings[n].p("http_ms", q), 2) for n in names],
@@ -445,6 +450,16 @@ def results(timings: dict[str, Timing], kinds: dict, load: dict, browser: dict |
     out.series.append(Series("callbacks", "p95 (server, in-process)", names, [round(timings[n].p("inproc_ms", .95), 2) for n in names],
                              "callback", "ms", "bar"))
     return out
+
+
+def map_in_browser(base: str, kiosk_secret: str, runs: int, progress) -> dict | None:
+    try:
+        from bench.browser import map_ready
+
+        return map_ready(base, kiosk_secret, runs=runs, progress=progress)
+    except Exception as e:  # a missing Chromium must not lose the callback figures
+        progress(f"  views: browser measurement failed: {e!r}")
+        return None
 
 
 def run(ctx: BenchContext) -> ScenarioResult:
@@ -471,14 +486,17 @@ def run(ctx: BenchContext) -> ScenarioResult:
         load_info = {"offered": load.rate or "natural", "achieved": round(achieved), "seconds": round(elapsed, 1), "cpu_percent": cpu}
         progress(f"  views: ingest accepted {achieved:,.0f} msg/s while measuring (offered {load.rate or 'natural rate'}); CPU % {cpu}")
         progress("  views: profile of the refresh callback (top, cumulative):\n" + "\n".join(profile.splitlines()[:45]))
-        browser = None
-        try:
-            from bench.browser import map_ready
-
-            browser = map_ready(base, kiosk_secret, runs=1 if ctx.quick else 3, progress=progress)
-        except Exception as e:  # a missing Chromium must not lose the callback figures
-            progress(f"  views: browser measurement failed: {e!r}")
-        return results(timings, kinds, load_info, browser, context)
+        # The map is drawn by the wall's browser, which in a city runs on the wall's own PC: its
+        # time is measured with the load stopped (the target), and, for the record, with the
+        # ingest and the simulator still taking the same two cores.
+        runs = 1 if ctx.quick else 3
+        progress("  views: browser with the load running")
+        browser_loaded = map_in_browser(base, kiosk_secret, runs, progress)
+        load.stop()
+        time.sleep(3)
+        progress("  views: browser with the load stopped")
+        browser = map_in_browser(base, kiosk_secret, runs, progress)
+        return results(timings, kinds, load_info, browser, context, browser_loaded)
     finally:
         load.stop()
         web.stop()
