@@ -66,9 +66,15 @@ class BufferedReadClient(paho.Client):
     one buffer with a single `recv()` and serves paho's small reads from it, and goes on reading
     the packets the buffer holds (a `select()` cannot see them) before paho's loop goes on. It also
     calls `on_message` directly while no per-topic callback (`message_callback_add`) exists.
-    Everything else (QoS, keep-alive, reconnection, TLS) is paho's own, unchanged; the version is
-    pinned in requirements.txt because this hooks paho's `_sock_recv`, `loop_read` and
-    `_handle_on_message`.
+
+    QoS 0 PUBLISH packets that lie whole in the buffer, between packets paho has finished, are
+    taken from it by this class (MQTT 3.1.1 only, no per-topic callbacks) and handed to
+    `on_message` as a `ReceivedMessage`: paho builds an `MQTTMessage` with its own lock and
+    condition for each, decodes it through a general packet reader and logs it, which at
+    telemetry rates was most of a subscriber's CPU. Everything else (QoS 1 and 2, a packet split
+    over two reads, keep-alive, reconnection, TLS) is paho's own, unchanged; the version is
+    pinned in requirements.txt because this hooks paho's `_sock_recv`, `loop_read`,
+    `_in_packet`, `_last_bytes_received` and `_handle_on_message`.
     """
 
     READ_SIZE = 65536
@@ -126,10 +132,79 @@ class BufferedReadClient(paho.Client):
         self._draining = True
         try:
             while rc == paho.MQTTErrorCode.MQTT_ERR_SUCCESS and self._sock is not None and self.buffered():
+                if self._take_buffered_publishes():
+                    continue
                 rc = super().loop_read(max_packets)
         finally:
             self._draining = False
         return rc
+
+    def _take_buffered_publishes(self) -> int:
+        """Hand the whole QoS 0 PUBLISH packets at the head of the buffer to `on_message`;
+        returns how many. Stops, leaving the rest to paho, at any other packet, at one not
+        whole in the buffer, or at a topic that is not UTF-8."""
+        on_message = self.on_message
+        if (on_message is None or self._filtered_callbacks or self._protocol != paho.MQTTv311
+                or self._in_packet["command"] != 0):
+            return 0
+        buf, pos, end = self._read_buffer, self._read_at, len(self._read_buffer)
+        taken = 0
+        now = time.monotonic()
+        with self._in_callback_mutex:
+            while pos < end:
+                command = buf[pos]
+                if command != 0x30 and command != 0x31:  # PUBLISH, QoS 0, not a duplicate; retained or not
+                    break
+                length, mult, at = 0, 1, pos + 1
+                while at < end and at - pos <= 4:
+                    byte = buf[at]
+                    at += 1
+                    length += (byte & 127) * mult
+                    mult *= 128
+                    if byte < 128:
+                        break
+                else:
+                    break  # the length runs past the buffer (or is malformed): paho's part
+                packet_end = at + length
+                if packet_end > end or length < 2:
+                    break
+                topic_end = at + 2 + ((buf[at] << 8) | buf[at + 1])
+                if topic_end > packet_end:
+                    break
+                try:
+                    topic = buf[at + 2:topic_end].decode("utf-8")
+                except UnicodeDecodeError:
+                    break
+                message = ReceivedMessage(topic, buf[topic_end:packet_end], command == 0x31, now)
+                pos = self._read_at = packet_end  # consumed before the callback: an error there loses no other packet
+                taken += 1
+                try:
+                    on_message(self, self._userdata, message)
+                except Exception as err:
+                    self._easy_log(paho.MQTT_LOG_ERR, "Caught exception in on_message: %s", err)
+                    if not self.suppress_exceptions:
+                        raise
+        if taken:
+            with self._msgtime_mutex:
+                self._last_bytes_received = now
+        return taken
+
+
+class ReceivedMessage:
+    """A QoS 0 message as `BufferedReadClient` hands it to `on_message`: the attributes of
+    paho's `MQTTMessage` that a subscriber reads (`topic` already a `str`)."""
+
+    __slots__ = ("topic", "payload", "retain", "timestamp")
+    qos = 0
+    mid = 0
+    dup = False
+    properties = None
+
+    def __init__(self, topic: str, payload: bytes, retain: bool, timestamp: float):
+        self.topic = topic
+        self.payload = payload
+        self.retain = retain
+        self.timestamp = timestamp
 
 
 def make_client(

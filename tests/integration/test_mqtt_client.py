@@ -10,10 +10,10 @@ import time
 import pytest
 
 from ioc.adapters import mqtt as mqtt_adapter
-from ioc.adapters.mqtt import BufferedReadClient
+from ioc.adapters.mqtt import BufferedReadClient, ReceivedMessage
 
 
-def _subscriber(url: str, topic: str, qos: int):
+def _subscriber(url: str, topic: str, qos: int, on_message=None):
     got: list[tuple[str, bytes]] = []
     ready = threading.Event()
 
@@ -22,7 +22,7 @@ def _subscriber(url: str, topic: str, qos: int):
 
     client = mqtt_adapter.make_client(url, f"test-sub-{time.time_ns()}", on_connect=on_connect, name="test")
     client.on_subscribe = lambda *_a: ready.set()
-    client.on_message = lambda _c, _u, msg: got.append((msg.topic, msg.payload))
+    client.on_message = on_message or (lambda _c, _u, msg: got.append((msg.topic, msg.payload)))
     mqtt_adapter.connect(client)
     assert ready.wait(10)
     return client, got
@@ -107,3 +107,57 @@ def test_an_error_in_on_message_is_logged_and_the_next_message_still_arrives(bro
     finally:
         publisher.disconnect(); publisher.loop_stop()
         subscriber.disconnect(); subscriber.loop_stop()
+
+
+def _collecting_subscriber(url: str, topic: str, qos: int = 1):
+    """A subscriber that keeps the message objects themselves."""
+    messages = []
+    client, _ = _subscriber(url, topic, qos, on_message=lambda _c, _u, msg: messages.append(msg))
+    return client, messages
+
+
+def test_qos0_messages_whole_in_the_buffer_are_handed_over_as_light_messages(broker_proc):
+    subscriber, messages = _collecting_subscriber(broker_proc.url, "q/#")
+    publisher = _publisher(broker_proc.url)
+    try:
+        for n in range(2000):
+            publisher.publish(f"q/张家港/{n}", f"{n}".encode())
+        _wait_for(lambda: len(messages) >= 2000)
+        assert [(m.topic, m.payload) for m in messages] == [(f"q/张家港/{n}", f"{n}".encode()) for n in range(2000)]
+        light = [m for m in messages if isinstance(m, ReceivedMessage)]
+        assert light, "no message took the buffered path"
+        assert all(m.qos == 0 and m.mid == 0 and not m.retain and not m.dup and m.timestamp > 0 for m in light)
+    finally:
+        publisher.disconnect(); publisher.loop_stop()
+        subscriber.disconnect(); subscriber.loop_stop()
+
+
+def test_qos0_and_qos1_messages_interleaved_arrive_in_order_and_qos1_are_acknowledged(broker_proc):
+    subscriber, messages = _collecting_subscriber(broker_proc.url, "m/#", qos=1)
+    publisher = _publisher(broker_proc.url)
+    try:
+        sent = [(f"m/{n}", f"{n}".encode(), 1 if n % 5 == 0 else 0) for n in range(3000)]
+        for topic, payload, qos in sent:
+            publisher.publish(topic, payload, qos=qos)
+        _wait_for(lambda: len(messages) >= len(sent))
+        assert [(m.topic, m.payload, m.qos) for m in messages] == sent
+        _wait_for(lambda: not subscriber._in_messages and not subscriber._out_packet, 5)
+        assert not subscriber._out_packet  # every PUBACK went out
+    finally:
+        publisher.disconnect(); publisher.loop_stop()
+        subscriber.disconnect(); subscriber.loop_stop()
+
+
+def test_a_retained_message_keeps_its_retain_flag(broker_proc):
+    publisher = _publisher(broker_proc.url)
+    try:
+        publisher.publish("r/state", b"kept", qos=1, retain=True).wait_for_publish(10)
+        subscriber, messages = _collecting_subscriber(broker_proc.url, "r/#", qos=0)
+        try:
+            _wait_for(lambda: messages)
+            assert [(m.topic, m.payload, bool(m.retain)) for m in messages] == [("r/state", b"kept", True)]
+        finally:
+            subscriber.disconnect(); subscriber.loop_stop()
+    finally:
+        publisher.publish("r/state", b"", qos=1, retain=True).wait_for_publish(10)
+        publisher.disconnect(); publisher.loop_stop()
