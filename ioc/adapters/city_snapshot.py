@@ -165,6 +165,12 @@ class CityCache:
             self._taken = now
             return self._snapshot
 
+    def warm_up(self) -> None:
+        """Read the device registry and the open cases now (what the first viewer's request
+        would otherwise wait for), without starting the snapshot cadence of a watched process."""
+        self.refresh_registry(self._client_of())
+        self._case_index.open_cases()
+
     def derived(self, snapshot: CitySnapshot, key, compute):
         """`compute(snapshot)`: a value made from `snapshot` alone (what a page shows of it in one
         language), made once for every viewer of the process while `snapshot` is the shared one,

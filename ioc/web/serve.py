@@ -25,10 +25,13 @@ class _Gunicorn(BaseApplication):
         from ioc import heap
 
         from .app import create_app
+        from .services import Services
 
         heap.enable()  # a serving process: the city's rows and facts are settled once built
-        server = create_app(self.settings).server
+        services = Services.from_settings(self.settings)
+        server = create_app(self.settings, services).server
         heap.settle("the app")  # modules, Dash's registry and layouts
+        services.warm_up()
         return server
 
 

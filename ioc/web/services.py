@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from dataclasses import dataclass, field
@@ -20,6 +21,8 @@ from ioc.adapters.user_store import UserStore
 from ioc.domain.departments import department_ids
 from ioc.domain.geo import CityMap
 from ioc.settings import Settings
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -54,6 +57,24 @@ class Services:
     alarms: AlarmStore | None = None
     city_cache: CityCache | None = None  # the big screen's per-process snapshot cache, shared by every viewer
     case_index: CaseIndex | None = None  # the case pages' per-process copy of the cases, kept in step by revision
+
+    def warm_up(self) -> threading.Thread | None:
+        """In the background, read what the first big-screen requests of a new process need
+        (`CityCache.warm_up`), so the walls do not wait on a worker that just started (a deploy,
+        a restart). A failure (Redis away) is left to the requests, which report it."""
+        cache = self.city_cache
+        if cache is None:
+            return None
+
+        def warm() -> None:
+            try:
+                cache.warm_up()
+            except Exception as e:  # noqa: BLE001 - the requests meet the same error and say so
+                log.info("warm-up of the city cache failed: %s", e)
+
+        thread = threading.Thread(target=warm, name="ioc-warm-up", daemon=True)
+        thread.start()
+        return thread
 
     @classmethod
     def from_settings(cls, settings: Settings) -> "Services":

@@ -72,3 +72,33 @@ def test_a_snapshot_read_before_an_invalidation_is_not_swapped_in(cache, monkeyp
     cache.prepare_next()
     monkeypatch.undo()
     assert taken and cache.snapshot() is not taken[0]
+
+
+def _hgetall_calls(client) -> int:
+    return int(client.info("commandstats").get("cmdstat_hgetall", {}).get("calls", 0))
+
+
+def test_a_warmed_up_cache_answers_the_first_viewer_without_reading_the_registry(cache, redis_client):
+    cache.warm_up()  # what a web worker does in the background when it starts
+    before = _hgetall_calls(redis_client)
+    cache.devices()
+    assert _hgetall_calls(redis_client) == before
+
+
+def test_a_web_process_warms_its_cache_up_in_the_background(settings, redis_client):
+    from ioc.web.services import Services
+
+    services = Services.from_settings(settings)
+    services.warm_up().join(30)
+    before = _hgetall_calls(redis_client)
+    services.city_cache.devices()
+    assert _hgetall_calls(redis_client) == before
+
+
+def test_warming_up_without_redis_leaves_the_error_to_the_requests(settings):
+    from ioc.web.services import Services
+
+    services = Services.from_settings(settings.replace(redis_url="redis://127.0.0.1:1/0"))
+    thread = services.warm_up()
+    thread.join(30)
+    assert not thread.is_alive()
