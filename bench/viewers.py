@@ -27,7 +27,7 @@ import requests
 
 from bench.context import BenchContext
 from bench.model import Measurement, ScenarioResult, Series, at_most
-from bench.views import (OFFERED_LOAD, Load, accepted, build_payloads, percentile, seeded, standalone, start_load, start_web,
+from bench.views import (OFFERED_LOAD, QUICK_LOAD, Load, accepted, build_payloads, percentile, seeded, standalone, start_load, start_web,
                          tokens)
 
 SCENARIO = "viewers"
@@ -146,14 +146,14 @@ def run(ctx: BenchContext) -> ScenarioResult:
     try:
         from bench.seed import Scale
 
-        load = start_load(ctx, Scale.of(ctx.quick).devices, None if ctx.quick else OFFERED_LOAD)
+        load = start_load(ctx, Scale.of(ctx.quick).devices, QUICK_LOAD if ctx.quick else OFFERED_LOAD)
         time.sleep(5 if ctx.quick else 10)
         headers = {"Authorization": f"Bearer {api_secret}", "Content-Type": "application/json"}
         payloads = build_payloads(base, headers, ctx.settings(), "yangshe")
         bodies = {name: orjson.dumps(payloads[name][1]) for name in REQUESTS}
         tick_s, trend_s = refresh_intervals()
         progress(f"  viewers: {clients} walls against {base} ({workers} gunicorn workers), tick {tick_s:g} s, trends every {trend_s:g} s, "
-                 f"{seconds:g} s; load {'natural rate' if ctx.quick else f'{OFFERED_LOAD:,} msg/s offered'}")
+                 f"{seconds:g} s; load {load.rate:,.0f} msg/s offered")
         count0 = accepted(ctx)
         tally, elapsed = drive(base, links, bodies, seconds, progress)
         achieved = (accepted(ctx) - count0) / elapsed

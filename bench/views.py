@@ -4,7 +4,7 @@ the time the browser needs to show the 50,000-device map.
 
 What runs: the seeded city (`bench.seed`), the real web process (`python -m ioc web`, gunicorn,
 the product's default worker count), and at full scale a steady offered load (the product's
-simulator at `--rate 20000` into `python -m ioc ingest`). Each callback is POSTed to
+paced publisher at 20,000 msg/s into `python -m ioc ingest`; see `start_load`). Each callback is POSTed to
 `/_dash-update-component` with the payload the browser sends (outputs, inputs and state from
 `/_dash-dependencies`, values from the page's initial layout), signed in with an API token:
 the loopback request time is measured, and the same payload is run in this process through
@@ -32,6 +32,7 @@ from pathlib import Path
 import orjson
 import requests
 
+from bench import fleetdata, procs
 from bench.context import BenchContext
 from bench.model import Measurement, ScenarioResult, Series, at_most
 
@@ -41,6 +42,8 @@ CALLBACK_TARGET_MS = 40.0
 TICK_TARGET_KB = 50.0
 MAP_TARGET_S = 3.0
 OFFERED_LOAD = 20_000  # msg/s at full scale
+QUICK_LOAD = 1_000  # msg/s in quick mode (2,000 devices)
+LOAD_MAX_S = 3600.0  # the publisher stops earlier, with the scenario
 API_ROLES = ("leader", "dispatcher", "inspector")
 
 
@@ -154,26 +157,39 @@ def start_web(ctx: BenchContext) -> tuple[Process, str, int]:
 @dataclass
 class Load:
     processes: list[Process] = field(default_factory=list)
-    rate: float = 0.0  # offered msg/s asked of the simulator
+    rate: float = 0.0  # offered msg/s asked of the publisher
+    children: procs.Children | None = None
 
     def stop(self) -> None:
         for p in reversed(self.processes):
             p.stop()
+        if self.children is not None:
+            self.children.stop_all()
 
 
-def start_load(ctx: BenchContext, devices: int, rate: float | None) -> Load:
-    """The ingest worker and the product's simulator publishing `rate` msg/s (None: the fleet's
-    natural rate) for the seeded fleet (births were seeded; no casework)."""
-    from bench.seed import FLEET_SEED
-
+def start_load(ctx: BenchContext, devices: int, rate: float) -> Load:
+    """The ingest worker fed `rate` msg/s by the harness's paced publisher (bench/publisher.py:
+    pre-built packets of the seeded fleet, each reading's ts its publish time, a few percent of
+    a core), 16 water-level probes raising and clearing `water_level_warning` every 8 s, so the
+    big screen's alarms move. The product's simulator is not the load: it takes most of a core
+    for a few thousand msg/s, CPU that in a city is spent in the devices, not next to the
+    server. Births were seeded; the fleet is the seeded one (same seed)."""
     ingest = start(ctx, "ingest", ["-m", "ioc", "ingest"])
-    argv = ["-m", "simulators", "--mqtt-url", ctx.mqtt_url, "--devices", str(devices), "--seed", str(FLEET_SEED),
-            "--no-casework", "--no-birth", "--fault-rate", "20"]
-    if rate:
-        argv += ["--rate", str(rate), "--connections", "2", "--workers", "2"]
+    fleet, fleet_path = fleetdata.load(ctx.work_dir, devices)
+    probes = fleet.by_kind("water_level")[:16]
     time.sleep(1.0)  # the ingest subscribes before the first reading is published
-    sim = start(ctx, "simulator", argv)
-    return Load([ingest, sim], rate or 0.0)
+    children = procs.Children()
+    try:
+        publisher = procs.publisher(children, {
+            "mode": "paced", "rate": rate, "duration": LOAD_MAX_S, "fleet_path": str(fleet_path),
+            "mqtt_url": ctx.mqtt_url, "alarm_probes": probes, "alarm_period": 8.0, "client_id": "bench-views-load",
+        }, ctx.work_dir)
+        publisher.send("go")
+    except Exception:
+        children.stop_all()
+        ingest.stop()
+        raise
+    return Load([ingest, Process("publisher", publisher.proc, ctx.work_dir / "publisher.log")], rate, children)
 
 
 def accepted(ctx: BenchContext) -> int:
@@ -442,7 +458,7 @@ def results(timings: dict[str, Timing], kinds: dict, load: dict, browser: dict |
                                      conditions="load stopped: Chromium has the machine to itself, as on a wall's own PC", **browser))
     if browser_loaded:
         out.measurements.append(_row(f"browser: {fleet} interactive, ingest load running", browser_loaded["interactive_s"], "s",
-                                     conditions="Chromium on the same 2 cores as the ingest, the simulator and the web", **browser_loaded))
+                                     conditions="Chromium on the same 2 cores as the ingest, the publisher, the broker, Redis and the web", **browser_loaded))
     names = list(timings)
     for label, q in (("p50", .5), ("p95", .95)):
         out.series.append(Series("callbacks", f"{label} (HTTP, loopback)", names, [round(timings[n].p("http_ms", q), 2) for n in names],
@@ -474,8 +490,8 @@ def run(ctx: BenchContext) -> ScenarioResult:
         from bench.seed import Scale
 
         devices = Scale.of(ctx.quick).devices
-        load = start_load(ctx, devices, None if ctx.quick else OFFERED_LOAD)
-        progress(f"  views: web on {base} ({workers} gunicorn workers); load {'natural rate' if ctx.quick else f'{OFFERED_LOAD:,} msg/s offered'}")
+        load = start_load(ctx, devices, QUICK_LOAD if ctx.quick else OFFERED_LOAD)
+        progress(f"  views: web on {base} ({workers} gunicorn workers); load {load.rate:,.0f} msg/s offered")
         time.sleep(5 if ctx.quick else 10)  # let the load settle
         count0, t0 = accepted(ctx), time.monotonic()
         cpu0 = {p.name: p.cpu_seconds() for p in (web, *load.processes)}
@@ -488,7 +504,7 @@ def run(ctx: BenchContext) -> ScenarioResult:
         progress("  views: profile of the refresh callback (top, cumulative):\n" + "\n".join(profile.splitlines()[:45]))
         # The map is drawn by the wall's browser, which in a city runs on the wall's own PC: its
         # time is measured with the load stopped (the target), and, for the record, with the
-        # ingest and the simulator still taking the same two cores.
+        # ingest and its load still taking the same two cores.
         runs = 1 if ctx.quick else 3
         progress("  views: browser with the load running")
         browser_loaded = map_in_browser(base, kiosk_secret, runs, progress)
