@@ -69,6 +69,11 @@ def report(scenario: str, workers: int, results: list[RunResult], baseline: floa
     out.append(Measurement(scenario, f"lost at full speed, {label}", max(lost) if lost else 0, "messages",
                            detail={"per_run": lost, "note": "at full speed the publisher outruns the consumers: "
                                    "what the broker drops counts here (saturation); see `latency` for loss below saturation"}))
+    dropped = [r.dropped for r in results]
+    out.append(Measurement(scenario, f"dropped by the worker at full speed, {label}", max(dropped) if dropped else 0, "messages",
+                           detail={"per_run": dropped, "sent_per_run": results[0].sent if results else 0,
+                                   "note": "the publisher outruns the workers several times over; a worker holds up to "
+                                   "IOC_INGEST_BUFFER_MAX messages and drops the oldest beyond, counted in messages:dropped"}))
     for name, value in cpu.items():
         out.append(Measurement(scenario, f"CPU {name}, {label}", value, "%", detail={"of": "one core"}))
     return out
