@@ -41,7 +41,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("IOC_INGEST_MAX_PAYLOAD", "8192", "Largest accepted payload in bytes; larger ones are rejected as `too_large`."),
     Setting("IOC_INGEST_MAX_FUTURE_S", "300", "How far in the future a reading's `ts` may be (clock skew) before it is rejected."),
     Setting("IOC_INGEST_MAX_AGE_S", "86400", "How old a reading's `ts` may be before it is rejected."),
-    Setting("IOC_INGEST_BUFFER_MAX", "200000", "Messages the worker holds while Redis is unreachable; beyond it the oldest telemetry is dropped and counted."),
+    Setting("IOC_INGEST_BUFFER_MAX", "200000", "Messages the worker holds, while Redis is unreachable or when the stream outruns it; beyond it the oldest telemetry is dropped and counted (`messages:dropped`)."),
     Setting("IOC_DEVICE_MAX_RATE", "50", "Most messages one device may send to one ingest worker per second; the excess is counted as `rejected:rate_limited` (the first of each second dead-lettered as a sample). 0 turns the limit off."),
     Setting("IOC_CASES_CLIENT_ID", "", "MQTT client id of the case worker (a persistent session: keep it stable, one per worker); unset: `ioc-cases-<host>`."),
     Setting("IOC_CASES_SCAN_S", "30", "Seconds between the case worker's scans for overdue cases (the `case_overdue` alarm)."),
