@@ -287,9 +287,10 @@ class CityCache:
             self._fleet = FleetIndex(rows)
             self._fleet.version = ",".join(as_text(v) or "0" for v in versions)
             self._versions = versions
-            if read_whole >= SETTLE_ROWS:
-                heap.settle(f"{read_whole:,} device rows")
-            return self._fleet
+            fleet = self._fleet
+        if read_whole >= SETTLE_ROWS:  # outside the lock: viewers need not wait for the collection
+            heap.settle(f"{read_whole:,} device rows")
+        return fleet
 
     # --- one tick ------------------------------------------------------------------------------
     def _read(self, now_ms: int) -> CitySnapshot:

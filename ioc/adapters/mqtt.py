@@ -118,12 +118,17 @@ class BufferedReadClient(paho.Client):
         on_message = self.on_message
         if on_message:
             with self._in_callback_mutex:
-                try:
-                    on_message(self, self._userdata, message)
-                except Exception as err:
-                    self._easy_log(paho.MQTT_LOG_ERR, "Caught exception in on_message: %s", err)
-                    if not self.suppress_exceptions:
-                        raise
+                self._call(on_message, message)
+
+    def _call(self, on_message, message) -> None:
+        """`on_message(message)` as paho calls it: an error is logged, and raised unless
+        `suppress_exceptions`. The caller holds `_in_callback_mutex`."""
+        try:
+            on_message(self, self._userdata, message)
+        except Exception as err:
+            self._easy_log(paho.MQTT_LOG_ERR, "Caught exception in on_message: %s", err)
+            if not self.suppress_exceptions:
+                raise
 
     def loop_read(self, max_packets: int = 1) -> paho.MQTTErrorCode:
         """paho's read, then the packets left in the buffer. Those take no new `recv()`, so the
@@ -147,47 +152,51 @@ class BufferedReadClient(paho.Client):
         if (on_message is None or self._filtered_callbacks or self._protocol != paho.MQTTv311
                 or self._in_packet["command"] != 0):
             return 0
-        buf, pos, end = self._read_buffer, self._read_at, len(self._read_buffer)
+        buf, end = self._read_buffer, len(self._read_buffer)
         taken = 0
         now = time.monotonic()
         with self._in_callback_mutex:
-            while pos < end:
-                command = buf[pos]
-                if command != 0x30 and command != 0x31:  # PUBLISH, QoS 0, not a duplicate; retained or not
+            while self._read_at < end:
+                packet = _qos0_publish_at(buf, self._read_at, end)
+                if packet is None:
                     break
-                length, mult, at = 0, 1, pos + 1
-                while at < end and at - pos <= 4:
-                    byte = buf[at]
-                    at += 1
-                    length += (byte & 127) * mult
-                    mult *= 128
-                    if byte < 128:
-                        break
-                else:
-                    break  # the length runs past the buffer (or is malformed): paho's part
-                packet_end = at + length
-                if packet_end > end or length < 2:
-                    break
-                topic_end = at + 2 + ((buf[at] << 8) | buf[at + 1])
-                if topic_end > packet_end:
-                    break
-                try:
-                    topic = buf[at + 2:topic_end].decode("utf-8")
-                except UnicodeDecodeError:
-                    break
-                message = ReceivedMessage(topic, buf[topic_end:packet_end], command == 0x31, now)
-                pos = self._read_at = packet_end  # consumed before the callback: an error there loses no other packet
+                topic, payload, retain, self._read_at = packet  # consumed before the callback: an error there loses no other packet
                 taken += 1
-                try:
-                    on_message(self, self._userdata, message)
-                except Exception as err:
-                    self._easy_log(paho.MQTT_LOG_ERR, "Caught exception in on_message: %s", err)
-                    if not self.suppress_exceptions:
-                        raise
+                self._call(on_message, ReceivedMessage(topic, payload, retain, now))
         if taken:
             with self._msgtime_mutex:
                 self._last_bytes_received = now
         return taken
+
+
+def _qos0_publish_at(buf: bytes, pos: int, end: int) -> tuple[str, bytes, bool, int] | None:
+    """(topic, payload, retained, end of the packet) of the MQTT 3.1.1 PUBLISH packet at `pos`
+    when it is QoS 0, not a duplicate, whole before `end` and its topic UTF-8; None otherwise
+    (another packet, one not whole yet, or a malformed one: paho's part)."""
+    command = buf[pos]
+    if command != 0x30 and command != 0x31:  # PUBLISH, QoS 0, not a duplicate; retained or not
+        return None
+    length, mult, at = 0, 1, pos + 1
+    while True:
+        if at >= end or at - pos > 4:  # the length runs past the buffer, or past 4 bytes
+            return None
+        byte = buf[at]
+        at += 1
+        length += (byte & 127) * mult
+        mult *= 128
+        if byte < 128:
+            break
+    packet_end = at + length
+    if packet_end > end or length < 2:
+        return None
+    topic_end = at + 2 + ((buf[at] << 8) | buf[at + 1])
+    if topic_end > packet_end:
+        return None
+    try:
+        topic = buf[at + 2:topic_end].decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    return topic, buf[topic_end:packet_end], command == 0x31, packet_end
 
 
 class ReceivedMessage:
