@@ -44,7 +44,12 @@ DEFERRAL_MAX_HOURS = 24 * 30
 
 
 class CaseActionError(ValueError):
-    """An action the case's stage or the parameters do not allow; the message says why."""
+    """An action the case's stage or the parameters do not allow; the message says why and
+    `field` names the parameter at fault (`action` when it is the action itself)."""
+
+    def __init__(self, message: str, field: str = "action"):
+        super().__init__(message)
+        self.field = field
 
 
 class CasePermissionError(CaseActionError):
@@ -207,15 +212,15 @@ def apply(case: Case, action: str, actor: Principal, now_ms: int, note: str = ""
         raise CasePermissionError(reason)
     note = (note or "").strip()
     if t.note_required and not note:
-        raise CaseActionError(f"{action} needs a note saying why")
+        raise CaseActionError(f"{action} needs a note saying why", "note")
     if len(note) > NOTE_MAX:
-        raise CaseActionError(f"the note is {len(note)} characters; at most {NOTE_MAX} are allowed")
+        raise CaseActionError(f"the note is {len(note)} characters; at most {NOTE_MAX} are allowed", "note")
     role = next(r for r in sorted(actor.roles) if r in t.roles)
     changes: dict = {}
     detail: dict = {}
     if action == "dispatch":
         if not department:
-            raise CaseActionError("dispatch needs the department to send the case to")
+            raise CaseActionError("dispatch needs the department to send the case to", "department")
         changes.update(department=department, acknowledged_at=0, pending_deferral={})
         detail["department"] = department
     elif action == "acknowledge":
@@ -231,7 +236,7 @@ def apply(case: Case, action: str, actor: Principal, now_ms: int, note: str = ""
         if case.pending_deferral:
             raise CaseActionError("a deferral request is already waiting for the dispatcher")
         if not isinstance(hours, int) or not 1 <= hours <= DEFERRAL_MAX_HOURS:
-            raise CaseActionError(f"a deferral asks for 1 to {DEFERRAL_MAX_HOURS} hours")
+            raise CaseActionError(f"a deferral asks for 1 to {DEFERRAL_MAX_HOURS} hours", "hours")
         changes["pending_deferral"] = {"hours": hours, "note": note, "by": actor.name, "at": now_ms}
         detail["hours"] = hours
     elif action in ("approve_deferral", "deny_deferral"):
@@ -246,7 +251,7 @@ def apply(case: Case, action: str, actor: Principal, now_ms: int, note: str = ""
         changes["urge_count"] = case.urge_count + 1
     elif action == "merge":
         if not master_id or master_id == case.id:
-            raise CaseActionError("merge needs the id of another case (the master) to merge into")
+            raise CaseActionError("merge needs the id of another case (the master) to merge into", "master_id")
         changes["master_id"] = master_id
         detail["master_id"] = master_id
     to_stage = t.to_stage or case.stage

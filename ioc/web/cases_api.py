@@ -198,7 +198,7 @@ def register(server: Flask, services: Services) -> None:
         except CaseInputError as e:
             return _error(400, "bad_request", str(e), field=e.field)
         except CaseActionError as e:
-            return _error(400, "bad_request", str(e), field="action")
+            return _error(400, "bad_request", str(e), field=e.field)
         except REDIS_UNAVAILABLE as e:
             return unavailable(e)
         return jsonify(case_json(changed, int(time.time() * 1000)))

@@ -6,7 +6,8 @@ import time
 from collections import Counter
 
 from flask import Flask, Response, jsonify
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 
 from ioc.adapters import redis_keys as keys
 from ioc.adapters.redis_client import REDIS_UNAVAILABLE
@@ -47,4 +48,6 @@ def register(server: Flask, services: Services) -> None:
             )
         except REDIS_UNAVAILABLE as e:
             return Response(f"Redis unavailable: {e}\n", status=503, mimetype="text/plain")
-        return Response(generate_latest(registry_for(families)), mimetype=CONTENT_TYPE_LATEST)
+        # the classic text format generate_latest writes; `content_type` is sent as is (`mimetype`
+        # would have Flask append a second charset)
+        return Response(generate_latest(registry_for(families)), content_type=CONTENT_TYPE_PLAIN_0_0_4)

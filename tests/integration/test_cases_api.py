@@ -98,10 +98,6 @@ def test_a_department_sees_only_its_own_tasks(portal_client, tokens):
     assert act(portal_client, tokens, "lights", case_id, "handle").status_code == 404
 
 
-def test_a_missing_note_is_a_400_naming_the_action(portal_client, tokens):
-    case_id = new_case(portal_client, tokens).get_json()["id"]
-    answer = act(portal_client, tokens, "dispatcher", case_id, "reject")
-    assert answer.status_code == 400 and "note" in answer.get_json()["message"]
 
 
 def test_the_catalog_lists_classes_departments_and_actions(portal_client, tokens):
@@ -221,6 +217,35 @@ def test_each_branch_of_the_workflow_runs_through_the_api(portal_client, tokens,
     case = run_steps(portal_client, tokens, case_id, steps)
     assert {k: case[k] for k in expected} == expected
     assert [e["action"] for e in case["timeline"]][1:] == [action for _who, action, _p in steps]
+
+
+NOTE_NEEDED = {  # action -> (the steps to a stage it may be taken from, who takes it)
+    "reject": ([], "dispatcher"),
+    "void": ([("dispatcher", "accept", {})], "inspector"),
+    "return": (TO_DISPATCHED, "water"),
+    "request_deferral": (TO_DISPATCHED, "water"),
+    "deny_deferral": (TO_DISPATCHED + [("water", "request_deferral", {"note": "等待配件", "hours": 8})], "dispatcher"),
+    "check_fail": (TO_DISPATCHED + [("water", "handle", {})], "inspector"),
+}
+
+
+@pytest.mark.parametrize("action", sorted(NOTE_NEEDED))
+def test_a_missing_note_is_a_400_naming_the_note(portal_client, tokens, action):
+    steps, who = NOTE_NEEDED[action]
+    case_id = new_case(portal_client, tokens).get_json()["id"]
+    before = run_steps(portal_client, tokens, case_id, steps)
+    answer = act(portal_client, tokens, who, case_id, action, **({"hours": 8} if action == "request_deferral" else {}))
+    assert answer.status_code == 400 and answer.get_json()["field"] == "note", answer.get_json()
+    assert portal_client.get(f"/api/v1/cases/{case_id}", headers=tokens["leader"]).get_json()["version"] == before["version"]
+
+
+@pytest.mark.parametrize("hours", [0, 721, None])
+def test_a_deferral_of_no_hours_or_too_many_is_a_400_naming_the_hours(portal_client, tokens, hours):
+    case_id = new_case(portal_client, tokens).get_json()["id"]
+    run_steps(portal_client, tokens, case_id, TO_DISPATCHED)
+    answer = act(portal_client, tokens, "water", case_id, "request_deferral", note="等待配件",
+                 **({"hours": hours} if hours is not None else {}))
+    assert answer.status_code == 400 and answer.get_json()["field"] == "hours", answer.get_json()
 
 
 def test_a_duplicate_merges_into_its_master_through_the_api(portal_client, tokens):

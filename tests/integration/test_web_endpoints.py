@@ -60,6 +60,12 @@ def test_metrics_add_up_across_workers(redis_client, web):
     assert 'ioc_ingest_messages_total{result="accepted"} 12.0' in web.get("/metrics").get_data(as_text=True)
 
 
+def test_metrics_name_their_content_type_with_one_charset(web):
+    response = web.get("/metrics")
+    assert response.status_code == 200
+    assert response.headers["Content-Type"] == "text/plain; version=0.0.4; charset=utf-8"
+
+
 def test_metrics_are_503_while_redis_is_unreachable(settings):
     from ioc.adapters.embedded import free_port
 
