@@ -162,10 +162,16 @@ def event_fields(event: CaseEvent) -> dict:
             "at": event.at, "note": event.note, "detail": orjson.dumps(event.detail).decode()}
 
 
-def audit_fields(event: CaseEvent, ip: str = "") -> dict:
-    return {"at_ms": event.at, "actor": event.actor, "role": event.role, "action": f"case.{event.action}", "target": event.case_id,
-            "outcome": "ok", "ip": ip, "detail": orjson.dumps({"from": event.from_stage, "to": event.to_stage, "note": event.note,
-                                                               **event.detail}).decode()}
+def audit_fields(event: CaseEvent, ip: str = "", at_ms: int | None = None) -> dict:
+    """The audit entry of `event`. Its time is the server's when it is written (`at_ms`, default
+    now), never the event's: a report's time is the reporting system's `reported_at`, which may
+    lie in the past; it goes into the detail as `reported_at` (epoch ms)."""
+    detail = {"from": event.from_stage, "to": event.to_stage, "note": event.note, **event.detail}
+    if event.action == "report":
+        detail["reported_at"] = event.at
+    return {"at_ms": int(at_ms if at_ms is not None else time.time() * 1000), "actor": event.actor, "role": event.role,
+            "action": f"case.{event.action}", "target": event.case_id, "outcome": "ok", "ip": ip,
+            "detail": orjson.dumps(detail).decode()}
 
 
 def device_key(case: Case) -> str:

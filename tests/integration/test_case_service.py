@@ -3,9 +3,12 @@ branch of the workflow, deferrals moving the deadlines, and the dispatch message
 
 from __future__ import annotations
 
+import time
+
 import orjson
 import pytest
 
+from ioc.adapters.audit_log import AuditLog
 from ioc.adapters.case_store import OUTBOX, CaseConflict
 from ioc.casework.service import CaseInputError, dispatch_topic
 from ioc.domain.access import Principal
@@ -46,6 +49,18 @@ def test_a_report_becomes_a_case_in_its_district_with_deadlines_and_a_suggested_
 def test_an_event_is_routed_to_its_territory_first(case_service, now):
     case, _ = report(case_service, now, "20301")  # illegal construction
     assert case.suggested_department == "town_yangshe"
+
+
+def test_a_backdated_report_is_audited_newest_at_the_server_time_with_its_reported_time_as_detail(case_service, now):
+    audit = AuditLog(case_service.store.redis)
+    audit.record("admin", "admin", "user.add", "someone")  # an entry written just before the report arrives
+    written_after = time.time() * 1000
+    backdated = now - 3 * 86_400_000  # the reporting system says: three days ago
+    case, _ = report(case_service, backdated)
+    newest = audit.recent(1)[0]
+    assert (newest.action, newest.target) == ("case.report", case.id)
+    assert written_after <= newest.at_ms <= time.time() * 1000
+    assert newest.detail["reported_at"] == backdated == case.created_at
 
 
 def test_the_same_report_id_twice_makes_one_case(case_service, now):

@@ -56,6 +56,18 @@ def test_a_report_over_mqtt_becomes_a_case(cases, publisher, case_store, redis_c
     assert counter(redis_client, "cases:reported") == 1
 
 
+def test_a_report_over_mqtt_is_audited_at_the_server_time_not_its_reported_at(cases, publisher, case_store, redis_client):
+    from ioc.adapters.audit_log import AuditLog
+
+    sent_after = time.time() * 1000
+    reported_at = int(sent_after) - 7 * 86_400_000
+    publish(publisher, "ioc/v1/reports/hotline", a_report("hl-old", reported_at=reported_at))
+    case = wait_for(lambda: case_store.by_report("hl-old"), message="the case")
+    entry = AuditLog(redis_client).recent(1, action="case.report")[0]
+    assert entry.target == case.id and entry.detail["reported_at"] == reported_at == case.created_at
+    assert sent_after <= entry.at_ms <= time.time() * 1000
+
+
 def test_the_same_report_id_twice_makes_one_case(cases, publisher, case_store, redis_client):
     publish(publisher, "ioc/v1/reports/inspector", a_report("insp-7"))
     publish(publisher, "ioc/v1/reports/inspector", a_report("insp-7"))
