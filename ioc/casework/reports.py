@@ -5,7 +5,7 @@ Two public contracts (QoS 1):
 * `ioc/v1/reports/{source}`: a case report from the hotline, an inspector, a camera, …
   `{"report_id", "category", "lat", "lon", "description", "reported_at"}` plus optional
   `"address"`, `"reporter"`, `"media"` (a list of http(s) links). `report_id` is the sender's
-  idempotency key (the same report twice makes one case); `category` is a minor-class code of
+  idempotency key (the same report twice makes one case), kept whole; `category` is a minor-class code of
   `ioc.domain.case_catalog`; `reported_at` is ISO 8601 with an offset or epoch milliseconds
   (missing: when the IOC received it).
 * `ioc/v1/departments/{department}/updates`: a department's system answering a dispatch,
@@ -17,6 +17,11 @@ Two public contracts (QoS 1):
 naming the field). Bad input never raises. Unknown fields are refused, as for telemetry, so a
 misspelt optional field does not silently vanish. No I/O here; the city map and the department
 ids are passed in.
+
+The rules for a report's fields are here once, for every intake (MQTT, `POST /api/v1/cases`,
+Open311, the portal; `ioc.casework.service.CaseService.report` applies them too):
+`report_id_of`, `text_of` (description, address, reporter) and `media_of`. They never shorten
+what they are given: a value over its limit is refused with `CaseInputError` naming the field.
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ import json
 import re
 from dataclasses import dataclass
 from typing import Optional, Union
+from urllib.parse import urlsplit
 
 import orjson
 from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt, StrictStr, ValidationError
@@ -42,9 +48,81 @@ MAX_PAYLOAD = 65_536  # bytes: a 4000-character Chinese description is ~12 kB
 REPORT_MAX_AGE_MS = 30 * 86_400_000  # a report may wait in the broker (worker down) up to 30 days
 MAX_FUTURE_MS = 300_000  # sender clock skew allowed for reported_at / ts
 DESCRIPTION_MAX = 4000
+ADDRESS_MAX = 200
+REPORTER_MAX = 100
+REPORT_ID_MAX = 128
 MEDIA_MAX = 10
+LINK_MAX = 500
+REPORT_ID_RULE = f"a string (or an integer) of 1 to {REPORT_ID_MAX} printable characters (the sender's idempotency key)"
+LINK_RULE = f"an absolute http:// or https:// URL with a host, at most {LINK_MAX} characters, no spaces"
 # the contract's update action -> the workflow action (ioc.domain.cases.TRANSITIONS)
 UPDATE_ACTIONS: dict[str, str] = {"acknowledge": "acknowledge", "handled": "handle", "return": "return"}
+
+
+class CaseInputError(ValueError):
+    """A report or action parameter that is not acceptable; `field` names the one at fault."""
+
+    def __init__(self, field: str, message: str):
+        super().__init__(message)
+        self.field = field
+
+
+def report_id_of(value, required: bool = False) -> str:
+    """The sender's idempotency key, whole (blanks around it dropped): a string or an integer of 1
+    to `REPORT_ID_MAX` printable characters. Absent (None or blank): "" unless `required`."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        if required:
+            raise CaseInputError("report_id", f"report_id is required: {REPORT_ID_RULE}")
+        return ""
+    if isinstance(value, bool) or not isinstance(value, (str, int)):
+        raise CaseInputError("report_id", f"report_id must be {REPORT_ID_RULE}")
+    if isinstance(value, int) and abs(value) >= 10 ** REPORT_ID_MAX:  # str() of a huge integer is slow, or refused
+        raise CaseInputError("report_id", f"report_id has more than {REPORT_ID_MAX} digits; it must be {REPORT_ID_RULE}")
+    text = str(value).strip()
+    if len(text) > REPORT_ID_MAX:
+        raise CaseInputError("report_id", f"report_id is {len(text)} characters; it must be {REPORT_ID_RULE}")
+    if not text.isprintable():
+        raise CaseInputError("report_id", f"report_id has a character that is not printable; it must be {REPORT_ID_RULE}")
+    return text
+
+
+def text_of(value, field: str, limit: int) -> str:
+    """A free-text field (description, address, reporter), blanks around it dropped; None is ""."""
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise CaseInputError(field, f"{field} must be a string")
+    text = value.strip()
+    if len(text) > limit:
+        raise CaseInputError(field, f"{field} is {len(text)} characters; at most {limit} are allowed")
+    return text
+
+
+def is_link(text: str) -> bool:
+    """An absolute http(s) URL with a host (not `/x`, `//host/x`, `javascript:`), of at most
+    `LINK_MAX` printable characters without spaces."""
+    if not isinstance(text, str) or len(text) > LINK_MAX or not text.isprintable() or any(c.isspace() for c in text):
+        return False
+    try:
+        parts = urlsplit(text)
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number in range
+    except ValueError:
+        return False
+    return parts.scheme in ("http", "https") and bool(parts.hostname)
+
+
+def media_of(value) -> tuple[str, ...]:
+    """A report's media: at most `MEDIA_MAX` links, each `is_link`; None is ()."""
+    if value is None:
+        return ()
+    if not isinstance(value, (list, tuple)) or not all(isinstance(m, str) for m in value):
+        raise CaseInputError("media", f"media must be a list of links, each {LINK_RULE}")
+    if len(value) > MEDIA_MAX:
+        raise CaseInputError("media", f"media has {len(value)} links; at most {MEDIA_MAX} are allowed")
+    for i, link in enumerate(value):
+        if not is_link(link):
+            raise CaseInputError("media", f"media[{i}] must be {LINK_RULE}")
+    return tuple(value)
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,11 +161,11 @@ class _ReportModel(BaseModel):
     category: StrictStr
     lat: _Number = Field(ge=-90, le=90, allow_inf_nan=False)
     lon: _Number = Field(ge=-180, le=180, allow_inf_nan=False)
-    description: StrictStr = Field(default="", max_length=DESCRIPTION_MAX)
+    description: StrictStr = ""  # lengths and links: text_of / media_of, the same rules as every intake
     reported_at: Optional[Union[StrictInt, StrictFloat, StrictStr]] = None
-    address: StrictStr = Field(default="", max_length=200)
-    reporter: StrictStr = Field(default="", max_length=100)
-    media: list[StrictStr] = Field(default_factory=list, max_length=MEDIA_MAX)
+    address: StrictStr = ""
+    reporter: StrictStr = ""
+    media: list[StrictStr] = Field(default_factory=list)
 
 
 class _UpdateModel(BaseModel):
@@ -102,7 +180,7 @@ class _UpdateModel(BaseModel):
 # what a field must be, for errors of fields with several accepted types (pydantic would only
 # name the first one: "Input should be a valid integer")
 _HINTS = {
-    "report_id": "a string (or an integer) of 1 to 128 characters",
+    "report_id": REPORT_ID_RULE,
     "lat": "a number between -90 and 90", "lon": "a number between -180 and 180",
     "reported_at": "ISO 8601 with a UTC offset (e.g. 2026-11-25T10:00:00+08:00) or epoch milliseconds",
     "ts": "ISO 8601 with a UTC offset (e.g. 2026-11-25T10:00:00+08:00) or epoch milliseconds",
@@ -172,23 +250,24 @@ def parse_report(topic: str, payload: bytes, received_ms: int, city: CityMap | N
             data = _ReportModel.model_validate(obj)
         except ValidationError as e:
             return reject("bad_report", _field_error(e))
-        report_id = str(data.report_id).strip()
-        if not report_id or len(report_id) > 128 or not report_id.isprintable():
-            return reject("bad_report", "report_id: 1 to 128 printable characters (the sender's idempotency key)")
+        try:
+            report_id = report_id_of(data.report_id, required=True)
+            description = text_of(data.description, "description", DESCRIPTION_MAX)
+            address = text_of(data.address, "address", ADDRESS_MAX)
+            reporter = text_of(data.reporter, "reporter", REPORTER_MAX)
+            media = media_of(data.media)
+        except CaseInputError as e:
+            return reject("bad_report", str(e))  # each message starts with the field
         if data.category not in case_catalog.MINOR_CLASSES:
             return reject("unknown_category", f"category: {data.category[:40]!r} is not a minor-class code of the catalog "
                                               "(5 digits, e.g. 10105 street light broken; GET /open311/v2/services.json lists them)")
-        for i, link in enumerate(data.media):
-            if not link.startswith(("http://", "https://", "/")) or len(link) > 500:
-                return reject("bad_report", f"media[{i}]: a link must start with http://, https:// or / and be at most 500 characters")
         reported_ms, detail = _time(data.reported_at, received_ms, "reported_at")
         if reported_ms is None:
             return reject("bad_report", detail)
         lat, lon = float(data.lat), float(data.lon)
         if city is not None and city.district_at(lon, lat) is None:
             return reject("outside_city", f"lat/lon: ({lat}, {lon}) is outside the city")
-        return Report(source, report_id, data.category, lat, lon, data.description.strip(), reported_ms, received_ms,
-                      data.address.strip(), data.reporter.strip(), tuple(data.media))
+        return Report(source, report_id, data.category, lat, lon, description, reported_ms, received_ms, address, reporter, media)
     except Exception as e:  # noqa: BLE001 - bad input never raises out of the edge
         return reject("bad_report", f"payload: {type(e).__name__}")
 

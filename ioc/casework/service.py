@@ -21,16 +21,7 @@ from ioc.domain.departments import department_ids
 from ioc.domain.geo import CityMap
 from ioc.domain.work_calendar import WorkCalendar
 
-DESCRIPTION_MAX = 4000
-MEDIA_MAX = 10
-
-
-class CaseInputError(ValueError):
-    """A report or action parameter that is not acceptable; `field` names the one at fault."""
-
-    def __init__(self, field: str, message: str):
-        super().__init__(message)
-        self.field = field
+from .reports import ADDRESS_MAX, DESCRIPTION_MAX, REPORTER_MAX, CaseInputError, media_of, text_of
 
 
 def dispatch_topic(department: str) -> str:
@@ -71,7 +62,12 @@ class CaseService:
                description: str = "", report_id: str = "", reporter: str = "", device_id: str = "", media=(),
                address: str = "", now_ms: int | None = None, ip: str = "") -> tuple[Case, bool]:
         """Make a case from a report; returns (case, True), or (the existing case, False) when the
-        report id (or the device, for this class) already has one. Nothing is stored on error."""
+        report id (or the device, for this class) already has one. Nothing is stored on error.
+
+        Every intake comes through here, so the report rules of `ioc.casework.reports` apply to
+        all: description, address, reporter and media are refused whole (`CaseInputError`) when
+        over their limits, never shortened. `report_id` is the edge's key, already checked there
+        with `report_id_of` (Open311 and sensor alarms prefix it with their own namespace)."""
         now = int(now_ms if now_ms is not None else time.time() * 1000)
         try:
             minor = case_catalog.minor(class_code)
@@ -81,12 +77,10 @@ class CaseService:
         district = self.city.district_at(lon, lat)
         if district is None:
             raise CaseInputError("lat", f"({lat}, {lon}) is outside the city")
-        description = (description or "").strip()
-        if len(description) > DESCRIPTION_MAX:
-            raise CaseInputError("description", f"the description is {len(description)} characters; at most {DESCRIPTION_MAX}")
-        media = tuple(str(m) for m in (media or ()))
-        if len(media) > MEDIA_MAX or any(not m.startswith(("http://", "https://", "/")) or len(m) > 500 for m in media):
-            raise CaseInputError("media", f"media are at most {MEDIA_MAX} http(s) links of up to 500 characters")
+        description = text_of(description, "description", DESCRIPTION_MAX)  # the intake's rules, refused whole, never cut
+        address = text_of(address, "address", ADDRESS_MAX)
+        reporter = text_of(reporter, "reporter", REPORTER_MAX)
+        media = media_of(media)
         if report_id and (existing := self.store.by_report(report_id)) is not None:
             return existing, False
         duplicates = tuple(c for c in self.store.nearby_open(class_code, lon, lat, self.duplicate_radius_m)
@@ -94,8 +88,8 @@ class CaseService:
         cell = self.city.cell_at(lon, lat)
         case = Case(
             id=self.store.next_id(now), class_code=class_code, lat=lat, lon=lon, district=district, source=source,
-            created_at=now, description=description, address=(address or "")[:200], cell=cell or "", report_id=report_id,
-            reporter=(reporter or "")[:100], filed_by=actor, device_id=device_id, media=media, urgent=minor.urgent,
+            created_at=now, description=description, address=address, cell=cell or "", report_id=report_id,
+            reporter=reporter, filed_by=actor, device_id=device_id, media=media, urgent=minor.urgent,
             suggested_department=suggest_departments(minor, district)[0], stage_since=now,
             stage_deadline=deadline_for(minor, STAGE_WORK["reported"], now, self.calendar),
             due_at=due_at_for(minor, now, self.calendar), possible_duplicates=duplicates, updated_at=now,

@@ -65,7 +65,7 @@ from ioc.domain.geo import CityMap
 from ioc.domain.telemetry import Rejection
 from ioc.settings import Settings
 
-from .reports import REPORT_TOPICS, DepartmentUpdate, Report, parse_case_message
+from .reports import ADDRESS_MAX, REPORT_TOPICS, DepartmentUpdate, Report, parse_case_message
 from .service import CaseInputError, CaseService
 
 log = logging.getLogger("ioc.cases")
@@ -406,11 +406,16 @@ class CaseWorker:
         raised_at = int(alarm.get("raised_at") or 0)
         description = (f"传感器告警 {alarm.get('name_zh', alarm.get('rule_id'))}：{alarm.get('attribute')} = {alarm.get('value')}"
                        f"（阈值 {alarm.get('threshold')}），设备 {meta.get('name') or device_id}")
+        address = str(meta.get("address") or "").strip()
+        if len(address) > ADDRESS_MAX:  # the device's own (birth) address: the alarm's case matters more than it
+            log.warning("alarm %s: device %s's address is %d characters (a case's is at most %d); the case is opened without it",
+                        alarm.get("id"), device_id, len(address), ADDRESS_MAX)
+            address = ""
         try:
             case, created = self.service.report(
                 class_code=code, lat=lat, lon=lon, source="sensor", actor="sensor", role="system", device_id=device_id,
                 report_id=f"alarm:{alarm.get('id')}:{raised_at}", description=description,
-                address=str(meta.get("address") or ""), now_ms=min(raised_at, _now_ms()) if raised_at > 0 else None)
+                address=address, now_ms=min(raised_at, _now_ms()) if raised_at > 0 else None)
         except CaseInputError as e:
             log.warning("alarm %s: no case opened (%s: %s)", alarm.get("id"), e.field, e)
             return None

@@ -22,6 +22,7 @@ from datetime import datetime, timedelta, timezone
 from flask import Flask, g, jsonify, request
 
 from ioc.adapters.redis_client import REDIS_UNAVAILABLE
+from ioc.casework.reports import report_id_of
 from ioc.casework.service import CaseInputError
 from ioc.domain import case_catalog
 from ioc.domain.access import allowed
@@ -112,17 +113,19 @@ def register(server: Flask, services: Services) -> None:
             return _errors(400, "lat and long must be numbers")
         reporter = " ".join(str(fields.get(k) or "") for k in ("first_name", "last_name")).strip()
         contact = str(fields.get("email") or fields.get("phone") or "")
-        report_id = str(request.headers.get("Idempotency-Key") or fields.get("report_id") or "")[:100]
         media = [str(fields["media_url"])] if fields.get("media_url") else []
         cases = server.extensions["ioc_cases"]
-        try:
+        key_field = "Idempotency-Key" if request.headers.get("Idempotency-Key") else "report_id"
+        try:  # the rules of every intake (ioc.casework.reports): kept whole up to the limit, refused beyond
+            report_id = report_id_of(request.headers.get("Idempotency-Key") or fields.get("report_id"))
             case, _created = cases.report(
                 class_code=str(fields["service_code"]), lat=lat, lon=lon, source="open311", actor=p.name,
                 role=p.acting_role("case:report"), description=str(fields.get("description") or ""),
                 report_id=f"open311:{p.name}:{report_id}" if report_id else "",
                 reporter=f"{reporter} {contact}".strip(), media=media, address=str(fields.get("address_string") or ""), ip=client_ip())
         except CaseInputError as e:
-            field = {"category": "service_code", "lon": "long"}.get(e.field, e.field)
+            field = {"category": "service_code", "lon": "long", "address": "address_string", "media": "media_url",
+                     "report_id": key_field, "reporter": "first_name, last_name and email or phone (the reporter)"}.get(e.field, e.field)
             return _errors(400, f"{field}: {e}")
         except REDIS_UNAVAILABLE:
             return _errors(503, "the service is unavailable; try again shortly")

@@ -63,6 +63,49 @@ def test_the_same_report_id_twice_makes_one_case(portal_client, tokens):
     assert first.get_json()["id"] == again.get_json()["id"] and again.get_json()["created"] is False
 
 
+LONG_A, LONG_B = "k" * 100 + "a" * 28, "k" * 100 + "b" * 28  # 128 characters each, the same first 100
+NOT_LINKS = ["/x", "//evil.example/x", "https:///x", "javascript:alert(1)", "ftp://files.example/1.jpg"]
+
+
+def total_cases(portal_client, tokens) -> int:
+    return portal_client.get("/api/v1/cases?open=0", headers=tokens["leader"]).get_json()["total"]
+
+
+def test_report_ids_of_128_characters_are_kept_whole_so_two_that_share_100_make_two_cases(portal_client, tokens):
+    first, second = new_case(portal_client, tokens, report_id=LONG_A), new_case(portal_client, tokens, report_id=LONG_B)
+    assert (first.status_code, second.status_code) == (201, 201)
+    assert (first.get_json()["report_id"], second.get_json()["report_id"]) == (LONG_A, LONG_B)
+
+
+def test_a_report_id_over_128_characters_is_a_400_naming_it_and_stores_nothing(portal_client, tokens):
+    answer = new_case(portal_client, tokens, report_id="r" * 129)
+    assert answer.status_code == 400 and answer.get_json()["field"] == "report_id"
+    assert total_cases(portal_client, tokens) == 0
+
+
+def test_an_integer_report_id_is_taken_as_the_mqtt_intake_takes_it(portal_client, tokens):
+    first = new_case(portal_client, tokens, report_id=20261125001)
+    again = new_case(portal_client, tokens, report_id="20261125001")
+    assert (first.status_code, again.status_code) == (201, 200)
+    assert first.get_json()["report_id"] == "20261125001" and again.get_json()["id"] == first.get_json()["id"]
+
+
+@pytest.mark.parametrize("field, limit", [("reporter", 100), ("address", 200)])
+def test_a_reporter_or_address_over_its_limit_is_refused_never_cut(portal_client, tokens, field, limit):
+    whole = new_case(portal_client, tokens, **{field: "王" * limit})
+    assert whole.status_code == 201 and whole.get_json()[field] == "王" * limit
+    answer = new_case(portal_client, tokens, **{field: "王" * (limit + 1)})
+    assert answer.status_code == 400 and answer.get_json()["field"] == field
+    assert total_cases(portal_client, tokens) == 1
+
+
+@pytest.mark.parametrize("link", NOT_LINKS)
+def test_media_that_are_not_absolute_http_links_with_a_host_are_a_400(portal_client, tokens, link):
+    answer = new_case(portal_client, tokens, media=["https://img.example/1.jpg", link])
+    assert answer.status_code == 400 and answer.get_json()["field"] == "media"
+    assert total_cases(portal_client, tokens) == 0
+
+
 @pytest.mark.parametrize("body, field", [
     ({"lat": 31.87, "lon": 120.55}, "category"), ({"category": "10101", "lon": 120.55}, "lat"),
     ({"category": "nope", **YANGSHE}, "category"), ({"category": "10101", "lat": 39.9, "lon": 116.4}, "lat"),
@@ -138,6 +181,45 @@ def test_open311_a_retried_post_with_the_same_idempotency_key_files_once(portal_
     first = portal_client.post("/open311/v2/requests.json", data=form, headers={"Idempotency-Key": "app-77"}).get_json()
     again = portal_client.post("/open311/v2/requests.json", data=form, headers={"Idempotency-Key": "app-77"}).get_json()
     assert first[0]["service_request_id"] == again[0]["service_request_id"]
+
+
+def open311_post(portal_client, tokens, headers=None, **form):
+    return portal_client.post("/open311/v2/requests.json", headers=headers or {}, data={
+        "api_key": tokens["hotline_key"], "service_code": "10105", "lat": "31.872", "long": "120.556", **form})
+
+
+def open311_error(answer) -> str:
+    assert answer.status_code == 400, answer.get_json()
+    (error,) = answer.get_json()
+    assert error["code"] == 400
+    return error["description"]
+
+
+def test_open311_idempotency_keys_of_128_characters_are_kept_whole(portal_client, tokens):
+    first = open311_post(portal_client, tokens, {"Idempotency-Key": LONG_A}).get_json()[0]["service_request_id"]
+    second = open311_post(portal_client, tokens, {"Idempotency-Key": LONG_B}).get_json()[0]["service_request_id"]
+    retried = open311_post(portal_client, tokens, {"Idempotency-Key": LONG_A}).get_json()[0]["service_request_id"]
+    assert first != second and retried == first
+    by_field = open311_post(portal_client, tokens, report_id=LONG_B).get_json()[0]["service_request_id"]
+    assert by_field == second
+
+
+def test_open311_an_idempotency_key_over_128_characters_is_a_400_naming_the_header(portal_client, tokens):
+    assert open311_error(open311_post(portal_client, tokens, {"Idempotency-Key": "k" * 129})).startswith("Idempotency-Key")
+    assert open311_error(open311_post(portal_client, tokens, report_id="k" * 129)).startswith("report_id")
+    assert total_cases(portal_client, tokens) == 0
+
+
+def test_open311_a_reporter_over_100_characters_is_refused_never_cut(portal_client, tokens):
+    assert "first_name" in open311_error(open311_post(portal_client, tokens, first_name="张" * 60, last_name="三" * 60))
+    assert open311_error(open311_post(portal_client, tokens, address_string="路" * 201)).startswith("address_string")
+    assert total_cases(portal_client, tokens) == 0
+
+
+@pytest.mark.parametrize("link", NOT_LINKS)
+def test_open311_a_media_url_that_is_not_an_absolute_http_link_is_a_400(portal_client, tokens, link):
+    assert open311_error(open311_post(portal_client, tokens, media_url=link)).startswith("media_url")
+    assert total_cases(portal_client, tokens) == 0
 
 
 @pytest.mark.parametrize("form, words", [

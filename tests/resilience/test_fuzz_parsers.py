@@ -13,7 +13,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from ioc.adapters.geodata_files import load_city_map
-from ioc.casework.reports import DESCRIPTION_MAX, MEDIA_MAX, DepartmentUpdate, Report, parse_case_message
+from ioc.casework.reports import DESCRIPTION_MAX, MEDIA_MAX, DepartmentUpdate, Report, is_link, parse_case_message
 from ioc.domain.kinds import KINDS
 from ioc.domain.telemetry import REASONS, Limits, Reading, Rejection, StatusChange, parse_message, plain_reading, split_topic
 from ioc.settings import REPO_ROOT
@@ -160,6 +160,7 @@ def check_case_message(message, topic: str, payload: bytes) -> None:
         assert topic == f"ioc/v1/reports/{message.source}"
         assert 1 <= len(message.report_id) <= 128 and message.report_id.isprintable()
         assert len(message.description) <= DESCRIPTION_MAX and len(message.media) <= MEDIA_MAX
+        assert all(is_link(m) and m.startswith(("http://", "https://")) for m in message.media)
         assert CITY.district_at(message.lon, message.lat) is not None
         assert message.reported_ms <= message.received_ms
     else:
@@ -209,3 +210,11 @@ def test_each_case_corpus_entry_is_refused_with_its_reason_by_the_pure_parser(na
     payload = payload if isinstance(payload, bytes) else orjson.dumps(payload)
     message = parse_case_message(topic, payload, NOW, CITY, DEPARTMENTS)
     assert isinstance(message, Rejection) and message.reason == reason, (name, message)
+
+
+@pytest.mark.parametrize("report_id, kept", [("k" * 100 + "a" * 28, "k" * 100 + "a" * 28), (20261125001, "20261125001"),
+                                              ("  hl-7  ", "hl-7")])
+def test_a_report_id_is_kept_whole_up_to_128_characters_and_an_integer_is_its_digits(report_id, kept):
+    body = {"report_id": report_id, "category": "10101", "lat": 31.872, "lon": 120.556}
+    message = parse_case_message("ioc/v1/reports/hotline", orjson.dumps(body), NOW, CITY, DEPARTMENTS)
+    assert isinstance(message, Report) and message.report_id == kept
