@@ -2,7 +2,9 @@
 
 Every route checks its permission (`ioc.domain.access`) before reading anything: no principal
 gets 401, a principal without the permission 403, both with a JSON `{"error", "message"}` body
-and no data. Errors in the request get 400 with the field at fault; an unknown id gets 404.
+and no data. Errors in the request get 400 with the field at fault; an unknown id gets 404. A
+path under `/api/` that is no route (an id with a `/` in it included) is a JSON 404 too, and a
+route asked with a method it does not take a JSON 405, never the portal's HTML page.
 """
 
 from __future__ import annotations
@@ -11,7 +13,8 @@ import re
 import time
 from dataclasses import asdict
 
-from flask import Flask, jsonify, request
+from flask import Flask, current_app, jsonify, request
+from werkzeug.exceptions import HTTPException
 
 from ioc.adapters.alarm_store import AlarmNotFound
 from ioc.adapters.city_snapshot import read_city
@@ -25,6 +28,9 @@ from .services import Services
 
 MAX_LIMIT = 10_000
 STREAM_ID = re.compile(r"^\d{1,20}-\d{1,20}$")
+
+
+FALLBACK_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 
 
 class ApiInputError(ValueError):
@@ -48,9 +54,36 @@ def _int_arg(name: str, default: int, lo: int, hi: int) -> int:
     return value
 
 
+def methods_elsewhere(fallback_endpoint: str) -> list[str]:
+    """The methods that a real route (not the fallback) takes at this request's path: a request
+    that reached the fallback with another method is a 405, not a 404."""
+    adapter = current_app.create_url_adapter(request)
+    found = []
+    for method in ("GET", "POST", "PUT", "PATCH", "DELETE"):
+        try:
+            endpoint, _args = adapter.match(request.path, method=method)
+        except HTTPException:  # NotFound, MethodNotAllowed, RequestRedirect
+            continue
+        if endpoint != fallback_endpoint:
+            found.append(method)
+    return found
+
+
 def register(server: Flask, services: Services) -> None:
     shards = services.settings.redis_shards
     policy = services.settings.escalation_policy()
+
+    # Without these, Dash's catch-all page route (`/<path:path>`) would answer an unknown API
+    # path with the portal's HTML shell and a 200. Anonymous callers still get 401 (the guard).
+    @server.route("/api/", endpoint="api_no_route", methods=FALLBACK_METHODS)
+    @server.route("/api/<path:_rest>", endpoint="api_no_route", methods=FALLBACK_METHODS)
+    def no_route(_rest: str = ""):
+        methods = methods_elsewhere("api_no_route")
+        if methods:
+            response, status = _error(405, "method_not_allowed", f"{request.path} takes {', '.join(methods)}, not {request.method}")
+            response.headers["Allow"] = ", ".join(methods)
+            return response, status
+        return _error(404, "not_found", f"no API route or id at {request.path} (the README's JSON API section lists the routes)")
 
     @server.errorhandler(ApiInputError)
     def bad_request(e):

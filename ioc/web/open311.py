@@ -9,7 +9,8 @@
 - `GET /open311/v2/requests.json` (`service_request_id` comma list, `service_code`,
   `start_date`, `end_date`, `status` = open|closed) and `GET /open311/v2/requests/{id}.json`.
 
-Errors follow the standard: a JSON list `[{"code": <http status>, "description": …}]`.
+Errors follow the standard: a JSON list `[{"code": <http status>, "description": …}]`, also
+for a path under `/open311/` that is no route (404) or a route asked with another method (405).
 Every route needs a key: `api_key` (query or form) or a bearer token or a portal session;
 reading needs `case:read` or `case:report`, filing needs `case:report`.
 """
@@ -28,6 +29,7 @@ from ioc.domain import case_catalog
 from ioc.domain.access import allowed
 from ioc.domain.departments import all_departments
 
+from .api import FALLBACK_METHODS, methods_elsewhere
 from .auth import client_ip, current_principal
 from .services import Services
 
@@ -81,6 +83,18 @@ def register(server: Flask, services: Services) -> None:
             "expected_datetime": _iso(case.due_at), "address": case.address, "address_id": "", "zipcode": "215600",
             "lat": case.lat, "long": case.lon, "media_url": case.media[0] if case.media else "",
         }
+
+    # Without this, Dash's catch-all page route would answer an unknown Open311 path with the
+    # portal's HTML shell and a 200. Anonymous callers still get 401 (the guard).
+    @server.route("/open311/", endpoint="open311_no_route", methods=FALLBACK_METHODS)
+    @server.route("/open311/<path:_rest>", endpoint="open311_no_route", methods=FALLBACK_METHODS)
+    def no_route(_rest: str = ""):
+        methods = methods_elsewhere("open311_no_route")
+        if methods:
+            response, status = _errors(405, f"{request.path} takes {', '.join(methods)}, not {request.method}")
+            response.headers["Allow"] = ", ".join(methods)
+            return response, status
+        return _errors(404, f"no Open311 route or service request at {request.path}")
 
     @server.get("/open311/v2/services.json")
     def services_list():

@@ -84,7 +84,10 @@ API_PERMISSIONS = {
     ("POST", "/api/v1/cases/<case_id>/actions"): SIGNED_IN,  # then each workflow action names its roles
     ("GET", "/api/v1/indicators"): "view:indicators",
 }
-ROUTE_ARGS = {"device_id": "wl-matrix-board", "district_id": DISTRICT, "alarm_id": API_ALARM, "case_id": "ZJG-20260101-999999"}
+API_PERMISSIONS.update({(method, rule): SIGNED_IN  # the fallback: a path that is no route is a JSON 404 (401 anonymous)
+                        for rule in ("/api/", "/api/<path:_rest>") for method in ("DELETE", "GET", "PATCH", "POST", "PUT")})
+ROUTE_ARGS = {"device_id": "wl-matrix-board", "district_id": DISTRICT, "alarm_id": API_ALARM, "case_id": "ZJG-20260101-999999",
+              "_rest": "v1/no-such-route"}
 
 PAGES = ("/", "/districts", f"/district/{DISTRICT}", "/cases", "/case/ZJG-20260101-999999", "/tasks", "/inspections",
          "/indicators", "/status", "/audit", "/admin", "/account")

@@ -336,3 +336,46 @@ def test_a_duplicate_merges_into_its_master_through_the_api(portal_client, token
     assert duplicate["possible_duplicates"] == [master["id"]]
     case = run_steps(portal_client, tokens, duplicate["id"], [("dispatcher", "merge", {"master_id": master["id"]})])
     assert (case["stage"], case["master_id"]) == ("merged", master["id"])
+
+
+# ---- unknown routes and ids under /api/ and /open311/ ------------------------------------------------
+
+@pytest.fixture
+def signed_in(portal_client):
+    """The portal client with a leader's browser session (cookie)."""
+    from tests.conftest import add_test_user
+
+    name, password = add_test_user(portal_client.users, "leader")
+    assert portal_client.post("/login", data={"name": name, "password": password}).status_code == 302
+    return portal_client
+
+
+@pytest.mark.parametrize("method", ["GET", "POST", "PUT", "DELETE"])
+@pytest.mark.parametrize("path", ["/api/v1/cases/ZJG%2F1", "/api/v1/no-such-route", "/api/", "/api/v2/cases"])
+def test_an_unknown_api_route_or_id_is_a_json_404_for_a_signed_in_browser(signed_in, path, method):
+    answer = signed_in.open(path, method=method)
+    assert (answer.status_code, answer.mimetype) == (404, "application/json"), answer.get_data(as_text=True)[:200]
+    body = answer.get_json()
+    assert body["error"] == "not_found" and body["message"]
+
+
+@pytest.mark.parametrize("method", ["GET", "POST", "DELETE"])
+@pytest.mark.parametrize("path", ["/open311/v2/no-such.json", "/open311/v2/requests/ZJG%2F1.json", "/open311/"])
+def test_an_unknown_open311_route_or_id_is_the_standard_error_list_404(portal_client, tokens, path, method):
+    answer = portal_client.open(path, method=method, headers=tokens["leader"])
+    assert (answer.status_code, answer.mimetype) == (404, "application/json"), answer.get_data(as_text=True)[:200]
+    (error,) = answer.get_json()
+    assert error["code"] == 404 and error["description"]
+
+
+def test_a_known_api_route_asked_with_another_method_is_a_json_405(signed_in):
+    answer = signed_in.delete("/api/v1/cases")
+    assert (answer.status_code, answer.mimetype) == (405, "application/json")
+    assert answer.get_json()["error"] == "method_not_allowed" and set(answer.headers["Allow"].split(", ")) == {"GET", "POST"}
+
+
+@pytest.mark.parametrize("path", ["/api/v1/no-such-route", "/api/v1/cases/ZJG%2F1"])
+def test_an_unknown_api_route_still_answers_401_to_anonymous_callers(portal_client, path):
+    answer = portal_client.get(path)
+    assert answer.status_code == 401 and answer.get_json()["error"] == "unauthorized"
+    assert portal_client.get("/open311/v2/no-such.json").status_code == 401
