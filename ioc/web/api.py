@@ -17,10 +17,13 @@ from flask import Flask, current_app, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from ioc.adapters.alarm_store import AlarmNotFound
+from ioc.adapters.audit_log import ACTIONS as AUDIT_ACTIONS
 from ioc.adapters.city_snapshot import read_city
 from ioc.adapters.redis_client import REDIS_UNAVAILABLE
 from ioc.domain.access import SIGNED_IN
 from ioc.domain.alarm_handling import Acknowledgement, AlarmActionError, escalation
+from ioc.domain.kinds import KINDS
+from ioc.domain.rules import SEVERITIES
 from ioc.views.bigscreen import district_ranking, kpis
 
 from .auth import api_principal, client_ip
@@ -34,24 +37,47 @@ FALLBACK_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 
 
 class ApiInputError(ValueError):
-    """A malformed API request; answered 400 with the message (and the field, when one is at fault)."""
+    """A malformed API request; answered 400 `{"error": "bad_request", "message", "field"}` with the
+    parameter at fault."""
+
+    def __init__(self, message: str, field: str = ""):
+        super().__init__(message)
+        self.field = field
 
 
 def _error(status: int, error: str, message: str, **extra):
     return jsonify({"error": error, "message": message, **extra}), status
 
 
-def _int_arg(name: str, default: int, lo: int, hi: int) -> int:
+def int_arg(name: str, default: int, lo: int, hi: int) -> int:
+    """Query parameter `name` as an integer in [lo, hi]; missing or empty: `default`."""
     raw = request.args.get(name)
     if raw is None or raw == "":
         return default
     try:
         value = int(raw)
     except ValueError:
-        raise ApiInputError(f"{name} must be an integer") from None
+        raise ApiInputError(f"{name} must be an integer", name) from None
     if not lo <= value <= hi:
-        raise ApiInputError(f"{name} must be between {lo} and {hi}")
+        raise ApiInputError(f"{name} must be between {lo} and {hi}", name)
     return value
+
+
+def choice_arg(name: str, choices, what: str = "") -> str:
+    """Query parameter `name`, one of `choices` (missing or empty: ""). A value that is none of
+    them is a 400 naming the parameter, never a filter that silently matches nothing."""
+    value = request.args.get(name, "")
+    if value and value not in choices:
+        listed = sorted(choices)
+        hint = what or (", ".join(listed) if len(listed) <= 12 else f"one of the {len(listed)} ids (see the README)")
+        raise ApiInputError(f"{name} must be {hint}, not {value[:40]!r}", name)
+    return value
+
+
+def flag_arg(name: str, default: bool = False) -> bool:
+    """Query parameter `name` as `1` (true) or `0` (false); missing or empty: `default`."""
+    value = choice_arg(name, ("0", "1"), "0 or 1")
+    return default if value == "" else value == "1"
 
 
 def methods_elsewhere(fallback_endpoint: str) -> list[str]:
@@ -87,7 +113,9 @@ def register(server: Flask, services: Services) -> None:
 
     @server.errorhandler(ApiInputError)
     def bad_request(e):
-        return _error(400, "bad_request", str(e))
+        return _error(400, "bad_request", str(e), **({"field": e.field} if e.field else {}))
+
+    district_ids = frozenset(d.id for d in services.city.districts)
 
     def unavailable(e):
         return _error(503, "unavailable", f"Redis is unavailable: {e}")
@@ -101,10 +129,9 @@ def register(server: Flask, services: Services) -> None:
     @server.get("/api/v1/sensors")
     def sensors():
         api_principal("view:bigscreen")
-        limit, offset = _int_arg("limit", 1000, 1, MAX_LIMIT), _int_arg("offset", 0, 0, 10**9)
-        kind, district, state = request.args.get("kind", ""), request.args.get("district", ""), request.args.get("state", "")
-        if state not in ("", "online", "offline"):
-            raise ApiInputError("state must be 'online' or 'offline'")
+        limit, offset = int_arg("limit", 1000, 1, MAX_LIMIT), int_arg("offset", 0, 0, 10**9)
+        kind, district = choice_arg("kind", KINDS), choice_arg("district", district_ids)
+        state = choice_arg("state", ("online", "offline"), "'online' or 'offline'")
         try:
             rows = services.snapshot.devices()
         except REDIS_UNAVAILABLE as e:
@@ -132,7 +159,7 @@ def register(server: Flask, services: Services) -> None:
     @server.get("/api/v1/districts")
     def districts():
         api_principal("view:districts")
-        lang = "en" if request.args.get("lang") == "en" else "zh"
+        lang = choice_arg("lang", ("zh", "en")) or "zh"
         try:
             rows = district_ranking(snapshot(), services.city, lang)
         except REDIS_UNAVAILABLE as e:
@@ -158,7 +185,7 @@ def register(server: Flask, services: Services) -> None:
     @server.get("/api/v1/alarms")
     def alarms():
         api_principal("view:bigscreen")
-        severity, district_id = request.args.get("severity", ""), request.args.get("district", "")
+        severity, district_id = choice_arg("severity", SEVERITIES), choice_arg("district", district_ids)
         try:
             active = services.alarms.active()
         except REDIS_UNAVAILABLE as e:
@@ -194,21 +221,24 @@ def register(server: Flask, services: Services) -> None:
         body = request.get_json(silent=True)
         note = body.get("note") if isinstance(body, dict) else request.form.get("note")
         if note is not None and not isinstance(note, str):
-            raise ApiInputError("note must be a string")
+            raise ApiInputError("note must be a string", "note")
         return _alarm_action(alarm_id, "alarm:clear", lambda p, role: services.alarms.clear(
             alarm_id, p.name, role, note or "", int(time.time() * 1000), ip=client_ip()))
 
     @server.get("/api/v1/audit")
     def audit():
         api_principal("view:audit")
-        limit = _int_arg("limit", 200, 1, 1000)
+        limit = int_arg("limit", 200, 1, 1000)
         before = request.args.get("before") or None
         if before is not None and not STREAM_ID.match(before):
-            raise ApiInputError("before must be an audit entry id such as 1764000000000-0")
-        since = _int_arg("since_ms", 0, 0, 10**15) or None
+            raise ApiInputError("before must be an audit entry id such as 1764000000000-0", "before")
+        since = int_arg("since_ms", 0, 0, 10**15) or None
+        action = request.args.get("action", "")
+        if action and not any(a.startswith(action) for a in AUDIT_ACTIONS):
+            raise ApiInputError(f"action must be an audit action or the start of one (auth., case., case.report, …), not {action[:40]!r}",
+                                "action")
         try:
-            entries = services.audit.recent(limit, before=before, actor=request.args.get("actor", ""),
-                                            action=request.args.get("action", ""), since_ms=since)
+            entries = services.audit.recent(limit, before=before, actor=request.args.get("actor", ""), action=action, since_ms=since)
         except REDIS_UNAVAILABLE as e:
             return unavailable(e)
         return jsonify({"items": [e.to_dict() for e in entries], "next_before": entries[-1].id if len(entries) == limit else None})

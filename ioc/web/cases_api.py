@@ -21,10 +21,11 @@ from ioc.casework.reports import report_id_of
 from ioc.casework.service import CaseInputError, CaseService
 from ioc.domain import case_catalog
 from ioc.domain.access import SIGNED_IN, Principal, allowed
-from ioc.domain.case_indicators import FORMULAS, GROUP_KEYS, indicators_of, period_bounds, rank_departments
+from ioc.domain.case_indicators import FORMULAS, GROUP_KEYS, PERIOD_KINDS, indicators_of, period_bounds, rank_departments
 from ioc.domain.cases import STAGES, CaseActionError, CasePermissionError, TRANSITIONS, allowed_actions
 from ioc.domain.departments import all_departments
 
+from .api import ApiInputError, choice_arg, flag_arg, int_arg
 from .auth import api_principal, client_ip
 from .services import Services
 
@@ -60,6 +61,7 @@ def register(server: Flask, services: Services) -> None:
     cases = CaseService.from_settings(services.redis, services.city, services.settings)
     server.extensions["ioc_cases"] = cases
     departments = {d.id: d for d in all_departments(services.city)}
+    district_ids = frozenset(d.id for d in services.city.districts)
 
     def unavailable(e):
         return _error(503, "unavailable", f"Redis is unavailable: {e}")
@@ -81,20 +83,20 @@ def register(server: Flask, services: Services) -> None:
     def case_indicators():
         """GB/T 30428 indicators for a period, overall and per group, with the department ranking."""
         api_principal("view:indicators")
-        period, group = request.args.get("period", "month"), request.args.get("group", "department")
+        period = choice_arg("period", PERIOD_KINDS) or "month"
+        group = choice_arg("group", GROUP_KEYS) or "department"
+        offset = int_arg("offset", 0, -100_000, 100_000)
+        now = int(time.time() * 1000)
         try:
-            offset = int(request.args.get("offset", 0))
-            now = int(time.time() * 1000)
             start, end = period_bounds(period, now, offset)
-            if group not in GROUP_KEYS:
-                raise ValueError(f"cannot group cases by {group!r}; group by one of {', '.join(GROUP_KEYS)}")
+        except (ValueError, OverflowError):
+            raise ApiInputError(f"offset {offset} moves the {period} out of the calendar", "offset") from None
+        try:
             if services.case_index is None:
                 raise redis.ConnectionError("REDIS_URL is not set")
             facts = services.case_index.facts()
             overall, by = indicators_of(facts.facts, start, end, now, by=(group,))
             groups = by[group]
-        except ValueError as e:
-            return _error(400, "bad_request", str(e), field="period" if "period" in str(e) else "group")
         except CaseIndexLoading as e:
             response = _error(503, "unavailable", f"{e}; try again in a few seconds")
             response.headers["Retry-After"] = "5"
@@ -110,23 +112,24 @@ def register(server: Flask, services: Services) -> None:
     @server.get("/api/v1/cases")
     def list_cases():
         p = api_principal("case:read")
-        args = request.args
-        try:
-            limit, offset = int(args.get("limit", 200)), int(args.get("offset", 0))
-        except ValueError:
-            return _error(400, "bad_request", "limit and offset must be integers", field="limit")
-        if not 1 <= limit <= MAX_LIMIT or offset < 0:
-            return _error(400, "bad_request", f"limit must be 1-{MAX_LIMIT} and offset ≥ 0", field="limit")
+        limit, offset = int_arg("limit", 200, 1, MAX_LIMIT), int_arg("offset", 0, 0, 10**9)
+        # every filter value is checked: a malformed one is a 400 naming it, never a filter that matches nothing
+        filters = {"stage": choice_arg("stage", STAGES), "district": choice_arg("district", district_ids),
+                   "class_code": choice_arg("class_code", case_catalog.MINOR_CLASSES), "department": choice_arg("department", departments)}
+        source = request.args.get("source", "")
+        if source and not SOURCE.match(source):
+            raise ApiInputError("source must be 1-32 characters of a-z, 0-9, '_' or '-'", "source")
+        filters = {k: v for k, v in {**filters, "source": source}.items() if v}
+        open_only, overdue_only, urgent_only = flag_arg("open", True), flag_arg("overdue"), flag_arg("urgent")
         now = int(time.time() * 1000)
         try:
-            found = cases.store.all() if args.get("open", "1") == "0" else cases.store.open_cases()
+            found = cases.store.open_cases() if open_only else cases.store.all()
         except REDIS_UNAVAILABLE as e:
             return unavailable(e)
-        filters = {k: args.get(k) for k in ("stage", "district", "class_code", "source", "department") if args.get(k)}
         rows = [c for c in found if visible_to(c, p) and all(getattr(c, k) == v for k, v in filters.items())]
-        if args.get("overdue") == "1":
+        if overdue_only:
             rows = [c for c in rows if c.overdue(now)]
-        if args.get("urgent") == "1":
+        if urgent_only:
             rows = [c for c in rows if c.urgent]
         rows.sort(key=lambda c: (-c.created_at, c.id))
         return jsonify({"total": len(rows), "offset": offset, "limit": limit,

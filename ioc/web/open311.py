@@ -162,6 +162,9 @@ def register(server: Flask, services: Services) -> None:
             return _errors(400, "status must be open or closed")
         ids = {i.strip() for i in args.get("service_request_id", "").split(",") if i.strip()}
         codes = {c.strip() for c in args.get("service_code", "").split(",") if c.strip()}
+        unknown = sorted(codes - set(case_catalog.MINOR_CLASSES))
+        if unknown:
+            return _errors(400, f"service_code: {unknown[0][:40]!r} is not a service code (GET /open311/v2/services.json lists them)")
         try:
             found = server.extensions["ioc_cases"].store.all()
         except REDIS_UNAVAILABLE:

@@ -379,3 +379,43 @@ def test_an_unknown_api_route_still_answers_401_to_anonymous_callers(portal_clie
     answer = portal_client.get(path)
     assert answer.status_code == 401 and answer.get_json()["error"] == "unauthorized"
     assert portal_client.get("/open311/v2/no-such.json").status_code == 401
+
+
+# ---- malformed query parameters -------------------------------------------------------------------
+
+@pytest.mark.parametrize("path, field", [
+    ("/api/v1/cases?stage=flying", "stage"), ("/api/v1/cases?overdue=maybe", "overdue"), ("/api/v1/cases?urgent=perhaps", "urgent"),
+    ("/api/v1/cases?open=sometimes", "open"), ("/api/v1/cases?district=atlantis", "district"),
+    ("/api/v1/cases?class_code=99999", "class_code"), ("/api/v1/cases?department=nasa", "department"),
+    ("/api/v1/cases?source=../x", "source"), ("/api/v1/cases?limit=lots", "limit"), ("/api/v1/cases?offset=-1", "offset"),
+    ("/api/v1/sensors?kind=spaceship", "kind"), ("/api/v1/sensors?district=atlantis", "district"),
+    ("/api/v1/sensors?state=asleep", "state"), ("/api/v1/sensors?limit=0", "limit"),
+    ("/api/v1/alarms?severity=apocalyptic", "severity"), ("/api/v1/alarms?district=atlantis", "district"),
+    ("/api/v1/districts?lang=fr", "lang"),
+    ("/api/v1/audit?action=nonsense", "action"), ("/api/v1/audit?before=yesterday", "before"), ("/api/v1/audit?since_ms=soon", "since_ms"),
+    ("/api/v1/indicators?period=fortnight", "period"), ("/api/v1/indicators?group=mood", "group"),
+    ("/api/v1/indicators?offset=soon", "offset"), ("/api/v1/indicators?period=year&offset=-99999", "offset"),
+])
+def test_a_malformed_query_parameter_is_a_400_naming_it(portal_client, tokens, path, field):
+    answer = portal_client.get(path, headers=tokens["leader"])
+    assert answer.status_code == 400, answer.get_data(as_text=True)[:300]
+    body = answer.get_json()
+    assert (body["error"], body["field"]) == ("bad_request", field) and body["message"]
+
+
+def test_well_formed_case_filters_still_filter(portal_client, tokens):
+    case_id = new_case(portal_client, tokens).get_json()["id"]  # 10101 manhole cover missing: urgent
+    for query, total in (("stage=reported&district=yangshe&class_code=10101&source=phone&urgent=1&overdue=0&open=1", 1),
+                         ("stage=accepted", 0), ("overdue=1", 0), ("open=0&department=water_affairs", 0)):
+        body = portal_client.get(f"/api/v1/cases?{query}", headers=tokens["leader"]).get_json()
+        assert body["total"] == total, (query, body)
+    assert portal_client.get("/api/v1/cases?urgent=1", headers=tokens["leader"]).get_json()["items"][0]["id"] == case_id
+
+
+@pytest.mark.parametrize("query, words", [("service_code=99999", "service_code"), ("status=maybe", "status"),
+                                          ("start_date=yesterday", "start_date")])
+def test_open311_a_malformed_query_parameter_is_a_400_naming_it(portal_client, tokens, query, words):
+    answer = portal_client.get(f"/open311/v2/requests.json?{query}", headers=tokens["leader"])
+    assert answer.status_code == 400
+    (error,) = answer.get_json()
+    assert error["code"] == 400 and error["description"].startswith(words)
