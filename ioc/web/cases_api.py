@@ -115,7 +115,8 @@ def register(server: Flask, services: Services) -> None:
         limit, offset = int_arg("limit", 200, 1, MAX_LIMIT), int_arg("offset", 0, 0, 10**9)
         # every filter value is checked: a malformed one is a 400 naming it, never a filter that matches nothing
         filters = {"stage": choice_arg("stage", STAGES), "district": choice_arg("district", district_ids),
-                   "class_code": choice_arg("class_code", case_catalog.MINOR_CLASSES), "department": choice_arg("department", departments)}
+                   "class_code": choice_arg("class_code", case_catalog.MINOR_CLASSES, "a minor-class code (GET /api/v1/catalog lists them)"),
+                   "department": choice_arg("department", departments, "a department id (GET /api/v1/catalog lists them)")}
         source = request.args.get("source", "")
         if source and not SOURCE.match(source):
             raise ApiInputError("source must be 1-32 characters of a-z, 0-9, '_' or '-'", "source")
