@@ -179,6 +179,17 @@ def test_a_displaced_manhole_cover_opens_one_case_however_often_it_is_raised(ing
     assert len(case_store.all()) == 1 and counter(redis_client, "cases:from_alarms") == 1
 
 
+def test_an_alarm_of_a_device_whose_address_is_too_long_for_a_case_still_opens_its_case(
+        ingest, publisher, case_settings, city, redis_client):
+    payload = {"state": "online", "lat": YANGSHE[0], "lon": YANGSHE[1], "name": "杨舍 井盖 9", "address": "人民路" * 70}
+    publisher.publish("ioc/v1/manhole/mh-long/status", orjson.dumps(payload), qos=1, retain=True).wait_for_publish(5)
+    wait_for(lambda: counter(redis_client, "messages:accepted") == 1, message="birth")
+    worker = CaseWorker(case_settings, redis_client, city)  # not started: its alarm intake called directly
+    case = worker.alarm_case({"id": "mh-long|manhole_displaced", "rule_id": "manhole_displaced", "device_id": "mh-long",
+                              "raised_at": int(time.time() * 1000)})
+    assert case is not None and (case.device_id, case.class_code, case.address) == ("mh-long", "10101", "")
+
+
 def test_an_overdue_case_raises_an_alarm_that_clears_when_the_case_moves_on(cases, case_service, case_store, redis_client, city):
     two_hours_ago = int(time.time() * 1000) - 2 * 3_600_000
     case, _ = case_service.report(class_code="10101", lat=YANGSHE[0], lon=YANGSHE[1], source="hotline", actor="hotline",
