@@ -22,7 +22,7 @@ from ioc.web.auth import client_ip, current_principal, secured_callback
 from ioc.web.people import DisplayNames
 from ioc.web.prejson import serialized
 
-from layouts.bigscreen import LEFT, RIGHT, alarm_rows, device_id
+from layouts.bigscreen import LEFT, RIGHT, alarm_rows
 
 KEYS = LEFT + RIGHT
 TICKER_ROWS = 8
@@ -43,12 +43,14 @@ def alarm_text(words) -> list:
 
 
 def ticker_items(rows: list[dict], lang: str) -> list:
+    """Newest first: time, severity, the device by name (its id in the tooltip) and its reading in
+    words first, so a narrow row never cuts them; then what happened, the district and the rule."""
     return [
         html.Li(
             [html.Span(r["time"], className="t-time"), html.Span(t("severity_" + r["severity"], lang) if r["severity"] else "", className=f"t-sev {r['severity']}"),
-             html.Span(r["district"], className="t-district"), html.Span(r["rule"], className="t-rule"),
+             html.Span(r["device"], className="t-device", title=r["device_id"]), html.Span(r["reading"], className="t-reading"),
              html.Span(t("event_" + r["event"], lang) if r["event"] in ("raised", "cleared", "acknowledged") else r["event"], className="t-event"),
-             html.Span([r["device"], *device_id(r)], className="t-device"), html.Span(r["reading"], className="t-reading")],
+             html.Span(r["district"], className="t-district"), html.Span(r["rule"], className="t-rule")],
             className=f"ticker-row {r['event']}",
         )
         for r in rows

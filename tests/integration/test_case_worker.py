@@ -167,6 +167,16 @@ def test_a_displaced_manhole_cover_opens_one_case_however_often_it_is_raised(ing
     assert len(case_store.all()) == 1 and counter(redis_client, "cases:from_alarms") == 1
 
 
+def test_a_case_from_a_sensor_alarm_describes_it_in_words(ingest, cases, publisher, case_store, redis_client):
+    birth(publisher, "manhole", "mh-c-2", (YANGSHE[1], YANGSHE[0]), "杨舍 井盖 2")
+    wait_for(lambda: counter(redis_client, "messages:accepted") == 1, message="birth")
+    t0 = int(time.time() * 1000) - 60_000
+    for i in range(2):
+        send(publisher, "manhole", "mh-c-2", ts=t0 + i * 1000, displaced=True, tilt=3.0)
+    case = wait_for(lambda: case_store.all() and case_store.all()[0], message="the case")
+    assert case.description == "井盖移位：杨舍 井盖 2（mh-c-2）"
+
+
 def test_an_overdue_case_raises_an_alarm_that_clears_when_the_case_moves_on(cases, case_service, case_store, redis_client, city):
     two_hours_ago = int(time.time() * 1000) - 2 * 3_600_000
     case, _ = case_service.report(class_code="10101", lat=YANGSHE[0], lon=YANGSHE[1], source="hotline", actor="hotline",
