@@ -148,3 +148,30 @@ def test_a_too_long_note_says_its_length():
     with pytest.raises(AlarmActionError) as refused:
         check_clear({"leader"}, "x" * 501)
     assert message(refused.value, "zh") == "消警说明共 501 字，最多 500 字。"
+
+
+class CountingUsers:
+    """A user store stand-in that counts its reads (the lookup must not read per row)."""
+
+    def __init__(self, users):
+        self.users, self.reads = users, 0
+
+    def list(self):
+        self.reads += 1
+        return self.users
+
+
+def test_display_names_are_read_once_per_period_not_per_row():
+    from ioc.domain.accounts import User
+    from ioc.web.people import DisplayNames
+
+    now = [0.0]
+    users = CountingUsers([User("op1", ("operator",), "", display_name="王值班"), User("op2", ("operator",), "")])
+    names = DisplayNames(users, ttl_s=30, clock=lambda: now[0])
+    assert names.get() == {"op1": "王值班"} and names.label("op2") == "op2"
+    for _ in range(100):
+        names.label("op1")
+    assert users.reads == 1
+    now[0] = 31.0
+    names.get()
+    assert users.reads == 2
