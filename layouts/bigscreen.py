@@ -153,11 +153,6 @@ def bigscreen(city: CityMap, lang: str, tile_url: str, can_ack: bool = True) -> 
     return html.Div([*critical_popup(lang, can_ack), clear_dialog(lang), columns], id="bigscreen", className="bigscreen-page")
 
 
-def device_id(row: dict) -> list:
-    """The device's id as secondary text beside its name (nothing when the name is the id)."""
-    return [html.Span(row["device_id"], className="dev-id")] if row.get("device_id") and row["device_id"] != row["device"] else []
-
-
 def alarm_rows(rows: list[dict], lang: str, with_ack: bool = True, with_clear: bool = False) -> list:
     """Rows of the alarm board; buttons only for what the viewer may do (acknowledge, clear)."""
     items = []
@@ -173,7 +168,9 @@ def alarm_rows(rows: list[dict], lang: str, with_ack: bool = True, with_clear: b
             button.append(html.Button(t("clear", lang), id={"type": "clear", "id": r["id"]}, n_clicks=0, className="btn-clear"))
         items.append(html.Li(
             [html.Span(t("severity_" + r["severity"], lang), className=f"t-sev {r['severity']}"),
-             html.Span([f"{r['since']} {r['district']} {r['rule']} · {r['device']}", *device_id(r), f" · {r['reading']}"],
+             # the device and its reading first, so a narrow row cuts the district, never them
+             html.Span([f"{r['since']} ", html.Span(r["device"], className="b-device", title=r["device_id"]),
+                        f" · {r['reading']} · {r['rule']} · {r['district']}"],
                        className="b-text", title=" · ".join(x for x in (r["device_id"], r["threshold"]) if x)),
              *status, *button],
             className="board-row escalated" if r["escalated"] else "board-row",

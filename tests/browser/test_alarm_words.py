@@ -1,5 +1,6 @@
 """The wall speaks people's words: the alarm board and the ticker name a device by its name (its
-id secondary) and a reading in words, in Chinese and in English, in a real headless Chromium."""
+id secondary, in the tooltip) and a reading in words, in Chinese and in English, in a real
+headless Chromium."""
 
 from __future__ import annotations
 
@@ -40,6 +41,7 @@ def test_the_board_and_ticker_name_devices_and_read_values_in_words(screen, manh
         text = _text(screen, selector)
         for raw in ("True", "defectiveLamp", "displaced =", "= "):
             assert raw not in text
-    ids = [e.get_attribute("textContent") for e in screen.find_elements("#alarm-board .dev-id")]
-    assert "mh-w-40" in ids and "sl-w-53" in ids  # the id is there, as secondary text
+    for selector in ("#alarm-board .b-device", "#ticker .t-device"):  # named the same way, the id secondary (tooltip)
+        named = {e.text: e.get_attribute("title") for e in screen.find_elements(selector)}
+        assert named == {"杨舍 智能井盖 40": "mh-w-40", "杨舍 路灯 53": "sl-w-53"}
     assert screen.get_logs() == []
