@@ -60,7 +60,7 @@ from ioc.adapters.snapshot_store import SnapshotStore
 from ioc.domain import case_catalog
 from ioc.domain.access import Principal
 from ioc.domain.alarms import Alarm
-from ioc.domain.readings_text import sensor_case_description
+from ioc.domain.readings_text import device_place, sensor_case_description
 from ioc.domain.cases import Case, CaseActionError
 from ioc.domain.geo import CityMap
 from ioc.domain.telemetry import Rejection
@@ -410,7 +410,7 @@ class CaseWorker:
             case, created = self.service.report(
                 class_code=code, lat=lat, lon=lon, source="sensor", actor="sensor", role="system", device_id=device_id,
                 report_id=f"alarm:{alarm.get('id')}:{raised_at}", description=description,
-                address=str(meta.get("address") or ""), now_ms=min(raised_at, _now_ms()) if raised_at > 0 else None)
+                address=str(meta.get("address") or device_place(device_id, str(meta.get("name") or ""))), now_ms=min(raised_at, _now_ms()) if raised_at > 0 else None)
         except CaseInputError as e:
             log.warning("alarm %s: no case opened (%s: %s)", alarm.get("id"), e.field, e)
             return None

@@ -254,12 +254,16 @@ def alarm_text(alarm: dict, lang: str = "zh", device_name: str = "", district_na
     return alarm_words(alarm, lang, device_name, district_name).text()
 
 
+def device_place(device_id: str, device_name: str = "") -> str:
+    """Where a sensor case is, for a device registered without an address: `<name>（<id>）`."""
+    return f"{device_name}（{device_id}）" if device_name and device_name != device_id else device_id
+
+
 def sensor_case_description(alarm: dict, device_name: str = "") -> str:
     """The description of a case opened from a sensor alarm, in Chinese (the case's language):
     `井盖移位：<device name>（<id>）`, a numeric reading with its threshold."""
     kind, attribute, value = alarm.get("kind", ""), alarm.get("attribute", ""), alarm.get("value")
-    device_id = str(alarm.get("device_id") or "")
-    device = f"{device_name}（{device_id}）" if device_name and device_name != device_id else device_id
+    device = device_place(str(alarm.get("device_id") or ""), device_name)
     reading = reading_text(kind, attribute, value, "zh")
     threshold = threshold_text(alarm, "zh")
     rule = str(alarm.get("name_zh") or alarm.get("rule_id") or "")

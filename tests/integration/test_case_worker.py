@@ -175,6 +175,7 @@ def test_a_case_from_a_sensor_alarm_describes_it_in_words(ingest, cases, publish
         send(publisher, "manhole", "mh-c-2", ts=t0 + i * 1000, displaced=True, tilt=3.0)
     case = wait_for(lambda: case_store.all() and case_store.all()[0], message="the case")
     assert case.description == "井盖移位：杨舍 井盖 2（mh-c-2）"
+    assert case.address == "杨舍 井盖 2（mh-c-2）"  # registered without an address: where the device is
 
 
 def test_an_overdue_case_raises_an_alarm_that_clears_when_the_case_moves_on(cases, case_service, case_store, redis_client, city):
