@@ -38,8 +38,7 @@ def message(error: Exception, lang: str) -> str:
 def alarm_text(words) -> list:
     """An alarm's words as the pop-up and the clear dialog show them: the device's id secondary."""
     device = [words.device, html.Span(words.device_id, className="dev-id")] if words.device_id != words.device else [words.device]
-    reading = words.reading + (f" ({words.threshold})" if words.lang == "en" else f"（{words.threshold}）") if words.threshold else words.reading
-    return [" · ".join(p for p in (words.district, words.rule) if p) + " · ", *device, f" · {reading}"]
+    return [" · ".join(p for p in (words.district, words.rule) if p) + " · ", *device, f" · {words.reading_with_threshold}"]
 
 
 def ticker_items(rows: list[dict], lang: str) -> list:

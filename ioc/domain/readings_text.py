@@ -222,24 +222,30 @@ class AlarmWords:
     threshold: str
     lang: str = "zh"
 
-    def _paren(self, text: str) -> str:
+    def paren(self, text: str) -> str:
+        """` (text)` in English, `（text）` in Chinese."""
         return f" ({text})" if self.lang == "en" else f"（{text}）"
 
-    def text(self, with_id: bool = True) -> str:
+    @property
+    def reading_with_threshold(self) -> str:
+        return self.reading + self.paren(self.threshold) if self.threshold else self.reading
+
+    def text(self, with_id: bool = True, with_district: bool = True) -> str:
         """`<district> · <rule> · <device>（<id>） · <reading>（<threshold>）`."""
         device = self.device
         if with_id and self.device_id and self.device_id != self.device:
-            device += self._paren(self.device_id)
-        reading = self.reading + self._paren(self.threshold) if self.threshold else self.reading
-        return " · ".join(p for p in (self.district, self.rule, device, reading) if p)
+            device += self.paren(self.device_id)
+        district = self.district if with_district else ""
+        return " · ".join(p for p in (district, self.rule, device, self.reading_with_threshold) if p)
 
 
 def alarm_words(alarm: dict, lang: str = "zh", device_name: str = "", district_name: str = "") -> AlarmWords:
-    """An alarm (or an alarm event) in `lang`; `device_name` from the fleet, the id when unknown."""
+    """An alarm (or an alarm event) in `lang`; `device_name` from the fleet, the id when unknown;
+    `district_name` in `lang` ("" leaves the district out)."""
     kind, attribute, value = alarm.get("kind", ""), alarm.get("attribute", ""), alarm.get("value")
     device_id = str(alarm.get("device_id") or "")
     return AlarmWords(
-        district=district_name or str(alarm.get("district") or ""),
+        district=district_name,
         rule=str(alarm.get("name_en" if lang == "en" else "name_zh") or alarm.get("rule_id") or ""),
         device=device_name or device_id,
         device_id=device_id,

@@ -225,7 +225,7 @@ def alarms_geojson(alarms: list[dict], devices: list[DeviceRow], lang: str = "zh
             "type": "Feature",
             "geometry": {"type": "Point", "coordinates": list(pos)},
             "properties": {"id": a["id"], "severity": a.get("severity"), "color": SEVERITY_COLORS.get(a.get("severity"), "#ffd60a"),
-                           "tooltip": alarm_words(a, lang, names.get(a.get("device_id"), "")).text()},
+                           "tooltip": alarm_words(a, lang, names.get(a.get("device_id"), "")).text(with_district=False)},
         })
     return {"type": "FeatureCollection", "features": features}
 

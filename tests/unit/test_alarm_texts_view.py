@@ -175,3 +175,8 @@ def test_display_names_are_read_once_per_period_not_per_row():
     now[0] = 31.0
     names.get()
     assert users.reads == 2
+
+
+def test_the_map_tooltip_leaves_the_district_to_the_map(city):
+    tip = alarms_geojson([manhole_alarm()], [MANHOLE], "zh")["features"][0]["properties"]["tooltip"]
+    assert tip == "井盖移位/丢失 · 杨舍 井盖 40（mh-yangshe-0040） · 井盖移位" and "yangshe" not in tip.replace("mh-yangshe", "")
