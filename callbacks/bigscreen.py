@@ -13,26 +13,43 @@ from ioc.adapters.redis_client import REDIS_UNAVAILABLE
 from ioc.domain.access import allowed
 from ioc.domain.alarm_handling import AlarmActionError
 from ioc.domain.rules import RULES_BY_ID
-from ioc.i18n import resolve_lang, t
-from ioc.views.bigscreen import (INDICATORS, alarm_board, alarms_geojson, district_hideout, district_values,
+from ioc.i18n import STRINGS, resolve_lang, t
+from ioc.views.bigscreen import (INDICATORS, alarm_board, alarm_words_for, alarms_geojson, district_hideout, district_values,
                                  escalated_count, grid_values, kpi_texts, kpis, legend, popup_alarm, ticker,
                                  water_alert)
 from ioc.views.trends import TREND_PANELS, trend, trend_figure
 from ioc.web.auth import client_ip, current_principal, secured_callback
+from ioc.web.people import DisplayNames
 from ioc.web.prejson import serialized
 
 from layouts.bigscreen import LEFT, RIGHT, alarm_rows
 
 KEYS = LEFT + RIGHT
+TICKER_ROWS = 8
+
+
+def message(error: Exception, lang: str) -> str:
+    """A refusal from the alarm store in the page's language (by the error's code), the English
+    message only for a reason without words."""
+    code = getattr(error, "code", "")
+    return t(code, lang).format(**getattr(error, "params", {})) if code in STRINGS else str(error)
+
+
+def alarm_text(words) -> list:
+    """An alarm's words as the pop-up and the clear dialog show them: the device's id secondary."""
+    device = [words.device, html.Span(words.device_id, className="dev-id")] if words.device_id != words.device else [words.device]
+    return [" · ".join(p for p in (words.district, words.rule) if p) + " · ", *device, f" · {words.reading_with_threshold}"]
 
 
 def ticker_items(rows: list[dict], lang: str) -> list:
+    """Newest first: time, severity, the device by name (its id in the tooltip) and its reading in
+    words first, so a narrow row never cuts them; then what happened, the district and the rule."""
     return [
         html.Li(
             [html.Span(r["time"], className="t-time"), html.Span(t("severity_" + r["severity"], lang) if r["severity"] else "", className=f"t-sev {r['severity']}"),
-             html.Span(r["district"], className="t-district"), html.Span(r["rule"], className="t-rule"),
+             html.Span(r["device"], className="t-device", title=r["device_id"]), html.Span(r["reading"], className="t-reading"),
              html.Span(t("event_" + r["event"], lang) if r["event"] in ("raised", "cleared", "acknowledged") else r["event"], className="t-event"),
-             html.Span(r["device"], className="t-device")],
+             html.Span(r["district"], className="t-district"), html.Span(r["rule"], className="t-rule")],
             className=f"ticker-row {r['event']}",
         )
         for r in rows
@@ -42,6 +59,7 @@ def ticker_items(rows: list[dict], lang: str) -> list:
 def register(app, services) -> None:
     policy = services.settings.escalation_policy()
     alarm_store = services.alarms
+    people = DisplayNames(services.users)
 
     def city_cache():
         if services.city_cache is None:
@@ -84,9 +102,9 @@ def register(app, services) -> None:
         if popup is None:
             popup_out = [no_update, no_update, no_update, no_update, no_update]
         else:
-            district = services.city.district(popup.get("district", ""))
-            text = (f"{district.name(lang) if district else ''} · {popup.get('name_en' if lang == 'en' else 'name_zh')}"
-                    f" · {popup.get('device_id')} · {popup.get('attribute')} = {popup.get('value')}")
+            device = snapshot.fleet.by_id.get(popup.get("device_id"))
+            names = {device.id: device.name} if device else {}
+            text = alarm_text(alarm_words_for(popup, names, services.city, lang))
             chime = html.Audio(src="/assets/alert.wav", autoPlay=True, id="alarm-sound") if "on" in (sound or []) else None
             popup_out = ["popup", text, popup["id"], (seen or [])[-200:] + [popup["id"]], chime]
         # the offline styling (up to thousands of ids) only when the registry changed since this screen got it
@@ -107,12 +125,13 @@ def register(app, services) -> None:
         hideout = district_hideout(district_values(snapshot, indicator), indicator)
         legend_items = [html.Span([html.I(style={"background": c}), label], className="legend-item") for c, label in legend(indicator, lang)]
         alarm_devices = snapshot.fleet.of_alarms(snapshot.alarms)
-        board = alarm_rows(alarm_board(snapshot.alarms, alarm_devices, services.city, snapshot.now_ms, policy, lang), lang,
-                           with_ack=with_ack, with_clear=with_clear)
-        events = services.snapshot.alarm_events(8)
+        board = alarm_rows(alarm_board(snapshot.alarms, alarm_devices, services.city, snapshot.now_ms, policy, lang,
+                                       people=people.get()), lang, with_ack=with_ack, with_clear=with_clear)
+        # more events than rows: the stream is in write order, the ticker in each event's own time
+        events = services.snapshot.alarm_events(3 * TICKER_ROWS)
         return values + subs + [water_class] + [serialized(v) for v in (  # made once, sent to every viewer as is
             hideout, alarms_geojson(snapshot.alarms, alarm_devices, lang), {"values": grid_values(snapshot.alarms, alarm_devices)},
-            ticker_items(ticker(events, services.city, lang), lang), legend_items, board,
+            ticker_items(ticker(events, services.city, lang, TICKER_ROWS, snapshot.fleet.of_alarms(events)), lang), legend_items, board,
         )]
 
     @secured_callback(
@@ -139,7 +158,7 @@ def register(app, services) -> None:
             alarm_store.acknowledge(alarm_id, user.name, user.acting_role("alarm:acknowledge"), int(time.time() * 1000), ip=client_ip())
             city_cache().invalidate()
         except (AlarmNotFound, AlarmActionError) as e:
-            return str(e), "popup hidden"
+            return message(e, lang), "popup hidden"
         except REDIS_UNAVAILABLE:
             return t("data_unavailable", lang), no_update
         return f"{t('acked_ok', lang)} · {user.label}", "popup hidden"
@@ -160,12 +179,15 @@ def register(app, services) -> None:
         try:
             alarm = alarm_store.get(trigger["id"])
         except AlarmNotFound as e:
-            return None, "clear-dialog hidden", "", "", str(e)
+            return None, "clear-dialog hidden", "", "", message(e, lang)
         except REDIS_UNAVAILABLE:
             return no_update, no_update, no_update, no_update, t("data_unavailable", lang)
-        district = services.city.district(alarm.get("district", ""))
-        text = (f"{district.name(lang) if district else ''} · {alarm.get('name_en' if lang == 'en' else 'name_zh')}"
-                f" · {alarm.get('device_id')} · {alarm.get('attribute')} = {alarm.get('value')}")
+        try:
+            device = services.snapshot.device(str(alarm.get("device_id") or ""))
+        except REDIS_UNAVAILABLE:
+            device = None
+        name = ((device or {}).get("meta") or {}).get("name") or ""
+        text = alarm_text(alarm_words_for(alarm, {alarm.get("device_id"): name} if name else {}, services.city, lang))
         return trigger["id"], "clear-dialog", text, "", ""
 
     @secured_callback(
@@ -186,9 +208,9 @@ def register(app, services) -> None:
             alarm_store.clear(alarm_id, user.name, user.acting_role("alarm:clear"), note or "", int(time.time() * 1000), ip=client_ip())
             city_cache().invalidate()
         except AlarmNotFound as e:
-            return "clear-dialog hidden", "", str(e)
+            return "clear-dialog hidden", "", message(e, lang)
         except AlarmActionError as e:
-            return no_update, str(e), no_update
+            return no_update, message(e, lang), no_update
         except REDIS_UNAVAILABLE:
             return no_update, t("data_unavailable", lang), no_update
         return "clear-dialog hidden", "", f"{t('cleared_ok', lang)} · {user.label}"

@@ -29,6 +29,7 @@ from ioc.views.cases import (action_buttons, action_label, case_facts, case_rows
                              overdue_count, period_range, ranking_rows, stage_counts, stage_name,
                              task_summary, timeline_rows)
 from ioc.web.auth import client_ip, current_principal, secured_callback
+from ioc.web.people import DisplayNames
 from ioc.web.cases_api import visible_to
 
 from layouts.cases import HIDDEN_LAID_OUT
@@ -42,6 +43,7 @@ FIELD_ROWS = ("note", "department", "hours", "master")  # the inputs shown when 
 
 def register(app, services) -> None:
     departments = {d.id: d for d in all_departments(services.city)}
+    people = DisplayNames(services.users)
     service = CaseService.from_settings(services.redis, services.city, services.settings) if services.redis is not None else None
 
     def cases() -> CaseService:
@@ -216,7 +218,7 @@ def register(app, services) -> None:
         department = (case.department if case.stage != "verified" and case.department else case.suggested_department) or None
         stage_class = f"case-stage stage-{case.stage}" + (" overdue" if overdue else "")
         return ([f"{t('case_heading', lang)} {case.id}", stage_name(case.stage, lang), stage_class, HIDDEN, SHOWN, facts, media,
-                 duplicates or t("case_no_duplicates", lang), marker, viewport, timeline_rows(events, lang, departments),
+                 duplicates or t("case_no_duplicates", lang), marker, viewport, timeline_rows(events, lang, departments, people.get()),
                  case.version, {"deadline": case.stage_deadline if case.is_open else 0, "due": case.due_at, "open": case.is_open},
                  department if fresh else no_update, HIDDEN if actions else SHOWN]
                 + [SHOWN if uses[f] else HIDDEN for f in FIELD_ROWS]

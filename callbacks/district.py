@@ -8,6 +8,7 @@ from dash import Input, Output, State, no_update
 from ioc.adapters.redis_client import REDIS_UNAVAILABLE
 from ioc.i18n import resolve_lang
 from ioc.web.auth import secured_callback
+from ioc.web.people import DisplayNames
 from ioc.web.prejson import serialized
 from ioc.views.bigscreen import (alarm_board, alarms_geojson, district_hideout, district_ranking,
                                  district_values, kpi_texts, kpis)
@@ -18,6 +19,7 @@ from layouts.district import DISTRICT_KPIS, district_bounds
 
 def register(app, services) -> None:
     policy = services.settings.escalation_policy()
+    people = DisplayNames(services.users)
 
     def city_cache():
         if services.city_cache is None:
@@ -52,8 +54,8 @@ def register(app, services) -> None:
         texts = kpi_texts(kpis(snapshot, lang, district=district_id), lang)
         alarms = [a for a in snapshot.alarms if a.get("district") == district_id]
         alarm_devices = snapshot.fleet.of_alarms(alarms)
-        items = alarm_rows(alarm_board(alarms, alarm_devices, services.city, snapshot.now_ms, policy, lang, limit=30), lang,
-                           with_ack=False)
+        items = alarm_rows(alarm_board(alarms, alarm_devices, services.city, snapshot.now_ms, policy, lang, limit=30,
+                                       people=people.get()), lang, with_ack=False)
         hideout = district_hideout(district_values(snapshot, "alarms"), "alarms", selected=district_id)
         return ([texts[k][0] for k in DISTRICT_KPIS] + [texts[k][1] for k in DISTRICT_KPIS]
                 + [serialized(v) for v in (hideout, {"offline": snapshot.fleet.offline_by_district.get(district_id, [])},

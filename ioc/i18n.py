@@ -357,6 +357,20 @@ STRINGS: dict[str, dict[str, str]] = {
     "ind_col_hours": {"zh": "{stage}平均用时(小时)", "en": "{stage} mean (h)"},
     "ind_col_rank": {"zh": "排名", "en": "Rank"},
     "ind_col_score": {"zh": "综合评价", "en": "Score"},
+    # --- issue 13: words (alarm texts, server messages) ---
+    "overdue_under_minute": {"zh": "超时不足1分钟", "en": "overdue < 1 min"},
+    "device_id_label": {"zh": "设备编号", "en": "Device id"},
+    "alarm_action_refused": {"zh": "无法处理该告警。", "en": "This alarm action is not possible."},
+    "alarm_ack_not_permitted": {"zh": "您的角色无权确认告警（值班员、调度员、领导可以）。",
+                                "en": "Your role may not acknowledge alarms (operators, dispatchers and leaders may)."},
+    "alarm_clear_not_permitted": {"zh": "您的角色无权手动消警（调度员、领导可以；值班员只能确认）。",
+                                  "en": "Your role may not clear alarms by hand (dispatchers and leaders may; an operator may acknowledge only)."},
+    "alarm_note_required": {"zh": "手动消警须填写消警说明。", "en": "Clearing an alarm by hand needs a note saying why."},
+    "alarm_note_too_long": {"zh": "消警说明共 {length} 字，最多 {max} 字。",
+                            "en": "The note is {length} characters; at most {max} are allowed."},
+    "alarm_not_found": {"zh": "该告警已不存在（已消除或从未产生）。", "en": "This alarm is no longer active (already cleared or never raised)."},
+    "alarm_cleared_meanwhile": {"zh": "该告警已在此期间消除。", "en": "This alarm was cleared meanwhile."},
+    "alarm_busy": {"zh": "该告警正在变化，请重试。", "en": "This alarm kept changing; please try again."},
 }
 
 

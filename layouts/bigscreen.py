@@ -159,15 +159,19 @@ def alarm_rows(rows: list[dict], lang: str, with_ack: bool = True, with_clear: b
     for r in rows:
         status = []
         if r["escalated"]:
-            status.append(html.Span(f"{t('escalated', lang)} · {t('overdue', lang)} {r['overdue_minutes']} {t('minutes', lang)}", className="b-esc"))
+            status.append(html.Span(r["escalation"], className="b-esc"))
         if r["acked_by"]:
-            status.append(html.Span(f"{t('acked_by', lang)} {r['acked_by']} {r['acked_at']}", className="b-ack"))
+            status.append(html.Span(f"{t('acked_by', lang)} {r['acked_by']} {r['acked_at']}", className="b-ack",
+                                    title=r.get("acked_login", "")))
         button = [] if r["acked_by"] or not with_ack else [html.Button(t("ack", lang), id={"type": "ack", "id": r["id"]}, n_clicks=0, className="btn-ack")]
         if with_clear:
             button.append(html.Button(t("clear", lang), id={"type": "clear", "id": r["id"]}, n_clicks=0, className="btn-clear"))
         items.append(html.Li(
             [html.Span(t("severity_" + r["severity"], lang), className=f"t-sev {r['severity']}"),
-             html.Span(f"{r['since']} {r['district']} {r['rule']} · {r['device']} = {r['value']}", className="b-text"),
+             # the device and its reading first, so a narrow row cuts the district, never them
+             html.Span([f"{r['since']} ", html.Span(r["device"], className="b-device", title=r["device_id"]),
+                        f" · {r['reading']} · {r['rule']} · {r['district']}"],
+                       className="b-text", title=" · ".join(x for x in (r["device_id"], r["threshold"]) if x)),
              *status, *button],
             className="board-row escalated" if r["escalated"] else "board-row",
         ))

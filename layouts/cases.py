@@ -51,6 +51,8 @@ def case_columns(spec, lang: str) -> list[dict]:
             column.update(cellRenderer="markdown", pinned="left")
         if field == "deadline":
             column["cellClassRules"] = {"case-overdue": "params.data.overdue"}
+        if field == "actor":
+            column["tooltipField"] = "actor_login"  # the login name behind the display name
         columns.append(column)
     return columns
 

@@ -65,7 +65,13 @@ def _audit_args(actor: str, role: str, action: str, alarm_id: str, ip: str, at_m
 
 
 class AlarmNotFound(KeyError):
-    """No active alarm with this id (never raised, or already cleared)."""
+    """No active alarm with this id (never raised, or already cleared). `code` names the reason
+    for a UI to say it in its language: `alarm_not_found` (never raised or already cleared),
+    `alarm_cleared_meanwhile`, `alarm_busy` (kept changing: try again)."""
+
+    def __init__(self, message: str = "alarm not found", code: str = "alarm_not_found"):
+        super().__init__(message)
+        self.code = code
 
     def __str__(self) -> str:  # KeyError would quote the message
         return str(self.args[0]) if self.args else "alarm not found"
@@ -117,7 +123,7 @@ class AlarmStore:
         audit = _audit_args(actor, role, "alarm.acknowledge", alarm_id, ip, ack.at_ms, alarm)
         result = self._ack(keys=_AUDITED_KEYS, args=[alarm_id, orjson.dumps(ack.to_dict()), keys.ALARM_EVENTS_MAXLEN, orjson.dumps(event), *audit])
         if result is None:
-            raise AlarmNotFound(f"no active alarm {alarm_id!r} (it was cleared meanwhile)")
+            raise AlarmNotFound(f"no active alarm {alarm_id!r} (it was cleared meanwhile)", "alarm_cleared_meanwhile")
         return Acknowledgement.from_dict(orjson.loads(result))
 
     def clear(self, alarm_id: str, actor: str, role: str, note: str, now_ms: int, ip: str = "") -> dict:
@@ -132,4 +138,4 @@ class AlarmStore:
             audit = _audit_args(actor, role, "alarm.clear", alarm_id, ip, int(now_ms), event, text)
             if self._clear(keys=_AUDITED_KEYS, args=[alarm_id, orjson.dumps(event), keys.ALARM_EVENTS_MAXLEN, raw, *audit]):
                 return event
-        raise AlarmNotFound(f"alarm {alarm_id!r} kept changing while being cleared; try again")
+        raise AlarmNotFound(f"alarm {alarm_id!r} kept changing while being cleared; try again", "alarm_busy")

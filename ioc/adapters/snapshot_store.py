@@ -73,6 +73,21 @@ class SnapshotStore:
     def counters(self) -> dict[str, int]:
         return {_s(k): int(v) for k, v in self.client.hgetall(keys.METRICS).items()}
 
+    def device_names(self, device_ids) -> dict[str, str]:
+        """id -> registered name of the given devices (one round trip; unknown or unnamed ones left out)."""
+        ids = sorted(set(device_ids))
+        if not ids:
+            return {}
+        pipe = self.client.pipeline(transaction=False)
+        for device_id in ids:
+            pipe.hget(keys.meta(keys.shard_of(device_id, self.shards)), device_id)
+        out = {}
+        for device_id, meta in zip(ids, pipe.execute()):
+            name = orjson.loads(meta).get("name") if meta else None
+            if name:
+                out[device_id] = str(name)
+        return out
+
     def device(self, device_id: str) -> dict | None:
         shard = keys.shard_of(device_id, self.shards)
         pipe = self.client.pipeline(transaction=False)

@@ -60,6 +60,7 @@ from ioc.adapters.snapshot_store import SnapshotStore
 from ioc.domain import case_catalog
 from ioc.domain.access import Principal
 from ioc.domain.alarms import Alarm
+from ioc.domain.readings_text import device_place, sensor_case_description
 from ioc.domain.cases import Case, CaseActionError
 from ioc.domain.geo import CityMap
 from ioc.domain.telemetry import Rejection
@@ -404,13 +405,13 @@ class CaseWorker:
             log.warning("alarm %s: device %s has no position in the registry; no case opened", alarm.get("id"), device_id)
             return None
         raised_at = int(alarm.get("raised_at") or 0)
-        description = (f"传感器告警 {alarm.get('name_zh', alarm.get('rule_id'))}：{alarm.get('attribute')} = {alarm.get('value')}"
-                       f"（阈值 {alarm.get('threshold')}），设备 {meta.get('name') or device_id}")
+        description = sensor_case_description(alarm, str(meta.get("name") or ""))
         address = str(meta.get("address") or "").strip()
         if len(address) > ADDRESS_MAX:  # the device's own (birth) address: the alarm's case matters more than it
-            log.warning("alarm %s: device %s's address is %d characters (a case's is at most %d); the case is opened without it",
+            log.warning("alarm %s: device %s's address is %d characters (a case's is at most %d); the case names the device instead",
                         alarm.get("id"), device_id, len(address), ADDRESS_MAX)
             address = ""
+        address = address or device_place(device_id, str(meta.get("name") or ""))
         try:
             case, created = self.service.report(
                 class_code=code, lat=lat, lon=lon, source="sensor", actor="sensor", role="system", device_id=device_id,

@@ -24,7 +24,14 @@ MINUTE_MS = 60_000
 
 
 class AlarmActionError(ValueError):
-    """An alarm action that is not allowed or not well formed; the message says why."""
+    """An alarm action that is not allowed or not well formed; the message says why (in English,
+    for logs and the API). `code` and `params` name the reason for a UI to say it in its language
+    (`ioc.i18n.t(code, lang).format(**params)`)."""
+
+    def __init__(self, message: str, code: str = "alarm_action_refused", **params):
+        super().__init__(message)
+        self.code = code
+        self.params = params
 
 
 class AlarmPermissionError(AlarmActionError):
@@ -98,18 +105,21 @@ def may_clear(roles: set[str] | frozenset[str]) -> bool:
 
 def check_acknowledge(roles: set[str] | frozenset[str]) -> None:
     if not may_acknowledge(roles):
-        raise AlarmPermissionError(f"role {_roles(roles)} may not acknowledge alarms ({_holders(ACK_ROLES)} may)")
+        raise AlarmPermissionError(f"role {_roles(roles)} may not acknowledge alarms ({_holders(ACK_ROLES)} may)",
+                                   "alarm_ack_not_permitted")
 
 
 def check_clear(roles: set[str] | frozenset[str], note: str | None) -> str:
     """Raise AlarmActionError unless `roles` may clear by hand with `note`; return the trimmed note."""
     if not may_clear(roles):
-        raise AlarmPermissionError(f"role {_roles(roles)} may not clear alarms by hand ({_holders(CLEAR_ROLES)} may; an operator may acknowledge only)")
+        raise AlarmPermissionError(f"role {_roles(roles)} may not clear alarms by hand ({_holders(CLEAR_ROLES)} may; an operator may acknowledge only)",
+                                   "alarm_clear_not_permitted")
     text = (note or "").strip()
     if not text:
-        raise AlarmActionError("clearing an alarm by hand needs a note saying why")
+        raise AlarmActionError("clearing an alarm by hand needs a note saying why", "alarm_note_required")
     if len(text) > NOTE_MAX:
-        raise AlarmActionError(f"the note is {len(text)} characters; at most {NOTE_MAX} are allowed")
+        raise AlarmActionError(f"the note is {len(text)} characters; at most {NOTE_MAX} are allowed", "alarm_note_too_long",
+                               length=len(text), max=NOTE_MAX)
     return text
 
 

@@ -14,6 +14,7 @@ from ioc.adapters.city_snapshot import CitySnapshot, DeviceRow
 from ioc.domain.air_quality import POLLUTANT_NAMES, level, primary_pollutant
 from ioc.domain.alarm_handling import Acknowledgement, escalation
 from ioc.domain.geo import CityMap
+from ioc.domain.readings_text import AlarmWords, alarm_words
 from ioc.domain.rules import RULES_BY_ID, SEVERITIES
 
 CST = timezone(timedelta(hours=8))
@@ -214,6 +215,7 @@ def offline_ids(devices: list[DeviceRow]) -> list[str]:
 
 def alarms_geojson(alarms: list[dict], devices: list[DeviceRow], lang: str = "zh") -> dict:
     where = {d.id: (d.lon, d.lat) for d in devices}
+    names = {d.id: d.name for d in devices}
     features = []
     for a in sorted(alarms, key=lambda a: SEVERITIES.index(a.get("severity", "minor"))):
         pos = where.get(a.get("device_id"))
@@ -223,7 +225,7 @@ def alarms_geojson(alarms: list[dict], devices: list[DeviceRow], lang: str = "zh
             "type": "Feature",
             "geometry": {"type": "Point", "coordinates": list(pos)},
             "properties": {"id": a["id"], "severity": a.get("severity"), "color": SEVERITY_COLORS.get(a.get("severity"), "#ffd60a"),
-                           "tooltip": f"{a.get('name_en' if lang == 'en' else 'name_zh')} · {a.get('device_id')}"},
+                           "tooltip": alarm_words(a, lang, names.get(a.get("device_id"), "")).text(with_district=False)},
         })
     return {"type": "FeatureCollection", "features": features}
 
@@ -234,19 +236,36 @@ def clock(now_ms: int) -> str:
     return datetime.fromtimestamp(now_ms / 1000, CST).strftime("%Y-%m-%d %H:%M:%S")
 
 
-def ticker(events: list[dict], city: CityMap, lang: str = "zh", limit: int = 8) -> list[dict]:
-    """Newest alarm events first: time, severity, district name, rule name, device."""
+def event_time(e: dict) -> int:
+    """An alarm event's own time: when it was acknowledged, cleared or raised."""
+    when = {"acknowledged": e.get("acknowledged_at"), "cleared": e.get("cleared_at")}.get(e.get("event", ""))
+    return int(when or e.get("raised_at") or 0)
+
+
+def alarm_words_for(alarm: dict, names: dict[str, str], city: CityMap, lang: str = "zh") -> AlarmWords:
+    """An alarm in people's words, its device named from the fleet (`names`: id -> name) and its
+    district by name: the same words on the board, the ticker, the pop-up and the clear dialog."""
+    district = city.district(alarm.get("district", ""))
+    return alarm_words(alarm, lang, names.get(alarm.get("device_id"), ""), district.name(lang) if district else "")
+
+
+def ticker(events: list[dict], city: CityMap, lang: str = "zh", limit: int = 8, devices: list[DeviceRow] = ()) -> list[dict]:
+    """Newest alarm events first by each event's own time (acknowledged_at, cleared_at or
+    raised_at): time, severity, district name, rule name, the device by name (its id secondary)
+    and the reading in words."""
+    names = {d.id: d.name for d in devices}
     rows = []
-    for e in events[:limit]:
-        district = city.district(e.get("district", ""))
-        when = e.get("cleared_at") if e.get("event") == "cleared" else e.get("raised_at")
+    for e in sorted(events, key=event_time, reverse=True)[:limit]:
+        words = alarm_words_for(e, names, city, lang)
         rows.append({
-            "time": datetime.fromtimestamp((when or 0) / 1000, CST).strftime("%H:%M:%S"),
+            "time": datetime.fromtimestamp(event_time(e) / 1000, CST).strftime("%H:%M:%S"),
             "event": e.get("event", ""),
             "severity": e.get("severity", ""),
-            "district": district.name(lang) if district else e.get("district", ""),
-            "rule": e.get("name_en" if lang == "en" else "name_zh", e.get("rule_id", "")),
-            "device": e.get("device_id", ""),
+            "district": words.district,
+            "rule": words.rule,
+            "device": words.device,
+            "device_id": words.device_id,
+            "reading": words.reading,
             "value": e.get("value"),
         })
     return rows
@@ -334,28 +353,45 @@ def fmt_value(value, lang: str = "zh") -> str:
 
 # --- operator attention --------------------------------------------------------------------------
 
+def escalation_text(overdue_minutes: int, lang: str = "zh") -> str:
+    """`已升级 · 超时 7 分钟`; under a minute past the escalation it says so (never "超时 0 分钟")."""
+    from ioc.i18n import t
+
+    overdue = (t("overdue_under_minute", lang) if overdue_minutes < 1
+               else f"{t('overdue', lang)} {overdue_minutes} {t('minutes', lang)}")
+    return f"{t('escalated', lang)} · {overdue}"
+
+
 def alarm_board(alarms: list[dict], devices: list[DeviceRow], city: CityMap, now_ms: int, policy, lang: str = "zh",
-                limit: int = 12) -> list[dict]:
-    """Active alarms as the operator works them: escalated first, then by severity, newest first."""
+                limit: int = 12, people: dict[str, str] | None = None) -> list[dict]:
+    """Active alarms as the operator works them: escalated first, then by severity, newest first.
+    Each names its device by name (id secondary) and its reading in words; who acknowledged it by
+    display name (`people`: login -> display name), the login name secondary."""
     names = {d.id: d.name for d in devices}
+    people = people or {}
     rows = []
     for a in alarms:
         ack = Acknowledgement.from_dict(a["ack"]) if a.get("ack") else None
         esc = escalation(a, ack, now_ms, policy)
-        district = city.district(a.get("district", ""))
+        words = alarm_words_for(a, names, city, lang)
         rows.append({
             "id": a["id"],
             "severity": a.get("severity", "minor"),
-            "rule": a.get("name_en" if lang == "en" else "name_zh", a.get("rule_id", "")),
-            "device": names.get(a.get("device_id"), a.get("device_id", "")),
-            "district": district.name(lang) if district else a.get("district", ""),
-            "value": fmt_value(a.get("value"), lang),
+            "rule": words.rule,
+            "device": words.device,
+            "device_id": words.device_id,
+            "district": words.district,
+            "value": words.value,
+            "reading": words.reading,
+            "threshold": words.threshold,
             "since": datetime.fromtimestamp(a.get("raised_at", 0) / 1000, CST).strftime("%H:%M:%S"),
             "raised_at": a.get("raised_at", 0),
-            "acked_by": ack.by if ack else "",
+            "acked_by": (people.get(ack.by) or ack.by) if ack else "",
+            "acked_login": ack.by if ack else "",
             "acked_at": datetime.fromtimestamp(ack.at_ms / 1000, CST).strftime("%H:%M") if ack else "",
             "escalated": esc.escalated,
             "overdue_minutes": esc.overdue_minutes,
+            "escalation": escalation_text(esc.overdue_minutes, lang) if esc.escalated else "",
         })
     rows.sort(key=lambda r: (not r["escalated"], SEVERITIES.index(r["severity"]), -r["raised_at"]))
     return rows[:limit]

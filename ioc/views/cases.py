@@ -242,9 +242,12 @@ def transition_text(from_stage: str, to_stage: str, lang: str = "zh") -> str:
     return f"{stage_name(from_stage, lang)} → {stage_name(to_stage, lang)}"
 
 
-def timeline_rows(events: Iterable[CaseEvent], lang: str, departments: Mapping[str, Department] | None = None) -> list[dict]:
+def timeline_rows(events: Iterable[CaseEvent], lang: str, departments: Mapping[str, Department] | None = None,
+                  people: Mapping[str, str] | None = None) -> list[dict]:
     """The case's timeline as grid rows, oldest first; a dispatch names the department, a
-    deferral its hours, a merge its master case."""
+    deferral its hours, a merge its master case. The actor by display name where `people`
+    (login -> display name) knows one, the login name in `actor_login` (the cell's tooltip)."""
+    people = people or {}
     rows = []
     for n, e in enumerate(sorted(events, key=lambda e: e.at)):
         note = e.note
@@ -257,7 +260,8 @@ def timeline_rows(events: Iterable[CaseEvent], lang: str, departments: Mapping[s
             extra.append(e.detail["master_id"])
         if extra:
             note = " · ".join(extra + ([note] if note else []))
-        rows.append({"n": str(n), "time": fmt_time(e.at), "actor": e.actor, "role": role_name(e.role, lang),
+        rows.append({"n": str(n), "time": fmt_time(e.at), "actor": people.get(e.actor) or e.actor, "actor_login": e.actor,
+                     "role": role_name(e.role, lang),
                      "action": action_label(e.action, lang), "transition": transition_text(e.from_stage, e.to_stage, lang),
                      "note": note})
     return rows

@@ -24,7 +24,7 @@ from ioc.domain.access import SIGNED_IN
 from ioc.domain.alarm_handling import Acknowledgement, AlarmActionError, escalation
 from ioc.domain.kinds import KINDS
 from ioc.domain.rules import SEVERITIES
-from ioc.views.bigscreen import district_ranking, kpis
+from ioc.views.bigscreen import alarm_words_for, district_ranking, kpis
 
 from .auth import api_principal, client_ip
 from .services import Services
@@ -189,14 +189,28 @@ def register(server: Flask, services: Services) -> None:
         except REDIS_UNAVAILABLE as e:
             return unavailable(e)
         now_ms = int(time.time() * 1000)
+        try:
+            names = services.snapshot.device_names({str(a.get("device_id") or "") for a in active})
+        except REDIS_UNAVAILABLE as e:
+            return unavailable(e)
         items = []
         for alarm in active:
             if (severity and alarm.get("severity") != severity) or (district_id and alarm.get("district") != district_id):
                 continue
             ack = Acknowledgement.from_dict(alarm["ack"]) if alarm.get("ack") else None
             esc = escalation(alarm, ack, now_ms, policy)
-            items.append({**alarm, "escalated": esc.escalated, "escalated_at": esc.since_ms})
+            items.append({**alarm, "escalated": esc.escalated, "escalated_at": esc.since_ms, **display_texts(alarm, names)})
         return jsonify({"total": len(items), "items": items})
+
+    def display_texts(alarm: dict, names: dict[str, str]) -> dict:
+        """What a person reads of an alarm, beside the raw fields: the device's name, the reading,
+        the value and the whole alarm in words, in Chinese and in English."""
+        out = {"device_name": names.get(alarm.get("device_id"), "")}
+        for lang in ("zh", "en"):
+            words = alarm_words_for(alarm, names, services.city, lang)
+            out.update({f"text_{lang}": words.text(), f"reading_text_{lang}": words.reading,
+                        f"value_text_{lang}": words.value, f"threshold_text_{lang}": words.threshold})
+        return out
 
     def _alarm_action(alarm_id: str, permission: str, act):
         p = api_principal(permission)

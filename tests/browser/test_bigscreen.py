@@ -129,7 +129,7 @@ def test_the_english_switch_relabels_the_big_screen(screen, city_feed):
     screen.wait_for_text_to_equal("#label-kpi_water", "Highest water level")
     screen.wait_for_text_to_equal("#sign-out", "Sign out")
     assert "Operator" in _text(screen, "#user-badge")
-    until(lambda: "Water level above warning line" in _text(screen, "#ticker"), timeout=20)
+    until(lambda: "Water level 4.60 m" in _text(screen, "#ticker"), timeout=20)  # the reading in words
     assert screen.get_logs() == []
 
 
@@ -157,7 +157,7 @@ def test_a_new_critical_alarm_pops_up_and_the_operator_acknowledges_it(screen, o
     assert "井盖移位/丢失" in _text(screen, "#popup-text")
     screen.find_element("#popup-ack").click()
     until(lambda: "hidden" in screen.find_element("#popup").get_attribute("class"), timeout=10)
-    until(lambda: "已确认 zhangsan" in _text(screen, "#alarm-board"), timeout=20)
+    until(lambda: "已确认 张三" in _text(screen, "#alarm-board"), timeout=20)  # by display name
     ack = AlarmStore(redis_client).acknowledgement(old_critical_alarm)
     assert ack.by == "zhangsan" and ack.role == "operator"
     assert not screen.find_elements("#alarm-board .btn-clear")  # an operator acknowledges; it may not clear
@@ -176,7 +176,7 @@ def test_a_leader_clears_an_alarm_by_hand_with_a_note(leader_screen, old_critica
     screen.find_element("#alarm-board .btn-clear").click()
     until(lambda: screen.find_element("#clear-dialog").get_attribute("class") == "clear-dialog", timeout=10)
     screen.find_element("#clear-confirm").click()  # no note yet: refused, the dialog stays
-    until(lambda: "note" in _text(screen, "#clear-error"), timeout=10)
+    until(lambda: "须填写消警说明" in _text(screen, "#clear-error"), timeout=10)  # in the page's language
     screen.find_element("#clear-note").send_keys("现场核实：井盖已复位")
     screen.find_element("#clear-confirm").click()
     until(lambda: "已手动消警" in _text(screen, "#ack-message"), timeout=10)

@@ -187,7 +187,18 @@ def test_an_alarm_of_a_device_whose_address_is_too_long_for_a_case_still_opens_i
     worker = CaseWorker(case_settings, redis_client, city)  # not started: its alarm intake called directly
     case = worker.alarm_case({"id": "mh-long|manhole_displaced", "rule_id": "manhole_displaced", "device_id": "mh-long",
                               "raised_at": int(time.time() * 1000)})
-    assert case is not None and (case.device_id, case.class_code, case.address) == ("mh-long", "10101", "")
+    assert case is not None and (case.device_id, case.class_code, case.address) == ("mh-long", "10101", "杨舍 井盖 9（mh-long）")
+
+
+def test_a_case_from_a_sensor_alarm_describes_it_in_words(ingest, cases, publisher, case_store, redis_client):
+    birth(publisher, "manhole", "mh-c-2", (YANGSHE[1], YANGSHE[0]), "杨舍 井盖 2")
+    wait_for(lambda: counter(redis_client, "messages:accepted") == 1, message="birth")
+    t0 = int(time.time() * 1000) - 60_000
+    for i in range(2):
+        send(publisher, "manhole", "mh-c-2", ts=t0 + i * 1000, displaced=True, tilt=3.0)
+    case = wait_for(lambda: case_store.all() and case_store.all()[0], message="the case")
+    assert case.description == "井盖移位：杨舍 井盖 2（mh-c-2）"
+    assert case.address == "杨舍 井盖 2（mh-c-2）"  # registered without an address: where the device is
 
 
 def test_an_overdue_case_raises_an_alarm_that_clears_when_the_case_moves_on(cases, case_service, case_store, redis_client, city):
