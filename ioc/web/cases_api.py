@@ -98,9 +98,9 @@ def register(server: Flask, services: Services) -> None:
             overall, by = indicators_of(facts.facts, start, end, now, by=(group,))
             groups = by[group]
         except CaseIndexLoading as e:
-            response = _error(503, "unavailable", f"{e}; try again in a few seconds")
+            response, status = _error(503, "unavailable", f"{e}; try again in a few seconds")
             response.headers["Retry-After"] = "5"
-            return response
+            return response, status
         except REDIS_UNAVAILABLE as e:
             return unavailable(e)
         body = {"period": period, "start": _iso(start), "end": _iso(end), "overall": overall.to_dict(),

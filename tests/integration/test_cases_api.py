@@ -419,3 +419,15 @@ def test_open311_a_malformed_query_parameter_is_a_400_naming_it(portal_client, t
     assert answer.status_code == 400
     (error,) = answer.get_json()
     assert error["code"] == 400 and error["description"].startswith(words)
+
+
+def test_indicators_still_being_prepared_are_a_503_with_retry_after(settings, redis_client, portal_client, tokens):
+    from ioc.web.app import create_app
+    from ioc.web.services import Services
+
+    services = Services.from_settings(settings)
+    services.case_index.load_wait_s = 0  # the first read of every case has not finished when the request asks
+    client = create_app(settings, services).server.test_client()
+    answer = client.get("/api/v1/indicators?period=month", headers=tokens["leader"])
+    assert answer.status_code == 503 and answer.headers["Retry-After"] == "5"
+    assert answer.get_json()["error"] == "unavailable"
