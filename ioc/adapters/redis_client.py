@@ -102,7 +102,8 @@ def wait_until_loaded(url: str, report_every: float = 5.0, poll: float = 0.2) ->
     stderr), report the progress every `report_every` seconds and return True once it is ready.
     Returns False at once when the server does not answer at all (down: the callers' usual
     outage handling applies), or when it went away while loading."""
-    probe = redis.Redis.from_url(url, **_OPTIONS)
+    # no health check: its PING on a new connection is refused while loading, INFO is not
+    probe = redis.Redis.from_url(url, **dict(_OPTIONS, health_check_interval=0))
     started = time.monotonic()
     last_report = None
     try:
