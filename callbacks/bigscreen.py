@@ -97,7 +97,7 @@ def register(app, services) -> None:
         """What every viewer with the same language, indicator and rights sees of one snapshot:
         made once per snapshot for all of them (`CityCache.derived`)."""
         figures = kpis(snapshot, lang)
-        texts = kpi_texts(figures, lang)
+        texts = kpi_texts(figures, lang, services.city)
         values = [texts[k][0] for k in KEYS]
         subs = [texts[k][1] for k in KEYS]
         escalated = escalated_count(snapshot.alarms, snapshot.now_ms, policy)

@@ -375,3 +375,55 @@ def test_zero_fault_rate_means_no_faults(small_fleet):
     sim, out = run_messages(small_fleet, 3600.0, fault_rate=0.0)
     assert not any(t.endswith("/status") for _, t, *_ in out)
     assert sim.notices == []
+
+
+# --------------------------------------------------------------------------- issue 13: plausible figures
+
+def test_rush_hours_bring_busy_roads_down_to_15_to_25_kmh(fleet):
+    busy = [d for d in fleet.of_kind("traffic") if d.p > 0.7]
+    speeds = [reading(d, at(8.0))["averageVehicleSpeed"] for d in busy]
+    assert 13 <= statistics.median(speeds) <= 25
+    assert min(speeds) >= 13  # stop-and-go, never a traffic-jam alarm from the daily pattern
+
+
+def test_the_congestion_index_moves_from_free_flow_at_night_to_about_two_at_the_peaks(fleet):
+    from ioc.views.bigscreen import FREE_FLOW_KMH
+
+    detectors = fleet.of_kind("traffic")
+
+    def index(hour):
+        return max(1.0, FREE_FLOW_KMH / statistics.mean(reading(d, at(hour))["averageVehicleSpeed"] for d in detectors))
+
+    assert index(3) == 1.0 and index(22.5) < 1.1
+    assert 1.0 < index(12) < 1.3
+    assert 1.6 < index(8) < 3.5 and 1.6 < index(18) < 3.5
+
+
+def test_the_platform_handles_a_few_thousand_calls_a_minute_by_day_and_fewer_at_night(fleet):
+    systems = fleet.of_kind("platform")
+
+    def calls_per_minute(hour):
+        return sum(reading(d, at(hour) + 10 * i)["calls"] for d in systems for i in range(6))
+
+    assert 2_000 <= calls_per_minute(11) <= 8_000
+    assert calls_per_minute(3) < calls_per_minute(11) / 3
+
+
+def test_the_platform_error_rate_stays_far_below_the_alarm_without_faults(fleet):
+    from ioc.domain.rules import RULES_BY_ID
+
+    threshold = RULES_BY_ID["platform_errors"].threshold
+    rates = [reading(d, at(h / 6))["errorRate"] for d in fleet.of_kind("platform") for h in range(144)]
+    assert max(rates) < threshold / 2
+
+
+def test_street_lights_follow_the_citys_lighting_schedule(fleet):
+    from ioc.domain import lighting
+
+    lights = fleet.of_kind("streetlight")
+    for hour in (5.7, 6.3, 12.0, 17.7, 18.3, 23.0):
+        lit = {reading(d, at(hour))["powerState"] == "on" for d in lights}
+        if lighting.period(hour) == "on":
+            assert lit == {True}, hour
+        elif lighting.period(hour) == "off":
+            assert lit == {False}, hour
