@@ -17,7 +17,7 @@ from ioc.i18n import resolve_lang, t
 from ioc.views.bigscreen import (INDICATORS, alarm_board, alarms_geojson, district_hideout, district_values,
                                  escalated_count, grid_values, kpi_texts, kpis, legend, popup_alarm, ticker,
                                  water_alert)
-from ioc.views.trends import TREND_PANELS, trend, trend_figure
+from ioc.views.trends import TREND_PANELS, panel_figure
 from ioc.web.auth import client_ip, current_principal, secured_callback
 from ioc.web.prejson import serialized
 
@@ -206,14 +206,17 @@ def register(app, services) -> None:
             hour = minute // 60
             try:
                 buckets = services.snapshot.rollup_series("hour", hour - 23, hour + 1)
+                hotspots = city_cache().snapshot().fleet.count(None, "crowd")[0]  # as the crowd card counts
             except (REDIS_UNAVAILABLE + (AttributeError,)):
                 return [no_update] * len(TREND_PANELS)
-            reference = {"trend_water": RULES_BY_ID["water_level_warning"].threshold}
             for old in [k for k in trend_figures if k[1] != minute]:
                 trend_figures.pop(old, None)
+            now_ms = minute * 60_000
             trend_figures[key] = [
-                trend_figure(trend(buckets, "hour", kind, attr, stat), t(name, lang), color, reference.get(name))
-                for name, kind, attr, stat, color in TREND_PANELS
+                panel_figure(panel, buckets, now_ms, t(panel.key, lang), t("trend_partial", lang),
+                             devices=hotspots if panel.total else 0,
+                             reference=RULES_BY_ID[panel.reference_rule].threshold if panel.reference_rule else None)
+                for panel in TREND_PANELS
             ]
         return trend_figures[key]
 
