@@ -427,3 +427,65 @@ def test_street_lights_follow_the_citys_lighting_schedule(fleet):
             assert lit == {True}, hour
         elif lighting.period(hour) == "off":
             assert lit == {False}, hour
+
+
+# --------------------------------------------------------------------------- backfill (issue 13)
+
+def test_the_backfill_never_reaches_further_back_than_the_ingest_accepts():
+    from simulators.backfill import AGE_MARGIN_S, window
+
+    end = at(10.9)
+    win = window(end - 24 * 3600, end, max_age_s=86400)
+    assert win.end_s == end and end - win.start_s == 86400 - AGE_MARGIN_S
+    assert window(end - 3600, end, max_age_s=86400).start_s == end - 3600
+
+
+def test_the_backfill_takes_every_device_of_the_trend_kinds_of_the_default_fleet(fleet):
+    from simulators.backfill import BACKFILL_KINDS, backfill_devices
+    from ioc.views.trends import TREND_PANELS
+
+    chosen = backfill_devices(fleet)
+    assert {p.kind for p in TREND_PANELS} <= set(BACKFILL_KINDS)
+    assert len(chosen) == sum(len(fleet.of_kind(k)) for k in BACKFILL_KINDS)
+
+
+def test_the_backfill_of_a_large_fleet_is_an_even_sample_of_each_kind(city):
+    from simulators.backfill import MAX_DEVICES_PER_KIND, backfill_devices
+
+    chosen = backfill_devices(build_fleet(city, 20_000, seed=1))
+    per_kind = Counter(d.kind for d in chosen)
+    assert set(per_kind.values()) <= set(range(1, MAX_DEVICES_PER_KIND + 1))
+    assert max(per_kind.values()) == MAX_DEVICES_PER_KIND
+
+
+def test_a_days_backfill_of_the_default_fleet_stays_modest(fleet):
+    from simulators.backfill import backfill_devices, steps, window
+
+    end = at(12.0)
+    times = steps(window(end - 23.5 * 3600, end, 86400))
+    assert len(times) == 23.5 * 12 and times[-1] < end
+    assert len(times) * len(backfill_devices(fleet)) < 60_000
+
+
+def test_backfilled_readings_carry_their_past_timestamps_and_the_daily_patterns(fleet):
+    from simulators.backfill import step_messages
+
+    device = fleet.of_kind("crowd")[0]
+    (topic, payload), = step_messages([device], at(3.0))
+    body = orjson.loads(payload)
+    assert topic == f"ioc/v1/crowd/{device.id}/telemetry"
+    assert at(3.0) * 1000 <= body["ts"] < (at(3.0) + 60) * 1000
+    assert body["peopleCount"] == reading(device, body["ts"] / 1000)["peopleCount"]
+
+
+def test_the_backfill_progress_bar_prints_a_line_per_tenth_into_a_log():
+    import io
+
+    from simulators.backfill import ProgressBar
+
+    out = io.StringIO()
+    bar = ProgressBar(1000, "backfill 24 h", out)
+    for done in range(0, 1001, 10):
+        bar.update(done)
+    lines = out.getvalue().splitlines()
+    assert len(lines) == 11 and lines[-1].startswith("backfill 24 h [" + "#" * 30 + "] 100 %")
