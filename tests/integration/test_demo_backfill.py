@@ -3,9 +3,9 @@ start, and not again when it restarts on data that already holds them."""
 
 from __future__ import annotations
 
+import os
 import re
 import signal
-import os
 import time
 
 import pytest
