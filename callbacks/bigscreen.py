@@ -206,18 +206,23 @@ def register(app, services) -> None:
             hour = minute // 60
             try:
                 buckets = services.snapshot.rollup_series("hour", hour - 23, hour + 1)
-                hotspots = city_cache().snapshot().fleet.count(None, "crowd")[0]  # as the crowd card counts
+                # as the crowd card counts them; the registry as it is now (cheap when nothing moved),
+                # not a snapshot a process just started may still hold from before the births
+                hotspots = city_cache().refresh_registry(services.redis).count(None, "crowd")[0]
             except (REDIS_UNAVAILABLE + (AttributeError,)):
                 return [no_update] * len(TREND_PANELS)
             for old in [k for k in trend_figures if k[1] != minute]:
                 trend_figures.pop(old, None)
             now_ms = minute * 60_000
-            trend_figures[key] = [
+            figures = [
                 panel_figure(panel, buckets, now_ms, t(panel.key, lang), t("trend_partial", lang),
                              devices=hotspots if panel.total else 0,
                              reference=RULES_BY_ID[panel.reference_rule].threshold if panel.reference_rule else None)
                 for panel in TREND_PANELS
             ]
+            if not hotspots:  # no hotspot registered yet: the people panel is gaps; made again next time
+                return figures
+            trend_figures[key] = figures
         return trend_figures[key]
 
     @secured_callback(app, "view:bigscreen", Output("url", "pathname"), Input("map-districts", "clickData"), Input("district-picker", "value"),

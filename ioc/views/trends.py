@@ -126,10 +126,11 @@ TREND_PANELS = (
 
 def panel_series(panel: TrendPanel, buckets: dict[int, dict[str, float]], resolution: str = "hour",
                  devices: int = 0, district: str | None = None) -> Series:
-    """The panel's series; a `total` panel is scaled by `devices` (the kind's devices now)."""
+    """The panel's series; a `total` panel is scaled by `devices` (the kind's devices now): while
+    that is not known yet (0), its values are gaps, never zeros."""
     series = trend(buckets, resolution, panel.kind, panel.attribute, panel.stat, district)
     if panel.total:
-        return Series(series.x, [None if y is None else y * devices for y in series.y])
+        return Series(series.x, [None if y is None or devices <= 0 else y * devices for y in series.y])
     return series
 
 

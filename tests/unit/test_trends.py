@@ -177,3 +177,7 @@ def test_the_aqi_trend_is_the_aqi_cards_iaqi():
               "jinfeng|air_quality|airQualityIndex:s": 40.0, "jinfeng|air_quality|airQualityIndex:n": 1}
     card = kpis(CitySnapshot(HOUR * 3_600_000, [], [], {}, fields, {})).aqi
     assert panel_series(PANELS["trend_aqi"], {HOUR: fields}).y[0] == pytest.approx(card) == pytest.approx(200 / 3)
+
+
+def test_a_total_without_its_device_count_is_a_gap_not_a_zero():
+    assert panel_series(PANELS["trend_people"], bucket([crowd(3000.0, 3)]), devices=0).y == [None]
