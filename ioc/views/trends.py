@@ -182,8 +182,10 @@ def trend_figure(series: Series, title: str, color: str, reference: float | None
                          marker={"size": [0] * (len(tail_x) - 1) + [7], "color": "rgba(0,0,0,0)",
                                  "line": {"color": color, "width": 2}},
                          opacity=0.75, hovertemplate=f"%{{x}}<br>%{{y:.1f}} · {partial_label}<extra></extra>"))
+        high = y_axis is not None and y[-1] > (y_axis[0] + y_axis[1]) / 2  # label below a high point, above a low one
         annotations.append({"x": x[-1], "y": y[-1], "xref": "x", "yref": "y", "text": partial_label, "showarrow": False,
-                            "xanchor": "right", "yanchor": "bottom", "yshift": 6, "font": {"size": 10, "color": "#8aa4c2"}})
+                            "xanchor": "right", "yanchor": "top" if high else "bottom", "yshift": -8 if high else 8,
+                            "font": {"size": 10, "color": "#8aa4c2"}})
     else:
         data = [dict(line, x=x, y=y)]
     shapes = []
@@ -216,6 +218,6 @@ def panel_figure(panel: TrendPanel, buckets: dict[int, dict[str, float]], now_ms
     series = panel_series(panel, buckets, "hour", devices)
     current_hour_ms = now_ms // 3_600_000 * 3_600_000
     partial = bool(series.x) and series.x[-1] == current_hour_ms
-    span = (series.x[0], series.x[-1]) if series.x else None
+    span = (series.x[0], series.x[-1] + 15 * 60_000) if series.x else None  # room for the hour in progress's marker
     return trend_figure(series, title, panel.color, reference, partial_label if partial else None,
                         y_range(series.y, panel.floor, panel.min_span, reference), span)
