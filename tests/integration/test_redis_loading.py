@@ -148,3 +148,33 @@ def test_a_second_demo_on_the_same_data_waits_for_the_loading_aof_and_comes_up(t
             if proc.poll() is None:
                 os.killpg(proc.pid, signal.SIGKILL)
             out.close()
+
+
+def test_an_ingest_started_while_redis_loads_waits_then_ingests(loading_redis, broker_proc, tmp_path):
+    from ioc.adapters import redis_keys as keys
+    from ioc.adapters.mqtt import connect, make_client
+    from tests.integration.test_ingest_pipeline import birth, send
+
+    env = dict(os.environ, REDIS_URL=loading_redis.url, MQTT_URL=broker_proc.url, IOC_INGEST_CLIENT_ID="test-loading-ingest")
+    log_path = tmp_path / "ingest.log"
+    with open(log_path, "w") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "ioc", "ingest"], cwd=REPO_ROOT, env=env, stdout=out,
+                                stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        wait_for(lambda: "is loading its data (AOF)" in log_path.read_text(), timeout=30, message="the ingest saying Redis loads")
+        wait_for(lambda: "subscribed to" in log_path.read_text() or proc.poll() is not None, timeout=120,
+                 message="the ingest subscribed once Redis is ready")
+        assert proc.poll() is None, log_path.read_text()
+        publisher = make_client(broker_proc.url, "test-loading-pub", name="test-publisher")
+        connect(publisher)
+        birth(publisher, "noise", "ns-loading-1")
+        send(publisher, "noise", "ns-loading-1", LAeq=55.0, LAmax=70.0)
+        client = redis.Redis.from_url(loading_redis.url)
+        wait_for(lambda: int(client.hget(keys.METRICS, "messages:accepted") or 0) >= 2, timeout=30,
+                 message="the birth and the reading stored")
+        client.close()
+        publisher.disconnect()
+        publisher.loop_stop()
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=30)
