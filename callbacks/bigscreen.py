@@ -17,7 +17,7 @@ from ioc.i18n import STRINGS, resolve_lang, t
 from ioc.views.bigscreen import (INDICATORS, alarm_board, alarm_words_for, alarms_geojson, district_hideout, district_values,
                                  escalated_count, grid_values, kpi_texts, kpis, legend, popup_alarm, ticker,
                                  water_alert)
-from ioc.views.trends import TREND_PANELS, trend, trend_figure
+from ioc.views.trends import TREND_PANELS, panel_figure
 from ioc.web.auth import client_ip, current_principal, secured_callback
 from ioc.web.people import DisplayNames
 from ioc.web.prejson import serialized
@@ -115,7 +115,7 @@ def register(app, services) -> None:
         """What every viewer with the same language, indicator and rights sees of one snapshot:
         made once per snapshot for all of them (`CityCache.derived`)."""
         figures = kpis(snapshot, lang)
-        texts = kpi_texts(figures, lang)
+        texts = kpi_texts(figures, lang, services.city)
         values = [texts[k][0] for k in KEYS]
         subs = [texts[k][1] for k in KEYS]
         escalated = escalated_count(snapshot.alarms, snapshot.now_ms, policy)
@@ -228,15 +228,23 @@ def register(app, services) -> None:
             hour = minute // 60
             try:
                 buckets = services.snapshot.rollup_series("hour", hour - 23, hour + 1)
+                # as the crowd card counts them; the registry as it is now (cheap when nothing moved),
+                # not a snapshot a process just started may still hold from before the births
+                hotspots = city_cache().refresh_registry(services.redis).count(None, "crowd")[0]
             except (REDIS_UNAVAILABLE + (AttributeError,)):
                 return [no_update] * len(TREND_PANELS)
-            reference = {"trend_water": RULES_BY_ID["water_level_warning"].threshold}
             for old in [k for k in trend_figures if k[1] != minute]:
                 trend_figures.pop(old, None)
-            trend_figures[key] = [
-                trend_figure(trend(buckets, "hour", kind, attr, stat), t(name, lang), color, reference.get(name))
-                for name, kind, attr, stat, color in TREND_PANELS
+            now_ms = minute * 60_000
+            figures = [
+                panel_figure(panel, buckets, now_ms, t(panel.key, lang), t("trend_partial", lang),
+                             devices=hotspots if panel.total else 0,
+                             reference=RULES_BY_ID[panel.reference_rule].threshold if panel.reference_rule else None)
+                for panel in TREND_PANELS
             ]
+            if not hotspots:  # no hotspot registered yet: the people panel is gaps; made again next time
+                return figures
+            trend_figures[key] = figures
         return trend_figures[key]
 
     @secured_callback(app, "view:bigscreen", Output("url", "pathname"), Input("map-districts", "clickData"), Input("district-picker", "value"),

@@ -2,7 +2,9 @@
 
 Starts embedded Redis and MQTT on free loopback ports unless REDIS_URL / MQTT_URL are set,
 then the ingest worker, the case worker, the simulators and the web process as child
-processes. Seeds one demo user per role and per department (`ioc.demo_users`) and prints the
+processes; the simulators first fill the trend panels' past 24 hours through the ingest
+(`simulators.backfill`) unless the data already has them or `--no-backfill` is given. Seeds one
+demo user per role and per department (`ioc.demo_users`) and prints the
 service URLs, the portal address, the demo users' credentials and a kiosk link; the simulator
 gets an API token for its simulated duty desk (`IOC_SIM_API_TOKEN`, `IOC_SIM_API_URL`). On Ctrl-C /
 SIGTERM, or when any child dies, every child is stopped (SIGTERM, then SIGKILL after 10 s)
@@ -19,12 +21,15 @@ import subprocess
 import sys
 import time
 import urllib.request
+from datetime import datetime, timedelta, timezone
 
 from ioc.adapters.embedded import Server, _die_with_parent, mqtt_broker, redis_server
 from ioc.adapters.geodata_files import load_city_map
 from ioc.adapters.redis_client import connect_redis
+from ioc.adapters.snapshot_store import SnapshotStore
 from ioc.demo_users import DemoUser, credentials_table, demo_duty_desk_token, demo_kiosk_link, seed_demo_users
 from ioc.settings import Settings
+from ioc.views.trends import TREND_PANELS
 from ioc.web.services import user_store
 
 log = logging.getLogger("ioc.demo")
@@ -66,7 +71,64 @@ def _seed_users(settings: Settings, redis_url: str, portal: str) -> tuple[list[D
         client.close()
 
 
-def run_demo(settings: Settings, simulator_args: list[str], web_workers: int | None = None) -> int:
+TREND_HOURS = 24  # the big screen's trend panels: the hour in progress and the 23 before it
+CST = timezone(timedelta(hours=8))
+
+
+def history_gap(hours_with_data: set[int], hour: int) -> tuple[int, int | None] | None:
+    """The epoch hours [start, end) the demo backfills before the trend panels' window is full:
+    from the window's first hour up to the oldest hour that already has readings (None: up to
+    now). None when the first hour has readings (a restart on the data of a run that covers the
+    window; a later gap, when the demo was down, is history and stays a gap)."""
+    start = hour - (TREND_HOURS - 1)
+    earlier = [h for h in hours_with_data if start <= h <= hour]
+    if not earlier:
+        return start, None
+    oldest = min(earlier)
+    return None if oldest <= start else (start, oldest)
+
+
+def backfill_args(redis_url: str, settings: Settings, now_s: float) -> tuple[list[str], str]:
+    """The simulator's `--backfill-start/--backfill-end` for what the data lacks of the trend
+    window, and a line for the console."""
+    hour = int(now_s // 3600)
+    client = connect_redis(redis_url)
+    try:
+        buckets = SnapshotStore(client, settings.redis_shards).rollup_series("hour", hour - (TREND_HOURS - 1), hour + 1)
+    finally:
+        client.close()
+    markers = tuple(f"|{panel.kind}|_:n" for panel in TREND_PANELS)
+    with_data = {h for h, fields in buckets.items() if any(name.endswith(markers) for name in fields)}
+    gap = history_gap(with_data, hour)
+    if gap is None:
+        return [], "the data already holds the last 24 hours: no backfill"
+    start, end = gap
+
+    def local(h: int) -> datetime:
+        return datetime.fromtimestamp(h * 3600, CST)
+
+    args = ["--backfill-start", local(start).isoformat()] + (["--backfill-end", local(end).isoformat()] if end is not None else [])
+    until = f"{local(end):%m-%d %H:%M}" if end is not None else "now"
+    return args, (f"filling the past from {local(start):%m-%d %H:%M} to {until} through the ingest "
+                  "(progress below; --no-backfill skips it)")
+
+
+def _wait_ingest(redis_url: str, settings: Settings, since_ms: int, timeout: float = 60.0) -> bool:
+    """Wait until an ingest worker started after `since_ms` reports in (its first heartbeat comes
+    after it subscribed), so the backfill's readings are not published to nobody."""
+    client = connect_redis(redis_url)
+    try:
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if any(w.get("started_ms", 0) >= since_ms for w in SnapshotStore(client, settings.redis_shards).workers().values()):
+                return True
+            time.sleep(0.2)
+        return False
+    finally:
+        client.close()
+
+
+def run_demo(settings: Settings, simulator_args: list[str], web_workers: int | None = None, backfill: bool = True) -> int:
     servers: list[Server] = []
     children: dict[str, subprocess.Popen] = {}
     stop = {"signal": None}
@@ -91,17 +153,28 @@ def run_demo(settings: Settings, simulator_args: list[str], web_workers: int | N
         if web_workers:
             env["IOC_WEB_WORKERS"] = str(web_workers)
         py = sys.executable
+        started_ms = int(time.time() * 1000)
         children["ingest"] = _child("ingest", [py, "-m", "ioc", "ingest"], env)
         children["cases"] = _child("cases", [py, "-m", "ioc", "cases"], env)
         children["web"] = _child("web", [py, "-m", "ioc", "web"], env)
         # the simulated duty desk works the cases through the API with its own token
         sim_env = dict(env, IOC_SIM_API_TOKEN=desk_token, IOC_SIM_API_URL=f"http://127.0.0.1:{settings.port}")
-        children["simulator"] = _child("simulator", [py, "-m", "simulators", *simulator_args], sim_env)
+        # the trend panels' past 24 hours, through the ingest, unless the data already has them
+        if not backfill:
+            history, trends_line = [], "no backfill (--no-backfill): the trends fill as the city runs"
+        elif any(a.startswith("--backfill-start") for a in simulator_args):
+            history, trends_line = [], "backfill as given to the simulators"
+        else:
+            history, trends_line = backfill_args(redis_url, settings, time.time())
+            if history and not _wait_ingest(redis_url, settings, started_ms):
+                log.warning("the ingest has not reported in after 60 s; backfilling anyway")
+        children["simulator"] = _child("simulator", [py, "-m", "simulators", *simulator_args, *history], sim_env)
         print("\n=== IOC demo city: 张家港 Zhangjiagang ===", flush=True)
         print(f"  Redis:  {_describe(redis_url, servers)}", flush=True)
         print(f"  MQTT:   {_describe(mqtt_url, servers)}", flush=True)
         print(f"  Portal: {portal}", flush=True)
         print(f"  Health: {portal}healthz   Metrics: {portal}metrics", flush=True)
+        print(f"  Trends: {trends_line}", flush=True)
         print("  Demo users (role, user name, password; new passwords every start unless IOC_DEMO_PASSWORD is set):", flush=True)
         print(credentials_table(users), flush=True)
         print(f"  Kiosk link for the wall (read-only, stays signed in): {kiosk}", flush=True)

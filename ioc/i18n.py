@@ -75,7 +75,7 @@ STRINGS: dict[str, dict[str, str]] = {
     "col_critical": {"zh": "紧急告警", "en": "Critical"},
     "col_aqi": {"zh": "AQI", "en": "AQI"},
     "trend_aqi": {"zh": "24小时 空气质量指数", "en": "24 h AQI"},
-    "trend_people": {"zh": "24小时 重点区域人流（均值）", "en": "24 h people per hotspot (mean)"},
+    "trend_people": {"zh": "24小时 重点区域人流（合计，人）", "en": "24 h people at hotspots (total)"},
     "trend_water": {"zh": "24小时 最高水位（米）", "en": "24 h highest water level (m)"},
     "board": {"zh": "告警处置", "en": "Alarms to handle"},
     "ack": {"zh": "确认", "en": "Acknowledge"},
@@ -371,6 +371,14 @@ STRINGS: dict[str, dict[str, str]] = {
     "alarm_not_found": {"zh": "该告警已不存在（已消除或从未产生）。", "en": "This alarm is no longer active (already cleared or never raised)."},
     "alarm_cleared_meanwhile": {"zh": "该告警已在此期间消除。", "en": "This alarm was cleared meanwhile."},
     "alarm_busy": {"zh": "该告警正在变化，请重试。", "en": "This alarm kept changing; please try again."},
+    # --- issue 13: demo, trends and KPI cards ---
+    "kpi_lights_off_by_day": {"zh": "白天关灯", "en": "Off by day"},
+    "kpi_lights_schedule": {"zh": "按时段 18:00–06:00 亮灯", "en": "On 18:00–06:00 by schedule"},
+    "kpi_lights_of_scheduled": {"zh": "按时段应亮路灯中", "en": "Of lamps scheduled on"},
+    "kpi_lights_switching": {"zh": "开关灯时段", "en": "Switching on/off"},
+    "kpi_people_total": {"zh": "{n} 处重点区域合计", "en": "Total at {n} hotspots"},
+    "kpi_error_rate": {"zh": "错误率", "en": "Error rate"},
+    "trend_partial": {"zh": "本小时（进行中）", "en": "This hour so far"},
 }
 
 

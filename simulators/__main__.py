@@ -73,6 +73,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="no case reports, no department systems answering dispatches, no duty desk")
     p.add_argument("--api-url", help="the IOC's JSON API for the simulated duty desk (default $IOC_SIM_API_URL, else "
                                      "http://127.0.0.1:$PORT); its token comes from $IOC_SIM_API_TOKEN")
+    p.add_argument("--backfill-start", type=_start, metavar="TIME",
+                   help="first fill the past from TIME (ISO 8601) to --backfill-end: the daily patterns fast-forward, "
+                        "one reading per air-quality, crowd and water-level device every 5 minutes, published with "
+                        "their past timestamps beside the live telemetry (see simulators/README.md)")
+    p.add_argument("--backfill-end", type=_start, metavar="TIME", help="end of the backfill (default: now)")
     p.add_argument("--no-birth", action="store_true", help="do not publish device births at start (gateway births are always sent)")
     p.add_argument("--geodata", type=Path, help="folder with the city GeoJSON (default $IOC_GEODATA_DIR or the repository's geodata/)")
     p.add_argument("--log-level", default=None, help="log level (default $IOC_LOG_LEVEL or INFO)")
@@ -109,6 +114,10 @@ def main(argv: list[str] | None = None) -> int:
         reports_per_hour=args.reports_per_hour,
         api_url=args.api_url or os.environ.get("IOC_SIM_API_URL") or f"http://127.0.0.1:{settings.port}",
         api_token=os.environ.get("IOC_SIM_API_TOKEN", "").strip(),
+        backfill_start=args.backfill_start,
+        backfill_end=args.backfill_end,
+        ingest_max_age_s=settings.ingest_max_age_s,
+        device_max_rate=settings.device_max_rate,
     )
     try:
         return run(opts)

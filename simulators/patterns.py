@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 
+from ioc.domain import lighting
 from ioc.domain.air_quality import iaqi
 
 TZ_OFFSET_S = 8 * 3600
@@ -96,8 +97,9 @@ def office(h: float) -> float:
 
 
 def streetlight_on(h: float, shift_h: float = 0.0) -> bool:
-    """Lights are on from ~18:00 to ~06:00 (each lamp's controller shifted by `shift_h`)."""
-    return h >= 18.0 + shift_h or h < 6.0 + shift_h
+    """Lights are on from ~18:00 to ~06:00 (each lamp's controller shifted by `shift_h`): the
+    city's schedule, `ioc.domain.lighting`, which the big screen judges the lamps by."""
+    return lighting.scheduled_on(h, shift_h)
 
 
 def parking_occupancy(h: float, commercial: bool) -> float:
@@ -187,14 +189,27 @@ def _noise(d, t):
     return {"LAeq": round(laeq, 1), "LAmax": round(laeq + 12.5 + 3.5 * jitter(k + 1, t), 1)}
 
 
+# Speed against demand (a BPR-style curve): speed = free speed / (1 + RUSH_DROP * load^4), where
+# a road's load is demand × (RUSH_LOAD_BASE + RUSH_LOAD_BUSY × its busyness `p`). Quiet at night
+# (free flow), ~10–20 % slower by day, and at the 07:30–09:00 and 17:00–19:00 rush hours busy
+# roads come down to 15–25 km/h: the city's mean speed falls to ~25 km/h and the congestion
+# index (50 km/h over the mean speed) reaches ~2 at the peaks.
+RUSH_DROP = 2.0
+RUSH_LOAD_BASE = 0.8
+RUSH_LOAD_BUSY = 0.45
+MIN_SPEED_KMH = 13.0  # stop-and-go, still above the traffic-jam alarm (< 10 km/h)
+
+
 def _traffic(d, t):
     k = d.key
     demand = COMMUTE[minute_of_day(t)] * (1.0 + 0.08 * smooth(k, t, 600.0))
     intensity = int((80.0 + 320.0 * d.p) * demand * (1.0 + 0.07 * jitter(k, t)))  # veh / 5 min
     free_speed = 40.0 + 30.0 * d.q
-    speed = free_speed * (1.0 - 0.58 * demand * demand) + 2.5 * jitter(k + 1, t)
-    if speed < 12.0:
-        speed = 12.0
+    load = demand * (RUSH_LOAD_BASE + RUSH_LOAD_BUSY * d.p)
+    load *= load
+    speed = free_speed / (1.0 + RUSH_DROP * load * load) + 2.5 * jitter(k + 1, t)
+    if speed < MIN_SPEED_KMH:
+        speed = MIN_SPEED_KMH
     occupancy = 0.03 + 0.55 * demand * demand + 0.02 * jitter(k + 2, t)
     return {
         "intensity": intensity if intensity > 0 else 0,
@@ -206,7 +221,7 @@ def _traffic(d, t):
 
 def _streetlight(d, t):
     h = local_hour(t)
-    if streetlight_on(h, (d.p - 0.5) * 0.4):  # controllers differ by up to ±12 minutes
+    if streetlight_on(h, (d.p - 0.5) * 2 * lighting.CONTROLLER_SPREAD_H):  # controllers differ by up to ±12 minutes
         return {"powerState": "on", "status": "ok", "illuminanceLevel": 0.6 if 23.0 <= h or h < 5.0 else 1.0}
     return {"powerState": "off", "status": "ok", "illuminanceLevel": 0.0}
 
@@ -271,17 +286,21 @@ def _platform(d, t):
     extra = d.extra
     load = OFFICE[minute_of_day(t)]
     total = extra["interfaces"]
-    calls = int(extra["calls"] * load * (1.0 + 0.15 * smooth(k, t, 300.0)) + 3.0 * jitter(k, t))
+    # calls in this heartbeat's 10 s: the system's per-minute figure at office hours, scaled
+    calls = int(extra["calls"] * d.interval / 60.0 * load * (1.0 + 0.15 * smooth(k, t, 300.0)) + 0.5 + 0.5 * jitter(k, t))
     if calls < 1:
         calls = 1
-    errors = int(calls * (0.001 + 0.004 * d.p * (1.0 + smooth(k + 1, t, 600.0))) + 0.5 + 0.5 * jitter(k + 2, t))
+    # the error rate the system's monitoring reports (over its recent calls, so a heartbeat with
+    # a handful of calls does not swing between 0 and 50 %); the errors of this heartbeat follow it
+    rate = 0.001 + 0.004 * d.p * (1.0 + smooth(k + 1, t, 600.0))
+    errors = int(calls * rate + hash01(k + 2, int(t * 10.0)))
     if errors > calls:
         errors = calls
     latency = extra["latency"] * (0.8 + 0.3 * load) * (1.0 + 0.15 * smooth(k + 3, t, 300.0))
     return {
         "calls": calls,
         "errors": errors,
-        "errorRate": round(errors / calls, 4),
+        "errorRate": round(rate, 4),
         "latencyMs": round(latency, 1),
         "interfacesUp": total - 1 if hash01(k + 4, int(t / 600.0)) < 0.04 else total,
         "interfacesTotal": total,

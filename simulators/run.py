@@ -223,6 +223,10 @@ class Options:
     reports_per_hour: float = 120.0
     api_url: str = ""  # the IOC's JSON API, for the duty desk
     api_token: str = ""  # its bearer token (roles dispatcher and inspector); empty: no duty desk
+    backfill_start: datetime | None = None  # fill the past from here (simulators.backfill); None: no backfill
+    backfill_end: datetime | None = None  # ... up to here (default: now)
+    ingest_max_age_s: float = 86400.0  # the ingest's IOC_INGEST_MAX_AGE_S: the backfill stays inside it
+    device_max_rate: int = 50  # the ingest's IOC_DEVICE_MAX_RATE: the backfill paces itself below it
 
 
 # counters per worker, in a shared array: messages sent, status messages, offline devices, faults
@@ -401,6 +405,26 @@ def default_workers(opts: Options, fleet: Fleet) -> int:
     return max(1, min(opts.connections, 16)) if expected > 3000 else 1
 
 
+def start_backfill(opts: Options, fleet: Fleet, stop) -> threading.Thread | None:
+    """The backfill of the past (`opts.backfill_start`), on a thread and a connection of its own
+    beside the live telemetry."""
+    if opts.backfill_start is None:
+        return None
+    from .backfill import run_backfill
+
+    def work():
+        try:
+            run_backfill(opts.mqtt_url, fleet, opts.backfill_start.timestamp(),
+                         opts.backfill_end.timestamp() if opts.backfill_end else None,
+                         max_age_s=opts.ingest_max_age_s, device_max_rate=opts.device_max_rate, stop=stop)
+        except (TimeoutError, OSError, ValueError) as e:
+            log.error("backfill failed: %s", e)
+
+    thread = threading.Thread(target=work, name="backfill", daemon=True)
+    thread.start()
+    return thread
+
+
 def run(opts: Options, fleet: Fleet | None = None, stop: threading.Event | None = None) -> int:
     """Publish until stopped (signal, `stop` set, or `opts.duration`); return the exit code.
 
@@ -436,6 +460,7 @@ def run(opts: Options, fleet: Fleet | None = None, stop: threading.Event | None 
                      api_url=opts.api_url, api_token=opts.api_token)
 
     if workers == 1:
+        start_backfill(opts, fleet, flag)
         casework = start_casework()
         try:
             return _worker(opts, fleet, sim_start, 0, 1, flag, [0] * _NCOUNT, report=True)
@@ -453,6 +478,7 @@ def run(opts: Options, fleet: Fleet | None = None, stop: threading.Event | None 
     for p in procs:
         p.start()
     casework = start_casework()  # after the fork: its threads and connection stay in this process
+    start_backfill(opts, fleet, flag)  # the same
     t_start = last_report = time.monotonic()
     last_sent = 0
     while any(p.is_alive() for p in procs):

@@ -93,6 +93,7 @@ class CitySnapshot:
     cases: list = field(default_factory=list)  # open cases (ioc.domain.cases.Case)
     fleet_index: FleetIndex | None = None  # given by the cache; derived from `devices` otherwise
     registry_version: str = ""  # changes whenever the registry (and so `fleet`) may have changed
+    water_levels: dict[str, float] = field(default_factory=dict)  # gauge id -> its latest waterLevel (m)
 
     @cached_property
     def fleet(self) -> FleetIndex:
@@ -103,13 +104,18 @@ def read_devices(client: redis.Redis, shards: int) -> list[DeviceRow]:
     return SnapshotStore(client, shards).devices()
 
 
+WATER_GAUGE_KIND, WATER_LEVEL = "water_level", "waterLevel"
+
+
 def read_city(client: redis.Redis, shards: int, now_ms: int) -> CitySnapshot:
     """Everything, read now (no cache): the API and the tools use it."""
     snapshot = SnapshotStore(client, shards)
     minute = now_ms // 60_000
+    devices = read_devices(client, shards)
     return CitySnapshot(
         now_ms=now_ms,
-        devices=read_devices(client, shards),
+        devices=devices,
+        water_levels=snapshot.latest_values([d.id for d in devices if d.kind == WATER_GAUGE_KIND], WATER_LEVEL),
         alarms=AlarmStore(client).active(),
         counters=snapshot.counters(),
         recent=snapshot.rollup(minute - 1),
@@ -129,6 +135,7 @@ class CityCache:
     The thread stops when no one has asked for a minute and starts again on demand."""
 
     STALE_AFTER = 3  # a background snapshot older than this many `ttl_s` is read again inline
+    GAUGES_S = 5.0  # the water gauges' latest levels (which gauge is highest) are read this often
     RECIPE_S = 60.0  # what no viewer asked for in this long is no longer made ahead
 
     def __init__(self, client_of, shards: int, ttl_s: float = 0.5, registry_s: float = 1.0,
@@ -152,6 +159,8 @@ class CityCache:
         self._used = 0.0
         self._refresher: threading.Thread | None = None
         self._refresher_pid = 0
+        self._water_levels: dict[str, float] = {}
+        self._water_levels_at = -1e9
 
     def snapshot(self, now_ms: int | None = None) -> CitySnapshot:
         self._used = self._snapshot_used = time.monotonic()
@@ -302,6 +311,12 @@ class CityCache:
         pipe.hgetall(keys.rollup(minute))
         counters, recent, current = pipe.execute()
         fleet = self._current_fleet(client)
+        if time.monotonic() - self._water_levels_at >= self.GAUGES_S:
+            gauges = fleet.derived.get("water_gauges")
+            if gauges is None:
+                gauges = fleet.derived["water_gauges"] = [d.id for d in fleet.devices if d.kind == WATER_GAUGE_KIND]
+            self._water_levels = SnapshotStore(client, self.shards).latest_values(gauges, WATER_LEVEL)
+            self._water_levels_at = time.monotonic()
         return CitySnapshot(
             now_ms=now_ms,
             devices=fleet.devices,
@@ -312,6 +327,7 @@ class CityCache:
             cases=self._case_index.open_cases(),
             fleet_index=fleet,
             registry_version=fleet.version,
+            water_levels=self._water_levels,
         )
 
 

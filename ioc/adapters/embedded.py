@@ -22,6 +22,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +63,8 @@ class Server:
     argv: list[str]
     log_path: Path
     proc: subprocess.Popen | None = field(default=None, repr=False)
+    # called once the port listens; returns when the server serves its data (Redis: loaded)
+    ready: "Callable[[Server], None] | None" = field(default=None, repr=False)
 
     def start(self) -> "Server":
         self.data_dir.mkdir(parents=True, exist_ok=True)
@@ -72,6 +75,8 @@ class Server:
         )
         logf.close()
         _wait_port(self.port, self.proc, self.name)
+        if self.ready is not None:
+            self.ready(self)
         return self
 
     def stop(self, timeout: float = 10.0) -> None:
@@ -116,7 +121,21 @@ def redis_binary(choice: str = "auto") -> tuple[str, str]:
     raise ValueError(f"IOC_EMBEDDED_REDIS must be auto, redis-server or valkey, not {choice!r}")
 
 
+def _wait_redis_loaded(server: Server) -> None:
+    """Return once the Redis at `server` has loaded its data (AOF): a restart on the data of a
+    long run answers LOADING for a while, and nobody should be told it is ready before that
+    (`wait_until_loaded` says so on the log while it waits)."""
+    from ioc.adapters.redis_client import wait_until_loaded
+
+    while not wait_until_loaded(server.url):
+        if server.proc is not None and server.proc.poll() is not None:
+            raise RuntimeError(f"{server.name} exited with code {server.proc.returncode} while loading its data")
+        time.sleep(0.1)
+
+
 def redis_server(data_dir: Path, choice: str = "auto", port: int | None = None) -> Server:
+    """A Redis (or valkey) server on `port` (a free one by default) keeping its AOF in `data_dir`;
+    `start()` returns once it listens and has loaded its data."""
     name, binary = redis_binary(choice)
     port = port or free_port()
     data_dir = Path(data_dir)
@@ -125,7 +144,7 @@ def redis_server(data_dir: Path, choice: str = "auto", port: int | None = None) 
         "--appendonly", "yes", "--appendfsync", "everysec", "--save", "",
         "--daemonize", "no", "--protected-mode", "yes", "--loglevel", "warning",
     ]
-    return Server(name, f"redis://127.0.0.1:{port}/0", port, data_dir, argv, data_dir / "redis.log")
+    return Server(name, f"redis://127.0.0.1:{port}/0", port, data_dir, argv, data_dir / "redis.log", ready=_wait_redis_loaded)
 
 
 # --- MQTT ----------------------------------------------------------------------------------------
@@ -247,7 +266,8 @@ def redis_cluster(data_dir: Path, nodes: int = 3, choice: str = "auto", timeout:
             "--appendonly", "yes", "--appendfsync", "everysec", "--save", "",
             "--daemonize", "no", "--protected-mode", "yes", "--loglevel", "warning",
         ]
-        servers.append(Server(name, f"redis://127.0.0.1:{port}", port, node_dir, argv, node_dir / "redis.log"))
+        servers.append(Server(name, f"redis://127.0.0.1:{port}", port, node_dir, argv, node_dir / "redis.log",
+                              ready=_wait_redis_loaded))
     cluster = RedisClusterServers(servers, ports[1::2])
     try:
         return cluster.start(timeout)

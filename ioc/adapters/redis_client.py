@@ -9,10 +9,14 @@ that each script and each transaction touches keys of one hash tag (see `redis_k
 
 from __future__ import annotations
 
+import logging
 import threading
+import time
 
 import redis
 from redis.cluster import ClusterPipeline, RedisCluster
+
+log = logging.getLogger("ioc.redis")
 
 _OPTIONS = dict(socket_timeout=5, socket_connect_timeout=3, health_check_interval=15, retry_on_timeout=False)
 
@@ -85,13 +89,73 @@ def migrate_legacy_keys(client) -> int:
     return done
 
 
+def _loading_state(client) -> dict | None:
+    """INFO persistence of a server that is still loading its data set (AOF/RDB), else None."""
+    info = client.info("persistence")
+    return info if int(info.get("loading", 0)) else None
+
+
+def wait_until_loaded(url: str, report_every: float = 5.0, poll: float = 0.2) -> bool:
+    """Block while the Redis server at `url` is loading its data set (after a restart with a big
+    AOF it answers every data command with LOADING / BusyLoadingError for seconds to minutes):
+    say so once (WARNING on the `ioc.redis` logger, which a CLI without logging set-up prints on
+    stderr), report the progress every `report_every` seconds and return True once it is ready.
+    Returns False at once when the server does not answer at all (down: the callers' usual
+    outage handling applies), or when it went away while loading."""
+    # no health check: its PING on a new connection is refused while loading, INFO is not
+    probe = redis.Redis.from_url(url, **dict(_OPTIONS, health_check_interval=0))
+    started = time.monotonic()
+    last_report = None
+    try:
+        while True:
+            try:
+                state = _loading_state(probe)
+            except redis.BusyLoadingError:  # a server that refuses even INFO while loading
+                state = {}
+            if state is None:
+                if last_report is not None:
+                    log.warning("Redis at %s finished loading its data after %.1f s; carrying on", _safe(url), time.monotonic() - started)
+                return True
+            now = time.monotonic()
+            if last_report is None:
+                log.warning("Redis at %s is loading its data (AOF) into memory … waiting until it is ready%s",
+                            _safe(url), _progress(state))
+                last_report = now
+            elif now - last_report >= report_every:
+                log.warning("Redis is still loading its data … waiting%s", _progress(state))
+                last_report = now
+            time.sleep(poll)
+    except (redis.ConnectionError, redis.TimeoutError):
+        return False
+    finally:
+        probe.close()
+
+
+def _progress(state: dict) -> str:
+    perc, eta = state.get("loading_loaded_perc"), state.get("loading_eta_seconds")
+    if perc is None:
+        return ""
+    return f" ({float(perc):.0f} % loaded" + (f", about {int(eta)} s to go)" if eta is not None else ")")
+
+
+def _safe(url: str) -> str:
+    """`url` without a password, for the log."""
+    scheme, sep, rest = url.partition("://")
+    if sep and "@" in rest:
+        return f"{scheme}://…@{rest.split('@', 1)[1]}"
+    return url
+
+
 def connect_redis(url: str):
     """A client for `url` (redis:// or rediss://; a single server or any Redis Cluster node).
     Connections are made lazily and re-made after a server restart; commands fail fast (5 s)
-    instead of hanging while it is down. When Redis does not answer yet, the kind of server is
+    instead of hanging while it is down. A server that is still loading its data (AOF) after a
+    restart is waited for, saying so on the log (`wait_until_loaded`): every process and CLI
+    command connects through here. When Redis does not answer yet, the kind of server is
     decided at the first command that reaches it (see DeferredRedis), so every process starts
     while Redis is down and works once it is up."""
     try:
+        wait_until_loaded(url)
         return _client_for(url)
     except REDIS_UNAVAILABLE:
         return DeferredRedis(url)

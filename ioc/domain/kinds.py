@@ -142,7 +142,7 @@ KINDS: dict[str, Kind] = {
             (
                 _num("calls", "calls/interval", 0, 10_000_000, "Interface calls since the last heartbeat", integer=True),
                 _num("errors", "calls/interval", 0, 10_000_000, "Failed interface calls since the last heartbeat", integer=True),
-                _num("errorRate", "ratio", 0, 1, "errors / calls"),
+                _num("errorRate", "ratio", 0, 1, "Share of failed calls over the system's recent calls (errors / calls, as its monitoring reports it)"),
                 _num("latencyMs", "ms", 0, 600000, "Mean interface latency"),
                 _num("interfacesUp", "interfaces", 0, 10000, "Open interfaces answering", integer=True),
                 _num("interfacesTotal", "interfaces", 0, 10000, "Open interfaces registered", integer=True),

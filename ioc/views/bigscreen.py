@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
 from ioc.adapters.city_snapshot import CitySnapshot, DeviceRow
+from ioc.domain import lighting
 from ioc.domain.air_quality import POLLUTANT_NAMES, level, primary_pollutant
 from ioc.domain.alarm_handling import Acknowledgement, escalation
 from ioc.domain.geo import CityMap
@@ -99,6 +100,25 @@ class Kpis:
     cases_open: int = 0
     cases_overdue: int = 0
     cases_today: int = 0  # reported since 00:00 China time
+    people_hotspots: int = 0  # crowd counters: `people` = their mean count × this many
+    lights_period: str = "on"  # the lighting schedule now: "on", "off" (by day: none scheduled on), "switching"
+    water_gauge: str = ""  # id of the online gauge with the highest latest level
+    water_gauge_name: str = ""
+    water_district: str = ""  # its district id
+    interface_error_rate: float | None = None  # errors / calls over the minute
+
+
+def highest_gauge(snapshot: CitySnapshot, district: str | None = None) -> DeviceRow | None:
+    """The online water gauge (of the district, or the city) whose latest level is highest."""
+    by_id = snapshot.fleet.by_id
+    best, best_level = None, None
+    for device_id, value in snapshot.water_levels.items():
+        row = by_id.get(device_id)
+        if row is None or not row.online or (district is not None and row.district != district):
+            continue
+        if best_level is None or value > best_level:
+            best, best_level = row, value
+    return best
 
 
 def _bucket(snapshot: CitySnapshot) -> dict[str, float]:
@@ -126,6 +146,8 @@ def kpis(snapshot: CitySnapshot, lang: str = "zh", district: str | None = None) 
     calls_s, calls_n, _ = city_stat(roll, "platform", "calls", district)
     errors_s, _, _ = city_stat(roll, "platform", "errors", district)
     up = avg("platform", "interfacesUp")
+    hotspots = fleet.count(district, "crowd")[0]
+    gauge = highest_gauge(snapshot, district)
     total = avg("platform", "interfacesTotal")
     messages = sum(v for k, v in roll.items() if k.endswith("|_:n") and (district is None or k.startswith(district + "|")))
     severity = Counter(a.get("severity") for a in alarms)
@@ -142,7 +164,7 @@ def kpis(snapshot: CitySnapshot, lang: str = "zh", district: str | None = None) 
         pm25=concentrations["pm25"],
         avg_speed=speed,
         congestion_index=min(10.0, max(1.0, FREE_FLOW_KMH / speed)) if speed else None,
-        people=int(round(people_avg * fleet.count(district, "crowd")[0])) if people_avg is not None else None,
+        people=int(round(people_avg * hotspots)) if people_avg is not None else None,
         water_level_max=water_max,
         water_warning_line=WARNING_LINE_M,
         lights_on_share=value_share(roll, "streetlight", "powerState", "on", district),
@@ -157,6 +179,12 @@ def kpis(snapshot: CitySnapshot, lang: str = "zh", district: str | None = None) 
         cases_open=len(cases),
         cases_overdue=sum(1 for c in cases if c.overdue(snapshot.now_ms)),
         cases_today=sum(1 for c in cases if c.created_at >= midnight),
+        people_hotspots=hotspots,
+        lights_period=lighting.period(lighting.local_hour(snapshot.now_ms)),
+        water_gauge=gauge.id if gauge else "",
+        water_gauge_name=gauge.name if gauge else "",
+        water_district=gauge.district if gauge else "",
+        interface_error_rate=(errors_s / calls_s) if calls_s else None,
     )
 
 
@@ -307,22 +335,46 @@ def _num(value, digits=0, suffix="") -> str:
     return f"{value:,.{digits}f}{suffix}"
 
 
-def kpi_texts(k: Kpis, lang: str = "zh") -> dict[str, tuple[str, str]]:
-    """KPI card key -> (big value, small line under it), in the page's language."""
+def _lights_texts(k: Kpis, lang: str) -> tuple[str, str]:
+    """路灯亮灯率: the share lit among the lamps the schedule has on; by day none is, so say so."""
+    from ioc.i18n import t
+
+    faulty = f"{t('kpi_lights_faulty', lang)} {k.lights_faulty:,}"
+    if k.lights_period == "off":
+        return t("kpi_lights_off_by_day", lang), f"{t('kpi_lights_schedule', lang)} · {faulty}"
+    share = _num(None if k.lights_on_share is None else 100 * k.lights_on_share, 1, "%")
+    return share, f"{t('kpi_lights_switching' if k.lights_period == 'switching' else 'kpi_lights_of_scheduled', lang)} · {faulty}"
+
+
+def _water_sub(k: Kpis, lang: str, city: CityMap | None) -> str:
+    """Which gauge has the highest level, in which district; then the warning line."""
+    from ioc.i18n import t
+
+    line = f"{t('kpi_warning_line', lang)} {k.water_warning_line:.2f} m"
+    if not k.water_gauge:
+        return line
+    district = city.district(k.water_district) if city is not None else None
+    where = f"{k.water_gauge_name} ({district.name(lang)})" if district else k.water_gauge_name
+    return f"{where} · {line}"
+
+
+def kpi_texts(k: Kpis, lang: str = "zh", city: CityMap | None = None) -> dict[str, tuple[str, str]]:
+    """KPI card key -> (big value, small line under it), in the page's language. With `city`,
+    the highest water gauge's district is named too."""
     from ioc.i18n import t
 
     sev = " · ".join(f"{t('severity_' + s, lang)} {k.alarms[s]}" for s in SEVERITIES)
-    platform_sub = f"{t('kpi_calls', lang)} {_num(k.interface_calls)} · {t('kpi_errors', lang)} {_num(k.interface_errors)}"
+    error_rate = _num(None if k.interface_error_rate is None else 100 * k.interface_error_rate, 2, " %")
+    platform_sub = f"{t('kpi_calls', lang)} {_num(k.interface_calls)} · {t('kpi_error_rate', lang)} {error_rate}"
     interfaces = f"{t('kpi_interfaces', lang)} {_num(k.interfaces_up)}/{_num(k.interfaces_total)}"
     return {
         "kpi_online": (_num(k.online_rate, 1, "%"), f"{k.online:,}/{k.devices:,} · {t('kpi_messages', lang)} {_num(k.messages_per_min)}"),
         "kpi_alarms": (f"{sum(k.alarms.values()):,}", sev),
         "kpi_aqi": (_num(k.aqi), f"{k.aqi_level} · {t('kpi_primary', lang)} {k.primary_pollutant}"),
         "kpi_traffic": (_num(k.congestion_index, 1), f"{t('kpi_speed', lang)} {_num(k.avg_speed, 1)} {t('unit_kmh', lang)}"),
-        "kpi_people": (_num(k.people), t("unit_people", lang)),
-        "kpi_water": (_num(k.water_level_max, 2, " m"), f"{t('kpi_warning_line', lang)} {k.water_warning_line:.2f} m"),
-        "kpi_lights": (_num(None if k.lights_on_share is None else 100 * k.lights_on_share, 1, "%"),
-                       f"{t('kpi_lights_faulty', lang)} {k.lights_faulty}"),
+        "kpi_people": (_num(k.people), t("kpi_people_total", lang).format(n=k.people_hotspots)),
+        "kpi_water": (_num(k.water_level_max, 2, " m"), _water_sub(k, lang, city)),
+        "kpi_lights": _lights_texts(k, lang),
         "kpi_cases": (f"{k.cases_open:,}", f"{t('kpi_cases_overdue', lang)} {k.cases_overdue:,} · {t('kpi_cases_open_today', lang)} {k.cases_today:,}"),
         "kpi_platform": (f"{k.systems_online}/{k.systems_total}", f"{t('kpi_systems', lang)} · {platform_sub} · {interfaces}"),
     }

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
+from typing import NamedTuple
 
 BUCKET_MS = {"minute": 60_000, "hour": 3_600_000}
 STATS = ("avg", "max", "sum", "count", "share")
@@ -99,26 +100,104 @@ def trend(buckets: dict[int, dict[str, float]], resolution: str, kind: str, attr
 
 # --- figures ---------------------------------------------------------------------------------------
 
+class TrendPanel(NamedTuple):
+    """One big-screen trend panel: what it draws and how its y axis is kept honest."""
+
+    key: str  # its element id and title text key (ioc.i18n)
+    kind: str
+    attribute: str
+    stat: str
+    color: str
+    floor: float | None = None  # the y axis starts here (counts and indices: 0)
+    min_span: float = 0.0  # the y axis spans at least this much, so a small wobble stays small
+    reference_rule: str = ""  # a rule whose threshold is drawn as a dashed line and kept in view
+    total: bool = False  # the mean per device × the devices of the kind (the KPI card's figure)
+
+
 TREND_PANELS = (
-    # key, kind, attribute, stat, colour
-    ("trend_aqi", "air_quality", "airQualityIndex", "avg", "#e9c46a"),
-    ("trend_people", "crowd", "peopleCount", "avg", "#7fd1ff"),
-    ("trend_water", "water_level", "waterLevel", "max", "#2fa4e7"),
+    # the same IAQI as the 空气质量指数 card: the stations' mean airQualityIndex (HJ 633), axis from 0, at least 0-100
+    TrendPanel("trend_aqi", "air_quality", "airQualityIndex", "avg", "#e9c46a", floor=0.0, min_span=100.0),
+    # the same measure as the 重点区域人流 card: mean count per hotspot × hotspots = people at all of them
+    TrendPanel("trend_people", "crowd", "peopleCount", "avg", "#7fd1ff", floor=0.0, min_span=500.0, total=True),
+    # the highest gauge, with the warning line in view; at least 1.5 m of axis
+    TrendPanel("trend_water", "water_level", "waterLevel", "max", "#2fa4e7", min_span=1.5, reference_rule="water_level_warning"),
 )
 
 
-def trend_figure(series: Series, title: str, color: str, reference: float | None = None) -> dict:
-    """A compact dark Plotly figure (as a plain dict) for a big-screen trend panel."""
+def panel_series(panel: TrendPanel, buckets: dict[int, dict[str, float]], resolution: str = "hour",
+                 devices: int = 0, district: str | None = None) -> Series:
+    """The panel's series; a `total` panel is scaled by `devices` (the kind's devices now): while
+    that is not known yet (0), its values are gaps, never zeros."""
+    series = trend(buckets, resolution, panel.kind, panel.attribute, panel.stat, district)
+    if panel.total:
+        return Series(series.x, [None if y is None or devices <= 0 else y * devices for y in series.y])
+    return series
+
+
+def y_range(values: list[float | None], floor: float | None = None, min_span: float = 0.0,
+            reference: float | None = None) -> list[float] | None:
+    """The y axis of a trend: from `floor` (or just below the lowest value), at least `min_span`
+    high, the reference line in view, 5 % headroom. None (Plotly's autorange) without values."""
+    shown = [v for v in values if v is not None]
+    if not shown:
+        return None
+    if reference is not None:
+        shown.append(reference)
+    lo = floor if floor is not None else min(shown)
+    hi = max(shown)
+    if hi - lo < min_span:
+        if floor is not None:
+            hi = lo + min_span
+        else:
+            mid = (lo + hi) / 2
+            lo, hi = mid - min_span / 2, mid + min_span / 2
+    pad = 0.05 * (hi - lo or 1.0)
+    return [lo if floor is not None else lo - pad, hi + pad]
+
+
+def trend_figure(series: Series, title: str, color: str, reference: float | None = None,
+                 partial_label: str | None = None, y_axis: list[float] | None = None,
+                 x_span_ms: tuple[int, int] | None = None) -> dict:
+    """A compact dark Plotly figure (as a plain dict) for a big-screen trend panel. With
+    `partial_label`, the last bucket is the one in progress: its segment is dotted and its marker
+    hollow, labelled so. `y_axis` fixes the y range (see `y_range`), `x_span_ms` the x range
+    (first and last bucket start, epoch ms)."""
     from datetime import datetime, timedelta, timezone
 
     cst = timezone(timedelta(hours=8))
-    x = [datetime.fromtimestamp(ms / 1000, cst).strftime("%Y-%m-%d %H:%M") for ms in series.x]
-    data = [{"type": "scatter", "mode": "lines+markers", "marker": {"size": 4}, "x": x, "y": series.y, "line": {"color": color, "width": 2},
-             "connectgaps": False, "hovertemplate": "%{x}<br>%{y:.1f}<extra></extra>"}]
+
+    def label(ms: int) -> str:
+        return datetime.fromtimestamp(ms / 1000, cst).strftime("%Y-%m-%d %H:%M")
+
+    x = [label(ms) for ms in series.x]
+    y = list(series.y)
+    line = {"type": "scatter", "mode": "lines+markers", "marker": {"size": 4}, "line": {"color": color, "width": 2},
+            "connectgaps": False, "hovertemplate": "%{x}<br>%{y:.1f}<extra></extra>"}
+    annotations = []
+    if partial_label and len(x) >= 1 and y[-1] is not None:
+        data = [dict(line, x=x[:-1], y=y[:-1])]
+        tail_x, tail_y = x[-2:], y[-2:]
+        data.append(dict(line, x=tail_x, y=tail_y, mode="lines+markers",
+                         line={"color": color, "width": 2, "dash": "dot"},
+                         marker={"size": [0] * (len(tail_x) - 1) + [7], "color": "rgba(0,0,0,0)",
+                                 "line": {"color": color, "width": 2}},
+                         opacity=0.75, hovertemplate=f"%{{x}}<br>%{{y:.1f}} · {partial_label}<extra></extra>"))
+        high = y_axis is not None and y[-1] > (y_axis[0] + y_axis[1]) / 2  # label below a high point, above a low one
+        annotations.append({"x": x[-1], "y": y[-1], "xref": "x", "yref": "y", "text": partial_label, "showarrow": False,
+                            "xanchor": "right", "yanchor": "top" if high else "bottom", "yshift": -8 if high else 8,
+                            "font": {"size": 10, "color": "#8aa4c2"}})
+    else:
+        data = [dict(line, x=x, y=y)]
     shapes = []
     if reference is not None:
         shapes.append({"type": "line", "xref": "paper", "x0": 0, "x1": 1, "y0": reference, "y1": reference,
                        "line": {"color": "#ff3b30", "width": 1, "dash": "dash"}})
+    yaxis = {"gridcolor": "#1a3350", "zeroline": False}
+    if y_axis is not None:
+        yaxis["range"] = y_axis
+    xaxis = {"showgrid": False, "tickformat": "%H:%M", "type": "date", "tickangle": 0, "nticks": 6}
+    if x_span_ms is not None:
+        xaxis["range"] = [label(x_span_ms[0]), label(x_span_ms[1])]
     return {
         "data": data,
         "layout": {
@@ -126,8 +205,19 @@ def trend_figure(series: Series, title: str, color: str, reference: float | None
             "margin": {"l": 36, "r": 8, "t": 26, "b": 30}, "height": 160,
             "paper_bgcolor": "rgba(0,0,0,0)", "plot_bgcolor": "rgba(0,0,0,0)",
             "font": {"color": "#8aa4c2", "size": 11},
-            "xaxis": {"showgrid": False, "tickformat": "%H:%M", "type": "date", "tickangle": 0, "nticks": 6},
-            "yaxis": {"gridcolor": "#1a3350", "zeroline": False},
-            "shapes": shapes, "showlegend": False,
+            "xaxis": xaxis,
+            "yaxis": yaxis,
+            "shapes": shapes, "annotations": annotations, "showlegend": False,
         },
     }
+
+
+def panel_figure(panel: TrendPanel, buckets: dict[int, dict[str, float]], now_ms: int, title: str, partial_label: str,
+                 devices: int = 0, reference: float | None = None) -> dict:
+    """A panel's figure over hourly `buckets` whose last one is the hour of `now_ms` (in progress)."""
+    series = panel_series(panel, buckets, "hour", devices)
+    current_hour_ms = now_ms // 3_600_000 * 3_600_000
+    partial = bool(series.x) and series.x[-1] == current_hour_ms
+    span = (series.x[0], series.x[-1] + 15 * 60_000) if series.x else None  # room for the hour in progress's marker
+    return trend_figure(series, title, panel.color, reference, partial_label if partial else None,
+                        y_range(series.y, panel.floor, panel.min_span, reference), span)

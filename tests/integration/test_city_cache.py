@@ -102,3 +102,19 @@ def test_warming_up_without_redis_leaves_the_error_to_the_requests(settings):
     thread = services.warm_up()
     thread.join(30)
     assert not thread.is_alive()
+
+
+def test_the_snapshot_carries_the_water_gauges_latest_levels_for_the_highest_gauge(ingest, publisher, redis_client, settings, city):
+    from ioc.views.bigscreen import kpi_texts, kpis
+    from tests.conftest import wait_for
+    from tests.integration.test_ingest_pipeline import JINFENG, YANGSHE, birth, send
+
+    birth(publisher, "water_level", "wl-test-1", YANGSHE, name="杨舍 长江水位站 1")
+    birth(publisher, "water_level", "wl-test-2", JINFENG, name="锦丰 二干河水位站 2")
+    send(publisher, "water_level", "wl-test-1", waterLevel=3.1)
+    send(publisher, "water_level", "wl-test-2", waterLevel=3.6)
+    cache = CityCache(lambda: redis_client, settings.redis_shards, ttl_s=0)
+    cache.GAUGES_S = 0  # read them at every snapshot here
+    snapshot = wait_for(lambda: (s := cache.snapshot()).water_levels.get("wl-test-2") and s, message="the gauges' levels")
+    assert snapshot.water_levels == {"wl-test-1": 3.1, "wl-test-2": 3.6}
+    assert kpi_texts(kpis(snapshot), "zh", city)["kpi_water"][1].startswith("锦丰 二干河水位站 2 (锦丰镇)")

@@ -209,3 +209,62 @@ def test_the_map_colours_districts_by_open_cases(with_cases):
 def test_the_ranking_lists_open_and_overdue_cases(with_cases, city):
     rows = {r["id"]: r for r in district_ranking(with_cases, city)}
     assert (rows["yangshe"]["cases"], rows["yangshe"]["cases_overdue"], rows["jinfeng"]["cases"]) == (2, 1, 1)
+
+
+# --------------------------------------------------------------------------- issue 13: cards that say something
+
+def at_local(snapshot, hour: float):
+    """The snapshot taken at local (Asia/Shanghai) `hour` of its day."""
+    from dataclasses import replace
+
+    midnight = NOW - (NOW + 8 * 3_600_000) % 86_400_000
+    return replace(snapshot, now_ms=int(midnight + hour * 3_600_000))
+
+
+def test_street_lights_by_day_say_off_by_day_and_count_the_faulty(snapshot):
+    from dataclasses import replace
+
+    faulty = {"id": "sl-1|streetlight_fault", "device_id": "sl-1", "severity": "major", "district": "yangshe",
+              "rule_id": "streetlight_fault", "name_zh": "路灯故障", "name_en": "Street light fault"}
+    noon = replace(at_local(snapshot, 12.0), alarms=snapshot.alarms + [faulty])
+    assert kpi_texts(kpis(noon))["kpi_lights"] == ("白天关灯", "按时段 18:00–06:00 亮灯 · 故障路灯 1")
+    assert kpi_texts(kpis(noon, "en"), "en")["kpi_lights"][0] == "Off by day"
+
+
+def test_street_lights_at_night_show_the_share_lit_of_the_lamps_scheduled_on(snapshot):
+    value, sub = kpi_texts(kpis(at_local(snapshot, 22.0)))["kpi_lights"]
+    assert value == "75.0%" and sub.startswith("按时段应亮路灯中")
+
+
+def test_street_lights_while_the_controllers_switch_say_so(snapshot):
+    assert kpi_texts(kpis(at_local(snapshot, 18.0)))["kpi_lights"][1].startswith("开关灯时段")
+
+
+def test_the_highest_water_level_names_its_gauge_and_district(snapshot, city):
+    from dataclasses import replace
+
+    gauges = snapshot.devices + [DeviceRow("wl-jinfeng-0001", "water_level", "锦丰 长江水位站 1", 120.6, 31.9, "jinfeng", True),
+                                 DeviceRow("wl-daxin-0001", "water_level", "大新 长江水位站 1", 120.5, 31.9, "daxin", False)]
+    levels = {"water_level-3": 3.1, "wl-jinfeng-0001": 3.6, "wl-daxin-0001": 9.9}  # the offline gauge's old reading is not news
+    with_gauges = replace(snapshot, devices=gauges, water_levels=levels)
+    k = kpis(with_gauges)
+    assert (k.water_gauge, k.water_district) == ("wl-jinfeng-0001", "jinfeng")
+    assert kpi_texts(k, "zh", city)["kpi_water"][1] == "锦丰 长江水位站 1 (锦丰镇) · 警戒水位 4.20 m"
+    assert kpi_texts(k, "en", city)["kpi_water"][1].startswith("锦丰 长江水位站 1 (Jinfeng")
+    assert kpis(with_gauges, district="yangshe").water_gauge == "water_level-3"
+
+
+def test_the_crowd_card_is_the_total_at_its_hotspots(snapshot):
+    k = kpis(snapshot)
+    assert k.people == round(4000 / 3 * 2) and k.people_hotspots == 2
+    assert kpi_texts(k)["kpi_people"] == ("2,667", "2 处重点区域合计")
+    assert kpi_texts(k, "en")["kpi_people"][1] == "Total at 2 hotspots"
+
+
+def test_the_digital_hub_card_shows_calls_a_minute_and_the_error_rate(snapshot):
+    from dataclasses import replace
+
+    recent = dict(snapshot.recent, **{"yangshe|platform|calls:s": 4200.0, "yangshe|platform|calls:n": 288,
+                                       "yangshe|platform|errors:s": 21.0, "yangshe|platform|errors:n": 288})
+    value, sub = kpi_texts(kpis(replace(snapshot, recent=recent)))["kpi_platform"]
+    assert "接口调用/分钟 4,200" in sub and "错误率 0.50 %" in sub

@@ -375,3 +375,117 @@ def test_zero_fault_rate_means_no_faults(small_fleet):
     sim, out = run_messages(small_fleet, 3600.0, fault_rate=0.0)
     assert not any(t.endswith("/status") for _, t, *_ in out)
     assert sim.notices == []
+
+
+# --------------------------------------------------------------------------- issue 13: plausible figures
+
+def test_rush_hours_bring_busy_roads_down_to_15_to_25_kmh(fleet):
+    busy = [d for d in fleet.of_kind("traffic") if d.p > 0.7]
+    speeds = [reading(d, at(8.0))["averageVehicleSpeed"] for d in busy]
+    assert 13 <= statistics.median(speeds) <= 25
+    assert min(speeds) >= 13  # stop-and-go, never a traffic-jam alarm from the daily pattern
+
+
+def test_the_congestion_index_moves_from_free_flow_at_night_to_about_two_at_the_peaks(fleet):
+    from ioc.views.bigscreen import FREE_FLOW_KMH
+
+    detectors = fleet.of_kind("traffic")
+
+    def index(hour):
+        return max(1.0, FREE_FLOW_KMH / statistics.mean(reading(d, at(hour))["averageVehicleSpeed"] for d in detectors))
+
+    assert index(3) == 1.0 and index(22.5) < 1.1
+    assert 1.0 < index(12) < 1.3
+    assert 1.6 < index(8) < 3.5 and 1.6 < index(18) < 3.5
+
+
+def test_the_platform_handles_a_few_thousand_calls_a_minute_by_day_and_fewer_at_night(fleet):
+    systems = fleet.of_kind("platform")
+
+    def calls_per_minute(hour):
+        return sum(reading(d, at(hour) + 10 * i)["calls"] for d in systems for i in range(6))
+
+    assert 2_000 <= calls_per_minute(11) <= 8_000
+    assert calls_per_minute(3) < calls_per_minute(11) / 3
+
+
+def test_the_platform_error_rate_stays_far_below_the_alarm_without_faults(fleet):
+    from ioc.domain.rules import RULES_BY_ID
+
+    threshold = RULES_BY_ID["platform_errors"].threshold
+    rates = [reading(d, at(h / 6))["errorRate"] for d in fleet.of_kind("platform") for h in range(144)]
+    assert max(rates) < threshold / 2
+
+
+def test_street_lights_follow_the_citys_lighting_schedule(fleet):
+    from ioc.domain import lighting
+
+    lights = fleet.of_kind("streetlight")
+    for hour in (5.7, 6.3, 12.0, 17.7, 18.3, 23.0):
+        lit = {reading(d, at(hour))["powerState"] == "on" for d in lights}
+        if lighting.period(hour) == "on":
+            assert lit == {True}, hour
+        elif lighting.period(hour) == "off":
+            assert lit == {False}, hour
+
+
+# --------------------------------------------------------------------------- backfill (issue 13)
+
+def test_the_backfill_never_reaches_further_back_than_the_ingest_accepts():
+    from simulators.backfill import AGE_MARGIN_S, window
+
+    end = at(10.9)
+    win = window(end - 24 * 3600, end, max_age_s=86400)
+    assert win.end_s == end and end - win.start_s == 86400 - AGE_MARGIN_S
+    assert window(end - 3600, end, max_age_s=86400).start_s == end - 3600
+
+
+def test_the_backfill_takes_every_device_of_the_trend_kinds_of_the_default_fleet(fleet):
+    from simulators.backfill import BACKFILL_KINDS, backfill_devices
+    from ioc.views.trends import TREND_PANELS
+
+    chosen = backfill_devices(fleet)
+    assert {p.kind for p in TREND_PANELS} <= set(BACKFILL_KINDS)
+    assert len(chosen) == sum(len(fleet.of_kind(k)) for k in BACKFILL_KINDS)
+
+
+def test_the_backfill_of_a_large_fleet_is_an_even_sample_of_each_kind(city):
+    from simulators.backfill import MAX_DEVICES_PER_KIND, backfill_devices
+
+    chosen = backfill_devices(build_fleet(city, 20_000, seed=1))
+    per_kind = Counter(d.kind for d in chosen)
+    assert set(per_kind.values()) <= set(range(1, MAX_DEVICES_PER_KIND + 1))
+    assert max(per_kind.values()) == MAX_DEVICES_PER_KIND
+
+
+def test_a_days_backfill_of_the_default_fleet_stays_modest(fleet):
+    from simulators.backfill import backfill_devices, steps, window
+
+    end = at(12.0)
+    times = steps(window(end - 23.5 * 3600, end, 86400))
+    assert len(times) == 23.5 * 12 and times[-1] < end
+    assert len(times) * len(backfill_devices(fleet)) < 60_000
+
+
+def test_backfilled_readings_carry_their_past_timestamps_and_the_daily_patterns(fleet):
+    from simulators.backfill import step_messages
+
+    device = fleet.of_kind("crowd")[0]
+    (topic, payload), = step_messages([device], at(3.0))
+    body = orjson.loads(payload)
+    assert topic == f"ioc/v1/crowd/{device.id}/telemetry"
+    assert at(3.0) * 1000 <= body["ts"] < (at(3.0) + 60) * 1000
+    assert body["peopleCount"] == reading(device, body["ts"] / 1000)["peopleCount"]
+
+
+def test_the_backfill_progress_bar_prints_a_line_per_tenth_into_a_log():
+    import io
+
+    from simulators.backfill import ProgressBar
+
+    out = io.StringIO()
+    bar = ProgressBar(1000, "backfill 24 h", out)
+    for done in range(0, 1001, 10):
+        bar.update(done)
+    lines = out.getvalue().splitlines()
+    assert len(lines) == 11 and lines[-1].startswith("backfill 24 h [" + "#" * 30 + "] 100 %")

@@ -100,3 +100,84 @@ def test_no_buckets_give_empty_lists():
 def test_unknown_resolution_stat_or_misused_value_is_refused(kwargs):
     with pytest.raises(ValueError):
         trend(BUCKETS, kind="streetlight", attribute="status", **kwargs)
+
+
+# --------------------------------------------------------------------------- issue 13: panels that say something
+
+from ioc.views.trends import TREND_PANELS, panel_figure, panel_series, y_range  # noqa: E402
+
+PANELS = {p.key: p for p in TREND_PANELS}
+
+
+def test_the_aqi_axis_starts_at_zero_and_spans_at_least_0_to_100():
+    lo, hi = y_range([55.0, 56.0], PANELS["trend_aqi"].floor, PANELS["trend_aqi"].min_span)
+    assert lo == 0 and 100 <= hi <= 110
+
+
+def test_a_high_aqi_widens_the_axis():
+    assert y_range([80.0, 260.0], 0.0, 100.0)[1] > 260
+
+
+def test_the_people_axis_starts_at_zero():
+    assert y_range([5200.0, 5210.0], PANELS["trend_people"].floor, PANELS["trend_people"].min_span)[0] == 0
+
+
+def test_the_water_axis_keeps_the_warning_line_in_view_and_a_wobble_small():
+    lo, hi = y_range([3.00, 3.01], PANELS["trend_water"].floor, PANELS["trend_water"].min_span, reference=4.2)
+    assert lo < 3.0 and hi > 4.2 and hi - lo >= 1.5
+    lo, hi = y_range([4.0, 4.01], None, 1.5, reference=4.2)
+    assert hi - lo >= 1.5
+
+
+def test_an_axis_without_values_is_left_to_plotly():
+    assert y_range([None, None], 0.0, 100.0) is None
+
+
+def bucket(hour_fields):
+    return {HOUR + i: fields for i, fields in enumerate(hour_fields)}
+
+
+def crowd(total, n):
+    return {"yangshe|crowd|peopleCount:s": total, "yangshe|crowd|peopleCount:n": n}
+
+
+def test_the_hour_in_progress_is_drawn_dotted_and_labelled():
+    buckets = bucket([crowd(3000.0, 3), crowd(3300.0, 3), crowd(1200.0, 1)])
+    now_ms = (HOUR + 2) * 3_600_000 + 20 * 60_000  # 20 minutes into the third hour
+    figure = panel_figure(PANELS["trend_people"], buckets, now_ms, "人流", "本小时（进行中）", devices=2)
+    complete, partial = figure["data"]
+    assert complete["y"] == [2000.0, 2200.0]
+    assert partial["y"] == [2200.0, 2400.0] and partial["line"]["dash"] == "dot"
+    assert "本小时（进行中）" in partial["hovertemplate"]
+    assert figure["layout"]["annotations"][0]["text"] == "本小时（进行中）"
+
+
+def test_complete_hours_only_are_drawn_as_one_solid_line():
+    figure = panel_figure(PANELS["trend_people"], bucket([crowd(3000.0, 3)]), (HOUR + 5) * 3_600_000, "人流", "x", devices=2)
+    assert len(figure["data"]) == 1 and "dash" not in figure["data"][0]["line"]
+
+
+def test_the_crowd_trend_is_the_crowd_cards_measure(city):
+    from ioc.adapters.city_snapshot import CitySnapshot, DeviceRow
+    from ioc.views.bigscreen import kpis
+
+    fields = {"yangshe|crowd|peopleCount:s": 3000.0, "yangshe|crowd|peopleCount:n": 2,
+              "jinfeng|crowd|peopleCount:s": 1000.0, "jinfeng|crowd|peopleCount:n": 1}
+    devices = [DeviceRow(f"cr-{i}", "crowd", f"c{i}", 120.55, 31.87, "yangshe", True) for i in range(3)]
+    card = kpis(CitySnapshot(HOUR * 3_600_000, devices, [], {}, fields, {})).people
+    trend_value = panel_series(PANELS["trend_people"], {HOUR: fields}, devices=3).y[0]
+    assert card == round(trend_value) == 4000  # the mean per hotspot (4000 / 3) × 3 hotspots
+
+
+def test_the_aqi_trend_is_the_aqi_cards_iaqi():
+    from ioc.adapters.city_snapshot import CitySnapshot
+    from ioc.views.bigscreen import kpis
+
+    fields = {"yangshe|air_quality|airQualityIndex:s": 160.0, "yangshe|air_quality|airQualityIndex:n": 2,
+              "jinfeng|air_quality|airQualityIndex:s": 40.0, "jinfeng|air_quality|airQualityIndex:n": 1}
+    card = kpis(CitySnapshot(HOUR * 3_600_000, [], [], {}, fields, {})).aqi
+    assert panel_series(PANELS["trend_aqi"], {HOUR: fields}).y[0] == pytest.approx(card) == pytest.approx(200 / 3)
+
+
+def test_a_total_without_its_device_count_is_a_gap_not_a_zero():
+    assert panel_series(PANELS["trend_people"], bucket([crowd(3000.0, 3)]), devices=0).y == [None]
