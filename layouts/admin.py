@@ -4,7 +4,6 @@ in the `.secret` boxes, right after the change that made them."""
 
 from __future__ import annotations
 
-import dash_ag_grid as dag
 from dash import dcc, html
 
 from ioc.domain.departments import all_departments
@@ -12,7 +11,7 @@ from ioc.domain.geo import CityMap
 from ioc.i18n import t
 from ioc.views.admin import department_options, role_options
 
-from .shell import GRID_THEME
+from .grids import ag_grid
 
 USER_COLUMNS = (("name", "admin_col_name", 150), ("display_name", "admin_col_display", 150), ("roles", "admin_col_roles", 0),
                 ("department", "admin_col_department", 0), ("status", "admin_col_status", 100),
@@ -30,15 +29,11 @@ def _columns(spec, lang: str) -> list[dict]:
             for field, key, width in spec]
 
 
-def _grid(grid_id: str, spec, lang: str, row_id: str) -> dag.AgGrid:
-    return dag.AgGrid(
-        id=grid_id, columnDefs=_columns(spec, lang), rowData=[], getRowId=f"params.data.{row_id}",
-        defaultColDef={"sortable": True, "resizable": True, "filter": True},
-        dashGridOptions={"animateRows": False, "localeText": {"noRowsToShow": t("admin_no_rows", lang)},
-                         "rowSelection": {"mode": "singleRow", "checkboxes": False, "enableClickSelection": True},
-                         "theme": GRID_THEME},
-        style={"height": "34vh"},
-    )
+def _grid(grid_id: str, spec, lang: str, row_id: str):
+    return ag_grid(grid_id, _columns(spec, lang), lang, t("admin_no_rows", lang),
+                   {"rowSelection": {"mode": "singleRow", "checkboxes": False, "enableClickSelection": True}},
+                   getRowId=f"params.data.{row_id}", defaultColDef={"sortable": True, "resizable": True, "filter": True},
+                   style={"height": "34vh"})
 
 
 def _dropdown(element_id: str, options: list[dict], placeholder: str, multi: bool = False) -> dcc.Dropdown:
