@@ -51,6 +51,12 @@ def register(app, services) -> None:
         except REDIS_UNAVAILABLE:
             return no_update, no_update, t("data_unavailable", lang)
 
+    @secured_callback(app, "view:admin", Output("admin-users-grid", "columnSize"), Output("admin-tokens-grid", "columnSize"),
+                      Input("admin-users-grid", "rowData"), Input("admin-tokens-grid", "rowData"), prevent_initial_call=True)
+    def fit_columns(_users, _tokens):
+        """Once rows are shown, each column as wide as its contents: a long name whole, an empty column narrow."""
+        return "autoSize", "autoSize"
+
     @secured_callback(
         app, "view:admin",
         Output("admin-user-selected", "children"), Output("admin-user-name", "value"), Output("admin-user-display", "value"),

@@ -354,7 +354,7 @@ STRINGS: dict[str, dict[str, str]] = {
     "ind_col_rework_rate": {"zh": "返工率", "en": "Rework rate"},
     "ind_col_overdue": {"zh": "超期数", "en": "Overdue"},
     "ind_col_deferred": {"zh": "延期数", "en": "Deferred"},
-    "ind_col_hours": {"zh": "{stage} 平均用时（小时）", "en": "{stage}: mean h"},
+    "ind_col_hours": {"zh": "{stage} 平均小时", "en": "{stage}: mean h"},
     "ind_col_rank": {"zh": "排名", "en": "Rank"},
     "ind_col_score": {"zh": "综合评价", "en": "Score"},
     # --- issue 13: desk pages ---

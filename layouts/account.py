@@ -1,7 +1,7 @@
 """One's own account (/account, every role): who I am, change my password.
 
 The password fields are a real form: the browser and password managers know it, Enter in any
-field submits it (assets/forms.js keeps the browser from loading a page), and the new password
+field submits it (assets/desk.js keeps the browser from loading a page), and the new password
 is typed twice."""
 
 from __future__ import annotations

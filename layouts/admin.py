@@ -13,20 +13,18 @@ from ioc.views.admin import department_options, role_options
 
 from .grids import ag_grid
 
-USER_COLUMNS = (("name", "admin_col_name", 150), ("display_name", "admin_col_display", 150), ("roles", "admin_col_roles", 0),
-                ("department", "admin_col_department", 0), ("status", "admin_col_status", 100),
-                ("created", "admin_col_created", 170), ("updated", "admin_col_updated", 170))
-TOKEN_COLUMNS = (("id", "admin_col_id", 110), ("name", "admin_col_token_name", 0), ("roles", "admin_col_roles", 0),
-                 ("department", "admin_col_department", 0), ("kiosk", "admin_col_kiosk", 110),
-                 ("created_by", "admin_col_created_by", 160), ("created", "admin_col_created", 170),
-                 ("status", "admin_col_status", 190))
+USER_COLUMNS = (("name", "admin_col_name"), ("display_name", "admin_col_display"), ("roles", "admin_col_roles"),
+                ("department", "admin_col_department"), ("status", "admin_col_status"), ("created", "admin_col_created"),
+                ("updated", "admin_col_updated"))
+TOKEN_COLUMNS = (("id", "admin_col_id"), ("name", "admin_col_token_name"), ("roles", "admin_col_roles"),
+                 ("department", "admin_col_department"), ("kiosk", "admin_col_kiosk"), ("created_by", "admin_col_created_by"),
+                 ("created", "admin_col_created"), ("status", "admin_col_status"))
 HIDDEN = {"display": "none"}
 FIELD = {"width": "260px"}
 
 
 def _columns(spec, lang: str) -> list[dict]:
-    return [{"field": field, "headerName": t(key, lang), **({"width": width} if width else {"flex": 1})}
-            for field, key, width in spec]
+    return [{"field": field, "headerName": t(key, lang), "minWidth": 90} for field, key in spec]
 
 
 def _grid(grid_id: str, spec, lang: str, row_id: str):

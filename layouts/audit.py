@@ -17,7 +17,9 @@ COLUMNS = ("time", "actor", "role", "action", "target", "outcome", "ip", "detail
 def audit_columns(lang: str) -> list[dict]:
     widths = {"time": 170, "actor": 150, "role": 150, "action": 170, "target": 200, "outcome": 90, "ip": 130}
     fields = {"action": "action_label"}  # the action's name in the page language
-    return [{"field": fields.get(c, c), "headerName": t(f"col_{c}", lang), **({"width": widths[c]} if c in widths else {"flex": 1})}
+    # a cell too narrow for its text shows it whole on hover
+    return [{"field": fields.get(c, c), "headerName": t(f"col_{c}", lang), "tooltipField": fields.get(c, c),
+             **({"width": widths[c]} if c in widths else {"flex": 1, "minWidth": 320})}
             for c in COLUMNS]
 
 

@@ -52,7 +52,7 @@ def locale_text(lang: str, no_rows: str = "") -> dict[str, str]:
 def grid_options(lang: str, no_rows: str = "", **options) -> dict:
     """`dashGridOptions` of a portal grid: theme, locale, popups on the page body, plus `options`."""
     return {"animateRows": False, "theme": GRID_THEME, "localeText": locale_text(lang, no_rows),
-            "popupParent": {"function": "document.body"}, **options}
+            "popupParent": {"function": "pageBody()"}, **options}
 
 
 def ag_grid(grid_id: str, column_defs: list[dict], lang: str, no_rows: str = "", grid_options_extra: dict | None = None,

@@ -33,7 +33,7 @@ def test_english_keeps_ag_grids_own_texts_and_a_grid_may_name_its_empty_state():
 def test_a_grid_has_theme_locale_and_popups_on_the_page():
     options = grid_options("zh", "暂无", pagination=True)
     assert options["localeText"]["noMatchingRows"] == LOCALE_ZH["noMatchingRows"] and options["pagination"] is True
-    assert options["popupParent"] == {"function": "document.body"} and "theme" in options
+    assert options["popupParent"] == {"function": "pageBody()"} and "theme" in options
     grid = ag_grid("g", [{"field": "a", **NUMBER}], "zh", rowData=[{"a": 1}])
     assert grid.dashGridOptions["localeText"]["page"] == "页" and grid.rowData == [{"a": 1}]
     assert NUMBER["type"] == "rightAligned"
