@@ -38,7 +38,7 @@ LOCALES: dict[str, dict[str, str]] = {"zh": LOCALE_ZH, "en": {}}
 # a numeric column: right-aligned cells and header (AG Grid's own column type), a number filter
 NUMBER = {"type": "rightAligned", "filter": "agNumberColumnFilter"}
 # a whole number (an AQI is an integer wherever it is shown)
-INTEGER_FORMAT = {"function": "params.value == null ? '—' : String(Math.round(params.value))"}
+INTEGER_FORMAT = {"function": "params.value == null ? '—' : params.value.toFixed(0)"}
 
 
 def locale_text(lang: str, no_rows: str = "") -> dict[str, str]:

@@ -252,3 +252,23 @@ def test_a_refused_password_change_is_said_in_the_page_language(portal, make_use
     portal.find_element("#password-confirm").send_keys("a-brand-new-secret" + Keys.ENTER)
     wait_for(lambda: text(portal, "#account-message") == "当前密码不正确", message="the refusal in Chinese")
     assert portal.get_logs() == []
+
+
+# ---- item 11: AQI as a whole number ------------------------------------------------------------
+
+def test_the_district_ranking_shows_aqi_as_a_whole_number(dash_duo):
+    """The ranking grid alone, in a bare Dash app with the portal's assets, fed one row."""
+    from dash import Dash
+
+    from ioc.settings import REPO_ROOT
+    from layouts.district import districts_page
+
+    page = districts_page("zh")
+    grid = next(c for c in page.children if getattr(c, "id", None) == "ranking")
+    grid.rowData = [{"id": "yangshe", "district": "杨舍镇", "devices": 3, "online_rate": 66.7, "alarms": 0, "critical": 0,
+                     "cases": 0, "cases_overdue": 0, "aqi": 87.6}]
+    app = Dash(__name__, assets_folder=str(REPO_ROOT / "assets"))
+    app.layout = page
+    dash_duo.start_server(app)
+    wait_for(lambda: cell(dash_duo, "ranking", "yangshe", "aqi") == "88", message="the AQI rounded")
+    assert dash_duo.get_logs() == []
