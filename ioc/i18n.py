@@ -354,7 +354,6 @@ STRINGS: dict[str, dict[str, str]] = {
     "ind_col_rework_rate": {"zh": "返工率", "en": "Rework rate"},
     "ind_col_overdue": {"zh": "超期数", "en": "Overdue"},
     "ind_col_deferred": {"zh": "延期数", "en": "Deferred"},
-    "ind_col_hours": {"zh": "{stage} 平均小时", "en": "{stage}: mean h"},
     "ind_col_rank": {"zh": "排名", "en": "Rank"},
     "ind_col_score": {"zh": "综合评价", "en": "Score"},
     # --- issue 13: desk pages ---
@@ -447,6 +446,7 @@ STRINGS: dict[str, dict[str, str]] = {
     "audit_reason_bad_kiosk_link": {"zh": "大屏链接无效或已撤销", "en": "Unknown or revoked kiosk link"},
     # the indicators page
     "ind_no_data": {"zh": "暂无数据", "en": "No data yet"},
+    "ind_col_hours_group": {"zh": "各环节平均停留（小时）", "en": "Mean hours in each stage"},
     # the account page's password form
     "password_confirm": {"zh": "再次输入新密码", "en": "New password again"},
     "password_mismatch": {"zh": "两次输入的新密码不一致", "en": "The two new passwords differ"},

@@ -262,13 +262,15 @@ def inspections_page(lang: str) -> html.Div:
 def indicator_columns(name_key: str, lang: str) -> list[dict]:
     """The indicator table's columns, sized by flex so the 15 of them fit a 1920 px screen;
     the headers wrap."""
-    columns = [{"field": "name", "headerName": t(name_key, lang), "pinned": "left", "minWidth": 130, "flex": 1.6}]
+    columns = [{"field": "name", "headerName": t(name_key, lang), "pinned": "left", "minWidth": 150, "flex": 1.8,
+                "wrapText": True, "autoHeight": True, "cellClass": "ind-name"}]
     columns += [{"field": f, "headerName": t(f"ind_col_{f}", lang), **FIGURE} for f in ("registered", "due", "closed")]
     columns += [{"field": f, "headerName": t(f"ind_col_{f}", lang), "valueFormatter": RATE_FORMAT, **FIGURE}
                 for f in ("closure_rate", "on_time_rate", "rework_rate")]
     columns += [{"field": f, "headerName": t(f"ind_col_{f}", lang), **FIGURE} for f in ("overdue", "deferred")]
-    columns += [{"field": f"hours_{s}", "headerName": t("ind_col_hours", lang).format(stage=stage_name(s, lang)),
-                 "valueFormatter": HOURS_FORMAT, **FIGURE} for s in STAY_STAGES]
+    columns.append({"headerName": t("ind_col_hours_group", lang), "headerClass": "ind-group",
+                    "children": [{"field": f"hours_{s}", "headerName": stage_name(s, lang), "valueFormatter": HOURS_FORMAT, **FIGURE}
+                                 for s in STAY_STAGES]})
     return columns
 
 

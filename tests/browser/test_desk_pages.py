@@ -149,8 +149,13 @@ def test_the_case_page_names_the_class_in_one_language_and_an_urge_stays_in_its_
 
 def test_the_inspectors_and_tasks_pages_use_the_same_queue_words(portal, make_user):
     browser_sign_in(portal, *make_user("inspector"), next_path="/inspections")
-    wait_for(lambda: text(portal, "#inspections-page h3").startswith("待核实"), message="the verify queue heading")
-    assert [h.text.split("（")[0] for h in portal.driver.find_elements(By.CSS_SELECTOR, "#inspections-page h3")] == ["待核实", "待核查"]
+    wait_for(lambda: text(portal, "#insp-verify-count") == "（0）", message="the queue counts")
+    assert [h.text for h in portal.driver.find_elements(By.CSS_SELECTOR, "#inspections-page h3")] == ["待核实（0）", "待核查（0）"]
+    portal.driver.get(portal.server_url + "/logout")
+    browser_sign_in(portal, *make_user("handler", department="water_affairs"), next_path="/tasks")
+    wait_for(lambda: text(portal, "#tasks-open-value") == "0", message="the task counts")
+    labels = [text(portal, f"#tasks-{k} .kpi-label") for k in ("open", "overdue", "unacked", "handled")]
+    assert labels[0] == "处置中" and labels[3] == "待核查"
     assert portal.get_logs() == []
 
 
@@ -179,11 +184,23 @@ def test_the_indicators_table_lists_all_ten_districts_and_fits_1920(portal, make
         assert cell(portal, "ind-district-grid", d.id, "name") == d.name("zh")
         assert cell(portal, "ind-district-grid", d.id, "registered") == "0"
     assert js(portal, "return window.innerWidth") == 1920
-    assert js(portal, "return document.documentElement.scrollWidth <= document.documentElement.clientWidth")
-    for grid in ("ind-district-grid", "ind-department-grid"):
-        assert js(portal, """const v = document.querySelector('#' + arguments[0] + ' .ag-center-cols-viewport');
-                             return v.scrollWidth <= v.clientWidth + 1;""", grid), grid
+    assert_fits_whole(portal)
+    switch_language(portal)
+    wait_for(lambda: cell(portal, "ind-district-grid", "yangshe", "name") == "Yangshe", message="the English table")
+    assert_fits_whole(portal)  # longer words, longer district names
     assert portal.get_logs() == []
+
+
+def assert_fits_whole(duo) -> None:
+    """No horizontal scrolling on the page or in the indicator tables, no header or cell text cut."""
+    assert js(duo, "return document.documentElement.scrollWidth <= document.documentElement.clientWidth")
+    for grid in ("ind-district-grid", "ind-department-grid"):
+        assert js(duo, """const v = document.querySelector('#' + arguments[0] + ' .ag-center-cols-viewport');
+                          return v.scrollWidth <= v.clientWidth + 1;""", grid), grid
+    cut = js(duo, """return Array.from(document.querySelectorAll(
+                         '#indicators-page .ag-header-cell-text, #indicators-page .ag-cell-value'))
+                     .filter(e => e.scrollWidth > e.clientWidth + 1).map(e => e.innerText);""")
+    assert cut == []
 
 
 def test_an_empty_chart_says_no_data_without_axes(portal, make_user):
