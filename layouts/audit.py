@@ -15,7 +15,7 @@ COLUMNS = ("time", "actor", "role", "action", "target", "outcome", "ip", "detail
 
 
 def audit_columns(lang: str) -> list[dict]:
-    widths = {"time": 170, "actor": 150, "role": 150, "action": 170, "target": 200, "outcome": 90, "ip": 130}
+    widths = {"time": 170, "actor": 170, "role": 150, "action": 170, "target": 200, "outcome": 110, "ip": 130}
     fields = {"action": "action_label"}  # the action's name in the page language
     # a cell too narrow for its text shows it whole on hover
     return [{"field": fields.get(c, c), "headerName": t(f"col_{c}", lang), "tooltipField": fields.get(c, c),

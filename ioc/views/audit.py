@@ -49,7 +49,8 @@ def role_text(role: str, lang: str = "zh") -> str:
     """`调度员、领导` for `dispatcher+leader`; `-` (nobody known) as a dash."""
     if not role or role == "-":
         return "—"
-    return "、".join((ROLE_NAMES[r].get(lang) or ROLE_NAMES[r]["zh"]) if r in ROLE_NAMES else r for r in role.split("+"))
+    names = ((ROLE_NAMES[r].get(lang) or ROLE_NAMES[r]["zh"]) if r in ROLE_NAMES else r for r in role.split("+"))
+    return ("、" if lang == "zh" else ", ").join(names)
 
 
 def outcome_text(outcome: str, lang: str = "zh") -> str:
@@ -97,7 +98,7 @@ def value_text(key: str, value, lang: str = "zh", departments: Mapping[str, Depa
     if isinstance(value, float):
         return f"{value:g}"
     if isinstance(value, (list, tuple)):
-        return "、".join(str(v) for v in value)
+        return ("、" if lang == "zh" else ", ").join(str(v) for v in value)
     if isinstance(value, dict):
         return ", ".join(f"{k}={v}" for k, v in value.items())
     return str(value)
@@ -132,7 +133,7 @@ def detail_text(action: str, detail: Mapping | None, lang: str = "zh", departmen
         stages = value("to", to) if not frm or frm == to else f"{value('from', frm)} → {value('to', to)}"
         parts.append(f"{key_name('stage', lang)}{t('audit_colon', lang)}{stages}")
     for key in _ordered(list(detail)):
-        if detail[key] in (None, "", []) and key == "note":
+        if detail[key] in (None, "", [], {}):  # nothing to say (a change's empty side is shown above as —)
             continue
         parts.append(f"{key_name(key, lang)}{t('audit_colon', lang)}{value(key, detail[key])}")
     return SEP.join(parts)

@@ -41,6 +41,7 @@ def test_an_action_is_shown_by_its_name(action, zh, en):
 
 def test_roles_and_outcomes_are_words():
     assert role_text("dispatcher+leader") == "调度员、领导" and role_text("-") == "—"
+    assert role_text("dispatcher+leader", "en") == "Dispatcher, Leader"
     assert outcome_text("ok") == "成功" and outcome_text("denied", "en") == "Refused" and outcome_text("odd") == "odd"
 
 
@@ -51,6 +52,7 @@ def test_a_case_action_reads_as_its_stage_change_note_and_department():
     assert detail_text("case.urge", urge, "en") == "Stage: Being handled · Note: 抓紧"
     report = {"from": "", "to": "reported", "note": "井盖丢失", "source": "sensor", "report_id": "r-1", "device_id": "mh-1"}
     assert detail_text("case.report", report) == "环节：待受理 · 意见：井盖丢失 · 来源：感知设备 · 上报编号：r-1 · 设备：mh-1"
+    assert detail_text("case.report", {**report, "report_id": "", "device_id": None}) == "环节：待受理 · 意见：井盖丢失 · 来源：感知设备"
 
 
 def test_a_user_change_reads_before_and_after_without_bookkeeping():
