@@ -15,6 +15,7 @@ from datetime import datetime, timedelta, timezone
 
 from ioc.domain.access import ROLE_NAMES
 from ioc.domain.departments import Department
+from ioc.domain.rules import RULES_BY_ID
 from ioc.i18n import STRINGS, t
 from ioc.views.cases import stage_name
 
@@ -79,6 +80,9 @@ def value_text(key: str, value, lang: str = "zh", departments: Mapping[str, Depa
         return department.name(lang) if department else str(value)
     if key == "district":
         return (districts or {}).get(str(value), str(value))
+    if key == "rule_id" and str(value) in RULES_BY_ID:
+        rule = RULES_BY_ID[str(value)]
+        return rule.name_en if lang == "en" else rule.name_zh
     if key == "severity":
         label = f"severity_{value}"
         return t(label, lang) if label in STRINGS else str(value)

@@ -67,7 +67,7 @@ def test_other_details_name_their_keys_and_plain_values():
     assert detail_text("auth.locked_out", {"retry_after_s": 120}, "en") == "Wait: 120 s"
     alarm = {"device_id": "mh-1", "rule_id": "manhole_displaced", "severity": "critical", "district": "yangshe", "value": True}
     assert detail_text("alarm.clear", {**alarm, "note": "已复位"}, "zh", districts=DISTRICTS) == (
-        "意见：已复位 · 设备：mh-1 · 规则：manhole_displaced · 级别：紧急 · 区镇：杨舍镇 · 数值：是")
+        "意见：已复位 · 设备：mh-1 · 规则：井盖移位/丢失 · 级别：紧急 · 区镇：杨舍镇 · 数值：是")
     token = {"id": "t1", "name": "大厅大屏", "roles": ["operator"], "kiosk": True, "created_at": T0, "active": True}
     assert detail_text("token.create", token) == "名称：大厅大屏 · 角色：值班员 · 大屏链接：是 · 有效：是"
     assert detail_text("auth.kiosk", {}) == "" and detail_text("x", {"raw": "not json"}) == "not json"
