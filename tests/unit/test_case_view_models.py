@@ -275,7 +275,7 @@ def test_workflow_refusals_are_said_in_the_page_language():
     from ioc.domain.cases import CaseActionError, CasePermissionError
     assert action_error_text(CasePermissionError("role dispatcher may not")) == "未能办理：您的角色或部门不能办理此操作"
     assert action_error_text(CaseInputError("department", "unknown department 'x'"), "en") == (
-        "Not done: Choose the department to dispatch to")
+        "Not done: choose the department to dispatch to")
     assert action_error_text(CaseActionError("the department has already acknowledged this case")).endswith("本部门已签收该案件")
     assert action_error_text(CaseActionError("a case in stage 'closed' cannot be 'accept'ed")).endswith("请刷新")
     assert report_error_text(CaseInputError("lat", "(1, 2) is outside the city")).startswith("未能登记：位置须在本市范围内")
