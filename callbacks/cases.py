@@ -25,7 +25,7 @@ from ioc.domain.cases import OPEN_STAGES, TRANSITIONS, CaseActionError
 from ioc.domain.departments import all_departments
 from ioc.i18n import resolve_lang, t
 from ioc.views.cases import (action_buttons, action_done_text, action_error_text, action_problem, case_facts, case_rows,
-                             class_name, countdown, department_tasks, filter_cases, fmt_time, indicator_row, indicator_rows,
+                             class_name, countdown, department_tasks, failed_text, filter_cases, fmt_time, indicator_row, indicator_rows,
                              inspection_queues, on_time_figure, overdue_count, period_range, ranking_rows, report_error_text,
                              stage_counts, stage_name, task_summary, timeline_rows)
 from ioc.web.auth import client_ip, current_principal, secured_callback
@@ -258,8 +258,7 @@ def register(app, services) -> None:
                 return t("case_not_found", lang), no_update, no_update
             problem, values = action_problem(action, note or "", department or "", hours, master_id or "", case.id)
             if problem:
-                return f"{t('case_failed', lang)}{'：' if lang == 'zh' else ': '}{t(problem, lang).format(**values)}", no_update, \
-                    no_update
+                return failed_text(problem, lang, **values), no_update, no_update
             if isinstance(hours, bool) or not isinstance(hours, (int, float)) or not float(hours).is_integer():
                 hours = 0
             after = cases().act(case.id, action, p, expected_version=version if isinstance(version, int) else case.version,

@@ -301,7 +301,12 @@ def action_error_text(error: Exception, lang: str = "zh") -> str:
         key = "case_err_no_deferral"
     else:
         key = "case_err_stage"  # the case is no longer where the page showed it
-    return f"{t('case_failed', lang)}：{t(key, lang)}" if lang == "zh" else f"{t('case_failed', lang)}: {t(key, lang)}"
+    return failed_text(key, lang)
+
+
+def failed_text(key: str, lang: str = "zh", **values) -> str:
+    """`未能办理：<why>` / "Not done: <why>" for the i18n key saying why."""
+    return f"{t('case_failed', lang)}{'：' if lang == 'zh' else ': '}{t(key, lang).format(**values)}"
 
 
 def transition_text(from_stage: str, to_stage: str, lang: str = "zh") -> str:
