@@ -9,6 +9,7 @@ from ioc.adapters.user_store import AccountError
 from ioc.domain.access import ROLE_NAMES, ROLES, SIGNED_IN
 from ioc.domain.departments import all_departments
 from ioc.i18n import resolve_lang, t
+from ioc.views.admin import account_error_text
 from ioc.web.auth import client_ip, current_principal, secured_callback
 
 
@@ -16,7 +17,7 @@ def register(app, services) -> None:
     departments = {d.id: d for d in all_departments(services.city)}
 
     @secured_callback(app, "view:account", Output("account-facts", "children"), Output("password-form", "style"),
-                      Input("account-page", "id"), State("lang", "data"))
+                      Output("password-user", "value"), Input("account-page", "id"), State("lang", "data"))
     def facts(_id, lang):
         lang = resolve_lang(lang, services.settings.lang)
         p = current_principal()
@@ -28,21 +29,26 @@ def register(app, services) -> None:
         if p.kind == "kiosk":
             items.append((t("kiosk", lang), t("account_kiosk", lang)))
         children = [x for label, value in items for x in (html.Dt(label), html.Dd(value))]
-        return children, ({"display": "none"} if p.kind != "user" else {})
+        return children, ({"display": "none"} if p.kind != "user" else {}), p.name
 
     @secured_callback(app, SIGNED_IN, Output("account-message", "children"), Output("password-current", "value"),
-                      Output("password-new", "value"), Input("password-change", "n_clicks"),
-                      State("password-current", "value"), State("password-new", "value"), State("lang", "data"),
-                      prevent_initial_call=True)
-    def change_password(_clicks, current, new, lang):
+                      Output("password-new", "value"), Output("password-confirm", "value"), Input("password-change", "n_clicks"),
+                      State("password-current", "value"), State("password-new", "value"), State("password-confirm", "value"),
+                      State("lang", "data"), prevent_initial_call=True)
+    def change_password(_clicks, current, new, confirm, lang):
+        """Submitted by the button or by Enter in any field of the form; the new password twice."""
         lang = resolve_lang(lang, services.settings.lang)
         p = current_principal()
         if p.kind != "user":
-            return t("account_kiosk", lang), "", ""
+            return t("account_kiosk", lang), "", "", ""
+        if not current or not new:
+            return t("password_missing", lang), no_update, no_update, no_update
+        if new != (confirm or ""):
+            return t("password_mismatch", lang), no_update, no_update, ""
         try:
-            services.users.change_own_password(p.name, current or "", new or "", ip=client_ip())
+            services.users.change_own_password(p.name, current, new, ip=client_ip())
         except AccountError as e:
-            return str(e), no_update, no_update
+            return account_error_text(e, lang), no_update, no_update, no_update
         except REDIS_UNAVAILABLE:
-            return t("data_unavailable", lang), no_update, no_update
-        return t("password_changed", lang), "", ""
+            return t("data_unavailable", lang), no_update, no_update, no_update
+        return t("password_changed", lang), "", "", ""

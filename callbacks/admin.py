@@ -15,7 +15,7 @@ from ioc.adapters.user_store import Actor, UserNotFound
 from ioc.domain.accounts import AccountError
 from ioc.domain.departments import all_departments
 from ioc.i18n import resolve_lang, t
-from ioc.views.admin import department_for, kiosk_link, selected, self_lockout, token_rows, user_rows
+from ioc.views.admin import account_error_text, department_for, kiosk_link, selected, self_lockout, token_rows, user_rows
 from ioc.web.auth import client_ip, current_principal, secured_callback
 
 SHOWN: dict = {}
@@ -50,6 +50,12 @@ def register(app, services) -> None:
             return user_rows(services.users.list(), departments, lang), token_rows(services.users.tokens(), departments, lang), ""
         except REDIS_UNAVAILABLE:
             return no_update, no_update, t("data_unavailable", lang)
+
+    @secured_callback(app, "view:admin", Output("admin-users-grid", "columnSize"), Output("admin-tokens-grid", "columnSize"),
+                      Input("admin-users-grid", "rowData"), Input("admin-tokens-grid", "rowData"), prevent_initial_call=True)
+    def fit_columns(_users, _tokens):
+        """Once rows are shown, each column as wide as its contents: a long name whole, an empty column narrow."""
+        return "autoSize", "autoSize"
 
     @secured_callback(
         app, "view:admin",
@@ -116,8 +122,10 @@ def register(app, services) -> None:
                 message = f"{t('admin_password_reset', lang)}: {user.name}"
             else:
                 return no_update, no_update, no_update, no_update, no_update
-        except (AccountError, UserNotFound) as e:
-            return f"{t('admin_failed', lang)}: {e}", [], HIDDEN, no_update, no_update
+        except AccountError as e:
+            return f"{t('admin_failed', lang)}: {account_error_text(e, lang)}", [], HIDDEN, no_update, no_update
+        except UserNotFound:
+            return f"{t('admin_failed', lang)}: {t('account_err_not_found', lang)}", [], HIDDEN, no_update, no_update
         except REDIS_UNAVAILABLE:
             return t("data_unavailable", lang), [], HIDDEN, no_update, no_update
         if secret is None:
@@ -147,8 +155,10 @@ def register(app, services) -> None:
                 return f"{t('admin_token_revoked', lang)}: {token.id} {token.name}", [], HIDDEN, (changed or 0) + 1
             token, secret = services.users.create_token(name or "", roles or [], by, department=department_for(roles, department),
                                                         kiosk="kiosk" in (kiosk or []))
-        except (AccountError, UserNotFound) as e:
-            return f"{t('admin_failed', lang)}: {e}", [], HIDDEN, no_update
+        except AccountError as e:
+            return f"{t('admin_failed', lang)}: {account_error_text(e, lang)}", [], HIDDEN, no_update
+        except UserNotFound:
+            return f"{t('admin_failed', lang)}: {t('account_err_not_found', lang)}", [], HIDDEN, no_update
         except REDIS_UNAVAILABLE:
             return t("data_unavailable", lang), [], HIDDEN, no_update
         if token.kiosk:

@@ -24,10 +24,10 @@ from ioc.domain.case_indicators import indicators_of, rank_departments
 from ioc.domain.cases import OPEN_STAGES, TRANSITIONS, CaseActionError
 from ioc.domain.departments import all_departments
 from ioc.i18n import resolve_lang, t
-from ioc.views.cases import (action_buttons, action_label, case_facts, case_rows, class_name, countdown, department_tasks,
-                             filter_cases, fmt_time, indicator_row, indicator_rows, inspection_queues, on_time_figure,
-                             overdue_count, period_range, ranking_rows, stage_counts, stage_name,
-                             task_summary, timeline_rows)
+from ioc.views.cases import (action_buttons, action_done_text, action_error_text, action_problem, case_facts, case_rows,
+                             class_name, countdown, department_tasks, failed_text, filter_cases, fmt_time, indicator_row, indicator_rows,
+                             inspection_queues, on_time_figure, overdue_count, period_range, ranking_rows, report_error_text,
+                             stage_counts, stage_name, task_summary, timeline_rows)
 from ioc.web.auth import client_ip, current_principal, secured_callback
 from ioc.web.people import DisplayNames
 from ioc.web.cases_api import visible_to
@@ -161,7 +161,7 @@ def register(app, services) -> None:
                                        role=p.acting_role("case:report"), description=description or "", reporter=reporter or "",
                                        address=address or "", ip=client_ip())
         except CaseInputError as e:
-            return f"{t('case_failed', lang)}: {e}", no_update, no_update
+            return report_error_text(e, lang), no_update, no_update
         except REDIS_UNAVAILABLE:
             return t("data_unavailable", lang), no_update, no_update
         message = [f"{t('case_new_created' if new else 'case_new_existing', lang)}: ",
@@ -258,6 +258,9 @@ def register(app, services) -> None:
             case = cases().store.find(case_id) if case_id else None
             if case is None or not visible_to(case, p):
                 return t("case_not_found", lang), no_update, no_update
+            problem, values = action_problem(action, note or "", department or "", hours, master_id or "", case.id)
+            if problem:
+                return failed_text(problem, lang, **values), no_update, no_update
             if isinstance(hours, bool) or not isinstance(hours, (int, float)) or not float(hours).is_integer():
                 hours = 0
             after = cases().act(case.id, action, p, expected_version=version if isinstance(version, int) else case.version,
@@ -268,10 +271,10 @@ def register(app, services) -> None:
         except CaseNotFound:
             return t("case_not_found", lang), no_update, no_update
         except (CaseActionError, CaseInputError) as e:  # CasePermissionError is a CaseActionError
-            return f"{t('case_failed', lang)}: {e}", no_update, no_update
+            return action_error_text(e, lang), no_update, no_update
         except REDIS_UNAVAILABLE:
             return t("data_unavailable", lang), no_update, no_update
-        return f"{t('case_done', lang)}: {action_label(action, lang)} → {stage_name(after.stage, lang)}", (changed or 0) + 1, ""
+        return action_done_text(action, after.stage, lang), (changed or 0) + 1, ""
 
     # ---- a department's tasks -------------------------------------------------------------------
 
@@ -341,6 +344,8 @@ def register(app, services) -> None:
         as_of = min(end, now)
         period_text = f"{fmt_time(start)} — {fmt_time(end)}（{t('ind_as_of', lang)} {fmt_time(as_of)}）" if lang == "zh" \
             else f"{fmt_time(start)} — {fmt_time(end)} ({t('ind_as_of', lang)} {fmt_time(as_of)})"
-        return (period_text, [city_row] + indicator_rows(by_district, districts), indicator_rows(by_department, department_names),
+        every_district = [d.id for d in services.city.districts]
+        return (period_text, [city_row] + indicator_rows(by_district, districts, every_district, city),
+                indicator_rows(by_department, department_names),
                 ranking_rows(rank_departments(by_department), department_names),
                 on_time_figure(by_department, department_names, lang))

@@ -4,7 +4,6 @@ in the `.secret` boxes, right after the change that made them."""
 
 from __future__ import annotations
 
-import dash_ag_grid as dag
 from dash import dcc, html
 
 from ioc.domain.departments import all_departments
@@ -12,33 +11,27 @@ from ioc.domain.geo import CityMap
 from ioc.i18n import t
 from ioc.views.admin import department_options, role_options
 
-from .shell import GRID_THEME
+from .grids import ag_grid
 
-USER_COLUMNS = (("name", "admin_col_name", 150), ("display_name", "admin_col_display", 150), ("roles", "admin_col_roles", 0),
-                ("department", "admin_col_department", 0), ("status", "admin_col_status", 100),
-                ("created", "admin_col_created", 170), ("updated", "admin_col_updated", 170))
-TOKEN_COLUMNS = (("id", "admin_col_id", 110), ("name", "admin_col_token_name", 0), ("roles", "admin_col_roles", 0),
-                 ("department", "admin_col_department", 0), ("kiosk", "admin_col_kiosk", 110),
-                 ("created_by", "admin_col_created_by", 160), ("created", "admin_col_created", 170),
-                 ("status", "admin_col_status", 190))
+USER_COLUMNS = (("name", "admin_col_name"), ("display_name", "admin_col_display"), ("roles", "admin_col_roles"),
+                ("department", "admin_col_department"), ("status", "admin_col_status"), ("created", "admin_col_created"),
+                ("updated", "admin_col_updated"))
+TOKEN_COLUMNS = (("id", "admin_col_id"), ("name", "admin_col_token_name"), ("roles", "admin_col_roles"),
+                 ("department", "admin_col_department"), ("kiosk", "admin_col_kiosk"), ("created_by", "admin_col_created_by"),
+                 ("created", "admin_col_created"), ("status", "admin_col_status"))
 HIDDEN = {"display": "none"}
 FIELD = {"width": "260px"}
 
 
 def _columns(spec, lang: str) -> list[dict]:
-    return [{"field": field, "headerName": t(key, lang), **({"width": width} if width else {"flex": 1})}
-            for field, key, width in spec]
+    return [{"field": field, "headerName": t(key, lang), "minWidth": 90} for field, key in spec]
 
 
-def _grid(grid_id: str, spec, lang: str, row_id: str) -> dag.AgGrid:
-    return dag.AgGrid(
-        id=grid_id, columnDefs=_columns(spec, lang), rowData=[], getRowId=f"params.data.{row_id}",
-        defaultColDef={"sortable": True, "resizable": True, "filter": True},
-        dashGridOptions={"animateRows": False, "localeText": {"noRowsToShow": t("admin_no_rows", lang)},
-                         "rowSelection": {"mode": "singleRow", "checkboxes": False, "enableClickSelection": True},
-                         "theme": GRID_THEME},
-        style={"height": "34vh"},
-    )
+def _grid(grid_id: str, spec, lang: str, row_id: str):
+    return ag_grid(grid_id, _columns(spec, lang), lang, t("admin_no_rows", lang),
+                   {"rowSelection": {"mode": "singleRow", "checkboxes": False, "enableClickSelection": True}},
+                   getRowId=f"params.data.{row_id}", defaultColDef={"sortable": True, "resizable": True, "filter": True},
+                   style={"height": "34vh"})
 
 
 def _dropdown(element_id: str, options: list[dict], placeholder: str, multi: bool = False) -> dcc.Dropdown:

@@ -2,23 +2,24 @@
 
 from __future__ import annotations
 
-import dash_ag_grid as dag
 from dash import dcc, html
 
 from ioc.i18n import t
 
-from .shell import GRID_THEME
+from .grids import ag_grid
 
 AUDIT_REFRESH_MS = 10_000
 # action filter: prefix -> label key suffix (the first is "all")
-ACTION_GROUPS = ("", "auth.", "user.", "token.", "alarm.", "access.")
+ACTION_GROUPS = ("", "auth.", "user.", "token.", "alarm.", "case.", "access.")
 COLUMNS = ("time", "actor", "role", "action", "target", "outcome", "ip", "detail")
 
 
 def audit_columns(lang: str) -> list[dict]:
-    widths = {"time": 170, "actor": 150, "role": 150, "action": 260, "target": 200, "outcome": 100, "ip": 130}
-    fields = {"action": "action_label"}  # the action's name in the page language, with its code
-    return [{"field": fields.get(c, c), "headerName": t(f"col_{c}", lang), **({"width": widths[c]} if c in widths else {"flex": 1})}
+    widths = {"time": 170, "actor": 170, "role": 150, "action": 170, "target": 200, "outcome": 110, "ip": 130}
+    fields = {"action": "action_label"}  # the action's name in the page language
+    # a cell too narrow for its text shows it whole on hover
+    return [{"field": fields.get(c, c), "headerName": t(f"col_{c}", lang), "tooltipField": fields.get(c, c),
+             **({"width": widths[c]} if c in widths else {"flex": 1, "minWidth": 320})}
             for c in COLUMNS]
 
 
@@ -39,12 +40,9 @@ def audit_page(lang: str) -> html.Div:
             ),
             dcc.Store(id="audit-before", data=None),
             dcc.Interval(id="audit-tick", interval=AUDIT_REFRESH_MS, n_intervals=0),
-            dag.AgGrid(
-                id="audit-grid", columnDefs=audit_columns(lang), rowData=[],
-                defaultColDef={"sortable": True, "resizable": True, "filter": True},
-                dashGridOptions={"animateRows": False, "pagination": True, "paginationPageSize": 100, "theme": GRID_THEME},
-                style={"height": "70vh"},
-            ),
+            ag_grid("audit-grid", audit_columns(lang), lang, t("admin_no_rows", lang),
+                    {"pagination": True, "paginationPageSize": 100}, getRowId="params.data.id",
+                    defaultColDef={"sortable": True, "resizable": True, "filter": True}, style={"height": "70vh"}),
         ],
         className="audit-page", id="audit-page",
     )

@@ -5,29 +5,29 @@ Layouts only: the callbacks (callbacks/cases.py) fill them from the case store."
 
 from __future__ import annotations
 
-import dash_ag_grid as dag
 import dash_leaflet as dl
 from dash import dcc, html
 
-from ioc.domain.cases import OPEN_STAGES, STAGE_NAMES, TRANSITIONS
+from ioc.domain.cases import OPEN_STAGES, TRANSITIONS
 from ioc.domain.departments import all_departments
 from ioc.domain.geo import CityMap
 from ioc.i18n import t
 from ioc.views.admin import department_options
 from ioc.views.cases import (STAY_STAGES, category_options, class_options, formula_lines, period_options, source_options,
-                             urgency_options)
+                             empty_figure, stage_name, urgency_options)
 
-from .shell import GRID_THEME
+from .grids import NUMBER, ag_grid
 
 HIDDEN = {"display": "none"}
 # hidden, yet laid out: a Leaflet map mounted under `display: none` never learns its size
 HIDDEN_LAID_OUT = {"visibility": "hidden", "height": 0, "overflow": "hidden"}
 CASE_REFRESH_MS = 10_000  # the case page re-reads its case (the countdown runs on the shell's tick)
 INDICATORS_REFRESH_MS = 60_000
+# a figure column of the indicator tables: right-aligned, sized by flex, at least wide enough for "100.0%"
+FIGURE = {**NUMBER, "minWidth": 74, "flex": 1}
 DANGER_ACTIONS = frozenset({"reject", "void", "return", "check_fail", "deny_deferral"})
 RATE_FORMAT = {"function": "params.value == null ? '—' : params.value.toFixed(1) + '%'"}
 HOURS_FORMAT = {"function": "params.value == null ? '—' : params.value.toFixed(1)"}
-NUMBER = {"type": "numericColumn", "filter": "agNumberColumnFilter"}
 
 # (field, label key, width or 0 for flex) of the case lists
 CASE_COLUMNS = (("link", "case_col_id", 190), ("class", "case_col_class", 0), ("district", "case_col_district", 120),
@@ -57,13 +57,9 @@ def case_columns(spec, lang: str) -> list[dict]:
     return columns
 
 
-def case_grid(grid_id: str, spec, lang: str, row_id: str = "id", height: str = "60vh") -> dag.AgGrid:
-    return dag.AgGrid(
-        id=grid_id, columnDefs=case_columns(spec, lang), rowData=[], getRowId=f"params.data.{row_id}",
-        defaultColDef={"sortable": True, "resizable": True, "filter": True},
-        dashGridOptions={"animateRows": False, "localeText": {"noRowsToShow": t("case_no_rows", lang)}, "theme": GRID_THEME},
-        style={"height": height},
-    )
+def case_grid(grid_id: str, spec, lang: str, row_id: str = "id", height: str = "60vh"):
+    return ag_grid(grid_id, case_columns(spec, lang), lang, t("case_no_rows", lang), getRowId=f"params.data.{row_id}",
+                   defaultColDef={"sortable": True, "resizable": True, "filter": True}, style={"height": height})
 
 
 def count_card(card_id: str, label: str, clickable: bool = True):
@@ -97,8 +93,7 @@ def small_map(city: CityMap, map_id: str, tile_url: str, children: list, zoom: f
 
 def console_page(city: CityMap, lang: str, tile_url: str = "") -> html.Div:
     cards = [count_card("case-stage-all", t("case_all", lang))]
-    cards += [count_card(f"case-stage-{s}", STAGE_NAMES[s][lang] if lang in STAGE_NAMES[s] else STAGE_NAMES[s]["zh"])
-              for s in OPEN_STAGES]
+    cards += [count_card(f"case-stage-{s}", stage_name(s, lang)) for s in OPEN_STAGES]
     cards.append(count_card("case-overdue", t("case_overdue_total", lang), clickable=False))
     filters = html.Div(
         [
@@ -267,36 +262,35 @@ def inspections_page(lang: str) -> html.Div:
 # ---- indicators -------------------------------------------------------------------------------
 
 def indicator_columns(name_key: str, lang: str) -> list[dict]:
-    columns = [{"field": "name", "headerName": t(name_key, lang), "pinned": "left", "minWidth": 180, "flex": 1}]
-    columns += [{"field": f, "headerName": t(f"ind_col_{f}", lang), "width": 110, **NUMBER}
-                for f in ("registered", "due", "closed")]
-    columns += [{"field": f, "headerName": t(f"ind_col_{f}", lang), "width": 120, "valueFormatter": RATE_FORMAT, **NUMBER}
+    """The indicator table's columns, sized by flex so the 15 of them fit a 1920 px screen;
+    the headers wrap."""
+    columns = [{"field": "name", "headerName": t(name_key, lang), "pinned": "left", "minWidth": 150, "flex": 1.8,
+                "wrapText": True, "autoHeight": True, "cellClass": "ind-name"}]
+    columns += [{"field": f, "headerName": t(f"ind_col_{f}", lang), **FIGURE} for f in ("registered", "due", "closed")]
+    columns += [{"field": f, "headerName": t(f"ind_col_{f}", lang), "valueFormatter": RATE_FORMAT, **FIGURE}
                 for f in ("closure_rate", "on_time_rate", "rework_rate")]
-    columns += [{"field": f, "headerName": t(f"ind_col_{f}", lang), "width": 100, **NUMBER} for f in ("overdue", "deferred")]
-    columns += [{"field": f"hours_{s}", "headerName": t("ind_col_hours", lang).format(stage=STAGE_NAMES[s].get(lang, STAGE_NAMES[s]["zh"])),
-                 "width": 140, "valueFormatter": HOURS_FORMAT, **NUMBER} for s in STAY_STAGES]
+    columns += [{"field": f, "headerName": t(f"ind_col_{f}", lang), **FIGURE} for f in ("overdue", "deferred")]
+    columns.append({"headerName": t("ind_col_hours_group", lang), "headerClass": "ind-group",
+                    "children": [{"field": f"hours_{s}", "headerName": stage_name(s, lang), "valueFormatter": HOURS_FORMAT, **FIGURE}
+                                 for s in STAY_STAGES]})
     return columns
 
 
 def ranking_columns(lang: str) -> list[dict]:
     return [
-        {"field": "rank", "headerName": t("ind_col_rank", lang), "width": 90, **NUMBER},
-        {"field": "name", "headerName": t("ind_col_department", lang), "minWidth": 200, "flex": 1},
-        {"field": "score", "headerName": t("ind_col_score", lang), "width": 120, "valueFormatter": HOURS_FORMAT, **NUMBER},
-        {"field": "on_time_rate", "headerName": t("ind_col_on_time_rate", lang), "width": 120, "valueFormatter": RATE_FORMAT, **NUMBER},
-        {"field": "closure_rate", "headerName": t("ind_col_closure_rate", lang), "width": 120, "valueFormatter": RATE_FORMAT, **NUMBER},
-        {"field": "rework_rate", "headerName": t("ind_col_rework_rate", lang), "width": 120, "valueFormatter": RATE_FORMAT, **NUMBER},
-        {"field": "overdue", "headerName": t("ind_col_overdue", lang), "width": 100, **NUMBER},
+        {"field": "rank", "headerName": t("ind_col_rank", lang), **FIGURE},
+        {"field": "name", "headerName": t("ind_col_department", lang), "minWidth": 160, "flex": 2.4},
+        {"field": "score", "headerName": t("ind_col_score", lang), "valueFormatter": HOURS_FORMAT, **FIGURE},
+        {"field": "on_time_rate", "headerName": t("ind_col_on_time_rate", lang), "valueFormatter": RATE_FORMAT, **FIGURE},
+        {"field": "closure_rate", "headerName": t("ind_col_closure_rate", lang), "valueFormatter": RATE_FORMAT, **FIGURE},
+        {"field": "rework_rate", "headerName": t("ind_col_rework_rate", lang), "valueFormatter": RATE_FORMAT, **FIGURE},
+        {"field": "overdue", "headerName": t("ind_col_overdue", lang), **FIGURE},
     ]
 
 
-def _indicator_grid(grid_id: str, columns: list[dict], lang: str) -> dag.AgGrid:
-    return dag.AgGrid(
-        id=grid_id, columnDefs=columns, rowData=[], getRowId="params.data.key",
-        defaultColDef={"sortable": True, "resizable": True, "wrapHeaderText": True, "autoHeaderHeight": True},
-        dashGridOptions={"animateRows": False, "domLayout": "autoHeight", "theme": GRID_THEME,
-                         "localeText": {"noRowsToShow": t("case_no_rows", lang)}},
-    )
+def _indicator_grid(grid_id: str, columns: list[dict], lang: str):
+    return ag_grid(grid_id, columns, lang, t("case_no_rows", lang), {"domLayout": "autoHeight"}, getRowId="params.data.key",
+                   defaultColDef={"sortable": True, "resizable": True, "wrapHeaderText": True, "autoHeaderHeight": True})
 
 
 def indicators_page(lang: str) -> html.Div:
@@ -322,8 +316,7 @@ def indicators_page(lang: str) -> html.Div:
                 [
                     html.Div(_indicator_grid("ind-ranking-grid", ranking_columns(lang), lang), className="case-ranking"),
                     dcc.Graph(id="ind-chart", config={"displayModeBar": False}, className="case-chart",
-                              figure={"data": [], "layout": {"paper_bgcolor": "rgba(0,0,0,0)", "plot_bgcolor": "rgba(0,0,0,0)",
-                                                             "height": 340}}),
+                              figure=empty_figure(lang, t("ind_chart", lang))),
                 ],
                 className="case-ranking-row",
             ),

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import dash_ag_grid as dag
 from dash import dcc, html
 
 from ioc.domain.geo import CityMap
 from ioc.i18n import t
 
 from .bigscreen import city_map, kpi
-from .shell import GRID_THEME
+from .grids import INTEGER_FORMAT, NUMBER, ag_grid
 
 DISTRICT_KPIS = ("kpi_online", "kpi_alarms", "kpi_cases", "kpi_aqi", "kpi_traffic", "kpi_water", "kpi_lights")
 
@@ -65,7 +64,7 @@ def district_page(city: CityMap, district_id: str, lang: str, tile_url: str) -> 
 
 
 def ranking_columns(lang: str) -> list[dict]:
-    num = {"type": "numericColumn", "filter": "agNumberColumnFilter"}
+    num = NUMBER
     return [
         {"field": "district", "headerName": t("col_district", lang), "pinned": "left",
          "cellRenderer": "markdown"},
@@ -75,7 +74,7 @@ def ranking_columns(lang: str) -> list[dict]:
         {"field": "critical", "headerName": t("col_critical", lang), **num},
         {"field": "cases", "headerName": t("col_cases", lang), **num},
         {"field": "cases_overdue", "headerName": t("col_cases_overdue", lang), **num},
-        {"field": "aqi", "headerName": t("col_aqi", lang), **num},
+        {"field": "aqi", "headerName": t("col_aqi", lang), "valueFormatter": INTEGER_FORMAT, **num},
     ]
 
 
@@ -83,15 +82,8 @@ def districts_page(lang: str) -> html.Div:
     return html.Div(
         [
             html.H2(t("nav_districts", lang)),
-            dag.AgGrid(
-                id="ranking",
-                columnDefs=ranking_columns(lang),
-                rowData=[],
-                defaultColDef={"sortable": True, "resizable": True},
-                columnSize="sizeToFit",
-                dashGridOptions={"domLayout": "autoHeight", "animateRows": False, "theme": GRID_THEME},
-                getRowId="params.data.id",
-            ),
+            ag_grid("ranking", ranking_columns(lang), lang, grid_options_extra={"domLayout": "autoHeight"},
+                    defaultColDef={"sortable": True, "resizable": True}, columnSize="sizeToFit", getRowId="params.data.id"),
         ],
         className="districts-page",
     )

@@ -88,7 +88,7 @@ class UserStore:
         user = User(name, roles, hash_password(password), _display(display_name), department, False, 1, now, now, demo)
         def txn(pipe):
             if pipe.hexists(keys.USERS, name):
-                raise AccountError(f"user {name!r} already exists")
+                raise AccountError(f"user {name!r} already exists", "user_exists")
             pipe.multi()
             pipe.hset(keys.USERS, name, orjson.dumps(user.to_dict()))
             self.audit.record_in(pipe, by.name, by.role, "user.add", name, "ok", by.ip, user.public())
@@ -125,10 +125,10 @@ class UserStore:
         user = self.require(name)
         if not verify_password(user.password_hash, current or ""):
             self.audit.record(name, "+".join(user.roles), "auth.password_changed", name, "failed", ip, {"error": "wrong current password"})
-            raise AccountError("the current password is not right")
+            raise AccountError("the current password is not right", "wrong_current")
         validate_password(new, name)
         if new == current:
-            raise AccountError("the new password must differ from the current one")
+            raise AccountError("the new password must differ from the current one", "same_password")
         digest = hash_password(new)
         # the epoch stays: this session (and the user's others) carry on
         return self._change(name, lambda u: u.with_changes(password_hash=digest), Actor(name, "+".join(user.roles), ip),
@@ -290,7 +290,7 @@ class UserStore:
 def _display(name: str | None) -> str:
     text = " ".join((name or "").split())
     if len(text) > 40:
-        raise AccountError("the display name must be at most 40 characters")
+        raise AccountError("the display name must be at most 40 characters", "display_name")
     return text
 
 

@@ -27,25 +27,32 @@ _hasher = PasswordHasher()
 
 
 class AccountError(ValueError):
-    """A user or token change that is not well formed; the message says what to fix."""
+    """A user or token change that is not well formed; the message says what to fix (in English,
+    for the CLI and the API), `code` names the cause for a page to say it in its language
+    (i18n key `account_err_<code>`, formatted with `params`)."""
+
+    def __init__(self, message: str, code: str = "other", **params):
+        super().__init__(message)
+        self.code = code
+        self.params = params
 
 
 def validate_name(name: str) -> str:
     """The stored form of a user name (trimmed, lowercase: sign-in is case-insensitive)."""
     name = (name or "").strip().lower()
     if not NAME_PATTERN.match(name):
-        raise AccountError(f"user name {name!r} must be 2-40 characters: lowercase letters, digits, '.', '_' or '-', starting with a letter or digit")
+        raise AccountError(f"user name {name!r} must be 2-40 characters: lowercase letters, digits, '.', '_' or '-', starting with a letter or digit", "name")
     return name
 
 
 def validate_password(password: str, name: str = "") -> str:
     password = password or ""
     if len(password) < PASSWORD_MIN:
-        raise AccountError(f"the password must be at least {PASSWORD_MIN} characters")
+        raise AccountError(f"the password must be at least {PASSWORD_MIN} characters", "password_short", n=PASSWORD_MIN)
     if len(password) > PASSWORD_MAX:
-        raise AccountError(f"the password must be at most {PASSWORD_MAX} characters")
+        raise AccountError(f"the password must be at most {PASSWORD_MAX} characters", "password_long", n=PASSWORD_MAX)
     if name and password.lower() == name.lower():
-        raise AccountError("the password must not be the user name")
+        raise AccountError("the password must not be the user name", "password_is_name")
     return password
 
 
@@ -58,19 +65,20 @@ def validate_roles(roles, department: str, departments: frozenset[str]) -> tuple
                 try:
                     name = normalise_role(part)
                 except ValueError as e:
-                    raise AccountError(str(e)) from None
+                    raise AccountError(str(e), "role") from None
                 if name not in normalised:
                     normalised.append(name)
     if not normalised:
-        raise AccountError("a user needs at least one role")
+        raise AccountError("a user needs at least one role", "no_role")
     department = (department or "").strip()
     if "handler" in normalised:
         if not department:
-            raise AccountError("a department handler needs --department (the department whose tasks it handles)")
+            raise AccountError("a department handler needs --department (the department whose tasks it handles)", "department_needed")
         if department not in departments:
-            raise AccountError(f"unknown department {department!r}; departments are {', '.join(sorted(departments))}")
+            raise AccountError(f"unknown department {department!r}; departments are {', '.join(sorted(departments))}",
+                               "department_unknown")
     elif department:
-        raise AccountError("only a department handler is bound to a department")
+        raise AccountError("only a department handler is bound to a department", "department_not_handler")
     return tuple(normalised), department
 
 
@@ -198,5 +206,5 @@ def token_sha256(token: str) -> str:
 def validate_token_name(name: str) -> str:
     name = (name or "").strip()
     if not 1 <= len(name) <= 60 or any(c in name for c in "\r\n\t"):
-        raise AccountError("a token needs a name of 1-60 characters saying which system uses it")
+        raise AccountError("a token needs a name of 1-60 characters saying which system uses it", "token_name")
     return name

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta, timezone
 from ioc.domain.access import ROLE_NAMES, ROLES
 from ioc.domain.accounts import ApiToken, User
 from ioc.domain.departments import Department
-from ioc.i18n import t
+from ioc.i18n import STRINGS, t
 
 CST = timezone(timedelta(hours=8))
 
@@ -106,3 +106,12 @@ def self_lockout(actor_name: str, target: str, action: str, roles: Iterable[str]
 def kiosk_link(host_url: str, secret: str) -> str:
     """The link that opens a read-only wall session, e.g. `https://ioc.example/kiosk/ioc_…`."""
     return f"{host_url.rstrip('/')}/kiosk/{secret}"
+
+
+def account_error_text(error: Exception, lang: str) -> str:
+    """A refused user, token or password change in the page language, by the error's `code`
+    (`ioc.domain.accounts.AccountError`); a cause without words of its own says it was refused."""
+    key = f"account_err_{getattr(error, 'code', 'other')}"
+    if key not in STRINGS:
+        key = "account_err_other"
+    return t(key, lang).format(**getattr(error, "params", {}))

@@ -13,7 +13,8 @@ from datetime import datetime, timedelta, timezone
 from ioc.domain import case_catalog
 from ioc.domain.access import ROLE_NAMES, Principal
 from ioc.domain.case_indicators import FORMULAS, Indicators, Ranked, period_bounds
-from ioc.domain.cases import OPEN_STAGES, STAGE_NAMES, STAGES, TRANSITIONS, Case, CaseEvent, allowed_actions
+from ioc.domain.cases import (DEFERRAL_MAX_HOURS, NOTE_MAX, OPEN_STAGES, STAGE_NAMES, STAGES, TRANSITIONS, Case, CaseEvent,
+                              CasePermissionError, allowed_actions)
 from ioc.domain.departments import Department
 from ioc.i18n import STRINGS, t
 
@@ -65,8 +66,22 @@ def class_name(code: str, lang: str = "zh") -> str:
 
 
 def stage_name(stage: str, lang: str = "zh") -> str:
+    """A stage as the queue it is: what the case awaits (`待核实` / "Awaiting verification" for
+    `accepted`), or how it ended (`已结案`); the same words on every page."""
+    key = f"case_stage_{stage}"
+    if key in STRINGS:
+        return t(key, lang)
     names = STAGE_NAMES.get(stage)
     return (names.get(lang) or names["zh"]) if names else stage
+
+
+def action_done_text(action: str, stage: str, lang: str = "zh") -> str:
+    """The confirmation of an action taken on the case page: `已办理：受理（送核实） → 待核实`; an
+    action that leaves the stage as it is (签收, 延期, 督办) says the case stays where it is."""
+    transition = TRANSITIONS.get(action)
+    if transition is not None and transition.to_stage is None:
+        return t("case_done_stays", lang).format(action=action_label(action, lang), stage=stage_name(stage, lang))
+    return t("case_done_moves", lang).format(action=action_label(action, lang), stage=stage_name(stage, lang))
 
 
 def source_name(source: str, lang: str = "zh") -> str:
@@ -198,11 +213,8 @@ def case_rows(cases: Iterable[Case], now_ms: int, lang: str, district_names: Map
 def case_facts(case: Case, lang: str, district_names: Mapping[str, str],
                departments: Mapping[str, Department]) -> list[tuple[str, str]]:
     """(label, value) lines describing the case; media and duplicates are shown apart (links)."""
-    minor = case_catalog.MINOR_CLASSES.get(case.class_code)
-    other = ("zh" if lang == "en" else "en")
-    class_text = f"{case.class_code} {class_name(case.class_code, lang)}" + (f" · {minor.name(other)}" if minor else "")
     facts = [
-        ("case_fact_class", class_text),
+        ("case_fact_class", f"{case.class_code} {class_name(case.class_code, lang)}"),
         ("case_fact_stage", stage_name(case.stage, lang)),
         ("case_fact_urgent", t("case_urgent" if case.urgent else "case_ordinary", lang)),
         ("case_fact_district", district_names.get(case.district, case.district)),
@@ -231,6 +243,70 @@ def action_buttons(case: Case, principal: Principal | None) -> list[str]:
     """The actions to offer as buttons: `allowed_actions`, less an acknowledgement already given
     (the workflow would refuse it a second time)."""
     return [a for a in allowed_actions(case, principal) if not (a == "acknowledge" and case.acknowledged_at)]
+
+
+def action_problem(action: str, note: str = "", department: str = "", hours=None, master_id: str = "",
+                   case_id: str = "") -> tuple[str, dict]:
+    """What the case page's inputs lack for `action`, as (i18n key, format values), or ('', {}):
+    checked before asking the workflow, so the refusal is in the page language."""
+    transition = TRANSITIONS.get(action)
+    if transition is None:
+        return "case_err_other", {}
+    note = (note or "").strip()
+    if transition.note_required and not note:
+        return "case_err_note_required", {}
+    if len(note) > NOTE_MAX:
+        return "case_err_note_long", {"n": NOTE_MAX}
+    if action == "request_deferral" and (isinstance(hours, bool) or not isinstance(hours, (int, float))
+                                         or not float(hours).is_integer() or not 1 <= hours <= DEFERRAL_MAX_HOURS):
+        return "case_err_hours", {"n": DEFERRAL_MAX_HOURS}
+    if action == "merge" and (not (master_id or "").strip() or master_id.strip() == case_id):
+        return "case_err_master", {}
+    return "", {}
+
+
+# the phone-report form's fields, by the name a refusal gives them (CaseInputError.field)
+REPORT_FIELDS = {"category": "case_new_class", "class_code": "case_new_class", "lat": "case_new_lat", "lon": "case_new_lon",
+                 "address": "case_new_address", "reporter": "case_new_reporter", "description": "case_new_description"}
+
+
+def report_error_text(error: Exception, lang: str = "zh") -> str:
+    """A refused phone report in the page language, naming the form's field at fault."""
+    label = REPORT_FIELDS.get(getattr(error, "field", ""))
+    if label is None:
+        return t("case_err_report_other", lang)
+    if getattr(error, "field", "") in ("lat", "lon"):
+        return t("case_err_report_position", lang)
+    return t("case_err_report_field", lang).format(field=t(label, lang))
+
+
+# a workflow refusal's field (CaseInputError.field, or a CaseActionError's when it names one) -> its words
+FIELD_ERRORS = {"note": "case_err_note_required", "department": "case_err_department", "hours": "case_err_hours",
+                "master_id": "case_err_master"}
+
+
+def action_error_text(error: Exception, lang: str = "zh") -> str:
+    """A refused case action in the page language: by the field at fault, by the kind of refusal
+    (permission, the case's stage or state), never the server's English text."""
+    field = getattr(error, "field", "")
+    if isinstance(error, CasePermissionError):
+        key = "case_err_permission"
+    elif field in FIELD_ERRORS:
+        key = FIELD_ERRORS[field]
+    elif "already acknowledged" in str(error):
+        key = "case_err_acknowledged"
+    elif "already waiting" in str(error):
+        key = "case_err_deferral_waiting"
+    elif "no deferral request" in str(error):
+        key = "case_err_no_deferral"
+    else:
+        key = "case_err_stage"  # the case is no longer where the page showed it
+    return failed_text(key, lang)
+
+
+def failed_text(key: str, lang: str = "zh", **values) -> str:
+    """`未能办理：<why>` / "Not done: <why>" for the i18n key saying why."""
+    return f"{t('case_failed', lang)}{'：' if lang == 'zh' else ': '}{t(key, lang).format(**values)}"
 
 
 def transition_text(from_stage: str, to_stage: str, lang: str = "zh") -> str:
@@ -311,9 +387,18 @@ def indicator_row(key: str, name: str, ind: Indicators) -> dict:
     return row
 
 
-def indicator_rows(groups: Mapping[str, Indicators], names: Mapping[str, str]) -> list[dict]:
-    """One row per group (district or department), with the rates as percentages."""
-    return [indicator_row(key, names.get(key, key), ind) for key, ind in groups.items()]
+def indicator_rows(groups: Mapping[str, Indicators], names: Mapping[str, str], every: Iterable[str] = (),
+                   period: Indicators | None = None) -> list[dict]:
+    """One row per group (district or department), with the rates as percentages. With `every`
+    (e.g. all the city's districts, in order) each of those has a row, a group without cases
+    in the period with zeros (`period`: the city's indicators, whose period the empty rows share)."""
+    every = list(every)
+    if not every:
+        return [indicator_row(key, names.get(key, key), ind) for key, ind in groups.items()]
+    empty = Indicators(period.start_ms, period.end_ms, period.as_of_ms) if period is not None else None
+    keys = every + [k for k in groups if k not in every]
+    return [indicator_row(key, names.get(key, key), groups[key]) if key in groups
+            else indicator_row(key, names.get(key, key), empty or Indicators(0, 0, 0)) for key in keys]
 
 
 def ranking_rows(ranked: Iterable[Ranked], names: Mapping[str, str]) -> list[dict]:
@@ -324,18 +409,38 @@ def ranking_rows(ranked: Iterable[Ranked], names: Mapping[str, str]) -> list[dic
             for r in ranked]
 
 
+CHART_HEIGHT = 340
+
+
+def empty_figure(lang: str = "zh", title: str = "") -> dict:
+    """A chart with nothing to draw: its title, a "no data" note in the middle, no axes."""
+    return {
+        "data": [],
+        "layout": {
+            "title": {"text": title, "font": {"size": 16, "color": "#dbe7f5"}, "x": 0.01},
+            "margin": {"l": 48, "r": 16, "t": 40, "b": 40}, "height": CHART_HEIGHT,
+            "paper_bgcolor": "rgba(0,0,0,0)", "plot_bgcolor": "rgba(0,0,0,0)", "font": {"color": "#8aa4c2", "size": 12},
+            "xaxis": {"visible": False}, "yaxis": {"visible": False},
+            "annotations": [{"text": t("ind_no_data", lang), "xref": "paper", "yref": "paper", "x": 0.5, "y": 0.5,
+                             "showarrow": False, "font": {"size": 18, "color": "#8aa4c2"}}],
+        },
+    }
+
+
 def on_time_figure(groups: Mapping[str, Indicators], names: Mapping[str, str], lang: str = "zh") -> dict:
     """A dark Plotly bar chart (a plain dict) of the on-time closure rate per department, best first;
-    departments with nothing to rate are left out."""
+    departments with nothing to rate are left out; with none at all, an empty chart that says so."""
     bars = sorted(((percent(ind.on_time_rate), names.get(key, key)) for key, ind in groups.items()
                    if ind.on_time_rate is not None), key=lambda b: (-b[0], b[1]))
+    if not bars:
+        return empty_figure(lang, t("ind_chart", lang))
     return {
         "data": [{"type": "bar", "x": [b[1] for b in bars], "y": [b[0] for b in bars], "marker": {"color": "#2fa4e7"},
                   "text": [f"{b[0]:.1f}%" for b in bars], "textposition": "outside",
                   "hovertemplate": "%{x}<br>%{y:.1f}%<extra></extra>"}],
         "layout": {
             "title": {"text": t("ind_chart", lang), "font": {"size": 16, "color": "#dbe7f5"}, "x": 0.01},
-            "margin": {"l": 48, "r": 16, "t": 40, "b": 90}, "height": 340,
+            "margin": {"l": 48, "r": 16, "t": 40, "b": 90}, "height": CHART_HEIGHT,
             "paper_bgcolor": "rgba(0,0,0,0)", "plot_bgcolor": "rgba(0,0,0,0)", "font": {"color": "#8aa4c2", "size": 12},
             "xaxis": {"tickangle": -30, "automargin": True},
             "yaxis": {"range": [0, 110], "ticksuffix": "%", "gridcolor": "#1a3350", "zeroline": False},

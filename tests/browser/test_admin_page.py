@@ -69,7 +69,7 @@ def test_a_bad_user_is_refused_with_a_message(admin, user_store):
     admin.find_element("#admin-user-name").send_keys("li.si")
     pick(admin, "#admin-user-roles", "处置部门")  # a handler without a department
     admin.find_element("#admin-user-add").click()
-    wait_for(lambda: "department" in admin.find_element("#admin-user-message").text, message="the error message")
+    wait_for(lambda: "处置部门角色须选择所属部门" in admin.find_element("#admin-user-message").text, message="the error message")
     assert user_store.get("li.si") is None
     assert admin.driver.find_elements(By.CSS_SELECTOR, "#admin-user-secret .secret-value") == []
     assert admin.get_logs() == []

@@ -82,28 +82,28 @@ def test_one_case_from_report_to_close_through_the_portal_as_the_right_roles(por
     case_id = new_case(portal)
 
     # the dispatcher accepts it: the facts, the countdown and only the dispatcher's actions are shown
-    open_case_as(portal, dispatcher, case_id, "上报")
+    open_case_as(portal, dispatcher, case_id, "待受理")
     wait_for(lambda: "井盖丢失" in text(portal, "#case-facts") and "杨舍镇" in text(portal, "#case-facts"), message="the facts")
-    assert "Manhole cover missing" in text(portal, "#case-facts") and "市水务局" in text(portal, "#case-facts")
+    assert "Manhole cover missing" not in text(portal, "#case-facts") and "市水务局" in text(portal, "#case-facts")
     wait_for(lambda: text(portal, "#case-countdown").startswith("剩余"), message="the countdown")
     assert set(visible_buttons(portal)) == {"case-act-accept", "case-act-reject", "case-act-merge"}
     portal.find_element("#case-act-reject").click()  # a rejection needs a note: refused with a message
-    wait_for(lambda: "note" in text(portal, "#case-message"), message="the missing-note message")
-    take(portal, "accept", "受理")
+    wait_for(lambda: "请填写办理意见" in text(portal, "#case-message"), message="the missing-note message")
+    take(portal, "accept", "待核实")
     assert "已办理" in text(portal, "#case-message")
     assert portal.get_logs() == []
     sign_out(portal)
 
     # the inspector verifies it on site
-    open_case_as(portal, inspector, case_id, "受理")
-    take(portal, "verify", "核实")
+    open_case_as(portal, inspector, case_id, "待核实")
+    take(portal, "verify", "待派遣")
     assert portal.get_logs() == []
     sign_out(portal)
 
     # the dispatcher dispatches it to the suggested department (preselected)
-    open_case_as(portal, dispatcher, case_id, "核实")
+    open_case_as(portal, dispatcher, case_id, "待派遣")
     wait_for(lambda: "市水务局" in text(portal, "#case-department"), message="the suggested department preselected")
-    take(portal, "dispatch", "派遣")
+    take(portal, "dispatch", "处置中")
     assert portal.cases.store.get(case_id).department == "water_affairs"
     assert portal.get_logs() == []
     sign_out(portal)
@@ -116,28 +116,28 @@ def test_one_case_from_report_to_close_through_the_portal_as_the_right_roles(por
     assert text(portal, "#tasks-department") == "市水务局" and text(portal, "#tasks-unacked-value") == "1"
     portal.find_element(f'#tasks-grid .ag-row[row-id="{case_id}"] .ag-cell[col-id="link"] a').click()
     wait_for(lambda: urlparse(portal.driver.current_url).path == f"/case/{case_id}", message="the case page")
-    wait_for(lambda: text(portal, "#case-stage") == "派遣", message="the case page of the task")
+    wait_for(lambda: text(portal, "#case-stage") == "处置中", message="the case page of the task")
     wait_for(lambda: "case-act-acknowledge" in visible_buttons(portal), message="the acknowledge button")
     portal.find_element("#case-act-acknowledge").click()
     wait_for(lambda: "签收" in text(portal, "#case-message"), message="the acknowledgement")
     wait_for(lambda: "case-act-acknowledge" not in visible_buttons(portal), message="acknowledged once")
-    take(portal, "handle", "处置")
+    take(portal, "handle", "待核查")
     assert portal.get_logs() == []
     sign_out(portal)
 
     # the inspector checks the work; the dispatcher closes the case
-    open_case_as(portal, inspector, case_id, "处置")
-    take(portal, "check_pass", "核查")
+    open_case_as(portal, inspector, case_id, "待核查")
+    take(portal, "check_pass", "待结案")
     assert portal.get_logs() == []
     sign_out(portal)
-    open_case_as(portal, dispatcher, case_id, "核查")
-    take(portal, "close", "办结")
+    open_case_as(portal, dispatcher, case_id, "待结案")
+    take(portal, "close", "已结案")
     wait_for(lambda: visible_buttons(portal) == [], message="no action left")
     assert portal.find_element("#case-no-actions").is_displayed()
     wait_for(lambda: len(portal.driver.find_elements(By.CSS_SELECTOR, "#case-timeline .ag-center-cols-container .ag-row")) == 8,
              message="the whole timeline")
     assert cell(portal, "case-timeline", "0", "action") == "上报" and cell(portal, "case-timeline", "7", "action") == "结案"
-    assert cell(portal, "case-timeline", "3", "transition") == "核实 → 派遣"
+    assert cell(portal, "case-timeline", "3", "transition") == "待派遣 → 处置中"
     assert [e.action for e in portal.cases.store.timeline(case_id)] == [
         "report", "accept", "verify", "dispatch", "acknowledge", "handle", "check_pass", "close"]
     assert portal.get_logs() == []
@@ -145,14 +145,14 @@ def test_one_case_from_report_to_close_through_the_portal_as_the_right_roles(por
 
 def test_a_case_changed_by_someone_else_is_not_acted_on_twice(portal, make_user):
     case_id = new_case(portal)
-    open_case_as(portal, make_user("dispatcher"), case_id, "上报")
+    open_case_as(portal, make_user("dispatcher"), case_id, "待受理")
     wait_for(lambda: "case-act-accept" in visible_buttons(portal), message="the accept button")
     portal.cases.act(case_id, "accept", DISPATCHER)  # another dispatcher, a moment earlier
     portal.find_element("#case-act-accept").click()
     wait_for(lambda: "已被他人处理，请刷新" in text(portal, "#case-message"), message="the conflict message")
     assert [e.action for e in portal.cases.store.timeline(case_id)] == ["report", "accept"]
     portal.find_element("#case-refresh").click()
-    wait_for(lambda: text(portal, "#case-stage") == "受理", message="the refreshed stage")
+    wait_for(lambda: text(portal, "#case-stage") == "待核实", message="the refreshed stage")
     assert portal.get_logs() == []
 
 
@@ -161,7 +161,7 @@ def test_the_console_counts_and_lists_a_new_phone_report(portal, make_user):
     browser_sign_in(portal, *make_user("dispatcher"), next_path="/cases")
     portal.wait_for_element("#console-page", timeout=15)
     wait_for(lambda: text(portal, "#case-stage-reported-value") == "1", message="the count of reported cases")
-    wait_for(lambda: cell(portal, "cases-grid", existing, "stage") == "上报", message="the existing case in the grid")
+    wait_for(lambda: cell(portal, "cases-grid", existing, "stage") == "待受理", message="the existing case in the grid")
     assert cell(portal, "cases-grid", existing, "deadline").startswith("剩余")
     assert portal.find_element("#case-new-form").is_displayed()
 
@@ -187,7 +187,7 @@ def test_the_console_counts_and_lists_a_new_phone_report(portal, make_user):
     wait_for(lambda: text(portal, "#case-stage-accepted-value") == "1", message="the accepted count")
     portal.find_element("#case-stage-accepted").click()
     wait_for(lambda: cell(portal, "cases-grid", new_id, "class") == "", message="the grid filtered to accepted")
-    assert cell(portal, "cases-grid", existing, "stage") == "受理"
+    assert cell(portal, "cases-grid", existing, "stage") == "待核实"
     portal.find_element("#case-stage-all").click()
     wait_for(lambda: cell(portal, "cases-grid", new_id, "class") == "路灯损坏", message="every open case again")
 
@@ -200,7 +200,7 @@ def test_the_console_counts_and_lists_a_new_phone_report(portal, make_user):
     portal.select_dcc_dropdown("#case-filter-district", value="杨舍镇")
     wait_for(lambda: cell(portal, "cases-grid", new_id, "class") == "路灯损坏", message="the case in yangshe")
     portal.find_element(f'#cases-grid .ag-row[row-id="{new_id}"] .ag-cell[col-id="link"] a').click()
-    wait_for(lambda: text(portal, "#case-stage") == "上报", message="the case page")
+    wait_for(lambda: text(portal, "#case-stage") == "待受理", message="the case page")
     assert new_id in text(portal, "#case-title")
     assert portal.get_logs() == []
 

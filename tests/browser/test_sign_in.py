@@ -83,7 +83,8 @@ def test_a_leader_reads_the_audit_log(portal, make_user):
     name, _ = make_user("leader")
     browser_sign_in(portal, name, TEST_PASSWORD, next_path="/audit")
     portal.wait_for_element("#audit-grid", timeout=15)
-    until(lambda: "auth.sign_in" in portal.find_element("#audit-grid").text, timeout=20)
+    until(lambda: "登录" in portal.find_element("#audit-grid").text, timeout=20)
+    assert "auth.sign_in" not in portal.find_element("#audit-grid").text  # the action by its name, not its code
     assert name in portal.find_element("#audit-grid").text
     assert portal.get_logs() == []
 
@@ -94,6 +95,7 @@ def test_a_user_changes_their_own_password(portal, make_user, user_store):
     portal.wait_for_element("#password-change", timeout=15)
     portal.find_element("#password-current").send_keys(password)
     portal.find_element("#password-new").send_keys("a-brand-new-secret")
+    portal.find_element("#password-confirm").send_keys("a-brand-new-secret")
     portal.find_element("#password-change").click()
     until(lambda: portal.find_element("#account-message").text == "密码已修改", timeout=10)
     assert user_store.authenticate(name, "a-brand-new-secret").user is not None

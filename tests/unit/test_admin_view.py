@@ -64,3 +64,15 @@ def test_an_admin_may_not_lock_themself_out():
 
 def test_kiosk_link():
     assert kiosk_link("http://ioc.example:8050/", "ioc_x_y") == "http://ioc.example:8050/kiosk/ioc_x_y"
+
+
+def test_a_refused_account_change_is_said_in_the_page_language_by_its_code():
+    from ioc.domain.accounts import AccountError, validate_password
+    from ioc.views.admin import account_error_text
+    try:
+        validate_password("short")
+    except AccountError as e:
+        assert account_error_text(e, "zh") == "密码至少 8 位" and account_error_text(e, "en") == "The password needs at least 8 characters"
+    assert account_error_text(AccountError("x", "user_exists"), "zh") == "该用户名已存在"
+    assert account_error_text(AccountError("something new"), "en") == "The request was not accepted"
+    assert account_error_text(ValueError("no code"), "zh") == "请求未被接受"

@@ -14,10 +14,11 @@ from ioc.domain.access import Principal
 from ioc.domain.case_indicators import FORMULAS, Indicators, indicators_by, rank_departments
 from ioc.domain.cases import OPEN_STAGES, Case, CaseEvent
 from ioc.domain.departments import FUNCTIONAL
-from ioc.views.cases import (action_buttons, case_facts, case_id_of, case_link, case_rows, category_options, class_name, class_options,
+from ioc.views.cases import (action_buttons, action_done_text, action_error_text, action_problem, case_facts, case_id_of, case_link, case_rows, category_options, class_name, class_options,
                              countdown, department_tasks, filter_cases, fmt_time, formula_lines, indicator_rows,
                              inspection_queues, on_time_figure, overdue_count, percent, period_range, ranking_rows,
-                             relevant_for_period, source_name, stage_counts, task_summary, timeline_rows, transition_text)
+                             relevant_for_period, report_error_text, source_name, stage_counts, stage_name, task_summary,
+                             timeline_rows, transition_text)
 
 CN = timezone(timedelta(hours=8))
 H = 3_600_000
@@ -52,9 +53,9 @@ def test_names_in_both_languages_and_unknown_ones_as_they_are():
     assert source_name("phone") == "电话登记" and source_name("hotline", "en") == "12345 hotline"
     assert source_name("pager") == "pager"
     assert fmt_time(0) == "" and fmt_time(NOW) == "2026-03-18 10:00"
-    assert transition_text("", "reported") == "上报"
-    assert transition_text("reported", "accepted") == "上报 → 受理"
-    assert transition_text("dispatched", "dispatched", "en") == "Dispatched"
+    assert transition_text("", "reported") == "待受理"
+    assert transition_text("reported", "accepted") == "待受理 → 待核实"
+    assert transition_text("dispatched", "dispatched", "en") == "Being handled"
 
 
 def test_a_case_link_and_the_case_id_of_a_path():
@@ -112,24 +113,24 @@ def test_case_rows_carry_the_link_names_and_a_red_countdown_when_overdue():
     rows = {r["id"]: r for r in case_rows(sample(), NOW, "zh", DISTRICTS, DEPARTMENTS)}
     d = rows["D"]
     assert d["link"] == "[D](/case/D)"
-    assert (d["class"], d["district"], d["stage"], d["source"], d["department"]) == ("井盖丢失", "杨舍镇", "派遣", "电话登记", "市水务局")
+    assert (d["class"], d["district"], d["stage"], d["source"], d["department"]) == ("井盖丢失", "杨舍镇", "处置中", "电话登记", "市水务局")
     assert (d["deadline"], d["overdue"]) == ("超期 2.0 小时", True)
     assert (rows["C"]["deadline"], rows["C"]["overdue"], rows["C"]["acknowledged"]) == ("剩余 3.0 小时", False, "是")
     assert rows["F"]["deadline"] == "无时限" and rows["A"]["department"] == ""
     assert rows["B"]["district"] == "锦丰镇" and rows["B"]["urgent"] == "一般"
     en = case_rows([sample()[3]], NOW, "en", {}, DEPARTMENTS)[0]
     assert (en["class"], en["stage"], en["department"], en["district"]) == (
-        "Manhole cover missing", "Dispatched", "Water Affairs Bureau", "yangshe")
+        "Manhole cover missing", "Being handled", "Water Affairs Bureau", "yangshe")
 
 
 # ---- one case ---------------------------------------------------------------------------------
 
-def test_case_facts_name_the_class_in_both_languages_and_the_departments():
+def test_case_facts_name_the_class_in_the_page_language_only_and_the_departments():
     c = case("A", "verified", NOW + H, address="人民中路 1 号", reporter="王先生 138…", description="井盖不见了",
              due_at=NOW + 6 * H, pending_deferral={})
     facts = dict(case_facts(c, "zh", DISTRICTS, DEPARTMENTS))
-    assert facts["案件类别"] == "10101 井盖丢失 · Manhole cover missing"
-    assert facts["当前环节"] == "核实" and facts["所在区镇"] == "杨舍镇" and facts["来源"] == "电话登记"
+    assert facts["案件类别"] == "10101 井盖丢失"
+    assert facts["当前环节"] == "待派遣" and facts["所在区镇"] == "杨舍镇" and facts["来源"] == "电话登记"
     assert facts["建议处置部门"] == "市水务局" and facts["处置部门"] == "—"
     assert facts["上报人"] == "王先生 138…" and facts["地址"] == "人民中路 1 号" and facts["问题描述"] == "井盖不见了"
     assert facts["结案时限"] == fmt_time(NOW + 6 * H)
@@ -137,7 +138,7 @@ def test_case_facts_name_the_class_in_both_languages_and_the_departments():
     waiting = case("B", "dispatched", department="water_affairs", pending_deferral={"hours": 12, "by": "h1", "note": "缺配件", "at": NOW})
     facts = dict(case_facts(waiting, "en", DISTRICTS, DEPARTMENTS))
     assert facts["Deferral request waiting"] == "12 h (by h1): 缺配件"
-    assert facts["Class"] == "10101 Manhole cover missing · 井盖丢失"
+    assert facts["Class"] == "10101 Manhole cover missing"
 
 
 def test_timeline_rows_in_time_order_with_labels_and_details():
@@ -149,8 +150,8 @@ def test_timeline_rows_in_time_order_with_labels_and_details():
     rows = timeline_rows(events, "zh", DEPARTMENTS)
     assert [r["action"] for r in rows] == ["上报", "派遣", "申请延期"]
     assert [r["n"] for r in rows] == ["0", "1", "2"]
-    assert rows[0]["transition"] == "上报" and rows[0]["note"] == "井盖不见了" and rows[0]["role"] == "调度员"
-    assert rows[1]["transition"] == "核实 → 派遣" and rows[1]["note"] == "市水务局"
+    assert rows[0]["transition"] == "待受理" and rows[0]["note"] == "井盖不见了" and rows[0]["role"] == "调度员"
+    assert rows[1]["transition"] == "待派遣 → 处置中" and rows[1]["note"] == "市水务局"
     assert rows[2]["note"] == "12 h · 缺配件" and rows[2]["role"] == "处置部门"
     assert timeline_rows(events[:1], "en", DEPARTMENTS)[0]["action"] == "Dispatch"
 
@@ -239,3 +240,59 @@ def test_the_buttons_are_the_allowed_actions_without_a_second_acknowledgement():
     assert action_buttons(replace(task, acknowledged_at=NOW), handler) == ["return", "handle", "request_deferral"]
     assert action_buttons(task, Principal("other", frozenset({"handler"}), department="transport")) == []
     assert action_buttons(task, None) == []
+
+
+# ---- issue 13: stage words, confirmations and refusals in the page language --------------------
+
+def test_each_open_stage_is_named_by_what_it_awaits_in_both_languages():
+    assert [stage_name(s) for s in OPEN_STAGES] == ["待受理", "待核实", "待派遣", "处置中", "待核查", "待结案"]
+    assert [stage_name(s, "en") for s in OPEN_STAGES] == [
+        "Awaiting acceptance", "Awaiting verification", "Awaiting dispatch", "Being handled", "Awaiting check",
+        "Awaiting closure"]
+    assert [stage_name(s) for s in ("closed", "rejected", "voided", "merged")] == ["已结案", "不予受理", "已作废", "已并案"]
+    assert stage_name("flying") == "flying"
+
+
+def test_an_urge_is_confirmed_as_staying_in_its_stage_not_as_a_stage_change():
+    assert action_done_text("urge", "dispatched") == "已办理：督办（案件仍在「处置中」）"
+    assert action_done_text("urge", "dispatched", "en") == "Done: Urge (the case stays: Being handled)"
+    assert "→" not in action_done_text("acknowledge", "dispatched")
+    assert action_done_text("accept", "accepted") == "已办理：受理（送核实），案件转入「待核实」"
+
+
+def test_the_case_page_checks_its_inputs_before_the_workflow():
+    assert action_problem("reject", note="  ") == ("case_err_note_required", {})
+    assert action_problem("reject", note="x" * 1001)[0] == "case_err_note_long"
+    assert action_problem("request_deferral", note="缺配件", hours=0) == ("case_err_hours", {"n": 720})
+    assert action_problem("request_deferral", note="缺配件", hours=721)[0] == "case_err_hours"
+    assert action_problem("request_deferral", note="缺配件", hours=12) == ("", {})
+    assert action_problem("merge", master_id="A", case_id="A")[0] == "case_err_master"
+    assert action_problem("accept") == ("", {})
+
+
+def test_workflow_refusals_are_said_in_the_page_language():
+    from ioc.casework.service import CaseInputError
+    from ioc.domain.cases import CaseActionError, CasePermissionError
+    assert action_error_text(CasePermissionError("role dispatcher may not")) == "未能办理：您的角色或部门不能办理此操作"
+    assert action_error_text(CaseInputError("department", "unknown department 'x'"), "en") == (
+        "Not done: choose the department to dispatch to")
+    assert action_error_text(CaseActionError("the department has already acknowledged this case")).endswith("本部门已签收该案件")
+    assert action_error_text(CaseActionError("a case in stage 'closed' cannot be 'accept'ed")).endswith("请刷新")
+    assert report_error_text(CaseInputError("lat", "(1, 2) is outside the city")).startswith("未能登记：位置须在本市范围内")
+    assert report_error_text(CaseInputError("description", "too long"), "en") == "Not filed: check “What is the problem”"
+
+
+def test_every_district_has_an_indicator_row_with_zeros_when_it_has_no_case():
+    ind = Indicators(0, 10, 10, registered=4, due=4, closed=3)
+    rows = indicator_rows({"yangshe": ind}, DISTRICTS, ["jinfeng", "yangshe"], Indicators(0, 10, 10))
+    assert [(r["key"], r["name"], r["registered"], r["closed"]) for r in rows] == [("jinfeng", "锦丰镇", 0, 0),
+                                                                               ("yangshe", "杨舍镇", 4, 3)]
+    assert rows[0]["closure_rate"] is None
+
+
+def test_an_empty_on_time_chart_says_no_data_and_draws_no_axes():
+    figure = on_time_figure({"none": Indicators(0, 100, 100)}, {}, "zh")
+    assert figure["data"] == []
+    assert figure["layout"]["annotations"][0]["text"] == "暂无数据"
+    assert figure["layout"]["xaxis"]["visible"] is False and figure["layout"]["yaxis"]["visible"] is False
+    assert on_time_figure({}, {}, "en")["layout"]["annotations"][0]["text"] == "No data yet"
