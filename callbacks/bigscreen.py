@@ -48,14 +48,6 @@ def register(app, services) -> None:
             raise redis.ConnectionError("REDIS_URL is not set")
         return services.city_cache
 
-    @secured_callback(app, "view:bigscreen", Output("map", "viewport"), Input("map", "id"))
-    def fit_city(_):
-        """Fit the whole city once the map is mounted, whatever the wall's resolution (1080p, 4K)."""
-        minx, miny, maxx, maxy = services.city.bounds
-        return {"bounds": [[miny, minx], [maxy, maxx]], "transition": "fitBounds",
-                # no animation: an animated fit still running when the page changes throws in Leaflet (_leaflet_pos)
-                "options": {"animate": False}}
-
     @secured_callback(
         app, "view:bigscreen",
         [Output(f"value-{k}", "children") for k in KEYS] + [Output(f"sub-{k}", "children") for k in KEYS]

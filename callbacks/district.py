@@ -13,7 +13,7 @@ from ioc.views.bigscreen import (alarm_board, alarms_geojson, district_hideout, 
                                  district_values, kpi_texts, kpis)
 
 from layouts.bigscreen import alarm_rows
-from layouts.district import DISTRICT_KPIS, district_bounds
+from layouts.district import DISTRICT_KPIS
 
 
 def register(app, services) -> None:
@@ -23,13 +23,6 @@ def register(app, services) -> None:
         if services.city_cache is None:
             raise redis.ConnectionError("REDIS_URL is not set")
         return services.city_cache
-
-    @secured_callback(app, "view:districts", Output("dmap", "viewport"), Input("district-id", "data"))
-    def fit_district(district_id):
-        minx, miny, maxx, maxy = district_bounds(services.city, district_id)
-        return {"bounds": [[miny, minx], [maxy, maxx]], "transition": "fitBounds",
-                # no animation: an animated fit still running when the page changes throws in Leaflet (_leaflet_pos)
-                "options": {"animate": False}}
 
     @secured_callback(
         app, "view:districts",

@@ -12,8 +12,9 @@ from ioc.views.trends import TREND_PANELS
 
 TREND_REFRESH_MS = 60_000
 
-LEFT = ("kpi_online", "kpi_alarms", "kpi_aqi", "kpi_traffic", "kpi_people")
-RIGHT = ("kpi_cases", "kpi_water", "kpi_lights", "kpi_platform")
+# the right column keeps room for the alarm board and the ticker under its three cards
+LEFT = ("kpi_online", "kpi_alarms", "kpi_aqi", "kpi_traffic", "kpi_people", "kpi_platform")
+RIGHT = ("kpi_cases", "kpi_water", "kpi_lights")
 
 
 def kpi(key: str, lang: str, prefix: str = "") -> html.Div:
@@ -64,6 +65,9 @@ def city_map(city: CityMap, tile_url: str, map_id: str, lang: str, bounds=None, 
         id=map_id,
         center=[(miny + maxy) / 2, (minx + maxx) / 2],
         zoom=zoom,
+        # the map fits these bounds once, when Leaflet creates it, at whatever size the wall has (1080p, 4K);
+        # never through `viewport`, whose every change dash-leaflet logs to the console
+        bounds=[[miny, minx], [maxy, maxx]],
         zoomSnap=0.25,
         attributionControl=False,
         className="city-map",
