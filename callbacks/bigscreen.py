@@ -14,9 +14,9 @@ from ioc.domain.access import allowed
 from ioc.domain.alarm_handling import AlarmActionError
 from ioc.domain.rules import RULES_BY_ID
 from ioc.i18n import resolve_lang, t
-from ioc.views.bigscreen import (INDICATORS, alarm_board, alarms_geojson, district_hideout, district_values,
-                                 escalated_count, grid_values, kpi_texts, kpis, legend, popup_alarm, ticker,
-                                 water_alert)
+from ioc.views.bigscreen import (INDICATORS, POPUP_BADGE, POPUP_HIDDEN, POPUP_OPEN, alarm_board, alarms_geojson,
+                                 district_hideout, district_values, escalated_count, grid_values, kpi_texts, kpis, legend,
+                                 popup_step, ticker, water_alert)
 from ioc.views.trends import TREND_PANELS, trend, trend_figure
 from ioc.web.auth import client_ip, current_principal, secured_callback
 from ioc.web.prejson import serialized
@@ -55,12 +55,14 @@ def register(app, services) -> None:
            Output("map-alarms", "data"), Output("map-grid", "hideout"), Output("ticker", "children"), Output("legend", "children"),
            Output("alarm-board", "children"),
            Output("popup", "className"), Output("popup-text", "children"), Output("popup-alarm", "data"),
-           Output("seen-alarms", "data"), Output("sound-slot", "children"), Output("fleet-version", "data")],
+           Output("seen-alarms", "data"), Output("sound-slot", "children"), Output("fleet-version", "data"),
+           Output("popup-since", "data")],
         Input("tick", "n_intervals"), Input("indicator", "value"),
         State("lang", "data"), State("seen-alarms", "data"), State("sound", "value"), State("fleet-version", "data"),
+        State("popup-alarm", "data"), State("popup", "className"), State("popup-since", "data"),
         running=[(Output("tick", "disabled"), True, False)],  # a slow server never gets ticks piling up
     )
-    def refresh(_n, indicator, lang, seen, sound, fleet_version):
+    def refresh(_n, indicator, lang, seen, sound, fleet_version, popup_id, popup_class, popup_since):
         lang = resolve_lang(lang, services.settings.lang)
         indicator = indicator if indicator in INDICATORS else INDICATORS[0]  # a forged value is not an error page
         viewer = current_principal()
@@ -71,19 +73,28 @@ def register(app, services) -> None:
             shown = cache.derived(snapshot, ("bigscreen", lang, indicator, rights),
                                   lambda s: frame(s, lang, indicator, *rights))
         except REDIS_UNAVAILABLE:
-            return [no_update] * (2 * len(KEYS) + 14)
-        popup = popup_alarm(snapshot.alarms, seen or [])
-        if popup is None:
-            popup_out = [no_update, no_update, no_update, no_update, no_update]
+            return [no_update] * (2 * len(KEYS) + 15)
+        # the pop-up follows its alarm: a newer critical replaces it, a clear or an acknowledgement
+        # anywhere closes it, and on a kiosk it folds into a badge after IOC_POPUP_SECONDS
+        fold_after = services.settings.popup_seconds * 1000 if viewer is not None and viewer.kind == "kiosk" else None
+        step = popup_step(snapshot.alarms, seen or [], popup_id, popup_class, popup_since, snapshot.now_ms, fold_after)
+        popup = step.alarm
+        if step.action == "close":
+            popup_out = [POPUP_HIDDEN, no_update, None, no_update, None, None]
+        elif step.action == "fold":
+            popup_out = [POPUP_BADGE, no_update, no_update, no_update, no_update, no_update]
+        elif popup is None:
+            popup_out = [no_update] * 6
         else:
             district = services.city.district(popup.get("district", ""))
             text = (f"{district.name(lang) if district else ''} · {popup.get('name_en' if lang == 'en' else 'name_zh')}"
                     f" · {popup.get('device_id')} · {popup.get('attribute')} = {popup.get('value')}")
             chime = html.Audio(src="/assets/alert.wav", autoPlay=True, id="alarm-sound") if "on" in (sound or []) else None
-            popup_out = ["popup", text, popup["id"], (seen or [])[-200:] + [popup["id"]], chime]
+            popup_out = [POPUP_OPEN, text, popup["id"], (seen or [])[-200:] + [popup["id"]], chime, snapshot.now_ms]
         # the offline styling (up to thousands of ids) only when the registry changed since this screen got it
         offline = {"offline": snapshot.fleet.offline} if fleet_version != snapshot.registry_version else no_update
-        return shown[:2 * len(KEYS) + 2] + [offline] + shown[2 * len(KEYS) + 2:] + popup_out + [snapshot.registry_version]
+        return (shown[:2 * len(KEYS) + 2] + [offline] + shown[2 * len(KEYS) + 2:] + popup_out[:5] + [snapshot.registry_version]
+                + popup_out[5:])
 
     def frame(snapshot, lang: str, indicator: str, with_ack: bool, with_clear: bool) -> list:
         """What every viewer with the same language, indicator and rights sees of one snapshot:

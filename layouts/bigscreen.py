@@ -76,24 +76,31 @@ def city_map(city: CityMap, tile_url: str, map_id: str, lang: str, bounds=None, 
 
 
 def critical_popup(lang: str, can_ack: bool = True) -> list:
-    """The pop-up for a new critical alarm, its chime slot and what it remembers (a read-only
-    kiosk sees the pop-up without the acknowledge button)."""
+    """What the pop-up for a new critical alarm remembers, and its chime slot (the pop-up itself is
+    `popup_box`, drawn over the map)."""
     return [
         dcc.Store(id="seen-alarms", data=[], storage_type="session"),
         dcc.Store(id="fleet-version"),  # registry version the device layer's offline styling was sent for
         dcc.Store(id="popup-alarm", data=None),
-        html.Div(
-            [
-                html.Div(t("new_critical", lang), className="popup-title", id="popup-title"),
-                html.Div(id="popup-text", className="popup-text"),
-                html.Div([html.Button(t("ack", lang), id="popup-ack", n_clicks=0, className="btn-ack" if can_ack else "btn-ack hidden"),
-                          html.Button(t("later", lang), id="popup-later", n_clicks=0, className="btn-later")],
-                         className="popup-buttons"),
-            ],
-            id="popup", className="popup hidden", role="alertdialog",
-        ),
+        dcc.Store(id="popup-since", data=None),  # when the pop-up on show appeared (epoch ms): a kiosk folds it later
         html.Div(id="sound-slot"),
     ]
+
+
+def popup_box(lang: str, can_ack: bool = True) -> html.Div:
+    """The pop-up for a new critical alarm, at the bottom of the map so the map's toolbar, zoom and
+    layer control stay free (a read-only kiosk sees it without the acknowledge button; there it
+    folds into a badge in the map's corner after IOC_POPUP_SECONDS)."""
+    return html.Div(
+        [
+            html.Div(t("new_critical", lang), className="popup-title", id="popup-title"),
+            html.Div(id="popup-text", className="popup-text"),
+            html.Div([html.Button(t("ack", lang), id="popup-ack", n_clicks=0, className="btn-ack" if can_ack else "btn-ack hidden"),
+                      html.Button(t("later", lang), id="popup-later", n_clicks=0, className="btn-later")],
+                     className="popup-buttons"),
+        ],
+        id="popup", className="popup hidden", role="alertdialog",
+    )
 
 
 def clear_dialog(lang: str) -> html.Div:
@@ -135,7 +142,7 @@ def bigscreen(city: CityMap, lang: str, tile_url: str, can_ack: bool = True) -> 
                         ],
                         className="map-toolbar",
                     ),
-                    city_map(city, tile_url, "map", lang, grid=True),
+                    html.Div([city_map(city, tile_url, "map", lang, grid=True), popup_box(lang, can_ack)], className="map-frame"),
                     html.Div(id="legend", className="legend"),
                     dcc.Interval(id="trend-tick", interval=TREND_REFRESH_MS, n_intervals=0),
                     html.Div([dcc.Graph(id=key, config={"displayModeBar": False}, className="trend")
@@ -153,7 +160,7 @@ def bigscreen(city: CityMap, lang: str, tile_url: str, can_ack: bool = True) -> 
         ],
         className="bigscreen",
     )
-    # the pop-up and its stores stay outside the three-column grid so they never take a grid cell
+    # the pop-up's stores stay outside the three-column grid so they never take a grid cell
     return html.Div([*critical_popup(lang, can_ack), clear_dialog(lang), columns], id="bigscreen", className="bigscreen-page")
 
 

@@ -374,6 +374,36 @@ def popup_alarm(alarms: list[dict], seen: list[str]) -> dict | None:
     return max(fresh, key=lambda a: a.get("raised_at", 0)) if fresh else None
 
 
+POPUP_OPEN, POPUP_BADGE, POPUP_HIDDEN = "popup", "popup badge", "popup hidden"  # the pop-up's classes
+
+
+@dataclass(frozen=True)
+class PopupStep:
+    """What the critical pop-up does on one refresh: `show` a new alarm, `close`, `fold` into the
+    badge, or nothing (`keep`)."""
+
+    action: str
+    alarm: dict | None = None
+
+
+def popup_step(alarms: list[dict], seen: list[str], current: str | None, shown: str | None, since_ms: int | None,
+               now_ms: int, fold_after_ms: int | None = None) -> PopupStep:
+    """The pop-up's lifecycle on one screen. A newer unacknowledged critical alarm replaces what is
+    shown; the alarm on show closes the pop-up (or its badge) as soon as it is no longer active or is
+    acknowledged, wherever that happened; with `fold_after_ms` (a kiosk, where nobody dismisses it)
+    an open pop-up folds into the badge once it has been up that long."""
+    new = popup_alarm(alarms, seen)
+    if new is not None:
+        return PopupStep("show", new)
+    if not current:
+        return PopupStep("keep")
+    if current not in {a["id"] for a in alarms if not a.get("ack")}:
+        return PopupStep("close")
+    if fold_after_ms is not None and shown == POPUP_OPEN and since_ms is not None and now_ms - since_ms >= fold_after_ms:
+        return PopupStep("fold")
+    return PopupStep("keep")
+
+
 def grid_values(alarms: list[dict], devices: list[DeviceRow]) -> dict[str, int]:
     """Unit-grid aggregation of active alarms, weighted by severity (critical 3, major 2, minor 1)."""
     weight = {"critical": 3, "major": 2, "minor": 1}

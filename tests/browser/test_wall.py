@@ -193,3 +193,118 @@ def test_the_alarm_board_stays_workable_with_a_full_ticker(dispatcher_wall, wall
         assert seen["problems"] == [], f"{n} alarms: {seen['problems']}"
         assert seen["visible"] >= min(n, 6), f"{n} alarms: only {seen['visible']} of {seen['rows']} rows visible"
     assert duo.get_logs() == []
+
+
+def popup_class(duo) -> str:
+    return duo.find_element("#popup").get_attribute("class")
+
+
+# the map's controls: each must be the topmost element at its own centre
+MAP_CONTROLS_FREE = """
+const out = [];
+for (const sel of ['#indicator', '#district-picker', '#map .leaflet-control-zoom-in', '#map .leaflet-control-zoom-out', '#map .leaflet-control-layers']) {
+  const el = document.querySelector(sel);
+  if (!el) { out.push(`${sel} missing`); continue; }
+  const r = el.getBoundingClientRect(), top = document.elementFromPoint(r.left + r.width / 2, r.top + r.height / 2);
+  if (!(top === el || el.contains(top))) out.push(`${sel} is under ${top && (top.id || top.className)}`);
+}
+return out;
+"""
+
+
+@pytest.fixture
+def operator_wall(server, make_user):
+    browser_sign_in(server, *make_user("operator", name="zhangsan", display_name="张三"))
+    server.wait_for_element("#bigscreen")
+    return server
+
+
+def test_the_popup_leaves_the_map_controls_free_and_closes_when_its_alarm_clears(operator_wall, wall, redis_client):
+    duo = operator_wall
+    [alarm_id] = wall.raise_alarms(1)
+    until(lambda: popup_class(duo) == "popup", timeout=20)
+    assert duo.driver.execute_script(MAP_CONTROLS_FREE) == []
+    AlarmStore(redis_client).clear(alarm_id, "chengang", "leader", "现场已处置", int(time.time() * 1000))
+    until(lambda: popup_class(duo) == "popup hidden", timeout=20)
+    assert duo.get_logs() == []
+
+
+def test_the_popup_closes_when_its_alarm_is_acknowledged_elsewhere(operator_wall, wall, redis_client):
+    duo = operator_wall
+    [alarm_id] = wall.raise_alarms(1)
+    until(lambda: popup_class(duo) == "popup", timeout=20)
+    AlarmStore(redis_client).acknowledge(alarm_id, "lisi", "operator", int(time.time() * 1000))
+    until(lambda: popup_class(duo) == "popup hidden", timeout=20)
+    assert duo.get_logs() == []
+
+
+def open_kiosk(duo, user_store) -> None:
+    from ioc.adapters.user_store import Actor
+
+    _, secret = user_store.create_token("hall wall", ["operator"], Actor("test", "admin"), kiosk=True)
+    duo.driver.get(f"{duo.server.url.rstrip('/')}/kiosk/{secret}")
+    duo.server_url = duo.server.url.rstrip("/")
+    duo.wait_for_element("#bigscreen", timeout=20)
+
+
+def test_a_kiosk_popup_folds_into_a_badge_after_ioc_popup_seconds(dash_duo, settings, user_store, wall):
+    dash_duo.start_server(create_app(settings.replace(popup_seconds=3)), navigate=False)
+    open_kiosk(dash_duo, user_store)
+    wall.raise_alarms(1)
+    until(lambda: popup_class(dash_duo) == "popup", timeout=20)
+    until(lambda: popup_class(dash_duo) == "popup badge", timeout=20)
+    assert dash_duo.driver.execute_script(MAP_CONTROLS_FREE) == []
+    badge = dash_duo.find_element("#popup").rect
+    assert badge["height"] < 80 and badge["width"] < 1920 / 2
+    screenshot(dash_duo, "kiosk-badge")
+    assert dash_duo.get_logs() == []
+
+
+def test_a_kiosk_wall_offers_no_sign_out(server, user_store):
+    open_kiosk(server, user_store)
+    until(lambda: "只读" in server.find_element("#user-badge").text, timeout=20)
+    assert not server.find_element("#sign-out").is_displayed()
+    assert server.get_logs() == []
+
+
+def test_a_signed_in_user_is_offered_sign_out(operator_wall):
+    until(lambda: operator_wall.find_element("#sign-out").is_displayed(), timeout=20)
+    assert operator_wall.find_element("#sign-out").text == "退出"
+    assert operator_wall.get_logs() == []
+
+
+@pytest.fixture
+def verbose_browser():
+    """A Chromium of its own that keeps every console message (dash_duo keeps only SEVERE ones)."""
+    from selenium import webdriver
+
+    from tests.conftest import pytest_setup_options
+
+    options = pytest_setup_options()
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    driver = webdriver.Chrome(options=options)
+    yield driver
+    driver.quit()
+
+
+def test_the_wall_and_the_district_page_keep_the_console_quiet(server, make_user, wall, verbose_browser):
+    """No Permissions-Policy warning, no dash-leaflet debug lines ("ISSUE BOUNDS UPDATE"), nothing
+    at any level while the wall refreshes and a district page opens."""
+    from selenium.webdriver.common.by import By
+
+    name, password = make_user("operator", name="zhangsan")
+    wall.raise_alarms(6)
+    driver, base = verbose_browser, server.server.url.rstrip("/")
+    driver.get(base + "/login")
+    driver.find_element(By.ID, "login-name").send_keys(name)
+    driver.find_element(By.ID, "login-password").send_keys(password)
+    driver.find_element(By.ID, "login-submit").click()
+    until(lambda: len(driver.find_elements(By.CSS_SELECTOR, "#alarm-board .board-row")) == 6, timeout=20)
+    until(lambda: driver.find_elements(By.CSS_SELECTOR, "#map .leaflet-control-layers"), timeout=20)
+    driver.find_element(By.ID, "nav-districts").click()
+    until(lambda: driver.find_elements(By.CSS_SELECTOR, "#ranking .ag-row"), timeout=20)
+    driver.get(base + "/district/yangshe")
+    until(lambda: driver.find_elements(By.CSS_SELECTOR, "#dmap .leaflet-control-layers"), timeout=20)
+    until(lambda: driver.find_element(By.ID, "value-d-kpi_alarms").text not in ("", "—"), timeout=20)
+    messages = [f"{e['level']}: {e['message']}" for e in driver.get_log("browser")]
+    assert messages == []
