@@ -6,7 +6,7 @@ import time
 
 import redis
 
-from dash import ALL, Input, Output, State, ctx, html, no_update
+from dash import ALL, ClientsideFunction, Input, Output, State, ctx, html, no_update
 
 from ioc.adapters.alarm_store import AlarmNotFound
 from ioc.adapters.redis_client import REDIS_UNAVAILABLE
@@ -15,13 +15,13 @@ from ioc.domain.alarm_handling import AlarmActionError
 from ioc.domain.rules import RULES_BY_ID
 from ioc.i18n import resolve_lang, t
 from ioc.views.bigscreen import (INDICATORS, POPUP_BADGE, POPUP_HIDDEN, POPUP_OPEN, alarm_board, alarms_geojson,
-                                 district_hideout, district_values, escalated_count, grid_values, kpi_texts, kpis, legend,
+                                 district_hideout, district_values, escalated_count, grid_values, kpi_texts, kpis,
                                  popup_step, ticker, water_alert)
 from ioc.views.trends import TREND_PANELS, trend, trend_figure
-from ioc.web.auth import client_ip, current_principal, secured_callback
+from ioc.web.auth import CALLBACK_PERMISSIONS, client_ip, current_principal, secured_callback
 from ioc.web.prejson import serialized
 
-from layouts.bigscreen import LEFT, RIGHT, alarm_rows
+from layouts.bigscreen import LEFT, RIGHT, alarm_rows, empty_row, legend_items
 
 KEYS = LEFT + RIGHT
 
@@ -92,7 +92,7 @@ def register(app, services) -> None:
             chime = html.Audio(src="/assets/alert.wav", autoPlay=True, id="alarm-sound") if "on" in (sound or []) else None
             popup_out = [POPUP_OPEN, text, popup["id"], (seen or [])[-200:] + [popup["id"]], chime, snapshot.now_ms]
         # the offline styling (up to thousands of ids) only when the registry changed since this screen got it
-        offline = {"offline": snapshot.fleet.offline} if fleet_version != snapshot.registry_version else no_update
+        offline = {"offline": snapshot.fleet.offline, "lang": lang} if fleet_version != snapshot.registry_version else no_update
         return (shown[:2 * len(KEYS) + 2] + [offline] + shown[2 * len(KEYS) + 2:] + popup_out[:5] + [snapshot.registry_version]
                 + popup_out[5:])
 
@@ -107,15 +107,16 @@ def register(app, services) -> None:
         if escalated:
             subs[KEYS.index("kpi_alarms")] += f" · {t('escalated', lang)} {escalated}"
         water_class = "kpi-card alert" if water_alert(figures) else "kpi-card"
-        hideout = district_hideout(district_values(snapshot, indicator), indicator)
-        legend_items = [html.Span([html.I(style={"background": c}), label], className="legend-item") for c, label in legend(indicator, lang)]
+        hideout = district_hideout(district_values(snapshot, indicator), indicator, lang=lang)
+        legend_row = legend_items(indicator, lang)
         alarm_devices = snapshot.fleet.of_alarms(snapshot.alarms)
         board = alarm_rows(alarm_board(snapshot.alarms, alarm_devices, services.city, snapshot.now_ms, policy, lang), lang,
                            with_ack=with_ack, with_clear=with_clear)
+        board = board or [empty_row("board_empty", lang)]
         events = services.snapshot.alarm_events(8)
         return values + subs + [water_class] + [serialized(v) for v in (  # made once, sent to every viewer as is
             hideout, alarms_geojson(snapshot.alarms, alarm_devices, lang), {"values": grid_values(snapshot.alarms, alarm_devices)},
-            ticker_items(ticker(events, services.city, lang), lang), legend_items, board,
+            ticker_items(ticker(events, services.city, lang), lang) or [empty_row("ticker_empty", lang)], legend_row, board,
         )]
 
     @secured_callback(
@@ -195,6 +196,14 @@ def register(app, services) -> None:
         except REDIS_UNAVAILABLE:
             return no_update, t("data_unavailable", lang), no_update
         return "clear-dialog hidden", "", f"{t('cleared_ok', lang)} · {user.label}"
+
+    # a click on an alarm's text on the board (big screen, district page) centres the map on it; it runs
+    # in the browser only (assets/ioc_map.js), and is entered with a permission like every callback
+    before = set(app.callback_map)
+    app.clientside_callback(ClientsideFunction("ioc", "locate"), Output("map-focus", "data"),
+                            Input({"type": "locate", "id": ALL}, "n_clicks"), prevent_initial_call=True)
+    for callback_id in set(app.callback_map) - before:
+        app.server.extensions.setdefault(CALLBACK_PERMISSIONS, {})[callback_id] = "view:bigscreen"
 
     trend_figures: dict[tuple[str, int], list] = {}  # (language, minute) -> the panels' figures
 

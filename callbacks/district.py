@@ -12,7 +12,7 @@ from ioc.web.prejson import serialized
 from ioc.views.bigscreen import (alarm_board, alarms_geojson, district_hideout, district_ranking,
                                  district_values, kpi_texts, kpis)
 
-from layouts.bigscreen import alarm_rows
+from layouts.bigscreen import alarm_rows, empty_row
 from layouts.district import DISTRICT_KPIS
 
 
@@ -46,10 +46,10 @@ def register(app, services) -> None:
         alarms = [a for a in snapshot.alarms if a.get("district") == district_id]
         alarm_devices = snapshot.fleet.of_alarms(alarms)
         items = alarm_rows(alarm_board(alarms, alarm_devices, services.city, snapshot.now_ms, policy, lang, limit=30), lang,
-                           with_ack=False)
-        hideout = district_hideout(district_values(snapshot, "alarms"), "alarms", selected=district_id)
+                           with_ack=False) or [empty_row("district_alarms_empty", lang)]
+        hideout = district_hideout(district_values(snapshot, "alarms"), "alarms", selected=district_id, lang=lang)
         return ([texts[k][0] for k in DISTRICT_KPIS] + [texts[k][1] for k in DISTRICT_KPIS]
-                + [serialized(v) for v in (hideout, {"offline": snapshot.fleet.offline_by_district.get(district_id, [])},
+                + [serialized(v) for v in (hideout, {"offline": snapshot.fleet.offline_by_district.get(district_id, []), "lang": lang},
                                            alarms_geojson(alarms, alarm_devices, lang), items)])
 
     @secured_callback(app, "view:districts", Output("ranking", "rowData"), Input("tick", "n_intervals"), State("lang", "data"))

@@ -7,7 +7,7 @@ from dash import dcc, html
 
 from ioc.domain.geo import CityMap
 from ioc.i18n import t
-from ioc.views.bigscreen import INDICATORS, devices_url
+from ioc.views.bigscreen import INDICATORS, devices_url, district_labels, legend
 from ioc.views.trends import TREND_PANELS
 
 TREND_REFRESH_MS = 60_000
@@ -49,11 +49,15 @@ def city_map(city: CityMap, tile_url: str, map_id: str, lang: str, bounds=None, 
             url=devices_url(district), id=f"{map_id}-devices", cluster=True, zoomToBoundsOnClick=True,
             superClusterOptions={"radius": 60, "maxZoom": 16},
             pointToLayer={"variable": "iocMap.devicePoint"}, clusterToLayer={"variable": "iocMap.deviceCluster"},
-            hideout={"offline": []},
+            hideout={"offline": [], "lang": lang},
         ), name=t("layer_devices", lang), checked=True),
         dl.Overlay(dl.GeoJSON(
             data=None, id=f"{map_id}-alarms", pointToLayer={"variable": "iocMap.alarmPoint"},
         ), name=t("layer_alarms", lang), checked=True),
+        dl.Overlay(dl.GeoJSON(
+            data=district_labels(city, lang), id=f"{map_id}-labels", pointToLayer={"variable": "iocMap.districtLabel"},
+            interactive=False,
+        ), name=t("layer_labels", lang), checked=True),
     ]
     if grid:
         overlays.insert(1, dl.Overlay(dl.GeoJSON(
@@ -178,8 +182,19 @@ def alarm_rows(rows: list[dict], lang: str, with_ack: bool = True, with_clear: b
             button.append(html.Button(t("clear", lang), id={"type": "clear", "id": r["id"]}, n_clicks=0, className="btn-clear"))
         items.append(html.Li(
             [html.Span(t("severity_" + r["severity"], lang), className=f"t-sev {r['severity']}"),
-             html.Span(f"{r['since']} {r['district']} {r['rule']} · {r['device']} = {r['value']}", className="b-text"),
+             html.Span(f"{r['since']} {r['district']} {r['rule']} · {r['device']} = {r['value']}", className="b-text",
+                       id={"type": "locate", "id": r["id"]}, n_clicks=0, title=t("board_locate", lang)),  # click: the map flies to it
              *status, *button],
             className="board-row escalated" if r["escalated"] else "board-row",
         ))
     return items
+
+
+def empty_row(key: str, lang: str) -> html.Li:
+    """What an empty board, ticker or alarm list says instead of nothing."""
+    return html.Li(t(key, lang), className="empty-row")
+
+
+def legend_items(indicator: str, lang: str) -> list:
+    """The map's colour classes for an indicator, as a row of swatches."""
+    return [html.Span([html.I(style={"background": c}), label], className="legend-item") for c, label in legend(indicator, lang)]

@@ -182,10 +182,31 @@ def district_values(snapshot: CitySnapshot, indicator: str) -> dict[str, float]:
     raise ValueError(f"unknown indicator {indicator!r}")
 
 
-def district_hideout(values: dict[str, float], indicator: str, selected: str | None = None) -> dict:
-    """What the browser's style function needs: values, class breaks and colours. Small per tick."""
+COUNT_INDICATORS = ("alarms", "cases")  # a district missing from the values has none of them
+
+
+def district_hideout(values: dict[str, float], indicator: str, selected: str | None = None, lang: str = "zh") -> dict:
+    """What the browser's style and hover functions need: values, class breaks and colours, and how
+    a district's hover states its figure (`hover`, `{v}` standing for the value; `zero`: a missing
+    district has 0 rather than no data). Small per tick."""
+    from ioc.i18n import t
+
     breaks, colors = SCALES[indicator]
-    return {"values": values, "breaks": breaks, "colors": colors, "selected": selected or "", "indicator": indicator}
+    return {"values": values, "breaks": breaks, "colors": colors, "selected": selected or "", "indicator": indicator,
+            "lang": lang, "hover": t(f"hover_{indicator}", lang), "zero": indicator in COUNT_INDICATORS,
+            "no_value": t("tooltip_no_value", lang)}
+
+
+def district_labels(city: CityMap, lang: str = "zh") -> dict:
+    """Points where the map writes each district's name (its seat, inside its polygon), sent once."""
+    return {
+        "type": "FeatureCollection",
+        "features": [
+            {"type": "Feature", "geometry": {"type": "Point", "coordinates": [d.seat[0], d.seat[1]]},
+             "properties": {"id": d.id, "name": d.name(lang)}}
+            for d in city.districts
+        ],
+    }
 
 
 DEVICES_URL = "/api/v1/map/devices"  # the device layer's GeoJSON, fetched by the map itself (ioc.web.map_data)

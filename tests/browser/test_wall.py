@@ -308,3 +308,144 @@ def test_the_wall_and_the_district_page_keep_the_console_quiet(server, make_user
     until(lambda: driver.find_element(By.ID, "value-d-kpi_alarms").text not in ("", "—"), timeout=20)
     messages = [f"{e['level']}: {e['message']}" for e in driver.get_log("browser")]
     assert messages == []
+
+
+# --- the map ---------------------------------------------------------------------------------
+
+def leaflet(duo, script: str, map_id: str = "map"):
+    """Run `script` with `map` bound to the page's Leaflet map (registered by assets/ioc_map.js)."""
+    return duo.driver.execute_script(f"const map = window.iocMap.maps[{map_id!r}]; if (!map) return null; {script}")
+
+
+def test_alarm_markers_lie_above_the_device_clusters(wall, operator_wall_with_alarms):
+    duo = operator_wall_with_alarms
+    until(lambda: duo.driver.find_elements("css selector", "#map .ioc-cluster"), timeout=20)
+    until(lambda: len(duo.driver.find_elements("css selector", "#map path.alarm-critical, #map path.alarm-major, #map path.alarm-minor")) == 30,
+          timeout=20)
+    if popup_class(duo) == "popup":
+        duo.find_element("#popup-later").click()
+    hidden = duo.driver.execute_script("""
+      const z = el => parseInt(getComputedStyle(el.closest('.leaflet-pane:not(.leaflet-map-pane)')).zIndex);
+      const cluster = z(document.querySelector('#map .ioc-cluster'));
+      const out = [];
+      for (const alarm of document.querySelectorAll('#map path[class*="alarm-"]')) {
+        if (z(alarm) <= cluster) out.push('pane under the clusters');
+        const r = alarm.getBoundingClientRect(), top = document.elementFromPoint(r.left + r.width / 2, r.top + r.height / 2);
+        if (!(top && top.closest('.leaflet-iocAlarms-pane'))) out.push(`alarm under ${top && top.className.baseVal !== undefined ? top.className.baseVal : top && top.className}`);
+      }
+      return out;""")
+    assert hidden == []
+    assert duo.get_logs() == []
+
+
+@pytest.fixture
+def operator_wall_with_alarms(wall, server, make_user):
+    """30 alarms on devices of their own, raised before the operator opens the wall (so the device
+    layer the map fetches holds their devices)."""
+    wall.raise_alarms(30)
+    browser_sign_in(server, *make_user("operator", name="zhangsan", display_name="张三"))
+    server.wait_for_element("#bigscreen")
+    return server
+
+
+def test_district_names_are_written_on_the_map(operator_wall, city):
+    duo = operator_wall
+    until(lambda: len(duo.driver.find_elements("css selector", "#map .district-label")) == len(city.districts), timeout=20)
+    labels = {e.text for e in duo.driver.find_elements("css selector", "#map .district-label")}
+    assert labels == {d.name_zh for d in city.districts}
+    assert duo.get_logs() == []
+
+
+def district_tooltip(duo, district_id: str, map_id: str = "map") -> str:
+    return leaflet(duo, f"""
+      let text = null;
+      map.eachLayer(l => {{ if (text === null && l.feature && l.feature.properties.id === {district_id!r} && l.getBounds) {{
+        l.openTooltip(l.getBounds().getCenter()); text = l.getTooltip().getElement().innerText; l.closeTooltip(); }} }});
+      return text;""", map_id)
+
+
+def test_a_districts_hover_shows_its_figure_for_the_colouring(operator_wall_with_alarms):
+    duo = operator_wall_with_alarms
+    until(lambda: duo.find_element("#value-kpi_alarms").text == "30", timeout=20)
+    until(lambda: "当前告警 3 条" in (district_tooltip(duo, "yangshe") or ""), timeout=20)  # 30 alarms over 10 districts
+    assert "杨舍镇" in district_tooltip(duo, "yangshe")
+    duo.find_element("#indicator label:nth-child(2) input").click()  # 在办案件
+    until(lambda: "在办案件 0 件" in (district_tooltip(duo, "yangshe") or ""), timeout=20)
+    assert duo.get_logs() == []
+
+
+def test_a_devices_tooltip_shows_its_latest_reading_in_words(operator_wall_with_alarms, wall, redis_client, settings):
+    duo = operator_wall_with_alarms
+    device = "wa-wall-002"  # the water level station of the third alarm
+    redis_client.hset(keys.latest(keys.shard_of(device, settings.redis_shards)), device,
+                      orjson.dumps({"ts": int(time.time() * 1000), "waterLevel": 4.61, "flowRate": 12.5}))
+    lon, lat = wall.devices[device]
+    until(lambda: duo.driver.find_elements("css selector", "#map .ioc-cluster"), timeout=20)
+    leaflet(duo, f"map.setView([{lat}, {lon}], 18, {{animate: false}}); return true;")
+    script = f"""
+      let found = null;
+      map.eachLayer(l => {{ if (!found && l.feature && l.feature.properties.id === {device!r} && l.getTooltip && !l.feature.properties.severity) found = l; }});
+      if (!found) return null;
+      found.openTooltip();
+      return found.getTooltip().getElement().innerText;"""
+    until(lambda: "水位 4.61 m" in (leaflet(duo, script) or ""), timeout=20)
+    text = leaflet(duo, script)
+    assert "流量 12.5 m³/s" in text and "在线" in text
+    assert duo.get_logs() == []
+
+
+def test_clicking_an_alarm_on_the_board_centres_the_map_on_it(operator_wall_with_alarms, wall):
+    duo = operator_wall_with_alarms
+    until(lambda: board_rows(duo) == 12, timeout=20)
+    if popup_class(duo) == "popup":
+        duo.find_element("#popup-later").click()
+    row = duo.driver.find_elements("css selector", "#alarm-board .board-row .b-text")[3]
+    alarm_id = orjson.loads(row.get_attribute("id"))["id"]
+    row.click()
+    lon, lat = wall.devices[alarm_id.split("|")[0]]
+    until(lambda: leaflet(duo, "const c = map.getCenter(); return [c.lng, c.lat];") == pytest.approx([lon, lat], abs=1e-5), timeout=10)
+    assert leaflet(duo, "return map.getZoom();") >= 14
+    assert duo.get_logs() == []
+
+
+# --- the district page and empty states --------------------------------------------------------
+
+@pytest.fixture
+def leader_wall(server, make_user):
+    browser_sign_in(server, *make_user("leader", name="chengang", display_name="陈刚"))
+    server.wait_for_element("#bigscreen")
+    return server
+
+
+CARDS_FIT = """
+const vw = window.innerWidth, vh = window.innerHeight, out = [];
+if (document.documentElement.scrollHeight > vh || document.documentElement.scrollWidth > vw) out.push('page scrolls');
+for (const card of document.querySelectorAll('.district-page .kpi-card')) {
+  const r = card.getBoundingClientRect(), col = card.parentElement.getBoundingClientRect();
+  if (r.bottom > Math.min(vh, col.bottom) + 1 || r.top < 0 || r.height < 20) out.push(`${card.id} cut off`);
+}
+return out;
+"""
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_the_district_page_fits_1080p_and_says_when_it_has_no_alarms(leader_wall, lang):
+    duo = leader_wall
+    sized(duo, "1080p")
+    in_language(duo, lang)
+    duo.wait_for_page(url=duo.server_url + "/district/yangshe")
+    until(lambda: duo.find_element("#district-alarms").text != "", timeout=20)
+    empty = {"zh": "本区镇当前无告警", "en": "No active alarms in this district"}[lang]
+    assert duo.find_element("#district-alarms").text == empty
+    assert len(duo.driver.find_elements("css selector", ".district-page .kpi-card")) == 7
+    assert duo.driver.execute_script(CARDS_FIT) == []
+    assert len(duo.driver.find_elements("css selector", "#dlegend .legend-item")) == 5
+    screenshot(duo, f"district-1080p-{lang}")
+    assert duo.get_logs() == []
+
+
+def test_the_empty_board_and_ticker_say_so(operator_wall):
+    duo = operator_wall
+    until(lambda: duo.find_element("#alarm-board").text == "当前无待处置告警", timeout=20)
+    assert duo.find_element("#ticker").text == "暂无告警动态"
+    assert duo.get_logs() == []
