@@ -114,6 +114,8 @@ def sized(duo, resolution: str):
     if inner != [width, height]:
         duo.driver.set_window_size(2 * width - inner[0], 2 * height - inner[1])
     until(lambda: duo.driver.execute_script("return [window.innerWidth, window.innerHeight]") == [width, height], timeout=10)
+    duo.driver.refresh()  # the map fits the city when it is created: at the wall's own size, as a wall loads it
+    duo.wait_for_element("#page .leaflet-container", timeout=20)
 
 
 def screenshot(duo, name: str) -> None:
