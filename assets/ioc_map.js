@@ -118,18 +118,10 @@ window.iocMap = {
     return found;
   }
 };
-window.dash_clientside = Object.assign({}, window.dash_clientside, {
-  ioc: {
-    // a click on an alarm's text on the board: the map centres on that alarm
-    locate: function () {
-      var ctx = window.dash_clientside.callback_context;
-      var hit = (ctx.triggered || []).filter(function (t) { return t.value; })[0];
-      if (!hit) { return window.dash_clientside.no_update; }
-      var id = JSON.parse(hit.prop_id.slice(0, hit.prop_id.lastIndexOf(".")));
-      window.iocMap.locate(id.id);
-      return id.id;
-    }
-  }
+// a click on an alarm's text on the board (big screen, district page): the map centres on that alarm
+document.addEventListener("click", function (event) {
+  var row = event.target && event.target.closest ? event.target.closest("[data-alarm]") : null;
+  if (row) { window.iocMap.locate(row.getAttribute("data-alarm")); }
 });
 window.iocMap.gridStyle = function (feature, context) {
   var v = ((context.hideout || {}).values || {})[feature.properties.id];

@@ -6,7 +6,7 @@ import time
 
 import redis
 
-from dash import ALL, ClientsideFunction, Input, Output, State, ctx, html, no_update
+from dash import ALL, Input, Output, State, ctx, html, no_update
 
 from ioc.adapters.alarm_store import AlarmNotFound
 from ioc.adapters.redis_client import REDIS_UNAVAILABLE
@@ -18,7 +18,7 @@ from ioc.views.bigscreen import (INDICATORS, POPUP_BADGE, POPUP_HIDDEN, POPUP_OP
                                  district_hideout, district_values, escalated_count, grid_values, kpi_texts, kpis,
                                  popup_step, ticker, water_alert)
 from ioc.views.trends import TREND_PANELS, trend, trend_figure
-from ioc.web.auth import CALLBACK_PERMISSIONS, client_ip, current_principal, secured_callback
+from ioc.web.auth import client_ip, current_principal, secured_callback
 from ioc.web.prejson import serialized
 
 from layouts.bigscreen import LEFT, RIGHT, alarm_rows, empty_row, legend_items
@@ -196,14 +196,6 @@ def register(app, services) -> None:
         except REDIS_UNAVAILABLE:
             return no_update, t("data_unavailable", lang), no_update
         return "clear-dialog hidden", "", f"{t('cleared_ok', lang)} · {user.label}"
-
-    # a click on an alarm's text on the board (big screen, district page) centres the map on it; it runs
-    # in the browser only (assets/ioc_map.js), and is entered with a permission like every callback
-    before = set(app.callback_map)
-    app.clientside_callback(ClientsideFunction("ioc", "locate"), Output("map-focus", "data"),
-                            Input({"type": "locate", "id": ALL}, "n_clicks"), prevent_initial_call=True)
-    for callback_id in set(app.callback_map) - before:
-        app.server.extensions.setdefault(CALLBACK_PERMISSIONS, {})[callback_id] = "view:bigscreen"
 
     trend_figures: dict[tuple[str, int], list] = {}  # (language, minute) -> the panels' figures
 

@@ -24,7 +24,6 @@ def shell(settings: Settings) -> html.Div:
             dcc.Location(id="url"),
             dcc.Store(id="lang", data=lang, storage_type="local"),
             dcc.Store(id="freshness", data=None),
-            dcc.Store(id="map-focus", data=None),  # the alarm the board last centred the map on
             dcc.Interval(id="tick", interval=REFRESH_MS, n_intervals=0),
             html.Header(
                 [
