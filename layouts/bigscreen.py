@@ -30,7 +30,7 @@ def kpi(key: str, lang: str, prefix: str = "") -> html.Div:
     )
 
 
-def city_map(city: CityMap, tile_url: str, map_id: str, lang: str, bounds=None, zoom: float = 10.75, grid: bool = False,
+def city_map(city: CityMap, tile_url: str, map_id: str, lang: str, bounds=None, grid: bool = False,
              district: str = "") -> dl.Map:
     """The map: district polygons (geometry sent once, coloured from `hideout`), devices clustered
     (fetched by the browser from the map-data route, not through a callback), active alarms.
@@ -67,11 +67,12 @@ def city_map(city: CityMap, tile_url: str, map_id: str, lang: str, bounds=None, 
     return dl.Map(
         [*layers, dl.LayersControl(overlays, id=f"{map_id}-layers", collapsed=False)],
         id=map_id,
-        center=[(miny + maxy) / 2, (minx + maxx) / 2],
-        zoom=zoom,
         # the map fits these bounds once, when Leaflet creates it, at whatever size the wall has (1080p, 4K);
-        # never through `viewport`, whose every change dash-leaflet logs to the console
+        # never through `viewport`, whose every change dash-leaflet logs to the console. No center/zoom:
+        # react-leaflet would take them instead of the bounds; and nothing reads the map's view back, so
+        # dash-leaflet need not track it (its tracking expects a `center` prop)
         bounds=[[miny, minx], [maxy, maxx]],
+        trackViewport=False,
         zoomSnap=0.25,
         attributionControl=False,
         className="city-map",

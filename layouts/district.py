@@ -50,7 +50,7 @@ def district_page(city: CityMap, district_id: str, lang: str, tile_url: str) -> 
             html.Div(
                 [
                     html.Section([kpi(k, lang, prefix="d-") for k in DISTRICT_KPIS], className="column left"),
-                    html.Section([city_map(city, tile_url, "dmap", lang, bounds=district_bounds(city, district_id), zoom=12,
+                    html.Section([city_map(city, tile_url, "dmap", lang, bounds=district_bounds(city, district_id),
                                               district=district_id),
                                   html.Div([html.Span(t("ind_alarms", lang), className="legend-title"), *legend_items("alarms", lang)],
                                            id="dlegend", className="legend")],
