@@ -93,7 +93,7 @@ def critical_popup(lang: str, can_ack: bool = True) -> list:
 
 
 def popup_box(lang: str, can_ack: bool = True) -> html.Div:
-    """The pop-up for a new critical alarm, at the bottom of the map so the map's toolbar, zoom and
+    """The pop-up for a new critical alarm, in the map's lower left corner so the map's toolbar, zoom and
     layer control stay free (a read-only kiosk sees it without the acknowledge button; there it
     folds into a badge in the map's corner after IOC_POPUP_SECONDS)."""
     return html.Div(

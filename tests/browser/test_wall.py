@@ -16,6 +16,7 @@ import time
 import orjson
 import pytest
 from dash.testing.wait import until
+from selenium.common.exceptions import StaleElementReferenceException
 
 from ioc.adapters import redis_keys as keys
 from ioc.adapters.alarm_store import AlarmStore
@@ -398,11 +399,20 @@ def test_a_devices_tooltip_shows_its_latest_reading_in_words(operator_wall_with_
 def test_clicking_an_alarm_on_the_board_centres_the_map_on_it(operator_wall_with_alarms, wall):
     duo = operator_wall_with_alarms
     until(lambda: board_rows(duo) == 12, timeout=20)
-    if popup_class(duo) == "popup":
-        duo.find_element("#popup-later").click()
-    row = duo.driver.find_elements("css selector", "#alarm-board .board-row .b-text")[3]
-    alarm_id = row.get_attribute("data-alarm")
-    row.click()
+    clicked = []
+
+    def click_fourth_row() -> bool:  # the board is drawn anew every tick: a row found may be gone by the click
+        try:
+            row = duo.driver.find_elements("css selector", "#alarm-board .board-row .b-text")[3]
+            alarm_id = row.get_attribute("data-alarm")
+            row.click()
+        except StaleElementReferenceException:
+            return False
+        clicked.append(alarm_id)
+        return True
+
+    until(click_fourth_row, timeout=10)
+    alarm_id = clicked[0]
     lon, lat = wall.devices[alarm_id.split("|")[0]]
     until(lambda: leaflet(duo, "const c = map.getCenter(); return [c.lng, c.lat];") == pytest.approx([lon, lat], abs=1e-5), timeout=10)
     assert leaflet(duo, "return map.getZoom();") >= 14
