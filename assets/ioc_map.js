@@ -1,6 +1,17 @@
 /* Map styling functions of the IOC portal, referenced from Python as {"variable": "iocMap.<name>"}.
    Geometry is sent once; these read live values from the layer's `hideout`. Served locally. */
 window.iocMap = {
+  maps: {},      // map container id -> the Leaflet map (for the board's "show on the map")
+  hideouts: {},  // GeoJSON layer id -> its latest hideout (read by tooltips when they open)
+  remember: function (context) {
+    if (context && context.map) { window.iocMap.maps[context.map.getContainer().id] = context.map; }
+    if (context && context.id) { window.iocMap.hideouts[context.id] = context.hideout || {}; }
+  },
+  escape: function (text) {
+    return String(text === undefined || text === null ? "" : text).replace(/[&<>"']/g, function (c) {
+      return {"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;"}[c];
+    });
+  },
   colorFor: function (value, breaks, colors) {
     if (value === undefined || value === null) { return "#24364d"; }
     var color = colors[0];
@@ -8,6 +19,7 @@ window.iocMap = {
     return color;
   },
   districtStyle: function (feature, context) {
+    window.iocMap.remember(context);  // runs again on every hideout change: the tooltips read the latest
     var h = context.hideout || {};
     var value = (h.values || {})[feature.properties.id];
     var selected = h.selected === feature.properties.id;
@@ -17,17 +29,51 @@ window.iocMap = {
     };
   },
   districtHover: function () { return {weight: 3, color: "#ffffff", fillOpacity: 0.7}; },
-  districtTooltip: function (feature, layer) {
-    var p = feature.properties;
-    layer.bindTooltip(p.name_zh + " " + p.name_en, {sticky: true});
+  // hovering a district: its name and its figure for the colouring chosen (the hideout's `hover` text)
+  districtTooltip: function (feature, layer, context) {
+    var p = feature.properties, id = context && context.id;
+    layer.bindTooltip(function () {
+      var h = window.iocMap.hideouts[id] || (context && context.hideout) || {};
+      var value = (h.values || {})[p.id];
+      if ((value === undefined || value === null) && h.zero) { value = 0; }
+      var name = h.lang === "en" ? p.name_en : p.name_zh;
+      var figure = (value === undefined || value === null) ? (h.no_value || "—") : (h.hover || "{v}").replace("{v}", value);
+      return '<div class="district-tip"><b>' + window.iocMap.escape(name) + '</b><br>' + window.iocMap.escape(figure) + '</div>';
+    }, {sticky: true, className: "ioc-tip"});
+  },
+  // the district names written on the map, always (no hover needed), under alarms and clusters
+  districtLabel: function (feature, latlng) {
+    return L.marker(latlng, {
+      icon: L.divIcon({className: "district-label", html: "<span>" + window.iocMap.escape(feature.properties.name) + "</span>",
+                       iconSize: null}),
+      interactive: false, keyboard: false, zIndexOffset: -1000
+    });
   },
   devicePoint: function (feature, latlng, context) {
-    var offline = (context.hideout && context.hideout.offline) || [];
+    var h = (context && context.hideout) || {};
+    var offline = h.offline || [];
     var down = offline.indexOf(feature.properties.id) >= 0;
-    return L.circleMarker(latlng, {
+    var marker = L.circleMarker(latlng, {
       radius: 4, weight: 1, color: down ? "#6b7785" : "#7fd1ff",
       fillColor: down ? "#3b4654" : "#2fa4e7", fillOpacity: down ? 0.5 : 0.9
-    }).bindTooltip(feature.properties.name);
+    });
+    marker.bindTooltip(window.iocMap.escape(feature.properties.name), {className: "ioc-tip"});
+    marker.on("tooltipopen", function () { window.iocMap.deviceReading(feature.properties, marker, context); });
+    return marker;
+  },
+  // a device's tooltip: its latest reading in words, fetched when the tooltip opens (never per tick)
+  deviceReading: function (props, marker, context) {
+    var id = context && context.id;
+    var h = (id && window.iocMap.hideouts[id]) || (context && context.hideout) || {};
+    var lang = h.lang || "zh";
+    var url = "/api/v1/map/devices/" + encodeURIComponent(props.id) + "?lang=" + lang;
+    fetch(url, {credentials: "same-origin"}).then(function (r) { return r.ok ? r.json() : null; }).then(function (d) {
+      if (!d) { return; }
+      var e = window.iocMap.escape;
+      var head = '<b>' + e(d.name) + '</b> <span class="tip-sub">' + e(d.kind) + ' · ' + e(d.state) + (d.time ? ' · ' + e(d.time) : '') + '</span>';
+      var body = d.lines.length ? d.lines.map(function (l) { return e(l); }).join("<br>") : e(d.empty);
+      marker.setTooltipContent('<div class="device-tip">' + head + '<br>' + body + '</div>');
+    }).catch(function () {});
   },
   deviceCluster: function (feature, latlng, index, context) {
     var count = feature.properties.point_count;
@@ -38,14 +84,45 @@ window.iocMap = {
     });
     return L.marker(latlng, {icon: icon});
   },
-  alarmPoint: function (feature, latlng) {
+  // alarms live in a pane of their own above the device clusters (markerPane 600), below tooltips (650)
+  alarmPane: function (map) {
+    var pane = map.getPane("iocAlarms");
+    if (!pane) {
+      pane = map.createPane("iocAlarms");
+      pane.style.zIndex = 640;
+    }
+    return "iocAlarms";
+  },
+  alarmPoint: function (feature, latlng, context) {
+    window.iocMap.remember({map: context && context.map});
     var p = feature.properties;
     return L.circleMarker(latlng, {
       radius: p.severity === "critical" ? 11 : 8, weight: 2, color: "#ffffff",
-      fillColor: p.color, fillOpacity: 0.95, className: "alarm-" + p.severity
-    }).bindTooltip(p.tooltip);
+      fillColor: p.color, fillOpacity: 0.95, className: "alarm-" + p.severity,
+      pane: context && context.map ? window.iocMap.alarmPane(context.map) : "overlayPane"
+    }).bindTooltip(window.iocMap.escape(p.tooltip), {className: "ioc-tip"});
+  },
+  // the board's "show on the map": centre every map showing that alarm on it and open its tooltip
+  locate: function (alarmId) {
+    var found = false;
+    Object.keys(window.iocMap.maps).forEach(function (key) {
+      var map = window.iocMap.maps[key];
+      if (!map.getContainer().isConnected) { delete window.iocMap.maps[key]; return; }
+      map.eachLayer(function (layer) {
+        if (found || !layer.feature || !layer.getLatLng || layer.feature.properties.id !== alarmId) { return; }
+        found = true;
+        map.setView(layer.getLatLng(), Math.max(map.getZoom(), 14), {animate: false});
+        layer.openTooltip();
+      });
+    });
+    return found;
   }
 };
+// a click on an alarm's text on the board (big screen, district page): the map centres on that alarm
+document.addEventListener("click", function (event) {
+  var row = event.target && event.target.closest ? event.target.closest("[data-alarm]") : null;
+  if (row) { window.iocMap.locate(row.getAttribute("data-alarm")); }
+});
 window.iocMap.gridStyle = function (feature, context) {
   var v = ((context.hideout || {}).values || {})[feature.properties.id];
   if (!v) { return {stroke: false, fillOpacity: 0}; }

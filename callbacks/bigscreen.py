@@ -14,15 +14,15 @@ from ioc.domain.access import allowed
 from ioc.domain.alarm_handling import AlarmActionError
 from ioc.domain.rules import RULES_BY_ID
 from ioc.i18n import STRINGS, resolve_lang, t
-from ioc.views.bigscreen import (INDICATORS, alarm_board, alarm_words_for, alarms_geojson, district_hideout, district_values,
-                                 escalated_count, grid_values, kpi_texts, kpis, legend, popup_alarm, ticker,
-                                 water_alert)
+from ioc.views.bigscreen import (INDICATORS, POPUP_BADGE, POPUP_HIDDEN, POPUP_OPEN, alarm_board, alarm_words_for,
+                                 alarms_geojson, district_hideout, district_values, escalated_count, grid_values,
+                                 kpi_texts, kpis, popup_step, ticker, water_alert)
 from ioc.views.trends import TREND_PANELS, panel_figure
 from ioc.web.auth import client_ip, current_principal, secured_callback
 from ioc.web.people import DisplayNames
 from ioc.web.prejson import serialized
 
-from layouts.bigscreen import LEFT, RIGHT, alarm_rows
+from layouts.bigscreen import LEFT, RIGHT, alarm_rows, empty_row, legend_items
 
 KEYS = LEFT + RIGHT
 TICKER_ROWS = 8
@@ -66,14 +66,6 @@ def register(app, services) -> None:
             raise redis.ConnectionError("REDIS_URL is not set")
         return services.city_cache
 
-    @secured_callback(app, "view:bigscreen", Output("map", "viewport"), Input("map", "id"))
-    def fit_city(_):
-        """Fit the whole city once the map is mounted, whatever the wall's resolution (1080p, 4K)."""
-        minx, miny, maxx, maxy = services.city.bounds
-        return {"bounds": [[miny, minx], [maxy, maxx]], "transition": "fitBounds",
-                # no animation: an animated fit still running when the page changes throws in Leaflet (_leaflet_pos)
-                "options": {"animate": False}}
-
     @secured_callback(
         app, "view:bigscreen",
         [Output(f"value-{k}", "children") for k in KEYS] + [Output(f"sub-{k}", "children") for k in KEYS]
@@ -81,12 +73,14 @@ def register(app, services) -> None:
            Output("map-alarms", "data"), Output("map-grid", "hideout"), Output("ticker", "children"), Output("legend", "children"),
            Output("alarm-board", "children"),
            Output("popup", "className"), Output("popup-text", "children"), Output("popup-alarm", "data"),
-           Output("seen-alarms", "data"), Output("sound-slot", "children"), Output("fleet-version", "data")],
+           Output("seen-alarms", "data"), Output("sound-slot", "children"), Output("fleet-version", "data"),
+           Output("popup-since", "data")],
         Input("tick", "n_intervals"), Input("indicator", "value"),
         State("lang", "data"), State("seen-alarms", "data"), State("sound", "value"), State("fleet-version", "data"),
+        State("popup-alarm", "data"), State("popup", "className"), State("popup-since", "data"),
         running=[(Output("tick", "disabled"), True, False)],  # a slow server never gets ticks piling up
     )
-    def refresh(_n, indicator, lang, seen, sound, fleet_version):
+    def refresh(_n, indicator, lang, seen, sound, fleet_version, popup_id, popup_class, popup_since):
         lang = resolve_lang(lang, services.settings.lang)
         indicator = indicator if indicator in INDICATORS else INDICATORS[0]  # a forged value is not an error page
         viewer = current_principal()
@@ -97,19 +91,28 @@ def register(app, services) -> None:
             shown = cache.derived(snapshot, ("bigscreen", lang, indicator, rights),
                                   lambda s: frame(s, lang, indicator, *rights))
         except REDIS_UNAVAILABLE:
-            return [no_update] * (2 * len(KEYS) + 14)
-        popup = popup_alarm(snapshot.alarms, seen or [])
-        if popup is None:
-            popup_out = [no_update, no_update, no_update, no_update, no_update]
+            return [no_update] * (2 * len(KEYS) + 15)
+        # the pop-up follows its alarm: a newer critical replaces it, a clear or an acknowledgement
+        # anywhere closes it, and on a kiosk it folds into a badge after IOC_POPUP_SECONDS
+        fold_after = services.settings.popup_seconds * 1000 if viewer is not None and viewer.kind == "kiosk" else None
+        step = popup_step(snapshot.alarms, seen or [], popup_id, popup_class, popup_since, snapshot.now_ms, fold_after)
+        popup = step.alarm
+        if step.action == "close":
+            popup_out = [POPUP_HIDDEN, no_update, None, no_update, None, None]
+        elif step.action == "fold":
+            popup_out = [POPUP_BADGE, no_update, no_update, no_update, no_update, no_update]
+        elif popup is None:
+            popup_out = [no_update] * 6
         else:
             device = snapshot.fleet.by_id.get(popup.get("device_id"))
             names = {device.id: device.name} if device else {}
             text = alarm_text(alarm_words_for(popup, names, services.city, lang))
             chime = html.Audio(src="/assets/alert.wav", autoPlay=True, id="alarm-sound") if "on" in (sound or []) else None
-            popup_out = ["popup", text, popup["id"], (seen or [])[-200:] + [popup["id"]], chime]
+            popup_out = [POPUP_OPEN, text, popup["id"], (seen or [])[-200:] + [popup["id"]], chime, snapshot.now_ms]
         # the offline styling (up to thousands of ids) only when the registry changed since this screen got it
-        offline = {"offline": snapshot.fleet.offline} if fleet_version != snapshot.registry_version else no_update
-        return shown[:2 * len(KEYS) + 2] + [offline] + shown[2 * len(KEYS) + 2:] + popup_out + [snapshot.registry_version]
+        offline = {"offline": snapshot.fleet.offline, "lang": lang} if fleet_version != snapshot.registry_version else no_update
+        return (shown[:2 * len(KEYS) + 2] + [offline] + shown[2 * len(KEYS) + 2:] + popup_out[:5] + [snapshot.registry_version]
+                + popup_out[5:])
 
     def frame(snapshot, lang: str, indicator: str, with_ack: bool, with_clear: bool) -> list:
         """What every viewer with the same language, indicator and rights sees of one snapshot:
@@ -122,16 +125,18 @@ def register(app, services) -> None:
         if escalated:
             subs[KEYS.index("kpi_alarms")] += f" · {t('escalated', lang)} {escalated}"
         water_class = "kpi-card alert" if water_alert(figures) else "kpi-card"
-        hideout = district_hideout(district_values(snapshot, indicator), indicator)
-        legend_items = [html.Span([html.I(style={"background": c}), label], className="legend-item") for c, label in legend(indicator, lang)]
+        hideout = district_hideout(district_values(snapshot, indicator), indicator, lang=lang)
+        legend_row = legend_items(indicator, lang)
         alarm_devices = snapshot.fleet.of_alarms(snapshot.alarms)
         board = alarm_rows(alarm_board(snapshot.alarms, alarm_devices, services.city, snapshot.now_ms, policy, lang,
                                        people=people.get()), lang, with_ack=with_ack, with_clear=with_clear)
+        board = board or [empty_row("board_empty", lang)]
         # more events than rows: the stream is in write order, the ticker in each event's own time
         events = services.snapshot.alarm_events(3 * TICKER_ROWS)
+        tickers = ticker_items(ticker(events, services.city, lang, TICKER_ROWS, snapshot.fleet.of_alarms(events)), lang)
         return values + subs + [water_class] + [serialized(v) for v in (  # made once, sent to every viewer as is
             hideout, alarms_geojson(snapshot.alarms, alarm_devices, lang), {"values": grid_values(snapshot.alarms, alarm_devices)},
-            ticker_items(ticker(events, services.city, lang, TICKER_ROWS, snapshot.fleet.of_alarms(events)), lang), legend_items, board,
+            tickers or [empty_row("ticker_empty", lang)], legend_row, board,
         )]
 
     @secured_callback(

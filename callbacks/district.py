@@ -13,8 +13,8 @@ from ioc.web.prejson import serialized
 from ioc.views.bigscreen import (alarm_board, alarms_geojson, district_hideout, district_ranking,
                                  district_values, kpi_texts, kpis)
 
-from layouts.bigscreen import alarm_rows
-from layouts.district import DISTRICT_KPIS, district_bounds
+from layouts.bigscreen import alarm_rows, empty_row
+from layouts.district import DISTRICT_KPIS
 
 
 def register(app, services) -> None:
@@ -25,13 +25,6 @@ def register(app, services) -> None:
         if services.city_cache is None:
             raise redis.ConnectionError("REDIS_URL is not set")
         return services.city_cache
-
-    @secured_callback(app, "view:districts", Output("dmap", "viewport"), Input("district-id", "data"))
-    def fit_district(district_id):
-        minx, miny, maxx, maxy = district_bounds(services.city, district_id)
-        return {"bounds": [[miny, minx], [maxy, maxx]], "transition": "fitBounds",
-                # no animation: an animated fit still running when the page changes throws in Leaflet (_leaflet_pos)
-                "options": {"animate": False}}
 
     @secured_callback(
         app, "view:districts",
@@ -55,10 +48,10 @@ def register(app, services) -> None:
         alarms = [a for a in snapshot.alarms if a.get("district") == district_id]
         alarm_devices = snapshot.fleet.of_alarms(alarms)
         items = alarm_rows(alarm_board(alarms, alarm_devices, services.city, snapshot.now_ms, policy, lang, limit=30,
-                                       people=people.get()), lang, with_ack=False)
-        hideout = district_hideout(district_values(snapshot, "alarms"), "alarms", selected=district_id)
+                                       people=people.get()), lang, with_ack=False) or [empty_row("district_alarms_empty", lang)]
+        hideout = district_hideout(district_values(snapshot, "alarms"), "alarms", selected=district_id, lang=lang)
         return ([texts[k][0] for k in DISTRICT_KPIS] + [texts[k][1] for k in DISTRICT_KPIS]
-                + [serialized(v) for v in (hideout, {"offline": snapshot.fleet.offline_by_district.get(district_id, [])},
+                + [serialized(v) for v in (hideout, {"offline": snapshot.fleet.offline_by_district.get(district_id, []), "lang": lang},
                                            alarms_geojson(alarms, alarm_devices, lang), items)])
 
     @secured_callback(app, "view:districts", Output("ranking", "rowData"), Input("tick", "n_intervals"), State("lang", "data"))

@@ -42,14 +42,17 @@ def register(app, services) -> None:
     @secured_callback(
         app, SIGNED_IN,
         Output("app-title", "children"), Output("nav", "children"), Output("user-badge", "children"),
-        Output("sign-out", "children"), Output("lang-switch", "children"), Output("sound", "options"),
+        Output("sign-out", "children"), Output("sign-out", "className"), Output("lang-switch", "children"), Output("sound", "options"),
         Input("lang", "data"),
     )
     def relabel(lang):
         lang = resolve_lang(lang, services.settings.lang)
         principal = current_principal()
+        # a wall's kiosk session offers no sign-out: anyone passing by could end it (/logout itself still works)
+        kiosk = principal is not None and principal.kind == "kiosk"
         return (t("app_title", lang), layouts.nav_links(visible_views(principal), lang), user_badge(principal, lang),
-                t("sign_out", lang), t("language", lang), [{"label": t("sound", lang), "value": "on"}])
+                "" if kiosk else t("sign_out", lang), "sign-out hidden" if kiosk else "sign-out",
+                t("language", lang), [{"label": t("sound", lang), "value": "on"}])
 
     @secured_callback(
         app, SIGNED_IN,

@@ -491,6 +491,20 @@ STRINGS: dict[str, dict[str, str]] = {
     "account_err_display_name": {"zh": "显示名称最多 40 个字符", "en": "A display name has at most 40 characters"},
     "account_err_not_found": {"zh": "未找到该用户或令牌", "en": "No such user or token"},
     "account_err_other": {"zh": "请求未被接受", "en": "The request was not accepted"},
+    # --- issue 13: the wall ---
+    "board_empty": {"zh": "当前无待处置告警", "en": "No active alarms"},
+    "ticker_empty": {"zh": "暂无告警动态", "en": "No alarm events yet"},
+    "district_alarms_empty": {"zh": "本区镇当前无告警", "en": "No active alarms in this district"},
+    "board_locate": {"zh": "在地图上定位", "en": "Show on the map"},
+    "tooltip_no_reading": {"zh": "暂无读数", "en": "No reading yet"},
+    "tooltip_offline": {"zh": "离线", "en": "offline"},
+    "tooltip_online": {"zh": "在线", "en": "online"},
+    "tooltip_no_value": {"zh": "无数据", "en": "no data"},
+    "layer_labels": {"zh": "区镇名称", "en": "District names"},
+    "hover_alarms": {"zh": "当前告警 {v} 条", "en": "{v} active alarms"},
+    "hover_cases": {"zh": "在办案件 {v} 件", "en": "{v} open cases"},
+    "hover_aqi": {"zh": "空气质量指数 {v}", "en": "AQI {v}"},
+    "hover_online": {"zh": "设备在线率 {v}%", "en": "{v}% of devices online"},
 }
 
 

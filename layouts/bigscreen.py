@@ -7,13 +7,14 @@ from dash import dcc, html
 
 from ioc.domain.geo import CityMap
 from ioc.i18n import t
-from ioc.views.bigscreen import INDICATORS, devices_url
+from ioc.views.bigscreen import INDICATORS, devices_url, district_labels, legend
 from ioc.views.trends import TREND_PANELS
 
 TREND_REFRESH_MS = 60_000
 
-LEFT = ("kpi_online", "kpi_alarms", "kpi_aqi", "kpi_traffic", "kpi_people")
-RIGHT = ("kpi_cases", "kpi_water", "kpi_lights", "kpi_platform")
+# the right column keeps room for the alarm board and the ticker under its three cards
+LEFT = ("kpi_online", "kpi_alarms", "kpi_aqi", "kpi_traffic", "kpi_people", "kpi_platform")
+RIGHT = ("kpi_cases", "kpi_water", "kpi_lights")
 
 
 def kpi(key: str, lang: str, prefix: str = "") -> html.Div:
@@ -29,7 +30,7 @@ def kpi(key: str, lang: str, prefix: str = "") -> html.Div:
     )
 
 
-def city_map(city: CityMap, tile_url: str, map_id: str, lang: str, bounds=None, zoom: float = 10.75, grid: bool = False,
+def city_map(city: CityMap, tile_url: str, map_id: str, lang: str, bounds=None, grid: bool = False,
              district: str = "") -> dl.Map:
     """The map: district polygons (geometry sent once, coloured from `hideout`), devices clustered
     (fetched by the browser from the map-data route, not through a callback), active alarms.
@@ -48,11 +49,15 @@ def city_map(city: CityMap, tile_url: str, map_id: str, lang: str, bounds=None, 
             url=devices_url(district), id=f"{map_id}-devices", cluster=True, zoomToBoundsOnClick=True,
             superClusterOptions={"radius": 60, "maxZoom": 16},
             pointToLayer={"variable": "iocMap.devicePoint"}, clusterToLayer={"variable": "iocMap.deviceCluster"},
-            hideout={"offline": []},
+            hideout={"offline": [], "lang": lang},
         ), name=t("layer_devices", lang), checked=True),
         dl.Overlay(dl.GeoJSON(
             data=None, id=f"{map_id}-alarms", pointToLayer={"variable": "iocMap.alarmPoint"},
         ), name=t("layer_alarms", lang), checked=True),
+        dl.Overlay(dl.GeoJSON(
+            data=district_labels(city, lang), id=f"{map_id}-labels", pointToLayer={"variable": "iocMap.districtLabel"},
+            interactive=False,
+        ), name=t("layer_labels", lang), checked=True),
     ]
     if grid:
         overlays.insert(1, dl.Overlay(dl.GeoJSON(
@@ -62,8 +67,12 @@ def city_map(city: CityMap, tile_url: str, map_id: str, lang: str, bounds=None, 
     return dl.Map(
         [*layers, dl.LayersControl(overlays, id=f"{map_id}-layers", collapsed=False)],
         id=map_id,
-        center=[(miny + maxy) / 2, (minx + maxx) / 2],
-        zoom=zoom,
+        # the map fits these bounds once, when Leaflet creates it, at whatever size the wall has (1080p, 4K);
+        # never through `viewport`, whose every change dash-leaflet logs to the console. No center/zoom:
+        # react-leaflet would take them instead of the bounds; and nothing reads the map's view back, so
+        # dash-leaflet need not track it (its tracking expects a `center` prop)
+        bounds=[[miny, minx], [maxy, maxx]],
+        trackViewport=False,
         zoomSnap=0.25,
         attributionControl=False,
         className="city-map",
@@ -72,24 +81,31 @@ def city_map(city: CityMap, tile_url: str, map_id: str, lang: str, bounds=None, 
 
 
 def critical_popup(lang: str, can_ack: bool = True) -> list:
-    """The pop-up for a new critical alarm, its chime slot and what it remembers (a read-only
-    kiosk sees the pop-up without the acknowledge button)."""
+    """What the pop-up for a new critical alarm remembers, and its chime slot (the pop-up itself is
+    `popup_box`, drawn over the map)."""
     return [
         dcc.Store(id="seen-alarms", data=[], storage_type="session"),
         dcc.Store(id="fleet-version"),  # registry version the device layer's offline styling was sent for
         dcc.Store(id="popup-alarm", data=None),
-        html.Div(
-            [
-                html.Div(t("new_critical", lang), className="popup-title", id="popup-title"),
-                html.Div(id="popup-text", className="popup-text"),
-                html.Div([html.Button(t("ack", lang), id="popup-ack", n_clicks=0, className="btn-ack" if can_ack else "btn-ack hidden"),
-                          html.Button(t("later", lang), id="popup-later", n_clicks=0, className="btn-later")],
-                         className="popup-buttons"),
-            ],
-            id="popup", className="popup hidden", role="alertdialog",
-        ),
+        dcc.Store(id="popup-since", data=None),  # when the pop-up on show appeared (epoch ms): a kiosk folds it later
         html.Div(id="sound-slot"),
     ]
+
+
+def popup_box(lang: str, can_ack: bool = True) -> html.Div:
+    """The pop-up for a new critical alarm, in the map's lower left corner so the map's toolbar, zoom and
+    layer control stay free (a read-only kiosk sees it without the acknowledge button; there it
+    folds into a badge in the map's corner after IOC_POPUP_SECONDS)."""
+    return html.Div(
+        [
+            html.Div(t("new_critical", lang), className="popup-title", id="popup-title"),
+            html.Div(id="popup-text", className="popup-text"),
+            html.Div([html.Button(t("ack", lang), id="popup-ack", n_clicks=0, className="btn-ack" if can_ack else "btn-ack hidden"),
+                      html.Button(t("later", lang), id="popup-later", n_clicks=0, className="btn-later")],
+                     className="popup-buttons"),
+        ],
+        id="popup", className="popup hidden", role="alertdialog",
+    )
 
 
 def clear_dialog(lang: str) -> html.Div:
@@ -131,7 +147,7 @@ def bigscreen(city: CityMap, lang: str, tile_url: str, can_ack: bool = True) -> 
                         ],
                         className="map-toolbar",
                     ),
-                    city_map(city, tile_url, "map", lang, grid=True),
+                    html.Div([city_map(city, tile_url, "map", lang, grid=True), popup_box(lang, can_ack)], className="map-frame"),
                     html.Div(id="legend", className="legend"),
                     dcc.Interval(id="trend-tick", interval=TREND_REFRESH_MS, n_intervals=0),
                     html.Div([dcc.Graph(id=key, config={"displayModeBar": False}, className="trend")
@@ -149,7 +165,7 @@ def bigscreen(city: CityMap, lang: str, tile_url: str, can_ack: bool = True) -> 
         ],
         className="bigscreen",
     )
-    # the pop-up and its stores stay outside the three-column grid so they never take a grid cell
+    # the pop-up's stores stay outside the three-column grid so they never take a grid cell
     return html.Div([*critical_popup(lang, can_ack), clear_dialog(lang), columns], id="bigscreen", className="bigscreen-page")
 
 
@@ -168,11 +184,23 @@ def alarm_rows(rows: list[dict], lang: str, with_ack: bool = True, with_clear: b
             button.append(html.Button(t("clear", lang), id={"type": "clear", "id": r["id"]}, n_clicks=0, className="btn-clear"))
         items.append(html.Li(
             [html.Span(t("severity_" + r["severity"], lang), className=f"t-sev {r['severity']}"),
-             # the device and its reading first, so a narrow row cuts the district, never them
+             # the device and its reading first, so a narrow row cuts the district, never them; a click
+             # centres the map on the alarm (ioc_map.js reads data-alarm)
              html.Span([f"{r['since']} ", html.Span(r["device"], className="b-device", title=r["device_id"]),
                         f" · {r['reading']} · {r['rule']} · {r['district']}"],
-                       className="b-text", title=" · ".join(x for x in (r["device_id"], r["threshold"]) if x)),
+                       className="b-text", **{"data-alarm": r["id"]},
+                       title=" · ".join(x for x in (r["device_id"], r["threshold"], t("board_locate", lang)) if x)),
              *status, *button],
             className="board-row escalated" if r["escalated"] else "board-row",
         ))
     return items
+
+
+def empty_row(key: str, lang: str) -> html.Li:
+    """What an empty board, ticker or alarm list says instead of nothing."""
+    return html.Li(t(key, lang), className="empty-row")
+
+
+def legend_items(indicator: str, lang: str) -> list:
+    """The map's colour classes for an indicator, as a row of swatches."""
+    return [html.Span([html.I(style={"background": c}), label], className="legend-item") for c, label in legend(indicator, lang)]

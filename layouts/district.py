@@ -7,7 +7,7 @@ from dash import dcc, html
 from ioc.domain.geo import CityMap
 from ioc.i18n import t
 
-from .bigscreen import city_map, kpi
+from .bigscreen import city_map, kpi, legend_items
 from .grids import INTEGER_FORMAT, NUMBER, ag_grid
 
 DISTRICT_KPIS = ("kpi_online", "kpi_alarms", "kpi_cases", "kpi_aqi", "kpi_traffic", "kpi_water", "kpi_lights")
@@ -49,8 +49,11 @@ def district_page(city: CityMap, district_id: str, lang: str, tile_url: str) -> 
             html.Div(
                 [
                     html.Section([kpi(k, lang, prefix="d-") for k in DISTRICT_KPIS], className="column left"),
-                    html.Section([city_map(city, tile_url, "dmap", lang, bounds=district_bounds(city, district_id), zoom=12,
-                                              district=district_id)], className="column center"),
+                    html.Section([city_map(city, tile_url, "dmap", lang, bounds=district_bounds(city, district_id),
+                                              district=district_id),
+                                  html.Div([html.Span(t("ind_alarms", lang), className="legend-title"), *legend_items("alarms", lang)],
+                                           id="dlegend", className="legend")],
+                                 className="column center"),
                     html.Section(
                         [html.H3(t("district_worst", lang)), html.Ul(id="district-alarms", className="ticker")],
                         className="column right",

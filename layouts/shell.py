@@ -35,7 +35,8 @@ def shell(settings: Settings) -> html.Div:
                             html.Span(t("fresh", lang), id="fresh-label"),
                             html.Span("—", id="clock", className="clock"),
                             html.Span("", id="user-badge", className="user-badge"),
-                            html.A(t("sign_out", lang), href="/logout", id="sign-out", className="sign-out"),
+                            # hidden until the callback knows who is signed in: a kiosk session never offers it
+                            html.A("", href="/logout", id="sign-out", className="sign-out hidden"),
                             dcc.Checklist(id="sound", options=[{"label": t("sound", lang), "value": "on"}], value=[],
                                           persistence=True, persistence_type="local", className="sound-switch"),
                             html.Button(t("language", lang), id="lang-switch", n_clicks=0, className="lang-switch"),

@@ -211,10 +211,31 @@ def district_values(snapshot: CitySnapshot, indicator: str) -> dict[str, float]:
     raise ValueError(f"unknown indicator {indicator!r}")
 
 
-def district_hideout(values: dict[str, float], indicator: str, selected: str | None = None) -> dict:
-    """What the browser's style function needs: values, class breaks and colours. Small per tick."""
+COUNT_INDICATORS = ("alarms", "cases")  # a district missing from the values has none of them
+
+
+def district_hideout(values: dict[str, float], indicator: str, selected: str | None = None, lang: str = "zh") -> dict:
+    """What the browser's style and hover functions need: values, class breaks and colours, and how
+    a district's hover states its figure (`hover`, `{v}` standing for the value; `zero`: a missing
+    district has 0 rather than no data). Small per tick."""
+    from ioc.i18n import t
+
     breaks, colors = SCALES[indicator]
-    return {"values": values, "breaks": breaks, "colors": colors, "selected": selected or "", "indicator": indicator}
+    return {"values": values, "breaks": breaks, "colors": colors, "selected": selected or "", "indicator": indicator,
+            "lang": lang, "hover": t(f"hover_{indicator}", lang), "zero": indicator in COUNT_INDICATORS,
+            "no_value": t("tooltip_no_value", lang)}
+
+
+def district_labels(city: CityMap, lang: str = "zh") -> dict:
+    """Points where the map writes each district's name (its seat, inside its polygon), sent once."""
+    return {
+        "type": "FeatureCollection",
+        "features": [
+            {"type": "Feature", "geometry": {"type": "Point", "coordinates": [d.seat[0], d.seat[1]]},
+             "properties": {"id": d.id, "name": d.name(lang)}}
+            for d in city.districts
+        ],
+    }
 
 
 DEVICES_URL = "/api/v1/map/devices"  # the device layer's GeoJSON, fetched by the map itself (ioc.web.map_data)
@@ -460,6 +481,36 @@ def popup_alarm(alarms: list[dict], seen: list[str]) -> dict | None:
     """The newest unacknowledged critical alarm this screen has not popped up yet."""
     fresh = [a for a in alarms if a.get("severity") == "critical" and not a.get("ack") and a["id"] not in set(seen)]
     return max(fresh, key=lambda a: a.get("raised_at", 0)) if fresh else None
+
+
+POPUP_OPEN, POPUP_BADGE, POPUP_HIDDEN = "popup", "popup badge", "popup hidden"  # the pop-up's classes
+
+
+@dataclass(frozen=True)
+class PopupStep:
+    """What the critical pop-up does on one refresh: `show` a new alarm, `close`, `fold` into the
+    badge, or nothing (`keep`)."""
+
+    action: str
+    alarm: dict | None = None
+
+
+def popup_step(alarms: list[dict], seen: list[str], current: str | None, shown: str | None, since_ms: int | None,
+               now_ms: int, fold_after_ms: int | None = None) -> PopupStep:
+    """The pop-up's lifecycle on one screen. A newer unacknowledged critical alarm replaces what is
+    shown; the alarm on show closes the pop-up (or its badge) as soon as it is no longer active or is
+    acknowledged, wherever that happened; with `fold_after_ms` (a kiosk, where nobody dismisses it)
+    an open pop-up folds into the badge once it has been up that long."""
+    new = popup_alarm(alarms, seen)
+    if new is not None:
+        return PopupStep("show", new)
+    if not current:
+        return PopupStep("keep")
+    if current not in {a["id"] for a in alarms if not a.get("ack")}:
+        return PopupStep("close")
+    if fold_after_ms is not None and shown == POPUP_OPEN and since_ms is not None and now_ms - since_ms >= fold_after_ms:
+        return PopupStep("fold")
+    return PopupStep("keep")
 
 
 def grid_values(alarms: list[dict], devices: list[DeviceRow]) -> dict[str, int]:

@@ -1,5 +1,6 @@
 """`GET /api/v1/map/devices`: the map's device layer as GeoJSON, fetched by the browser itself
-(dash-leaflet's `url`), never through a Dash callback.
+(dash-leaflet's `url`), never through a Dash callback. `GET /api/v1/map/devices/<id>?lang=zh|en`:
+one device's latest reading in words, fetched by the device tooltip when it opens.
 
 At 50,000 devices the layer is about 9 MB of JSON: it is built and gzip-compressed once per
 registry version of the process's `CityCache` and served from memory, so a page load costs a
@@ -14,7 +15,10 @@ import orjson
 from flask import Flask, Response, request
 
 from ioc.adapters.redis_client import REDIS_UNAVAILABLE
+from ioc.domain.kinds import KINDS
+from ioc.i18n import resolve_lang, t
 from ioc.views.bigscreen import DEVICES_URL, devices_geojson
+from ioc.views.readings import reading_lines, reading_time
 
 from .auth import api_principal
 from .services import Services
@@ -48,3 +52,29 @@ def register(server: Flask, services: Services) -> None:
             response = Response(raw, mimetype="application/geo+json")
         response.headers["Vary"] = "Accept-Encoding"
         return response
+
+    @server.get(DEVICES_URL + "/<device_id>")
+    def map_device(device_id: str):
+        """What the device tooltip shows: name, kind and state in words, the latest reading line by line."""
+        api_principal("view:bigscreen")
+        lang = resolve_lang(request.args.get("lang"), services.settings.lang)
+        if services.snapshot is None:
+            return Response(orjson.dumps({"error": "unavailable", "message": "REDIS_URL is not set"}), 503, mimetype="application/json")
+        try:
+            device = services.snapshot.device(device_id)
+        except REDIS_UNAVAILABLE as e:
+            return Response(orjson.dumps({"error": "unavailable", "message": f"Redis is unavailable: {e}"}), 503,
+                            mimetype="application/json")
+        if device is None:
+            return Response(orjson.dumps({"error": "not_found", "message": f"no device {device_id!r}"}), 404,
+                            mimetype="application/json")
+        meta, latest = device["meta"], device["latest"]
+        kind = KINDS.get(meta.get("kind", ""))
+        body = {
+            "id": device_id, "name": meta.get("name") or device_id,
+            "kind": (kind.name_en if lang == "en" else kind.name_zh) if kind else meta.get("kind", ""),
+            "state": t("tooltip_online" if device["state"] == "online" else "tooltip_offline", lang),
+            "time": reading_time(latest), "lines": reading_lines(meta.get("kind", ""), latest, lang),
+            "empty": t("tooltip_no_reading", lang),
+        }
+        return Response(orjson.dumps(body), mimetype="application/json")

@@ -35,9 +35,10 @@ from flask import Flask, Response, g, request
 STATIC_PREFIXES = ("/assets/", "/_dash-component-suites/", "/_favicon.ico", "/favicon.ico")
 KIOSK_PREFIX = "/kiosk/"
 HSTS = "max-age=31536000; includeSubDomains"
+# only features Chromium knows: an unknown one ("bluetooth") makes it warn on every page
 PERMISSIONS_POLICY = ", ".join(f"{feature}=()" for feature in (
     "accelerometer", "camera", "display-capture", "geolocation", "gyroscope", "magnetometer", "microphone",
-    "midi", "payment", "usb", "serial", "bluetooth", "hid", "idle-detection", "publickey-credentials-get",
+    "midi", "payment", "usb", "serial", "hid", "idle-detection", "publickey-credentials-get",
     "screen-wake-lock", "xr-spatial-tracking", "browsing-topics",
 ))
 

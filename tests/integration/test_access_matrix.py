@@ -74,6 +74,7 @@ API_PERMISSIONS = {
     ("GET", "/api/v1/districts/<district_id>"): "view:districts",
     ("GET", "/api/v1/alarms"): "view:bigscreen",
     ("GET", "/api/v1/map/devices"): "view:bigscreen",
+    ("GET", "/api/v1/map/devices/<device_id>"): "view:bigscreen",
     ("POST", "/api/v1/alarms/<alarm_id>/acknowledge"): "alarm:acknowledge",
     ("POST", "/api/v1/alarms/<alarm_id>/clear"): "alarm:clear",
     ("GET", "/api/v1/audit"): "view:audit",

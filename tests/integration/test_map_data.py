@@ -69,3 +69,19 @@ def test_a_new_device_joins_the_layer_within_about_a_second(born, client, publis
 def test_anonymous_callers_get_401_and_no_layer(born, portal_client):
     response = portal_client.get("/api/v1/map/devices")
     assert response.status_code == 401 and b"features" not in response.data
+
+
+def test_a_devices_tooltip_reading_is_in_words_in_the_asked_language(born, client, redis_client):
+    shard = keys.shard_of("sl-map-2", 8)
+    redis_client.hset(keys.latest(shard), "sl-map-2", orjson.dumps({"ts": 1_795_600_000_000, "powerState": "on", "status": "defectiveLamp"}))
+    zh = orjson.loads(client.get("/api/v1/map/devices/sl-map-2?lang=zh").data)
+    assert (zh["name"], zh["kind"], zh["lines"]) == ("大新 路灯 2", "路灯", ["开关状态 亮灯", "状态 灯具故障"])
+    en = orjson.loads(client.get("/api/v1/map/devices/sl-map-2?lang=en").data)
+    assert (en["kind"], en["state"], en["lines"]) == ("Street light", "online", ["Power on", "Status lamp defective"])
+
+
+def test_a_device_without_a_reading_says_so_and_an_unknown_one_is_404(born, client):
+    body = orjson.loads(client.get("/api/v1/map/devices/nz-map-1").data)
+    assert body["lines"] == [] and body["empty"] == "暂无读数"
+    response = client.get("/api/v1/map/devices/no-such-device")
+    assert response.status_code == 404 and orjson.loads(response.data)["error"] == "not_found"

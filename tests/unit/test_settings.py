@@ -23,7 +23,7 @@ FIELD_OF = {
     "IOC_INGEST_BUFFER_MAX": "ingest_buffer_max", "IOC_DEVICE_MAX_RATE": "device_max_rate", "IOC_DEADLETTER_MAXLEN": "deadletter_maxlen",
     "IOC_CASES_CLIENT_ID": "cases_client_id", "IOC_CASES_SCAN_S": "cases_scan_s",
     "IOC_ALARM_ESCALATE_CRITICAL_MIN": "alarm_escalate_critical_min", "IOC_ALARM_ESCALATE_MAJOR_MIN": "alarm_escalate_major_min",
-    "IOC_ALARM_ESCALATE_MINOR_MIN": "alarm_escalate_minor_min",
+    "IOC_ALARM_ESCALATE_MINOR_MIN": "alarm_escalate_minor_min", "IOC_POPUP_SECONDS": "popup_seconds",
     "IOC_EMBEDDED_REDIS": "embedded_redis", "IOC_EMBEDDED_MQTT": "embedded_mqtt", "IOC_LOG_LEVEL": "log_level",
     "IOC_SESSION_HOURS": "session_hours", "IOC_KIOSK_DAYS": "kiosk_days", "IOC_COOKIE_SECURE": "cookie_secure",
     "IOC_PROXY_HOPS": "proxy_hops", "IOC_KIOSK_FRAME_ANCESTORS": "kiosk_frame_ancestors", "IOC_LOGIN_MAX_FAILURES": "login_max_failures",
