@@ -75,9 +75,9 @@ def test_a_devices_tooltip_reading_is_in_words_in_the_asked_language(born, clien
     shard = keys.shard_of("sl-map-2", 8)
     redis_client.hset(keys.latest(shard), "sl-map-2", orjson.dumps({"ts": 1_795_600_000_000, "powerState": "on", "status": "defectiveLamp"}))
     zh = orjson.loads(client.get("/api/v1/map/devices/sl-map-2?lang=zh").data)
-    assert (zh["name"], zh["kind"], zh["lines"]) == ("大新 路灯 2", "路灯", ["开关状态 亮灯", "状态 灯具故障"])
+    assert (zh["name"], zh["kind"], zh["lines"]) == ("大新 路灯 2", "路灯", ["亮灯状态 亮", "灯具故障"])
     en = orjson.loads(client.get("/api/v1/map/devices/sl-map-2?lang=en").data)
-    assert (en["kind"], en["state"], en["lines"]) == ("Street light", "online", ["Power on", "Status lamp defective"])
+    assert (en["kind"], en["state"], en["lines"]) == ("Street light", "online", ["Lamp on", "defective lamp"])
 
 
 def test_a_device_without_a_reading_says_so_and_an_unknown_one_is_404(born, client):

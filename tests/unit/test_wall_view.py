@@ -54,9 +54,9 @@ def test_a_reading_reads_in_words_with_units_in_the_page_language():
 
 
 def test_enumerations_booleans_and_ratios_are_words_and_percentages():
-    assert reading_lines("streetlight", {"status": "defectiveLamp", "illuminanceLevel": 0.8}, "zh") == ["状态 灯具故障", "调光水平 80.0%"]
-    assert reading_lines("manhole", {"displaced": True, "tilt": 40.0}, "en") == ["Tilt 40°", "Cover displaced yes"]
-    assert reading_lines("platform", {"errorRate": 0.1927}, "zh") == ["错误率 19.3%"]
+    assert reading_lines("streetlight", {"status": "defectiveLamp", "illuminanceLevel": 0.8}, "zh") == ["灯具故障", "调光亮度 80 %"]
+    assert reading_lines("manhole", {"displaced": True, "tilt": 40.0}, "en") == ["Tilt 40.0°", "cover displaced"]
+    assert reading_lines("platform", {"errorRate": 0.1927}, "zh") == ["接口错误率 19.3 %"]
 
 
 def test_no_reading_is_no_lines_and_no_time():
