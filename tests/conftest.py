@@ -258,6 +258,17 @@ def cases(start_cases):
 
 
 @pytest.fixture
+def case_portal(dash_duo, settings):
+    """dash_duo with the app running (nobody signed in); `.cases` is the app's CaseService."""
+    from ioc.web.app import create_app
+
+    app = create_app(settings)
+    dash_duo.start_server(app, navigate=False)
+    dash_duo.cases = app.server.extensions["ioc_cases"]
+    return dash_duo
+
+
+@pytest.fixture
 def portal_client(settings, redis_client):
     """The web app's Flask test client on the test Redis; `.users` is its user store."""
     from ioc.web.app import create_app

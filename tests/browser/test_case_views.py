@@ -12,7 +12,6 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 
 from ioc.domain.access import Principal
-from ioc.web.app import create_app
 from tests.conftest import browser_sign_in, wait_for
 
 CLASS = "10101"  # 井盖丢失, owned by water_affairs, urgent
@@ -23,12 +22,8 @@ HANDLER = Principal("setup-handler", frozenset({"handler"}), department="water_a
 
 
 @pytest.fixture
-def portal(dash_duo, settings):
-    """dash_duo with the app running (nobody signed in); `.cases` is the app's CaseService."""
-    app = create_app(settings)
-    dash_duo.start_server(app, navigate=False)
-    dash_duo.cases = app.server.extensions["ioc_cases"]
-    return dash_duo
+def portal(case_portal):
+    return case_portal
 
 
 def base(duo) -> str:

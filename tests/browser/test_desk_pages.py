@@ -13,7 +13,6 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 
 from ioc.domain.access import Principal
-from ioc.web.app import create_app
 from tests.conftest import browser_sign_in, wait_for
 
 CLASS = "10101"  # 井盖丢失 (Manhole cover missing)
@@ -26,12 +25,8 @@ OPEN_STAGES = ("reported", "accepted", "verified", "dispatched", "handled", "che
 
 
 @pytest.fixture
-def portal(dash_duo, settings):
-    """dash_duo with the app running (nobody signed in); `.cases` is the app's CaseService."""
-    app = create_app(settings)
-    dash_duo.start_server(app, navigate=False)
-    dash_duo.cases = app.server.extensions["ioc_cases"]
-    return dash_duo
+def portal(case_portal):
+    return case_portal
 
 
 def new_case(duo) -> str:
