@@ -177,7 +177,7 @@ def register(app, services) -> None:
         [Output("case-title", "children"), Output("case-stage", "children"), Output("case-stage", "className"),
          Output("case-missing", "style"), Output("case-body", "style"), Output("case-facts", "children"),
          Output("case-media", "children"), Output("case-duplicates", "children"), Output("case-marker", "children"),
-         Output("case-map", "viewport"), Output("case-timeline", "rowData"), Output("case-version", "data"),
+         Output("case-map", "center"), Output("case-map", "zoom"), Output("case-timeline", "rowData"), Output("case-version", "data"),
          Output("case-deadline", "data"), Output("case-department", "value"), Output("case-no-actions", "style")]
         + [Output(f"case-{f}-row", "style") for f in FIELD_ROWS]
         + [Output(f"case-act-{a}", "style") for a in ACTIONS]
@@ -199,7 +199,7 @@ def register(app, services) -> None:
         except REDIS_UNAVAILABLE:
             return [no_update] * len(load_outputs)
         if not visible:
-            missing = [f"{t('case_heading', lang)} {case_id or ''}", "", "case-stage", SHOWN, HIDDEN, [], [], [], [], no_update,
+            missing = [f"{t('case_heading', lang)} {case_id or ''}", "", "case-stage", SHOWN, HIDDEN, [], [], [], [], no_update, no_update,
                        [], None, None, no_update, HIDDEN]
             return missing + [HIDDEN] * (len(FIELD_ROWS) + len(ACTIONS))
         fresh = ctx.triggered_id in (None, "case-id", "case-changed")  # not a periodic re-read: the user's inputs stay
@@ -211,14 +211,15 @@ def register(app, services) -> None:
         marker = [dl.CircleMarker(center=[case.lat, case.lon], radius=10, color="#ffffff", weight=2,
                                   fillColor="#ff3b30" if overdue else "#ffd60a", fillOpacity=0.95,
                                   children=dl.Tooltip(f"{case.id} {class_name(case.class_code, lang)}"))]
-        viewport = {"center": [case.lat, case.lon], "zoom": 13} if fresh else no_update
+        # centre and zoom as plain props: a `viewport` change makes dash-leaflet log a debug line
+        center, zoom = ([case.lat, case.lon], 13) if fresh else (no_update, no_update)
         actions = action_buttons(case, p)
         uses = {"note": bool(actions), "department": "dispatch" in actions,
                 "hours": "request_deferral" in actions, "master": "merge" in actions}
         department = (case.department if case.stage != "verified" and case.department else case.suggested_department) or None
         stage_class = f"case-stage stage-{case.stage}" + (" overdue" if overdue else "")
         return ([f"{t('case_heading', lang)} {case.id}", stage_name(case.stage, lang), stage_class, HIDDEN, SHOWN, facts, media,
-                 duplicates or t("case_no_duplicates", lang), marker, viewport, timeline_rows(events, lang, departments, people.get()),
+                 duplicates or t("case_no_duplicates", lang), marker, center, zoom, timeline_rows(events, lang, departments, people.get()),
                  case.version, {"deadline": case.stage_deadline if case.is_open else 0, "due": case.due_at, "open": case.is_open},
                  department if fresh else no_update, HIDDEN if actions else SHOWN]
                 + [SHOWN if uses[f] else HIDDEN for f in FIELD_ROWS]

@@ -258,6 +258,30 @@ def cases(start_cases):
 
 
 @pytest.fixture
+def verbose_browser():
+    """A Chromium of its own that keeps every console message (dash_duo keeps only SEVERE ones)."""
+    from selenium import webdriver
+
+    options = pytest_setup_options()
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    driver = webdriver.Chrome(options=options)
+    yield driver
+    driver.quit()
+
+
+def sign_in_with(driver, base: str, name: str, password: str, next_path: str = "/") -> None:
+    """Sign in through the form in a plain selenium driver (not dash_duo's)."""
+    from urllib.parse import quote
+
+    from selenium.webdriver.common.by import By
+
+    driver.get(f"{base}/login?next={quote(next_path)}")
+    driver.find_element(By.ID, "login-name").send_keys(name)
+    driver.find_element(By.ID, "login-password").send_keys(password)
+    driver.find_element(By.ID, "login-submit").click()
+
+
+@pytest.fixture
 def case_portal(dash_duo, settings):
     """dash_duo with the app running (nobody signed in); `.cases` is the app's CaseService."""
     from ioc.web.app import create_app

@@ -12,7 +12,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 
 from ioc.domain.access import Principal
-from tests.conftest import browser_sign_in, wait_for
+from tests.conftest import browser_sign_in, sign_in_with, wait_for
 
 CLASS = "10101"  # 井盖丢失, owned by water_affairs, urgent
 LAT, LON = 31.872, 120.556  # in yangshe (杨舍镇)
@@ -264,3 +264,16 @@ def test_the_indicators_page_renders_its_tables(portal, make_user):
     portal.find_element("#ind-period input[value='last_month']").click()
     wait_for(lambda: cell(portal, "ind-department-grid", "water_affairs", "name") == "", message="last month: nothing")
     assert portal.get_logs() == []
+
+
+def test_the_case_page_keeps_the_console_quiet(portal, make_user, verbose_browser):
+    """The case map is centred on the case without dash-leaflet's debug lines ("ISSUE CENTER/ZOOM
+    CHANGE"), and nothing else is logged at any level."""
+    case_id = new_case(portal)
+    driver = verbose_browser
+    sign_in_with(driver, base(portal), *make_user("dispatcher"), next_path=f"/case/{case_id}")
+    wait_for(lambda: driver.find_elements(By.CSS_SELECTOR, "#case-map path.leaflet-interactive"), timeout=20, message="the case marker")
+    wait_for(lambda: driver.execute_script(
+        "const m = document.querySelector('#case-map'); return m && m.querySelector('.leaflet-control-zoom');"), message="the map")
+    messages = [f"{e['level']}: {e['message']}" for e in driver.get_log("browser")]
+    assert messages == []

@@ -276,20 +276,6 @@ def test_a_signed_in_user_is_offered_sign_out(operator_wall):
     assert operator_wall.get_logs() == []
 
 
-@pytest.fixture
-def verbose_browser():
-    """A Chromium of its own that keeps every console message (dash_duo keeps only SEVERE ones)."""
-    from selenium import webdriver
-
-    from tests.conftest import pytest_setup_options
-
-    options = pytest_setup_options()
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    driver = webdriver.Chrome(options=options)
-    yield driver
-    driver.quit()
-
-
 def test_the_wall_and_the_district_page_keep_the_console_quiet(server, make_user, wall, verbose_browser):
     """No Permissions-Policy warning, no dash-leaflet debug lines ("ISSUE BOUNDS UPDATE"), nothing
     at any level while the wall refreshes and a district page opens."""
