@@ -83,10 +83,17 @@ def telemetry(device, t: float) -> tuple[str, bytes]:
     return f"ioc/v1/{device.kind}/{device.id}/telemetry", orjson.dumps(payload)
 
 
-def step_messages(devices: list, t: float, step_s: float = STEP_S) -> list[tuple[str, bytes]]:
+def step_messages(devices: list, t: float, step_s: float = STEP_S, end_s: float | None = None) -> list[tuple[str, bytes]]:
     """One reading per device around `t` (each device offset within the step by its own key, so
-    they do not all share one timestamp)."""
-    return [telemetry(d, t + int(hash01(d.key, 0xBAC) * min(step_s, 60.0))) for d in devices]
+    they do not all share one timestamp). Nothing at or after `end_s`, the backfill's "now": a
+    reading stamped later would be newer than the live readings that follow it, take the device's
+    latest state and make those live readings late (kept out of the latest state and the rules)."""
+    out = []
+    for d in devices:
+        at = t + int(hash01(d.key, 0xBAC) * min(step_s, 60.0))
+        if end_s is None or at < end_s:
+            out.append(telemetry(d, at))
+    return out
 
 
 class ProgressBar:
@@ -147,7 +154,8 @@ def run_backfill(mqtt_url: str, fleet: Fleet, start_s: float, end_s: float | Non
                 time.sleep(0.01)
         for topic, payload in [telemetry(d, win.end_s) for d in devices]:  # their latest: now
             client.publish(topic, payload, qos=1)
-        bar = ProgressBar(len(times) * len(devices), f"backfill {win.hours:.0f} h", out)
+        total = (len(times) - 1) * len(devices) + len(step_messages(devices, times[-1], step_s, win.end_s))
+        bar = ProgressBar(total, f"backfill {win.hours:.0f} h", out)
         started = time.monotonic()
         last = None
         for i, t in enumerate(times):
@@ -157,9 +165,10 @@ def run_backfill(mqtt_url: str, fleet: Fleet, start_s: float, end_s: float | Non
             while time.monotonic() < due:
                 time.sleep(min(0.05, due - time.monotonic()))
             qos = 1 if i == len(times) - 1 else 0  # the last step acknowledged: everything before it is out
-            for topic, payload in step_messages(devices, t, step_s):
+            messages = step_messages(devices, t, step_s, win.end_s)
+            for topic, payload in messages:
                 last = client.publish(topic, payload, qos=qos)
-            sent += len(devices)
+            sent += len(messages)
             bar.update(sent)
             while _backlog(client) > 20_000:
                 time.sleep(0.01)

@@ -467,6 +467,18 @@ def test_a_days_backfill_of_the_default_fleet_stays_modest(fleet):
     assert len(times) * len(backfill_devices(fleet)) < 60_000
 
 
+def test_no_backfilled_reading_is_stamped_at_or_after_the_backfills_now(fleet):
+    """A reading stamped after "now" would take the device's latest state and make the live
+    readings that follow it late (kept out of the latest state and the alarm rules)."""
+    from simulators.backfill import backfill_devices, step_messages, steps, window
+
+    end = at(12.0)
+    last = steps(window(end - 3630, end, 86400))[-1]  # the last step half a minute before "now"
+    assert end - last == 30
+    stamps = [orjson.loads(payload)["ts"] for _, payload in step_messages(backfill_devices(fleet), last, end_s=end)]
+    assert stamps and max(stamps) < end * 1000
+
+
 def test_backfilled_readings_carry_their_past_timestamps_and_the_daily_patterns(fleet):
     from simulators.backfill import step_messages
 
