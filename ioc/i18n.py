@@ -505,6 +505,8 @@ STRINGS: dict[str, dict[str, str]] = {
     "hover_cases": {"zh": "在办案件 {v} 件", "en": "{v} open cases"},
     "hover_aqi": {"zh": "空气质量指数 {v}", "en": "AQI {v}"},
     "hover_online": {"zh": "设备在线率 {v}%", "en": "{v}% of devices online"},
+    # --- issue 13: one language on the district page's heading ---
+    "district_area": {"zh": "面积", "en": "Area"},
 }
 
 

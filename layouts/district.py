@@ -42,7 +42,7 @@ def district_page(city: CityMap, district_id: str, lang: str, tile_url: str) -> 
                 [
                     dcc.Link("← " + t("back_to_city", lang), href="/", id="back-to-city", className="back"),
                     html.H2(district.name(lang), id="district-name"),
-                    html.Span(f"{district.name_en if lang == 'zh' else district.name_zh} · {district.area_km2:.1f} km²", className="district-meta"),
+                    html.Span(f"{t('district_area', lang)} {district.area_km2:.1f} km²", className="district-meta", id="district-meta"),
                 ],
                 className="district-head",
             ),
