@@ -507,6 +507,9 @@ STRINGS: dict[str, dict[str, str]] = {
     "hover_online": {"zh": "设备在线率 {v}%", "en": "{v}% of devices online"},
     # --- issue 13: one language on the district page's heading ---
     "district_area": {"zh": "面积", "en": "Area"},
+    # --- issue 13: who acted on a case, in words ---
+    "case_role_system": {"zh": "系统", "en": "System"},
+    "case_actor_department_system": {"zh": "{department}业务系统", "en": "{department} (own system)"},
 }
 
 

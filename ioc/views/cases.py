@@ -100,8 +100,26 @@ def action_label(action: str, lang: str = "zh") -> str:
 
 
 def role_name(role: str, lang: str = "zh") -> str:
+    if role == "system":  # an intake system (a report source, a sensor alarm)
+        return t("case_role_system", lang)
     names = ROLE_NAMES.get(role)
     return (names.get(lang) or names["zh"]) if names else role
+
+
+def actor_name(actor: str, role: str, lang: str = "zh", departments: Mapping[str, Department] | None = None,
+               people: Mapping[str, str] | None = None) -> str:
+    """Who acted, as a person reads it: a user by display name; a department's own system
+    (`dept:<id>`) by the department's name; an API token (`token:<name>`) by the name the admin gave
+    it; an intake system (role `system`: `hotline`, `camera`, `sensor`…) by the source's name."""
+    if people and actor in people:
+        return people[actor]
+    if actor.startswith("dept:"):
+        return t("case_actor_department_system", lang).format(department=department_name(actor[5:], departments or {}, lang))
+    if actor.startswith("token:"):
+        return actor[6:]
+    if role == "system":
+        return source_name(actor, lang)
+    return actor
 
 
 def department_name(department_id: str, departments: Mapping[str, Department], lang: str = "zh") -> str:
@@ -336,7 +354,7 @@ def timeline_rows(events: Iterable[CaseEvent], lang: str, departments: Mapping[s
             extra.append(e.detail["master_id"])
         if extra:
             note = " · ".join(extra + ([note] if note else []))
-        rows.append({"n": str(n), "time": fmt_time(e.at), "actor": people.get(e.actor) or e.actor, "actor_login": e.actor,
+        rows.append({"n": str(n), "time": fmt_time(e.at), "actor": actor_name(e.actor, e.role, lang, departments, people), "actor_login": e.actor,
                      "role": role_name(e.role, lang),
                      "action": action_label(e.action, lang), "transition": transition_text(e.from_stage, e.to_stage, lang),
                      "note": note})

@@ -127,6 +127,21 @@ def test_the_case_timeline_names_actors_by_display_name():
     assert (row["actor"], row["actor_login"]) == ("李调度", "disp1")
 
 
+@pytest.mark.parametrize("actor, role, lang, words", [
+    ("camera", "system", "zh", ("视频发现", "系统")),
+    ("sensor", "system", "en", ("Sensor", "System")),
+    ("dept:water_affairs", "handler", "zh", ("市水务局业务系统", "处置部门")),
+    ("token:simulated duty desk", "dispatcher", "zh", ("simulated duty desk", "调度员")),
+])
+def test_the_case_timeline_names_systems_and_departments_in_words(actor, role, lang, words):
+    from ioc.domain.cases import CaseEvent
+    from ioc.domain.departments import FUNCTIONAL
+
+    e = CaseEvent("ZJG-1", "report", actor, role, "", "reported", NOW, "", {})
+    row = timeline_rows([e], lang, {d.id: d for d in FUNCTIONAL})[0]
+    assert (row["actor"], row["role"]) == words and row["actor_login"] == actor
+
+
 @pytest.mark.parametrize("lang,words", [("zh", "手动消警须填写消警说明。"), ("en", "Clearing an alarm by hand needs a note saying why.")])
 def test_a_clear_without_a_note_is_refused_in_the_pages_language(lang, words):
     from callbacks.bigscreen import message
