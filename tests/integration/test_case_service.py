@@ -54,7 +54,7 @@ def test_an_event_is_routed_to_its_territory_first(case_service, now):
 def test_a_backdated_report_is_audited_newest_at_the_server_time_with_its_reported_time_as_detail(case_service, now):
     audit = AuditLog(case_service.store.redis)
     audit.record("admin", "admin", "user.add", "someone")  # an entry written just before the report arrives
-    written_after = time.time() * 1000
+    written_after = time.time_ns() // 1_000_000  # whole milliseconds, as entries carry them
     backdated = now - 3 * 86_400_000  # the reporting system says: three days ago
     case, _ = report(case_service, backdated)
     newest = audit.recent(1)[0]
