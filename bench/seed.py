@@ -10,7 +10,8 @@
   with faults switched on, which raises real alarms through the rules.
 - **Cases**: reports from the simulator's `ReportStream` over the last N days, each taken along
   the workflow by the pure domain (`ioc.domain.cases.apply`, deadlines by the case service's
-  calendar), written with the case store's own Lua scripts (create, transition) in pipelines.
+  calendar), written with the case store's own scripts (`CaseStore.queue_create`, `queue_transition`) in
+  pipelines.
   Whatever would happen after "now" has not happened yet: recent cases stay open.
 
 `python -m bench.seed --redis-url redis://… [--quick]` seeds an existing Redis; without a URL it
@@ -30,7 +31,6 @@ from pathlib import Path
 
 import orjson
 
-from ioc.adapters import case_store as cs
 from ioc.adapters import redis_keys as keys
 from ioc.adapters.geodata_files import load_city_map
 from ioc.adapters.redis_client import connect_redis
@@ -265,19 +265,13 @@ def _new_case(service: CaseService, city, case_id: str, topic: str, payload: byt
     return case, event
 
 
-def _create_args(case: Case, event: CaseEvent) -> list:
-    """KEYS and ARGV of the store's create script, as `CaseStore.create` builds them."""
-    return list(cs.create_call(case, event))
+def _outbox(after: Case, event: CaseEvent) -> dict | None:
+    """The outbox message of a transition, as the case service makes it (dispatches only)."""
+    if event.action not in ("dispatch", "check_fail"):
+        return None
+    from ioc.casework.service import dispatch_message, dispatch_topic
 
-
-def _transition_args(before: Case, after: Case, event: CaseEvent) -> list:
-    """KEYS and ARGV of the store's transition script, as `CaseStore.save_transition` builds them."""
-    outbox = None
-    if event.action in ("dispatch", "check_fail"):
-        from ioc.casework.service import dispatch_message, dispatch_topic
-
-        outbox = {"topic": dispatch_topic(after.department), "payload": orjson.dumps(dispatch_message(after)).decode()}
-    return list(cs.transition_call(before, after, event, outbox))
+    return {"topic": dispatch_topic(after.department), "payload": orjson.dumps(dispatch_message(after)).decode()}
 
 
 def _reports(city, n: int, days: int, now_ms: int) -> list[tuple[str, bytes]]:
@@ -303,12 +297,11 @@ def _reported_ms(data: dict) -> int:
 
 def seed_cases(client, settings: Settings, city, n: int, report: SeedReport, progress, days: int = CASE_DAYS) -> None:
     service = CaseService.from_settings(client, city, settings)
-    create = client.register_script(cs.CREATE_LUA)
-    transition = client.register_script(cs.TRANSITION_LUA)
+    store = service.store
     now = _now_ms()
     rng = random.Random(FLEET_SEED)
     reports = _reports(city, n, days, now)
-    start_seq = int(client.incrby(cs.SEQ, len(reports))) - len(reports)
+    start_seq = store.reserve_ids(len(reports)) - len(reports)
     pipe = client.pipeline(transaction=False)
     pending = 0
     last = time.monotonic()
@@ -321,9 +314,9 @@ def seed_cases(client, settings: Settings, city, n: int, report: SeedReport, pro
         case, event = made
         life = CaseLife(service, case, rng, now)
         life.run()
-        create(*_create_args(case, event), client=pipe)
+        store.queue_create(pipe, case, event)
         for before, after, ev in life.steps:
-            transition(*_transition_args(before, after, ev), client=pipe)
+            store.queue_transition(pipe, before, after, ev, _outbox(after, ev))
         report.cases += 1
         report.open_cases += life.case.is_open
         pending += 1

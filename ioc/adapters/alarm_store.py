@@ -21,34 +21,9 @@ from __future__ import annotations
 
 import orjson
 
+from ioc.adapters import audit_log, scripts
 from ioc.adapters import redis_keys as keys
 from ioc.domain.alarm_handling import Acknowledgement, check_acknowledge, check_clear
-
-# KEYS: active hash, acks hash, events stream[, audit stream].
-# ARGV: alarm id, event JSON, stream cap, expected alarm JSON ("" = whatever is stored)[, audit field, value, …].
-# Returns 1 when it cleared the alarm, 0 when it was not there (or had changed).
-CLEAR_LUA = """
-local current = redis.call('HGET', KEYS[1], ARGV[1])
-if not current or (ARGV[4] ~= '' and current ~= ARGV[4]) then return 0 end
-redis.call('HDEL', KEYS[1], ARGV[1])
-redis.call('HDEL', KEYS[2], ARGV[1])
-redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[3], '*', 'event', 'cleared', 'alarm', ARGV[2])
-if KEYS[4] then redis.call('XADD', KEYS[4], '*', unpack(ARGV, 5)) end
-return 1
-"""
-
-# KEYS: active hash, acks hash, events stream[, audit stream].
-# ARGV: alarm id, ack JSON, stream cap, event JSON[, audit field, value, …].
-# Returns the ack JSON in force (the first one wins), or nil when the alarm is not active.
-ACK_LUA = """
-if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 0 then return false end
-local existing = redis.call('HGET', KEYS[2], ARGV[1])
-if existing then return existing end
-redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
-redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[3], '*', 'event', 'acknowledged', 'alarm', ARGV[4])
-if KEYS[4] then redis.call('XADD', KEYS[4], '*', unpack(ARGV, 5)) end
-return ARGV[2]
-"""
 
 _CLEAR_KEYS = (keys.ALARMS_ACTIVE, keys.ALARMS_ACKS, keys.ALARMS_EVENTS)
 _AUDITED_KEYS = _CLEAR_KEYS + (keys.AUDIT,)
@@ -59,8 +34,7 @@ def _audit_args(actor: str, role: str, action: str, alarm_id: str, ip: str, at_m
     detail = {k: alarm.get(k) for k in ("device_id", "rule_id", "severity", "district", "value") if k in alarm}
     if note:
         detail["note"] = note
-    fields = {"at_ms": at_ms, "actor": actor, "role": role, "action": action, "target": alarm_id, "outcome": "ok",
-              "ip": ip, "detail": orjson.dumps(detail)}
+    fields = audit_log.entry_fields(actor, role, action, alarm_id, "ok", ip, detail, at_ms)
     return [x for pair in fields.items() for x in pair]
 
 
@@ -79,14 +53,14 @@ class AlarmNotFound(KeyError):
 
 def clear_in(pipe, alarm_id: str, event_json: bytes) -> None:
     """Queue the rule engine's clear of `alarm_id` on a pipeline (used by the ingest worker)."""
-    pipe.eval(CLEAR_LUA, len(_CLEAR_KEYS), *_CLEAR_KEYS, alarm_id, event_json, keys.ALARM_EVENTS_MAXLEN, "")
+    scripts.queue(pipe, scripts.ALARM_CLEAR, _CLEAR_KEYS, [alarm_id, event_json, keys.ALARM_EVENTS_MAXLEN, ""])
 
 
 class AlarmStore:
     def __init__(self, redis_client):
         self.redis = redis_client
-        self._clear = redis_client.register_script(CLEAR_LUA)
-        self._ack = redis_client.register_script(ACK_LUA)
+        self._clear = scripts.script(redis_client, scripts.ALARM_CLEAR)
+        self._ack = scripts.script(redis_client, scripts.ALARM_ACKNOWLEDGE)
 
     def active(self) -> list[dict]:
         """Active alarms, each with `ack` (`{"by", "role", "at_ms"}` or None); newest first."""

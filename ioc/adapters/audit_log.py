@@ -66,13 +66,17 @@ def _entry(entry_id, fields: dict) -> AuditEntry:
                       f.get("target", ""), f.get("outcome", ""), f.get("ip", ""), detail)
 
 
-def _fields(actor, role, action, target, outcome, ip, detail, at_ms) -> dict:
+def entry_fields(actor: str, role: str, action: str, target: str = "", outcome: str = "ok", ip: str = "",
+                 detail: dict | None = None, at_ms: int | None = None) -> dict:
+    """The fields of one audit entry, in stream order. The one shape of an entry: `record` appends
+    it, and the scripts and transactions that write a change together with its audit entry (alarm
+    acknowledge/clear, case create/transition) take it from here."""
     if action not in ACTIONS:
         raise ValueError(f"unknown audit action {action!r}")
     return {
         "at_ms": int(at_ms if at_ms is not None else time.time() * 1000),
         "actor": actor or "-", "role": role or "-", "action": action, "target": target or "",
-        "outcome": outcome, "ip": ip or "", "detail": orjson.dumps(detail or {}),
+        "outcome": outcome, "ip": ip or "", "detail": orjson.dumps(detail or {}).decode(),
     }
 
 
@@ -83,12 +87,12 @@ class AuditLog:
     def record(self, actor: str, role: str, action: str, target: str = "", outcome: str = "ok", ip: str = "",
                detail: dict | None = None, at_ms: int | None = None) -> str:
         """Append one entry; returns its stream id."""
-        return _text(self.redis.xadd(keys.AUDIT, _fields(actor, role, action, target, outcome, ip, detail, at_ms)))
+        return _text(self.redis.xadd(keys.AUDIT, entry_fields(actor, role, action, target, outcome, ip, detail, at_ms)))
 
     def record_in(self, pipe, actor: str, role: str, action: str, target: str = "", outcome: str = "ok", ip: str = "",
                   detail: dict | None = None, at_ms: int | None = None) -> None:
         """Queue one entry on a pipeline / transaction, so it commits with the change it records."""
-        pipe.xadd(keys.AUDIT, _fields(actor, role, action, target, outcome, ip, detail, at_ms))
+        pipe.xadd(keys.AUDIT, entry_fields(actor, role, action, target, outcome, ip, detail, at_ms))
 
     def recent(self, count: int = 200, before: str | None = None, actor: str = "", action: str = "",
                since_ms: int | None = None, until_ms: int | None = None, scan_limit: int = 20_000) -> list[AuditEntry]:

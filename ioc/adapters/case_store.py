@@ -29,105 +29,32 @@ from typing import NamedTuple
 
 import orjson
 
+from ioc.adapters import audit_log, scripts
 from ioc.adapters import redis_keys as keys
 from ioc.adapters.redis_client import as_text as _text
 from ioc.domain.cases import Case, CaseEvent
 
+# The case key names (defined in `redis_keys`), under the names this module has always used.
 TAG = keys.CASES
-DATA = f"{TAG}:data"
-VERSION = f"{TAG}:version"
-REPORTS = f"{TAG}:reports"
-DEVICES = f"{TAG}:devices"
-OPEN = f"{TAG}:open"
-SEQ = f"{TAG}:seq"
-OUTBOX = f"{TAG}:outbox"
-REVISION = f"{TAG}:rev"  # counter bumped by every create and transition: readers cache until it moves
-CHANGED = f"{TAG}:changed"  # case id -> revision of its last create or transition
-EPOCH = f"{TAG}:epoch"  # set by the first create of a store: a reader sees that Redis was emptied since
-STEPS_BATCH = 100  # timelines per STEPS_LUA call: one call holds Redis for about 5 ms
+DATA = keys.CASES_DATA
+VERSION = keys.CASES_VERSION
+REPORTS = keys.CASES_REPORTS
+DEVICES = keys.CASES_DEVICES
+OPEN = keys.CASES_OPEN
+SEQ = keys.CASES_SEQ
+OUTBOX = keys.CASES_OUTBOX
+REVISION = keys.CASES_REVISION
+CHANGED = keys.CASES_CHANGED
+EPOCH = keys.CASES_EPOCH
+timeline_key = keys.case_timeline
+geo_key = keys.case_geo
+STEPS_BATCH = 100  # timelines per `case_steps` script call: one call holds Redis for about 5 ms
 OUTBOX_MAXLEN = 100_000
 
-
-def timeline_key(case_id: str) -> str:
-    return f"{TAG}:timeline:{case_id}"
-
-
-def geo_key(class_code: str) -> str:
-    return f"{TAG}:geo:{class_code}"
-
-
-# KEYS: data, version, reports, devices, open, geo, timeline, audit, revision, changed, epoch
-# ARGV: JSON {id, case, report_id, device_key, created_at, lon, lat, event: [field, value, …], audit: [...], epoch}
-# Returns {1, id} when created, {0, existing id} when the report id or device already has a case.
-CREATE_LUA = """
-local a = cjson.decode(ARGV[1])
-if a.report_id ~= '' then
-  local existing = redis.call('HGET', KEYS[3], a.report_id)
-  if existing then return {0, existing} end
-end
-if a.device_key ~= '' then
-  local open = redis.call('HGET', KEYS[4], a.device_key)
-  if open then return {0, open} end
-end
-redis.call('HSET', KEYS[1], a.id, a.case)
-redis.call('HSET', KEYS[2], a.id, 1)
-if a.report_id ~= '' then redis.call('HSET', KEYS[3], a.report_id, a.id) end
-if a.device_key ~= '' then redis.call('HSET', KEYS[4], a.device_key, a.id) end
-redis.call('ZADD', KEYS[5], a.created_at, a.id)
-redis.call('GEOADD', KEYS[6], a.lon, a.lat, a.id)
-redis.call('XADD', KEYS[7], '*', unpack(a.event))
-redis.call('XADD', KEYS[8], '*', unpack(a.audit))
-redis.call('ZADD', KEYS[10], redis.call('INCR', KEYS[9]), a.id)
-redis.call('SET', KEYS[11], a.epoch, 'NX')
-return {1, a.id}
-"""
-
-# KEYS: data, version, devices, open, geo, timeline, outbox, audit, revision, changed
-# ARGV: JSON {id, expected, version, case, open (bool), device_key, event, audit, outbox ([] or fields)}
-# Returns {1, version} on success, {0, stored version} on a version conflict, {-1, 0} if unknown.
-TRANSITION_LUA = """
-local a = cjson.decode(ARGV[1])
-local stored = redis.call('HGET', KEYS[2], a.id)
-if not stored then return {-1, 0} end
-if tonumber(stored) ~= a.expected then return {0, tonumber(stored)} end
-redis.call('HSET', KEYS[1], a.id, a.case)
-redis.call('HSET', KEYS[2], a.id, a.version)
-if not a.open then
-  redis.call('ZREM', KEYS[4], a.id)
-  redis.call('ZREM', KEYS[5], a.id)
-  if a.device_key ~= '' and redis.call('HGET', KEYS[3], a.device_key) == a.id then
-    redis.call('HDEL', KEYS[3], a.device_key)
-  end
-end
-redis.call('XADD', KEYS[6], '*', unpack(a.event))
-redis.call('XADD', KEYS[8], '*', unpack(a.audit))
-redis.call('ZADD', KEYS[10], redis.call('INCR', KEYS[9]), a.id)
-if #a.outbox > 0 then redis.call('XADD', KEYS[7], 'MAXLEN', '~', 100000, '*', unpack(a.outbox)) end
-return {1, a.version}
-"""
-
-# KEYS: timelines. Returns, per timeline, its events as "action|from|to|at|action|from|to|at…"
-# (no notes or details): what the indicators need, a fraction of the bytes of XRANGE.
-STEPS_LUA = """
-local out = {}
-for i, key in ipairs(KEYS) do
-  local parts = {}
-  for _, entry in ipairs(redis.call('XRANGE', key, '-', '+')) do
-    local f = entry[2]
-    local action, from, to, at = '', '', '', ''
-    for j = 1, #f, 2 do
-      local k = f[j]
-      if k == 'action' then action = f[j + 1]
-      elseif k == 'from' then from = f[j + 1]
-      elseif k == 'to' then to = f[j + 1]
-      elseif k == 'at' then at = f[j + 1] end
-    end
-    parts[#parts + 1] = action .. '|' .. from .. '|' .. to .. '|' .. at
-  end
-  out[i] = table.concat(parts, '|')
-end
-return out
-"""
+# The scripts (ioc/adapters/lua/): `case_create` (KEYS and ARGV from `create_call`) and
+# `case_transition` (from `transition_call`) write a case change with its timeline event, indexes,
+# outbox message and audit entry (`ioc.adapters.audit_log.entry_fields`) together, or nothing;
+# `case_steps` reads many timelines without their notes.
 
 
 class Step(NamedTuple):
@@ -169,9 +96,7 @@ def audit_fields(event: CaseEvent, ip: str = "", at_ms: int | None = None) -> di
     detail = {"from": event.from_stage, "to": event.to_stage, "note": event.note, **event.detail}
     if event.action == "report":
         detail["reported_at"] = event.at
-    return {"at_ms": int(at_ms if at_ms is not None else time.time() * 1000), "actor": event.actor, "role": event.role,
-            "action": f"case.{event.action}", "target": event.case_id, "outcome": "ok", "ip": ip,
-            "detail": orjson.dumps(detail).decode()}
+    return audit_log.entry_fields(event.actor, event.role, f"case.{event.action}", event.case_id, "ok", ip, detail, at_ms)
 
 
 def device_key(case: Case) -> str:
@@ -193,7 +118,7 @@ def _steps(joined: str) -> list[Step]:
 
 
 def create_call(case: Case, event: CaseEvent, ip: str = "") -> tuple[list[str], list[bytes]]:
-    """KEYS and ARGV of CREATE_LUA for a new case (also for bulk loaders that pipeline it)."""
+    """KEYS and ARGV of the `case_create` script for a new case."""
     args = {"id": case.id, "case": orjson.dumps(case.to_dict()).decode(), "report_id": case.report_id,
             "device_key": device_key(case), "created_at": str(case.created_at), "lon": case.lon, "lat": case.lat,
             "event": _flat(event_fields(event)), "audit": _flat(audit_fields(event, ip)),
@@ -205,7 +130,7 @@ def create_call(case: Case, event: CaseEvent, ip: str = "") -> tuple[list[str], 
 
 def transition_call(before: Case, after: Case, event: CaseEvent, outbox: dict | None = None,
                     ip: str = "") -> tuple[list[str], list[bytes]]:
-    """KEYS and ARGV of TRANSITION_LUA for `before` -> `after`."""
+    """KEYS and ARGV of the `case_transition` script for `before` -> `after`."""
     args = {"id": after.id, "expected": before.version, "version": after.version, "case": orjson.dumps(after.to_dict()).decode(),
             "open": after.is_open, "device_key": device_key(after), "event": _flat(event_fields(event)),
             "audit": _flat(audit_fields(event, ip)), "outbox": _flat(outbox) if outbox else []}
@@ -217,9 +142,9 @@ def transition_call(before: Case, after: Case, event: CaseEvent, outbox: dict | 
 class CaseStore:
     def __init__(self, redis_client):
         self.redis = redis_client
-        self._create = redis_client.register_script(CREATE_LUA)
-        self._transition = redis_client.register_script(TRANSITION_LUA)
-        self._steps = redis_client.register_script(STEPS_LUA)
+        self._create = scripts.script(redis_client, scripts.CASE_CREATE)
+        self._transition = scripts.script(redis_client, scripts.CASE_TRANSITION)
+        self._steps = scripts.script(redis_client, scripts.CASE_STEPS)
 
     def next_id(self, now_ms: int | None = None) -> str:
         """`ZJG-YYYYMMDD-NNNNNN` (China date, city-wide sequence)."""
@@ -235,6 +160,22 @@ class CaseStore:
         if created:
             return case, True
         return self.get(_text(case_id)), False
+
+    def reserve_ids(self, n: int) -> int:
+        """Take `n` numbers of the case-id sequence at once (bulk loaders); returns the last one."""
+        return int(self.redis.incrby(SEQ, n))
+
+    def queue_create(self, pipe, case: Case, event: CaseEvent, ip: str = "") -> None:
+        """Queue `create` on a pipeline (bulk loaders); its reply is `[1, id]` or `[0, existing id]`."""
+        script_keys, args = create_call(case, event, ip)
+        self._create(keys=script_keys, args=args, client=pipe)
+
+    def queue_transition(self, pipe, before: Case, after: Case, event: CaseEvent, outbox: dict | None = None,
+                         ip: str = "") -> None:
+        """Queue `save_transition` on a pipeline (bulk loaders); its reply is `[1, version]`, or
+        `[0, stored version]` / `[-1, 0]` for a conflict or an unknown case."""
+        script_keys, args = transition_call(before, after, event, outbox, ip)
+        self._transition(keys=script_keys, args=args, client=pipe)
 
     def save_transition(self, before: Case, after: Case, event: CaseEvent, outbox: dict | None = None, ip: str = "") -> Case:
         """Commit `before` -> `after` if the stored version is still `before.version`."""

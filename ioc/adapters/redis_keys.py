@@ -17,13 +17,13 @@ import zlib
 
 CORE = "ioc:{core}"  # hash-tag prefix of the control plane (see above)
 
-METRICS = "ioc:metrics"  # hash: counters (see ioc.adapters.redis_store.METRIC_FIELDS)
-DEADLETTER = "ioc:deadletter"  # stream: rejected messages with reason, detail, topic, raw payload
+METRICS = "ioc:metrics"  # hash: counters (written by ioc.adapters.counters; the fields are listed in the README)
+DEADLETTER = "ioc:deadletter"  # stream: rejected messages with reason, detail, topic, raw payload (see ioc.adapters.deadletters)
 ALARMS_ACTIVE = f"{CORE}:alarms:active"  # hash: alarm id "<device>|<rule>" -> alarm JSON
 ALARMS_EVENTS = f"{CORE}:alarms:events"  # stream: raised / acknowledged / cleared events with the alarm JSON
 ALARMS_ACKS = f"{CORE}:alarms:acks"  # hash: alarm id -> acknowledgement JSON {by, role, at_ms}
 ALARM_EVENTS_MAXLEN = 100_000  # approximate cap of ALARMS_EVENTS
-WORKERS = "ioc:workers"  # hash: ingest worker id -> heartbeat JSON
+WORKERS = "ioc:workers"  # hash: worker id -> heartbeat JSON (see ioc.adapters.heartbeats)
 USERS = f"{CORE}:users"  # hash: user name -> user JSON (roles, department, Argon2id hash, disabled, epoch)
 TOKENS = f"{CORE}:tokens"  # hash: token id -> API token / kiosk link JSON (SHA-256 of the secret, never the secret)
 TOKEN_INDEX = f"{CORE}:tokens:sha256"  # hash: SHA-256 of a token -> token id
@@ -31,7 +31,17 @@ LOGIN_FAILURES = "ioc:auth:failures"  # prefix: `…:user:<name>` and `…:ip:<a
 SESSIONS = "ioc:session"  # prefix: `ioc:session:<id>` -> user name or `kiosk:<token id>`, expiring with the session
 AUDIT = f"{CORE}:audit"  # stream: who did what, when, from where (append-only)
 SECRET_KEY = "ioc:secret_key"  # string: the shared cookie-signing key when IOC_SECRET_KEY is unset
-CASES = f"{CORE}:cases"  # prefix of the case families (named in ioc.adapters.case_store)
+CASES = f"{CORE}:cases"  # prefix of the case families below
+CASES_DATA = f"{CASES}:data"  # hash: case id -> case JSON
+CASES_VERSION = f"{CASES}:version"  # hash: case id -> version (checked by every transition)
+CASES_REPORTS = f"{CASES}:reports"  # hash: report id -> case id (the same report twice makes one case)
+CASES_DEVICES = f"{CASES}:devices"  # hash: `<device>|<class>` -> the open case raised from that device
+CASES_OPEN = f"{CASES}:open"  # sorted set: open case id -> created_at
+CASES_SEQ = f"{CASES}:seq"  # counter behind case ids
+CASES_OUTBOX = f"{CASES}:outbox"  # stream: messages to department systems, written with the transition that made them
+CASES_REVISION = f"{CASES}:rev"  # counter bumped by every create and transition: readers cache until it moves
+CASES_CHANGED = f"{CASES}:changed"  # sorted set: case id -> revision of its last create or transition
+CASES_EPOCH = f"{CASES}:epoch"  # string set by the first create: a reader sees that Redis was emptied since
 
 # Names before the control plane moved under `{core}` (IOC 0.x on a single Redis): old name or
 # prefix -> new one. `ioc.adapters.redis_client.migrate_legacy_keys` renames what it finds.
@@ -40,6 +50,26 @@ LEGACY = {
     "ioc:users": USERS, "ioc:tokens": TOKENS, "ioc:tokens:sha256": TOKEN_INDEX, "ioc:audit": AUDIT,
 }
 LEGACY_CASES = "ioc:{cases}"  # every `ioc:{cases}:<rest>` becomes `ioc:{core}:cases:<rest>`
+
+
+def session(session_id: str) -> str:
+    """string: a live portal session -> user name or `kiosk:<token id>`, expiring with it"""
+    return f"{SESSIONS}:{session_id}"
+
+
+def login_failures(scope: str, value: str) -> str:
+    """counter: failed sign-ins of a user (`scope` "user") or an address ("ip") within the lock window"""
+    return f"{LOGIN_FAILURES}:{scope}:{value}"
+
+
+def case_timeline(case_id: str) -> str:
+    """stream: the case's timeline (append-only)"""
+    return f"{CASES}:timeline:{case_id}"
+
+
+def case_geo(class_code: str) -> str:
+    """geo set: the open cases of a minor class (likely-duplicate search)"""
+    return f"{CASES}:geo:{class_code}"
 
 
 def shard_of(device_id: str, shards: int) -> int:

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 import orjson
 import redis
 
+from . import counters, deadletters, heartbeats
 from . import redis_keys as keys
 
 
@@ -71,7 +72,7 @@ class SnapshotStore:
         return bool(self.client.ping())
 
     def counters(self) -> dict[str, int]:
-        return {_s(k): int(v) for k, v in self.client.hgetall(keys.METRICS).items()}
+        return counters.read(self.client)
 
     def device_names(self, device_ids) -> dict[str, str]:
         """id -> registered name of the given devices (one round trip; unknown or unnamed ones left out)."""
@@ -171,19 +172,7 @@ class SnapshotStore:
         return out
 
     def deadletters(self, count: int = 50) -> list[dict]:
-        out = []
-        for entry_id, fields in self.client.xrevrange(keys.DEADLETTER, count=count):
-            entry = {_s(k): v for k, v in fields.items()}
-            out.append({
-                "id": _s(entry_id),
-                "reason": _s(entry.get("reason", b"")),
-                "detail": entry.get("detail", b"").decode("utf-8", "replace"),
-                "topic": entry.get("topic", b"").decode("utf-8", "replace"),
-                "device": _s(entry.get("device", b"")),
-                "payload": entry.get("payload", b""),
-                "received_ms": int(entry.get("received_ms", 0)),
-            })
-        return out
+        return deadletters.recent(self.client, count)
 
     def rollup(self, minute: int) -> dict[str, float]:
         """The fields of one 1-minute bucket as numbers (counts, sums, maxima)."""
@@ -203,4 +192,4 @@ class SnapshotStore:
         return {bucket: numbers(fields) for bucket, fields in zip(buckets, raw)}
 
     def workers(self) -> dict[str, dict]:
-        return {_s(k): orjson.loads(v) for k, v in self.client.hgetall(keys.WORKERS).items()}
+        return heartbeats.read(self.client)

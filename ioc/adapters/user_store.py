@@ -5,7 +5,8 @@ Keys: `ioc:{core}:users` (name -> user JSON), `ioc:{core}:tokens` (id -> token J
 `ioc:{core}:tokens:sha256` (SHA-256 of a token -> id), all with the audit stream's hash tag so
 a transaction stays in one Redis Cluster slot; `ioc:auth:failures:user:<name>` and
 `…:ip:<address>` (counters that expire with the lock window), `ioc:session:<id>` (a live portal
-session; signing out deletes it, so a copied cookie dies with it).
+session; signing out deletes it, so a copied cookie dies with it), `ioc:secret_key` (the shared
+cookie-signing key when IOC_SECRET_KEY is unset). This module is their one writer.
 """
 
 from __future__ import annotations
@@ -53,6 +54,14 @@ class SignIn:
 
 def _now_ms() -> int:
     return int(time.time() * 1000)
+
+
+def shared_secret_key(redis_client) -> str | None:
+    """The cookie-signing key every web process shares when IOC_SECRET_KEY is unset: made once
+    (the first process to ask sets a random one), then read by all (`ioc:secret_key`)."""
+    redis_client.set(keys.SECRET_KEY, secrets.token_hex(32), nx=True)
+    value = redis_client.get(keys.SECRET_KEY)
+    return _text(value) if value else None
 
 
 class UserStore:
@@ -156,16 +165,16 @@ class UserStore:
     def open_session(self, subject: str, ttl_s: int) -> str:
         """A new session id for `subject` (user name or `kiosk:<token id>`), alive for `ttl_s`."""
         sid = secrets.token_urlsafe(18)
-        self.redis.set(f"{keys.SESSIONS}:{sid}", subject, ex=max(1, int(ttl_s)))
+        self.redis.set(keys.session(sid), subject, ex=max(1, int(ttl_s)))
         return sid
 
     def close_session(self, sid: str) -> None:
-        self.redis.delete(f"{keys.SESSIONS}:{sid}")
+        self.redis.delete(keys.session(sid))
 
     def session_user(self, sid: str, name: str) -> User | None:
         """The user of a live session (one round trip), or None once it was closed or expired."""
         pipe = self.redis.pipeline(transaction=False)
-        pipe.get(f"{keys.SESSIONS}:{sid}")
+        pipe.get(keys.session(sid))
         pipe.hget(keys.USERS, name)
         subject, raw = pipe.execute()
         if subject is None or _text(subject) != name or raw is None:
@@ -175,7 +184,7 @@ class UserStore:
     def session_token(self, sid: str, token_id: str) -> ApiToken | None:
         """The kiosk token of a live kiosk session, or None."""
         pipe = self.redis.pipeline(transaction=False)
-        pipe.get(f"{keys.SESSIONS}:{sid}")
+        pipe.get(keys.session(sid))
         pipe.hget(keys.TOKENS, token_id)
         subject, raw = pipe.execute()
         if subject is None or _text(subject) != f"kiosk:{token_id}" or raw is None:
@@ -185,7 +194,7 @@ class UserStore:
     # ---- signing in --------------------------------------------------------------------------
 
     def _failure_key(self, scope: str, value: str) -> str:
-        return f"{keys.LOGIN_FAILURES}:{scope}:{value}"
+        return keys.login_failures(scope, value)
 
     def authenticate(self, name: str, password: str, ip: str = "") -> SignIn:
         """Check a name and password, counting failures per user and per address.

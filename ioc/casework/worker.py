@@ -51,7 +51,7 @@ from collections import deque
 import orjson
 import redis
 
-from ioc.adapters import alarm_store
+from ioc.adapters import alarm_store, counters, deadletters, heartbeats, scripts
 from ioc.adapters import mqtt as mqtt_adapter
 from ioc.adapters import redis_keys as keys
 from ioc.adapters.case_store import OUTBOX, CaseConflict, CaseNotFound
@@ -77,15 +77,6 @@ CLAIM_IDLE_MS = 60_000  # a stream entry pending this long at another consumer i
 HEARTBEAT_S = 5
 PUBLISH_TIMEOUT_S = 10
 MAX_ATTEMPTS = 3  # a message failing with an unexpected error is given up (logged) after this many tries
-
-# KEYS: active hash, events stream. ARGV: alarm id, alarm JSON, stream cap.
-# Raises the alarm unless it is already active (several workers may scan at once): 1 if raised.
-RAISE_LUA = """
-if redis.call('HSETNX', KEYS[1], ARGV[1], ARGV[2]) == 0 then return 0 end
-redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[3], '*', 'event', 'raised', 'alarm', ARGV[2])
-return 1
-"""
-
 
 def subscriptions(group: str) -> list[tuple[str, int]]:
     topics = [(t, 1) for t in REPORT_TOPICS]
@@ -150,7 +141,7 @@ class CaseWorker:
         self.client = None
         self.generation = 0  # connections so far; a PUBACK is sent only on the connection that delivered
         self.processed = 0
-        self._raise = redis_client.register_script(RAISE_LUA)
+        self._raise = scripts.script(redis_client, scripts.ALARM_RAISE_ONCE)  # raises unless already active: 1 if raised
         self._down: set[str] = set()
         self._overdue_seen: dict[str, tuple[str, int]] = {}  # alarm id -> (stage, deadline) last seen active
         self._threads: list[threading.Thread] = []
@@ -214,7 +205,7 @@ class CaseWorker:
             reason = ("unknown_category" if e.field == "category" else
                       "outside_city" if "outside the city" in str(e) else "bad_report")
             return self._reject(Rejection(reason, f"{e.field}: {e}"[:500], topic, payload, r.received_ms))
-        self.redis.hincrby(keys.METRICS, "cases:reported", 1)
+        counters.add(self.redis, "cases:reported")
         if created:
             log.info("case %s reported by %s (report %s, class %s, %s)", case.id, r.source, r.report_id, case.class_code, case.district)
         else:
@@ -241,7 +232,7 @@ class CaseWorker:
                              u.case_id, u.requested or u.action, u.department)
                     return "update"
                 return self._reject(Rejection("update_refused", f"{u.requested or u.action} {u.case_id}: {e}"[:500], topic, payload, u.received_ms))
-        self.redis.hincrby(keys.METRICS, "cases:updates", 1)
+        counters.add(self.redis, "cases:updates")
         log.info("case %s: %s by department %s (now %s)", case.id, u.action, u.department, case.stage)
         return "update"
 
@@ -259,12 +250,8 @@ class CaseWorker:
 
     def _reject(self, r: Rejection) -> str:
         pipe = self.redis.pipeline(transaction=False)
-        pipe.xadd(keys.DEADLETTER, {
-            "reason": r.reason, "detail": r.detail, "topic": r.topic, "device": r.device_id or "", "payload": r.payload,
-            "received_ms": r.received_ms, "worker": self.worker_id,
-        }, maxlen=self.settings.deadletter_maxlen, approximate=True)
-        pipe.hincrby(keys.METRICS, "messages:rejected", 1)
-        pipe.hincrby(keys.METRICS, f"rejected:{r.reason}", 1)
+        deadletters.add_in(pipe, r, self.worker_id, self.settings.deadletter_maxlen)
+        counters.add_in(pipe, counters.rejections({r.reason: 1}))
         pipe.execute()
         log.warning("rejected %s (%s): %s", r.topic, r.reason, r.detail)
         return r.reason
@@ -373,7 +360,7 @@ class CaseWorker:
             if not self.stopping.is_set():
                 log.warning("outbox: no PUBACK for %s within %ds; will retry", topic, PUBLISH_TIMEOUT_S)
             return False
-        self.redis.hincrby(keys.METRICS, "cases:dispatch_published", 1)
+        counters.add(self.redis, "cases:dispatch_published")
         log.info("published %s", topic)
         return True
 
@@ -421,7 +408,7 @@ class CaseWorker:
             log.warning("alarm %s: no case opened (%s: %s)", alarm.get("id"), e.field, e)
             return None
         if created:
-            self.redis.hincrby(keys.METRICS, "cases:from_alarms", 1)
+            counters.add(self.redis, "cases:from_alarms")
             log.info("case %s opened from alarm %s", case.id, alarm.get("id"))
         return case
 
@@ -471,19 +458,14 @@ class CaseWorker:
             del self._overdue_seen[alarm_id]
         if raised or cleared:
             pipe = self.redis.pipeline(transaction=False)
-            if raised:
-                pipe.hincrby(keys.METRICS, "cases:overdue_raised", raised)
-            if cleared:
-                pipe.hincrby(keys.METRICS, "cases:overdue_cleared", cleared)
+            counters.add_in(pipe, {"cases:overdue_raised": raised, "cases:overdue_cleared": cleared})
             pipe.execute()
         return raised, cleared
 
     def heartbeat(self) -> None:
-        self.redis.hset(keys.WORKERS, self.worker_id, orjson.dumps({
-            "role": "cases", "pid": os.getpid(), "host": socket.gethostname(), "client_id": self.client_id,
-            "started_ms": self.started_ms, "seen_ms": _now_ms(), "processed": self.processed, "queued": len(self.queue),
-            "group": self.settings.ingest_group, "mqtt": bool(self.client is not None and self.client.is_connected()),
-        }))
+        heartbeats.beat(self.redis, self.worker_id, "cases", self.started_ms, self.processed, len(self.queue),
+                        self.settings.ingest_group, client_id=self.client_id,
+                        mqtt=bool(self.client is not None and self.client.is_connected()))
 
     def _periodic_loop(self) -> None:
         next_beat = next_scan = 0.0

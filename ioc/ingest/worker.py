@@ -27,13 +27,13 @@ import orjson
 import redis
 
 from ioc import heap
-from ioc.adapters import alarm_store
+from ioc.adapters import alarm_store, counters, deadletters, heartbeats
 from ioc.adapters import mqtt as mqtt_adapter
 from ioc.adapters import redis_keys as keys
 from ioc.adapters.redis_client import REDIS_UNAVAILABLE
 from ioc.adapters.telemetry_store import TelemetryStore
 from ioc.domain.geo import CityMap
-from ioc.domain.telemetry import Limits, Rejection
+from ioc.domain.telemetry import Limits
 from ioc.settings import Settings
 
 from .batch import Outcome, RollupBuffer, conclude, prepare
@@ -47,11 +47,9 @@ ROLLUP_FLUSH_S = 1.0  # rollups and counters are summed in memory and written ab
 
 def _counters(outcome: Outcome) -> Counter:
     """The ioc:metrics increments of one batch."""
-    counts = Counter({"messages:accepted": outcome.accepted, "messages:rejected": outcome.rejected,
-                      "messages:late": outcome.late, "alarms:raised": len(outcome.raised),
-                      "alarms:cleared": len(outcome.cleared)})
-    for reason, n in outcome.rejected_by_reason().items():
-        counts[f"rejected:{reason}"] += n
+    counts = Counter({"messages:accepted": outcome.accepted, "messages:late": outcome.late,
+                      "alarms:raised": len(outcome.raised), "alarms:cleared": len(outcome.cleared)})
+    counts.update(counters.rejections(outcome.rejected_by_reason()))  # messages:rejected == outcome.rejected
     for kind, n in outcome.by_kind.items():
         counts[f"accepted:{kind}"] += n
     return counts
@@ -164,10 +162,7 @@ class IngestWorker:
             self.held_counters["messages:dropped"] += self.dropped
             self.dropped = 0
         pipe = self.redis.pipeline(transaction=False)
-        for shard, states in outcome.rule_states.items():
-            pipe.hset(keys.rules(shard), mapping=states)
-        for shard, devices in outcome.quiet_devices.items():
-            pipe.hdel(keys.rules(shard), *devices)
+        self.store.write_rule_states(pipe, outcome.rule_states, outcome.quiet_devices)
         for alarm in outcome.raised:
             data = orjson.dumps(alarm.to_dict())
             pipe.hset(keys.ALARMS_ACTIVE, alarm.id, data)
@@ -178,13 +173,11 @@ class IngestWorker:
             event = orjson.dumps({**alarm.to_dict(), "value": value, "cleared_at": ts})
             alarm_store.clear_in(pipe, alarm.id, event)
         for r in outcome.rejections:
-            pipe.xadd(keys.DEADLETTER, self._deadletter(r), maxlen=self.settings.deadletter_maxlen, approximate=True)
+            deadletters.add_in(pipe, r, self.worker_id, self.settings.deadletter_maxlen)
         if flush_rollups:
             if self.rollups:
                 self.store.write_rollups(pipe, *self.rollups.buckets())
-            for name, n in self.held_counters.items():
-                if n:
-                    pipe.hincrby(keys.METRICS, name, n)
+            counters.add_in(pipe, self.held_counters)
         pipe.execute()
         if flush_rollups:
             self.rollups.clear()
@@ -193,23 +186,9 @@ class IngestWorker:
         for alarm in outcome.raised:
             log.info("alarm raised: %s %s %s=%s (%s)", alarm.severity, alarm.device_id, alarm.attribute, alarm.value, alarm.district)
 
-    def _deadletter(self, r: Rejection) -> dict:
-        return {
-            "reason": r.reason,
-            "detail": r.detail,
-            "topic": r.topic,
-            "device": r.device_id or "",
-            "payload": r.payload,
-            "received_ms": r.received_ms,
-            "worker": self.worker_id,
-        }
-
     def heartbeat(self) -> None:
-        self.redis.hset(keys.WORKERS, self.worker_id, orjson.dumps({
-            "pid": os.getpid(), "host": socket.gethostname(), "started_ms": self.started_ms,
-            "seen_ms": _now_ms(), "processed": self.processed, "queued": len(self.queue),
-            "group": self.settings.ingest_group,
-        }))
+        heartbeats.beat(self.redis, self.worker_id, "ingest", self.started_ms, self.processed, len(self.queue),
+                        self.settings.ingest_group)
 
     def run(self) -> None:
         self.connect()

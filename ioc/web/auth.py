@@ -31,6 +31,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from ioc.adapters import redis_keys as keys
 from ioc.adapters.redis_client import REDIS_UNAVAILABLE
+from ioc.adapters import user_store
 from ioc.adapters.user_store import UserStore
 from ioc.domain.access import Principal, allowed, home_path, may_view_path, require, AccessDenied
 from ioc.i18n import resolve_lang
@@ -102,11 +103,10 @@ def shared_secret_key(settings, redis_client) -> str:
         return settings.secret_key
     if redis_client is not None:
         try:
-            redis_client.set(keys.SECRET_KEY, secrets.token_hex(32), nx=True)
-            value = redis_client.get(keys.SECRET_KEY)
+            value = user_store.shared_secret_key(redis_client)
             if value:
                 log.warning("IOC_SECRET_KEY is not set; using the shared key in Redis (%s). Set IOC_SECRET_KEY in production.", keys.SECRET_KEY)
-                return value.decode() if isinstance(value, bytes) else value
+                return value
         except REDIS_UNAVAILABLE as e:
             log.warning("IOC_SECRET_KEY is not set and Redis is unreachable (%s): sessions will not be shared between processes", e)
     return secrets.token_hex(32)
