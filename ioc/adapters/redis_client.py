@@ -72,14 +72,13 @@ def migrate_legacy_keys(client) -> int:
     under the new name, so processes starting together cannot clobber each other."""
     from . import redis_keys as keys
 
-    old_fixed = list(keys.LEGACY) + [f"{keys.LEGACY_CASES}:data"]
+    old_fixed = list(keys.LEGACY) + [keys.LEGACY_CASES_DATA]
     if not client.exists(*old_fixed):
         return 0
     renames = dict(keys.LEGACY)
-    prefix = f"{keys.LEGACY_CASES}:"
-    for old in client.scan_iter(match=f"{keys.LEGACY_CASES.replace('{', '[{]').replace('}', '[}]')}:*", count=1000):
+    for old in client.scan_iter(match=keys.LEGACY_CASES_PATTERN, count=1000):
         old = as_text(old)
-        renames[old] = f"{keys.CASES}:{old[len(prefix):]}"
+        renames[old] = keys.legacy_case_key_renamed(old)
     done = 0
     for old, new in renames.items():
         try:

@@ -9,11 +9,16 @@ The control plane (alarms, users, API tokens, cases and the audit log) shares th
 one script or MULTI/EXEC, which on Redis Cluster must stay within one slot. Its volume is small
 next to telemetry. The remaining keys (counters, dead letters, heartbeats, sessions, sign-in
 failures, the secret key) are each written on their own and carry no tag, so they spread freely.
+
+Each family has ONE writer, the module named in `FAMILIES` at the end of this file (a test scans
+every module for Redis writes and fails when another module writes a family). Key names are
+spelled here only: other modules use these names and functions, never build a key themselves.
 """
 
 from __future__ import annotations
 
 import zlib
+from dataclasses import dataclass
 
 CORE = "ioc:{core}"  # hash-tag prefix of the control plane (see above)
 
@@ -50,6 +55,13 @@ LEGACY = {
     "ioc:users": USERS, "ioc:tokens": TOKENS, "ioc:tokens:sha256": TOKEN_INDEX, "ioc:audit": AUDIT,
 }
 LEGACY_CASES = "ioc:{cases}"  # every `ioc:{cases}:<rest>` becomes `ioc:{core}:cases:<rest>`
+LEGACY_CASES_DATA = f"{LEGACY_CASES}:data"  # present in every older install that had cases
+LEGACY_CASES_PATTERN = LEGACY_CASES.replace("{", "[{]").replace("}", "[}]") + ":*"  # SCAN MATCH of the old case keys
+
+
+def legacy_case_key_renamed(old: str) -> str:
+    """The `{core}` name of an old `ioc:{cases}:<rest>` key: `ioc:{core}:cases:<rest>`."""
+    return f"{CASES}:{old[len(LEGACY_CASES) + 1:]}"
 
 
 def session(session_id: str) -> str:
@@ -139,3 +151,44 @@ def rollup(minute: int) -> str:
 def rollup_hourly(hour: int) -> str:
     """hash: 1-hour bucket (epoch hour) with the same fields as the 1-minute one; expires after the hourly retention"""
     return f"{ROLLUP_TAG}:hour:{hour}"
+
+
+# --- who writes what -----------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Family:
+    """A key family: its keys (names, prefixes of `<prefix>:…` keys, key functions), the one module
+    that writes it, and the documented exceptions: a module that writes the family inside one
+    atomic step (script or MULTI) with its own family, taking the written fields from the owner."""
+
+    name: str
+    keys: tuple
+    owner: str
+    also: tuple[tuple[str, str], ...] = ()  # (module, why)
+
+    def writers(self) -> set[str]:
+        return {self.owner, *(module for module, _why in self.also)}
+
+
+FAMILIES: tuple[Family, ...] = (
+    Family("telemetry", (latest, latest_ts, meta, district, state, geo, rules, registry_version, state_version),
+           "ioc.adapters.telemetry_store"),
+    Family("rollups", (rollup, rollup_hourly), "ioc.adapters.telemetry_store"),
+    Family("alarms", (ALARMS_ACTIVE, ALARMS_EVENTS, ALARMS_ACKS), "ioc.adapters.alarm_store"),
+    Family("dead letters", (DEADLETTER,), "ioc.adapters.deadletters"),
+    Family("counters", (METRICS,), "ioc.adapters.counters"),
+    Family("heartbeats", (WORKERS,), "ioc.adapters.heartbeats"),
+    Family("cases", (CASES_DATA, CASES_VERSION, CASES_REPORTS, CASES_DEVICES, CASES_OPEN, CASES_SEQ, CASES_OUTBOX,
+                     CASES_REVISION, CASES_CHANGED, CASES_EPOCH, case_timeline, case_geo), "ioc.adapters.case_store"),
+    Family("audit", (AUDIT,), "ioc.adapters.audit_log", also=(
+        ("ioc.adapters.alarm_store", "the acknowledge and clear scripts append the action's audit entry in the same "
+                                     "step (fields from audit_log.entry_fields)"),
+        ("ioc.adapters.case_store", "the create and transition scripts append the change's audit entry in the same "
+                                    "step (fields from audit_log.entry_fields, via case_store.audit_fields)"),
+    )),
+    Family("users and sessions", (USERS, TOKENS, TOKEN_INDEX, SESSIONS, session, LOGIN_FAILURES, login_failures, SECRET_KEY),
+           "ioc.adapters.user_store"),
+)
+# Not a writer of any family: `ioc.adapters.redis_client.migrate_legacy_keys` renames the keys of an
+# older install to the names above once, at connection time. Consumer-group bookkeeping on a stream
+# (XGROUP CREATE, XREADGROUP, XACK, XAUTOCLAIM) belongs to its consumer, not to the stream's writer.

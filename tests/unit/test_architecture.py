@@ -5,6 +5,8 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
+import pytest
+
 from ioc.settings import REPO_ROOT
 
 FORBIDDEN_IN_DOMAIN = ("dash", "redis", "paho", "flask", "gunicorn", "amqtt", "socket", "subprocess", "requests")
@@ -58,3 +60,280 @@ def test_test_modules_have_unique_names_across_the_test_folders():
 
     names = Counter(p.name for p in (REPO_ROOT / "tests").glob("*/test_*.py"))
     assert [name for name, n in names.items() if n > 1] == []
+
+
+# --- one owner per Redis key family (ioc.adapters.redis_keys.FAMILIES) ---------------------------
+
+SOURCE_DIRS = ("ioc", "layouts", "callbacks", "simulators", "bench", "scripts")
+
+# Redis commands that change data, as redis-py methods; a call with `keys=` runs a script. Consumer
+# group bookkeeping (xgroup_create, xack, xautoclaim, xreadgroup) is the consumer's (see FAMILIES).
+WRITE_METHODS = frozenset({
+    "set", "setex", "psetex", "setnx", "mset", "msetnx", "getset", "getdel", "getex", "setrange",
+    "incr", "incrby", "incrbyfloat", "decr", "decrby",  # (APPEND left out: list.append is everywhere; IOC never uses it)
+    "hset", "hsetnx", "hmset", "hdel", "hincrby", "hincrbyfloat",
+    "xadd", "xdel", "xtrim",
+    "zadd", "zrem", "zincrby", "zremrangebyscore", "zremrangebyrank", "zremrangebylex", "geoadd",
+    "sadd", "srem", "spop", "smove", "lpush", "rpush", "lpop", "rpop", "lset", "ltrim", "lrem",
+    "delete", "unlink", "rename", "renamenx", "copy", "restore", "expire", "pexpire", "expireat", "pexpireat", "persist",
+    "eval", "evalsha", "fcall", "queue", "run_batch",
+})
+
+
+def _source_files() -> list[Path]:
+    return sorted(p for d in SOURCE_DIRS for p in (REPO_ROOT / d).rglob("*.py"))
+
+
+def _module_name(path: Path) -> str:
+    parts = list(path.relative_to(REPO_ROOT).with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
+
+
+class _KeyRefs:
+    """Which key families an expression of one module refers to: names and functions of
+    `redis_keys` (directly, through another module's alias, a module-level constant, a local
+    variable, or a function or method of the module that returns keys)."""
+
+    def __init__(self, path: Path, families):
+        import importlib
+
+        self.import_module = importlib.import_module
+        self.module = _module_name(path)
+        self.tree = ast.parse(path.read_text(encoding="utf-8"))
+        self.families = families
+        package = self.module if path.name == "__init__.py" else self.module.rpartition(".")[0]
+        self.bound: dict[str, tuple[str, str | None]] = {}  # local name -> (module, attribute or None)
+        self.globals: dict[str, list[ast.expr]] = {}
+        self.functions: dict[str, list[ast.AST]] = {}
+        for node in ast.walk(self.tree):
+            if isinstance(node, ast.Import):
+                for alias in node.names:
+                    self.bound[alias.asname or alias.name.split(".")[0]] = (alias.name if alias.asname else alias.name.split(".")[0], None)
+            elif isinstance(node, ast.ImportFrom):
+                base = node.module or ""
+                if node.level:
+                    up = package.split(".")[: len(package.split(".")) - (node.level - 1)]
+                    base = ".".join(up + ([base] if base else []))
+                for alias in node.names:
+                    self.bound[alias.asname or alias.name] = (base, alias.name)
+            elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                self.functions.setdefault(node.name, []).append(node)
+        for node in self.tree.body:
+            if isinstance(node, (ast.Assign, ast.AnnAssign)) and node.value is not None:
+                for target in node.targets if isinstance(node, ast.Assign) else [node.target]:
+                    for name in ast.walk(target):
+                        if isinstance(name, ast.Name):
+                            self.globals.setdefault(name.id, []).append(node.value)
+        self.parents = {child: parent for parent in ast.walk(self.tree) for child in ast.iter_child_nodes(parent)}
+        self._seen: set = set()
+        self._memo: dict = {}
+        self._locals: dict = {}
+
+    def _value(self, module: str, attribute: str | None):
+        key = (module, attribute)
+        if key not in _VALUES:
+            _VALUES[key] = self._import(module, attribute)
+        return _VALUES[key]
+
+    def _import(self, module: str, attribute: str | None):
+        try:
+            if attribute is None:
+                return self.import_module(module)
+            value = getattr(self.import_module(module), attribute, _MISSING)
+            return self.import_module(f"{module}.{attribute}") if value is _MISSING else value
+        except ImportError:
+            return None
+
+    def _families_of_value(self, value) -> set[str]:
+        if isinstance(value, (tuple, list, set, frozenset)):
+            return set().union(*(self._families_of_value(v) for v in value)) if value else set()
+        if isinstance(value, dict):
+            return self._families_of_value(list(value)) | self._families_of_value(list(value.values()))
+        found = set()
+        for family in self.families:
+            for key in family.keys:
+                if callable(key) and value is key:
+                    found.add(family.name)
+                elif isinstance(key, str) and isinstance(value, str) and (value == key or value.startswith(key + ":")):
+                    found.add(family.name)
+        return found
+
+    def _enclosing_function(self, node):
+        while node in self.parents:
+            node = self.parents[node]
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
+                return node
+        return None
+
+    def _local_values(self, function, name: str) -> list[ast.expr]:
+        key = (function, name)
+        if key not in self._locals:
+            values = []
+            for node in ast.walk(function):
+                if isinstance(node, (ast.Assign, ast.AnnAssign, ast.AugAssign, ast.NamedExpr)) and node.value is not None:
+                    targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+                    if any(isinstance(n, ast.Name) and n.id == name for t in targets for n in ast.walk(t)):
+                        values.append(node.value)
+                elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and \
+                        isinstance(node.func.value, ast.Name) and node.func.value.id == name and \
+                        node.func.attr in ("append", "extend", "insert", "add", "update", "setdefault"):
+                    values.extend(node.args)  # a list or dict of keys filled step by step
+            self._locals[key] = values
+        return self._locals[key]
+
+    def _returns(self, name: str) -> list[ast.expr]:
+        return [n.value for f in self.functions.get(name, []) for n in ast.walk(f) if isinstance(n, ast.Return) and n.value]
+
+    def of(self, expr) -> set[str]:
+        found: set[str] = set()
+        for node in ast.walk(expr):
+            found |= self._of_node(node)
+        return found
+
+    def _of_node(self, node) -> set[str]:
+        """What `node` itself refers to (its children are walked by `of`); memoised, cycles cut."""
+        if node in self._memo:
+            return self._memo[node]
+        if node in self._seen:
+            return set()
+        self._seen.add(node)
+        found: set[str] = set()
+        if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name):
+            owner = node.value.id
+            if owner in self.bound:
+                base = self._value(*self.bound[owner])
+                if base is not None and hasattr(base, "__file__"):  # a module: one of its names
+                    found |= self._families_of_value(getattr(base, node.attr, None))
+            elif owner in ("self", "cls"):
+                found |= self._of_all(self._returns(node.attr))
+        elif isinstance(node, ast.Name):
+            if node.id in self.bound:
+                found |= self._families_of_value(self._value(*self.bound[node.id]))
+            function = self._enclosing_function(node)
+            local = self._local_values(function, node.id) if function is not None else []
+            if local:
+                found |= self._of_all(local)
+            elif node.id in self.globals:
+                found |= self._of_all(self.globals[node.id])
+            elif node.id in self.functions:
+                found |= self._of_all(self._returns(node.id))
+        self._seen.discard(node)
+        self._memo[node] = found
+        return found
+
+    def _of_all(self, exprs) -> set[str]:
+        return set().union(*(self.of(e) for e in exprs)) if exprs else set()
+
+
+_MISSING = object()
+_VALUES: dict = {}
+
+
+def _writes() -> dict[str, dict[str, list[str]]]:
+    """family -> module -> the write calls (`path:line: call`) of that module that touch the family."""
+    from ioc.adapters.redis_keys import FAMILIES
+
+    out: dict[str, dict[str, list[str]]] = {f.name: {} for f in FAMILIES}
+    for path in _source_files():
+        refs = _KeyRefs(path, FAMILIES)
+        for node in ast.walk(refs.tree):
+            if not isinstance(node, ast.Call):
+                continue
+            method = node.func.attr if isinstance(node.func, ast.Attribute) else None
+            if method not in WRITE_METHODS and not any(k.arg == "keys" for k in node.keywords):
+                continue
+            for family in refs.of(ast.Tuple(elts=[*node.args, *(k.value for k in node.keywords)], ctx=ast.Load())):
+                where = f"{path.relative_to(REPO_ROOT)}:{node.lineno}: {ast.unparse(node)[:100]}"
+                out[family].setdefault(refs.module, []).append(where)
+    return out
+
+
+@pytest.fixture(scope="module")
+def writes():
+    return _writes()
+
+
+def _family_names():
+    from ioc.adapters.redis_keys import FAMILIES
+
+    return [f.name for f in FAMILIES]
+
+
+@pytest.mark.parametrize("family", _family_names())
+def test_only_the_owner_module_writes_a_key_family(family, writes):
+    from ioc.adapters.redis_keys import FAMILIES
+
+    allowed = next(f for f in FAMILIES if f.name == family).writers()
+    assert {module: calls for module, calls in writes[family].items() if module not in allowed} == {}
+
+
+@pytest.mark.parametrize("family", _family_names())
+def test_the_scan_sees_the_owner_write_its_family(family, writes):
+    """Keeps the scan honest: a scan that missed the owner's own writes would miss others' too."""
+    from ioc.adapters.redis_keys import FAMILIES
+
+    assert next(f for f in FAMILIES if f.name == family).owner in writes[family]
+
+
+def test_every_key_name_belongs_to_a_family():
+    from ioc.adapters import redis_keys
+    from ioc.adapters.redis_keys import FAMILIES
+
+    names = {name: v for name, v in vars(redis_keys).items() if not name.upper().startswith("LEGACY")}  # migration only
+    named = {v for v in names.values() if isinstance(v, str) and v.startswith("ioc:")}
+    named |= {v for v in names.values() if callable(v) and getattr(v, "__module__", "") == redis_keys.__name__
+              and v.__doc__ and v not in (redis_keys.shard_of, redis_keys.Family)}
+    in_families = {k for f in FAMILIES for k in f.keys}
+    not_keys = {redis_keys.CORE, redis_keys.CASES, redis_keys.ROLLUP_TAG}  # prefixes and hash tags
+    assert named - in_families - not_keys == set()
+
+
+def test_key_names_are_spelled_only_in_redis_keys():
+    """No `"ioc:…"` literal and no f-string around a redis_keys name outside redis_keys."""
+    offenders = []
+    for path in _source_files():
+        if path == REPO_ROOT / "ioc" / "adapters" / "redis_keys.py":
+            continue
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        docstrings = {id(n.body[0].value) for n in ast.walk(tree)
+                      if isinstance(n, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)) and n.body
+                      and isinstance(n.body[0], ast.Expr) and isinstance(n.body[0].value, ast.Constant)}
+        keys_aliases = {a.asname or a.name for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)
+                        for a in n.names if a.name == "redis_keys"}
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docstrings \
+                    and node.value.startswith("ioc:"):
+                offenders.append(f"{path.relative_to(REPO_ROOT)}:{node.lineno}: {node.value[:60]!r}")
+            if isinstance(node, ast.JoinedStr) and any(
+                    isinstance(v, ast.FormattedValue) and any(isinstance(n, ast.Name) and n.id in keys_aliases for n in ast.walk(v))
+                    for v in node.values):
+                offenders.append(f"{path.relative_to(REPO_ROOT)}:{node.lineno}: {ast.unparse(node)[:60]}")
+    assert offenders == []
+
+
+# --- Lua: one file per script, one registry ------------------------------------------------------
+
+def test_every_lua_script_is_a_file_the_registry_names():
+    from ioc.adapters import scripts
+
+    assert sorted(p.stem for p in scripts.LUA_DIR.glob("*.lua")) == sorted(scripts.NAMES)
+    for name in scripts.NAMES:
+        assert "redis.call(" in scripts.source(name)
+
+
+def test_no_lua_text_or_script_loading_outside_the_registry():
+    registry = {REPO_ROOT / "ioc" / "adapters" / "scripts.py",
+                REPO_ROOT / "ioc" / "adapters" / "redis_client.py"}  # the client's own script plumbing (DeferredRedis)
+    offenders = []
+    for path in _source_files():
+        if path in registry:
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Constant) and isinstance(node.value, str) and "redis.call(" in node.value:
+                offenders.append(f"{path.relative_to(REPO_ROOT)}:{node.lineno}: Lua text")
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and \
+                    node.func.attr in ("register_script", "script_load", "eval", "evalsha"):
+                offenders.append(f"{path.relative_to(REPO_ROOT)}:{node.lineno}: {ast.unparse(node)[:80]}")
+    assert offenders == []
