@@ -21,14 +21,13 @@ import heapq
 import json
 import sys
 import time
-from datetime import datetime, timedelta, timezone
 
 import orjson
 
 from bench import fleetdata
+from ioc.domain.clock import local_iso
 from bench.mqttwire import DISCONNECT, open_connection, publish_packet, publish_parts
 
-CST = timezone(timedelta(hours=8))
 TS_PREFIX = b'{"ts":'
 EPOCH_LEN = 13  # epoch milliseconds have 13 digits until the year 2286
 ISO_LEN = 31  # "2026-11-05T10:00:00.123+08:00" with its quotes
@@ -37,7 +36,7 @@ ALARM_HIGH, ALARM_SAFE = 4.5, 3.0  # water_level_warning: >= 4.2 raises (2 sampl
 
 
 def iso_bytes(ms: int) -> bytes:
-    return b'"' + datetime.fromtimestamp(ms / 1000.0, CST).isoformat(timespec="milliseconds").encode() + b'"'
+    return b'"' + local_iso(ms, "milliseconds").encode() + b'"'
 
 
 class Templates:

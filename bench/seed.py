@@ -39,6 +39,7 @@ from ioc.domain import case_catalog
 from ioc.domain.access import Principal
 from ioc.domain.case_routing import deadline_for, due_at_for, suggest_departments
 from ioc.domain.cases import STAGE_WORK, Case, CaseEvent, apply
+from ioc.domain.clock import local_text
 from ioc.ingest.worker import IngestWorker
 from ioc.settings import Settings
 from simulators.casework import ReportStream
@@ -307,7 +308,7 @@ def seed_cases(client, settings: Settings, city, n: int, report: SeedReport, pro
     last = time.monotonic()
     for k, (topic, payload) in enumerate(reports):
         created = min(now - 60_000, _reported_ms(orjson.loads(payload)))
-        day = time.strftime("%Y%m%d", time.gmtime(created / 1000 + 8 * 3600))
+        day = local_text(created, "%Y%m%d")
         made = _new_case(service, city, f"ZJG-{day}-{start_seq + k + 1:06d}", topic, payload, created)
         if made is None:
             continue

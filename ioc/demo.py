@@ -21,12 +21,13 @@ import subprocess
 import sys
 import time
 import urllib.request
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 
 from ioc.adapters.embedded import Server, _die_with_parent, mqtt_broker, redis_server
 from ioc.adapters.geodata_files import load_city_map
 from ioc.adapters.redis_client import connect_redis
 from ioc.adapters.snapshot_store import SnapshotStore
+from ioc.domain.clock import local_time
 from ioc.demo_users import DemoUser, credentials_table, demo_duty_desk_token, demo_kiosk_link, seed_demo_users
 from ioc.settings import Settings
 from ioc.views.trends import TREND_PANELS
@@ -72,7 +73,6 @@ def _seed_users(settings: Settings, redis_url: str, portal: str) -> tuple[list[D
 
 
 TREND_HOURS = 24  # the big screen's trend panels: the hour in progress and the 23 before it
-CST = timezone(timedelta(hours=8))
 
 
 def history_gap(hours_with_data: set[int], hour: int) -> tuple[int, int | None] | None:
@@ -105,7 +105,7 @@ def backfill_args(redis_url: str, settings: Settings, now_s: float) -> tuple[lis
     start, end = gap
 
     def local(h: int) -> datetime:
-        return datetime.fromtimestamp(h * 3600, CST)
+        return local_time(h * 3_600_000)
 
     args = ["--backfill-start", local(start).isoformat()] + (["--backfill-end", local(end).isoformat()] if end is not None else [])
     until = f"{local(end):%m-%d %H:%M}" if end is not None else "now"

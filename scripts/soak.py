@@ -46,7 +46,7 @@ import tempfile
 import time
 import traceback
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 from pathlib import Path
 
 import psutil
@@ -56,6 +56,7 @@ import requests
 from ioc.adapters import case_store
 from ioc.adapters import redis_keys as keys
 from ioc.adapters.embedded import Server, _die_with_parent, _wait_port, free_port, mqtt_broker, redis_server
+from ioc.domain.clock import CHINA_TZ
 from ioc.settings import REPO_ROOT
 
 FAULT_KINDS = ("broker_restart", "redis_restart", "ingest_kill", "cases_kill")
@@ -362,7 +363,7 @@ class Soak:
         sim_argv = [py, "-m", "simulators", "--rate", f"{o.rate:g}", "--devices", str(o.devices), "--speed", f"{o.sim_speed:g}",
                     "--reports-per-hour", f"{o.reports_per_hour:g}", *o.sim_args.split()]
         if o.sim_start != "now":
-            today = datetime.now(timezone(timedelta(hours=8))).date().isoformat()
+            today = datetime.now(CHINA_TZ).date().isoformat()
             sim_argv += ["--start", f"{today}T{o.sim_start}"]
         add("simulators", sim_argv, IOC_SIM_API_TOKEN=token, IOC_SIM_API_URL=f"http://127.0.0.1:{self.port}")
 

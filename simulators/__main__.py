@@ -8,7 +8,9 @@ import sys
 from datetime import datetime
 from pathlib import Path
 
-from .run import CST, Options, run
+from ioc.domain.clock import CHINA_TZ
+
+from .run import Options, run
 from .scenarios import SCENARIOS, ScenarioSpec
 
 
@@ -45,7 +47,7 @@ def _start(text: str) -> datetime:
         value = datetime.fromisoformat(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"not an ISO 8601 time: {text!r}") from None
-    return value if value.tzinfo else value.replace(tzinfo=CST)
+    return value if value.tzinfo else value.replace(tzinfo=CHINA_TZ)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -35,12 +35,12 @@ import random
 import threading
 import time
 from collections import OrderedDict, deque
-from datetime import datetime, timedelta, timezone
 
 import orjson
 
 from ioc.domain import case_catalog
 from ioc.domain.case_routing import suggest_departments
+from ioc.domain.clock import local_iso, local_text
 
 from . import case_texts as texts
 from .fleet import CENTRE_DISTRICT, CORE_ROADS, TOWN_ROADS, short_name
@@ -48,7 +48,6 @@ from .patterns import local_hour
 
 log = logging.getLogger("simulators.casework")
 
-CST = timezone(timedelta(hours=8), "Asia/Shanghai")
 REPORT_TOPIC = "ioc/v1/reports/{source}"
 DISPATCH_TOPIC = "ioc/v1/dispatch/+"
 UPDATE_TOPIC = "ioc/v1/departments/{department}/updates"
@@ -136,7 +135,7 @@ def metres_to_degrees(lat: float, north_m: float, east_m: float) -> tuple[float,
 
 
 def iso_local(ms: int) -> str:
-    return datetime.fromtimestamp(ms / 1000.0, CST).isoformat(timespec="seconds")
+    return local_iso(ms)
 
 
 class Places:
@@ -225,7 +224,7 @@ class ReportStream:
         self.per_hour = max(0.0, float(per_hour))
         self.rng = random.Random(f"{seed}:reports:{int(self.sim_start)}")
         self.places = Places(city, self.rng)
-        self.run_tag = datetime.fromtimestamp(self.start_ms / 1000.0, CST).strftime("%Y%m%d%H%M%S")
+        self.run_tag = local_text(self.start_ms, "%Y%m%d%H%M%S")
         self.max_rate = self.per_hour * PEAK_INTENSITY / 3600.0  # candidates per wall second (thinning)
         self.next_t = self._after(0.0)
         self.resends: list[tuple[float, int, str, bytes]] = []

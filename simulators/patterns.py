@@ -15,8 +15,8 @@ import math
 
 from ioc.domain import lighting
 from ioc.domain.air_quality import iaqi
+from ioc.domain.clock import UTC_OFFSET_S
 
-TZ_OFFSET_S = 8 * 3600
 TIDE_PERIOD_S = 12.42 * 3600  # principal lunar semidiurnal constituent (M2)
 SPRING_NEAP_PERIOD_S = 14.77 * 86400
 _TWO_PI = 2.0 * math.pi
@@ -59,11 +59,11 @@ def jitter(key: int, t: float) -> float:
 
 def local_hour(t: float) -> float:
     """Hour of day in Asia/Shanghai, as a float in [0, 24)."""
-    return ((t + TZ_OFFSET_S) % 86400.0) / 3600.0
+    return ((t + UTC_OFFSET_S) % 86400.0) / 3600.0
 
 
 def day_of_year(t: float) -> float:
-    return ((t + TZ_OFFSET_S) % (365.25 * 86400.0)) / 86400.0
+    return ((t + UTC_OFFSET_S) % (365.25 * 86400.0)) / 86400.0
 
 
 def _bump(h: float, centre: float, width: float) -> float:
@@ -156,7 +156,7 @@ WATER_DIURNAL = _table(lambda h: 0.8 * math.sin(_TWO_PI * (h - 9.0) / 24.0))
 
 
 def minute_of_day(t: float) -> int:
-    return int((t + TZ_OFFSET_S) % 86400.0) // 60
+    return int((t + UTC_OFFSET_S) % 86400.0) // 60
 
 
 def _air_quality(d, t):

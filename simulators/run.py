@@ -21,9 +21,11 @@ import signal
 import threading
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 
 import orjson
+
+from ioc.domain.clock import CHINA_TZ, local_iso
 
 from .fleet import Fleet
 from .patterns import READINGS, hash01
@@ -31,14 +33,13 @@ from .scenarios import FaultPlan, ScenarioSpec, apply_fault, bind, describe_faul
 
 log = logging.getLogger("simulators")
 
-CST = timezone(timedelta(hours=8), "Asia/Shanghai")
 OFFLINE = orjson.dumps({"state": "offline"})
 PROGRESS_EVERY_S = 10.0
 
 
 def iso_ts(ms: int) -> str:
     """Epoch ms as ISO 8601 with the +08:00 offset, millisecond precision."""
-    return datetime.fromtimestamp(ms / 1000.0, CST).isoformat(timespec="milliseconds")
+    return local_iso(ms, "milliseconds")
 
 
 def status_topic(kind: str, device_id: str) -> str:
@@ -440,7 +441,7 @@ def run(opts: Options, fleet: Fleet | None = None, stop: threading.Event | None 
         fleet = build_fleet(city, opts.devices, opts.seed)
     workers = opts.workers or default_workers(opts, fleet)
     workers = max(1, min(workers, opts.connections))
-    sim_start = (opts.start or datetime.now(CST)).timestamp()
+    sim_start = (opts.start or datetime.now(CHINA_TZ)).timestamp()
 
     ctx = multiprocessing.get_context("fork") if workers > 1 else None
     shared = ctx.Event() if ctx else None

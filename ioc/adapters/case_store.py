@@ -33,6 +33,7 @@ from ioc.adapters import audit_log, scripts
 from ioc.adapters import redis_keys as keys
 from ioc.adapters.redis_client import as_text as _text
 from ioc.domain.cases import Case, CaseEvent
+from ioc.domain.clock import local_text
 
 # The case key names (defined in `redis_keys`), under the names this module has always used.
 TAG = keys.CASES
@@ -149,7 +150,7 @@ class CaseStore:
     def next_id(self, now_ms: int | None = None) -> str:
         """`ZJG-YYYYMMDD-NNNNNN` (China date, city-wide sequence)."""
         n = int(self.redis.incr(SEQ))
-        day = time.strftime("%Y%m%d", time.gmtime((now_ms or time.time() * 1000) / 1000 + 8 * 3600))
+        day = local_text(now_ms or time.time() * 1000, "%Y%m%d")
         return f"ZJG-{day}-{n:06d}"
 
     def create(self, case: Case, event: CaseEvent, ip: str = "") -> tuple[Case, bool]:

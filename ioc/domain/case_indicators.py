@@ -55,12 +55,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 
 from .cases import ENDED, STAGES, Case, CaseEvent
+from .clock import CHINA_TZ
 
 HOUR_MS = 3_600_000
-CHINA_TZ = timezone(timedelta(hours=8), "Asia/Shanghai")
 PERIOD_KINDS: tuple[str, ...] = ("day", "week", "month", "quarter", "year")
 GROUP_KEYS: tuple[str, ...] = ("district", "department", "class_code", "source")
 REGISTERED_STAGES: tuple[str, ...] = ("dispatched", "handled", "checked", "closed")

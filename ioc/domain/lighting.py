@@ -1,5 +1,5 @@
 """The city's street-lighting schedule (pure): lamps on from 18:00 to 06:00 local time, each
-lamp's controller switching within ±12 minutes of that. The simulators switch their lamps by
+lamp's controller switching within ±12 minutes of that (the hour from `ioc.domain.clock.local_hour`). The simulators switch their lamps by
 it and the big screen judges the 路灯亮灯率 card by it: by day no lamp is scheduled on, so a
 0 % share lit says nothing and the card says "off by day" instead."""
 
@@ -8,9 +8,6 @@ from __future__ import annotations
 ON_AT_H = 18.0  # local hour the lamps switch on
 OFF_AT_H = 6.0  # local hour they switch off
 CONTROLLER_SPREAD_H = 0.2  # each controller switches up to this many hours early or late
-
-TZ_OFFSET_MS = 8 * 3_600_000  # Asia/Shanghai, UTC+8 all year
-
 
 def scheduled_on(hour: float, shift_h: float = 0.0) -> bool:
     """Whether a lamp whose controller is shifted by `shift_h` hours is on at local `hour`."""
@@ -25,6 +22,3 @@ def period(hour: float) -> str:
         return "on"
     return "switching"
 
-
-def local_hour(epoch_ms: int) -> float:
-    return ((epoch_ms + TZ_OFFSET_MS) % 86_400_000) / 3_600_000

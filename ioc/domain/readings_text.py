@@ -14,13 +14,12 @@ Pure: no I/O, no framework imports.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
 
 from .cases import STAGE_NAMES
+from .clock import local_text
 from .kinds import KINDS
 from .rules import RULES_BY_ID
 
-CST = timezone(timedelta(hours=8))
 CASE_KIND = "case"  # the case worker's `case_overdue` alarms: attribute "stage", threshold the deadline (ms)
 
 # (kind, attribute) -> (zh, en)
@@ -189,7 +188,7 @@ def reading_text(kind: str, attribute: str, value, lang: str = "zh") -> str:
 
 
 def _clock(ms: int) -> str:
-    return datetime.fromtimestamp(ms / 1000, CST).strftime("%m-%d %H:%M")
+    return local_text(ms, "%m-%d %H:%M")
 
 
 def threshold_text(alarm: dict, lang: str = "zh") -> str:

@@ -24,6 +24,8 @@ import re
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
+from .clock import UTC_OFFSET_HOURS
+
 MS_PER_MINUTE = 60_000
 MS_PER_HOUR = 3_600_000
 MS_PER_DAY = 86_400_000
@@ -62,7 +64,7 @@ class WorkCalendar:
     periods: tuple[tuple[int, int], ...] = DEFAULT_PERIODS  # [start, end) minutes of the day
     holidays: frozenset[date] = field(default_factory=frozenset)
     extra_workdays: frozenset[date] = field(default_factory=frozenset)  # 调休 make-up working days
-    utc_offset_hours: float = 8
+    utc_offset_hours: float = UTC_OFFSET_HOURS
 
     def __post_init__(self):
         object.__setattr__(self, "workdays", tuple(sorted(set(self.workdays))))
@@ -168,7 +170,7 @@ class WorkCalendar:
     @classmethod
     def from_settings_strings(cls, days: str = "1-5", hours: str = "08:30-12:00,13:30-17:30",
                               holidays: str | None = None, workdays: str | None = None,
-                              utc_offset_hours: float = 8) -> "WorkCalendar":
+                              utc_offset_hours: float = UTC_OFFSET_HOURS) -> "WorkCalendar":
         """Build a calendar from settings text.
 
         * `days`: ISO weekdays, 1 Monday … 7 Sunday, as numbers and ranges: "1-5", "1-5,7".

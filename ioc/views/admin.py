@@ -7,21 +7,20 @@ No I/O here: the callbacks read the store and call these functions; tests call t
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from datetime import datetime, timedelta, timezone
 
 from ioc.domain.access import ROLE_NAMES, ROLES
 from ioc.domain.accounts import ApiToken, User
+from ioc.domain.clock import local_text
 from ioc.domain.departments import Department
 from ioc.i18n import STRINGS, t
 
-CST = timezone(timedelta(hours=8))
 
 
 def fmt_time(at_ms: int) -> str:
     """Milliseconds since the epoch as China Standard Time `YYYY-MM-DD HH:MM` ('' for none)."""
     if not at_ms:
         return ""
-    return datetime.fromtimestamp(at_ms / 1000, CST).strftime("%Y-%m-%d %H:%M")
+    return local_text(at_ms, "%Y-%m-%d %H:%M")
 
 
 def role_label(roles: Iterable[str], lang: str) -> str:

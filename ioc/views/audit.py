@@ -11,15 +11,14 @@ No I/O here: the callback reads the audit log and calls these functions; tests c
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from datetime import datetime, timedelta, timezone
 
 from ioc.domain.access import ROLE_NAMES
+from ioc.domain.clock import local_text
 from ioc.domain.departments import Department
 from ioc.domain.rules import RULES_BY_ID
 from ioc.i18n import STRINGS, t
 from ioc.views.cases import stage_name
 
-CST = timezone(timedelta(hours=8))
 SEP = " · "
 # detail keys not shown: the record's bookkeeping (the entry has its own time), never a secret
 HIDDEN_KEYS = frozenset({"epoch", "updated_at", "created_at", "revoked_at", "id", "demo", "password_hash", "secret_sha256"})
@@ -37,7 +36,7 @@ def fmt_time(at_ms: int, seconds: bool = True) -> str:
     """Milliseconds since the epoch as China Standard Time ('' for none)."""
     if not at_ms:
         return ""
-    return datetime.fromtimestamp(at_ms / 1000, CST).strftime("%Y-%m-%d %H:%M:%S" if seconds else "%Y-%m-%d %H:%M")
+    return local_text(at_ms, "%Y-%m-%d %H:%M:%S" if seconds else "%Y-%m-%d %H:%M")
 
 
 def action_name(action: str, lang: str = "zh") -> str:

@@ -8,17 +8,16 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
 
 from ioc.adapters.city_snapshot import CitySnapshot, DeviceRow
 from ioc.domain import lighting
 from ioc.domain.air_quality import POLLUTANT_NAMES, level, primary_pollutant
 from ioc.domain.alarm_handling import Acknowledgement, escalation
+from ioc.domain.clock import local_hour, local_midnight_ms, local_text
 from ioc.domain.geo import CityMap
 from ioc.domain.readings_text import AlarmWords, alarm_words
 from ioc.domain.rules import RULES_BY_ID, SEVERITIES
 
-CST = timezone(timedelta(hours=8))
 FREE_FLOW_KMH = 50.0  # reference speed of the congestion index (travel-time ratio)
 WARNING_LINE_M = RULES_BY_ID["water_level_warning"].threshold
 STALE_AFTER_MS = 15_000
@@ -152,7 +151,7 @@ def kpis(snapshot: CitySnapshot, lang: str = "zh", district: str | None = None) 
     messages = sum(v for k, v in roll.items() if k.endswith("|_:n") and (district is None or k.startswith(district + "|")))
     severity = Counter(a.get("severity") for a in alarms)
     cases = [c for c in snapshot.cases if district is None or c.district == district]
-    midnight = snapshot.now_ms - (snapshot.now_ms + 8 * 3_600_000) % 86_400_000
+    midnight = local_midnight_ms(snapshot.now_ms)
     return Kpis(
         devices=devices,
         online=online,
@@ -180,7 +179,7 @@ def kpis(snapshot: CitySnapshot, lang: str = "zh", district: str | None = None) 
         cases_overdue=sum(1 for c in cases if c.overdue(snapshot.now_ms)),
         cases_today=sum(1 for c in cases if c.created_at >= midnight),
         people_hotspots=hotspots,
-        lights_period=lighting.period(lighting.local_hour(snapshot.now_ms)),
+        lights_period=lighting.period(local_hour(snapshot.now_ms)),
         water_gauge=gauge.id if gauge else "",
         water_gauge_name=gauge.name if gauge else "",
         water_district=gauge.district if gauge else "",
@@ -282,7 +281,7 @@ def alarms_geojson(alarms: list[dict], devices: list[DeviceRow], lang: str = "zh
 # --- ticker and freshness ----------------------------------------------------------------------
 
 def clock(now_ms: int) -> str:
-    return datetime.fromtimestamp(now_ms / 1000, CST).strftime("%Y-%m-%d %H:%M:%S")
+    return local_text(now_ms, "%Y-%m-%d %H:%M:%S")
 
 
 def event_time(e: dict) -> int:
@@ -307,7 +306,7 @@ def ticker(events: list[dict], city: CityMap, lang: str = "zh", limit: int = 8, 
     for e in sorted(events, key=event_time, reverse=True)[:limit]:
         words = alarm_words_for(e, names, city, lang)
         rows.append({
-            "time": datetime.fromtimestamp(event_time(e) / 1000, CST).strftime("%H:%M:%S"),
+            "time": local_text(event_time(e), "%H:%M:%S"),
             "event": e.get("event", ""),
             "severity": e.get("severity", ""),
             "district": words.district,
@@ -457,11 +456,11 @@ def alarm_board(alarms: list[dict], devices: list[DeviceRow], city: CityMap, now
             "value": words.value,
             "reading": words.reading,
             "threshold": words.threshold,
-            "since": datetime.fromtimestamp(a.get("raised_at", 0) / 1000, CST).strftime("%H:%M:%S"),
+            "since": local_text(a.get("raised_at", 0), "%H:%M:%S"),
             "raised_at": a.get("raised_at", 0),
             "acked_by": (people.get(ack.by) or ack.by) if ack else "",
             "acked_login": ack.by if ack else "",
-            "acked_at": datetime.fromtimestamp(ack.at_ms / 1000, CST).strftime("%H:%M") if ack else "",
+            "acked_at": local_text(ack.at_ms, "%H:%M") if ack else "",
             "escalated": esc.escalated,
             "overdue_minutes": esc.overdue_minutes,
             "escalation": escalation_text(esc.overdue_minutes, lang) if esc.escalated else "",

@@ -8,17 +8,16 @@ No I/O here: the callbacks read the case store and call these functions; tests c
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from datetime import datetime, timedelta, timezone
 
 from ioc.domain import case_catalog
 from ioc.domain.access import ROLE_NAMES, Principal
 from ioc.domain.case_indicators import FORMULAS, Indicators, Ranked, period_bounds
 from ioc.domain.cases import (DEFERRAL_MAX_HOURS, NOTE_MAX, OPEN_STAGES, STAGE_NAMES, STAGES, TRANSITIONS, Case, CaseEvent,
                               CasePermissionError, allowed_actions)
+from ioc.domain.clock import local_text
 from ioc.domain.departments import Department
 from ioc.i18n import STRINGS, t
 
-CST = timezone(timedelta(hours=8))
 HOUR_MS = 3_600_000
 # where reports come from (`Case.source`); an unknown source is shown as it is
 SOURCES: tuple[str, ...] = ("hotline", "inspector", "camera", "sensor", "phone", "open311", "api")
@@ -41,7 +40,7 @@ def fmt_time(at_ms: int) -> str:
     """Milliseconds since the epoch as China Standard Time `YYYY-MM-DD HH:MM` ('' for none)."""
     if not at_ms:
         return ""
-    return datetime.fromtimestamp(at_ms / 1000, CST).strftime("%Y-%m-%d %H:%M")
+    return local_text(at_ms, "%Y-%m-%d %H:%M")
 
 
 def fmt_hours(ms: int) -> str:

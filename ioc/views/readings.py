@@ -7,12 +7,11 @@ Pure: the latest reading (as stored in `ioc:{sN}:latest`) in, lines of text out.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
 
+from ioc.domain.clock import local_text
 from ioc.domain.kinds import KINDS
 from ioc.domain.readings_text import reading_text
 
-CST = timezone(timedelta(hours=8))
 
 
 def reading_lines(kind: str, latest: dict | None, lang: str = "zh") -> list[str]:
@@ -27,4 +26,4 @@ def reading_lines(kind: str, latest: dict | None, lang: str = "zh") -> list[str]
 def reading_time(latest: dict | None) -> str:
     """When the latest reading was taken, China time (HH:MM:SS), "" without one."""
     ts = (latest or {}).get("ts")
-    return datetime.fromtimestamp(ts / 1000, CST).strftime("%H:%M:%S") if isinstance(ts, (int, float)) else ""
+    return local_text(ts, "%H:%M:%S") if isinstance(ts, (int, float)) else ""

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
 
 from ioc.adapters.snapshot_store import FleetCounts
+from ioc.domain.clock import local_text
 from ioc.domain.kinds import KINDS
 from ioc.domain.rules import SEVERITIES
 from ioc.i18n import t
 
-CST = timezone(timedelta(hours=8))
 CARDS = ("devices", "online", "online_rate", "accepted", "rejected", "alarms_active")
 
 
@@ -53,6 +52,6 @@ def status_view(fleet: FleetCounts, counters: dict[str, int], alarms: list[dict]
             "rate": fmt_rate(fleet.online_by_kind.get(kind_id, 0), total),
             "messages": counters.get(f"accepted:{kind_id}", 0),
         })
-    updated = datetime.fromtimestamp(now_ms / 1000, CST).strftime("%Y-%m-%d %H:%M:%S")
+    updated = local_text(now_ms, "%Y-%m-%d %H:%M:%S")
     by_severity = " · ".join(f"{t('severity_' + s, lang)} {severities.get(s, 0)}" for s in SEVERITIES)
     return StatusView(values, kinds, updated, by_severity)

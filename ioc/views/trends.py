@@ -162,12 +162,10 @@ def trend_figure(series: Series, title: str, color: str, reference: float | None
     `partial_label`, the last bucket is the one in progress: its segment is dotted and its marker
     hollow, labelled so. `y_axis` fixes the y range (see `y_range`), `x_span_ms` the x range
     (first and last bucket start, epoch ms)."""
-    from datetime import datetime, timedelta, timezone
-
-    cst = timezone(timedelta(hours=8))
+    from ioc.domain.clock import local_text
 
     def label(ms: int) -> str:
-        return datetime.fromtimestamp(ms / 1000, cst).strftime("%Y-%m-%d %H:%M")
+        return local_text(ms, "%Y-%m-%d %H:%M")
 
     x = [label(ms) for ms in series.x]
     y = list(series.y)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import re
 import time
-from datetime import datetime, timedelta, timezone
 
 import redis
 from flask import Flask, jsonify, request
@@ -23,13 +22,13 @@ from ioc.domain import case_catalog
 from ioc.domain.access import SIGNED_IN, Principal, allowed
 from ioc.domain.case_indicators import FORMULAS, GROUP_KEYS, PERIOD_KINDS, indicators_of, period_bounds, rank_departments
 from ioc.domain.cases import STAGES, CaseActionError, CasePermissionError, TRANSITIONS, allowed_actions
+from ioc.domain.clock import local_iso
 from ioc.domain.departments import all_departments
 
 from .api import ApiInputError, choice_arg, flag_arg, int_arg
 from .auth import api_principal, client_ip
 from .services import Services
 
-CHINA = timezone(timedelta(hours=8))
 MAX_LIMIT = 1000
 SOURCE = re.compile(r"^[a-z0-9_-]{1,32}$")
 
@@ -39,7 +38,7 @@ def _error(status: int, error: str, message: str, **extra):
 
 
 def _iso(ms: int) -> str | None:
-    return datetime.fromtimestamp(ms / 1000, CHINA).isoformat(timespec="seconds") if ms else None
+    return local_iso(ms) if ms else None
 
 
 def visible_to(case, principal: Principal) -> bool:

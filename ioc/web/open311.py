@@ -18,7 +18,7 @@ reading needs `case:read` or `case:report`, filing needs `case:report`.
 from __future__ import annotations
 
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 
 from flask import Flask, g, jsonify, request
 
@@ -27,13 +27,13 @@ from ioc.casework.reports import report_id_of
 from ioc.casework.service import CaseInputError
 from ioc.domain import case_catalog
 from ioc.domain.access import allowed
+from ioc.domain.clock import CHINA_TZ, local_iso
 from ioc.domain.departments import all_departments
 
 from .api import FALLBACK_METHODS, methods_elsewhere
 from .auth import client_ip, current_principal
 from .services import Services
 
-CHINA = timezone(timedelta(hours=8))
 DEFAULT_WINDOW_DAYS = 90
 MAX_REQUESTS = 1000
 TEXT_FIELDS = frozenset({"api_key", "service_code", "lat", "long", "address_string", "description", "media_url", "first_name",
@@ -45,7 +45,7 @@ def _errors(status: int, description: str):
 
 
 def _iso(ms: int) -> str | None:
-    return datetime.fromtimestamp(ms / 1000, CHINA).isoformat(timespec="seconds") if ms else None
+    return local_iso(ms) if ms else None
 
 
 def _parse_date(text: str, name: str) -> int:
@@ -54,7 +54,7 @@ def _parse_date(text: str, name: str) -> int:
     except ValueError:
         raise CaseInputError(name, f"{name} must be a W3C date-time such as 2026-11-25T08:00:00+08:00") from None
     if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=CHINA)
+        moment = moment.replace(tzinfo=CHINA_TZ)
     return int(moment.timestamp() * 1000)
 
 

@@ -337,3 +337,34 @@ def test_no_lua_text_or_script_loading_outside_the_registry():
                     node.func.attr in ("register_script", "script_load", "eval", "evalsha"):
                 offenders.append(f"{path.relative_to(REPO_ROOT)}:{node.lineno}: {ast.unparse(node)[:80]}")
     assert offenders == []
+
+
+# --- China Standard Time, defined once (ioc.domain.clock) ----------------------------------------
+
+def _is_const(node, *values) -> bool:
+    return isinstance(node, ast.Constant) and type(node.value) is int and node.value in values
+
+
+def test_china_time_is_defined_only_in_the_clock_module():
+    """No fixed offset, time zone or UTC+8 arithmetic outside ioc/domain/clock.py: import CHINA_TZ,
+    UTC_OFFSET_MS or a helper (local_text, local_iso, local_midnight_ms, local_hour) from there."""
+    clock = REPO_ROOT / "ioc" / "domain" / "clock.py"
+    offenders = []
+    for path in _source_files():
+        if path == clock:
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            func = node.func if isinstance(node, ast.Call) else None
+            name = func.id if isinstance(func, ast.Name) else func.attr if isinstance(func, ast.Attribute) else ""
+            bad = (
+                name in ("timezone", "ZoneInfo", "gettz")  # a time zone of its own
+                or (name == "timedelta" and any(k.arg == "hours" and _is_const(k.value, 8) for k in node.keywords))
+                or (isinstance(node, ast.BinOp) and isinstance(node.op, ast.Mult)
+                    and any(_is_const(a, 8) and _is_const(b, 3600, 3_600_000) for a, b in
+                            ((node.left, node.right), (node.right, node.left))))
+                or _is_const(node, 28_800, 28_800_000)
+                or (isinstance(node, ast.Constant) and node.value == "Asia/Shanghai")
+            )
+            if bad:
+                offenders.append(f"{path.relative_to(REPO_ROOT)}:{node.lineno}: {ast.unparse(node)[:60]}")
+    assert offenders == []
