@@ -5,35 +5,13 @@ All reads go through here so that the web process, the CLI and the tests agree o
 
 from __future__ import annotations
 
-from collections import Counter
-from dataclasses import dataclass, field
-
 import orjson
 import redis
 
+from ioc.domain.city_state import DeviceRow, FleetCounts
+
 from . import counters, deadletters, heartbeats
 from . import redis_keys as keys
-
-
-@dataclass(frozen=True, slots=True)
-class DeviceRow:
-    id: str
-    kind: str
-    name: str
-    lon: float
-    lat: float
-    district: str
-    online: bool
-    cell: str = ""
-
-
-@dataclass
-class FleetCounts:
-    devices: int = 0
-    online: int = 0
-    by_kind: Counter = field(default_factory=Counter)
-    online_by_kind: Counter = field(default_factory=Counter)
-    by_district: Counter = field(default_factory=Counter)
 
 
 def _s(v) -> str:

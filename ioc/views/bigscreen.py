@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 
-from ioc.adapters.city_snapshot import CitySnapshot, DeviceRow
+from ioc.domain.city_state import CitySnapshot, DeviceRow
 from ioc.domain import lighting
 from ioc.domain.air_quality import POLLUTANT_NAMES, level, primary_pollutant
 from ioc.domain.alarm_handling import Acknowledgement, escalation

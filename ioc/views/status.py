@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 
-from ioc.adapters.snapshot_store import FleetCounts
+from ioc.domain.city_state import FleetCounts
 from ioc.domain.clock import local_text
 from ioc.domain.kinds import KINDS
 from ioc.domain.rules import SEVERITIES

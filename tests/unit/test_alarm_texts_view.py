@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from ioc.adapters.alarm_store import AlarmNotFound
-from ioc.adapters.city_snapshot import DeviceRow
+from ioc.domain.city_state import DeviceRow
 from ioc.domain.alarm_handling import AlarmActionError, EscalationPolicy, check_clear
 from ioc.views.bigscreen import alarm_board, alarm_words_for, alarms_geojson, escalation_text, ticker
 from ioc.views.cases import timeline_rows

@@ -42,6 +42,15 @@ def test_the_domain_does_not_import_adapters_or_the_web():
         assert bad == [], path
 
 
+def test_views_take_plain_values_not_adapters_or_frameworks():
+    """ioc/views turn plain values (ioc.domain) into what a page shows; the web layer and the
+    callbacks read the stores and hand the values over."""
+    for path in (REPO_ROOT / "ioc" / "views").rglob("*.py"):
+        bad = [m for m in _modules(path) if m.startswith(("ioc.adapters", "ioc.web", "ioc.ingest", "ioc.casework"))
+               or m.split(".")[0] in ("redis", "flask", "dash", "paho", "layouts", "callbacks")]
+        assert bad == [], path
+
+
 def test_callbacks_never_import_a_global_app():
     for path in (REPO_ROOT / "callbacks").rglob("*.py"):
         assert "ioc.web.app" not in _modules(path), path

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from ioc.adapters.city_snapshot import CitySnapshot, DeviceRow
+from ioc.domain.city_state import CitySnapshot, DeviceRow
 from ioc.domain.air_quality import iaqi, primary_pollutant
 from ioc.views.bigscreen import (alarms_geojson, city_stat, district_hideout, district_ranking, district_values, fmt_value,
                                  freshness, kpi_texts, kpis, offline_ids, value_share, water_alert)

@@ -36,8 +36,7 @@ def test_a_settled_fleet_is_still_freed_once_it_is_replaced():
     out = run_python("""
         import gc, weakref
         from ioc import heap
-        from ioc.adapters.city_snapshot import FleetIndex
-        from ioc.adapters.snapshot_store import DeviceRow
+        from ioc.domain.city_state import DeviceRow, FleetIndex
         heap.enable()
         fleet = FleetIndex([DeviceRow(f"d{i}", "manhole", f"d{i}", 120.5, 31.9, "yangshe", i % 2 == 0) for i in range(2000)])
         fleet.derived["map"] = b"layer"

@@ -158,7 +158,7 @@ def test_complete_hours_only_are_drawn_as_one_solid_line():
 
 
 def test_the_crowd_trend_is_the_crowd_cards_measure(city):
-    from ioc.adapters.city_snapshot import CitySnapshot, DeviceRow
+    from ioc.domain.city_state import CitySnapshot, DeviceRow
     from ioc.views.bigscreen import kpis
 
     fields = {"yangshe|crowd|peopleCount:s": 3000.0, "yangshe|crowd|peopleCount:n": 2,
@@ -170,7 +170,7 @@ def test_the_crowd_trend_is_the_crowd_cards_measure(city):
 
 
 def test_the_aqi_trend_is_the_aqi_cards_iaqi():
-    from ioc.adapters.city_snapshot import CitySnapshot
+    from ioc.domain.city_state import CitySnapshot
     from ioc.views.bigscreen import kpis
 
     fields = {"yangshe|air_quality|airQualityIndex:s": 160.0, "yangshe|air_quality|airQualityIndex:n": 2,
