@@ -6,9 +6,9 @@ from dash import Input, Output, State, html, no_update
 
 from ioc.adapters.redis_client import REDIS_UNAVAILABLE
 from ioc.adapters.user_store import AccountError
-from ioc.domain.access import ROLE_NAMES, ROLES, SIGNED_IN
+from ioc.domain.access import ROLES, SIGNED_IN
 from ioc.domain.departments import all_departments
-from ioc.i18n import resolve_lang, t
+from ioc.i18n import ROLE_NAMES, resolve_lang, t
 from ioc.views.admin import account_error_text
 from ioc.web.auth import client_ip, current_principal, secured_callback
 

@@ -9,8 +9,8 @@ from dash import Input, Output, State, html
 
 import layouts
 from ioc.adapters.redis_client import REDIS_UNAVAILABLE
-from ioc.domain.access import ROLE_NAMES, ROLES, SIGNED_IN, allowed, may_view_path, visible_views
-from ioc.i18n import resolve_lang, t
+from ioc.domain.access import ROLES, SIGNED_IN, allowed, may_view_path, visible_views
+from ioc.i18n import ROLE_NAMES, resolve_lang, t
 from ioc.views.bigscreen import clock, freshness
 from ioc.web.auth import current_principal, secured_callback
 

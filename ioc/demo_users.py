@@ -11,9 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ioc.adapters.user_store import Actor, UserStore
-from ioc.domain.access import ROLE_NAMES
 from ioc.domain.departments import all_departments
 from ioc.domain.geo import CityMap
+from ioc.i18n import ROLE_NAMES
 
 SEEDER = Actor("demo", "admin", "")
 KIOSK_NAME = "demo wall"

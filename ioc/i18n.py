@@ -4,6 +4,17 @@ from __future__ import annotations
 
 LANGS = ("zh", "en")
 
+# What people call each role (the roles and their rights: ioc.domain.access.ROLES, PERMISSIONS).
+ROLE_NAMES: dict[str, dict[str, str]] = {
+    "operator": {"zh": "值班员", "en": "Operator"},
+    "leader": {"zh": "领导", "en": "Leader"},
+    "dispatcher": {"zh": "调度员", "en": "Dispatcher"},
+    "inspector": {"zh": "监督员", "en": "Inspector"},
+    "handler": {"zh": "处置部门", "en": "Department handler"},
+    "admin": {"zh": "系统管理员", "en": "Administrator"},
+    "reporter": {"zh": "上报系统", "en": "Reporting system"},
+}
+
 STRINGS: dict[str, dict[str, str]] = {
     "app_title": {"zh": "张家港市城市运行管理中心", "en": "Zhangjiagang City Operations Center"},
     "app_short": {"zh": "城市运行管理中心 IOC", "en": "City IOC"},

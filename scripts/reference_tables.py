@@ -9,10 +9,11 @@ tests/unit/test_readme.py fails when the README misses an entry these tables lis
 from __future__ import annotations
 
 from ioc.adapters.audit_log import ACTIONS
-from ioc.domain.access import PERMISSION_NOTES, PERMISSIONS, ROLE_NAMES, ROLES
+from ioc.domain.access import PERMISSION_NOTES, PERMISSIONS, ROLES
 from ioc.domain.kinds import KINDS
 from ioc.domain.rules import RULES
 from ioc.domain.telemetry import REASONS
+from ioc.i18n import ROLE_NAMES
 from ioc.settings import SETTINGS
 
 

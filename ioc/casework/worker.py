@@ -60,7 +60,7 @@ from ioc.adapters.snapshot_store import SnapshotStore
 from ioc.domain import case_catalog
 from ioc.domain.access import Principal
 from ioc.domain.alarms import Alarm
-from ioc.domain.readings_text import device_place, sensor_case_description
+from ioc.views.readings_text import device_place, sensor_case_description
 from ioc.domain.cases import Case, CaseActionError
 from ioc.domain.geo import CityMap
 from ioc.domain.telemetry import Rejection

@@ -26,15 +26,6 @@ from dataclasses import dataclass, field
 
 ROLES: tuple[str, ...] = ("operator", "leader", "dispatcher", "inspector", "handler", "admin", "reporter")
 ROLE_ALIASES = {"department": "handler", "department_handler": "handler", "department-handler": "handler"}
-ROLE_NAMES: dict[str, dict[str, str]] = {
-    "operator": {"zh": "值班员", "en": "Operator"},
-    "leader": {"zh": "领导", "en": "Leader"},
-    "dispatcher": {"zh": "调度员", "en": "Dispatcher"},
-    "inspector": {"zh": "监督员", "en": "Inspector"},
-    "handler": {"zh": "处置部门", "en": "Department handler"},
-    "admin": {"zh": "系统管理员", "en": "Administrator"},
-    "reporter": {"zh": "上报系统", "en": "Reporting system"},
-}
 
 SIGNED_IN = "signed_in"  # any principal at all (the frame: clock, language, navigation)
 

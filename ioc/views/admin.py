@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
-from ioc.domain.access import ROLE_NAMES, ROLES
+from ioc.domain.access import ROLES
 from ioc.domain.accounts import ApiToken, User
 from ioc.domain.clock import local_text
 from ioc.domain.departments import Department
-from ioc.i18n import STRINGS, t
+from ioc.i18n import ROLE_NAMES, STRINGS, t
 
 
 

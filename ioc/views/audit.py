@@ -12,11 +12,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
-from ioc.domain.access import ROLE_NAMES
 from ioc.domain.clock import local_text
 from ioc.domain.departments import Department
 from ioc.domain.rules import RULES_BY_ID
-from ioc.i18n import STRINGS, t
+from ioc.i18n import ROLE_NAMES, STRINGS, t
 from ioc.views.cases import stage_name
 
 SEP = " · "

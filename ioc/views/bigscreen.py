@@ -15,8 +15,8 @@ from ioc.domain.air_quality import POLLUTANT_NAMES, level, primary_pollutant
 from ioc.domain.alarm_handling import Acknowledgement, escalation
 from ioc.domain.clock import local_hour, local_midnight_ms, local_text
 from ioc.domain.geo import CityMap
-from ioc.domain.readings_text import AlarmWords, alarm_words
 from ioc.domain.rules import RULES_BY_ID, SEVERITIES
+from ioc.views.readings_text import AlarmWords, alarm_words
 
 FREE_FLOW_KMH = 50.0  # reference speed of the congestion index (travel-time ratio)
 WARNING_LINE_M = RULES_BY_ID["water_level_warning"].threshold

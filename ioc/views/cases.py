@@ -10,13 +10,13 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 
 from ioc.domain import case_catalog
-from ioc.domain.access import ROLE_NAMES, Principal
+from ioc.domain.access import Principal
 from ioc.domain.case_indicators import FORMULAS, Indicators, Ranked, period_bounds
 from ioc.domain.cases import (DEFERRAL_MAX_HOURS, NOTE_MAX, OPEN_STAGES, STAGE_NAMES, STAGES, TRANSITIONS, Case, CaseEvent,
                               CasePermissionError, allowed_actions)
 from ioc.domain.clock import local_text
 from ioc.domain.departments import Department
-from ioc.i18n import STRINGS, t
+from ioc.i18n import ROLE_NAMES, STRINGS, t
 
 HOUR_MS = 3_600_000
 # where reports come from (`Case.source`); an unknown source is shown as it is

@@ -1,5 +1,5 @@
 """A device's latest reading in words, for the map's device tooltip: one line per attribute in the
-page's language, with the words of `ioc.domain.readings_text` (the same names, units and value
+page's language, with the words of `ioc.views.readings_text` (the same names, units and value
 words as the alarm board, the ticker and the API's display texts).
 
 Pure: the latest reading (as stored in `ioc:{sN}:latest`) in, lines of text out.
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from ioc.domain.clock import local_text
 from ioc.domain.kinds import KINDS
-from ioc.domain.readings_text import reading_text
+from ioc.views.readings_text import reading_text
 
 
 

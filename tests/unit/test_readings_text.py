@@ -1,4 +1,4 @@
-"""People's words for readings and alarms (ioc.domain.readings_text)."""
+"""People's words for readings and alarms (ioc.views.readings_text)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 
 from ioc.domain.cases import STAGE_NAMES
 from ioc.domain.kinds import KINDS
-from ioc.domain.readings_text import (ATTRIBUTE_NAMES, UNITS, VALUE_WORDS, alarm_text, alarm_words, attribute_name,
+from ioc.views.readings_text import (ATTRIBUTE_NAMES, UNITS, VALUE_WORDS, alarm_text, alarm_words, attribute_name,
                                       reading_text, sensor_case_description, threshold_text, value_text)
 from ioc.domain.rules import RULES
 

@@ -15,10 +15,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .cases import STAGE_NAMES
-from .clock import local_text
-from .kinds import KINDS
-from .rules import RULES_BY_ID
+from ioc.domain.cases import STAGE_NAMES
+from ioc.domain.clock import local_text
+from ioc.domain.kinds import KINDS
+from ioc.domain.rules import RULES_BY_ID
 
 CASE_KIND = "case"  # the case worker's `case_overdue` alarms: attribute "stage", threshold the deadline (ms)
 
