@@ -42,7 +42,7 @@ def build(n: int, seed: int = 20260101) -> FleetData:
     from ioc.adapters.geodata_files import load_city_map
     from simulators.fleet import build_fleet
     from simulators.patterns import READINGS
-    from simulators.run import birth_payload, status_topic
+    from simulators.wire import birth_payload, status_topic
 
     city = load_city_map()
     fleet = build_fleet(city, n, seed)

@@ -6,6 +6,11 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Callable
 
+# Order matters: the baseline first (ingest reports a ratio to it); views and viewers are
+# written by another module family and run last.
+SCENARIOS = ("baseline", "ingest", "latency", "memory", "cluster", "views", "viewers")
+OPTIONAL = ("views", "viewers")
+
 
 @dataclass
 class Measurement:

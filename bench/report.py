@@ -7,7 +7,7 @@ import math
 from pathlib import Path
 
 from bench.machine import one_line
-from bench.model import Measurement, Series
+from bench.model import SCENARIOS, Measurement, Series
 
 
 def _fmt(value: float, unit: str) -> str:
@@ -118,8 +118,6 @@ def merge_earlier(out_dir: Path, ran: list[str], measurements: list[Measurement]
 
 def earlier_order(kept: list[Measurement], measurements: list[Measurement]) -> list[str]:
     """Scenario names in the order the harness runs them."""
-    from bench.runner import SCENARIOS
-
     names = {m.scenario for m in kept + measurements}
     return [s for s in SCENARIOS if s in names] + sorted(names - set(SCENARIOS))
 

@@ -15,13 +15,9 @@ from pathlib import Path
 
 from bench import machine, plots, report
 from bench.context import BenchContext
-from bench.model import Measurement
+from bench.model import OPTIONAL, SCENARIOS, Measurement
 
 REPO = Path(__file__).resolve().parent.parent
-# Order matters: the baseline first (ingest reports a ratio to it); views and viewers are
-# written by another module family and run last.
-SCENARIOS = ("baseline", "ingest", "latency", "memory", "cluster", "views", "viewers")
-OPTIONAL = ("views", "viewers")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

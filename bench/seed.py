@@ -44,7 +44,8 @@ from ioc.ingest.worker import IngestWorker
 from ioc.settings import Settings
 from simulators.casework import ReportStream
 from simulators.fleet import build_fleet
-from simulators.run import Simulation, birth_payload, status_topic
+from simulators.run import Simulation
+from simulators.wire import birth_payload, status_topic
 
 FLEET_SEED = 20260101  # the simulator's default seed: `python -m simulators --devices N` makes the same ids
 BATCH = 2000  # messages per ingest batch (IOC_INGEST_BATCH_MAX's default)

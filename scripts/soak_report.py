@@ -18,7 +18,7 @@ from pathlib import Path
 
 from ioc.settings import REPO_ROOT
 
-from scripts.soak import CASE_REASONS, FAULT_KINDS, PAHO_MIN_DELAY, INGEST_FLUSH_MS, INGEST_ROLLUP_FLUSH_S, next_attempt
+from scripts.soak_model import CASE_REASONS, FAULT_KINDS, PAHO_MIN_DELAY, INGEST_FLUSH_MS, INGEST_ROLLUP_FLUSH_S, next_attempt
 
 ERROR_RE = re.compile(r"\bERROR\b|\bCRITICAL\b|Traceback \(most recent call last\)|\bFatal\b")
 NEAR_FAULT_S = 45.0  # an error logged this soon after a fault (or its recovery) is attributed to it

@@ -28,6 +28,7 @@ import orjson
 
 from .fleet import Fleet
 from .patterns import hash01, reading
+from .wire import birth_payload, status_topic
 
 log = logging.getLogger("simulators")
 
@@ -132,8 +133,6 @@ def run_backfill(mqtt_url: str, fleet: Fleet, start_s: float, end_s: float | Non
     """Publish the backfill of `fleet` from `start_s` to `end_s` (default now); returns the number
     of past readings sent. `stop` (an object with `is_set()`) ends it early."""
     from ioc.adapters.mqtt import connect, make_client
-
-    from .run import birth_payload, status_topic
 
     end_s = time.time() if end_s is None else end_s
     win = window(start_s, end_s, max_age_s)

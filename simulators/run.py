@@ -30,6 +30,7 @@ from ioc.domain.clock import CHINA_TZ, local_iso
 from .fleet import Fleet
 from .patterns import READINGS, hash01
 from .scenarios import FaultPlan, ScenarioSpec, apply_fault, bind, describe_fault
+from .wire import birth_payload, status_topic
 
 log = logging.getLogger("simulators")
 
@@ -40,14 +41,6 @@ PROGRESS_EVERY_S = 10.0
 def iso_ts(ms: int) -> str:
     """Epoch ms as ISO 8601 with the +08:00 offset, millisecond precision."""
     return local_iso(ms, "milliseconds")
-
-
-def status_topic(kind: str, device_id: str) -> str:
-    return f"ioc/v1/{kind}/{device_id}/status"
-
-
-def birth_payload(device) -> bytes:
-    return orjson.dumps({"state": "online", "lat": device.lat, "lon": device.lon, "name": device.name})
 
 
 def natural_rate(fleet: Fleet) -> float:

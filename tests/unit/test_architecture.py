@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import functools
 from pathlib import Path
 
 import pytest
@@ -96,6 +97,12 @@ def _source_files() -> list[Path]:
     return sorted(p for d in SOURCE_DIRS for p in (REPO_ROOT / d).rglob("*.py"))
 
 
+@functools.cache
+def _parsed(path: Path) -> ast.Module:
+    """The syntax tree of a source file, parsed once for every test of this module (read only)."""
+    return ast.parse(path.read_text(encoding="utf-8"))
+
+
 def _module_name(path: Path) -> str:
     parts = list(path.relative_to(REPO_ROOT).with_suffix("").parts)
     if parts[-1] == "__init__":
@@ -113,7 +120,7 @@ class _KeyRefs:
 
         self.import_module = importlib.import_module
         self.module = _module_name(path)
-        self.tree = ast.parse(path.read_text(encoding="utf-8"))
+        self.tree = _parsed(path)
         self.families = families
         package = self.module if path.name == "__init__.py" else self.module.rpartition(".")[0]
         self.bound: dict[str, tuple[str, str | None]] = {}  # local name -> (module, attribute or None)
@@ -308,7 +315,7 @@ def test_key_names_are_spelled_only_in_redis_keys():
     for path in _source_files():
         if path == REPO_ROOT / "ioc" / "adapters" / "redis_keys.py":
             continue
-        tree = ast.parse(path.read_text(encoding="utf-8"))
+        tree = _parsed(path)
         docstrings = {id(n.body[0].value) for n in ast.walk(tree)
                       if isinstance(n, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)) and n.body
                       and isinstance(n.body[0], ast.Expr) and isinstance(n.body[0].value, ast.Constant)}
@@ -342,7 +349,7 @@ def test_no_lua_text_or_script_loading_outside_the_registry():
     for path in _source_files():
         if path in registry:
             continue
-        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        for node in ast.walk(_parsed(path)):
             if isinstance(node, ast.Constant) and isinstance(node.value, str) and "redis.call(" in node.value:
                 offenders.append(f"{path.relative_to(REPO_ROOT)}:{node.lineno}: Lua text")
             if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and \
@@ -365,7 +372,7 @@ def test_china_time_is_defined_only_in_the_clock_module():
     for path in _source_files():
         if path == clock:
             continue
-        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        for node in ast.walk(_parsed(path)):
             func = node.func if isinstance(node, ast.Call) else None
             name = func.id if isinstance(func, ast.Name) else func.attr if isinstance(func, ast.Attribute) else ""
             bad = (
@@ -380,3 +387,126 @@ def test_china_time_is_defined_only_in_the_clock_module():
             if bad:
                 offenders.append(f"{path.relative_to(REPO_ROOT)}:{node.lineno}: {ast.unparse(node)[:60]}")
     assert offenders == []
+
+
+# --- the import graph ----------------------------------------------------------------------------
+
+def _import_graph() -> dict[str, set[str]]:
+    """module -> the modules of SOURCE_DIRS it imports. Every import statement counts, those inside
+    functions too (a deferred import is still a dependency; only `if TYPE_CHECKING:` blocks are
+    left out). Importing `a.b.c` also imports the packages `a` and `a.b`, unless the importer is
+    inside them already."""
+    files = {_module_name(p): p for p in _source_files()}
+
+    def known(name: str) -> str | None:
+        while name and name not in files:
+            name = name.rpartition(".")[0]
+        return name or None
+
+    graph: dict[str, set[str]] = {}
+    for module, path in files.items():
+        tree = _parsed(path)
+        skipped = {id(n) for node in ast.walk(tree) if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test)
+                   for n in ast.walk(node)}
+        package = module if path.name == "__init__.py" else module.rpartition(".")[0]
+        targets: set[str] = set()
+        for node in ast.walk(tree):
+            if id(node) in skipped:
+                continue
+            if isinstance(node, ast.Import):
+                targets.update(filter(None, (known(a.name) for a in node.names)))
+            elif isinstance(node, ast.ImportFrom):
+                base = node.module or ""
+                if node.level:
+                    parts = package.split(".")
+                    base = ".".join(parts[: len(parts) - node.level + 1] + ([base] if base else []))
+                for alias in node.names:
+                    target = known(f"{base}.{alias.name}") if f"{base}.{alias.name}" in files else known(base)
+                    if target:
+                        targets.add(target)
+        own_packages = {".".join(module.split(".")[:k]) for k in range(1, module.count(".") + 1)}
+        for target in list(targets):
+            parts = target.split(".")
+            targets.update(p for p in (".".join(parts[:k]) for k in range(1, len(parts))) if p in files and p not in own_packages)
+        targets.discard(module)
+        graph[module] = targets
+    return graph
+
+
+def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """The strongly connected components of more than one module (Tarjan, iterative)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    found: list[list[str]] = []
+    for root in sorted(graph):
+        if root in index:
+            continue
+        work = [(root, iter(sorted(graph[root])))]
+        index[root] = low[root] = len(index)
+        stack.append(root)
+        on_stack.add(root)
+        while work:
+            node, children = work[-1]
+            child = next(children, None)
+            if child is not None:
+                if child not in index:
+                    index[child] = low[child] = len(index)
+                    stack.append(child)
+                    on_stack.add(child)
+                    work.append((child, iter(sorted(graph.get(child, ())))))
+                elif child in on_stack:
+                    low[node] = min(low[node], index[child])
+                continue
+            work.pop()
+            if work:
+                low[work[-1][0]] = min(low[work[-1][0]], low[node])
+            if low[node] == index[node]:
+                component = []
+                while True:
+                    member = stack.pop()
+                    on_stack.discard(member)
+                    component.append(member)
+                    if member == node:
+                        break
+                if len(component) > 1:
+                    found.append(sorted(component))
+    return found
+
+
+@pytest.fixture(scope="module")
+def import_graph():
+    return _import_graph()
+
+
+def test_the_import_graph_has_no_cycle(import_graph):
+    """Over ioc, layouts, callbacks, simulators, bench and scripts, imports inside functions included."""
+    assert _cycles(import_graph) == []
+
+
+def test_the_cycle_finder_finds_a_cycle():
+    assert _cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
+
+
+# layer -> the layers it must not import (the arrows point down: web and workers -> views ->
+# domain; adapters -> domain; tools -> product)
+LAYERS = {
+    "ioc.domain": ("ioc.adapters", "ioc.web", "ioc.ingest", "ioc.casework", "ioc.views", "ioc.i18n", "layouts", "callbacks"),
+    "ioc.views": ("ioc.adapters", "ioc.web", "ioc.ingest", "ioc.casework", "layouts", "callbacks"),
+    "ioc.adapters": ("ioc.web", "ioc.views", "ioc.ingest", "ioc.casework", "layouts", "callbacks"),
+    "ioc.ingest": ("ioc.web", "ioc.casework", "layouts", "callbacks"),
+    "ioc.casework": ("ioc.web", "ioc.ingest", "layouts", "callbacks"),
+    "layouts": ("ioc.adapters", "ioc.web", "callbacks"),
+    "ioc": ("simulators", "bench", "scripts"),
+}
+
+
+def _in(module: str, layer: str) -> bool:
+    return module == layer or module.startswith(layer + ".")
+
+
+def test_imports_point_down_the_layers(import_graph):
+    wrong = sorted(f"{module} -> {target}" for module, targets in import_graph.items() for target in targets
+                   for layer, below in LAYERS.items() if _in(module, layer) and any(_in(target, b) for b in below))
+    assert wrong == []
