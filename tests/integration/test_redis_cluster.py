@@ -196,6 +196,24 @@ def test_alarms_are_acknowledged_and_cleared_by_hand_with_audit_entries(cluster_
     assert [(e.action, e.actor, e.target) for e in audit] == [("alarm.clear", "wang", alarm_id), ("alarm.acknowledge", "zhang", alarm_id)]
 
 
+def test_scripts_run_again_after_every_node_forgot_them(cluster_settings, client, city):
+    worker = IngestWorker(cluster_settings, connect_redis(cluster_settings.redis_url), city)
+    now = int(time.time() * 1000)
+    devices = [f"wl-f-{i}" for i in range(12)]  # spread over the shards, so over the nodes
+
+    def batch(channel, **body):
+        return [(f"ioc/v1/water_level/{d}/{channel}", orjson.dumps(body), now) for d in devices]
+
+    worker.process(batch("status", state="online", lat=31.87, lon=120.553))
+    client.script_flush()  # every primary
+    assert worker.process(batch("telemetry", ts=now - 2000, waterLevel=4.3)).accepted == len(devices)
+    worker.process(batch("telemetry", ts=now - 1000, waterLevel=4.35))
+    store = AlarmStore(client)
+    store.acknowledge(f"{devices[0]}|water_level_warning", "zhang", "operator", now)
+    client.script_flush()
+    assert store.acknowledge(f"{devices[1]}|water_level_warning", "zhang", "operator", now).by == "zhang"
+
+
 # ---- cases ---------------------------------------------------------------------------------------
 
 def test_a_case_goes_from_report_to_close_with_its_timeline_outbox_and_audit(client, city, cluster_settings):
