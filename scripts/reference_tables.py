@@ -1,19 +1,25 @@
-"""Print the README's reference tables (settings, kinds, rules, reject reasons) from the code.
+"""The generated tables of the reference pages (docs/reference/*.md), made from the code.
 
     .venv/bin/python -m scripts.reference_tables              # print them
-    .venv/bin/python -m scripts.reference_tables --write      # update them in README.md
+    .venv/bin/python -m scripts.reference_tables --write      # update them in docs/reference/
 
-tests/unit/test_readme.py fails when the README misses an entry these tables list.
+Each table is found in its page by its header row and replaced whole. tests/unit/test_readme.py
+fails when a page does not hold the table the code makes, so the reference cannot drift.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from ioc.adapters.audit_log import ACTIONS
-from ioc.domain.access import PERMISSION_NOTES, PERMISSIONS, ROLE_NAMES, ROLES
+from ioc.domain.access import PERMISSION_NOTES, PERMISSIONS, ROLE_NAMES, ROLES, Principal, allowed
 from ioc.domain.kinds import KINDS
 from ioc.domain.rules import RULES
 from ioc.domain.telemetry import REASONS
-from ioc.settings import SETTINGS
+from ioc.i18n import t
+from ioc.settings import REPO_ROOT, SETTINGS
+
+REFERENCE = REPO_ROOT / "docs" / "reference"
 
 
 def settings_table() -> str:
@@ -43,8 +49,8 @@ def kinds_table() -> str:
 def rules_table() -> str:
     rows = ["| rule | kind | raises when | clears when | severity | 中文 |", "|---|---|---|---|---|---|"]
     for r in RULES:
-        t = r.threshold if not isinstance(r.threshold, bool) else str(r.threshold).lower()
-        raise_when = f"`{r.attribute} {r.op} {t}` for {r.for_samples} samples"
+        threshold = r.threshold if not isinstance(r.threshold, bool) else str(r.threshold).lower()
+        raise_when = f"`{r.attribute} {r.op} {threshold}` for {r.for_samples} samples"
         if r.clear is None:
             clear_when = "back to normal"
         else:
@@ -74,28 +80,67 @@ def audit_actions_table() -> str:
     return "\n".join(rows)
 
 
-TABLES = (("settings", settings_table), ("kinds", kinds_table), ("rules", rules_table), ("reasons", reasons_table),
-          ("permissions", permissions_table), ("audit actions", audit_actions_table))
+def portal_pages() -> list[tuple[str, str, str, str]]:
+    """(path template, permission, 中文, English) of every portal page, in navigation order; the
+    pages opened from others (one district, one case) follow the page that lists them."""
+    from ioc.domain.access import CASE_VIEW, VIEWS
 
-def write_into(readme_path) -> list[str]:
-    """Replace each generated table in the README (found by its header line) with the current one."""
-    from pathlib import Path
+    pages = []
+    for view, path, permission in VIEWS:
+        pages.append((path, permission, t(f"nav_{view}", "zh"), t(f"nav_{view}", "en")))
+        if view == "districts":
+            pages.append(("/district/<id>", permission, "区镇详情", "District page"))
+        if view == "console":
+            pages.append((f"{CASE_VIEW[1]}<id>", CASE_VIEW[2], "案件详情", "Case page"))
+    return pages
 
-    path = Path(readme_path)
-    text = path.read_text(encoding="utf-8")
+
+KIOSK = Principal("kiosk", frozenset({"operator"}), kind="kiosk", read_only=True)
+
+
+def pages_table() -> str:
+    roles = " | ".join(f"{r} {ROLE_NAMES[r]['zh']}" for r in ROLES)
+    rows = [f"| path | page | permission | {roles} | kiosk |", "|---|---|---|" + "---|" * (len(ROLES) + 1)]
+    for path, permission, zh, en in portal_pages():
+        marks = ["✔" if allowed(Principal(role, frozenset({role})), permission) else "" for role in ROLES]
+        marks.append("✔" if allowed(KIOSK, permission) else "")
+        rows.append(f"| `{path}` | {zh} / {en} | `{permission}` | {' | '.join(marks)} |")
+    return "\n".join(rows)
+
+
+# (title, table, the page that holds it)
+TABLES = (("settings", settings_table, REFERENCE / "settings.md"),
+          ("kinds", kinds_table, REFERENCE / "mqtt.md"),
+          ("reasons", reasons_table, REFERENCE / "mqtt.md"),
+          ("rules", rules_table, REFERENCE / "alarms.md"),
+          ("permissions", permissions_table, REFERENCE / "access.md"),
+          ("audit actions", audit_actions_table, REFERENCE / "access.md"),
+          ("portal pages", pages_table, REFERENCE / "http.md"))
+
+
+def replace_table(text: str, table: str) -> str | None:
+    """`text` with the table that has `table`'s first two header cells replaced by `table`
+    (even with new columns); None when the text has no such table."""
+    header = "|".join(table.splitlines()[0].split("|")[:3]) + "|"
+    start = text.find(header)
+    if start < 0:
+        return None
+    end = text.find("\n\n", start)
+    end = len(text.rstrip("\n")) if end < 0 else end
+    return text[:start] + table + text[end:]
+
+
+def write(tables=TABLES) -> list[str]:
+    """Replace each generated table in its page with the one the code makes now; the titles changed."""
     changed = []
-    for title, make in TABLES:
-        table = make()
-        header = "|".join(table.splitlines()[0].split("|")[:3]) + "|"  # the first two cells find it, even with new columns
-        start = text.find(header)
-        if start < 0:
-            raise SystemExit(f"README has no {title} table (header {header!r})")
-        end = text.find("\n\n", start)
-        end = len(text) if end < 0 else end
-        if text[start:end] != table:
-            text = text[:start] + table + text[end:]
+    for title, make, path in tables:
+        text = Path(path).read_text(encoding="utf-8")
+        new = replace_table(text, make())
+        if new is None:
+            raise SystemExit(f"{path} has no {title} table")
+        if new != text:
+            Path(path).write_text(new, encoding="utf-8")
             changed.append(title)
-    path.write_text(text, encoding="utf-8")
     return changed
 
 
@@ -103,7 +148,7 @@ if __name__ == "__main__":
     import sys
 
     if sys.argv[1:2] == ["--write"]:
-        print("updated:", ", ".join(write_into(sys.argv[2] if len(sys.argv) > 2 else "README.md")) or "nothing")
+        print("updated:", ", ".join(write()) or "nothing")
     else:
-        for title, make in TABLES:
-            print(f"<!-- {title} -->\n{make()}\n")
+        for title, make, path in TABLES:
+            print(f"<!-- {title}: {Path(path).relative_to(REPO_ROOT)} -->\n{make()}\n")
