@@ -10,7 +10,8 @@ from ioc.domain.access import ROLE_NAMES, ROLES, SIGNED_IN
 from ioc.domain.departments import all_departments
 from ioc.i18n import resolve_lang, t
 from ioc.views.admin import account_error_text
-from ioc.web.auth import client_ip, current_principal, secured_callback
+from ioc.web.auth import client_ip, current_principal
+from ioc.web.dash_guard import secured_callback
 
 
 def register(app, services) -> None:

@@ -16,7 +16,8 @@ from ioc.domain.accounts import AccountError
 from ioc.domain.departments import all_departments
 from ioc.i18n import resolve_lang, t
 from ioc.views.admin import account_error_text, department_for, kiosk_link, selected, self_lockout, token_rows, user_rows
-from ioc.web.auth import client_ip, current_principal, secured_callback
+from ioc.web.auth import client_ip, current_principal
+from ioc.web.dash_guard import secured_callback
 
 SHOWN: dict = {}
 HIDDEN = {"display": "none"}

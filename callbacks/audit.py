@@ -8,7 +8,7 @@ from ioc.adapters.redis_client import REDIS_UNAVAILABLE
 from ioc.domain.departments import all_departments
 from ioc.i18n import resolve_lang
 from ioc.views.audit import audit_rows
-from ioc.web.auth import secured_callback
+from ioc.web.dash_guard import secured_callback
 
 PAGE = 500
 

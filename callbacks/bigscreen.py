@@ -18,7 +18,8 @@ from ioc.views.bigscreen import (INDICATORS, POPUP_BADGE, POPUP_HIDDEN, POPUP_OP
                                  alarms_geojson, district_hideout, district_values, escalated_count, grid_values,
                                  kpi_texts, kpis, popup_step, ticker, water_alert)
 from ioc.views.trends import TREND_PANELS, panel_figure
-from ioc.web.auth import client_ip, current_principal, secured_callback
+from ioc.web.auth import client_ip, current_principal
+from ioc.web.dash_guard import secured_callback
 from ioc.web.people import DisplayNames
 from ioc.web.prejson import serialized
 

@@ -28,7 +28,8 @@ from ioc.views.cases import (action_buttons, action_done_text, action_error_text
                              class_name, countdown, department_tasks, failed_text, filter_cases, fmt_time, indicator_row, indicator_rows,
                              inspection_queues, on_time_figure, overdue_count, period_range, ranking_rows, report_error_text,
                              stage_counts, stage_name, task_summary, timeline_rows)
-from ioc.web.auth import client_ip, current_principal, secured_callback
+from ioc.web.auth import client_ip, current_principal
+from ioc.web.dash_guard import secured_callback
 from ioc.web.people import DisplayNames
 from ioc.web.cases_api import visible_to
 

@@ -7,7 +7,7 @@ from dash import Input, Output, State, no_update
 
 from ioc.adapters.redis_client import REDIS_UNAVAILABLE
 from ioc.i18n import resolve_lang
-from ioc.web.auth import secured_callback
+from ioc.web.dash_guard import secured_callback
 from ioc.web.people import DisplayNames
 from ioc.web.prejson import serialized
 from ioc.views.bigscreen import (alarm_board, alarms_geojson, district_hideout, district_ranking,

@@ -8,7 +8,7 @@ from dash import Input, Output, html, no_update
 
 from ioc.adapters.redis_client import REDIS_UNAVAILABLE
 from ioc.i18n import resolve_lang
-from ioc.web.auth import secured_callback
+from ioc.web.dash_guard import secured_callback
 from ioc.views.status import CARDS, status_view
 
 TABLE_HEAD = {"zh": ["设备类型", "设备数", "在线", "在线率", "消息数"], "en": ["Kind", "Devices", "Online", "Online rate", "Messages"]}

@@ -7,6 +7,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 
+from flask import current_app
 from redis import Redis
 
 from ioc.adapters.geodata_files import load_city_map
@@ -98,3 +99,8 @@ class Services:
 def user_store(client: Redis, settings: Settings, city: CityMap) -> UserStore:
     """The user store with this city's departments and the settings' sign-in limits."""
     return UserStore(client, department_ids(city), settings.login_max_failures, settings.login_lock_minutes)
+
+
+def current_services() -> Services:
+    """The process's `Services` inside a request or app context (`create_app` stores them)."""
+    return current_app.extensions["ioc_services"]

@@ -12,7 +12,8 @@ in once through the real sign-in form (or opens a kiosk link, or sends a bearer 
 - sign-in, sign-out, lockout, CSRF, off-site `next`, and sessions that end when a user is
   disabled, a password reset, a kiosk link or a token revoked.
 
-Expectations come from `ioc.domain.access.allowed()` with principals built here by hand.
+Expectations come from `ioc.domain.access.allowed()` (and, for pages, the page table
+`ioc.web.pages`) with principals built here by hand.
 """
 
 from __future__ import annotations
@@ -34,10 +35,11 @@ from ioc.adapters import redis_keys as keys
 from ioc.adapters.embedded import _die_with_parent, free_port, mqtt_broker, redis_server
 from ioc.adapters.redis_client import connect_redis
 from ioc.adapters.user_store import Actor
-from ioc.domain.access import PERMISSIONS, SIGNED_IN, Principal, allowed, home_path, may_view_path
+from ioc.domain.access import PERMISSIONS, SIGNED_IN, Principal, allowed
 from ioc.domain.alarms import Alarm
 from ioc.domain.rules import RULES_BY_ID
 from ioc.settings import REPO_ROOT, Settings
+from ioc.web.pages import home_path, may_view_path
 from ioc.web.services import user_store as make_user_store
 from tests.conftest import TEST_PASSWORD
 

@@ -9,7 +9,7 @@ from ioc.adapters.user_store import Actor
 from ioc.domain.departments import all_departments
 from ioc.views.admin import token_rows, user_rows
 from ioc.web.app import create_app
-from ioc.web.auth import CALLBACK_PERMISSIONS
+from ioc.web.dash_guard import CALLBACK_PERMISSIONS
 
 ADMIN = Actor("root", "admin", "127.0.0.1")
 LOAD = "..admin-users-grid.rowData...admin-tokens-grid.rowData...admin-load-message.children.."
