@@ -9,6 +9,8 @@ fails when a page does not hold the table the code makes, so the reference canno
 
 from __future__ import annotations
 
+import re
+
 from pathlib import Path
 
 from ioc.adapters.audit_log import ACTIONS
@@ -81,18 +83,26 @@ def audit_actions_table() -> str:
 
 
 def portal_pages() -> list[tuple[str, str, str, str]]:
-    """(path template, permission, 中文, English) of every portal page, in navigation order; the
-    pages opened from others (one district, one case) follow the page that lists them."""
-    from ioc.domain.access import CASE_VIEW, VIEWS
+    """(path template, permission, 中文, English) of every portal page, from the page table
+    (`ioc.web.pages.PAGES`), in navigation order; a page opened from another (one district, one
+    case) follows the navigation entry it comes after in the table."""
+    from ioc.web.pages import NAVIGATION, PAGES
 
+    opened_from = {"districts": ("区镇详情", "District page"), "case": ("案件详情", "Case page")}
     pages = []
-    for view, path, permission in VIEWS:
-        pages.append((path, permission, t(f"nav_{view}", "zh"), t(f"nav_{view}", "en")))
-        if view == "districts":
-            pages.append(("/district/<id>", permission, "区镇详情", "District page"))
-        if view == "console":
-            pages.append((f"{CASE_VIEW[1]}<id>", CASE_VIEW[2], "案件详情", "Case page"))
+    for entry in NAVIGATION:
+        pages.append((_template(entry.path), entry.permission, t(f"nav_{entry.view}", "zh"), t(f"nav_{entry.view}", "en")))
+        for page in PAGES[PAGES.index(entry) + 1:]:
+            if page.nav is not None:
+                break
+            zh, en = opened_from[page.view]
+            pages.append((_template(page.path), page.permission, zh, en))
     return pages
+
+
+def _template(path: str) -> str:
+    """A page's path template as people read it: `/district/<path:district_id>` -> `/district/<district_id>`."""
+    return re.sub(r"<path:", "<", path)
 
 
 KIOSK = Principal("kiosk", frozenset({"operator"}), kind="kiosk", read_only=True)
