@@ -13,6 +13,7 @@ from ioc.settings import Settings
 
 from . import api, cases_api, health, map_data, open311, security_headers
 from .auth import setup_auth
+from .outage import install_error_handler
 from .prejson import use_orjson
 from .services import Services
 
@@ -43,6 +44,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     map_data.register(app.server, services)
     cases_api.register(app.server, services)
     open311.register(app.server, services)
+    install_error_handler(app.server)  # a Redis outage: 503 for every route, in one place
     security_headers.install(app.server, settings, app.csp_hashes)  # CSP, framing, no-store; secrets out of logs
     app.server.extensions["ioc_services"] = services
     return app

@@ -36,6 +36,7 @@ from ioc.domain.access import Principal, allowed, home_path, may_view_path, requ
 from ioc.i18n import resolve_lang
 
 from .login_page import login_html, unavailable_html
+from .outage import guard_callback
 
 log = logging.getLogger("ioc.web.auth")
 
@@ -64,7 +65,7 @@ def secured_callback(app, permission: str, *args, **kwargs):
     register = app.callback(*args, **kwargs)  # Dash enters the callback in callback_map here
 
     def decorate(fn):
-        result = register(fn)
+        result = register(guard_callback(fn))  # a Redis outage: the banner (ioc.web.outage)
         table = app.server.extensions.setdefault(CALLBACK_PERMISSIONS, {})
         for callback_id in set(app.callback_map) - before:
             table[callback_id] = permission
