@@ -12,6 +12,7 @@ from ioc.settings import Settings
 from layouts.shell import shell
 
 from . import api, cases_api, dash_guard, guard, health, map_data, open311, pages, security_headers, sign_in
+from .outage import install_error_handler
 from .prejson import use_orjson
 from .services import Services
 
@@ -21,8 +22,6 @@ ASSETS = Path(__file__).resolve().parent.parent.parent / "assets"
 def create_app(settings: Settings | None = None, services: Services | None = None) -> dash.Dash:
     settings = settings or Settings.from_env()
     services = services or Services.from_settings(settings)
-    if services.users is None:
-        raise RuntimeError("the portal needs Redis (REDIS_URL) for its users and sessions")
     use_orjson()  # callback outputs serialized once per snapshot are orjson fragments
     app = dash.Dash(
         __name__,
@@ -44,5 +43,6 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     callbacks.register(app, services)  # the frame's and every page's (the page table's modules)
     for module in (health, api, map_data, cases_api, open311):
         module.register(server, services)
+    install_error_handler(server)  # a Redis outage: 503 for every route, in one place
     security_headers.install(server, settings, app.csp_hashes)  # CSP, framing, no-store; secrets out of logs
     return app

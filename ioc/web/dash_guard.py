@@ -20,6 +20,7 @@ from flask import current_app, request
 from ioc.domain.access import AccessDenied, Principal, require
 
 from .auth import client_ip, deny
+from .outage import guard_callback
 from .services import current_services
 
 log = logging.getLogger("ioc.web.dash_guard")
@@ -41,7 +42,7 @@ def secured_callback(app, permission: str, *args, **kwargs):
     register = app.callback(*args, **kwargs)  # Dash enters the callback in callback_map here
 
     def decorate(fn):
-        result = register(fn)
+        result = register(guard_callback(fn))  # a Redis outage: the banner (ioc.web.outage)
         table = app.server.extensions.setdefault(CALLBACK_PERMISSIONS, {})
         for callback_id in set(app.callback_map) - before:
             table[callback_id] = permission

@@ -49,23 +49,21 @@ class BrokerHealth:
 @dataclass
 class Services:
     settings: Settings
-    redis: Redis | None
-    snapshot: SnapshotStore | None
+    redis: Redis
+    snapshot: SnapshotStore
     city: CityMap
     broker: BrokerHealth
-    users: UserStore | None = None
-    audit: AuditLog | None = None
-    alarms: AlarmStore | None = None
-    city_cache: CityCache | None = None  # the big screen's per-process snapshot cache, shared by every viewer
-    case_index: CaseIndex | None = None  # the case pages' per-process copy of the cases, kept in step by revision
+    users: UserStore
+    audit: AuditLog
+    alarms: AlarmStore
+    city_cache: CityCache  # the big screen's per-process snapshot cache, shared by every viewer
+    case_index: CaseIndex  # the case pages' per-process copy of the cases, kept in step by revision
 
-    def warm_up(self) -> threading.Thread | None:
+    def warm_up(self) -> threading.Thread:
         """In the background, read what the first big-screen requests of a new process need
         (`CityCache.warm_up`), so the walls do not wait on a worker that just started (a deploy,
         a restart). A failure (Redis away) is left to the requests, which report it."""
         cache = self.city_cache
-        if cache is None:
-            return None
 
         def warm() -> None:
             try:
@@ -79,19 +77,24 @@ class Services:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> "Services":
-        client = connect_redis(settings.redis_url) if settings.redis_url else None
+        """The services of a web process. Redis is required (users, sessions and every figure
+        live there): without REDIS_URL this is the one error, at start-up."""
+        if not settings.redis_url:
+            raise RuntimeError("the web process needs Redis: set REDIS_URL (redis://host:6379/0); "
+                               "`python -m ioc demo` starts one and sets it")
+        client = connect_redis(settings.redis_url)
         city = load_city_map(settings.geodata_dir)
-        cases = CaseIndex(lambda: client) if client else None
+        cases = CaseIndex(lambda: client)
         return cls(
             settings=settings,
             redis=client,
-            snapshot=SnapshotStore(client, settings.redis_shards) if client else None,
+            snapshot=SnapshotStore(client, settings.redis_shards),
             city=city,
             broker=BrokerHealth(settings.mqtt_url),
-            users=user_store(client, settings, city) if client else None,
-            audit=AuditLog(client) if client else None,
-            alarms=AlarmStore(client) if client else None,
-            city_cache=CityCache(lambda: client, settings.redis_shards, case_index=cases) if client else None,
+            users=user_store(client, settings, city),
+            audit=AuditLog(client),
+            alarms=AlarmStore(client),
+            city_cache=CityCache(lambda: client, settings.redis_shards, case_index=cases),
             case_index=cases,
         )
 
