@@ -14,7 +14,7 @@ from ioc.domain.departments import all_departments
 from ioc.views.admin import token_rows, user_rows
 from ioc.web.app import create_app
 from ioc.i18n import t
-from ioc.web.auth import CALLBACK_PERMISSIONS
+from ioc.web.dash_guard import CALLBACK_PERMISSIONS
 from ioc.web.outage import guard_callback
 
 ADMIN = Actor("root", "admin", "127.0.0.1")

@@ -149,7 +149,7 @@ def test_every_secured_callback_answers_an_outage_with_the_banner_on_the_wire():
     import dash
     from dash import Input, Output, State, html
 
-    from ioc.web.auth import secured_callback
+    from ioc.web.dash_guard import secured_callback
 
     app = dash.Dash(__name__)
     app.layout = html.Div([html.Div(id="banner"), html.Button(id="go"), html.Div(id="out")])
