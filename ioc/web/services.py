@@ -54,7 +54,7 @@ class Services:
     broker: BrokerHealth
     users: UserStore | None = None
     audit: AuditLog | None = None
-    alarms: AlarmStore | None = None
+    alarms: AlarmStore | None = None  # the one alarm store: acknowledges, clears, and invalidates `city_cache` itself
     city_cache: CityCache | None = None  # the big screen's per-process snapshot cache, shared by every viewer
     case_index: CaseIndex | None = None  # the case pages' per-process copy of the cases, kept in step by revision
 
@@ -81,6 +81,7 @@ class Services:
         client = connect_redis(settings.redis_url) if settings.redis_url else None
         city = load_city_map(settings.geodata_dir)
         cases = CaseIndex(lambda: client) if client else None
+        city_cache = CityCache(lambda: client, settings.redis_shards, case_index=cases) if client else None
         return cls(
             settings=settings,
             redis=client,
@@ -89,8 +90,8 @@ class Services:
             broker=BrokerHealth(settings.mqtt_url),
             users=user_store(client, settings, city) if client else None,
             audit=AuditLog(client) if client else None,
-            alarms=AlarmStore(client) if client else None,
-            city_cache=CityCache(lambda: client, settings.redis_shards, case_index=cases) if client else None,
+            alarms=AlarmStore(client, on_change=city_cache.invalidate) if client else None,
+            city_cache=city_cache,
             case_index=cases,
         )
 
