@@ -18,6 +18,7 @@ from ioc.adapters.case_index import CaseIndex
 from ioc.adapters.city_snapshot import CityCache
 from ioc.adapters.snapshot_store import SnapshotStore
 from ioc.adapters.user_store import UserStore
+from ioc.casework.service import CaseService
 from ioc.domain.departments import department_ids
 from ioc.domain.geo import CityMap
 from ioc.settings import Settings
@@ -55,6 +56,7 @@ class Services:
     users: UserStore | None = None
     audit: AuditLog | None = None
     alarms: AlarmStore | None = None  # the one alarm store: acknowledges, clears, and invalidates `city_cache` itself
+    cases: CaseService | None = None  # the one case service: every read and action of the portal, the API and Open311
     city_cache: CityCache | None = None  # the big screen's per-process snapshot cache, shared by every viewer
     case_index: CaseIndex | None = None  # the case pages' per-process copy of the cases, kept in step by revision
 
@@ -91,6 +93,7 @@ class Services:
             users=user_store(client, settings, city) if client else None,
             audit=AuditLog(client) if client else None,
             alarms=AlarmStore(client, on_change=city_cache.invalidate) if client else None,
+            cases=CaseService.from_settings(client, city, settings) if client else None,
             city_cache=city_cache,
             case_index=cases,
         )
