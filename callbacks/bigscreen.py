@@ -161,8 +161,8 @@ def register(app, services) -> None:
             return no_update, no_update
         user = current_principal()
         try:
+            # the one store: it also makes this process's next big-screen snapshot show the ack
             alarm_store.acknowledge(alarm_id, user.name, user.acting_role("alarm:acknowledge"), int(time.time() * 1000), ip=client_ip())
-            city_cache().invalidate()
         except (AlarmNotFound, AlarmActionError) as e:
             return message(e, lang), "popup hidden"
         except REDIS_UNAVAILABLE:
@@ -212,7 +212,6 @@ def register(app, services) -> None:
         user = current_principal()
         try:
             alarm_store.clear(alarm_id, user.name, user.acting_role("alarm:clear"), note or "", int(time.time() * 1000), ip=client_ip())
-            city_cache().invalidate()
         except AlarmNotFound as e:
             return "clear-dialog hidden", "", message(e, lang)
         except AlarmActionError as e:

@@ -1,10 +1,11 @@
 """Callbacks of the case pages: the dispatch console (/cases), one case (/case/<id>), a
 department's tasks (/tasks), the inspector's queues (/inspections), the indicators (/indicators).
 
-Reads run under the page's view permission (one case under `case:read`, and a handler sees only
-its department's cases, as over the API); a phone report needs `case:report`; each workflow
-action is checked by `CaseService.act` against the action's own roles, on the version shown.
-Rows, texts and figures come from `ioc.views.cases`.
+Reads run under the page's view permission (one case under `case:read`); a phone report needs
+`case:report`. One case, its timeline and every workflow action go through the process's one
+`CaseService` (`services.cases`), which decides who may see the case and checks every input, on
+the version shown, as for the API, Open311 and the department systems; these callbacks only word
+its refusals in the page's language. Rows, texts and figures come from `ioc.views.cases`.
 """
 
 from __future__ import annotations
@@ -16,22 +17,20 @@ import redis
 from dash import Input, Output, State, ctx, dcc, html, no_update
 
 from ioc.adapters.case_index import CaseIndex, CaseIndexLoading
-from ioc.adapters.case_store import CaseConflict, CaseNotFound
 from ioc.adapters.redis_client import REDIS_UNAVAILABLE
-from ioc.casework.service import CaseInputError, CaseService
+from ioc.casework.service import CASE_REFUSALS, CaseInputError, CaseService, refusal
 from ioc.domain.access import allowed
 from ioc.domain.case_indicators import indicators_of, rank_departments
-from ioc.domain.cases import OPEN_STAGES, TRANSITIONS, CaseActionError
+from ioc.domain.cases import OPEN_STAGES, TRANSITIONS
 from ioc.domain.departments import all_departments
 from ioc.i18n import resolve_lang, t
-from ioc.views.cases import (action_buttons, action_done_text, action_error_text, action_problem, case_facts, case_rows,
-                             class_name, countdown, department_tasks, failed_text, filter_cases, fmt_time, indicator_row, indicator_rows,
+from ioc.views.cases import (action_buttons, action_done_text, action_error_text, case_facts, case_rows,
+                             class_name, countdown, department_tasks, filter_cases, fmt_time, indicator_row, indicator_rows,
                              inspection_queues, on_time_figure, overdue_count, period_range, ranking_rows, report_error_text,
                              stage_counts, stage_name, task_summary, timeline_rows)
 from ioc.web.auth import client_ip, current_principal
 from ioc.web.dash_guard import secured_callback
 from ioc.web.people import DisplayNames
-from ioc.web.cases_api import visible_to
 
 from layouts.cases import HIDDEN_LAID_OUT
 
@@ -42,15 +41,23 @@ ACTIONS = tuple(TRANSITIONS)
 FIELD_ROWS = ("note", "department", "hours", "master")  # the inputs shown when an allowed action uses them
 
 
+def refusal_text(error: Exception, lang: str) -> str:
+    """A refusal of the case service in the page's language (the one mapping: `refusal`)."""
+    kind = refusal(error).error
+    if kind == "not_found":
+        return t("case_not_found", lang)
+    if kind == "conflict":
+        return t("case_conflict", lang)
+    return action_error_text(error, lang)
+
+
 def register(app, services) -> None:
     departments = {d.id: d for d in all_departments(services.city)}
     people = DisplayNames(services.users)
-    service = CaseService.from_settings(services.redis, services.city, services.settings) if services.redis is not None else None
-
     def cases() -> CaseService:
-        if service is None:
+        if services.cases is None:
             raise redis.ConnectionError("REDIS_URL is not set")
-        return service
+        return services.cases
 
     def index() -> CaseIndex:
         if services.case_index is None:
@@ -194,12 +201,12 @@ def register(app, services) -> None:
         p = current_principal()
         now = now_ms()
         try:
-            case = cases().store.find(case_id) if case_id else None
-            visible = case is not None and visible_to(case, p)
-            events = cases().store.timeline(case.id) if visible else []
+            case, events = cases().timeline_for(case_id, p)
+        except CASE_REFUSALS:  # unknown, or not this principal's to see: alike
+            case = None
         except REDIS_UNAVAILABLE:
             return [no_update] * len(load_outputs)
-        if not visible:
+        if case is None:
             missing = [f"{t('case_heading', lang)} {case_id or ''}", "", "case-stage", SHOWN, HIDDEN, [], [], [], [], no_update, no_update,
                        [], None, None, no_update, HIDDEN]
             return missing + [HIDDEN] * (len(FIELD_ROWS) + len(ACTIONS))
@@ -255,25 +262,11 @@ def register(app, services) -> None:
         action = str(ctx.triggered_id or "").removeprefix("case-act-")
         if action not in TRANSITIONS:
             return no_update, no_update, no_update
-        p = current_principal()
-        try:
-            case = cases().store.find(case_id) if case_id else None
-            if case is None or not visible_to(case, p):
-                return t("case_not_found", lang), no_update, no_update
-            problem, values = action_problem(action, note or "", department or "", hours, master_id or "", case.id)
-            if problem:
-                return failed_text(problem, lang, **values), no_update, no_update
-            if isinstance(hours, bool) or not isinstance(hours, (int, float)) or not float(hours).is_integer():
-                hours = 0
-            after = cases().act(case.id, action, p, expected_version=version if isinstance(version, int) else case.version,
-                                note=note or "", department=department or "", hours=int(hours), master_id=(master_id or "").strip(),
-                                ip=client_ip())
-        except CaseConflict:
-            return t("case_conflict", lang), no_update, no_update
-        except CaseNotFound:
-            return t("case_not_found", lang), no_update, no_update
-        except (CaseActionError, CaseInputError) as e:  # CasePermissionError is a CaseActionError
-            return action_error_text(e, lang), no_update, no_update
+        try:  # who may see the case, every input and the version shown: the service's rules
+            after = cases().act(case_id, action, current_principal(), expected_version=version, note=note, department=department,
+                                hours=hours, master_id=master_id, ip=client_ip())
+        except CASE_REFUSALS as e:
+            return refusal_text(e, lang), no_update, no_update
         except REDIS_UNAVAILABLE:
             return t("data_unavailable", lang), no_update, no_update
         return action_done_text(action, after.stage, lang), (changed or 0) + 1, ""

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, replace
 
-from .access import Principal
+from .access import Principal, allowed
 
 STAGES: tuple[str, ...] = ("reported", "accepted", "verified", "dispatched", "handled", "checked", "closed")
 ENDED: tuple[str, ...] = ("closed", "rejected", "voided", "merged")  # no further action (except none)
@@ -44,12 +44,15 @@ DEFERRAL_MAX_HOURS = 24 * 30
 
 
 class CaseActionError(ValueError):
-    """An action the case's stage or the parameters do not allow; the message says why and
-    `field` names the parameter at fault (`action` when it is the action itself)."""
+    """An action the case's stage or the parameters do not allow; the message says why,
+    `field` names the parameter at fault (`action` when it is the action itself) and `code`,
+    when set, the kind of refusal for a page to word it (`note_too_long`, `already_acknowledged`,
+    `deferral_waiting`, `no_deferral`)."""
 
-    def __init__(self, message: str, field: str = "action"):
+    def __init__(self, message: str, field: str = "action", code: str = ""):
         super().__init__(message)
         self.field = field
+        self.code = code
 
 
 class CasePermissionError(CaseActionError):
@@ -171,6 +174,22 @@ class CaseEvent:
         return asdict(self)
 
 
+def visible_to(case: Case, principal: Principal | None) -> bool:
+    """Whether `principal` may see `case` at all (the one rule of every entry: the portal, the
+    JSON API, Open311, the department systems over MQTT). Staff holding `case:read` see by role:
+    leaders, dispatchers and inspectors every case, a department handler only its department's;
+    a principal without `case:read` (a reporting system) sees the cases it filed itself; a
+    read-only kiosk and everyone else nothing. A case one may not see is answered as if it did
+    not exist."""
+    if principal is None:
+        return False
+    if allowed(principal, "case:read"):
+        if principal.roles & {"leader", "dispatcher", "inspector"}:
+            return True
+        return "handler" in principal.roles and bool(principal.department) and case.department == principal.department
+    return bool(case.filed_by) and case.filed_by == principal.name
+
+
 def allowed_actions(case: Case, principal: Principal | None) -> list[str]:
     """The actions this principal may take on this case now (for buttons and the API)."""
     return [a for a, t in TRANSITIONS.items() if _permitted(case, t, principal) is None and case.stage in t.from_stages
@@ -214,7 +233,7 @@ def apply(case: Case, action: str, actor: Principal, now_ms: int, note: str = ""
     if t.note_required and not note:
         raise CaseActionError(f"{action} needs a note saying why", "note")
     if len(note) > NOTE_MAX:
-        raise CaseActionError(f"the note is {len(note)} characters; at most {NOTE_MAX} are allowed", "note")
+        raise CaseActionError(f"the note is {len(note)} characters; at most {NOTE_MAX} are allowed", "note", "note_too_long")
     role = next(r for r in sorted(actor.roles) if r in t.roles)
     changes: dict = {}
     detail: dict = {}
@@ -225,7 +244,7 @@ def apply(case: Case, action: str, actor: Principal, now_ms: int, note: str = ""
         detail["department"] = department
     elif action == "acknowledge":
         if case.acknowledged_at:
-            raise CaseActionError("the department has already acknowledged this case")
+            raise CaseActionError("the department has already acknowledged this case", code="already_acknowledged")
         changes["acknowledged_at"] = now_ms
     elif action == "return":
         changes.update(return_count=case.return_count + 1, acknowledged_at=0, pending_deferral={})
@@ -234,14 +253,14 @@ def apply(case: Case, action: str, actor: Principal, now_ms: int, note: str = ""
         changes.update(rework_count=case.rework_count + 1)
     elif action == "request_deferral":
         if case.pending_deferral:
-            raise CaseActionError("a deferral request is already waiting for the dispatcher")
+            raise CaseActionError("a deferral request is already waiting for the dispatcher", code="deferral_waiting")
         if not isinstance(hours, int) or not 1 <= hours <= DEFERRAL_MAX_HOURS:
             raise CaseActionError(f"a deferral asks for 1 to {DEFERRAL_MAX_HOURS} hours", "hours")
         changes["pending_deferral"] = {"hours": hours, "note": note, "by": actor.name, "at": now_ms}
         detail["hours"] = hours
     elif action in ("approve_deferral", "deny_deferral"):
         if not case.pending_deferral:
-            raise CaseActionError("no deferral request is waiting")
+            raise CaseActionError("no deferral request is waiting", code="no_deferral")
         hours = int(case.pending_deferral["hours"])
         detail["hours"] = hours
         changes["pending_deferral"] = {}

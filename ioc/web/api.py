@@ -225,6 +225,8 @@ def register(server: Flask, services: Services) -> None:
         return _error(503, "unavailable", f"Redis is unavailable: {e}")
 
     def _alarm_action(alarm_id: str, permission: str, act):
+        """An operator's action through the process's one `AlarmStore`, as the portal's: the store
+        also invalidates this process's city cache, so the next big-screen snapshot shows it."""
         p = api_principal(permission)
         try:
             return jsonify(act(p, p.acting_role(permission)))

@@ -1,8 +1,10 @@
 """`/api/v1/cases…` (JSON for other systems, same rules as the portal) and Open311 GeoReport v2.
 
-Both go through `ioc.casework.service.CaseService`, so a report or an action follows the same
-rules whichever door it comes in by. A department handler sees only its department's cases
-(others answer 404, as if they did not exist).
+Both go through the process's one `ioc.casework.service.CaseService` (`Services.cases`), so a
+report, a read or an action follows the same rules whichever door it comes in by: who may see a
+case (`ioc.domain.cases.visible_to`: a department handler only its department's, others answer
+404 as if they did not exist), every input's checks, and one mapping of refusals to answers
+(`ioc.casework.service.refusal`). These routes only parse the request and word the answer.
 """
 
 from __future__ import annotations
@@ -15,14 +17,13 @@ import redis
 from flask import Flask, jsonify, request
 
 from ioc.adapters.case_index import CaseIndexLoading
-from ioc.adapters.case_store import CaseConflict, CaseNotFound
 from ioc.adapters.redis_client import REDIS_UNAVAILABLE
 from ioc.casework.reports import report_id_of
-from ioc.casework.service import CaseInputError, CaseService
+from ioc.casework.service import CASE_REFUSALS, refusal
 from ioc.domain import case_catalog
-from ioc.domain.access import SIGNED_IN, Principal, allowed
+from ioc.domain.access import SIGNED_IN
 from ioc.domain.case_indicators import FORMULAS, GROUP_KEYS, PERIOD_KINDS, indicators_of, period_bounds, rank_departments
-from ioc.domain.cases import STAGES, CaseActionError, CasePermissionError, TRANSITIONS, allowed_actions
+from ioc.domain.cases import STAGES, TRANSITIONS, allowed_actions
 from ioc.domain.departments import all_departments
 
 from .api import ApiInputError, choice_arg, flag_arg, int_arg
@@ -42,11 +43,10 @@ def _iso(ms: int) -> str | None:
     return datetime.fromtimestamp(ms / 1000, CHINA).isoformat(timespec="seconds") if ms else None
 
 
-def visible_to(case, principal: Principal) -> bool:
-    """A handler (without a wider role) sees only its department's cases."""
-    if principal.roles & {"leader", "dispatcher", "inspector"}:
-        return True
-    return "handler" in principal.roles and bool(principal.department) and case.department == principal.department
+def refused(error: Exception):
+    """The JSON answer to a refusal of the case service (the one mapping: `refusal`)."""
+    r = refusal(error)
+    return _error(r.status, r.error, r.message, **r.extra())
 
 
 def case_json(case, now_ms: int) -> dict:
@@ -58,8 +58,8 @@ def case_json(case, now_ms: int) -> dict:
 def register(server: Flask, services: Services) -> None:
     if services.redis is None:
         return
-    cases = CaseService.from_settings(services.redis, services.city, services.settings)
-    server.extensions["ioc_cases"] = cases
+    cases = services.cases
+    server.extensions["ioc_cases"] = cases  # the same one service (tests and tools reach it here)
     departments = {d.id: d for d in all_departments(services.city)}
     district_ids = frozenset(d.id for d in services.city.districts)
 
@@ -124,10 +124,10 @@ def register(server: Flask, services: Services) -> None:
         open_only, overdue_only, urgent_only = flag_arg("open", True), flag_arg("overdue"), flag_arg("urgent")
         now = int(time.time() * 1000)
         try:
-            found = cases.store.open_cases() if open_only else cases.store.all()
+            found = cases.cases_for(p, open_only)
         except REDIS_UNAVAILABLE as e:
             return unavailable(e)
-        rows = [c for c in found if visible_to(c, p) and all(getattr(c, k) == v for k, v in filters.items())]
+        rows = [c for c in found if all(getattr(c, k) == v for k, v in filters.items())]
         if overdue_only:
             rows = [c for c in rows if c.overdue(now)]
         if urgent_only:
@@ -140,10 +140,9 @@ def register(server: Flask, services: Services) -> None:
     def get_case(case_id: str):
         p = api_principal("case:read")
         try:
-            case = cases.store.find(case_id)
-            if case is None or not visible_to(case, p):
-                return _error(404, "not_found", f"no case {case_id!r}")
-            timeline = cases.store.timeline(case_id)
+            case, timeline = cases.timeline_for(case_id, p)
+        except CASE_REFUSALS as e:
+            return refused(e)
         except REDIS_UNAVAILABLE as e:
             return unavailable(e)
         now = int(time.time() * 1000)
@@ -164,11 +163,11 @@ def register(server: Flask, services: Services) -> None:
                 return _error(400, "bad_request", f"{name} is required", field=name)
         try:  # lengths, links and the report id: the rules of every intake (ioc.casework.reports), never cut
             case, created = cases.report(class_code=str(body["category"]), lat=body["lat"], lon=body["lon"], source=source,
-                                         actor=p.name, role=p.acting_role("case:report"), description=_text(body, "description"),
-                                         report_id=report_id_of(body.get("report_id")), reporter=_text(body, "reporter"),
-                                         media=body.get("media"), address=_text(body, "address"), ip=client_ip())
-        except CaseInputError as e:
-            return _error(400, "bad_request", str(e), field=e.field)
+                                         actor=p.name, role=p.acting_role("case:report"), description=body.get("description"),
+                                         report_id=report_id_of(body.get("report_id")), reporter=body.get("reporter"),
+                                         media=body.get("media"), address=body.get("address"), ip=client_ip())
+        except CASE_REFUSALS as e:
+            return refused(e)
         except REDIS_UNAVAILABLE as e:
             return unavailable(e)
         return jsonify({**case_json(case, int(time.time() * 1000)), "created": created}), (201 if created else 200)
@@ -177,39 +176,15 @@ def register(server: Flask, services: Services) -> None:
     def act(case_id: str):
         p = api_principal(SIGNED_IN)
         body = request.get_json(silent=True)
-        if not isinstance(body, dict) or not isinstance(body.get("action"), str):
+        if not isinstance(body, dict):
             return _error(400, "bad_request", "send a JSON object with an action", field="action")
-        version = body.get("version")
-        if version is not None and (isinstance(version, bool) or not isinstance(version, int)):
-            return _error(400, "bad_request", "version must be the integer version you read", field="version")
-        hours = body.get("hours", 0)
-        if isinstance(hours, bool) or not isinstance(hours, int):
-            return _error(400, "bad_request", "hours must be an integer", field="hours")
-        try:
-            case = cases.store.find(case_id)
-            if case is None or (allowed(p, "case:read") and not visible_to(case, p)):
-                return _error(404, "not_found", f"no case {case_id!r}")
-            changed = cases.act(case_id, body["action"], p, expected_version=version, note=_text(body, "note"),
-                                department=_text(body, "department"), hours=hours, master_id=_text(body, "master_id"), ip=client_ip())
-        except CaseNotFound as e:
-            return _error(404, "not_found", str(e))
-        except CaseConflict as e:
-            return _error(409, "conflict", str(e), version=e.stored)
-        except CasePermissionError as e:
-            return _error(403, "forbidden", str(e))
-        except CaseInputError as e:
-            return _error(400, "bad_request", str(e), field=e.field)
-        except CaseActionError as e:
-            return _error(400, "bad_request", str(e), field=e.field)
+        try:  # every check of the inputs, the case and the action is the service's
+            changed = cases.act(case_id, body.get("action"), p, expected_version=body.get("version"), note=body.get("note"),
+                                department=body.get("department"), hours=body.get("hours"), master_id=body.get("master_id"),
+                                ip=client_ip())
+        except CASE_REFUSALS as e:
+            return refused(e)
         except REDIS_UNAVAILABLE as e:
             return unavailable(e)
         return jsonify(case_json(changed, int(time.time() * 1000)))
 
-
-def _text(body: dict, name: str) -> str:
-    value = body.get(name)
-    if value is None:
-        return ""
-    if not isinstance(value, str):
-        raise CaseInputError(name, f"{name} must be a string")
-    return value

@@ -12,7 +12,10 @@
 Errors follow the standard: a JSON list `[{"code": <http status>, "description": …}]`, also
 for a path under `/open311/` that is no route (404) or a route asked with another method (405).
 Every route needs a key: `api_key` (query or form) or a bearer token or a portal session;
-reading needs `case:read` or `case:report`, filing needs `case:report`.
+reading needs `case:read` or `case:report`, filing needs `case:report`. What a key may follow is
+the rule of every entry (`ioc.domain.cases.visible_to`, applied by the process's one
+`CaseService`): staff by role (a handler its department's), a reporting system what it filed;
+any other request id answers 404, as one that does not exist.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from flask import Flask, g, jsonify, request
 
 from ioc.adapters.redis_client import REDIS_UNAVAILABLE
 from ioc.casework.reports import report_id_of
-from ioc.casework.service import CaseInputError
+from ioc.casework.service import CASE_REFUSALS, CaseInputError, refusal
 from ioc.domain import case_catalog
 from ioc.domain.access import allowed
 from ioc.domain.departments import all_departments
@@ -60,6 +63,7 @@ def _parse_date(text: str, name: str) -> int:
 
 def register(server: Flask, services: Services) -> None:
     departments = {d.id: d for d in all_departments(services.city)}
+    cases = services.cases
 
     def principal(permission_any: tuple[str, ...]):
         """The caller (session, bearer token or `api_key`), or an error response."""
@@ -128,7 +132,6 @@ def register(server: Flask, services: Services) -> None:
         reporter = " ".join(str(fields.get(k) or "") for k in ("first_name", "last_name")).strip()
         contact = str(fields.get("email") or fields.get("phone") or "")
         media = [str(fields["media_url"])] if fields.get("media_url") else []
-        cases = server.extensions["ioc_cases"]
         key_field = "Idempotency-Key" if request.headers.get("Idempotency-Key") else "report_id"
         try:  # the rules of every intake (ioc.casework.reports): kept whole up to the limit, refused beyond
             report_id = report_id_of(request.headers.get("Idempotency-Key") or fields.get("report_id"))
@@ -137,10 +140,11 @@ def register(server: Flask, services: Services) -> None:
                 role=p.acting_role("case:report"), description=str(fields.get("description") or ""),
                 report_id=f"open311:{p.name}:{report_id}" if report_id else "",
                 reporter=f"{reporter} {contact}".strip(), media=media, address=str(fields.get("address_string") or ""), ip=client_ip())
-        except CaseInputError as e:
+        except CASE_REFUSALS as e:
+            r = refusal(e)
             field = {"category": "service_code", "lon": "long", "address": "address_string", "media": "media_url",
-                     "report_id": key_field, "reporter": "first_name, last_name and email or phone (the reporter)"}.get(e.field, e.field)
-            return _errors(400, f"{field}: {e}")
+                     "report_id": key_field, "reporter": "first_name, last_name and email or phone (the reporter)"}.get(r.field, r.field)
+            return _errors(r.status, f"{field}: {r.message}" if field else r.message)
         except REDIS_UNAVAILABLE:
             return _errors(503, "the service is unavailable; try again shortly")
         return jsonify([{"service_request_id": case.id, "service_notice": "", "account_id": fields.get("account_id") or None}]), 201
@@ -166,7 +170,7 @@ def register(server: Flask, services: Services) -> None:
         if unknown:
             return _errors(400, f"service_code: {unknown[0][:40]!r} is not a service code (GET /open311/v2/services.json lists them)")
         try:
-            found = server.extensions["ioc_cases"].store.all()
+            found = cases.cases_for(p, open_only=False)
         except REDIS_UNAVAILABLE:
             return _errors(503, "the service is unavailable; try again shortly")
         rows = []
@@ -180,8 +184,6 @@ def register(server: Flask, services: Services) -> None:
                 continue
             if status in ("open", "closed") and (case.is_open != (status == "open")):
                 continue
-            if not _may_follow(p, case):
-                continue
             rows.append(case)
         rows.sort(key=lambda c: -c.created_at)
         return jsonify([request_json(c) for c in rows[:MAX_REQUESTS]])
@@ -192,19 +194,9 @@ def register(server: Flask, services: Services) -> None:
         if error:
             return error
         try:
-            case = server.extensions["ioc_cases"].store.find(case_id)
+            case = cases.case_for(case_id, p)
+        except CASE_REFUSALS:  # unknown, or not the caller's to follow: alike
+            return _errors(404, f"no service request {case_id}")
         except REDIS_UNAVAILABLE:
             return _errors(503, "the service is unavailable; try again shortly")
-        if case is None or not _may_follow(p, case):
-            return _errors(404, f"no service request {case_id}")
         return jsonify([request_json(case)])
-
-
-def _may_follow(p, case) -> bool:
-    """Staff with `case:read` follow every request (a handler: its department's); a reporting
-    system follows the requests it filed."""
-    from .cases_api import visible_to
-
-    if allowed(p, "case:read"):
-        return visible_to(case, p)
-    return case.filed_by == p.name

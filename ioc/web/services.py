@@ -19,6 +19,7 @@ from ioc.adapters.case_index import CaseIndex
 from ioc.adapters.city_snapshot import CityCache
 from ioc.adapters.snapshot_store import SnapshotStore
 from ioc.adapters.user_store import UserStore
+from ioc.casework.service import CaseService
 from ioc.domain.departments import department_ids
 from ioc.domain.geo import CityMap
 from ioc.settings import Settings
@@ -55,7 +56,8 @@ class Services:
     broker: BrokerHealth
     users: UserStore
     audit: AuditLog
-    alarms: AlarmStore
+    alarms: AlarmStore  # the one alarm store: raises, acknowledges, clears, and invalidates `city_cache` itself
+    cases: CaseService  # the one case service: every read and action of the portal, the API and Open311
     city_cache: CityCache  # the big screen's per-process snapshot cache, shared by every viewer
     case_index: CaseIndex  # the case pages' per-process copy of the cases, kept in step by revision
 
@@ -85,6 +87,7 @@ class Services:
         client = connect_redis(settings.redis_url)
         city = load_city_map(settings.geodata_dir)
         cases = CaseIndex(lambda: client)
+        city_cache = CityCache(lambda: client, settings.redis_shards, case_index=cases)
         return cls(
             settings=settings,
             redis=client,
@@ -93,8 +96,9 @@ class Services:
             broker=BrokerHealth(settings.mqtt_url),
             users=user_store(client, settings, city),
             audit=AuditLog(client),
-            alarms=AlarmStore(client),
-            city_cache=CityCache(lambda: client, settings.redis_shards, case_index=cases),
+            alarms=AlarmStore(client, on_change=city_cache.invalidate),
+            cases=CaseService.from_settings(client, city, settings),
+            city_cache=city_cache,
             case_index=cases,
         )
 
