@@ -5,6 +5,10 @@ gets 401, a principal without the permission 403, both with a JSON `{"error", "m
 and no data. Errors in the request get 400 with the field at fault; an unknown id gets 404. A
 path under `/api/` that is no route (an id with a `/` in it included) is a JSON 404 too, and a
 route asked with a method it does not take a JSON 405, never the portal's HTML page.
+
+Plain module-level view functions reaching the process's services through `current_services()`;
+`register()` only adds their URL rules. A Redis outage is answered by the one error handler of
+`ioc.web.outage` (503 JSON with `Retry-After`).
 """
 
 from __future__ import annotations
@@ -19,7 +23,6 @@ from werkzeug.exceptions import HTTPException
 from ioc.adapters.alarm_store import AlarmNotFound
 from ioc.adapters.audit_log import ACTIONS as AUDIT_ACTIONS
 from ioc.adapters.city_snapshot import read_city
-from ioc.adapters.redis_client import REDIS_UNAVAILABLE
 from ioc.domain.access import SIGNED_IN
 from ioc.domain.alarm_handling import Acknowledgement, AlarmActionError, escalation
 from ioc.domain.kinds import KINDS
@@ -209,9 +212,37 @@ def audit():
     return jsonify({"items": [e.to_dict() for e in entries], "next_before": entries[-1].id if len(entries) == limit else None})
 
 
+def alarm_action(permission: str, act):
+    """An operator's action through the process's one `AlarmStore`, as the portal's: the store
+    also invalidates this process's city cache, so the next big-screen snapshot shows it.
+    `act(store, principal, role)` returns the JSON body."""
+    p = api_principal(permission)
+    try:
+        return jsonify(act(current_services().alarms, p, p.acting_role(permission)))
+    except AlarmNotFound as e:
+        return _error(404, "not_found", str(e))
+    except AlarmActionError as e:
+        return _error(400, "bad_request", str(e), field="note")
+
+
+def acknowledge(alarm_id: str):
+    return alarm_action("alarm:acknowledge", lambda store, p, role: store.acknowledge(
+        alarm_id, p.name, role, int(time.time() * 1000), ip=client_ip()).to_dict())
+
+
+def clear(alarm_id: str):
+    body = request.get_json(silent=True)
+    note = body.get("note") if isinstance(body, dict) else request.form.get("note")
+    if note is not None and not isinstance(note, str):
+        raise ApiInputError("note must be a string", "note")
+    return alarm_action("alarm:clear", lambda store, p, role: store.clear(
+        alarm_id, p.name, role, note or "", int(time.time() * 1000), ip=client_ip()))
+
+
 READ_ROUTES = (("/api/v1/me", me), ("/api/v1/sensors", sensors), ("/api/v1/sensors/<device_id>", sensor),
                ("/api/v1/districts", districts), ("/api/v1/districts/<district_id>", district), ("/api/v1/alarms", alarms),
                ("/api/v1/audit", audit))
+ACTION_ROUTES = (("/api/v1/alarms/<alarm_id>/acknowledge", acknowledge), ("/api/v1/alarms/<alarm_id>/clear", clear))
 
 
 def register(server: Flask, services: Services) -> None:
@@ -220,33 +251,5 @@ def register(server: Flask, services: Services) -> None:
     server.register_error_handler(ApiInputError, bad_request)
     for rule, view in READ_ROUTES:
         server.add_url_rule(rule, view_func=view, methods=["GET"])
-
-    def unavailable(e):
-        return _error(503, "unavailable", f"Redis is unavailable: {e}")
-
-    def _alarm_action(alarm_id: str, permission: str, act):
-        """An operator's action through the process's one `AlarmStore`, as the portal's: the store
-        also invalidates this process's city cache, so the next big-screen snapshot shows it."""
-        p = api_principal(permission)
-        try:
-            return jsonify(act(p, p.acting_role(permission)))
-        except AlarmNotFound as e:
-            return _error(404, "not_found", str(e))
-        except AlarmActionError as e:
-            return _error(400, "bad_request", str(e), field="note")
-        except REDIS_UNAVAILABLE as e:
-            return unavailable(e)
-
-    @server.post("/api/v1/alarms/<alarm_id>/acknowledge")
-    def acknowledge(alarm_id: str):
-        return _alarm_action(alarm_id, "alarm:acknowledge", lambda p, role: services.alarms.acknowledge(
-            alarm_id, p.name, role, int(time.time() * 1000), ip=client_ip()).to_dict())
-
-    @server.post("/api/v1/alarms/<alarm_id>/clear")
-    def clear(alarm_id: str):
-        body = request.get_json(silent=True)
-        note = body.get("note") if isinstance(body, dict) else request.form.get("note")
-        if note is not None and not isinstance(note, str):
-            raise ApiInputError("note must be a string", "note")
-        return _alarm_action(alarm_id, "alarm:clear", lambda p, role: services.alarms.clear(
-            alarm_id, p.name, role, note or "", int(time.time() * 1000), ip=client_ip()))
+    for rule, view in ACTION_ROUTES:
+        server.add_url_rule(rule, view_func=view, methods=["POST"])

@@ -399,24 +399,6 @@ def test_the_status_refresh_returns_real_figures(portal, dependencies, layout_de
     assert data["value-alarms_active"]["children"] not in ("", None)
 
 
-@pytest.mark.parametrize("who, ack, clear", [
-    ("operator", True, False), ("leader", True, True), ("dispatcher", True, True), ("inspector", False, False),
-    ("kiosk", False, False), ("bearer", True, True),
-])
-def test_the_big_screen_refresh_returns_the_board_with_buttons_only_for_what_the_viewer_may_do(
-        portal, dependencies, layout_defaults, who, ack, clear):
-    portal.raise_alarm(BOARD_ALARM)
-    dep = next(d for d in dependencies if d["output"].startswith("..value-kpi_online.children"))
-    response = portal.callback(portal.sessions[who], callback_body(dep, layout_defaults))
-    assert response.status_code == 200
-    data = response.json()["response"]
-    board = json.dumps(data["alarm-board"]["children"])
-    assert "wl-matrix-board" in board
-    assert ('"type": "ack"' in board) == ack, board[:500]
-    assert ('"type": "clear"' in board) == clear, board[:500]
-    assert data["map-alarms"]["data"]["type"] == "FeatureCollection"  # (empty: the test device has no position)
-
-
 def test_the_account_page_shows_the_handlers_department(portal, dependencies, layout_defaults):
     dep = next(d for d in dependencies if d["output"].startswith("..account-facts.children"))
     handler = portal.callback(portal.sessions["handler"], callback_body(dep, layout_defaults)).json()["response"]

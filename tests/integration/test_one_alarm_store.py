@@ -2,8 +2,9 @@
 with one semantics per change, and the web process's store invalidates its city cache itself.
 
 - A person's acknowledgement or hand clear, through the JSON API or through the portal's big
-  screen, is in the very next big-screen snapshot of the same process (the shared snapshot is
-  held for an hour here, so only the invalidation can show it).
+  screen (its callbacks called as Dash calls them, in a request of the app), is in the very next
+  big-screen snapshot of the same process (the shared snapshot is held for an hour here, so only
+  the invalidation can show it).
 - A raise, from the ingest worker's batch pipeline or the case worker's overdue scan, raises an
   alarm only if it is not active already: a second raise keeps the first (its time and its
   acknowledgement) and writes no second `raised` event.
@@ -11,11 +12,14 @@ with one semantics per change, and the web process's store invalidates its city 
 
 from __future__ import annotations
 
+import contextlib
 import time
 from dataclasses import replace
 
 import pytest
-from dash._utils import split_callback_id
+from flask import g
+
+from callbacks import bigscreen
 
 from ioc.adapters import redis_keys as keys
 from ioc.adapters.alarm_store import AlarmStore
@@ -27,6 +31,7 @@ from ioc.domain.alarms import Alarm
 from ioc.domain.rules import RULES_BY_ID
 from ioc.i18n import t
 from ioc.settings import Settings
+from tests.conftest import dash_callback
 
 
 def water_alarm(device: str, value: float = 4.4, raised_at: int | None = None) -> Alarm:
@@ -37,9 +42,9 @@ def water_alarm(device: str, value: float = 4.4, raised_at: int | None = None) -
 
 @pytest.fixture(scope="module")
 def web(tmp_path_factory):
-    """The web app on a private Redis, its services, and bearer tokens of an operator and a
-    dispatcher. Its city cache holds a snapshot for an hour (no background refresh to hide a
-    missing invalidation)."""
+    """The web app on a private Redis, its services, and an operator's and a dispatcher's bearer
+    token and principal. Its city cache holds a snapshot for an hour (no background refresh to
+    hide a missing invalidation)."""
     from ioc.web.app import create_app
 
     tmp = tmp_path_factory.mktemp("one-alarm-store")
@@ -48,49 +53,43 @@ def web(tmp_path_factory):
     app = create_app(settings)
     services = app.server.extensions["ioc_services"]
     services.city_cache.ttl_s = services.city_cache.registry_s = 3600
-    tokens = {}
+    tokens, principals = {}, {}
     for who in ("operator", "dispatcher"):
-        _, secret = services.users.create_token(who, [who], Actor("test", "admin"))
-        tokens[who] = {"Authorization": f"Bearer {secret}"}
-    yield app.server.test_client(), services, tokens
+        token, secret = services.users.create_token(who, [who], Actor("test", "admin"))
+        tokens[who], principals[who] = {"Authorization": f"Bearer {secret}"}, token.principal()
+    yield Web(app, services, tokens, principals)
     server.stop()
 
 
-def dash_post(http, headers: dict, output_start: str, inputs: dict, state: dict, changed: str):
-    """A callback of the page, posted as the browser posts it (built from /_dash-dependencies)."""
-    deps = http.get("/_dash-dependencies", headers=headers).get_json()
-    dep = next(d for d in deps if d["output"].startswith(output_start))
+class Web:
+    def __init__(self, app, services, tokens, principals):
+        self.app, self.http, self.services, self.tokens, self.principals = app, app.server.test_client(), services, tokens, principals
 
-    def value(spec, values):
-        return [] if spec["id"].startswith("{") else values.get(spec["id"])  # a pattern (ALL): no such buttons
-
-    body = {"output": dep["output"], "outputs": split_callback_id(dep["output"]),
-            "inputs": [{**i, "value": value(i, inputs)} for i in dep["inputs"]],
-            "state": [{**s, "value": value(s, state)} for s in dep["state"]], "changedPropIds": [changed]}
-    answer = http.post("/_dash-update-component", json=body, headers=headers)
-    assert answer.status_code == 200, answer.get_data(as_text=True)[:300]
-    return answer.get_json()["response"]
+    @contextlib.contextmanager
+    def signed_in(self, who: str, triggered: str):
+        """A request of the app whose principal is `who`'s token, in a Dash callback context."""
+        with self.app.server.test_request_context(), dash_callback(triggered):
+            g.ioc_principal = self.principals[who]
+            yield
 
 
-def acknowledge(entry: str, web, alarm_id: str) -> None:
-    http, _services, tokens = web
+def acknowledge(entry: str, web: Web, alarm_id: str) -> None:
     if entry == "api":
-        assert http.post(f"/api/v1/alarms/{alarm_id}/acknowledge", headers=tokens["operator"]).status_code == 200
+        assert web.http.post(f"/api/v1/alarms/{alarm_id}/acknowledge", headers=web.tokens["operator"]).status_code == 200
     else:  # the pop-up's acknowledge button on the big screen
-        response = dash_post(http, tokens["operator"], "..ack-message.children", {"popup-ack": 1},
-                             {"popup-alarm": alarm_id, "lang": "zh"}, "popup-ack.n_clicks")
-        assert response["ack-message"]["children"].startswith(t("acked_ok", "zh")), response
+        with web.signed_in("operator", "popup-ack.n_clicks"):
+            message, _popup = bigscreen.acknowledge([], 1, None, alarm_id, "zh")
+        assert message.startswith(t("acked_ok", "zh")), message
 
 
-def clear(entry: str, web, alarm_id: str) -> None:
-    http, _services, tokens = web
+def clear(entry: str, web: Web, alarm_id: str) -> None:
     if entry == "api":
-        answer = http.post(f"/api/v1/alarms/{alarm_id}/clear", json={"note": "现场已处置"}, headers=tokens["dispatcher"])
+        answer = web.http.post(f"/api/v1/alarms/{alarm_id}/clear", json={"note": "现场已处置"}, headers=web.tokens["dispatcher"])
         assert answer.status_code == 200, answer.get_json()
     else:  # the clear dialog's confirm button
-        response = dash_post(http, tokens["dispatcher"], "..clear-dialog.className", {"clear-confirm": 1},
-                             {"clear-alarm": alarm_id, "clear-note": "现场已处置", "lang": "zh"}, "clear-confirm.n_clicks")
-        assert response["ack-message"]["children"].startswith(t("cleared_ok", "zh")), response
+        with web.signed_in("dispatcher", "clear-confirm.n_clicks"):
+            _dialog, error, message = bigscreen.confirm_clear(1, None, alarm_id, "现场已处置", "zh")
+        assert message.startswith(t("cleared_ok", "zh")), (error, message)
 
 
 def on_the_big_screen(services, alarm_id: str) -> dict | None:
@@ -99,7 +98,7 @@ def on_the_big_screen(services, alarm_id: str) -> dict | None:
 
 @pytest.mark.parametrize("entry", ["api", "portal"])
 def test_an_acknowledgement_is_in_the_next_big_screen_snapshot_of_the_process(web, entry):
-    _http, services, _tokens = web
+    services = web.services
     alarm = water_alarm(f"wl-ack-{entry}")
     assert services.alarms.raise_alarm(alarm)
     services.city_cache.invalidate()  # the raise came from another process (a worker): seen on the next read
@@ -110,7 +109,7 @@ def test_an_acknowledgement_is_in_the_next_big_screen_snapshot_of_the_process(we
 
 @pytest.mark.parametrize("entry", ["api", "portal"])
 def test_a_hand_clear_is_in_the_next_big_screen_snapshot_of_the_process(web, entry):
-    _http, services, _tokens = web
+    services = web.services
     alarm = water_alarm(f"wl-clear-{entry}")
     assert services.alarms.raise_alarm(alarm)
     services.city_cache.invalidate()
