@@ -7,9 +7,11 @@ so every path follows the same rules:
 
 - who may see a case is `ioc.domain.cases.visible_to`, checked here for every read and every
   action: a case the principal may not see is `CaseNotFound`, exactly as an unknown id;
-- every input of an action is checked here (`CaseInputError` naming the field), then the
-  workflow's own rules (`CaseActionError`, `CasePermissionError`), then the version
-  (`CaseConflict`) once more by the store's script;
+- an action is checked in one order, for every entry: the inputs' types (`CaseInputError`
+  naming the field), whether the principal's roles may ever take the action (`CaseActionError`
+  for an unknown action, `CasePermissionError`: it depends on no case), the case and whether
+  the principal may see it (`CaseNotFound`), the version (`CaseConflict`, once more by the
+  store's script), then the workflow's rules of this case (`CaseActionError`);
 - `refusal(error)` turns any of these into one `Refusal` (HTTP status, error word, field,
   message) that each entry words in its own way: JSON, Open311's error list, the page's
   language, a dead letter.
@@ -26,7 +28,8 @@ from ioc.adapters.case_store import CaseConflict, CaseNotFound, CaseStore
 from ioc.domain import case_catalog
 from ioc.domain.access import AccessDenied, Principal
 from ioc.domain.case_routing import deadline_for, due_at_for, suggest_departments
-from ioc.domain.cases import STAGE_WORK, Case, CaseActionError, CaseEvent, CasePermissionError, apply, visible_to
+from ioc.domain.cases import (STAGE_WORK, Case, CaseActionError, CaseEvent, CasePermissionError, apply, check_may_take,
+                              visible_to)
 from ioc.domain.departments import department_ids
 from ioc.domain.geo import CityMap
 from ioc.domain.work_calendar import WorkCalendar
@@ -172,16 +175,21 @@ class CaseService:
             ip: str = "") -> Case:
         """Take `action` on the case as `principal`; the one place that decides, for every entry.
 
-        In this order: the inputs' types (`CaseInputError`: `version` and `hours` integers when
-        given, `note`, `department`, `master_id` strings); the case, which `principal` must be
-        allowed to see (`CaseNotFound`, as for an unknown id); `expected_version`, when given,
-        against the stored one (`CaseConflict`); the workflow (`apply`: the stage, the role and
-        department, a read-only kiosk, the note required and at most `NOTE_MAX`, the deferral's
-        1 to `DEFERRAL_MAX_HOURS` hours, a master other than the case); the department (one of
-        the city's) and the master case (an open one). The store checks the version again
-        atomically when it writes."""
+        In this order, the same for every entry:
+        1. the inputs' types (`CaseInputError`: `action` a string, `version` and `hours`
+           integers when given, `note`, `department`, `master_id` strings);
+        2. the action is one of the workflow's (`CaseActionError`, field `action`) and the
+           principal may ever take it: signed in, not a read-only kiosk, one of its roles among
+           the action's (`CasePermissionError`). This depends on no case, so it reveals nothing;
+        3. the case exists and `principal` may see it (`CaseNotFound`, as for an unknown id);
+        4. `expected_version`, when given, is the stored one (`CaseConflict`);
+        5. the workflow (`apply`: the stage, a handler's department, the note required and at
+           most `NOTE_MAX`, the deferral's 1 to `DEFERRAL_MAX_HOURS` hours, a master other than
+           the case), then the department (one of the city's) and the master case (an open one).
+        The store checks the version again atomically when it writes."""
         expected_version, hours, note, department, master_id = _action_inputs(action, expected_version, hours, note, department,
                                                                               master_id)
+        check_may_take(action, principal)
         now = int(now_ms if now_ms is not None else time.time() * 1000)
         case = self.case_for(case_id, principal)
         if expected_version is not None and expected_version != case.version:

@@ -11,8 +11,11 @@ presses an open case), 并案 (merge: a duplicate report joins its master case, 
 `apply(case, action, actor, now_ms, **params)` checks the stage, the actor's role (and, for a
 department handler, that the case is its department's) and the parameters, and returns the
 changed case and the timeline event; it raises `CaseActionError` (or `CasePermissionError`)
-with a message the user can act on. Deadlines are set by the caller (`ioc.domain.case_catalog`
-and `ioc.domain.work_calendar` know the time limits); this module only carries them.
+with a message the user can act on. `check_may_take(action, actor)` is the part of those checks
+that depends on no case (the action exists; the actor's roles may ever take it, and it is not a
+read-only kiosk): the case service runs it before it looks the case up. Deadlines are set by
+the caller (`ioc.domain.case_catalog` and `ioc.domain.work_calendar` know the time limits); this
+module only carries them.
 """
 
 from __future__ import annotations
@@ -198,16 +201,38 @@ def allowed_actions(case: Case, principal: Principal | None) -> list[str]:
             and not (a == "acknowledge" and case.acknowledged_at)]
 
 
-def _permitted(case: Case, t: Transition, principal: Principal | None) -> str | None:
-    """None when allowed, else the reason."""
+def check_may_take(action: str, principal: Principal | None) -> None:
+    """Whether `principal` may ever take `action`, whatever the case: the action is one of the
+    workflow's (else `CaseActionError`, field `action`), the principal is signed in, not a
+    read-only kiosk, and holds one of the roles that take it (else `CasePermissionError`).
+    It depends on no case, so a refusal here reveals nothing about one: every entry checks it
+    before it looks the case up (`ioc.casework.service.CaseService.act`)."""
+    t = TRANSITIONS.get(action)
+    if t is None:
+        raise CaseActionError(f"unknown action {action!r}; actions are {', '.join(TRANSITIONS)}")
+    reason = _role_reason(t, principal)
+    if reason:
+        raise CasePermissionError(reason)
+
+
+def _role_reason(t: Transition, principal: Principal | None) -> str | None:
+    """Why `principal` may never take `t` on any case, or None."""
     if principal is None:
         return "sign in first"
     if principal.read_only:
         return "a read-only kiosk session may not act on cases"
-    role = next((r for r in principal.roles if r in t.roles), None)
-    if role is None:
+    if not principal.roles & t.roles:
         holders = ", ".join(sorted(t.roles))
         return f"role {principal.role} may not {t.action} a case ({holders} may)"
+    return None
+
+
+def _permitted(case: Case, t: Transition, principal: Principal | None) -> str | None:
+    """None when allowed, else the reason."""
+    reason = _role_reason(t, principal)
+    if reason:
+        return reason
+    role = next(r for r in principal.roles if r in t.roles)
     if role == "handler" and principal.department != case.department:
         return f"this case is dispatched to {case.department or 'no department'}, not to {principal.department}"
     return None

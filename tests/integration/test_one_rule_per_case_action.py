@@ -2,11 +2,15 @@
 
 Every entry to the cases (the portal's case page, the JSON API, Open311, a department system
 over MQTT) goes through the process's one `CaseService`, which decides who may see a case and
-checks every input. Each refusal below is driven through every entry it applies to, and each
-entry must answer it alike (normalised to the JSON API's `(error, field)`) and change nothing:
+checks every input, in one order: the inputs' types (400), whether the principal's roles may
+ever take the action (403: it depends on no case), the case and whether the principal may see it
+(404), the version (409), then the workflow's rules of this case (400). Each refusal below is
+driven through every entry it applies to, and each entry must answer it alike (normalised to the
+JSON API's `(error, field)`) and change nothing:
 
-- the portal: the case page's action callback, posted as the browser posts it (its words are
-  read back to the refusal they say);
+- the portal: the case page's action callback (`callbacks.cases.act`), called as Dash calls it
+  in a request of the app signed in as the person (its words are read back to the refusal they
+  say); the guard's own refusal of that callback is the one request posted as the browser posts it;
 - the JSON API: `POST /api/v1/cases/{id}/actions` (reads: `GET /api/v1/cases/{id}`);
 - Open311: `GET /open311/v2/requests/{id}.json` (Open311 takes no workflow actions);
 - MQTT: a department update `ioc/v1/departments/{department}/updates` handled by the case
@@ -17,11 +21,16 @@ An action that goes through answers ("ok", "").
 
 from __future__ import annotations
 
+import contextlib
 import time
 
 import orjson
 import pytest
+from dash import no_update
 from dash._utils import split_callback_id
+from flask import g
+
+from callbacks import cases as case_page
 
 from ioc.adapters import redis_keys as keys
 from ioc.adapters.embedded import redis_server
@@ -32,6 +41,7 @@ from ioc.domain.cases import DEFERRAL_MAX_HOURS, NOTE_MAX
 from ioc.i18n import t
 from ioc.settings import Settings
 from ioc.views.cases import failed_text
+from tests.conftest import dash_callback
 
 YANGSHE = (31.872, 120.556)
 UNKNOWN = "ZJG-19990101-000001"
@@ -40,14 +50,16 @@ INSPECTOR = Principal("setup-inspector", frozenset({"inspector"}))
 LEADER = Principal("setup-leader", frozenset({"leader"}))
 # who acts, by token: (roles, department); a handler is also a department system over MQTT
 PEOPLE = {"dispatcher": (["dispatcher"], ""), "inspector": (["inspector"], ""), "water": (["handler"], "water_affairs"),
-          "lights": (["handler"], "street_lighting"), "hotline": (["reporter"], ""), "operator": (["operator"], "")}
+          "lights": (["handler"], "street_lighting"), "hotline": (["reporter"], ""), "operator": (["operator"], ""),
+          "admin": (["admin"], "")}
 
 
 @pytest.fixture(scope="module")
 def house(tmp_path_factory, city):
-    """One web app (its Flask test client) on a private Redis, its case service, a bearer token
-    per person, and a case worker to hand MQTT department updates to (no broker needed): shared
-    by the module, every test on a case of its own."""
+    """One web app on a private Redis (its Flask test client), its case service, a bearer token
+    and the principal of each person, a kiosk (a wall session opened from its link, with a test
+    client of its own), and a case worker to hand MQTT department updates to (no broker needed):
+    shared by the module, every test on a case of its own."""
     from ioc.casework.worker import CaseWorker
     from ioc.web.app import create_app
 
@@ -57,18 +69,35 @@ def house(tmp_path_factory, city):
     client = connect_redis(settings.redis_url)
     app = create_app(settings)
     services = app.server.extensions["ioc_services"]
-    tokens = {}
+    house = House(app, services.cases, CaseWorker(settings, client, city), client)
     for name, (roles, department) in PEOPLE.items():
-        _, secret = services.users.create_token(name, roles, Actor("test", "admin"), department=department)
-        tokens[name] = {"Authorization": f"Bearer {secret}"}
-    yield House(app.server.test_client(), services.cases, tokens, CaseWorker(settings, client, city), client)
+        token, secret = services.users.create_token(name, roles, Actor("test", "admin"), department=department)
+        house.tokens[name], house.principals[name] = {"Authorization": f"Bearer {secret}"}, token.principal()
+    kiosk, secret = services.users.create_token("wall", [], Actor("test", "admin"), kiosk=True)
+    wall = app.server.test_client()
+    assert wall.get(f"/kiosk/{secret}").status_code == 302  # the wall's session cookie, in its own client
+    house.tokens["kiosk"], house.principals["kiosk"], house.clients["kiosk"] = {}, kiosk.principal(), wall
+    yield house
     client.close()
     server.stop()
 
 
 class House:
-    def __init__(self, http, cases, tokens, worker, redis):
-        self.http, self.cases, self.tokens, self.worker, self.redis = http, cases, tokens, worker, redis
+    def __init__(self, app, cases, worker, redis):
+        self.app, self.http, self.cases, self.worker, self.redis = app, app.server.test_client(), cases, worker, redis
+        self.tokens: dict[str, dict] = {}  # who -> the request headers of their bearer token
+        self.principals: dict = {}  # who -> their principal, as the guard finds it
+        self.clients: dict = {}  # who -> a test client of their own (the kiosk's session)
+
+    def client(self, who: str):
+        return self.clients.get(who, self.http)
+
+    @contextlib.contextmanager
+    def signed_in(self, who: str, triggered: str = ""):
+        """A request of the app whose principal is `who`'s, in a Dash callback context."""
+        with self.app.server.test_request_context(), dash_callback(triggered) as sent:
+            g.ioc_principal = self.principals[who]
+            yield sent
 
     def new_case(self, *steps) -> str:
         """A fresh case in 杨舍 (class 10101: water affairs), taken through `steps` of (action, who, params)."""
@@ -98,22 +127,11 @@ def portal_words() -> dict[str, tuple[str, str]]:
 
 
 def through_portal(house: House, who: str, case_id: str, action: str, version=None, **params) -> tuple[str, str]:
-    """The case page's action button, posted as the browser posts it (case id, version shown, inputs)."""
-    headers = house.tokens[who]
-    deps = house.http.get("/_dash-dependencies", headers=headers).get_json()
-    dep = next(d for d in deps if d["output"].startswith("..case-message.children"))
-    state = {"case-id": case_id, "case-version": version, "case-note": params.get("note"),
-             "case-department": params.get("department"), "case-hours": params.get("hours"), "case-master": params.get("master_id"),
-             "case-changed": 0, "lang": "zh"}
-    body = {"output": dep["output"], "outputs": split_callback_id(dep["output"]),
-            "inputs": [{**i, "value": 1 if i["id"] == f"case-act-{action}" else None} for i in dep["inputs"]],
-            "state": [{**s, "value": state[s["id"]]} for s in dep["state"]],
-            "changedPropIds": [f"case-act-{action}.n_clicks"]}
-    answer = house.http.post("/_dash-update-component", json=body, headers=headers)
-    assert answer.status_code == 200, answer.get_data(as_text=True)[:300]
-    response = answer.get_json()["response"]
-    message = response["case-message"]["children"]
-    if "case-changed" in response:  # done: the page reloads the case
+    """The case page's action button: its callback called with the case id, the version shown and the inputs."""
+    with house.signed_in(who, triggered=f"case-act-{action}.n_clicks"):
+        message, changed, _note = case_page.act(*[None] * len(case_page.ACTIONS), case_id, version, params.get("note"),
+                                                params.get("department"), params.get("hours"), params.get("master_id"), 0, "zh")
+    if changed is not no_update:  # done: the page reloads the case
         assert message.startswith("已办理"), message
         return "ok", ""
     assert message in portal_words(), message
@@ -122,7 +140,7 @@ def through_portal(house: House, who: str, case_id: str, action: str, version=No
 
 def through_api(house: House, who: str, case_id: str, action: str, version=None, **params) -> tuple[str, str]:
     body = {"action": action, **({"version": version} if version is not None else {}), **params}
-    answer = house.http.post(f"/api/v1/cases/{case_id}/actions", json=body, headers=house.tokens[who])
+    answer = house.client(who).post(f"/api/v1/cases/{case_id}/actions", json=body, headers=house.tokens[who])
     if answer.status_code == 200:
         return "ok", ""
     error = answer.get_json()
@@ -134,7 +152,7 @@ def through_api(house: House, who: str, case_id: str, action: str, version=None,
 
 def through_open311(house: House, who: str, case_id: str, action: str = "", version=None, **params) -> tuple[str, str]:
     """Open311 takes no actions: following the request is its one door to a case."""
-    answer = house.http.get(f"/open311/v2/requests/{case_id}.json", headers=house.tokens[who])
+    answer = house.client(who).get(f"/open311/v2/requests/{case_id}.json", headers=house.tokens[who])
     (error,) = answer.get_json()
     assert error["code"] == answer.status_code == 404 and error["description"] == f"no service request {case_id}"
     return "not_found", ""
@@ -221,19 +239,61 @@ def test_an_action_the_role_may_not_take_is_forbidden(house, entry):
     assert house.version(case_id) == 1
 
 
+@entries("portal", "api")
+@pytest.mark.parametrize("who", ["operator", "admin", "kiosk", "hotline"])
+@pytest.mark.parametrize("which", ["unknown", "existing", "filed by the caller"])
+def test_a_principal_whose_roles_never_take_the_action_is_forbidden_whatever_the_case(house, entry, who, which):
+    """The role check comes before the case and depends on none, so it reveals nothing: an
+    operator, an administrator, a kiosk (read-only) or a reporting system gets the same 403 for
+    an unknown id, a case it may not see and a case it filed itself (as the API documents it)."""
+    case_id = {"unknown": UNKNOWN, "existing": house.new_case()}.get(which)
+    if which == "filed by the caller":
+        case_id, _ = house.cases.report(class_code="10101", lat=YANGSHE[0], lon=YANGSHE[1], source="api",
+                                        actor=house.principals[who].name)
+        case_id = case_id.id
+    assert ENTRIES[entry](house, who, case_id, "accept") == ("forbidden", "")
+    if which != "unknown":
+        assert house.version(case_id) == 1
+
+
+@entries("portal", "api")
+def test_an_action_a_role_may_not_take_is_forbidden_even_on_an_unknown_case(house, entry):
+    assert ENTRIES[entry](house, "inspector", UNKNOWN, "accept") == ("forbidden", "")
+
+
 @entries("api")
-@pytest.mark.parametrize("who, filed, refused", [("operator", False, "not_found"), ("hotline", False, "not_found"),
-                                                 ("hotline", True, "forbidden")])
-def test_a_principal_that_may_not_read_cases_sees_only_what_it_filed(house, entry, who, filed, refused):
-    """Stricter of the two old rules: the API used to skip the visibility check for a principal
-    without `case:read` (403 from the workflow); now such a case is not found, as on the portal
-    and as Open311 always had it (a reporting system follows what it filed)."""
+def test_an_unknown_action_is_refused_before_the_case_is_looked_up(house, entry):
+    """(The page has a button per known action only.)"""
+    assert ENTRIES[entry](house, "dispatcher", UNKNOWN, "teleport") == ("bad_request", "action")
+
+
+@entries("portal", "api")
+def test_a_case_one_may_not_see_is_not_found_before_its_version_is_compared(house, entry):
+    case_id = house.new_case(*TO_DISPATCHED)  # dispatched to water affairs, version 4
+    assert ENTRIES[entry](house, "lights", case_id, "acknowledge", version=1) == ("not_found", "")
+    assert house.version(case_id) == 4
+
+
+@entries("portal", "api")
+def test_a_stale_version_is_a_conflict_before_the_workflow_rules_of_the_case(house, entry):
+    case_id = house.new_case(("urge", LEADER, {"note": "请尽快"}))  # version 2: the page still shows 1
+    assert ENTRIES[entry](house, "dispatcher", case_id, "reject", version=1, note=" ") == ("conflict", "")
+    assert house.version(case_id) == 2
+
+
+def test_the_guard_refuses_the_case_pages_action_callback_to_a_principal_without_case_read(house):
+    """The portal's door to an action is the case page's callback, registered under `case:read`:
+    an operator posting it as the browser would gets the guard's 403, before any callback runs."""
+    headers = house.tokens["operator"]
+    deps = house.http.get("/_dash-dependencies", headers=headers).get_json()
+    dep = next(d for d in deps if d["output"].startswith("..case-message.children"))
     case_id = house.new_case()
-    if filed:
-        answer = house.http.post("/api/v1/cases", headers=house.tokens[who], json={"category": "10101", "lat": YANGSHE[0],
-                                                                                     "lon": YANGSHE[1]})
-        case_id = answer.get_json()["id"]
-    assert ENTRIES[entry](house, who, case_id, "accept") == (refused, "")
+    state = {"case-id": case_id, "case-version": 1, "case-changed": 0, "lang": "zh"}
+    body = {"output": dep["output"], "outputs": split_callback_id(dep["output"]),
+            "inputs": [{**i, "value": 1 if i["id"] == "case-act-accept" else None} for i in dep["inputs"]],
+            "state": [{**s, "value": state.get(s["id"])} for s in dep["state"]], "changedPropIds": ["case-act-accept.n_clicks"]}
+    answer = house.http.post("/_dash-update-component", json=body, headers=headers)
+    assert answer.status_code == 403 and answer.get_json()["error"] == "forbidden"
     assert house.version(case_id) == 1
 
 
