@@ -1,4 +1,10 @@
-"""Writing the results: docs/perf.json (everything), docs/perf.md (the table), the console table."""
+"""Writing the results: docs/perf.json (everything), the results block of docs/perf.md (the table),
+the console table.
+
+docs/perf.md is also the project's hand-written performance log (how the harness works, dated
+results, what made it fast): the harness rewrites only the block between `BEGIN` and `END` and
+keeps the rest of the page as it is. In a folder without such a page (`--out DIR`) it writes a
+page holding the block alone."""
 
 from __future__ import annotations
 
@@ -44,13 +50,19 @@ def console_table(measurements: list[Measurement]) -> str:
     return "\n".join(lines)
 
 
+BEGIN = "<!-- results of `python -m bench`: written by the harness from here to the end marker; do not edit by hand -->"
+END = "<!-- end of the results of `python -m bench` -->"
+TITLE = "# Performance (`make bench`)"
+
+
 def markdown(measurements: list[Measurement], machine: dict, errors: list[str], options: dict, plots: list[str]) -> str:
+    """The results block: the machine, the run, the table of every figure against its target, the plots."""
     passed = sum(1 for m in measurements if m.passed is True)
     failed = sum(1 for m in measurements if m.passed is False)
     out = [
-        "# Performance (`make bench`)",
+        "## Results of the last run",
         "",
-        "Written by `python -m bench` (see the README's *Performance* section); do not edit by hand.",
+        "Written by `python -m bench`; do not edit by hand (the harness rewrites this part of the page).",
         "",
         f"**Machine**: {one_line(machine)}",
         "",
@@ -70,11 +82,21 @@ def markdown(measurements: list[Measurement], machine: dict, errors: list[str], 
     for r in rows(measurements):
         out.append("| " + " | ".join(c.replace("|", "\\|") for c in r) + " |")
     if errors:
-        out += ["", "## Errors", ""] + [f"- {e}" for e in errors]
+        out += ["", "### Errors", ""] + [f"- {e}" for e in errors]
     if plots:
-        out += ["", "## Plots", ""] + [f"![{p}]({p})" for p in plots]
-    out += ["", "Every figure with its runs, spread and CPU per process is in `perf.json`.", ""]
+        out += ["", "### Plots", ""] + [f"![{p}]({p})" for p in plots]
+    out += ["", "Every figure with its runs, spread and CPU per process is in `perf.json`."]
     return "\n".join(out)
+
+
+def page(existing: str | None, results: str) -> str:
+    """perf.md with `results` between the markers: the hand-written rest of an existing page is kept;
+    a missing page, or one without both markers, becomes a page of the results alone."""
+    if existing is not None:
+        start, end = existing.find(BEGIN), existing.find(END)
+        if 0 <= start < end:
+            return existing[:start] + BEGIN + "\n" + results + "\n" + existing[end:]
+    return f"{TITLE}\n\n{BEGIN}\n{results}\n{END}\n"
 
 
 def write(out_dir: Path, measurements: list[Measurement], series: list[Series], machine: dict, errors: list[str],
@@ -91,7 +113,8 @@ def write(out_dir: Path, measurements: list[Measurement], series: list[Series], 
         "plots": plots,
     }
     json_path.write_text(json.dumps(data, indent=1, ensure_ascii=False, default=str) + "\n", encoding="utf-8")
-    md_path.write_text(markdown(measurements, machine, errors, options, plots), encoding="utf-8")
+    existing = md_path.read_text(encoding="utf-8") if md_path.exists() else None
+    md_path.write_text(page(existing, markdown(measurements, machine, errors, options, plots)), encoding="utf-8")
     return json_path, md_path
 
 

@@ -262,11 +262,13 @@ def component_index(root) -> dict:
 
 
 def page_layout(path: str, settings) -> dict:
-    import layouts
     from ioc.adapters.geodata_files import load_city_map
+    from ioc.web import pages
+    from layouts.shell import shell
 
     city = load_city_map(settings.geodata_dir)
-    return component_index([layouts.root(settings), layouts.page_for(path, city, settings.lang, settings.tile_url, True)])
+    page = pages.layout_for(path, pages.PageContext(city, settings.lang, settings.tile_url, can_ack=True))
+    return component_index([shell(settings), page])
 
 
 def _value(components: dict, ident: str, prop: str, path: str):

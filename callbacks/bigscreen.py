@@ -1,15 +1,20 @@
-"""Callbacks of the big screen: device positions once, then small live updates every tick."""
+"""Callbacks of the big screen: device positions once, then small live updates every tick.
+
+Plain module-level functions reaching the process's services through `current_services()`;
+`register()` only wires them (`secured_callback`: the permission, and a Redis outage as the
+banner). The acknowledge and clear actions are marked with `notice_in`: on an outage their own
+message line says the action was not carried out. Both go through the process's one
+`AlarmStore` (`services.alarms`), which also makes the next big-screen snapshot show them.
+"""
 
 from __future__ import annotations
 
 import time
-
-import redis
+import weakref
 
 from dash import ALL, Input, Output, State, ctx, html, no_update
 
 from ioc.adapters.alarm_store import AlarmNotFound
-from ioc.adapters.redis_client import REDIS_UNAVAILABLE
 from ioc.domain.access import allowed
 from ioc.domain.alarm_handling import AlarmActionError
 from ioc.domain.rules import RULES_BY_ID
@@ -18,9 +23,12 @@ from ioc.views.bigscreen import (INDICATORS, POPUP_BADGE, POPUP_HIDDEN, POPUP_OP
                                  alarms_geojson, district_hideout, district_values, escalated_count, grid_values,
                                  kpi_texts, kpis, popup_step, ticker, water_alert)
 from ioc.views.trends import TREND_PANELS, panel_figure
-from ioc.web.auth import client_ip, current_principal, secured_callback
-from ioc.web.people import DisplayNames
+from ioc.web.auth import client_ip, current_principal
+from ioc.web.dash_guard import secured_callback
+from ioc.web.outage import notice_in
+from ioc.web.people import display_names
 from ioc.web.prejson import serialized
+from ioc.web.services import current_services
 
 from layouts.bigscreen import LEFT, RIGHT, alarm_rows, empty_row, legend_items
 
@@ -56,17 +64,171 @@ def ticker_items(rows: list[dict], lang: str) -> list:
     ]
 
 
-def register(app, services) -> None:
+def lang_of(lang) -> str:
+    return resolve_lang(lang, current_services().settings.lang)
+
+
+def refresh(_n, indicator, lang, seen, sound, fleet_version, popup_id, popup_class, popup_since):
+    """The cards, the map layers, the ticker, the alarm board and the critical-alarm pop-up."""
+    services = current_services()
+    lang = resolve_lang(lang, services.settings.lang)
+    indicator = indicator if indicator in INDICATORS else INDICATORS[0]  # a forged value is not an error page
+    viewer = current_principal()
+    rights = (allowed(viewer, "alarm:acknowledge"), allowed(viewer, "alarm:clear"))
+    cache = services.city_cache
+    snapshot = cache.snapshot()
+    # the recipe is also made ahead by the cache's own thread: it takes its services with it
+    shown = cache.derived(snapshot, ("bigscreen", lang, indicator, rights), lambda s: frame(services, s, lang, indicator, *rights))
+    # the pop-up follows its alarm: a newer critical replaces it, a clear or an acknowledgement
+    # anywhere closes it, and on a kiosk it folds into a badge after IOC_POPUP_SECONDS
+    fold_after = services.settings.popup_seconds * 1000 if viewer is not None and viewer.kind == "kiosk" else None
+    step = popup_step(snapshot.alarms, seen or [], popup_id, popup_class, popup_since, snapshot.now_ms, fold_after)
+    popup = step.alarm
+    if step.action == "close":
+        popup_out = [POPUP_HIDDEN, no_update, None, no_update, None, None]
+    elif step.action == "fold":
+        popup_out = [POPUP_BADGE, no_update, no_update, no_update, no_update, no_update]
+    elif popup is None:
+        popup_out = [no_update] * 6
+    else:
+        device = snapshot.fleet.by_id.get(popup.get("device_id"))
+        names = {device.id: device.name} if device else {}
+        text = alarm_text(alarm_words_for(popup, names, services.city, lang))
+        chime = html.Audio(src="/assets/alert.wav", autoPlay=True, id="alarm-sound") if "on" in (sound or []) else None
+        popup_out = [POPUP_OPEN, text, popup["id"], (seen or [])[-200:] + [popup["id"]], chime, snapshot.now_ms]
+    # the offline styling (up to thousands of ids) only when the registry changed since this screen got it
+    offline = {"offline": snapshot.fleet.offline, "lang": lang} if fleet_version != snapshot.registry_version else no_update
+    return (shown[:2 * len(KEYS) + 2] + [offline] + shown[2 * len(KEYS) + 2:] + popup_out[:5] + [snapshot.registry_version]
+            + popup_out[5:])
+
+
+def frame(services, snapshot, lang: str, indicator: str, with_ack: bool, with_clear: bool) -> list:
+    """What every viewer with the same language, indicator and rights sees of one snapshot:
+    made once per snapshot for all of them (`CityCache.derived`, maybe on the cache's thread)."""
     policy = services.settings.escalation_policy()
-    alarm_store = services.alarms
-    people = DisplayNames(services.users)
+    figures = kpis(snapshot, lang)
+    texts = kpi_texts(figures, lang, services.city)
+    values = [texts[k][0] for k in KEYS]
+    subs = [texts[k][1] for k in KEYS]
+    escalated = escalated_count(snapshot.alarms, snapshot.now_ms, policy)
+    if escalated:
+        subs[KEYS.index("kpi_alarms")] += f" · {t('escalated', lang)} {escalated}"
+    water_class = "kpi-card alert" if water_alert(figures) else "kpi-card"
+    hideout = district_hideout(district_values(snapshot, indicator), indicator, lang=lang)
+    legend_row = legend_items(indicator, lang)
+    alarm_devices = snapshot.fleet.of_alarms(snapshot.alarms)
+    board = alarm_rows(alarm_board(snapshot.alarms, alarm_devices, services.city, snapshot.now_ms, policy, lang,
+                                   people=display_names(services.users).get()), lang, with_ack=with_ack, with_clear=with_clear)
+    board = board or [empty_row("board_empty", lang)]
+    # more events than rows: the stream is in write order, the ticker in each event's own time
+    events = services.snapshot.alarm_events(3 * TICKER_ROWS)
+    tickers = ticker_items(ticker(events, services.city, lang, TICKER_ROWS, snapshot.fleet.of_alarms(events)), lang)
+    return values + subs + [water_class] + [serialized(v) for v in (  # made once, sent to every viewer as is
+        hideout, alarms_geojson(snapshot.alarms, alarm_devices, lang), {"values": grid_values(snapshot.alarms, alarm_devices)},
+        tickers or [empty_row("ticker_empty", lang)], legend_row, board,
+    )]
 
-    def city_cache():
-        if services.city_cache is None:
-            raise redis.ConnectionError("REDIS_URL is not set")
-        return services.city_cache
 
-    @secured_callback(
+@notice_in("ack-message")
+def acknowledge(board_clicks, popup_clicks, _later, popup_id, lang):
+    """Acknowledge as the signed-in user (name and role recorded, with an audit entry)."""
+    lang = lang_of(lang)
+    trigger = ctx.triggered_id
+    if trigger == "popup-later":
+        return no_update, "popup hidden"
+    if trigger == "popup-ack":
+        alarm_id = popup_id
+    elif isinstance(trigger, dict) and ctx.triggered and ctx.triggered[0]["value"]:
+        alarm_id = trigger["id"]
+    else:
+        return no_update, no_update
+    user = current_principal()
+    try:
+        # the one store: it also makes this process's next big-screen snapshot show the ack
+        current_services().alarms.acknowledge(alarm_id, user.name, user.acting_role("alarm:acknowledge"), int(time.time() * 1000),
+                                              ip=client_ip())
+    except (AlarmNotFound, AlarmActionError) as e:
+        return message(e, lang), "popup hidden"
+    return f"{t('acked_ok', lang)} · {user.label}", "popup hidden"
+
+
+def open_clear(_clicks, lang):
+    """A clear button on the alarm board opens the dialog for that alarm."""
+    services = current_services()
+    lang = resolve_lang(lang, services.settings.lang)
+    trigger = ctx.triggered_id
+    if not isinstance(trigger, dict) or not ctx.triggered or not ctx.triggered[0]["value"]:
+        return no_update, no_update, no_update, no_update, no_update
+    try:
+        alarm = services.alarms.get(trigger["id"])
+    except AlarmNotFound as e:
+        return None, "clear-dialog hidden", "", "", message(e, lang)
+    device = services.snapshot.device(str(alarm.get("device_id") or ""))
+    name = ((device or {}).get("meta") or {}).get("name") or ""
+    text = alarm_text(alarm_words_for(alarm, {alarm.get("device_id"): name} if name else {}, services.city, lang))
+    return trigger["id"], "clear-dialog", text, "", ""
+
+
+@notice_in("clear-error")
+def confirm_clear(_confirm, _cancel, alarm_id, note, lang):
+    """Clear by hand as the signed-in user; the note is required and kept with the event."""
+    lang = lang_of(lang)
+    if ctx.triggered_id == "clear-cancel" or not alarm_id:
+        return "clear-dialog hidden", "", no_update
+    user = current_principal()
+    try:
+        current_services().alarms.clear(alarm_id, user.name, user.acting_role("alarm:clear"), note or "", int(time.time() * 1000),
+                                        ip=client_ip())
+    except AlarmNotFound as e:
+        return "clear-dialog hidden", "", message(e, lang)
+    except AlarmActionError as e:
+        return no_update, message(e, lang), no_update
+    return "clear-dialog hidden", "", f"{t('cleared_ok', lang)} · {user.label}"
+
+
+_TREND_FIGURES: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()  # city cache -> {(language, minute): figures}
+
+
+def trends(_n, lang):
+    """The last 24 hours, made once a minute per language for every viewer of the process
+    (the panels refresh once a minute)."""
+    services = current_services()
+    lang = resolve_lang(lang, services.settings.lang)
+    made = _TREND_FIGURES.setdefault(services.city_cache, {})
+    minute = int(time.time() // 60)
+    key = (lang, minute)
+    if key not in made:
+        hour = minute // 60
+        buckets = services.snapshot.rollup_series("hour", hour - 23, hour + 1)
+        # as the crowd card counts them; the registry as it is now (cheap when nothing moved),
+        # not a snapshot a process just started may still hold from before the births
+        hotspots = services.city_cache.refresh_registry(services.redis).count(None, "crowd")[0]
+        for old in [k for k in made if k[1] != minute]:
+            made.pop(old, None)
+        now_ms = minute * 60_000
+        figures = [
+            panel_figure(panel, buckets, now_ms, t(panel.key, lang), t("trend_partial", lang),
+                         devices=hotspots if panel.total else 0,
+                         reference=RULES_BY_ID[panel.reference_rule].threshold if panel.reference_rule else None)
+            for panel in TREND_PANELS
+        ]
+        if not hotspots:  # no hotspot registered yet: the people panel is gaps; made again next time
+            return figures
+        made[key] = figures
+    return made[key]
+
+
+def drill_down(click, picked):
+    """Click a district on the map, or pick it from the list: open its page."""
+    if ctx.triggered_id == "district-picker":
+        return f"/district/{picked}" if picked else no_update
+    if not click:
+        return no_update
+    return f"/district/{click['properties']['id']}"
+
+
+def register(app, services) -> None:
+    secured_callback(
         app, "view:bigscreen",
         [Output(f"value-{k}", "children") for k in KEYS] + [Output(f"sub-{k}", "children") for k in KEYS]
         + [Output("card-kpi_water", "className"), Output("map-districts", "hideout"), Output("map-devices", "hideout"),
@@ -79,185 +241,30 @@ def register(app, services) -> None:
         State("lang", "data"), State("seen-alarms", "data"), State("sound", "value"), State("fleet-version", "data"),
         State("popup-alarm", "data"), State("popup", "className"), State("popup-since", "data"),
         running=[(Output("tick", "disabled"), True, False)],  # a slow server never gets ticks piling up
-    )
-    def refresh(_n, indicator, lang, seen, sound, fleet_version, popup_id, popup_class, popup_since):
-        lang = resolve_lang(lang, services.settings.lang)
-        indicator = indicator if indicator in INDICATORS else INDICATORS[0]  # a forged value is not an error page
-        viewer = current_principal()
-        rights = (allowed(viewer, "alarm:acknowledge"), allowed(viewer, "alarm:clear"))
-        try:
-            cache = city_cache()
-            snapshot = cache.snapshot()
-            shown = cache.derived(snapshot, ("bigscreen", lang, indicator, rights),
-                                  lambda s: frame(s, lang, indicator, *rights))
-        except REDIS_UNAVAILABLE:
-            return [no_update] * (2 * len(KEYS) + 15)
-        # the pop-up follows its alarm: a newer critical replaces it, a clear or an acknowledgement
-        # anywhere closes it, and on a kiosk it folds into a badge after IOC_POPUP_SECONDS
-        fold_after = services.settings.popup_seconds * 1000 if viewer is not None and viewer.kind == "kiosk" else None
-        step = popup_step(snapshot.alarms, seen or [], popup_id, popup_class, popup_since, snapshot.now_ms, fold_after)
-        popup = step.alarm
-        if step.action == "close":
-            popup_out = [POPUP_HIDDEN, no_update, None, no_update, None, None]
-        elif step.action == "fold":
-            popup_out = [POPUP_BADGE, no_update, no_update, no_update, no_update, no_update]
-        elif popup is None:
-            popup_out = [no_update] * 6
-        else:
-            device = snapshot.fleet.by_id.get(popup.get("device_id"))
-            names = {device.id: device.name} if device else {}
-            text = alarm_text(alarm_words_for(popup, names, services.city, lang))
-            chime = html.Audio(src="/assets/alert.wav", autoPlay=True, id="alarm-sound") if "on" in (sound or []) else None
-            popup_out = [POPUP_OPEN, text, popup["id"], (seen or [])[-200:] + [popup["id"]], chime, snapshot.now_ms]
-        # the offline styling (up to thousands of ids) only when the registry changed since this screen got it
-        offline = {"offline": snapshot.fleet.offline, "lang": lang} if fleet_version != snapshot.registry_version else no_update
-        return (shown[:2 * len(KEYS) + 2] + [offline] + shown[2 * len(KEYS) + 2:] + popup_out[:5] + [snapshot.registry_version]
-                + popup_out[5:])
-
-    def frame(snapshot, lang: str, indicator: str, with_ack: bool, with_clear: bool) -> list:
-        """What every viewer with the same language, indicator and rights sees of one snapshot:
-        made once per snapshot for all of them (`CityCache.derived`)."""
-        figures = kpis(snapshot, lang)
-        texts = kpi_texts(figures, lang, services.city)
-        values = [texts[k][0] for k in KEYS]
-        subs = [texts[k][1] for k in KEYS]
-        escalated = escalated_count(snapshot.alarms, snapshot.now_ms, policy)
-        if escalated:
-            subs[KEYS.index("kpi_alarms")] += f" · {t('escalated', lang)} {escalated}"
-        water_class = "kpi-card alert" if water_alert(figures) else "kpi-card"
-        hideout = district_hideout(district_values(snapshot, indicator), indicator, lang=lang)
-        legend_row = legend_items(indicator, lang)
-        alarm_devices = snapshot.fleet.of_alarms(snapshot.alarms)
-        board = alarm_rows(alarm_board(snapshot.alarms, alarm_devices, services.city, snapshot.now_ms, policy, lang,
-                                       people=people.get()), lang, with_ack=with_ack, with_clear=with_clear)
-        board = board or [empty_row("board_empty", lang)]
-        # more events than rows: the stream is in write order, the ticker in each event's own time
-        events = services.snapshot.alarm_events(3 * TICKER_ROWS)
-        tickers = ticker_items(ticker(events, services.city, lang, TICKER_ROWS, snapshot.fleet.of_alarms(events)), lang)
-        return values + subs + [water_class] + [serialized(v) for v in (  # made once, sent to every viewer as is
-            hideout, alarms_geojson(snapshot.alarms, alarm_devices, lang), {"values": grid_values(snapshot.alarms, alarm_devices)},
-            tickers or [empty_row("ticker_empty", lang)], legend_row, board,
-        )]
-
-    @secured_callback(
+    )(refresh)
+    secured_callback(
         app, "alarm:acknowledge",
         Output("ack-message", "children"), Output("popup", "className", allow_duplicate=True),
         Input({"type": "ack", "id": ALL}, "n_clicks"), Input("popup-ack", "n_clicks"), Input("popup-later", "n_clicks"),
         State("popup-alarm", "data"), State("lang", "data"),
         prevent_initial_call=True,
-    )
-    def acknowledge(board_clicks, popup_clicks, _later, popup_id, lang):
-        """Acknowledge as the signed-in user (name and role recorded, with an audit entry)."""
-        lang = resolve_lang(lang, services.settings.lang)
-        trigger = ctx.triggered_id
-        if trigger == "popup-later":
-            return no_update, "popup hidden"
-        if trigger == "popup-ack":
-            alarm_id = popup_id
-        elif isinstance(trigger, dict) and ctx.triggered and ctx.triggered[0]["value"]:
-            alarm_id = trigger["id"]
-        else:
-            return no_update, no_update
-        user = current_principal()
-        try:
-            alarm_store.acknowledge(alarm_id, user.name, user.acting_role("alarm:acknowledge"), int(time.time() * 1000), ip=client_ip())
-            city_cache().invalidate()
-        except (AlarmNotFound, AlarmActionError) as e:
-            return message(e, lang), "popup hidden"
-        except REDIS_UNAVAILABLE:
-            return t("data_unavailable", lang), no_update
-        return f"{t('acked_ok', lang)} · {user.label}", "popup hidden"
-
-    @secured_callback(
+    )(acknowledge)
+    secured_callback(
         app, "alarm:clear",
         Output("clear-alarm", "data"), Output("clear-dialog", "className"), Output("clear-text", "children"),
         Output("clear-note", "value"), Output("clear-error", "children"),
         Input({"type": "clear", "id": ALL}, "n_clicks"), State("lang", "data"),
         prevent_initial_call=True,
-    )
-    def open_clear(_clicks, lang):
-        """A clear button on the alarm board opens the dialog for that alarm."""
-        lang = resolve_lang(lang, services.settings.lang)
-        trigger = ctx.triggered_id
-        if not isinstance(trigger, dict) or not ctx.triggered or not ctx.triggered[0]["value"]:
-            return no_update, no_update, no_update, no_update, no_update
-        try:
-            alarm = alarm_store.get(trigger["id"])
-        except AlarmNotFound as e:
-            return None, "clear-dialog hidden", "", "", message(e, lang)
-        except REDIS_UNAVAILABLE:
-            return no_update, no_update, no_update, no_update, t("data_unavailable", lang)
-        try:
-            device = services.snapshot.device(str(alarm.get("device_id") or ""))
-        except REDIS_UNAVAILABLE:
-            device = None
-        name = ((device or {}).get("meta") or {}).get("name") or ""
-        text = alarm_text(alarm_words_for(alarm, {alarm.get("device_id"): name} if name else {}, services.city, lang))
-        return trigger["id"], "clear-dialog", text, "", ""
-
-    @secured_callback(
+    )(open_clear)
+    secured_callback(
         app, "alarm:clear",
         Output("clear-dialog", "className", allow_duplicate=True), Output("clear-error", "children", allow_duplicate=True),
         Output("ack-message", "children", allow_duplicate=True),
         Input("clear-confirm", "n_clicks"), Input("clear-cancel", "n_clicks"),
         State("clear-alarm", "data"), State("clear-note", "value"), State("lang", "data"),
         prevent_initial_call=True,
-    )
-    def confirm_clear(_confirm, _cancel, alarm_id, note, lang):
-        """Clear by hand as the signed-in user; the note is required and kept with the event."""
-        lang = resolve_lang(lang, services.settings.lang)
-        if ctx.triggered_id == "clear-cancel" or not alarm_id:
-            return "clear-dialog hidden", "", no_update
-        user = current_principal()
-        try:
-            alarm_store.clear(alarm_id, user.name, user.acting_role("alarm:clear"), note or "", int(time.time() * 1000), ip=client_ip())
-            city_cache().invalidate()
-        except AlarmNotFound as e:
-            return "clear-dialog hidden", "", message(e, lang)
-        except AlarmActionError as e:
-            return no_update, message(e, lang), no_update
-        except REDIS_UNAVAILABLE:
-            return no_update, t("data_unavailable", lang), no_update
-        return "clear-dialog hidden", "", f"{t('cleared_ok', lang)} · {user.label}"
-
-    trend_figures: dict[tuple[str, int], list] = {}  # (language, minute) -> the panels' figures
-
-    @secured_callback(app, "view:bigscreen", [Output(key, "figure") for key, *_ in TREND_PANELS], Input("trend-tick", "n_intervals"), Input("lang", "data"))
-    def trends(_n, lang):
-        """The last 24 hours, made once a minute per language for every viewer of the process
-        (the panels refresh once a minute)."""
-        lang = resolve_lang(lang, services.settings.lang)
-        minute = int(time.time() // 60)
-        key = (lang, minute)
-        if key not in trend_figures:
-            hour = minute // 60
-            try:
-                buckets = services.snapshot.rollup_series("hour", hour - 23, hour + 1)
-                # as the crowd card counts them; the registry as it is now (cheap when nothing moved),
-                # not a snapshot a process just started may still hold from before the births
-                hotspots = city_cache().refresh_registry(services.redis).count(None, "crowd")[0]
-            except (REDIS_UNAVAILABLE + (AttributeError,)):
-                return [no_update] * len(TREND_PANELS)
-            for old in [k for k in trend_figures if k[1] != minute]:
-                trend_figures.pop(old, None)
-            now_ms = minute * 60_000
-            figures = [
-                panel_figure(panel, buckets, now_ms, t(panel.key, lang), t("trend_partial", lang),
-                             devices=hotspots if panel.total else 0,
-                             reference=RULES_BY_ID[panel.reference_rule].threshold if panel.reference_rule else None)
-                for panel in TREND_PANELS
-            ]
-            if not hotspots:  # no hotspot registered yet: the people panel is gaps; made again next time
-                return figures
-            trend_figures[key] = figures
-        return trend_figures[key]
-
-    @secured_callback(app, "view:bigscreen", Output("url", "pathname"), Input("map-districts", "clickData"), Input("district-picker", "value"),
-                  prevent_initial_call=True)
-    def drill_down(click, picked):
-        """Click a district on the map, or pick it from the list: open its page."""
-        if ctx.triggered_id == "district-picker":
-            return f"/district/{picked}" if picked else no_update
-        if not click:
-            return no_update
-        return f"/district/{click['properties']['id']}"
+    )(confirm_clear)
+    secured_callback(app, "view:bigscreen", [Output(key, "figure") for key, *_ in TREND_PANELS], Input("trend-tick", "n_intervals"),
+                     Input("lang", "data"))(trends)
+    secured_callback(app, "view:bigscreen", Output("url", "pathname"), Input("map-districts", "clickData"),
+                     Input("district-picker", "value"), prevent_initial_call=True)(drill_down)

@@ -1,36 +1,42 @@
 """Callbacks of the case pages: the dispatch console (/cases), one case (/case/<id>), a
 department's tasks (/tasks), the inspector's queues (/inspections), the indicators (/indicators).
 
-Reads run under the page's view permission (one case under `case:read`, and a handler sees only
-its department's cases, as over the API); a phone report needs `case:report`; each workflow
-action is checked by `CaseService.act` against the action's own roles, on the version shown.
-Rows, texts and figures come from `ioc.views.cases`.
+Reads run under the page's view permission (one case under `case:read`); a phone report needs
+`case:report`. One case, its timeline and every workflow action go through the process's one
+`CaseService` (`services.cases`), which decides who may see the case and checks every input, on
+the version shown, as for the API, Open311 and the department systems; these callbacks only word
+its refusals in the page's language. Rows, texts and figures come from `ioc.views.cases`.
+
+Plain module-level functions reaching the process's services through `current_services()`;
+`register()` only wires them (`secured_callback`: the permission, and a Redis outage as the
+banner). The phone report and the case actions are marked with `notice_in`: on an outage their
+own message line says the action was not carried out.
 """
 
 from __future__ import annotations
 
 import time
+import weakref
 
 import dash_leaflet as dl
-import redis
 from dash import Input, Output, State, ctx, dcc, html, no_update
 
-from ioc.adapters.case_index import CaseIndex, CaseIndexLoading
-from ioc.adapters.case_store import CaseConflict, CaseNotFound
-from ioc.adapters.redis_client import REDIS_UNAVAILABLE
-from ioc.casework.service import CaseInputError, CaseService
+from ioc.adapters.case_index import CaseIndexLoading
+from ioc.casework.service import CASE_REFUSALS, CaseInputError, refusal
 from ioc.domain.access import allowed
 from ioc.domain.case_indicators import indicators_of, rank_departments
-from ioc.domain.cases import OPEN_STAGES, TRANSITIONS, CaseActionError
+from ioc.domain.cases import OPEN_STAGES, TRANSITIONS
 from ioc.domain.departments import all_departments
 from ioc.i18n import resolve_lang, t
-from ioc.views.cases import (action_buttons, action_done_text, action_error_text, action_problem, case_facts, case_rows,
-                             class_name, countdown, department_tasks, failed_text, filter_cases, fmt_time, indicator_row, indicator_rows,
+from ioc.views.cases import (action_buttons, action_done_text, action_error_text, case_facts, case_rows,
+                             class_name, countdown, department_tasks, filter_cases, fmt_time, indicator_row, indicator_rows,
                              inspection_queues, on_time_figure, overdue_count, period_range, ranking_rows, report_error_text,
                              stage_counts, stage_name, task_summary, timeline_rows)
-from ioc.web.auth import client_ip, current_principal, secured_callback
-from ioc.web.people import DisplayNames
-from ioc.web.cases_api import visible_to
+from ioc.web.auth import client_ip, current_principal
+from ioc.web.dash_guard import secured_callback
+from ioc.web.outage import notice_in
+from ioc.web.people import display_names
+from ioc.web.services import current_services
 
 from layouts.cases import HIDDEN_LAID_OUT
 
@@ -41,63 +47,263 @@ ACTIONS = tuple(TRANSITIONS)
 FIELD_ROWS = ("note", "department", "hours", "master")  # the inputs shown when an allowed action uses them
 
 
+def refusal_text(error: Exception, lang: str) -> str:
+    """A refusal of the case service in the page's language (the one mapping: `refusal`)."""
+    kind = refusal(error).error
+    if kind == "not_found":
+        return t("case_not_found", lang)
+    if kind == "conflict":
+        return t("case_conflict", lang)
+    return action_error_text(error, lang)
+
+
+def lang_of(lang) -> str:
+    return resolve_lang(lang, current_services().settings.lang)
+
+
+def departments_of(city) -> dict:
+    return {d.id: d for d in all_departments(city)}
+
+
+def district_names(lang: str) -> dict[str, str]:
+    return {d.id: d.name(lang) for d in current_services().city.districts}
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+_INDICATORS: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()  # case index -> {(period, revision, minute): indicators}
+
+
+def period_indicators(start: int, end: int, now: int):
+    """The city's, the districts' and the departments' indicators, computed once per period,
+    case revision and minute for every viewer of the process."""
+    index = current_services().case_index
+    computed = _INDICATORS.setdefault(index, {})
+    facts = index.facts()
+    key = (start, end, facts.revision, now // 60_000)
+    if key not in computed:
+        if len(computed) > 16:
+            computed.clear()
+        computed[key] = indicators_of(facts.facts, start, end, now, by=("district", "department"))
+    return computed[key]
+
+
+# ---- the dispatch console -----------------------------------------------------------------------
+
+def show_report_form(_id):
+    """The phone-report form only for those who may file a report (a leader watches)."""
+    return SHOWN if allowed(current_principal(), "case:report") else HIDDEN_LAID_OUT
+
+
+def pick_stage(*args):
+    current = args[-1] or ""
+    picked = str(ctx.triggered_id or "").removeprefix("case-stage-")
+    stage = "" if picked in ("", "all") or picked == current else picked
+    classes = [f"kpi-card case-card{' active' if (s == 'all' and not stage) or s == stage else ''}" for s in STAGE_CARDS]
+    return [stage] + classes
+
+
+def console(_n, stage, district, class_code, source, urgency, overdue, _created, lang, shown_key):
+    """Counts and rows of the open cases. The rows (thousands in a city) are sent again only
+    when a case changed, a filter changed or a minute passed (the countdowns are in minutes)."""
+    services = current_services()
+    lang = resolve_lang(lang, services.settings.lang)
+    now = now_ms()
+    cases_index = services.case_index
+    open_cases = cases_index.open_cases()
+    key = [cases_index.revision, now // 60_000, stage or "", district or "", class_code or "", source or "", urgency or "",
+           "on" in (overdue or []), lang]
+    if key == shown_key:
+        return [no_update] * (len(STAGE_CARDS) + 3)
+    matching = filter_cases(open_cases, now, district=district or "", class_code=class_code or "", source=source or "",
+                            urgency=urgency or "", overdue_only="on" in (overdue or []))
+    counts = stage_counts(matching)
+    shown = [c for c in matching if not stage or c.stage == stage]
+    rows = case_rows(shown, now, lang, district_names(lang), departments_of(services.city))
+    return [len(matching)] + [counts[s] for s in OPEN_STAGES] + [overdue_count(matching, now), rows, key]
+
+
+def pick_position(click):
+    latlng = (click or {}).get("latlng")
+    if isinstance(latlng, dict):  # {"lat": …, "lng": …} as Leaflet gives it
+        latlng = [latlng.get("lat"), latlng.get("lng")]
+    if not latlng or len(latlng) != 2 or not all(isinstance(v, (int, float)) for v in latlng):
+        return no_update, no_update
+    return round(latlng[0], 6), round(latlng[1], 6)
+
+
+def show_position(lat, lon):
+    if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (lat, lon)):
+        return []
+    return [dl.CircleMarker(center=[lat, lon], radius=9, color="#ffffff", weight=2, fillColor="#ffd60a", fillOpacity=0.9)]
+
+
+@notice_in("case-new-message")
+def report(_n, class_code, lat, lon, address, reporter, description, created, lang):
+    """A phone report filed by the signed-in dispatcher (or a possible duplicate's case)."""
+    lang = lang_of(lang)
+    p = current_principal()
+    try:
+        case, new = current_services().cases.report(
+            class_code=str(class_code or ""), lat=lat, lon=lon, source="phone", actor=p.name, role=p.acting_role("case:report"),
+            description=description or "", reporter=reporter or "", address=address or "", ip=client_ip())
+    except CaseInputError as e:
+        return report_error_text(e, lang), no_update, no_update
+    message = [f"{t('case_new_created' if new else 'case_new_existing', lang)}: ",
+               dcc.Link(case.id, href=f"/case/{case.id}", id="case-new-link")]
+    if case.possible_duplicates:
+        message += [html.Br(), f"{t('case_new_duplicates', lang)}: "]
+        message += [x for d in case.possible_duplicates for x in (dcc.Link(d, href=f"/case/{d}"), " ")]
+    return message, (created or 0) + 1, ""
+
+
+# ---- one case -----------------------------------------------------------------------------------
+
+LOAD_OUTPUTS = (
+    [Output("case-title", "children"), Output("case-stage", "children"), Output("case-stage", "className"),
+     Output("case-missing", "style"), Output("case-body", "style"), Output("case-facts", "children"),
+     Output("case-media", "children"), Output("case-duplicates", "children"), Output("case-marker", "children"),
+     Output("case-map", "center"), Output("case-map", "zoom"), Output("case-timeline", "rowData"), Output("case-version", "data"),
+     Output("case-deadline", "data"), Output("case-department", "value"), Output("case-no-actions", "style")]
+    + [Output(f"case-{f}-row", "style") for f in FIELD_ROWS]
+    + [Output(f"case-act-{a}", "style") for a in ACTIONS]
+)
+
+
+def load_case(case_id, _changed, _n, _refresh, lang):
+    """One case as the signed-in principal may see it (else "no such case"), and its actions."""
+    services = current_services()
+    lang = resolve_lang(lang, services.settings.lang)
+    p = current_principal()
+    now = now_ms()
+    try:
+        case, events = services.cases.timeline_for(case_id, p)
+    except CASE_REFUSALS:  # unknown, or not this principal's to see: alike
+        case = None
+    if case is None:
+        missing = [f"{t('case_heading', lang)} {case_id or ''}", "", "case-stage", SHOWN, HIDDEN, [], [], [], [], no_update, no_update,
+                   [], None, None, no_update, HIDDEN]
+        return missing + [HIDDEN] * (len(FIELD_ROWS) + len(ACTIONS))
+    departments = departments_of(services.city)
+    fresh = ctx.triggered_id in (None, "case-id", "case-changed")  # not a periodic re-read: the user's inputs stay
+    names = district_names(lang)
+    facts = [x for label, value in case_facts(case, lang, names, departments) for x in (html.Dt(label), html.Dd(value))]
+    media = [html.A(m, href=m, target="_blank", rel="noopener", className="case-link") for m in case.media] or "—"
+    duplicates = [x for d in case.possible_duplicates for x in (dcc.Link(d, href=f"/case/{d}", className="case-link"), " ")]
+    overdue = case.overdue(now)
+    marker = [dl.CircleMarker(center=[case.lat, case.lon], radius=10, color="#ffffff", weight=2,
+                              fillColor="#ff3b30" if overdue else "#ffd60a", fillOpacity=0.95,
+                              children=dl.Tooltip(f"{case.id} {class_name(case.class_code, lang)}"))]
+    # centre and zoom as plain props: a `viewport` change makes dash-leaflet log a debug line
+    center, zoom = ([case.lat, case.lon], 13) if fresh else (no_update, no_update)
+    actions = action_buttons(case, p)
+    uses = {"note": bool(actions), "department": "dispatch" in actions,
+            "hours": "request_deferral" in actions, "master": "merge" in actions}
+    department = (case.department if case.stage != "verified" and case.department else case.suggested_department) or None
+    stage_class = f"case-stage stage-{case.stage}" + (" overdue" if overdue else "")
+    people = display_names(services.users).get()
+    return ([f"{t('case_heading', lang)} {case.id}", stage_name(case.stage, lang), stage_class, HIDDEN, SHOWN, facts, media,
+             duplicates or t("case_no_duplicates", lang), marker, center, zoom, timeline_rows(events, lang, departments, people),
+             case.version, {"deadline": case.stage_deadline if case.is_open else 0, "due": case.due_at, "open": case.is_open},
+             department if fresh else no_update, HIDDEN if actions else SHOWN]
+            + [SHOWN if uses[f] else HIDDEN for f in FIELD_ROWS]
+            + [SHOWN if a in actions else HIDDEN for a in ACTIONS])
+
+
+def tick_countdown(_n, deadline, lang):
+    lang = lang_of(lang)
+    if not isinstance(deadline, dict):
+        return "—", "kpi-value", ""
+    due = f"{t('case_fact_due', lang)} {fmt_time(deadline.get('due') or 0) or t('case_no_limit', lang)}"
+    if not deadline.get("open"):
+        return "—", "kpi-value", due
+    text, overdue = countdown(int(deadline.get("deadline") or 0), now_ms(), lang)
+    return text, "kpi-value case-overdue" if overdue else "kpi-value", due
+
+
+@notice_in("case-message")
+def act(*args):
+    """The action of the button clicked (`case-act-<action>`), on the version the page shows,
+    with the inputs shown: every rule is the case service's; a refusal is worded here."""
+    case_id, version, note, department, hours, master_id, changed, lang = args[len(ACTIONS):]
+    lang = lang_of(lang)
+    action = str(ctx.triggered_id or "").removeprefix("case-act-")
+    if action not in TRANSITIONS:
+        return no_update, no_update, no_update
+    try:  # who may see the case, every input and the version shown: the service's rules
+        after = current_services().cases.act(case_id, action, current_principal(), expected_version=version, note=note,
+                                             department=department, hours=hours, master_id=master_id, ip=client_ip())
+    except CASE_REFUSALS as e:
+        return refusal_text(e, lang), no_update, no_update
+    return action_done_text(action, after.stage, lang), (changed or 0) + 1, ""
+
+
+# ---- a department's tasks -----------------------------------------------------------------------
+
+def tasks(_n, lang):
+    services = current_services()
+    lang = resolve_lang(lang, services.settings.lang)
+    department = current_principal().department
+    if not department:
+        return t("case_tasks_no_department", lang), "—", "—", "—", "—", []
+    now = now_ms()
+    open_cases = services.case_index.open_cases()
+    departments = departments_of(services.city)
+    summary = task_summary(open_cases, department, now)
+    mine = filter_cases(department_tasks(open_cases, department), now)
+    name = departments[department].name(lang) if department in departments else department
+    return (name, summary["open"], summary["overdue"], summary["unacked"], summary["handled"],
+            case_rows(mine, now, lang, district_names(lang), departments))
+
+
+# ---- the inspector's queues ---------------------------------------------------------------------
+
+def inspections(_n, lang):
+    services = current_services()
+    lang = resolve_lang(lang, services.settings.lang)
+    now = now_ms()
+    verify, check = inspection_queues(services.case_index.open_cases(), now)
+    names, departments = district_names(lang), departments_of(services.city)
+    return (f"（{len(verify)}）" if lang == "zh" else f" ({len(verify)})", f"（{len(check)}）" if lang == "zh" else f" ({len(check)})",
+            case_rows(verify, now, lang, names, departments), case_rows(check, now, lang, names, departments))
+
+
+# ---- indicators ---------------------------------------------------------------------------------
+
+def indicator_tables(period, _n, lang):
+    services = current_services()
+    lang = resolve_lang(lang, services.settings.lang)
+    now = now_ms()
+    start, end = period_range(period or "this_month", now)
+    try:
+        city, groups = period_indicators(start, end, now)
+    except CaseIndexLoading:  # the first read of every case, at city scale: not an outage
+        return t("ind_loading", lang), no_update, no_update, no_update, no_update
+    districts = district_names(lang)
+    department_names = {d: dep.name(lang) for d, dep in departments_of(services.city).items()}
+    by_district, by_department = groups["district"], groups["department"]
+    city_row = indicator_row("_city", t("ind_city", lang), city)
+    as_of = min(end, now)
+    period_text = f"{fmt_time(start)} — {fmt_time(end)}（{t('ind_as_of', lang)} {fmt_time(as_of)}）" if lang == "zh" \
+        else f"{fmt_time(start)} — {fmt_time(end)} ({t('ind_as_of', lang)} {fmt_time(as_of)})"
+    every_district = [d.id for d in services.city.districts]
+    return (period_text, [city_row] + indicator_rows(by_district, districts, every_district, city),
+            indicator_rows(by_department, department_names),
+            ranking_rows(rank_departments(by_department), department_names),
+            on_time_figure(by_department, department_names, lang))
+
+
 def register(app, services) -> None:
-    departments = {d.id: d for d in all_departments(services.city)}
-    people = DisplayNames(services.users)
-    service = CaseService.from_settings(services.redis, services.city, services.settings) if services.redis is not None else None
-
-    def cases() -> CaseService:
-        if service is None:
-            raise redis.ConnectionError("REDIS_URL is not set")
-        return service
-
-    def index() -> CaseIndex:
-        if services.case_index is None:
-            raise redis.ConnectionError("REDIS_URL is not set")
-        return services.case_index
-
-    computed: dict[tuple, tuple] = {}  # (period, revision, minute) -> the indicators, shared by every viewer
-
-    def period_indicators(start: int, end: int, now: int):
-        """The city's, the districts' and the departments' indicators, computed once per period,
-        case revision and minute for every viewer of the process."""
-        facts = index().facts()
-        key = (start, end, facts.revision, now // 60_000)
-        if key not in computed:
-            if len(computed) > 16:
-                computed.clear()
-            computed[key] = indicators_of(facts.facts, start, end, now, by=("district", "department"))
-        return computed[key]
-
-    def lang_of(lang) -> str:
-        return resolve_lang(lang, services.settings.lang)
-
-    def district_names(lang: str) -> dict[str, str]:
-        return {d.id: d.name(lang) for d in services.city.districts}
-
-    def now_ms() -> int:
-        return int(time.time() * 1000)
-
-    # ---- the dispatch console -------------------------------------------------------------------
-
-    @secured_callback(app, "view:console", Output("case-new-form", "style"), Input("console-page", "id"))
-    def show_report_form(_id):
-        """The phone-report form only for those who may file a report (a leader watches)."""
-        return SHOWN if allowed(current_principal(), "case:report") else HIDDEN_LAID_OUT
-
-    @secured_callback(
+    # the dispatch console
+    secured_callback(app, "view:console", Output("case-new-form", "style"), Input("console-page", "id"))(show_report_form)
+    secured_callback(
         app, "view:console",
         [Output("case-stage-filter", "data")] + [Output(f"case-stage-{s}", "className") for s in STAGE_CARDS],
         [Input(f"case-stage-{s}", "n_clicks") for s in STAGE_CARDS], State("case-stage-filter", "data"),
-    )
-    def pick_stage(*args):
-        current = args[-1] or ""
-        picked = str(ctx.triggered_id or "").removeprefix("case-stage-")
-        stage = "" if picked in ("", "all") or picked == current else picked
-        classes = [f"kpi-card case-card{' active' if (s == 'all' and not stage) or s == stage else ''}" for s in STAGE_CARDS]
-        return [stage] + classes
-
-    @secured_callback(
+    )(pick_stage)
+    secured_callback(
         app, "view:console",
         [Output(f"case-stage-{s}-value", "children") for s in STAGE_CARDS]
         + [Output("case-overdue-value", "children"), Output("cases-grid", "rowData"), Output("cases-grid-key", "data")],
@@ -105,46 +311,12 @@ def register(app, services) -> None:
         Input("case-filter-class", "value"), Input("case-filter-source", "value"), Input("case-filter-urgency", "value"),
         Input("case-filter-overdue", "value"), Input("case-new-created", "data"), State("lang", "data"),
         State("cases-grid-key", "data"),
-    )
-    def console(_n, stage, district, class_code, source, urgency, overdue, _created, lang, shown_key):
-        """Counts and rows of the open cases. The rows (thousands in a city) are sent again only
-        when a case changed, a filter changed or a minute passed (the countdowns are in minutes)."""
-        lang = lang_of(lang)
-        now = now_ms()
-        try:
-            cases_index = index()
-            open_cases = cases_index.open_cases()
-        except REDIS_UNAVAILABLE:
-            return [no_update] * (len(STAGE_CARDS) + 3)
-        key = [cases_index.revision, now // 60_000, stage or "", district or "", class_code or "", source or "", urgency or "",
-               "on" in (overdue or []), lang]
-        if key == shown_key:
-            return [no_update] * (len(STAGE_CARDS) + 3)
-        matching = filter_cases(open_cases, now, district=district or "", class_code=class_code or "", source=source or "",
-                                urgency=urgency or "", overdue_only="on" in (overdue or []))
-        counts = stage_counts(matching)
-        shown = [c for c in matching if not stage or c.stage == stage]
-        rows = case_rows(shown, now, lang, district_names(lang), departments)
-        return [len(matching)] + [counts[s] for s in OPEN_STAGES] + [overdue_count(matching, now), rows, key]
-
-    @secured_callback(app, "case:report", Output("case-new-lat", "value"), Output("case-new-lon", "value"),
-                      Input("case-new-map", "clickData"), prevent_initial_call=True)
-    def pick_position(click):
-        latlng = (click or {}).get("latlng")
-        if isinstance(latlng, dict):  # {"lat": …, "lng": …} as Leaflet gives it
-            latlng = [latlng.get("lat"), latlng.get("lng")]
-        if not latlng or len(latlng) != 2 or not all(isinstance(v, (int, float)) for v in latlng):
-            return no_update, no_update
-        return round(latlng[0], 6), round(latlng[1], 6)
-
-    @secured_callback(app, "view:console", Output("case-new-marker", "children"), Input("case-new-lat", "value"),
-                      Input("case-new-lon", "value"))
-    def show_position(lat, lon):
-        if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (lat, lon)):
-            return []
-        return [dl.CircleMarker(center=[lat, lon], radius=9, color="#ffffff", weight=2, fillColor="#ffd60a", fillOpacity=0.9)]
-
-    @secured_callback(
+    )(console)
+    secured_callback(app, "case:report", Output("case-new-lat", "value"), Output("case-new-lon", "value"),
+                     Input("case-new-map", "clickData"), prevent_initial_call=True)(pick_position)
+    secured_callback(app, "view:console", Output("case-new-marker", "children"), Input("case-new-lat", "value"),
+                     Input("case-new-lon", "value"))(show_position)
+    secured_callback(
         app, "case:report",
         Output("case-new-message", "children"), Output("case-new-created", "data"), Output("case-new-description", "value"),
         Input("case-new-submit", "n_clicks"),
@@ -152,201 +324,42 @@ def register(app, services) -> None:
         State("case-new-address", "value"), State("case-new-reporter", "value"), State("case-new-description", "value"),
         State("case-new-created", "data"), State("lang", "data"),
         prevent_initial_call=True,
-    )
-    def report(_n, class_code, lat, lon, address, reporter, description, created, lang):
-        lang = lang_of(lang)
-        p = current_principal()
-        try:
-            case, new = cases().report(class_code=str(class_code or ""), lat=lat, lon=lon, source="phone", actor=p.name,
-                                       role=p.acting_role("case:report"), description=description or "", reporter=reporter or "",
-                                       address=address or "", ip=client_ip())
-        except CaseInputError as e:
-            return report_error_text(e, lang), no_update, no_update
-        except REDIS_UNAVAILABLE:
-            return t("data_unavailable", lang), no_update, no_update
-        message = [f"{t('case_new_created' if new else 'case_new_existing', lang)}: ",
-                   dcc.Link(case.id, href=f"/case/{case.id}", id="case-new-link")]
-        if case.possible_duplicates:
-            message += [html.Br(), f"{t('case_new_duplicates', lang)}: "]
-            message += [x for d in case.possible_duplicates for x in (dcc.Link(d, href=f"/case/{d}"), " ")]
-        return message, (created or 0) + 1, ""
-
-    # ---- one case -------------------------------------------------------------------------------
-
-    load_outputs = (
-        [Output("case-title", "children"), Output("case-stage", "children"), Output("case-stage", "className"),
-         Output("case-missing", "style"), Output("case-body", "style"), Output("case-facts", "children"),
-         Output("case-media", "children"), Output("case-duplicates", "children"), Output("case-marker", "children"),
-         Output("case-map", "center"), Output("case-map", "zoom"), Output("case-timeline", "rowData"), Output("case-version", "data"),
-         Output("case-deadline", "data"), Output("case-department", "value"), Output("case-no-actions", "style")]
-        + [Output(f"case-{f}-row", "style") for f in FIELD_ROWS]
-        + [Output(f"case-act-{a}", "style") for a in ACTIONS]
-    )
-
-    @secured_callback(
-        app, "case:read", load_outputs,
+    )(report)
+    # one case
+    secured_callback(
+        app, "case:read", LOAD_OUTPUTS,
         Input("case-id", "data"), Input("case-changed", "data"), Input("case-tick", "n_intervals"), Input("case-refresh", "n_clicks"),
         State("lang", "data"),
-    )
-    def load_case(case_id, _changed, _n, _refresh, lang):
-        lang = lang_of(lang)
-        p = current_principal()
-        now = now_ms()
-        try:
-            case = cases().store.find(case_id) if case_id else None
-            visible = case is not None and visible_to(case, p)
-            events = cases().store.timeline(case.id) if visible else []
-        except REDIS_UNAVAILABLE:
-            return [no_update] * len(load_outputs)
-        if not visible:
-            missing = [f"{t('case_heading', lang)} {case_id or ''}", "", "case-stage", SHOWN, HIDDEN, [], [], [], [], no_update, no_update,
-                       [], None, None, no_update, HIDDEN]
-            return missing + [HIDDEN] * (len(FIELD_ROWS) + len(ACTIONS))
-        fresh = ctx.triggered_id in (None, "case-id", "case-changed")  # not a periodic re-read: the user's inputs stay
-        names = district_names(lang)
-        facts = [x for label, value in case_facts(case, lang, names, departments) for x in (html.Dt(label), html.Dd(value))]
-        media = [html.A(m, href=m, target="_blank", rel="noopener", className="case-link") for m in case.media] or "—"
-        duplicates = [x for d in case.possible_duplicates for x in (dcc.Link(d, href=f"/case/{d}", className="case-link"), " ")]
-        overdue = case.overdue(now)
-        marker = [dl.CircleMarker(center=[case.lat, case.lon], radius=10, color="#ffffff", weight=2,
-                                  fillColor="#ff3b30" if overdue else "#ffd60a", fillOpacity=0.95,
-                                  children=dl.Tooltip(f"{case.id} {class_name(case.class_code, lang)}"))]
-        # centre and zoom as plain props: a `viewport` change makes dash-leaflet log a debug line
-        center, zoom = ([case.lat, case.lon], 13) if fresh else (no_update, no_update)
-        actions = action_buttons(case, p)
-        uses = {"note": bool(actions), "department": "dispatch" in actions,
-                "hours": "request_deferral" in actions, "master": "merge" in actions}
-        department = (case.department if case.stage != "verified" and case.department else case.suggested_department) or None
-        stage_class = f"case-stage stage-{case.stage}" + (" overdue" if overdue else "")
-        return ([f"{t('case_heading', lang)} {case.id}", stage_name(case.stage, lang), stage_class, HIDDEN, SHOWN, facts, media,
-                 duplicates or t("case_no_duplicates", lang), marker, center, zoom, timeline_rows(events, lang, departments, people.get()),
-                 case.version, {"deadline": case.stage_deadline if case.is_open else 0, "due": case.due_at, "open": case.is_open},
-                 department if fresh else no_update, HIDDEN if actions else SHOWN]
-                + [SHOWN if uses[f] else HIDDEN for f in FIELD_ROWS]
-                + [SHOWN if a in actions else HIDDEN for a in ACTIONS])
-
-    @secured_callback(
+    )(load_case)
+    secured_callback(
         app, "case:read",
         Output("case-countdown", "children"), Output("case-countdown", "className"), Output("case-due", "children"),
         Input("tick", "n_intervals"), Input("case-deadline", "data"), State("lang", "data"),
-    )
-    def tick_countdown(_n, deadline, lang):
-        lang = lang_of(lang)
-        if not isinstance(deadline, dict):
-            return "—", "kpi-value", ""
-        due = f"{t('case_fact_due', lang)} {fmt_time(deadline.get('due') or 0) or t('case_no_limit', lang)}"
-        if not deadline.get("open"):
-            return "—", "kpi-value", due
-        text, overdue = countdown(int(deadline.get("deadline") or 0), now_ms(), lang)
-        return text, "kpi-value case-overdue" if overdue else "kpi-value", due
-
-    @secured_callback(
+    )(tick_countdown)
+    secured_callback(
         app, "case:read",
         Output("case-message", "children"), Output("case-changed", "data"), Output("case-note", "value"),
         [Input(f"case-act-{a}", "n_clicks") for a in ACTIONS],
         State("case-id", "data"), State("case-version", "data"), State("case-note", "value"), State("case-department", "value"),
         State("case-hours", "value"), State("case-master", "value"), State("case-changed", "data"), State("lang", "data"),
         prevent_initial_call=True,
-    )
-    def act(*args):
-        case_id, version, note, department, hours, master_id, changed, lang = args[len(ACTIONS):]
-        lang = lang_of(lang)
-        action = str(ctx.triggered_id or "").removeprefix("case-act-")
-        if action not in TRANSITIONS:
-            return no_update, no_update, no_update
-        p = current_principal()
-        try:
-            case = cases().store.find(case_id) if case_id else None
-            if case is None or not visible_to(case, p):
-                return t("case_not_found", lang), no_update, no_update
-            problem, values = action_problem(action, note or "", department or "", hours, master_id or "", case.id)
-            if problem:
-                return failed_text(problem, lang, **values), no_update, no_update
-            if isinstance(hours, bool) or not isinstance(hours, (int, float)) or not float(hours).is_integer():
-                hours = 0
-            after = cases().act(case.id, action, p, expected_version=version if isinstance(version, int) else case.version,
-                                note=note or "", department=department or "", hours=int(hours), master_id=(master_id or "").strip(),
-                                ip=client_ip())
-        except CaseConflict:
-            return t("case_conflict", lang), no_update, no_update
-        except CaseNotFound:
-            return t("case_not_found", lang), no_update, no_update
-        except (CaseActionError, CaseInputError) as e:  # CasePermissionError is a CaseActionError
-            return action_error_text(e, lang), no_update, no_update
-        except REDIS_UNAVAILABLE:
-            return t("data_unavailable", lang), no_update, no_update
-        return action_done_text(action, after.stage, lang), (changed or 0) + 1, ""
-
-    # ---- a department's tasks -------------------------------------------------------------------
-
-    @secured_callback(
+    )(act)
+    # a department's tasks, the inspector's queues, the indicators
+    secured_callback(
         app, "view:tasks",
         Output("tasks-department", "children"), Output("tasks-open-value", "children"), Output("tasks-overdue-value", "children"),
         Output("tasks-unacked-value", "children"), Output("tasks-handled-value", "children"), Output("tasks-grid", "rowData"),
         Input("tick", "n_intervals"), State("lang", "data"),
-    )
-    def tasks(_n, lang):
-        lang = lang_of(lang)
-        department = current_principal().department
-        if not department:
-            return t("case_tasks_no_department", lang), "—", "—", "—", "—", []
-        now = now_ms()
-        try:
-            open_cases = index().open_cases()
-        except REDIS_UNAVAILABLE:
-            return [no_update] * 6
-        summary = task_summary(open_cases, department, now)
-        mine = filter_cases(department_tasks(open_cases, department), now)
-        name = departments[department].name(lang) if department in departments else department
-        return (name, summary["open"], summary["overdue"], summary["unacked"], summary["handled"],
-                case_rows(mine, now, lang, district_names(lang), departments))
-
-    # ---- the inspector's queues -----------------------------------------------------------------
-
-    @secured_callback(
+    )(tasks)
+    secured_callback(
         app, "view:inspections",
         Output("insp-verify-count", "children"), Output("insp-check-count", "children"),
         Output("insp-verify-grid", "rowData"), Output("insp-check-grid", "rowData"),
         Input("tick", "n_intervals"), State("lang", "data"),
-    )
-    def inspections(_n, lang):
-        lang = lang_of(lang)
-        now = now_ms()
-        try:
-            verify, check = inspection_queues(index().open_cases(), now)
-        except REDIS_UNAVAILABLE:
-            return [no_update] * 4
-        names = district_names(lang)
-        return (f"（{len(verify)}）" if lang == "zh" else f" ({len(verify)})", f"（{len(check)}）" if lang == "zh" else f" ({len(check)})",
-                case_rows(verify, now, lang, names, departments), case_rows(check, now, lang, names, departments))
-
-    # ---- indicators -----------------------------------------------------------------------------
-
-    @secured_callback(
+    )(inspections)
+    secured_callback(
         app, "view:indicators",
         Output("ind-range", "children"), Output("ind-district-grid", "rowData"), Output("ind-department-grid", "rowData"),
         Output("ind-ranking-grid", "rowData"), Output("ind-chart", "figure"),
         Input("ind-period", "value"), Input("ind-tick", "n_intervals"), State("lang", "data"),
-    )
-    def indicator_tables(period, _n, lang):
-        lang = lang_of(lang)
-        now = now_ms()
-        start, end = period_range(period or "this_month", now)
-        try:
-            city, groups = period_indicators(start, end, now)
-        except CaseIndexLoading:
-            return t("ind_loading", lang), no_update, no_update, no_update, no_update
-        except REDIS_UNAVAILABLE:
-            return [no_update] * 5
-        districts = district_names(lang)
-        department_names = {d: dep.name(lang) for d, dep in departments.items()}
-        by_district, by_department = groups["district"], groups["department"]
-        city_row = indicator_row("_city", t("ind_city", lang), city)
-        as_of = min(end, now)
-        period_text = f"{fmt_time(start)} — {fmt_time(end)}（{t('ind_as_of', lang)} {fmt_time(as_of)}）" if lang == "zh" \
-            else f"{fmt_time(start)} — {fmt_time(end)} ({t('ind_as_of', lang)} {fmt_time(as_of)})"
-        every_district = [d.id for d in services.city.districts]
-        return (period_text, [city_row] + indicator_rows(by_district, districts, every_district, city),
-                indicator_rows(by_department, department_names),
-                ranking_rows(rank_departments(by_department), department_names),
-                on_time_figure(by_department, department_names, lang))
+    )(indicator_tables)

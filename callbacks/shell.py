@@ -7,12 +7,14 @@ import time
 
 from dash import Input, Output, State, html
 
-import layouts
 from ioc.adapters.redis_client import REDIS_UNAVAILABLE
-from ioc.domain.access import ROLES, SIGNED_IN, allowed, may_view_path, visible_views
+from ioc.domain.access import ROLES, SIGNED_IN, allowed
 from ioc.i18n import ROLE_NAMES, resolve_lang, t
 from ioc.views.bigscreen import clock, freshness
-from ioc.web.auth import current_principal, secured_callback
+from ioc.web import pages
+from ioc.web.auth import current_principal
+from ioc.web.dash_guard import secured_callback
+from layouts.shell import forbidden, nav_links
 
 
 def user_badge(principal, lang: str) -> list:
@@ -35,9 +37,10 @@ def register(app, services) -> None:
     def route(pathname, lang):
         lang = resolve_lang(lang, services.settings.lang)
         principal = current_principal()
-        if not may_view_path(principal, pathname):
-            return layouts.forbidden(lang)
-        return layouts.page_for(pathname, services.city, lang, services.settings.tile_url, allowed(principal, "alarm:acknowledge"))
+        if not pages.may_view_path(principal, pathname):
+            return forbidden(lang)
+        context = pages.PageContext(services.city, lang, services.settings.tile_url, allowed(principal, "alarm:acknowledge"))
+        return pages.layout_for(pathname, context)
 
     @secured_callback(
         app, SIGNED_IN,
@@ -50,7 +53,7 @@ def register(app, services) -> None:
         principal = current_principal()
         # a wall's kiosk session offers no sign-out: anyone passing by could end it (/logout itself still works)
         kiosk = principal is not None and principal.kind == "kiosk"
-        return (t("app_title", lang), layouts.nav_links(visible_views(principal), lang), user_badge(principal, lang),
+        return (t("app_title", lang), nav_links(pages.visible_views(principal), lang), user_badge(principal, lang),
                 "" if kiosk else t("sign_out", lang), "sign-out hidden" if kiosk else "sign-out",
                 t("language", lang), [{"label": t("sound", lang), "value": "on"}])
 

@@ -32,6 +32,8 @@ STRINGS: dict[str, dict[str, str]] = {
     "by_kind": {"zh": "按设备类型", "en": "By device kind"},
     "updated": {"zh": "更新时间", "en": "Updated"},
     "data_unavailable": {"zh": "数据源暂不可用，正在重试…", "en": "Data source unavailable, retrying…"},
+    "action_unavailable": {"zh": "数据源暂不可用，操作未执行，请稍后重试。",
+                           "en": "Data source unavailable: the action was not carried out. Try again shortly."},
     "language": {"zh": "English", "en": "中文"},
     "severity_critical": {"zh": "紧急", "en": "Critical"},
     "severity_major": {"zh": "重要", "en": "Major"},

@@ -54,7 +54,7 @@ def shell(settings: Settings) -> html.Div:
 
 
 def nav_links(views: list[tuple[str, str]], lang: str) -> list:
-    """The navigation for the views a principal may open (see `ioc.domain.access.visible_views`)."""
+    """The navigation: a link per (view, path) the principal may open (`ioc.web.pages.visible_views`)."""
     return [dcc.Link(t(f"nav_{view}", lang), href=path, id=f"nav-{view}") for view, path in views]
 
 

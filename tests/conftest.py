@@ -301,3 +301,55 @@ def portal_client(settings, redis_client):
     client = app.server.test_client()
     client.users = app.server.extensions["ioc_users"]
     return client
+
+
+# ---- callbacks and routes called as plain functions --------------------------------------------
+
+import contextlib  # noqa: E402 - this section is appended on its own
+
+
+@contextlib.contextmanager
+def dash_callback(triggered: str = "", lang: str = "zh", outputs: int = 1):
+    """A Dash callback context, as Dash's guide to unit-testing callbacks sets one: `triggered` is
+    the prop id that fired (`"admin-user-add.n_clicks"`), `lang` the `lang` store. Yields the
+    props the callback sent with `dash.set_props` (component id -> props)."""
+    from dash._callback_context import context_value
+    from dash._utils import AttributeDict
+
+    value = AttributeDict(
+        triggered_inputs=[{"prop_id": triggered, "value": 1}] if triggered else [],
+        input_values={triggered: 1} if triggered else {}, state_values={"lang.data": lang},
+        outputs_list=[{"id": f"output-{i}", "property": "children"} for i in range(outputs)], updated_props={},
+    )
+    token = context_value.set(value)
+    try:
+        yield value.updated_props
+    finally:
+        context_value.reset(token)
+
+
+@pytest.fixture
+def portal_app(settings, redis_client):
+    """The web app (`create_app`) on the test Redis: its services are in the Flask app's extensions."""
+    from ioc.web.app import create_app
+
+    return create_app(settings)
+
+
+@pytest.fixture
+def signed_in(portal_app):
+    """`with signed_in("admin", triggered="admin-user-add.n_clicks") as sent:` — inside, a request of
+    `portal_app` whose principal holds those roles, in a Dash callback context: its callbacks and
+    routes run as plain function calls. `sent` is what the callback sent with `dash.set_props`."""
+    from flask import g
+
+    from ioc.domain.access import Principal
+
+    @contextlib.contextmanager
+    def enter(*roles: str, name: str = "", department: str = "", triggered: str = "", lang: str = "zh", outputs: int = 1):
+        principal = Principal(name or f"{'-'.join(roles) or 'nobody'}-test", frozenset(roles), department=department)
+        with portal_app.server.test_request_context(), dash_callback(triggered, lang, outputs) as sent:
+            g.ioc_principal = principal
+            yield sent
+
+    return enter

@@ -1,15 +1,31 @@
-"""Operator actions on active alarms in Redis: list, acknowledge, clear by hand.
+"""The alarms in Redis, and their only writer: raise, acknowledge, clear (by hand or by a rule), list.
 
 Keys (see `redis_keys`): active alarms in the hash `ioc:{core}:alarms:active`, acknowledgements
-in the hash `ioc:{core}:alarms:acks` (alarm id -> `{"by", "role", "at_ms"}`), every action
-appended to the stream `ioc:{core}:alarms:events` (`event` = `acknowledged` / `cleared`,
-`alarm` = the alarm JSON plus who did it).
+in the hash `ioc:{core}:alarms:acks` (alarm id -> `{"by", "role", "at_ms"}`), every change
+appended to the stream `ioc:{core}:alarms:events` (`event` = `raised` / `acknowledged` /
+`cleared`, `alarm` = the alarm JSON, plus who did it for a person's action).
 
-Both actions are single Lua scripts, so they are atomic against each other and against the
-ingest worker, which clears through the same conditional script (`clear_in`): whoever removes
-the alarm from the active hash first writes the one `cleared` event and drops the ack; the
-other finds nothing to clear. The scripts' keys (and the audit stream they also append to)
-share the hash tag `{core}`, so on Redis Cluster each script runs on one node.
+Every writer goes through `AlarmStore`: the ingest worker (threshold rules: `raise_in` and
+`clear_in` on its batch pipeline), the case worker (overdue cases: `raise_alarm`, `clear_in`),
+the portal and the API (`acknowledge`, `clear`). One semantics each, each a single Lua script:
+
+- raise: only if the alarm is not active already (HSETNX), then one `raised` event. An alarm id
+  is `<device>|<rule>`: while it is active a second raise (two ingest workers of a shared
+  subscription that both saw the breach, two case workers scanning at once, a rule state lost
+  while its alarm stayed active) changes nothing, so the alarm keeps its first raise time and
+  its acknowledgement, and the stream (the case worker, the recorder) sees one `raised` event
+  per activation, as it sees one `cleared` event.
+- clear: only if the alarm is still active (and, for a hand clear, unchanged since it was read):
+  whoever removes it first writes the one `cleared` event and drops the ack; the other finds
+  nothing to clear.
+- acknowledge: the first acknowledgement of an active alarm wins; later ones return it.
+
+The scripts are atomic against each other; their keys (and the audit stream the person's actions
+also append to) share the hash tag `{core}`, so on Redis Cluster each script runs on one node.
+
+A store may be given `on_change` (the web process gives its `CityCache.invalidate`): called
+after each change the store made itself, so the next big-screen snapshot of the process shows
+an acknowledgement or a clear at once, whichever door (portal or API) it came in by.
 
 Interplay with the rule engine: a hand clear removes the alarm but not the rule's state
 (`ioc:{sN}:rules`). While the condition still holds the rule stays active, so the same alarm
@@ -19,12 +35,16 @@ then finds no alarm and writes no event) and breaches again.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import orjson
 
 from ioc.adapters import audit_log, scripts
 from ioc.adapters import redis_keys as keys
 from ioc.domain.alarm_handling import Acknowledgement, check_acknowledge, check_clear
+from ioc.domain.alarms import Alarm
 
+_RAISE_KEYS = (keys.ALARMS_ACTIVE, keys.ALARMS_EVENTS)
 _CLEAR_KEYS = (keys.ALARMS_ACTIVE, keys.ALARMS_ACKS, keys.ALARMS_EVENTS)
 _AUDITED_KEYS = _CLEAR_KEYS + (keys.AUDIT,)
 
@@ -51,16 +71,40 @@ class AlarmNotFound(KeyError):
         return str(self.args[0]) if self.args else "alarm not found"
 
 
-def clear_in(pipe, alarm_id: str, event_json: bytes) -> None:
-    """Queue the rule engine's clear of `alarm_id` on a pipeline (used by the ingest worker)."""
-    scripts.queue(pipe, scripts.ALARM_CLEAR, _CLEAR_KEYS, [alarm_id, event_json, keys.ALARM_EVENTS_MAXLEN, ""])
-
-
 class AlarmStore:
-    def __init__(self, redis_client):
+    def __init__(self, redis_client, on_change: Callable[[], None] | None = None):
         self.redis = redis_client
+        self.on_change = on_change  # called after each change this store made (e.g. the web's CityCache.invalidate)
+        self._raise = scripts.script(redis_client, scripts.ALARM_RAISE_ONCE)
         self._clear = scripts.script(redis_client, scripts.ALARM_CLEAR)
         self._ack = scripts.script(redis_client, scripts.ALARM_ACKNOWLEDGE)
+
+    def _changed(self) -> None:
+        if self.on_change is not None:
+            self.on_change()
+
+    # ---- raising and clearing (the workers) ----------------------------------------------------
+
+    def raise_alarm(self, alarm: Alarm) -> bool:
+        """Raise `alarm` unless it is active already; True if raised."""
+        raised = bool(self._raise(keys=_RAISE_KEYS, args=[alarm.id, orjson.dumps(alarm.to_dict()), keys.ALARM_EVENTS_MAXLEN]))
+        if raised:
+            self._changed()
+        return raised
+
+    def raise_in(self, pipe, alarm: Alarm) -> None:
+        """Queue the raise of `alarm` on `pipe` (the ingest worker's batch pipeline), with the
+        same semantics as `raise_alarm`: one command per alarm (the alarm JSON sent once),
+        answered 1 if raised, 0 if it was active already."""
+        scripts.queue(pipe, scripts.ALARM_RAISE_ONCE, _RAISE_KEYS, [alarm.id, orjson.dumps(alarm.to_dict()), keys.ALARM_EVENTS_MAXLEN])
+
+    def clear_in(self, pipe, alarm_id: str, event_json: bytes) -> None:
+        """Queue a rule's clear of `alarm_id` on `pipe` (the workers' pipelines): the alarm and
+        its ack go and one `cleared` event (`event_json`) is written if it is still active;
+        answered 1 if it cleared, 0 if there was nothing to clear."""
+        scripts.queue(pipe, scripts.ALARM_CLEAR, _CLEAR_KEYS, [alarm_id, event_json, keys.ALARM_EVENTS_MAXLEN, ""])
+
+    # ---- reading ------------------------------------------------------------------------------
 
     def active(self) -> list[dict]:
         """Active alarms, each with `ack` (`{"by", "role", "at_ms"}` or None); newest first."""
@@ -77,6 +121,12 @@ class AlarmStore:
         out.sort(key=lambda a: (-int(a.get("raised_at", 0)), a.get("id", "")))
         return out
 
+    def active_raw(self, match: str = "*") -> dict[str, dict]:
+        """Active alarms whose id matches the glob `match`, by id, without their acks (a scan:
+        cheap on a city's worth of alarms)."""
+        return {(k.decode() if isinstance(k, bytes) else k): orjson.loads(v)
+                for k, v in self.redis.hscan_iter(keys.ALARMS_ACTIVE, match=match, count=1000)}
+
     def get(self, alarm_id: str) -> dict:
         raw = self.redis.hget(keys.ALARMS_ACTIVE, alarm_id)
         if raw is None:
@@ -86,6 +136,8 @@ class AlarmStore:
     def acknowledgement(self, alarm_id: str) -> Acknowledgement | None:
         raw = self.redis.hget(keys.ALARMS_ACKS, alarm_id)
         return Acknowledgement.from_dict(orjson.loads(raw)) if raw else None
+
+    # ---- a person's actions (the portal, the API) ---------------------------------------------
 
     def acknowledge(self, alarm_id: str, actor: str, role: str, now_ms: int, ip: str = "") -> Acknowledgement:
         """Record who acknowledged the alarm and when (and an `alarm.acknowledge` audit entry, in
@@ -98,6 +150,7 @@ class AlarmStore:
         result = self._ack(keys=_AUDITED_KEYS, args=[alarm_id, orjson.dumps(ack.to_dict()), keys.ALARM_EVENTS_MAXLEN, orjson.dumps(event), *audit])
         if result is None:
             raise AlarmNotFound(f"no active alarm {alarm_id!r} (it was cleared meanwhile)", "alarm_cleared_meanwhile")
+        self._changed()
         return Acknowledgement.from_dict(orjson.loads(result))
 
     def clear(self, alarm_id: str, actor: str, role: str, note: str, now_ms: int, ip: str = "") -> dict:
@@ -111,5 +164,6 @@ class AlarmStore:
             event = {**orjson.loads(raw), "cleared_at": int(now_ms), "by": actor, "role": role, "note": text, "manual": True}
             audit = _audit_args(actor, role, "alarm.clear", alarm_id, ip, int(now_ms), event, text)
             if self._clear(keys=_AUDITED_KEYS, args=[alarm_id, orjson.dumps(event), keys.ALARM_EVENTS_MAXLEN, raw, *audit]):
+                self._changed()
                 return event
         raise AlarmNotFound(f"alarm {alarm_id!r} kept changing while being cleared; try again", "alarm_busy")

@@ -1,27 +1,76 @@
-"""The case service: intake from any source and every action, with time limits, routing,
-duplicate flags and the dispatch message, on top of the pure workflow and the Redis store.
+"""The case service: intake from any source, every read and every action, with time limits,
+routing, duplicate flags and the dispatch message, on top of the pure workflow and the Redis store.
 
-Used alike by the portal, the JSON API, Open311, the MQTT report intake and the case worker,
-so every path follows the same rules.
+One per process (`ioc.web.services.Services.cases` in the web, one in the case worker), used
+alike by the portal, the JSON API, Open311, the MQTT report intake and the department updates,
+so every path follows the same rules:
+
+- who may see a case is `ioc.domain.cases.visible_to`, checked here for every read and every
+  action: a case the principal may not see is `CaseNotFound`, exactly as an unknown id;
+- an action is checked in one order, for every entry: the inputs' types (`CaseInputError`
+  naming the field), whether the principal's roles may ever take the action (`CaseActionError`
+  for an unknown action, `CasePermissionError`: it depends on no case), the case and whether
+  the principal may see it (`CaseNotFound`), the version (`CaseConflict`, once more by the
+  store's script), then the workflow's rules of this case (`CaseActionError`);
+- `refusal(error)` turns any of these into one `Refusal` (HTTP status, error word, field,
+  message) that each entry words in its own way: JSON, Open311's error list, the page's
+  language, a dead letter.
 """
 
 from __future__ import annotations
 
 import time
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 import orjson
 
-from ioc.adapters.case_store import CaseConflict, CaseStore
+from ioc.adapters.case_store import CaseConflict, CaseNotFound, CaseStore
 from ioc.domain import case_catalog
-from ioc.domain.access import Principal
+from ioc.domain.access import AccessDenied, Principal
 from ioc.domain.case_routing import deadline_for, due_at_for, suggest_departments
-from ioc.domain.cases import STAGE_WORK, Case, CaseEvent, apply
+from ioc.domain.cases import (STAGE_WORK, Case, CaseActionError, CaseEvent, CasePermissionError, apply, check_may_take,
+                              visible_to)
 from ioc.domain.departments import department_ids
 from ioc.domain.geo import CityMap
 from ioc.domain.work_calendar import WorkCalendar
 
 from .reports import ADDRESS_MAX, DESCRIPTION_MAX, REPORTER_MAX, CaseInputError, media_of, text_of
+
+
+# every refusal of the service: what each entry catches and hands to `refusal`
+CASE_REFUSALS = (CaseNotFound, CaseConflict, CaseActionError, CaseInputError, AccessDenied)
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """A refused read, report or action, as every entry answers it: `status` and `error` as the
+    JSON API sends them (404 not_found, 409 conflict, 403 forbidden, 400 bad_request), the
+    `field` at fault (400 only), the stored `version` (409 only) and the English `message`."""
+
+    status: int
+    error: str
+    message: str
+    field: str = ""
+    version: int | None = None
+
+    def extra(self) -> dict:
+        """The fields the JSON API adds to `{"error", "message"}`."""
+        if self.status == 409:
+            return {"version": self.version}
+        return {"field": self.field} if self.status == 400 else {}
+
+
+def refusal(error: Exception) -> Refusal:
+    """The one mapping of the service's errors: an unknown case and a case the principal may not
+    see alike 404, a stale version 409, an action the role (or the kiosk) may not take 403, any
+    bad input or an action the stage does not allow 400 with the field."""
+    if isinstance(error, CaseNotFound):
+        return Refusal(404, "not_found", str(error))
+    if isinstance(error, CaseConflict):
+        return Refusal(409, "conflict", str(error), version=error.stored)
+    if isinstance(error, (CasePermissionError, AccessDenied)):
+        return Refusal(403, "forbidden", str(error))
+    return Refusal(400, "bad_request", str(error), getattr(error, "field", "") or "")
 
 
 def dispatch_topic(department: str) -> str:
@@ -99,25 +148,62 @@ class CaseService:
                            **({"possible_duplicates": list(duplicates)} if duplicates else {})})
         return self.store.create(case, event, ip)
 
+    # ---- reads -------------------------------------------------------------------------------
+
+    def case_for(self, case_id, principal: Principal | None) -> Case:
+        """The case, if `principal` may see it (`visible_to`); `CaseNotFound` otherwise, with the
+        same words as for an id that does not exist."""
+        case = self.store.find(case_id) if isinstance(case_id, str) and case_id else None
+        if case is None or not visible_to(case, principal):
+            raise CaseNotFound(f"no case {case_id!r}")
+        return case
+
+    def timeline_for(self, case_id, principal: Principal | None) -> tuple[Case, list[CaseEvent]]:
+        """The case and its timeline, if `principal` may see it (else `CaseNotFound`)."""
+        case = self.case_for(case_id, principal)
+        return case, self.store.timeline(case.id)
+
+    def cases_for(self, principal: Principal | None, open_only: bool = True) -> list[Case]:
+        """The cases `principal` may see: the open ones, or all of them."""
+        found = self.store.open_cases() if open_only else self.store.all()
+        return [c for c in found if visible_to(c, principal)]
+
     # ---- actions -----------------------------------------------------------------------------
 
-    def act(self, case_id: str, action: str, principal: Principal, *, expected_version: int | None = None, note: str = "",
-            department: str = "", hours: int = 0, master_id: str = "", now_ms: int | None = None, ip: str = "") -> Case:
-        """Take `action` on the case as `principal`. With `expected_version`, refuse (CaseConflict)
-        if the case changed since the caller read it; the store checks again atomically."""
+    def act(self, case_id: str, action: str, principal: Principal, *, expected_version: int | None = None, note: str | None = "",
+            department: str | None = "", hours: int | None = None, master_id: str | None = "", now_ms: int | None = None,
+            ip: str = "") -> Case:
+        """Take `action` on the case as `principal`; the one place that decides, for every entry.
+
+        In this order, the same for every entry:
+        1. the inputs' types (`CaseInputError`: `action` a string, `version` and `hours`
+           integers when given, `note`, `department`, `master_id` strings);
+        2. the action is one of the workflow's (`CaseActionError`, field `action`) and the
+           principal may ever take it: signed in, not a read-only kiosk, one of its roles among
+           the action's (`CasePermissionError`). This depends on no case, so it reveals nothing;
+        3. the case exists and `principal` may see it (`CaseNotFound`, as for an unknown id);
+        4. `expected_version`, when given, is the stored one (`CaseConflict`);
+        5. the workflow (`apply`: the stage, a handler's department, the note required and at
+           most `NOTE_MAX`, the deferral's 1 to `DEFERRAL_MAX_HOURS` hours, a master other than
+           the case), then the department (one of the city's) and the master case (an open one).
+        The store checks the version again atomically when it writes."""
+        expected_version, hours, note, department, master_id = _action_inputs(action, expected_version, hours, note, department,
+                                                                              master_id)
+        check_may_take(action, principal)
         now = int(now_ms if now_ms is not None else time.time() * 1000)
-        case = self.store.get(case_id)
-        if expected_version is not None and int(expected_version) != case.version:
-            raise CaseConflict(case_id, int(expected_version), case.version)
+        case = self.case_for(case_id, principal)
+        if expected_version is not None and expected_version != case.version:
+            raise CaseConflict(case.id, expected_version, case.version)
         if action == "dispatch":
             department = department or case.suggested_department
-            if department not in self.departments:
-                raise CaseInputError("department", f"unknown department {department!r}")
+        after, event = apply(case, action, principal, now, note=note, department=department, hours=hours if hours is not None else 0,
+                             master_id=master_id)
+        if action == "dispatch" and department not in self.departments:
+            raise CaseInputError("department", f"unknown department {department!r}")
         if action == "merge":
-            master = self.store.find(master_id) if master_id else None
+            master = self.store.find(master_id)
             if master is None or not master.is_open:
                 raise CaseInputError("master_id", f"merge needs an open master case; {master_id!r} is not one")
-        after, event = apply(case, action, principal, now, note=note, department=department, hours=hours, master_id=master_id)
         after = self._deadlines(case, after, action, now)
         outbox = None
         if action in ("dispatch", "check_fail"):  # a new task (or rework) for the department's own system
@@ -136,6 +222,24 @@ class CaseService:
                            stage_deadline=self.calendar.add_hours(max(before.stage_deadline, now), hours, minor.calendar_hours),
                            due_at=self.calendar.add_hours(max(before.due_at, now), hours, minor.calendar_hours))
         return after
+
+
+def _action_inputs(action, version, hours, note, department, master_id):
+    """The inputs of an action, type-checked alike for every entry: (version, hours, note,
+    department, master_id) with None texts as "" and the master id without blanks around it."""
+    if not isinstance(action, str):
+        raise CaseInputError("action", "action must be the name of a workflow action")
+    if version is not None and (isinstance(version, bool) or not isinstance(version, int)):
+        raise CaseInputError("version", "version must be the integer version you read")
+    if hours is not None and (isinstance(hours, bool) or not isinstance(hours, int)):
+        raise CaseInputError("hours", "hours must be an integer")
+    texts = []
+    for name, value in (("note", note), ("department", department), ("master_id", master_id)):
+        if value is not None and not isinstance(value, str):
+            raise CaseInputError(name, f"{name} must be a string")
+        texts.append(value or "")
+    note, department, master_id = texts
+    return version, hours, note, department, master_id.strip()
 
 
 def _coordinate(value, field: str, lo: float, hi: float) -> float:

@@ -51,7 +51,8 @@ from collections import deque
 import orjson
 import redis
 
-from ioc.adapters import alarm_store, counters, deadletters, heartbeats, scripts
+from ioc.adapters import counters, deadletters, heartbeats
+from ioc.adapters.alarm_store import AlarmStore
 from ioc.adapters import mqtt as mqtt_adapter
 from ioc.adapters import redis_keys as keys
 from ioc.adapters.case_store import OUTBOX, CaseConflict, CaseNotFound
@@ -127,8 +128,9 @@ class CaseWorker:
         self.settings = settings
         self.redis = redis_client
         self.city = city
-        self.service = CaseService.from_settings(redis_client, city, settings)
+        self.service = CaseService.from_settings(redis_client, city, settings)  # the worker's one case service
         self.store = self.service.store
+        self.alarms = AlarmStore(redis_client)
         self.snapshot = SnapshotStore(redis_client, settings.redis_shards)
         host = socket.gethostname()
         self.client_id = settings.cases_client_id or f"ioc-cases-{host}"
@@ -141,7 +143,6 @@ class CaseWorker:
         self.client = None
         self.generation = 0  # connections so far; a PUBACK is sent only on the connection that delivered
         self.processed = 0
-        self._raise = scripts.script(redis_client, scripts.ALARM_RAISE_ONCE)  # raises unless already active: 1 if raised
         self._down: set[str] = set()
         self._overdue_seen: dict[str, tuple[str, int]] = {}  # alarm id -> (stage, deadline) last seen active
         self._threads: list[threading.Thread] = []
@@ -414,8 +415,7 @@ class CaseWorker:
 
     def _sweep_active_alarms(self) -> None:
         """Open the cases of alarms raised while no case worker ran (idempotent)."""
-        for raw in self.redis.hvals(keys.ALARMS_ACTIVE):
-            alarm = orjson.loads(raw)
+        for alarm in self.alarms.active_raw().values():
             if alarm.get("rule_id") in case_catalog.ALARM_CLASSES:
                 self.alarm_case(alarm)
 
@@ -426,8 +426,7 @@ class CaseWorker:
         returns (raised, cleared)."""
         now = int(now_ms if now_ms is not None else _now_ms())
         due = {overdue_alarm_id(c.id): c for c in self.store.open_cases() if c.overdue(now)}
-        active = {_text(k): orjson.loads(v) for k, v in
-                  self.redis.hscan_iter(keys.ALARMS_ACTIVE, match=f"case:*|{OVERDUE_RULE}", count=1000)}
+        active = self.alarms.active_raw(f"case:*|{OVERDUE_RULE}")
         pipe = self.redis.pipeline(transaction=False)
         clearing = []
         for alarm_id, alarm in active.items():
@@ -437,7 +436,7 @@ class CaseWorker:
                 continue
             now_case = case or self.store.find(str(alarm.get("device_id") or ""))
             event = {**alarm, "value": now_case.stage if now_case else alarm.get("value"), "cleared_at": now}
-            alarm_store.clear_in(pipe, alarm_id, orjson.dumps(event))
+            self.alarms.clear_in(pipe, alarm_id, orjson.dumps(event))
             clearing.append(alarm_id)
             self._overdue_seen.pop(alarm_id, None)
         cleared = sum(1 for ok in pipe.execute() if ok) if clearing else 0
@@ -448,8 +447,7 @@ class CaseWorker:
             if alarm_id not in active and self._overdue_seen.get(alarm_id) == (case.stage, case.stage_deadline):
                 continue  # cleared by hand while overdue for this stage and deadline: leave it cleared
             alarm = overdue_alarm(case, now)
-            if self._raise(keys=[keys.ALARMS_ACTIVE, keys.ALARMS_EVENTS],
-                           args=[alarm.id, orjson.dumps(alarm.to_dict()), keys.ALARM_EVENTS_MAXLEN]):
+            if self.alarms.raise_alarm(alarm):
                 raised += 1
                 log.info("case %s overdue in stage %s (deadline passed %d min ago)", case.id, case.stage,
                          (now - case.stage_deadline) // 60_000)

@@ -1,7 +1,8 @@
-"""Who may see and do what: roles, permissions, the signed-in principal, views by URL path.
+"""Who may see and do what: roles, permissions, the signed-in principal.
 
 Pure rules, no I/O. The web layer resolves a `Principal` from the session cookie or a bearer
-token and asks `allowed(principal, permission)` before every Dash callback and API route.
+token and asks `allowed(principal, permission)` before every Dash callback and API route; which
+permission each portal page needs is a column of its page table (`ioc.web.pages`).
 
 Roles (a user may hold several):
 
@@ -69,24 +70,6 @@ PERMISSION_NOTES: dict[str, str] = {
     "token:manage": "create and revoke API tokens and kiosk links",
 }
 
-# views in navigation order: (view, path, permission)
-VIEWS: tuple[tuple[str, str, str], ...] = (
-    ("bigscreen", "/", "view:bigscreen"),
-    ("districts", "/districts", "view:districts"),
-    ("console", "/cases", "view:console"),
-    ("tasks", "/tasks", "view:tasks"),
-    ("inspections", "/inspections", "view:inspections"),
-    ("status", "/status", "view:status"),
-    ("indicators", "/indicators", "view:indicators"),
-    ("audit", "/audit", "view:audit"),
-    ("admin", "/admin", "view:admin"),
-    ("account", "/account", "view:account"),
-)
-# pages that are no navigation entry: one case (`/case/<id>`), opened from the lists
-CASE_VIEW = ("case", "/case/", "case:read")
-VIEW_PERMISSION = {view: permission for view, _path, permission in VIEWS} | {CASE_VIEW[0]: CASE_VIEW[2]}
-
-
 class AccessDenied(PermissionError):
     """The principal lacks the permission; the message names it and who holds it."""
 
@@ -146,34 +129,3 @@ def require(principal: Principal | None, permission: str) -> None:
         who = "a read-only kiosk session" if principal is not None and principal.read_only else f"role {principal.role if principal else '(anonymous)'}"
         holders = ", ".join(r for r in ROLES if r in PERMISSIONS.get(permission, ()))
         raise AccessDenied(f"{who} may not {permission} (held by: {holders or 'nobody'})")
-
-
-def view_for_path(path: str | None) -> str | None:
-    """The view a portal URL path shows; None for a path that is no view."""
-    path = (path or "/").rstrip("/") or "/"
-    if path == "/":
-        return "bigscreen"
-    if path == "/districts" or path.startswith("/district/"):
-        return "districts"
-    if path.startswith(CASE_VIEW[1]) and "/" not in path[len(CASE_VIEW[1]):]:
-        return CASE_VIEW[0]
-    for view, view_path, _permission in VIEWS:
-        if path == view_path:
-            return view
-    return None
-
-
-def visible_views(principal: Principal | None) -> list[tuple[str, str]]:
-    """(view, path) the principal may open, in navigation order."""
-    return [(view, path) for view, path, permission in VIEWS if allowed(principal, permission)]
-
-
-def home_path(principal: Principal | None) -> str:
-    """Where a principal lands after signing in: its first visible view."""
-    views = visible_views(principal)
-    return views[0][1] if views else "/account"
-
-
-def may_view_path(principal: Principal | None, path: str | None) -> bool:
-    view = view_for_path(path)
-    return view is not None and allowed(principal, VIEW_PERMISSION[view])

@@ -11,15 +11,18 @@ presses an open case), 并案 (merge: a duplicate report joins its master case, 
 `apply(case, action, actor, now_ms, **params)` checks the stage, the actor's role (and, for a
 department handler, that the case is its department's) and the parameters, and returns the
 changed case and the timeline event; it raises `CaseActionError` (or `CasePermissionError`)
-with a message the user can act on. Deadlines are set by the caller (`ioc.domain.case_catalog`
-and `ioc.domain.work_calendar` know the time limits); this module only carries them.
+with a message the user can act on. `check_may_take(action, actor)` is the part of those checks
+that depends on no case (the action exists; the actor's roles may ever take it, and it is not a
+read-only kiosk): the case service runs it before it looks the case up. Deadlines are set by
+the caller (`ioc.domain.case_catalog` and `ioc.domain.work_calendar` know the time limits); this
+module only carries them.
 """
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, replace
 
-from .access import Principal
+from .access import Principal, allowed
 
 STAGES: tuple[str, ...] = ("reported", "accepted", "verified", "dispatched", "handled", "checked", "closed")
 ENDED: tuple[str, ...] = ("closed", "rejected", "voided", "merged")  # no further action (except none)
@@ -44,12 +47,15 @@ DEFERRAL_MAX_HOURS = 24 * 30
 
 
 class CaseActionError(ValueError):
-    """An action the case's stage or the parameters do not allow; the message says why and
-    `field` names the parameter at fault (`action` when it is the action itself)."""
+    """An action the case's stage or the parameters do not allow; the message says why,
+    `field` names the parameter at fault (`action` when it is the action itself) and `code`,
+    when set, the kind of refusal for a page to word it (`note_too_long`, `already_acknowledged`,
+    `deferral_waiting`, `no_deferral`)."""
 
-    def __init__(self, message: str, field: str = "action"):
+    def __init__(self, message: str, field: str = "action", code: str = ""):
         super().__init__(message)
         self.field = field
+        self.code = code
 
 
 class CasePermissionError(CaseActionError):
@@ -171,6 +177,22 @@ class CaseEvent:
         return asdict(self)
 
 
+def visible_to(case: Case, principal: Principal | None) -> bool:
+    """Whether `principal` may see `case` at all (the one rule of every entry: the portal, the
+    JSON API, Open311, the department systems over MQTT). Staff holding `case:read` see by role:
+    leaders, dispatchers and inspectors every case, a department handler only its department's;
+    a principal without `case:read` (a reporting system) sees the cases it filed itself; a
+    read-only kiosk and everyone else nothing. A case one may not see is answered as if it did
+    not exist."""
+    if principal is None:
+        return False
+    if allowed(principal, "case:read"):
+        if principal.roles & {"leader", "dispatcher", "inspector"}:
+            return True
+        return "handler" in principal.roles and bool(principal.department) and case.department == principal.department
+    return bool(case.filed_by) and case.filed_by == principal.name
+
+
 def allowed_actions(case: Case, principal: Principal | None) -> list[str]:
     """The actions this principal may take on this case now (for buttons and the API)."""
     return [a for a, t in TRANSITIONS.items() if _permitted(case, t, principal) is None and case.stage in t.from_stages
@@ -179,16 +201,38 @@ def allowed_actions(case: Case, principal: Principal | None) -> list[str]:
             and not (a == "acknowledge" and case.acknowledged_at)]
 
 
-def _permitted(case: Case, t: Transition, principal: Principal | None) -> str | None:
-    """None when allowed, else the reason."""
+def check_may_take(action: str, principal: Principal | None) -> None:
+    """Whether `principal` may ever take `action`, whatever the case: the action is one of the
+    workflow's (else `CaseActionError`, field `action`), the principal is signed in, not a
+    read-only kiosk, and holds one of the roles that take it (else `CasePermissionError`).
+    It depends on no case, so a refusal here reveals nothing about one: every entry checks it
+    before it looks the case up (`ioc.casework.service.CaseService.act`)."""
+    t = TRANSITIONS.get(action)
+    if t is None:
+        raise CaseActionError(f"unknown action {action!r}; actions are {', '.join(TRANSITIONS)}")
+    reason = _role_reason(t, principal)
+    if reason:
+        raise CasePermissionError(reason)
+
+
+def _role_reason(t: Transition, principal: Principal | None) -> str | None:
+    """Why `principal` may never take `t` on any case, or None."""
     if principal is None:
         return "sign in first"
     if principal.read_only:
         return "a read-only kiosk session may not act on cases"
-    role = next((r for r in principal.roles if r in t.roles), None)
-    if role is None:
+    if not principal.roles & t.roles:
         holders = ", ".join(sorted(t.roles))
         return f"role {principal.role} may not {t.action} a case ({holders} may)"
+    return None
+
+
+def _permitted(case: Case, t: Transition, principal: Principal | None) -> str | None:
+    """None when allowed, else the reason."""
+    reason = _role_reason(t, principal)
+    if reason:
+        return reason
+    role = next(r for r in principal.roles if r in t.roles)
     if role == "handler" and principal.department != case.department:
         return f"this case is dispatched to {case.department or 'no department'}, not to {principal.department}"
     return None
@@ -214,7 +258,7 @@ def apply(case: Case, action: str, actor: Principal, now_ms: int, note: str = ""
     if t.note_required and not note:
         raise CaseActionError(f"{action} needs a note saying why", "note")
     if len(note) > NOTE_MAX:
-        raise CaseActionError(f"the note is {len(note)} characters; at most {NOTE_MAX} are allowed", "note")
+        raise CaseActionError(f"the note is {len(note)} characters; at most {NOTE_MAX} are allowed", "note", "note_too_long")
     role = next(r for r in sorted(actor.roles) if r in t.roles)
     changes: dict = {}
     detail: dict = {}
@@ -225,7 +269,7 @@ def apply(case: Case, action: str, actor: Principal, now_ms: int, note: str = ""
         detail["department"] = department
     elif action == "acknowledge":
         if case.acknowledged_at:
-            raise CaseActionError("the department has already acknowledged this case")
+            raise CaseActionError("the department has already acknowledged this case", code="already_acknowledged")
         changes["acknowledged_at"] = now_ms
     elif action == "return":
         changes.update(return_count=case.return_count + 1, acknowledged_at=0, pending_deferral={})
@@ -234,14 +278,14 @@ def apply(case: Case, action: str, actor: Principal, now_ms: int, note: str = ""
         changes.update(rework_count=case.rework_count + 1)
     elif action == "request_deferral":
         if case.pending_deferral:
-            raise CaseActionError("a deferral request is already waiting for the dispatcher")
+            raise CaseActionError("a deferral request is already waiting for the dispatcher", code="deferral_waiting")
         if not isinstance(hours, int) or not 1 <= hours <= DEFERRAL_MAX_HOURS:
             raise CaseActionError(f"a deferral asks for 1 to {DEFERRAL_MAX_HOURS} hours", "hours")
         changes["pending_deferral"] = {"hours": hours, "note": note, "by": actor.name, "at": now_ms}
         detail["hours"] = hours
     elif action in ("approve_deferral", "deny_deferral"):
         if not case.pending_deferral:
-            raise CaseActionError("no deferral request is waiting")
+            raise CaseActionError("no deferral request is waiting", code="no_deferral")
         hours = int(case.pending_deferral["hours"])
         detail["hours"] = hours
         changes["pending_deferral"] = {}

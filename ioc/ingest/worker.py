@@ -27,9 +27,9 @@ import orjson
 import redis
 
 from ioc import heap
-from ioc.adapters import alarm_store, counters, deadletters, heartbeats
+from ioc.adapters import counters, deadletters, heartbeats
+from ioc.adapters.alarm_store import AlarmStore
 from ioc.adapters import mqtt as mqtt_adapter
-from ioc.adapters import redis_keys as keys
 from ioc.adapters.redis_client import REDIS_UNAVAILABLE
 from ioc.adapters.telemetry_store import TelemetryStore
 from ioc.domain.geo import CityMap
@@ -53,7 +53,6 @@ def _counters(outcome: Outcome) -> Counter:
     for kind, n in outcome.by_kind.items():
         counts[f"accepted:{kind}"] += n
     return counts
-ALARM_EVENTS_MAXLEN = keys.ALARM_EVENTS_MAXLEN
 
 
 def subscriptions(group: str) -> list[tuple[str, int]]:
@@ -71,6 +70,7 @@ class IngestWorker:
         self.settings = settings
         self.redis = redis_client
         self.city = city
+        self.alarms = AlarmStore(redis_client)
         self.store = TelemetryStore(redis_client, settings.redis_shards, settings.rollup_retention_hours * 3600,
                                     settings.rollup_hourly_retention_days * 86400)
         self.limits = Limits(settings.ingest_max_payload, settings.ingest_max_future_s * 1000, settings.ingest_max_age_s * 1000)
@@ -163,15 +163,13 @@ class IngestWorker:
             self.dropped = 0
         pipe = self.redis.pipeline(transaction=False)
         self.store.write_rule_states(pipe, outcome.rule_states, outcome.quiet_devices)
-        for alarm in outcome.raised:
-            data = orjson.dumps(alarm.to_dict())
-            pipe.hset(keys.ALARMS_ACTIVE, alarm.id, data)
-            pipe.xadd(keys.ALARMS_EVENTS, {"event": "raised", "alarm": data}, maxlen=ALARM_EVENTS_MAXLEN, approximate=True)
+        for alarm in outcome.raised:  # raised unless active already: one `raised` event per activation
+            self.alarms.raise_in(pipe, alarm)
         for alarm, value, ts in outcome.cleared:
             # Conditional clear (drops the alarm and its ack, one `cleared` event): a hand clear
             # that got there first leaves nothing to clear and no second event.
             event = orjson.dumps({**alarm.to_dict(), "value": value, "cleared_at": ts})
-            alarm_store.clear_in(pipe, alarm.id, event)
+            self.alarms.clear_in(pipe, alarm.id, event)
         for r in outcome.rejections:
             deadletters.add_in(pipe, r, self.worker_id, self.settings.deadletter_maxlen)
         if flush_rollups:

@@ -262,26 +262,6 @@ def action_buttons(case: Case, principal: Principal | None) -> list[str]:
     return [a for a in allowed_actions(case, principal) if not (a == "acknowledge" and case.acknowledged_at)]
 
 
-def action_problem(action: str, note: str = "", department: str = "", hours=None, master_id: str = "",
-                   case_id: str = "") -> tuple[str, dict]:
-    """What the case page's inputs lack for `action`, as (i18n key, format values), or ('', {}):
-    checked before asking the workflow, so the refusal is in the page language."""
-    transition = TRANSITIONS.get(action)
-    if transition is None:
-        return "case_err_other", {}
-    note = (note or "").strip()
-    if transition.note_required and not note:
-        return "case_err_note_required", {}
-    if len(note) > NOTE_MAX:
-        return "case_err_note_long", {"n": NOTE_MAX}
-    if action == "request_deferral" and (isinstance(hours, bool) or not isinstance(hours, (int, float))
-                                         or not float(hours).is_integer() or not 1 <= hours <= DEFERRAL_MAX_HOURS):
-        return "case_err_hours", {"n": DEFERRAL_MAX_HOURS}
-    if action == "merge" and (not (master_id or "").strip() or master_id.strip() == case_id):
-        return "case_err_master", {}
-    return "", {}
-
-
 # the phone-report form's fields, by the name a refusal gives them (CaseInputError.field)
 REPORT_FIELDS = {"category": "case_new_class", "class_code": "case_new_class", "lat": "case_new_lat", "lon": "case_new_lon",
                  "address": "case_new_address", "reporter": "case_new_reporter", "description": "case_new_description"}
@@ -300,25 +280,24 @@ def report_error_text(error: Exception, lang: str = "zh") -> str:
 # a workflow refusal's field (CaseInputError.field, or a CaseActionError's when it names one) -> its words
 FIELD_ERRORS = {"note": "case_err_note_required", "department": "case_err_department", "hours": "case_err_hours",
                 "master_id": "case_err_master"}
+# a workflow refusal's code (ioc.domain.cases.CaseActionError.code) -> its words
+CODE_ERRORS = {"note_too_long": "case_err_note_long", "already_acknowledged": "case_err_acknowledged",
+               "deferral_waiting": "case_err_deferral_waiting", "no_deferral": "case_err_no_deferral"}
 
 
 def action_error_text(error: Exception, lang: str = "zh") -> str:
-    """A refused case action in the page language: by the field at fault, by the kind of refusal
-    (permission, the case's stage or state), never the server's English text."""
-    field = getattr(error, "field", "")
+    """A refused case action in the page language: by the kind of refusal (permission, its
+    `code`), the field at fault, else the case's stage or state; never the server's English text."""
+    field, code = getattr(error, "field", ""), getattr(error, "code", "")
     if isinstance(error, CasePermissionError):
         key = "case_err_permission"
+    elif code in CODE_ERRORS:
+        key = CODE_ERRORS[code]
     elif field in FIELD_ERRORS:
         key = FIELD_ERRORS[field]
-    elif "already acknowledged" in str(error):
-        key = "case_err_acknowledged"
-    elif "already waiting" in str(error):
-        key = "case_err_deferral_waiting"
-    elif "no deferral request" in str(error):
-        key = "case_err_no_deferral"
     else:
         key = "case_err_stage"  # the case is no longer where the page showed it
-    return failed_text(key, lang)
+    return failed_text(key, lang, n=NOTE_MAX if key == "case_err_note_long" else DEFERRAL_MAX_HOURS)
 
 
 def failed_text(key: str, lang: str = "zh", **values) -> str:

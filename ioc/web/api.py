@@ -5,6 +5,10 @@ gets 401, a principal without the permission 403, both with a JSON `{"error", "m
 and no data. Errors in the request get 400 with the field at fault; an unknown id gets 404. A
 path under `/api/` that is no route (an id with a `/` in it included) is a JSON 404 too, and a
 route asked with a method it does not take a JSON 405, never the portal's HTML page.
+
+Plain module-level view functions reaching the process's services through `current_services()`;
+`register()` only adds their URL rules. A Redis outage is answered by the one error handler of
+`ioc.web.outage` (503 JSON with `Retry-After`).
 """
 
 from __future__ import annotations
@@ -19,7 +23,6 @@ from werkzeug.exceptions import HTTPException
 from ioc.adapters.alarm_store import AlarmNotFound
 from ioc.adapters.audit_log import ACTIONS as AUDIT_ACTIONS
 from ioc.adapters.city_snapshot import read_city
-from ioc.adapters.redis_client import REDIS_UNAVAILABLE
 from ioc.domain.access import SIGNED_IN
 from ioc.domain.alarm_handling import Acknowledgement, AlarmActionError, escalation
 from ioc.domain.kinds import KINDS
@@ -27,7 +30,7 @@ from ioc.domain.rules import SEVERITIES
 from ioc.views.bigscreen import alarm_words_for, district_ranking, kpis
 
 from .auth import api_principal, client_ip
-from .services import Services
+from .services import Services, current_services
 
 MAX_LIMIT = 10_000
 STREAM_ID = re.compile(r"^\d{1,20}-\d{1,20}$")
@@ -93,164 +96,160 @@ def methods_elsewhere(fallback_endpoint: str) -> list[str]:
     return found
 
 
-def register(server: Flask, services: Services) -> None:
-    shards = services.settings.redis_shards
+def no_route(_rest: str = ""):
+    """Without it, Dash's catch-all page route (`/<path:path>`) would answer an unknown API path
+    with the portal's HTML shell and a 200. Anonymous callers still get 401 (the guard)."""
+    methods = methods_elsewhere("api_no_route")
+    if methods:
+        response, status = _error(405, "method_not_allowed", f"{request.path} takes {', '.join(methods)}, not {request.method}")
+        response.headers["Allow"] = ", ".join(methods)
+        return response, status
+    return _error(404, "not_found", f"no API route or id at {request.path} (the README's JSON API section lists the routes)")
+
+
+def bad_request(e: ApiInputError):
+    return _error(400, "bad_request", str(e), **({"field": e.field} if e.field else {}))
+
+
+def district_ids(services: Services) -> frozenset[str]:
+    return frozenset(d.id for d in services.city.districts)
+
+
+def city_snapshot(services: Services):
+    return read_city(services.redis, services.settings.redis_shards, int(time.time() * 1000))
+
+
+def me():
+    p = api_principal(SIGNED_IN)
+    return jsonify({"name": p.name, "display_name": p.display_name, "roles": sorted(p.roles),
+                    "department": p.department, "kind": p.kind, "read_only": p.read_only})
+
+
+def sensors():
+    api_principal("view:bigscreen")
+    services = current_services()
+    limit, offset = int_arg("limit", 1000, 1, MAX_LIMIT), int_arg("offset", 0, 0, 10**9)
+    kind, district = choice_arg("kind", KINDS), choice_arg("district", district_ids(services))
+    state = choice_arg("state", ("online", "offline"), "'online' or 'offline'")
+    rows = [r for r in services.snapshot.devices() if (not kind or r.kind == kind) and (not district or r.district == district)
+            and (not state or r.online == (state == "online"))]
+    rows.sort(key=lambda r: r.id)
+    return jsonify({"total": len(rows), "offset": offset, "limit": limit,
+                    "items": [asdict(r) for r in rows[offset:offset + limit]]})
+
+
+def sensor(device_id: str):
+    api_principal("view:bigscreen")
+    found = current_services().snapshot.device(device_id)
+    if found is None:
+        return _error(404, "not_found", f"no sensor {device_id!r}")
+    return jsonify(found)
+
+
+def districts():
+    api_principal("view:districts")
+    services = current_services()
+    lang = choice_arg("lang", ("zh", "en")) or "zh"
+    rows = district_ranking(city_snapshot(services), services.city, lang)
+    names = {d.id: d for d in services.city.districts}
+    for row in rows:
+        row.update(name_zh=names[row["id"]].name_zh, name_en=names[row["id"]].name_en, code=names[row["id"]].code)
+    return jsonify({"items": rows})
+
+
+def district(district_id: str):
+    api_principal("view:districts")
+    services = current_services()
+    d = services.city.district(district_id)
+    if d is None:
+        return _error(404, "not_found", f"no district {district_id!r}")
+    snap = city_snapshot(services)
+    return jsonify({"id": d.id, "code": d.code, "name_zh": d.name_zh, "name_en": d.name_en, "area_km2": d.area_km2,
+                    "kpis": asdict(kpis(snap, "zh", district=d.id))})
+
+
+def alarms():
+    api_principal("view:bigscreen")
+    services = current_services()
+    severity, district_id = choice_arg("severity", SEVERITIES), choice_arg("district", district_ids(services))
+    active = services.alarms.active()
+    now_ms = int(time.time() * 1000)
+    names = services.snapshot.device_names({str(a.get("device_id") or "") for a in active})
     policy = services.settings.escalation_policy()
+    items = []
+    for alarm in active:
+        if (severity and alarm.get("severity") != severity) or (district_id and alarm.get("district") != district_id):
+            continue
+        ack = Acknowledgement.from_dict(alarm["ack"]) if alarm.get("ack") else None
+        esc = escalation(alarm, ack, now_ms, policy)
+        items.append({**alarm, "escalated": esc.escalated, "escalated_at": esc.since_ms, **display_texts(alarm, names, services.city)})
+    return jsonify({"total": len(items), "items": items})
 
-    # Without these, Dash's catch-all page route (`/<path:path>`) would answer an unknown API
-    # path with the portal's HTML shell and a 200. Anonymous callers still get 401 (the guard).
-    @server.route("/api/", endpoint="api_no_route", methods=FALLBACK_METHODS)
-    @server.route("/api/<path:_rest>", endpoint="api_no_route", methods=FALLBACK_METHODS)
-    def no_route(_rest: str = ""):
-        methods = methods_elsewhere("api_no_route")
-        if methods:
-            response, status = _error(405, "method_not_allowed", f"{request.path} takes {', '.join(methods)}, not {request.method}")
-            response.headers["Allow"] = ", ".join(methods)
-            return response, status
-        return _error(404, "not_found", f"no API route or id at {request.path} (the README's JSON API section lists the routes)")
 
-    @server.errorhandler(ApiInputError)
-    def bad_request(e):
-        return _error(400, "bad_request", str(e), **({"field": e.field} if e.field else {}))
+def display_texts(alarm: dict, names: dict[str, str], city) -> dict:
+    """What a person reads of an alarm, beside the raw fields: the device's name, the reading,
+    the value and the whole alarm in words, in Chinese and in English."""
+    out = {"device_name": names.get(alarm.get("device_id"), "")}
+    for lang in ("zh", "en"):
+        words = alarm_words_for(alarm, names, city, lang)
+        out.update({f"text_{lang}": words.text(), f"reading_text_{lang}": words.reading,
+                    f"value_text_{lang}": words.value, f"threshold_text_{lang}": words.threshold})
+    return out
 
-    district_ids = frozenset(d.id for d in services.city.districts)
 
-    def unavailable(e):
-        return _error(503, "unavailable", f"Redis is unavailable: {e}")
+def audit():
+    api_principal("view:audit")
+    limit = int_arg("limit", 200, 1, 1000)
+    before = request.args.get("before") or None
+    if before is not None and not STREAM_ID.match(before):
+        raise ApiInputError("before must be an audit entry id such as 1764000000000-0", "before")
+    since = int_arg("since_ms", 0, 0, 10**15) or None
+    action = request.args.get("action", "")
+    if action and not any(a.startswith(action) for a in AUDIT_ACTIONS):
+        raise ApiInputError(f"action must be an audit action or the start of one (auth., case., case.report, …), not {action[:40]!r}",
+                            "action")
+    entries = current_services().audit.recent(limit, before=before, actor=request.args.get("actor", ""), action=action, since_ms=since)
+    return jsonify({"items": [e.to_dict() for e in entries], "next_before": entries[-1].id if len(entries) == limit else None})
 
-    @server.get("/api/v1/me")
-    def me():
-        p = api_principal(SIGNED_IN)
-        return jsonify({"name": p.name, "display_name": p.display_name, "roles": sorted(p.roles),
-                        "department": p.department, "kind": p.kind, "read_only": p.read_only})
 
-    @server.get("/api/v1/sensors")
-    def sensors():
-        api_principal("view:bigscreen")
-        limit, offset = int_arg("limit", 1000, 1, MAX_LIMIT), int_arg("offset", 0, 0, 10**9)
-        kind, district = choice_arg("kind", KINDS), choice_arg("district", district_ids)
-        state = choice_arg("state", ("online", "offline"), "'online' or 'offline'")
-        try:
-            rows = services.snapshot.devices()
-        except REDIS_UNAVAILABLE as e:
-            return unavailable(e)
-        rows = [r for r in rows if (not kind or r.kind == kind) and (not district or r.district == district)
-                and (not state or r.online == (state == "online"))]
-        rows.sort(key=lambda r: r.id)
-        return jsonify({"total": len(rows), "offset": offset, "limit": limit,
-                        "items": [asdict(r) for r in rows[offset:offset + limit]]})
+def alarm_action(permission: str, act):
+    """An operator's action through the process's one `AlarmStore`, as the portal's: the store
+    also invalidates this process's city cache, so the next big-screen snapshot shows it.
+    `act(store, principal, role)` returns the JSON body."""
+    p = api_principal(permission)
+    try:
+        return jsonify(act(current_services().alarms, p, p.acting_role(permission)))
+    except AlarmNotFound as e:
+        return _error(404, "not_found", str(e))
+    except AlarmActionError as e:
+        return _error(400, "bad_request", str(e), field="note")
 
-    @server.get("/api/v1/sensors/<device_id>")
-    def sensor(device_id: str):
-        api_principal("view:bigscreen")
-        try:
-            found = services.snapshot.device(device_id)
-        except REDIS_UNAVAILABLE as e:
-            return unavailable(e)
-        if found is None:
-            return _error(404, "not_found", f"no sensor {device_id!r}")
-        return jsonify(found)
 
-    def snapshot():
-        return read_city(services.redis, shards, int(time.time() * 1000))
+def acknowledge(alarm_id: str):
+    return alarm_action("alarm:acknowledge", lambda store, p, role: store.acknowledge(
+        alarm_id, p.name, role, int(time.time() * 1000), ip=client_ip()).to_dict())
 
-    @server.get("/api/v1/districts")
-    def districts():
-        api_principal("view:districts")
-        lang = choice_arg("lang", ("zh", "en")) or "zh"
-        try:
-            rows = district_ranking(snapshot(), services.city, lang)
-        except REDIS_UNAVAILABLE as e:
-            return unavailable(e)
-        names = {d.id: d for d in services.city.districts}
-        for row in rows:
-            row.update(name_zh=names[row["id"]].name_zh, name_en=names[row["id"]].name_en, code=names[row["id"]].code)
-        return jsonify({"items": rows})
 
-    @server.get("/api/v1/districts/<district_id>")
-    def district(district_id: str):
-        api_principal("view:districts")
-        d = services.city.district(district_id)
-        if d is None:
-            return _error(404, "not_found", f"no district {district_id!r}")
-        try:
-            snap = snapshot()
-        except REDIS_UNAVAILABLE as e:
-            return unavailable(e)
-        return jsonify({"id": d.id, "code": d.code, "name_zh": d.name_zh, "name_en": d.name_en, "area_km2": d.area_km2,
-                        "kpis": asdict(kpis(snap, "zh", district=d.id))})
+def clear(alarm_id: str):
+    body = request.get_json(silent=True)
+    note = body.get("note") if isinstance(body, dict) else request.form.get("note")
+    if note is not None and not isinstance(note, str):
+        raise ApiInputError("note must be a string", "note")
+    return alarm_action("alarm:clear", lambda store, p, role: store.clear(
+        alarm_id, p.name, role, note or "", int(time.time() * 1000), ip=client_ip()))
 
-    @server.get("/api/v1/alarms")
-    def alarms():
-        api_principal("view:bigscreen")
-        severity, district_id = choice_arg("severity", SEVERITIES), choice_arg("district", district_ids)
-        try:
-            active = services.alarms.active()
-        except REDIS_UNAVAILABLE as e:
-            return unavailable(e)
-        now_ms = int(time.time() * 1000)
-        try:
-            names = services.snapshot.device_names({str(a.get("device_id") or "") for a in active})
-        except REDIS_UNAVAILABLE as e:
-            return unavailable(e)
-        items = []
-        for alarm in active:
-            if (severity and alarm.get("severity") != severity) or (district_id and alarm.get("district") != district_id):
-                continue
-            ack = Acknowledgement.from_dict(alarm["ack"]) if alarm.get("ack") else None
-            esc = escalation(alarm, ack, now_ms, policy)
-            items.append({**alarm, "escalated": esc.escalated, "escalated_at": esc.since_ms, **display_texts(alarm, names)})
-        return jsonify({"total": len(items), "items": items})
 
-    def display_texts(alarm: dict, names: dict[str, str]) -> dict:
-        """What a person reads of an alarm, beside the raw fields: the device's name, the reading,
-        the value and the whole alarm in words, in Chinese and in English."""
-        out = {"device_name": names.get(alarm.get("device_id"), "")}
-        for lang in ("zh", "en"):
-            words = alarm_words_for(alarm, names, services.city, lang)
-            out.update({f"text_{lang}": words.text(), f"reading_text_{lang}": words.reading,
-                        f"value_text_{lang}": words.value, f"threshold_text_{lang}": words.threshold})
-        return out
+READ_ROUTES = (("/api/v1/me", me), ("/api/v1/sensors", sensors), ("/api/v1/sensors/<device_id>", sensor),
+               ("/api/v1/districts", districts), ("/api/v1/districts/<district_id>", district), ("/api/v1/alarms", alarms),
+               ("/api/v1/audit", audit))
+ACTION_ROUTES = (("/api/v1/alarms/<alarm_id>/acknowledge", acknowledge), ("/api/v1/alarms/<alarm_id>/clear", clear))
 
-    def _alarm_action(alarm_id: str, permission: str, act):
-        p = api_principal(permission)
-        try:
-            return jsonify(act(p, p.acting_role(permission)))
-        except AlarmNotFound as e:
-            return _error(404, "not_found", str(e))
-        except AlarmActionError as e:
-            return _error(400, "bad_request", str(e), field="note")
-        except REDIS_UNAVAILABLE as e:
-            return unavailable(e)
 
-    @server.post("/api/v1/alarms/<alarm_id>/acknowledge")
-    def acknowledge(alarm_id: str):
-        return _alarm_action(alarm_id, "alarm:acknowledge", lambda p, role: services.alarms.acknowledge(
-            alarm_id, p.name, role, int(time.time() * 1000), ip=client_ip()).to_dict())
-
-    @server.post("/api/v1/alarms/<alarm_id>/clear")
-    def clear(alarm_id: str):
-        body = request.get_json(silent=True)
-        note = body.get("note") if isinstance(body, dict) else request.form.get("note")
-        if note is not None and not isinstance(note, str):
-            raise ApiInputError("note must be a string", "note")
-        return _alarm_action(alarm_id, "alarm:clear", lambda p, role: services.alarms.clear(
-            alarm_id, p.name, role, note or "", int(time.time() * 1000), ip=client_ip()))
-
-    @server.get("/api/v1/audit")
-    def audit():
-        api_principal("view:audit")
-        limit = int_arg("limit", 200, 1, 1000)
-        before = request.args.get("before") or None
-        if before is not None and not STREAM_ID.match(before):
-            raise ApiInputError("before must be an audit entry id such as 1764000000000-0", "before")
-        since = int_arg("since_ms", 0, 0, 10**15) or None
-        action = request.args.get("action", "")
-        if action and not any(a.startswith(action) for a in AUDIT_ACTIONS):
-            raise ApiInputError(f"action must be an audit action or the start of one (auth., case., case.report, …), not {action[:40]!r}",
-                                "action")
-        try:
-            entries = services.audit.recent(limit, before=before, actor=request.args.get("actor", ""), action=action, since_ms=since)
-        except REDIS_UNAVAILABLE as e:
-            return unavailable(e)
-        return jsonify({"items": [e.to_dict() for e in entries], "next_before": entries[-1].id if len(entries) == limit else None})
+def register(server: Flask, services: Services) -> None:
+    server.add_url_rule("/api/", endpoint="api_no_route", view_func=no_route, methods=FALLBACK_METHODS)
+    server.add_url_rule("/api/<path:_rest>", endpoint="api_no_route", view_func=no_route, methods=FALLBACK_METHODS)
+    server.register_error_handler(ApiInputError, bad_request)
+    for rule, view in READ_ROUTES:
+        server.add_url_rule(rule, view_func=view, methods=["GET"])
+    for rule, view in ACTION_ROUTES:
+        server.add_url_rule(rule, view_func=view, methods=["POST"])

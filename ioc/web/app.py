@@ -7,12 +7,12 @@ from pathlib import Path
 import dash
 
 import callbacks
-import layouts
 from ioc.i18n import t
 from ioc.settings import Settings
+from layouts.shell import shell
 
-from . import api, cases_api, health, map_data, open311, security_headers
-from .auth import setup_auth
+from . import api, cases_api, dash_guard, guard, health, map_data, open311, pages, security_headers, sign_in
+from .outage import install_error_handler
 from .prejson import use_orjson
 from .services import Services
 
@@ -32,17 +32,17 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         suppress_callback_exceptions=False,
         compress=True,  # gzip/brotli (Flask-Compress): the 50,000-device layer is ~10x smaller on the wire
     )
-    if services.users is None:
-        raise RuntimeError("the portal needs Redis (REDIS_URL) for its users and sessions")
-    setup_auth(app, services, services.users)
-    app.layout = layouts.root(settings)
-    app.validation_layout = layouts.validation_layout(settings, services.city)
-    callbacks.register(app, services)
-    health.register(app.server, services)
-    api.register(app.server, services)
-    map_data.register(app.server, services)
-    cases_api.register(app.server, services)
-    open311.register(app.server, services)
-    security_headers.install(app.server, settings, app.csp_hashes)  # CSP, framing, no-store; secrets out of logs
-    app.server.extensions["ioc_services"] = services
+    server = app.server
+    server.extensions["ioc_services"] = services  # reached in requests through `current_services()`
+    server.extensions["ioc_users"] = services.users  # the user store, for tests and tools
+    guard.install(server, services)  # sessions, bearer tokens, the guard before every route
+    server.register_blueprint(sign_in.blueprint)  # /login, /logout, /kiosk/<secret>
+    dash_guard.install(app)  # the permission of every Dash callback
+    app.layout = shell(settings)
+    app.validation_layout = pages.validation_layout(settings, services.city)
+    callbacks.register(app, services)  # the frame's and every page's (the page table's modules)
+    for module in (health, api, map_data, cases_api, open311):
+        module.register(server, services)
+    install_error_handler(server)  # a Redis outage: 503 for every route, in one place
+    security_headers.install(server, settings, app.csp_hashes)  # CSP, framing, no-store; secrets out of logs
     return app

@@ -1,8 +1,14 @@
 """`/api/v1/cases…` (JSON for other systems, same rules as the portal) and Open311 GeoReport v2.
 
-Both go through `ioc.casework.service.CaseService`, so a report or an action follows the same
-rules whichever door it comes in by. A department handler sees only its department's cases
-(others answer 404, as if they did not exist).
+Both go through the process's one `ioc.casework.service.CaseService` (`Services.cases`), so a
+report, a read or an action follows the same rules whichever door it comes in by: who may see a
+case (`ioc.domain.cases.visible_to`: a department handler only its department's, others answer
+404 as if they did not exist), every input's checks, and one mapping of refusals to answers
+(`ioc.casework.service.refusal`). These routes only parse the request and word the answer.
+
+Plain module-level view functions reaching the process's services through `current_services()`;
+`register()` only adds their URL rules. A Redis outage is answered by the one error handler of
+`ioc.web.outage` (503 JSON with `Retry-After`).
 """
 
 from __future__ import annotations
@@ -10,24 +16,21 @@ from __future__ import annotations
 import re
 import time
 
-import redis
 from flask import Flask, jsonify, request
 
 from ioc.adapters.case_index import CaseIndexLoading
-from ioc.adapters.case_store import CaseConflict, CaseNotFound
-from ioc.adapters.redis_client import REDIS_UNAVAILABLE
 from ioc.casework.reports import report_id_of
-from ioc.casework.service import CaseInputError, CaseService
+from ioc.casework.service import CASE_REFUSALS, refusal
 from ioc.domain import case_catalog
-from ioc.domain.access import SIGNED_IN, Principal, allowed
+from ioc.domain.access import SIGNED_IN
 from ioc.domain.case_indicators import FORMULAS, GROUP_KEYS, PERIOD_KINDS, indicators_of, period_bounds, rank_departments
-from ioc.domain.cases import STAGES, CaseActionError, CasePermissionError, TRANSITIONS, allowed_actions
+from ioc.domain.cases import STAGES, TRANSITIONS, allowed_actions
 from ioc.domain.clock import local_iso
 from ioc.domain.departments import all_departments
 
 from .api import ApiInputError, choice_arg, flag_arg, int_arg
 from .auth import api_principal, client_ip
-from .services import Services
+from .services import Services, current_services
 
 MAX_LIMIT = 1000
 SOURCE = re.compile(r"^[a-z0-9_-]{1,32}$")
@@ -41,11 +44,10 @@ def _iso(ms: int) -> str | None:
     return local_iso(ms) if ms else None
 
 
-def visible_to(case, principal: Principal) -> bool:
-    """A handler (without a wider role) sees only its department's cases."""
-    if principal.roles & {"leader", "dispatcher", "inspector"}:
-        return True
-    return "handler" in principal.roles and bool(principal.department) and case.department == principal.department
+def refused(error: Exception):
+    """The JSON answer to a refusal of the case service (the one mapping: `refusal`)."""
+    r = refusal(error)
+    return _error(r.status, r.error, r.message, **r.extra())
 
 
 def case_json(case, now_ms: int) -> dict:
@@ -54,161 +56,125 @@ def case_json(case, now_ms: int) -> dict:
             "open": case.is_open, "overdue": case.overdue(now_ms)}
 
 
+def departments_of(services: Services) -> dict:
+    return {d.id: d for d in all_departments(services.city)}
+
+
+def catalog():
+    api_principal(SIGNED_IN)
+    return jsonify({
+        "classes": [{"code": m.code, "major": m.major, "kind": m.kind, "name_zh": m.name_zh, "name_en": m.name_en,
+                     "department": m.department, "urgent": m.urgent, "calendar_hours": m.calendar_hours, "limits_hours": m.limits}
+                    for m in case_catalog.MINOR_CLASSES.values()],
+        "departments": [{"id": d.id, "name_zh": d.name_zh, "name_en": d.name_en, "kind": d.kind, "district": d.district}
+                        for d in departments_of(current_services()).values()],
+        "stages": list(STAGES), "actions": {a: {"roles": sorted(t.roles), "from": list(t.from_stages), "to": t.to_stage,
+                                                "note_required": t.note_required} for a, t in TRANSITIONS.items()},
+    })
+
+
+def case_indicators():
+    """GB/T 30428 indicators for a period, overall and per group, with the department ranking."""
+    api_principal("view:indicators")
+    period = choice_arg("period", PERIOD_KINDS) or "month"
+    group = choice_arg("group", GROUP_KEYS) or "department"
+    offset = int_arg("offset", 0, -100_000, 100_000)
+    now = int(time.time() * 1000)
+    try:
+        start, end = period_bounds(period, now, offset)
+    except (ValueError, OverflowError):
+        raise ApiInputError(f"offset {offset} moves the {period} out of the calendar", "offset") from None
+    try:
+        facts = current_services().case_index.facts()
+    except CaseIndexLoading as e:  # the first read of every case, at city scale: not an outage
+        response, status = _error(503, "unavailable", f"{e}; try again in a few seconds")
+        response.headers["Retry-After"] = "5"
+        return response, status
+    overall, by = indicators_of(facts.facts, start, end, now, by=(group,))
+    groups = by[group]
+    body = {"period": period, "start": _iso(start), "end": _iso(end), "overall": overall.to_dict(),
+            "groups": {k: v.to_dict() for k, v in groups.items()}, "formulas": FORMULAS}
+    if group == "department":
+        body["ranking"] = [{"rank": r.rank, "department": r.key, "score": r.score} for r in rank_departments(groups)]
+    return jsonify(body)
+
+
+def list_cases():
+    p = api_principal("case:read")
+    services = current_services()
+    limit, offset = int_arg("limit", 200, 1, MAX_LIMIT), int_arg("offset", 0, 0, 10**9)
+    # every filter value is checked: a malformed one is a 400 naming it, never a filter that matches nothing
+    filters = {"stage": choice_arg("stage", STAGES), "district": choice_arg("district", frozenset(d.id for d in services.city.districts)),
+               "class_code": choice_arg("class_code", case_catalog.MINOR_CLASSES, "a minor-class code (GET /api/v1/catalog lists them)"),
+               "department": choice_arg("department", departments_of(services), "a department id (GET /api/v1/catalog lists them)")}
+    source = request.args.get("source", "")
+    if source and not SOURCE.match(source):
+        raise ApiInputError("source must be 1-32 characters of a-z, 0-9, '_' or '-'", "source")
+    filters = {k: v for k, v in {**filters, "source": source}.items() if v}
+    open_only, overdue_only, urgent_only = flag_arg("open", True), flag_arg("overdue"), flag_arg("urgent")
+    now = int(time.time() * 1000)
+    rows = [c for c in services.cases.cases_for(p, open_only) if all(getattr(c, k) == v for k, v in filters.items())]
+    if overdue_only:
+        rows = [c for c in rows if c.overdue(now)]
+    if urgent_only:
+        rows = [c for c in rows if c.urgent]
+    rows.sort(key=lambda c: (-c.created_at, c.id))
+    return jsonify({"total": len(rows), "offset": offset, "limit": limit,
+                    "items": [case_json(c, now) for c in rows[offset:offset + limit]]})
+
+
+def get_case(case_id: str):
+    p = api_principal("case:read")
+    try:
+        case, timeline = current_services().cases.timeline_for(case_id, p)
+    except CASE_REFUSALS as e:
+        return refused(e)
+    now = int(time.time() * 1000)
+    return jsonify({**case_json(case, now), "timeline": [e.to_dict() for e in timeline],
+                    "allowed_actions": allowed_actions(case, p)})
+
+
+def create_case():
+    p = api_principal("case:report")
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        return _error(400, "bad_request", "send a JSON object", field="body")
+    source = str(body.get("source") or ("phone" if "dispatcher" in p.roles else "inspector" if "inspector" in p.roles else "api"))
+    if not SOURCE.match(source):
+        return _error(400, "bad_request", "source must be 1-32 characters of a-z, 0-9, '_' or '-'", field="source")
+    for name in ("category", "lat", "lon"):
+        if name not in body:
+            return _error(400, "bad_request", f"{name} is required", field=name)
+    try:  # lengths, links and the report id: the rules of every intake (ioc.casework.reports), never cut
+        case, created = current_services().cases.report(
+            class_code=str(body["category"]), lat=body["lat"], lon=body["lon"], source=source, actor=p.name,
+            role=p.acting_role("case:report"), description=body.get("description"), report_id=report_id_of(body.get("report_id")),
+            reporter=body.get("reporter"), media=body.get("media"), address=body.get("address"), ip=client_ip())
+    except CASE_REFUSALS as e:
+        return refused(e)
+    return jsonify({**case_json(case, int(time.time() * 1000)), "created": created}), (201 if created else 200)
+
+
+def act(case_id: str):
+    p = api_principal(SIGNED_IN)
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        return _error(400, "bad_request", "send a JSON object with an action", field="action")
+    try:  # every check of the inputs, the action, the case and the version is the service's, in its one order
+        changed = current_services().cases.act(case_id, body.get("action"), p, expected_version=body.get("version"),
+                                               note=body.get("note"), department=body.get("department"), hours=body.get("hours"),
+                                               master_id=body.get("master_id"), ip=client_ip())
+    except CASE_REFUSALS as e:
+        return refused(e)
+    return jsonify(case_json(changed, int(time.time() * 1000)))
+
+
+ROUTES = (("/api/v1/catalog", catalog, "GET"), ("/api/v1/indicators", case_indicators, "GET"), ("/api/v1/cases", list_cases, "GET"),
+          ("/api/v1/cases/<case_id>", get_case, "GET"), ("/api/v1/cases", create_case, "POST"),
+          ("/api/v1/cases/<case_id>/actions", act, "POST"))
+
+
 def register(server: Flask, services: Services) -> None:
-    if services.redis is None:
-        return
-    cases = CaseService.from_settings(services.redis, services.city, services.settings)
-    server.extensions["ioc_cases"] = cases
-    departments = {d.id: d for d in all_departments(services.city)}
-    district_ids = frozenset(d.id for d in services.city.districts)
-
-    def unavailable(e):
-        return _error(503, "unavailable", f"Redis is unavailable: {e}")
-
-    @server.get("/api/v1/catalog")
-    def catalog():
-        api_principal(SIGNED_IN)
-        return jsonify({
-            "classes": [{"code": m.code, "major": m.major, "kind": m.kind, "name_zh": m.name_zh, "name_en": m.name_en,
-                         "department": m.department, "urgent": m.urgent, "calendar_hours": m.calendar_hours, "limits_hours": m.limits}
-                        for m in case_catalog.MINOR_CLASSES.values()],
-            "departments": [{"id": d.id, "name_zh": d.name_zh, "name_en": d.name_en, "kind": d.kind, "district": d.district}
-                            for d in departments.values()],
-            "stages": list(STAGES), "actions": {a: {"roles": sorted(t.roles), "from": list(t.from_stages), "to": t.to_stage,
-                                                    "note_required": t.note_required} for a, t in TRANSITIONS.items()},
-        })
-
-    @server.get("/api/v1/indicators")
-    def case_indicators():
-        """GB/T 30428 indicators for a period, overall and per group, with the department ranking."""
-        api_principal("view:indicators")
-        period = choice_arg("period", PERIOD_KINDS) or "month"
-        group = choice_arg("group", GROUP_KEYS) or "department"
-        offset = int_arg("offset", 0, -100_000, 100_000)
-        now = int(time.time() * 1000)
-        try:
-            start, end = period_bounds(period, now, offset)
-        except (ValueError, OverflowError):
-            raise ApiInputError(f"offset {offset} moves the {period} out of the calendar", "offset") from None
-        try:
-            if services.case_index is None:
-                raise redis.ConnectionError("REDIS_URL is not set")
-            facts = services.case_index.facts()
-            overall, by = indicators_of(facts.facts, start, end, now, by=(group,))
-            groups = by[group]
-        except CaseIndexLoading as e:
-            response, status = _error(503, "unavailable", f"{e}; try again in a few seconds")
-            response.headers["Retry-After"] = "5"
-            return response, status
-        except REDIS_UNAVAILABLE as e:
-            return unavailable(e)
-        body = {"period": period, "start": _iso(start), "end": _iso(end), "overall": overall.to_dict(),
-                "groups": {k: v.to_dict() for k, v in groups.items()}, "formulas": FORMULAS}
-        if group == "department":
-            body["ranking"] = [{"rank": r.rank, "department": r.key, "score": r.score} for r in rank_departments(groups)]
-        return jsonify(body)
-
-    @server.get("/api/v1/cases")
-    def list_cases():
-        p = api_principal("case:read")
-        limit, offset = int_arg("limit", 200, 1, MAX_LIMIT), int_arg("offset", 0, 0, 10**9)
-        # every filter value is checked: a malformed one is a 400 naming it, never a filter that matches nothing
-        filters = {"stage": choice_arg("stage", STAGES), "district": choice_arg("district", district_ids),
-                   "class_code": choice_arg("class_code", case_catalog.MINOR_CLASSES, "a minor-class code (GET /api/v1/catalog lists them)"),
-                   "department": choice_arg("department", departments, "a department id (GET /api/v1/catalog lists them)")}
-        source = request.args.get("source", "")
-        if source and not SOURCE.match(source):
-            raise ApiInputError("source must be 1-32 characters of a-z, 0-9, '_' or '-'", "source")
-        filters = {k: v for k, v in {**filters, "source": source}.items() if v}
-        open_only, overdue_only, urgent_only = flag_arg("open", True), flag_arg("overdue"), flag_arg("urgent")
-        now = int(time.time() * 1000)
-        try:
-            found = cases.store.open_cases() if open_only else cases.store.all()
-        except REDIS_UNAVAILABLE as e:
-            return unavailable(e)
-        rows = [c for c in found if visible_to(c, p) and all(getattr(c, k) == v for k, v in filters.items())]
-        if overdue_only:
-            rows = [c for c in rows if c.overdue(now)]
-        if urgent_only:
-            rows = [c for c in rows if c.urgent]
-        rows.sort(key=lambda c: (-c.created_at, c.id))
-        return jsonify({"total": len(rows), "offset": offset, "limit": limit,
-                        "items": [case_json(c, now) for c in rows[offset:offset + limit]]})
-
-    @server.get("/api/v1/cases/<case_id>")
-    def get_case(case_id: str):
-        p = api_principal("case:read")
-        try:
-            case = cases.store.find(case_id)
-            if case is None or not visible_to(case, p):
-                return _error(404, "not_found", f"no case {case_id!r}")
-            timeline = cases.store.timeline(case_id)
-        except REDIS_UNAVAILABLE as e:
-            return unavailable(e)
-        now = int(time.time() * 1000)
-        return jsonify({**case_json(case, now), "timeline": [e.to_dict() for e in timeline],
-                        "allowed_actions": allowed_actions(case, p)})
-
-    @server.post("/api/v1/cases")
-    def create_case():
-        p = api_principal("case:report")
-        body = request.get_json(silent=True)
-        if not isinstance(body, dict):
-            return _error(400, "bad_request", "send a JSON object", field="body")
-        source = str(body.get("source") or ("phone" if "dispatcher" in p.roles else "inspector" if "inspector" in p.roles else "api"))
-        if not SOURCE.match(source):
-            return _error(400, "bad_request", "source must be 1-32 characters of a-z, 0-9, '_' or '-'", field="source")
-        for name in ("category", "lat", "lon"):
-            if name not in body:
-                return _error(400, "bad_request", f"{name} is required", field=name)
-        try:  # lengths, links and the report id: the rules of every intake (ioc.casework.reports), never cut
-            case, created = cases.report(class_code=str(body["category"]), lat=body["lat"], lon=body["lon"], source=source,
-                                         actor=p.name, role=p.acting_role("case:report"), description=_text(body, "description"),
-                                         report_id=report_id_of(body.get("report_id")), reporter=_text(body, "reporter"),
-                                         media=body.get("media"), address=_text(body, "address"), ip=client_ip())
-        except CaseInputError as e:
-            return _error(400, "bad_request", str(e), field=e.field)
-        except REDIS_UNAVAILABLE as e:
-            return unavailable(e)
-        return jsonify({**case_json(case, int(time.time() * 1000)), "created": created}), (201 if created else 200)
-
-    @server.post("/api/v1/cases/<case_id>/actions")
-    def act(case_id: str):
-        p = api_principal(SIGNED_IN)
-        body = request.get_json(silent=True)
-        if not isinstance(body, dict) or not isinstance(body.get("action"), str):
-            return _error(400, "bad_request", "send a JSON object with an action", field="action")
-        version = body.get("version")
-        if version is not None and (isinstance(version, bool) or not isinstance(version, int)):
-            return _error(400, "bad_request", "version must be the integer version you read", field="version")
-        hours = body.get("hours", 0)
-        if isinstance(hours, bool) or not isinstance(hours, int):
-            return _error(400, "bad_request", "hours must be an integer", field="hours")
-        try:
-            case = cases.store.find(case_id)
-            if case is None or (allowed(p, "case:read") and not visible_to(case, p)):
-                return _error(404, "not_found", f"no case {case_id!r}")
-            changed = cases.act(case_id, body["action"], p, expected_version=version, note=_text(body, "note"),
-                                department=_text(body, "department"), hours=hours, master_id=_text(body, "master_id"), ip=client_ip())
-        except CaseNotFound as e:
-            return _error(404, "not_found", str(e))
-        except CaseConflict as e:
-            return _error(409, "conflict", str(e), version=e.stored)
-        except CasePermissionError as e:
-            return _error(403, "forbidden", str(e))
-        except CaseInputError as e:
-            return _error(400, "bad_request", str(e), field=e.field)
-        except CaseActionError as e:
-            return _error(400, "bad_request", str(e), field=e.field)
-        except REDIS_UNAVAILABLE as e:
-            return unavailable(e)
-        return jsonify(case_json(changed, int(time.time() * 1000)))
-
-
-def _text(body: dict, name: str) -> str:
-    value = body.get(name)
-    if value is None:
-        return ""
-    if not isinstance(value, str):
-        raise CaseInputError(name, f"{name} must be a string")
-    return value
+    server.extensions["ioc_cases"] = services.cases  # the same one service (tests and tools reach it here)
+    for rule, view, method in ROUTES:
+        server.add_url_rule(rule, view_func=view, methods=[method])

@@ -13,41 +13,42 @@ from ioc.adapters import redis_keys as keys
 from ioc.adapters.redis_client import REDIS_UNAVAILABLE
 
 from .metrics import metric_families, registry_for
-from .services import Services
+from .services import Services, current_services
 
 
-def register(server: Flask, services: Services) -> None:
-    @server.get("/healthz")
-    def healthz():
-        checks = {}
-        try:
-            ok = bool(services.redis and services.redis.ping())
-            checks["redis"] = {"ok": ok, "detail": "PONG" if ok else "REDIS_URL is not set"}
-        except REDIS_UNAVAILABLE as e:
-            checks["redis"] = {"ok": False, "detail": str(e)}
-        ok, detail = services.broker.check()
-        checks["mqtt"] = {"ok": ok, "detail": detail}
-        healthy = all(c["ok"] for c in checks.values())
-        body = {"status": "ok" if healthy else "unavailable", "checks": checks, "time_ms": int(time.time() * 1000)}
-        return jsonify(body), (200 if healthy else 503)
+def healthz():
+    """200 when Redis answers PING and the broker accepts a connection, else 503; either way
+    JSON naming each check. The outage is this route's answer, so it checks Redis itself."""
+    services = current_services()
+    checks = {}
+    try:
+        services.redis.ping()
+        checks["redis"] = {"ok": True, "detail": "PONG"}
+    except REDIS_UNAVAILABLE as e:
+        checks["redis"] = {"ok": False, "detail": str(e)}
+    ok, detail = services.broker.check()
+    checks["mqtt"] = {"ok": ok, "detail": detail}
+    healthy = all(c["ok"] for c in checks.values())
+    body = {"status": "ok" if healthy else "unavailable", "checks": checks, "time_ms": int(time.time() * 1000)}
+    return jsonify(body), (200 if healthy else 503)
 
-    @server.get("/metrics")
-    def metrics():
-        if services.snapshot is None:
-            return Response("REDIS_URL is not set\n", status=503, mimetype="text/plain")
-        try:
-            snap = services.snapshot
-            fleet = snap.fleet()
-            severities = Counter(a.get("severity") for a in snap.active_alarms())
-            now_ms = time.time() * 1000
-            live_workers = sum(1 for w in snap.workers().values()
-                               if now_ms - w.get("seen_ms", 0) < 30_000 and w.get("role") != "cases")  # ingest workers only
-            families = metric_families(
-                snap.counters(), fleet.devices, fleet.online, severities,
-                services.redis.xlen(keys.DEADLETTER), live_workers,
-            )
-        except REDIS_UNAVAILABLE as e:
-            return Response(f"Redis unavailable: {e}\n", status=503, mimetype="text/plain")
-        # the classic text format generate_latest writes; `content_type` is sent as is (`mimetype`
-        # would have Flask append a second charset)
-        return Response(generate_latest(registry_for(families)), content_type=CONTENT_TYPE_PLAIN_0_0_4)
+
+def metrics():
+    """Prometheus text of the whole pipeline (a Redis outage: 503, by `ioc.web.outage`)."""
+    services = current_services()
+    snap = services.snapshot
+    fleet = snap.fleet()
+    severities = Counter(a.get("severity") for a in snap.active_alarms())
+    now_ms = time.time() * 1000
+    live_workers = sum(1 for w in snap.workers().values()
+                       if now_ms - w.get("seen_ms", 0) < 30_000 and w.get("role") != "cases")  # ingest workers only
+    families = metric_families(snap.counters(), fleet.devices, fleet.online, severities,
+                               services.redis.xlen(keys.DEADLETTER), live_workers)
+    # the classic text format generate_latest writes; `content_type` is sent as is (`mimetype`
+    # would have Flask append a second charset)
+    return Response(generate_latest(registry_for(families)), content_type=CONTENT_TYPE_PLAIN_0_0_4)
+
+
+def register(server: Flask, services: Services | None = None) -> None:
+    server.add_url_rule("/healthz", view_func=healthz, methods=["GET"])
+    server.add_url_rule("/metrics", view_func=metrics, methods=["GET"])

@@ -14,67 +14,63 @@ import gzip
 import orjson
 from flask import Flask, Response, request
 
-from ioc.adapters.redis_client import REDIS_UNAVAILABLE
 from ioc.domain.kinds import KINDS
 from ioc.i18n import resolve_lang, t
 from ioc.views.bigscreen import DEVICES_URL, devices_geojson
 from ioc.views.readings import reading_lines, reading_time
 
 from .auth import api_principal
-from .services import Services
+from .services import Services, current_services
 
-def register(server: Flask, services: Services) -> None:
-    @server.get(DEVICES_URL)
-    def map_devices():
-        api_principal("view:bigscreen")
-        district = request.args.get("district", "")
-        if services.city_cache is None:
-            return Response(orjson.dumps({"error": "unavailable", "message": "REDIS_URL is not set"}), 503, mimetype="application/json")
-        try:
-            fleet = services.city_cache.devices()
-        except REDIS_UNAVAILABLE as e:
-            return Response(orjson.dumps({"error": "unavailable", "message": f"Redis is unavailable: {e}"}), 503,
-                            mimetype="application/json")
-        if district and district not in {d.id for d in services.city.districts}:
-            return Response(orjson.dumps({"error": "not_found", "message": f"no district {district!r}"}), 404,
-                            mimetype="application/json")
-        key = ("map-devices", district)
-        body = fleet.derived.get(key)
-        if body is None:  # once per registry version and district, shared by every viewer of the process
-            rows = fleet.in_district(district) if district else fleet.devices
-            raw = orjson.dumps(devices_geojson(rows))
-            body = fleet.derived[key] = (raw, gzip.compress(raw, 6))
-        raw, packed = body
-        if "gzip" in request.headers.get("Accept-Encoding", ""):
-            response = Response(packed, mimetype="application/geo+json")
-            response.headers["Content-Encoding"] = "gzip"
-        else:
-            response = Response(raw, mimetype="application/geo+json")
-        response.headers["Vary"] = "Accept-Encoding"
-        return response
 
-    @server.get(DEVICES_URL + "/<device_id>")
-    def map_device(device_id: str):
-        """What the device tooltip shows: name, kind and state in words, the latest reading line by line."""
-        api_principal("view:bigscreen")
-        lang = resolve_lang(request.args.get("lang"), services.settings.lang)
-        if services.snapshot is None:
-            return Response(orjson.dumps({"error": "unavailable", "message": "REDIS_URL is not set"}), 503, mimetype="application/json")
-        try:
-            device = services.snapshot.device(device_id)
-        except REDIS_UNAVAILABLE as e:
-            return Response(orjson.dumps({"error": "unavailable", "message": f"Redis is unavailable: {e}"}), 503,
-                            mimetype="application/json")
-        if device is None:
-            return Response(orjson.dumps({"error": "not_found", "message": f"no device {device_id!r}"}), 404,
-                            mimetype="application/json")
-        meta, latest = device["meta"], device["latest"]
-        kind = KINDS.get(meta.get("kind", ""))
-        body = {
-            "id": device_id, "name": meta.get("name") or device_id,
-            "kind": (kind.name_en if lang == "en" else kind.name_zh) if kind else meta.get("kind", ""),
-            "state": t("tooltip_online" if device["state"] == "online" else "tooltip_offline", lang),
-            "time": reading_time(latest), "lines": reading_lines(meta.get("kind", ""), latest, lang),
-            "empty": t("tooltip_no_reading", lang),
-        }
-        return Response(orjson.dumps(body), mimetype="application/json")
+def _error(status: int, error: str, message: str) -> Response:
+    return Response(orjson.dumps({"error": error, "message": message}), status, mimetype="application/json")
+
+
+def map_devices():
+    """The device layer (of one district with `?district=`), gzip-compressed for a client that takes it."""
+    api_principal("view:bigscreen")
+    services = current_services()
+    district = request.args.get("district", "")
+    fleet = services.city_cache.devices()
+    if district and district not in {d.id for d in services.city.districts}:
+        return _error(404, "not_found", f"no district {district!r}")
+    key = ("map-devices", district)
+    body = fleet.derived.get(key)
+    if body is None:  # once per registry version and district, shared by every viewer of the process
+        rows = fleet.in_district(district) if district else fleet.devices
+        raw = orjson.dumps(devices_geojson(rows))
+        body = fleet.derived[key] = (raw, gzip.compress(raw, 6))
+    raw, packed = body
+    if "gzip" in request.headers.get("Accept-Encoding", ""):
+        response = Response(packed, mimetype="application/geo+json")
+        response.headers["Content-Encoding"] = "gzip"
+    else:
+        response = Response(raw, mimetype="application/geo+json")
+    response.headers["Vary"] = "Accept-Encoding"
+    return response
+
+
+def map_device(device_id: str):
+    """What the device tooltip shows: name, kind and state in words, the latest reading line by line."""
+    api_principal("view:bigscreen")
+    services = current_services()
+    lang = resolve_lang(request.args.get("lang"), services.settings.lang)
+    device = services.snapshot.device(device_id)
+    if device is None:
+        return _error(404, "not_found", f"no device {device_id!r}")
+    meta, latest = device["meta"], device["latest"]
+    kind = KINDS.get(meta.get("kind", ""))
+    body = {
+        "id": device_id, "name": meta.get("name") or device_id,
+        "kind": (kind.name_en if lang == "en" else kind.name_zh) if kind else meta.get("kind", ""),
+        "state": t("tooltip_online" if device["state"] == "online" else "tooltip_offline", lang),
+        "time": reading_time(latest), "lines": reading_lines(meta.get("kind", ""), latest, lang),
+        "empty": t("tooltip_no_reading", lang),
+    }
+    return Response(orjson.dumps(body), mimetype="application/json")
+
+
+def register(server: Flask, services: Services | None = None) -> None:
+    server.add_url_rule(DEVICES_URL, view_func=map_devices, methods=["GET"])
+    server.add_url_rule(DEVICES_URL + "/<device_id>", view_func=map_device, methods=["GET"])

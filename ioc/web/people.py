@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import threading
 import time
+import weakref
 
 from ioc.adapters.redis_client import REDIS_UNAVAILABLE
 
 
 class DisplayNames:
     def __init__(self, users, ttl_s: float = 30.0, clock=time.monotonic):
-        self.users = users  # a UserStore, or None when the portal runs without Redis
+        self.users = users  # a UserStore
         self.ttl_s = ttl_s
         self.clock = clock
         self._names: dict[str, str] = {}
@@ -20,9 +21,8 @@ class DisplayNames:
         self._lock = threading.Lock()
 
     def get(self) -> dict[str, str]:
-        """login name -> display name, for the users that have one (the last known on a Redis error)."""
-        if self.users is None:
-            return {}
+        """login name -> display name, for the users that have one. On a Redis error: the last
+        known names (they only decorate what a page shows; the page is not lost for them)."""
         with self._lock:
             now = self.clock()
             if self._read_at is None or now - self._read_at >= self.ttl_s:
@@ -35,3 +35,16 @@ class DisplayNames:
 
     def label(self, login: str) -> str:
         return self.get().get(login) or login
+
+
+_SHARED: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+_SHARED_LOCK = threading.Lock()
+
+
+def display_names(users) -> DisplayNames:
+    """The process's one `DisplayNames` of the user store `users`, shared by every page."""
+    with _SHARED_LOCK:
+        names = _SHARED.get(users)
+        if names is None:
+            names = _SHARED[users] = DisplayNames(users)
+        return names

@@ -7,6 +7,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 
+from flask import current_app
 from redis import Redis
 
 from ioc.adapters.geodata_files import load_city_map
@@ -18,6 +19,7 @@ from ioc.adapters.case_index import CaseIndex
 from ioc.adapters.city_snapshot import CityCache
 from ioc.adapters.snapshot_store import SnapshotStore
 from ioc.adapters.user_store import UserStore
+from ioc.casework.service import CaseService
 from ioc.domain.departments import department_ids
 from ioc.domain.geo import CityMap
 from ioc.settings import Settings
@@ -48,23 +50,22 @@ class BrokerHealth:
 @dataclass
 class Services:
     settings: Settings
-    redis: Redis | None
-    snapshot: SnapshotStore | None
+    redis: Redis
+    snapshot: SnapshotStore
     city: CityMap
     broker: BrokerHealth
-    users: UserStore | None = None
-    audit: AuditLog | None = None
-    alarms: AlarmStore | None = None
-    city_cache: CityCache | None = None  # the big screen's per-process snapshot cache, shared by every viewer
-    case_index: CaseIndex | None = None  # the case pages' per-process copy of the cases, kept in step by revision
+    users: UserStore
+    audit: AuditLog
+    alarms: AlarmStore  # the one alarm store: raises, acknowledges, clears, and invalidates `city_cache` itself
+    cases: CaseService  # the one case service: every read and action of the portal, the API and Open311
+    city_cache: CityCache  # the big screen's per-process snapshot cache, shared by every viewer
+    case_index: CaseIndex  # the case pages' per-process copy of the cases, kept in step by revision
 
-    def warm_up(self) -> threading.Thread | None:
+    def warm_up(self) -> threading.Thread:
         """In the background, read what the first big-screen requests of a new process need
         (`CityCache.warm_up`), so the walls do not wait on a worker that just started (a deploy,
         a restart). A failure (Redis away) is left to the requests, which report it."""
         cache = self.city_cache
-        if cache is None:
-            return None
 
         def warm() -> None:
             try:
@@ -78,19 +79,26 @@ class Services:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> "Services":
-        client = connect_redis(settings.redis_url) if settings.redis_url else None
+        """The services of a web process. Redis is required (users, sessions and every figure
+        live there): without REDIS_URL this is the one error, at start-up."""
+        if not settings.redis_url:
+            raise RuntimeError("the web process needs Redis: set REDIS_URL (redis://host:6379/0); "
+                               "`python -m ioc demo` starts one and sets it")
+        client = connect_redis(settings.redis_url)
         city = load_city_map(settings.geodata_dir)
-        cases = CaseIndex(lambda: client) if client else None
+        cases = CaseIndex(lambda: client)
+        city_cache = CityCache(lambda: client, settings.redis_shards, case_index=cases)
         return cls(
             settings=settings,
             redis=client,
-            snapshot=SnapshotStore(client, settings.redis_shards) if client else None,
+            snapshot=SnapshotStore(client, settings.redis_shards),
             city=city,
             broker=BrokerHealth(settings.mqtt_url),
-            users=user_store(client, settings, city) if client else None,
-            audit=AuditLog(client) if client else None,
-            alarms=AlarmStore(client) if client else None,
-            city_cache=CityCache(lambda: client, settings.redis_shards, case_index=cases) if client else None,
+            users=user_store(client, settings, city),
+            audit=AuditLog(client),
+            alarms=AlarmStore(client, on_change=city_cache.invalidate),
+            cases=CaseService.from_settings(client, city, settings),
+            city_cache=city_cache,
             case_index=cases,
         )
 
@@ -98,3 +106,8 @@ class Services:
 def user_store(client: Redis, settings: Settings, city: CityMap) -> UserStore:
     """The user store with this city's departments and the settings' sign-in limits."""
     return UserStore(client, department_ids(city), settings.login_max_failures, settings.login_lock_minutes)
+
+
+def current_services() -> Services:
+    """The process's `Services` inside a request or app context (`create_app` stores them)."""
+    return current_app.extensions["ioc_services"]

@@ -12,7 +12,8 @@ in once through the real sign-in form (or opens a kiosk link, or sends a bearer 
 - sign-in, sign-out, lockout, CSRF, off-site `next`, and sessions that end when a user is
   disabled, a password reset, a kiosk link or a token revoked.
 
-Expectations come from `ioc.domain.access.allowed()` with principals built here by hand.
+Expectations come from `ioc.domain.access.allowed()` (and, for pages, the page table
+`ioc.web.pages`) with principals built here by hand.
 """
 
 from __future__ import annotations
@@ -34,10 +35,11 @@ from ioc.adapters import redis_keys as keys
 from ioc.adapters.embedded import _die_with_parent, free_port, mqtt_broker, redis_server
 from ioc.adapters.redis_client import connect_redis
 from ioc.adapters.user_store import Actor
-from ioc.domain.access import PERMISSIONS, SIGNED_IN, Principal, allowed, home_path, may_view_path
+from ioc.domain.access import PERMISSIONS, SIGNED_IN, Principal, allowed
 from ioc.domain.alarms import Alarm
 from ioc.domain.rules import RULES_BY_ID
 from ioc.settings import REPO_ROOT, Settings
+from ioc.web.pages import home_path, may_view_path
 from ioc.web.services import user_store as make_user_store
 from tests.conftest import TEST_PASSWORD
 
@@ -395,24 +397,6 @@ def test_the_status_refresh_returns_real_figures(portal, dependencies, layout_de
     data = response.json()["response"]
     assert "value-devices" in data and "kind-table" in data and "updated" in data
     assert data["value-alarms_active"]["children"] not in ("", None)
-
-
-@pytest.mark.parametrize("who, ack, clear", [
-    ("operator", True, False), ("leader", True, True), ("dispatcher", True, True), ("inspector", False, False),
-    ("kiosk", False, False), ("bearer", True, True),
-])
-def test_the_big_screen_refresh_returns_the_board_with_buttons_only_for_what_the_viewer_may_do(
-        portal, dependencies, layout_defaults, who, ack, clear):
-    portal.raise_alarm(BOARD_ALARM)
-    dep = next(d for d in dependencies if d["output"].startswith("..value-kpi_online.children"))
-    response = portal.callback(portal.sessions[who], callback_body(dep, layout_defaults))
-    assert response.status_code == 200
-    data = response.json()["response"]
-    board = json.dumps(data["alarm-board"]["children"])
-    assert "wl-matrix-board" in board
-    assert ('"type": "ack"' in board) == ack, board[:500]
-    assert ('"type": "clear"' in board) == clear, board[:500]
-    assert data["map-alarms"]["data"]["type"] == "FeatureCollection"  # (empty: the test device has no position)
 
 
 def test_the_account_page_shows_the_handlers_department(portal, dependencies, layout_defaults):

@@ -9,7 +9,7 @@ import orjson
 import pytest
 
 from ioc.adapters.audit_log import AuditLog
-from ioc.adapters.case_store import OUTBOX, CaseConflict
+from ioc.adapters.case_store import OUTBOX, CaseConflict, CaseNotFound
 from ioc.casework.service import CaseInputError, dispatch_topic
 from ioc.domain.access import Principal
 from ioc.domain.case_catalog import minor
@@ -180,8 +180,17 @@ def test_a_stale_version_is_a_conflict(case_service, now):
         case_service.act(case.id, "reject", DISPATCHER, expected_version=case.version, note="x", now_ms=now + 2)
 
 
-def test_another_departments_handler_may_not_act(case_service, now):
+def test_another_departments_handler_does_not_find_the_case(case_service, now):
     case, _ = report(case_service, now, "10101")
     case = walk(case_service, case, now, ("accept", DISPATCHER, {}), ("verify", INSPECTOR, {}), ("dispatch", DISPATCHER, {}))
-    with pytest.raises(CasePermissionError):
+    with pytest.raises(CaseNotFound) as error:
         case_service.act(case.id, "handle", handler("street_lighting"), now_ms=now)
+    assert str(error.value) == f"no case {case.id!r}"  # the words of an unknown id: nothing told about the case
+
+
+def test_a_handler_who_also_dispatches_sees_the_case_but_may_not_handle_another_departments(case_service, now):
+    case, _ = report(case_service, now, "10101")
+    case = walk(case_service, case, now, ("accept", DISPATCHER, {}), ("verify", INSPECTOR, {}), ("dispatch", DISPATCHER, {}))
+    both = Principal("h-d", frozenset({"handler", "dispatcher"}), department="street_lighting")
+    with pytest.raises(CasePermissionError):
+        case_service.act(case.id, "handle", both, now_ms=now)

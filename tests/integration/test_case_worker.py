@@ -154,7 +154,7 @@ def test_department_updates_move_the_case_and_a_refused_one_is_dead_lettered(cas
     publish(publisher, "ioc/v1/departments/no_such_department/updates", {"case_id": case.id, "action": "acknowledge"})
     letters = wait_for(lambda: len(d := dead_letters(redis_client)) == 5 and d, message="five dead letters")
     assert [d["reason"] for d in letters] == ["update_refused"] * 3 + ["bad_update"] * 2
-    assert "dispatched to water_affairs, not to transport" in letters[0]["detail"]
+    assert letters[0]["detail"] == f"case_id: no case {case.id!r}"  # another department's case: as if unknown
     assert letters[1]["detail"].startswith(f"handled {case.id}") and "stage 'handled'" in letters[1]["detail"]
     assert "no case" in letters[2]["detail"] and letters[3]["detail"].startswith("note")
     assert letters[4]["detail"].startswith("topic")

@@ -1,13 +1,13 @@
 """Specification of who may see and do what (ioc.domain.access): the permission table per role,
-the read-only kiosk, fail-closed unknown permissions, role aliases, views by URL path and where
-each role lands after signing in."""
+the read-only kiosk, fail-closed unknown permissions, role aliases; and, through the page table
+(ioc.web.pages), views by URL path and where each role lands after signing in."""
 
 from __future__ import annotations
 
 import pytest
 
-from ioc.domain.access import (PERMISSIONS, ROLES, SIGNED_IN, VIEWS, AccessDenied, Principal, allowed, home_path,
-                               may_view_path, normalise_role, require, view_for_path, visible_views)
+from ioc.domain.access import PERMISSIONS, ROLES, SIGNED_IN, AccessDenied, Principal, allowed, normalise_role, require
+from ioc.web.pages import NAVIGATION, home_path, may_view_path, view_for_path, visible_views
 
 # The spec: role -> every permission it holds. Anything not listed is denied.
 SPEC: dict[str, set[str]] = {
@@ -161,8 +161,8 @@ def test_view_for_path(path, view):
 
 
 def test_every_view_path_maps_back_to_its_view():
-    for view, path, _perm in VIEWS:
-        assert view_for_path(path) == view
+    for page in NAVIGATION:
+        assert view_for_path(page.path) == page.view
 
 
 def test_may_view_path_follows_the_view_permission():

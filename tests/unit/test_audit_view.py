@@ -20,8 +20,8 @@ T0 = 1_767_225_600_000  # 2026-01-01 08:00 China time
 
 
 def readme_actions() -> list[str]:
-    """The actions of the README's audit table."""
-    text = Path(REPO_ROOT / "README.md").read_text(encoding="utf-8")
+    """The actions of the audit table of the reference (docs/reference/access.md)."""
+    text = Path(REPO_ROOT / "docs" / "reference" / "access.md").read_text(encoding="utf-8")
     return re.findall(r"^\| `((?:auth|access|user|token|alarm|case)\.[a-z_]+)` \|", text, re.M)
 
 

@@ -14,7 +14,7 @@ from ioc.domain.access import Principal
 from ioc.domain.case_indicators import FORMULAS, Indicators, indicators_by, rank_departments
 from ioc.domain.cases import OPEN_STAGES, Case, CaseEvent
 from ioc.domain.departments import FUNCTIONAL
-from ioc.views.cases import (action_buttons, action_done_text, action_error_text, action_problem, case_facts, case_id_of, case_link, case_rows, category_options, class_name, class_options,
+from ioc.views.cases import (action_buttons, action_done_text, action_error_text, case_facts, case_id_of, case_link, case_rows, category_options, class_name, class_options,
                              countdown, department_tasks, filter_cases, fmt_time, formula_lines, indicator_rows,
                              inspection_queues, on_time_figure, overdue_count, percent, period_range, ranking_rows,
                              relevant_for_period, report_error_text, source_name, stage_counts, stage_name, task_summary,
@@ -260,14 +260,21 @@ def test_an_urge_is_confirmed_as_staying_in_its_stage_not_as_a_stage_change():
     assert action_done_text("accept", "accepted") == "已办理：受理（送核实），案件转入「待核实」"
 
 
-def test_the_case_page_checks_its_inputs_before_the_workflow():
-    assert action_problem("reject", note="  ") == ("case_err_note_required", {})
-    assert action_problem("reject", note="x" * 1001)[0] == "case_err_note_long"
-    assert action_problem("request_deferral", note="缺配件", hours=0) == ("case_err_hours", {"n": 720})
-    assert action_problem("request_deferral", note="缺配件", hours=721)[0] == "case_err_hours"
-    assert action_problem("request_deferral", note="缺配件", hours=12) == ("", {})
-    assert action_problem("merge", master_id="A", case_id="A")[0] == "case_err_master"
-    assert action_problem("accept") == ("", {})
+@pytest.mark.parametrize("stage, action, params, words", [
+    ("reported", "reject", {"note": "  "}, "请填写办理意见"),
+    ("reported", "reject", {"note": "x" * 1001}, "办理意见过长（最多 1000 字）"),
+    ("dispatched", "request_deferral", {"note": "缺配件", "hours": 0}, "延期小时数须为 1 到 720 之间的整数"),
+    ("dispatched", "request_deferral", {"note": "缺配件", "hours": 721}, "延期小时数须为 1 到 720 之间的整数"),
+    ("reported", "merge", {"master_id": "A"}, "请填写一个在办的主案件编号"),
+])
+def test_the_workflows_refusals_of_an_input_are_worded_for_the_case_page(stage, action, params, words):
+    """The page checks nothing itself: the workflow refuses, the page words the refusal."""
+    from ioc.domain.cases import CaseActionError, apply
+
+    who = Principal("x", frozenset({"dispatcher", "handler"}), department="water_affairs")
+    with pytest.raises(CaseActionError) as refused:
+        apply(case("A", stage, department="water_affairs"), action, who, 0, **params)
+    assert action_error_text(refused.value).startswith(f"未能办理：{words}")
 
 
 def test_workflow_refusals_are_said_in_the_page_language():
@@ -276,7 +283,8 @@ def test_workflow_refusals_are_said_in_the_page_language():
     assert action_error_text(CasePermissionError("role dispatcher may not")) == "未能办理：您的角色或部门不能办理此操作"
     assert action_error_text(CaseInputError("department", "unknown department 'x'"), "en") == (
         "Not done: choose the department to dispatch to")
-    assert action_error_text(CaseActionError("the department has already acknowledged this case")).endswith("本部门已签收该案件")
+    assert action_error_text(CaseActionError("the department has already acknowledged this case", code="already_acknowledged")).endswith(
+        "本部门已签收该案件")
     assert action_error_text(CaseActionError("a case in stage 'closed' cannot be 'accept'ed")).endswith("请刷新")
     assert report_error_text(CaseInputError("lat", "(1, 2) is outside the city")).startswith("未能登记：位置须在本市范围内")
     assert report_error_text(CaseInputError("description", "too long"), "en") == "Not filed: check “What is the problem”"
