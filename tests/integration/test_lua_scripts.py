@@ -9,7 +9,7 @@ import orjson
 import pytest
 
 from ioc.adapters import redis_keys as keys
-from ioc.adapters import alarm_store, scripts
+from ioc.adapters import scripts
 from ioc.adapters.alarm_store import AlarmStore
 from ioc.adapters.case_store import CaseStore
 from ioc.adapters.redis_client import connect_redis
@@ -58,13 +58,13 @@ def test_an_alarm_is_acknowledged_after_redis_forgot_the_acknowledge_script(work
     assert redis_client.hexists(keys.ALARMS_ACKS, second)
 
 
-def test_a_script_queued_on_a_pipeline_never_meets_noscript(worker, redis_client):
-    alarm_id = raise_alarm(worker, "wl-f-3")
+def test_a_script_queued_on_a_pipeline_with_other_writes_never_meets_noscript(worker, redis_client):
     redis_client.script_flush()
     pipe = redis_client.pipeline(transaction=False)
-    alarm_store.clear_in(pipe, alarm_id, b'{"cleared": true}')
-    assert pipe.execute() == [1]
-    assert not redis_client.hexists(keys.ALARMS_ACTIVE, alarm_id)
+    pipe.set("test:other-write", "1")
+    worker.store.write_rollups(pipe, {NOW // 60_000: {"yangshe|noise|LAeq": [1, 50.0, 50.0]}}, {})
+    assert pipe.execute() == [True, 1]
+    assert redis_client.hget(keys.rollup(NOW // 60_000), "yangshe|noise|LAeq:n") == b"1"
 
 
 def test_a_case_is_created_moved_and_read_after_redis_forgot_the_case_scripts(redis_client):

@@ -1,4 +1,5 @@
--- Raise an alarm unless it is already active (several workers may scan at once).
+-- Raise an alarm unless it is already active: one `raised` event per activation, however many
+-- workers saw the same breach or scanned at once.
 -- KEYS: 1 active hash, 2 events stream
 -- ARGV: 1 alarm id, 2 alarm JSON, 3 stream cap
 -- Returns 1 if it raised the alarm, 0 if it was active already.
