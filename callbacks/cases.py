@@ -24,7 +24,7 @@ from dash import Input, Output, State, ctx, dcc, html, no_update
 from ioc.adapters.case_index import CaseIndexLoading
 from ioc.casework.service import CASE_REFUSALS, CaseInputError, refusal
 from ioc.domain.access import allowed
-from ioc.domain.case_indicators import indicators_of, rank_departments
+from ioc.domain.case_indicators import as_of_now, indicators_of, rank_departments
 from ioc.domain.cases import OPEN_STAGES, TRANSITIONS
 from ioc.domain.departments import all_departments
 from ioc.i18n import resolve_lang, t
@@ -86,7 +86,7 @@ def period_indicators(start: int, end: int, now: int):
     if key not in computed:
         if len(computed) > 16:
             computed.clear()
-        computed[key] = indicators_of(facts.facts, start, end, now, by=("district", "department"))
+        computed[key] = indicators_of(facts.facts, start, end, as_of_now(now), by=("district", "department"))
     return computed[key]
 
 

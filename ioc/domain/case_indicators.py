@@ -252,6 +252,14 @@ def _facts(fields: tuple, stage: str, deferral_count: int, events: Iterable) -> 
     )
 
 
+def as_of_now(now_ms: int) -> int:
+    """The `now_ms` to evaluate a request made at clock reading `now_ms` (epoch ms) with: the end
+    of that millisecond. Events are stamped with the clock's millisecond and "as of" is exclusive,
+    so a closure committed just before the request but in the same millisecond would otherwise be
+    left out: a reader must see the writes made before its request."""
+    return now_ms + 1
+
+
 def _as_of(start_ms: int, end_ms: int, now_ms: int | None) -> int:
     if end_ms <= start_ms:
         raise ValueError(f"the period must end after it starts (start {start_ms}, end {end_ms})")

@@ -23,7 +23,8 @@ from ioc.casework.reports import report_id_of
 from ioc.casework.service import CASE_REFUSALS, refusal
 from ioc.domain import case_catalog
 from ioc.domain.access import SIGNED_IN
-from ioc.domain.case_indicators import FORMULAS, GROUP_KEYS, PERIOD_KINDS, indicators_of, period_bounds, rank_departments
+from ioc.domain.case_indicators import (FORMULAS, GROUP_KEYS, PERIOD_KINDS, as_of_now, indicators_of, period_bounds,
+                                        rank_departments)
 from ioc.domain.cases import STAGES, TRANSITIONS, allowed_actions
 from ioc.domain.clock import local_iso
 from ioc.domain.departments import all_departments
@@ -90,7 +91,7 @@ def case_indicators():
         response, status = _error(503, "unavailable", f"{e}; try again in a few seconds")
         response.headers["Retry-After"] = "5"
         return response, status
-    overall, by = indicators_of(facts.facts, start, end, now, by=(group,))
+    overall, by = indicators_of(facts.facts, start, end, as_of_now(now), by=(group,))
     groups = by[group]
     body = {"period": period, "start": _iso(start), "end": _iso(end), "overall": overall.to_dict(),
             "groups": {k: v.to_dict() for k, v in groups.items()}, "formulas": FORMULAS}

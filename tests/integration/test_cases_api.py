@@ -261,11 +261,25 @@ def test_the_indicators_of_this_month_rank_the_departments(portal_client, tokens
     case_id = new_case(portal_client, tokens).get_json()["id"]
     for who, action, params in (("dispatcher", "accept", {}), ("inspector", "verify", {}), ("dispatcher", "dispatch", {}),
                                 ("water", "handle", {}), ("inspector", "check_pass", {}), ("dispatcher", "close", {})):
-        act(portal_client, tokens, who, case_id, action, **params)
+        answer = act(portal_client, tokens, who, case_id, action, **params)
+        assert answer.status_code == 200, (action, answer.get_json())
     body = portal_client.get("/api/v1/indicators?period=month&group=department", headers=tokens["leader"]).get_json()
     assert body["overall"]["closed"] == 1 and body["groups"]["water_affairs"]["closed_on_time"] == 1
     assert body["ranking"][0]["department"] == "water_affairs" and "结案率" in str(body["formulas"])
     assert portal_client.get("/api/v1/indicators?period=fortnight", headers=tokens["leader"]).status_code == 400
+
+
+def test_a_case_closed_in_the_millisecond_the_indicators_are_asked_is_counted(portal_client, tokens, monkeypatch):
+    from types import SimpleNamespace
+
+    frozen = SimpleNamespace(time=lambda: 1_780_000_000.123)  # every action and the request in one millisecond
+    monkeypatch.setattr("ioc.casework.service.time", frozen)
+    monkeypatch.setattr("ioc.web.cases_api.time", frozen)
+    case_id = new_case(portal_client, tokens).get_json()["id"]
+    run_steps(portal_client, tokens, case_id, TO_DISPATCHED + [("water", "handle", {}), ("inspector", "check_pass", {}),
+                                                               ("dispatcher", "close", {})])
+    body = portal_client.get("/api/v1/indicators?period=month&group=department", headers=tokens["leader"]).get_json()
+    assert (body["overall"]["registered"], body["overall"]["closed"], body["overall"]["closed_on_time"]) == (1, 1, 1)
 
 
 def run_steps(portal_client, tokens, case_id, steps):

@@ -7,8 +7,8 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from ioc.domain.case_indicators import (FORMULAS, Indicators, indicator_facts, indicator_facts_of_record, indicators,
-                                        indicators_by, indicators_of, period_bounds,
+from ioc.domain.case_indicators import (FORMULAS, Indicators, as_of_now, indicator_facts, indicator_facts_of_record,
+                                        indicators, indicators_by, indicators_of, period_bounds,
                                         rank_departments, score)
 from ioc.domain.cases import TRANSITIONS, Case, CaseEvent
 
@@ -253,6 +253,13 @@ def test_mid_period_a_closure_after_now_is_ignored():
     case, events = make("X", at(1, 2), dispatched(at(1, 2)) + closes(at(1, 15)), due_at=at(1, 5))
     ind = indicators([case], events, *JAN, now_ms=at(1, 10))
     assert (ind.closed, ind.overdue) == (0, 1)
+
+
+def test_a_closure_in_the_millisecond_of_the_request_counts_as_of_that_request():
+    case, events = make("X", at(1, 2), dispatched(at(1, 2)) + closes(at(1, 10)), due_at=at(1, 20))
+    closed_at = at(1, 10) + 2 * H
+    assert indicators([case], events, *JAN, now_ms=closed_at).closed == 0  # "as of" is exclusive
+    assert indicators([case], events, *JAN, now_ms=as_of_now(closed_at)).closed_on_time == 1
 
 
 def test_a_past_period_is_evaluated_at_its_end_whatever_now_is():
