@@ -75,6 +75,10 @@ def redis_client(redis_server_proc):
     client.close()
 
 
+# Tests wait for counters: the ingest worker writes the ones it holds every 50 ms, not every second.
+TEST_COUNTER_FLUSH_MS = 50
+
+
 @pytest.fixture
 def settings(redis_server_proc, broker_proc, tmp_path) -> Settings:
     return Settings.from_env(
@@ -83,6 +87,7 @@ def settings(redis_server_proc, broker_proc, tmp_path) -> Settings:
         mqtt_url=broker_proc.url,
         data_dir=tmp_path,
         ingest_client_id=f"test-ingest-{uuid.uuid4().hex[:8]}",
+        counter_flush_ms=TEST_COUNTER_FLUSH_MS,
     )
 
 
@@ -114,7 +119,9 @@ class RunningWorker:
 
 
 @pytest.fixture
-def start_ingest(city, redis_client):
+def start_ingest(city, redis_client, broker_proc):
+    """`start_ingest(settings)` runs an IngestWorker on a thread; every one started is stopped at
+    the end, before the broker (a worker that lost its broker waits a second to reconnect)."""
     from ioc.ingest.worker import IngestWorker
 
     running: list[RunningWorker] = []
