@@ -7,6 +7,10 @@ the tests themselves (see ioc.adapters.embedded) and stopped at the end.
 
 from __future__ import annotations
 
+import collections
+import os
+import random
+import socket
 import threading
 import time
 import uuid
@@ -14,11 +18,69 @@ from pathlib import Path
 
 import pytest
 
+from ioc.adapters import embedded
+from ioc.adapters import redis_keys as keys
 from ioc.adapters.embedded import mqtt_broker, redis_server
 from ioc.adapters.geodata_files import load_city_map
 from ioc.adapters.mqtt import connect, make_client
 from ioc.adapters.redis_client import connect_redis
 from ioc.settings import REPO_ROOT, Settings
+
+
+# ---- free ports, safe under pytest-xdist ------------------------------------------------------
+
+class PortBlock:
+    """Free loopback ports for this test process only.
+
+    The tests run in several pytest-xdist workers at once, each starting servers on "free"
+    ports. Binding port 0 hands out ports from the kernel's ephemeral range (32768+), where the
+    client side of any outgoing connection can take a port between the moment it was chosen
+    and the moment the server binds it. So each worker draws its ports at random from a block
+    of its own below that range, skipping ports in use and the ports it handed out recently
+    (their servers may not have bound them yet). Another test run on the machine at the same
+    time draws from the same blocks, at random too, so the two rarely meet.
+    """
+
+    FIRST, LAST = 10_000, 32_000
+    RECENT = 1_000  # a port handed out is not handed out again before this many others
+
+    def __init__(self, worker: int, workers: int):
+        size = (self.LAST - self.FIRST) // max(workers, 1)
+        self.block = range(self.FIRST + worker * size, self.FIRST + (worker + 1) * size)
+        self.recent: collections.deque = collections.deque(maxlen=min(self.RECENT, size // 2))
+        self.rng = random.Random()
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def _bindable(port: int) -> bool:
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                return False
+        return True
+
+    def free_port(self) -> int:
+        with self._lock:
+            for _ in range(len(self.block)):
+                port = self.rng.choice(self.block)
+                if port not in self.recent and self._bindable(port):
+                    self.recent.append(port)
+                    return port
+        raise RuntimeError(f"no free port in this test worker's block {self.block}")
+
+    def free_ports(self, n: int) -> list[int]:
+        return [self.free_port() for _ in range(n)]
+
+
+# Every server the tests start (ioc.adapters.embedded, the fixtures, the test modules, which
+# import `free_port` from there after this conftest) takes its port from this worker's block.
+# (Test modules import helpers from `tests.conftest`, a second import of this file: one block.)
+PORTS = getattr(embedded, "test_ports", None) or PortBlock(int(os.environ.get("PYTEST_XDIST_WORKER", "gw0")[2:] or 0),
+                                                           int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1")))
+embedded.test_ports = PORTS
+embedded.free_port = PORTS.free_port
+embedded._free_ports = PORTS.free_ports
 
 
 def pytest_setup_options():
@@ -139,6 +201,47 @@ def start_ingest(city, redis_client, broker_proc):
 @pytest.fixture
 def ingest(start_ingest, settings):
     return start_ingest(settings)
+
+
+class SharedPipeline:
+    """A Redis and a broker of their own with one ingest worker, shared by the tests of a module
+    (`shared_pipeline`). Its tests must not disturb each other: each uses devices of its own and
+    reads counters as differences (`counter` before, `wait_counter` after)."""
+
+    def __init__(self, tmp: Path, city):
+        self.redis_server = redis_server(tmp / "redis").start()
+        self.broker = mqtt_broker(tmp / "mqtt").start()
+        self.settings = Settings.from_env(env={}, redis_url=self.redis_server.url, mqtt_url=self.broker.url, data_dir=tmp,
+                                          ingest_client_id=f"test-ingest-{uuid.uuid4().hex[:8]}",
+                                          counter_flush_ms=TEST_COUNTER_FLUSH_MS)
+        self.redis = connect_redis(self.redis_server.url)
+        from ioc.ingest.worker import IngestWorker
+
+        self.worker = RunningWorker(IngestWorker(self.settings, connect_redis(self.settings.redis_url), city)).start()
+        self.publisher = make_client(self.broker.url, f"test-pub-{uuid.uuid4().hex[:8]}", name="test-publisher")
+        connect(self.publisher)
+
+    def counter(self, name: str) -> int:
+        return int(self.redis.hget(keys.METRICS, name) or 0)
+
+    def wait_counter(self, name: str, value: int, message: str = "") -> None:
+        wait_for(lambda: self.counter(name) == value, message=message or f"{name} = {value}")
+
+    def close(self) -> None:
+        self.publisher.disconnect()
+        self.publisher.loop_stop()
+        self.worker.stop()
+        self.redis.close()
+        self.broker.stop()
+        self.redis_server.stop()
+
+
+@pytest.fixture(scope="module")
+def shared_pipeline(tmp_path_factory, city):
+    """One Redis, broker and ingest worker for the whole module (see SharedPipeline)."""
+    pipeline = SharedPipeline(tmp_path_factory.mktemp("pipeline"), city)
+    yield pipeline
+    pipeline.close()
 
 
 @pytest.fixture
