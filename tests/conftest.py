@@ -253,6 +253,7 @@ def publisher(broker_proc):
     client.loop_stop()
 
 
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the xdist_group marks
 def pytest_collection_modifyitems(items):
     for item in items:
         path = Path(str(item.fspath))
@@ -260,6 +261,11 @@ def pytest_collection_modifyitems(items):
             item.add_marker(pytest.mark.integration)
         if "browser" in path.parts:
             item.add_marker(pytest.mark.browser)
+        # A module whose tests share a module-scoped fixture (a Chromium, servers, a worker) runs
+        # on one pytest-xdist worker (--dist loadgroup), so the fixture is set up once.
+        fixtures = getattr(item, "_fixtureinfo", None)
+        if fixtures and any(d.scope == "module" for defs in fixtures.name2fixturedefs.values() for d in defs):
+            item.add_marker(pytest.mark.xdist_group(path.stem))
 
 
 # ---- users and signing in ---------------------------------------------------------------------
@@ -307,18 +313,19 @@ def make_user(user_store):
 
 def browser_sign_in(dash_duo, name: str, password: str, next_path: str = "/") -> None:
     """Sign in through the real sign-in page of the server that
-    `dash_duo.start_server(app, navigate=False)` started, then open `next_path`."""
+    `dash_duo.start_server(app, navigate=False)` started, landing on `next_path` (the sign-in
+    page's `next`; "/": the user's home page); returns once Dash has drawn the page."""
+    from urllib.parse import quote
+
     from selenium.webdriver.common.by import By
 
     base = dash_duo.server.url.rstrip("/")
-    dash_duo.driver.get(f"{base}/login")
+    dash_duo.driver.get(f"{base}/login" + (f"?next={quote(next_path)}" if next_path != "/" else ""))
     dash_duo.driver.find_element(By.ID, "login-name").send_keys(name)
     dash_duo.driver.find_element(By.ID, "login-password").send_keys(password)
     dash_duo.driver.find_element(By.ID, "login-submit").click()
     wait_for(lambda: "/login" not in dash_duo.driver.current_url, message="the sign-in to finish")
-    dash_duo.server_url = base  # opens the user's home page and waits for Dash
-    if next_path != "/":
-        dash_duo.wait_for_page(url=base + next_path)
+    dash_duo.set_base_url(base)  # for dash_duo.server_url and wait_for_page(), without loading the page again
     dash_duo.wait_for_element("#page", timeout=15)
 
 
@@ -367,9 +374,133 @@ def cases(start_cases):
     return start_cases()
 
 
+# ---- browsers and app servers ------------------------------------------------------------------
+# Starting Chromium takes seconds: each test module drives one Chromium (`module_browser`) that
+# `dash_duo` hands to its tests one after the other, cleaned in between (no cookies, a blank page,
+# the window at 1920x1080, the console drained). Each test still starts its own app server
+# (`dash_duo.start_server`, milliseconds) on its own port, against its own flushed Redis.
+
+class AppServer:
+    """A web app (a Dash app, or any WSGI app) served on a thread on a free port, like
+    dash.testing's ThreadedRunner, which stops its server by killing every thread started after
+    it (the test's workers too) and takes its ports from a fixed range shared by all test
+    processes. `url` names it `localhost`, as dash.testing does."""
+
+    def __init__(self, app, port: int | None = None):
+        self.app = app
+        self.port = port or embedded.free_port()
+        self.url = f"http://localhost:{self.port}"
+        self.httpd = None
+        self.thread = None
+
+    def start(self) -> "AppServer":
+        from werkzeug.serving import make_server
+
+        wsgi = getattr(self.app, "server", self.app)  # a Dash app serves through its Flask server
+        if hasattr(self.app, "scripts"):
+            self.app.scripts.config.serve_locally = True
+            self.app.css.config.serve_locally = True
+        self.httpd = make_server("127.0.0.1", self.port, wsgi, threaded=True)
+        self.thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True,
+                                       name=f"test-web-{self.port}")
+        self.thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self.httpd is not None:
+            self.httpd.shutdown()
+            self.httpd.server_close()
+            self.thread.join(10)
+            self.httpd = None
+
+
+def _clean_browser(driver, size=(1920, 1080)) -> None:
+    """A blank page, no cookies or site data, the window at `size`: as a new Chromium starts."""
+    try:
+        driver.switch_to.default_content()
+        origin = driver.execute_script("return window.location.origin")
+        driver.get("about:blank")
+        if origin.startswith("http"):  # the page's storage; the HTTP cache (Dash's scripts) stays
+            driver.execute_cdp_cmd("Storage.clearDataForOrigin", {"origin": origin, "storageTypes": "all"})
+    finally:
+        driver.execute_cdp_cmd("Network.clearBrowserCookies", {})
+    if driver.execute_script("return [window.innerWidth, window.innerHeight]") != list(size):
+        driver.set_window_size(*size)
+        inner = driver.execute_script("return [window.innerWidth, window.innerHeight]")
+        if inner != list(size):  # the outer size includes no browser chrome in headless mode; make sure of the viewport
+            driver.set_window_size(2 * size[0] - inner[0], 2 * size[1] - inner[1])
+
+
+def _new_duo(request, tmp_path_factory):
+    from dash.testing.composite import DashComposite
+
+    class Duo(DashComposite):
+        """dash_duo on a Chromium shared by the tests of a module; `start_server` starts an
+        AppServer, stopped at the end of the test."""
+
+        def __init__(self, **kwargs):
+            super().__init__(server=None, **kwargs)
+            self.servers: list[AppServer] = []
+            # a test's (first) server listens on the module's port: the same origin for every
+            # test, so Chromium loads Dash's scripts from its cache after the first test
+            self.port = embedded.free_port()
+
+        def start_server(self, app, navigate=True, **kwargs):
+            self.server = AppServer(app, None if self.servers else self.port).start()
+            self.servers.append(self.server)
+            if navigate:
+                self.server_url = self.server.url
+
+        def set_base_url(self, url: str) -> None:
+            """Set `server_url` without loading it (the setter loads it and waits for Dash)."""
+            self._url = url
+
+        def begin(self) -> "Duo":
+            self.driver.get_log("browser")  # drained: get_logs() holds this test's messages only
+            return self
+
+        def end(self) -> None:
+            try:
+                _clean_browser(self.driver)
+                self.driver.get_log("browser")
+            finally:
+                for server in self.servers:
+                    server.stop()
+                self.servers.clear()
+                self.server, self._url = None, ""
+                self._last_ts = 0
+
+    return Duo(
+        browser=request.config.getoption("webdriver"),
+        remote=request.config.getoption("remote"),
+        remote_url=request.config.getoption("remote_url"),
+        headless=request.config.getoption("headless"),
+        options=request.config.hook.pytest_setup_options(),
+        download_path=str(tmp_path_factory.mktemp("download")),
+        percy_assets_root=request.config.getoption("percy_assets"),
+        percy_finalize=request.config.getoption("nopercyfinalize"),
+        pause=request.config.getoption("pause"),
+    )
+
+
+@pytest.fixture(scope="module")
+def module_browser(request, tmp_path_factory):
+    """One Chromium (as dash.testing drives it) for the tests of a module."""
+    duo = _new_duo(request, tmp_path_factory)
+    yield duo
+    duo.driver.quit()
+
+
 @pytest.fixture
-def verbose_browser():
-    """A Chromium of its own that keeps every console message (dash_duo keeps only SEVERE ones)."""
+def dash_duo(module_browser):
+    """dash.testing's dash_duo, on the module's Chromium: the same methods; `start_server`
+    serves the app on a free port until the end of the test."""
+    yield module_browser.begin()
+    module_browser.end()
+
+
+@pytest.fixture(scope="module")
+def module_verbose_chromium():
     from selenium import webdriver
 
     options = pytest_setup_options()
@@ -377,6 +508,17 @@ def verbose_browser():
     driver = webdriver.Chrome(options=options)
     yield driver
     driver.quit()
+
+
+@pytest.fixture
+def verbose_browser(module_verbose_chromium):
+    """A Chromium of its own that keeps every console message (dash_duo keeps only SEVERE ones);
+    the module's, its console drained for the test."""
+    driver = module_verbose_chromium
+    driver.get_log("browser")
+    yield driver
+    _clean_browser(driver)
+    driver.get_log("browser")
 
 
 def sign_in_with(driver, base: str, name: str, password: str, next_path: str = "/") -> None:

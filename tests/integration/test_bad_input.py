@@ -16,8 +16,6 @@ from ioc.adapters.snapshot_store import SnapshotStore
 from tests.conftest import wait_for
 from tests.integration.test_ingest_pipeline import birth, counter, send
 
-pytestmark = pytest.mark.xdist_group("test_bad_input")
-
 NOW = lambda: int(time.time() * 1000)  # noqa: E731
 
 # reason -> (topic, payload); {device} is the test's own born sensor, {other} a device of the
