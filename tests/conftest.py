@@ -253,7 +253,22 @@ def publisher(broker_proc):
     client.loop_stop()
 
 
-@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the xdist_group marks
+def _module_order(items) -> dict[Path, tuple]:
+    """The order in which modules are handed to the pytest-xdist workers (--dist loadfile
+    --no-loadscope-reorder: whole modules, in collection order): the long ones first, so no
+    worker is left with a long module while the others are done. The browser modules (the
+    larger first), then the modules with a test marked slow, the other integration and
+    resilience modules, and the unit tests last."""
+    order: dict[Path, tuple] = {}
+    counts: dict[Path, int] = {}
+    for item in items:
+        path = Path(str(item.fspath))
+        counts[path] = counts.get(path, 0) + 1
+        rank = 0 if "browser" in path.parts else 1 if item.get_closest_marker("slow") else 3 if "unit" in path.parts else 2
+        order[path] = min(order.get(path, (rank,)), (rank,))
+    return {path: (rank, -counts[path] if rank == 0 else 0) for path, (rank,) in order.items()}
+
+
 def pytest_collection_modifyitems(items):
     for item in items:
         path = Path(str(item.fspath))
@@ -261,11 +276,8 @@ def pytest_collection_modifyitems(items):
             item.add_marker(pytest.mark.integration)
         if "browser" in path.parts:
             item.add_marker(pytest.mark.browser)
-        # A module whose tests share a module-scoped fixture (a Chromium, servers, a worker) runs
-        # on one pytest-xdist worker (--dist loadgroup), so the fixture is set up once.
-        fixtures = getattr(item, "_fixtureinfo", None)
-        if fixtures and any(d.scope == "module" for defs in fixtures.name2fixturedefs.values() for d in defs):
-            item.add_marker(pytest.mark.xdist_group(path.stem))
+    order = _module_order(items)
+    items.sort(key=lambda item: order[Path(str(item.fspath))])  # stable: a module's tests stay in their order
 
 
 # ---- users and signing in ---------------------------------------------------------------------
