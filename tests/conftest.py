@@ -153,13 +153,51 @@ def settings(redis_server_proc, broker_proc, tmp_path) -> Settings:
     )
 
 
+class SubackCounter:
+    """Counts the SUBACKs (acknowledged subscriptions) of the MQTT clients that
+    ioc.adapters.mqtt.make_client makes inside `with SubackCounter() as acks:`, for as long as
+    those clients live (a reconnection subscribes again: one more). `acks.wait(n)` returns once
+    there are n: a message published after it reaches the subscriber."""
+
+    def __init__(self):
+        self.count = 0
+        self._original = None
+
+    def _acked(self, *_args) -> None:
+        self.count += 1
+
+    def __enter__(self) -> "SubackCounter":
+        from ioc.adapters import mqtt as mqtt_adapter
+
+        self._original = original = mqtt_adapter.make_client
+
+        def make_client(*args, **kwargs):
+            client = original(*args, **kwargs)
+            client.on_subscribe = self._acked
+            return client
+
+        mqtt_adapter.make_client = make_client
+        return self
+
+    def __exit__(self, *_exc) -> None:
+        from ioc.adapters import mqtt as mqtt_adapter
+
+        mqtt_adapter.make_client = self._original
+
+    def wait(self, n: int = 1, timeout: float = 15.0) -> None:
+        wait_for(lambda: self.count >= n, timeout=timeout, message=f"{n} acknowledged subscription(s) (SUBACK)")
+
+
 class RunningWorker:
-    """An IngestWorker on a background thread; `stop()` drains and joins it."""
+    """An IngestWorker (or CaseWorker) on a background thread; `start()` returns once it is
+    connected and its subscriptions are acknowledged, `stop()` drains and joins it.
+    `subacks.count` counts its SUBACKs (a reconnection subscribes again)."""
 
     def __init__(self, worker):
         self.worker = worker
         self.errors: list[BaseException] = []
         self.thread = threading.Thread(target=self._run, daemon=True)
+        self.subacks = SubackCounter()
 
     def _run(self):
         try:
@@ -168,13 +206,27 @@ class RunningWorker:
             self.errors.append(e)
 
     def start(self) -> "RunningWorker":
-        self.thread.start()
-        wait_for(lambda: self.worker.client is not None and self.worker.client.is_connected(), message="ingest connected")
-        time.sleep(0.2)  # let the SUBACK arrive before tests publish
+        with self.subacks:  # the worker makes its client as it starts
+            self.thread.start()
+            wait_for(lambda: self.worker.client is not None and self.worker.client.is_connected(), message="ingest connected")
+        self.subacks.wait(1)  # before the tests publish
         return self
+
+    def _wake_blocked_reads(self) -> None:
+        """A stopping worker's threads may sit in a blocking Redis read (the case worker's stream
+        readers block up to a second): unblock them, as if their time was up, so they see the
+        stop at once (CLIENT UNBLOCK; a running worker's read just comes back empty)."""
+        client = getattr(self.worker, "redis", None)
+        try:
+            for c in client.client_list() if client is not None else ():
+                if "b" in c.get("flags", ""):
+                    client.client_unblock(c["id"])
+        except Exception:  # noqa: BLE001 - Redis away (a test stopped it): the reads time out by themselves
+            pass
 
     def stop(self):
         self.worker.stop()
+        self._wake_blocked_reads()
         self.thread.join(15)
         assert not self.thread.is_alive(), "ingest worker did not stop"
         assert not self.errors, f"ingest worker crashed: {self.errors!r}"

@@ -21,9 +21,10 @@ def test_the_worker_reconnects_after_a_broker_restart(ingest, publisher, broker_
     caplog.set_level(logging.INFO)
     birth(publisher, "noise", "nz-r-1")
     wait_for(lambda: counter(redis_client, "messages:accepted") == 1, message="birth")
+    acked = ingest.subacks.count
     broker_proc.restart()
     wait_for(lambda: ingest.worker.client.is_connected() and publisher.is_connected(), timeout=30, message="both reconnected")
-    time.sleep(0.3)  # resubscription
+    ingest.subacks.wait(acked + 1)  # subscribed again
     send(publisher, "noise", "nz-r-1", LAeq=45.0)
     wait_for(lambda: counter(redis_client, "messages:accepted") >= 2, timeout=30, message="reading after the restart")
     assert any("reconnected to broker" in r.getMessage() and "ingest" in r.getMessage() for r in caplog.records)
@@ -73,7 +74,7 @@ def test_two_workers_on_a_shared_subscription_process_each_message_once(start_in
     for i in range(400):
         send(publisher, "noise", "nz-s-1", ts=t0 + i * 10, LAeq=40.0 + i % 10)
     wait_for(lambda: counter(redis_client, "messages:accepted") + counter(redis_client, "messages:rejected") >= 401, message="all processed")
-    time.sleep(0.5)
+    wait_for(lambda: not any(w.worker.queue or w.worker.holding() for w in (a, b)), message="both workers' counts written")
     assert counter(redis_client, "messages:accepted") == 401
     assert counter(redis_client, "messages:rejected") == 0
     assert a.worker.processed > 0 and b.worker.processed > 0

@@ -69,7 +69,8 @@ def test_every_hostile_telemetry_and_status_message_is_dead_lettered_and_nothing
     expected = Counter(reason for _t, _p, reason in TELEMETRY.values())
     wait_for(lambda: counter(redis_client, "messages:rejected") >= len(TELEMETRY), timeout=90,
              message=f"{len(TELEMETRY)} rejections (have {counter(redis_client, 'messages:rejected')})")
-    time.sleep(1.2)  # a counter held by the worker lands within a second: none may come late
+    # the worker holds its counters for IOC_COUNTER_FLUSH_MS: once it holds none, none may come late
+    wait_for(lambda: not fuzz_ingest.worker.queue and not fuzz_ingest.worker.holding(), message="the worker's counts written")
     assert rejected_by_reason(redis_client) == expected
     assert counter(redis_client, "messages:rejected") == len(TELEMETRY) == sum(rejected_by_reason(redis_client).values())
     assert counter(redis_client, "messages:accepted") == 1  # the birth only
