@@ -45,6 +45,8 @@ class PortBlock:
     RECENT = 1_000  # a port handed out is not handed out again before this many others
 
     def __init__(self, worker: int, workers: int):
+        # the product's own choice (the kernel's), kept for its tests
+        self.kernel_free_port, self.kernel_free_ports = embedded.free_port, embedded._free_ports
         size = (self.LAST - self.FIRST) // max(workers, 1)
         self.block = range(self.FIRST + worker * size, self.FIRST + (worker + 1) * size)
         self.recent: collections.deque = collections.deque(maxlen=min(self.RECENT, size // 2))

@@ -57,6 +57,17 @@ def test_the_worker_holds_messages_while_redis_is_down_and_writes_them_after(sta
     assert any("Redis is reachable again" in r.getMessage() for r in caplog.records)
 
 
+def test_a_worker_stopped_while_redis_is_down_stops_and_says_what_it_did_not_write(start_ingest, settings, private_redis, publisher,
+                                                                                  caplog):
+    caplog.set_level(logging.INFO)
+    running = start_ingest(settings.replace(redis_url=private_redis.url))
+    private_redis.kill()
+    birth(publisher, "noise", "nz-r-3")
+    wait_for(lambda: any("Redis unavailable" in r.getMessage() for r in caplog.records), timeout=30, message="worker notices")
+    running.stop()  # it does not wait for Redis to come back
+    assert any("stopping while Redis is down: 1 messages not written" in r.getMessage() for r in caplog.records)
+
+
 def _device(snapshot, device_id):
     try:
         return snapshot.device(device_id)
