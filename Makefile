@@ -7,11 +7,13 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test test-unit test-integration test-browser setup system-deps screenshots geodata bench soak clean help
+.PHONY: demo test test-tools coverage test-unit test-integration test-browser setup system-deps screenshots geodata bench soak clean help
 
 help:
 	@echo "make demo   - install and run the whole demo city (Ctrl-C stops it)"
-	@echo "make test   - install and run the whole test suite (unit, integration, browser)"
+	@echo "make test   - install and run the whole test suite (unit, integration, resilience, browser; parallel)"
+	@echo "make test-tools - the tests of the bench and soak harnesses (CI runs them after make test)"
+	@echo "make coverage - the test suite with line and branch coverage of ioc, layouts, callbacks, simulators"
 	@echo "make setup  - only create .venv and install the pinned packages"
 	@echo "make screenshots - refresh the README screenshots in docs/ from a live demo city"
 	@echo "make bench  - run the performance harness (own Redis + broker); results in docs/perf.md (ARGS=\"--quick\")"
@@ -31,8 +33,19 @@ system-deps:
 demo: $(STAMP)
 	$(PY) -m ioc demo $(ARGS)
 
+# pytest.ini runs the product suite (tests/unit, integration, resilience, browser) in parallel
+# workers (pytest-xdist) and prints the 25 slowest tests.
 test: $(STAMP) system-deps
 	$(PY) -m pytest
+
+# The bench and soak harnesses' own tests: one after the other (each runs servers at full speed).
+test-tools: $(STAMP) system-deps
+	$(PY) -m pytest -n 0 tests/tools
+
+COVERAGE := --cov=ioc --cov=layouts --cov=callbacks --cov=simulators --cov-branch --cov-report=term
+
+coverage: $(STAMP) system-deps
+	$(PY) -m pytest $(COVERAGE) $(ARGS)
 
 test-unit: $(STAMP)
 	$(PY) -m pytest tests/unit
@@ -56,4 +69,4 @@ geodata:
 	@echo "see geodata/README.md: the build uses its own venv (cnmaps is build-only)"
 
 clean:
-	rm -rf $(VENV) var .pytest_cache
+	rm -rf $(VENV) var .pytest_cache .coverage .coverage.*

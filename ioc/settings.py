@@ -38,6 +38,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("IOC_INGEST_CLIENT_ID", "", "MQTT client id of the ingest worker; unset: `ioc-ingest-<host>-<pid>`."),
     Setting("IOC_INGEST_BATCH_MAX", "2000", "Largest number of messages written in one batch."),
     Setting("IOC_INGEST_FLUSH_MS", "5", "Longest time a message waits in the worker before its batch is written."),
+    Setting("IOC_COUNTER_FLUSH_MS", "1000", "How often the ingest worker writes the minute/hour rollups and `ioc:metrics` counters it sums in memory; a crash loses at most this much of them."),
     Setting("IOC_INGEST_MAX_PAYLOAD", "8192", "Largest accepted payload in bytes; larger ones are rejected as `too_large`."),
     Setting("IOC_INGEST_MAX_FUTURE_S", "300", "How far in the future a reading's `ts` may be (clock skew) before it is rejected."),
     Setting("IOC_INGEST_MAX_AGE_S", "86400", "How old a reading's `ts` may be before it is rejected."),
@@ -113,6 +114,7 @@ class Settings:
     ingest_client_id: str = ""
     ingest_batch_max: int = 2000
     ingest_flush_ms: int = 5
+    counter_flush_ms: int = 1000
     ingest_max_payload: int = 8192
     ingest_max_future_s: int = 300
     ingest_max_age_s: int = 86400
@@ -177,6 +179,7 @@ class Settings:
             ingest_client_id=get("IOC_INGEST_CLIENT_ID"),
             ingest_batch_max=int(get("IOC_INGEST_BATCH_MAX")),
             ingest_flush_ms=int(get("IOC_INGEST_FLUSH_MS")),
+            counter_flush_ms=_positive(get, "IOC_COUNTER_FLUSH_MS"),
             ingest_max_payload=int(get("IOC_INGEST_MAX_PAYLOAD")),
             ingest_max_future_s=int(get("IOC_INGEST_MAX_FUTURE_S")),
             ingest_max_age_s=int(get("IOC_INGEST_MAX_AGE_S")),

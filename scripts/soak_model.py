@@ -8,7 +8,7 @@ FAULT_KINDS = ("broker_restart", "redis_restart", "ingest_kill", "cases_kill")
 CASE_REASONS = {"bad_report", "unknown_category", "outside_city", "bad_update", "update_refused"}
 # paho's reconnect back-off in the product's clients (ioc.adapters.mqtt): 1 s, doubling, at most 10 s
 PAHO_MIN_DELAY, PAHO_MAX_DELAY = 1.0, 10.0
-INGEST_ROLLUP_FLUSH_S = 1.0  # ioc.ingest.worker.ROLLUP_FLUSH_S: counters held in memory this long
+INGEST_ROLLUP_FLUSH_S = 1.0  # IOC_COUNTER_FLUSH_MS default / 1000: counters held in memory this long
 INGEST_FLUSH_MS = 5  # IOC_INGEST_FLUSH_MS default
 
 

@@ -498,7 +498,7 @@ def markdown(r: dict) -> str:
     add("")
     add(f"- **ingest kill -9** (×{r['faults_injected']['ingest_kill']}): the killed worker's share of the stream "
         f"(rate / {o['ingest_workers']} workers) for the counters it held in memory (written about once a second, "
-        f"`ROLLUP_FLUSH_S` = {INGEST_ROLLUP_FLUSH_S:g} s: the readings are stored but no longer counted), the queue and "
+        f"`IOC_COUNTER_FLUSH_MS` = {INGEST_ROLLUP_FLUSH_S * 1000:g} ms: the readings are stored but no longer counted), the queue and "
         f"batch in hand (`IOC_INGEST_FLUSH_MS` = {INGEST_FLUSH_MS} ms) and what sat in its socket buffers, ~0.5 s: "
         f"≈ rate/{o['ingest_workers']} × 1.52 s = {_n(loss['bound_per_ingest_kill'])} per kill; plus what the worker "
         "measurably held when it was killed: its queue (its last heartbeat in `ioc:workers`, up to 5 s old) and the bytes "

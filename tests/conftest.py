@@ -7,6 +7,10 @@ the tests themselves (see ioc.adapters.embedded) and stopped at the end.
 
 from __future__ import annotations
 
+import collections
+import os
+import random
+import socket
 import threading
 import time
 import uuid
@@ -14,11 +18,71 @@ from pathlib import Path
 
 import pytest
 
+from ioc.adapters import embedded
+from ioc.adapters import redis_keys as keys
 from ioc.adapters.embedded import mqtt_broker, redis_server
 from ioc.adapters.geodata_files import load_city_map
 from ioc.adapters.mqtt import connect, make_client
 from ioc.adapters.redis_client import connect_redis
 from ioc.settings import REPO_ROOT, Settings
+
+
+# ---- free ports, safe under pytest-xdist ------------------------------------------------------
+
+class PortBlock:
+    """Free loopback ports for this test process only.
+
+    The tests run in several pytest-xdist workers at once, each starting servers on "free"
+    ports. Binding port 0 hands out ports from the kernel's ephemeral range (32768+), where the
+    client side of any outgoing connection can take a port between the moment it was chosen
+    and the moment the server binds it. So each worker draws its ports at random from a block
+    of its own below that range, skipping ports in use and the ports it handed out recently
+    (their servers may not have bound them yet). Another test run on the machine at the same
+    time draws from the same blocks, at random too, so the two rarely meet.
+    """
+
+    FIRST, LAST = 10_000, 32_000
+    RECENT = 1_000  # a port handed out is not handed out again before this many others
+
+    def __init__(self, worker: int, workers: int):
+        # the product's own choice (the kernel's), kept for its tests
+        self.kernel_free_port, self.kernel_free_ports = embedded.free_port, embedded._free_ports
+        size = (self.LAST - self.FIRST) // max(workers, 1)
+        self.block = range(self.FIRST + worker * size, self.FIRST + (worker + 1) * size)
+        self.recent: collections.deque = collections.deque(maxlen=min(self.RECENT, size // 2))
+        self.rng = random.Random()
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def _bindable(port: int) -> bool:
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                return False
+        return True
+
+    def free_port(self) -> int:
+        with self._lock:
+            for _ in range(len(self.block)):
+                port = self.rng.choice(self.block)
+                if port not in self.recent and self._bindable(port):
+                    self.recent.append(port)
+                    return port
+        raise RuntimeError(f"no free port in this test worker's block {self.block}")
+
+    def free_ports(self, n: int) -> list[int]:
+        return [self.free_port() for _ in range(n)]
+
+
+# Every server the tests start (ioc.adapters.embedded, the fixtures, the test modules, which
+# import `free_port` from there after this conftest) takes its port from this worker's block.
+# (Test modules import helpers from `tests.conftest`, a second import of this file: one block.)
+PORTS = getattr(embedded, "test_ports", None) or PortBlock(int(os.environ.get("PYTEST_XDIST_WORKER", "gw0")[2:] or 0),
+                                                           int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1")))
+embedded.test_ports = PORTS
+embedded.free_port = PORTS.free_port
+embedded._free_ports = PORTS.free_ports
 
 
 def pytest_setup_options():
@@ -75,6 +139,10 @@ def redis_client(redis_server_proc):
     client.close()
 
 
+# Tests wait for counters: the ingest worker writes the ones it holds every 50 ms, not every second.
+TEST_COUNTER_FLUSH_MS = 50
+
+
 @pytest.fixture
 def settings(redis_server_proc, broker_proc, tmp_path) -> Settings:
     return Settings.from_env(
@@ -83,16 +151,55 @@ def settings(redis_server_proc, broker_proc, tmp_path) -> Settings:
         mqtt_url=broker_proc.url,
         data_dir=tmp_path,
         ingest_client_id=f"test-ingest-{uuid.uuid4().hex[:8]}",
+        counter_flush_ms=TEST_COUNTER_FLUSH_MS,
     )
 
 
+class SubackCounter:
+    """Counts the SUBACKs (acknowledged subscriptions) of the MQTT clients that
+    ioc.adapters.mqtt.make_client makes inside `with SubackCounter() as acks:`, for as long as
+    those clients live (a reconnection subscribes again: one more). `acks.wait(n)` returns once
+    there are n: a message published after it reaches the subscriber."""
+
+    def __init__(self):
+        self.count = 0
+        self._original = None
+
+    def _acked(self, *_args) -> None:
+        self.count += 1
+
+    def __enter__(self) -> "SubackCounter":
+        from ioc.adapters import mqtt as mqtt_adapter
+
+        self._original = original = mqtt_adapter.make_client
+
+        def make_client(*args, **kwargs):
+            client = original(*args, **kwargs)
+            client.on_subscribe = self._acked
+            return client
+
+        mqtt_adapter.make_client = make_client
+        return self
+
+    def __exit__(self, *_exc) -> None:
+        from ioc.adapters import mqtt as mqtt_adapter
+
+        mqtt_adapter.make_client = self._original
+
+    def wait(self, n: int = 1, timeout: float = 15.0) -> None:
+        wait_for(lambda: self.count >= n, timeout=timeout, message=f"{n} acknowledged subscription(s) (SUBACK)")
+
+
 class RunningWorker:
-    """An IngestWorker on a background thread; `stop()` drains and joins it."""
+    """An IngestWorker (or CaseWorker) on a background thread; `start()` returns once it is
+    connected and its subscriptions are acknowledged, `stop()` drains and joins it.
+    `subacks.count` counts its SUBACKs (a reconnection subscribes again)."""
 
     def __init__(self, worker):
         self.worker = worker
         self.errors: list[BaseException] = []
         self.thread = threading.Thread(target=self._run, daemon=True)
+        self.subacks = SubackCounter()
 
     def _run(self):
         try:
@@ -101,20 +208,36 @@ class RunningWorker:
             self.errors.append(e)
 
     def start(self) -> "RunningWorker":
-        self.thread.start()
-        wait_for(lambda: self.worker.client is not None and self.worker.client.is_connected(), message="ingest connected")
-        time.sleep(0.2)  # let the SUBACK arrive before tests publish
+        with self.subacks:  # the worker makes its client as it starts
+            self.thread.start()
+            wait_for(lambda: self.worker.client is not None and self.worker.client.is_connected(), message="ingest connected")
+        self.subacks.wait(1)  # before the tests publish
         return self
+
+    def _wake_blocked_reads(self) -> None:
+        """A stopping worker's threads may sit in a blocking Redis read (the case worker's stream
+        readers block up to a second): unblock them, as if their time was up, so they see the
+        stop at once (CLIENT UNBLOCK; a running worker's read just comes back empty)."""
+        client = getattr(self.worker, "redis", None)
+        try:
+            for c in client.client_list() if client is not None else ():
+                if "b" in c.get("flags", ""):
+                    client.client_unblock(c["id"])
+        except Exception:  # noqa: BLE001 - Redis away (a test stopped it): the reads time out by themselves
+            pass
 
     def stop(self):
         self.worker.stop()
+        self._wake_blocked_reads()
         self.thread.join(15)
         assert not self.thread.is_alive(), "ingest worker did not stop"
         assert not self.errors, f"ingest worker crashed: {self.errors!r}"
 
 
 @pytest.fixture
-def start_ingest(city, redis_client):
+def start_ingest(city, redis_client, broker_proc):
+    """`start_ingest(settings)` runs an IngestWorker on a thread; every one started is stopped at
+    the end, before the broker (a worker that lost its broker waits a second to reconnect)."""
     from ioc.ingest.worker import IngestWorker
 
     running: list[RunningWorker] = []
@@ -134,6 +257,47 @@ def ingest(start_ingest, settings):
     return start_ingest(settings)
 
 
+class SharedPipeline:
+    """A Redis and a broker of their own with one ingest worker, shared by the tests of a module
+    (`shared_pipeline`). Its tests must not disturb each other: each uses devices of its own and
+    reads counters as differences (`counter` before, `wait_counter` after)."""
+
+    def __init__(self, tmp: Path, city):
+        self.redis_server = redis_server(tmp / "redis").start()
+        self.broker = mqtt_broker(tmp / "mqtt").start()
+        self.settings = Settings.from_env(env={}, redis_url=self.redis_server.url, mqtt_url=self.broker.url, data_dir=tmp,
+                                          ingest_client_id=f"test-ingest-{uuid.uuid4().hex[:8]}",
+                                          counter_flush_ms=TEST_COUNTER_FLUSH_MS)
+        self.redis = connect_redis(self.redis_server.url)
+        from ioc.ingest.worker import IngestWorker
+
+        self.worker = RunningWorker(IngestWorker(self.settings, connect_redis(self.settings.redis_url), city)).start()
+        self.publisher = make_client(self.broker.url, f"test-pub-{uuid.uuid4().hex[:8]}", name="test-publisher")
+        connect(self.publisher)
+
+    def counter(self, name: str) -> int:
+        return int(self.redis.hget(keys.METRICS, name) or 0)
+
+    def wait_counter(self, name: str, value: int, message: str = "") -> None:
+        wait_for(lambda: self.counter(name) == value, message=message or f"{name} = {value}")
+
+    def close(self) -> None:
+        self.publisher.disconnect()
+        self.publisher.loop_stop()
+        self.worker.stop()
+        self.redis.close()
+        self.broker.stop()
+        self.redis_server.stop()
+
+
+@pytest.fixture(scope="module")
+def shared_pipeline(tmp_path_factory, city):
+    """One Redis, broker and ingest worker for the whole module (see SharedPipeline)."""
+    pipeline = SharedPipeline(tmp_path_factory.mktemp("pipeline"), city)
+    yield pipeline
+    pipeline.close()
+
+
 @pytest.fixture
 def publisher(broker_proc):
     client = make_client(broker_proc.url, f"test-pub-{uuid.uuid4().hex[:8]}", name="test-publisher")
@@ -143,6 +307,22 @@ def publisher(broker_proc):
     client.loop_stop()
 
 
+def _module_order(items) -> dict[Path, tuple]:
+    """The order in which modules are handed to the pytest-xdist workers (--dist loadfile
+    --no-loadscope-reorder: whole modules, in collection order): the long ones first, so no
+    worker is left with a long module while the others are done. The browser modules (the
+    larger first), then the modules with a test marked slow, the other integration and
+    resilience modules, and the unit tests last."""
+    order: dict[Path, tuple] = {}
+    counts: dict[Path, int] = {}
+    for item in items:
+        path = Path(str(item.fspath))
+        counts[path] = counts.get(path, 0) + 1
+        rank = 0 if "browser" in path.parts else 1 if item.get_closest_marker("slow") else 3 if "unit" in path.parts else 2
+        order[path] = min(order.get(path, (rank,)), (rank,))
+    return {path: (rank, -counts[path] if rank == 0 else 0) for path, (rank,) in order.items()}
+
+
 def pytest_collection_modifyitems(items):
     for item in items:
         path = Path(str(item.fspath))
@@ -150,6 +330,8 @@ def pytest_collection_modifyitems(items):
             item.add_marker(pytest.mark.integration)
         if "browser" in path.parts:
             item.add_marker(pytest.mark.browser)
+    order = _module_order(items)
+    items.sort(key=lambda item: order[Path(str(item.fspath))])  # stable: a module's tests stay in their order
 
 
 # ---- users and signing in ---------------------------------------------------------------------
@@ -197,18 +379,19 @@ def make_user(user_store):
 
 def browser_sign_in(dash_duo, name: str, password: str, next_path: str = "/") -> None:
     """Sign in through the real sign-in page of the server that
-    `dash_duo.start_server(app, navigate=False)` started, then open `next_path`."""
+    `dash_duo.start_server(app, navigate=False)` started, landing on `next_path` (the sign-in
+    page's `next`; "/": the user's home page); returns once Dash has drawn the page."""
+    from urllib.parse import quote
+
     from selenium.webdriver.common.by import By
 
     base = dash_duo.server.url.rstrip("/")
-    dash_duo.driver.get(f"{base}/login")
+    dash_duo.driver.get(f"{base}/login" + (f"?next={quote(next_path)}" if next_path != "/" else ""))
     dash_duo.driver.find_element(By.ID, "login-name").send_keys(name)
     dash_duo.driver.find_element(By.ID, "login-password").send_keys(password)
     dash_duo.driver.find_element(By.ID, "login-submit").click()
     wait_for(lambda: "/login" not in dash_duo.driver.current_url, message="the sign-in to finish")
-    dash_duo.server_url = base  # opens the user's home page and waits for Dash
-    if next_path != "/":
-        dash_duo.wait_for_page(url=base + next_path)
+    dash_duo.set_base_url(base)  # for dash_duo.server_url and wait_for_page(), without loading the page again
     dash_duo.wait_for_element("#page", timeout=15)
 
 
@@ -257,9 +440,133 @@ def cases(start_cases):
     return start_cases()
 
 
+# ---- browsers and app servers ------------------------------------------------------------------
+# Starting Chromium takes seconds: each test module drives one Chromium (`module_browser`) that
+# `dash_duo` hands to its tests one after the other, cleaned in between (no cookies, a blank page,
+# the window at 1920x1080, the console drained). Each test still starts its own app server
+# (`dash_duo.start_server`, milliseconds) on its own port, against its own flushed Redis.
+
+class AppServer:
+    """A web app (a Dash app, or any WSGI app) served on a thread on a free port, like
+    dash.testing's ThreadedRunner, which stops its server by killing every thread started after
+    it (the test's workers too) and takes its ports from a fixed range shared by all test
+    processes. `url` names it `localhost`, as dash.testing does."""
+
+    def __init__(self, app, port: int | None = None):
+        self.app = app
+        self.port = port or embedded.free_port()
+        self.url = f"http://localhost:{self.port}"
+        self.httpd = None
+        self.thread = None
+
+    def start(self) -> "AppServer":
+        from werkzeug.serving import make_server
+
+        wsgi = getattr(self.app, "server", self.app)  # a Dash app serves through its Flask server
+        if hasattr(self.app, "scripts"):
+            self.app.scripts.config.serve_locally = True
+            self.app.css.config.serve_locally = True
+        self.httpd = make_server("127.0.0.1", self.port, wsgi, threaded=True)
+        self.thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True,
+                                       name=f"test-web-{self.port}")
+        self.thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self.httpd is not None:
+            self.httpd.shutdown()
+            self.httpd.server_close()
+            self.thread.join(10)
+            self.httpd = None
+
+
+def _clean_browser(driver, size=(1920, 1080)) -> None:
+    """A blank page, no cookies or site data, the window at `size`: as a new Chromium starts."""
+    try:
+        driver.switch_to.default_content()
+        origin = driver.execute_script("return window.location.origin")
+        driver.get("about:blank")
+        if origin.startswith("http"):  # the page's storage; the HTTP cache (Dash's scripts) stays
+            driver.execute_cdp_cmd("Storage.clearDataForOrigin", {"origin": origin, "storageTypes": "all"})
+    finally:
+        driver.execute_cdp_cmd("Network.clearBrowserCookies", {})
+    if driver.execute_script("return [window.innerWidth, window.innerHeight]") != list(size):
+        driver.set_window_size(*size)
+        inner = driver.execute_script("return [window.innerWidth, window.innerHeight]")
+        if inner != list(size):  # the outer size includes no browser chrome in headless mode; make sure of the viewport
+            driver.set_window_size(2 * size[0] - inner[0], 2 * size[1] - inner[1])
+
+
+def _new_duo(request, tmp_path_factory):
+    from dash.testing.composite import DashComposite
+
+    class Duo(DashComposite):
+        """dash_duo on a Chromium shared by the tests of a module; `start_server` starts an
+        AppServer, stopped at the end of the test."""
+
+        def __init__(self, **kwargs):
+            super().__init__(server=None, **kwargs)
+            self.servers: list[AppServer] = []
+            # a test's (first) server listens on the module's port: the same origin for every
+            # test, so Chromium loads Dash's scripts from its cache after the first test
+            self.port = embedded.free_port()
+
+        def start_server(self, app, navigate=True, **kwargs):
+            self.server = AppServer(app, None if self.servers else self.port).start()
+            self.servers.append(self.server)
+            if navigate:
+                self.server_url = self.server.url
+
+        def set_base_url(self, url: str) -> None:
+            """Set `server_url` without loading it (the setter loads it and waits for Dash)."""
+            self._url = url
+
+        def begin(self) -> "Duo":
+            self.driver.get_log("browser")  # drained: get_logs() holds this test's messages only
+            return self
+
+        def end(self) -> None:
+            try:
+                _clean_browser(self.driver)
+                self.driver.get_log("browser")
+            finally:
+                for server in self.servers:
+                    server.stop()
+                self.servers.clear()
+                self.server, self._url = None, ""
+                self._last_ts = 0
+
+    return Duo(
+        browser=request.config.getoption("webdriver"),
+        remote=request.config.getoption("remote"),
+        remote_url=request.config.getoption("remote_url"),
+        headless=request.config.getoption("headless"),
+        options=request.config.hook.pytest_setup_options(),
+        download_path=str(tmp_path_factory.mktemp("download")),
+        percy_assets_root=request.config.getoption("percy_assets"),
+        percy_finalize=request.config.getoption("nopercyfinalize"),
+        pause=request.config.getoption("pause"),
+    )
+
+
+@pytest.fixture(scope="module")
+def module_browser(request, tmp_path_factory):
+    """One Chromium (as dash.testing drives it) for the tests of a module."""
+    duo = _new_duo(request, tmp_path_factory)
+    yield duo
+    duo.driver.quit()
+
+
 @pytest.fixture
-def verbose_browser():
-    """A Chromium of its own that keeps every console message (dash_duo keeps only SEVERE ones)."""
+def dash_duo(module_browser):
+    """dash.testing's dash_duo, on the module's Chromium: the same methods; `start_server`
+    serves the app on a free port until the end of the test."""
+    yield module_browser.begin()
+    module_browser.end()
+
+
+@pytest.fixture(scope="module")
+def module_verbose_chromium():
     from selenium import webdriver
 
     options = pytest_setup_options()
@@ -267,6 +574,17 @@ def verbose_browser():
     driver = webdriver.Chrome(options=options)
     yield driver
     driver.quit()
+
+
+@pytest.fixture
+def verbose_browser(module_verbose_chromium):
+    """A Chromium of its own that keeps every console message (dash_duo keeps only SEVERE ones);
+    the module's, its console drained for the test."""
+    driver = module_verbose_chromium
+    driver.get_log("browser")
+    yield driver
+    _clean_browser(driver)
+    driver.get_log("browser")
 
 
 def sign_in_with(driver, base: str, name: str, password: str, next_path: str = "/") -> None:

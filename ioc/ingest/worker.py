@@ -5,8 +5,8 @@ takes up to IOC_INGEST_BATCH_MAX messages once the oldest has waited IOC_INGEST_
 writes them in two round trips: the shard scripts (latest state, registry, verdicts), then rule
 states, alarms and dead letters in one pipeline. The batch's minute and hour rollups and its
 `ioc:metrics` counters are summed in memory and written together about once a second
-(ROLLUP_FLUSH_S), so their Redis cost does not grow with the number of batches; a crash loses
-at most that second of rollups and counts, together.
+(IOC_COUNTER_FLUSH_MS), so their Redis cost does not grow with the number of batches; a crash
+loses at most that second of rollups and counts, together.
 
 When Redis is unreachable the batch is kept and retried with back-off while messages queue up
 to IOC_INGEST_BUFFER_MAX (beyond it the oldest are dropped and counted as `dropped`). When the
@@ -42,7 +42,6 @@ from .rate_limit import DeviceRateLimit
 log = logging.getLogger("ioc.ingest")
 
 TOPICS = (("ioc/v1/+/+/telemetry", 0), ("ioc/v1/+/+/status", 1))
-ROLLUP_FLUSH_S = 1.0  # rollups and counters are summed in memory and written about once a second
 
 
 def _counters(outcome: Outcome) -> Counter:
@@ -78,6 +77,7 @@ class IngestWorker:
         self.rollups = RollupBuffer()
         self.held_counters: Counter = Counter()  # ioc:metrics increments held with the rollups
         self.rollups_flushed = time.monotonic()
+        self.rollup_flush_s = settings.counter_flush_ms / 1000  # rollups and counters are written this often
         self.queue: deque = deque()
         self.arrived = threading.Event()
         self.stopping = threading.Event()
@@ -114,7 +114,7 @@ class IngestWorker:
         while not self.queue and not self.stopping.is_set():
             if self.holding() and self.rollups_due():
                 return []  # idle: the caller flushes the figures held
-            self.arrived.wait(0.5 if not self.holding() else ROLLUP_FLUSH_S / 2)
+            self.arrived.wait(0.5 if not self.holding() else self.rollup_flush_s / 2)
             self.arrived.clear()
         if not self.queue:
             return []
@@ -132,7 +132,7 @@ class IngestWorker:
         return bool(self.rollups) or bool(self.held_counters) or bool(self.dropped)
 
     def rollups_due(self) -> bool:
-        return time.monotonic() - self.rollups_flushed >= ROLLUP_FLUSH_S or self.stopping.is_set()
+        return time.monotonic() - self.rollups_flushed >= self.rollup_flush_s or self.stopping.is_set()
 
     def apply(self, raw: list) -> Outcome:
         """First round trip: latest state and registry. Returns what `record` must write."""

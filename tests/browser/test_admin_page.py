@@ -13,11 +13,10 @@ from tests.conftest import browser_sign_in, wait_for
 
 
 @pytest.fixture
-def admin(dash_duo, settings, make_user):
-    """dash_duo on /admin, signed in as a new admin; `.admin_name` is who."""
-    name, password = make_user("admin")
+def admin(dash_duo, settings, sign_in_as):
+    """dash_duo on /admin, signed in as the module's admin; `.admin_name` is who."""
     dash_duo.start_server(create_app(settings), navigate=False)
-    browser_sign_in(dash_duo, name, password, next_path="/admin")
+    name = sign_in_as("admin", next_path="/admin").name
     dash_duo.wait_for_element("#admin-page", timeout=15)
     dash_duo.wait_for_element(f'#admin-users-grid .ag-row[row-id="{name}"]', timeout=15)
     dash_duo.admin_name = name

@@ -9,7 +9,6 @@ from dash.testing.wait import until
 from selenium.common.exceptions import StaleElementReferenceException
 
 from ioc.web.app import create_app
-from tests.conftest import browser_sign_in
 from tests.integration.test_ingest_pipeline import JINFENG, YANGSHE, birth, send
 
 
@@ -38,15 +37,15 @@ def server(dash_duo, settings):
 
 
 @pytest.fixture
-def screen(server, make_user):
+def screen(server, sign_in_as):
     """The big screen as the operator on duty (张三), signed in."""
-    browser_sign_in(server, *make_user("operator", name="zhangsan", display_name="张三"))
+    sign_in_as("operator", name="zhangsan", display_name="张三")
     return server
 
 
 @pytest.fixture
-def leader_screen(server, make_user):
-    browser_sign_in(server, *make_user("leader", name="chengang", display_name="陈刚"))
+def leader_screen(server, sign_in_as):
+    sign_in_as("leader", name="chengang", display_name="陈刚")
     return server
 
 

@@ -151,9 +151,9 @@ def test_a_case_changed_by_someone_else_is_not_acted_on_twice(portal, make_user)
     assert portal.get_logs() == []
 
 
-def test_the_console_counts_and_lists_a_new_phone_report(portal, make_user):
+def test_the_console_counts_and_lists_a_new_phone_report(portal, sign_in_as):
     existing = new_case(portal, "已有的上报")
-    browser_sign_in(portal, *make_user("dispatcher"), next_path="/cases")
+    sign_in_as("dispatcher", next_path="/cases")
     portal.wait_for_element("#console-page", timeout=15)
     wait_for(lambda: text(portal, "#case-stage-reported-value") == "1", message="the count of reported cases")
     wait_for(lambda: cell(portal, "cases-grid", existing, "stage") == "待受理", message="the existing case in the grid")
@@ -200,20 +200,20 @@ def test_the_console_counts_and_lists_a_new_phone_report(portal, make_user):
     assert portal.get_logs() == []
 
 
-def test_a_leader_watches_the_console_without_the_report_form(portal, make_user):
+def test_a_leader_watches_the_console_without_the_report_form(portal, sign_in_as):
     new_case(portal)
-    browser_sign_in(portal, *make_user("leader"), next_path="/cases")
+    sign_in_as("leader", next_path="/cases")
     wait_for(lambda: text(portal, "#case-stage-reported-value") == "1", message="the count")
     assert not portal.find_element("#case-new-form").is_displayed()
     assert portal.get_logs() == []
 
 
-def test_a_handler_does_not_see_another_departments_case(portal, make_user):
+def test_a_handler_does_not_see_another_departments_case(portal, sign_in_as):
     case_id = new_case(portal)
     for action in ("accept", "verify"):
         portal.cases.act(case_id, action, DISPATCHER if action == "accept" else INSPECTOR)
     portal.cases.act(case_id, "dispatch", DISPATCHER, department="water_affairs")
-    browser_sign_in(portal, *make_user("handler", department="urban_management"))
+    sign_in_as("handler", department="urban_management")
     wait_for(lambda: text(portal, "#tasks-department") == "市城市管理局", message="the handler's department")
     wait_for(lambda: text(portal, "#tasks-open-value") == "0", message="no task")
     assert cell(portal, "tasks-grid", case_id, "class") == ""
@@ -227,7 +227,7 @@ def test_a_handler_does_not_see_another_departments_case(portal, make_user):
     assert portal.get_logs() == []
 
 
-def test_an_inspector_sees_the_verify_and_check_queues(portal, make_user):
+def test_an_inspector_sees_the_verify_and_check_queues(portal, sign_in_as):
     to_verify = new_case(portal, "待核实")
     portal.cases.act(to_verify, "accept", DISPATCHER)
     to_check = new_case(portal, "待核查")
@@ -235,7 +235,7 @@ def test_an_inspector_sees_the_verify_and_check_queues(portal, make_user):
     portal.cases.act(to_check, "verify", INSPECTOR)
     portal.cases.act(to_check, "dispatch", DISPATCHER)
     portal.cases.act(to_check, "handle", HANDLER)
-    browser_sign_in(portal, *make_user("inspector"), next_path="/inspections")
+    sign_in_as("inspector", next_path="/inspections")
     wait_for(lambda: cell(portal, "insp-verify-grid", to_verify, "class") == "井盖丢失", message="the verify queue")
     wait_for(lambda: cell(portal, "insp-check-grid", to_check, "department") == "市水务局", message="the check queue")
     assert cell(portal, "insp-verify-grid", to_check, "class") == "" and cell(portal, "insp-check-grid", to_verify, "class") == ""
@@ -243,12 +243,12 @@ def test_an_inspector_sees_the_verify_and_check_queues(portal, make_user):
     assert portal.get_logs() == []
 
 
-def test_the_indicators_page_renders_its_tables(portal, make_user):
+def test_the_indicators_page_renders_its_tables(portal, sign_in_as):
     case_id = new_case(portal)
     for action, who in (("accept", DISPATCHER), ("verify", INSPECTOR), ("dispatch", DISPATCHER), ("handle", HANDLER),
                         ("check_pass", INSPECTOR), ("close", DISPATCHER)):
         portal.cases.act(case_id, action, who)
-    browser_sign_in(portal, *make_user("leader"), next_path="/indicators")
+    sign_in_as("leader", next_path="/indicators")
     portal.wait_for_element("#indicators-page", timeout=15)
     wait_for(lambda: cell(portal, "ind-department-grid", "water_affairs", "name") == "市水务局", message="the department row")
     assert cell(portal, "ind-department-grid", "water_affairs", "closed") == "1"

@@ -50,6 +50,19 @@ def _text(duo, selector) -> str:
     return duo.find_element(selector).text
 
 
+def ticks(duo, n: int) -> None:
+    """Wait until the page has run `n` more refresh ticks (each redraws the clock in the top bar)."""
+    seen = [_text(duo, "#clock")]
+
+    def ticked() -> bool:
+        now = _text(duo, "#clock")
+        if now != seen[-1]:
+            seen.append(now)
+        return len(seen) > n
+
+    until(ticked, timeout=10 * n)
+
+
 def test_the_big_screen_runs_under_the_policy_without_a_console_error(dash_duo, settings, make_user, feed):
     dash_duo.start_server(create_app(settings), navigate=False)
     policy = requests.get(_base(dash_duo) + "/login", timeout=10).headers["Content-Security-Policy"]
@@ -61,7 +74,7 @@ def test_the_big_screen_runs_under_the_policy_without_a_console_error(dash_duo, 
     until(lambda: "水位超警戒" in _text(dash_duo, "#ticker"), timeout=20)
     until(lambda: dash_duo.driver.find_elements(By.CSS_SELECTOR, ".js-plotly-plot .main-svg"), timeout=20)  # trends
     dash_duo.driver.find_element(By.CSS_SELECTOR, "#sound input").click()  # the chime, served under media-src 'self'
-    time.sleep(3)  # a few ticks under the policy
+    ticks(dash_duo, 2)  # a few ticks under the policy
     assert dash_duo.get_logs() == []
 
     # the policy is enforced: an inline script injected into the page does not run, and the
@@ -78,7 +91,7 @@ def test_the_district_ranking_grid_runs_under_the_policy(dash_duo, settings, mak
     until(lambda: len(dash_duo.driver.find_elements(By.CSS_SELECTOR, "#ranking .ag-row")) >= 5, timeout=20)
     dash_duo.wait_for_page(url=_base(dash_duo) + "/district/yangshe")
     dash_duo.wait_for_text_to_equal("#district-name", "杨舍镇")
-    time.sleep(2)
+    ticks(dash_duo, 1)
     assert dash_duo.get_logs() == []
 
 
@@ -104,11 +117,13 @@ def test_an_allowed_origin_frames_the_kiosk_view_but_not_the_sign_in_page(dash_d
         driver.execute_script(
             "var f = document.createElement('iframe'); f.id = 'login'; f.src = arguments[0]; document.body.appendChild(f);",
             f"{_base(dash_duo)}/login")
-        time.sleep(1.5)
+        logs = []
+        until(lambda: logs.extend(dash_duo.get_logs() or []) or any("frame-ancestors" in e["message"] for e in logs),
+              timeout=10)  # the refusal
         driver.switch_to.frame(driver.find_element(By.ID, "login"))
         assert driver.find_elements(By.ID, "login-submit") == []  # refused: frame-ancestors 'none'
         driver.switch_to.default_content()
-        logs = dash_duo.get_logs() or []
+        logs += dash_duo.get_logs() or []
         # exactly one error: the refused frame of the sign-in page (the kiosk frame raised none)
         assert len(logs) == 1 and "\"frame-ancestors 'none'\"" in logs[0]["message"], logs
     finally:

@@ -11,11 +11,10 @@ from tests.integration.test_ingest_pipeline import birth, send
 
 
 @pytest.fixture
-def portal(dash_duo, settings, make_user):
+def portal(dash_duo, settings, sign_in_as):
     app = create_app(settings)
     dash_duo.start_server(app, navigate=False)
-    browser_sign_in(dash_duo, *make_user("operator"), next_path="/status")
-    dash_duo.wait_for_page(url=dash_duo.server_url + "/status")
+    sign_in_as("operator", next_path="/status")
     return dash_duo
 
 

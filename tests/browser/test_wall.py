@@ -23,7 +23,6 @@ from ioc.adapters.alarm_store import AlarmStore
 from ioc.domain.alarms import Alarm
 from ioc.domain.rules import RULES
 from ioc.web.app import create_app
-from tests.conftest import browser_sign_in
 
 RESOLUTIONS = {"1080p": (1920, 1080), "4k": (3840, 2160)}
 SEVERE_FIRST = sorted(RULES, key=lambda r: ("critical", "major", "minor").index(r.severity))
@@ -130,9 +129,9 @@ def board_rows(duo) -> int:
 
 
 @pytest.fixture
-def dispatcher_wall(server, make_user):
+def dispatcher_wall(server, sign_in_as):
     """The big screen signed in as a dispatcher: both 确认 and 消警 on every board row."""
-    browser_sign_in(server, *make_user("dispatcher", name="wangwu", display_name="王五"))
+    sign_in_as("dispatcher", name="wangwu", display_name="王五")
     server.wait_for_element("#bigscreen")
     return server
 
@@ -216,8 +215,8 @@ return out;
 
 
 @pytest.fixture
-def operator_wall(server, make_user):
-    browser_sign_in(server, *make_user("operator", name="zhangsan", display_name="张三"))
+def operator_wall(server, sign_in_as):
+    sign_in_as("operator", name="zhangsan", display_name="张三")
     server.wait_for_element("#bigscreen")
     return server
 
@@ -276,12 +275,13 @@ def test_a_signed_in_user_is_offered_sign_out(operator_wall):
     assert operator_wall.get_logs() == []
 
 
-def test_the_wall_and_the_district_page_keep_the_console_quiet(server, make_user, wall, verbose_browser):
+def test_the_wall_and_the_district_page_keep_the_console_quiet(server, account, wall, verbose_browser):
     """No Permissions-Policy warning, no dash-leaflet debug lines ("ISSUE BOUNDS UPDATE"), nothing
     at any level while the wall refreshes and a district page opens."""
     from selenium.webdriver.common.by import By
 
-    name, password = make_user("operator", name="zhangsan")
+    operator = account("operator", name="zhangsan", display_name="张三")
+    name, password = operator.name, operator.password
     wall.raise_alarms(6)
     driver, base = verbose_browser, server.server.url.rstrip("/")
     driver.get(base + "/login")
@@ -327,11 +327,11 @@ def test_alarm_markers_lie_above_the_device_clusters(wall, operator_wall_with_al
 
 
 @pytest.fixture
-def operator_wall_with_alarms(wall, server, make_user):
+def operator_wall_with_alarms(wall, server, sign_in_as):
     """30 alarms on devices of their own, raised before the operator opens the wall (so the device
     layer the map fetches holds their devices)."""
     wall.raise_alarms(30)
-    browser_sign_in(server, *make_user("operator", name="zhangsan", display_name="张三"))
+    sign_in_as("operator", name="zhangsan", display_name="张三")
     server.wait_for_element("#bigscreen")
     return server
 
@@ -408,8 +408,8 @@ def test_clicking_an_alarm_on_the_board_centres_the_map_on_it(operator_wall_with
 # --- the district page and empty states --------------------------------------------------------
 
 @pytest.fixture
-def leader_wall(server, make_user):
-    browser_sign_in(server, *make_user("leader", name="chengang", display_name="陈刚"))
+def leader_wall(server, sign_in_as):
+    sign_in_as("leader", name="chengang", display_name="陈刚")
     server.wait_for_element("#bigscreen")
     return server
 

@@ -6,6 +6,7 @@ reports sent while the worker is down arrive when it is back (persistent session
 from __future__ import annotations
 
 import logging
+import threading
 import time
 import uuid
 
@@ -106,8 +107,10 @@ def department_inbox(broker_proc):
         got.append((msg.topic, orjson.loads(msg.payload)))
 
     client.on_message = on_message
+    acked = threading.Event()
+    client.on_subscribe = lambda *_args: acked.set()
     connect(client)
-    time.sleep(0.2)  # SUBACK
+    assert acked.wait(10), "the department's subscription acknowledged (SUBACK)"
     yield got
     client.disconnect()
     client.loop_stop()
@@ -270,9 +273,10 @@ def test_the_worker_rides_out_redis_and_broker_restarts(case_settings, city, pri
         assert sum("intake: Redis unavailable" in r.getMessage() for r in caplog.records) == 1
         private_redis.start()
         wait_for(lambda: _quiet(lambda: case_store.by_report("while-redis-down")), timeout=30, message="the report stored after the restart")
+        acked = running.subacks.count
         broker_proc.restart()
         wait_for(lambda: running.worker.client.is_connected() and publisher.is_connected(), timeout=30, message="both reconnected")
-        time.sleep(0.3)
+        running.subacks.wait(acked + 1)  # subscribed again
         publish(publisher, "ioc/v1/reports/hotline", a_report("after-broker-restart"))
         wait_for(lambda: case_store.by_report("after-broker-restart"), timeout=30, message="a report after the broker restart")
         assert any("intake: Redis is reachable again" in r.getMessage() for r in caplog.records)

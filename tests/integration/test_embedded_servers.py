@@ -18,6 +18,20 @@ from tests.conftest import wait_for
 pytestmark = pytest.mark.slow
 
 
+def test_free_ports_are_free_loopback_ports_and_several_are_distinct():
+    """ioc.adapters.embedded's free_port/_free_ports (the tests install their own, PORTS, which
+    keeps these as `kernel_free_port(s)`)."""
+    import socket
+
+    from tests.conftest import PORTS
+
+    ports = [PORTS.kernel_free_port()] + PORTS.kernel_free_ports(4)
+    assert len(set(ports[1:])) == 4
+    for port in ports:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", port))  # nothing holds it
+
+
 @pytest.mark.parametrize("choice", ["redis-server", "valkey"])
 def test_the_embedded_redis_speaks_redis_with_aof_on(choice, tmp_path):
     import shutil

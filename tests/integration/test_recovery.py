@@ -21,9 +21,10 @@ def test_the_worker_reconnects_after_a_broker_restart(ingest, publisher, broker_
     caplog.set_level(logging.INFO)
     birth(publisher, "noise", "nz-r-1")
     wait_for(lambda: counter(redis_client, "messages:accepted") == 1, message="birth")
+    acked = ingest.subacks.count
     broker_proc.restart()
     wait_for(lambda: ingest.worker.client.is_connected() and publisher.is_connected(), timeout=30, message="both reconnected")
-    time.sleep(0.3)  # resubscription
+    ingest.subacks.wait(acked + 1)  # subscribed again
     send(publisher, "noise", "nz-r-1", LAeq=45.0)
     wait_for(lambda: counter(redis_client, "messages:accepted") >= 2, timeout=30, message="reading after the restart")
     assert any("reconnected to broker" in r.getMessage() and "ingest" in r.getMessage() for r in caplog.records)
@@ -56,6 +57,17 @@ def test_the_worker_holds_messages_while_redis_is_down_and_writes_them_after(sta
     assert any("Redis is reachable again" in r.getMessage() for r in caplog.records)
 
 
+def test_a_worker_stopped_while_redis_is_down_stops_and_says_what_it_did_not_write(start_ingest, settings, private_redis, publisher,
+                                                                                  caplog):
+    caplog.set_level(logging.INFO)
+    running = start_ingest(settings.replace(redis_url=private_redis.url))
+    private_redis.kill()
+    birth(publisher, "noise", "nz-r-3")
+    wait_for(lambda: any("Redis unavailable" in r.getMessage() for r in caplog.records), timeout=30, message="worker notices")
+    running.stop()  # it does not wait for Redis to come back
+    assert any("stopping while Redis is down: 1 messages not written" in r.getMessage() for r in caplog.records)
+
+
 def _device(snapshot, device_id):
     try:
         return snapshot.device(device_id)
@@ -73,7 +85,7 @@ def test_two_workers_on_a_shared_subscription_process_each_message_once(start_in
     for i in range(400):
         send(publisher, "noise", "nz-s-1", ts=t0 + i * 10, LAeq=40.0 + i % 10)
     wait_for(lambda: counter(redis_client, "messages:accepted") + counter(redis_client, "messages:rejected") >= 401, message="all processed")
-    time.sleep(0.5)
+    wait_for(lambda: not any(w.worker.queue or w.worker.holding() for w in (a, b)), message="both workers' counts written")
     assert counter(redis_client, "messages:accepted") == 401
     assert counter(redis_client, "messages:rejected") == 0
     assert a.worker.processed > 0 and b.worker.processed > 0

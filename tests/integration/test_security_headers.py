@@ -22,7 +22,7 @@ from ioc.adapters.user_store import Actor
 from ioc.settings import REPO_ROOT
 from ioc.web.app import create_app
 from ioc.web.security_headers import content_security_policy, frame_ancestors, redact, tile_source
-from tests.conftest import TEST_PASSWORD, add_test_user
+from tests.conftest import TEST_PASSWORD, add_test_user, wait_for
 
 SECRET_KEY = "test-secret-key-0123456789abcdef-never-in-a-page"
 ADMIN = Actor("test", "admin")
@@ -267,7 +267,8 @@ def test_gunicorn_with_the_deploy_config_logs_no_secret(settings, tmp_path):
         session.cookies.clear()  # a machine client: no kiosk session cookie
         assert session.get(f"{base}/open311/v2/requests.json?api_key={api_secret}", timeout=10).status_code != 401
         assert session.get(f"{base}/api/v1/cases", headers={"Authorization": f"Bearer {api_secret}"}, timeout=10).status_code == 200
-        time.sleep(0.5)
+        wait_for(lambda: '"GET /api/v1/cases HTTP/1.1"' in log_path.read_text(errors="replace"), timeout=10,
+                 message="the access log's line of the last request")
     finally:
         proc.terminate()
         proc.wait(15)

@@ -15,7 +15,7 @@ from ioc.casework.service import dispatch_message
 from ioc.domain.access import Principal
 from simulators.casework import Casework, ReportStream, plan_answers
 from simulators.duty_desk import ApiError, DutyDesk, decide
-from tests.conftest import wait_for
+from tests.conftest import SubackCounter, wait_for
 from tests.integration.test_ingest_pipeline import counter
 
 YANGSHE = (31.872, 120.556)  # (lat, lon) in 杨舍镇
@@ -79,10 +79,11 @@ def test_the_department_systems_acknowledge_and_handle_or_return_dispatched_case
         cases, case_service, case_store, broker_proc, publisher, redis_client, city):
     ready = _ready_for_dispatch(case_service, 4)
     seed = _seed_with_both_answers(ready)
-    casework = Casework(broker_proc.url, city, seed=seed, speed=SPEED, reports_per_hour=0,
-                        client_id=f"test-sim-departments-{uuid.uuid4().hex[:6]}").start()
+    with SubackCounter() as subscribed:
+        casework = Casework(broker_proc.url, city, seed=seed, speed=SPEED, reports_per_hour=0,
+                            client_id=f"test-sim-departments-{uuid.uuid4().hex[:6]}").start()
     try:
-        time.sleep(0.3)  # SUBACK
+        subscribed.wait(1)  # the departments' subscription to the dispatches
         dispatched = [case_service.act(c.id, "dispatch", DISPATCHER) for c in ready]
         wait_for(lambda: all(case_store.get(c.id).stage in ("handled", "verified") for c in dispatched), timeout=20,
                  message="every dispatch answered")

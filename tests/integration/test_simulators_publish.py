@@ -15,21 +15,19 @@ import paho.mqtt.client as paho
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
+from ioc.adapters.embedded import free_port
 from ioc.settings import REPO_ROOT
+from tests.conftest import wait_for
 
 MOSQUITTO = shutil.which("mosquitto") or ("/usr/sbin/mosquitto" if shutil.os.path.exists("/usr/sbin/mosquitto") else None)
 pytestmark = pytest.mark.skipif(MOSQUITTO is None, reason="mosquitto is not installed")
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture
 def broker():
-    port = _free_port()
+    port = free_port()
     proc = subprocess.Popen([MOSQUITTO, "-p", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
@@ -94,7 +92,12 @@ def test_simulator_publishes_births_and_telemetry(broker):
 
     # A late subscriber gets the births (and gateway status) because they are retained.
     late = Collector(port)
-    time.sleep(1.0)
+
+    def retained_births():
+        with late.lock:
+            return sum(1 for t, _p, r in late.messages if r and t.endswith("/status") and "/gateway/" not in t)
+
+    wait_for(lambda: retained_births() >= 300 + 48, timeout=10, message="the retained births")
     late.close()
     retained = {t: orjson.loads(p) for t, p, r in late.messages if r}
     births = [p for t, p in retained.items() if t.endswith("/status") and "/gateway/" not in t]
@@ -106,8 +109,15 @@ def test_simulator_publishes_births_and_telemetry(broker):
 
 def test_simulator_stops_cleanly_on_sigterm(broker):
     url, port = broker
+    live = Collector(port)
     sim = _simulator(url, "--devices", "200", "--rate", "5000", "--connections", "2", "--workers", "2")
-    time.sleep(5)
+
+    def telemetry_received():
+        with live.lock:
+            return sum(1 for t, _p, _r in live.messages if t.endswith("/telemetry"))
+
+    wait_for(lambda: telemetry_received() >= 2000, timeout=30, message="the simulator publishing at full speed")
+    live.close()
     sim.send_signal(signal.SIGTERM)
     stdout, stderr = sim.communicate(timeout=30)
     assert sim.returncode == 0, stderr

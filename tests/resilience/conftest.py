@@ -60,10 +60,19 @@ class Stack:
         self.clients.append(c)
         return c
 
+    @property
+    def subscription_log(self) -> Path:
+        """The broker's log of subscriptions (mosquitto): `<time>: <client id> <qos> <topic>`."""
+        return self.tmp / "mqtt" / "subscriptions.log"
+
+    def subscriptions_logged(self) -> str:
+        return self.subscription_log.read_text(errors="replace") if self.subscription_log.exists() else ""
+
 
 @pytest.fixture
 def stack(tmp_path):
-    s = Stack(redis_server(tmp_path / "redis").start(), mqtt_broker(tmp_path / "mqtt").start(), tmp_path)
+    logged = f"log_dest file {tmp_path / 'mqtt' / 'subscriptions.log'}\nlog_type subscribe\n"  # flushed line by line
+    s = Stack(redis_server(tmp_path / "redis").start(), mqtt_broker(tmp_path / "mqtt", extra_conf=logged).start(), tmp_path)
     yield s
     for c in s.clients:
         c.close()
@@ -147,6 +156,7 @@ def spawn(stack):
     def start(command: str, *, wait: bool = True, name: str | None = None, args=(), **env: str) -> Proc:
         name = name or f"{command}-{len(procs)}"
         environment = stack.env(**env)
+        subscriptions_before = len(stack.subscriptions_logged())
         if command == "web":
             port = int(env.get("PORT") or free_port())
             environment.update(PORT=str(port), IOC_HOST="127.0.0.1", IOC_WEB_WORKERS=env.get("IOC_WEB_WORKERS", "1"))
@@ -154,19 +164,34 @@ def spawn(stack):
         proc = Proc(name, argv + list(args), environment, stack.tmp / f"{name}.log")
         if command == "web":
             proc.base = f"http://127.0.0.1:{environment['PORT']}"
+        proc.subscriptions_before = subscriptions_before
         procs.append(proc.start())
         if wait:
             ready(proc, command)
         return proc
 
+    def subscribed(proc: Proc, client_id: str, topics: list[str]) -> None:
+        """Wait until the broker has taken the process's subscriptions (messages published
+        after this reach it); without mosquitto's subscription log, give it half a second."""
+        if not stack.subscription_log.exists():
+            time.sleep(0.5)  # amqtt: no subscription log; the SUBACK arrives within this
+            return
+        wanted = {f" {client_id} {qos} {topic}" for topic in topics for qos in (0, 1, 2)}
+        wait_for(lambda: sum(1 for line in stack.subscriptions_logged()[proc.subscriptions_before:].splitlines()
+                             if any(line.endswith(w) for w in wanted)) >= len(topics),
+                 message=f"the broker to take {proc.name}'s subscriptions")
+
     def ready(proc: Proc, command: str | None = None) -> Proc:
         command = command or proc.argv[3]
         if command == "ingest":
-            proc.wait_log(r"subscribed to")
-            time.sleep(0.5)  # the SUBACK
+            line = proc.wait_log(r"ingest \S+ subscribed to .*")
+            client_id, topics = re.match(r"ingest (\S+) subscribed to (.*)", line).groups()
+            subscribed(proc, client_id, topics.split(", "))
         elif command == "cases":
+            line = proc.wait_log(r"\(MQTT client \S+\) subscribing to .*")
+            client_id, topics = re.search(r"\(MQTT client (\S+)\) subscribing to (.*)", line).groups()
             proc.wait_log(r"cases: connected to broker")
-            time.sleep(0.5)
+            subscribed(proc, client_id, topics.split(", "))
         elif command == "web":
             def healthy():
                 if not proc.alive:

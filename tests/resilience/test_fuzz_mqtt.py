@@ -69,7 +69,8 @@ def test_every_hostile_telemetry_and_status_message_is_dead_lettered_and_nothing
     expected = Counter(reason for _t, _p, reason in TELEMETRY.values())
     wait_for(lambda: counter(redis_client, "messages:rejected") >= len(TELEMETRY), timeout=90,
              message=f"{len(TELEMETRY)} rejections (have {counter(redis_client, 'messages:rejected')})")
-    time.sleep(1.2)  # a counter held by the worker lands within a second: none may come late
+    # the worker holds its counters for IOC_COUNTER_FLUSH_MS: once it holds none, none may come late
+    wait_for(lambda: not fuzz_ingest.worker.queue and not fuzz_ingest.worker.holding(), message="the worker's counts written")
     assert rejected_by_reason(redis_client) == expected
     assert counter(redis_client, "messages:rejected") == len(TELEMETRY) == sum(rejected_by_reason(redis_client).values())
     assert counter(redis_client, "messages:accepted") == 1  # the birth only
@@ -172,18 +173,10 @@ wire_payloads = st.one_of(
 )
 
 
-@pytest.fixture
-def quick_flush(monkeypatch):
-    """The ingest holds its counters about a second before writing them; for 50 examples, 50 ms."""
-    import ioc.ingest.worker as ingest_worker
-
-    monkeypatch.setattr(ingest_worker, "ROLLUP_FLUSH_S", 0.05)
-
-
 @settings(max_examples=50, deadline=None, derandomize=True,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(payloads=st.lists(wire_payloads, min_size=1, max_size=4))
-def test_generated_payloads_through_the_ingest_worker(quick_flush, fuzz_ingest, publisher, redis_client, settings, payloads):
+def test_generated_payloads_through_the_ingest_worker(fuzz_ingest, publisher, redis_client, settings, payloads):
     """Each example: a few generated payloads on the born sensor's topic. The worker's verdict for
     each equals the pure parser's (a rejection with the same reason, or an accepted reading, which
     may only be refused again as a duplicate/late one of the same ts), and every message is counted

@@ -18,7 +18,7 @@ FIELD_OF = {
     "IOC_ROLLUP_RETENTION_HOURS": "rollup_retention_hours",
     "IOC_ROLLUP_HOURLY_RETENTION_DAYS": "rollup_hourly_retention_days", "IOC_INGEST_GROUP": "ingest_group",
     "IOC_INGEST_CLIENT_ID": "ingest_client_id", "IOC_INGEST_BATCH_MAX": "ingest_batch_max",
-    "IOC_INGEST_FLUSH_MS": "ingest_flush_ms", "IOC_INGEST_MAX_PAYLOAD": "ingest_max_payload",
+    "IOC_INGEST_FLUSH_MS": "ingest_flush_ms", "IOC_COUNTER_FLUSH_MS": "counter_flush_ms", "IOC_INGEST_MAX_PAYLOAD": "ingest_max_payload",
     "IOC_INGEST_MAX_FUTURE_S": "ingest_max_future_s", "IOC_INGEST_MAX_AGE_S": "ingest_max_age_s",
     "IOC_INGEST_BUFFER_MAX": "ingest_buffer_max", "IOC_DEVICE_MAX_RATE": "device_max_rate", "IOC_DEADLETTER_MAXLEN": "deadletter_maxlen",
     "IOC_CASES_CLIENT_ID": "cases_client_id", "IOC_CASES_SCAN_S": "cases_scan_s",
