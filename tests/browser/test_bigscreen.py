@@ -49,6 +49,16 @@ def leader_screen(server, sign_in_as):
     return server
 
 
+def _clicked(duo, selector) -> bool:
+    """Click the first element matching `selector`; False when the board drew it anew between
+    finding and clicking (it is rendered every tick), so `until` tries again."""
+    try:
+        duo.find_element(selector).click()
+        return True
+    except StaleElementReferenceException:
+        return False
+
+
 def _text(duo, selector) -> str:
     return duo.find_element(selector).text
 
@@ -172,7 +182,7 @@ def test_a_leader_clears_an_alarm_by_hand_with_a_note(leader_screen, old_critica
     until(lambda: len(screen.find_elements("#alarm-board .btn-clear")) == 2, timeout=20)  # displaced and tilted
     before = len(store.active())
     screen.find_element("#popup-later").click()
-    screen.find_element("#alarm-board .btn-clear").click()
+    until(lambda: _clicked(screen, "#alarm-board .btn-clear"), timeout=10)
     until(lambda: screen.find_element("#clear-dialog").get_attribute("class") == "clear-dialog", timeout=10)
     screen.find_element("#clear-confirm").click()  # no note yet: refused, the dialog stays
     until(lambda: "须填写消警说明" in _text(screen, "#clear-error"), timeout=10)  # in the page's language
