@@ -9,7 +9,7 @@ import time
 import pytest
 from dash.testing.wait import until
 
-from tests.browser.test_bigscreen import _text, screen, server  # noqa: F401 - fixtures
+from tests.browser.test_bigscreen import _text, screen, server, unstale  # noqa: F401 - fixtures
 from tests.integration.test_ingest_pipeline import YANGSHE, birth, send
 
 
@@ -42,6 +42,6 @@ def test_the_board_and_ticker_name_devices_and_read_values_in_words(screen, manh
         for raw in ("True", "defectiveLamp", "displaced =", "= "):
             assert raw not in text
     for selector in ("#alarm-board .b-device", "#ticker .t-device"):  # named the same way, the id secondary (tooltip)
-        named = {e.text: e.get_attribute("title") for e in screen.find_elements(selector)}
+        named = unstale(lambda: {e.text: e.get_attribute("title") for e in screen.find_elements(selector)})
         assert named == {"杨舍 智能井盖 40": "mh-w-40", "杨舍 路灯 53": "sl-w-53"}
     assert screen.get_logs() == []

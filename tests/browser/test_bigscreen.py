@@ -59,8 +59,19 @@ def _clicked(duo, selector) -> bool:
         return False
 
 
+def unstale(read, tries: int = 5):
+    """`read()`, found again when the page redrew the element between finding and reading it
+    (the board, ticker and cards are drawn anew every tick)."""
+    for _ in range(tries - 1):
+        try:
+            return read()
+        except StaleElementReferenceException:
+            continue
+    return read()
+
+
 def _text(duo, selector) -> str:
-    return duo.find_element(selector).text
+    return unstale(lambda: duo.find_element(selector).text)
 
 
 def test_the_big_screen_shows_live_kpis_map_and_alarm_ticker(screen, city_feed):
