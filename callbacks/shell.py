@@ -14,6 +14,7 @@ from ioc.views.bigscreen import clock, freshness
 from ioc.web import pages
 from ioc.web.auth import current_principal
 from ioc.web.dash_guard import secured_callback
+from ioc.web.services import current_services
 from layouts.shell import forbidden, nav_links
 
 
@@ -28,50 +29,63 @@ def user_badge(principal, lang: str) -> list:
     return parts
 
 
+def switch_language(_clicks, lang):
+    return "en" if lang == "zh" else "zh"
+
+
+def route(pathname, lang):
+    """The page for the URL path, or the forbidden page for a view the principal may not open."""
+    services = current_services()
+    lang = resolve_lang(lang, services.settings.lang)
+    principal = current_principal()
+    if not pages.may_view_path(principal, pathname):
+        return forbidden(lang)
+    context = pages.PageContext(services.city, lang, services.settings.tile_url, allowed(principal, "alarm:acknowledge"))
+    return pages.layout_for(pathname, context)
+
+
+def relabel(lang):
+    """The frame's words in the language, the navigation of the principal's role, who is signed in."""
+    services = current_services()
+    lang = resolve_lang(lang, services.settings.lang)
+    principal = current_principal()
+    # a wall's kiosk session offers no sign-out: anyone passing by could end it (/logout itself still works)
+    kiosk = principal is not None and principal.kind == "kiosk"
+    return (t("app_title", lang), nav_links(pages.visible_views(principal), lang), user_badge(principal, lang),
+            "" if kiosk else t("sign_out", lang), "sign-out hidden" if kiosk else "sign-out",
+            t("language", lang), [{"label": t("sound", lang), "value": "on"}])
+
+
+def heartbeat(_n, previous, lang):
+    """Clock, data freshness and the outage banner, every tick. It owns the banner, so it reads
+    an unavailable Redis as its answer (the banner up, the dot stale) rather than an error."""
+    services = current_services()
+    lang = resolve_lang(lang, services.settings.lang)
+    now_ms = int(time.time() * 1000)
+    try:
+        accepted = services.snapshot.counters().get("messages:accepted", 0)
+    except REDIS_UNAVAILABLE:
+        state = {**(previous or {}), "stale": True}
+        return clock(now_ms), state, "fresh-dot stale", t("stale", lang), t("data_unavailable", lang), "banner"
+    state = freshness(previous, accepted, now_ms)
+    stale = state["stale"]
+    return (clock(now_ms), state, "fresh-dot stale" if stale else "fresh-dot", t("stale" if stale else "fresh", lang),
+            "", "banner hidden")
+
+
 def register(app, services) -> None:
-    @secured_callback(app, SIGNED_IN, Output("lang", "data"), Input("lang-switch", "n_clicks"), State("lang", "data"), prevent_initial_call=True)
-    def switch_language(_clicks, lang):
-        return "en" if lang == "zh" else "zh"
-
-    @secured_callback(app, SIGNED_IN, Output("page", "children"), Input("url", "pathname"), Input("lang", "data"))
-    def route(pathname, lang):
-        lang = resolve_lang(lang, services.settings.lang)
-        principal = current_principal()
-        if not pages.may_view_path(principal, pathname):
-            return forbidden(lang)
-        context = pages.PageContext(services.city, lang, services.settings.tile_url, allowed(principal, "alarm:acknowledge"))
-        return pages.layout_for(pathname, context)
-
-    @secured_callback(
+    secured_callback(app, SIGNED_IN, Output("lang", "data"), Input("lang-switch", "n_clicks"), State("lang", "data"),
+                     prevent_initial_call=True)(switch_language)
+    secured_callback(app, SIGNED_IN, Output("page", "children"), Input("url", "pathname"), Input("lang", "data"))(route)
+    secured_callback(
         app, SIGNED_IN,
         Output("app-title", "children"), Output("nav", "children"), Output("user-badge", "children"),
         Output("sign-out", "children"), Output("sign-out", "className"), Output("lang-switch", "children"), Output("sound", "options"),
         Input("lang", "data"),
-    )
-    def relabel(lang):
-        lang = resolve_lang(lang, services.settings.lang)
-        principal = current_principal()
-        # a wall's kiosk session offers no sign-out: anyone passing by could end it (/logout itself still works)
-        kiosk = principal is not None and principal.kind == "kiosk"
-        return (t("app_title", lang), nav_links(pages.visible_views(principal), lang), user_badge(principal, lang),
-                "" if kiosk else t("sign_out", lang), "sign-out hidden" if kiosk else "sign-out",
-                t("language", lang), [{"label": t("sound", lang), "value": "on"}])
-
-    @secured_callback(
+    )(relabel)
+    secured_callback(
         app, SIGNED_IN,
         Output("clock", "children"), Output("freshness", "data"), Output("fresh-dot", "className"),
         Output("fresh-label", "children"), Output("banner", "children"), Output("banner", "className"),
         Input("tick", "n_intervals"), State("freshness", "data"), State("lang", "data"),
-    )
-    def heartbeat(_n, previous, lang):
-        lang = resolve_lang(lang, services.settings.lang)
-        now_ms = int(time.time() * 1000)
-        try:
-            accepted = services.snapshot.counters().get("messages:accepted", 0)
-        except (REDIS_UNAVAILABLE + (AttributeError,)):
-            state = {**(previous or {}), "stale": True}
-            return clock(now_ms), state, "fresh-dot stale", t("stale", lang), t("data_unavailable", lang), "banner"
-        state = freshness(previous, accepted, now_ms)
-        stale = state["stale"]
-        return (clock(now_ms), state, "fresh-dot stale" if stale else "fresh-dot", t("stale" if stale else "fresh", lang),
-                "", "banner hidden")
+    )(heartbeat)

@@ -8,7 +8,7 @@ import pytest
 import redis
 from dash import no_update
 
-from callbacks import account, audit, district, status
+from callbacks import account, audit, district, shell, status
 from ioc.adapters import redis_keys as keys
 from ioc.i18n import t
 from ioc.web.outage import guard_callback
@@ -23,6 +23,24 @@ def test_current_services_are_the_apps(signed_in, portal_app):
 def test_a_web_process_without_redis_stops_with_one_clear_error(settings):
     with pytest.raises(RuntimeError, match="REDIS_URL"):
         Services.from_settings(settings.replace(redis_url=""))
+
+
+def test_the_frame_routes_a_principal_only_to_a_page_its_role_may_open(signed_in):
+    with signed_in("operator"):
+        status_page, admin_page = shell.route("/status", "zh"), shell.route("/admin", "zh")
+    assert getattr(status_page, "id", None) != "forbidden" and admin_page.id == "forbidden"
+
+
+def test_the_frame_shows_the_navigation_of_the_principals_role(signed_in):
+    with signed_in("handler"):
+        title, nav, *_ = shell.relabel("en")
+    assert "nav-tasks" in str(nav) and "nav-admin" not in str(nav)
+
+
+def test_the_heartbeat_hides_the_banner_while_redis_answers(signed_in):
+    with signed_in("operator"):
+        *_, banner_text, banner_class = shell.heartbeat(1, None, "zh")
+    assert (banner_text, banner_class) == ("", "banner hidden")
 
 
 def test_the_status_cards_count_the_accepted_messages(signed_in, redis_client):
