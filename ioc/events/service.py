@@ -44,7 +44,7 @@ from ioc.domain.event_area import area_centre, area_district, area_districts, ar
 from ioc.domain.event_triggers import Proposal
 from ioc.domain.events import Event, EventError, EventPermissionError
 from ioc.domain.geo import CityMap
-from ioc.domain.plans import LEVELS, Plan, builtin_plans, level_label, plans_from_file
+from ioc.domain.plans import LEVELS, TERRITORY, Plan, builtin_plans, level_label, plans_from_file
 
 from .messages import INSTRUCTION_TYPE, TASK_TYPE
 
@@ -52,8 +52,7 @@ from .messages import INSTRUCTION_TYPE, TASK_TYPE
 EVENT_REFUSALS = (EventNotFound, EventConflict, EventError, EventPermissionError, AccessDenied)
 
 CAS_ATTEMPTS = 5  # a change is read, checked and applied again this often when others wrote in between
-TITLE_MAX = 100
-TEXT_MAX = 2000  # a note, reason, instruction or summary
+TITLE_MAX, TEXT_MAX, SUMMARY_MAX = ev.TITLE_MAX, ev.NOTE_MAX, ev.SUMMARY_MAX  # the domain's limits, checked first here
 ID_MAX = 64
 LINK_RADIUS_M = 1000  # the area of an event started from an alarm or a case: a circle this wide around it
 EVIDENCE_MARGIN_M = 1000  # the area of an event started from a proposal covers its evidence with this margin
@@ -68,7 +67,6 @@ PERMISSION_OF: dict[str, str] = {
     "instruct": "event:instruct", "acknowledge_instruction": "event:task",
     **{action: "event:task" for action in ev.TASK_ACTIONS},
 }
-READ = "event:read"
 
 
 def refusal(error: Exception) -> Refusal:
@@ -126,11 +124,14 @@ def _version(value, field: str = "version") -> int | None:
 
 def _may(principal: Principal | None, action: str) -> None:
     """The principal may ever take `action` (its roles; a kiosk never): else 403, whatever the event."""
+    if action in ev.ACTION_ROLES:
+        ev.check_may_take(action, principal)
+        return
     permission = PERMISSION_OF[action]
     if not allowed(principal, permission):
         who = "a read-only kiosk session" if principal is not None and principal.read_only else \
             f"role {principal.role if principal else '(anonymous)'}"
-        raise EventPermissionError(f"{who} may not {action.replace('_', ' ')} an event ({permission})")
+        raise EventPermissionError(f"{who} may not {action.replace('_', ' ')} ({permission})")
 
 
 def _metres(lon1: float, lat1: float, lon2: float, lat2: float) -> float:
@@ -233,8 +234,6 @@ class EventService:
     def event_for(self, event_id, principal: Principal | None) -> Event:
         """The event, if `principal` may see it; `EventNotFound` otherwise, with the same words as
         for an id that does not exist."""
-        if not allowed(principal, READ):
-            raise AccessDenied(f"role {principal.role if principal else '(anonymous)'} may not read events ({READ})")
         event = self.store.find(event_id) if isinstance(event_id, str) and event_id else None
         if event is None or not ev.visible_to(event, principal):
             raise EventNotFound(f"no event {event_id!r}")
@@ -243,8 +242,6 @@ class EventService:
     def events_for(self, principal: Principal | None, *, status: str = "", plan: str = "", district: str = "",
                    active_only: bool = False) -> list[Event]:
         """The events `principal` may see that match every filter given, newest start first."""
-        if not allowed(principal, READ):
-            return []
         return [e for e in self.store.list(status=status, plan=plan, district=district, active_only=active_only)
                 if ev.visible_to(e, principal)]
 
@@ -373,18 +370,20 @@ class EventService:
     def close(self, event_id, principal: Principal, *, summary, expected_version=None, now_ms: int | None = None,
               ip: str = "") -> Event:
         """Close the event with its summary (every task done, withdrawn or returned)."""
-        summary = _text(summary, "summary", TEXT_MAX)
+        summary = _text(summary, "summary", SUMMARY_MAX)
         expected_version = _version(expected_version)
         _may(principal, "close")
         return self._change(event_id, principal, "close", lambda event, now: ev.close(event, summary, principal, now),
                             expected_version, now_ms, ip, lambda before, after: {"summary": summary})
 
     def act(self, event_id, action, principal: Principal, *, expected_version=None, level=None, reason=None, text=None,
-            summary=None, department=None, instruction_id=None, now_ms: int | None = None, ip: str = "") -> Event:
+            summary=None, department=None, instruction_id=None, support_for=None, now_ms: int | None = None,
+            ip: str = "") -> Event:
         """Any event action by name (`ioc.domain.events.EVENT_ACTIONS`): `level` {level, reason},
         `instruct` {text}, `acknowledge_instruction` {instruction_id} (a department: its handler
-        or system), `add_task` {department, text}, `withdraw_task` {department, reason},
-        `contain`, `close` {summary}, `cancel` {reason}."""
+        or system), `add_task` {department, text, support_for?} (`support_for`: the department
+        whose request for support it answers), `withdraw_task` {department, reason}, `contain`,
+        `close` {summary}, `cancel` {reason}."""
         if action == "level":
             return self.change_level(event_id, principal, level=level, reason=reason, expected_version=expected_version,
                                      now_ms=now_ms, ip=ip)
@@ -393,20 +392,23 @@ class EventService:
         if action == "close":
             return self.close(event_id, principal, summary=summary, expected_version=expected_version, now_ms=now_ms, ip=ip)
         return self._event_action(event_id, action, principal, expected_version=expected_version, reason=reason, text=text,
-                                  department=department, instruction_id=instruction_id, now_ms=now_ms, ip=ip)
+                                  department=department, instruction_id=instruction_id, support_for=support_for,
+                                  now_ms=now_ms, ip=ip)
 
     @_counted
     def _event_action(self, event_id, action, principal: Principal, *, expected_version, reason, text, department,
-                      instruction_id, now_ms: int | None, ip: str) -> Event:
+                      instruction_id, support_for, now_ms: int | None, ip: str) -> Event:
         if not isinstance(action, str):
             raise EventError("action must be the name of an event action", "action")
         if action not in ev.EVENT_ACTIONS:
             raise EventError(f"unknown action {action[:40]!r}; event actions are {', '.join(ev.EVENT_ACTIONS)}", "action")
         reason, text = _text(reason, "reason", TEXT_MAX), _text(text, "text", TEXT_MAX)
         department, instruction_id = _text(department, "department", ID_MAX), _text(instruction_id, "instruction_id", ID_MAX)
+        support_for = _text(support_for, "support_for", ID_MAX)
         expected_version = _version(expected_version)
         _may(principal, action)
-        if action in ("add_task", "withdraw_task") and department not in self.departments:
+        if action in ("add_task", "withdraw_task") and department not in self.departments \
+                and not (action == "add_task" and department == TERRITORY):
             raise EventError(f"unknown department {department!r}", "department")
         if action == "acknowledge_instruction":
             who = principal.department
@@ -416,8 +418,8 @@ class EventService:
             detail = {"instruction_id": instruction_id, "department": who}
         elif action == "add_task":
             def apply(event: Event, now: int) -> Event:
-                return ev.add_task(event, department, text, principal, now)
-            detail = {"department": department, "text": text}
+                return ev.add_task(event, department, text, principal, now, support_for=support_for)
+            detail = {"department": department, "text": text, **({"support_for": support_for} if support_for else {})}
         elif action == "withdraw_task":
             def apply(event: Event, now: int) -> Event:
                 return ev.withdraw_task(event, department, reason, principal, now)
