@@ -302,7 +302,11 @@ class Event:
         return next((i for i in self.instructions if i.id == instruction_id), None)
 
     def pending_instructions(self, department: str) -> tuple[Instruction, ...]:
-        """The instructions `department` still has to acknowledge."""
+        """The instructions `department` still has to acknowledge while its task is live (a
+        department whose task ended is no longer asked)."""
+        task = self.task(department)
+        if task is None or not task.live:
+            return ()
         return tuple(i for i in self.instructions if department in i.pending)
 
     def to_dict(self) -> dict:
