@@ -77,12 +77,12 @@ TASK_ACTIONS: tuple[str, ...] = ("acknowledge", "arrive", "start", "report", "do
 EVENT_ACTIONS: tuple[str, ...] = ("level", "instruct", "acknowledge_instruction", "add_task", "withdraw_task",
                                   "contain", "close", "cancel")
 COMMAND_ROLES = frozenset({"dispatcher", "leader"})
-ACTION_ROLES: dict[str, frozenset[str]] = {
-    "start": COMMAND_ROLES, "level": COMMAND_ROLES, "add_task": COMMAND_ROLES, "withdraw_task": COMMAND_ROLES,
+ACTION_ROLES: dict[str, frozenset[str]] = {  # event actions ("start_event": starting one)
+    "start_event": COMMAND_ROLES, "level": COMMAND_ROLES, "add_task": COMMAND_ROLES, "withdraw_task": COMMAND_ROLES,
     "contain": COMMAND_ROLES, "close": COMMAND_ROLES, "cancel": COMMAND_ROLES, "link": COMMAND_ROLES,
     "instruct": frozenset({"leader"}), "acknowledge_instruction": frozenset({"handler"}),
-    **{action: frozenset({"handler"}) for action in TASK_ACTIONS},
 }
+TASK_ACTION_ROLES: dict[str, frozenset[str]] = {action: frozenset({"handler"}) for action in TASK_ACTIONS}
 READ_ROLES = frozenset({"operator", "leader", "dispatcher", "inspector"})  # every event; a handler: its own
 
 
@@ -302,7 +302,11 @@ class Event:
         return next((i for i in self.instructions if i.id == instruction_id), None)
 
     def pending_instructions(self, department: str) -> tuple[Instruction, ...]:
-        """The instructions `department` still has to acknowledge."""
+        """The instructions `department` still has to acknowledge while its task is live (a
+        department whose task ended is no longer asked)."""
+        task = self.task(department)
+        if task is None or not task.live:
+            return ()
         return tuple(i for i in self.instructions if department in i.pending)
 
     def to_dict(self) -> dict:
@@ -330,34 +334,44 @@ class Event:
 
 # --- who may act ----------------------------------------------------------------------------------
 
-def _role_reason(action: str, principal: Principal | None) -> str | None:
+def _role_reason(action: str, principal: Principal | None, holders: frozenset[str]) -> str | None:
     """Why `principal` may never take `action` on any event, or None."""
     if principal is None:
         return "sign in first"
     if principal.read_only:
         return "a read-only kiosk session may not act on events"
-    holders = ACTION_ROLES[action]
     if not principal.roles & holders:
         return f"role {principal.role} may not {action} ({', '.join(r for r in ROLES if r in holders)} may)"
     return None
 
 
 def check_may_take(action: str, principal: Principal | None) -> None:
-    """Whether `principal` may ever take `action` (an EVENT_ACTION, a TASK_ACTION or `start`),
-    whatever the event: the action exists (else `EventError`, field `action`), the principal is
-    signed in, not read-only, and holds a role that takes it (else `EventPermissionError`). It
-    depends on no event, so services check it before looking the event up."""
+    """Whether `principal` may ever take event action `action` (an EVENT_ACTION, `start_event`
+    or `link`), whatever the event: the action exists (else `EventError`, field `action`), the
+    principal is signed in, not read-only, and holds a role that takes it (else
+    `EventPermissionError`). It depends on no event, so services check it before looking the
+    event up."""
     if action not in ACTION_ROLES:
-        raise EventError(f"unknown action {action!r}; actions are {', '.join(EVENT_ACTIONS + TASK_ACTIONS)}")
-    reason = _role_reason(action, principal)
+        raise EventError(f"unknown action {action!r}; actions are {', '.join(EVENT_ACTIONS)}")
+    reason = _role_reason(action, principal, ACTION_ROLES[action])
     if reason:
         raise EventPermissionError(reason)
 
 
-def _acting_role(action: str, principal: Principal | None) -> str:
+def check_may_take_task(action: str, principal: Principal | None) -> None:
+    """`check_may_take` for a task action (TASK_ACTIONS): only a department handler takes them."""
+    if action not in TASK_ACTION_ROLES:
+        raise EventError(f"unknown task action {action!r}; task actions are {', '.join(TASK_ACTIONS)}")
+    reason = _role_reason(action, principal, TASK_ACTION_ROLES[action])
+    if reason:
+        raise EventPermissionError(reason)
+
+
+def _acting_role(action: str, principal: Principal | None, task: bool = False) -> str:
     """The role under which `principal` takes `action` (first in ROLES order); raises if none."""
-    check_may_take(action, principal)
-    return next(r for r in ROLES if r in principal.roles and r in ACTION_ROLES[action])
+    (check_may_take_task if task else check_may_take)(action, principal)
+    holders = (TASK_ACTION_ROLES if task else ACTION_ROLES)[action]
+    return next(r for r in ROLES if r in principal.roles and r in holders)
 
 
 def _department_reason(department: str, principal: Principal) -> str | None:
@@ -384,7 +398,7 @@ def allowed_event_actions(event: Event, principal: Principal | None) -> list[str
         return []
     out = []
     for action in EVENT_ACTIONS:
-        if _role_reason(action, principal):
+        if _role_reason(action, principal, ACTION_ROLES[action]):
             continue
         if action == "contain" and event.status == "contained":
             continue
@@ -403,7 +417,7 @@ def allowed_task_actions(event: Event, department: str, principal: Principal | N
     task = event.task(department)
     if task is None or not event.is_open:
         return []
-    return [a for a in TASK_ACTIONS if _role_reason(a, principal) is None
+    return [a for a in TASK_ACTIONS if _role_reason(a, principal, TASK_ACTION_ROLES[a]) is None
             and _department_reason(department, principal) is None and task.status in TASK_STEPS[a].from_statuses]
 
 
@@ -431,7 +445,7 @@ def _open(event: Event, action: str) -> None:
         raise EventError(f"the event is {event.status}; it takes no more actions ({action})", "status")
 
 
-def _entry(actor: Principal, role: str, now_ms: int, kind: str, **params) -> LogEntry:
+def _entry(actor: Principal, role: str, now_ms: int, kind: str, /, **params) -> LogEntry:
     return LogEntry(now_ms, actor.name, actor.label, role, kind, params)
 
 
@@ -472,7 +486,7 @@ def start_event(*, event_id: str, plan: Plan, level: str, title: str, area: Area
                 note: str = "") -> Event:
     """A new event (version 1, status active) with the tasks of `plan`'s `level` issued. A blank
     `title` becomes the plan's name and level ("防汛Ⅳ级响应"); `districts` always include `district`."""
-    role = _acting_role("start", commander)
+    role = _acting_role("start_event", commander)
     if not isinstance(event_id, str) or not event_id:
         raise EventError("an event needs an id", "id")
     chosen = plan.level(level) if isinstance(level, str) else None
@@ -584,7 +598,7 @@ def task_action(event: Event, department: str, action: str, actor: Principal, no
     """`department`'s handler takes a task action (TASK_ACTIONS; see TASK_STEPS for the order).
     `note` is required by report (the progress), done (the result), return (the reason) and
     support (what is needed). The first acknowledgement moves an active event to responding."""
-    role = _acting_role(action, actor)
+    role = _acting_role(action, actor, task=True)
     _open(event, action)
     reason = _department_reason(department, actor)
     if reason:

@@ -296,10 +296,11 @@ def _level(raw, path: str, departments: frozenset[str]) -> Level:
 
 def _plan(raw, index: int, departments: frozenset[str]) -> Plan:
     path = f"plans[{index}]"
-    raw = _mapping(raw, path, _PLAN_FIELDS, {"id", "name_zh", "name_en", "levels"})
+    raw = _mapping(raw, path, _PLAN_FIELDS, {"id"})
     if not isinstance(raw["id"], str) or not PLAN_ID.match(raw["id"]):
         raise PlanError(f"{path}.id", "a plan id is 2 to 40 lower-case ASCII letters, digits or _ (e.g. flood)")
     path = raw["id"]
+    _mapping(raw, path, _PLAN_FIELDS, {"name_zh", "name_en", "levels"})
     if not isinstance(raw["levels"], list) or not raw["levels"]:
         raise PlanError(f"{path}.levels", "a plan needs at least one level")
     levels = tuple(_level(lv, f"{path}.levels[{i}]", departments) for i, lv in enumerate(raw["levels"]))
