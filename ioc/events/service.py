@@ -60,13 +60,14 @@ AREA_RADIUS_MAX_M = 30_000
 LIVE = ("issued", "acknowledged", "on_site", "working")  # task statuses that still have work to do
 ENDED = ("closed", "cancelled")
 
-# action -> the permission a principal needs to ever take it (`ioc.domain.access.PERMISSIONS`)
+# event action -> the permission a principal needs to ever take it (`ioc.domain.access.PERMISSIONS`);
+# every task action (`ioc.domain.events.TASK_ACTIONS`) needs TASK_PERMISSION
 PERMISSION_OF: dict[str, str] = {
-    "start": "event:command", "level": "event:command", "contain": "event:command", "close": "event:command",
+    "start_event": "event:command", "level": "event:command", "contain": "event:command", "close": "event:command",
     "cancel": "event:command", "add_task": "event:command", "withdraw_task": "event:command", "dismiss": "event:command",
     "instruct": "event:instruct", "acknowledge_instruction": "event:task",
-    **{action: "event:task" for action in ev.TASK_ACTIONS},
 }
+TASK_PERMISSION = "event:task"
 
 
 def refusal(error: Exception) -> Refusal:
@@ -122,16 +123,16 @@ def _version(value, field: str = "version") -> int | None:
     return value
 
 
-def _may(principal: Principal | None, action: str) -> None:
+def _may(principal: Principal | None, action: str, task: bool = False) -> None:
     """The principal may ever take `action` (its roles; a kiosk never): else 403, whatever the event."""
-    if action in ev.ACTION_ROLES:
+    if task:
+        ev.check_may_take_task(action, principal)
+    elif action in ev.ACTION_ROLES:
         ev.check_may_take(action, principal)
-        return
-    permission = PERMISSION_OF[action]
-    if not allowed(principal, permission):
+    elif not allowed(principal, PERMISSION_OF[action]):
         who = "a read-only kiosk session" if principal is not None and principal.read_only else \
             f"role {principal.role if principal else '(anonymous)'}"
-        raise EventPermissionError(f"{who} may not {action.replace('_', ' ')} ({permission})")
+        raise EventPermissionError(f"{who} may not {action.replace('_', ' ')} ({PERMISSION_OF[action]})")
 
 
 def _metres(lon1: float, lat1: float, lon2: float, lat2: float) -> float:
@@ -289,7 +290,7 @@ class EventService:
         case_id, proposal_id = _text(case_id, "case_id", ID_MAX), _text(proposal_id, "proposal_id", ID_MAX)
         if area is not None and not isinstance(area, dict):
             raise EventError("area must be a JSON object: a circle, a polygon or a district", "area")
-        _may(principal, "start")
+        _may(principal, "start_event")
         now = int(now_ms if now_ms is not None else time.time() * 1000)
         points: list[tuple[float, float]] = []
         proposal = None
@@ -334,7 +335,8 @@ class EventService:
         detail = {"plan": event.plan, "level": event.level, "district": event.district, "version": event.version,
                   **({"alarm_id": alarm_id} if alarm_id else {}), **({"case_id": case_id} if case_id else {}),
                   **({"proposal_id": proposal_id} if proposal_id else {}), **({"note": note} if note else {})}
-        audit = audit_fields(principal.name, principal.acting_role("event:command"), "event.start", event.id, detail, ip, now)
+        audit = audit_fields(principal.name, principal.acting_role(PERMISSION_OF["start_event"]), "event.start", event.id, detail,
+                             ip, now)
         return self.store.create(event, audit, outbox_of(None, event, the_plan, self.city), proposal_id)
 
     @_counted
@@ -446,7 +448,7 @@ class EventService:
             raise EventError(f"unknown task action {action[:40]!r}; task actions are {', '.join(ev.TASK_ACTIONS)}", "action")
         department, note = _text(department, "department", ID_MAX), _text(note, "note", TEXT_MAX)
         expected_version = _version(expected_version)
-        _may(principal, action)
+        _may(principal, action, task=True)
 
         def apply(event: Event, now: int) -> Event:
             return ev.task_action(event, department, action, principal, now, note=note)
@@ -479,9 +481,10 @@ class EventService:
     def _change(self, event_id, principal: Principal, action: str, apply, expected_version: int | None, now_ms: int | None,
                 ip: str, detail_of, task: str = "", expected_task_version: int | None = None) -> Event:
         """Read, check the version, apply, store; again (up to CAS_ATTEMPTS) when another change
-        was stored in between. `apply(event, now)` is the domain's rule."""
-        audit_action = f"event.task.{action}" if action in ev.TASK_ACTIONS else f"event.{action}"
-        role = principal.acting_role(PERMISSION_OF[action])
+        was stored in between. `apply(event, now)` is the domain's rule; `task`: the department
+        whose task the action is (a task action)."""
+        audit_action = f"event.task.{action}" if task else f"event.{action}"
+        role = principal.acting_role(TASK_PERMISSION if task else PERMISSION_OF[action])
         for attempt in range(CAS_ATTEMPTS):
             now = int(now_ms if now_ms is not None else time.time() * 1000)
             event = self.event_for(event_id, principal)
