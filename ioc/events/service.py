@@ -33,6 +33,7 @@ from dataclasses import asdict, is_dataclass
 from ioc.adapters import counters
 from ioc.adapters.alarm_store import AlarmNotFound, AlarmStore
 from ioc.adapters.case_store import CaseStore
+from ioc.adapters.geodata_files import load_city_map
 from ioc.adapters.event_store import EventConflict, EventNotFound, EventStore, audit_fields, outbox_message
 from ioc.adapters.snapshot_store import SnapshotStore
 from ioc.casework.service import Refusal, dispatch_topic
@@ -44,7 +45,7 @@ from ioc.domain.event_area import area_centre, area_district, area_districts, ar
 from ioc.domain.event_triggers import Proposal
 from ioc.domain.events import Event, EventError, EventPermissionError
 from ioc.domain.geo import CityMap
-from ioc.domain.plans import LEVELS, TERRITORY, Plan, builtin_plans, level_label, plans_from_file
+from ioc.domain.plans import LEVELS, TERRITORY, Plan, PlanError, builtin_plans, level_label, plans_from_file
 
 from .messages import INSTRUCTION_TYPE, TASK_TYPE
 
@@ -519,6 +520,15 @@ class EventService:
     def snapshot_positions(self, device_ids) -> dict[str, tuple[float, float]]:
         """device id -> (lon, lat) of the registered devices among `device_ids`."""
         return self.snapshot.device_positions([d for d in device_ids if d])
+
+
+def plans_file_problem(settings) -> str:
+    """Why the plans file of `IOC_PLANS_FILE` is refused (its place and reason), or "" when it loads."""
+    try:
+        plans_from_file(settings.plans_file, department_ids(load_city_map(settings.geodata_dir)))
+    except PlanError as e:
+        return str(e)
+    return ""
 
 
 def load_plans(settings, city: CityMap) -> dict[str, Plan]:
