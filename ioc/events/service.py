@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import functools
 import math
+import random
 import time
 from dataclasses import asdict, is_dataclass
 
@@ -53,6 +54,7 @@ from .messages import INSTRUCTION_TYPE, TASK_TYPE
 EVENT_REFUSALS = (EventNotFound, EventConflict, EventError, EventPermissionError, AccessDenied)
 
 CAS_ATTEMPTS = 5  # a change is read, checked and applied again this often when others wrote in between
+CAS_PAUSE_S = 0.002  # up to this long (doubling with each attempt, at random) before trying again
 TITLE_MAX, TEXT_MAX, SUMMARY_MAX = ev.TITLE_MAX, ev.NOTE_MAX, ev.SUMMARY_MAX  # the domain's limits, checked first here
 ID_MAX = 64
 LINK_RADIUS_M = 1000  # the area of an event started from an alarm or a case: a circle this wide around it
@@ -503,6 +505,7 @@ class EventService:
             except EventConflict:
                 if attempt == CAS_ATTEMPTS - 1:
                     raise
+                time.sleep(random.uniform(0, CAS_PAUSE_S * 2 ** attempt))  # others acting at once: out of step
         raise AssertionError("unreachable")
 
     def _plan_of(self, event: Event) -> Plan:
