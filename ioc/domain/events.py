@@ -58,7 +58,7 @@ from dataclasses import dataclass, field, replace
 
 from .access import ROLES, Principal
 from .departments import ID_PATTERN
-from .plans import TERRITORY, Plan, level_rank
+from .plans import LEVEL_NUMERALS, TERRITORY, Plan, level_rank
 
 STATUSES: tuple[str, ...] = ("active", "responding", "contained", "closed", "cancelled")
 OPEN_STATUSES: tuple[str, ...] = ("active", "responding", "contained")
@@ -494,7 +494,7 @@ def start_event(*, event_id: str, plan: Plan, level: str, title: str, area: Area
         raise EventError(f"plan {plan.id} has no level {level!r}; its levels are {', '.join(plan.level_ids)}", "level")
     if not isinstance(district, str) or not district:
         raise EventError("an event needs its district", "district")
-    title = _text(title or "", "title", TITLE_MAX, required=False) or f"{plan.name_zh}{_roman(level)}级响应"
+    title = _text(title or "", "title", TITLE_MAX, required=False) or f"{plan.name_zh}{LEVEL_NUMERALS[level]}级响应"
     note = _text(note or "", "note", NOTE_MAX, required=False)
     touched = (district,) + tuple(d for d in districts if d != district)
     tasks = tuple(Task(dep, dep, t.role, t.text_zh, t.text_en, "issued", 1, t.ack_min, t.arrive_min, t.report_min,
@@ -506,10 +506,6 @@ def start_event(*, event_id: str, plan: Plan, level: str, title: str, area: Area
     return Event(event_id, plan.id, level, title, "active", 1, area, district, touched, commander.name,
                  commander.label, now_ms, now_ms, tasks=tasks, alarms=tuple(alarms), cases=tuple(cases),
                  proposal=proposal, log=tuple(entries))
-
-
-def _roman(level: str) -> str:
-    return {"IV": "Ⅳ", "III": "Ⅲ", "II": "Ⅱ", "I": "Ⅰ"}.get(level, level)
 
 
 def change_level(event: Event, plan: Plan, level: str, reason: str, actor: Principal, now_ms: int) -> Event:
