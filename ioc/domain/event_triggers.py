@@ -61,8 +61,8 @@ def peak_margin(kind: str, attribute: str, threshold: float) -> float:
     return abs(float(threshold)) * DEFAULT_MARGIN_SHARE or 1.0
 
 
-def level_rank(level: str) -> int:
-    """0 for IV … 3 for I; -1 for a level no plan knows."""
+def _rank(level: str) -> int:
+    """0 for IV … 3 for I; -1 for a level no plan knows (`plans.level_rank` raises)."""
     return LEVELS.index(level) if level in LEVELS else -1
 
 
@@ -166,7 +166,7 @@ class Proposal:
         module's docstring); True when there is nothing to compare with."""
         if not other_summary:
             return True
-        mine, theirs = level_rank(self.level), level_rank(str(other_summary.get("level", "")))
+        mine, theirs = _rank(self.level), _rank(str(other_summary.get("level", "")))
         if mine != theirs:
             return mine > theirs
         if int(other_summary.get("trigger", -1)) != self.trigger:
@@ -280,7 +280,7 @@ class TriggerWatch:
         return evidence, districts
 
     def _proposal(self, plan: Plan, latest, now_ms: int) -> Proposal | None:
-        for level in sorted(plan.levels, key=lambda lv: level_rank(lv.level), reverse=True):
+        for level in sorted(plan.levels, key=lambda lv: _rank(lv.level), reverse=True):
             for index, trigger in enumerate(level.triggers):
                 met = self._met(trigger, latest, now_ms)
                 if met is None:
@@ -332,7 +332,7 @@ def due_proposals(proposals: Iterable[Proposal], active_events: Iterable, dismis
     for event in active_events:
         if _field(event, "status") in LIVE_STATUSES:
             plan = str(_field(event, "plan"))
-            live[plan] = max(live.get(plan, -1), level_rank(str(_field(event, "level"))))
+            live[plan] = max(live.get(plan, -1), _rank(str(_field(event, "level"))))
     dismissals: dict[str, list[Mapping]] = {}
     for key, value in dismissed.items():
         summary = _dismissal_summary(value)
@@ -341,12 +341,12 @@ def due_proposals(proposals: Iterable[Proposal], active_events: Iterable, dismis
         dismissals.setdefault(plan, []).append({**summary, "level": level})
     due = []
     for proposal in proposals:
-        rank = level_rank(proposal.level)
+        rank = _rank(proposal.level)
         if live.get(proposal.plan, -1) >= rank:
             continue
         held = False
         for summary in dismissals.get(proposal.plan, ()):
-            theirs = level_rank(summary["level"])
+            theirs = _rank(summary["level"])
             if theirs > rank or (theirs == rank and not proposal.worse_than(summary)):
                 held = True
                 break
