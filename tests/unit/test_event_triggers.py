@@ -71,6 +71,12 @@ def test_the_highest_level_met_is_proposed(plans):
     assert [p.id for p in watch.observe(readings, T0)] == ["flood:II"]
 
 
+def test_the_evidence_lists_at_most_thirty_devices_with_every_district_but_counts_them_all(plans):
+    readings = [gauge(f"g{i:02d}", "yangshe", 4.3 + i / 1000) for i in range(40)] + [gauge("g99", "leyu", 4.21)]
+    (proposal,) = watch_of(plans, "flood").observe(readings, T0)
+    assert len(proposal.evidence) == 30 and proposal.devices == 41 and proposal.summary()["devices"] == 41
+    assert proposal.evidence[0].device_id == "g39" and proposal.evidence[-1].device_id == "g99"
+
 def test_a_level_is_met_by_any_of_its_triggers(plans):
     watch = watch_of(plans, "flood")
     (proposal,) = watch.observe([gauge("g1", "yangshe", 4.55)], T0)  # III: ≥ 4.50 anywhere
@@ -280,3 +286,4 @@ def test_the_words_of_a_proposal_give_its_trigger_districts_and_a_count_of_evide
     assert words.trigger == plans["flood"].level("IV").triggers[0].describe("zh")
     assert words.districts == "涉及区镇：锦丰镇、杨舍镇"
     assert len(words.evidence) == 1 and words.more == "另有 1 个设备"
+
