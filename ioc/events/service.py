@@ -222,6 +222,7 @@ class EventService:
         self.alarms = alarms or AlarmStore(store.redis)
         self.cases = cases or CaseStore(store.redis)
         self.snapshot = snapshot or SnapshotStore(store.redis, 8)
+        self._active: tuple[int, tuple[Event, ...]] | None = None  # (revision, the active events then)
 
     @classmethod
     def from_settings(cls, redis_client, city: CityMap, settings) -> "EventService":
@@ -250,8 +251,34 @@ class EventService:
                 if ev.visible_to(e, principal)]
 
     def active_events(self) -> list[Event]:
-        """Every event neither closed nor cancelled (the wall, the trigger scan), oldest start first."""
-        return self.store.active()
+        """Every event neither closed nor cancelled (the wall, the trigger scan), oldest start first.
+        Kept in memory until the store's revision moves: one GET per call while nothing changes."""
+        revision = self.store.revision()
+        cached = self._active
+        if cached is not None and cached[0] == revision:
+            return list(cached[1])
+        found = self.store.active()
+        self._active = (revision, tuple(found))
+        return found
+
+    def tasks_for(self, principal: Principal | None) -> list[tuple[Event, "ev.Task"]]:
+        """The live tasks of the principal's department in open events (a handler's inbox; the
+        notifications at the top of every page), the longest waiting first."""
+        department = principal.department if principal is not None and "handler" in principal.roles else ""
+        if not department:
+            return []
+        found = [(e, t) for e in self.active_events() if (t := e.task(department)) is not None and t.live]
+        found.sort(key=lambda pair: (pair[1].issued_at, pair[0].id))
+        return found
+
+    def instructions_for(self, principal: Principal | None) -> list[tuple[Event, "ev.Instruction"]]:
+        """The instructions the principal's department has still to acknowledge, oldest first."""
+        department = principal.department if principal is not None and "handler" in principal.roles else ""
+        if not department:
+            return []
+        found = [(e, i) for e in self.active_events() for i in e.pending_instructions(department)]
+        found.sort(key=lambda pair: (pair[1].at, pair[0].id))
+        return found
 
     def revision(self) -> int:
         """Moves with every event change and every change of the proposals: cache until it moves."""
