@@ -29,18 +29,17 @@ import functools
 import math
 import random
 import time
-from dataclasses import asdict, is_dataclass
 
 from ioc.adapters import counters
 from ioc.adapters.alarm_store import AlarmNotFound, AlarmStore
 from ioc.adapters.case_store import CaseStore
-from ioc.adapters.geodata_files import load_city_map
 from ioc.adapters.event_store import EventConflict, EventNotFound, EventStore, audit_fields, outbox_message
+from ioc.adapters.geodata_files import load_city_map
 from ioc.adapters.snapshot_store import SnapshotStore
 from ioc.casework.service import Refusal, dispatch_topic
 from ioc.casework.service import refusal as case_refusal
 from ioc.domain import events as ev
-from ioc.domain.access import AccessDenied, Principal, allowed
+from ioc.domain.access import Principal, allowed
 from ioc.domain.departments import department_ids
 from ioc.domain.event_area import area_centre, area_district, area_districts, area_from_input, area_geojson, linked
 from ioc.domain.event_triggers import Proposal
@@ -51,7 +50,7 @@ from ioc.domain.plans import LEVELS, TERRITORY, Plan, PlanError, builtin_plans, 
 from .messages import INSTRUCTION_TYPE, TASK_TYPE
 
 # every refusal of the service: what each entry catches and hands to `refusal`
-EVENT_REFUSALS = (EventNotFound, EventConflict, EventError, EventPermissionError, AccessDenied)
+EVENT_REFUSALS = (EventNotFound, EventConflict, EventError, EventPermissionError)
 
 CAS_ATTEMPTS = 5  # a change is read, checked and applied again this often when others wrote in between
 CAS_PAUSE_S = 0.002  # up to this long (doubling with each attempt, at random) before trying again
@@ -205,13 +204,6 @@ def outbox_of(before: Event | None, after: Event, plan: Plan | None, city: CityM
     return out
 
 
-def _plain(value):
-    """A dataclass (the domain's figures) as JSON-safe data."""
-    if is_dataclass(value):
-        return asdict(value)
-    return value
-
-
 class EventService:
     def __init__(self, store: EventStore, city: CityMap, plans: dict[str, Plan], departments: frozenset[str], *,
                  alarms: AlarmStore | None = None, cases: CaseStore | None = None, snapshot: SnapshotStore | None = None):
@@ -298,10 +290,9 @@ class EventService:
         found = linked(event.area, self.city, snapshot.devices, snapshot.alarms, snapshot.cases)
         return {
             **event.to_dict(),
-            "linked": {"devices": [d.id for d in found.devices], "alarms": [a.get("id") for a in found.alarms],
-                       "cases": [c.id for c in found.cases]},
+            "linked": found.to_dict(),
             "overdue": {t.department: list(ev.overdue(t, now)) for t in event.tasks if ev.overdue(t, now)},
-            "figures": _plain(ev.figures(event, now)),
+            "figures": ev.figures(event, now).to_dict(),
         }
 
     # ---- actions -----------------------------------------------------------------------------
