@@ -543,7 +543,7 @@ class DepartmentSystems:
                 return self._receive_instruction(message, now_ms, topic)
             case_id, version, department = str(message["case_id"]), int(message["version"]), str(message["department"])
         except (orjson.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError):
-            log.warning("department systems: an unreadable dispatch message ignored: %r", payload[:200] if payload else payload)
+            log.warning("department systems: an unreadable dispatch message ignored: %s", repr(payload)[:200])
             return "invalid"
         with self.lock:
             self.received += 1

@@ -356,3 +356,10 @@ def test_without_an_events_api_the_duty_desk_works_the_cases_as_before(systems):
     desk._request = FakeApi(None)
     assert desk.poll_once(T0) == 0
     assert desk.events_adopted_done and run(systems) == []
+
+
+@pytest.mark.parametrize("payload", [b"{not json", b"[1, 2]", b'{"type": "event_task", "event_id": "EV-1"}',
+                                     b'{"type": "event_instruction", "event_id": "EV-1"}', {"type": "event_task"}])
+def test_an_unreadable_message_is_ignored(systems, payload):
+    assert systems.receive(payload, T0, "ioc/v1/dispatch/transport") == "invalid"
+    assert run(systems) == []
