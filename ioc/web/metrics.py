@@ -43,7 +43,15 @@ def metric_families(counters: dict[str, int], devices: int, online: int, alarms_
     dead.add_metric([], deadletter_length)
     w = GaugeMetricFamily("ioc_ingest_workers", "Ingest workers with a heartbeat in the last 30 s")
     w.add_metric([], workers)
-    return [messages, rejected, by_kind, late, dropped, alarms, active, fleet, dead, w]
+    event_messages = CounterMetricFamily("ioc_event_messages", "Linked-event messages: task and instruction messages published to "
+                                         "department systems, their updates applied", labels=["direction"])
+    event_messages.add_metric(["published"], counters.get("events:published", 0))
+    event_messages.add_metric(["applied"], counters.get("events:updates", 0))
+    proposals = CounterMetricFamily("ioc_event_proposals_raised", "Proposals to start a linked event raised by the trigger scan")
+    proposals.add_metric([], counters.get("events:proposals_raised", 0))
+    refused = CounterMetricFamily("ioc_event_actions_refused", "Linked-event actions refused (portal, API, MQTT)")
+    refused.add_metric([], counters.get("events:refused", 0))
+    return [messages, rejected, by_kind, late, dropped, alarms, active, fleet, dead, w, event_messages, proposals, refused]
 
 
 class _Snapshot(Collector):
