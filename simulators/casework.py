@@ -521,7 +521,6 @@ class DepartmentSystems:
         # event tasks, keyed (event id, task id)
         self.task_seen: OrderedDict = OrderedDict()  # -> the highest task version taken
         self.task_work: dict[tuple[str, str], dict] = {}  # live tasks being worked: version, sent, department, role
-        self.task_planned: set[tuple[str, str]] = set()  # tasks planned at least once (late only the first time)
         self.support_asked: set[tuple[str, str]] = set()
         self.batches: dict[str, dict] = {}  # event id -> {"until": ms, "messages": {task id: message}}
         self.roles: OrderedDict = OrderedDict()  # event id -> (asker, late)
@@ -624,8 +623,7 @@ class DepartmentSystems:
         asker, late = self.roles.get(event_id, ("", ""))
         answers = plan_event_task(message, seed=self.seed, speed=self.speed, now_ms=now_ms,
                                   asks_support=task_id == asker and key not in self.support_asked,
-                                  late=task_id == late and key not in self.task_planned)
-        self.task_planned.add(key)
+                                  late=task_id == late)  # a newer version (a level change) keeps it late
         department = str(message.get("department") or task_id)
         self.task_work[key] = {"version": version, "sent": 0, "department": department,
                                "lead": message.get("role") == "lead"}

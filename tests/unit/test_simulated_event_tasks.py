@@ -112,6 +112,16 @@ def test_the_steps_keep_to_the_tasks_limits_except_the_late_acknowledgement(syst
         assert all(b - a <= report * MIN for a, b in zip(reports, reports[1:]))
 
 
+def test_the_late_department_stays_late_when_a_level_change_sends_its_task_again(systems):
+    start_event(systems)
+    systems.due(T0 + EVENT_BATCH_MS)  # the event's tasks planned together: roles picked
+    _, late = systems.roles[EVENT]
+    ack = next(a for d, _, a, _, _ in FLOOD_III if d == late)
+    send(systems, task_message(late, ack=ack, version=2), T0 + 5 * MIN)  # the level raised before it acknowledged
+    updates = run(systems)
+    assert of(updates, late, "acknowledge")[0]["ts"] - T0 > ack * MIN
+
+
 def test_speed_compresses_the_delays():
     message = task_message("water_affairs", "lead", 10, 30, 30)
     slow_plan = plan_event_task(message, seed=5, speed=1.0, now_ms=T0)
