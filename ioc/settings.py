@@ -46,6 +46,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("IOC_DEVICE_MAX_RATE", "50", "Most messages one device may send to one ingest worker per second; the excess is counted as `rejected:rate_limited` (the first of each second dead-lettered as a sample). 0 turns the limit off."),
     Setting("IOC_CASES_CLIENT_ID", "", "MQTT client id of the case worker (a persistent session: keep it stable, one per worker); unset: `ioc-cases-<host>`."),
     Setting("IOC_CASES_SCAN_S", "30", "Seconds between the case worker's scans for overdue cases (the `case_overdue` alarm)."),
+    Setting("IOC_PLANS_FILE", "", "JSON file of the contingency plans (预案) of linked events, in the format of `docs/reference/events.md`; checked at start (a bad file stops the process with the reason). Unset: the built-in plans."),
+    Setting("IOC_EVENTS_SCAN_S", "10", "Seconds between the case worker's evaluations of the plans' trigger conditions on live data (proposals to start a linked event)."),
     Setting("IOC_DEADLETTER_MAXLEN", "10000", "Approximate length cap of the dead-letter stream."),
     Setting("IOC_ALARM_ESCALATE_CRITICAL_MIN", "5", "Minutes after which an unacknowledged critical alarm escalates; `0`: never."),
     Setting("IOC_ALARM_ESCALATE_MAJOR_MIN", "15", "Minutes after which an unacknowledged major alarm escalates; `0`: never."),
@@ -122,6 +124,8 @@ class Settings:
     device_max_rate: int = 50
     cases_client_id: str = ""
     cases_scan_s: int = 30
+    plans_file: str = ""
+    events_scan_s: int = 10
     deadletter_maxlen: int = 10000
     alarm_escalate_critical_min: int = 5
     alarm_escalate_major_min: int = 15
@@ -187,6 +191,8 @@ class Settings:
             device_max_rate=_non_negative(get, "IOC_DEVICE_MAX_RATE"),
             cases_client_id=get("IOC_CASES_CLIENT_ID"),
             cases_scan_s=_positive(get, "IOC_CASES_SCAN_S"),
+            plans_file=get("IOC_PLANS_FILE"),
+            events_scan_s=_positive(get, "IOC_EVENTS_SCAN_S"),
             deadletter_maxlen=int(get("IOC_DEADLETTER_MAXLEN")),
             alarm_escalate_critical_min=int(get("IOC_ALARM_ESCALATE_CRITICAL_MIN")),
             alarm_escalate_major_min=int(get("IOC_ALARM_ESCALATE_MAJOR_MIN")),

@@ -16,6 +16,7 @@ import orjson
 from ioc.adapters import redis_keys as keys
 from ioc.adapters.redis_client import as_text as _text
 from ioc.domain.cases import TRANSITIONS
+from ioc.domain.events import TASK_ACTIONS
 
 ACTIONS: dict[str, str] = {
     "auth.sign_in": "a user signed in",
@@ -37,6 +38,19 @@ ACTIONS: dict[str, str] = {
     "case.report": "a case was reported (any source: MQTT, sensor alarm, phone, API, Open311)",
 }
 ACTIONS.update({f"case.{action}": f"case action: {t.en.lower()}" for action, t in TRANSITIONS.items()})
+ACTIONS.update({
+    "event.start": "a linked event was started (from a plan and level; from an alarm, a case or a proposal)",
+    "event.level": "a linked event's response level was raised or lowered, with the reason",
+    "event.instruct": "a leader gave an instruction (批示) on a linked event",
+    "event.acknowledge_instruction": "a department acknowledged a leader's instruction",
+    "event.add_task": "a commander added (or reissued) a department's task",
+    "event.withdraw_task": "a commander withdrew a department's task, with the reason",
+    "event.contain": "a linked event was declared contained (已控制)",
+    "event.close": "a linked event was closed with its summary",
+    "event.cancel": "a linked event was cancelled, with the reason",
+    "event.proposal.dismiss": "a commander dismissed a proposal to start a linked event, with the reason",
+})
+ACTIONS.update({f"event.task.{action}": f"a department's event task: {action}" for action in TASK_ACTIONS})
 
 
 @dataclass(frozen=True)

@@ -4,10 +4,10 @@ Telemetry families are split into `shards` hash-tag groups (`ioc:{s<N>}:…`): e
 one batch script touches carries the same hash tag, so the script runs on a single Redis Cluster
 node, and the shards spread the fleet over the cluster's nodes.
 
-The control plane (alarms, users, API tokens, cases and the audit log) shares the one hash tag
-`{core}`: every alarm, user, token and case change is written together with its audit entry by
-one script or MULTI/EXEC, which on Redis Cluster must stay within one slot. Its volume is small
-next to telemetry. The remaining keys (counters, dead letters, heartbeats, sessions, sign-in
+The control plane (alarms, users, API tokens, cases, linked events and the audit log) shares the
+one hash tag `{core}`: every alarm, user, token, case and event change is written together with
+its audit entry by one script or MULTI/EXEC, which on Redis Cluster must stay within one slot.
+Its volume is small next to telemetry. The remaining keys (counters, dead letters, heartbeats, sessions, sign-in
 failures, the secret key) are each written on their own and carry no tag, so they spread freely.
 
 Each family has ONE writer, the module named in `FAMILIES` at the end of this file (a test scans
@@ -47,6 +47,16 @@ CASES_OUTBOX = f"{CASES}:outbox"  # stream: messages to department systems, writ
 CASES_REVISION = f"{CASES}:rev"  # counter bumped by every create and transition: readers cache until it moves
 CASES_CHANGED = f"{CASES}:changed"  # sorted set: case id -> revision of its last create or transition
 CASES_EPOCH = f"{CASES}:epoch"  # string set by the first create: a reader sees that Redis was emptied since
+EVENTS = f"{CORE}:events"  # prefix of the linked-event (联动事件) families below
+EVENTS_DATA = f"{EVENTS}:data"  # hash: event id -> event JSON (tasks, instructions and log inside)
+EVENTS_VERSION = f"{EVENTS}:version"  # hash: event id -> event version (checked by every change)
+EVENTS_ACTIVE = f"{EVENTS}:active"  # sorted set: id of every event not closed or cancelled -> started_at
+EVENTS_SEQ = f"{EVENTS}:seq"  # hash: China date YYYYMMDD -> counter behind that day's event ids
+EVENTS_OUTBOX = f"{EVENTS}:outbox"  # stream: task and instruction messages to department systems, written with the change
+EVENTS_REVISION = f"{EVENTS}:rev"  # counter bumped by every event change and proposal change: readers cache until it moves
+EVENTS_CHANGED = f"{EVENTS}:changed"  # sorted set: event id -> revision of its last change
+EVENTS_PROPOSALS = f"{EVENTS}:proposals"  # hash: proposal id `<plan>:<level>` -> current proposal JSON (the trigger scan's)
+EVENTS_DISMISSED = f"{EVENTS}:dismissed"  # hash: proposal id -> dismissal JSON {summary, by, reason, at}
 
 # Names before the control plane moved under `{core}` (IOC 0.x on a single Redis): old name or
 # prefix -> new one. `ioc.adapters.redis_client.migrate_legacy_keys` renames what it finds.
@@ -180,11 +190,15 @@ FAMILIES: tuple[Family, ...] = (
     Family("heartbeats", (WORKERS,), "ioc.adapters.heartbeats"),
     Family("cases", (CASES_DATA, CASES_VERSION, CASES_REPORTS, CASES_DEVICES, CASES_OPEN, CASES_SEQ, CASES_OUTBOX,
                      CASES_REVISION, CASES_CHANGED, CASES_EPOCH, case_timeline, case_geo), "ioc.adapters.case_store"),
+    Family("events", (EVENTS_DATA, EVENTS_VERSION, EVENTS_ACTIVE, EVENTS_SEQ, EVENTS_OUTBOX, EVENTS_REVISION, EVENTS_CHANGED,
+                      EVENTS_PROPOSALS, EVENTS_DISMISSED), "ioc.adapters.event_store"),
     Family("audit", (AUDIT,), "ioc.adapters.audit_log", also=(
         ("ioc.adapters.alarm_store", "the acknowledge and clear scripts append the action's audit entry in the same "
                                      "step (fields from audit_log.entry_fields)"),
         ("ioc.adapters.case_store", "the create and transition scripts append the change's audit entry in the same "
                                     "step (fields from audit_log.entry_fields, via case_store.audit_fields)"),
+        ("ioc.adapters.event_store", "the commit script appends the event change's audit entry in the same step "
+                                     "(fields from audit_log.entry_fields); a dismissal is written with its entry in one MULTI"),
     )),
     Family("users and sessions", (USERS, TOKENS, TOKEN_INDEX, SESSIONS, session, LOGIN_FAILURES, login_failures, SECRET_KEY),
            "ioc.adapters.user_store"),

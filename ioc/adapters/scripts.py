@@ -37,10 +37,11 @@ ALARM_RAISE_ONCE = "alarm_raise_once"
 CASE_CREATE = "case_create"
 CASE_TRANSITION = "case_transition"
 CASE_STEPS = "case_steps"
+EVENT_COMMIT = "event_commit"
 TELEMETRY_APPLY = "telemetry_apply"
 ROLLUP_ADD = "rollup_add"
-NAMES = (ALARM_ACKNOWLEDGE, ALARM_CLEAR, ALARM_RAISE_ONCE, CASE_CREATE, CASE_TRANSITION, CASE_STEPS, TELEMETRY_APPLY,
-         ROLLUP_ADD)
+NAMES = (ALARM_ACKNOWLEDGE, ALARM_CLEAR, ALARM_RAISE_ONCE, CASE_CREATE, CASE_TRANSITION, CASE_STEPS, EVENT_COMMIT,
+         TELEMETRY_APPLY, ROLLUP_ADD)
 
 _lock = threading.Lock()
 _registered: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # client -> {name: Script}

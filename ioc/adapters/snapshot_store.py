@@ -67,6 +67,21 @@ class SnapshotStore:
                 out[device_id] = str(name)
         return out
 
+    def device_positions(self, device_ids) -> dict[str, tuple[float, float]]:
+        """device id -> (lon, lat) of its registration (devices without a position left out), in
+        one round trip."""
+        ids = list(device_ids)
+        pipe = self.client.pipeline(transaction=False)
+        for device_id in ids:
+            pipe.hget(keys.meta(keys.shard_of(device_id, self.shards)), device_id)
+        out = {}
+        for device_id, meta in zip(ids, pipe.execute() if ids else []):
+            m = orjson.loads(meta) if meta else {}
+            lon, lat = m.get("lon"), m.get("lat")
+            if isinstance(lon, (int, float)) and isinstance(lat, (int, float)) and not isinstance(lon, bool):
+                out[device_id] = (float(lon), float(lat))
+        return out
+
     def device(self, device_id: str) -> dict | None:
         shard = keys.shard_of(device_id, self.shards)
         pipe = self.client.pipeline(transaction=False)

@@ -187,7 +187,7 @@ _HINTS = {
 }
 
 
-def _field_error(err: ValidationError) -> str:
+def field_error(err: ValidationError) -> str:
     first = err.errors(include_url=False)[0]
     loc = [str(p) for p in first["loc"]]
     field = loc[0] if loc else ""
@@ -197,7 +197,7 @@ def _field_error(err: ValidationError) -> str:
     return f"{where or 'payload'}: {first['msg']}"
 
 
-def _decode(payload: bytes) -> tuple[dict | None, str, str]:
+def decode_object(payload: bytes) -> tuple[dict | None, str, str]:
     """(object, reason, detail): the payload as a JSON object, or why not."""
     if len(payload) > MAX_PAYLOAD:
         return None, "too_large", f"payload: {len(payload)} bytes > {MAX_PAYLOAD}"
@@ -225,7 +225,7 @@ def _has_non_finite(text: str) -> bool:
     return bool(found)
 
 
-def _time(value, received_ms: int, field: str) -> tuple[int | None, str]:
+def message_time(value, received_ms: int, field: str) -> tuple[int | None, str]:
     ts, reason, detail = parse_timestamp(value, received_ms, Limits(max_future_ms=MAX_FUTURE_MS, max_age_ms=REPORT_MAX_AGE_MS))
     if reason:
         return None, field + detail[2:] if detail.startswith("ts") else f"{field}: {detail}"
@@ -243,13 +243,13 @@ def parse_report(topic: str, payload: bytes, received_ms: int, city: CityMap | N
             return reject("bad_report", f"topic: {topic[:120]!r} is not ioc/v1/reports/{{source}} "
                                         "(source: lower-case letters, digits, _ or -, up to 32)")
         source = m.group(1)
-        obj, reason, detail = _decode(payload)
+        obj, reason, detail = decode_object(payload)
         if obj is None:
             return reject(reason or "bad_report", detail)
         try:
             data = _ReportModel.model_validate(obj)
         except ValidationError as e:
-            return reject("bad_report", _field_error(e))
+            return reject("bad_report", field_error(e))
         try:
             report_id = report_id_of(data.report_id, required=True)
             description = text_of(data.description, "description", DESCRIPTION_MAX)
@@ -261,7 +261,7 @@ def parse_report(topic: str, payload: bytes, received_ms: int, city: CityMap | N
         if data.category not in case_catalog.MINOR_CLASSES:
             return reject("unknown_category", f"category: {data.category[:40]!r} is not a minor-class code of the catalog "
                                               "(5 digits, e.g. 10105 street light broken; GET /open311/v2/services.json lists them)")
-        reported_ms, detail = _time(data.reported_at, received_ms, "reported_at")
+        reported_ms, detail = message_time(data.reported_at, received_ms, "reported_at")
         if reported_ms is None:
             return reject("bad_report", detail)
         lat, lon = float(data.lat), float(data.lon)
@@ -285,20 +285,20 @@ def parse_update(topic: str, payload: bytes, received_ms: int, departments: froz
         department = m.group(1)
         if departments is not None and department not in departments:
             return reject(f"topic: unknown department {department!r}")
-        obj, reason, detail = _decode(payload)
+        obj, reason, detail = decode_object(payload)
         if obj is None:
             return Rejection(reason, detail, topic, payload, received_ms) if reason else reject(detail)
         try:
             data = _UpdateModel.model_validate(obj)
         except ValidationError as e:
-            return reject(_field_error(e))
+            return reject(field_error(e))
         action = UPDATE_ACTIONS.get(data.action)
         if action is None:
             return reject(f"action: {data.action[:40]!r} is not one of {', '.join(UPDATE_ACTIONS)}")
         note = data.note.strip()
         if action == "return" and not note:
             return reject("note: a return needs a note saying why the case is not this department's")
-        ts_ms, detail = _time(data.ts, received_ms, "ts")
+        ts_ms, detail = message_time(data.ts, received_ms, "ts")
         if ts_ms is None:
             return reject(detail)
         case_id = data.case_id.strip()

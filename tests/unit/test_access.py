@@ -11,19 +11,23 @@ from ioc.web.pages import NAVIGATION, home_path, may_view_path, view_for_path, v
 
 # The spec: role -> every permission it holds. Anything not listed is denied.
 SPEC: dict[str, set[str]] = {
-    "operator": {SIGNED_IN, "view:bigscreen", "view:districts", "view:status", "view:account", "alarm:acknowledge"},
+    "operator": {SIGNED_IN, "view:bigscreen", "view:districts", "view:status", "view:account", "view:events", "alarm:acknowledge",
+                 "event:read"},
     "leader": {SIGNED_IN, "view:bigscreen", "view:districts", "view:console", "view:indicators", "view:status", "view:audit",
-               "view:account", "alarm:acknowledge", "alarm:clear", "case:read"},
+               "view:account", "view:events", "alarm:acknowledge", "alarm:clear", "case:read", "event:read", "event:command",
+               "event:instruct"},
     "dispatcher": {SIGNED_IN, "view:bigscreen", "view:districts", "view:console", "view:indicators", "view:status",
-                   "view:account", "alarm:acknowledge", "alarm:clear", "case:read", "case:report"},
-    "inspector": {SIGNED_IN, "view:bigscreen", "view:districts", "view:inspections", "view:account", "case:read", "case:report"},
-    "handler": {SIGNED_IN, "view:tasks", "view:account", "case:read"},
+                   "view:account", "view:events", "alarm:acknowledge", "alarm:clear", "case:read", "case:report", "event:read",
+                   "event:command"},
+    "inspector": {SIGNED_IN, "view:bigscreen", "view:districts", "view:inspections", "view:account", "view:events", "case:read",
+                  "case:report", "event:read"},
+    "handler": {SIGNED_IN, "view:tasks", "view:account", "view:events", "case:read", "event:read", "event:task"},
     "admin": {SIGNED_IN, "view:indicators", "view:status", "view:audit", "view:admin", "view:account", "user:manage",
               "token:manage"},
     "reporter": {SIGNED_IN, "view:account", "case:report"},
 }
 # A kiosk is a read-only operator: an operator's views and the frame, no action.
-KIOSK_SPEC = {SIGNED_IN, "view:bigscreen", "view:districts", "view:status", "view:account"}
+KIOSK_SPEC = {SIGNED_IN, "view:bigscreen", "view:districts", "view:status", "view:account", "view:events"}
 ALL_PERMISSIONS = sorted(set().union(*SPEC.values()))
 
 # Where each role lands after signing in (its first view in navigation order).

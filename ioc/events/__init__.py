@@ -1,0 +1,1 @@
+"""Linked events (大联动): the service every entry uses, and the MQTT edge of event tasks."""
