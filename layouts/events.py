@@ -11,11 +11,10 @@ from dash import dcc, html
 from ioc.domain.geo import CityMap
 from ioc.i18n import t
 
-from .cases import HIDDEN, HIDDEN_LAID_OUT, small_map
+from .cases import HIDDEN, HIDDEN_LAID_OUT, indicators_page, small_map, tasks_page
 from .grids import NUMBER, ag_grid
 
 EVENT_REFRESH_MS = 5_000  # the event page re-reads its event (cheap when the version has not moved)
-NOTICE_REFRESH_MS = 10_000  # the frame's poll for a department's new event tasks and instructions
 TASK_ACTIONS = ("acknowledge", "arrive", "start", "report", "done", "return", "support")
 COMMAND_ACTIONS = ("level", "add_task", "withdraw_task", "contain", "close", "cancel")
 LEADER_ACTIONS = ("instruct",)
@@ -107,6 +106,7 @@ def start_form(city: CityMap, lang: str, tile_url: str = "") -> html.Section:
             html.H3(t("ev_start_heading", lang)),
             dcc.Store(id="ev-start-area", data=None),  # the area as the service takes it (`area_from_input`)
             dcc.Store(id="ev-start-proposal", data=""),
+            dcc.Store(id="ev-start-prefilled", data=None),  # the area of an alarm's or a case's place
             dcc.Store(id="ev-started", data=0),
             html.Div([fields, small_map(city, "ev-start-map", tile_url, [edit, preview], zoom=10)], className="case-new-body"),
         ],
@@ -133,6 +133,7 @@ def events_page(city: CityMap, lang: str, tile_url: str = "") -> html.Div:
             html.H3(t("ev_proposals", lang)),
             html.Div(id="ev-proposal-message", className="message"),
             html.Div(id="ev-proposals", className="ev-proposals"),
+            dcc.Store(id="ev-proposals-key", data=None),
             filters,
             dcc.Store(id="events-grid-key", data=None),
             ag_grid(
@@ -316,19 +317,6 @@ def district_events(lang: str) -> html.Div:
                     className="ev-district-box")
 
 
-def notices(lang: str) -> html.Div:
-    """The frame's strip of a department's new event tasks and instructions (until acknowledged)."""
-    return html.Div(
-        [
-            dcc.Interval(id="ev-notice-tick", interval=NOTICE_REFRESH_MS, n_intervals=0, disabled=True),
-            dcc.Store(id="ev-notice-key", data=None),
-            html.Div(id="ev-notices", className="ev-notices"),
-            html.Div(id="ev-notice-message", className="message ev-notice-message"),
-        ],
-        id="ev-notice-box",
-    )
-
-
 def indicators_section(lang: str) -> html.Div:
     """/indicators: per plan and per department response times of the linked events against the plans' limits."""
     figure = {**NUMBER, "minWidth": 80, "flex": 1, "valueFormatter": {"function": "params.value == null ? '—' : params.value"}}
@@ -357,3 +345,189 @@ def indicators_section(lang: str) -> html.Div:
         ],
         id="ev-indicators",
     )
+
+
+def event_tasks_page(lang: str) -> html.Div:
+    """/tasks: the department's linked-event tasks above its cases."""
+    page = tasks_page(lang)
+    page.children.insert(2, my_event_tasks(lang))
+    return page
+
+
+def indicators_with_events(lang: str) -> html.Div:
+    """/indicators: the case indicators, then the linked events' response times."""
+    page = indicators_page(lang)
+    page.children.insert(len(page.children) - 2, indicators_section(lang))
+    return page
+
+
+# ---- pieces the callbacks fill in ---------------------------------------------------------------
+
+def banner_parts(b, lang: str, link: str = "") -> list:
+    """The event's banner: level-coloured headline, title, status, elapsed time, commander, districts."""
+    parts = [html.Span(b.headline, className=f"ev-headline level-{b.level}"),
+             html.Span(b.title, className="ev-title"),
+             html.Span(b.status, className=f"ev-status status-{b.status_id}"),
+             html.Span(b.elapsed, className="ev-elapsed"),
+             html.Span(f"{t('ev_commander', lang)} {b.commander}", className="ev-commander"),
+             html.Span(f"{t('ev_districts', lang)} {b.districts}", className="ev-districts")]
+    if link:
+        parts.append(dcc.Link(t("ev_wall_open", lang), href=link, className="ev-open"))
+    return parts
+
+
+def task_cards(rows: list[dict], lang: str, wall: bool = False) -> list:
+    """The task board: a card per department (name, lead or support, state in words, time since
+    issued, the next deadline), overdue red, a request for support highlighted."""
+    cards = []
+    for r in rows:
+        classes = ["ev-task", f"task-{r['status']}"]
+        if r["overdue"]:
+            classes.append("overdue")
+        if r["needs_support"]:
+            classes.append("support")
+        if not r["live"]:
+            classes.append("ended")
+        lines = [html.Div([html.Span(r["name"], className="ev-task-name"),
+                           html.Span(r["role_name"], className=f"ev-role role-{r['role']}")], className="ev-task-head"),
+                 html.Div([html.Span(r["status_name"], className="ev-task-status"),
+                           html.Span(r["since_text"], className="ev-task-since")], className="ev-task-line"),
+                 html.Div(r["deadline"], className="ev-task-deadline")]
+        if r["needs_support"]:
+            lines.append(html.Div(f"{t('ev_needs_support', lang)}：{r['support_note']}" if lang == "zh"
+                                  else f"{t('ev_needs_support', lang)}: {r['support_note']}", className="ev-task-support"))
+        if not wall:
+            lines.append(html.Div(r["text"], className="ev-task-text"))
+            if r["result"]:
+                lines.append(html.Div(r["result"], className="ev-task-text"))
+        cards.append(html.Div(lines, className=" ".join(classes), title=r["text"], **{"data-department": r["department"]}))
+    return cards
+
+
+def log_items(rows: list[dict]) -> list:
+    """The newest log entries as ticker rows: time, who, what."""
+    return [html.Li([html.Span(r["clock"], className="t-time"), html.Span(r["who"], className="ev-log-who", title=r["login"]),
+                     html.Span(r["what"], className="ev-log-what", title=r["what"])], className=f"ticker-row ev-log-{r['kind']}")
+            for r in rows]
+
+
+def instruction_items(rows: list[dict], mine: tuple[str, ...], lang: str) -> list:
+    """Each instruction: its text, who gave it when, who has acknowledged it and who has not; an
+    acknowledge button when the viewer's department still has to."""
+    if not rows:
+        return [html.Div(t("ev_no_instructions", lang), className="note")]
+    sep = "、" if lang == "zh" else ", "
+    items = []
+    for r in rows:
+        children = [html.Div(r["text"], className="ev-instr-text"),
+                    html.Div(f"{r['by']} · {r['at']}", className="note"),
+                    html.Div([html.Span(f"{t('ev_instr_acked', lang)}：" if lang == "zh" else f"{t('ev_instr_acked', lang)}: ",
+                                        className="case-sub"), sep.join(r["acked"]) or "—"]),
+                    html.Div([html.Span(f"{t('ev_instr_pending', lang)}：" if lang == "zh" else f"{t('ev_instr_pending', lang)}: ",
+                                        className="case-sub"), html.Span(sep.join(r["pending"]) or "—", className="ev-pending")])]
+        if r["id"] in mine:
+            children.append(html.Button(t("ev_ack_instruction", lang), id={"type": "ev-ack-instr", "id": r["id"]}, n_clicks=0,
+                                        className="btn"))
+        items.append(html.Div(children, className="ev-instruction"))
+    return items
+
+
+def linked_parts(counts: dict, alarms: list[tuple[str, str]], cases: list[tuple[str, str]], lang: str) -> list:
+    """What the area links: counts, then the alarms (words) and the cases (links to their pages)."""
+    return [
+        html.Div(t("ev_linked_counts", lang).format(**counts), className="ev-linked-counts"),
+        html.Div([html.Span(t("ev_linked_alarms", lang), className="case-sub")]
+                 + ([html.Ul([html.Li(text, title=alarm_id) for alarm_id, text in alarms], className="ev-list")] if alarms
+                    else [t("ev_none", lang)])),
+        html.Div([html.Span(t("ev_linked_cases", lang), className="case-sub")]
+                 + ([html.Ul([html.Li([dcc.Link(case_id, href=f"/case/{case_id}", className="case-link"), " ", text])
+                              for case_id, text in cases], className="ev-list")] if cases else [t("ev_none", lang)])),
+    ]
+
+
+def wall_tab_buttons(tabs: list[dict], lang: str, picked: bool) -> list:
+    """A tab per live event (when there are several) and the rotate switch."""
+    if len(tabs) < 2:
+        return []
+    buttons = [html.Button(tab["label"], id={"type": "ev-wall-tab", "id": tab["id"]}, n_clicks=0, title=tab["title"],
+                           className=f"ev-tab level-{tab['level']}" + (" shown" if tab["shown"] else "")) for tab in tabs]
+    buttons.append(html.Button(t("ev_wall_rotate", lang), id={"type": "ev-wall-tab", "id": ""}, n_clicks=0,
+                               className="ev-tab rotate" + ("" if picked else " shown")))
+    return buttons
+
+
+def proposal_text(words, lang: str) -> list:
+    """A proposal's headline, trigger, evidence and districts."""
+    return [html.Div(words.headline, className="ev-proposal-title"),
+            html.Div(words.trigger, className="note") if words.trigger else None,
+            html.Ul([html.Li(line) for line in words.evidence] + ([html.Li(words.more, className="note")] if words.more else []),
+                    className="ev-evidence"),
+            html.Div(words.districts, className="note")]
+
+
+def proposal_cards(cards: list[tuple[str, object]], can_act: bool, lang: str) -> list:
+    """/events: a card per current proposal; confirm or dismiss (with a reason) for command roles."""
+    if not cards:
+        return [html.Div(t("ev_no_proposals", lang), className="note")]
+    out = []
+    for proposal_id, words in cards:
+        children = proposal_text(words, lang)
+        if can_act:
+            children.append(html.Div([
+                html.Button(t("ev_confirm", lang), id={"type": "ev-prop-confirm", "id": proposal_id}, n_clicks=0, className="btn"),
+                dcc.Input(id={"type": "ev-prop-reason", "id": proposal_id}, placeholder=t("ev_dismiss_reason", lang), maxLength=300,
+                          autoComplete="off"),
+                html.Button(t("ev_dismiss", lang), id={"type": "ev-prop-dismiss", "id": proposal_id}, n_clicks=0, className="btn danger"),
+            ], className="form-row"))
+        else:
+            children.append(html.Div(t("ev_read_only", lang), className="note"))
+        out.append(html.Div(children, className="ev-proposal-card"))
+    return out
+
+
+def my_task_cards(rows: list[dict], notes: dict, lang: str) -> list:
+    """/tasks: each of the department's event tasks with its next actions, a note field, and the
+    instructions to acknowledge."""
+    if not rows:
+        return [html.Div(t("ev_my_tasks_none", lang), className="note")]
+    out = []
+    for r in rows:
+        head = [dcc.Link(r["event"], href=f"/event/{r['event']}", className="case-link"), " ",
+                html.Span(r["headline"], className=f"ev-headline level-{r.get('level', '')}"), " ", html.Span(r["title"])]
+        card = task_cards([r], lang)[0]
+        controls = []
+        if r["actions"]:
+            controls.append(dcc.Input(id={"type": "ev-task-note", "event": r["event"]}, value=notes.get(r["event"], ""),
+                                      placeholder=t("ev_task_note", lang), maxLength=1000, autoComplete="off", className="ev-note"))
+            controls += [html.Button(t(f"ev_act_{a}", lang), id={"type": "ev-task-btn", "event": r["event"], "action": a}, n_clicks=0,
+                                     className="btn danger" if a in DANGER else "btn") for a in r["actions"]]
+        for i in r["instructions"]:
+            controls += [html.Div([html.Span(t("ev_notice_instruction", lang).format(text=i["text"])),
+                                   html.Button(t("ev_ack_instruction", lang), id={"type": "ev-task-instr", "event": r["event"], "id": i["id"]},
+                                               n_clicks=0, className="btn")], className="form-row")]
+        out.append(html.Div([html.Div(head, className="ev-my-head"), card, html.Div(controls, className="form-row")],
+                            className="ev-my-task", **{"data-event": r["event"]}))
+    return out
+
+
+def notice_items(items: list[dict], lang: str) -> list:
+    """The frame's notices: a line per task or instruction to acknowledge, with the button and a link."""
+    out = []
+    for n in items:
+        button_key = "ev_act_acknowledge" if n["kind"] == "task" else "ev_ack_instruction"
+        out.append(html.Div([
+            html.Span(n["text"], className="ev-notice-text"),
+            html.Button(t(button_key, lang), n_clicks=0, className="btn",
+                        id={"type": "ev-notice-ack", "event": n["event"], "kind": n["kind"], "id": n.get("instruction", "")}),
+            dcc.Link(t("ev_notice_open", lang), href=f"/event/{n['event']}", className="case-link"),
+        ], className=f"ev-notice {n['kind']}"))
+    return out
+
+
+def district_event_items(rows: list[dict], lang: str) -> list:
+    if not rows:
+        return [html.Li(t("ev_district_none", lang), className="empty-row")]
+    return [html.Li([dcc.Link(r["link_text"], href=f"/event/{r['id']}", className="case-link"),
+                     html.Span(r["status"], className=f"ev-status status-{r['status_id']}"),
+                     html.Span(r["elapsed"], className="t-time")], className=f"ticker-row ev-district-row level-{r['level_id']}")
+            for r in rows]

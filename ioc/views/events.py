@@ -561,7 +561,7 @@ def my_tasks(events: Iterable[Event], department: str, departments: Mapping[str,
         if task is None or not e.is_open:
             continue
         row = next(r for r in task_rows(e, departments, now_ms, lang) if r["department"] == department)
-        out.append({**row, "event": e.id, "title": e.title, "headline": headline(e, plans, lang),
+        out.append({**row, "event": e.id, "title": e.title, "headline": headline(e, plans, lang), "level": e.level,
                     "actions": list(allowed_task_actions(e, department, principal)) if principal is not None else [],
                     "instructions": [{"id": i.id, "text": i.text} for i in e.pending_instructions(department)]})
     out.sort(key=lambda r: not r["live"])
