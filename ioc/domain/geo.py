@@ -161,6 +161,15 @@ class CityMap:
             return self.districts[int(self._tree.nearest(point))].id
         return None
 
+    def district_geometry(self, district_id: str):
+        """The district's polygon (a prepared shapely geometry: read it, never change it), None when unknown."""
+        return self._geom_by_id.get(district_id)
+
+    @property
+    def outline(self):
+        """The city's outline (a prepared shapely geometry: read it, never change it)."""
+        return self._city
+
     def contains(self, lon: float, lat: float) -> bool:
         point = _valid_point(lon, lat)
         return point is not None and bool(self._city.covers(point))
