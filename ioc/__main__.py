@@ -28,6 +28,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.command in ("user", "token"):
         return run_admin(args, settings)
     setup_logging(settings.log_level, args.command)
+    if settings.plans_file and args.command in ("demo", "web", "cases"):
+        from ioc.events.service import plans_file_problem
+
+        problem = plans_file_problem(settings)
+        if problem:  # every process would refuse it: say why once, before starting any
+            print(f"IOC_PLANS_FILE: {problem}", file=sys.stderr)
+            return 2
     if args.command == "demo":
         from ioc.demo import run_demo
 

@@ -1,6 +1,7 @@
-"""The case worker (`python -m ioc cases`): everything about cases that is not a person clicking.
+"""The case worker (`python -m ioc cases`): everything about cases and linked events that is not a
+person clicking.
 
-Five jobs, each on its own thread, each riding out Redis and broker outages (logged once,
+Six jobs, each on its own thread, each riding out Redis and broker outages (logged once,
 retried with back-off, never fatal):
 
 * intake: one MQTT client with a persistent session (clean_session=False, client id
@@ -30,12 +31,23 @@ retried with back-off, never fatal):
   `raised` event; when the case moves on, closes or gets a later deadline, it is cleared (the
   same conditional clear as the ingest's, one `cleared` event). An alarm cleared by hand stays
   cleared while the case is overdue for the same stage and deadline (until the worker restarts).
+* linked events (大联动): the event outbox `ioc:{core}:events:outbox` (task and instruction
+  messages, written with the change that made them) is published like the case outbox, on its
+  own thread and consumer group bookkeeping; an update on `ioc/v1/departments/+/updates` that
+  names `event_id` is a department's step of its event task (`ioc.events.messages`), applied
+  through the event service (a repeat of a step already taken is acknowledged, a refusal
+  dead-lettered as `update_refused`); every IOC_EVENTS_SCAN_S seconds the plans' triggers are
+  evaluated on the latest values of the watched kinds (`ioc.domain.event_triggers.TriggerWatch`,
+  its clocks kept in memory: a restart starts the `minutes` of sustained triggers afresh) and
+  the proposals a person should see are stored (`ioc:{core}:events:proposals`).
 * a heartbeat in `ioc:workers` (`cases-<host>-<pid>`, `"role": "cases"`).
 
 Counters in `ioc:metrics`: `cases:reported` (valid reports accepted), `cases:updates`
 (department updates applied), `cases:from_alarms` (cases opened from alarms),
-`cases:dispatch_published`, `cases:overdue_raised`, `cases:overdue_cleared`, and for rejected
-messages `messages:rejected` and `rejected:<reason>` like the ingest.
+`cases:dispatch_published`, `cases:overdue_raised`, `cases:overdue_cleared`, `events:updates`
+(event-task updates applied), `events:published` (event messages published),
+`events:proposals_raised`, and for rejected messages `messages:rejected` and `rejected:<reason>`
+like the ingest.
 """
 
 from __future__ import annotations
@@ -56,6 +68,9 @@ from ioc.adapters.alarm_store import AlarmStore
 from ioc.adapters import mqtt as mqtt_adapter
 from ioc.adapters import redis_keys as keys
 from ioc.adapters.case_store import OUTBOX, CaseConflict, CaseNotFound
+from ioc.adapters.city_snapshot import CityCache
+from ioc.adapters.event_store import OUTBOX as EVENTS_OUTBOX
+from ioc.adapters.event_store import EventConflict, EventNotFound
 from ioc.adapters.redis_client import REDIS_UNAVAILABLE
 from ioc.adapters.snapshot_store import SnapshotStore
 from ioc.domain import case_catalog
@@ -63,8 +78,12 @@ from ioc.domain.access import Principal
 from ioc.domain.alarms import Alarm
 from ioc.views.readings_text import device_place, sensor_case_description
 from ioc.domain.cases import Case, CaseActionError
+from ioc.domain.event_triggers import Reading, TriggerWatch, due_proposals, lapsed_dismissals
+from ioc.domain.events import EventError, EventPermissionError
 from ioc.domain.geo import CityMap
 from ioc.domain.telemetry import Rejection
+from ioc.events.messages import INSTRUCTION_ACTION, EventUpdate, route_update
+from ioc.events.service import EventService
 from ioc.settings import Settings
 
 from .reports import ADDRESS_MAX, REPORT_TOPICS, DepartmentUpdate, Report, parse_case_message
@@ -130,6 +149,9 @@ class CaseWorker:
         self.city = city
         self.service = CaseService.from_settings(redis_client, city, settings)  # the worker's one case service
         self.store = self.service.store
+        self.events = EventService.from_settings(redis_client, city, settings)  # and its one event service
+        self.watch = TriggerWatch(self.events.plans)  # since when each device meets each trigger (kept in memory)
+        self.registry = CityCache(lambda: redis_client, settings.redis_shards)  # the device registry, read as it moves
         self.alarms = AlarmStore(redis_client)
         self.snapshot = SnapshotStore(redis_client, settings.redis_shards)
         host = socket.gethostname()
@@ -189,6 +211,11 @@ class CaseWorker:
     def handle_message(self, topic: str, payload: bytes, received_ms: int) -> str:
         """Process one intake message; returns "report", "update" or the rejection reason.
         Raises only when Redis fails (the caller retries)."""
+        event_update = route_update(topic, payload, received_ms, self.service.departments)
+        if event_update is not None:
+            if isinstance(event_update, Rejection):
+                return self._reject(event_update)
+            return self._event_update(event_update, topic, payload)
         message = parse_case_message(topic, payload, received_ms, self.city, self.service.departments)
         if isinstance(message, Rejection):
             return self._reject(message)
@@ -246,6 +273,48 @@ class CaseWorker:
             if event.action == u.action and event.actor == f"dept:{u.department}" and event.note == note:
                 return True
             if event.action in ("dispatch", "check_fail"):
+                return False
+        return False
+
+    def _event_update(self, u: EventUpdate, topic: str, payload: bytes) -> str:
+        """A department system's step of its event task (or its acknowledgement of an
+        instruction), through the event service as its handler. A refusal is dead-lettered
+        (`update_refused`), unless it repeats a step this department already took (a redelivery
+        after a crash, or a system sending again): that is acknowledged, not refused."""
+        principal = Principal(name=f"dept:{u.department}", roles=frozenset({"handler"}), department=u.department, kind="token")
+        try:
+            if u.action == INSTRUCTION_ACTION:
+                event = self.events.act(u.event_id, INSTRUCTION_ACTION, principal, instruction_id=u.instruction_id)
+            else:
+                event = self.events.task_act(u.event_id, u.task_id, u.action, principal, note=u.note,
+                                             expected_version=u.version)
+        except EventNotFound as e:
+            return self._reject(Rejection("update_refused", f"event_id: {e}"[:500], topic, payload, u.received_ms))
+        except (EventError, EventConflict, EventPermissionError) as e:
+            if (isinstance(e, EventError) and e.code == "repeat") or self._event_already_applied(u):
+                log.info("event %s: repeated %s from department %s, already applied; ignored", u.event_id, u.action, u.department)
+                return "update"
+            field = getattr(e, "field", "") or ("version" if isinstance(e, EventConflict) else "task_id")
+            return self._reject(Rejection("update_refused", f"{field}: {u.action} {u.event_id}: {e}"[:500], topic, payload,
+                                          u.received_ms))
+        counters.add(self.redis, "events:updates")
+        log.info("event %s: %s by department %s (event version %d)", event.id, u.action, u.department, event.version)
+        return "update"
+
+    def _event_already_applied(self, u: EventUpdate) -> bool:
+        """True when this department already took this very step, with the same note, on its
+        task since the task was last issued: the refused update repeats one that was applied."""
+        event = self.events.store.find(u.event_id)
+        if event is None or u.task_id != u.department:
+            return False
+        note = (u.note or "").strip()
+        for entry in reversed(event.log):
+            params = entry.params
+            if params.get("department") != u.department:
+                continue
+            if entry.kind == f"task_{u.action}" and entry.actor == f"dept:{u.department}" and params.get("note", "") == note:
+                return True
+            if entry.kind in ("task_issued", "task_added"):
                 return False
         return False
 
@@ -343,8 +412,8 @@ class CaseWorker:
                 self.stopping.wait(backoff)
                 backoff = min(backoff * 2, 5)
 
-    def _publish(self, fields) -> bool:
-        """Publish one outbox message at QoS 1; True once the broker acknowledged it."""
+    def _publish(self, fields, counter: str = "cases:dispatch_published") -> bool:
+        """Publish one outbox message at QoS 1; True once the broker acknowledged it (counted in `counter`)."""
         topic, payload = _field(fields, "topic"), _field(fields, "payload")
         if not topic or payload is None:
             log.warning("outbox: entry without topic or payload (trimmed?); skipped")
@@ -361,7 +430,7 @@ class CaseWorker:
             if not self.stopping.is_set():
                 log.warning("outbox: no PUBACK for %s within %ds; will retry", topic, PUBLISH_TIMEOUT_S)
             return False
-        counters.add(self.redis, "cases:dispatch_published")
+        counters.add(self.redis, counter)
         log.info("published %s", topic)
         return True
 
@@ -460,13 +529,52 @@ class CaseWorker:
             pipe.execute()
         return raised, cleared
 
+    # ---- proposals: the plans' triggers on live data ------------------------------------------
+
+    def readings(self) -> list[Reading]:
+        """The latest value of every watched attribute of every online device of the watched kinds
+        (the registry is read again only when it moved; one HMGET per shard and attribute)."""
+        fleet = self.registry.refresh_registry(self.redis)
+        by_kind = fleet.derived.get("trigger_kinds")
+        if by_kind is None:
+            kinds = {kind for kind, _attribute in self.watch.watched}
+            by_kind = fleet.derived["trigger_kinds"] = {k: [d for d in fleet.devices if d.kind == k] for k in kinds}
+        out = []
+        for kind, attribute in sorted(self.watch.watched):
+            devices = [d for d in by_kind.get(kind, ()) if d.online]
+            values = self.snapshot.latest_values([d.id for d in devices], attribute)
+            out.extend(Reading(d.id, d.name, kind, d.district, attribute, values[d.id]) for d in devices if d.id in values)
+        return out
+
+    def scan_triggers(self, now_ms: int | None = None) -> int:
+        """Evaluate the plans' triggers on the latest values and store the proposals a person
+        should see now (`due_proposals`: not for a plan with a live event at that level or
+        higher, not again for evidence no worse than a dismissed one); dismissals whose plan's
+        triggers are no longer met lapse. Returns the number of current proposals."""
+        now = int(now_ms if now_ms is not None else _now_ms())
+        raw = self.watch.observe(self.readings(), now)
+        dismissed = self.events.store.dismissals()
+        lapsed = lapsed_dismissals(raw, dismissed)
+        if lapsed:
+            self.events.store.drop_dismissals(lapsed)
+            dismissed = {k: v for k, v in dismissed.items() if k not in lapsed}
+        due = due_proposals(raw, self.events.active_events(), dismissed)
+        before = set(self.events.store.proposals())
+        if self.events.store.put_proposals({p.id: p.to_dict() for p in due}):
+            raised = [p for p in due if p.id not in before]
+            if raised:
+                counters.add(self.redis, "events:proposals_raised", len(raised))
+                for p in raised:
+                    log.info("proposal %s: %d device(s) in %s", p.id, len(p.evidence), ", ".join(p.districts) or "-")
+        return len(due)
+
     def heartbeat(self) -> None:
         heartbeats.beat(self.redis, self.worker_id, "cases", self.started_ms, self.processed, len(self.queue),
                         self.settings.ingest_group, client_id=self.client_id,
                         mqtt=bool(self.client is not None and self.client.is_connected()))
 
     def _periodic_loop(self) -> None:
-        next_beat = next_scan = 0.0
+        next_beat = next_scan = next_triggers = 0.0
         backoff = 0.2
         while not self.stopping.is_set():
             try:
@@ -476,9 +584,12 @@ class CaseWorker:
                 if time.monotonic() >= next_scan:
                     self.scan_overdue()
                     next_scan = time.monotonic() + self.settings.cases_scan_s
+                if time.monotonic() >= next_triggers:
+                    self.scan_triggers()
+                    next_triggers = time.monotonic() + self.settings.events_scan_s
                 self._recovered("overdue scan")
                 backoff = 0.2
-                self.stopping.wait(max(0.05, min(next_beat, next_scan) - time.monotonic()))
+                self.stopping.wait(max(0.05, min(next_beat, next_scan, next_triggers) - time.monotonic()))
             except REDIS_UNAVAILABLE as e:
                 self._outage("overdue scan", e)
                 self.stopping.wait(backoff)
@@ -494,6 +605,9 @@ class CaseWorker:
         self.connect()
         jobs = {
             "outbox": lambda: self._stream_loop("outbox", OUTBOX, "0", self._publish, needs_broker=True),
+            "events-outbox": lambda: self._stream_loop("event outbox", EVENTS_OUTBOX, "0",
+                                                       lambda fields: self._publish(fields, "events:published"),
+                                                       needs_broker=True),
             "alarms": lambda: self._stream_loop("alarm cases", keys.ALARMS_EVENTS, "$", self._alarm_event,
                                                 on_ready=self._sweep_active_alarms),
             "periodic": self._periodic_loop,

@@ -27,12 +27,14 @@ from __future__ import annotations
 
 import functools
 import math
+import random
 import time
 from dataclasses import asdict, is_dataclass
 
 from ioc.adapters import counters
 from ioc.adapters.alarm_store import AlarmNotFound, AlarmStore
 from ioc.adapters.case_store import CaseStore
+from ioc.adapters.geodata_files import load_city_map
 from ioc.adapters.event_store import EventConflict, EventNotFound, EventStore, audit_fields, outbox_message
 from ioc.adapters.snapshot_store import SnapshotStore
 from ioc.casework.service import Refusal, dispatch_topic
@@ -44,7 +46,7 @@ from ioc.domain.event_area import area_centre, area_district, area_districts, ar
 from ioc.domain.event_triggers import Proposal
 from ioc.domain.events import Event, EventError, EventPermissionError
 from ioc.domain.geo import CityMap
-from ioc.domain.plans import LEVELS, TERRITORY, Plan, builtin_plans, level_label, plans_from_file
+from ioc.domain.plans import LEVELS, TERRITORY, Plan, PlanError, builtin_plans, level_label, plans_from_file
 
 from .messages import INSTRUCTION_TYPE, TASK_TYPE
 
@@ -52,6 +54,7 @@ from .messages import INSTRUCTION_TYPE, TASK_TYPE
 EVENT_REFUSALS = (EventNotFound, EventConflict, EventError, EventPermissionError, AccessDenied)
 
 CAS_ATTEMPTS = 5  # a change is read, checked and applied again this often when others wrote in between
+CAS_PAUSE_S = 0.002  # up to this long (doubling with each attempt, at random) before trying again
 TITLE_MAX, TEXT_MAX, SUMMARY_MAX = ev.TITLE_MAX, ev.NOTE_MAX, ev.SUMMARY_MAX  # the domain's limits, checked first here
 ID_MAX = 64
 LINK_RADIUS_M = 1000  # the area of an event started from an alarm or a case: a circle this wide around it
@@ -502,6 +505,7 @@ class EventService:
             except EventConflict:
                 if attempt == CAS_ATTEMPTS - 1:
                     raise
+                time.sleep(random.uniform(0, CAS_PAUSE_S * 2 ** attempt))  # others acting at once: out of step
         raise AssertionError("unreachable")
 
     def _plan_of(self, event: Event) -> Plan:
@@ -519,6 +523,15 @@ class EventService:
     def snapshot_positions(self, device_ids) -> dict[str, tuple[float, float]]:
         """device id -> (lon, lat) of the registered devices among `device_ids`."""
         return self.snapshot.device_positions([d for d in device_ids if d])
+
+
+def plans_file_problem(settings) -> str:
+    """Why the plans file of `IOC_PLANS_FILE` is refused (its place and reason), or "" when it loads."""
+    try:
+        plans_from_file(settings.plans_file, department_ids(load_city_map(settings.geodata_dir)))
+    except PlanError as e:
+        return str(e)
+    return ""
 
 
 def load_plans(settings, city: CityMap) -> dict[str, Plan]:

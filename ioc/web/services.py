@@ -20,6 +20,7 @@ from ioc.adapters.city_snapshot import CityCache
 from ioc.adapters.snapshot_store import SnapshotStore
 from ioc.adapters.user_store import UserStore
 from ioc.casework.service import CaseService
+from ioc.events.service import EventService
 from ioc.domain.departments import department_ids
 from ioc.domain.geo import CityMap
 from ioc.settings import Settings
@@ -60,6 +61,7 @@ class Services:
     cases: CaseService  # the one case service: every read and action of the portal, the API and Open311
     city_cache: CityCache  # the big screen's per-process snapshot cache, shared by every viewer
     case_index: CaseIndex  # the case pages' per-process copy of the cases, kept in step by revision
+    events: EventService  # the one event service: every read and action on linked events (portal, API)
 
     def warm_up(self) -> threading.Thread:
         """In the background, read what the first big-screen requests of a new process need
@@ -100,6 +102,7 @@ class Services:
             cases=CaseService.from_settings(client, city, settings),
             city_cache=city_cache,
             case_index=cases,
+            events=EventService.from_settings(client, city, settings),
         )
 
 

@@ -21,7 +21,8 @@ FIELD_OF = {
     "IOC_INGEST_FLUSH_MS": "ingest_flush_ms", "IOC_COUNTER_FLUSH_MS": "counter_flush_ms", "IOC_INGEST_MAX_PAYLOAD": "ingest_max_payload",
     "IOC_INGEST_MAX_FUTURE_S": "ingest_max_future_s", "IOC_INGEST_MAX_AGE_S": "ingest_max_age_s",
     "IOC_INGEST_BUFFER_MAX": "ingest_buffer_max", "IOC_DEVICE_MAX_RATE": "device_max_rate", "IOC_DEADLETTER_MAXLEN": "deadletter_maxlen",
-    "IOC_CASES_CLIENT_ID": "cases_client_id", "IOC_CASES_SCAN_S": "cases_scan_s",
+    "IOC_CASES_CLIENT_ID": "cases_client_id", "IOC_CASES_SCAN_S": "cases_scan_s", "IOC_PLANS_FILE": "plans_file",
+    "IOC_EVENTS_SCAN_S": "events_scan_s",
     "IOC_ALARM_ESCALATE_CRITICAL_MIN": "alarm_escalate_critical_min", "IOC_ALARM_ESCALATE_MAJOR_MIN": "alarm_escalate_major_min",
     "IOC_ALARM_ESCALATE_MINOR_MIN": "alarm_escalate_minor_min", "IOC_POPUP_SECONDS": "popup_seconds",
     "IOC_EMBEDDED_REDIS": "embedded_redis", "IOC_EMBEDDED_MQTT": "embedded_mqtt", "IOC_LOG_LEVEL": "log_level",
@@ -103,6 +104,8 @@ def test_an_empty_value_means_the_default(setting):
     ({"IOC_DATA_DIR": "/srv/ioc"}, "data_dir", Path("/srv/ioc")),
     ({"IOC_LOG_LEVEL": "debug"}, "log_level", "DEBUG"),
     ({"IOC_EMBEDDED_REDIS": "valkey"}, "embedded_redis", "valkey"),
+    ({"IOC_PLANS_FILE": "/etc/ioc/plans.json"}, "plans_file", "/etc/ioc/plans.json"),
+    ({"IOC_EVENTS_SCAN_S": "5"}, "events_scan_s", 5),
 ])
 def test_a_set_variable_is_parsed_into_its_field(env, name, expected):
     assert getattr(Settings.from_env(env=env), name) == expected
