@@ -289,7 +289,8 @@ LOAD_OUTPUTS = (
      Output("event-shown", "data"),
      Output("ev-no-actions", "style"), Output("ev-my-task-row", "style"), Output("ev-my-task", "children"),
      Output("ev-level-row", "style"), Output("ev-act-level-pick", "options"), Output("ev-department-row", "style"),
-     Output("ev-act-department", "options"), Output("ev-text-row", "style"), Output("ev-act-hint", "children")]
+     Output("ev-act-department", "options"), Output("ev-text-row", "style"), Output("ev-text-label", "children"),
+     Output("ev-act-hint", "children")]
     + [Output(f"ev-act-{a}", "style") for a in EVENT_BUTTONS]
     + [Output(f"ev-task-{a}", "style") for a in TASK_BUTTONS]
 )
@@ -326,7 +327,7 @@ def load_event(event_id, _changed, _n, _refresh, lang, shown):
         event = None
     if event is None:
         missing = [f"{t('ev_page_heading', lang)} {event_id or ''}", "", "case-stage", SHOWN, HIDDEN] + [no_update] * 8 \
-            + [None, None, None, SHOWN, HIDDEN, no_update, HIDDEN, no_update, HIDDEN, no_update, HIDDEN, ""]
+            + [None, None, None, SHOWN, HIDDEN, no_update, HIDDEN, no_update, HIDDEN, no_update, HIDDEN, no_update, ""]
         return missing + [HIDDEN] * (len(EVENT_BUTTONS) + len(TASK_BUTTONS))
     key = {"id": event.id, "version": event.version, "minute": now // 60_000, "lang": lang}
     if shown == key and ctx.triggered_id == "event-tick":
@@ -344,7 +345,9 @@ def load_event(event_id, _changed, _n, _refresh, lang, shown):
     uses_text = bool(set(c.event_actions) - {"contain"} or c.task_actions)
     hint = ""
     if c.close_blocked and "close" not in c.event_actions and c.event_actions:
-        hint = f"{t('ev_close', lang)}: " + ("、" if lang == "zh" else ", ").join(c.close_blocked)
+        hint = t("ev_close_blocked", lang).format(departments=("、" if lang == "zh" else ", ").join(c.close_blocked))
+    label = (t("ev_task_note", lang) if c.task_actions else t("ev_instruct_text", lang) if c.event_actions == ("instruct",)
+             else t("ev_text_leader", lang) if "instruct" in c.event_actions else t("ev_text_command", lang))
     department_options = c.add_departments + [o for o in c.withdraw_departments if o not in c.add_departments]
     my_task = ""
     if c.task is not None:
@@ -360,7 +363,7 @@ def load_event(event_id, _changed, _n, _refresh, lang, shown):
              c.task.version if c.task is not None else None, key,
              HIDDEN if c.any else SHOWN, SHOWN if c.task is not None else HIDDEN, my_task,
              SHOWN if c.levels else HIDDEN, c.levels, SHOWN if uses_department else HIDDEN, department_options,
-             SHOWN if uses_text else HIDDEN, hint]
+             SHOWN if uses_text else HIDDEN, label, hint]
             + [SHOWN if a in c.event_actions else HIDDEN for a in EVENT_BUTTONS]
             + [SHOWN if a in c.task_actions else HIDDEN for a in TASK_BUTTONS])
 
@@ -423,7 +426,7 @@ def _wall_parts(services, view, event, lang: str, now: int, minute: int) -> dict
         departments = departments_of(services.city)
         names = district_names(lang)
         who = people()
-        parts["banner"] = banner_parts(ev.banner(event, plans, names, now, lang, who), lang, f"/event/{event.id}")
+        parts["banner"] = banner_parts(ev.banner(event, plans, names, now, lang, who, short=True), lang, f"/event/{event.id}")
         parts["board"] = task_cards(ev.task_rows(event, departments, now, lang), lang, wall=True)
         parts["log"] = log_items(ev.log_rows(event, plans, departments, names, lang, who, limit=ev.WALL_LOG_ROWS))
         parts["area"] = {"type": "FeatureCollection", "features": [area_geojson(event.area, services.city)]}
