@@ -363,3 +363,30 @@ def test_a_dismissed_proposal_is_kept_with_who_and_why_and_audited(events, redis
     assert AuditLog(redis_client).recent(1)[0].action == "event.proposal.dismiss"
     with pytest.raises(EventNotFound):
         events.dismiss("crowd:IV", DISPATCHER, reason="again")
+
+
+# ---- a department's inbox ---------------------------------------------------------------------------
+
+def test_a_handler_finds_its_open_tasks_and_the_instructions_it_has_not_acknowledged(events):
+    first, second = start(events), start(events, plan="crowd")
+    water, police = handler("water_affairs"), handler("public_security")
+    assert [(e.id, t.department) for e, t in events.tasks_for(water)] == [(first.id, "water_affairs")]
+    assert [e.id for e, _t in events.tasks_for(police)] == [second.id] and events.tasks_for(DISPATCHER) == []
+    events.instruct(first.id, LEADER, text="注意安全")
+    assert [(e.id, i.id) for e, i in events.instructions_for(water)] == [(first.id, "I1")]
+    events.act(first.id, "acknowledge_instruction", water, instruction_id="I1")
+    assert events.instructions_for(water) == []
+    events.task_act(first.id, "water_affairs", "return", water, note="不属于本部门")
+    assert events.tasks_for(water) == []
+
+
+def test_the_active_events_are_read_again_only_when_something_changed(events, redis_client):
+    event = start(events)
+    assert [e.id for e in events.active_events()] == [event.id]
+    calls = []
+    real = events.store.active
+    events.store.active = lambda: calls.append(1) or real()
+    events.active_events()
+    assert calls == []
+    events.task_act(event.id, "water_affairs", "acknowledge", handler("water_affairs"))
+    assert events.active_events()[0].task("water_affairs").status == "acknowledged" and calls == [1]
