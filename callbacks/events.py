@@ -806,7 +806,7 @@ def register(app, services) -> None:
     secured_callback(
         app, SIGNED_IN, Output("ev-notices", "children"), Output("ev-notice-key", "data"),
         Input("ev-notice-tick", "n_intervals"), Input("url", "pathname"), Input("ev-notice-changed", "data"),
-        State("lang", "data"), State("ev-notice-key", "data"),
+        Input("lang", "data"), State("ev-notice-key", "data"),
     )(notices)
     secured_callback(
         app, "event:task", Output("ev-notice-message", "children"), Output("ev-notice-changed", "data"),
