@@ -12,10 +12,13 @@ Input (`area_from_input`, the API's `area` field)
   ``radius``) property — what a map's drawing tool hands over;
 * ``None`` (or ``{}``) — the default district the caller gives (the alarm's or case's district).
 
-Anything else is refused with `EventError(field="area")` and a reason a person can act on: not an
-object, unknown type, bad numbers (not finite, out of range), a radius outside 50 m … 30 km, too
-few or too many points, a polygon crossing itself (or otherwise invalid), an area outside the city
-(it does not touch the city's outline), an unknown district, no area and no default district.
+Anything else is refused with `EventError(field="area", code=…)` and a reason a person can act
+on; the code lets a page word it: `unknown_type` (not an object, or no such type), `bad_number`
+(a coordinate not a finite number or out of range), `bad_radius` (not 50 m … 30 km),
+`bad_polygon` (no rings), `polygon_holes`, `too_few_points` (< 3 distinct), `too_many_points`
+(> 2000), `flat_polygon` (no area), `self_crossing`, `invalid_polygon` (any other invalidity),
+`bad_feature`, `outside_city` (it does not touch the city's outline), `unknown_district`,
+`no_area` (nothing given and no default district).
 
 Geometry
 --------
@@ -46,6 +49,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any, Iterable
 
 import numpy as np
@@ -61,53 +65,42 @@ RADIUS_MIN_M = 50.0
 RADIUS_MAX_M = 30_000.0
 POLYGON_MAX_POINTS = 2000
 CIRCLE_SIDES = 64
+FLAT_DEG2 = 1e-10  # square degrees (about 1 m²): points spanning less lie on one line
 FIELD = "area"
 
 
-def _refuse(reason: str) -> EventError:
-    error = EventError(reason)
-    try:
-        error.field = FIELD
-    except AttributeError:  # pragma: no cover - a read-only field set by the constructor
-        pass
-    return error
-
-
-def _error(reason: str) -> EventError:
-    try:
-        return EventError(reason, FIELD)
-    except TypeError:  # pragma: no cover - an EventError that takes the message only
-        return _refuse(reason)
+def _error(reason: str, code: str) -> EventError:
+    return EventError(reason, FIELD, code)
 
 
 # --- input -------------------------------------------------------------------------------------
 
 def _number(value: Any, what: str) -> float:
     if isinstance(value, bool) or value is None:
-        raise _error(f"{what} must be a number, got {value!r}")
+        raise _error(f"{what} must be a number, got {value!r}", "bad_number")
     if isinstance(value, (int, float)):
         number = float(value)
     elif isinstance(value, str):
         try:
             number = float(value.strip())
         except ValueError:
-            raise _error(f"{what} must be a number, got {value!r}") from None
+            raise _error(f"{what} must be a number, got {value!r}", "bad_number") from None
     else:
-        raise _error(f"{what} must be a number, got {type(value).__name__}")
+        raise _error(f"{what} must be a number, got {type(value).__name__}", "bad_number")
     if not math.isfinite(number):
-        raise _error(f"{what} must be a finite number, got {value!r}")
+        raise _error(f"{what} must be a finite number, got {value!r}", "bad_number")
     return number
 
 
 def _position(value: Any, what: str) -> tuple[float, float]:
     if not isinstance(value, (list, tuple)) or len(value) != 2:
-        raise _error(f"{what} must be [longitude, latitude], got {value!r}")
+        raise _error(f"{what} must be [longitude, latitude], got {value!r}", "bad_number")
     lon = _number(value[0], f"the longitude of {what}")
     lat = _number(value[1], f"the latitude of {what}")
     if not -180.0 <= lon <= 180.0:
-        raise _error(f"the longitude of {what} must be within -180…180, got {lon}")
+        raise _error(f"the longitude of {what} must be within -180…180, got {lon}", "bad_number")
     if not -90.0 <= lat <= 90.0:
-        raise _error(f"the latitude of {what} must be within -90…90, got {lat}")
+        raise _error(f"the latitude of {what} must be within -90…90, got {lat}", "bad_number")
     return lon, lat
 
 
@@ -115,20 +108,20 @@ def _circle(center: Any, radius: Any) -> Area:
     lon, lat = _position(center, "the circle's centre")
     radius_m = _number(radius, "the circle's radius (radius_m)")
     if not RADIUS_MIN_M <= radius_m <= RADIUS_MAX_M:
-        raise _error(f"the circle's radius must be {RADIUS_MIN_M:g} m … {RADIUS_MAX_M / 1000:g} km, got {radius_m:g} m")
+        raise _error(f"the circle's radius must be {RADIUS_MIN_M:g} m … {RADIUS_MAX_M / 1000:g} km, got {radius_m:g} m", "bad_radius")
     return Area(kind="circle", center=(lon, lat), radius_m=radius_m)
 
 
 def _polygon(coordinates: Any) -> Area:
     if not isinstance(coordinates, (list, tuple)) or not coordinates:
-        raise _error("a Polygon needs coordinates: [[[lon, lat], …]]")
+        raise _error("a Polygon needs coordinates: [[[lon, lat], …]]", "bad_polygon")
     if len(coordinates) > 1:
-        raise _error("a polygon with holes is not supported: draw its outline only")
+        raise _error("a polygon with holes is not supported: draw its outline only", "polygon_holes")
     ring_in = coordinates[0]
     if not isinstance(ring_in, (list, tuple)):
-        raise _error("a Polygon's coordinates must be a list of rings: [[[lon, lat], …]]")
+        raise _error("a Polygon's coordinates must be a list of rings: [[[lon, lat], …]]", "bad_polygon")
     if len(ring_in) > POLYGON_MAX_POINTS:
-        raise _error(f"the polygon has {len(ring_in)} points; at most {POLYGON_MAX_POINTS} are allowed")
+        raise _error(f"the polygon has {len(ring_in)} points; at most {POLYGON_MAX_POINTS} are allowed", "too_many_points")
     ring: list[tuple[float, float]] = []
     for i, point in enumerate(ring_in):
         p = _position(point, f"point {i + 1} of the polygon")
@@ -137,40 +130,38 @@ def _polygon(coordinates: Any) -> Area:
     if len(ring) > 1 and ring[0] == ring[-1]:
         ring.pop()  # closed: the closing point is the first one again
     if len(ring) < 3:
-        raise _error(f"a polygon needs at least 3 distinct points, got {len(ring)}")
+        raise _error(f"a polygon needs at least 3 distinct points, got {len(ring)}", "too_few_points")
     polygon = Polygon(ring)
+    if shapely.convex_hull(shapely.multipoints(ring)).area < FLAT_DEG2:
+        raise _error("the polygon has no area (its points lie on one line)", "flat_polygon")
     if not polygon.is_valid:
         reason = shapely.is_valid_reason(polygon)
-        if reason.startswith(("Self-intersection", "Ring Self-intersection")):
-            raise _error("the polygon's outline crosses itself; draw it without crossing lines")
-        if polygon.area == 0:
-            raise _error("the polygon has no area (its points lie on one line)")
-        raise _error(f"the polygon is not valid: {reason}")
-    if polygon.area == 0:
-        raise _error("the polygon has no area (its points lie on one line)")
+        if "Self-intersection" in reason:
+            raise _error("the polygon's outline crosses itself; draw it without crossing lines", "self_crossing")
+        raise _error(f"the polygon is not valid: {reason}", "invalid_polygon")
     return Area(kind="polygon", center=None, ring=tuple(ring))
 
 
 def _district(district: Any, city: CityMap) -> Area:
     if not isinstance(district, str) or not district:
-        raise _error("a district area needs the district's id, e.g. {\"type\": \"district\", \"district\": \"yangshe\"}")
+        raise _error("a district area needs the district's id, e.g. {\"type\": \"district\", \"district\": \"yangshe\"}", "unknown_district")
     if city.district(district) is None:
         known = ", ".join(d.id for d in city.districts)
-        raise _error(f"unknown district {district!r}; the city's districts are {known}")
+        raise _error(f"unknown district {district!r}; the city's districts are {known}", "unknown_district")
     return Area(kind="district", center=None, district=district)
 
 
 def _from_feature(raw: dict) -> dict:
     geometry = raw.get("geometry")
     if not isinstance(geometry, dict):
-        raise _error("a Feature needs a geometry")
+        raise _error("a Feature needs a geometry", "bad_feature")
     props = raw.get("properties") or {}
     if not isinstance(props, dict):
-        raise _error("a Feature's properties must be an object")
+        raise _error("a Feature's properties must be an object", "bad_feature")
     if geometry.get("type") == "Point":
         radius = next((props[k] for k in ("radius_m", "radius", "_radius") if k in props), None)
         if radius is None:
-            raise _error("a Point needs a radius_m property to make a circle")
+            raise _error("a Point needs a radius_m property to make a circle", "bad_radius")
         return {"type": "circle", "center": geometry.get("coordinates"), "radius_m": radius}
     return geometry
 
@@ -180,10 +171,10 @@ def area_from_input(raw: dict | None, city: CityMap, default_district: str = "")
     raises EventError(field="area") with the reason when it cannot be one."""
     if raw is None or (isinstance(raw, dict) and not raw):
         if not default_district:
-            raise _error("no area given: draw a circle or a polygon, or pick a district")
+            raise _error("no area given: draw a circle or a polygon, or pick a district", "no_area")
         return _district(default_district, city)
     if not isinstance(raw, dict):
-        raise _error(f"the area must be an object (circle, Polygon or district), got {type(raw).__name__}")
+        raise _error(f"the area must be an object (circle, Polygon or district), got {type(raw).__name__}", "unknown_type")
     if raw.get("type") == "Feature":
         raw = _from_feature(raw)
     kind = raw.get("type", raw.get("kind"))
@@ -195,9 +186,9 @@ def area_from_input(raw: dict | None, city: CityMap, default_district: str = "")
     elif kind_key == "district":
         return _district(raw.get("district"), city)
     else:
-        raise _error(f"unknown area type {kind!r}; use circle, Polygon or district")
+        raise _error(f"unknown area type {kind!r}; use circle, Polygon or district", "unknown_type")
     if not area_geometry(area, city).intersects(city.outline):
-        raise _error("the area lies outside the city")
+        raise _error("the area lies outside the city", "outside_city")
     return area
 
 
@@ -220,14 +211,14 @@ def area_geometry(area: Area, city: CityMap):
     if area.kind == "district":
         geometry = city.district_geometry(area.district)
         if geometry is None:
-            raise _error(f"unknown district {area.district!r}")
+            raise _error(f"unknown district {area.district!r}", "unknown_district")
         return geometry
     if area.kind == "circle":
         lon, lat = area.center
         return Polygon(_circle_ring(float(lon), float(lat), float(area.radius_m)))
     if area.kind == "polygon":
         return Polygon(area.ring)
-    raise _error(f"unknown area type {area.kind!r}")
+    raise _error(f"unknown area type {area.kind!r}", "unknown_type")
 
 
 def _overlaps(geometry, city: CityMap) -> list[tuple[str, float]]:
@@ -255,7 +246,7 @@ def area_centre(area: Area, city: CityMap) -> tuple[float, float]:
     if area.kind == "district":
         district = city.district(area.district)
         if district is None:
-            raise _error(f"unknown district {area.district!r}")
+            raise _error(f"unknown district {area.district!r}", "unknown_district")
         return district.seat
     geometry = area_geometry(area, city)
     centre = geometry.centroid
@@ -332,30 +323,43 @@ def _coordinate(value: Any) -> float:
     return number if math.isfinite(number) else math.nan
 
 
+def _coordinates(values: list) -> np.ndarray:
+    """Numbers as a float array, anything that is not a finite number as NaN."""
+    try:
+        if bool not in set(map(type, values)):
+            array = np.array(values, dtype=float)
+            array[~np.isfinite(array)] = np.nan
+            return array
+    except (TypeError, ValueError):
+        pass
+    return np.fromiter((_coordinate(v) for v in values), dtype=float, count=len(values))
+
+
 def inside(area: Area, city: CityMap, points: Iterable[tuple[float, float]]) -> list[bool]:
     """For each (lon, lat): whether it lies in the area or on its edge (bad coordinates: False)."""
-    pairs = list(points)
-    lon = np.fromiter((_coordinate(p[0]) for p in pairs), dtype=float, count=len(pairs))
-    lat = np.fromiter((_coordinate(p[1]) for p in pairs), dtype=float, count=len(pairs))
+    pairs = [p if isinstance(p, (list, tuple)) and len(p) == 2 else (None, None) for p in points]
+    lon = _coordinates([p[0] for p in pairs])
+    lat = _coordinates([p[1] for p in pairs])
     return _inside_xy(area_geometry(area, city), lon, lat).tolist()
 
 
-@dataclass(frozen=True)
 class DevicePoints:
     """The device rows' positions as numpy arrays, for repeated area queries (a caller may keep
     one per registry version)."""
 
-    devices: tuple
-    lon: np.ndarray
-    lat: np.ndarray
-    index: dict  # device id -> row index
+    def __init__(self, devices: Iterable):
+        self.devices = tuple(devices)
+        self.lon = _coordinates([d.lon for d in self.devices])
+        self.lat = _coordinates([d.lat for d in self.devices])
+
+    @cached_property
+    def index(self) -> dict[str, int]:
+        """Device id -> row (built when first needed: placing alarms)."""
+        return {d.id: i for i, d in enumerate(self.devices)}
 
     @classmethod
     def of(cls, devices: Iterable) -> "DevicePoints":
-        rows = tuple(devices)
-        lon = np.fromiter((_coordinate(d.lon) for d in rows), dtype=float, count=len(rows))
-        lat = np.fromiter((_coordinate(d.lat) for d in rows), dtype=float, count=len(rows))
-        return cls(rows, lon, lat, {d.id: i for i, d in enumerate(rows)})
+        return cls(devices)
 
 
 def device_points(devices: Iterable) -> DevicePoints:
@@ -389,7 +393,7 @@ def _case_open(case: Any) -> bool:
 
 
 def _by_place(items: list, lon: list[float], lat: list[float], area: Area, geometry) -> list:
-    lon_a, lat_a = np.asarray(lon, dtype=float), np.asarray(lat, dtype=float)
+    lon_a, lat_a = _coordinates(lon), _coordinates(lat)
     mask = _inside_xy(geometry, lon_a, lat_a)
     placed = ~np.isnan(lon_a) & ~np.isnan(lat_a)
     out = []
@@ -405,8 +409,9 @@ def linked_with(area: Area, geometry, points: DevicePoints, alarms: Iterable[dic
     devices = tuple(points.devices[i] for i in np.flatnonzero(mask))
     alarm_list = list(alarms)
     a_lon, a_lat = [], []
+    index = points.index if alarm_list else {}
     for alarm in alarm_list:
-        i = points.index.get(alarm.get("device_id"))
+        i = index.get(alarm.get("device_id"))
         if i is not None and not math.isnan(points.lon[i]):
             a_lon.append(float(points.lon[i]))
             a_lat.append(float(points.lat[i]))

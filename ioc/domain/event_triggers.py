@@ -13,7 +13,9 @@ continuously for at least `minutes` (every observation since the first one that 
 does not — a dip below, a value that is not a number, or the device missing from the
 observation — starts its clock again). A reading with no district counts as a device but not as a
 district. `TriggerWatch.observe` returns, per plan, the proposal of the HIGHEST level met, with the
-evidence of the first of its triggers that is met (the devices that count, most extreme first).
+evidence of the first of its triggers that is met: the devices that count, most extreme first, at
+most `EVIDENCE_MAX` of them (the most extreme of each district first; `Proposal.devices` counts
+them all).
 
 Proposals are shown, never acted on: `due_proposals` drops those a person need not see again
 -------------------------------------------------------------------------------------------------
@@ -40,6 +42,7 @@ from .plans import LEVELS, Plan
 
 LIVE_STATUSES = ("active", "responding", "contained")
 MINUTE_MS = 60_000
+EVIDENCE_MAX = 30  # devices listed in a proposal's evidence (its `devices` counts them all)
 
 # (kind, attribute) -> how far a peak must move beyond the dismissed peak to count as worse
 PEAK_MARGINS: dict[tuple[str, str], float] = {
@@ -61,8 +64,8 @@ def peak_margin(kind: str, attribute: str, threshold: float) -> float:
     return abs(float(threshold)) * DEFAULT_MARGIN_SHARE or 1.0
 
 
-def level_rank(level: str) -> int:
-    """0 for IV … 3 for I; -1 for a level no plan knows."""
+def _rank(level: str) -> int:
+    """0 for IV … 3 for I; -1 for a level no plan knows (`plans.level_rank` raises)."""
     return LEVELS.index(level) if level in LEVELS else -1
 
 
@@ -136,6 +139,11 @@ class Proposal:
     districts: tuple[str, ...]
     raised_at: int
     trigger: int = 0
+    devices: int = 0  # devices meeting the trigger (the evidence lists at most EVIDENCE_MAX); 0: len(evidence)
+
+    @property
+    def device_count(self) -> int:
+        return max(self.devices, len(self.evidence))
 
     @property
     def peak(self) -> float | None:
@@ -156,7 +164,7 @@ class Proposal:
             "attribute": first.attribute if first else "",
             "op": first.op if first else "",
             "threshold": first.threshold if first else None,
-            "devices": len({e.device_id for e in self.evidence}),
+            "devices": self.device_count,
             "districts": list(self.districts),
             "peak": self.peak,
         }
@@ -166,7 +174,7 @@ class Proposal:
         module's docstring); True when there is nothing to compare with."""
         if not other_summary:
             return True
-        mine, theirs = level_rank(self.level), level_rank(str(other_summary.get("level", "")))
+        mine, theirs = _rank(self.level), _rank(str(other_summary.get("level", "")))
         if mine != theirs:
             return mine > theirs
         if int(other_summary.get("trigger", -1)) != self.trigger:
@@ -194,6 +202,7 @@ class Proposal:
             "id": self.id, "plan": self.plan, "level": self.level,
             "evidence": [e.to_dict() for e in self.evidence],
             "districts": list(self.districts), "raised_at": self.raised_at, "trigger": self.trigger,
+            "devices": self.device_count,
         }
 
     @classmethod
@@ -204,7 +213,26 @@ class Proposal:
             evidence=tuple(Evidence.from_dict(e) for e in data.get("evidence") or ()),
             districts=tuple(str(d) for d in data.get("districts") or ()),
             raised_at=int(data.get("raised_at") or 0), trigger=int(data.get("trigger") or 0),
+            devices=int(data.get("devices") or 0),
         )
+
+
+def _shortlist(evidence: list[Evidence]) -> list[Evidence]:
+    """At most EVIDENCE_MAX of the evidence (sorted most extreme first): the most extreme device
+    of each district first, then the most extreme of the rest; in extremity order."""
+    if len(evidence) <= EVIDENCE_MAX:
+        return evidence
+    chosen: set[int] = set()
+    seen: set[str] = set()
+    for i, e in enumerate(evidence):
+        if e.district not in seen and len(chosen) < EVIDENCE_MAX:
+            seen.add(e.district)
+            chosen.add(i)
+    for i in range(len(evidence)):
+        if len(chosen) >= EVIDENCE_MAX:
+            break
+        chosen.add(i)
+    return [e for i, e in enumerate(evidence) if i in chosen]
 
 
 def proposal_id(plan: str, level: str) -> str:
@@ -261,7 +289,7 @@ class TriggerWatch:
             proposals.append(proposal)
         return proposals
 
-    def _met(self, trigger, latest, now_ms) -> tuple[list[Evidence], tuple[str, ...]] | None:
+    def _met(self, trigger, latest, now_ms) -> tuple[list[Evidence], tuple[str, ...], int] | None:
         condition = _condition(trigger)
         kind, attribute, op, threshold = condition
         readings = latest.get((kind, attribute), {})
@@ -277,20 +305,20 @@ class TriggerWatch:
             return None
         sign = -1.0 if _rising(op) else 1.0
         evidence.sort(key=lambda e: (sign * e.value, e.device_id))
-        return evidence, districts
+        return _shortlist(evidence), districts, len(evidence)
 
     def _proposal(self, plan: Plan, latest, now_ms: int) -> Proposal | None:
-        for level in sorted(plan.levels, key=lambda lv: level_rank(lv.level), reverse=True):
+        for level in sorted(plan.levels, key=lambda lv: _rank(lv.level), reverse=True):
             for index, trigger in enumerate(level.triggers):
                 met = self._met(trigger, latest, now_ms)
                 if met is None:
                     continue
-                evidence, districts = met
+                evidence, districts, devices = met
                 previous = self._raised.get(plan.id)
                 raised_at = previous[1] if previous and previous[0] == level.level else now_ms
                 self._raised[plan.id] = (level.level, raised_at)
                 return Proposal(proposal_id(plan.id, level.level), plan.id, level.level, tuple(evidence),
-                                districts, raised_at, index)
+                                districts, raised_at, index, devices)
         return None
 
     def to_dict(self) -> dict:
@@ -332,7 +360,7 @@ def due_proposals(proposals: Iterable[Proposal], active_events: Iterable, dismis
     for event in active_events:
         if _field(event, "status") in LIVE_STATUSES:
             plan = str(_field(event, "plan"))
-            live[plan] = max(live.get(plan, -1), level_rank(str(_field(event, "level"))))
+            live[plan] = max(live.get(plan, -1), _rank(str(_field(event, "level"))))
     dismissals: dict[str, list[Mapping]] = {}
     for key, value in dismissed.items():
         summary = _dismissal_summary(value)
@@ -341,12 +369,12 @@ def due_proposals(proposals: Iterable[Proposal], active_events: Iterable, dismis
         dismissals.setdefault(plan, []).append({**summary, "level": level})
     due = []
     for proposal in proposals:
-        rank = level_rank(proposal.level)
+        rank = _rank(proposal.level)
         if live.get(proposal.plan, -1) >= rank:
             continue
         held = False
         for summary in dismissals.get(proposal.plan, ()):
-            theirs = level_rank(summary["level"])
+            theirs = _rank(summary["level"])
             if theirs > rank or (theirs == rank and not proposal.worse_than(summary)):
                 held = True
                 break

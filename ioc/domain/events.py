@@ -58,7 +58,7 @@ from dataclasses import dataclass, field, replace
 
 from .access import ROLES, Principal
 from .departments import ID_PATTERN
-from .plans import TERRITORY, Plan, level_rank
+from .plans import LEVEL_NUMERALS, TERRITORY, Plan, level_rank
 
 STATUSES: tuple[str, ...] = ("active", "responding", "contained", "closed", "cancelled")
 OPEN_STATUSES: tuple[str, ...] = ("active", "responding", "contained")
@@ -460,7 +460,7 @@ def _put(tasks: tuple[Task, ...], task: Task) -> tuple[Task, ...]:
     return tasks + (task,)
 
 
-def _live_task(event: Event, department: str) -> Task:
+def _existing_task(event: Event, department: str) -> Task:
     task = event.task(department)
     if task is None:
         raise EventError(f"the event has no task for {department}", "department", "not_found")
@@ -494,7 +494,7 @@ def start_event(*, event_id: str, plan: Plan, level: str, title: str, area: Area
         raise EventError(f"plan {plan.id} has no level {level!r}; its levels are {', '.join(plan.level_ids)}", "level")
     if not isinstance(district, str) or not district:
         raise EventError("an event needs its district", "district")
-    title = _text(title or "", "title", TITLE_MAX, required=False) or f"{plan.name_zh}{_roman(level)}级响应"
+    title = _text(title or "", "title", TITLE_MAX, required=False) or f"{plan.name_zh}{LEVEL_NUMERALS[level]}级响应"
     note = _text(note or "", "note", NOTE_MAX, required=False)
     touched = (district,) + tuple(d for d in districts if d != district)
     tasks = tuple(Task(dep, dep, t.role, t.text_zh, t.text_en, "issued", 1, t.ack_min, t.arrive_min, t.report_min,
@@ -508,8 +508,29 @@ def start_event(*, event_id: str, plan: Plan, level: str, title: str, area: Area
                  proposal=proposal, log=tuple(entries))
 
 
-def _roman(level: str) -> str:
-    return {"IV": "Ⅳ", "III": "Ⅲ", "II": "Ⅱ", "I": "Ⅰ"}.get(level, level)
+def _retask(tasks: tuple[Task, ...], wanted: dict, up: bool, now_ms: int):
+    """The tasks after a level change to the level whose task templates by department are
+    `wanted`, and the departments (issued, reissued, withdrawn)."""
+    issued, reissued, withdrawn = [], [], []
+    for task in tasks:
+        template = wanted.get(task.department)
+        limits = {} if template is None else {
+            "role": template.role, "text_zh": template.text_zh, "text_en": template.text_en,
+            "ack_min": template.ack_min, "arrive_min": template.arrive_min, "report_min": template.report_min}
+        if template is not None and task.live:
+            tasks = _put(tasks, replace(task, version=task.version + 1, **limits))
+        elif template is not None and up and task.status == "withdrawn":
+            tasks = _put(tasks, _reissued(task, now_ms, **limits))
+            reissued.append(task.department)
+        elif template is None and not up and task.live:
+            tasks = _put(tasks, replace(task, status="withdrawn", version=task.version + 1, needs_support=False))
+            withdrawn.append(task.department)
+    for department, t in wanted.items():
+        if all(task.department != department for task in tasks):
+            tasks = _put(tasks, Task(department, department, t.role, t.text_zh, t.text_en, "issued", 1, t.ack_min,
+                                     t.arrive_min, t.report_min, now_ms))
+            issued.append(department)
+    return tasks, issued, reissued, withdrawn
 
 
 def change_level(event: Event, plan: Plan, level: str, reason: str, actor: Principal, now_ms: int) -> Event:
@@ -526,26 +547,7 @@ def change_level(event: Event, plan: Plan, level: str, reason: str, actor: Princ
     reason = _text(reason, "reason", NOTE_MAX)
     up = level_rank(level) > level_rank(event.level)
     wanted = {resolve_department(t.department, event.district): t for t in chosen.tasks}
-    tasks, issued, reissued, withdrawn = event.tasks, [], [], []
-    for task in event.tasks:
-        template = wanted.get(task.department)
-        if template is not None and task.live:
-            tasks = _put(tasks, replace(task, role=template.role, text_zh=template.text_zh, text_en=template.text_en,
-                                        ack_min=template.ack_min, arrive_min=template.arrive_min,
-                                        report_min=template.report_min, version=task.version + 1))
-        elif template is not None and up and task.status == "withdrawn":
-            tasks = _put(tasks, _reissued(task, now_ms, role=template.role, text_zh=template.text_zh,
-                                          text_en=template.text_en, ack_min=template.ack_min,
-                                          arrive_min=template.arrive_min, report_min=template.report_min))
-            reissued.append(task.department)
-        elif template is None and not up and task.live:
-            tasks = _put(tasks, replace(task, status="withdrawn", version=task.version + 1, needs_support=False))
-            withdrawn.append(task.department)
-    for department, t in wanted.items():
-        if event.task(department) is None:
-            tasks = _put(tasks, Task(department, department, t.role, t.text_zh, t.text_en, "issued", 1, t.ack_min,
-                                     t.arrive_min, t.report_min, now_ms))
-            issued.append(department)
+    tasks, issued, reissued, withdrawn = _retask(event.tasks, wanted, up, now_ms)
     entries = [_entry(actor, role, now_ms, "level_up" if up else "level_down", **{"from": event.level}, to=level,
                       reason=reason, issued=issued, reissued=reissued, withdrawn=withdrawn)]
     entries += [_entry(actor, role, now_ms, "task_issued", department=d, role=wanted[d].role, level=level,
@@ -603,7 +605,7 @@ def task_action(event: Event, department: str, action: str, actor: Principal, no
     reason = _department_reason(department, actor)
     if reason:
         raise EventPermissionError(reason)
-    task = _live_task(event, department)
+    task = _existing_task(event, department)
     step = TASK_STEPS[action]
     if task.status not in step.from_statuses:
         code = "repeat" if step.to_status == task.status else ""
@@ -678,7 +680,7 @@ def withdraw_task(event: Event, department: str, reason: str, actor: Principal, 
     the level or cancel the event instead)."""
     role = _acting_role("withdraw_task", actor)
     _open(event, "withdraw_task")
-    task = _live_task(event, department)
+    task = _existing_task(event, department)
     if not task.live:
         raise EventError(f"{department}'s task is {task.status}; only a live task is withdrawn", "department")
     if task.role == "lead":

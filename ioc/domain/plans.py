@@ -48,7 +48,7 @@ LEVEL_NAMES: dict[str, tuple[str, str]] = {
     "II": ("重大", "Major"),
     "I": ("特别重大", "Extraordinary"),
 }
-_ROMAN_ZH = {"IV": "Ⅳ", "III": "Ⅲ", "II": "Ⅱ", "I": "Ⅰ"}
+LEVEL_NUMERALS: dict[str, str] = {"IV": "Ⅳ", "III": "Ⅲ", "II": "Ⅱ", "I": "Ⅰ"}  # as written in Chinese: Ⅳ级
 TERRITORY = "territory"  # a task department meaning the government of the event's district (属地)
 TASK_ROLES: tuple[str, ...] = ("lead", "support")  # 牵头, 配合
 OPS: dict[str, str] = {">=": "≥", ">": ">", "<=": "≤", "<": "<"}
@@ -73,7 +73,7 @@ def level_rank(level: str) -> int:
 def level_label(level: str, lang: str) -> str:
     """"Ⅳ级（一般）" in Chinese, "Level IV (General)" in English."""
     zh, en = LEVEL_NAMES[level]
-    return f"Level {level} ({en})" if lang == "en" else f"{_ROMAN_ZH[level]}级（{zh}）"
+    return f"Level {level} ({en})" if lang == "en" else f"{LEVEL_NUMERALS[level]}级（{zh}）"
 
 
 def attribute_unit(kind: str, attribute: str) -> str:
@@ -343,6 +343,11 @@ def plans_from_file(path, departments: frozenset[str]) -> dict[str, Plan]:
         return validate_plans(raw, departments)
     except PlanError as e:
         raise PlanError(e.path, f"{e.reason} (in {path})") from e
+
+
+def watched_attributes(plans: dict[str, Plan]) -> frozenset[tuple[str, str]]:
+    """The (kind, attribute) pairs the plans' triggers watch: the latest values to read."""
+    return frozenset((t.kind, t.attribute) for plan in plans.values() for lv in plan.levels for t in lv.triggers)
 
 
 def builtin_plans(departments: frozenset[str]) -> dict[str, Plan]:

@@ -27,19 +27,19 @@ from __future__ import annotations
 
 import functools
 import math
+import random
 import time
-from dataclasses import asdict, is_dataclass
 
 from ioc.adapters import counters
 from ioc.adapters.alarm_store import AlarmNotFound, AlarmStore
 from ioc.adapters.case_store import CaseStore
-from ioc.adapters.geodata_files import load_city_map
 from ioc.adapters.event_store import EventConflict, EventNotFound, EventStore, audit_fields, outbox_message
+from ioc.adapters.geodata_files import load_city_map
 from ioc.adapters.snapshot_store import SnapshotStore
 from ioc.casework.service import Refusal, dispatch_topic
 from ioc.casework.service import refusal as case_refusal
 from ioc.domain import events as ev
-from ioc.domain.access import AccessDenied, Principal, allowed
+from ioc.domain.access import Principal, allowed
 from ioc.domain.departments import department_ids
 from ioc.domain.event_area import area_centre, area_district, area_districts, area_from_input, area_geojson, linked
 from ioc.domain.event_triggers import Proposal
@@ -50,9 +50,10 @@ from ioc.domain.plans import LEVELS, TERRITORY, Plan, PlanError, builtin_plans, 
 from .messages import INSTRUCTION_TYPE, TASK_TYPE
 
 # every refusal of the service: what each entry catches and hands to `refusal`
-EVENT_REFUSALS = (EventNotFound, EventConflict, EventError, EventPermissionError, AccessDenied)
+EVENT_REFUSALS = (EventNotFound, EventConflict, EventError, EventPermissionError)
 
 CAS_ATTEMPTS = 5  # a change is read, checked and applied again this often when others wrote in between
+CAS_PAUSE_S = 0.002  # up to this long (doubling with each attempt, at random) before trying again
 TITLE_MAX, TEXT_MAX, SUMMARY_MAX = ev.TITLE_MAX, ev.NOTE_MAX, ev.SUMMARY_MAX  # the domain's limits, checked first here
 ID_MAX = 64
 LINK_RADIUS_M = 1000  # the area of an event started from an alarm or a case: a circle this wide around it
@@ -203,13 +204,6 @@ def outbox_of(before: Event | None, after: Event, plan: Plan | None, city: CityM
     return out
 
 
-def _plain(value):
-    """A dataclass (the domain's figures) as JSON-safe data."""
-    if is_dataclass(value):
-        return asdict(value)
-    return value
-
-
 class EventService:
     def __init__(self, store: EventStore, city: CityMap, plans: dict[str, Plan], departments: frozenset[str], *,
                  alarms: AlarmStore | None = None, cases: CaseStore | None = None, snapshot: SnapshotStore | None = None):
@@ -220,6 +214,7 @@ class EventService:
         self.alarms = alarms or AlarmStore(store.redis)
         self.cases = cases or CaseStore(store.redis)
         self.snapshot = snapshot or SnapshotStore(store.redis, 8)
+        self._active: tuple[int, tuple[Event, ...]] | None = None  # (revision, the active events then)
 
     @classmethod
     def from_settings(cls, redis_client, city: CityMap, settings) -> "EventService":
@@ -248,8 +243,34 @@ class EventService:
                 if ev.visible_to(e, principal)]
 
     def active_events(self) -> list[Event]:
-        """Every event neither closed nor cancelled (the wall, the trigger scan), oldest start first."""
-        return self.store.active()
+        """Every event neither closed nor cancelled (the wall, the trigger scan), oldest start first.
+        Kept in memory until the store's revision moves: one GET per call while nothing changes."""
+        revision = self.store.revision()
+        cached = self._active
+        if cached is not None and cached[0] == revision:
+            return list(cached[1])
+        found = self.store.active()
+        self._active = (revision, tuple(found))
+        return found
+
+    def tasks_for(self, principal: Principal | None) -> list[tuple[Event, "ev.Task"]]:
+        """The live tasks of the principal's department in open events (a handler's inbox; the
+        notifications at the top of every page), the longest waiting first."""
+        department = principal.department if principal is not None and "handler" in principal.roles else ""
+        if not department:
+            return []
+        found = [(e, t) for e in self.active_events() if (t := e.task(department)) is not None and t.live]
+        found.sort(key=lambda pair: (pair[1].issued_at, pair[0].id))
+        return found
+
+    def instructions_for(self, principal: Principal | None) -> list[tuple[Event, "ev.Instruction"]]:
+        """The instructions the principal's department has still to acknowledge, oldest first."""
+        department = principal.department if principal is not None and "handler" in principal.roles else ""
+        if not department:
+            return []
+        found = [(e, i) for e in self.active_events() for i in e.pending_instructions(department)]
+        found.sort(key=lambda pair: (pair[1].at, pair[0].id))
+        return found
 
     def revision(self) -> int:
         """Moves with every event change and every change of the proposals: cache until it moves."""
@@ -269,10 +290,9 @@ class EventService:
         found = linked(event.area, self.city, snapshot.devices, snapshot.alarms, snapshot.cases)
         return {
             **event.to_dict(),
-            "linked": {"devices": [d.id for d in found.devices], "alarms": [a.get("id") for a in found.alarms],
-                       "cases": [c.id for c in found.cases]},
+            "linked": found.to_dict(),
             "overdue": {t.department: list(ev.overdue(t, now)) for t in event.tasks if ev.overdue(t, now)},
-            "figures": _plain(ev.figures(event, now)),
+            "figures": ev.figures(event, now).to_dict(),
         }
 
     # ---- actions -----------------------------------------------------------------------------
@@ -503,6 +523,7 @@ class EventService:
             except EventConflict:
                 if attempt == CAS_ATTEMPTS - 1:
                     raise
+                time.sleep(random.uniform(0, CAS_PAUSE_S * 2 ** attempt))  # others acting at once: out of step
         raise AssertionError("unreachable")
 
     def _plan_of(self, event: Event) -> Plan:

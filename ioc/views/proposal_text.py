@@ -17,10 +17,9 @@ from dataclasses import dataclass
 
 from ioc.domain.event_triggers import Evidence, Proposal
 from ioc.domain.kinds import KINDS
-from ioc.domain.plans import TRIGGER_ATTRIBUTES, Plan, attribute_unit
+from ioc.domain.plans import LEVEL_NUMERALS, TRIGGER_ATTRIBUTES, Plan, attribute_unit
 from ioc.views.readings_text import OPS, attribute_name, value_text
 
-ROMAN_ZH = {"IV": "Ⅳ", "III": "Ⅲ", "II": "Ⅱ", "I": "Ⅰ"}
 # (kind, attribute, threshold) -> (zh, en): thresholds that are a named line
 NAMED_LINES: dict[tuple[str, str, float], tuple[str, str]] = {
     ("water_level", "waterLevel", 4.2): ("警戒", "warning line"),
@@ -69,7 +68,7 @@ def headline(proposal: Proposal, plan: Plan | None, lang: str = "zh") -> str:
     name = plan.name(lang) if plan is not None else proposal.plan
     if lang == "en":
         return f"Proposed: {_sentence_case(name)} response, level {proposal.level}"
-    return f"建议启动{name}{ROMAN_ZH.get(proposal.level, proposal.level)}级响应"
+    return f"建议启动{name}{LEVEL_NUMERALS.get(proposal.level, proposal.level)}级响应"
 
 
 def threshold_text(evidence: Evidence, lang: str = "zh") -> str:

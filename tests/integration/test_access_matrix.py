@@ -86,11 +86,22 @@ API_PERMISSIONS = {
     ("GET", "/api/v1/cases/<case_id>"): "case:read",
     ("POST", "/api/v1/cases/<case_id>/actions"): SIGNED_IN,  # then each workflow action names its roles
     ("GET", "/api/v1/indicators"): "view:indicators",
+    ("GET", "/api/v1/events/plans"): "event:read",
+    ("GET", "/api/v1/events/proposals"): "event:read",
+    ("POST", "/api/v1/events/proposals/<proposal_id>/dismiss"): "event:command",
+    ("GET", "/api/v1/events"): "event:read",
+    ("POST", "/api/v1/events"): "event:command",
+    ("GET", "/api/v1/events/<event_id>"): "event:read",
+    ("POST", "/api/v1/events/<event_id>/level"): "event:command",
+    ("POST", "/api/v1/events/<event_id>/instructions"): "event:instruct",
+    ("POST", "/api/v1/events/<event_id>/close"): "event:command",
+    ("POST", "/api/v1/events/<event_id>/actions"): SIGNED_IN,  # then each event action names its roles
+    ("POST", "/api/v1/events/<event_id>/tasks/<department>/actions"): "event:task",
 }
 API_PERMISSIONS.update({(method, rule): SIGNED_IN  # the fallback: a path that is no route is a JSON 404 (401 anonymous)
                         for rule in ("/api/", "/api/<path:_rest>") for method in ("DELETE", "GET", "PATCH", "POST", "PUT")})
 ROUTE_ARGS = {"device_id": "wl-matrix-board", "district_id": DISTRICT, "alarm_id": API_ALARM, "case_id": "ZJG-20260101-999999",
-              "_rest": "v1/no-such-route"}
+              "event_id": "EV-20260101-999", "department": DEPARTMENT, "proposal_id": "flood:IV", "_rest": "v1/no-such-route"}
 
 PAGES = ("/", "/districts", f"/district/{DISTRICT}", "/cases", "/case/ZJG-20260101-999999", "/tasks", "/inspections",
          "/indicators", "/status", "/audit", "/admin", "/account")

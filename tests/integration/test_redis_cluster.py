@@ -102,7 +102,9 @@ def test_connect_redis_returns_a_cluster_client_from_any_node(cluster, client):
 
 def test_the_control_plane_shares_one_slot_and_telemetry_spreads_over_the_nodes(client):
     core = [keys.ALARMS_ACTIVE, keys.ALARMS_ACKS, keys.ALARMS_EVENTS, keys.USERS, keys.TOKENS, keys.TOKEN_INDEX, keys.AUDIT,
-            OUTBOX, timeline_key("ZJG-20261125-000001"), geo_key("10101")]
+            OUTBOX, timeline_key("ZJG-20261125-000001"), geo_key("10101"), keys.EVENTS_DATA, keys.EVENTS_VERSION,
+            keys.EVENTS_ACTIVE, keys.EVENTS_SEQ, keys.EVENTS_OUTBOX, keys.EVENTS_REVISION, keys.EVENTS_CHANGED,
+            keys.EVENTS_PROPOSALS, keys.EVENTS_DISMISSED]
     assert len({client.keyslot(k) for k in core}) == 1
     shards = range(8)
     for shard in shards:  # every key of one shard's script on one slot
@@ -271,6 +273,29 @@ def test_the_case_worker_takes_reports_over_mqtt_and_publishes_dispatches(cluste
         running.stop()
         listener.disconnect()
         listener.loop_stop()
+
+
+def test_a_linked_event_is_started_worked_and_closed_with_its_outbox_and_audit(client, city, cluster_settings):
+    from ioc.events.service import EventService
+
+    events = EventService.from_settings(client, city, cluster_settings)
+    events.store.put_proposals({"flood:IV": {"id": "flood:IV", "plan": "flood", "level": "IV", "evidence": [],
+                                             "districts": ["yangshe"], "raised_at": 0, "trigger": 0}})
+    event = events.start(DISPATCHER, plan=None, level=None, proposal_id="flood:IV", district="yangshe")
+    assert events.store.proposals() == {} and events.store.active_ids() == [event.id]
+    for department in ("urban_management", "town_yangshe"):
+        events.act(event.id, "withdraw_task", DISPATCHER, department=department, reason="演练")
+    for action, note in (("acknowledge", ""), ("arrive", ""), ("done", "完成")):
+        event = events.task_act(event.id, "water_affairs", action, HANDLER, note=note, expected_version=None)
+    closed = events.close(event.id, DISPATCHER, summary="演练结束", expected_version=event.version)
+    assert closed.status == "closed" and events.store.active_ids() == []
+    assert client.xlen(keys.EVENTS_OUTBOX) == 5  # three tasks issued, two withdrawn
+    audited = [e.action for e in AuditLog(client).recent(action="event.") if e.target == event.id]
+    assert audited[0] == "event.close" and audited[-1] == "event.start" and len(audited) == 7
+    events.store.put_proposals({"crowd:IV": {"id": "crowd:IV", "plan": "crowd", "level": "IV", "evidence": [],
+                                             "districts": ["yangshe"], "raised_at": 0, "trigger": 0}})
+    events.dismiss("crowd:IV", DISPATCHER, reason="正常客流")
+    assert list(events.store.dismissals()) == ["crowd:IV"]
 
 
 # ---- users, sessions, tokens -----------------------------------------------------------------------

@@ -194,3 +194,67 @@ def test_case_worker_killed_while_updates_flow_loses_or_half_applies_no_transiti
     letters = [{k.decode(): v.decode() for k, v in f.items()} for _i, f in redis.xrange(keys.DEADLETTER)]
     assert letters == []
     assert counter(redis, "messages:rejected") == 0
+
+
+def test_case_worker_killed_while_event_tasks_flow_delivers_every_task_and_applies_every_step_once(stack, spawn, mqtt, city):
+    """`kill -9` of the case worker while department systems work their event tasks (acknowledge,
+    then arrive, QoS 1) for 20 flood events and the worker publishes the events' task messages;
+    more events start while it is dead; then the same worker (same client id) again.
+
+    Every event change is one Lua script (event, version, audit, outbox messages) and an update
+    is PUBACKed only after it; an outbox entry is XACKed only after the broker's PUBACK. So: every
+    task message written reaches the departments at least once (the dead worker's pending entries
+    are taken up by its successor), every step is applied exactly once (a redelivered step is a
+    repeat, acknowledged without a dead letter), and each task's version counts its steps.
+    """
+    from ioc.events.service import EventService
+
+    redis = stack.client()
+    events = EventService.from_settings(redis, city, stack.settings())
+    commander = Principal("fault-commander", frozenset({"dispatcher"}))
+
+    def start_events(n: int) -> list:
+        return [events.start(commander, plan="flood", level="IV",
+                             area={"type": "circle", "center": [AT[1], AT[0]], "radius_m": 500}) for _ in range(n)]
+
+    received: set = set()
+    inbox = mqtt(f"fault-dept-{time.monotonic_ns()}")
+    inbox.on_message = lambda _c, _u, m: received.add((lambda p: (p["event_id"], p["task_id"], p["version"]))(orjson.loads(m.payload)))
+    inbox.subscribe("ioc/v1/dispatch/+", qos=1)
+    first_wave = start_events(20)
+    env = {"IOC_CASES_CLIENT_ID": "fault-cases-events", "IOC_CASES_SCAN_S": "3600", "IOC_EVENTS_SCAN_S": "3600"}
+    first = spawn("cases", **env)
+    pub = mqtt()
+    tasks = [(e.id, t.department) for e in first_wave for t in e.tasks]
+
+    def publish_all():
+        infos = []
+        for action in ("acknowledge", "arrive"):
+            for event_id, department in tasks:
+                infos.append(pub.publish(f"ioc/v1/departments/{department}/updates",
+                                         orjson.dumps({"event_id": event_id, "task_id": department, "action": action}), qos=1))
+                time.sleep(0.002)
+        for info in infos:
+            info.wait_for_publish(30)
+
+    sender = threading.Thread(target=publish_all, daemon=True)
+    sender.start()
+    wait_for(lambda: counter(redis, "events:updates") >= 30, timeout=30, message="some updates applied")
+    first.kill9()
+    applied_at_kill = counter(redis, "events:updates")
+    second_wave = start_events(5)  # their task messages wait in the outbox
+    sender.join(30)
+    assert applied_at_kill < 2 * len(tasks), "the kill came too late to prove anything"
+
+    spawn("cases", **env)
+    wait_for(lambda: all(t.status == "on_site" for e in events.store.many([e.id for e in first_wave]) for t in e.tasks),
+             timeout=60, message="every task of the first wave on site")
+    issued = {(e.id, t.department, 1) for e in first_wave + second_wave for t in e.tasks}
+    wait_for(lambda: issued <= received, timeout=30, message="every task message delivered")
+    time.sleep(1.0)  # redeliveries, if any, arrive now
+    for event in events.store.many([e.id for e in first_wave]):
+        kinds = [entry.kind for entry in event.log]
+        assert kinds.count("task_acknowledge") == kinds.count("task_arrive") == len(event.tasks) == 3, event.id
+        assert all(t.version == 3 for t in event.tasks) and event.status == "responding"
+    letters = [{k.decode(): v.decode() for k, v in f.items()} for _i, f in redis.xrange(keys.DEADLETTER)]
+    assert letters == [] and counter(redis, "messages:rejected") == 0

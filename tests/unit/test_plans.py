@@ -11,7 +11,7 @@ import pytest
 
 from ioc.domain.departments import department_ids
 from ioc.domain.plans import (BUILTIN_PLANS_DATA, LEVEL_NAMES, LEVELS, TERRITORY, PlanError, Trigger, builtin_plans,
-                              level_label, plans_from_file, validate_plans)
+                              level_label, plans_from_file, validate_plans, watched_attributes)
 
 
 @pytest.fixture(scope="module")
@@ -123,6 +123,11 @@ def test_a_plan_answers_none_for_a_level_it_lacks(departments):
 
 def test_a_plan_survives_a_round_trip_through_its_data(plans, departments):
     assert validate_plans([plan.to_dict() for plan in plans.values()], departments) == plans
+
+
+def test_the_built_in_plans_watch_river_levels_rainfall_outfall_quality_and_crowds(plans):
+    assert watched_attributes(plans) == {("water_level", "waterLevel"), ("rain_gauge", "precipitation"),
+                                         ("water_quality", "cod"), ("water_quality", "pH"), ("crowd", "peopleCount")}
 
 
 # --- triggers ---------------------------------------------------------------------------------
