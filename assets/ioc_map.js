@@ -129,3 +129,19 @@ window.iocMap.gridStyle = function (feature, context) {
   var color = v >= 6 ? "#a4161a" : (v >= 3 ? "#e4572e" : "#f2c14e");
   return {stroke: true, color: color, weight: 0.5, fillColor: color, fillOpacity: 0.6};
 };
+// issue 15: a linked event's area (dashed outline, light fill) and what it links (cases as squares,
+// linked alarms ringed); the invisible city frame only makes the map fit the whole city again
+window.iocMap.areaStyle = function (feature) {
+  if (feature.properties && feature.properties.frame) { return {stroke: false, fill: false}; }
+  return {color: "#ff6b60", weight: 3, dashArray: "8 6", fillColor: "#ff3b30", fillOpacity: 0.12};
+};
+window.iocMap.linkedPoint = function (feature, latlng, context) {
+  var p = feature.properties || {};
+  var marker;
+  if (p.what === "case") {
+    marker = L.marker(latlng, {icon: L.divIcon({className: "ev-case-mark", iconSize: L.point(14, 14)}), keyboard: false});
+  } else {
+    marker = L.circleMarker(latlng, {radius: 15, weight: 3, color: "#ffd60a", fill: false, interactive: true});
+  }
+  return marker.bindTooltip(window.iocMap.escape(p.tooltip || p.id), {className: "ioc-tip"});
+};

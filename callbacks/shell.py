@@ -40,7 +40,8 @@ def route(pathname, lang):
     principal = current_principal()
     if not pages.may_view_path(principal, pathname):
         return forbidden(lang)
-    context = pages.PageContext(services.city, lang, services.settings.tile_url, allowed(principal, "alarm:acknowledge"))
+    context = pages.PageContext(services.city, lang, services.settings.tile_url, allowed(principal, "alarm:acknowledge"),
+                                can_command=allowed(principal, "event:command"))
     return pages.layout_for(pathname, context)
 
 
@@ -51,9 +52,11 @@ def relabel(lang):
     principal = current_principal()
     # a wall's kiosk session offers no sign-out: anyone passing by could end it (/logout itself still works)
     kiosk = principal is not None and principal.kind == "kiosk"
+    # the poll for a department's new event tasks and instructions: only for someone bound to one
+    notices_off = not (principal is not None and principal.department and "handler" in principal.roles)
     return (t("app_title", lang), nav_links(pages.visible_views(principal), lang), user_badge(principal, lang),
             "" if kiosk else t("sign_out", lang), "sign-out hidden" if kiosk else "sign-out",
-            t("language", lang), [{"label": t("sound", lang), "value": "on"}])
+            t("language", lang), [{"label": t("sound", lang), "value": "on"}], notices_off)
 
 
 def heartbeat(_n, previous, lang):
@@ -81,6 +84,7 @@ def register(app, services) -> None:
         app, SIGNED_IN,
         Output("app-title", "children"), Output("nav", "children"), Output("user-badge", "children"),
         Output("sign-out", "children"), Output("sign-out", "className"), Output("lang-switch", "children"), Output("sound", "options"),
+        Output("ev-notice-tick", "disabled"),
         Input("lang", "data"),
     )(relabel)
     secured_callback(

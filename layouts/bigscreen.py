@@ -10,6 +10,8 @@ from ioc.i18n import t
 from ioc.views.bigscreen import INDICATORS, devices_url, district_labels, legend
 from ioc.views.trends import TREND_PANELS
 
+from .events import area_layer, linked_layer, wall_banner, wall_board, wall_log, wall_proposal, wall_start, wall_stores
+
 TREND_REFRESH_MS = 60_000
 
 # the right column keeps room for the alarm board and the ticker under its three cards
@@ -31,7 +33,7 @@ def kpi(key: str, lang: str, prefix: str = "") -> html.Div:
 
 
 def city_map(city: CityMap, tile_url: str, map_id: str, lang: str, bounds=None, grid: bool = False,
-             district: str = "") -> dl.Map:
+             district: str = "", events: bool = False) -> dl.Map:
     """The map: district polygons (geometry sent once, coloured from `hideout`), devices clustered
     (fetched by the browser from the map-data route, not through a callback), active alarms.
     An intranet basemap only when IOC_TILE_URL is set: nothing from the internet."""
@@ -59,6 +61,9 @@ def city_map(city: CityMap, tile_url: str, map_id: str, lang: str, bounds=None, 
             interactive=False,
         ), name=t("layer_labels", lang), checked=True),
     ]
+    if events:  # the wall's event mode: the event's area (the map fits it) and what it links
+        overlays.insert(1, dl.Overlay(area_layer(f"{map_id}-event-area"), name=t("ev_map", lang), checked=True))
+        overlays.insert(-1, dl.Overlay(linked_layer(f"{map_id}-event-linked"), name=t("ev_linked", lang), checked=True))
     if grid:
         overlays.insert(1, dl.Overlay(dl.GeoJSON(
             data=city.grid_geojson(), id=f"{map_id}-grid", style={"variable": "iocMap.gridStyle"},
@@ -125,13 +130,18 @@ def clear_dialog(lang: str) -> html.Div:
     )
 
 
-def bigscreen(city: CityMap, lang: str, tile_url: str, can_ack: bool = True) -> html.Div:
+def bigscreen(city: CityMap, lang: str, tile_url: str, can_ack: bool = True, can_command: bool = False) -> html.Div:
+    """The wall. While linked events are live it follows them (战时模式, `event-mode` on the grid):
+    the toolbar gives way to the event's banner, the trends to its task board, the right
+    column's cards and ticker to its log; the map's size never changes, it fits the event's area."""
+    start = html.Button(t("ev_start_open", lang), id="ev-wall-start-open", n_clicks=0,
+                        className="btn ev-start-open" if can_command else "btn ev-start-open hidden")
     columns = html.Div(
         [
             html.Section([kpi(k, lang) for k in LEFT], className="column left"),
             html.Section(
                 [
-                    html.Div(
+                    html.Div([html.Div(
                         [
                             html.Span(t("indicator", lang), id="indicator-label", className="indicator-label"),
                             dcc.RadioItems(
@@ -146,27 +156,30 @@ def bigscreen(city: CityMap, lang: str, tile_url: str, can_ack: bool = True) -> 
                             ),
                         ],
                         className="map-toolbar",
-                    ),
-                    html.Div([city_map(city, tile_url, "map", lang, grid=True), popup_box(lang, can_ack)], className="map-frame"),
+                    ), wall_banner(lang), start], className="map-head"),
+                    html.Div([city_map(city, tile_url, "map", lang, grid=True, events=True), popup_box(lang, can_ack),
+                              wall_proposal(lang)], className="map-frame"),
                     html.Div(id="legend", className="legend"),
                     dcc.Interval(id="trend-tick", interval=TREND_REFRESH_MS, n_intervals=0),
                     html.Div([dcc.Graph(id=key, config={"displayModeBar": False}, className="trend")
                               for key, *_ in TREND_PANELS], className="trends"),
+                    wall_board(lang),
                 ],
                 className="column center",
             ),
             html.Section(
-                [kpi(k, lang) for k in RIGHT]
+                [kpi(k, lang) for k in RIGHT] + [wall_log(lang)]
                 + [html.Div([html.H3(t("board", lang)), html.Div(id="ack-message", className="ack-message"),
                              html.Ul(id="alarm-board", className="board")], className="board-box"),
                    html.Div([html.H3(t("ticker", lang), id="ticker-title"), html.Ul(id="ticker", className="ticker")], className="ticker-box")],
                 className="column right",
             ),
         ],
-        className="bigscreen",
+        className="bigscreen", id="bigscreen-grid",
     )
     # the pop-up's stores stay outside the three-column grid so they never take a grid cell
-    return html.Div([*critical_popup(lang, can_ack), clear_dialog(lang), columns], id="bigscreen", className="bigscreen-page")
+    return html.Div([*critical_popup(lang, can_ack), *wall_stores(), clear_dialog(lang), wall_start(city, lang), columns],
+                    id="bigscreen", className="bigscreen-page")
 
 
 def alarm_rows(rows: list[dict], lang: str, with_ack: bool = True, with_clear: bool = False) -> list:

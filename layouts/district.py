@@ -8,6 +8,7 @@ from ioc.domain.geo import CityMap
 from ioc.i18n import t
 
 from .bigscreen import city_map, kpi, legend_items
+from .events import district_events
 from .grids import INTEGER_FORMAT, NUMBER, ag_grid
 
 DISTRICT_KPIS = ("kpi_online", "kpi_alarms", "kpi_cases", "kpi_aqi", "kpi_traffic", "kpi_water", "kpi_lights")
@@ -55,7 +56,7 @@ def district_page(city: CityMap, district_id: str, lang: str, tile_url: str) -> 
                                            id="dlegend", className="legend")],
                                  className="column center"),
                     html.Section(
-                        [html.H3(t("district_worst", lang)), html.Ul(id="district-alarms", className="ticker")],
+                        [district_events(lang), html.H3(t("district_worst", lang)), html.Ul(id="district-alarms", className="ticker")],
                         className="column right",
                     ),
                 ],

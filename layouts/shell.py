@@ -10,6 +10,7 @@ from ioc.i18n import t
 from ioc.settings import Settings
 
 REFRESH_MS = 2000
+NOTICE_REFRESH_MS = 10_000  # a department's new linked-event tasks and instructions: a light poll, for handlers only
 
 # every dash-ag-grid table: AG Grid's Alpine theme in the portal's dark colours (Theming API)
 GRID_THEME = {"function": ("themeAlpine.withParams({backgroundColor: '#10243d', foregroundColor: '#dbe7f5', "
@@ -47,9 +48,26 @@ def shell(settings: Settings) -> html.Div:
                 className="topbar",
             ),
             html.Div(id="banner", className="banner hidden"),
+            event_notices(),
             html.Main(id="page"),
         ],
         className="app",
+    )
+
+
+def event_notices() -> html.Div:
+    """A department's linked-event tasks not yet acknowledged and the instructions it has to
+    acknowledge, on top of every page until acknowledged (filled by callbacks.events; the poll is
+    switched on for principals bound to a department only)."""
+    return html.Div(
+        [
+            dcc.Interval(id="ev-notice-tick", interval=NOTICE_REFRESH_MS, n_intervals=0, disabled=True),
+            dcc.Store(id="ev-notice-key", data=None),
+            dcc.Store(id="ev-notice-changed", data=0),
+            html.Div(id="ev-notices", className="ev-notices"),
+            html.Div(id="ev-notice-message", className="message ev-notice-message"),
+        ],
+        id="ev-notice-box", className="ev-notice-box",
     )
 
 

@@ -12,7 +12,8 @@ empty path is `/`), case-sensitively; a path that matches no row is no page (the
 browser to its home page, the router shows the forbidden page).
 
 The layout builder receives one `PageContext`: the city, the language, the basemap URL, whether
-the principal may acknowledge alarms, and the template's parameters.
+the principal may acknowledge alarms, the template's parameters, and whether the principal may
+command linked events.
 """
 
 from __future__ import annotations
@@ -30,8 +31,9 @@ from layouts.account import account_page
 from layouts.admin import admin_page
 from layouts.audit import audit_page
 from layouts.bigscreen import bigscreen
-from layouts.cases import case_page, console_page, indicators_page, inspections_page, tasks_page
+from layouts.cases import case_page, console_page, inspections_page
 from layouts.district import district_page, districts_page
+from layouts.events import event_page, event_tasks_page, events_page, indicators_with_events
 from layouts.shell import shell
 from layouts.status import status_page
 
@@ -51,6 +53,7 @@ class PageContext:
     tile_url: str = ""
     can_ack: bool = True
     params: Mapping[str, str] = field(default_factory=dict)
+    can_command: bool = False  # may start and command linked events (the wall's "start an event")
 
 
 @dataclass(frozen=True)
@@ -71,7 +74,7 @@ class Page:
 
 PAGES: tuple[Page, ...] = (
     Page("/", "bigscreen", "view:bigscreen", 1,
-         lambda c: bigscreen(c.city, c.lang, c.tile_url, c.can_ack), "bigscreen"),
+         lambda c: bigscreen(c.city, c.lang, c.tile_url, c.can_ack, c.can_command), "bigscreen"),
     Page("/districts", "districts", "view:districts", 2,
          lambda c: districts_page(c.lang), "district"),
     Page("/district/<path:district_id>", "districts", "view:districts", None,
@@ -81,13 +84,17 @@ PAGES: tuple[Page, ...] = (
          lambda c: console_page(c.city, c.lang, c.tile_url), "cases"),
     Page("/case/<case_id>", "case", "case:read", None,
          lambda c: case_page(c.city, c.params["case_id"], c.lang, c.tile_url), "cases"),
-    Page("/tasks", "tasks", "view:tasks", 4, lambda c: tasks_page(c.lang), "cases"),
-    Page("/inspections", "inspections", "view:inspections", 5, lambda c: inspections_page(c.lang), "cases"),
-    Page("/indicators", "indicators", "view:indicators", 7, lambda c: indicators_page(c.lang), "cases"),
-    Page("/status", "status", "view:status", 6, lambda c: status_page(c.lang), "status"),
-    Page("/audit", "audit", "view:audit", 8, lambda c: audit_page(c.lang), "audit"),
-    Page("/admin", "admin", "view:admin", 9, lambda c: admin_page(c.lang, c.city), "admin"),
-    Page("/account", "account", "view:account", 10, lambda c: account_page(c.lang), "account"),
+    Page("/tasks", "tasks", "view:tasks", 4, lambda c: event_tasks_page(c.lang), "cases"),
+    Page("/events", "events", "view:events", 5, lambda c: events_page(c.city, c.lang, c.tile_url), "events"),
+    Page("/event/<event_id>", "event", "view:events", None,
+         lambda c: event_page(c.city, c.params["event_id"], c.lang, c.tile_url), "events",
+         sample=lambda _city: "EV-20260101-001"),
+    Page("/inspections", "inspections", "view:inspections", 6, lambda c: inspections_page(c.lang), "cases"),
+    Page("/indicators", "indicators", "view:indicators", 8, lambda c: indicators_with_events(c.lang), "cases"),
+    Page("/status", "status", "view:status", 7, lambda c: status_page(c.lang), "status"),
+    Page("/audit", "audit", "view:audit", 9, lambda c: audit_page(c.lang), "audit"),
+    Page("/admin", "admin", "view:admin", 10, lambda c: admin_page(c.lang, c.city), "admin"),
+    Page("/account", "account", "view:account", 11, lambda c: account_page(c.lang), "account"),
 )
 
 # ---- derived from the table -----------------------------------------------------------------------

@@ -1,0 +1,747 @@
+"""Callbacks of the linked events (大联动): the events list with proposals and the start form
+(/events), one event (/event/<id>), the wall's event mode, a department's event tasks on /tasks,
+the notices in the frame, the events on a district page and the response-time indicators.
+
+Every read comes from the process's `EventIndex` (one GET of the events' revision while nothing
+changed; `ioc.adapters.event_index`); every action goes through the process's one
+`EventService` (`services.events`), which checks who may do it and every input on the version
+shown, as for the API and the department systems; these callbacks word its refusals in the
+page's language (`ioc.views.events.refusal_text`). Rows and texts come from `ioc.views.events`.
+
+Plain module-level functions reaching the process's services through `current_services()`;
+`register()` only wires them (`secured_callback`: the permission, and a Redis outage as the
+banner). The actions are marked with `notice_in`: on an outage their own message line says the
+action was not carried out.
+
+The wall's tick stays light: `wall` sends nothing while the event it shows, its version, the
+minute, the proposals and the language are what the screen already shows (`ev-wall-shown`), the
+area's geometry only when the event shown changes, and the parts every wall of the process
+shows alike are made once (`_WALL`).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import weakref
+
+from dash import ALL, Input, Output, State, ctx, dcc, html, no_update
+
+from ioc.adapters.alarm_store import AlarmNotFound
+from ioc.adapters.event_index import event_index
+from ioc.casework.service import CASE_REFUSALS
+from ioc.domain.access import SIGNED_IN, allowed
+from ioc.domain.departments import all_departments
+from ioc.domain.event_area import area_geojson, linked
+from ioc.domain.events import EVENT_ACTIONS, TASK_ACTIONS, Area, EventError, visible_to
+from ioc.events.service import EVENT_REFUSALS, LINK_RADIUS_M, refusal
+from ioc.i18n import resolve_lang, t
+from ioc.views import events as ev
+from ioc.views.bigscreen import alarm_words_for
+from ioc.views.cases import class_name, period_range
+from ioc.views.proposal_text import proposal_words
+from ioc.web.auth import client_ip, current_principal
+from ioc.web.dash_guard import secured_callback
+from ioc.web.outage import notice_in
+from ioc.web.people import display_names
+from ioc.web.services import current_services
+
+from layouts.cases import HIDDEN_LAID_OUT
+from layouts.events import (COMMAND_ACTIONS, TASK_ACTIONS as TASK_BUTTONS, banner_parts, district_event_items,
+                            instruction_items, linked_parts, log_items, my_task_cards, notice_items, proposal_cards,
+                            proposal_text, task_cards, wall_tab_buttons)
+
+SHOWN: dict = {}
+HIDDEN = {"display": "none"}
+EVENT_BUTTONS = COMMAND_ACTIONS + ("instruct",)
+WALL_EVIDENCE = 3  # evidence lines on the wall's proposal banner
+PAGE_EVIDENCE = 8
+
+
+def lang_of(lang) -> str:
+    return resolve_lang(lang, current_services().settings.lang)
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def departments_of(city) -> dict:
+    return {d.id: d for d in all_departments(city)}
+
+
+def district_names(lang: str) -> dict[str, str]:
+    return {d.id: d.name(lang) for d in current_services().city.districts}
+
+
+def events_view():
+    """Every event and the current proposals, as of now (`EventIndex.view`)."""
+    service = current_services().events
+    return event_index(service, service.store).view()
+
+
+def people() -> dict[str, str]:
+    return display_names(current_services().users).get()
+
+
+def refusal_words(error: Exception, lang: str) -> str:
+    """A refusal of the event service in the page's language (the one mapping: `refusal`)."""
+    found = refusal(error)
+    return ev.refusal_text(found.error, found.field, getattr(error, "code", ""), lang)
+
+
+def started_text(event, lang: str) -> list:
+    return [f"{t('ev_started', lang)}: ", dcc.Link(event.id, href=f"/event/{event.id}", className="case-link"),
+            f" · {event.title}"]
+
+
+def _pattern_values(position: int, key: str) -> dict:
+    """{id[key]: value} of the pattern-matched State at `position` among the callback's states."""
+    states = ctx.states_list[position] if len(ctx.states_list or []) > position else []
+    return {spec["id"].get(key): spec.get("value") for spec in states if isinstance(spec, dict) and isinstance(spec.get("id"), dict)}
+
+
+def _clicked() -> bool:
+    """Whether the callback was fired by a click (not a pattern-matched button drawn anew with 0 clicks)."""
+    return bool(ctx.triggered) and bool(ctx.triggered[0].get("value"))
+
+
+# ---- /events --------------------------------------------------------------------------------------
+
+def events_setup(_page, lang):
+    """The start form for command roles only; the plans in the form and in the filter."""
+    services = current_services()
+    lang = resolve_lang(lang, services.settings.lang)
+    plans = services.events.plans
+    options = ev.plan_options(plans, lang)
+    shown = SHOWN if allowed(current_principal(), "event:command") else HIDDEN_LAID_OUT
+    return shown, options, next(iter(plans), None), options
+
+
+def start_levels(plan_id, lang):
+    """The chosen plan's own levels (a plan may lack some), the lowest first."""
+    services = current_services()
+    options = ev.level_options(services.events.plan(plan_id or ""), lang_of(lang))
+    return options, options[0]["value"] if options else None
+
+
+def area_rows(kind):
+    """The inputs of the way the area is given: a district, drawn (the map), an alarm or a case."""
+    return (SHOWN if kind == "district" else HIDDEN), (SHOWN if kind in ("alarm", "case") else HIDDEN)
+
+
+def _drawn(geojson) -> dict | None:
+    """The last shape drawn with the map's tools as the service takes it (a circle, a Polygon)."""
+    features = (geojson or {}).get("features") if isinstance(geojson, dict) else None
+    if not isinstance(features, list) or not features:
+        return None
+    feature = features[-1]
+    if not isinstance(feature, dict):
+        return None
+    geometry = feature.get("geometry") or {}
+    props = feature.get("properties") or {}
+    if geometry.get("type") == "Point":
+        radius = props.get("_radius", props.get("radius"))
+        if isinstance(radius, (int, float)):
+            return {"type": "circle", "center": geometry.get("coordinates"), "radius_m": round(float(radius))}
+        return None
+    if geometry.get("type") == "Polygon":
+        return {"type": "Polygon", "coordinates": geometry.get("coordinates")}
+    return None
+
+
+def _preview(area: dict | None) -> dict | None:
+    """The area as the map draws it (None when nothing valid is chosen yet)."""
+    if not area:
+        return None
+    services = current_services()
+    try:
+        return {"type": "FeatureCollection", "features": [area_geojson(Area.from_dict(area), services.city)]}
+    except (EventError, ValueError, TypeError, KeyError):
+        return None
+
+
+def area_input(kind, district, geojson, prefilled, lang):
+    """The area the start form sends, what it says about it, and its preview on the map."""
+    lang = lang_of(lang)
+    if kind == "district":
+        area = {"type": "district", "district": district} if district else None
+        return area, t("ev_area_district", lang) if not district else "", _preview(area)
+    if kind == "draw":
+        area = _drawn(geojson)
+        if area is None:
+            return None, t("ev_area_draw_hint", lang), None
+        if area["type"] == "circle":
+            text = t("ev_area_drawn_circle", lang).format(radius=area["radius_m"])
+        else:
+            text = t("ev_area_drawn_polygon", lang).format(n=max(0, len((area.get("coordinates") or [[]])[0]) - 1))
+        return area, text, None  # the drawn shape is on the map already
+    if isinstance(prefilled, dict) and prefilled.get("kind") == kind:
+        return prefilled.get("area"), prefilled.get("text", ""), _preview(prefilled.get("area"))
+    return None, "", None
+
+
+def prefill(_n, kind, alarm_id, case_id, lang):
+    """The alarm's or the case's place as the area: a circle of 1 km around it, its district."""
+    services = current_services()
+    lang = resolve_lang(lang, services.settings.lang)
+    names = district_names(lang)
+    try:
+        if kind == "alarm":
+            alarm = services.alarms.get(str(alarm_id or "").strip())
+            where = services.events.snapshot_positions([str(alarm.get("device_id") or "")])
+            if not where:
+                raise AlarmNotFound(alarm_id)
+            lon, lat = next(iter(where.values()))
+            district, what = str(alarm.get("district") or ""), t("ev_log_alarm", lang).format(id=alarm_id)
+        else:
+            case = services.cases.case_for(str(case_id or "").strip(), current_principal())
+            lon, lat, district = case.lon, case.lat, case.district
+            what = f"{t('ev_log_case', lang).format(id=case.id)} {class_name(case.class_code, lang)}"
+    except (AlarmNotFound, *CASE_REFUSALS):
+        return {"kind": kind, "area": None, "text": t("ev_prefill_missing", lang)}
+    area = {"type": "circle", "center": [lon, lat], "radius_m": LINK_RADIUS_M}
+    text = t("ev_prefilled", lang).format(what=what, district=names.get(district, district), radius=LINK_RADIUS_M)
+    return {"kind": kind, "area": area, "text": text, "district": district}
+
+
+@notice_in("ev-start-message")
+def start(_n, plan, level, title, kind, area, alarm_id, case_id, note, proposal, started, lang):
+    """Start an event as the signed-in commander; the message links to its page."""
+    lang = lang_of(lang)
+    source = {"alarm_id": str(alarm_id or "").strip() or None} if kind == "alarm" else \
+        {"case_id": str(case_id or "").strip() or None} if kind == "case" else {}
+    try:
+        event = current_services().events.start(
+            current_principal(), plan=plan, level=level, title=title or None, note=note or None,
+            area=area if kind in ("district", "draw") or (kind in ("alarm", "case") and area) else None,
+            proposal_id=proposal or None, ip=client_ip(), **source)
+    except EVENT_REFUSALS as e:
+        return refusal_words(e, lang), no_update, no_update
+    return started_text(event, lang), (started or 0) + 1, ""
+
+
+def events_list(_n, status, plan, district, _started, lang, shown_key):
+    """The events the viewer may see, filtered; sent again only when an event changed, a filter
+    changed or a minute passed (the elapsed times are in minutes)."""
+    services = current_services()
+    lang = resolve_lang(lang, services.settings.lang)
+    view = events_view()
+    now = now_ms()
+    key = [view.revision, now // 60_000, status or "", plan or "", district or "", lang]
+    if key == shown_key:
+        return no_update, no_update
+    principal = current_principal()
+    shown = ev.filter_events((e for e in view.events if visible_to(e, principal)), status or "", plan or "", district or "")
+    return ev.event_rows(shown, services.events.plans, district_names(lang), now, lang), key
+
+
+def proposals(_n, _changed, lang, shown_key):
+    """The current proposals with their evidence; confirm and dismiss for command roles."""
+    services = current_services()
+    lang = resolve_lang(lang, services.settings.lang)
+    view = events_view()
+    now = now_ms()
+    can_act = allowed(current_principal(), "event:command")
+    key = [view.revision, now // 60_000, lang, can_act]
+    if key == shown_key:
+        return no_update, no_update
+    cards = [(p.id, proposal_words(p, services.events.plan(p.plan), lang, services.city, now, PAGE_EVIDENCE)) for p in view.proposals]
+    return proposal_cards(cards, can_act, lang), key
+
+
+@notice_in("ev-proposal-message")
+def proposal_act(_confirm, _dismiss, reasons, changed, lang):
+    """Confirm a proposal (start its event: the plan, level and area of its evidence) or dismiss
+    it with a reason."""
+    lang = lang_of(lang)
+    trigger = ctx.triggered_id
+    if not isinstance(trigger, dict) or not _clicked():
+        return no_update, no_update
+    proposal_id = trigger.get("id")
+    services = current_services()
+    try:
+        if trigger.get("type") == "ev-prop-confirm":
+            event = services.events.start(current_principal(), plan=None, level=None, proposal_id=proposal_id, ip=client_ip())
+            return started_text(event, lang), (changed or 0) + 1
+        reason = _pattern_values(0, "id").get(proposal_id) or ""
+        if not str(reason or "").strip():
+            return t("ev_dismiss_need_reason", lang), no_update
+        services.events.dismiss(proposal_id, current_principal(), reason=reason, ip=client_ip())
+    except EVENT_REFUSALS as e:
+        return refusal_words(e, lang), (changed or 0) + 1
+    return t("ev_dismissed", lang), (changed or 0) + 1
+
+
+# ---- /event/<id> ----------------------------------------------------------------------------------
+
+LOAD_OUTPUTS = (
+    [Output("event-title", "children"), Output("event-status", "children"), Output("event-status", "className"),
+     Output("event-missing", "style"), Output("event-body", "style"), Output("event-banner", "children"),
+     Output("event-map-area", "data"), Output("event-map-linked", "data"), Output("event-linked", "children"),
+     Output("event-tasks", "children"), Output("event-instructions", "children"), Output("event-timeline", "figure"),
+     Output("event-log", "rowData"), Output("event-version", "data"), Output("event-task-version", "data"),
+     Output("event-shown", "data"),
+     Output("ev-no-actions", "style"), Output("ev-my-task-row", "style"), Output("ev-my-task", "children"),
+     Output("ev-level-row", "style"), Output("ev-act-level-pick", "options"), Output("ev-department-row", "style"),
+     Output("ev-act-department", "options"), Output("ev-text-row", "style"), Output("ev-act-hint", "children")]
+    + [Output(f"ev-act-{a}", "style") for a in EVENT_BUTTONS]
+    + [Output(f"ev-task-{a}", "style") for a in TASK_BUTTONS]
+)
+
+
+def _linked_now(event, services, lang: str):
+    """What the event's area holds now (devices, active alarms, open cases) and the explicitly
+    linked alarms and cases: counts, words for the lists and the map layer."""
+    snapshot = services.city_cache.snapshot()
+    found = linked(event.area, services.city, snapshot.devices, snapshot.alarms, snapshot.cases)
+    alarms = list(found.alarms) + [a for a in snapshot.alarms if a.get("id") in event.alarms and a not in found.alarms]
+    cases = list(found.cases) + [c for c in snapshot.cases if c.id in event.cases and c not in found.cases]
+    by_id = snapshot.fleet.by_id
+    names = {a.get("device_id"): by_id[a.get("device_id")].name for a in alarms if a.get("device_id") in by_id}
+    positions = {d: (by_id[d].lon, by_id[d].lat) for d in names}
+    alarm_words = {a.get("id"): alarm_words_for(a, names, services.city, lang).text(with_district=False) for a in alarms}
+    case_words = {c.id: class_name(c.class_code, lang) for c in cases}
+    counts = {"devices": len(found.devices), "alarms": len(alarms), "cases": len(cases)}
+    layer = ev.linked_geojson(alarms, cases, positions, alarm_words, case_words)
+    return counts, [(a.get("id"), alarm_words[a.get("id")]) for a in alarms][:30], \
+        [(c.id, case_words[c.id]) for c in cases][:30], layer
+
+
+def load_event(event_id, _changed, _n, _refresh, lang, shown):
+    """One event as the signed-in principal may see it (else "no such event"), and its actions.
+    A periodic re-read sends nothing while the version and the minute are the ones shown."""
+    services = current_services()
+    lang = resolve_lang(lang, services.settings.lang)
+    principal = current_principal()
+    now = now_ms()
+    try:
+        event = services.events.event_for(event_id, principal)
+    except EVENT_REFUSALS:
+        event = None
+    if event is None:
+        missing = [f"{t('ev_page_heading', lang)} {event_id or ''}", "", "case-stage", SHOWN, HIDDEN] + [no_update] * 8 \
+            + [None, None, None, SHOWN, HIDDEN, no_update, HIDDEN, no_update, HIDDEN, no_update, HIDDEN, ""]
+        return missing + [HIDDEN] * (len(EVENT_BUTTONS) + len(TASK_BUTTONS))
+    key = {"id": event.id, "version": event.version, "minute": now // 60_000, "lang": lang}
+    if shown == key and ctx.triggered_id == "event-tick":
+        return [no_update] * len(LOAD_OUTPUTS)
+    departments = departments_of(services.city)
+    plans = services.events.plans
+    names = district_names(lang)
+    who = people()
+    b = ev.banner(event, plans, names, now, lang, who)
+    new_area = not isinstance(shown, dict) or shown.get("id") != event.id
+    area = {"type": "FeatureCollection", "features": [area_geojson(event.area, services.city)]} if new_area else no_update
+    counts, alarm_list, case_list, layer = _linked_now(event, services, lang)
+    c = ev.choices(event, principal, services.events.plan(event.plan), departments, lang)
+    uses_department = "add_task" in c.event_actions or "withdraw_task" in c.event_actions
+    uses_text = bool(set(c.event_actions) - {"contain"} or c.task_actions)
+    hint = ""
+    if c.close_blocked and "close" not in c.event_actions and c.event_actions:
+        hint = f"{t('ev_close', lang)}: " + ("、" if lang == "zh" else ", ").join(c.close_blocked)
+    department_options = c.add_departments + [o for o in c.withdraw_departments if o not in c.add_departments]
+    my_task = ""
+    if c.task is not None:
+        row = next(r for r in ev.task_rows(event, departments, now, lang) if r["department"] == c.task.department)
+        my_task = f"{row['name']} · {row['status_name']} · {row['deadline']}"
+    title = f"{t('ev_page_heading', lang)} {event.id} · {event.title}"
+    return ([title, b.status, f"case-stage ev-status status-{event.status}", HIDDEN, SHOWN, banner_parts(b, lang),
+             area, layer, linked_parts(counts, alarm_list, case_list, lang),
+             task_cards(ev.task_rows(event, departments, now, lang), lang),
+             instruction_items(ev.instruction_rows(event, departments, lang, who), c.instructions, lang),
+             ev.timeline_figure(event, departments, now, lang),
+             ev.log_rows(event, plans, departments, names, lang, who), event.version,
+             c.task.version if c.task is not None else None, key,
+             HIDDEN if c.any else SHOWN, SHOWN if c.task is not None else HIDDEN, my_task,
+             SHOWN if c.levels else HIDDEN, c.levels, SHOWN if uses_department else HIDDEN, department_options,
+             SHOWN if uses_text else HIDDEN, hint]
+            + [SHOWN if a in c.event_actions else HIDDEN for a in EVENT_BUTTONS]
+            + [SHOWN if a in c.task_actions else HIDDEN for a in TASK_BUTTONS])
+
+
+@notice_in("event-message")
+def act(*args):
+    """The action of the button clicked (`ev-act-<action>`, `ev-task-<action>`, an instruction's
+    acknowledge button) on the version the page shows; a stale version reloads the page and says so."""
+    n = len(EVENT_BUTTONS) + len(TASK_BUTTONS) + 1
+    event_id, version, task_version, level, department, text, changed, lang = args[n:]
+    lang = lang_of(lang)
+    trigger = ctx.triggered_id
+    service = current_services().events
+    principal = current_principal()
+    text = text or ""
+    try:
+        if isinstance(trigger, dict):
+            if not _clicked():
+                return no_update, no_update, no_update
+            action = "acknowledge_instruction"
+            service.act(event_id, action, principal, instruction_id=trigger.get("id"), ip=client_ip())
+        elif str(trigger or "").startswith("ev-task-"):
+            action = str(trigger).removeprefix("ev-task-")
+            if action not in TASK_ACTIONS:
+                return no_update, no_update, no_update
+            service.task_act(event_id, principal.department, action, principal, note=text, expected_version=task_version,
+                             ip=client_ip())
+        else:
+            action = str(trigger or "").removeprefix("ev-act-")
+            if action not in EVENT_ACTIONS:
+                return no_update, no_update, no_update
+            service.act(event_id, action, principal, expected_version=version, level=level, reason=text, text=text,
+                        summary=text, department=department, ip=client_ip())
+    except EVENT_REFUSALS as e:
+        return refusal_words(e, lang), (changed or 0) + 1, no_update
+    return t("ev_done", lang).format(what=ev.action_name(action, lang)), (changed or 0) + 1, ""
+
+
+# ---- the wall ---------------------------------------------------------------------------------------
+
+WALL_OUTPUTS = [Output("bigscreen-grid", "className"), Output("ev-wall-banner", "children"), Output("ev-wall-tabs", "children"),
+                Output("ev-wall-board", "children"), Output("ev-wall-log", "children"), Output("map-event-area", "data"),
+                Output("map-event-linked", "data"), Output("ev-wall-proposal", "className"),
+                Output("ev-wall-proposal-text", "children"), Output("ev-wall-proposal-buttons", "style"),
+                Output("ev-wall-proposal-id", "data"), Output("ev-wall-shown", "data")]
+_WALL: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()  # event service -> {key: what every wall shows alike}
+_WALL_LOCK = threading.Lock()
+
+
+def _wall_parts(services, view, event, lang: str, now: int, minute: int) -> dict:
+    """What every wall of the process shows of one event at one revision and minute, made once."""
+    made = _WALL.setdefault(services.events, {})
+    key = (view.revision, event.id if event is not None else "", minute, lang)
+    with _WALL_LOCK:
+        if key in made:
+            return made[key]
+    parts: dict = {}
+    plans = services.events.plans
+    if event is not None:
+        departments = departments_of(services.city)
+        names = district_names(lang)
+        who = people()
+        parts["banner"] = banner_parts(ev.banner(event, plans, names, now, lang, who), lang, f"/event/{event.id}")
+        parts["board"] = task_cards(ev.task_rows(event, departments, now, lang), lang, wall=True)
+        parts["log"] = log_items(ev.log_rows(event, plans, departments, names, lang, who, limit=ev.WALL_LOG_ROWS))
+        parts["area"] = {"type": "FeatureCollection", "features": [area_geojson(event.area, services.city)]}
+        parts["linked"] = _linked_now(event, services, lang)[3]
+    proposal = view.proposals[0] if view.proposals else None
+    if proposal is not None:
+        words = proposal_words(proposal, services.events.plan(proposal.plan), lang, services.city, now, WALL_EVIDENCE)
+        parts["proposal"] = (proposal.id, proposal_text(words, lang))
+    with _WALL_LOCK:
+        if len(made) > 64:
+            made.clear()
+        made[key] = parts
+    return parts
+
+
+def wall(_n, lang, pick, shown):
+    """The wall's event mode: while events are live, the banner, the task board, the newest log,
+    the area on the map (fitted) with what it links; several events rotate unless one is picked;
+    the newest proposal over the map (confirm and dismiss for command roles only)."""
+    services = current_services()
+    lang = resolve_lang(lang, services.settings.lang)
+    now = now_ms()
+    view = events_view()
+    live = ev.wall_order(view.live)
+    event = ev.wall_choice(live, pick, now)
+    can_act = allowed(current_principal(), "event:command")
+    proposal_id = view.proposals[0].id if view.proposals else ""
+    key = [view.revision, event.id if event is not None else "", event.version if event is not None else 0, now // 60_000,
+           lang, proposal_id, can_act, pick or ""]
+    shown = shown if isinstance(shown, dict) else {}
+    if shown.get("key") == key:
+        return [no_update] * len(WALL_OUTPUTS)
+    parts = _wall_parts(services, view, event, lang, now, now // 60_000)
+    tabs = wall_tab_buttons(ev.wall_tabs(live, event.id if event else "", services.events.plans, lang), lang,
+                            bool(pick and event is not None and pick == event.id))
+    shown_id = event.id if event is not None else ""
+    if shown_id == shown.get("id", "") and "id" in shown:
+        area = no_update  # the geometry once per event
+    elif event is not None:
+        area = parts["area"]
+    else:
+        area = ev.city_frame(services.city.bounds) if shown.get("id") else no_update  # back to the whole city
+    mode = "bigscreen event-mode" if event is not None else "bigscreen"
+    proposal = parts.get("proposal")
+    return [mode, parts.get("banner", []), tabs, parts.get("board", []), parts.get("log", []), area,
+            parts.get("linked") if event is not None else None,
+            "ev-wall-proposal" if proposal else "ev-wall-proposal hidden", proposal[1] if proposal else [],
+            SHOWN if proposal and can_act else HIDDEN, proposal[0] if proposal else "", {"key": key, "id": shown_id}]
+
+
+def wall_pick(_clicks):
+    """A tab picks its event; the rotate tab (id "") lets the events rotate again."""
+    trigger = ctx.triggered_id
+    if not isinstance(trigger, dict) or not _clicked():
+        return no_update
+    return trigger.get("id") or None
+
+
+@notice_in("ev-wall-proposal-message")
+def wall_proposal(_confirm, _dismiss, proposal_id, reason, lang):
+    """Confirm the proposal on the wall (the event starts and the wall shows it) or dismiss it
+    with a reason."""
+    lang = lang_of(lang)
+    services = current_services()
+    if not proposal_id:
+        return no_update, no_update, no_update
+    try:
+        if ctx.triggered_id == "ev-wall-confirm":
+            event = services.events.start(current_principal(), plan=None, level=None, proposal_id=proposal_id, ip=client_ip())
+            return started_text(event, lang), event.id, ""
+        if not str(reason or "").strip():
+            return t("ev_dismiss_need_reason", lang), no_update, no_update
+        services.events.dismiss(proposal_id, current_principal(), reason=reason, ip=client_ip())
+    except EVENT_REFUSALS as e:
+        return refusal_words(e, lang), no_update, no_update
+    return t("ev_dismissed", lang), no_update, ""
+
+
+def wall_start_open(_open, _cancel, lang):
+    """The wall's start dialog: opened with the plans, closed by cancel."""
+    services = current_services()
+    lang = resolve_lang(lang, services.settings.lang)
+    if ctx.triggered_id == "ev-wall-start-cancel":
+        return "clear-dialog ev-start-dialog hidden", no_update, no_update, ""
+    plans = services.events.plans
+    return "clear-dialog ev-start-dialog", ev.plan_options(plans, lang), next(iter(plans), None), ""
+
+
+@notice_in("ev-wall-start-message")
+def wall_start(_n, plan, level, district, title, lang):
+    """Start an event from the wall in a district; the wall shows it at once."""
+    lang = lang_of(lang)
+    try:
+        event = current_services().events.start(current_principal(), plan=plan, level=level, district=district or None,
+                                                 title=title or None, ip=client_ip())
+    except EVENT_REFUSALS as e:
+        return refusal_words(e, lang), no_update, no_update
+    return "", "clear-dialog ev-start-dialog hidden", event.id
+
+
+# ---- /tasks, the frame's notices, the district page, the indicators -------------------------------
+
+def tasks_events(_n, _changed, lang, notes, shown_key):
+    """The department's event tasks with their next actions (drawn again only when an event
+    changed or a minute passed; notes typed meanwhile are kept)."""
+    services = current_services()
+    lang = resolve_lang(lang, services.settings.lang)
+    principal = current_principal()
+    department = principal.department if principal is not None else ""
+    view = events_view()
+    now = now_ms()
+    key = [view.revision, now // 60_000, lang, department]
+    if key == shown_key:
+        return no_update, no_update
+    typed = {k: v for k, v in _pattern_values(1, "event").items() if v}
+    rows = ev.my_tasks(view.events, department, departments_of(services.city), services.events.plans, principal, now, lang)
+    return my_task_cards(rows, typed, lang), key
+
+
+@notice_in("tasks-events-message")
+def tasks_event_act(_buttons, _instructions, notes, changed, lang):
+    """A task action or an instruction's acknowledgement from /tasks, on the task version shown."""
+    lang = lang_of(lang)
+    trigger = ctx.triggered_id
+    if not isinstance(trigger, dict) or not _clicked():
+        return no_update, no_update
+    services = current_services()
+    principal = current_principal()
+    event_id = trigger.get("event")
+    try:
+        if trigger.get("type") == "ev-task-instr":
+            services.events.act(event_id, "acknowledge_instruction", principal, instruction_id=trigger.get("id"), ip=client_ip())
+            what = "acknowledge_instruction"
+        else:
+            what = trigger.get("action")
+            note = _pattern_values(0, "event").get(event_id) or ""
+            event = events_view().get(event_id)
+            task = event.task(principal.department) if event is not None else None
+            services.events.task_act(event_id, principal.department, what, principal, note=note or "",
+                                     expected_version=task.version if task is not None else None, ip=client_ip())
+    except EVENT_REFUSALS as e:
+        return refusal_words(e, lang), (changed or 0) + 1
+    return t("ev_done", lang).format(what=ev.action_name(what, lang)), (changed or 0) + 1
+
+
+def notices(_n, _path, _changed, lang, shown_key):
+    """A department's tasks still issued and instructions still to acknowledge, on every page;
+    nothing at all for a principal bound to no department."""
+    principal = current_principal()
+    if principal is None or not principal.department or "handler" not in principal.roles:
+        return no_update, no_update
+    services = current_services()
+    lang = resolve_lang(lang, services.settings.lang)
+    view = events_view()
+    key = [view.revision, lang]
+    if key == shown_key:
+        return no_update, no_update
+    return notice_items(ev.notices(view.events, principal, services.events.plans, lang), lang), key
+
+
+@notice_in("ev-notice-message")
+def notice_ack(_clicks, changed, lang):
+    """Acknowledge a task or an instruction from the frame's notice."""
+    lang = lang_of(lang)
+    trigger = ctx.triggered_id
+    if not isinstance(trigger, dict) or not _clicked():
+        return no_update, no_update
+    services = current_services()
+    principal = current_principal()
+    event_id = trigger.get("event")
+    try:
+        if trigger.get("kind") == "instruction":
+            services.events.act(event_id, "acknowledge_instruction", principal, instruction_id=trigger.get("id"), ip=client_ip())
+            what = "acknowledge_instruction"
+        else:
+            services.events.task_act(event_id, principal.department, "acknowledge", principal, ip=client_ip())
+            what = "acknowledge"
+    except EVENT_REFUSALS as e:
+        return refusal_words(e, lang), (changed or 0) + 1
+    return t("ev_done", lang).format(what=ev.action_name(what, lang)), (changed or 0) + 1
+
+
+def district_events(_n, district_id, lang, shown_key):
+    """The open events whose area touches the district."""
+    services = current_services()
+    lang = resolve_lang(lang, services.settings.lang)
+    view = events_view()
+    now = now_ms()
+    key = [view.revision, now // 60_000, lang, district_id]
+    if key == shown_key:
+        return no_update, no_update
+    plans = services.events.plans
+    rows = [{"id": e.id, "link_text": f"{ev.headline(e, plans, lang)} · {e.title}", "status": ev.status_name(e.status, lang),
+             "status_id": e.status, "elapsed": ev.elapsed_text(e, now, lang), "level_id": e.level}
+            for e in ev.touching(view.events, district_id or "")]
+    return district_event_items(rows, lang), key
+
+
+def event_indicators(period, _n, lang):
+    """Per plan and per department: the response times of the events started in the period."""
+    services = current_services()
+    lang = resolve_lang(lang, services.settings.lang)
+    now = now_ms()
+    start_ms, end_ms = period_range(period or "this_month", now)
+    chosen = [e for e in events_view().events if start_ms <= e.started_at < end_ms]
+    by_plan, by_department = ev.indicator_rows(chosen, services.events.plans, departments_of(services.city), now, lang)
+    return by_plan, by_department
+
+
+def register(app, services) -> None:
+    # /events
+    secured_callback(app, "view:events",
+                     Output("ev-start-form", "style"), Output("ev-start-plan", "options"), Output("ev-start-plan", "value"),
+                     Output("ev-filter-plan", "options"),
+                     Input("events-page", "id"), State("lang", "data"))(events_setup)
+    secured_callback(app, "view:events", Output("ev-start-level", "options"), Output("ev-start-level", "value"),
+                     Input("ev-start-plan", "value"), State("lang", "data"))(start_levels)
+    secured_callback(app, "view:events", Output("ev-start-district-row", "style"), Output("ev-start-source-row", "style"),
+                     Input("ev-start-area-kind", "value"))(area_rows)
+    secured_callback(app, "view:events",
+                     Output("ev-start-area", "data"), Output("ev-start-area-msg", "children"), Output("ev-start-preview", "data"),
+                     Input("ev-start-area-kind", "value"), Input("ev-start-district", "value"), Input("ev-start-edit", "geojson"),
+                     Input("ev-start-prefilled", "data"), State("lang", "data"))(area_input)
+    secured_callback(app, "event:command", Output("ev-start-prefilled", "data"),
+                     Input("ev-start-prefill", "n_clicks"), State("ev-start-area-kind", "value"), State("ev-start-alarm", "value"),
+                     State("ev-start-case", "value"), State("lang", "data"), prevent_initial_call=True)(prefill)
+    secured_callback(
+        app, "event:command",
+        Output("ev-start-message", "children"), Output("ev-started", "data"), Output("ev-start-note", "value"),
+        Input("ev-start-submit", "n_clicks"),
+        State("ev-start-plan", "value"), State("ev-start-level", "value"), State("ev-start-title", "value"),
+        State("ev-start-area-kind", "value"), State("ev-start-area", "data"), State("ev-start-alarm", "value"),
+        State("ev-start-case", "value"), State("ev-start-note", "value"), State("ev-start-proposal", "data"),
+        State("ev-started", "data"), State("lang", "data"),
+        prevent_initial_call=True,
+    )(start)
+    secured_callback(
+        app, "view:events", Output("events-grid", "rowData"), Output("events-grid-key", "data"),
+        Input("tick", "n_intervals"), Input("ev-filter-status", "value"), Input("ev-filter-plan", "value"),
+        Input("ev-filter-district", "value"), Input("ev-started", "data"), State("lang", "data"), State("events-grid-key", "data"),
+    )(events_list)
+    secured_callback(app, "view:events", Output("ev-proposals", "children"), Output("ev-proposals-key", "data"),
+                     Input("tick", "n_intervals"), Input("ev-started", "data"), State("lang", "data"),
+                     State("ev-proposals-key", "data"))(proposals)
+    secured_callback(
+        app, "event:command", Output("ev-proposal-message", "children"), Output("ev-started", "data", allow_duplicate=True),
+        Input({"type": "ev-prop-confirm", "id": ALL}, "n_clicks"), Input({"type": "ev-prop-dismiss", "id": ALL}, "n_clicks"),
+        State({"type": "ev-prop-reason", "id": ALL}, "value"), State("ev-started", "data"), State("lang", "data"),
+        prevent_initial_call=True,
+    )(proposal_act)
+    # /event/<id>
+    secured_callback(app, "view:events", LOAD_OUTPUTS,
+                     Input("event-id", "data"), Input("event-changed", "data"), Input("event-tick", "n_intervals"),
+                     Input("event-refresh", "n_clicks"), State("lang", "data"), State("event-shown", "data"))(load_event)
+    secured_callback(
+        app, "view:events",
+        Output("event-message", "children"), Output("event-changed", "data"), Output("ev-act-text", "value"),
+        [Input(f"ev-act-{a}", "n_clicks") for a in EVENT_BUTTONS] + [Input(f"ev-task-{a}", "n_clicks") for a in TASK_BUTTONS]
+        + [Input({"type": "ev-ack-instr", "id": ALL}, "n_clicks")],
+        State("event-id", "data"), State("event-version", "data"), State("event-task-version", "data"),
+        State("ev-act-level-pick", "value"), State("ev-act-department", "value"), State("ev-act-text", "value"),
+        State("event-changed", "data"), State("lang", "data"),
+        prevent_initial_call=True,
+    )(act)
+    # the wall
+    secured_callback(app, "view:bigscreen", WALL_OUTPUTS, Input("tick", "n_intervals"), State("lang", "data"),
+                     State("ev-wall-pick", "data"), State("ev-wall-shown", "data"))(wall)
+    secured_callback(app, "view:bigscreen", Output("ev-wall-pick", "data"), Input({"type": "ev-wall-tab", "id": ALL}, "n_clicks"),
+                     prevent_initial_call=True)(wall_pick)
+    secured_callback(
+        app, "event:command",
+        Output("ev-wall-proposal-message", "children"), Output("ev-wall-pick", "data", allow_duplicate=True),
+        Output("ev-wall-dismiss-reason", "value"),
+        Input("ev-wall-confirm", "n_clicks"), Input("ev-wall-dismiss", "n_clicks"),
+        State("ev-wall-proposal-id", "data"), State("ev-wall-dismiss-reason", "value"), State("lang", "data"),
+        prevent_initial_call=True,
+    )(wall_proposal)
+    secured_callback(
+        app, "event:command",
+        Output("ev-wall-start", "className"), Output("ev-wall-start-plan", "options"), Output("ev-wall-start-plan", "value"),
+        Output("ev-wall-start-message", "children"),
+        Input("ev-wall-start-open", "n_clicks"), Input("ev-wall-start-cancel", "n_clicks"), State("lang", "data"),
+        prevent_initial_call=True,
+    )(wall_start_open)
+    secured_callback(app, "event:command", Output("ev-wall-start-level", "options"), Output("ev-wall-start-level", "value"),
+                     Input("ev-wall-start-plan", "value"), State("lang", "data"), prevent_initial_call=True)(start_levels)
+    secured_callback(
+        app, "event:command",
+        Output("ev-wall-start-message", "children", allow_duplicate=True), Output("ev-wall-start", "className", allow_duplicate=True),
+        Output("ev-wall-pick", "data", allow_duplicate=True),
+        Input("ev-wall-start-submit", "n_clicks"),
+        State("ev-wall-start-plan", "value"), State("ev-wall-start-level", "value"), State("ev-wall-start-district", "value"),
+        State("ev-wall-start-title", "value"), State("lang", "data"),
+        prevent_initial_call=True,
+    )(wall_start)
+    # /tasks
+    secured_callback(
+        app, "view:tasks", Output("tasks-events", "children"), Output("tasks-events-key", "data"),
+        Input("tick", "n_intervals"), Input("tasks-events-changed", "data"), State("lang", "data"),
+        State({"type": "ev-task-note", "event": ALL}, "value"), State("tasks-events-key", "data"),
+    )(tasks_events)
+    secured_callback(
+        app, "event:task", Output("tasks-events-message", "children"), Output("tasks-events-changed", "data"),
+        Input({"type": "ev-task-btn", "event": ALL, "action": ALL}, "n_clicks"),
+        Input({"type": "ev-task-instr", "event": ALL, "id": ALL}, "n_clicks"),
+        State({"type": "ev-task-note", "event": ALL}, "value"), State("tasks-events-changed", "data"), State("lang", "data"),
+        prevent_initial_call=True,
+    )(tasks_event_act)
+    # the frame
+    secured_callback(
+        app, SIGNED_IN, Output("ev-notices", "children"), Output("ev-notice-key", "data"),
+        Input("ev-notice-tick", "n_intervals"), Input("url", "pathname"), Input("ev-notice-changed", "data"),
+        State("lang", "data"), State("ev-notice-key", "data"),
+    )(notices)
+    secured_callback(
+        app, "event:task", Output("ev-notice-message", "children"), Output("ev-notice-changed", "data"),
+        Input({"type": "ev-notice-ack", "event": ALL, "kind": ALL, "id": ALL}, "n_clicks"),
+        State("ev-notice-changed", "data"), State("lang", "data"),
+        prevent_initial_call=True,
+    )(notice_ack)
+    # the district page, the indicators
+    secured_callback(app, "view:districts", Output("district-events", "children"), Output("district-events-key", "data"),
+                     Input("tick", "n_intervals"), Input("district-id", "data"), State("lang", "data"),
+                     State("district-events-key", "data"))(district_events)
+    secured_callback(app, "view:indicators", Output("ev-ind-plan-grid", "rowData"), Output("ev-ind-department-grid", "rowData"),
+                     Input("ind-period", "value"), Input("ind-tick", "n_intervals"), State("lang", "data"))(event_indicators)
