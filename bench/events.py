@@ -64,6 +64,9 @@ WALL_AFTER = "arrive"  # the phase after which the wall's tick is timed (every e
 WALL_TICKS, QUICK_WALL_TICKS = 30, 20  # ticks timed then, one event changing before each
 WARM_UP_EVENTS = 2  # started and cancelled before the timing (each worker's first calls import and cache)
 TICK_INPUT = {"id": "tick", "property": "n_intervals"}
+# the rows' names of the wall's tick callbacks (by first output; others are named by it)
+TICK_NAMES = {"clock.children": "shell heartbeat", "value-kpi_online.children": "bigscreen refresh",
+              "bigscreen-grid.className": "event mode"}
 WALL_ROLES = views.API_ROLES  # the wall's principal in the views scenario
 
 # the rows, in the order of the table: event actions, task actions, then reads (no target)
@@ -383,16 +386,36 @@ def tick_callbacks(dependencies: list[dict], components: dict) -> list[dict]:
     return out
 
 
-class Wall:
-    """The big screen's tick: every tick callback POSTed in turn, once per `every` seconds, in its
-    own thread while the departments act (`start()`/`stop()`), or `n` ticks at once (`ticks(n)`)."""
+def carry_state(body: dict, answer: bytes) -> None:
+    """What a browser keeps between two ticks: the callback's State that is also its output takes
+    the value the answer sent (the wall's `ev-wall-shown`: what the screen shows, so an unchanged
+    event is not sent again), and the tick's `n_intervals` counts on."""
+    for i in body.get("inputs", []):
+        if i.get("id") == TICK_INPUT["id"] and i.get("property") == TICK_INPUT["property"]:
+            i["value"] = (i.get("value") or 0) + 1
+    if not answer or not body.get("state"):
+        return
+    try:
+        sent = orjson.loads(answer).get("response") or {}
+    except (orjson.JSONDecodeError, AttributeError):
+        return
+    for state in body["state"]:
+        props = sent.get(state["id"]) if isinstance(state["id"], str) else None
+        if isinstance(props, dict) and state["property"] in props:
+            state["value"] = props[state["property"]]
 
-    def __init__(self, base: str, secret: str, payloads: dict[str, bytes], every: float = TICK_EVERY_S):
+
+class Wall:
+    """The big screen's tick: every tick callback POSTed in turn (with what the browser keeps
+    between ticks: `carry_state`), once per `every` seconds in its own thread while the
+    departments act (`start()`/`stop()`), or `n` ticks at once (`ticks(n)`)."""
+
+    def __init__(self, base: str, secret: str, payloads: dict[str, dict], every: float = TICK_EVERY_S):
         import requests
 
         self.url = base + "/_dash-update-component"
         self.headers = {"Authorization": f"Bearer {secret}", "Content-Type": "application/json"}
-        self.payloads = payloads
+        self.payloads = {name: orjson.loads(orjson.dumps(body)) for name, body in payloads.items()}  # this wall's own state
         self.every = every
         self.session = requests.Session()
         self.timings = {name: TickTiming(name) for name in payloads}
@@ -408,7 +431,7 @@ class Wall:
             timing = self.timings[name]
             t0 = time.perf_counter()
             try:
-                r = self.session.post(self.url, data=body, headers=self.headers, timeout=60)
+                r = self.session.post(self.url, data=orjson.dumps(body), headers=self.headers, timeout=60)
             except requests.RequestException:
                 timing.errors += 1
                 continue
@@ -422,6 +445,7 @@ class Wall:
                 timing.server_ms.append(server)
             timing.bytes.append(len(r.content))
             total += len(r.content)
+            carry_state(body, r.content)
         self.tick_bytes.append(total)
 
     def ticks(self, n: int) -> "Wall":
@@ -466,7 +490,7 @@ def changing_ticks(wall: Wall, live: Live, events: list[EventPlan], send: Send, 
         wall.tick()
 
 
-def wall_payloads(base: str, secret: str, settings) -> dict[str, bytes]:
+def wall_payloads(base: str, secret: str, settings) -> dict[str, dict]:
     """The big screen's tick callbacks (named by their first output) with the bodies the browser POSTs."""
     import requests
 
@@ -475,10 +499,14 @@ def wall_payloads(base: str, secret: str, settings) -> dict[str, bytes]:
     found = tick_callbacks(deps, components)
     if not found:
         raise RuntimeError("no callback of the big screen runs on the tick")
-    return {views.split_outputs(d["output"])[0].split("@", 1)[0]: orjson.dumps(views.payload(d, "/", components)) for d in found}
+    named = {}
+    for d in found:
+        first = views.split_outputs(d["output"])[0].split("@", 1)[0]
+        named[TICK_NAMES.get(first, first)] = views.payload(d, "/", components)
+    return named
 
 
-def warm_up(send: Send, base: str, secrets: dict[str, str], payloads: dict[str, bytes], events: list[EventPlan]) -> None:
+def warm_up(send: Send, base: str, secrets: dict[str, str], payloads: dict[str, dict], events: list[EventPlan]) -> None:
     """Each gunicorn worker's first calls import and cache (the views scenario's two warm-up
     requests): a few events started (a district, a circle) and cancelled, and ticks of the wall,
     none of it timed."""

@@ -103,6 +103,19 @@ def test_the_wall_s_tick_callbacks_are_those_on_the_tick_with_every_input_and_ou
     assert [d["output"] for d in found] == ["clock.children", "..kpi.children...map.viewport.."]
 
 
+def test_the_wall_keeps_between_ticks_what_the_answer_sent_for_its_state_as_a_browser_does():
+    body = {"inputs": [{"id": "tick", "property": "n_intervals", "value": 1}, {"id": "lang", "property": "data", "value": "zh"}],
+            "state": [{"id": "ev-wall-shown", "property": "data", "value": None}, {"id": "ev-wall-pick", "property": "data", "value": ""}]}
+    answer = b'{"multi": true, "response": {"ev-wall-shown": {"data": {"key": [7], "id": "EV-1"}}, "ev-wall-banner": {"children": []}}}'
+
+    events.carry_state(body, answer)
+    events.carry_state(body, b"")  # nothing sent (no change): the state stays
+
+    assert body["state"] == [{"id": "ev-wall-shown", "property": "data", "value": {"key": [7], "id": "EV-1"}},
+                             {"id": "ev-wall-pick", "property": "data", "value": ""}]
+    assert body["inputs"][0]["value"] == 3
+
+
 def test_each_action_row_has_its_target_and_a_refused_action_fails_its_row():
     fast = events.Samples(server_ms=[5.0] * 20, http_ms=[8.0] * 20)
     refused = events.Samples(server_ms=[5.0] * 20, http_ms=[8.0] * 20, errors=1, refusals=["409 conflict: stale"])
