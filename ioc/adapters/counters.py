@@ -4,8 +4,10 @@ worker and process, read by `/metrics`, the status page and the wall.
 Fields: `messages:accepted`, `messages:rejected`, `messages:late`, `messages:dropped`,
 `rejected:<reason>`, `accepted:<kind>`, `alarms:raised`, `alarms:cleared` (the ingest), and
 `cases:reported`, `cases:updates`, `cases:from_alarms`, `cases:dispatch_published`,
-`cases:overdue_raised`, `cases:overdue_cleared` (the case worker), plus the rejections it
-refuses, counted like the ingest's (`rejections`). This module is the hash's one writer.
+`cases:overdue_raised`, `cases:overdue_cleared`, `events:updates`, `events:published`,
+`events:proposals_raised` (the case worker), plus the rejections it refuses, counted like the
+ingest's (`rejections`), and `events:refused` (actions on linked events the event service
+refused). This module is the hash's one writer.
 """
 
 from __future__ import annotations

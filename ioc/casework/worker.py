@@ -585,8 +585,13 @@ class CaseWorker:
                     self.scan_overdue()
                     next_scan = time.monotonic() + self.settings.cases_scan_s
                 if time.monotonic() >= next_triggers:
-                    self.scan_triggers()
                     next_triggers = time.monotonic() + self.settings.events_scan_s
+                    try:
+                        self.scan_triggers()
+                    except REDIS_UNAVAILABLE:
+                        raise
+                    except Exception:  # noqa: BLE001 - a bad reading or a bug must not stop the heartbeat and the overdue scan
+                        log.exception("trigger scan: unexpected error; trying again in %ds", self.settings.events_scan_s)
                 self._recovered("overdue scan")
                 backoff = 0.2
                 self.stopping.wait(max(0.05, min(next_beat, next_scan, next_triggers) - time.monotonic()))
