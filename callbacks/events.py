@@ -95,10 +95,15 @@ def started_text(event, lang: str) -> list:
             f" · {event.title}"]
 
 
+def _pattern_values_of(dependencies, position: int, key: str) -> dict:
+    """{id[key]: value} of the pattern-matched dependency at `position` (of `ctx.states_list` or `ctx.inputs_list`)."""
+    found = dependencies[position] if len(dependencies or []) > position else []
+    return {spec["id"].get(key): spec.get("value") for spec in found if isinstance(spec, dict) and isinstance(spec.get("id"), dict)}
+
+
 def _pattern_values(position: int, key: str) -> dict:
     """{id[key]: value} of the pattern-matched State at `position` among the callback's states."""
-    states = ctx.states_list[position] if len(ctx.states_list or []) > position else []
-    return {spec["id"].get(key): spec.get("value") for spec in states if isinstance(spec, dict) and isinstance(spec.get("id"), dict)}
+    return _pattern_values_of(ctx.states_list, position, key)
 
 
 def _clicked() -> bool:
@@ -521,6 +526,11 @@ def wall_start(_n, plan, level, district, title, lang):
 
 # ---- /tasks, the frame's notices, the district page, the indicators -------------------------------
 
+def keep_notes(_values):
+    """The notes typed on /tasks, by event (so that drawing the tasks again keeps them)."""
+    return {k: v for k, v in _pattern_values_of(ctx.inputs_list, 0, "event").items() if v}
+
+
 def tasks_events(_n, _changed, lang, notes, shown_key):
     """The department's event tasks with their next actions (drawn again only when an event
     changed or a minute passed; notes typed meanwhile are kept)."""
@@ -533,7 +543,7 @@ def tasks_events(_n, _changed, lang, notes, shown_key):
     key = [view.revision, now // 60_000, lang, department]
     if key == shown_key:
         return no_update, no_update
-    typed = {k: v for k, v in _pattern_values(1, "event").items() if v}
+    typed = notes if isinstance(notes, dict) else {}
     rows = ev.my_tasks(view.events, department, departments_of(services.city), services.events.plans, principal, now, lang)
     return my_task_cards(rows, typed, lang), key
 
@@ -555,10 +565,9 @@ def tasks_event_act(_buttons, _instructions, notes, changed, lang):
         else:
             what = trigger.get("action")
             note = _pattern_values(0, "event").get(event_id) or ""
-            event = events_view().get(event_id)
-            task = event.task(principal.department) if event is not None else None
+            version = trigger.get("version")  # the task's version the page showed
             services.events.task_act(event_id, principal.department, what, principal, note=note or "",
-                                     expected_version=task.version if task is not None else None, ip=client_ip())
+                                     expected_version=version if isinstance(version, int) else None, ip=client_ip())
     except EVENT_REFUSALS as e:
         return refusal_words(e, lang), (changed or 0) + 1
     return t("ev_done", lang).format(what=ev.action_name(what, lang)), (changed or 0) + 1
@@ -718,11 +727,13 @@ def register(app, services) -> None:
     secured_callback(
         app, "view:tasks", Output("tasks-events", "children"), Output("tasks-events-key", "data"),
         Input("tick", "n_intervals"), Input("tasks-events-changed", "data"), State("lang", "data"),
-        State({"type": "ev-task-note", "event": ALL}, "value"), State("tasks-events-key", "data"),
+        State("tasks-events-notes", "data"), State("tasks-events-key", "data"),
     )(tasks_events)
+    secured_callback(app, "view:tasks", Output("tasks-events-notes", "data"), Input({"type": "ev-task-note", "event": ALL}, "value"),
+                     prevent_initial_call=True)(keep_notes)
     secured_callback(
         app, "event:task", Output("tasks-events-message", "children"), Output("tasks-events-changed", "data"),
-        Input({"type": "ev-task-btn", "event": ALL, "action": ALL}, "n_clicks"),
+        Input({"type": "ev-task-btn", "event": ALL, "action": ALL, "version": ALL}, "n_clicks"),
         Input({"type": "ev-task-instr", "event": ALL, "id": ALL}, "n_clicks"),
         State({"type": "ev-task-note", "event": ALL}, "value"), State("tasks-events-changed", "data"), State("lang", "data"),
         prevent_initial_call=True,

@@ -306,6 +306,8 @@ def my_event_tasks(lang: str) -> html.Section:
             html.Div(id="tasks-events", className="ev-my-tasks"),
             html.Div(id="tasks-events-message", className="message"),
             dcc.Store(id="tasks-events-changed", data=0),
+            dcc.Store(id="tasks-events-key", data=None),
+            dcc.Store(id="tasks-events-notes", data={}),
         ],
         id="tasks-events-box",
     )
@@ -499,8 +501,9 @@ def my_task_cards(rows: list[dict], notes: dict, lang: str) -> list:
         if r["actions"]:
             controls.append(dcc.Input(id={"type": "ev-task-note", "event": r["event"]}, value=notes.get(r["event"], ""),
                                       placeholder=t("ev_task_note", lang), maxLength=1000, autoComplete="off", className="ev-note"))
-            controls += [html.Button(t(f"ev_act_{a}", lang), id={"type": "ev-task-btn", "event": r["event"], "action": a}, n_clicks=0,
-                                     className="btn danger" if a in DANGER else "btn") for a in r["actions"]]
+            controls += [html.Button(t(f"ev_act_{a}", lang), n_clicks=0, className="btn danger" if a in DANGER else "btn",
+                                     id={"type": "ev-task-btn", "event": r["event"], "action": a, "version": r["version"]})
+                         for a in r["actions"]]
         for i in r["instructions"]:
             controls += [html.Div([html.Span(t("ev_notice_instruction", lang).format(text=i["text"])),
                                    html.Button(t("ev_ack_instruction", lang), id={"type": "ev-task-instr", "event": r["event"], "id": i["id"]},

@@ -343,12 +343,23 @@ def test_the_tasks_page_lists_the_event_task_with_its_actions(signed_in, event, 
         cards, _ = cb.tasks_events(1, 0, "zh", [], None)
     text = text_of(cards)
     assert event.id in text and '"action": "acknowledge"' in text and '"action": "return"' in text
-    trigger = json.dumps({"action": "return", "event": event.id, "type": "ev-task-btn"}, separators=(",", ":")) + ".n_clicks"
+    trigger = json.dumps({"action": "return", "event": event.id, "type": "ev-task-btn", "version": 1}, separators=(",", ":")) + ".n_clicks"
     with signed_in("handler", name="water-1", department="water_affairs", triggered=trigger):
         with_states([{"id": {"type": "ev-task-note", "event": event.id}, "property": "value", "value": "非本部门职责"}])
         message, _ = cb.tasks_event_act([1, 0], [], ["非本部门职责"], 0, "zh")
     assert message == "已办理：退回"
     assert services_of(portal_app).events.store.get(event.id).task("water_affairs").return_reason == "非本部门职责"
+
+
+def test_a_step_on_a_task_someone_else_moved_meanwhile_is_not_taken(signed_in, event, portal_app):
+    water = Principal("water-2", frozenset({"handler"}), department="water_affairs")
+    services_of(portal_app).events.task_act(event.id, "water_affairs", "acknowledge", water)  # a colleague, meanwhile
+    trigger = json.dumps({"action": "return", "event": event.id, "type": "ev-task-btn", "version": 1}, separators=(",", ":")) + ".n_clicks"
+    with signed_in("handler", name="water-1", department="water_affairs", triggered=trigger):
+        with_states([{"id": {"type": "ev-task-note", "event": event.id}, "property": "value", "value": "非本部门职责"}])
+        message, changed = cb.tasks_event_act([1, 0], [], ["非本部门职责"], 0, "zh")
+    assert message == t("ev_conflict", "zh") and changed == 1
+    assert services_of(portal_app).events.store.get(event.id).task("water_affairs").status == "acknowledged"
 
 
 def test_the_district_page_lists_the_events_touching_it(signed_in, event):
