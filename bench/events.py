@@ -21,10 +21,14 @@ Server time: the `app;dur` of the `Server-Timing` header, the time inside the gu
 from the WSGI call to the response's start (the token check, the event service, Redis, the JSON
 body); the loopback HTTP time (queueing at the two sync workers included) is in each row's
 detail. The wall: every callback the big screen (`/`) runs on the shell's `tick`, found in
-`/_dash-dependencies` (so the event mode's own callbacks count once they exist), POSTed as the
-browser does (`bench.views.payload`) once per second while the departments act, timed like the
-`views` scenario (loopback HTTP p95 is the row's value, with the server time beside it), and
-the bytes of one tick (every tick callback's response body) against ≤ 50 KB.
+`/_dash-dependencies` (so the event mode's own callbacks count), POSTed as the browser does
+(`bench.views.payload`, keeping what the answers send for the callbacks' state: `carry_state`).
+The rows: once every event has its departments on site, 30 ticks (quick: 20) with one event
+changing before each and nothing else asked of the web meanwhile, timed like the `views`
+scenario (loopback HTTP p95 is the row's value, the server time beside it); in the detail the
+same callbacks before any event started, and ticking every 2 s (the shell's interval) while the
+departments act. The bytes of a tick: every tick callback's response body, the largest tick
+with the events live, against ≤ 50 KB.
 
 Alone: `python -m bench.events [--quick] [--redis-url … --mqtt-url …]`.
 """
@@ -46,6 +50,7 @@ from bench.context import BenchContext
 from bench.model import Measurement, ScenarioResult, Series, at_most
 from bench.stats import percentile
 from bench.timed_web import server_ms
+from layouts.shell import REFRESH_MS
 
 SCENARIO = "events"
 ACTION_TARGET_MS = 50.0
@@ -58,7 +63,7 @@ PLANS = ("flood", "crowd", "hazmat")  # level I assigns >= 8 departments
 LEVELS = ("III", "II", "I")  # started at the first, raised through the others
 ACTION_RATE = 20.0  # event and task actions per second offered (in bursts: one event's steps of a phase at once)
 CONCURRENCY = 8  # requests in flight at most (eight departments of one event acting at once)
-TICK_EVERY_S = 1.0  # the wall's tick while the departments act, as two walls with the shell's 2 s interval would send it
+TICK_EVERY_S = REFRESH_MS / 1000  # the wall's tick while the departments act: the shell's interval
 TICK_BASELINE = 10  # ticks timed before any event starts (the detail's "no events" figures)
 WALL_AFTER = "arrive"  # the phase after which the wall's tick is timed (every event responding, departments on site)
 WALL_TICKS, QUICK_WALL_TICKS = 30, 20  # ticks timed then, one event changing before each
