@@ -35,6 +35,7 @@ Alone: `python -m bench.events [--quick] [--redis-url … --mqtt-url …]`.
 
 from __future__ import annotations
 
+import gzip
 import itertools
 import sys
 import threading
@@ -424,14 +425,16 @@ class Wall:
         self.every = every
         self.session = requests.Session()
         self.timings = {name: TickTiming(name) for name in payloads}
-        self.tick_bytes: list[int] = []
+        self.tick_bytes: list[int] = []  # per tick: every tick callback's response body (as JSON)
+        self.tick_gzip: list[int] = []  # the same, gzip level 6 (what travels when the server compresses)
+        self.encoding = ""  # the server's Content-Encoding, if any
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
     def tick(self) -> None:
         import requests
 
-        total = 0
+        total = packed = 0
         for name, body in self.payloads.items():
             timing = self.timings[name]
             t0 = time.perf_counter()
@@ -450,8 +453,11 @@ class Wall:
                 timing.server_ms.append(server)
             timing.bytes.append(len(r.content))
             total += len(r.content)
+            packed += len(gzip.compress(r.content, 6)) if r.content else 0
+            self.encoding = r.headers.get("Content-Encoding", "") or self.encoding
             carry_state(body, r.content)
         self.tick_bytes.append(total)
+        self.tick_gzip.append(packed)
 
     def ticks(self, n: int) -> "Wall":
         for _ in range(n):
@@ -579,17 +585,19 @@ def results(samples: dict[str, Samples], wall: Wall | None, wall_before: Wall | 
                 at_most(p95, TICK_TARGET_MS) and t.errors == 0,
                 http_p50_ms=round(percentile(t.http_ms, 50), 2), server_p50_ms=round(percentile(t.server_ms, 50), 2),
                 server_p95_ms=round(percentile(t.server_ms, 95), 2), samples=len(t.http_ms), errors=t.errors,
-                response_bytes_max=max(t.bytes, default=0),
+                response_bytes_max=max(t.bytes + (busy.timings[name].bytes if busy is not None else []), default=0),
                 no_events_http_p95_ms=round(percentile(b.http_ms, 95), 2) if b else None,
                 no_events_server_p95_ms=round(percentile(b.server_ms, 95), 2) if b else None,
                 **({"while_acting_http_p95_ms": round(percentile(busy.timings[name].http_ms, 95), 2),
                     "while_acting_server_p95_ms": round(percentile(busy.timings[name].server_ms, 95), 2),
                     "while_acting_samples": len(busy.timings[name].http_ms)} if busy is not None else {})))
         ticks = wall.tick_bytes + (busy.tick_bytes if busy is not None else [])
+        packed = wall.tick_gzip + (busy.tick_gzip if busy is not None else [])
         kb = max(ticks, default=0) / 1024
         out.measurements.append(_row(
             f"wall bytes per tick, {context.get('events', EVENTS)} events live", kb, "KB", f"≤ {TICK_TARGET_KB:.0f} KB",
             at_most(kb, TICK_TARGET_KB) and bool(ticks), callbacks=list(wall.timings), ticks=len(ticks),
+            gzip_kb=round(max(packed, default=0) / 1024, 2), content_encoding=wall.encoding or "none",
             median_kb=round(percentile(ticks, 50) / 1024, 2),
             no_events_kb=round(max(wall_before.tick_bytes, default=0) / 1024, 2) if wall_before is not None else None))
     load = context.get("load") or {}
