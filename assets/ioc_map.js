@@ -133,7 +133,7 @@ window.iocMap.gridStyle = function (feature, context) {
 // linked alarms ringed); the invisible city frame only makes the map fit the whole city again
 window.iocMap.areaStyle = function (feature) {
   if (feature.properties && feature.properties.frame) { return {stroke: false, fill: false}; }
-  return {color: "#ff6b60", weight: 3, dashArray: "8 6", fillColor: "#ff3b30", fillOpacity: 0.12};
+  return {color: "#ff3b30", weight: 4, dashArray: "10 6", fillColor: "#ff3b30", fillOpacity: 0.16};
 };
 window.iocMap.linkedPoint = function (feature, latlng, context) {
   var p = feature.properties || {};

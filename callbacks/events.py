@@ -16,7 +16,7 @@ action was not carried out.
 The wall's tick stays light: `wall` sends nothing while the event it shows, its version, the
 minute, the proposals and the language are what the screen already shows (`ev-wall-shown`), the
 area's geometry only when the event shown changes, and the parts every wall of the process
-shows alike are made once (`_WALL`).
+shows alike are made once (`_Made`).
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ from ioc.adapters.event_index import event_index
 from ioc.casework.service import CASE_REFUSALS
 from ioc.domain.access import SIGNED_IN, allowed
 from ioc.domain.departments import all_departments
-from ioc.domain.event_area import area_geojson, linked
+from ioc.domain.event_area import area_geojson, area_geometry, device_points, linked_with
 from ioc.domain.events import EVENT_ACTIONS, TASK_ACTIONS, Area, EventError, visible_to
 from ioc.events.service import EVENT_REFUSALS, LINK_RADIUS_M, refusal
 from ioc.i18n import resolve_lang, t
@@ -289,28 +289,86 @@ LOAD_OUTPUTS = (
      Output("event-shown", "data"),
      Output("ev-no-actions", "style"), Output("ev-my-task-row", "style"), Output("ev-my-task", "children"),
      Output("ev-level-row", "style"), Output("ev-act-level-pick", "options"), Output("ev-department-row", "style"),
-     Output("ev-act-department", "options"), Output("ev-text-row", "style"), Output("ev-act-hint", "children")]
+     Output("ev-act-department", "options"), Output("ev-text-row", "style"), Output("ev-text-label", "children"),
+     Output("ev-act-hint", "children")]
     + [Output(f"ev-act-{a}", "style") for a in EVENT_BUTTONS]
     + [Output(f"ev-task-{a}", "style") for a in TASK_BUTTONS]
 )
+
+
+class _Made:
+    """What the event views make once and share: the device positions per registry version, an
+    area's geometry and GeoJSON per event (an area never changes), the wall's parts per event
+    version and minute, what an area links per minute. Small and bounded; one per event service."""
+
+    LIMIT = 256
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.points: tuple = ("", None)  # (registry version, DevicePoints)
+        self.values: dict = {}
+
+    def get(self, key, make):
+        with self.lock:
+            if key in self.values:
+                return self.values[key]
+        value = make()
+        with self.lock:
+            if len(self.values) > self.LIMIT:
+                self.values.clear()
+            self.values[key] = value
+        return value
+
+    def device_points(self, snapshot):
+        with self.lock:
+            version, points = self.points
+        if points is None or version != snapshot.registry_version or not snapshot.registry_version:
+            points = device_points(snapshot.devices)
+            with self.lock:
+                self.points = (snapshot.registry_version, points)
+        return points
+
+
+_MADE: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+_MADE_LOCK = threading.Lock()
+LINKED_POINTS_MAX = 300  # the alarms and cases an area links drawn on a map at most
+
+
+def made(services) -> _Made:
+    with _MADE_LOCK:
+        found = _MADE.get(services.events)
+        if found is None:
+            found = _MADE[services.events] = _Made()
+        return found
+
+
+def area_collection(services, event) -> dict:
+    """The event's area as a FeatureCollection for a map layer (made once per event)."""
+    return made(services).get(("area", event.id), lambda: {"type": "FeatureCollection",
+                                                            "features": [area_geojson(event.area, services.city)]})
 
 
 def _linked_now(event, services, lang: str):
     """What the event's area holds now (devices, active alarms, open cases) and the explicitly
     linked alarms and cases: counts, words for the lists and the map layer."""
     snapshot = services.city_cache.snapshot()
-    found = linked(event.area, services.city, snapshot.devices, snapshot.alarms, snapshot.cases)
-    alarms = list(found.alarms) + [a for a in snapshot.alarms if a.get("id") in event.alarms and a not in found.alarms]
-    cases = list(found.cases) + [c for c in snapshot.cases if c.id in event.cases and c not in found.cases]
+    cache = made(services)
+    geometry = cache.get(("geometry", event.id), lambda: area_geometry(event.area, services.city))
+    found = linked_with(event.area, geometry, cache.device_points(snapshot), snapshot.alarms, snapshot.cases)
+    inside_alarms = {a.get("id") for a in found.alarms}
+    inside_cases = {c.id for c in found.cases}
+    alarms = list(found.alarms) + [a for a in snapshot.alarms if a.get("id") in event.alarms and a.get("id") not in inside_alarms]
+    cases = list(found.cases) + [c for c in snapshot.cases if c.id in event.cases and c.id not in inside_cases]
     by_id = snapshot.fleet.by_id
     names = {a.get("device_id"): by_id[a.get("device_id")].name for a in alarms if a.get("device_id") in by_id}
     positions = {d: (by_id[d].lon, by_id[d].lat) for d in names}
-    alarm_words = {a.get("id"): alarm_words_for(a, names, services.city, lang).text(with_district=False) for a in alarms}
-    case_words = {c.id: class_name(c.class_code, lang) for c in cases}
+    shown_alarms, shown_cases = alarms[:LINKED_POINTS_MAX], cases[:LINKED_POINTS_MAX]
+    alarm_words = {a.get("id"): alarm_words_for(a, names, services.city, lang).text(with_district=False) for a in shown_alarms}
+    case_words = {c.id: class_name(c.class_code, lang) for c in shown_cases}
     counts = {"devices": len(found.devices), "alarms": len(alarms), "cases": len(cases)}
-    layer = ev.linked_geojson(alarms, cases, positions, alarm_words, case_words)
-    return counts, [(a.get("id"), alarm_words[a.get("id")]) for a in alarms][:30], \
-        [(c.id, case_words[c.id]) for c in cases][:30], layer
+    layer = ev.linked_geojson(shown_alarms, shown_cases, positions, alarm_words, case_words)
+    return counts, [(a.get("id"), alarm_words[a.get("id")]) for a in shown_alarms][:30], \
+        [(c.id, case_words[c.id]) for c in shown_cases][:30], layer
 
 
 def load_event(event_id, _changed, _n, _refresh, lang, shown):
@@ -326,7 +384,7 @@ def load_event(event_id, _changed, _n, _refresh, lang, shown):
         event = None
     if event is None:
         missing = [f"{t('ev_page_heading', lang)} {event_id or ''}", "", "case-stage", SHOWN, HIDDEN] + [no_update] * 8 \
-            + [None, None, None, SHOWN, HIDDEN, no_update, HIDDEN, no_update, HIDDEN, no_update, HIDDEN, ""]
+            + [None, None, None, SHOWN, HIDDEN, no_update, HIDDEN, no_update, HIDDEN, no_update, HIDDEN, no_update, ""]
         return missing + [HIDDEN] * (len(EVENT_BUTTONS) + len(TASK_BUTTONS))
     key = {"id": event.id, "version": event.version, "minute": now // 60_000, "lang": lang}
     if shown == key and ctx.triggered_id == "event-tick":
@@ -337,14 +395,16 @@ def load_event(event_id, _changed, _n, _refresh, lang, shown):
     who = people()
     b = ev.banner(event, plans, names, now, lang, who)
     new_area = not isinstance(shown, dict) or shown.get("id") != event.id
-    area = {"type": "FeatureCollection", "features": [area_geojson(event.area, services.city)]} if new_area else no_update
+    area = area_collection(services, event) if new_area else no_update
     counts, alarm_list, case_list, layer = _linked_now(event, services, lang)
     c = ev.choices(event, principal, services.events.plan(event.plan), departments, lang)
     uses_department = "add_task" in c.event_actions or "withdraw_task" in c.event_actions
     uses_text = bool(set(c.event_actions) - {"contain"} or c.task_actions)
     hint = ""
     if c.close_blocked and "close" not in c.event_actions and c.event_actions:
-        hint = f"{t('ev_close', lang)}: " + ("、" if lang == "zh" else ", ").join(c.close_blocked)
+        hint = t("ev_close_blocked", lang).format(departments=("、" if lang == "zh" else ", ").join(c.close_blocked))
+    label = (t("ev_task_note", lang) if c.task_actions else t("ev_instruct_text", lang) if c.event_actions == ("instruct",)
+             else t("ev_text_leader", lang) if "instruct" in c.event_actions else t("ev_text_command", lang))
     department_options = c.add_departments + [o for o in c.withdraw_departments if o not in c.add_departments]
     my_task = ""
     if c.task is not None:
@@ -360,7 +420,7 @@ def load_event(event_id, _changed, _n, _refresh, lang, shown):
              c.task.version if c.task is not None else None, key,
              HIDDEN if c.any else SHOWN, SHOWN if c.task is not None else HIDDEN, my_task,
              SHOWN if c.levels else HIDDEN, c.levels, SHOWN if uses_department else HIDDEN, department_options,
-             SHOWN if uses_text else HIDDEN, hint]
+             SHOWN if uses_text else HIDDEN, label, hint]
             + [SHOWN if a in c.event_actions else HIDDEN for a in EVENT_BUTTONS]
             + [SHOWN if a in c.task_actions else HIDDEN for a in TASK_BUTTONS])
 
@@ -406,72 +466,76 @@ WALL_OUTPUTS = [Output("bigscreen-grid", "className"), Output("ev-wall-banner", 
                 Output("map-event-linked", "data"), Output("ev-wall-proposal", "className"),
                 Output("ev-wall-proposal-text", "children"), Output("ev-wall-proposal-buttons", "style"),
                 Output("ev-wall-proposal-id", "data"), Output("ev-wall-shown", "data")]
-_WALL: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()  # event service -> {key: what every wall shows alike}
-_WALL_LOCK = threading.Lock()
 
 
-def _wall_parts(services, view, event, lang: str, now: int, minute: int) -> dict:
-    """What every wall of the process shows of one event at one revision and minute, made once."""
-    made = _WALL.setdefault(services.events, {})
-    key = (view.revision, event.id if event is not None else "", minute, lang)
-    with _WALL_LOCK:
-        if key in made:
-            return made[key]
-    parts: dict = {}
-    plans = services.events.plans
-    if event is not None:
+def _event_parts(services, event, lang: str, now: int) -> dict:
+    """What every wall of the process shows of one event at one version and minute (made once)."""
+    def make() -> dict:
+        plans = services.events.plans
         departments = departments_of(services.city)
         names = district_names(lang)
         who = people()
-        parts["banner"] = banner_parts(ev.banner(event, plans, names, now, lang, who), lang, f"/event/{event.id}")
-        parts["board"] = task_cards(ev.task_rows(event, departments, now, lang), lang, wall=True)
-        parts["log"] = log_items(ev.log_rows(event, plans, departments, names, lang, who, limit=ev.WALL_LOG_ROWS))
-        parts["area"] = {"type": "FeatureCollection", "features": [area_geojson(event.area, services.city)]}
-        parts["linked"] = _linked_now(event, services, lang)[3]
-    proposal = view.proposals[0] if view.proposals else None
-    if proposal is not None:
+        return {
+            "banner": banner_parts(ev.banner(event, plans, names, now, lang, who, short=True), lang, f"/event/{event.id}"),
+            "board": task_cards(ev.task_rows(event, departments, now, lang), lang, wall=True),
+            "log": log_items(ev.log_rows(event, plans, departments, names, lang, who, limit=ev.WALL_LOG_ROWS)),
+        }
+    return made(services).get(("wall", event.id, event.version, now // 60_000, lang), make)
+
+
+def _proposal_key(proposal) -> str:
+    """What the wall's proposal banner shows of a proposal, as a key (its evidence values move it)."""
+    if proposal is None:
+        return ""
+    return repr((proposal.id, proposal.raised_at, [(e.device_id, e.value) for e in proposal.evidence[:WALL_EVIDENCE]]))
+
+
+def _proposal_parts(services, proposal, lang: str, now: int):
+    def make():
         words = proposal_words(proposal, services.events.plan(proposal.plan), lang, services.city, now, WALL_EVIDENCE)
-        parts["proposal"] = (proposal.id, proposal_text(words, lang))
-    with _WALL_LOCK:
-        if len(made) > 64:
-            made.clear()
-        made[key] = parts
-    return parts
+        return proposal_text(words, lang)
+    return made(services).get(("proposal", _proposal_key(proposal), now // 60_000, lang), make)
 
 
 def wall(_n, lang, pick, shown):
     """The wall's event mode: while events are live, the banner, the task board, the newest log,
     the area on the map (fitted) with what it links; several events rotate unless one is picked;
-    the newest proposal over the map (confirm and dismiss for command roles only)."""
+    the newest proposal over the map (confirm and dismiss for command roles only). Sends nothing
+    while the event shown, its version, the minute, the live events, the proposal and the
+    viewer's rights are what the screen shows; the area once per event."""
     services = current_services()
     lang = resolve_lang(lang, services.settings.lang)
     now = now_ms()
+    minute = now // 60_000
     view = events_view()
     live = ev.wall_order(view.live)
     event = ev.wall_choice(live, pick, now)
     can_act = allowed(current_principal(), "event:command")
-    proposal_id = view.proposals[0].id if view.proposals else ""
-    key = [view.revision, event.id if event is not None else "", event.version if event is not None else 0, now // 60_000,
-           lang, proposal_id, can_act, pick or ""]
+    proposal = view.proposals[0] if view.proposals else None
+    key = repr((event.id if event else "", event.version if event else 0, minute, lang, _proposal_key(proposal), can_act,
+                pick or "", [(e.id, e.level) for e in live]))
     shown = shown if isinstance(shown, dict) else {}
     if shown.get("key") == key:
         return [no_update] * len(WALL_OUTPUTS)
-    parts = _wall_parts(services, view, event, lang, now, now // 60_000)
-    tabs = wall_tab_buttons(ev.wall_tabs(live, event.id if event else "", services.events.plans, lang), lang,
-                            bool(pick and event is not None and pick == event.id))
     shown_id = event.id if event is not None else ""
     if shown_id == shown.get("id", "") and "id" in shown:
         area = no_update  # the geometry once per event
     elif event is not None:
-        area = parts["area"]
+        area = area_collection(services, event)
     else:
         area = ev.city_frame(services.city.bounds) if shown.get("id") else no_update  # back to the whole city
-    mode = "bigscreen event-mode" if event is not None else "bigscreen"
-    proposal = parts.get("proposal")
-    return [mode, parts.get("banner", []), tabs, parts.get("board", []), parts.get("log", []), area,
-            parts.get("linked") if event is not None else None,
-            "ev-wall-proposal" if proposal else "ev-wall-proposal hidden", proposal[1] if proposal else [],
-            SHOWN if proposal and can_act else HIDDEN, proposal[0] if proposal else "", {"key": key, "id": shown_id}]
+    if event is not None:
+        parts = _event_parts(services, event, lang, now)
+        linked_layer = made(services).get(("linked", event.id, minute, lang), lambda: _linked_now(event, services, lang)[3])
+    else:
+        parts, linked_layer = {}, None
+    tabs = wall_tab_buttons(ev.wall_tabs(live, shown_id, services.events.plans, lang), lang,
+                            bool(pick and event is not None and pick == event.id))
+    return ["bigscreen event-mode" if event is not None else "bigscreen", parts.get("banner", []), tabs,
+            parts.get("board", []), parts.get("log", []), area, linked_layer,
+            "ev-wall-proposal" if proposal else "ev-wall-proposal hidden",
+            _proposal_parts(services, proposal, lang, now) if proposal else [],
+            SHOWN if proposal and can_act else HIDDEN, proposal.id if proposal else "", {"key": key, "id": shown_id}]
 
 
 def wall_pick(_clicks):

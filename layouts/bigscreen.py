@@ -10,7 +10,8 @@ from ioc.i18n import t
 from ioc.views.bigscreen import INDICATORS, devices_url, district_labels, legend
 from ioc.views.trends import TREND_PANELS
 
-from .events import area_layer, linked_layer, wall_banner, wall_board, wall_log, wall_proposal, wall_start, wall_stores
+from .events import (area_layer, linked_layer, wall_banner, wall_board, wall_log, wall_proposal, wall_start, wall_stores,
+                     wall_tabs)
 
 TREND_REFRESH_MS = 60_000
 
@@ -159,7 +160,7 @@ def bigscreen(city: CityMap, lang: str, tile_url: str, can_ack: bool = True, can
                     ), wall_banner(lang), start], className="map-head"),
                     html.Div([city_map(city, tile_url, "map", lang, grid=True, events=True), popup_box(lang, can_ack),
                               wall_proposal(lang)], className="map-frame"),
-                    html.Div(id="legend", className="legend"),
+                    html.Div([html.Div(id="legend", className="legend"), wall_tabs()], className="map-foot"),
                     dcc.Interval(id="trend-tick", interval=TREND_REFRESH_MS, n_intervals=0),
                     html.Div([dcc.Graph(id=key, config={"displayModeBar": False}, className="trend")
                               for key, *_ in TREND_PANELS], className="trends"),

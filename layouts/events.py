@@ -26,7 +26,7 @@ EVENT_COLUMNS = (("link", "ev_col_id", 180), ("plan", "ev_col_plan", 110), ("lev
                  ("title", "ev_col_title", 0), ("status", "ev_col_status", 100), ("districts", "ev_col_districts", 0),
                  ("commander", "ev_col_commander", 110), ("started", "ev_col_started", 150), ("elapsed", "ev_col_elapsed", 130),
                  ("tasks", "ev_col_tasks", 100), ("overdue", "ev_col_overdue", 100))
-LOG_COLUMNS = (("time", "ev_log_time", 160), ("who", "ev_log_who", 200), ("what", "ev_log_what", 0))
+LOG_COLUMNS = (("time", "ev_log_time", 190), ("who", "ev_log_who", 220), ("what", "ev_log_what", 0))
 
 
 def _dropdown(element_id: str, placeholder: str, options=None, value=None, clearable: bool = True, width: str = "220px"):
@@ -52,10 +52,11 @@ def event_columns(spec, lang: str) -> list[dict]:
     return columns
 
 
-def area_layer(layer_id: str, zoom: bool = True) -> dl.GeoJSON:
-    """An event's area on a map (its geometry sent once per event); the map fits it when it changes."""
-    return dl.GeoJSON(data=None, id=layer_id, zoomToBounds=zoom, interactive=False,
-                      style={"variable": "iocMap.areaStyle"})
+def area_layer(layer_id: str, zoom: bool = True) -> dl.Pane:
+    """An event's area on a map (its geometry sent once per event); the map fits it when it
+    changes. In a pane of its own above the district polygons, whatever redraws them."""
+    return dl.Pane(dl.GeoJSON(data=None, id=layer_id, zoomToBounds=zoom, interactive=False,
+                              style={"variable": "iocMap.areaStyle"}), name="evarea")
 
 
 def linked_layer(layer_id: str) -> dl.GeoJSON:
@@ -137,8 +138,9 @@ def events_page(city: CityMap, lang: str, tile_url: str = "") -> html.Div:
             filters,
             dcc.Store(id="events-grid-key", data=None),
             ag_grid(
-                "events-grid", event_columns(EVENT_COLUMNS, lang), lang, t("ev_no_rows", lang), getRowId="params.data.id",
-                defaultColDef={"sortable": True, "resizable": True, "filter": True}, style={"height": "42vh"}),
+                "events-grid", event_columns(EVENT_COLUMNS, lang), lang, t("ev_no_rows", lang),
+                {"domLayout": "autoHeight", "pagination": True, "paginationPageSize": 10, "paginationPageSizeSelector": False},
+                getRowId="params.data.id", defaultColDef={"sortable": True, "resizable": True, "filter": True}),
             start_form(city, lang, tile_url),
         ],
         className="case-page", id="events-page",
@@ -147,8 +149,9 @@ def events_page(city: CityMap, lang: str, tile_url: str = "") -> html.Div:
 
 # ---- /event/<id> --------------------------------------------------------------------------------
 
-def _field(row_id: str, label: str, control) -> html.Div:
-    return html.Div([html.Label(label), control], id=row_id, className="case-field", style=HIDDEN)
+def _field(row_id: str, label: str, control, label_id: str | None = None) -> html.Div:
+    return html.Div([html.Label(label, **({"id": label_id} if label_id else {})), control], id=row_id, className="case-field",
+                    style=HIDDEN)
 
 
 def actions_panel(lang: str) -> html.Section:
@@ -166,7 +169,7 @@ def actions_panel(lang: str) -> html.Section:
             _field("ev-level-row", t("ev_level_change", lang), _dropdown("ev-act-level-pick", t("ev_pick_level", lang))),
             _field("ev-department-row", t("ev_pick_department", lang), _dropdown("ev-act-department", t("ev_pick_department", lang))),
             _field("ev-text-row", t("ev_reason", lang),
-                   dcc.Textarea(id="ev-act-text", maxLength=2000, className="case-textarea")),
+                   dcc.Textarea(id="ev-act-text", maxLength=2000, className="case-textarea"), label_id="ev-text-label"),
             html.Div([button("level", "ev_level_change"), button("add_task", "ev_add_task"),
                       button("withdraw_task", "ev_withdraw_task"), button("contain", "ev_contain"),
                       button("close", "ev_close"), button("cancel", "ev_cancel"), button("instruct", "ev_instruct")]
@@ -228,15 +231,13 @@ def event_page(city: CityMap, event_id: str, lang: str, tile_url: str = "") -> h
 # ---- the wall, the task page, the district page, the frame ----------------------------------------
 
 def wall_banner(lang: str) -> html.Div:
-    """The wall's event banner: plan, level, title, status, elapsed time, commander, and a tab per
-    live event (the operator picks one; else they rotate)."""
-    return html.Div(
-        [
-            html.Div(id="ev-wall-banner", className="ev-wall-banner"),
-            html.Div(id="ev-wall-tabs", className="ev-wall-tabs"),
-        ],
-        id="ev-wall-head", className="ev-wall-head ev-only",
-    )
+    """The wall's event banner: plan, level, title, status, elapsed time, commander, districts."""
+    return html.Div([html.Div(id="ev-wall-banner", className="ev-wall-banner")], id="ev-wall-head", className="ev-wall-head ev-only")
+
+
+def wall_tabs() -> html.Div:
+    """A tab per live event under the map (the operator picks one; else they rotate)."""
+    return html.Div(id="ev-wall-tabs", className="ev-wall-tabs ev-only")
 
 
 def wall_board(lang: str) -> html.Div:
@@ -480,7 +481,7 @@ def proposal_cards(cards: list[tuple[str, object]], can_act: bool, lang: str) ->
                 dcc.Input(id={"type": "ev-prop-reason", "id": proposal_id}, placeholder=t("ev_dismiss_reason", lang), maxLength=300,
                           autoComplete="off"),
                 html.Button(t("ev_dismiss", lang), id={"type": "ev-prop-dismiss", "id": proposal_id}, n_clicks=0, className="btn danger"),
-            ], className="form-row"))
+            ], className="form-row ev-proposal-buttons"))
         else:
             children.append(html.Div(t("ev_read_only", lang), className="note"))
         out.append(html.Div(children, className="ev-proposal-card"))

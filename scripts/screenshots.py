@@ -29,7 +29,7 @@ from ioc.settings import REPO_ROOT
 
 SPEED = 6  # simulated minutes per real minute
 STARTUP_S = 10  # roughly, from starting the demo to the simulators' first message
-SHOTS_S = 65  # roughly, how long taking all the shots lasts
+SHOTS_S = 95  # roughly, how long taking all the shots lasts
 # minutes from a scenario's start to its peak (end of its rise), see simulators/README.md
 PEAK_MIN = {"rainstorm": 9, "crowd": 8, "discharge": 1}
 
@@ -100,6 +100,32 @@ SHOTS = (
     Shot("case.png", "/case/{newest}", 1920, 1080, CASE_READY, user="dispatcher"),
     Shot("indicators.png", "/indicators", 1920, 1080, INDICATORS_READY),
 )
+# linked events (大联动): after the shots above, a dispatcher starts an event (from the rainstorm's
+# proposal when there is one, else a flood event in 杨舍) and the wall follows it
+EVENT_MODE_READY = " && ".join((
+    "document.querySelector('#bigscreen-grid.event-mode')",
+    "document.querySelectorAll('#ev-wall-board .ev-task').length >= 3",
+    _MAP_DRAWN.format(sel="#map"),
+))
+EVENT_READY = ("document.querySelectorAll('#event-tasks .ev-task').length >= 3 && "
+               "document.querySelectorAll('#event-log .ag-row').length >= 3")
+EVENTS_READY = "document.querySelectorAll('#events-grid .ag-row').length >= 1"
+EVENT_SHOTS = (
+    Shot("event-wall.png", "/", 1920, 1080, EVENT_MODE_READY, user="operator"),
+    Shot("event-wall-4k.png", "/", 3840, 2160, EVENT_MODE_READY, user="operator"),
+    Shot("event-wall-en.png", "/", 1920, 1080, EVENT_MODE_READY, english=True, user="operator"),
+    Shot("event.png", "/event/{event}", 1920, 1080, EVENT_READY, user="dispatcher"),
+    Shot("events.png", "/events", 1920, 1080, EVENTS_READY, user="dispatcher"),
+)
+START_EVENT_JS = """
+const done = arguments[arguments.length - 1];
+const post = body => fetch('/api/v1/events', {method: 'POST', headers: {'Content-Type': 'application/json'},
+                                              body: JSON.stringify(body)}).then(r => r.json());
+fetch('/api/v1/events/proposals').then(r => r.json())
+  .then(b => post(b.items && b.items.length ? {proposal_id: b.items[0].id}
+                                            : {plan: 'flood', level: 'IV', district: 'yangshe', title: '杨舍城区暴雨内涝'}))
+  .then(e => done(e.id || '')).catch(() => done(''));
+"""
 NEWEST_CASE_JS = """
 const done = arguments[arguments.length - 1];
 fetch('/api/v1/cases?limit=1').then(r => r.json()).then(b => done(b.items.length ? b.items[0].id : '')).catch(() => done(''));
@@ -184,12 +210,26 @@ def sign_in(driver, base: str, user: str) -> None:
     wait_js(driver, "!window.location.pathname.startsWith('/login')", 20, f"{user} to be signed in")
 
 
-def take(shot: Shot, base: str, out: Path) -> Path:
+def start_event(base: str) -> str:
+    """A dispatcher starts a linked event through the API (the proposal's, or a flood event in 杨舍): its id."""
+    driver = new_browser(1920, 1080)
+    try:
+        sign_in(driver, base, "dispatcher")
+        driver.set_script_timeout(30)
+        event_id = driver.execute_async_script(START_EVENT_JS)
+    finally:
+        driver.quit()
+    if not event_id:
+        raise RuntimeError("no linked event could be started for the event shots")
+    return event_id
+
+
+def take(shot: Shot, base: str, out: Path, event_id: str = "") -> Path:
     driver = new_browser(shot.width, shot.height)  # fresh profile: empty localStorage, no session
     try:
         if shot.user:
             sign_in(driver, base, shot.user)
-        path = shot.path
+        path = shot.path.replace("{event}", event_id)
         if "{newest}" in path:  # the newest open case, asked of the API with the signed-in session
             driver.set_script_timeout(20)
             path = path.replace("{newest}", driver.execute_async_script(NEWEST_CASE_JS) or "none")
@@ -235,8 +275,12 @@ def main(argv: list[str] | None = None) -> int:
                 if demo.poll() is not None:
                     raise RuntimeError(f"the demo exited with code {demo.returncode}")
                 time.sleep(1)
-            for shot in SHOTS:
-                target = take(shot, base, args.out)
+            event_id = ""
+            for shot in SHOTS + EVENT_SHOTS:
+                if shot in EVENT_SHOTS and not event_id:
+                    event_id = start_event(base)
+                    print(f"started the linked event {event_id}", flush=True)
+                target = take(shot, base, args.out, event_id)
                 print(f"saved {target} ({shot.width}x{shot.height}, {shot.path}{', English' if shot.english else ''}, "
                       f"{target.stat().st_size // 1024} KiB)", flush=True)
         except BaseException:

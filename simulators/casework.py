@@ -17,7 +17,10 @@ Three simulated parties, all seeded:
   after a few minutes, then `handled` after 12–95 % of the class's handle limit (1 in 10 late:
   after the deadline on the IOC's clock, whatever the speed, so the case goes overdue), or
   `return` (~5 %) with a note saying it is not theirs. A repeat of a dispatch (same case and
-  version) is ignored.
+  version) is ignored. The same systems work the tasks of linked events (大联动, messages with
+  `"type": "event_task"`): acknowledge, arrive, start, progress reports and done, timed against
+  the task's limits, one department of each event asking for support and one late; and they
+  acknowledge a leader's instruction (`"type": "event_instruction"`) on every live task.
 * the duty desk (`simulators.duty_desk`): the dispatcher and inspector on duty, over the JSON API.
 
 `Casework` drives them: one MQTT connection (persistent session, so dispatches published while
@@ -43,6 +46,7 @@ from ioc.domain.case_routing import suggest_departments
 from ioc.domain.clock import local_iso, local_text
 
 from . import case_texts as texts
+from . import event_texts
 from .fleet import CENTRE_DISTRICT, CORE_ROADS, TOWN_ROADS, short_name
 from .patterns import local_hour
 
@@ -68,6 +72,11 @@ NEAR_DUPLICATE_WINDOW_S = 3 * 3600  # simulated seconds a report counts as recen
 # department systems
 RETURN_SHARE = 0.05
 LATE_SHARE = 0.10
+# linked-event tasks (大联动): the messages IOC sends on the dispatch topics carry a "type"
+EVENT_TASK, EVENT_INSTRUCTION = "event_task", "event_instruction"
+LIVE_TASK_STATUSES = ("issued", "acknowledged", "on_site", "working")
+EVENT_BATCH_MS = 3000  # the tasks of an event issued together arrive together: planned together
+DEFAULT_TASK_LIMITS = (15, 45, 60)  # ack_within_min, arrive_within_min, report_every_min when a message lacks them
 
 
 def _bump(h: float, centre: float, width: float) -> float:
@@ -373,12 +382,127 @@ def plan_answers(message: dict, *, seed: int, speed: float, now_ms: int, acknowl
     return out
 
 
+def _limit(message: dict, name: str, default: int) -> float:
+    try:
+        value = float(message.get(name) or 0)
+    except (TypeError, ValueError):
+        value = 0.0
+    return value if value > 0 else float(default)
+
+
+def event_roles(event_id: str, plan: str, tasks, *, seed: int) -> tuple[str, str]:
+    """Which department of an event asks for support and which one is late, among its tasks
+    `[(department, role)]`: the asker is the first of the plan's usual askers with a task (else
+    a seeded pick among the supporting departments), the late one a seeded pick among the other
+    supporting departments; the lead is neither while there are others. ("", "") for no tasks."""
+    departments = sorted({str(d) for d, _ in tasks})
+    supporting = sorted({str(d) for d, role in tasks if role != "lead"})
+    rng = random.Random(f"{seed}|event-roles|{event_id}")
+    asker = ""
+    for usual in event_texts.SUPPORT_ASKERS.get(plan, ()):
+        asker = next((d for d in supporting if event_texts.department_key(d) == usual), "")
+        if asker:
+            break
+    if not asker and supporting:
+        asker = rng.choice(supporting)
+    others = [d for d in supporting if d != asker] or [d for d in departments if d != asker]
+    return asker, (rng.choice(others) if others else "")
+
+
+def plan_event_task(message: dict, *, seed: int, speed: float, now_ms: int, asks_support: bool = False,
+                    late: bool = False) -> list[tuple[int, str, str]]:
+    """How a department's system works an event task, as `[(due_ms, action, note)]`: acknowledge
+    → arrive → start → progress `report`s → `done`, from the task's status in the message on
+    (nothing for a task that is not live). Timed against the task's limits and compressed by
+    `speed`: acknowledged within 15–80 % of its limit (the lead faster), on site within 40–85 %
+    of the arrival limit, a report every 55–90 % of the report interval (2–4 of them by the
+    lead, 1–3 by the others), done a little after the last one. `late`: acknowledged after the
+    limit on the IOC's clock, whatever the speed. `asks_support`: a `support` request between
+    starting and the first report. Seeded by (seed, event, task, version)."""
+    status = str(message.get("status") or "issued")
+    if status not in LIVE_TASK_STATUSES:
+        return []
+    event_id, task_id, version = str(message["event_id"]), str(message["task_id"]), int(message.get("version") or 0)
+    rng = random.Random(f"{seed}|event-task|{event_id}|{task_id}|{version}")
+    plan = str(message.get("plan") or "")
+    lead = message.get("role") == "lead"
+    ack_min = _limit(message, "ack_within_min", DEFAULT_TASK_LIMITS[0])
+    arrive_min = _limit(message, "arrive_within_min", DEFAULT_TASK_LIMITS[1])
+    report_min = _limit(message, "report_every_min", DEFAULT_TASK_LIMITS[2])
+    issued = int(message.get("issued_at") or 0) or now_ms
+    base = min(issued, now_ms) if status == "issued" else now_ms
+    words = event_texts.values(rng)
+
+    def minutes(x: float) -> int:
+        return int(x * 60_000 / speed)
+
+    out: list[tuple[int, str, str]] = []
+    t = base
+    if status == "issued":
+        if late:
+            ack = issued + int(ack_min * 60_000) + minutes(rng.uniform(0.2, 1.0) * ack_min)
+            note = rng.choice(event_texts.LATE_ACKNOWLEDGE_NOTES)
+        else:
+            ack = base + minutes(rng.uniform(0.15, 0.5 if lead else 0.8) * ack_min)
+            ack = min(ack, issued + int(0.9 * ack_min * 60_000))
+            note = rng.choice(event_texts.ACKNOWLEDGE_NOTES)
+        out.append((ack, "acknowledge", note))
+        t = ack
+    if status in ("issued", "acknowledged"):
+        travel = t + minutes(rng.uniform(2.0, 6.0))
+        arrive = max(base + minutes(rng.uniform(0.4, 0.85) * arrive_min), travel)
+        if not late:
+            arrive = max(min(arrive, base + int(0.95 * arrive_min * 60_000)), t + minutes(0.5))
+        out.append((arrive, "arrive", rng.choice(event_texts.ARRIVE_NOTES)))
+        t = arrive
+    on_site = t
+    if status != "working":
+        t += minutes(rng.uniform(1.0, 4.0))
+        out.append((t, "start", rng.choice(event_texts.START_NOTES)))
+    started = t
+    reports = event_texts.lookup(event_texts.REPORTS, plan, task_id)
+    count = min(len(reports), rng.randint(2, 4) if lead else rng.randint(1, 3))
+    due = on_site
+    for i in range(count):
+        due = max(due + minutes(rng.uniform(0.55, 0.9) * report_min), started + minutes(1.0))
+        if i == 0 and asks_support:
+            ask = started + int((due - started) * rng.uniform(0.3, 0.7))
+            out.append((ask, "support", event_texts.lookup(event_texts.SUPPORT_NOTES, plan, task_id)))
+        out.append((due, "report", reports[i].format(**words)))
+    done = due + minutes(rng.uniform(0.3, 0.8) * report_min)
+    out.append((done, "done", event_texts.lookup(event_texts.DONE_NOTES, plan, task_id).format(**words)))
+    if out[0][0] < now_ms:  # taken over late (after a restart): the remaining steps from now, spaced as planned
+        shift = now_ms - out[0][0]
+        out = [(due + shift, action, note) for due, action, note in out]
+    return out
+
+
+def plan_instruction_ack(event_id: str, instruction_id: str, department: str, *, seed: int, speed: float,
+                         now_ms: int, lead: bool = False) -> tuple[int, str]:
+    """When a department acknowledges a leader's instruction (1–4 simulated minutes, the lead;
+    2–8 the others) and its note."""
+    rng = random.Random(f"{seed}|instruction|{event_id}|{instruction_id}|{department}")
+    lo, hi = (1.0, 4.0) if lead else (2.0, 8.0)
+    return now_ms + int(rng.uniform(lo, hi) * 60_000 / speed), rng.choice(event_texts.INSTRUCTION_NOTES)
+
+
 class DepartmentSystems:
     """Every department's own system: dispatches in, updates out; no I/O, thread-safe.
 
-    `receive(payload, now_ms)` takes a dispatch message; `adopt(case, now_ms)` a dispatched case
-    read from the API (after a restart, when the dispatch messages were taken before); `due(now_ms)`
-    returns the `(topic, payload)` of the updates due by then.
+    `receive(payload, now_ms, topic)` takes a message of a dispatch topic: a case dispatch (no
+    "type"), an event task (`"type": "event_task"`) or a leader's instruction
+    (`"type": "event_instruction"`); `adopt(case, now_ms)` a dispatched case and
+    `adopt_event(event, now_ms)` an active event read from the API (after a restart, when the
+    messages were taken before); `due(now_ms)` returns the `(topic, payload)` of the updates due
+    by then.
+
+    Event tasks: the tasks of an event that arrive within `EVENT_BATCH_MS` of its first one are
+    planned together, so that among them exactly one department asks for support and one is late
+    (`event_roles`); tasks added later (a level raised, a task added) are worked plainly. A newer
+    version of a task replaces the answers still pending for the older one (from the task's
+    status on); status "withdrawn" (or done, returned) cancels them; a repeat of a version already
+    taken is ignored. Each update carries the task version the system expects: the message's
+    version plus the updates it sent since (every task action is a change of the task).
     """
 
     def __init__(self, *, seed: int, speed: float = 1.0, names: dict | None = None, memory: int = 100_000):
@@ -394,14 +518,32 @@ class DepartmentSystems:
         self._n = 0
         self.received = self.repeats = self.adopted = self.sent = 0
         self.sent_by_action: dict[str, int] = {"acknowledge": 0, "handled": 0, "return": 0}
+        # event tasks, keyed (event id, task id)
+        self.task_seen: OrderedDict = OrderedDict()  # -> the highest task version taken
+        self.task_work: dict[tuple[str, str], dict] = {}  # live tasks being worked: version, sent, department, role
+        self.task_planned: set[tuple[str, str]] = set()  # tasks planned at least once (late only the first time)
+        self.support_asked: set[tuple[str, str]] = set()
+        self.batches: dict[str, dict] = {}  # event id -> {"until": ms, "messages": {task id: message}}
+        self.roles: OrderedDict = OrderedDict()  # event id -> (asker, late)
+        self.instructions_seen: OrderedDict = OrderedDict()  # (event id, instruction id, department) -> True
+        self.event_queue: list[tuple] = []  # (due, n, kind, key, version, department, action, note, instruction id)
+        self.event_received = self.event_repeats = self.events_adopted = self.event_sent = 0
+        self.event_sent_by_action: dict[str, int] = {}
 
-    def receive(self, payload, now_ms: int) -> str:
-        """'planned', 'repeat' (the same case and version again), 'stale' (an older version) or 'invalid'."""
+    def receive(self, payload, now_ms: int, topic: str = "") -> str:
+        """'planned', 'held' (an event task waiting for the rest of its event's tasks), 'repeat'
+        (the same case or task version again), 'stale' (an older version), 'withdrawn' (an
+        event task no longer live), 'ignored' (an instruction for no live task) or 'invalid'."""
         try:
             message = orjson.loads(payload) if isinstance(payload, (bytes, str)) else dict(payload)
+            kind = message.get("type") if isinstance(message, dict) else None
+            if kind == EVENT_TASK:
+                return self._receive_task(message, now_ms, topic)
+            if kind == EVENT_INSTRUCTION:
+                return self._receive_instruction(message, now_ms, topic)
             case_id, version, department = str(message["case_id"]), int(message["version"]), str(message["department"])
-        except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
-            log.warning("department systems: an unreadable dispatch message ignored: %r", payload[:200] if payload else payload)
+        except (orjson.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError):
+            log.warning("department systems: an unreadable dispatch message ignored: %s", repr(payload)[:200])
             return "invalid"
         with self.lock:
             self.received += 1
@@ -442,9 +584,155 @@ class DepartmentSystems:
             self._n += 1
             heapq.heappush(self.queue, (due, self._n, case_id, version, department, action, note))
 
+    # ---- event tasks --------------------------------------------------------------------------
+
+    def _receive_task(self, message: dict, now_ms: int, topic: str) -> str:
+        event_id, task_id, version = str(message["event_id"]), str(message["task_id"]), int(message["version"])
+        if not event_id or not task_id:
+            raise ValueError("event_id and task_id are required")
+        department = str(message.get("department") or task_id)
+        key = (event_id, task_id)
+        with self.lock:
+            self._flush_batches(now_ms)
+            self.event_received += 1
+            taken = self.task_seen.get(key, -1)
+            if taken == version:
+                self.event_repeats += 1
+                return "repeat"
+            if taken > version:
+                return "stale"
+            self._remember(self.task_seen, key, version)
+            batch = self.batches.get(event_id)
+            if str(message.get("status") or "issued") not in LIVE_TASK_STATUSES:
+                self.task_work.pop(key, None)  # what was pending for it is dropped when due
+                if batch is not None:
+                    batch["messages"].pop(task_id, None)
+                return "withdrawn"
+            message = {**message, "department": department}
+            if event_id not in self.roles:
+                if batch is None:
+                    batch = self.batches[event_id] = {"until": now_ms + EVENT_BATCH_MS, "messages": {}}
+                batch["messages"][task_id] = message
+                self.task_work.pop(key, None)
+                return "held"
+            self._plan_task(message, now_ms)
+            return "planned"
+
+    def _plan_task(self, message: dict, now_ms: int) -> None:
+        event_id, task_id, version = str(message["event_id"]), str(message["task_id"]), int(message["version"])
+        key = (event_id, task_id)
+        asker, late = self.roles.get(event_id, ("", ""))
+        answers = plan_event_task(message, seed=self.seed, speed=self.speed, now_ms=now_ms,
+                                  asks_support=task_id == asker and key not in self.support_asked,
+                                  late=task_id == late and key not in self.task_planned)
+        self.task_planned.add(key)
+        department = str(message.get("department") or task_id)
+        self.task_work[key] = {"version": version, "sent": 0, "department": department,
+                               "lead": message.get("role") == "lead"}
+        for due, action, note in answers:
+            self._n += 1
+            heapq.heappush(self.event_queue, (due, self._n, "task", key, version, department, action, note, ""))
+
+    def _flush_batches(self, now_ms: int) -> None:
+        for event_id in [e for e, b in self.batches.items() if b["until"] <= now_ms]:
+            messages = self.batches.pop(event_id)["messages"]
+            if not messages:
+                continue
+            plan = str(next(iter(messages.values())).get("plan") or "")
+            self._remember(self.roles, event_id, event_roles(
+                event_id, plan, [(t, m.get("role")) for t, m in messages.items()], seed=self.seed))
+            for task_id in sorted(messages):
+                self._plan_task(messages[task_id], now_ms)
+
+    def _receive_instruction(self, message: dict, now_ms: int, topic: str) -> str:
+        event_id, instruction_id = str(message["event_id"]), str(message["instruction_id"])
+        if not event_id or not instruction_id:
+            raise ValueError("event_id and instruction_id are required")
+        department = topic.rsplit("/", 1)[-1] if topic.startswith("ioc/v1/dispatch/") else ""
+        with self.lock:
+            self._flush_batches(now_ms)
+            self.event_received += 1
+            live = self._live_departments(event_id)
+            targets = [department] if department else sorted(live)
+            planned = repeated = 0
+            for d in targets:
+                if d not in live:
+                    continue
+                if (event_id, instruction_id, d) in self.instructions_seen:
+                    repeated += 1
+                    continue
+                self._plan_instruction(event_id, instruction_id, d, live[d], now_ms)
+                planned += 1
+            if repeated and not planned:
+                self.event_repeats += 1
+                return "repeat"
+            return "planned" if planned else "ignored"
+
+    def _live_departments(self, event_id: str) -> dict[str, bool]:
+        """department -> lead?, of the event's tasks being worked (or waiting in a batch)."""
+        live = {w["department"]: w["lead"] for (e, _), w in self.task_work.items() if e == event_id}
+        for m in self.batches.get(event_id, {}).get("messages", {}).values():
+            live[str(m.get("department"))] = m.get("role") == "lead"
+        return live
+
+    def _plan_instruction(self, event_id: str, instruction_id: str, department: str, lead: bool, now_ms: int) -> None:
+        self._remember(self.instructions_seen, (event_id, instruction_id, department), True)
+        due, note = plan_instruction_ack(event_id, instruction_id, department, seed=self.seed, speed=self.speed,
+                                         now_ms=now_ms, lead=lead)
+        self._n += 1
+        heapq.heappush(self.event_queue, (due, self._n, "instruction", (event_id, department), 0, department,
+                                          "acknowledge_instruction", note, instruction_id))
+
+    def adopt_event(self, event: dict, now_ms: int) -> int:
+        """Take on the live tasks (and the unacknowledged instructions) of an active event read
+        from the API (`GET /api/v1/events/<id>`) whose messages were not taken here; returns how
+        many tasks were taken on."""
+        event_id, plan = str(event["id"]), str(event.get("plan") or "")
+        tasks = [t for t in event.get("tasks") or () if isinstance(t, dict) and t.get("id")]
+        taken = 0
+        with self.lock:
+            if event_id not in self.roles and event_id not in self.batches:
+                roles = event_roles(event_id, plan, [(str(t["id"]), t.get("role")) for t in tasks
+                                                     if t.get("status") not in ("withdrawn", "returned")], seed=self.seed)
+                self._remember(self.roles, event_id, roles)
+            for t in tasks:
+                key = (event_id, str(t["id"]))
+                if t.get("needs_support"):
+                    self.support_asked.add(key)
+                if key in self.task_seen or t.get("status") not in LIVE_TASK_STATUSES:
+                    continue
+                version = int(t.get("version") or 1)
+                self._remember(self.task_seen, key, version)
+                message = {"type": EVENT_TASK, "event_id": event_id, "task_id": str(t["id"]), "version": version,
+                           "status": t.get("status"), "plan": plan, "role": t.get("role"),
+                           "department": str(t.get("department") or t["id"]),
+                           "ack_within_min": t.get("ack_min"), "arrive_within_min": t.get("arrive_min"),
+                           "report_every_min": t.get("report_min"), "issued_at": t.get("issued_at")}
+                self._plan_task(message, now_ms)
+                taken += 1
+            live = self._live_departments(event_id)
+            for instruction in event.get("instructions") or ():
+                acknowledged = instruction.get("acknowledged") or {}
+                for d in instruction.get("required") or ():
+                    if d in live and d not in acknowledged and (event_id, str(instruction["id"]), d) not in self.instructions_seen:
+                        self._plan_instruction(event_id, str(instruction["id"]), d, live[d], now_ms)
+            if taken:
+                self.events_adopted += 1
+        return taken
+
+    def _remember(self, table: OrderedDict, key, value) -> None:
+        table[key] = value
+        table.move_to_end(key)
+        while len(table) > self.memory:
+            table.popitem(last=False)
+
+    # ---- out ----------------------------------------------------------------------------------
+
     def next_due_ms(self) -> float:
         with self.lock:
-            return self.queue[0][0] if self.queue else math.inf
+            return min(self.queue[0][0] if self.queue else math.inf,
+                       self.event_queue[0][0] if self.event_queue else math.inf,
+                       min((b["until"] for b in self.batches.values()), default=math.inf))
 
     def due(self, now_ms: int) -> list[tuple[str, bytes]]:
         out = []
@@ -461,6 +749,27 @@ class DepartmentSystems:
                 out.append((UPDATE_TOPIC.format(department=department), orjson.dumps(payload)))
                 self.sent += 1
                 self.sent_by_action[action] += 1
+            self._flush_batches(now_ms)
+            while self.event_queue and self.event_queue[0][0] <= now_ms:
+                _, _, kind, key, version, department, action, note, instruction_id = heapq.heappop(self.event_queue)
+                event_id = key[0]
+                if kind == "instruction":
+                    payload = {"event_id": event_id, "task_id": department, "action": action, "note": note,
+                               "ts": now_ms, "instruction_id": instruction_id}
+                else:
+                    work = self.task_work.get(key)
+                    if work is None or work["version"] != version:
+                        continue  # withdrawn, or superseded by a newer version of the task
+                    payload = {"event_id": event_id, "task_id": key[1], "action": action, "note": note,
+                               "ts": now_ms, "version": version + work["sent"]}
+                    work["sent"] += 1
+                    if action == "support":
+                        self.support_asked.add(key)
+                    elif action == "done":
+                        del self.task_work[key]
+                out.append((UPDATE_TOPIC.format(department=department), orjson.dumps(payload)))
+                self.event_sent += 1
+                self.event_sent_by_action[action] = self.event_sent_by_action.get(action, 0) + 1
         return out
 
 
@@ -499,7 +808,7 @@ class Casework:
             c.subscribe(DISPATCH_TOPIC, qos=1)
 
         self.client = make_client(self.mqtt_url, self.client_id, clean_session=False, on_connect=subscribe, name="casework")
-        self.client.on_message = lambda _c, _u, msg: self.departments.receive(msg.payload, int(time.time() * 1000))
+        self.client.on_message = lambda _c, _u, msg: self.departments.receive(msg.payload, int(time.time() * 1000), msg.topic)
         connect(self.client)
         start_ms = int(time.time() * 1000)
         self.reports = ReportStream(self.city, seed=self.seed, per_hour=self.reports_per_hour, start_ms=start_ms,
@@ -509,7 +818,7 @@ class Casework:
             from .duty_desk import DutyDesk
 
             self.desk = DutyDesk(self.api_url, self.api_token, seed=self.seed, speed=self.speed,
-                                 on_dispatched=self.departments.adopt, **({"poll_s": self.desk_poll_s} if self.desk_poll_s else {}))
+                                 on_dispatched=self.departments.adopt, on_event=self.departments.adopt_event, **({"poll_s": self.desk_poll_s} if self.desk_poll_s else {}))
             self.threads.append(threading.Thread(target=self.desk.run, args=(self.stopping,), name="sim-duty-desk", daemon=True))
         for t in self.threads:
             t.start()
@@ -547,6 +856,11 @@ class Casework:
                 f"{f', {d.adopted} dispatched cases taken over at start' if d.adopted else ''}), {d.sent} department updates sent "
                 f"({d.sent_by_action['acknowledge']} acknowledged, {d.sent_by_action['handled']} handled, "
                 f"{d.sent_by_action['return']} returned)")
+        if d.event_received or d.events_adopted:
+            actions = ", ".join(f"{n} {a}" for a, n in sorted(d.event_sent_by_action.items()))
+            line += (f"; linked events: {d.event_received} task and instruction messages ({d.event_repeats} repeats"
+                     f"{f', {d.events_adopted} events taken over at start' if d.events_adopted else ''}), "
+                     f"{d.event_sent} task updates sent ({actions or 'none yet'})")
         if self.desk is not None:
             line += f"; duty desk: {self.desk.summary()}"
         return line

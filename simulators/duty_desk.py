@@ -15,6 +15,10 @@ and takes each one's next step once its delay has passed since the case entered 
 About 2 % of steps come late, after the stage's deadline on the IOC's clock, so the case goes
 overdue. Decisions are seeded by (seed, case, stage, stage start), so they survive restarts; a
 409 (the case changed meanwhile) reloads the case and decides again. `decide` is pure.
+
+At its first poll it hands the cases already dispatched and the active linked events
+(`GET /api/v1/events?active=1`, then each event) to the department systems, whose messages were
+taken before a restart.
 """
 
 from __future__ import annotations
@@ -129,19 +133,21 @@ class DutyDesk:
     """Polls the API and acts; `run(stop)` until the event is set."""
 
     def __init__(self, api_url: str, token: str, *, seed: int, speed: float = 1.0, poll_s: float = POLL_S,
-                 on_dispatched=None, timeout: float = 10.0):
+                 on_dispatched=None, on_event=None, timeout: float = 10.0):
         self.api_url = api_url.rstrip("/")
         self.token = token
         self.seed = seed
         self.speed = float(speed)
         self.poll_s = poll_s
         self.on_dispatched = on_dispatched  # called with each dispatched case once, at start (department systems)
+        self.on_event = on_event  # called with each active linked event once, at start (department systems)
         self.timeout = timeout
         self.no_merge: set[str] = set()  # cases whose merge was refused (the master closed meanwhile)
         self.refused: set[tuple[str, int]] = set()  # (case id, version) an action failed on: not retried
         self.actions: dict[str, int] = {}
         self.conflicts = self.errors = 0
         self.adopted_done = False
+        self.events_adopted_done = False
         self.reached = False  # the API answered at least once
         self._problem = ""  # the last logged connection problem (logged once until it changes)
 
@@ -174,6 +180,20 @@ class DutyDesk:
     def case(self, case_id: str) -> dict:
         return self._request("GET", f"/api/v1/cases/{urllib.parse.quote(case_id)}")
 
+    def active_events(self) -> list[dict]:
+        """The active linked events, each as `GET /api/v1/events/<id>` gives it (with its tasks and
+        instructions); none when the IOC has no events API or the token may not read events."""
+        try:
+            listed = self._request("GET", "/api/v1/events?active=1")
+        except ApiError as e:
+            if e.status in (403, 404):
+                log.info("duty desk: no linked events taken over at start (%s)", e)
+                return []
+            raise
+        items = listed.get("items", []) if isinstance(listed, dict) else listed
+        return [self._request("GET", f"/api/v1/events/{urllib.parse.quote(str(item['id']))}")
+                for item in items or () if isinstance(item, dict) and item.get("id")]
+
     # ---- the work ---------------------------------------------------------------------------
 
     def poll_once(self, now_ms: int | None = None) -> int:
@@ -183,6 +203,10 @@ class DutyDesk:
             for case in self.cases("dispatched"):
                 self.on_dispatched(case, now)
             self.adopted_done = True
+        if not self.events_adopted_done and self.on_event is not None:
+            for event in self.active_events():
+                self.on_event(event, now)
+            self.events_adopted_done = True
         due = []
         for stage in WORK_STAGES:
             for case in self.cases(stage):

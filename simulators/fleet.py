@@ -3,7 +3,9 @@
 `build_fleet(city, n, seed)` returns `n` field devices spread over the districts (weighted by
 area, the urban core of Yangshe denser), plus the 48 platform systems at the city centre.
 Ids are stable and readable: `{prefix}-{district}-{number}` (e.g. `aq-yangshe-0007`), numbered
-per kind and district; display names are Chinese ("杨舍 空气质量监测点 7").
+per kind and district; display names are Chinese ("杨舍 空气质量监测点 7", "杨舍雨量站"). Rain gauges
+are placed one in every district first (the flood plan counts the districts it rains in), the
+rest by area.
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ KIND_SPECS: tuple[KindSpec, ...] = (
     KindSpec("water_quality", "wq", "排口水质监测点", 0.04, 15.0, 2, 0.7),
     KindSpec("crowd", "cr", "人流监测点", 0.03, 10.0, 2, 5.0),
     KindSpec("water_level", "wl", "水位站", 0.015, 10.0, 2, 1.0),
+    KindSpec("rain_gauge", "rg", "雨量站", 0.0075, 60.0, 10, 1.0),  # one per district at least
 )
 SPEC_BY_KIND = {s.kind: s for s in KIND_SPECS}
 
@@ -124,15 +127,14 @@ def kind_counts(n: int) -> dict[str, int]:
     diff = n - sum(counts.values())
     order = sorted(raw, key=lambda k: (raw[k] - int(raw[k]), SPEC_BY_KIND[k].weight), reverse=True)
     i = 0
-    while diff != 0:
-        k = order[i % len(order)]
-        if diff > 0:
-            counts[k] += 1
-            diff -= 1
-        elif counts[k] > SPEC_BY_KIND[k].minimum:
-            counts[k] -= 1
-            diff += 1
+    while diff > 0:
+        counts[order[i % len(order)]] += 1
+        diff -= 1
         i += 1
+    while diff < 0:  # minimums raised some kinds: take the surplus from the most numerous ones
+        k = max((k for k in order if counts[k] > SPEC_BY_KIND[k].minimum), key=lambda k: counts[k])
+        counts[k] -= 1
+        diff += 1
     return counts
 
 
@@ -193,7 +195,11 @@ def build_fleet(city, n: int = 2000, seed: int = 20260101) -> Fleet:
     for spec in KIND_SPECS:
         count = counts[spec.kind]
         weights = {d.id: d.area_km2 * (spec.centre_boost if d.id == centre_id else 1.0) for d in districts}
-        per_district = _split(count, weights)
+        if spec.kind == "rain_gauge" and count >= len(districts):
+            # a gauge in every district first (the flood plan counts districts), the rest by area
+            per_district = {d: n + 1 for d, n in _split(count - len(districts), weights).items()}
+        else:
+            per_district = _split(count, weights)
         for district in districts:
             short = short_name(district.name_zh)
             for number in range(1, per_district[district.id] + 1):
@@ -213,6 +219,8 @@ def build_fleet(city, n: int = 2000, seed: int = 20260101) -> Fleet:
                     extra = {"commercial": rng.random() < (0.6 if district.id == centre_id else 0.35)}
                 elif spec.kind == "water_quality":
                     name = f"{short} 企业排口水质监测点 {number}"
+                elif spec.kind == "rain_gauge":
+                    name = f"{short}雨量站" if number == 1 else f"{short}{number}号雨量站"
                 elif spec.kind == "water_level":
                     point = _northern_shore_point(city, district.id, rng) if number % 2 == 1 else None
                     if point is not None:

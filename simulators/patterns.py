@@ -248,6 +248,23 @@ def _water_level(d, t):
     return {"waterLevel": round(level, 3), "flowRate": round(flow, 2)}
 
 
+# Rain: a city-wide weather front (value noise over ~3 h) rains on the whole city when it is above
+# RAIN_FRONT, about a fifth of the time: drizzle and light rain, at most ~4 mm/h at a gauge (heavy
+# rain, 30 mm/h and more, comes only with the rainstorm scenario). Tipping buckets resolve 0.1 mm.
+RAIN_KEY = CITY_KEY + 0x5A1
+RAIN_FRONT = 0.45
+RAIN_MAX_MM_H = 2.5
+
+
+def _rain_gauge(d, t):
+    front = smooth(RAIN_KEY, t, 3 * 3600.0)
+    if front <= RAIN_FRONT:
+        return {"precipitation": 0.0}
+    x = (front - RAIN_FRONT) / (1.0 - RAIN_FRONT)  # 0..1
+    local = 0.6 + 0.4 * d.p + 0.4 * smooth(d.key, t, 1200.0)  # showers pass over the gauges unevenly
+    return {"precipitation": round(max(0.0, RAIN_MAX_MM_H * x * math.sqrt(x) * local), 1)}
+
+
 def _water_quality(d, t):
     m = minute_of_day(t)
     k = d.key
@@ -314,6 +331,7 @@ READINGS = {
     "streetlight": _streetlight,
     "manhole": _manhole,
     "water_level": _water_level,
+    "rain_gauge": _rain_gauge,
     "water_quality": _water_quality,
     "crowd": _crowd,
     "parking": _parking,

@@ -3,8 +3,9 @@
 Scenarios run on simulated time (see `--speed`); each has an envelope that rises from 0 to 1,
 holds, and falls back, and pulls its target devices' readings towards the scenario's extreme:
 
-- `rainstorm`: every water level rises past 4.2 m (major) then 4.7 m (critical) within ~10
-  simulated minutes, manholes fill up, then everything recedes.
+- `rainstorm`: the rain gauges go up to 40–90 mm/h within 4 simulated minutes (heavy-rain alarms
+  at 30 and 50 mm/h) and pour for 8 more; every water level rises past 4.2 m (major) then 4.7 m
+  (critical) within ~10 minutes, manholes fill up, then everything recedes.
 - `discharge`: one enterprise outfall: COD far above 100 mg/L and pH below 6 for a few minutes.
 - `crowd`: the counter at 暨阳湖 (or 步行街) surges past 5,000 people, then disperses.
 
@@ -18,6 +19,8 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
+
+from .patterns import smooth
 
 SCENARIOS = ("rainstorm", "discharge", "crowd")
 
@@ -79,6 +82,29 @@ class Scenario:
 class Rainstorm(Scenario):
     name = "rainstorm"
     rise_s, hold_s, fall_s = 600.0, 300.0, 720.0
+    # the rain comes first: up to its peak in 4 minutes, pouring for 8, easing off over 10
+    rain_rise_s, rain_hold_s, rain_fall_s = 240.0, 480.0, 600.0
+
+    def rain_envelope(self, t: float) -> float:
+        x = t - self.start
+        if x <= 0.0:
+            return 0.0
+        if x < self.rain_rise_s:
+            return x / self.rain_rise_s
+        x -= self.rain_rise_s
+        if x < self.rain_hold_s:
+            return 1.0
+        return max(0.0, 1.0 - (x - self.rain_hold_s) / self.rain_fall_s)
+
+    def apply(self, device, t: float, values: dict) -> None:
+        if device.kind == "rain_gauge":
+            r = self.rain_envelope(t)
+            if r > 0.0:
+                peak = 40.0 + 50.0 * device.q  # 40–90 mm/h, the cells heavier over some gauges
+                gust = 1.0 + 0.08 * smooth(device.key, t, 90.0)
+                values["precipitation"] = round(max(values["precipitation"], r * peak * gust), 1)
+            return
+        super().apply(device, t, values)
 
     def _modify(self, device, r, values):
         if device.kind == "water_level":
@@ -116,9 +142,10 @@ def bind(spec: ScenarioSpec, fleet, sim_start: float) -> Scenario:
     start = sim_start + spec.start_min * 60.0
     if spec.name == "rainstorm":
         levels = [d for d in fleet.devices if d.kind == "water_level"]
+        gauges = [d for d in fleet.devices if d.kind == "rain_gauge"]
         manholes = [d for d in fleet.devices if d.kind == "manhole"]
-        targets = frozenset(d.index for d in levels + manholes)
-        return Rainstorm(start, targets, f"{len(levels)} water levels, {len(manholes)} manholes")
+        targets = frozenset(d.index for d in levels + gauges + manholes)
+        return Rainstorm(start, targets, f"{len(gauges)} rain gauges, {len(levels)} water levels, {len(manholes)} manholes")
     if spec.name == "discharge":
         outfalls = [d for d in fleet.devices if d.kind == "water_quality"]
         target = random.Random(fleet.seed ^ 0xD15C).choice(outfalls)

@@ -2,7 +2,7 @@
 
 Attribute names follow the FIWARE Smart Data Models where one exists for the kind
 (AirQualityObserved, NoiseLevelObserved, TrafficFlowObserved, Streetlight, CrowdFlowObserved,
-ParkingSpot, WaterQualityObserved). Kinds without a model (manhole cover, water level,
+ParkingSpot, WaterQualityObserved, WeatherObserved for the rain gauge's `precipitation`). Kinds without a model (manhole cover, water level,
 platform heartbeat, gateway) document theirs here; the README table is generated from this
 catalog and a test keeps the two in sync.
 
@@ -115,6 +115,10 @@ KINDS: dict[str, Kind] = {
                 _num("waterLevel", "m", -5, 20, "Water level above the Wusong datum"),
                 _num("flowRate", "m³/s", 0, 100000, "Discharge, where measured"),
             ),
+        ),
+        Kind(
+            "rain_gauge", "雨量站", "Rain gauge", "WeatherObserved",
+            (_num("precipitation", "mm/h", 0, 300, "Rainfall intensity (tipping bucket, over the last interval)"),),
         ),
         Kind(
             "water_quality", "排口水质", "Outfall water quality", "WaterQualityObserved",

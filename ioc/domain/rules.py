@@ -121,6 +121,8 @@ RULES: tuple[Rule, ...] = (
     _r("manhole_tilt", "manhole", "tilt", ">", 15, "major", "井盖倾斜", "Manhole cover tilted", 10),
     _r("water_level_warning", "water_level", "waterLevel", ">=", 4.2, "major", "水位超警戒", "Water level above warning line", 4.1),
     _r("water_level_danger", "water_level", "waterLevel", ">=", 4.7, "critical", "水位超保证", "Water level above danger line", 4.6),
+    _r("rain_heavy", "rain_gauge", "precipitation", ">=", 30, "major", "短时强降雨", "Heavy short-duration rain", 20),
+    _r("rain_extreme", "rain_gauge", "precipitation", ">=", 50, "critical", "特强降雨", "Extreme rainfall", 40),
     _r("outfall_cod", "water_quality", "cod", ">", 100, "critical", "排口COD超标", "Outfall COD above limit", 80),
     _r("outfall_ph_low", "water_quality", "pH", "<", 6, "major", "排口pH偏低", "Outfall pH too low", 6.3),
     _r("outfall_ph_high", "water_quality", "pH", ">", 9, "major", "排口pH偏高", "Outfall pH too high", 8.7),

@@ -73,6 +73,11 @@ def level_text(level: str, lang: str = "zh") -> str:
     return level_label(level, lang) if level in LEVELS else level
 
 
+def short_level(level: str, lang: str = "zh") -> str:
+    """"Ⅳ级" / "Level IV": the level without its name (tabs, the wall's banner)."""
+    return level_text(level, lang).split("（")[0].split(" (")[0]
+
+
 def minutes_text(minutes: int, lang: str = "zh") -> str:
     """`1 小时 5 分` / `1 h 5 min`, `45 分钟` / `45 min`."""
     minutes = max(0, int(minutes))
@@ -104,9 +109,10 @@ def event_link(event_id: str) -> str:
     return f"[{event_id}](/event/{event_id})"
 
 
-def headline(event: Event, plans: Mapping[str, Plan], lang: str = "zh") -> str:
-    """`防汛 · Ⅳ级（一般）` / `Flood control · Level IV (General)`."""
-    return f"{plan_name(plans, event.plan, lang)} · {level_text(event.level, lang)}"
+def headline(event: Event, plans: Mapping[str, Plan], lang: str = "zh", short: bool = False) -> str:
+    """`防汛 · Ⅳ级（一般）` / `Flood control · Level IV (General)`; `short`: `防汛 · Ⅳ级` / `Flood control · Level IV`."""
+    level = short_level(event.level, lang) if short else level_text(event.level, lang)
+    return f"{plan_name(plans, event.plan, lang)} · {level}"
 
 
 # ---- the events list ----------------------------------------------------------------------------
@@ -174,9 +180,10 @@ class Banner:
 
 
 def banner(event: Event, plans: Mapping[str, Plan], district_names: Mapping[str, str], now_ms: int,
-           lang: str = "zh", people: Mapping[str, str] | None = None) -> Banner:
+           lang: str = "zh", people: Mapping[str, str] | None = None, short: bool = False) -> Banner:
+    """The event's banner; `short`: the level without its name (the wall)."""
     commander = (people or {}).get(event.commander) or event.commander_label or event.commander
-    return Banner(headline(event, plans, lang), event.title, status_name(event.status, lang), event.status,
+    return Banner(headline(event, plans, lang, short), event.title, status_name(event.status, lang), event.status,
                   t("ev_elapsed", lang).format(text=elapsed_text(event, now_ms, lang)), commander,
                   local_text(event.started_at, "%m-%d %H:%M"), districts_text(event, district_names, lang), event.level)
 
@@ -523,7 +530,7 @@ def wall_choice(events: list[Event], picked: str | None, now_ms: int, rotate_s: 
 
 def wall_tabs(events: list[Event], shown: str, plans: Mapping[str, Plan], lang: str = "zh") -> list[dict]:
     """One tab per live event: its plan and level in short, whether it is the one shown."""
-    return [{"id": e.id, "label": f"{plan_name(plans, e.plan, lang)} {level_text(e.level, lang).split('（')[0]}",
+    return [{"id": e.id, "label": f"{plan_name(plans, e.plan, lang)} {short_level(e.level, lang)}",
              "title": e.title, "shown": e.id == shown, "level": e.level} for e in events]
 
 

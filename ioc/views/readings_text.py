@@ -46,6 +46,7 @@ ATTRIBUTE_NAMES: dict[tuple[str, str], tuple[str, str]] = {
     ("manhole", "batteryLevel"): ("电池电量", "Battery"),
     ("water_level", "waterLevel"): ("水位", "Water level"),
     ("water_level", "flowRate"): ("流量", "Discharge"),
+    ("rain_gauge", "precipitation"): ("雨强", "Rainfall"),
     ("water_quality", "pH"): ("pH值", "pH"),
     ("water_quality", "cod"): ("化学需氧量", "COD"),
     ("water_quality", "NH4"): ("氨氮", "Ammonia nitrogen"),
@@ -75,6 +76,7 @@ UNITS: dict[str, tuple[str, str]] = {
     "°": ("°", "°"),
     "m": ("m", "m"),
     "m³/s": ("m³/s", "m³/s"),
+    "mm/h": ("mm/h", "mm/h"),
     "pH": ("", ""),  # the name says it: "pH值 5.2"
     "mg/L": ("mg/L", "mg/L"),
     "NTU": ("NTU", "NTU"),
@@ -95,6 +97,7 @@ DIGITS: dict[tuple[str, str], int] = {
     ("manhole", "waterDepth"): 2,
     ("water_level", "waterLevel"): 2,
     ("water_level", "flowRate"): 1,
+    ("rain_gauge", "precipitation"): 1,
     ("water_quality", "pH"): 1,
     ("water_quality", "NH4"): 2,
     ("water_quality", "temperature"): 1,

@@ -85,7 +85,7 @@ def test_a_dispatcher_starts_an_event_from_the_wall_and_the_wall_follows_it(port
     wait_for(lambda: "event-mode" in portal.find_element("#bigscreen-grid").get_attribute("class"), timeout=20,
              message="the wall in event mode")
     wait_for(lambda: "锦丰沿江低洼积水" in text(portal, "#ev-wall-banner"), message="the banner")
-    assert "防汛 · Ⅳ级（一般）" in text(portal, "#ev-wall-banner") and "李调度" in text(portal, "#ev-wall-banner")
+    assert "防汛 · Ⅳ级" in text(portal, "#ev-wall-banner") and "李调度" in text(portal, "#ev-wall-banner")
     assert not visible(portal, "#ev-wall-start")
     wait_for(lambda: count(portal, "#ev-wall-board .ev-task") == 3, message="the task board")
     assert "市水务局" in text(portal, "#ev-wall-board") and "锦丰镇人民政府" in text(portal, "#ev-wall-board")
@@ -213,4 +213,26 @@ def test_the_tasks_page_and_the_notice_as_the_handler(portal, sign_in_as):
     wait_for(lambda: text(portal, "#ev-notices") == "", timeout=20, message="the notice gone once acknowledged")
     wait_for(lambda: "已签收" in text(portal, "#tasks-events"), timeout=20, message="the task acknowledged")
     assert portal.events.store.get(event.id).task("urban_management").status == "acknowledged"
+    assert portal.get_logs() == []
+
+
+def test_a_dispatcher_draws_the_area_on_the_events_page_and_starts_the_event(portal, sign_in_as):
+    from selenium.webdriver.common.action_chains import ActionChains
+
+    sign_in_as("dispatcher", name="lidiao", display_name="李调度", next_path="/events")
+    wait_for(lambda: visible(portal, "#ev-start-form") and text(portal, "#ev-start-level") == "Ⅳ级（一般）", timeout=20,
+             message="the start form")
+    click(portal, "#ev-start-area-kind input[value='draw']")
+    wait_for(lambda: text(portal, "#ev-start-area-msg") == "用地图左上角的工具画一个圆形或多边形，最后画的为准。", message="the hint")
+    portal.driver.execute_script("document.querySelector('#ev-start-map').scrollIntoView({block: 'center'})")
+    click(portal, "#ev-start-map .leaflet-draw-draw-circle")
+    map_box = portal.find_element("#ev-start-map")
+    ActionChains(portal.driver).move_to_element(map_box).click_and_hold().move_by_offset(60, 0).release().perform()
+    wait_for(lambda: text(portal, "#ev-start-area-msg").startswith("已绘制圆形：半径"), message="the circle drawn")
+    portal.find_element("#ev-start-title").send_keys("化工园区疑似泄漏")
+    click(portal, "#ev-start-submit")
+    wait_for(lambda: text(portal, "#ev-start-message").startswith("已启动联动事件"), message="the event started")
+    event = portal.events.active_events()[0]
+    assert event.area.kind == "circle" and event.area.radius_m >= 50 and event.title == "化工园区疑似泄漏"
+    wait_for(lambda: event.id in text(portal, "#events-grid"), timeout=20, message="the event listed")
     assert portal.get_logs() == []

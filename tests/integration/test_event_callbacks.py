@@ -96,6 +96,26 @@ def test_a_polygon_drawn_says_its_corners(signed_in):
     assert area["type"] == "Polygon" and message == "Polygon drawn: 3 corners"
 
 
+def test_a_cases_place_fills_in_the_area_and_links_the_case(signed_in, portal_app):
+    services = services_of(portal_app)
+    case, _ = services.cases.report(class_code="10101", lat=31.872, lon=120.556, source="hotline", actor="hotline")
+    with signed_in("dispatcher", triggered="ev-start-prefill.n_clicks"):
+        prefilled = cb.prefill(1, "case", "", case.id, "zh")
+        area, message, preview = cb.area_input("case", None, None, prefilled, "zh")
+        _, _, _ = cb.start(1, "flood", "IV", "", "case", area, "", case.id, "", "", 0, "zh")
+    assert area == {"type": "circle", "center": [120.556, 31.872], "radius_m": 1000}
+    assert message.startswith(f"已带入：案件 {case.id}") and "杨舍镇" in message and preview is not None
+    started = services.events.active_events()[0]
+    assert started.cases == (case.id,) and started.area.kind == "circle"
+
+
+def test_an_unknown_alarm_fills_in_nothing_and_says_so(signed_in):
+    with signed_in("dispatcher", triggered="ev-start-prefill.n_clicks"):
+        prefilled = cb.prefill(1, "alarm", "no-such|alarm", "", "zh")
+        area, message, preview = cb.area_input("alarm", None, None, prefilled, "zh")
+    assert (area, message, preview) == (None, t("ev_prefill_missing", "zh"), None)
+
+
 def test_a_dispatcher_starts_an_event_and_the_list_shows_it(signed_in, portal_app):
     with signed_in("dispatcher", name="lidiao", triggered="ev-start-submit.n_clicks"):
         message, started, note = cb.start(1, "flood", "III", "长江水位超警", "district", {"type": "district", "district": "jinfeng"},

@@ -194,3 +194,43 @@ def test_the_demo_gives_the_duty_desk_a_fresh_token_and_revokes_the_last_one(use
     token = user_store.token_for_secret(second)
     assert (token.name, set(token.roles), token.kiosk) == (DUTY_DESK_NAME, {"dispatcher", "inspector"}, False)
     assert sorted(t.active for t in user_store.tokens() if t.name == DUTY_DESK_NAME) == [False, True]
+
+
+# ---- linked-event tasks over the broker ---------------------------------------------------------
+
+
+def test_the_department_systems_work_event_tasks_and_instructions_over_the_broker(broker_proc, publisher, city):
+    from ioc.adapters import mqtt
+
+    updates: list[tuple[str, dict]] = []
+    with SubackCounter() as subscribed:
+        listener = mqtt.make_client(broker_proc.url, f"test-updates-{uuid.uuid4().hex[:6]}", name="test-updates",
+                               on_connect=lambda c: c.subscribe("ioc/v1/departments/+/updates", qos=1))
+        listener.on_message = lambda _c, _u, msg: updates.append((msg.topic, orjson.loads(msg.payload)))
+        mqtt.connect(listener)
+        casework = Casework(broker_proc.url, city, seed=7, speed=SPEED, reports_per_hour=0,
+                            client_id=f"test-sim-departments-{uuid.uuid4().hex[:6]}").start()
+    try:
+        subscribed.wait(2)
+        issued = int(time.time() * 1000) - 25 * 60_000  # even the late one is due at once
+        tasks = (("water_affairs", "lead"), ("transport", "support"), ("town_yangshe", "support"))
+        for department, role in tasks:
+            message = {"type": "event_task", "event_id": "EV-TEST-001", "task_id": department, "version": 1,
+                       "event_version": 1, "status": "issued", "plan": "flood", "level": "III", "role": role,
+                       "ack_within_min": 10, "arrive_within_min": 30, "report_every_min": 30, "issued_at": issued}
+            publish(publisher, f"ioc/v1/dispatch/{department}", orjson.dumps(message))
+            publish(publisher, f"ioc/v1/dispatch/{department}", orjson.dumps({
+                "type": "event_instruction", "event_id": "EV-TEST-001", "instruction_id": "I1", "text": "全力抢险",
+                "by": "leader", "ts": issued}))
+        wait_for(lambda: len([u for _, u in updates if u["action"] == "done"]) == 3, timeout=20,
+                 message="every task done")
+        for department, _ in tasks:
+            mine = [u for topic, u in updates if topic == f"ioc/v1/departments/{department}/updates"]
+            actions = [u["action"] for u in mine if u["action"] not in ("support", "acknowledge_instruction")]
+            assert actions[:3] == ["acknowledge", "arrive", "start"] and actions[-1] == "done"
+            assert [u["instruction_id"] for u in mine if u["action"] == "acknowledge_instruction"] == ["I1"]
+        assert [u["task_id"] for _, u in updates if u["action"] == "support"] == ["transport"]
+    finally:
+        casework.stop()
+        listener.disconnect()
+        listener.loop_stop()

@@ -51,6 +51,10 @@ def run_messages(fleet, seconds, **kwargs):
     return sim, out
 
 
+def _ms(ts) -> int:
+    return ts if isinstance(ts, int) else int(datetime.fromisoformat(ts).timestamp() * 1000)
+
+
 def telemetry(out, kind=None, device_id=None):
     """(device_id, payload dict) of the telemetry messages in `out`."""
     result = []
@@ -138,6 +142,13 @@ def test_default_fleet_has_every_kind_with_many_street_lights_and_manholes(fleet
 def test_some_water_level_gauges_are_on_the_yangtze(fleet):
     gauges = fleet.of_kind("water_level")
     assert {d.extra["water"] for d in gauges} == {"yangtze", "river"}
+
+
+def test_every_district_has_a_rain_gauge_named_after_it(city, fleet, small_fleet):
+    for f in (fleet, small_fleet):
+        assert {d.district for d in f.of_kind("rain_gauge")} == {d.id for d in city.districts}
+    names = {d.name for d in fleet.of_kind("rain_gauge")}
+    assert "杨舍雨量站" in names and len(names) == len(fleet.of_kind("rain_gauge")) <= 2 * len(city.districts)
 
 
 def test_fleet_scales_to_50000_devices(city):
@@ -284,6 +295,7 @@ def test_normal_operation_crosses_no_alarm_threshold(fleet):
                 "streetlight": lambda: v["status"] != "ok",
                 "manhole": lambda: v["displaced"] or v["tilt"] > 15,
                 "water_level": lambda: v["waterLevel"] >= 4.2,
+                "rain_gauge": lambda: v["precipitation"] >= 30,
                 "water_quality": lambda: v["cod"] > 100 or not 6 <= v["pH"] <= 9,
                 "crowd": lambda: v["peopleCount"] > 3000,
                 "platform": lambda: v["errorRate"] > 0.05,
@@ -314,6 +326,29 @@ def test_rainstorm_pushes_water_levels_past_4_7(small_fleet):
     assert max(levels) >= 4.7
     assert levels[-1] < 4.2  # and it recedes
     assert sim.notices[:2] == [f"scenario rainstorm started: {sim.scenarios[0].summary}", "scenario rainstorm ended"]
+
+
+def test_normal_weather_is_dry_or_light_rain(fleet):
+    values = [reading(d, at(m / 60, day))["precipitation"] for d in fleet.of_kind("rain_gauge")
+              for day in range(7) for m in range(0, 1440, 10)]
+    dry = sum(1 for v in values if v == 0.0) / len(values)
+    assert 0.6 < dry < 0.95
+    assert max(values) < 8.0  # never more than light-to-moderate rain
+
+
+def test_rainstorm_pours_40_to_90_mm_an_hour_before_the_rivers_peak(small_fleet):
+    _, out = run_messages(small_fleet, 40 * 60, scenarios=[ScenarioSpec("rainstorm", 1)])
+    rain = telemetry(out, "rain_gauge")
+    peaks = {}
+    for did, p in rain:
+        peaks[did] = max(peaks.get(did, 0.0), p["precipitation"])
+    assert len(peaks) == len(small_fleet.of_kind("rain_gauge"))
+    assert all(35 <= v <= 100 for v in peaks.values())
+    assert sum(1 for v in peaks.values() if v >= 50) >= 3
+    first_heavy = next(p["ts"] for _, p in rain if p["precipitation"] >= 30)
+    first_warning = next(p["ts"] for _, p in telemetry(out, "water_level") if p["waterLevel"] >= 4.2)
+    assert _ms(first_heavy) < _ms(first_warning)
+    assert all(p["precipitation"] < 8 for _, p in rain[-len(peaks):])  # and it stops
 
 
 def test_rainstorm_fills_manholes(small_fleet):
