@@ -171,7 +171,7 @@ def area_input(kind, district, geojson, prefilled, lang):
     lang = lang_of(lang)
     if kind == "district":
         area = {"type": "district", "district": district} if district else None
-        return area, t("ev_area_district", lang) if not district else "", _preview(area)
+        return area, "", _preview(area)
     if kind == "draw":
         area = _drawn(geojson)
         if area is None:

@@ -442,12 +442,13 @@ def timeline_figure(event: Event, departments: Mapping[str, Department], now_ms:
     end = event.closed_at if not event.is_open and event.closed_at else now_ms
     rows = [t("ev_timeline_level", lang)]
     bars: dict[str, dict] = {}
+    least = max(1_000, (end - event.started_at) // 200)  # a step taken at once still shows as a sliver
 
     def add(trace: str, name: str, color: str, row: str, start: int, stop: int, text: str) -> None:
         bar = bars.setdefault(trace, {"type": "bar", "orientation": "h", "name": name, "marker": {"color": color},
                                       "x": [], "base": [], "y": [], "text": [], "textposition": "inside",
                                       "insidetextanchor": "middle", "hovertemplate": "%{y}<br>%{text}<extra></extra>"})
-        bar["x"].append(max(stop - start, 30_000))
+        bar["x"].append(max(stop - start, least))
         bar["base"].append(local_text(start, "%Y-%m-%d %H:%M:%S"))
         bar["y"].append(row)
         bar["text"].append(text)

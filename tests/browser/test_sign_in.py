@@ -62,14 +62,14 @@ def test_the_sign_in_page_switches_to_english(portal):
 
 def test_each_role_sees_only_its_views_in_the_navigation(portal, make_user):
     browser_sign_in(portal, *make_user("operator"))
-    until(lambda: _nav(portal) == ["nav-bigscreen", "nav-districts", "nav-status", "nav-account"], timeout=10)
+    until(lambda: _nav(portal) == ["nav-bigscreen", "nav-districts", "nav-events", "nav-status", "nav-account"], timeout=10)
     assert portal.get_logs() == []
 
 
 def test_a_department_handler_lands_on_its_task_list(portal, make_user):
     browser_sign_in(portal, *make_user("handler", department="water_affairs"))
     portal.wait_for_element("#tasks-page", timeout=15)
-    until(lambda: _nav(portal) == ["nav-tasks", "nav-account"], timeout=10)
+    until(lambda: _nav(portal) == ["nav-tasks", "nav-events", "nav-account"], timeout=10)
     assert portal.get_logs() == []
 
 
