@@ -136,10 +136,11 @@ def start(ctx: BenchContext, name: str, argv: list[str], **env) -> Process:
     return Process(name, proc, log)
 
 
-def start_web(ctx: BenchContext) -> tuple[Process, str, int]:
-    """`python -m ioc web` on a free port with the product's default worker count; (process, base URL, workers)."""
+def start_web(ctx: BenchContext, argv: tuple[str, ...] = ("-m", "ioc", "web")) -> tuple[Process, str, int]:
+    """`python -m ioc web` (or `argv`: the same server, e.g. `bench.timed_web`) on a free port with
+    the product's default worker count; (process, base URL, workers)."""
     port = free_port()
-    web = start(ctx, "web", ["-m", "ioc", "web"], PORT=port)
+    web = start(ctx, "web", list(argv), PORT=port)
     base = f"http://127.0.0.1:{port}"
     deadline = time.time() + 60
     while time.time() < deadline:
