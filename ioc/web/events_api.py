@@ -21,6 +21,9 @@ import time
 from flask import Flask, jsonify, request
 
 from ioc.domain import events as ev
+from ioc.domain.case_indicators import PERIOD_KINDS, period_bounds
+from ioc.domain.clock import local_iso
+from ioc.domain.event_indicators import response_times
 from ioc.domain.access import SIGNED_IN
 from ioc.domain.plans import level_label
 from ioc.events.service import EVENT_REFUSALS, refusal
@@ -185,8 +188,26 @@ def dismiss(proposal_id: str):
     return jsonify({"id": proposal_id, **dismissal})
 
 
+def indicators():
+    """Response times per plan and per department of the events started in a period (the
+    periods of the case indicators), against the plans' limits."""
+    api_principal("view:indicators")
+    period = choice_arg("period", PERIOD_KINDS) or "month"
+    offset = int_arg("offset", 0, -100_000, 100_000)
+    now = _now()
+    try:
+        start, end = period_bounds(period, now, offset)
+    except (ValueError, OverflowError):
+        return _error(400, "bad_request", f"offset {offset} moves the {period} out of the calendar", field="offset")
+    chosen = [e for e in current_services().events.store.all() if start <= e.started_at < end]
+    by_plan, by_department = response_times(chosen, now)
+    return jsonify({"period": period, "start": local_iso(start), "end": local_iso(end), "plans": by_plan,
+                    "departments": by_department})
+
+
 ROUTES = (
     ("/api/v1/events/plans", plans, "GET"),
+    ("/api/v1/events/indicators", indicators, "GET"),
     ("/api/v1/events/proposals", proposals, "GET"),
     ("/api/v1/events/proposals/<proposal_id>/dismiss", dismiss, "POST"),
     ("/api/v1/events", list_events, "GET"),

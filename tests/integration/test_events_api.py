@@ -190,3 +190,24 @@ def test_every_api_action_is_audited_with_the_callers_address(portal_client, tok
     contained, started = AuditLog(redis_client).recent(2, action="event.")
     assert (contained.action, started.action) == ("event.contain", "event.start")
     assert contained.actor == "token:dispatcher" and contained.ip == "127.0.0.1"
+
+
+def test_response_times_per_plan_and_department_are_served_for_a_period(portal_client, tokens):
+    event = start(portal_client, tokens).get_json()
+    post(portal_client, tokens, "water", f"/api/v1/events/{event['id']}/tasks/water_affairs/actions", action="acknowledge")
+    answer = portal_client.get("/api/v1/events/indicators?period=day", headers=tokens["leader"])
+    assert answer.status_code == 200
+    body = answer.get_json()
+    assert body["period"] == "day" and body["plans"]["flood"]["events"] == 1
+    assert body["departments"]["water_affairs"]["to_acknowledge"] is not None
+    assert portal_client.get("/api/v1/events/indicators?period=day&offset=-1", headers=tokens["leader"]).get_json()["plans"] == {}
+
+
+@pytest.mark.parametrize("query, field", [("period=fortnight", "period"), ("offset=x", "offset")])
+def test_event_indicators_refuse_a_bad_period(portal_client, tokens, query, field):
+    answer = portal_client.get(f"/api/v1/events/indicators?{query}", headers=tokens["leader"])
+    assert answer.status_code == 400 and answer.get_json()["field"] == field
+
+
+def test_event_indicators_need_the_indicators_permission(portal_client, tokens):
+    assert portal_client.get("/api/v1/events/indicators", headers=tokens["operator"]).status_code == 403
