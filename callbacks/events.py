@@ -91,8 +91,8 @@ def refusal_words(error: Exception, lang: str) -> str:
 
 
 def started_text(event, lang: str) -> list:
-    return [f"{t('ev_started', lang)}: ", dcc.Link(event.id, href=f"/event/{event.id}", className="case-link"),
-            f" · {event.title}"]
+    title = ev.title_of(event, current_services().events.plans, lang)
+    return [f"{t('ev_started', lang)}: ", dcc.Link(event.id, href=f"/event/{event.id}", className="case-link"), f" · {title}"]
 
 
 def _pattern_values_of(dependencies, position: int, key: str) -> dict:
@@ -410,7 +410,7 @@ def load_event(event_id, _changed, _n, _refresh, lang, shown):
     if c.task is not None:
         row = next(r for r in ev.task_rows(event, departments, now, lang) if r["department"] == c.task.department)
         my_task = f"{row['name']} · {row['status_name']} · {row['deadline']}"
-    title = f"{t('ev_page_heading', lang)} {event.id} · {event.title}"
+    title = f"{t('ev_page_heading', lang)} {event.id} · {b.title}"
     return ([title, b.status, f"case-stage ev-status status-{event.status}", HIDDEN, SHOWN, banner_parts(b, lang),
              area, layer, linked_parts(counts, alarm_list, case_list, lang),
              task_cards(ev.task_rows(event, departments, now, lang), lang),
@@ -684,7 +684,7 @@ def district_events(_n, district_id, lang, shown_key):
     if key == shown_key:
         return no_update, no_update
     plans = services.events.plans
-    rows = [{"id": e.id, "link_text": f"{ev.headline(e, plans, lang)} · {e.title}", "status": ev.status_name(e.status, lang),
+    rows = [{"id": e.id, "link_text": f"{ev.headline(e, plans, lang)} · {ev.title_of(e, plans, lang)}", "status": ev.status_name(e.status, lang),
              "status_id": e.status, "elapsed": ev.elapsed_text(e, now, lang), "level_id": e.level}
             for e in ev.touching(view.events, district_id or "")]
     return district_event_items(rows, lang), key

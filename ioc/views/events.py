@@ -20,7 +20,7 @@ from ioc.domain.clock import local_text
 from ioc.domain.departments import Department
 from ioc.domain.events import (LIVE_TASK_STATUSES, Event, LogEntry, Task, allowed_event_actions, allowed_task_actions,
                                figures, overdue, task_deadline)
-from ioc.domain.plans import LEVELS, Plan, level_label, level_rank
+from ioc.domain.plans import LEVEL_NUMERALS, LEVELS, Plan, level_label, level_rank
 from ioc.i18n import STRINGS, t
 from ioc.views.cases import actor_name, department_name, fmt_time, role_name
 
@@ -117,6 +117,17 @@ def headline(event: Event, plans: Mapping[str, Plan], lang: str = "zh", short: b
 
 # ---- the events list ----------------------------------------------------------------------------
 
+
+def title_of(event: Event, plans: Mapping[str, Plan], lang: str = "zh") -> str:
+    """The event's title as a person reads it. A title the commander left blank was stored as the
+    plan and level it started at ("防汛Ⅳ级响应"); it is shown for the event's current level, in the
+    page's language ("Flood control response, level II"). A title someone wrote is shown as written."""
+    plan = plans.get(event.plan)
+    if plan is None or event.title not in {f"{plan.name_zh}{LEVEL_NUMERALS[level]}级响应" for level in LEVELS}:
+        return event.title
+    level = event.level if event.level in LEVELS else LEVELS[0]
+    return f"{plan.name_en} response, level {level}" if lang == "en" else f"{plan.name_zh}{LEVEL_NUMERALS[level]}级响应"
+
 def filter_events(events: Iterable[Event], status: str = "", plan: str = "", district: str = "") -> list[Event]:
     """Events matching each filter given (`live`: not closed or cancelled; `district`: the area
     touches it), the most severe live ones first, then the newest."""
@@ -147,7 +158,7 @@ def event_rows(events: Iterable[Event], plans: Mapping[str, Plan], district_name
         done, counted = task_counts(e)
         rows.append({
             "id": e.id, "link": event_link(e.id), "plan": plan_name(plans, e.plan, lang), "level": level_text(e.level, lang),
-            "title": e.title, "status": status_name(e.status, lang), "status_id": e.status,
+            "title": title_of(e, plans, lang), "status": status_name(e.status, lang), "status_id": e.status,
             "districts": districts_text(e, district_names, lang), "commander": e.commander_label or e.commander,
             "started": fmt_time(e.started_at), "elapsed": elapsed_text(e, now_ms, lang), "tasks": f"{done}/{counted}",
             "overdue": len(overdue_tasks(e, now_ms)),
@@ -183,7 +194,7 @@ def banner(event: Event, plans: Mapping[str, Plan], district_names: Mapping[str,
            lang: str = "zh", people: Mapping[str, str] | None = None, short: bool = False) -> Banner:
     """The event's banner; `short`: the level without its name (the wall)."""
     commander = (people or {}).get(event.commander) or event.commander_label or event.commander
-    return Banner(headline(event, plans, lang, short), event.title, status_name(event.status, lang), event.status,
+    return Banner(headline(event, plans, lang, short), title_of(event, plans, lang), status_name(event.status, lang), event.status,
                   t("ev_elapsed", lang).format(text=elapsed_text(event, now_ms, lang)), commander,
                   local_text(event.started_at, "%m-%d %H:%M"), districts_text(event, district_names, lang), event.level)
 
@@ -532,7 +543,7 @@ def wall_choice(events: list[Event], picked: str | None, now_ms: int, rotate_s: 
 def wall_tabs(events: list[Event], shown: str, plans: Mapping[str, Plan], lang: str = "zh") -> list[dict]:
     """One tab per live event: its plan and level in short, whether it is the one shown."""
     return [{"id": e.id, "label": f"{plan_name(plans, e.plan, lang)} {short_level(e.level, lang)}",
-             "title": e.title, "shown": e.id == shown, "level": e.level} for e in events]
+             "title": title_of(e, plans, lang), "shown": e.id == shown, "level": e.level} for e in events]
 
 
 # ---- a department's notices -------------------------------------------------------------------
@@ -550,7 +561,7 @@ def notices(events: Iterable[Event], principal: Principal | None, plans: Mapping
         task = e.task(department)
         if task is not None and task.status == "issued":
             out.append({"kind": "task", "event": e.id, "version": task.version, "id": f"{e.id}|task",
-                        "text": t("ev_notice_task", lang).format(title=e.title, plan=plan_name(plans, e.plan, lang),
+                        "text": t("ev_notice_task", lang).format(title=title_of(e, plans, lang), plan=plan_name(plans, e.plan, lang),
                                                                  level=level_text(e.level, lang),
                                                                  role=task_role_name(task.role, lang))})
         for i in e.pending_instructions(department):
@@ -569,7 +580,7 @@ def my_tasks(events: Iterable[Event], department: str, departments: Mapping[str,
         if task is None or not e.is_open:
             continue
         row = next(r for r in task_rows(e, departments, now_ms, lang) if r["department"] == department)
-        out.append({**row, "event": e.id, "title": e.title, "headline": headline(e, plans, lang), "level": e.level,
+        out.append({**row, "event": e.id, "title": title_of(e, plans, lang), "headline": headline(e, plans, lang), "level": e.level,
                     "actions": list(allowed_task_actions(e, department, principal)) if principal is not None else [],
                     "instructions": [{"id": i.id, "text": i.text} for i in e.pending_instructions(department)]})
     out.sort(key=lambda r: not r["live"])

@@ -328,3 +328,13 @@ def test_an_added_task_is_worded_with_the_request_it_answers():
                         note="泵车")
     event = add_task(event, "transport", "调 2 台泵车", DISPATCHER, NOW, support_for="water_affairs")
     assert ev.log_rows(event, PLANS, DEPARTMENTS, DISTRICTS, "zh")[0]["what"] == "增派市交通运输局：调 2 台泵车（响应市水务局的支援请求）"
+
+
+
+def test_a_title_left_blank_follows_the_events_level_and_the_pages_language():
+    event = start_event(event_id="EV-20260708-009", plan=PLANS["flood"], level="IV", title="", area=Area("district", district="yangshe"),
+                        district="yangshe", districts=("yangshe",), commander=DISPATCHER, now_ms=NOW)
+    raised = change_level(event, PLANS["flood"], "II", "水位超保证", DISPATCHER, NOW + M)
+    assert ev.title_of(raised, PLANS, "zh") == "防汛Ⅱ级响应"
+    assert ev.title_of(raised, PLANS, "en") == "Flood control response, level II"
+    assert ev.title_of(flood(), PLANS, "en") == "杨舍城区内涝"  # a title someone wrote is shown as written
