@@ -44,6 +44,7 @@ REVISION = keys.EVENTS_REVISION
 CHANGED = keys.EVENTS_CHANGED
 PROPOSALS = keys.EVENTS_PROPOSALS
 DISMISSED = keys.EVENTS_DISMISSED
+WATCH = keys.EVENTS_WATCH
 ENDED = ("closed", "cancelled")  # statuses that leave the active index
 
 
@@ -220,6 +221,18 @@ class EventStore:
         """Forget dismissals (their conditions are over: the same evidence may be proposed again)."""
         ids = list(proposal_ids)
         return int(self.redis.hdel(DISMISSED, *ids)) if ids else 0
+
+    # ---- the trigger watch's clocks ------------------------------------------------------------
+
+    def watch_state(self) -> dict:
+        """The trigger watch's clocks as last saved (`TriggerWatch.to_dict`), {} when none."""
+        raw = self.redis.get(WATCH)
+        return orjson.loads(raw) if raw else {}
+
+    def put_watch_state(self, state: dict) -> None:
+        """Save the trigger watch's clocks, so a restarted case worker keeps counting the minutes
+        a "sustained for N minutes" trigger has been met."""
+        self.redis.set(WATCH, orjson.dumps(state))
 
 
 def audit_fields(actor: str, role: str, action: str, event_id: str, detail: dict, ip: str = "", at_ms: int | None = None) -> dict:

@@ -57,6 +57,7 @@ EVENTS_REVISION = f"{EVENTS}:rev"  # counter bumped by every event change and pr
 EVENTS_CHANGED = f"{EVENTS}:changed"  # sorted set: event id -> revision of its last change
 EVENTS_PROPOSALS = f"{EVENTS}:proposals"  # hash: proposal id `<plan>:<level>` -> current proposal JSON (the trigger scan's)
 EVENTS_DISMISSED = f"{EVENTS}:dismissed"  # hash: proposal id -> dismissal JSON {summary, by, reason, at}
+EVENTS_WATCH = f"{EVENTS}:watch"  # string: the trigger watch's clocks (since when each device meets each trigger), JSON
 
 # Names before the control plane moved under `{core}` (IOC 0.x on a single Redis): old name or
 # prefix -> new one. `ioc.adapters.redis_client.migrate_legacy_keys` renames what it finds.
@@ -191,7 +192,7 @@ FAMILIES: tuple[Family, ...] = (
     Family("cases", (CASES_DATA, CASES_VERSION, CASES_REPORTS, CASES_DEVICES, CASES_OPEN, CASES_SEQ, CASES_OUTBOX,
                      CASES_REVISION, CASES_CHANGED, CASES_EPOCH, case_timeline, case_geo), "ioc.adapters.case_store"),
     Family("events", (EVENTS_DATA, EVENTS_VERSION, EVENTS_ACTIVE, EVENTS_SEQ, EVENTS_OUTBOX, EVENTS_REVISION, EVENTS_CHANGED,
-                      EVENTS_PROPOSALS, EVENTS_DISMISSED), "ioc.adapters.event_store"),
+                      EVENTS_PROPOSALS, EVENTS_DISMISSED, EVENTS_WATCH), "ioc.adapters.event_store"),
     Family("audit", (AUDIT,), "ioc.adapters.audit_log", also=(
         ("ioc.adapters.alarm_store", "the acknowledge and clear scripts append the action's audit entry in the same "
                                      "step (fields from audit_log.entry_fields)"),

@@ -38,7 +38,8 @@ retried with back-off, never fatal):
   through the event service (a repeat of a step already taken is acknowledged, a refusal
   dead-lettered as `update_refused`); every IOC_EVENTS_SCAN_S seconds the plans' triggers are
   evaluated on the latest values of the watched kinds (`ioc.domain.event_triggers.TriggerWatch`,
-  its clocks kept in memory: a restart starts the `minutes` of sustained triggers afresh) and
+  its clocks saved in `ioc:{core}:events:watch` after each scan, so a restarted worker keeps
+  counting the `minutes` of sustained triggers) and
   the proposals a person should see are stored (`ioc:{core}:events:proposals`).
 * a heartbeat in `ioc:workers` (`cases-<host>-<pid>`, `"role": "cases"`).
 
@@ -150,7 +151,7 @@ class CaseWorker:
         self.service = CaseService.from_settings(redis_client, city, settings)  # the worker's one case service
         self.store = self.service.store
         self.events = EventService.from_settings(redis_client, city, settings)  # and its one event service
-        self.watch = TriggerWatch(self.events.plans)  # since when each device meets each trigger (kept in memory)
+        self.watch: TriggerWatch | None = None  # since when each device meets each trigger (saved in Redis after each scan)
         self.registry = CityCache(lambda: redis_client, settings.redis_shards)  # the device registry, read as it moves
         self.alarms = AlarmStore(redis_client)
         self.snapshot = SnapshotStore(redis_client, settings.redis_shards)
@@ -531,16 +532,21 @@ class CaseWorker:
 
     # ---- proposals: the plans' triggers on live data ------------------------------------------
 
+    def _watch(self) -> TriggerWatch:
+        if self.watch is None:
+            self.watch = TriggerWatch.from_dict(self.events.plans, self.events.store.watch_state())
+        return self.watch
+
     def readings(self) -> list[Reading]:
         """The latest value of every watched attribute of every online device of the watched kinds
         (the registry is read again only when it moved; one HMGET per shard and attribute)."""
         fleet = self.registry.refresh_registry(self.redis)
         by_kind = fleet.derived.get("trigger_kinds")
         if by_kind is None:
-            kinds = {kind for kind, _attribute in self.watch.watched}
+            kinds = {kind for kind, _attribute in self._watch().watched}
             by_kind = fleet.derived["trigger_kinds"] = {k: [d for d in fleet.devices if d.kind == k] for k in kinds}
         out = []
-        for kind, attribute in sorted(self.watch.watched):
+        for kind, attribute in sorted(self._watch().watched):
             devices = [d for d in by_kind.get(kind, ()) if d.online]
             values = self.snapshot.latest_values([d.id for d in devices], attribute)
             out.extend(Reading(d.id, d.name, kind, d.district, attribute, values[d.id]) for d in devices if d.id in values)
@@ -552,7 +558,9 @@ class CaseWorker:
         higher, not again for evidence no worse than a dismissed one); dismissals whose plan's
         triggers are no longer met lapse. Returns the number of current proposals."""
         now = int(now_ms if now_ms is not None else _now_ms())
-        raw = self.watch.observe(self.readings(), now)
+        watch = self._watch()  # first: the clocks a previous worker saved (a restart does not start them afresh)
+        raw = watch.observe(self.readings(), now)
+        self.events.store.put_watch_state(watch.to_dict())
         dismissed = self.events.store.dismissals()
         lapsed = lapsed_dismissals(raw, dismissed)
         if lapsed:

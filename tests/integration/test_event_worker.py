@@ -229,6 +229,19 @@ def test_a_dismissal_lapses_once_the_water_is_back_below_the_warning(ingest, sca
     assert scanner.scan_triggers() == 1  # a new episode is proposed afresh
 
 
+def test_a_restarted_worker_keeps_counting_the_minutes_a_sustained_trigger_has_been_met(ingest, case_settings, city, redis_client,
+                                                                                      publisher, events):
+    before = counter(redis_client, "messages:accepted")
+    birth(publisher, "water_quality", "wq-yangshe", city.district("yangshe").seat, "杨舍 排口 1")
+    send(publisher, "water_quality", "wq-yangshe", cod=160.0, pH=7.0)
+    wait_for(lambda: counter(redis_client, "messages:accepted") >= before + 2, message="the outfall's reading")
+    now = int(time.time() * 1000)
+    CaseWorker(case_settings, redis_client, city).scan_triggers(now)  # COD over 100: the 3 minutes start
+    restarted = CaseWorker(case_settings, redis_client, city)
+    assert restarted.scan_triggers(now + 4 * 60_000) == 1
+    assert events.proposals()[0].plan == "water_pollution"
+
+
 def test_the_running_worker_scans_the_triggers_by_itself(ingest, case_settings, city, redis_client, publisher, start_cases,
                                                        events):
     gauges(publisher, redis_client, city, {"yangshe": 4.6})  # over 4.50 anywhere: level III
