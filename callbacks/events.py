@@ -24,6 +24,7 @@ from __future__ import annotations
 import threading
 import time
 import weakref
+from urllib.parse import parse_qs
 
 from dash import ALL, Input, Output, State, ctx, dcc, html, no_update
 
@@ -121,6 +122,17 @@ def events_setup(_page, lang):
     options = ev.plan_options(plans, lang)
     shown = SHOWN if allowed(current_principal(), "event:command") else HIDDEN_LAID_OUT
     return shown, options, next(iter(plans), None), options
+
+
+def start_from_link(_page, search, lang):
+    """`/events?case=<id>` or `/events?alarm=<id>` (the case page's and the alarm's way here): the
+    start form set to start from that case or alarm, its place already taken as the area."""
+    query = parse_qs((search or "").lstrip("?"))
+    case_id, alarm_id = (query.get("case") or [""])[0].strip(), (query.get("alarm") or [""])[0].strip()
+    if not (case_id or alarm_id) or not allowed(current_principal(), "event:command"):
+        return no_update, no_update, no_update, no_update
+    kind = "case" if case_id else "alarm"
+    return kind, alarm_id, case_id, prefill(None, kind, alarm_id, case_id, lang)
 
 
 def start_levels(plan_id, lang):
@@ -707,6 +719,10 @@ def register(app, services) -> None:
                      Output("ev-start-form", "style"), Output("ev-start-plan", "options"), Output("ev-start-plan", "value"),
                      Output("ev-filter-plan", "options"),
                      Input("events-page", "id"), State("lang", "data"))(events_setup)
+    secured_callback(app, "view:events", Output("ev-start-area-kind", "value"), Output("ev-start-alarm", "value"),
+                     Output("ev-start-case", "value"), Output("ev-start-prefilled", "data", allow_duplicate=True),
+                     Input("events-page", "id"), State("url", "search"), State("lang", "data"),
+                     prevent_initial_call="initial_duplicate")(start_from_link)
     secured_callback(app, "view:events", Output("ev-start-level", "options"), Output("ev-start-level", "value"),
                      Input("ev-start-plan", "value"), State("lang", "data"))(start_levels)
     secured_callback(app, "view:events", Output("ev-start-district-row", "style"), Output("ev-start-source-row", "style"),

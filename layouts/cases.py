@@ -5,6 +5,8 @@ Layouts only: the callbacks (callbacks/cases.py) fill them from the case store."
 
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
 import dash_leaflet as dl
 from dash import dcc, html
 
@@ -91,7 +93,12 @@ def small_map(city: CityMap, map_id: str, tile_url: str, children: list, zoom: f
 
 # ---- the dispatch console ---------------------------------------------------------------------
 
-def console_page(city: CityMap, lang: str, tile_url: str = "") -> html.Div:
+def start_event_link(href: str, lang: str, can_command: bool) -> dcc.Link | None:
+    """For a commander: the way to a linked event (大联动) started from this page's subject."""
+    return dcc.Link(t("ev_start_open", lang), href=href, className="btn ev-start-link") if can_command else None
+
+
+def console_page(city: CityMap, lang: str, tile_url: str = "", can_command: bool = False) -> html.Div:
     cards = [count_card("case-stage-all", t("case_all", lang))]
     cards += [count_card(f"case-stage-{s}", stage_name(s, lang)) for s in OPEN_STAGES]
     cards.append(count_card("case-overdue", t("case_overdue_total", lang), clickable=False))
@@ -143,7 +150,8 @@ def console_page(city: CityMap, lang: str, tile_url: str = "") -> html.Div:
     )
     return html.Div(
         [
-            html.H2(t("case_console_heading", lang)),
+            html.Div([html.H2(t("case_console_heading", lang)), start_event_link("/events", lang, can_command)],
+                     className="case-heading-row"),
             html.P(t("case_console_note", lang), className="note"),
             html.Div(cards, className="kpi-row case-cards"),
             dcc.Store(id="case-stage-filter", data=""),
@@ -158,7 +166,7 @@ def console_page(city: CityMap, lang: str, tile_url: str = "") -> html.Div:
 
 # ---- one case ---------------------------------------------------------------------------------
 
-def case_page(city: CityMap, case_id: str, lang: str, tile_url: str = "") -> html.Div:
+def case_page(city: CityMap, case_id: str, lang: str, tile_url: str = "", can_command: bool = False) -> html.Div:
     departments = department_options(all_departments(city), lang)
     buttons = [html.Button(transition.en if lang == "en" else transition.zh, id=f"case-act-{action}", n_clicks=0,
                            className="btn danger" if action in DANGER_ACTIONS else "btn", style=HIDDEN)
@@ -179,6 +187,7 @@ def case_page(city: CityMap, case_id: str, lang: str, tile_url: str = "") -> htm
                      id="case-note-row", className="case-field", style=HIDDEN),
             html.Div(buttons, className="form-row case-buttons"),
             html.Div(id="case-message", className="message"),
+            start_event_link(f"/events?{urlencode({'case': case_id})}", lang, can_command),
         ],
         className="case-actions",
     )

@@ -109,6 +109,29 @@ def test_a_cases_place_fills_in_the_area_and_links_the_case(signed_in, portal_ap
     assert started.cases == (case.id,) and started.area.kind == "circle"
 
 
+def test_the_case_pages_link_opens_the_start_form_on_that_case(signed_in, portal_app):
+    services = services_of(portal_app)
+    case, _ = services.cases.report(class_code="10101", lat=31.872, lon=120.556, source="hotline", actor="hotline")
+    with signed_in("dispatcher", triggered="events-page.id"):
+        kind, alarm_id, case_id, prefilled = cb.start_from_link("events-page", f"?case={case.id}", "zh")
+    assert (kind, alarm_id, case_id) == ("case", "", case.id)
+    assert prefilled["area"] == {"type": "circle", "center": [120.556, 31.872], "radius_m": 1000}
+
+
+@pytest.mark.parametrize("role, search", [("dispatcher", ""), ("operator", "?case=ZJG-20260101-000001")])
+def test_the_events_page_without_a_case_or_for_a_reader_sets_nothing(signed_in, role, search):
+    with signed_in(role, triggered="events-page.id"):
+        assert cb.start_from_link("events-page", search, "zh") == (no_update,) * 4
+
+
+def test_a_commander_finds_the_way_to_start_an_event_on_the_console_and_the_case_page(portal_app):
+    from layouts.cases import case_page, console_page
+    city = services_of(portal_app).city
+    assert "/events?case=ZJG-20260101-000001" in str(case_page(city, "ZJG-20260101-000001", "zh", can_command=True))
+    assert "/events?case=" not in str(case_page(city, "ZJG-20260101-000001", "zh", can_command=False))
+    assert "'/events'" in str(console_page(city, "zh", can_command=True))
+
+
 def test_an_unknown_alarm_fills_in_nothing_and_says_so(signed_in):
     with signed_in("dispatcher", triggered="ev-start-prefill.n_clicks"):
         prefilled = cb.prefill(1, "alarm", "no-such|alarm", "", "zh")
