@@ -32,7 +32,7 @@ from ioc.adapters.event_index import event_index
 from ioc.casework.service import CASE_REFUSALS
 from ioc.domain.access import SIGNED_IN, allowed
 from ioc.domain.departments import all_departments
-from ioc.domain.event_area import area_geojson, area_geometry, device_points, linked_with
+from ioc.domain.event_area import area_geojson, linked_with
 from ioc.domain.events import EVENT_ACTIONS, TASK_ACTIONS, Area, EventError, visible_to
 from ioc.events.service import EVENT_REFUSALS, LINK_RADIUS_M, refusal
 from ioc.i18n import resolve_lang, t
@@ -297,15 +297,15 @@ LOAD_OUTPUTS = (
 
 
 class _Made:
-    """What the event views make once and share: the device positions per registry version, an
-    area's geometry and GeoJSON per event (an area never changes), the wall's parts per event
-    version and minute, what an area links per minute. Small and bounded; one per event service."""
+    """What the event views make once and share: an area's GeoJSON per event (an area never
+    changes), the wall's parts per event version and minute, what an area links per minute (the
+    device positions and the devices inside an area are kept by the event service). Small and
+    bounded; one per event service."""
 
     LIMIT = 256
 
     def __init__(self):
         self.lock = threading.Lock()
-        self.points: tuple = ("", None)  # (registry version, DevicePoints)
         self.values: dict = {}
 
     def get(self, key, make):
@@ -319,14 +319,6 @@ class _Made:
             self.values[key] = value
         return value
 
-    def device_points(self, snapshot):
-        with self.lock:
-            version, points = self.points
-        if points is None or version != snapshot.registry_version or not snapshot.registry_version:
-            points = device_points(snapshot.devices)
-            with self.lock:
-                self.points = (snapshot.registry_version, points)
-        return points
 
 
 _MADE: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
@@ -352,9 +344,9 @@ def _linked_now(event, services, lang: str):
     """What the event's area holds now (devices, active alarms, open cases) and the explicitly
     linked alarms and cases: counts, words for the lists and the map layer."""
     snapshot = services.city_cache.snapshot()
-    cache = made(services)
-    geometry = cache.get(("geometry", event.id), lambda: area_geometry(event.area, services.city))
-    found = linked_with(event.area, geometry, cache.device_points(snapshot), snapshot.alarms, snapshot.cases)
+    service = services.events  # keeps the registry's positions, the area's geometry and the devices inside
+    found = linked_with(event.area, service.area_geometry(event.area), service.device_points(snapshot), snapshot.alarms,
+                        snapshot.cases, devices=False)
     inside_alarms = {a.get("id") for a in found.alarms}
     inside_cases = {c.id for c in found.cases}
     alarms = list(found.alarms) + [a for a in snapshot.alarms if a.get("id") in event.alarms and a.get("id") not in inside_alarms]
@@ -365,7 +357,7 @@ def _linked_now(event, services, lang: str):
     shown_alarms, shown_cases = alarms[:LINKED_POINTS_MAX], cases[:LINKED_POINTS_MAX]
     alarm_words = {a.get("id"): alarm_words_for(a, names, services.city, lang).text(with_district=False) for a in shown_alarms}
     case_words = {c.id: class_name(c.class_code, lang) for c in shown_cases}
-    counts = {"devices": len(found.devices), "alarms": len(alarms), "cases": len(cases)}
+    counts = {"devices": len(service.devices_in(event.area, snapshot)), "alarms": len(alarms), "cases": len(cases)}
     layer = ev.linked_geojson(shown_alarms, shown_cases, positions, alarm_words, case_words)
     return counts, [(a.get("id"), alarm_words[a.get("id")]) for a in shown_alarms][:30], \
         [(c.id, case_words[c.id]) for c in shown_cases][:30], layer

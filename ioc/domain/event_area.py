@@ -403,10 +403,17 @@ def _by_place(items: list, lon: list[float], lat: list[float], area: Area, geome
     return out
 
 
-def linked_with(area: Area, geometry, points: DevicePoints, alarms: Iterable[dict], cases: Iterable) -> Linked:
-    """`linked` with the area's geometry and the device arrays already at hand."""
+def devices_inside(geometry, points: DevicePoints) -> tuple:
+    """The device rows of `points` inside the area's geometry (or on its edge)."""
     mask = _inside_xy(geometry, points.lon, points.lat)
-    devices = tuple(points.devices[i] for i in np.flatnonzero(mask))
+    return tuple(points.devices[i] for i in np.flatnonzero(mask))
+
+
+def linked_with(area: Area, geometry, points: DevicePoints, alarms: Iterable[dict], cases: Iterable,
+                devices: bool = True) -> Linked:
+    """`linked` with the area's geometry and the device arrays already at hand (`devices=False`:
+    the alarms and cases alone, the devices left empty — a caller keeping them per registry)."""
+    inside_devices = devices_inside(geometry, points) if devices else ()
     alarm_list = list(alarms)
     a_lon, a_lat = [], []
     index = points.index if alarm_list else {}
@@ -421,7 +428,7 @@ def linked_with(area: Area, geometry, points: DevicePoints, alarms: Iterable[dic
     case_list = [c for c in cases if _case_open(c)]
     c_lon = [_coordinate(_get(c, "lon")) for c in case_list]
     c_lat = [_coordinate(_get(c, "lat")) for c in case_list]
-    return Linked(devices=devices,
+    return Linked(devices=inside_devices,
                   alarms=tuple(_by_place(alarm_list, a_lon, a_lat, area, geometry)),
                   cases=tuple(_by_place(case_list, c_lon, c_lat, area, geometry)))
 

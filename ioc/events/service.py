@@ -28,7 +28,9 @@ from __future__ import annotations
 import functools
 import math
 import random
+import threading
 import time
+from collections import Counter, OrderedDict
 
 from ioc.adapters import counters
 from ioc.adapters.alarm_store import AlarmNotFound, AlarmStore
@@ -41,7 +43,8 @@ from ioc.casework.service import refusal as case_refusal
 from ioc.domain import events as ev
 from ioc.domain.access import Principal, allowed
 from ioc.domain.departments import department_ids
-from ioc.domain.event_area import area_centre, area_district, area_districts, area_from_input, area_geojson, linked
+from ioc.domain.event_area import (DevicePoints, area_centre, area_district, area_districts, area_from_input, area_geojson,
+                                   area_geometry, devices_inside, linked_with)
 from ioc.domain.event_triggers import Proposal
 from ioc.domain.events import Event, EventError, EventPermissionError
 from ioc.domain.geo import CityMap
@@ -59,6 +62,8 @@ ID_MAX = 64
 LINK_RADIUS_M = 1000  # the area of an event started from an alarm or a case: a circle this wide around it
 EVIDENCE_MARGIN_M = 1000  # the area of an event started from a proposal covers its evidence with this margin
 AREA_RADIUS_MAX_M = 30_000
+LINKED_DEVICE_IDS = 200  # device ids `GET /api/v1/events/<id>` lists at most (`?devices=all`: every one)
+LINKED_KEPT = 256  # areas whose linked devices the service keeps per registry (and per snapshot for alarms, cases)
 LIVE = ("issued", "acknowledged", "on_site", "working")  # task statuses that still have work to do
 ENDED = ("closed", "cancelled")
 
@@ -215,6 +220,11 @@ class EventService:
         self.cases = cases or CaseStore(store.redis)
         self.snapshot = snapshot or SnapshotStore(store.redis, 8)
         self._active: tuple[int, tuple[Event, ...]] | None = None  # (revision, the active events then)
+        self._lock = threading.Lock()
+        self._points: tuple = ("", None)  # (registry places version, DevicePoints)
+        self._geometry: OrderedDict = OrderedDict()  # Area -> its shapely geometry (an area never changes)
+        self._inside: OrderedDict = OrderedDict()  # (Area, places version) -> device rows inside
+        self._near: tuple = (None, {})  # (snapshot, {Area: (alarm ids, case ids)}): per shared snapshot
 
     @classmethod
     def from_settings(cls, redis_client, city: CityMap, settings) -> "EventService":
@@ -282,18 +292,93 @@ class EventService:
         found.sort(key=lambda p: (-LEVELS.index(p.level), p.plan))
         return found
 
-    def detail(self, event: Event, snapshot, now_ms: int | None = None) -> dict:
-        """The event as the API and the event page show it: its stored dict with what lies in its
-        area now (`linked`: devices, active alarms, open cases of `snapshot`, a CitySnapshot),
-        the overdue steps per department and the figures."""
+    def detail(self, event: Event, snapshot, now_ms: int | None = None, all_devices: bool = False) -> dict:
+        """The event as the API shows it: its stored dict with what lies in its area now
+        (`linked`, see `linked_summary`), the overdue steps per department and the figures."""
         now = int(now_ms if now_ms is not None else time.time() * 1000)
-        found = linked(event.area, self.city, snapshot.devices, snapshot.alarms, snapshot.cases)
         return {
             **event.to_dict(),
-            "linked": found.to_dict(),
+            "linked": self.linked_summary(event, snapshot, all_devices),
             "overdue": {t.department: list(ev.overdue(t, now)) for t in event.tasks if ev.overdue(t, now)},
             "figures": ev.figures(event, now).to_dict(),
         }
+
+    # ---- what an area links (kept: the registry's positions and an area change seldom) -----------
+
+    def device_points(self, snapshot) -> DevicePoints:
+        """The registry's positions as arrays, made once per places version of the registry
+        (`FleetIndex.places_version`: online states moving do not make them again)."""
+        fleet = snapshot.fleet
+        version = getattr(fleet, "places_version", "")
+        with self._lock:
+            held_version, held = self._points
+        if held is not None and version and held_version == version:
+            return held
+        points = DevicePoints(snapshot.devices)
+        if version:
+            with self._lock:
+                self._points = (version, points)
+        return points
+
+    def area_geometry(self, area):
+        """The shapely geometry of an area (kept: an event's area never changes)."""
+        with self._lock:
+            found = self._geometry.get(area)
+        if found is None:
+            found = area_geometry(area, self.city)
+            with self._lock:
+                self._geometry[area] = found
+                while len(self._geometry) > LINKED_KEPT:
+                    self._geometry.popitem(last=False)
+        return found
+
+    def devices_in(self, area, snapshot) -> tuple:
+        """The registered devices inside the area, kept per (area, places version of the registry)."""
+        version = getattr(snapshot.fleet, "places_version", "")
+        key = (area, version)
+        with self._lock:
+            found = self._inside.get(key) if version else None
+        if found is not None:
+            return found
+        found = devices_inside(self.area_geometry(area), self.device_points(snapshot))
+        if version:
+            with self._lock:
+                self._inside[key] = found
+                while len(self._inside) > LINKED_KEPT:
+                    self._inside.popitem(last=False)
+        return found
+
+    def alarms_and_cases_in(self, area, snapshot) -> tuple[list, list]:
+        """(alarm ids, case ids): the snapshot's active alarms and open cases inside the area, made
+        once per area while `snapshot` is the shared one."""
+        with self._lock:
+            held, made = self._near
+            if held is not snapshot:
+                made = {}
+                self._near = (snapshot, made)
+            found = made.get(area)
+        if found is None:
+            near = linked_with(area, self.area_geometry(area), self.device_points(snapshot), snapshot.alarms, snapshot.cases,
+                               devices=False)
+            found = ([a.get("id") for a in near.alarms], [getattr(c, "id", None) if not isinstance(c, dict) else c.get("id")
+                                                          for c in near.cases])
+            with self._lock:
+                if len(made) < LINKED_KEPT:
+                    made[area] = found
+        return found
+
+    def linked_summary(self, event: Event, snapshot, all_devices: bool = False) -> dict:
+        """What lies in the event's area now (`snapshot`, a CitySnapshot): `devices` as a summary
+        {total, by_kind, ids (those with an active alarm first, at most LINKED_DEVICE_IDS unless
+        `all_devices`), truncated}; `alarms` (active) and `cases` (open) as ids."""
+        devices = self.devices_in(event.area, snapshot)
+        alarms, cases = self.alarms_and_cases_in(event.area, snapshot)
+        alarmed = {a.get("device_id") for a in snapshot.alarms}
+        ids = [d.id for d in devices if d.id in alarmed] + [d.id for d in devices if d.id not in alarmed]
+        shown = ids if all_devices else ids[:LINKED_DEVICE_IDS]
+        return {"devices": {"total": len(devices), "by_kind": dict(sorted(Counter(d.kind for d in devices).items())),
+                            "ids": shown, "truncated": len(shown) < len(ids)},
+                "alarms": list(alarms), "cases": list(cases)}
 
     # ---- actions -----------------------------------------------------------------------------
 
