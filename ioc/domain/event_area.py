@@ -275,25 +275,33 @@ def area_district(area: Area, city: CityMap) -> str:
     return min(overlaps, key=lambda pair: (-pair[1], pair[0]))[0]
 
 
-def _rounded(coordinates: Any) -> Any:
+def _rounded(coordinates: Any, decimals: int = 6) -> Any:
     if isinstance(coordinates, (list, tuple)):
         if coordinates and isinstance(coordinates[0], (int, float)):
-            return [round(float(c), 6) for c in coordinates]
-        return [_rounded(c) for c in coordinates]
+            return [round(float(c), decimals) for c in coordinates]
+        return [_rounded(c, decimals) for c in coordinates]
     return coordinates
 
 
-def area_geojson(area: Area, city: CityMap) -> dict:
+MAP_TOLERANCE_DEG = 0.0002  # about 20 m: what a city map cannot tell apart (`area_geojson(simplified=True)`)
+
+
+def area_geojson(area: Area, city: CityMap, simplified: bool = False) -> dict:
     """A GeoJSON Feature of the area for a map layer; properties: kind, district (primary),
-    districts, radius_m and center ([lon, lat]) for a circle, district for a district area."""
-    geometry = mapping(area_geometry(area, city))
+    districts, radius_m and center ([lon, lat]) for a circle, district for a district area.
+    `simplified`: the outline within MAP_TOLERANCE_DEG and coordinates to 5 decimals (about 1 m),
+    what a map of the city draws alike in far fewer bytes."""
+    shape = area_geometry(area, city)
+    if simplified:
+        shape = shape.simplify(MAP_TOLERANCE_DEG, preserve_topology=True)
+    geometry = mapping(shape)
     props: dict[str, Any] = {"kind": area.kind, "district": area_district(area, city),
                              "districts": list(area_districts(area, city))}
     if area.kind == "circle":
         props["radius_m"] = float(area.radius_m)
         props["center"] = [float(area.center[0]), float(area.center[1])]
     return {"type": "Feature",
-            "geometry": {"type": geometry["type"], "coordinates": _rounded(geometry["coordinates"])},
+            "geometry": {"type": geometry["type"], "coordinates": _rounded(geometry["coordinates"], 5 if simplified else 6)},
             "properties": props}
 
 
