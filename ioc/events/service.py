@@ -160,17 +160,37 @@ def covering_circle(points: list[tuple[float, float]], margin_m: float = EVIDENC
 
 # ---- the messages department systems receive ----------------------------------------------------
 
+_AREA_PARTS: OrderedDict = OrderedDict()  # (Area, id(city)) -> (city, geometry GeoJSON, (lon, lat)): an area never changes
+_AREA_PARTS_LOCK = threading.Lock()
+
+
+def _area_parts(area, city: CityMap) -> tuple[dict, tuple[float, float]]:
+    """The area's GeoJSON geometry and centre as the task messages carry them, made once per area
+    (a level change sends a message per department, each with the area)."""
+    key = (area, id(city))
+    with _AREA_PARTS_LOCK:
+        held = _AREA_PARTS.get(key)
+    if held is not None and held[0] is city:
+        return held[1], held[2]
+    geometry, centre = area_geojson(area, city).get("geometry"), area_centre(area, city)
+    with _AREA_PARTS_LOCK:
+        _AREA_PARTS[key] = (city, geometry, centre)
+        while len(_AREA_PARTS) > LINKED_KEPT:
+            _AREA_PARTS.popitem(last=False)
+    return geometry, centre
+
+
 def task_message(event: Event, task, plan: Plan | None, city: CityMap) -> dict:
     """What a department's system receives on `ioc/v1/dispatch/{department}` for an event task
     (issued, reissued, changed or withdrawn: `status` says which)."""
-    lon, lat = area_centre(event.area, city)
+    geometry, (lon, lat) = _area_parts(event.area, city)
     level_zh, level_en = level_label(event.level, "zh"), level_label(event.level, "en")
     return {
         "type": TASK_TYPE, "event_id": event.id, "task_id": task.id, "version": task.version, "event_version": event.version,
         "status": task.status, "plan": event.plan, "plan_zh": plan.name_zh if plan else event.plan,
         "plan_en": plan.name_en if plan else event.plan, "level": event.level, "level_zh": level_zh, "level_en": level_en,
         "role": task.role, "text_zh": task.text_zh, "text_en": task.text_en, "title": event.title, "district": event.district,
-        "area": area_geojson(event.area, city).get("geometry"), "lat": lat, "lon": lon,
+        "area": geometry, "lat": lat, "lon": lon,
         "ack_within_min": task.ack_min, "arrive_within_min": task.arrive_min, "report_every_min": task.report_min,
         "commander": event.commander_label or event.commander, "issued_at": task.issued_at, "ts": event.updated_at,
     }
