@@ -15,8 +15,9 @@ action was not carried out.
 
 The wall's tick stays light: `wall` sends nothing while the event it shows, its version, the
 minute, the proposals and the language are what the screen already shows (`ev-wall-shown`), the
-area's geometry (simplified for the map) only when the event shown changes, the tabs and the
-linked points (at most WALL_LINKED_POINTS) only when they differ from what the screen shows,
+area's geometry (simplified for the map) only when the event shown changes, the tabs, the
+linked points (at most WALL_LINKED_POINTS) and the proposal's words only when they differ from
+what the screen shows,
 and the parts every wall of the process shows alike are made once (`_Made`).
 """
 
@@ -544,16 +545,18 @@ def wall(_n, lang, pick, shown):
     tabs_data = ev.wall_tabs(live, shown_id, services.events.plans, lang)
     picked = bool(pick and event is not None and pick == event.id)
     tabs_digest = digest([tabs_data, picked, lang])
-    # the tabs and the linked points only when they differ from what the screen shows
+    # the tabs, the linked points and the proposal's words only when they differ from what the screen shows
     tabs = no_update if shown.get("tabs") == tabs_digest else wall_tab_buttons(tabs_data, lang, picked)
     if shown.get("linked") == linked_digest and "linked" in shown:
         linked_layer = no_update
+    proposal_digest = digest([_proposal_key(proposal), now // 60_000, lang])
+    proposal_words_out = (no_update if shown.get("proposal") == proposal_digest
+                          else _proposal_parts(services, proposal, lang, now) if proposal else [])
     return ["bigscreen event-mode" if event is not None else "bigscreen", parts.get("banner", []), tabs,
             parts.get("board", []), parts.get("log", []), area, linked_layer,
             "ev-wall-proposal" if proposal else "ev-wall-proposal hidden",
-            _proposal_parts(services, proposal, lang, now) if proposal else [],
-            SHOWN if proposal and can_act else HIDDEN, proposal.id if proposal else "",
-            {"key": key, "id": shown_id, "tabs": tabs_digest, "linked": linked_digest}]
+            proposal_words_out, SHOWN if proposal and can_act else HIDDEN, proposal.id if proposal else "",
+            {"key": key, "id": shown_id, "tabs": tabs_digest, "linked": linked_digest, "proposal": proposal_digest}]
 
 
 def wall_pick(_clicks):
