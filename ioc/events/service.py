@@ -35,6 +35,7 @@ from collections import Counter, OrderedDict
 from ioc.adapters import counters
 from ioc.adapters.alarm_store import AlarmNotFound, AlarmStore
 from ioc.adapters.case_store import CaseStore
+from ioc.adapters.event_index import event_index
 from ioc.adapters.event_store import EventConflict, EventNotFound, EventStore, audit_fields, outbox_message
 from ioc.adapters.geodata_files import load_city_map
 from ioc.adapters.snapshot_store import SnapshotStore
@@ -241,7 +242,7 @@ class EventService:
         self.snapshot = snapshot or SnapshotStore(store.redis, 8)
         self._active: tuple[int, tuple[Event, ...]] | None = None  # (revision, the active events then)
         self._lock = threading.Lock()
-        self._points: tuple = ("", None)  # (registry places version, DevicePoints)
+        self._points: tuple = ("", None, 0)  # (registry places version, DevicePoints, positions generation)
         self._geometry: OrderedDict = OrderedDict()  # Area -> its shapely geometry (an area never changes)
         self._inside: OrderedDict = OrderedDict()  # (Area, places version) -> device rows inside
         self._near: tuple = (None, {})  # (snapshot, {Area: (alarm ids, case ids)}): per shared snapshot
@@ -268,9 +269,11 @@ class EventService:
 
     def events_for(self, principal: Principal | None, *, status: str = "", plan: str = "", district: str = "",
                    active_only: bool = False) -> list[Event]:
-        """The events `principal` may see that match every filter given, newest start first."""
-        return [e for e in self.store.list(status=status, plan=plan, district=district, active_only=active_only)
-                if ev.visible_to(e, principal)]
+        """The events `principal` may see that match every filter given, newest start first (from
+        the process's `EventIndex`: one GET while no event changed)."""
+        return [e for e in event_index(self, self.store).view().events
+                if (not active_only or e.is_open) and (not status or e.status == status) and (not plan or e.plan == plan)
+                and (not district or district == e.district or district in e.districts) and ev.visible_to(e, principal)]
 
     def active_events(self) -> list[Event]:
         """Every event neither closed nor cancelled (the wall, the trigger scan), oldest start first.
@@ -328,17 +331,31 @@ class EventService:
     def device_points(self, snapshot) -> DevicePoints:
         """The registry's positions as arrays, made once per places version of the registry
         (`FleetIndex.places_version`: online states moving do not make them again)."""
-        fleet = snapshot.fleet
-        version = getattr(fleet, "places_version", "")
+        return self._device_points(snapshot)[0]
+
+    def _device_points(self, snapshot) -> tuple[DevicePoints, int]:
+        """(DevicePoints, generation): the generation moves only when a device's id, kind or place
+        differs — a registry rewritten with the same places (a status message restating where a
+        device is) keeps the arrays and what was found inside areas."""
+        version = getattr(snapshot.fleet, "places_version", "")
         with self._lock:
-            held_version, held = self._points
+            held_version, held, generation = self._points
         if held is not None and version and held_version == version:
-            return held
-        points = DevicePoints(snapshot.devices)
-        if version:
+            return held, generation
+        devices = snapshot.devices
+        if held is not None and version and len(held.devices) == len(devices) and all(
+                a is b or (a.id == b.id and a.kind == b.kind and a.lon == b.lon and a.lat == b.lat)
+                for a, b in zip(held.devices, devices)):
             with self._lock:
-                self._points = (version, points)
-        return points
+                self._points = (version, held, generation)
+            return held, generation
+        points = DevicePoints(devices)
+        if not version:
+            return points, -1
+        with self._lock:
+            generation = self._points[2] + 1
+            self._points = (version, points, generation)
+        return points, generation
 
     def area_geometry(self, area):
         """The shapely geometry of an area (kept: an event's area never changes)."""
@@ -353,15 +370,15 @@ class EventService:
         return found
 
     def devices_in(self, area, snapshot) -> tuple:
-        """The registered devices inside the area, kept per (area, places version of the registry)."""
-        version = getattr(snapshot.fleet, "places_version", "")
-        key = (area, version)
+        """The registered devices inside the area, kept per (area, the registry's places)."""
+        points, generation = self._device_points(snapshot)
+        key = (area, generation)
         with self._lock:
-            found = self._inside.get(key) if version else None
+            found = self._inside.get(key) if generation >= 0 else None
         if found is not None:
             return found
-        found = devices_inside(self.area_geometry(area), self.device_points(snapshot))
-        if version:
+        found = devices_inside(self.area_geometry(area), points)
+        if generation >= 0:
             with self._lock:
                 self._inside[key] = found
                 while len(self._inside) > LINKED_KEPT:
