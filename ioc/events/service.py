@@ -56,8 +56,9 @@ from .messages import INSTRUCTION_TYPE, TASK_TYPE
 # every refusal of the service: what each entry catches and hands to `refusal`
 EVENT_REFUSALS = (EventNotFound, EventConflict, EventError, EventPermissionError)
 
-CAS_ATTEMPTS = 5  # a change is read, checked and applied again this often when others wrote in between
-CAS_PAUSE_S = 0.002  # up to this long (doubling with each attempt, at random) before trying again
+CAS_ATTEMPTS = 12  # a change is read, checked and applied again this often when others wrote in between
+CAS_PAUSE_S = 0.002  # up to this long (doubling with each attempt, at random) before trying again …
+CAS_PAUSE_MAX_S = 0.02  # … but never longer (eight departments acting at once on a fast store: many short rounds)
 TITLE_MAX, TEXT_MAX, SUMMARY_MAX = ev.TITLE_MAX, ev.NOTE_MAX, ev.SUMMARY_MAX  # the domain's limits, checked first here
 ID_MAX = 64
 LINK_RADIUS_M = 1000  # the area of an event started from an alarm or a case: a circle this wide around it
@@ -645,7 +646,7 @@ class EventService:
             except EventConflict:
                 if attempt == CAS_ATTEMPTS - 1:
                     raise
-                time.sleep(random.uniform(0, CAS_PAUSE_S * 2 ** attempt))  # others acting at once: out of step
+                time.sleep(random.uniform(0, min(CAS_PAUSE_S * 2 ** attempt, CAS_PAUSE_MAX_S)))  # others acting at once: out of step
         raise AssertionError("unreachable")
 
     def _plan_of(self, event: Event) -> Plan:
