@@ -15,6 +15,7 @@ import weakref
 from dash import ALL, Input, Output, State, ctx, html, no_update
 
 from ioc.adapters.alarm_store import AlarmNotFound
+from ioc.adapters.event_index import event_index
 from ioc.domain.access import allowed
 from ioc.domain.alarm_handling import AlarmActionError
 from ioc.domain.rules import RULES_BY_ID
@@ -27,13 +28,19 @@ from ioc.web.auth import client_ip, current_principal
 from ioc.web.dash_guard import secured_callback
 from ioc.web.outage import notice_in
 from ioc.web.people import display_names
-from ioc.web.prejson import serialized
+from ioc.web.prejson import serialized_with_digest
 from ioc.web.services import current_services
 
 from layouts.bigscreen import LEFT, RIGHT, alarm_rows, empty_row, legend_items
 
 KEYS = LEFT + RIGHT
 TICKER_ROWS = 8
+TICKER_PART = 3  # the ticker's place among the big parts of `frame` (districts, alarms, grid, ticker, legend, board)
+
+
+def events_live(services) -> bool:
+    """Whether linked events are live (the wall is in its event mode): one GET while nothing changed."""
+    return bool(event_index(services.events, services.events.store).view().live)
 
 
 def message(error: Exception, lang: str) -> str:
@@ -68,8 +75,10 @@ def lang_of(lang) -> str:
     return resolve_lang(lang, current_services().settings.lang)
 
 
-def refresh(_n, indicator, lang, seen, sound, fleet_version, popup_id, popup_class, popup_since):
-    """The cards, the map layers, the ticker, the alarm board and the critical-alarm pop-up."""
+def refresh(_n, indicator, lang, seen, sound, fleet_version, popup_id, popup_class, popup_since, sent=None):
+    """The cards, the map layers, the ticker, the alarm board and the critical-alarm pop-up. The
+    big parts (the map's layers, the ticker, the legend, the board) only when they differ from
+    what this screen was last sent (`sent`: their digests, kept by the screen in `bigscreen-sent`)."""
     services = current_services()
     lang = resolve_lang(lang, services.settings.lang)
     indicator = indicator if indicator in INDICATORS else INDICATORS[0]  # a forged value is not an error page
@@ -98,8 +107,18 @@ def refresh(_n, indicator, lang, seen, sound, fleet_version, popup_id, popup_cla
         popup_out = [POPUP_OPEN, text, popup["id"], (seen or [])[-200:] + [popup["id"]], chime, snapshot.now_ms]
     # the offline styling (up to thousands of ids) only when the registry changed since this screen got it
     offline = {"offline": snapshot.fleet.offline, "lang": lang} if fleet_version != snapshot.registry_version else no_update
-    return (shown[:2 * len(KEYS) + 2] + [offline] + shown[2 * len(KEYS) + 2:] + popup_out[:5] + [snapshot.registry_version]
-            + popup_out[5:])
+    *parts, digests = shown
+    small = 2 * len(KEYS) + 1  # the cards' values, their sub-lines and the water card's class: always sent
+    held = sent if isinstance(sent, list) else []
+    if events_live(services):  # the wall's event mode hides the ticker: sent again when it shows
+        digests = list(digests)
+        digests[TICKER_PART] = held[TICKER_PART] if len(held) > TICKER_PART else ""
+        parts = parts[:small + TICKER_PART] + [no_update] + parts[small + TICKER_PART + 1:]
+    big = [no_update if i < len(held) and held[i] == digest else part
+           for i, (part, digest) in enumerate(zip(parts[small:], digests))]
+    parts = parts[:small] + big
+    return (parts[:small + 1] + [offline] + parts[small + 1:] + popup_out[:5] + [snapshot.registry_version]
+            + popup_out[5:] + [no_update if held == digests else digests])
 
 
 def frame(services, snapshot, lang: str, indicator: str, with_ack: bool, with_clear: bool) -> list:
@@ -123,10 +142,12 @@ def frame(services, snapshot, lang: str, indicator: str, with_ack: bool, with_cl
     # more events than rows: the stream is in write order, the ticker in each event's own time
     events = services.snapshot.alarm_events(3 * TICKER_ROWS)
     tickers = ticker_items(ticker(events, services.city, lang, TICKER_ROWS, snapshot.fleet.of_alarms(events)), lang)
-    return values + subs + [water_class] + [serialized(v) for v in (  # made once, sent to every viewer as is
+    made = [serialized_with_digest(v) for v in (  # made once, sent to every viewer as is
         hideout, alarms_geojson(snapshot.alarms, alarm_devices, lang), {"values": grid_values(snapshot.alarms, alarm_devices)},
         tickers or [empty_row("ticker_empty", lang)], legend_row, board,
     )]
+    # last: the big parts' digests (what a screen was sent of them is not sent again)
+    return values + subs + [water_class] + [part for part, _ in made] + [[digest for _, digest in made]]
 
 
 @notice_in("ack-message")
@@ -236,10 +257,10 @@ def register(app, services) -> None:
            Output("alarm-board", "children"),
            Output("popup", "className"), Output("popup-text", "children"), Output("popup-alarm", "data"),
            Output("seen-alarms", "data"), Output("sound-slot", "children"), Output("fleet-version", "data"),
-           Output("popup-since", "data")],
+           Output("popup-since", "data"), Output("bigscreen-sent", "data")],
         Input("tick", "n_intervals"), Input("indicator", "value"),
         State("lang", "data"), State("seen-alarms", "data"), State("sound", "value"), State("fleet-version", "data"),
-        State("popup-alarm", "data"), State("popup", "className"), State("popup-since", "data"),
+        State("popup-alarm", "data"), State("popup", "className"), State("popup-since", "data"), State("bigscreen-sent", "data"),
         running=[(Output("tick", "disabled"), True, False)],  # a slow server never gets ticks piling up
     )(refresh)
     secured_callback(

@@ -15,8 +15,10 @@ action was not carried out.
 
 The wall's tick stays light: `wall` sends nothing while the event it shows, its version, the
 minute, the proposals and the language are what the screen already shows (`ev-wall-shown`), the
-area's geometry only when the event shown changes, and the parts every wall of the process
-shows alike are made once (`_Made`).
+area's geometry (simplified for the map) only when the event shown changes, the tabs, the
+linked points (at most WALL_LINKED_POINTS) and the proposal's words only when they differ from
+what the screen shows,
+and the parts every wall of the process shows alike are made once (`_Made`).
 """
 
 from __future__ import annotations
@@ -24,7 +26,10 @@ from __future__ import annotations
 import threading
 import time
 import weakref
+import zlib
 from urllib.parse import parse_qs
+
+import orjson
 
 from dash import ALL, Input, Output, State, ctx, dcc, html, no_update
 
@@ -32,8 +37,9 @@ from ioc.adapters.alarm_store import AlarmNotFound
 from ioc.adapters.event_index import event_index
 from ioc.casework.service import CASE_REFUSALS
 from ioc.domain.access import SIGNED_IN, allowed
+from ioc.domain.alarms import SEVERITY_RANK
 from ioc.domain.departments import all_departments
-from ioc.domain.event_area import area_geojson, area_geometry, device_points, linked_with
+from ioc.domain.event_area import area_geojson, linked_with
 from ioc.domain.events import EVENT_ACTIONS, TASK_ACTIONS, Area, EventError, visible_to
 from ioc.events.service import EVENT_REFUSALS, LINK_RADIUS_M, refusal
 from ioc.i18n import resolve_lang, t
@@ -309,15 +315,15 @@ LOAD_OUTPUTS = (
 
 
 class _Made:
-    """What the event views make once and share: the device positions per registry version, an
-    area's geometry and GeoJSON per event (an area never changes), the wall's parts per event
-    version and minute, what an area links per minute. Small and bounded; one per event service."""
+    """What the event views make once and share: an area's GeoJSON per event (an area never
+    changes), the wall's parts per event version and minute, what an area links per minute (the
+    device positions and the devices inside an area are kept by the event service). Small and
+    bounded; one per event service."""
 
     LIMIT = 256
 
     def __init__(self):
         self.lock = threading.Lock()
-        self.points: tuple = ("", None)  # (registry version, DevicePoints)
         self.values: dict = {}
 
     def get(self, key, make):
@@ -331,19 +337,12 @@ class _Made:
             self.values[key] = value
         return value
 
-    def device_points(self, snapshot):
-        with self.lock:
-            version, points = self.points
-        if points is None or version != snapshot.registry_version or not snapshot.registry_version:
-            points = device_points(snapshot.devices)
-            with self.lock:
-                self.points = (snapshot.registry_version, points)
-        return points
 
 
 _MADE: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
 _MADE_LOCK = threading.Lock()
-LINKED_POINTS_MAX = 300  # the alarms and cases an area links drawn on a map at most
+LINKED_POINTS_MAX = 300  # the alarms and cases an area links drawn on the event page's map at most
+WALL_LINKED_POINTS = 30  # … on the wall's map (the most relevant first: the event's own, then alarms by severity, then cases)
 
 
 def made(services) -> _Made:
@@ -357,27 +356,37 @@ def made(services) -> _Made:
 def area_collection(services, event) -> dict:
     """The event's area as a FeatureCollection for a map layer (made once per event)."""
     return made(services).get(("area", event.id), lambda: {"type": "FeatureCollection",
-                                                            "features": [area_geojson(event.area, services.city)]})
+                                                            "features": [area_geojson(event.area, services.city, simplified=True)]})
 
 
-def _linked_now(event, services, lang: str):
+def digest(value) -> str:
+    """A short digest of a value's JSON, the same in every process: what a screen holds of a part it was sent."""
+    data = orjson.dumps(value, default=str)
+    return f"{zlib.crc32(data):08x}{len(data):x}"
+
+
+def _linked_now(event, services, lang: str, limit: int = LINKED_POINTS_MAX):
     """What the event's area holds now (devices, active alarms, open cases) and the explicitly
-    linked alarms and cases: counts, words for the lists and the map layer."""
+    linked alarms and cases: counts, words for the lists and the map layer (at most `limit`
+    points: the event's own alarms, the others by severity, then its own cases, then the others)."""
     snapshot = services.city_cache.snapshot()
-    cache = made(services)
-    geometry = cache.get(("geometry", event.id), lambda: area_geometry(event.area, services.city))
-    found = linked_with(event.area, geometry, cache.device_points(snapshot), snapshot.alarms, snapshot.cases)
+    service = services.events  # keeps the registry's positions, the area's geometry and the devices inside
+    found = linked_with(event.area, service.area_geometry(event.area), service.device_points(snapshot), snapshot.alarms,
+                        snapshot.cases, devices=False)
     inside_alarms = {a.get("id") for a in found.alarms}
     inside_cases = {c.id for c in found.cases}
     alarms = list(found.alarms) + [a for a in snapshot.alarms if a.get("id") in event.alarms and a.get("id") not in inside_alarms]
     cases = list(found.cases) + [c for c in snapshot.cases if c.id in event.cases and c.id not in inside_cases]
+    alarms.sort(key=lambda a: (a.get("id") not in event.alarms, SEVERITY_RANK.get(a.get("severity"), len(SEVERITY_RANK))))
+    cases.sort(key=lambda c: c.id not in event.cases)
     by_id = snapshot.fleet.by_id
     names = {a.get("device_id"): by_id[a.get("device_id")].name for a in alarms if a.get("device_id") in by_id}
     positions = {d: (by_id[d].lon, by_id[d].lat) for d in names}
-    shown_alarms, shown_cases = alarms[:LINKED_POINTS_MAX], cases[:LINKED_POINTS_MAX]
+    shown_alarms = alarms[:limit]
+    shown_cases = cases[:limit - len(shown_alarms)]
     alarm_words = {a.get("id"): alarm_words_for(a, names, services.city, lang).text(with_district=False) for a in shown_alarms}
     case_words = {c.id: class_name(c.class_code, lang) for c in shown_cases}
-    counts = {"devices": len(found.devices), "alarms": len(alarms), "cases": len(cases)}
+    counts = {"devices": len(service.devices_in(event.area, snapshot)), "alarms": len(alarms), "cases": len(cases)}
     layer = ev.linked_geojson(shown_alarms, shown_cases, positions, alarm_words, case_words)
     return counts, [(a.get("id"), alarm_words[a.get("id")]) for a in shown_alarms][:30], \
         [(c.id, case_words[c.id]) for c in shown_cases][:30], layer
@@ -524,8 +533,8 @@ def wall(_n, lang, pick, shown):
     event = ev.wall_choice(live, pick, now)
     can_act = allowed(current_principal(), "event:command")
     proposal = view.proposals[0] if view.proposals else None
-    key = repr((event.id if event else "", event.version if event else 0, minute, lang, _proposal_key(proposal), can_act,
-                pick or "", [(e.id, e.level) for e in live]))
+    key = digest(repr((event.id if event else "", event.version if event else 0, minute, lang, _proposal_key(proposal), can_act,
+                       pick or "", [(e.id, e.level) for e in live])))
     shown = shown if isinstance(shown, dict) else {}
     if shown.get("key") == key:
         return [no_update] * len(WALL_OUTPUTS)
@@ -538,16 +547,28 @@ def wall(_n, lang, pick, shown):
         area = ev.city_frame(services.city.bounds) if shown.get("id") else no_update  # back to the whole city
     if event is not None:
         parts = _event_parts(services, event, lang, now)
-        linked_layer = made(services).get(("linked", event.id, minute, lang), lambda: _linked_now(event, services, lang)[3])
+
+        def make_layer():
+            layer = _linked_now(event, services, lang, WALL_LINKED_POINTS)[3]
+            return layer, digest(layer)
+        linked_layer, linked_digest = made(services).get(("linked", event.id, minute, lang), make_layer)
     else:
-        parts, linked_layer = {}, None
-    tabs = wall_tab_buttons(ev.wall_tabs(live, shown_id, services.events.plans, lang), lang,
-                            bool(pick and event is not None and pick == event.id))
+        parts, linked_layer, linked_digest = {}, None, ""
+    tabs_data = ev.wall_tabs(live, shown_id, services.events.plans, lang)
+    picked = bool(pick and event is not None and pick == event.id)
+    tabs_digest = digest([tabs_data, picked, lang])
+    # the tabs, the linked points and the proposal's words only when they differ from what the screen shows
+    tabs = no_update if shown.get("tabs") == tabs_digest else wall_tab_buttons(tabs_data, lang, picked)
+    if shown.get("linked") == linked_digest and "linked" in shown:
+        linked_layer = no_update
+    proposal_digest = digest([_proposal_key(proposal), now // 60_000, lang])
+    proposal_words_out = (no_update if shown.get("proposal") == proposal_digest
+                          else _proposal_parts(services, proposal, lang, now) if proposal else [])
     return ["bigscreen event-mode" if event is not None else "bigscreen", parts.get("banner", []), tabs,
             parts.get("board", []), parts.get("log", []), area, linked_layer,
             "ev-wall-proposal" if proposal else "ev-wall-proposal hidden",
-            _proposal_parts(services, proposal, lang, now) if proposal else [],
-            SHOWN if proposal and can_act else HIDDEN, proposal.id if proposal else "", {"key": key, "id": shown_id}]
+            proposal_words_out, SHOWN if proposal and can_act else HIDDEN, proposal.id if proposal else "",
+            {"key": key, "id": shown_id, "tabs": tabs_digest, "linked": linked_digest, "proposal": proposal_digest}]
 
 
 def wall_pick(_clicks):

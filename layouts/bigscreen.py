@@ -92,6 +92,7 @@ def critical_popup(lang: str, can_ack: bool = True) -> list:
     return [
         dcc.Store(id="seen-alarms", data=[], storage_type="session"),
         dcc.Store(id="fleet-version"),  # registry version the device layer's offline styling was sent for
+        dcc.Store(id="bigscreen-sent"),  # digests of the big parts this screen was sent (not sent again)
         dcc.Store(id="popup-alarm", data=None),
         dcc.Store(id="popup-since", data=None),  # when the pop-up on show appeared (epoch ms): a kiosk folds it later
         html.Div(id="sound-slot"),

@@ -403,14 +403,16 @@ def task_cards(rows: list[dict], lang: str, wall: bool = False) -> list:
             lines.append(html.Div(r["text"], className="ev-task-text"))
             if r["result"]:
                 lines.append(html.Div(r["result"], className="ev-task-text"))
-        cards.append(html.Div(lines, className=" ".join(classes), title=r["text"], **{"data-department": r["department"]}))
+        # no tooltip on the wall (no one points at a wall: its bytes are sent on every change)
+        cards.append(html.Div(lines, className=" ".join(classes), **({} if wall else {"title": r["text"]}),
+                              **{"data-department": r["department"]}))
     return cards
 
 
 def log_items(rows: list[dict]) -> list:
-    """The newest log entries as ticker rows: time, who, what."""
-    return [html.Li([html.Span(r["clock"], className="t-time"), html.Span(r["who"], className="ev-log-who", title=r["login"]),
-                     html.Span(r["what"], className="ev-log-what", title=r["what"])], className=f"ticker-row ev-log-{r['kind']}")
+    """The newest log entries as ticker rows (the wall's): time, who, what."""
+    return [html.Li([html.Span(r["clock"], className="t-time"), html.Span(r["who"], className="ev-log-who"),
+                     html.Span(r["what"], className="ev-log-what")], className=f"ticker-row ev-log-{r['kind']}")
             for r in rows]
 
 

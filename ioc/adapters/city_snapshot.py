@@ -235,6 +235,8 @@ class CityCache:
             rows.sort(key=lambda r: r.id)
             self._fleet = FleetIndex(rows)
             self._fleet.version = ",".join(as_text(v) or "0" for v in versions)
+            # "" (never kept by a reader) while a shard has no registry counter: its rows are read each time
+            self._fleet.places_version = "" if None in versions[0::2] else ",".join(as_text(v) for v in versions[0::2])
             self._versions = versions
             fleet = self._fleet
         if read_whole >= SETTLE_ROWS:  # outside the lock: viewers need not wait for the collection

@@ -52,6 +52,7 @@ class FleetIndex:
                 cell[0] += 1
                 cell[1] += d.online
         self.version = ""  # the registry counters it was built from (set by CityCache)
+        self.places_version = ""  # moves only when a device is registered, moved or removed (not with online states)
         self.derived: dict = {}  # figures computed once per index by their users (e.g. the map's device layer)
         self.offline_by_district = {name: [d.id for d in rows if not d.online] for name, rows in self.by_district.items()}
 

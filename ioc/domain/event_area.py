@@ -275,25 +275,33 @@ def area_district(area: Area, city: CityMap) -> str:
     return min(overlaps, key=lambda pair: (-pair[1], pair[0]))[0]
 
 
-def _rounded(coordinates: Any) -> Any:
+def _rounded(coordinates: Any, decimals: int = 6) -> Any:
     if isinstance(coordinates, (list, tuple)):
         if coordinates and isinstance(coordinates[0], (int, float)):
-            return [round(float(c), 6) for c in coordinates]
-        return [_rounded(c) for c in coordinates]
+            return [round(float(c), decimals) for c in coordinates]
+        return [_rounded(c, decimals) for c in coordinates]
     return coordinates
 
 
-def area_geojson(area: Area, city: CityMap) -> dict:
+MAP_TOLERANCE_DEG = 0.0002  # about 20 m: what a city map cannot tell apart (`area_geojson(simplified=True)`)
+
+
+def area_geojson(area: Area, city: CityMap, simplified: bool = False) -> dict:
     """A GeoJSON Feature of the area for a map layer; properties: kind, district (primary),
-    districts, radius_m and center ([lon, lat]) for a circle, district for a district area."""
-    geometry = mapping(area_geometry(area, city))
+    districts, radius_m and center ([lon, lat]) for a circle, district for a district area.
+    `simplified`: the outline within MAP_TOLERANCE_DEG and coordinates to 5 decimals (about 1 m),
+    what a map of the city draws alike in far fewer bytes."""
+    shape = area_geometry(area, city)
+    if simplified:
+        shape = shape.simplify(MAP_TOLERANCE_DEG, preserve_topology=True)
+    geometry = mapping(shape)
     props: dict[str, Any] = {"kind": area.kind, "district": area_district(area, city),
                              "districts": list(area_districts(area, city))}
     if area.kind == "circle":
         props["radius_m"] = float(area.radius_m)
         props["center"] = [float(area.center[0]), float(area.center[1])]
     return {"type": "Feature",
-            "geometry": {"type": geometry["type"], "coordinates": _rounded(geometry["coordinates"])},
+            "geometry": {"type": geometry["type"], "coordinates": _rounded(geometry["coordinates"], 5 if simplified else 6)},
             "properties": props}
 
 
@@ -403,10 +411,17 @@ def _by_place(items: list, lon: list[float], lat: list[float], area: Area, geome
     return out
 
 
-def linked_with(area: Area, geometry, points: DevicePoints, alarms: Iterable[dict], cases: Iterable) -> Linked:
-    """`linked` with the area's geometry and the device arrays already at hand."""
+def devices_inside(geometry, points: DevicePoints) -> tuple:
+    """The device rows of `points` inside the area's geometry (or on its edge)."""
     mask = _inside_xy(geometry, points.lon, points.lat)
-    devices = tuple(points.devices[i] for i in np.flatnonzero(mask))
+    return tuple(points.devices[i] for i in np.flatnonzero(mask))
+
+
+def linked_with(area: Area, geometry, points: DevicePoints, alarms: Iterable[dict], cases: Iterable,
+                devices: bool = True) -> Linked:
+    """`linked` with the area's geometry and the device arrays already at hand (`devices=False`:
+    the alarms and cases alone, the devices left empty — a caller keeping them per registry)."""
+    inside_devices = devices_inside(geometry, points) if devices else ()
     alarm_list = list(alarms)
     a_lon, a_lat = [], []
     index = points.index if alarm_list else {}
@@ -421,7 +436,7 @@ def linked_with(area: Area, geometry, points: DevicePoints, alarms: Iterable[dic
     case_list = [c for c in cases if _case_open(c)]
     c_lon = [_coordinate(_get(c, "lon")) for c in case_list]
     c_lat = [_coordinate(_get(c, "lat")) for c in case_list]
-    return Linked(devices=devices,
+    return Linked(devices=inside_devices,
                   alarms=tuple(_by_place(alarm_list, a_lon, a_lat, area, geometry)),
                   cases=tuple(_by_place(case_list, c_lon, c_lat, area, geometry)))
 

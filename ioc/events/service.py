@@ -28,11 +28,14 @@ from __future__ import annotations
 import functools
 import math
 import random
+import threading
 import time
+from collections import Counter, OrderedDict
 
 from ioc.adapters import counters
 from ioc.adapters.alarm_store import AlarmNotFound, AlarmStore
 from ioc.adapters.case_store import CaseStore
+from ioc.adapters.event_index import event_index
 from ioc.adapters.event_store import EventConflict, EventNotFound, EventStore, audit_fields, outbox_message
 from ioc.adapters.geodata_files import load_city_map
 from ioc.adapters.snapshot_store import SnapshotStore
@@ -41,7 +44,8 @@ from ioc.casework.service import refusal as case_refusal
 from ioc.domain import events as ev
 from ioc.domain.access import Principal, allowed
 from ioc.domain.departments import department_ids
-from ioc.domain.event_area import area_centre, area_district, area_districts, area_from_input, area_geojson, linked
+from ioc.domain.event_area import (DevicePoints, area_centre, area_district, area_districts, area_from_input, area_geojson,
+                                   area_geometry, devices_inside, linked_with)
 from ioc.domain.event_triggers import Proposal
 from ioc.domain.events import Event, EventError, EventPermissionError
 from ioc.domain.geo import CityMap
@@ -52,13 +56,16 @@ from .messages import INSTRUCTION_TYPE, TASK_TYPE
 # every refusal of the service: what each entry catches and hands to `refusal`
 EVENT_REFUSALS = (EventNotFound, EventConflict, EventError, EventPermissionError)
 
-CAS_ATTEMPTS = 5  # a change is read, checked and applied again this often when others wrote in between
-CAS_PAUSE_S = 0.002  # up to this long (doubling with each attempt, at random) before trying again
+CAS_ATTEMPTS = 12  # a change is read, checked and applied again this often when others wrote in between
+CAS_PAUSE_S = 0.002  # up to this long (doubling with each attempt, at random) before trying again …
+CAS_PAUSE_MAX_S = 0.02  # … but never longer (eight departments acting at once on a fast store: many short rounds)
 TITLE_MAX, TEXT_MAX, SUMMARY_MAX = ev.TITLE_MAX, ev.NOTE_MAX, ev.SUMMARY_MAX  # the domain's limits, checked first here
 ID_MAX = 64
 LINK_RADIUS_M = 1000  # the area of an event started from an alarm or a case: a circle this wide around it
 EVIDENCE_MARGIN_M = 1000  # the area of an event started from a proposal covers its evidence with this margin
 AREA_RADIUS_MAX_M = 30_000
+LINKED_DEVICE_IDS = 200  # device ids `GET /api/v1/events/<id>` lists at most (`?devices=all`: every one)
+LINKED_KEPT = 256  # areas whose linked devices the service keeps per registry (and per snapshot for alarms, cases)
 LIVE = ("issued", "acknowledged", "on_site", "working")  # task statuses that still have work to do
 ENDED = ("closed", "cancelled")
 
@@ -155,17 +162,37 @@ def covering_circle(points: list[tuple[float, float]], margin_m: float = EVIDENC
 
 # ---- the messages department systems receive ----------------------------------------------------
 
+_AREA_PARTS: OrderedDict = OrderedDict()  # (Area, id(city)) -> (city, geometry GeoJSON, (lon, lat)): an area never changes
+_AREA_PARTS_LOCK = threading.Lock()
+
+
+def _area_parts(area, city: CityMap) -> tuple[dict, tuple[float, float]]:
+    """The area's GeoJSON geometry and centre as the task messages carry them, made once per area
+    (a level change sends a message per department, each with the area)."""
+    key = (area, id(city))
+    with _AREA_PARTS_LOCK:
+        held = _AREA_PARTS.get(key)
+    if held is not None and held[0] is city:
+        return held[1], held[2]
+    geometry, centre = area_geojson(area, city).get("geometry"), area_centre(area, city)
+    with _AREA_PARTS_LOCK:
+        _AREA_PARTS[key] = (city, geometry, centre)
+        while len(_AREA_PARTS) > LINKED_KEPT:
+            _AREA_PARTS.popitem(last=False)
+    return geometry, centre
+
+
 def task_message(event: Event, task, plan: Plan | None, city: CityMap) -> dict:
     """What a department's system receives on `ioc/v1/dispatch/{department}` for an event task
     (issued, reissued, changed or withdrawn: `status` says which)."""
-    lon, lat = area_centre(event.area, city)
+    geometry, (lon, lat) = _area_parts(event.area, city)
     level_zh, level_en = level_label(event.level, "zh"), level_label(event.level, "en")
     return {
         "type": TASK_TYPE, "event_id": event.id, "task_id": task.id, "version": task.version, "event_version": event.version,
         "status": task.status, "plan": event.plan, "plan_zh": plan.name_zh if plan else event.plan,
         "plan_en": plan.name_en if plan else event.plan, "level": event.level, "level_zh": level_zh, "level_en": level_en,
         "role": task.role, "text_zh": task.text_zh, "text_en": task.text_en, "title": event.title, "district": event.district,
-        "area": area_geojson(event.area, city).get("geometry"), "lat": lat, "lon": lon,
+        "area": geometry, "lat": lat, "lon": lon,
         "ack_within_min": task.ack_min, "arrive_within_min": task.arrive_min, "report_every_min": task.report_min,
         "commander": event.commander_label or event.commander, "issued_at": task.issued_at, "ts": event.updated_at,
     }
@@ -215,6 +242,11 @@ class EventService:
         self.cases = cases or CaseStore(store.redis)
         self.snapshot = snapshot or SnapshotStore(store.redis, 8)
         self._active: tuple[int, tuple[Event, ...]] | None = None  # (revision, the active events then)
+        self._lock = threading.Lock()
+        self._points: tuple = ("", None, 0)  # (registry places version, DevicePoints, positions generation)
+        self._geometry: OrderedDict = OrderedDict()  # Area -> its shapely geometry (an area never changes)
+        self._inside: OrderedDict = OrderedDict()  # (Area, places version) -> device rows inside
+        self._near: tuple = (None, {})  # (snapshot, {Area: (alarm ids, case ids)}): per shared snapshot
 
     @classmethod
     def from_settings(cls, redis_client, city: CityMap, settings) -> "EventService":
@@ -238,9 +270,11 @@ class EventService:
 
     def events_for(self, principal: Principal | None, *, status: str = "", plan: str = "", district: str = "",
                    active_only: bool = False) -> list[Event]:
-        """The events `principal` may see that match every filter given, newest start first."""
-        return [e for e in self.store.list(status=status, plan=plan, district=district, active_only=active_only)
-                if ev.visible_to(e, principal)]
+        """The events `principal` may see that match every filter given, newest start first (from
+        the process's `EventIndex`: one GET while no event changed)."""
+        return [e for e in event_index(self, self.store).view().events
+                if (not active_only or e.is_open) and (not status or e.status == status) and (not plan or e.plan == plan)
+                and (not district or district == e.district or district in e.districts) and ev.visible_to(e, principal)]
 
     def active_events(self) -> list[Event]:
         """Every event neither closed nor cancelled (the wall, the trigger scan), oldest start first.
@@ -282,18 +316,107 @@ class EventService:
         found.sort(key=lambda p: (-LEVELS.index(p.level), p.plan))
         return found
 
-    def detail(self, event: Event, snapshot, now_ms: int | None = None) -> dict:
-        """The event as the API and the event page show it: its stored dict with what lies in its
-        area now (`linked`: devices, active alarms, open cases of `snapshot`, a CitySnapshot),
-        the overdue steps per department and the figures."""
+    def detail(self, event: Event, snapshot, now_ms: int | None = None, all_devices: bool = False) -> dict:
+        """The event as the API shows it: its stored dict with what lies in its area now
+        (`linked`, see `linked_summary`), the overdue steps per department and the figures."""
         now = int(now_ms if now_ms is not None else time.time() * 1000)
-        found = linked(event.area, self.city, snapshot.devices, snapshot.alarms, snapshot.cases)
         return {
             **event.to_dict(),
-            "linked": found.to_dict(),
+            "linked": self.linked_summary(event, snapshot, all_devices),
             "overdue": {t.department: list(ev.overdue(t, now)) for t in event.tasks if ev.overdue(t, now)},
             "figures": ev.figures(event, now).to_dict(),
         }
+
+    # ---- what an area links (kept: the registry's positions and an area change seldom) -----------
+
+    def device_points(self, snapshot) -> DevicePoints:
+        """The registry's positions as arrays, made once per places version of the registry
+        (`FleetIndex.places_version`: online states moving do not make them again)."""
+        return self._device_points(snapshot)[0]
+
+    def _device_points(self, snapshot) -> tuple[DevicePoints, int]:
+        """(DevicePoints, generation): the generation moves only when a device's id, kind or place
+        differs — a registry rewritten with the same places (a status message restating where a
+        device is) keeps the arrays and what was found inside areas."""
+        version = getattr(snapshot.fleet, "places_version", "")
+        with self._lock:
+            held_version, held, generation = self._points
+        if held is not None and version and held_version == version:
+            return held, generation
+        devices = snapshot.devices
+        if held is not None and version and len(held.devices) == len(devices) and all(
+                a is b or (a.id == b.id and a.kind == b.kind and a.lon == b.lon and a.lat == b.lat)
+                for a, b in zip(held.devices, devices)):
+            with self._lock:
+                self._points = (version, held, generation)
+            return held, generation
+        points = DevicePoints(devices)
+        if not version:
+            return points, -1
+        with self._lock:
+            generation = self._points[2] + 1
+            self._points = (version, points, generation)
+        return points, generation
+
+    def area_geometry(self, area):
+        """The shapely geometry of an area (kept: an event's area never changes)."""
+        with self._lock:
+            found = self._geometry.get(area)
+        if found is None:
+            found = area_geometry(area, self.city)
+            with self._lock:
+                self._geometry[area] = found
+                while len(self._geometry) > LINKED_KEPT:
+                    self._geometry.popitem(last=False)
+        return found
+
+    def devices_in(self, area, snapshot) -> tuple:
+        """The registered devices inside the area, kept per (area, the registry's places)."""
+        points, generation = self._device_points(snapshot)
+        key = (area, generation)
+        with self._lock:
+            found = self._inside.get(key) if generation >= 0 else None
+        if found is not None:
+            return found
+        found = devices_inside(self.area_geometry(area), points)
+        if generation >= 0:
+            with self._lock:
+                self._inside[key] = found
+                while len(self._inside) > LINKED_KEPT:
+                    self._inside.popitem(last=False)
+        return found
+
+    def alarms_and_cases_in(self, area, snapshot) -> tuple[list, list]:
+        """(alarm ids, case ids): the snapshot's active alarms and open cases inside the area, made
+        once per area while `snapshot` is the shared one."""
+        with self._lock:
+            held, made = self._near
+            if held is not snapshot:
+                made = {}
+                self._near = (snapshot, made)
+            found = made.get(area)
+        if found is None:
+            near = linked_with(area, self.area_geometry(area), self.device_points(snapshot), snapshot.alarms, snapshot.cases,
+                               devices=False)
+            found = ([a.get("id") for a in near.alarms], [getattr(c, "id", None) if not isinstance(c, dict) else c.get("id")
+                                                          for c in near.cases])
+            with self._lock:
+                if len(made) < LINKED_KEPT:
+                    made[area] = found
+        return found
+
+    def linked_summary(self, event: Event, snapshot, all_devices: bool = False) -> dict:
+        """What lies in the event's area now (`snapshot`, a CitySnapshot): `devices` as a summary
+        {total, by_kind, ids (those with an active alarm first, at most LINKED_DEVICE_IDS unless
+        `all_devices`), truncated}; `alarms` (active) and `cases` (open) as ids."""
+        devices = self.devices_in(event.area, snapshot)
+        alarms, cases = self.alarms_and_cases_in(event.area, snapshot)
+        alarmed = {a.get("device_id") for a in snapshot.alarms}
+        ids = [d.id for d in devices if d.id in alarmed] + [d.id for d in devices if d.id not in alarmed]
+        shown = ids if all_devices else ids[:LINKED_DEVICE_IDS]
+        return {"devices": {"total": len(devices), "by_kind": dict(sorted(Counter(d.kind for d in devices).items())),
+                            "ids": shown, "truncated": len(shown) < len(ids)},
+                "alarms": list(alarms), "cases": list(cases)}
 
     # ---- actions -----------------------------------------------------------------------------
 
@@ -523,7 +646,7 @@ class EventService:
             except EventConflict:
                 if attempt == CAS_ATTEMPTS - 1:
                     raise
-                time.sleep(random.uniform(0, CAS_PAUSE_S * 2 ** attempt))  # others acting at once: out of step
+                time.sleep(random.uniform(0, min(CAS_PAUSE_S * 2 ** attempt, CAS_PAUSE_MAX_S)))  # others acting at once: out of step
         raise AssertionError("unreachable")
 
     def _plan_of(self, event: Event) -> Plan:

@@ -101,9 +101,11 @@ def get_event(event_id: str):
         event = services.events.event_for(event_id, p)
     except EVENT_REFUSALS as e:
         return refused(e)
+    devices = choice_arg("devices", ("all",))  # the ids of every device in the area (else a summary)
     now = _now()
-    detail = services.events.detail(event, services.city_cache.snapshot(now), now)
-    return jsonify({**detail, **event_json(event, now), "allowed_actions": ev.allowed_event_actions(event, p),
+    linked = services.events.linked_summary(event, services.city_cache.snapshot(now), all_devices=devices == "all")
+    return jsonify({**event_json(event, now), "linked": linked, "figures": ev.figures(event, now).to_dict(),
+                    "allowed_actions": ev.allowed_event_actions(event, p),
                     "allowed_task_actions": {t.department: actions for t in event.tasks
                                              if (actions := ev.allowed_task_actions(event, t.department, p))}})
 

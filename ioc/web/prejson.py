@@ -9,6 +9,8 @@ passes it through untouched and orjson writes its bytes as they are.
 
 from __future__ import annotations
 
+import zlib
+
 import orjson
 import plotly.io.json as plotly_json
 
@@ -22,3 +24,11 @@ def use_orjson() -> None:
 def serialized(value) -> orjson.Fragment:
     """`value` (components, dicts, lists) as the JSON Dash would send, made now, sent as is."""
     return orjson.Fragment(plotly_json.to_json_plotly(value, engine="orjson"))
+
+
+def serialized_with_digest(value) -> tuple[orjson.Fragment, str]:
+    """`serialized(value)` and a short digest of its JSON (the same in every process): a screen
+    that holds the digest was sent this very value and need not be sent it again."""
+    text = plotly_json.to_json_plotly(value, engine="orjson")
+    data = text.encode() if isinstance(text, str) else text
+    return orjson.Fragment(data), f"{zlib.crc32(data):08x}{len(data):x}"

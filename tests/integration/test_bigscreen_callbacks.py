@@ -21,6 +21,7 @@ from ioc.i18n import t
 from ioc.views.bigscreen import INDICATORS
 
 BOARD = 2 * len(bigscreen.KEYS) + 7  # the alarm board's place among the refresh's outputs
+TICKER = 2 * len(bigscreen.KEYS) + 5  # the ticker's
 KIOSK = Principal("kiosk:wall", frozenset({"operator"}), kind="kiosk", read_only=True)
 
 
@@ -51,6 +52,22 @@ def test_the_alarm_board_has_buttons_only_for_what_the_viewer_may_do(signed_in, 
     assert water_alarm in board
     assert ('"type": "ack"' in board) == ack, board[:500]
     assert ('"type": "clear"' in board) == clear, board[:500]
+
+
+def test_a_screen_is_not_sent_again_the_big_parts_it_was_sent(signed_in, water_alarm):
+    with signed_in("operator"):
+        first = bigscreen.refresh(1, INDICATORS[0], "zh", [], [], None, None, "popup hidden", None, None)
+        again = bigscreen.refresh(2, INDICATORS[0], "zh", [], [], None, None, "popup hidden", None, first[-1])
+    assert water_alarm in board_of(first) and isinstance(first[-1], list)
+    assert again[BOARD] is no_update and again[TICKER] is no_update and again[-1] is no_update
+
+
+def test_the_ticker_waits_while_linked_events_hide_it(signed_in, water_alarm, portal_app):
+    services = portal_app.server.extensions["ioc_services"]
+    services.events.start(Principal("d", frozenset({"dispatcher"})), plan="flood", level="IV", district="yangshe")
+    with signed_in("operator"):
+        outputs = bigscreen.refresh(1, INDICATORS[0], "zh", [], [], None, None, "popup hidden", None, None)
+    assert outputs[TICKER] is no_update and water_alarm in board_of(outputs)
 
 
 def test_a_forged_indicator_is_the_first_one_not_an_error(signed_in, water_alarm):

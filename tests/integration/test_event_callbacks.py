@@ -316,6 +316,40 @@ def test_the_wall_follows_a_live_event_and_sends_its_area_once(signed_in, event)
     assert moved[WALL["map-event-area.data"]] is no_update and moved[WALL["ev-wall-board.children"]] is not no_update
 
 
+def test_the_wall_sends_the_tabs_and_the_linked_points_again_only_when_they_changed(signed_in, event, portal_app):
+    services_of(portal_app).events.start(DISPATCHER, plan="crowd", level="IV", district="jinfeng", title="步行街客流")
+    with signed_in("operator"):
+        first = cb.wall(1, "zh", event.id, None)
+        shown = first[WALL["ev-wall-shown.data"]]
+        moved = cb.wall(2, "zh", event.id, {**shown, "key": ""})  # the event shown changed (its version moved)
+    assert first[WALL["ev-wall-tabs.children"]] and first[WALL["map-event-linked.data"]]["type"] == "FeatureCollection"
+    assert moved[WALL["ev-wall-tabs.children"]] is no_update and moved[WALL["map-event-linked.data"]] is no_update
+    assert moved[WALL["ev-wall-board.children"]] is not no_update
+
+
+def test_the_wall_draws_at_most_its_share_of_linked_points_the_event_s_own_alarm_first(signed_in, event, portal_app, monkeypatch,
+                                                                                         redis_client, settings):
+    from ioc.adapters import redis_keys as keys
+    from ioc.domain.alarms import Alarm
+
+    services = services_of(portal_app)
+    now = int(__import__("time").time() * 1000)
+    for n in range(4):
+        redis_client.hset(keys.meta(keys.shard_of(f"x-{n}", settings.redis_shards)), f"x-{n}",
+                          orjson.dumps({"kind": "water_level", "name": f"水位站 {n}", "lon": 120.556 + n * 1e-4, "lat": 31.872,
+                                        "district": "yangshe"}))
+        services.alarms.raise_alarm(Alarm(f"x-{n}|water_level_warning", f"x-{n}", "water_level", "water_level_warning",
+                                          "minor" if n else "critical", "yangshe", "waterLevel", 4.4, 4.2, now, "水位超警",
+                                          "Water level"))
+    own = services.events.start(DISPATCHER, plan="flood", level="IV", alarm_id="x-3|water_level_warning", district="yangshe",
+                                area={"type": "district", "district": "yangshe"})
+    services.city_cache.invalidate()
+    monkeypatch.setattr(cb, "WALL_LINKED_POINTS", 2)
+    with signed_in("operator"):
+        layer = cb.wall(1, "zh", own.id, None)[WALL["map-event-linked.data"]]
+    assert [f["properties"]["id"] for f in layer["features"]] == ["x-3|water_level_warning", "x-0|water_level_warning"]
+
+
 def test_the_wall_goes_back_to_the_whole_city_when_the_last_event_ends(signed_in, event, portal_app):
     with signed_in("operator"):
         shown = cb.wall(1, "zh", None, None)[WALL["ev-wall-shown.data"]]

@@ -390,3 +390,33 @@ def test_the_active_events_are_read_again_only_when_something_changed(events, re
     assert calls == []
     events.task_act(event.id, "water_affairs", "acknowledge", handler("water_affairs"))
     assert events.active_events()[0].task("water_affairs").status == "acknowledged" and calls == [1]
+
+
+def _snapshot(rows, places_version: str):
+    from ioc.domain.city_state import CitySnapshot, FleetIndex
+
+    fleet = FleetIndex(rows)
+    fleet.places_version = places_version
+    return CitySnapshot(now_ms=0, devices=rows, fleet_index=fleet, registry_version=places_version)
+
+
+def test_what_an_area_links_is_summarised_and_kept_while_no_device_moves(events, monkeypatch):
+    from dataclasses import replace
+
+    from ioc.domain import event_area
+    from ioc.domain.city_state import DeviceRow
+
+    event = start(events)
+    centre = event.area.center
+    rows = [DeviceRow(f"d-{n}", "manhole" if n else "water_level", f"设备 {n}", centre[0] + n * 1e-4, centre[1], "yangshe", True)
+            for n in range(3)] + [DeviceRow("far", "manhole", "远处", centre[0] + 1.0, centre[1], "yangshe", True)]
+    found = events.linked_summary(event, _snapshot(rows, "1"))
+    counted = []
+    monkeypatch.setattr("ioc.events.service.devices_inside", lambda *a: counted.append(1) or event_area.devices_inside(*a))
+
+    restated = events.linked_summary(event, _snapshot([replace(r, online=False) for r in rows], "2"))  # same places
+    moved = events.linked_summary(event, _snapshot(rows[:2] + [replace(rows[2], lon=centre[0] + 1.0)] + rows[3:], "3"))
+
+    assert found == restated == {"devices": {"total": 3, "by_kind": {"manhole": 2, "water_level": 1},
+                                             "ids": ["d-0", "d-1", "d-2"], "truncated": False}, "alarms": [], "cases": []}
+    assert moved["devices"]["total"] == 2 and counted == [1]

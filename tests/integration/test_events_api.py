@@ -146,6 +146,27 @@ def test_one_event_holds_what_lies_in_its_area_the_overdue_steps_and_the_figures
     assert water["allowed_task_actions"] == {"water_affairs": ["acknowledge", "return"]}
 
 
+def test_one_event_counts_the_devices_in_its_area_and_lists_a_few_unless_all_are_asked_for(portal_client, tokens, redis_client,
+                                                                                            settings, monkeypatch):
+    from ioc.events import service
+
+    monkeypatch.setattr(service, "LINKED_DEVICE_IDS", 2)
+    for n, kind in enumerate(("water_level", "water_level", "manhole")):
+        device = f"d-{n}"
+        redis_client.hset(keys.meta(keys.shard_of(device, settings.redis_shards)), device,
+                          orjson.dumps({"kind": kind, "name": f"设备 {n}", "lon": YANGSHE[0] + n * 1e-4, "lat": YANGSHE[1],
+                                        "district": "yangshe"}))
+    event = start(portal_client, tokens).get_json()
+
+    summary = portal_client.get(f"/api/v1/events/{event['id']}", headers=tokens["dispatcher"]).get_json()["linked"]["devices"]
+    every = portal_client.get(f"/api/v1/events/{event['id']}?devices=all", headers=tokens["dispatcher"]).get_json()
+
+    assert summary == {"total": 3, "by_kind": {"manhole": 1, "water_level": 2}, "ids": ["d-0", "d-1"], "truncated": True}
+    assert every["linked"]["devices"]["ids"] == ["d-0", "d-1", "d-2"] and every["linked"]["devices"]["truncated"] is False
+    wrong = portal_client.get(f"/api/v1/events/{event['id']}?devices=some", headers=tokens["dispatcher"])
+    assert wrong.status_code == 400 and wrong.get_json()["field"] == "devices"
+
+
 def test_events_are_listed_with_filters_and_a_bad_filter_is_a_400(portal_client, tokens):
     start(portal_client, tokens)
     start(portal_client, tokens, plan="crowd")

@@ -193,6 +193,18 @@ def test_the_geojson_is_a_feature_with_the_area_and_its_districts(city):
                                      "center": list(seat(city, "daxin"))}
 
 
+def test_the_map_s_geojson_is_simplified_to_what_a_city_map_shows_in_fewer_points(city):
+    from shapely.geometry import shape
+
+    area = Area("circle", seat(city, "daxin"), 3000.0)
+    full, light = area_geojson(area, city), area_geojson(area, city, simplified=True)
+    ring = light["geometry"]["coordinates"][0]
+    assert len(ring) <= len(full["geometry"]["coordinates"][0])
+    assert all(round(c, 5) == c for point in ring for c in point)
+    assert shape(light["geometry"]).symmetric_difference(shape(full["geometry"])).area < 0.02 * shape(full["geometry"]).area
+    assert light["properties"] == full["properties"]
+
+
 # --- districts ----------------------------------------------------------------------------------
 
 def test_a_district_area_is_that_district_alone_though_it_borders_others(city):
