@@ -55,6 +55,7 @@ from layouts.shell import REFRESH_MS
 
 SCENARIO = "events"
 ACTION_TARGET_MS = 50.0
+READ_TARGET_MS = 100.0  # one event with what its area links, the active list: what the event page and the wall wait on
 TICK_TARGET_MS = views.CALLBACK_TARGET_MS  # 40 ms
 TICK_TARGET_KB = views.TICK_TARGET_KB  # 50 KB
 EVENTS, QUICK_EVENTS = 20, 6
@@ -75,7 +76,7 @@ TICK_NAMES = {"clock.children": "shell heartbeat", "value-kpi_online.children": 
               "bigscreen-grid.className": "event mode"}
 WALL_ROLES = views.API_ROLES  # the wall's principal in the views scenario
 
-# the rows, in the order of the table: event actions, task actions, then reads (no target)
+# the rows, in the order of the table: event actions, task actions, then reads
 EVENT_ACTIONS = ("start", "level", "instruct", "acknowledge_instruction", "add_task", "withdraw_task", "contain", "close")
 TASK_ACTIONS = ("acknowledge", "arrive", "start", "report", "support", "return", "done")
 READS = ("read event", "list active events")
@@ -559,7 +560,7 @@ def ordered_rows() -> list[str]:
 def results(samples: dict[str, Samples], wall: Wall | None, wall_before: Wall | None, context: dict,
             busy: Wall | None = None) -> ScenarioResult:
     """One row per action (server p95 against ≤ 50 ms; p50, HTTP times, samples and refusals in the
-    detail; a row with refusals fails), the reads without a target, the wall's tick callbacks
+    detail; a row with refusals fails), the reads (server p95 against ≤ 100 ms), the wall's tick callbacks
     (HTTP p95 against ≤ 40 ms, as the views scenario; `wall`: the ticks with the events live and
     changing; `wall_before`: before any event; `busy`: while the departments act) and the bytes
     of a tick (the largest of any tick with the events live, ≤ 50 KB)."""
@@ -568,10 +569,10 @@ def results(samples: dict[str, Samples], wall: Wall | None, wall_before: Wall | 
     for action in names:
         s = samples[action]
         p95 = percentile(s.server_ms, 95)
-        has_target = action not in READS
-        passed = (at_most(p95, ACTION_TARGET_MS) and s.errors == 0 and s.skipped == 0 and bool(s.server_ms)) if has_target else None
+        target = READ_TARGET_MS if action in READS else ACTION_TARGET_MS
+        passed = at_most(p95, target) and s.errors == 0 and s.skipped == 0 and bool(s.server_ms)
         out.measurements.append(_row(
-            row_label(action), p95, "ms", f"≤ {ACTION_TARGET_MS:.0f} ms" if has_target else "", passed,
+            row_label(action), p95, "ms", f"≤ {target:.0f} ms", passed,
             server_p50_ms=round(percentile(s.server_ms, 50), 2), server_max_ms=round(max(s.server_ms, default=float("nan")), 2),
             http_p50_ms=round(percentile(s.http_ms, 50), 2), http_p95_ms=round(percentile(s.http_ms, 95), 2),
             samples=len(s.server_ms), errors=s.errors, skipped=s.skipped, refusals=s.refusals, **context))
