@@ -9,10 +9,12 @@ group (a plan; a department):
   back);
 - `to_acknowledge`, `to_arrive`, `to_done`: mean minutes from issue to the step, over the tasks
   that reached it (None when none did);
-- `ack_limit`, `arrive_limit`: mean of the tasks' limits, to read the means against;
+- `ack_limit`, `arrive_limit`: mean of the tasks' limits, to read the means against, and
+  `ack_limits`, `arrive_limits`: the lowest and highest of them (`[lo, hi]`, None without tasks);
 - `acknowledged_in_time`, `arrived_in_time`: share (0–1) of the tasks that took the step within
   its limit, over the tasks that took it (None when none did);
-- `late`: tasks with a step taken after its limit; `overdue`: tasks with a step overdue now.
+- `late`: tasks with a step taken after its limit; `overdue`: tasks with a step overdue now;
+  `late_or_overdue`: tasks with either.
 
 The portal's `/indicators` shows the same figures in words (`ioc.views.events.indicator_rows`);
 `GET /api/v1/events/indicators` sends these.
@@ -30,6 +32,10 @@ def _mean(values: list[float]) -> float | None:
     return round(sum(values) / len(values), 1) if values else None
 
 
+def _range(values: list[int]) -> list[int] | None:
+    return [min(values), max(values)] if values else None
+
+
 def _share(tasks: list[TaskFigures], reached: str, step: str) -> float | None:
     took = [t for t in tasks if getattr(t, reached) is not None]
     return round(sum(step not in t.late for t in took) / len(took), 3) if took else None
@@ -44,10 +50,13 @@ def group_figures(tasks: list[TaskFigures]) -> dict:
         "to_done": _mean([t.to_done for t in tasks if t.to_done is not None]),
         "ack_limit": _mean([float(t.ack_min) for t in tasks]),
         "arrive_limit": _mean([float(t.arrive_min) for t in tasks]),
+        "ack_limits": _range([t.ack_min for t in tasks]),
+        "arrive_limits": _range([t.arrive_min for t in tasks]),
         "acknowledged_in_time": _share(tasks, "to_acknowledge", "acknowledge"),
         "arrived_in_time": _share(tasks, "to_arrive", "arrive"),
         "late": sum(bool(t.late) for t in tasks),
         "overdue": sum(bool(t.overdue) for t in tasks),
+        "late_or_overdue": sum(bool(t.late or t.overdue) for t in tasks),
     }
 
 

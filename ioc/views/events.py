@@ -11,7 +11,6 @@ directly.
 from __future__ import annotations
 
 import math
-from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
@@ -19,7 +18,8 @@ from ioc.domain.access import Principal
 from ioc.domain.clock import local_text
 from ioc.domain.departments import Department
 from ioc.domain.events import (LIVE_TASK_STATUSES, Event, LogEntry, Task, allowed_event_actions, allowed_task_actions,
-                               figures, overdue, task_deadline)
+                               overdue, task_deadline)
+from ioc.domain.event_indicators import response_times
 from ioc.domain.plans import LEVEL_NUMERALS, LEVELS, Plan, level_label, level_rank
 from ioc.i18n import STRINGS, t
 from ioc.views.cases import actor_name, department_name, fmt_time, role_name
@@ -594,58 +594,38 @@ def touching(events: Iterable[Event], district: str) -> list[Event]:
 
 # ---- indicators -------------------------------------------------------------------------------
 
-def _mean(values: list[float]) -> float | None:
-    return round(sum(values) / len(values), 1) if values else None
-
-
-def _limit(values: list[int]) -> str | int | None:
+def _limit(limits: list[int] | None) -> str | int | None:
     """One limit, or the range of them (`10–15`) when tasks had different ones."""
-    if not values:
+    if not limits:
         return None
-    lo, hi = min(values), max(values)
+    lo, hi = limits
     return lo if lo == hi else f"{lo}–{hi}"
 
 
-def _figure_row(key: str, name: str, tasks: list, events: int | None = None, contain: list[float] | None = None) -> dict:
-    ack = [f.to_acknowledge for f in tasks if f.to_acknowledge is not None]
-    arrive = [f.to_arrive for f in tasks if f.to_arrive is not None]
-    done = [f.to_done for f in tasks if f.to_done is not None]
-    in_time = [f for f in tasks if f.to_acknowledge is not None]
-    row = {"key": key, "name": name, "tasks": len(tasks),
-           "ack": _mean(ack), "ack_limit": _limit([f.ack_min for f in tasks]),
-           "arrive": _mean(arrive), "arrive_limit": _limit([f.arrive_min for f in tasks]),
-           "done": _mean(done),
-           "on_time": (f"{100 * sum('acknowledge' not in f.late for f in in_time) / len(in_time):.1f}%" if in_time else None),
-           "overdue": sum(bool(f.late or f.overdue) for f in tasks)}
-    row["late_ack"] = row["ack"] is not None and row["ack"] > max((f.ack_min for f in tasks), default=0)
-    row["late_arrive"] = row["arrive"] is not None and row["arrive"] > max((f.arrive_min for f in tasks), default=0)
-    if events is not None:
-        row["events"] = events
-        row["contain"] = _mean(contain or [])
+def _figure_row(key: str, name: str, g: dict) -> dict:
+    """One group's response times (`ioc.domain.event_indicators.group_figures`) as a table row."""
+    share = g["acknowledged_in_time"]
+    row = {"key": key, "name": name, "tasks": g["tasks"],
+           "ack": g["to_acknowledge"], "ack_limit": _limit(g["ack_limits"]),
+           "arrive": g["to_arrive"], "arrive_limit": _limit(g["arrive_limits"]),
+           "done": g["to_done"], "on_time": f"{100 * share:.1f}%" if share is not None else None,
+           "overdue": g["late_or_overdue"]}
+    row["late_ack"] = row["ack"] is not None and row["ack"] > (g["ack_limits"] or [0, 0])[1]
+    row["late_arrive"] = row["arrive"] is not None and row["arrive"] > (g["arrive_limits"] or [0, 0])[1]
+    if "events" in g:
+        row["events"] = g["events"]
+        row["contain"] = g["to_contain"]
     return row
 
 
 def indicator_rows(events: Iterable[Event], plans: Mapping[str, Plan], departments: Mapping[str, Department],
                    now_ms: int, lang: str = "zh") -> tuple[list[dict], list[dict]]:
-    """(per plan, per department) response times of the events (`figures`): mean minutes to
-    acknowledge, arrive, finish and contain against the plans' limits, the share acknowledged in
-    time and the tasks with a step late or overdue. Withdrawn tasks do not count."""
-    by_plan: dict[str, list] = defaultdict(list)
-    by_department: dict[str, list] = defaultdict(list)
-    counts: dict[str, int] = defaultdict(int)
-    contain: dict[str, list[float]] = defaultdict(list)
-    for e in events:
-        f = figures(e, now_ms)
-        counts[e.plan] += 1
-        if f.to_contain is not None:
-            contain[e.plan].append(f.to_contain)
-        for d in f.departments:
-            if d.status == "withdrawn":
-                continue
-            by_plan[e.plan].append(d)
-            by_department[d.department].append(d)
-    plan_rows = [_figure_row(p, plan_name(plans, p, lang), by_plan.get(p, []), counts[p], contain.get(p, []))
-                 for p in sorted(counts, key=lambda p: list(plans).index(p) if p in plans else len(plans))]
-    department_rows = [_figure_row(d, department_name(d, departments, lang), tasks) for d, tasks in
+    """(per plan, per department) response times of the events (`response_times`): mean minutes
+    to acknowledge, arrive, finish and contain against the plans' limits, the share acknowledged
+    in time and the tasks with a step late or overdue. Withdrawn tasks do not count."""
+    by_plan, by_department = response_times(events, now_ms)
+    plan_rows = [_figure_row(p, plan_name(plans, p, lang), by_plan[p])
+                 for p in sorted(by_plan, key=lambda p: list(plans).index(p) if p in plans else len(plans))]
+    department_rows = [_figure_row(d, department_name(d, departments, lang), g) for d, g in
                        sorted(by_department.items(), key=lambda kv: department_name(kv[0], departments, lang))]
     return plan_rows, department_rows
