@@ -87,6 +87,7 @@ API_PERMISSIONS = {
     ("POST", "/api/v1/cases/<case_id>/actions"): SIGNED_IN,  # then each workflow action names its roles
     ("GET", "/api/v1/indicators"): "view:indicators",
     ("GET", "/api/v1/events/plans"): "event:read",
+    ("GET", "/api/v1/events/indicators"): "view:indicators",
     ("GET", "/api/v1/events/proposals"): "event:read",
     ("POST", "/api/v1/events/proposals/<proposal_id>/dismiss"): "event:command",
     ("GET", "/api/v1/events"): "event:read",
