@@ -652,19 +652,25 @@ def tasks_event_act(_buttons, _instructions, notes, changed, lang):
     trigger = ctx.triggered_id
     if not isinstance(trigger, dict) or not _clicked():
         return no_update, no_update
+    event_id = trigger.get("event")
+    if trigger.get("type") == "ev-task-instr":
+        return _department_step(event_id, "acknowledge_instruction", changed, lang, instruction_id=trigger.get("id"))
+    version = trigger.get("version")  # the task's version the page showed
+    return _department_step(event_id, trigger.get("action"), changed, lang, note=_pattern_values(0, "event").get(event_id) or "",
+                            version=version if isinstance(version, int) else None)
+
+
+def _department_step(event_id, what: str, changed, lang: str, *, instruction_id=None, note: str = "", version=None):
+    """The signed-in department's step of its task (or its acknowledgement of an instruction):
+    the message saying it was done, or why not, and the bumped change counter."""
     services = current_services()
     principal = current_principal()
-    event_id = trigger.get("event")
     try:
-        if trigger.get("type") == "ev-task-instr":
-            services.events.act(event_id, "acknowledge_instruction", principal, instruction_id=trigger.get("id"), ip=client_ip())
-            what = "acknowledge_instruction"
+        if what == "acknowledge_instruction":
+            services.events.act(event_id, what, principal, instruction_id=instruction_id, ip=client_ip())
         else:
-            what = trigger.get("action")
-            note = _pattern_values(0, "event").get(event_id) or ""
-            version = trigger.get("version")  # the task's version the page showed
-            services.events.task_act(event_id, principal.department, what, principal, note=note or "",
-                                     expected_version=version if isinstance(version, int) else None, ip=client_ip())
+            services.events.task_act(event_id, principal.department, what, principal, note=note, expected_version=version,
+                                     ip=client_ip())
     except EVENT_REFUSALS as e:
         return refusal_words(e, lang), (changed or 0) + 1
     return t("ev_done", lang).format(what=ev.action_name(what, lang)), (changed or 0) + 1
@@ -692,19 +698,9 @@ def notice_ack(_clicks, changed, lang):
     trigger = ctx.triggered_id
     if not isinstance(trigger, dict) or not _clicked():
         return no_update, no_update
-    services = current_services()
-    principal = current_principal()
-    event_id = trigger.get("event")
-    try:
-        if trigger.get("kind") == "instruction":
-            services.events.act(event_id, "acknowledge_instruction", principal, instruction_id=trigger.get("id"), ip=client_ip())
-            what = "acknowledge_instruction"
-        else:
-            services.events.task_act(event_id, principal.department, "acknowledge", principal, ip=client_ip())
-            what = "acknowledge"
-    except EVENT_REFUSALS as e:
-        return refusal_words(e, lang), (changed or 0) + 1
-    return t("ev_done", lang).format(what=ev.action_name(what, lang)), (changed or 0) + 1
+    if trigger.get("kind") == "instruction":
+        return _department_step(trigger.get("event"), "acknowledge_instruction", changed, lang, instruction_id=trigger.get("id"))
+    return _department_step(trigger.get("event"), "acknowledge", changed, lang)
 
 
 def district_events(_n, district_id, lang, shown_key):
