@@ -423,7 +423,11 @@ def allowed_task_actions(event: Event, department: str, principal: Principal | N
 
 # --- helpers --------------------------------------------------------------------------------------
 
-def _text(value, name: str, limit: int, required: bool = True) -> str:
+def text_input(value, name: str, limit: int, required: bool = True) -> str:
+    """A text input: None is ""; blanks around it dropped; refused whole (`EventError` naming
+    `name`) when not a string, missing while required, or over `limit` characters."""
+    if value is None:
+        value = ""
     if not isinstance(value, str):
         raise EventError(f"{name} must be a text", name)
     value = value.strip()
@@ -494,8 +498,8 @@ def start_event(*, event_id: str, plan: Plan, level: str, title: str, area: Area
         raise EventError(f"plan {plan.id} has no level {level!r}; its levels are {', '.join(plan.level_ids)}", "level")
     if not isinstance(district, str) or not district:
         raise EventError("an event needs its district", "district")
-    title = _text(title or "", "title", TITLE_MAX, required=False) or f"{plan.name_zh}{LEVEL_NUMERALS[level]}级响应"
-    note = _text(note or "", "note", NOTE_MAX, required=False)
+    title = text_input(title or "", "title", TITLE_MAX, required=False) or f"{plan.name_zh}{LEVEL_NUMERALS[level]}级响应"
+    note = text_input(note or "", "note", NOTE_MAX, required=False)
     touched = (district,) + tuple(d for d in districts if d != district)
     tasks = tuple(Task(dep, dep, t.role, t.text_zh, t.text_en, "issued", 1, t.ack_min, t.arrive_min, t.report_min,
                        now_ms) for t in chosen.tasks for dep in [resolve_department(t.department, district)])
@@ -544,7 +548,7 @@ def change_level(event: Event, plan: Plan, level: str, reason: str, actor: Princ
         raise EventError(f"plan {plan.id} has no level {level!r}; its levels are {', '.join(plan.level_ids)}", "level")
     if level == event.level:
         raise EventError(f"the event is already at level {level}", "level")
-    reason = _text(reason, "reason", NOTE_MAX)
+    reason = text_input(reason, "reason", NOTE_MAX)
     up = level_rank(level) > level_rank(event.level)
     wanted = {resolve_department(t.department, event.district): t for t in chosen.tasks}
     tasks, issued, reissued, withdrawn = _retask(event.tasks, wanted, up, now_ms)
@@ -566,7 +570,7 @@ def instruct(event: Event, text: str, actor: Principal, now_ms: int) -> Event:
     """A leader's instruction, to be acknowledged by every department with a live task now."""
     role = _acting_role("instruct", actor)
     _open(event, "instruct")
-    text = _text(text, "text", NOTE_MAX)
+    text = text_input(text, "text", NOTE_MAX)
     required = tuple(t.department for t in event.live_tasks)
     item = Instruction(f"I{len(event.instructions) + 1}", text, actor.name, actor.label, now_ms, {}, required)
     entry = _entry(actor, role, now_ms, "instruction", instruction=item.id, text=text, required=list(required))
@@ -611,7 +615,7 @@ def task_action(event: Event, department: str, action: str, actor: Principal, no
         code = "repeat" if step.to_status == task.status else ""
         raise EventError(f"a task {task.status} cannot {action} (only when {' or '.join(step.from_statuses)})",
                          "action", code)
-    note = _text(note or "", "note", NOTE_MAX, required=step.note_required)
+    note = text_input(note or "", "note", NOTE_MAX, required=step.note_required)
     changes: dict = {"status": step.to_status or task.status, "version": task.version + 1}
     changes.update(_task_changes(action, note, now_ms))
     if changes["status"] not in LIVE_TASK_STATUSES:
@@ -651,7 +655,7 @@ def add_task(event: Event, department: str, text: str, actor: Principal, now_ms:
     department = resolve_department(department, event.district)
     if not ID_PATTERN.match(department):
         raise EventError(f"{department!r} is not a department id", "department")
-    text = _text(text, "text", NOTE_MAX)
+    text = text_input(text, "text", NOTE_MAX)
     ack_min, arrive_min, report_min = (_limit(v, n) for v, n in ((ack_min, "ack_min"), (arrive_min, "arrive_min"),
                                                                   (report_min, "report_min")))
     if arrive_min < ack_min:
@@ -686,7 +690,7 @@ def withdraw_task(event: Event, department: str, reason: str, actor: Principal, 
     if task.role == "lead":
         raise EventError("the lead department's task cannot be withdrawn; change the level or cancel the event",
                          "department", "lead")
-    reason = _text(reason, "reason", NOTE_MAX)
+    reason = text_input(reason, "reason", NOTE_MAX)
     changed = replace(task, status="withdrawn", version=task.version + 1, needs_support=False)
     entry = _entry(actor, role, now_ms, "task_withdrawn", department=department, cause="commander", reason=reason)
     return _commit(event, now_ms, [entry], tasks=_put(event.tasks, changed))
@@ -711,7 +715,7 @@ def close(event: Event, summary: str, actor: Principal, now_ms: int) -> Event:
     if live:
         raise EventError(f"tasks still live: {', '.join(live)}; each must be done, withdrawn or returned first",
                          "tasks", "tasks_live")
-    summary = _text(summary, "summary", SUMMARY_MAX)
+    summary = text_input(summary, "summary", SUMMARY_MAX)
     entry = _entry(actor, role, now_ms, "closed", summary=summary)
     return _commit(event, now_ms, [entry], status="closed", closed_at=now_ms, summary=summary)
 
@@ -720,7 +724,7 @@ def cancel(event: Event, reason: str, actor: Principal, now_ms: int) -> Event:
     """Cancel the event (取消) with a reason; every live task is withdrawn."""
     role = _acting_role("cancel", actor)
     _open(event, "cancel")
-    reason = _text(reason, "reason", NOTE_MAX)
+    reason = text_input(reason, "reason", NOTE_MAX)
     withdrawn = [t.department for t in event.live_tasks]
     tasks = tuple(replace(t, status="withdrawn", version=t.version + 1, needs_support=False) if t.live else t
                   for t in event.tasks)

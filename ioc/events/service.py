@@ -111,17 +111,8 @@ def _counted(method):
 # ---- inputs --------------------------------------------------------------------------------------
 
 def _text(value, field: str, limit: int, required: bool = False) -> str:
-    """A text input: None is ""; blanks around it dropped; refused whole when over `limit`."""
-    if value is None:
-        value = ""
-    if not isinstance(value, str):
-        raise EventError(f"{field} must be a string", field)
-    text = value.strip()
-    if required and not text:
-        raise EventError(f"{field} is required", field)
-    if len(text) > limit:
-        raise EventError(f"{field} is {len(text)} characters; at most {limit} are allowed", field)
-    return text
+    """A text input (optional unless `required`), by the domain's one rule (`ioc.domain.events.text_input`)."""
+    return ev.text_input(value, field, limit, required=required)
 
 
 def _version(value, field: str = "version") -> int | None:
