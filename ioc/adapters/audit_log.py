@@ -51,6 +51,12 @@ ACTIONS.update({
     "event.proposal.dismiss": "a commander dismissed a proposal to start a linked event, with the reason",
 })
 ACTIONS.update({f"event.task.{action}": f"a department's event task: {action}" for action in TASK_ACTIONS})
+ACTIONS.update({  # notifications (piece notify)
+    "notify.routes": "an admin changed the notification routes or quiet hours (or reset them to the built-in ones)",
+    "notify.silence.add": "a silence (maintenance window) was set for notifications",
+    "notify.silence.expire": "a silence was ended early",
+    "notify.test": "a test notification was sent",
+})
 
 
 @dataclass(frozen=True)
