@@ -32,6 +32,8 @@ FIELD_OF = {
     "IOC_DEMO_PASSWORD": "demo_password", "IOC_WORK_DAYS": "work_days", "IOC_WORK_HOURS": "work_hours",
     "IOC_HOLIDAYS": "holidays", "IOC_MAKEUP_WORKDAYS": "makeup_workdays", "IOC_DUPLICATE_RADIUS_M": "duplicate_radius_m",
     "IOC_DUPLICATE_WINDOW_HOURS": "duplicate_window_hours",
+    # notifications (piece notify)
+    "IOC_NOTIFY_RETRY_MAX": "notify_retry_max", "IOC_NOTIFY_BACKOFF_S": "notify_backoff_s", "IOC_NOTIFY_RECEIVERS": "notify_receivers",
 }
 
 
