@@ -1,0 +1,1 @@
+"""Notifications: the notifier worker, the channel clients and the local provider receivers."""
