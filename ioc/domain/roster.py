@@ -150,10 +150,13 @@ class Roster:
     def with_secrets_of(self, old: "Roster") -> "Roster":
         """This roster with each REDACTED group key or secret taken from the group of the same id in `old`."""
         groups = []
-        for g in self.groups:
+        for i, g in enumerate(self.groups):
             before = old.group(g.id)
             key = before.key if g.key == REDACTED and before else g.key
             secret = before.secret if g.secret == REDACTED and before else g.secret
+            for name, value in (("key", key), ("secret", secret)):
+                if value == REDACTED:
+                    raise RosterError(f"groups[{i}].{name}", f"is redacted and no stored group {g.id!r} has one to keep: give the real value")
             groups.append(Group(g.id, g.name, g.department, g.channel, key, secret, g.mentions))
         return Roster(self.contacts, tuple(groups), self.shifts)
 
