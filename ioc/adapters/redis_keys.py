@@ -58,6 +58,7 @@ EVENTS_CHANGED = f"{EVENTS}:changed"  # sorted set: event id -> revision of its 
 EVENTS_PROPOSALS = f"{EVENTS}:proposals"  # hash: proposal id `<plan>:<level>` -> current proposal JSON (the trigger scan's)
 EVENTS_DISMISSED = f"{EVENTS}:dismissed"  # hash: proposal id -> dismissal JSON {summary, by, reason, at}
 EVENTS_WATCH = f"{EVENTS}:watch"  # string: the trigger watch's clocks (since when each device meets each trigger), JSON
+ROSTER = f"{CORE}:roster"  # hash: "contacts" / "groups" / "shifts" -> JSON lists, "version" (duty roster and contacts)
 # notifications (piece notify): every key under `{core}` so the commits that cause an intent write it in the same script
 NOTIFY_OUTBOX = f"{CORE}:notify:outbox"  # stream: notification intents, written with the change that caused them
 NOTIFY_ROUTES = f"{CORE}:notify:routes"  # string JSON: {"routes": [...], "quiet_hours": {...}} (unset: the built-in routes)
@@ -234,6 +235,7 @@ FAMILIES: tuple[Family, ...] = (
         ("ioc.adapters.event_store", "the commit script appends the change's notification intents to the notify outbox"),
         ("ioc.adapters.alarm_store", "the raise script appends the overdue case's intent when it raises the overdue alarm"),
     )),
+    Family("roster", (ROSTER,), "ioc.adapters.roster_store"),
     Family("users and sessions", (USERS, TOKENS, TOKEN_INDEX, SESSIONS, session, LOGIN_FAILURES, login_failures, SECRET_KEY),
            "ioc.adapters.user_store"),
 )

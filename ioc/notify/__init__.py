@@ -1,1 +1,1 @@
-"""Notifications: the notifier worker, the channel clients and the local provider receivers."""
+"""Notifications that reach people: channel clients, local provider receivers, routing and the notifier worker."""
