@@ -182,11 +182,13 @@ class NotifyStore:
 
     # ---- jobs ----------------------------------------------------------------------------------
 
-    def schedule(self, entry_id: str, items: list[dict], now_ms: int) -> list[int]:
+    def schedule(self, entry_id: str, subject: str, items: list[dict], now_ms: int) -> list[int]:
         """Make jobs of one intent's deliveries and acknowledge its outbox entry, in one script:
         [scheduled, grouped, silenced, held, skipped (already scheduled or delivered)]."""
-        args = {"now": now_ms, "entry": entry_id, "group": GROUP, "log_max": LOG_MAXLEN, "items": items}
-        return [int(x) for x in self._schedule(keys=[*_FIXED, keys.NOTIFY_LOG, keys.NOTIFY_OUTBOX], args=[orjson.dumps(args)])]
+        args = {"now": now_ms, "entry": entry_id, "group": GROUP, "log_max": LOG_MAXLEN, "subject_max": SUBJECT_MAXLEN,
+                "items": items}
+        return [int(x) for x in self._schedule(keys=[*_FIXED, keys.NOTIFY_LOG, keys.NOTIFY_OUTBOX, keys.notify_subject(subject)],
+                                               args=[orjson.dumps(args)])]
 
     def claim_due(self, now_ms: int, lease_ms: int, count: int = 100) -> list[tuple[str, dict]]:
         """Lease up to `count` due jobs for `lease_ms`: [(job id, job)]."""

@@ -48,9 +48,12 @@ import redis
 
 from ioc.adapters import counters, heartbeats
 from ioc.adapters.notify_store import NotifyStore
+from ioc.adapters.roster_store import RosterStore
 from ioc.adapters.redis_client import REDIS_UNAVAILABLE
 from ioc.domain.notifications import Intent, IntentError, delivery_key, intent_fields, intent_from_fields, render, render_group
 from ioc.domain.notify_routing import hold_until, resolve, silenced_by
+from ioc.notify.channels import Channels
+from ioc.notify.channels import Message as ChannelMessage
 from ioc.settings import Settings
 
 log = logging.getLogger("ioc.notify")
@@ -78,19 +81,14 @@ def backoff_s(attempt: int, base_s: float, retry_after_s: float | None = None, r
 
 
 def default_sender(settings: Settings):
-    """`send(target, channel, message)` through the channel clients (`ioc.notify.channels`)."""
-    from ioc.notify import channels
+    """`send(target, channel, message)` through the channel clients (`ioc.notify.channels`),
+    which raise `DeliveryError(retryable, reason, retry_after_s)`."""
+    clients = Channels.from_settings(settings)
 
-    if hasattr(channels, "Channels"):
-        clients = channels.Channels(settings)
-        return lambda target, channel, message: clients.send(target, channel, message)
-    return lambda target, channel, message: channels.send(target, channel, message, settings)
+    def send(target, channel: str, message) -> None:
+        clients.send(channel, target, ChannelMessage(message.title, message.text, message.link, tuple(message.mentions)))
 
-
-def default_roster(redis_client):
-    from ioc.adapters.roster_store import RosterStore
-
-    return RosterStore(redis_client).get
+    return send
 
 
 def _now_ms() -> int:
@@ -104,7 +102,7 @@ class Notifier:
         self.redis = redis_client
         self.store = NotifyStore(redis_client)
         self.sender = sender or default_sender(settings)
-        self.roster_source = roster or default_roster(redis_client)
+        self.roster_source = roster or RosterStore(redis_client).get
         host = socket.gethostname()
         self.consumer = consumer or f"notify-{host}"
         self.worker_id = f"notify-{host}-{os.getpid()}"
@@ -200,7 +198,7 @@ class Notifier:
             self.store.ack(entry_id)
             return
         items = self.deliveries_of(intent, now)
-        scheduled, grouped, silenced, held, _skipped = self.store.schedule(entry_id, items, now)
+        scheduled, grouped, silenced, held, _skipped = self.store.schedule(entry_id, intent.subject, items, now)
         self.processed += 1
         counts = Counter({"notify:intents": 1})
         by_status = {i["key"]: i for i in items}
