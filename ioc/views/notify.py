@@ -10,6 +10,7 @@ tests call them directly.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -368,6 +369,23 @@ def quiet_text(quiet, lang: str = "zh") -> str:
     return t("notify_quiet_text", lang).format(start=start, end=end)
 
 
+def whole_number(value, low: int, high: int) -> int | None:
+    """A form's number as a whole number within [low, high]; None when it is not one."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    if number != int(number) or not low <= number <= high:
+        return None
+    return int(number)
+
+
+def clock_text(text: str) -> str:
+    """"7:00" -> "07:00" (a valid `HH:MM`, see `valid_clock`)."""
+    hours, minutes = text.strip().split(":")
+    return f"{int(hours):02d}:{minutes}"
+
+
 def valid_clock(text: str | None) -> bool:
     """`HH:MM` on a 24-hour clock."""
     try:
@@ -427,6 +445,24 @@ def silence_rows(silences: Iterable, departments: Mapping[str, Department], dist
             "state_id": state,
         }))
     return [row for *_, row in sorted(rows, key=lambda r: (r[0], r[1]))]
+
+
+_SILENCE_REASONS = (
+    (r"give at least one", "notify_err_matchers"),
+    (r"must end after it starts", "notify_bad_span"),
+    (r"say why", "notify_need_comment"),
+    (r"at most (?P<n>\d+) characters", "notify_err_long"),
+)
+
+
+def silence_error_text(error: Exception, lang: str = "zh") -> str:
+    """A refused silence (RoutingError `path`, `reason`) in the page language."""
+    reason = str(getattr(error, "reason", "") or error)
+    for pattern, key in _SILENCE_REASONS:
+        found = re.search(pattern, reason)
+        if found:
+            return t(key, lang).format(**found.groupdict())
+    return reason
 
 
 def silence_matchers(kind, department, district, subject) -> dict[str, str]:
@@ -511,3 +547,166 @@ def roster_names(roster) -> dict[str, str]:
             names[f"{prefix}:{ident}"] = name
             names.setdefault(str(ident), name)
     return names
+
+
+# ---- changing the roster: its JSON form in, a new JSON form out (validate_roster checks it) -------
+
+def new_id(prefix: str, taken: Iterable[str]) -> str:
+    """The next free id `<prefix>-<n>` (ids are never shown: rows carry them for the form only)."""
+    used = set(taken)
+    n = len(used) + 1
+    while f"{prefix}-{n}" in used:
+        n += 1
+    return f"{prefix}-{n}"
+
+
+def split_list(text: str | None) -> list[str]:
+    """"a, b；c" -> ["a", "b", "c"] (commas, Chinese commas, semicolons, spaces)."""
+    for sep in ("，", "；", ";", "、", " ", "\n"):
+        text = str(text or "").replace(sep, ",")
+    return [part.strip() for part in text.split(",") if part.strip()]
+
+
+def contact_form(name, phone, email, department, title, channels) -> dict:
+    """A contact's fields as the form gives them (the unit `center` is stored as "")."""
+    return {"name": str(name or "").strip(), "phone": str(phone or "").strip().replace(" ", ""),
+            "email": str(email or "").strip(), "department": "" if department in (None, "", CENTER) else str(department),
+            "title": str(title or "").strip(), "channels": [c for c in CONTACT_CHANNELS if c in (channels or [])]}
+
+
+def with_contact(data: dict, fields: dict, contact_id: str | None = None) -> tuple[dict, str]:
+    """The roster's JSON form with a contact added (`contact_id` None) or replaced; and its id."""
+    contacts = list(data.get("contacts", []))
+    if contact_id is None:
+        contact_id = new_id("c", (c["id"] for c in contacts))
+        contacts.append({"id": contact_id, **fields})
+    else:
+        contacts = [{"id": contact_id, **fields} if c["id"] == contact_id else c for c in contacts]
+    return {**data, "contacts": contacts}, contact_id
+
+
+def contact_shift_count(data: dict, contact_id: str) -> int:
+    return sum(1 for s in data.get("shifts", []) if s.get("contact_id") == contact_id)
+
+
+def without_contact(data: dict, contact_id: str) -> dict:
+    return {**data, "contacts": [c for c in data.get("contacts", []) if c["id"] != contact_id]}
+
+
+def group_form(name, unit, channel, key, secret, mentions) -> dict:
+    """A group's fields as the form gives them; an empty key or secret means "keep the current one"
+    (`with_group` fills it in from the stored group)."""
+    return {"name": str(name or "").strip(), "department": "" if unit in (None, "", CENTER) else str(unit),
+            "channel": str(channel or ""), "key": str(key or "").strip(), "secret": str(secret or "").strip(),
+            "mentions": split_list(mentions)}
+
+
+def with_group(data: dict, fields: dict, group_id: str | None = None) -> tuple[dict, str]:
+    """The roster's JSON form with a group added or edited. Editing replaces the key (and the
+    secret) only when the form gives a new one; otherwise the stored ones stay. A group moved to a
+    channel without signing drops its secret."""
+    groups = list(data.get("groups", []))
+    if group_id is None:
+        group_id = new_id("g", (g["id"] for g in groups))
+        groups.append({"id": group_id, **fields})
+    else:
+        out = []
+        for g in groups:
+            if g["id"] == group_id:
+                merged = {"id": group_id, **fields}
+                if not fields["key"]:
+                    merged["key"] = g.get("key", "")
+                if not fields["secret"]:
+                    merged["secret"] = g.get("secret", "") if fields["channel"] in ("dingtalk", "feishu") else ""
+                g = merged
+            out.append(g)
+        groups = out
+    return {**data, "groups": groups}, group_id
+
+
+def without_group(data: dict, group_id: str) -> dict:
+    return {**data, "groups": [g for g in data.get("groups", []) if g["id"] != group_id]}
+
+
+def with_shift(data: dict, unit: str, contact_id: str, starts_ms: int, ends_ms: int, role: str) -> dict:
+    shift = {"unit": unit, "contact_id": contact_id, "starts": local_input(starts_ms), "ends": local_input(ends_ms),
+             "role": str(role or "").strip() or ROLES[1]}
+    return {**data, "shifts": [*data.get("shifts", []), shift]}
+
+
+def without_shift(data: dict, key: str) -> tuple[dict, dict | None]:
+    """The roster without the shift `key` names (`shift_key`); and the removed shift (None: no such shift)."""
+    kept, removed = [], None
+    for s in data.get("shifts", []):
+        if removed is None and shift_key(s) == key:
+            removed = s
+        else:
+            kept.append(s)
+    return {**data, "shifts": kept}, removed
+
+
+# ---- a refused roster in the page's language ----------------------------------------------------
+
+_FIELD_WORDS = {"name": "notify_col_name", "phone": "notify_col_phone", "email": "notify_col_email",
+                "department": "notify_col_department", "title": "notify_col_title", "channels": "notify_col_channels",
+                "channel": "notify_col_channel", "key": "notify_col_key", "secret": "notify_col_secret",
+                "mentions": "notify_col_mentions", "unit": "notify_col_unit", "contact_id": "notify_col_name",
+                "starts": "notify_col_starts", "ends": "notify_col_ends", "role": "notify_col_role"}
+# the reasons validate_roster gives (English), by pattern -> the page's words
+_REASONS = (
+    (r"must not be empty|missing", "notify_err_empty"),
+    (r"at most (?P<n>\d+) characters", "notify_err_long"),
+    (r"neither a mainland mobile number", "notify_err_phone"),
+    (r"sms needs a mainland mobile", "notify_err_sms_phone"),
+    (r"email needs an email address", "notify_err_email_needed"),
+    (r"is not an email address", "notify_err_email"),
+    (r"is not a mainland mobile number", "notify_err_mobile"),
+    (r"robot key", "notify_err_key"),
+    (r"signed with a secret", "notify_err_secret"),
+    (r"unknown contact", "notify_err_contact"),
+    (r"unknown department", "notify_err_department"),
+    (r"unknown channel", "notify_err_channel"),
+    (r"ends after it starts", "notify_bad_span"),
+    (r"lasts at most (?P<n>\d+) days", "notify_err_too_long"),
+    (r"overlaps shifts\[(?P<other>\d+)\]", "notify_err_overlap"),
+    (r"ISO date-time|time of day", "notify_err_time"),
+    (r"duplicate", "notify_err_duplicate"),
+)
+
+
+def _where(path: str, data: dict, departments: Mapping[str, Department], lang: str) -> str:
+    """`contacts[2].phone` -> 联系人“张三”的电话 / contact 张三: phone."""
+    found = re.match(r"^(contacts|groups|shifts)\[(\d+)\](?:\.(\w+))?", path or "")
+    if not found:
+        return t("notify_roster", lang)
+    kind, index, field_name = found.group(1), int(found.group(2)), found.group(3) or ""
+    items = data.get(kind, [])
+    item = items[index] if index < len(items) else {}
+    if kind == "shifts":
+        names = {c["id"]: c.get("name", "") for c in data.get("contacts", [])}
+        label = t("notify_where_shift", lang).format(unit=unit_name(item.get("unit", ""), departments, lang),
+                                                     name=names.get(item.get("contact_id"), ""),
+                                                     starts=fmt_short(parse_local(item.get("starts"))))
+    else:
+        label = t(f"notify_where_{kind[:-1]}", lang).format(name=item.get("name", ""))
+    if field_name in _FIELD_WORDS:
+        return f"{label} · {t(_FIELD_WORDS[field_name], lang)}"
+    return label
+
+
+def roster_error_text(error: Exception, data: dict, departments: Mapping[str, Department], lang: str = "zh") -> str:
+    """A RosterError (`path`, `reason`) as the admin can act on it, in the page language: where
+    (the contact, group or shift by name, and the field) and why."""
+    path, reason = str(getattr(error, "path", "") or ""), str(getattr(error, "reason", "") or error)
+    text = reason
+    for pattern, key in _REASONS:
+        found = re.search(pattern, reason)
+        if found:
+            values = found.groupdict()
+            if "other" in values:
+                others = data.get("shifts", [])
+                other = others[int(values["other"])] if int(values["other"]) < len(others) else {}
+                values = {"starts": fmt_short(parse_local(other.get("starts"))), "ends": fmt_short(parse_local(other.get("ends")))}
+            text = t(key, lang).format(**values)
+            break
+    return t("notify_roster_error", lang).format(where=_where(path, data, departments, lang), reason=text)
