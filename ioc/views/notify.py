@@ -17,14 +17,9 @@ from datetime import datetime
 
 from ioc.domain.clock import CHINA_TZ, DAY_MS, local_text
 from ioc.domain.departments import Department
+from ioc.domain.roster import CENTER, CHANNELS, CONTACT_CHANNELS, DISPATCH, GROUP_CHANNELS, ROLES, Roster, on_duty
 from ioc.i18n import STRINGS, t
 
-CENTER = "center"  # the operations center's unit (a contact or group with department "" belongs to it)
-DISPATCH = "dispatch"  # the dispatch desk's unit (groups only)
-CHANNELS = ("wecom", "dingtalk", "feishu", "email", "sms")
-GROUP_CHANNELS = ("wecom", "dingtalk", "feishu", "email")
-CONTACT_CHANNELS = ("sms", "email")
-ROLES = ("值班领导", "值班员")  # the shift roles people use; any other text is kept as written
 RESULTS = ("sent", "failed", "retry", "silenced", "held", "grouped")
 KINDS = ("case.dispatched", "case.rework", "case.overdue", "case.deferral_requested", "case.urged", "alarm.escalated",
          "event.started", "event.task", "event.level", "event.instruction", "test")
@@ -184,17 +179,6 @@ def _person(shift, contact) -> Person:
                   phone, phone_href(phone), fmt_short(starts), fmt_short(ends))
 
 
-def on_duty_now(roster, unit: str, now_ms: int) -> list[tuple[object, object]]:
-    """(shift, contact) of the unit's shifts running at `now_ms` (starts <= now < ends), by start."""
-    contacts = contacts_by_id(roster)
-    out = []
-    for shift in field_of(roster, "shifts", ()) or ():
-        starts, ends = shift_span(shift)
-        if shift_unit(shift) == unit and starts is not None and ends is not None and starts <= now_ms < ends:
-            out.append((starts, shift, contacts.get(field_of(shift, "contact_id"))))
-    return [(s, c) for _, s, c in sorted(out, key=lambda x: x[0])]
-
-
 def next_on_duty(roster, unit: str, now_ms: int) -> list[tuple[object, object]]:
     """(shift, contact) of the unit's next shift(s): those with the earliest start after `now_ms`."""
     contacts = contacts_by_id(roster)
@@ -209,12 +193,12 @@ def next_on_duty(roster, unit: str, now_ms: int) -> list[tuple[object, object]]:
     return [(shift, contacts.get(field_of(shift, "contact_id"))) for s, shift in upcoming if s == first]
 
 
-def duty_cards(roster, departments: Mapping[str, Department], all_departments: Iterable[Department], now_ms: int,
+def duty_cards(roster: Roster, departments: Mapping[str, Department], all_departments: Iterable[Department], now_ms: int,
                lang: str = "zh") -> list[DutyCard]:
     """One card per unit: who is on duty now (role, name, phone) and who comes next."""
     return [
         DutyCard(unit, unit_name(unit, departments, lang),
-                 tuple(_person(s, c) for s, c in on_duty_now(roster, unit, now_ms)),
+                 tuple(_person(s, c) for s, c in on_duty(roster, unit, now_ms)),
                  tuple(_person(s, c) for s, c in next_on_duty(roster, unit, now_ms)))
         for unit in roster_units(roster, all_departments)
     ]

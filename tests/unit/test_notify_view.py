@@ -9,6 +9,7 @@ from types import SimpleNamespace as NS
 import pytest
 
 from ioc.domain.departments import FUNCTIONAL
+from ioc.domain.roster import Contact, Group, Roster, Shift
 from ioc.views import notify as view
 from ioc.views.notify import parse_local
 
@@ -18,18 +19,18 @@ KEY = "693a91f6-7d2e-4b8c-9a1e-0c5f2a7be4f1"
 
 
 def contact(cid, name, phone="13912345678", department="", email="", channels=("sms",), title=""):
-    return NS(id=cid, name=name, phone=phone, email=email, department=department, title=title, channels=channels)
+    return Contact(cid, name, phone, email, department, title, channels)
 
 
 def shift(unit, cid, starts, ends, role="值班员"):
-    return NS(unit=unit, contact_id=cid, starts=starts, ends=ends, role=role)
+    return Shift(unit, cid, starts, ends, role)
 
 
 def group(gid, name, department, channel, key=KEY, secret="", mentions=()):
-    return NS(id=gid, name=name, department=department, channel=channel, key=key, secret=secret, mentions=mentions)
+    return Group(gid, name, department, channel, key, secret, mentions)
 
 
-ROSTER = NS(
+ROSTER = Roster(
     contacts=(contact("c1", "张三"), contact("c2", "李四", department="water_affairs"), contact("c3", "王五"),
               contact("c4", "赵六", phone="0512-58123456", channels=())),
     groups=(group("g1", "水务局工作群", "water_affairs", "dingtalk", secret="SECabcdef0123456789"),
@@ -84,7 +85,8 @@ def test_a_department_between_shifts_has_nobody_now_and_its_next_shift():
 
 def test_a_shift_is_on_duty_from_its_start_up_to_not_including_its_end():
     at_end = parse_local("2026-12-06 20:00")
-    assert [c.name for _, c in view.on_duty_now(ROSTER, "center", at_end)] == ["王五"]
+    cards = {c.unit: c for c in view.duty_cards(ROSTER, DEPS, FUNCTIONAL, at_end, "zh")}
+    assert [p.name for p in cards["center"].now] == ["王五"]
 
 
 def test_the_duty_board_lists_the_center_then_the_units_in_use():
@@ -105,7 +107,7 @@ def test_shift_rows_show_the_running_and_coming_weeks_shifts_by_unit_then_start(
 
 
 def test_a_shifts_key_finds_it_for_removal():
-    data = {"shifts": [vars(s) for s in ROSTER.shifts]}
+    data = ROSTER.to_dict()
     key = view.shift_rows(ROSTER, DEPS, NOW, "zh")[1]["key"]
     kept, removed = view.without_shift(data, key)
     assert removed["contact_id"] == "c3" and len(kept["shifts"]) == len(ROSTER.shifts) - 1
