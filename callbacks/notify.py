@@ -285,9 +285,11 @@ def change_shift(_add, _remove, unit, contact_id, role, starts, ends, rows, chan
 def _put_routes(config, lang: str, done: str):
     from ioc.domain.notify_routing import RoutingError
 
+    from ioc.domain.notify_routing import config_to_dict
+
     name, role, ip = actor("notify:manage")
     try:
-        notify_store().put_routes(config, name, role=role, ip=ip)
+        notify_store().put_routes(config_to_dict(config), name, role=role, ip=ip)
     except RoutingError as e:
         return f"{t('notify_failed', lang)}: {e.reason}", False
     return done, True
@@ -359,7 +361,9 @@ def send_test(_send, target, text, lang):
     if target not in names:
         return t("notify_roster_conflict", lang)
     name, role, ip = actor("notify:manage")
-    notify_store().send_test(target, str(text or "").strip() or t("notify_test_default", lang), name, role=role, ip=ip)
+    intent = view.test_intent(target, str(text or "").strip() or t("notify_test_default", lang), name, now_ms())
+    entry = notify_store().add_intent(intent)
+    current_services().audit.record(name, role, "notify.test", intent.subject, "ok", ip, {"target": target, "outbox": entry})
     return t("notify_test_queued", lang).format(target=names[target])
 
 
@@ -387,7 +391,10 @@ def change_silence(prefix: str):
                 return t("notify_select_silence", lang), no_update
             if rows[0].get("state_id") == "expired":
                 return t("notify_silence_already", lang), no_update
-            store.expire_silence(rows[0]["id"], name, role=role, ip=ip)
+            try:
+                store.expire_silence(rows[0]["id"], name, role=role, ip=ip)
+            except KeyError:
+                return t("notify_roster_conflict", lang), (changed or 0) + 1
             return t("notify_silence_expired_now", lang).format(matches=rows[0].get("matches", "")), (changed or 0) + 1
         at = now_ms()
         start_ms = view.parse_local(starts) if str(starts or "").strip() else at

@@ -11,12 +11,14 @@ tests call them directly.
 from __future__ import annotations
 
 import re
+import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
 from ioc.domain.clock import CHINA_TZ, DAY_MS, local_text
 from ioc.domain.departments import Department
+from ioc.domain.notifications import Intent
 from ioc.domain.roster import CENTER, CHANNELS, CONTACT_CHANNELS, DISPATCH, GROUP_CHANNELS, ROLES, Roster, on_duty
 from ioc.i18n import STRINGS, t
 
@@ -512,14 +514,21 @@ def log_rows(entries: Iterable, names: Mapping[str, str], lang: str = "zh", chan
             "to": recipient_text(e, names, lang),
             "channel": channel_name(ch, lang),
             "result": word("result", res, lang),
-            "attempts": int(field_of(e, "attempts", 0) or 0),
+            "attempts": int(field_of(e, "attempt", 0) or field_of(e, "attempts", 0) or 0),
             "reason": str(field_of(e, "reason", "") or ""),
             "text": entry_text(e),
             "title": str(field_of(e, "title", "") or ""),
             "link": link if link.startswith("/") else "",
             "result_id": res,
+            "row": str(field_of(e, "id", "") or f"{at}-{len(rows)}"),
         }))
     return [row for _, row in sorted(rows, key=lambda r: -r[0])]
+
+
+def test_intent(target: str, text: str, by: str, now_ms: int) -> Intent:
+    """The intent of a test message to one group or contact (`group:<id>` / `contact:<id>`)."""
+    return Intent("test", f"test:{uuid.uuid4().hex[:12]}", "1", now_ms, "info", (), "",
+                  {"text": text, "target": target, "by": by})
 
 
 def roster_names(roster) -> dict[str, str]:
