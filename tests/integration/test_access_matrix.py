@@ -105,7 +105,7 @@ ROUTE_ARGS = {"device_id": "wl-matrix-board", "district_id": DISTRICT, "alarm_id
               "event_id": "EV-20260101-999", "department": DEPARTMENT, "proposal_id": "flood:IV", "_rest": "v1/no-such-route"}
 
 PAGES = ("/", "/districts", f"/district/{DISTRICT}", "/cases", "/case/ZJG-20260101-999999", "/tasks", "/inspections",
-         "/indicators", "/status", "/audit", "/admin", "/account", "/events", "/event/EV-20260101-999")
+         "/indicators", "/status", "/audit", "/admin", "/account", "/events", "/event/EV-20260101-999", "/duty", "/notify")
 
 
 def alarm_json(alarm_id: str) -> bytes:
