@@ -979,22 +979,10 @@ STRINGS: dict[str, dict[str, str]] = {
     "case_action_notify": {"zh": "通知", "en": "Notified"},
     "case_action_notify_failed": {"zh": "通知失败", "en": "Notification failed"},
     "case_source_notifier": {"zh": "通知服务", "en": "Notifier"},
-    "notify_channel_wecom": {"zh": "企业微信", "en": "WeCom"},
-    "notify_channel_dingtalk": {"zh": "钉钉", "en": "DingTalk"},
-    "notify_channel_feishu": {"zh": "飞书", "en": "Feishu"},
-    "notify_channel_email": {"zh": "邮件", "en": "email"},
-    "notify_channel_sms": {"zh": "短信", "en": "SMS"},
     "notify_sent_note": {"zh": "已通过{channel}通知{recipient}（{kind}）", "en": "{kind}: sent to {recipient} by {channel}"},
     "notify_failed_note": {"zh": "未能通过{channel}通知{recipient}（{kind}）：{reason}",
                            "en": "{kind}: could not reach {recipient} by {channel}: {reason}"},
     "notify_attempts": {"zh": "第 {attempt} 次尝试", "en": "attempt {attempt}"},
-    "notify_result_sent": {"zh": "已送达", "en": "sent"},
-    "notify_result_failed": {"zh": "失败", "en": "failed"},
-    "notify_result_retry": {"zh": "重试中", "en": "retrying"},
-    "notify_result_silenced": {"zh": "已静默", "en": "silenced"},
-    "notify_result_held": {"zh": "免打扰暂缓", "en": "held (quiet hours)"},
-    "notify_result_grouped": {"zh": "合并发送", "en": "grouped"},
-    "ev_log_notifications": {"zh": "通知记录", "en": "Notifications"},
 }
 
 
