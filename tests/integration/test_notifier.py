@@ -18,6 +18,7 @@ from ioc.adapters import redis_keys as keys
 from ioc.adapters.alarm_store import AlarmStore
 from ioc.adapters.notify_store import NotifyStore
 from ioc.adapters.roster_store import RosterStore
+from ioc.adapters.snapshot_store import SnapshotStore
 from ioc.demo_roster import demo_roster
 from ioc.domain.access import Principal
 from ioc.domain.alarms import Alarm
@@ -161,6 +162,7 @@ def test_an_escalated_critical_alarm_texts_the_center_duty_once(notifier, redis_
     assert all("告警升级" in r["text"] for r in sms)
     events = [orjson.loads(f[b"alarm"]) for _i, f in redis_client.xrange(keys.ALARMS_EVENTS) if f[b"event"] == b"notified"]
     assert {e["channel"] for e in events} == {"sms"} and len(events) == len(on_duty)
+    assert [e["event"] for e in SnapshotStore(redis_client, 8).alarm_events()] == ["raised"]  # the wall's ticker: transitions only
 
 
 def event_service_for(redis_client, city, settings):
@@ -353,6 +355,7 @@ def test_a_notifier_killed_mid_burst_loses_nothing(notify_settings, receivers, r
         proc.terminate()
         proc.wait(15)
     got = [(r["target"], r["text"]) for r in receivers.received() if r["accepted"]]
+    print(f"kill -9 twice: {len(got)} messages for {expected} deliveries ({len(got) - expected} duplicates)")
     assert len(set(got)) == expected
     assert len(got) - expected <= killed_in_flight
     assert redis_client.hlen(keys.NOTIFY_SENT) == expected
