@@ -33,6 +33,7 @@ from ioc.adapters import audit_log, scripts
 from ioc.adapters import redis_keys as keys
 from ioc.adapters.case_store import event_fields
 from ioc.adapters.redis_client import as_text as _text
+from ioc.adapters.redis_client import stream_entries
 from ioc.domain.cases import CaseEvent
 from ioc.domain.notifications import Intent, flat_fields, intent_fields
 from ioc.domain.notify_routing import (RoutingConfig, RoutingError, Silence, config_from_dict, config_to_dict,
@@ -158,7 +159,7 @@ class NotifyStore:
         """[(entry id, fields)]: this consumer's own pending entries (`own_pending`) or new ones."""
         reply = self.redis.xreadgroup(GROUP, consumer, {keys.NOTIFY_OUTBOX: "0" if own_pending else ">"}, count=count,
                                       block=None if own_pending else block_ms)
-        return [(_text(i), f) for i, f in _entries(reply)]
+        return [(_text(i), f) for i, f in stream_entries(reply)]
 
     def claim_stale(self, consumer: str, idle_ms: int, count: int = 100) -> list:
         """Entries another consumer left pending longer than `idle_ms` (a notifier killed -9)."""
@@ -281,11 +282,3 @@ def _rows(entries) -> list[dict]:
         out.append(f)
     return out
 
-
-def _entries(response) -> list:
-    """[(entry id, {field: value})] of a one-stream XREADGROUP reply (RESP2 or RESP3)."""
-    if not response:
-        return []
-    if isinstance(response, dict):
-        return next(iter(response.values()), [[]])[0] if response else []
-    return response[0][1]

@@ -49,7 +49,7 @@ import redis
 from ioc.adapters import counters, heartbeats
 from ioc.adapters.notify_store import NotifyStore
 from ioc.adapters.roster_store import RosterStore
-from ioc.adapters.redis_client import REDIS_UNAVAILABLE
+from ioc.adapters.redis_client import REDIS_UNAVAILABLE, Outages
 from ioc.domain.notifications import Intent, IntentError, delivery_key, intent_fields, intent_from_fields, render, render_group
 from ioc.domain.notify_routing import hold_until, resolve, silenced_by
 from ioc.notify.channels import Channels
@@ -119,7 +119,7 @@ class Notifier:
         self._cache: dict[str, tuple[float, object]] = {}
         self._lock = threading.Lock()
         self._inflight = 0
-        self._down: set[str] = set()
+        self.outages = Outages(log)  # logged once per job and outage
         self._backlog = True  # read own pending entries first (a restart after a crash)
         self._last_claim = 0.0
 
@@ -356,14 +356,10 @@ class Notifier:
     # ---- loops ---------------------------------------------------------------------------------
 
     def _outage(self, job: str, error: Exception) -> None:
-        if job not in self._down:
-            self._down.add(job)
-            log.warning("%s: Redis unavailable (%s); retrying with back-off", job, error)
+        self.outages.outage(job, error)
 
     def _recovered(self, job: str) -> None:
-        if job in self._down:
-            self._down.discard(job)
-            log.warning("%s: Redis is reachable again; resumed", job)
+        self.outages.recovered(job)
 
     def _loop(self, name: str, step) -> None:
         backoff = 0.2
