@@ -210,8 +210,9 @@ class NotifyStore:
     def record(self, job_id: str, now_ms: int, *, drop=(), put=(), sent=(), results=()) -> bool:
         """Record the outcome of job `job_id` in one script: drop jobs, put jobs back (id, job,
         due), mark dedupe keys (key, status), and write each result (a dict: subject, kind,
-        version, channel, recipient, name, result, attempt, reason, route, latency_ms, stage) to
-        the log, the subject's stream and its timeline. False when the job was gone already."""
+        version, channel, recipient, name, result, attempt, reason, route, latency_ms, and the
+        message's title, text, link) to the log and the subject's stream, and a sent or failed one
+        to its timeline. False when the job was gone already."""
         streams_keys: list[str] = []
         streams = []
 
@@ -222,7 +223,8 @@ class NotifyStore:
 
         for r in results:
             entry = {"at": now_ms, **{k: r.get(k, "") for k in ("subject", "kind", "version", "channel", "recipient", "name",
-                                                                 "result", "attempt", "reason", "route", "latency_ms")}}
+                                                                 "result", "attempt", "reason", "route", "latency_ms",
+                                                                 "title", "text", "link")}}
             stream(keys.NOTIFY_LOG, LOG_MAXLEN, entry)
             stream(keys.notify_subject(r["subject"]), SUBJECT_MAXLEN, entry)
             if r["result"] not in ("sent", "failed"):

@@ -51,7 +51,7 @@ from ioc.adapters.notify_store import NotifyStore
 from ioc.adapters.roster_store import RosterStore
 from ioc.adapters.redis_client import REDIS_UNAVAILABLE, Outages
 from ioc.domain.notifications import Intent, IntentError, delivery_key, intent_fields, intent_from_fields, render, render_group
-from ioc.domain.notify_routing import hold_until, resolve, silenced_by
+from ioc.domain.notify_routing import Route, hold_until, resolve, silenced_by
 from ioc.notify.channels import Channels
 from ioc.notify.channels import Message as ChannelMessage
 from ioc.settings import Settings
@@ -170,8 +170,13 @@ class Notifier:
         """The schedule items (`NotifyStore.schedule`) of one intent at `now`."""
         config = self.config()
         silence = silenced_by(self.silences(), intent, now)
+        routes = config.routes
+        target = str(intent.facts.get("target") or "")
+        if intent.kind == "test" and target.startswith(("group:", "contact:")):  # a test message to one recipient
+            routes = (Route("test-target", "test", ("test",), (target,), group_window_s=0, quiet=False),)
+        message = render(intent)
         items = []
-        for d in resolve(intent, config.routes, self.roster(), now):
+        for d in resolve(intent, routes, self.roster(), now):
             key = delivery_key(intent.subject, intent.version, intent.kind, d.channel, d.recipient)
             if silence is not None:
                 status, due, reason = "silenced", now, f"silence {silence.id}"
@@ -186,7 +191,8 @@ class Notifier:
                           "window_ms": int(d.route.group_window_s * 1000),
                           "log": _flat({"at": now, "subject": intent.subject, "kind": intent.kind, "version": intent.version,
                                         "channel": d.channel, "recipient": d.recipient, "name": d.name, "attempt": 0,
-                                        "reason": reason, "route": d.route.id, "latency_ms": 0})})
+                                        "reason": reason, "route": d.route.id, "latency_ms": 0, "title": message.title,
+                                        "text": message.text, "link": message.link})})
         return items
 
     def process_entry(self, entry_id: str, fields) -> None:
@@ -270,10 +276,14 @@ class Notifier:
                 return "retry", reason, retry_after
             return "failed", reason, None
 
-    def _result(self, intent: Intent, job: dict, result: str, reason: str, attempt: int, now: int) -> dict:
+    def _result(self, intent: Intent, job: dict, result: str, reason: str, attempt: int, now: int, message=None) -> dict:
+        """One delivery result as the log, the subject's stream and its timeline record it (with
+        the message sent: title, text, link)."""
         return {"subject": intent.subject, "kind": intent.kind, "version": intent.version, "channel": job["channel"],
                 "recipient": job["recipient"], "name": job.get("name", ""), "result": result, "attempt": attempt,
-                "reason": reason, "route": job.get("route", ""), "latency_ms": max(0, now - intent.at) if result == "sent" else 0}
+                "reason": reason, "route": job.get("route", ""), "latency_ms": max(0, now - intent.at) if result == "sent" else 0,
+                "title": message.title if message else "", "text": message.text if message else "",
+                "link": message.link if message else ""}
 
     def _run_delivery(self, job_id: str, job: dict) -> None:
         intent = intent_from_fields(job["intent"])
@@ -303,7 +313,7 @@ class Notifier:
                 key = delivery_key(intent.subject, version, intent.kind, job["channel"], job["recipient"])
                 put.append((key, {**job, "key": key, "intent": {**job["intent"], "version": version}, "attempt": 0,
                                   "repeat": n}, now + repeat_min * 60_000))
-        result = self._result(intent, job, outcome, reason, attempt, now)
+        result = self._result(intent, job, outcome, reason, attempt, now, message)
         if self.store.record(job_id, now, drop=drop, put=put, sent=sent, results=[result]):
             self._count(job["channel"], [result])
 
@@ -326,7 +336,7 @@ class Notifier:
         outcome, reason, retry_after = self._send(first, message)
         now = _now_ms()
         attempt = int(job.get("attempt", 0)) + 1
-        results = [self._result(i, j, outcome, reason, attempt, now) for i, (_k, j) in zip(intents, live)]
+        results = [self._result(i, j, outcome, reason, attempt, now, message) for i, (_k, j) in zip(intents, live)]
         if outcome == "retry":
             due = now + int(backoff_s(attempt - 1, self.settings.notify_backoff_s, retry_after) * 1000)
             ok = self.store.record(job_id, now, put=[(job_id, {**job, "attempt": attempt}, due)], results=results)

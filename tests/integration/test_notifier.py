@@ -360,3 +360,13 @@ def test_a_notifier_killed_mid_burst_loses_nothing(notify_settings, receivers, r
     assert len(got) - expected <= killed_in_flight
     assert redis_client.hlen(keys.NOTIFY_SENT) == expected
     assert all(orjson.loads(v)["status"] == "sent" for v in redis_client.hvals(keys.NOTIFY_SENT))
+
+
+def test_a_test_message_goes_to_the_named_recipient_only_and_the_log_keeps_its_text(notifier, receivers, roster, redis_client):
+    group = group_of(roster, "water_affairs")
+    NotifyStore(redis_client).add_intent(Intent("test", "test:abc", "1", int(time.time() * 1000), "info", (), "",
+                                                {"text": "测试消息", "target": f"group:{group.id}"}))
+    drain(notifier)
+    assert [r["target"] for r in receivers.received() if r["accepted"]] == [group.key]
+    row = NotifyStore(redis_client).for_subject("test:abc")[-1]
+    assert (row["result"], row["name"], row["text"]) == ("sent", group.name, "测试消息")
