@@ -54,6 +54,14 @@ def channel_name(channel: str, lang: str = "zh") -> str:
     return word("channel", channel, lang)
 
 
+_ROLE_WORDS = {"值班领导": "notify_role_leader", "值班员": "notify_role_officer"}
+
+
+def role_text(role: str, lang: str = "zh") -> str:
+    """A shift's role in the page language (the usual ones; any other as written)."""
+    return t(_ROLE_WORDS[role], lang) if role in _ROLE_WORDS else role
+
+
 def channels_text(channels: Iterable[str], lang: str = "zh") -> str:
     return "、".join(channel_name(c, lang) for c in channels or ())
 
@@ -173,11 +181,11 @@ class DutyCard:
     next: tuple[Person, ...]  # the people of the next shift(s) that start after now (the earliest start)
 
 
-def _person(shift, contact) -> Person:
+def _person(shift, contact, lang: str) -> Person:
     starts, ends = shift_span(shift)
     phone = str(field_of(contact, "phone", "") or "") if contact is not None else ""
     name = str(field_of(contact, "name", "") or "") if contact is not None else ""
-    return Person(str(field_of(shift, "role", "") or ""), name or "—", str(field_of(contact, "title", "") or "") if contact else "",
+    return Person(role_text(str(field_of(shift, "role", "") or ""), lang), name or "—", str(field_of(contact, "title", "") or "") if contact else "",
                   phone, phone_href(phone), fmt_short(starts), fmt_short(ends))
 
 
@@ -200,8 +208,8 @@ def duty_cards(roster: Roster, departments: Mapping[str, Department], all_depart
     """One card per unit: who is on duty now (role, name, phone) and who comes next."""
     return [
         DutyCard(unit, unit_name(unit, departments, lang),
-                 tuple(_person(s, c) for s, c in on_duty(roster, unit, now_ms)),
-                 tuple(_person(s, c) for s, c in next_on_duty(roster, unit, now_ms)))
+                 tuple(_person(s, c, lang) for s, c in on_duty(roster, unit, now_ms)),
+                 tuple(_person(s, c, lang) for s, c in next_on_duty(roster, unit, now_ms)))
         for unit in roster_units(roster, all_departments)
     ]
 
@@ -230,7 +238,7 @@ def shift_rows(roster, departments: Mapping[str, Department], now_ms: int, lang:
         rows.append((order.get(unit, len(order)), starts or 0, {
             "key": shift_key(shift),
             "unit": unit_name(unit, departments, lang),
-            "role": field_of(shift, "role", "") or "",
+            "role": role_text(field_of(shift, "role", "") or "", lang),
             "name": field_of(contact, "name", "") if contact is not None else t("notify_unknown_contact", lang),
             "phone": field_of(contact, "phone", "") if contact is not None else "",
             "starts": fmt_time(starts),
