@@ -248,9 +248,7 @@ def validate_roster(data, departments: Iterable[str] | None = None) -> Roster:
     seen: set[str] = set()
     for i, raw in enumerate(lists["contacts"]):
         p = f"contacts[{i}]"
-        item = _fields(p, raw, CONTACT_FIELDS)
-        cid = _id(f"{p}.id", item["id"], seen, "contact")
-        name = _text(f"{p}.name", item["name"], 60)
+        item, cid, name = _head(p, raw, CONTACT_FIELDS, seen, "contact")
         phone = _text(f"{p}.phone", item.get("phone", ""), 30, required=False)
         if phone and phone_problem(phone):
             raise RosterError(f"{p}.phone", phone_problem(phone))
@@ -258,8 +256,7 @@ def validate_roster(data, departments: Iterable[str] | None = None) -> Roster:
         if email and not EMAIL.match(email):
             raise RosterError(f"{p}.email", f"{email!r} is not an email address")
         department = unit_check(f"{p}.department", item.get("department", ""), allow_empty=True)
-        if department == CENTER:
-            department = ""
+        department = "" if department == CENTER else department
         title = _text(f"{p}.title", item.get("title", ""), 60, required=False)
         channels = _list(f"{p}.channels", item.get("channels", []))
         for j, ch in enumerate(channels):
@@ -275,12 +272,9 @@ def validate_roster(data, departments: Iterable[str] | None = None) -> Roster:
     seen_groups: set[str] = set()
     for i, raw in enumerate(lists["groups"]):
         p = f"groups[{i}]"
-        item = _fields(p, raw, GROUP_FIELDS)
-        gid = _id(f"{p}.id", item["id"], seen_groups, "group")
-        name = _text(f"{p}.name", item["name"], 60)
+        item, gid, name = _head(p, raw, GROUP_FIELDS, seen_groups, "group")
         department = unit_check(f"{p}.department", item.get("department", ""), allow_empty=True)
-        if department == CENTER:
-            department = ""
+        department = "" if department == CENTER else department
         channel = item["channel"]
         if channel not in GROUP_CHANNELS:
             raise RosterError(f"{p}.channel", f"unknown channel {channel!r} (one of {', '.join(GROUP_CHANNELS)})")
@@ -333,6 +327,12 @@ def _no_overlaps(shifts: list[Shift]) -> None:
                 first, second = sorted((i1, i2))
                 raise RosterError(f"shifts[{second}]", f"overlaps shifts[{first}] ({unit} {role}, "
                                                          f"{shifts[first].starts} – {shifts[first].ends})")
+
+
+def _head(path: str, raw, spec: dict[str, bool], seen: set[str], what: str) -> tuple[dict, str, str]:
+    """A contact's or group's checked fields, its id (unique) and its name."""
+    item = _fields(path, raw, spec)
+    return item, _id(f"{path}.id", item["id"], seen, what), _text(f"{path}.name", item["name"], 60)
 
 
 def _fields(path: str, raw, spec: dict[str, bool]) -> dict:

@@ -193,6 +193,32 @@ def _absolute(link: str, public_url: str) -> str:
 
 # --- the clients ----------------------------------------------------------------------------------
 
+BUSY = (True, "provider busy", None)  # errcode -1: 系统繁忙
+TOKEN = (False, "invalid or disabled robot access_token", None)
+# errcode -> (retryable, meaning, retry after s); any other non-zero errcode is a permanent refusal
+WECOM_ANSWERS = {45009: (True, "rate limited: 20 messages a minute per robot", 60.0), -1: BUSY,
+                 93000: (False, "invalid robot key", None)}
+DINGTALK_ANSWERS = {130101: (True, "sending too fast: 20 messages a minute per robot", 60.0),
+                    410100: (True, "sending too fast: 20 messages a minute per robot", 60.0), -1: BUSY,
+                    310000: (False, "refused by the robot's security settings (check the secret, keywords, IP whitelist)", None),
+                    300001: TOKEN, 400101: TOKEN, 400102: TOKEN}
+
+
+def _robot_send(url: str, payload: dict, timeout: float, what: str, secrets: tuple, answers: dict) -> None:
+    """POST to a robot answering `{"errcode": 0, "errmsg": "ok"}` (WeCom, DingTalk); raise its error answer."""
+    answer = post_json(url, payload, timeout, secrets=secrets, what=what)
+    _raise_http(answer, what)
+    body = answer.json()
+    if body is None:
+        raise DeliveryError(True, f"{what}: unreadable answer (HTTP {answer.status})")
+    code = body.get("errcode")
+    if code == 0:
+        return
+    msg = scrub(str(body.get("errmsg", ""))[:200], secrets)
+    retryable, meaning, hint = answers.get(code, (False, "refused", None))
+    raise DeliveryError(retryable, f"{what}: {meaning} (errcode {code}: {msg})", hint)
+
+
 class Channel(Protocol):
     name: str
 
@@ -223,23 +249,8 @@ class WeComRobot:
         return f"{self.base_url}/cgi-bin/webhook/send?key={urllib.parse.quote(group.key, safe='')}"
 
     def send(self, group: Group, message: Message) -> None:
-        what = f"wecom group {group.name}"
-        answer = post_json(self.url(group), self.payload(group, message), self.timeout, secrets=(group.key,), what=what)
-        _raise_http(answer, what)
-        body = answer.json()
-        if body is None:
-            raise DeliveryError(True, f"{what}: unreadable answer (HTTP {answer.status})")
-        code = body.get("errcode")
-        if code == 0:
-            return
-        msg = scrub(str(body.get("errmsg", ""))[:200], (group.key,))
-        if code == 45009:
-            raise DeliveryError(True, f"{what}: rate limited (errcode 45009: {msg}; 20 messages a minute per robot)", 60.0)
-        if code == -1:
-            raise DeliveryError(True, f"{what}: provider busy (errcode -1: {msg})")
-        if code == 93000:
-            raise DeliveryError(False, f"{what}: invalid robot key (errcode 93000: {msg})")
-        raise DeliveryError(False, f"{what}: refused (errcode {code}: {msg})")
+        _robot_send(self.url(group), self.payload(group, message), self.timeout, f"wecom group {group.name}", (group.key,),
+                    WECOM_ANSWERS)
 
 
 @dataclass
@@ -272,27 +283,8 @@ class DingTalkRobot:
         return url
 
     def send(self, group: Group, message: Message) -> None:
-        what = f"dingtalk group {group.name}"
-        secrets = (group.key, group.secret)
-        answer = post_json(self.url(group), self.payload(group, message), self.timeout, secrets=secrets, what=what)
-        _raise_http(answer, what)
-        body = answer.json()
-        if body is None:
-            raise DeliveryError(True, f"{what}: unreadable answer (HTTP {answer.status})")
-        code = body.get("errcode")
-        if code == 0:
-            return
-        msg = scrub(str(body.get("errmsg", ""))[:200], secrets)
-        if code in (130101, 410100):
-            raise DeliveryError(True, f"{what}: sending too fast (errcode {code}: {msg}; 20 messages a minute per robot)", 60.0)
-        if code == -1:
-            raise DeliveryError(True, f"{what}: provider busy (errcode -1: {msg})")
-        if code == 310000:
-            raise DeliveryError(False, f"{what}: refused by the robot's security settings (errcode 310000: {msg}): "
-                                       "check the secret, keywords and IP whitelist")
-        if code in (300001, 400101, 400102):
-            raise DeliveryError(False, f"{what}: invalid or disabled robot access_token (errcode {code}: {msg})")
-        raise DeliveryError(False, f"{what}: refused (errcode {code}: {msg})")
+        _robot_send(self.url(group), self.payload(group, message), self.timeout, f"dingtalk group {group.name}",
+                    (group.key, group.secret), DINGTALK_ANSWERS)
 
 
 @dataclass

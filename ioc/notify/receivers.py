@@ -59,6 +59,10 @@ def _now_ms() -> int:
 
 
 def _free_port(host: str) -> int:
+    if host in ("127.0.0.1", "localhost"):
+        from ioc.adapters import embedded
+
+        return embedded.free_port()  # (the tests give each worker its own block of ports)
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind((host, 0))
         return s.getsockname()[1]
@@ -367,6 +371,13 @@ class _Server(ThreadingHTTPServer):
     request_queue_size = 256
     allow_reuse_address = True
 
+    def handle_error(self, request, client_address):
+        import sys
+
+        if isinstance(sys.exc_info()[1], ConnectionError):  # the client gave up (a timeout test): nothing to say
+            return
+        super().handle_error(request, client_address)
+
 
 # --- SMTP -------------------------------------------------------------------------------------------
 
@@ -469,7 +480,7 @@ def start_receivers(host: str = "127.0.0.1", port: int = 0, smtp_port: int | Non
     for channel, key, secret in keys:
         state.keys[(channel, key)] = secret or ""
     handler = type("Handler", (_Handler,), {"state": state})
-    http = _Server((host, port), handler)
+    http = _Server((host, port or _free_port(host)), handler)
     smtp = None
     if smtp_port is not None:
         from aiosmtpd.controller import Controller
