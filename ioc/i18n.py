@@ -977,6 +977,14 @@ STRINGS: dict[str, dict[str, str]] = {
     "notify_role_leader": {"zh": "值班领导", "en": "Duty leader"},
     "notify_role_officer": {"zh": "值班员", "en": "Duty officer"},
     "notify_not_ready": {"zh": "通知服务尚未就绪，请稍后再试。", "en": "The notification service is not ready yet; try again shortly."},
+    # notifications: timelines and logs (piece notify)
+    "case_action_notify": {"zh": "通知", "en": "Notified"},
+    "case_action_notify_failed": {"zh": "通知失败", "en": "Notification failed"},
+    "case_source_notifier": {"zh": "通知服务", "en": "Notifier"},
+    "notify_sent_note": {"zh": "已通过{channel}通知{recipient}（{kind}）", "en": "{kind}: sent to {recipient} by {channel}"},
+    "notify_failed_note": {"zh": "未能通过{channel}通知{recipient}（{kind}）：{reason}",
+                           "en": "{kind}: could not reach {recipient} by {channel}: {reason}"},
+    "notify_attempts": {"zh": "第 {attempt} 次尝试", "en": "attempt {attempt}"},
 }
 
 

@@ -17,6 +17,7 @@ from ioc.adapters.alarm_store import AlarmStore
 from ioc.adapters.audit_log import AuditLog
 from ioc.adapters.case_index import CaseIndex
 from ioc.adapters.city_snapshot import CityCache
+from ioc.adapters.notify_store import NotifyStore
 from ioc.adapters.snapshot_store import SnapshotStore
 from ioc.adapters.user_store import UserStore
 from ioc.casework.service import CaseService
@@ -62,6 +63,7 @@ class Services:
     city_cache: CityCache  # the big screen's per-process snapshot cache, shared by every viewer
     case_index: CaseIndex  # the case pages' per-process copy of the cases, kept in step by revision
     events: EventService  # the one event service: every read and action on linked events (portal, API)
+    notify: NotifyStore | None = None  # notifications: routes, silences, the sent log (piece notify)
 
     def warm_up(self) -> threading.Thread:
         """In the background, read what the first big-screen requests of a new process need
@@ -103,6 +105,7 @@ class Services:
             city_cache=city_cache,
             case_index=cases,
             events=EventService.from_settings(client, city, settings),
+            notify=NotifyStore(client),
         )
 
 

@@ -98,6 +98,7 @@ API_PERMISSIONS = {
     ("POST", "/api/v1/events/<event_id>/close"): "event:command",
     ("POST", "/api/v1/events/<event_id>/actions"): SIGNED_IN,  # then each event action names its roles
     ("POST", "/api/v1/events/<event_id>/tasks/<department>/actions"): "event:task",
+    ("GET", "/api/v1/notifications"): "view:duty",  # piece notify: the sent log
 }
 API_PERMISSIONS.update({(method, rule): SIGNED_IN  # the fallback: a path that is no route is a JSON 404 (401 anonymous)
                         for rule in ("/api/", "/api/<path:_rest>") for method in ("DELETE", "GET", "PATCH", "POST", "PUT")})
