@@ -45,12 +45,8 @@ def roster_store():
 
 
 def notify_store():
-    from ioc.adapters.notify_store import NotifyStore
-
-    ext = current_app.extensions
-    if "ioc_notify_store" not in ext:
-        ext["ioc_notify_store"] = NotifyStore(current_services().redis)
-    return ext["ioc_notify_store"]
+    """The notification store of this process (routes, silences, the sent log)."""
+    return current_services().notify
 
 
 def lang_of(lang) -> str:

@@ -513,7 +513,8 @@ def log_rows(entries: Iterable, names: Mapping[str, str], lang: str = "zh", chan
         if (channel and ch != channel) or (result and res != result):
             continue
         subject = str(field_of(e, "subject", "") or "")
-        link = str(field_of(e, "link", "") or "") or subject_link(subject)
+        link = str(field_of(e, "link", "") or "")
+        link = link if link.startswith("/") else subject_link(subject)  # a full URL (IOC_PUBLIC_URL): the portal's own path
         at = int(field_of(e, "at", 0) or 0)
         rows.append((at, {
             "at": fmt_time(at) if at else "",
@@ -526,7 +527,7 @@ def log_rows(entries: Iterable, names: Mapping[str, str], lang: str = "zh", chan
             "reason": str(field_of(e, "reason", "") or ""),
             "text": entry_text(e),
             "title": str(field_of(e, "title", "") or ""),
-            "link": link if link.startswith("/") else "",
+            "link": link,
             "result_id": res,
             "row": str(field_of(e, "id", "") or f"{at}-{len(rows)}"),
         }))
