@@ -156,7 +156,7 @@ def pick_group(rows, lang):
     if not rows:
         return t("notify_none_selected", lang_of(lang)), no_update, no_update, no_update, no_update, "", ""
     r = rows[0]
-    return r["name"], r["name"], r.get("unit_id") or view.CENTER, r.get("channel_id"), r.get("mentions", "").replace("、", ","), "", ""
+    return r["name"], r["name"], r.get("unit_id") or view.CENTER, r.get("channel_id"), ",".join(r.get("mention_ids", [])), "", ""
 
 
 def pick_route(rows, lang):

@@ -793,7 +793,6 @@ STRINGS: dict[str, dict[str, str]] = {
     "notify_subject_case": {"zh": "案件 {id}", "en": "Case {id}"},
     "notify_subject_alarm": {"zh": "告警 {id}", "en": "Alarm {id}"},
     "notify_subject_event": {"zh": "事件 {id}", "en": "Event {id}"},
-    "notify_subject_test": {"zh": "测试消息", "en": "Test message"},
     "notify_col_unit": {"zh": "单位", "en": "Unit"},
     "notify_col_role": {"zh": "岗位", "en": "Role"},
     "notify_col_name": {"zh": "姓名", "en": "Name"},

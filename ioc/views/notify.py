@@ -63,7 +63,12 @@ def role_text(role: str, lang: str = "zh") -> str:
 
 
 def channels_text(channels: Iterable[str], lang: str = "zh") -> str:
-    return "、".join(channel_name(c, lang) for c in channels or ())
+    return joined((channel_name(c, lang) for c in channels or ()), lang)
+
+
+def joined(items: Iterable[str], lang: str = "zh") -> str:
+    """"甲、乙" / "A, B"."""
+    return ("、" if lang == "zh" else ", ").join(items)
 
 
 def unit_name(unit: str, departments: Mapping[str, Department], lang: str = "zh") -> str:
@@ -200,7 +205,9 @@ def next_on_duty(roster, unit: str, now_ms: int) -> list[tuple[object, object]]:
     if not upcoming:
         return []
     first = min(s for s, _ in upcoming)
-    return [(shift, contacts.get(field_of(shift, "contact_id"))) for s, shift in upcoming if s == first]
+    rank = {role: i for i, role in enumerate(ROLES)}
+    shifts = sorted((shift for s, shift in upcoming if s == first), key=lambda x: rank.get(field_of(x, "role", ""), len(ROLES)))
+    return [(shift, contacts.get(field_of(shift, "contact_id"))) for shift in shifts]
 
 
 def duty_cards(roster: Roster, departments: Mapping[str, Department], all_departments: Iterable[Department], now_ms: int,
@@ -285,9 +292,10 @@ def group_rows(roster, departments: Mapping[str, Department], lang: str = "zh") 
             "channel": channel_name(channel, lang),
             "key": key if channel == "email" else mask_key(key),
             "secret": t("notify_secret_set" if field_of(g, "secret", "") else "notify_secret_none", lang),
-            "mentions": "、".join(field_of(g, "mentions", ()) or ()),
+            "mentions": joined(field_of(g, "mentions", ()) or (), lang),
             "unit_id": field_of(g, "department", "") or CENTER,
             "channel_id": channel,
+            "mention_ids": list(field_of(g, "mentions", ()) or ()),
         })
     return rows
 
@@ -324,10 +332,10 @@ def route_rows(routes: Iterable, departments: Mapping[str, Department], names: M
         rows.append({
             "id": field_of(r, "id"),
             "name": field_of(r, "name", "") or field_of(r, "id"),
-            "kinds": "、".join(word("kind", k, lang) for k in field_of(r, "kinds", ()) or ()) or any_,
-            "severities": "、".join(word("severity", s, lang) for s in field_of(r, "severities", ()) or ()) or any_,
-            "departments": "、".join(unit_name(d, departments, lang) for d in field_of(r, "departments", ()) or ()) or any_,
-            "targets": "、".join(target_name(x, names, lang) for x in field_of(r, "targets", ()) or ()),
+            "kinds": joined((word("kind", k, lang) for k in field_of(r, "kinds", ()) or ()), lang) or any_,
+            "severities": joined((word("severity", s, lang) for s in field_of(r, "severities", ()) or ()), lang) or any_,
+            "departments": joined((unit_name(d, departments, lang) for d in field_of(r, "departments", ()) or ()), lang) or any_,
+            "targets": joined((target_name(x, names, lang) for x in field_of(r, "targets", ()) or ()), lang),
             "channels": channels_text(field_of(r, "channels", ()) or (), lang) or t("notify_all_channels", lang),
             "window": duration_text(int(field_of(r, "group_window_s", 0) or 0), lang),
             "repeat": minutes_text(int(field_of(r, "repeat_min", 0) or 0), lang),
@@ -480,6 +488,8 @@ def subject_link(subject: str) -> str:
 def subject_text(subject: str, lang: str = "zh") -> str:
     """"案件 ZJG-…" / "告警 …" / "事件 EV-…"; a test message's subject in words."""
     kind, _, ident = str(subject or "").partition(":")
+    if kind == "test":
+        return ""  # the kind column says it
     key = f"notify_subject_{kind}"
     return t(key, lang).format(id=ident) if ident and key in STRINGS else word("kind", kind, lang) if kind else ""
 
