@@ -125,9 +125,9 @@ def duty_card_children(card, lang: str) -> list:
     """One unit's card: on duty now (role, name, tel: link) and the next shift."""
     def person(p, when: str) -> html.Li:
         phone = html.A(p.phone, href=p.href, className="duty-phone") if p.href else html.Span(t("notify_no_phone", lang))
-        title = f" · {p.title}" if p.title else ""
-        return html.Li([html.Span(p.role, className="duty-role"), html.B(p.name), html.Span(title), phone,
-                        html.Span(when, className="duty-when")])
+        return html.Li([html.Div([html.Span(p.role, className="duty-role"), html.B(p.name),
+                                  html.Span(p.title, className="duty-title")], className="duty-who"),
+                        html.Div([phone, html.Span(when, className="duty-when")], className="duty-reach")])
 
     now = [person(p, t("notify_until", lang).format(at=p.ends)) for p in card.now]
     upcoming = [person(p, t("notify_from_at", lang).format(at=p.starts)) for p in card.next]
