@@ -45,12 +45,8 @@ def roster_store():
 
 
 def notify_store():
-    from ioc.adapters.notify_store import NotifyStore
-
-    ext = current_app.extensions
-    if "ioc_notify_store" not in ext:
-        ext["ioc_notify_store"] = NotifyStore(current_services().redis)
-    return ext["ioc_notify_store"]
+    """The notification store of this process (routes, silences, the sent log)."""
+    return current_services().notify
 
 
 def lang_of(lang) -> str:
@@ -160,7 +156,7 @@ def pick_group(rows, lang):
     if not rows:
         return t("notify_none_selected", lang_of(lang)), no_update, no_update, no_update, no_update, "", ""
     r = rows[0]
-    return r["name"], r["name"], r.get("unit_id") or view.CENTER, r.get("channel_id"), r.get("mentions", "").replace("、", ","), "", ""
+    return r["name"], r["name"], r.get("unit_id") or view.CENTER, r.get("channel_id"), ",".join(r.get("mention_ids", [])), "", ""
 
 
 def pick_route(rows, lang):
@@ -447,6 +443,20 @@ def register_silences(app, prefix: str, view_permission: str) -> None:
     )(change_silence(prefix))
 
 
+def form_action(app, area: str, buttons, fields, changed: str, fn, grid: bool = True, extra=()) -> None:
+    """Register an admin's change of one form (`notify-<area>-…`): its buttons, its fields' values,
+    the selected row of its grid, the change counter it bumps; it reports in `notify-<area>-message`."""
+    secured_callback(
+        app, "notify:manage",
+        Output(f"notify-{area}-message", "children"), *extra, Output(changed, "data", allow_duplicate=True),
+        *[Input(f"notify-{area}-{button}", "n_clicks") for button in buttons],
+        *[State(f"notify-{area}-{field}", "value") for field in fields],
+        *([State(f"notify-{area}-grid", "selectedRows")] if grid else []),
+        State(changed, "data"), State("lang", "data"),
+        prevent_initial_call=True,
+    )(fn)
+
+
 def register(app, services) -> None:
     # /duty
     secured_callback(
@@ -505,50 +515,15 @@ def register(app, services) -> None:
                      State("lang", "data"))(pick_shift)
 
     # /notify: changes (admins)
-    secured_callback(
-        app, "notify:manage",
-        Output("notify-contact-message", "children"), Output("notify-roster-changed", "data", allow_duplicate=True),
-        Input("notify-contact-add", "n_clicks"), Input("notify-contact-save", "n_clicks"), Input("notify-contact-remove", "n_clicks"),
-        State("notify-contact-name", "value"), State("notify-contact-phone", "value"), State("notify-contact-email", "value"),
-        State("notify-contact-department", "value"), State("notify-contact-title", "value"), State("notify-contact-channels", "value"),
-        State("notify-contact-grid", "selectedRows"), State("notify-roster-changed", "data"), State("lang", "data"),
-        prevent_initial_call=True,
-    )(change_contact)
-    secured_callback(
-        app, "notify:manage",
-        Output("notify-group-message", "children"), Output("notify-group-key", "value", allow_duplicate=True),
-        Output("notify-group-secret", "value", allow_duplicate=True), Output("notify-roster-changed", "data", allow_duplicate=True),
-        Input("notify-group-add", "n_clicks"), Input("notify-group-save", "n_clicks"), Input("notify-group-remove", "n_clicks"),
-        State("notify-group-name", "value"), State("notify-group-unit", "value"), State("notify-group-channel", "value"),
-        State("notify-group-key", "value"), State("notify-group-secret", "value"), State("notify-group-mentions", "value"),
-        State("notify-group-grid", "selectedRows"), State("notify-roster-changed", "data"), State("lang", "data"),
-        prevent_initial_call=True,
-    )(change_group)
-    secured_callback(
-        app, "notify:manage",
-        Output("notify-shift-message", "children"), Output("notify-roster-changed", "data", allow_duplicate=True),
-        Input("notify-shift-add", "n_clicks"), Input("notify-shift-remove", "n_clicks"),
-        State("notify-shift-unit", "value"), State("notify-shift-contact", "value"), State("notify-shift-role", "value"),
-        State("notify-shift-from", "value"), State("notify-shift-to", "value"),
-        State("notify-shift-grid", "selectedRows"), State("notify-roster-changed", "data"), State("lang", "data"),
-        prevent_initial_call=True,
-    )(change_shift)
-    secured_callback(
-        app, "notify:manage",
-        Output("notify-route-message", "children"), Output("notify-routes-changed", "data", allow_duplicate=True),
-        Input("notify-route-save", "n_clicks"), Input("notify-route-enable", "n_clicks"), Input("notify-route-disable", "n_clicks"),
-        State("notify-route-window", "value"), State("notify-route-repeat", "value"), State("notify-route-quiet", "value"),
-        State("notify-route-grid", "selectedRows"), State("notify-routes-changed", "data"), State("lang", "data"),
-        prevent_initial_call=True,
-    )(change_route)
-    secured_callback(
-        app, "notify:manage",
-        Output("notify-quiet-message", "children"), Output("notify-routes-changed", "data", allow_duplicate=True),
-        Input("notify-quiet-save", "n_clicks"), Input("notify-quiet-clear", "n_clicks"),
-        State("notify-quiet-start", "value"), State("notify-quiet-end", "value"), State("notify-routes-changed", "data"),
-        State("lang", "data"),
-        prevent_initial_call=True,
-    )(change_quiet)
+    roster, routes = "notify-roster-changed", "notify-routes-changed"
+    form_action(app, "contact", ("add", "save", "remove"), ("name", "phone", "email", "department", "title", "channels"), roster,
+                change_contact)
+    form_action(app, "group", ("add", "save", "remove"), ("name", "unit", "channel", "key", "secret", "mentions"), roster,
+                change_group, extra=(Output("notify-group-key", "value", allow_duplicate=True),
+                                     Output("notify-group-secret", "value", allow_duplicate=True)))
+    form_action(app, "shift", ("add", "remove"), ("unit", "contact", "role", "from", "to"), roster, change_shift)
+    form_action(app, "route", ("save", "enable", "disable"), ("window", "repeat", "quiet"), routes, change_route)
+    form_action(app, "quiet", ("save", "clear"), ("start", "end"), routes, change_quiet, grid=False)
     secured_callback(
         app, "notify:manage", Output("notify-test-message", "children"),
         Input("notify-test-send", "n_clicks"), State("notify-test-target", "value"), State("notify-test-text", "value"),

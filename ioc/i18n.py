@@ -793,7 +793,6 @@ STRINGS: dict[str, dict[str, str]] = {
     "notify_subject_case": {"zh": "案件 {id}", "en": "Case {id}"},
     "notify_subject_alarm": {"zh": "告警 {id}", "en": "Alarm {id}"},
     "notify_subject_event": {"zh": "事件 {id}", "en": "Event {id}"},
-    "notify_subject_test": {"zh": "测试消息", "en": "Test message"},
     "notify_col_unit": {"zh": "单位", "en": "Unit"},
     "notify_col_role": {"zh": "岗位", "en": "Role"},
     "notify_col_name": {"zh": "姓名", "en": "Name"},
@@ -974,6 +973,8 @@ STRINGS: dict[str, dict[str, str]] = {
     "notify_err_time": {"zh": "不是有效时间", "en": "is not a date and time"},
     "notify_err_duplicate": {"zh": "编号重复", "en": "is used twice"},
     "notify_err_matchers": {"zh": "请至少填写一个静默条件（消息类型、部门、区镇或对象）", "en": "give at least one of kind, department, district or subject"},
+    "notify_role_leader": {"zh": "值班领导", "en": "Duty leader"},
+    "notify_role_officer": {"zh": "值班员", "en": "Duty officer"},
     "notify_not_ready": {"zh": "通知服务尚未就绪，请稍后再试。", "en": "The notification service is not ready yet; try again shortly."},
     # notifications: timelines and logs (piece notify)
     "case_action_notify": {"zh": "通知", "en": "Notified"},

@@ -18,7 +18,7 @@ from ioc.domain.departments import all_departments
 from ioc.domain.geo import CityMap
 from ioc.i18n import t
 from ioc.views.notify import (CHANNELS, CONTACT_CHANNELS, GROUP_CHANNELS, KINDS, RESULTS, ROLES, channel_options,
-                              unit_options, word_options)
+                              role_text, unit_options, word_options)
 
 from .grids import ag_grid
 
@@ -88,10 +88,10 @@ def silence_panel(prefix: str, lang: str, city: CityMap) -> html.Section:
                  _dropdown(f"{p}-department", unit_options(departments, lang, dispatch=False)[1:], t("notify_matcher_department", lang)),
                  _dropdown(f"{p}-district", [{"label": d.name(lang), "value": d.id} for d in city.districts],
                            t("notify_matcher_district", lang)),
-                 _input(f"{p}-subject", t("notify_silence_subject_hint", lang), 80)),
+                 _input(f"{p}-subject", t("notify_silence_subject_hint", lang), 80, style={"width": "340px"})),
             _row(html.Label([t("notify_from", lang), _input(f"{p}-from", "2026-12-06 08:00", 16)], className="notify-label"),
                  html.Label([t("notify_to", lang), _input(f"{p}-to", "2026-12-06 12:00", 16)], className="notify-label"),
-                 _input(f"{p}-comment", t("notify_silence_comment", lang), 200, style={"minWidth": "280px"})),
+                 _input(f"{p}-comment", t("notify_silence_comment", lang), 200, style={"width": "340px"})),
             _row(_button(f"{p}-add", t("notify_silence_add", lang)), _selected(p, lang),
                  _button(f"{p}-expire", t("notify_silence_expire", lang), danger=True)),
             html.P(t("notify_silence_note", lang), className="note"),
@@ -125,9 +125,9 @@ def duty_card_children(card, lang: str) -> list:
     """One unit's card: on duty now (role, name, tel: link) and the next shift."""
     def person(p, when: str) -> html.Li:
         phone = html.A(p.phone, href=p.href, className="duty-phone") if p.href else html.Span(t("notify_no_phone", lang))
-        title = f" · {p.title}" if p.title else ""
-        return html.Li([html.Span(p.role, className="duty-role"), html.B(p.name), html.Span(title), phone,
-                        html.Span(when, className="duty-when")])
+        return html.Li([html.Div([html.Span(p.role, className="duty-role"), html.B(p.name),
+                                  html.Span(p.title, className="duty-title")], className="duty-who"),
+                        html.Div([phone, html.Span(when, className="duty-when")], className="duty-reach")])
 
     now = [person(p, t("notify_until", lang).format(at=p.ends)) for p in card.now]
     upcoming = [person(p, t("notify_from_at", lang).format(at=p.starts)) for p in card.next]
@@ -156,7 +156,7 @@ def _roster_tab(lang: str, city: CityMap) -> html.Div:
             _grid("notify-shift-grid", SHIFT_COLUMNS, lang, row_id="key"),
             _row(_dropdown("notify-shift-unit", units, t("notify_col_unit", lang)),
                  _dropdown("notify-shift-contact", [], t("notify_col_name", lang)),
-                 dcc.Dropdown(id="notify-shift-role", options=[{"label": r, "value": r} for r in ROLES], value=ROLES[1],
+                 dcc.Dropdown(id="notify-shift-role", options=[{"label": role_text(r, lang), "value": r} for r in ROLES], value=ROLES[1],
                               clearable=False, className="dash-dropdown", style={"minWidth": "140px"})),
             _row(html.Label([t("notify_from", lang), _input("notify-shift-from", "2026-12-06 08:00", 16)], className="notify-label"),
                  html.Label([t("notify_to", lang), _input("notify-shift-to", "2026-12-06 20:00", 16)], className="notify-label")),

@@ -12,8 +12,9 @@ Roles (a user may hold several):
 - ``dispatcher`` 调度员 — runs the case workflow; acknowledges and clears alarms.
 - ``inspector`` 监督员 — verifies and checks cases on site; watches the big screen.
 - ``handler`` 处置部门 — bound to one department; sees only that department's tasks.
-- ``admin`` 管理员 — users, API tokens, audit log, data-intake status. Nothing else: a person
-  who also runs operations holds a second role.
+- ``admin`` 管理员 — users, API tokens, audit log, data-intake status, the notification set-up
+  (duty roster, contacts, routes, silences). Nothing else: a person who also runs operations
+  holds a second role.
 - ``reporter`` 上报系统 — a system that only files and follows case reports (the 12345 hotline
   platform, a civic app through Open311); meant for API tokens.
 

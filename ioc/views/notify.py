@@ -54,8 +54,21 @@ def channel_name(channel: str, lang: str = "zh") -> str:
     return word("channel", channel, lang)
 
 
+_ROLE_WORDS = {"值班领导": "notify_role_leader", "值班员": "notify_role_officer"}
+
+
+def role_text(role: str, lang: str = "zh") -> str:
+    """A shift's role in the page language (the usual ones; any other as written)."""
+    return t(_ROLE_WORDS[role], lang) if role in _ROLE_WORDS else role
+
+
 def channels_text(channels: Iterable[str], lang: str = "zh") -> str:
-    return "、".join(channel_name(c, lang) for c in channels or ())
+    return joined((channel_name(c, lang) for c in channels or ()), lang)
+
+
+def joined(items: Iterable[str], lang: str = "zh") -> str:
+    """"甲、乙" / "A, B"."""
+    return ("、" if lang == "zh" else ", ").join(items)
 
 
 def unit_name(unit: str, departments: Mapping[str, Department], lang: str = "zh") -> str:
@@ -173,11 +186,11 @@ class DutyCard:
     next: tuple[Person, ...]  # the people of the next shift(s) that start after now (the earliest start)
 
 
-def _person(shift, contact) -> Person:
+def _person(shift, contact, lang: str) -> Person:
     starts, ends = shift_span(shift)
     phone = str(field_of(contact, "phone", "") or "") if contact is not None else ""
     name = str(field_of(contact, "name", "") or "") if contact is not None else ""
-    return Person(str(field_of(shift, "role", "") or ""), name or "—", str(field_of(contact, "title", "") or "") if contact else "",
+    return Person(role_text(str(field_of(shift, "role", "") or ""), lang), name or "—", str(field_of(contact, "title", "") or "") if contact else "",
                   phone, phone_href(phone), fmt_short(starts), fmt_short(ends))
 
 
@@ -192,7 +205,9 @@ def next_on_duty(roster, unit: str, now_ms: int) -> list[tuple[object, object]]:
     if not upcoming:
         return []
     first = min(s for s, _ in upcoming)
-    return [(shift, contacts.get(field_of(shift, "contact_id"))) for s, shift in upcoming if s == first]
+    rank = {role: i for i, role in enumerate(ROLES)}
+    shifts = sorted((shift for s, shift in upcoming if s == first), key=lambda x: rank.get(field_of(x, "role", ""), len(ROLES)))
+    return [(shift, contacts.get(field_of(shift, "contact_id"))) for shift in shifts]
 
 
 def duty_cards(roster: Roster, departments: Mapping[str, Department], all_departments: Iterable[Department], now_ms: int,
@@ -200,8 +215,8 @@ def duty_cards(roster: Roster, departments: Mapping[str, Department], all_depart
     """One card per unit: who is on duty now (role, name, phone) and who comes next."""
     return [
         DutyCard(unit, unit_name(unit, departments, lang),
-                 tuple(_person(s, c) for s, c in on_duty(roster, unit, now_ms)),
-                 tuple(_person(s, c) for s, c in next_on_duty(roster, unit, now_ms)))
+                 tuple(_person(s, c, lang) for s, c in on_duty(roster, unit, now_ms)),
+                 tuple(_person(s, c, lang) for s, c in next_on_duty(roster, unit, now_ms)))
         for unit in roster_units(roster, all_departments)
     ]
 
@@ -230,7 +245,7 @@ def shift_rows(roster, departments: Mapping[str, Department], now_ms: int, lang:
         rows.append((order.get(unit, len(order)), starts or 0, {
             "key": shift_key(shift),
             "unit": unit_name(unit, departments, lang),
-            "role": field_of(shift, "role", "") or "",
+            "role": role_text(field_of(shift, "role", "") or "", lang),
             "name": field_of(contact, "name", "") if contact is not None else t("notify_unknown_contact", lang),
             "phone": field_of(contact, "phone", "") if contact is not None else "",
             "starts": fmt_time(starts),
@@ -277,9 +292,10 @@ def group_rows(roster, departments: Mapping[str, Department], lang: str = "zh") 
             "channel": channel_name(channel, lang),
             "key": key if channel == "email" else mask_key(key),
             "secret": t("notify_secret_set" if field_of(g, "secret", "") else "notify_secret_none", lang),
-            "mentions": "、".join(field_of(g, "mentions", ()) or ()),
+            "mentions": joined(field_of(g, "mentions", ()) or (), lang),
             "unit_id": field_of(g, "department", "") or CENTER,
             "channel_id": channel,
+            "mention_ids": list(field_of(g, "mentions", ()) or ()),
         })
     return rows
 
@@ -316,10 +332,10 @@ def route_rows(routes: Iterable, departments: Mapping[str, Department], names: M
         rows.append({
             "id": field_of(r, "id"),
             "name": field_of(r, "name", "") or field_of(r, "id"),
-            "kinds": "、".join(word("kind", k, lang) for k in field_of(r, "kinds", ()) or ()) or any_,
-            "severities": "、".join(word("severity", s, lang) for s in field_of(r, "severities", ()) or ()) or any_,
-            "departments": "、".join(unit_name(d, departments, lang) for d in field_of(r, "departments", ()) or ()) or any_,
-            "targets": "、".join(target_name(x, names, lang) for x in field_of(r, "targets", ()) or ()),
+            "kinds": joined((word("kind", k, lang) for k in field_of(r, "kinds", ()) or ()), lang) or any_,
+            "severities": joined((word("severity", s, lang) for s in field_of(r, "severities", ()) or ()), lang) or any_,
+            "departments": joined((unit_name(d, departments, lang) for d in field_of(r, "departments", ()) or ()), lang) or any_,
+            "targets": joined((target_name(x, names, lang) for x in field_of(r, "targets", ()) or ()), lang),
             "channels": channels_text(field_of(r, "channels", ()) or (), lang) or t("notify_all_channels", lang),
             "window": duration_text(int(field_of(r, "group_window_s", 0) or 0), lang),
             "repeat": minutes_text(int(field_of(r, "repeat_min", 0) or 0), lang),
@@ -472,6 +488,8 @@ def subject_link(subject: str) -> str:
 def subject_text(subject: str, lang: str = "zh") -> str:
     """"案件 ZJG-…" / "告警 …" / "事件 EV-…"; a test message's subject in words."""
     kind, _, ident = str(subject or "").partition(":")
+    if kind == "test":
+        return ""  # the kind column says it
     key = f"notify_subject_{kind}"
     return t(key, lang).format(id=ident) if ident and key in STRINGS else word("kind", kind, lang) if kind else ""
 
@@ -505,7 +523,8 @@ def log_rows(entries: Iterable, names: Mapping[str, str], lang: str = "zh", chan
         if (channel and ch != channel) or (result and res != result):
             continue
         subject = str(field_of(e, "subject", "") or "")
-        link = str(field_of(e, "link", "") or "") or subject_link(subject)
+        link = str(field_of(e, "link", "") or "")
+        link = link if link.startswith("/") else subject_link(subject)  # a full URL (IOC_PUBLIC_URL): the portal's own path
         at = int(field_of(e, "at", 0) or 0)
         rows.append((at, {
             "at": fmt_time(at) if at else "",
@@ -518,7 +537,7 @@ def log_rows(entries: Iterable, names: Mapping[str, str], lang: str = "zh", chan
             "reason": str(field_of(e, "reason", "") or ""),
             "text": entry_text(e),
             "title": str(field_of(e, "title", "") or ""),
-            "link": link if link.startswith("/") else "",
+            "link": link,
             "result_id": res,
             "row": str(field_of(e, "id", "") or f"{at}-{len(rows)}"),
         }))

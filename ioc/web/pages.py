@@ -95,7 +95,7 @@ PAGES: tuple[Page, ...] = (
     Page("/status", "status", "view:status", 7, lambda c: status_page(c.lang), "status"),
     Page("/audit", "audit", "view:audit", 9, lambda c: audit_page(c.lang), "audit"),
     Page("/admin", "admin", "view:admin", 10, lambda c: admin_page(c.lang, c.city), "admin"),
-    Page("/account", "account", "view:account", 11, lambda c: account_page(c.lang), "account"),
+    Page("/account", "account", "view:account", 99, lambda c: account_page(c.lang), "account"),  # always the last entry
     Page("/duty", "duty", "view:duty", 14, lambda c: duty_page(c.lang, c.city), "notify"),
     Page("/notify", "notify", "view:notify", 15, lambda c: notify_page(c.lang, c.city), "notify"),
 )

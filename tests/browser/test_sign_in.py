@@ -62,7 +62,8 @@ def test_the_sign_in_page_switches_to_english(portal):
 
 def test_each_role_sees_only_its_views_in_the_navigation(portal, make_user):
     browser_sign_in(portal, *make_user("operator"))
-    until(lambda: _nav(portal) == ["nav-bigscreen", "nav-districts", "nav-events", "nav-status", "nav-account"], timeout=10)
+    until(lambda: _nav(portal) == ["nav-bigscreen", "nav-districts", "nav-events", "nav-status", "nav-duty", "nav-account"],
+          timeout=10)
     assert portal.get_logs() == []
 
 

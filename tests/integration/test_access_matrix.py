@@ -183,7 +183,7 @@ class Portal:
         self.redis.hdel(keys.ALARMS_ACKS, alarm_id)
 
     def audit(self, action: str, actor: str = ""):
-        return self.users.audit.recent(1000, actor=actor, action=action)  # the matrix alone refuses a handler more than 50 callbacks
+        return self.users.audit.recent(1000, actor=actor, action=action)
 
 
 def _wait_healthy(base: str, proc: subprocess.Popen, log_path, timeout: float = 60.0) -> None:

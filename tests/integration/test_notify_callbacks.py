@@ -302,7 +302,8 @@ def test_the_sent_log_names_recipients_and_filters_by_channel_and_result(signed_
     now = int(time.time() * 1000)
     results = [{"subject": "case:ZJG-20261206-000001", "kind": "case.dispatched", "version": "3", "channel": "dingtalk",
                 "recipient": "group:g1", "name": "水务局工作群", "result": "sent", "attempt": 1, "reason": "", "route": "dispatch",
-                "latency_ms": 120},
+                "latency_ms": 120, "title": "【案件派遣】井盖缺失", "text": "案件：ZJG-20261206-000001\n地址：人民路 1 号",
+                "link": "https://ioc.zjg.gov.cn/case/ZJG-20261206-000001"},
                {"subject": "alarm:wl-1|water_level_warning", "kind": "alarm.escalated", "version": "1", "channel": "sms",
                 "recipient": "contact:c1", "name": "张三", "result": "failed", "attempt": 8, "reason": "rate limited",
                 "route": "escalated", "latency_ms": 0}]
@@ -314,4 +315,5 @@ def test_the_sent_log_names_recipients_and_filters_by_channel_and_result(signed_
         assert [r["link"] for r in rows] == ["", "/case/ZJG-20261206-000001"]
         assert [r["to"] for r in notify.load_log(0, "sms", "failed", "log", "zh")] == ["张三"]
         detail = str(notify.log_detail([rows[1]], "zh"))
-    assert "/case/ZJG-20261206-000001" in detail and KEY not in str(rows)
+    assert "/case/ZJG-20261206-000001" in detail and "【案件派遣】井盖缺失" in detail and "地址：人民路 1 号" in detail
+    assert KEY not in str(rows)

@@ -191,5 +191,5 @@ def test_one_case_page_is_open_to_the_case_readers_and_never_in_the_navigation(r
 def test_the_navigation_order_puts_the_case_views_after_the_districts_and_indicators_after_status():
     everybody = Principal("root", frozenset(ROLES))
     assert [view for view, _path in visible_views(everybody)] == [
-        "bigscreen", "districts", "console", "tasks", "events", "inspections", "status", "indicators", "audit", "admin", "account",
-        "duty", "notify"]
+        "bigscreen", "districts", "console", "tasks", "events", "inspections", "status", "indicators", "audit", "admin", "duty",
+        "notify", "account"]
