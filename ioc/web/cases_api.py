@@ -164,7 +164,8 @@ def act(case_id: str):
     try:  # every check of the inputs, the action, the case and the version is the service's, in its one order
         changed = current_services().cases.act(case_id, body.get("action"), p, expected_version=body.get("version"),
                                                note=body.get("note"), department=body.get("department"), hours=body.get("hours"),
-                                               master_id=body.get("master_id"), ip=client_ip())
+                                               master_id=body.get("master_id"), lat=body.get("lat"), lon=body.get("lon"),
+                                               accuracy=body.get("accuracy"), ip=client_ip())
     except CASE_REFUSALS as e:
         return refused(e)
     return jsonify(case_json(changed, int(time.time() * 1000)))
