@@ -159,7 +159,7 @@ def _status(e) -> int:
 
 
 def _reason(e) -> str:
-    error = getattr(e, "response", {}).get("Error", {}) if hasattr(e, "response") else {}
+    error = (getattr(e, "response", None) or {}).get("Error", {})
     return f"{error.get('Code', '')} {error.get('Message', '')}".strip() or str(e)
 
 
