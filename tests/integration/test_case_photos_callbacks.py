@@ -9,23 +9,10 @@ import pytest
 from dash import no_update
 
 from callbacks import cases
-from ioc.domain.access import Principal
+from tests.integration.test_case_callbacks import case_id  # noqa: F401 - the fixture: a case dispatched to water affairs
 from tests.media_samples import WINDOWS_EXE, phone_jpeg
 
-YANGSHE = (31.872, 120.556)
-DISPATCHER = Principal("setup-dispatcher", frozenset({"dispatcher"}))
-INSPECTOR = Principal("setup-inspector", frozenset({"inspector"}))
 OUT = {o.component_id + "." + o.component_property: i for i, o in enumerate(cases.LOAD_OUTPUTS)}
-
-
-@pytest.fixture
-def case_id(portal_app):
-    """A fresh case in 杨舍, dispatched to water affairs."""
-    service = portal_app.server.extensions["ioc_services"].cases
-    case, _ = service.report(class_code="10101", lat=YANGSHE[0], lon=YANGSHE[1], source="hotline", actor="hotline")
-    for action, who in (("accept", DISPATCHER), ("verify", INSPECTOR), ("dispatch", DISPATCHER)):
-        service.act(case.id, action, who)
-    return case.id
 
 
 def data_url(content: bytes, kind: str = "image/jpeg") -> str:
