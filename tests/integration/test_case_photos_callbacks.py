@@ -69,3 +69,19 @@ def test_a_handler_of_another_department_cannot_upload(signed_in, case_id):
     with signed_in("handler", department="street_lighting", triggered="case-upload.contents"):
         message, _ = cases.upload([data_url(phone_jpeg())], ["a.jpg"], case_id, "after", 0, "zh")
     assert message == "未能上传：案件不存在或无权查看"
+
+
+def test_a_handler_reports_handled_on_the_case_page_only_with_an_after_photo(signed_in, case_id, portal_app):
+    service = portal_app.server.extensions["ioc_services"].cases
+    handler = dict(department="water_affairs", triggered="case-act-handle.n_clicks")
+    with signed_in("handler", department="water_affairs"):
+        service.act(case_id, "acknowledge", cases.current_principal())
+    version = service.store.get(case_id).version
+    with signed_in("handler", **handler):
+        message, changed, _ = cases.act(*[None] * len(cases.ACTIONS), case_id, version, "", None, None, "", 0, "zh")
+    assert (message, changed) == ("未能办理：处置完毕前请至少上传一张处置后照片", no_update)
+    with signed_in("handler", department="water_affairs", triggered="case-upload.contents"):
+        cases.upload([data_url(phone_jpeg())], ["after.jpg"], case_id, "after", 0, "zh")
+    with signed_in("handler", **handler):
+        message, changed, _ = cases.act(*[None] * len(cases.ACTIONS), case_id, version + 1, "", None, None, "", 0, "zh")
+    assert service.store.get(case_id).stage == "handled" and changed == 1
