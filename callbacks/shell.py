@@ -54,7 +54,7 @@ def relabel(lang):
     kiosk = principal is not None and principal.kind == "kiosk"
     # the poll for a department's new event tasks and instructions: only for someone bound to one
     notices_off = not (principal is not None and principal.department and "handler" in principal.roles)
-    return (t("app_title", lang), nav_links(pages.visible_views(principal), lang), user_badge(principal, lang),
+    return (t("app_title", lang), nav_links(pages.visible_views(principal), lang, pages.FULL_PAGE_PATHS), user_badge(principal, lang),
             "" if kiosk else t("sign_out", lang), "sign-out hidden" if kiosk else "sign-out",
             t("language", lang), [{"label": t("sound", lang), "value": "on"}], notices_off)
 

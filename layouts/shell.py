@@ -71,9 +71,11 @@ def event_notices() -> html.Div:
     )
 
 
-def nav_links(views: list[tuple[str, str]], lang: str) -> list:
-    """The navigation: a link per (view, path) the principal may open (`ioc.web.pages.visible_views`)."""
-    return [dcc.Link(t(f"nav_{view}", lang), href=path, id=f"nav-{view}") for view, path in views]
+def nav_links(views: list[tuple[str, str]], lang: str, full_pages: frozenset[str] = frozenset()) -> list:
+    """The navigation: a link per (view, path) the principal may open (`ioc.web.pages.visible_views`);
+    a path in `full_pages` (served outside Dash) is a plain link that loads the page."""
+    return [html.A(t(f"nav_{view}", lang), href=path, id=f"nav-{view}") if path in full_pages
+            else dcc.Link(t(f"nav_{view}", lang), href=path, id=f"nav-{view}") for view, path in views]
 
 
 def forbidden(lang: str) -> html.Div:

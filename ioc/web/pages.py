@@ -34,6 +34,7 @@ from layouts.bigscreen import bigscreen
 from layouts.cases import case_page, console_page, inspections_page
 from layouts.district import district_page, districts_page
 from layouts.events import event_page, event_tasks_page, events_page, indicators_with_events
+from layouts.report import report_link_page
 from layouts.shell import shell
 from layouts.status import status_page
 
@@ -61,11 +62,14 @@ class Page:
     path: str  # template: "/cases", "/case/<case_id>", "/district/<path:district_id>"
     view: str  # the view's name: navigation label `nav_<view>`, link id `nav-<view>`
     permission: str
-    nav: int | None  # position in the navigation; None: no navigation entry
+    nav: float | None  # position in the navigation; None: no navigation entry
     layout: Callable[[PageContext], Any]
     callbacks: str  # the module `callbacks.<name>` that registers this page's callbacks
     # a parameter value for the validation layout, which must show a page with all its components
     sample: Callable[[CityMap], str] = lambda _city: ""
+    # served by Flask outside Dash (ioc.web.field): its navigation entry is a plain link (a full page
+    # load); the layout is only what Dash's router shows if it is ever asked for the path
+    full_page: bool = False
 
     @property
     def parameters(self) -> tuple[str, ...]:
@@ -90,6 +94,7 @@ PAGES: tuple[Page, ...] = (
          lambda c: event_page(c.city, c.params["event_id"], c.lang, c.tile_url), "events",
          sample=lambda _city: "EV-20260101-001"),
     Page("/inspections", "inspections", "view:inspections", 6, lambda c: inspections_page(c.lang), "cases"),
+    Page("/report", "report", "case:report", 6.5, lambda c: report_link_page(c.lang), "report", full_page=True),
     Page("/indicators", "indicators", "view:indicators", 8, lambda c: indicators_with_events(c.lang), "cases"),
     Page("/status", "status", "view:status", 7, lambda c: status_page(c.lang), "status"),
     Page("/audit", "audit", "view:audit", 9, lambda c: audit_page(c.lang), "audit"),
@@ -113,6 +118,7 @@ def _pattern(template: str) -> re.Pattern:
 
 _PATTERNS = tuple((_pattern(page.path), page) for page in PAGES)
 NAVIGATION: tuple[Page, ...] = tuple(sorted((p for p in PAGES if p.nav is not None), key=lambda p: p.nav))
+FULL_PAGE_PATHS: frozenset[str] = frozenset(p.path for p in PAGES if p.full_page)  # navigation: plain links
 
 
 @dataclass(frozen=True)
