@@ -42,6 +42,7 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "view:console": frozenset({"dispatcher", "leader"}),
     "view:tasks": frozenset({"handler"}),
     "view:inspections": frozenset({"inspector"}),
+    "view:report": frozenset({"inspector", "dispatcher"}),  # 巡查上报; its holders also hold case:report
     "view:indicators": frozenset({"leader", "dispatcher", "admin"}),
     "view:events": frozenset({"operator", "leader", "dispatcher", "inspector", "handler"}),
     "case:read": frozenset({"leader", "dispatcher", "inspector", "handler"}),
@@ -66,6 +67,7 @@ PERMISSION_NOTES: dict[str, str] = {
     "view:console": "the dispatch console `/cases`: open cases by stage, filters, a new case from a phone call (with `case:report`)",
     "view:tasks": "the department's task list `/tasks` (a handler: its own department's dispatched cases)",
     "view:inspections": "the inspector's queues `/inspections`: cases to verify and to check",
+    "view:report": "the phone page `/report` (巡查上报): report a problem with photos and position, kept on the phone while offline (sending needs `case:report`)",
     "view:indicators": "the case indicators `/indicators`: rates per district and department, the department ranking",
     "case:read": "cases: lists, one case with its timeline (a handler: its department's only); `GET /api/v1/cases…`, Open311 `GET`",
     "case:report": "file a case report (`POST /api/v1/cases`, Open311 `POST requests.json`); each workflow action names its own roles",

@@ -1,8 +1,8 @@
 """The inspector's 巡查上报 page and the installable web app (PWA), served by Flask (no Dash).
 
-- `GET /report`: a standalone phone-first page for principals holding `case:report` (a row of the
-  page table, `ioc.web.pages`, so the guard sends the signed-out to `/login` and others to their
-  home page). Its words (both languages), the class catalog and the map's settings travel in one
+- `GET /report`: a standalone phone-first page for principals holding `view:report` (inspectors
+  and dispatchers, who also hold `case:report` to send; a row of the page table, `ioc.web.pages`,
+  so the guard sends the signed-out to `/login` and others to their home page). Its words (both languages), the class catalog and the map's settings travel in one
   JSON block (`ioc.views.report.report_page_data`); the script `report.js` does the rest: photos,
   position, class, description, submit through `POST /api/v1/cases` and
   `POST /api/v1/cases/<id>/media`, and the offline queue in IndexedDB.
@@ -97,7 +97,8 @@ PAGE = """<!doctype html>
   <fieldset class="report-card">
     <legend data-t="report_position">{{ tx('report_position') }}</legend>
     <div class="report-position-row">
-      <span class="report-accuracy" id="report-accuracy" data-t="report_locating">{{ tx('report_locating') }}</span>
+      <span><span class="report-accuracy" id="report-accuracy" data-t="report_locating">{{ tx('report_locating') }}</span>
+        <span class="report-coords" id="report-coords"></span></span>
       <button type="button" class="report-small" id="report-locate" data-t="report_locate_again">{{ tx('report_locate_again') }}</button>
     </div>
     <div class="report-map" id="report-map"></div>
@@ -152,7 +153,7 @@ def shell_urls() -> list[str]:
 
 def report_page():
     principal = current_principal()
-    if not allowed(principal, "case:report"):  # the guard already sent them away; a second check costs nothing
+    if not allowed(principal, "view:report"):  # the guard already sent them away; a second check costs nothing
         return redirect(pages.home_path(principal))
     services = current_services()
     settings = services.settings

@@ -18,8 +18,6 @@
   Dash data, the API, Open311, sign-in and kiosk responses may carry personal or case data and must
   not be kept by browsers or shared caches. The web app's `/sw.js` and `/manifest.webmanifest`
   get `no-cache` (kept, revalidated on every use).
-- **Permissions-Policy** turns `geolocation` on for this origin only on the pages that ask for
-  the phone's position (`GEOLOCATION_PATHS`: the report page).
 
 Logging: the kiosk secret (`/kiosk/<secret>`) and Open311's `api_key=` query field are replaced
 by `…` in every record of the `werkzeug` and `gunicorn.access` loggers (request lines of the
@@ -38,17 +36,14 @@ from flask import Flask, Response, g, request
 STATIC_PREFIXES = ("/assets/", "/_dash-component-suites/", "/_favicon.ico", "/favicon.ico", "/field/")
 # revalidated on every use, never no-store: the web app's worker and manifest (browsers check them for updates)
 NO_CACHE_PATHS = frozenset({"/sw.js", "/manifest.webmanifest"})
-# pages that ask for the phone's position (the browser still asks the user): geolocation=(self) there
-GEOLOCATION_PATHS = frozenset({"/report"})
 KIOSK_PREFIX = "/kiosk/"
 HSTS = "max-age=31536000; includeSubDomains"
 # only features Chromium knows: an unknown one ("bluetooth") makes it warn on every page
 PERMISSIONS_POLICY = ", ".join(f"{feature}=()" for feature in (
-    "accelerometer", "camera", "display-capture", "geolocation", "gyroscope", "magnetometer", "microphone",
+    "accelerometer", "camera", "display-capture", "gyroscope", "magnetometer", "microphone",
     "midi", "payment", "usb", "serial", "hid", "idle-detection", "publickey-credentials-get",
     "screen-wake-lock", "xr-spatial-tracking", "browsing-topics",
-))
-PERMISSIONS_POLICY_GEO = PERMISSIONS_POLICY.replace("geolocation=()", "geolocation=(self)")
+)) + ", geolocation=(self)"  # the field pages sort by and check in with the phone's position (this origin only)
 
 # An origin allowed to frame the kiosk: scheme://host[:port], host may start with "*."
 _ORIGIN = re.compile(r"^https?://(\*\.)?[A-Za-z0-9.-]+(:\d{1,5})?$")
@@ -141,7 +136,7 @@ def install(server: Flask, settings, script_hashes: Callable[[], Iterable[str]] 
             headers.pop("X-Frame-Options", None)
         headers["X-Content-Type-Options"] = "nosniff"
         headers["Referrer-Policy"] = "same-origin"
-        headers["Permissions-Policy"] = PERMISSIONS_POLICY_GEO if path in GEOLOCATION_PATHS else PERMISSIONS_POLICY
+        headers["Permissions-Policy"] = PERMISSIONS_POLICY
         headers["Cross-Origin-Opener-Policy"] = "same-origin"
         if settings.cookie_secure:
             headers["Strict-Transport-Security"] = HSTS

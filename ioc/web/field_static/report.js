@@ -187,6 +187,7 @@
       label.textContent = say('report_locating');
     }
     label.setAttribute('data-state', state.geo);
+    $('report-coords').textContent = state.lat === null ? '' : state.lat.toFixed(5) + ', ' + state.lon.toFixed(5);
   }
 
   function initMap() {
