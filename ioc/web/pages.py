@@ -62,7 +62,7 @@ class Page:
     path: str  # template: "/cases", "/case/<case_id>", "/district/<path:district_id>"
     view: str  # the view's name: navigation label `nav_<view>`, link id `nav-<view>`
     permission: str
-    nav: float | None  # position in the navigation; None: no navigation entry
+    nav: float | None  # position in the navigation (a sort key); None: no navigation entry
     layout: Callable[[PageContext], Any]
     callbacks: str  # the module `callbacks.<name>` that registers this page's callbacks
     # a parameter value for the validation layout, which must show a page with all its components

@@ -274,3 +274,43 @@ def test_the_page_fits_the_screen_in_both_languages(phone, make_user, size, lang
             assert button.size["height"] >= 44, button.get_attribute("outerHTML")[:80]
     shoot(phone, f"report-{lang}-{size[0]}x{size[1]}", size)
     assert severe(phone) == []
+
+
+def test_the_page_opens_from_the_phone_s_cache_while_the_server_is_unreachable_and_sends_later(phone, make_user, case_service):
+    open_report(phone, make_user)
+    phone.driver.execute_async_script("""
+        const done = arguments[arguments.length - 1];
+        navigator.serviceWorker.ready.then(() => done(true));
+    """)
+    app, port = phone.server.app, phone.server.port
+    phone.server.stop()  # no answer at all: as a phone out of coverage sees it
+    phone.driver.refresh()
+    wait_for(lambda: phone.driver.find_elements(By.ID, "report-form"), message="the report page from the cache")
+    fix_position(phone)
+    phone.find_element('#report-common [data-code="10101"]').click()
+    phone.find_element("#report-submit").click()
+    until(lambda: phone.find_element("#report-waiting").get_attribute("data-count") == "1", timeout=10)
+    assert inspector_cases(case_service) == []
+    from tests.conftest import AppServer
+    phone.servers.append(AppServer(app, port).start())  # the network is back
+    phone.driver.execute_script("window.scrollTo(0, 0)")
+    phone.find_element("#report-retry").click()
+    until(lambda: phone.find_element("#report-message").get_attribute("data-kind") == "ok", timeout=20)
+    [case] = inspector_cases(case_service)
+    assert case.class_code == "10101"
+    # what a phone without a server logs: the refused connections
+    assert severe(phone, ("ERR_CONNECTION_REFUSED", "Failed to fetch")) == []
+
+
+def test_the_portal_navigation_opens_the_report_page_with_a_full_page_load(phone, make_user):
+    from tests.conftest import browser_sign_in
+
+    resize(phone.driver, (1280, 900))
+    browser_sign_in(phone, *make_user("inspector"))
+    until(lambda: phone.driver.find_elements(By.ID, "nav-report"), timeout=10)
+    link = phone.find_element("#nav-report")
+    assert link.text == "巡查上报" and link.tag_name == "a"
+    link.click()
+    wait_for(lambda: phone.driver.find_elements(By.ID, "report-form"), message="the report page")
+    assert phone.driver.current_url.endswith("/report")
+    assert severe(phone) == []
