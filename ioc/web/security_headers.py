@@ -16,8 +16,9 @@
 - **Strict-Transport-Security** only when `IOC_COOKIE_SECURE=1` (the portal is served over HTTPS).
 - **Cache-Control: no-store** on everything but static assets (`/field/…` included): portal pages,
   Dash data, the API, Open311, sign-in and kiosk responses may carry personal or case data and must
-  not be kept by browsers or shared caches. The web app's `/sw.js` and `/manifest.webmanifest`
-  get `no-cache` (kept, revalidated on every use).
+  not be kept by browsers or shared caches. A case's photos (`ioc.web.media_api`, marked `response.private_cache`)
+  keep their own `private, max-age=3600`: the browser may keep them, a shared proxy never. The web
+  app's `/sw.js` and `/manifest.webmanifest` get `no-cache` (kept, revalidated on every use).
 
 Logging: the kiosk secret (`/kiosk/<secret>`) and Open311's `api_key=` query field are replaced
 by `…` in every record of the `werkzeug` and `gunicorn.access` loggers (request lines of the
@@ -142,7 +143,7 @@ def install(server: Flask, settings, script_hashes: Callable[[], Iterable[str]] 
             headers["Strict-Transport-Security"] = HSTS
         if path in NO_CACHE_PATHS:
             headers["Cache-Control"] = "no-cache"
-        elif not path.startswith(STATIC_PREFIXES):
+        elif not path.startswith(STATIC_PREFIXES) and not getattr(response, "private_cache", False):
             headers["Cache-Control"] = "no-store"
             headers.pop("Expires", None)
             headers.pop("ETag", None)
