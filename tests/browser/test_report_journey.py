@@ -147,10 +147,12 @@ def test_the_photo_arrives_on_the_case_as_a_before_photo(phone, make_user, case_
     phone.find_element("#report-files").send_keys(photo(tmp_path))
     until(lambda: len(phone.driver.find_elements(By.CSS_SELECTOR, "#report-photos img")) == 1, timeout=5)
     pick_class_by_search(phone, "manhole", "10102")
+    shoot(phone, "report-ready")
     phone.find_element("#report-submit").click()
     until(lambda: phone.find_element("#report-message").get_attribute("data-kind") == "ok", timeout=20)
     [case] = inspector_cases(case_service)
     assert [a["stage"] for a in case.attachments] == ["before"]
+    shoot(phone, "report-sent")
     assert severe(phone) == []
 
 

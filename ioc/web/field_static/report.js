@@ -5,7 +5,7 @@
  * description; submit = POST /api/v1/cases then POST /api/v1/cases/<id>/media per photo.
  *
  * Offline: every report is first written to IndexedDB (with its photos as Blobs) and then sent.
- * A network error, a 5xx or a 429 leaves it waiting; it is sent again on the `online` event,
+ * A network error, a 5xx, 408, 409 (the case kept changing) or 429 leaves it waiting; it is sent again on the `online` event,
  * every RETRY seconds and when the page opens. Sending is idempotent: the report_id (a UUID made
  * here) makes one case however often it is sent, and the media route dedupes photos by content.
  * A case created with photos still to send keeps its case id and sends only those. A 4xx answer
@@ -276,6 +276,7 @@
   function showMessage(key, vars, kind, caseId) {
     state.message = key ? { key: key, vars: vars || {}, kind: kind || '', caseId: caseId || '' } : null;
     renderMessage();
+    if (key) $('report-message').scrollIntoView({ block: 'nearest' });
   }
 
   function renderMessage() {
@@ -400,7 +401,7 @@
 
   // ---- sending --------------------------------------------------------------------------------
 
-  function retryable(status) { return status >= 500 || status === 429 || status === 408 || status === 0; }
+  function retryable(status) { return status >= 500 || status === 429 || status === 408 || status === 409 || status === 0; }
 
   function readJson(response) { return response.json().catch(function () { return {}; }); }
 
