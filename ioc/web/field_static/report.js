@@ -251,9 +251,10 @@
     box.setAttribute('data-code', state.category);
   }
 
-  function matches(entry, query) {
-    return entry.code.indexOf(query) === 0 || entry.zh.indexOf(query) >= 0 || entry.en.toLowerCase().indexOf(query) >= 0
-      || entry.major_zh.indexOf(query) >= 0 || entry.major_en.toLowerCase().indexOf(query) >= 0;
+  // 2: the code or the class's own name matches, 1: only its major class's name, 0: no match
+  function matchRank(entry, query) {
+    if (entry.code.indexOf(query) === 0 || entry.zh.indexOf(query) >= 0 || entry.en.toLowerCase().indexOf(query) >= 0) return 2;
+    return entry.major_zh.indexOf(query) >= 0 || entry.major_en.toLowerCase().indexOf(query) >= 0 ? 1 : 0;
   }
 
   function renderSearch() {
@@ -261,7 +262,9 @@
     var box = $('report-results');
     box.textContent = '';
     if (!query) return;
-    var found = DATA.classes.filter(function (entry) { return matches(entry, query); }).slice(0, 40);
+    var found = [2, 1].reduce(function (out, rank) { // the classes named so first, then those of a major class named so
+      return out.concat(DATA.classes.filter(function (entry) { return matchRank(entry, query) === rank; }));
+    }, []).slice(0, 40);
     if (!found.length) { box.appendChild(el('div', { className: 'report-empty', text: say('report_no_match') })); return; }
     found.forEach(function (entry) {
       var row = el('button', { type: 'button', className: 'report-result', 'data-code': entry.code },
