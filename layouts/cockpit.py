@@ -53,11 +53,10 @@ def empty(key: str, lang: str) -> html.Div:
     return html.Div(t(key, lang), className="note cockpit-empty")
 
 
-def _lines(pairs) -> html.Dl:
-    items = []
-    for label, value in pairs:
-        items += [html.Dt(label), html.Dd(value)]
-    return html.Dl(items, className="cockpit-lines")
+def _lines(pairs) -> html.Div:
+    """(label, value) pairs, each a small label over its figure."""
+    return html.Div([html.Div([html.Span(label, className="cockpit-line-label"), html.Span(value, className="cockpit-line-value")],
+                              className="cockpit-line") for label, value in pairs], className="cockpit-lines")
 
 
 def district_cards(cards: list[dict]) -> list:
