@@ -44,6 +44,7 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "view:inspections": frozenset({"inspector"}),
     "view:report": frozenset({"inspector", "dispatcher"}),  # 巡查上报; its holders also hold case:report
     "view:indicators": frozenset({"leader", "dispatcher", "admin"}),
+    "view:cockpit": frozenset({"leader"}),
     "view:events": frozenset({"operator", "leader", "dispatcher", "inspector", "handler"}),
     "case:read": frozenset({"leader", "dispatcher", "inspector", "handler"}),
     "case:report": frozenset({"dispatcher", "inspector", "reporter"}),
@@ -70,6 +71,7 @@ PERMISSION_NOTES: dict[str, str] = {
     "view:inspections": "the inspector's queues `/inspections`: cases to verify and to check",
     "view:report": "the phone page `/report` (巡查上报): report a problem with photos and position, kept on the phone while offline (sending needs `case:report`)",
     "view:indicators": "the case indicators `/indicators`: rates per district and department, the department ranking",
+    "view:cockpit": "the leader cockpit `/cockpit` (领导驾驶舱, phone first): the city's and districts' key figures, active alarms, linked events, overdue cases with 督办 (the urge itself is the case action `urge`)",
     "case:read": "cases: lists, one case with its timeline (a handler: its department's only); `GET /api/v1/cases…`, Open311 `GET`",
     "case:report": "file a case report (`POST /api/v1/cases`, Open311 `POST requests.json`); each workflow action names its own roles",
     "case:attach": "upload photos to a case it may see (`POST /api/v1/cases/<id>/media`, the case page; a handler: its department's cases)",

@@ -32,6 +32,7 @@ from layouts.admin import admin_page
 from layouts.audit import audit_page
 from layouts.bigscreen import bigscreen
 from layouts.cases import case_page, console_page, inspections_page
+from layouts.cockpit import cockpit_page
 from layouts.district import district_page, districts_page
 from layouts.events import event_page, event_tasks_page, events_page, indicators_with_events
 from layouts.report import report_link_page
@@ -79,6 +80,7 @@ class Page:
 PAGES: tuple[Page, ...] = (
     Page("/", "bigscreen", "view:bigscreen", 1,
          lambda c: bigscreen(c.city, c.lang, c.tile_url, c.can_ack, c.can_command), "bigscreen"),
+    Page("/cockpit", "cockpit", "view:cockpit", 1.5, lambda c: cockpit_page(c.lang), "cockpit"),
     Page("/districts", "districts", "view:districts", 2,
          lambda c: districts_page(c.lang), "district"),
     Page("/district/<path:district_id>", "districts", "view:districts", None,
