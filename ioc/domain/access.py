@@ -42,7 +42,7 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "view:console": frozenset({"dispatcher", "leader"}),
     "view:tasks": frozenset({"handler"}),
     "view:inspections": frozenset({"inspector"}),
-    "view:report": frozenset({"inspector", "dispatcher"}),  # 巡查上报; its holders also hold case:report
+    "view:report": frozenset({"inspector"}),  # 巡查上报 (dispatchers file calls on the console); holders also hold case:report
     "view:indicators": frozenset({"leader", "dispatcher", "admin"}),
     "view:cockpit": frozenset({"leader"}),
     "view:events": frozenset({"operator", "leader", "dispatcher", "inspector", "handler"}),

@@ -1,7 +1,7 @@
 """The inspector's 巡查上报 page and the installable web app (PWA), served by Flask (no Dash).
 
-- `GET /report`: a standalone phone-first page for principals holding `view:report` (inspectors
-  and dispatchers, who also hold `case:report` to send; a row of the page table, `ioc.web.pages`,
+- `GET /report`: a standalone phone-first page for principals holding `view:report` (inspectors,
+  who also hold `case:report` to send; a row of the page table, `ioc.web.pages`,
   so the guard sends the signed-out to `/login` and others to their home page). Its words (both languages), the class catalog and the map's settings travel in one
   JSON block (`ioc.views.report.report_page_data`); the script `report.js` does the rest: photos,
   position, class, description, submit through `POST /api/v1/cases` and

@@ -18,7 +18,7 @@ SPEC: dict[str, set[str]] = {
                "event:instruct", "view:cockpit"},
     "dispatcher": {SIGNED_IN, "view:bigscreen", "view:districts", "view:console", "view:indicators", "view:status",
                    "view:account", "view:events", "alarm:acknowledge", "alarm:clear", "case:read", "case:report", "event:read",
-                   "event:command", "view:report"},
+                   "event:command"},
     "inspector": {SIGNED_IN, "view:bigscreen", "view:districts", "view:inspections", "view:account", "view:events", "case:read",
                   "case:report", "event:read", "view:report"},
     "handler": {SIGNED_IN, "view:tasks", "view:account", "view:events", "case:read", "event:read", "event:task"},
