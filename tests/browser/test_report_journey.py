@@ -156,6 +156,18 @@ def test_the_photo_arrives_on_the_case_as_a_before_photo(phone, make_user, case_
     assert severe(phone) == []
 
 
+def test_enter_in_the_search_picks_the_first_class_found_and_sends_nothing(phone, make_user, case_service):
+    from selenium.webdriver.common.keys import Keys
+
+    open_report(phone, make_user)
+    fix_position(phone)
+    phone.find_element("#report-search").send_keys("10201" + Keys.ENTER)
+    until(lambda: phone.find_element("#report-selected").get_attribute("data-code") == "10201", timeout=5)
+    assert "hidden" in phone.find_element("#report-message").get_attribute("class")
+    assert inspector_cases(case_service) == []
+    assert severe(phone) == []
+
+
 def test_photos_are_previewed_and_can_be_removed(phone, make_user, tmp_path):
     open_report(phone, make_user)
     phone.find_element("#report-files").send_keys(photo(tmp_path, "a.jpg") + "\n" + photo(tmp_path, "b.jpg"))

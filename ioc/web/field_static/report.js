@@ -545,6 +545,12 @@
     $('report-files').addEventListener('change', function (e) { addFiles(e.target.files); e.target.value = ''; });
     $('report-locate').addEventListener('click', locate);
     $('report-search').addEventListener('input', renderSearch);
+    $('report-search').addEventListener('keydown', function (e) {
+      if (e.key !== 'Enter') return;
+      e.preventDefault(); // the phone keyboard's 搜索 key picks the first class found, never sends the report
+      var first = document.querySelector('#report-results .report-result');
+      if (first) selectClass(first.getAttribute('data-code'));
+    });
     $('report-form').addEventListener('submit', submit);
     $('report-retry').addEventListener('click', function () { flush(); });
     window.addEventListener('online', function () { renderNet(); flush(); });
