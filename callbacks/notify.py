@@ -207,6 +207,8 @@ def change_contact(_add, _save, _remove, name, phone, email, department, title, 
     if action != "add" and not target:
         return t("notify_select_contact", lang), no_update
     data = _current()
+    if action != "add" and target not in {c["id"] for c in data.get("contacts", [])}:
+        return t("notify_roster_conflict", lang), (changed or 0) + 1  # removed meanwhile
     if action == "remove":
         count = view.contact_shift_count(data, target)
         if count:
@@ -230,6 +232,8 @@ def change_group(_add, _save, _remove, name, unit, channel, key, secret, mention
     if action != "add" and not target:
         return t("notify_select_group", lang), no_update, no_update, no_update
     data = _current()
+    if action != "add" and target not in {g["id"] for g in data.get("groups", [])}:
+        return t("notify_roster_conflict", lang), no_update, no_update, (changed or 0) + 1  # removed meanwhile
     if action == "remove":
         message, ok = _save_roster(view.without_group(data, target), lang, t("notify_group_removed", lang).format(name=rows[0]["name"]))
         return message, "", "", (changed or 0) + 1 if ok else no_update
