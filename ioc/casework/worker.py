@@ -41,6 +41,11 @@ retried with back-off, never fatal):
   its clocks saved in `ioc:{core}:events:watch` after each scan, so a restarted worker keeps
   counting the `minutes` of sustained triggers) and
   the proposals a person should see are stored (`ioc:{core}:events:proposals`).
+* escalated alarms, with the overdue scan: an active alarm unacknowledged past the escalation
+  policy (IOC_ALARM_ESCALATE_*_MIN) gets its `alarm.escalated` notification intent, once per
+  alarm and raise (a guard key set NX in the same script as the intent); the overdue alarm's
+  raise script writes the `case.overdue` intent with it (the notifier, `python -m ioc notify`,
+  delivers them).
 * a heartbeat in `ioc:workers` (`cases-<host>-<pid>`, `"role": "cases"`).
 
 Counters in `ioc:metrics`: `cases:reported` (valid reports accepted), `cases:updates`
@@ -122,6 +127,9 @@ def overdue_alarm(case: Case, now_ms: int) -> Alarm:
     )
 
 
+INTENT_SEVERITY = {"critical": "critical", "major": "warning", "minor": "info"}  # an alarm's severity -> an intent's
+
+
 def escalation_intent(alarm: dict, esc: Escalation, city: CityMap, now_ms: int) -> Intent:
     """The `alarm.escalated` intent of an active alarm unacknowledged past the policy."""
     district = city.district(str(alarm.get("district") or ""))
@@ -134,7 +142,8 @@ def escalation_intent(alarm: dict, esc: Escalation, city: CityMap, now_ms: int) 
              "value": alarm.get("value"), "raised_at": raised_at, "minutes": max(0, (now_ms - raised_at) // 60_000),
              "link": "/"}
     return Intent(kind="alarm.escalated", subject=f"alarm:{alarm.get('id')}", version=str(raised_at), at=now_ms,
-                  severity=str(alarm.get("severity") or "critical"), departments=(), district=str(alarm.get("district") or ""),
+                  severity=INTENT_SEVERITY.get(str(alarm.get("severity") or ""), "info"), departments=(),
+                  district=str(alarm.get("district") or ""),
                   facts=facts)
 
 

@@ -370,3 +370,14 @@ def test_a_test_message_goes_to_the_named_recipient_only_and_the_log_keeps_its_t
     assert [r["target"] for r in receivers.received() if r["accepted"]] == [group.key]
     row = NotifyStore(redis_client).for_subject("test:abc")[-1]
     assert (row["result"], row["name"], row["text"]) == ("sent", group.name, "测试消息")
+
+
+def test_only_a_critical_alarm_escalation_is_written(redis_client, case_settings, city):
+    from dataclasses import replace
+
+    from ioc.casework.worker import CaseWorker
+
+    now = int(time.time() * 1000)
+    AlarmStore(redis_client).raise_alarm(replace(critical_alarm(now - 20 * 60_000), severity="major"))
+    assert CaseWorker(case_settings, redis_client, city).scan_escalations(now) == 0
+    assert redis_client.xlen(keys.NOTIFY_OUTBOX) == 0
