@@ -61,6 +61,11 @@ def district_names(lang: str) -> dict[str, str]:
     return {d.id: d.name(lang) for d in current_services().city.districts}
 
 
+def people() -> dict[str, str]:
+    """User name -> display name (who set a silence)."""
+    return {u.name: u.display_name or u.name for u in current_services().users.list()}
+
+
 def now_ms() -> int:
     return int(time.time() * 1000)
 
@@ -79,7 +84,7 @@ def load_duty(_tick, _changed, lang):
     deps = departments()
     roster = roster_store().get()
     cards = view.duty_cards(roster, deps, all_departments(current_services().city), now_ms(), lang)
-    silences = view.silence_rows(notify_store().silences(), deps, district_names(lang), now_ms(), lang)
+    silences = view.silence_rows(notify_store().silences(), deps, district_names(lang), now_ms(), lang, people())
     may_silence = allowed(current_principal(), "notify:silence")
     return duty_cards(cards, lang), silences, SHOWN if may_silence else HIDDEN
 
@@ -109,7 +114,7 @@ def load_routes(_changed, _refresh, lang):
 
 def load_silences(_changed, _refresh, lang):
     lang = lang_of(lang)
-    return view.silence_rows(notify_store().silences(), departments(), district_names(lang), now_ms(), lang)
+    return view.silence_rows(notify_store().silences(), departments(), district_names(lang), now_ms(), lang, people())
 
 
 def load_log(_refresh, channel, result, _tab, lang):
