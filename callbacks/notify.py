@@ -61,6 +61,11 @@ def district_names(lang: str) -> dict[str, str]:
     return {d.id: d.name(lang) for d in current_services().city.districts}
 
 
+def people() -> dict[str, str]:
+    """User name -> display name (who set a silence)."""
+    return {u.name: u.display_name or u.name for u in current_services().users.list()}
+
+
 def now_ms() -> int:
     return int(time.time() * 1000)
 
@@ -79,7 +84,7 @@ def load_duty(_tick, _changed, lang):
     deps = departments()
     roster = roster_store().get()
     cards = view.duty_cards(roster, deps, all_departments(current_services().city), now_ms(), lang)
-    silences = view.silence_rows(notify_store().silences(), deps, district_names(lang), now_ms(), lang)
+    silences = view.silence_rows(notify_store().silences(), deps, district_names(lang), now_ms(), lang, people())
     may_silence = allowed(current_principal(), "notify:silence")
     return duty_cards(cards, lang), silences, SHOWN if may_silence else HIDDEN
 
@@ -109,7 +114,7 @@ def load_routes(_changed, _refresh, lang):
 
 def load_silences(_changed, _refresh, lang):
     lang = lang_of(lang)
-    return view.silence_rows(notify_store().silences(), departments(), district_names(lang), now_ms(), lang)
+    return view.silence_rows(notify_store().silences(), departments(), district_names(lang), now_ms(), lang, people())
 
 
 def load_log(_refresh, channel, result, _tab, lang):
@@ -207,6 +212,8 @@ def change_contact(_add, _save, _remove, name, phone, email, department, title, 
     if action != "add" and not target:
         return t("notify_select_contact", lang), no_update
     data = _current()
+    if action != "add" and target not in {c["id"] for c in data.get("contacts", [])}:
+        return t("notify_roster_conflict", lang), (changed or 0) + 1  # removed meanwhile
     if action == "remove":
         count = view.contact_shift_count(data, target)
         if count:
@@ -230,6 +237,8 @@ def change_group(_add, _save, _remove, name, unit, channel, key, secret, mention
     if action != "add" and not target:
         return t("notify_select_group", lang), no_update, no_update, no_update
     data = _current()
+    if action != "add" and target not in {g["id"] for g in data.get("groups", [])}:
+        return t("notify_roster_conflict", lang), no_update, no_update, (changed or 0) + 1  # removed meanwhile
     if action == "remove":
         message, ok = _save_roster(view.without_group(data, target), lang, t("notify_group_removed", lang).format(name=rows[0]["name"]))
         return message, "", "", (changed or 0) + 1 if ok else no_update

@@ -28,13 +28,17 @@ def shell(settings: Settings) -> html.Div:
             dcc.Interval(id="tick", interval=REFRESH_MS, n_intervals=0),
             html.Header(
                 [
-                    html.H1(t("app_title", lang), id="app-title"),
+                    # phones and tablets: the navigation and the switches fold into a menu (assets/mobile.js)
+                    html.Button(html.Span(className="menu-icon"), id="menu-toggle", className="menu-toggle", type="button",
+                                title=t("menu", lang), **{"aria-label": t("menu", lang), "aria-expanded": "false",
+                                                          "aria-controls": "nav"}),
+                    html.H1(title(lang), id="app-title"),
                     html.Nav([], id="nav", className="nav"),
                     html.Div(
                         [
                             html.Span(className="fresh-dot", id="fresh-dot"),
                             html.Span(t("fresh", lang), id="fresh-label"),
-                            html.Span("—", id="clock", className="clock"),
+                            html.Span(clock_parts("—"), id="clock", className="clock"),
                             html.Span("", id="user-badge", className="user-badge"),
                             # hidden until the callback knows who is signed in: a kiosk session never offers it
                             html.A("", href="/logout", id="sign-out", className="sign-out hidden"),
@@ -55,6 +59,17 @@ def shell(settings: Settings) -> html.Div:
     )
 
 
+def title(lang: str) -> list:
+    """The top bar's title: the full name; a phone shows the short one (assets/mobile.css)."""
+    return [html.Span(t("app_title", lang), className="title-full"), html.Span(t("app_title_short", lang), className="title-short")]
+
+
+def clock_parts(text: str) -> list:
+    """`2026-12-06 18:10:11` as the date and the time, so a phone can show the time alone."""
+    date, _, time_of_day = text.rpartition(" ")
+    return [html.Span(date, className="clock-date"), " ", time_of_day] if date else [text]
+
+
 def event_notices() -> html.Div:
     """A department's linked-event tasks not yet acknowledged and the instructions it has to
     acknowledge, on top of every page until acknowledged (filled by callbacks.events; the poll is
@@ -71,9 +86,11 @@ def event_notices() -> html.Div:
     )
 
 
-def nav_links(views: list[tuple[str, str]], lang: str) -> list:
-    """The navigation: a link per (view, path) the principal may open (`ioc.web.pages.visible_views`)."""
-    return [dcc.Link(t(f"nav_{view}", lang), href=path, id=f"nav-{view}") for view, path in views]
+def nav_links(views: list[tuple[str, str]], lang: str, full_pages: frozenset[str] = frozenset()) -> list:
+    """The navigation: a link per (view, path) the principal may open (`ioc.web.pages.visible_views`);
+    a path in `full_pages` (served outside Dash) is a plain link that loads the page."""
+    return [html.A(t(f"nav_{view}", lang), href=path, id=f"nav-{view}") if path in full_pages
+            else dcc.Link(t(f"nav_{view}", lang), href=path, id=f"nav-{view}") for view, path in views]
 
 
 def forbidden(lang: str) -> html.Div:

@@ -235,3 +235,26 @@ def major_of(minor_class: MinorClass) -> MajorClass:
 def classes_of(major_code: str) -> list[MinorClass]:
     """The minor classes of a major class, in code order."""
     return [c for code, c in sorted(MINOR_CLASSES.items()) if c.major == major_code]
+
+
+# The classes an inspector reports most (巡查上报's short list, in this order); every other class
+# is found by searching its name or code. Each is a minor-class code of MINOR_CLASSES.
+COMMON_CLASSES: tuple[str, ...] = (
+    "20101",  # 暴露垃圾 exposed garbage
+    "20501",  # 占道经营 street vending
+    "20201",  # 非法小广告 illegal advertising
+    "20502",  # 违章停车 illegal parking
+    "10102",  # 井盖破损/移位 manhole cover damaged
+    "10101",  # 井盖丢失 manhole cover missing
+    "10105",  # 路灯损坏 street light broken
+    "10201",  # 道路破损 road damaged
+    "20304",  # 渣土撒漏 construction waste spilled
+    "20301",  # 违章搭建 illegal construction
+    "20405",  # 道路积水 waterlogging
+    "20403",  # 树木倒伏 fallen tree
+)
+
+
+def common_classes() -> list[MinorClass]:
+    """The short list of COMMON_CLASSES, in its order."""
+    return [MINOR_CLASSES[code] for code in COMMON_CLASSES]

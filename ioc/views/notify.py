@@ -431,8 +431,9 @@ _STATE_ORDER = {"active": 0, "upcoming": 1, "expired": 2}
 
 
 def silence_rows(silences: Iterable, departments: Mapping[str, Department], district_names: Mapping[str, str], now_ms: int,
-                 lang: str = "zh") -> list[dict]:
-    """The silences as rows: active first, then upcoming, then expired (newest first within each)."""
+                 lang: str = "zh", people: Mapping[str, str] | None = None) -> list[dict]:
+    """The silences as rows: active first, then upcoming, then expired (newest first within each);
+    `people` maps a user name to the name people know (who set the silence)."""
     rows = []
     for s in silences or ():
         state = silence_state(s, now_ms)
@@ -442,7 +443,7 @@ def silence_rows(silences: Iterable, departments: Mapping[str, Department], dist
             "matches": matchers_text(field_of(s, "matchers", {}), departments, district_names, lang),
             "starts": fmt_time(field_of(s, "starts_at", 0)),
             "ends": fmt_time(field_of(s, "ends_at", 0)),
-            "by": field_of(s, "by", "") or "",
+            "by": (people or {}).get(field_of(s, "by", ""), field_of(s, "by", "") or ""),
             "comment": field_of(s, "comment", "") or "",
             "state_id": state,
         }))

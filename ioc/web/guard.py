@@ -7,7 +7,8 @@
   (opened by `ioc.web.sign_in`) `IOC_KIOSK_DAYS` after, or when its link is revoked.
 - **Bearer tokens** (`Authorization: Bearer ioc_…`, or Open311's `api_key`) for machine clients,
   on the API and on the Dash callback endpoint alike.
-- **The guard** (`before_request`): static assets, `/login`, `/logout`, `/kiosk/…` and
+- **The guard** (`before_request`): static assets (`/assets/…`, the report page's `/field/…`),
+  the web app's `/manifest.webmanifest` and `/sw.js`, `/login`, `/logout`, `/kiosk/…` and
   `/healthz` are open (and `/metrics` while `IOC_PUBLIC_METRICS=1`). Every other route needs a
   principal: portal pages redirect to `/login`, the Dash endpoints and the API answer 401. A
   portal page the principal may not open (by the page table, `ioc.web.pages`) redirects to its
@@ -45,8 +46,9 @@ log = logging.getLogger("ioc.web.guard")
 
 SESSION_COOKIE = "ioc_session"
 KNOWN_SESSIONS = "ioc_known_sessions"  # server.extensions key: the KnownSessions of this process
-OPEN_PREFIXES = ("/assets/", "/_dash-component-suites/", "/kiosk/")
-OPEN_PATHS = frozenset({"/login", "/logout", "/healthz", "/favicon.ico", "/_favicon.ico"})
+OPEN_PREFIXES = ("/assets/", "/_dash-component-suites/", "/kiosk/", "/field/")  # /field/: the report page's files
+OPEN_PATHS = frozenset({"/login", "/logout", "/healthz", "/favicon.ico", "/_favicon.ico",
+                        "/manifest.webmanifest", "/sw.js"})  # the web app: fetched without cookies
 OUTAGE_GRACE_S = 600  # how long a known session outlives a Redis outage in this process
 DASH_DATA = ("/_dash-update-component", "/_dash-layout", "/_dash-dependencies")
 

@@ -1,6 +1,8 @@
 """`GET /api/v1/map/devices`: the map's device layer as GeoJSON, fetched by the browser itself
 (dash-leaflet's `url`), never through a Dash callback. `GET /api/v1/map/devices/<id>?lang=zh|en`:
 one device's latest reading in words, fetched by the device tooltip when it opens.
+`GET /api/v1/map/districts`: the district outlines as GeoJSON (any signed-in principal; the
+inspector's report page draws them under its marker and its service worker keeps a copy).
 
 At 50,000 devices the layer is about 9 MB of JSON: it is built and gzip-compressed once per
 registry version of the process's `CityCache` and served from memory, so a page load costs a
@@ -18,6 +20,8 @@ from ioc.domain.kinds import KINDS
 from ioc.i18n import resolve_lang, t
 from ioc.views.bigscreen import DEVICES_URL, devices_geojson
 from ioc.views.readings import reading_lines, reading_time
+
+from ioc.domain.access import SIGNED_IN
 
 from .auth import api_principal
 from .services import Services, current_services
@@ -71,6 +75,16 @@ def map_device(device_id: str):
     return Response(orjson.dumps(body), mimetype="application/json")
 
 
+DISTRICTS_URL = "/api/v1/map/districts"
+
+
+def map_districts():
+    """The district outlines: the city map's own GeoJSON (about 13 kB)."""
+    api_principal(SIGNED_IN)
+    return Response(orjson.dumps(current_services().city.district_geojson), mimetype="application/geo+json")
+
+
 def register(server: Flask, services: Services | None = None) -> None:
+    server.add_url_rule(DISTRICTS_URL, view_func=map_districts, methods=["GET"])
     server.add_url_rule(DEVICES_URL, view_func=map_devices, methods=["GET"])
     server.add_url_rule(DEVICES_URL + "/<device_id>", view_func=map_device, methods=["GET"])

@@ -32,9 +32,11 @@ from layouts.admin import admin_page
 from layouts.audit import audit_page
 from layouts.bigscreen import bigscreen
 from layouts.cases import case_page, console_page, inspections_page
+from layouts.cockpit import cockpit_page
 from layouts.district import district_page, districts_page
 from layouts.events import event_page, event_tasks_page, events_page, indicators_with_events
 from layouts.notify import duty_page, notify_page
+from layouts.report import report_link_page
 from layouts.shell import shell
 from layouts.status import status_page
 
@@ -62,11 +64,14 @@ class Page:
     path: str  # template: "/cases", "/case/<case_id>", "/district/<path:district_id>"
     view: str  # the view's name: navigation label `nav_<view>`, link id `nav-<view>`
     permission: str
-    nav: int | None  # position in the navigation; None: no navigation entry
+    nav: float | None  # position in the navigation (a sort key); None: no navigation entry
     layout: Callable[[PageContext], Any]
     callbacks: str  # the module `callbacks.<name>` that registers this page's callbacks
     # a parameter value for the validation layout, which must show a page with all its components
     sample: Callable[[CityMap], str] = lambda _city: ""
+    # served by Flask outside Dash (ioc.web.field): its navigation entry is a plain link (a full page
+    # load); the layout is only what Dash's router shows if it is ever asked for the path
+    full_page: bool = False
 
     @property
     def parameters(self) -> tuple[str, ...]:
@@ -76,6 +81,7 @@ class Page:
 PAGES: tuple[Page, ...] = (
     Page("/", "bigscreen", "view:bigscreen", 1,
          lambda c: bigscreen(c.city, c.lang, c.tile_url, c.can_ack, c.can_command), "bigscreen"),
+    Page("/cockpit", "cockpit", "view:cockpit", 1.5, lambda c: cockpit_page(c.lang), "cockpit"),
     Page("/districts", "districts", "view:districts", 2,
          lambda c: districts_page(c.lang), "district"),
     Page("/district/<path:district_id>", "districts", "view:districts", None,
@@ -94,6 +100,8 @@ PAGES: tuple[Page, ...] = (
     Page("/indicators", "indicators", "view:indicators", 8, lambda c: indicators_with_events(c.lang), "cases"),
     Page("/status", "status", "view:status", 7, lambda c: status_page(c.lang), "status"),
     Page("/audit", "audit", "view:audit", 9, lambda c: audit_page(c.lang), "audit"),
+    # the inspector's 巡查上报, after the inspection queues in the navigation (a Flask page: ioc.web.field)
+    Page("/report", "report", "view:report", 6.5, lambda c: report_link_page(c.lang), "report", full_page=True),
     Page("/admin", "admin", "view:admin", 10, lambda c: admin_page(c.lang, c.city), "admin"),
     Page("/account", "account", "view:account", 99, lambda c: account_page(c.lang), "account"),  # always the last entry
     Page("/duty", "duty", "view:duty", 14, lambda c: duty_page(c.lang, c.city), "notify"),
@@ -116,6 +124,7 @@ def _pattern(template: str) -> re.Pattern:
 
 _PATTERNS = tuple((_pattern(page.path), page) for page in PAGES)
 NAVIGATION: tuple[Page, ...] = tuple(sorted((p for p in PAGES if p.nav is not None), key=lambda p: p.nav))
+FULL_PAGE_PATHS: frozenset[str] = frozenset(p.path for p in PAGES if p.full_page)  # navigation: plain links
 
 
 @dataclass(frozen=True)

@@ -14,10 +14,11 @@
   its secret in the path; no other origin, the tile server included, ever sees a portal URL),
   a **Permissions-Policy** that turns off what the portal never uses, **Cross-Origin-Opener-Policy**.
 - **Strict-Transport-Security** only when `IOC_COOKIE_SECURE=1` (the portal is served over HTTPS).
-- **Cache-Control: no-store** on everything but static assets: portal pages, Dash data, the API,
-  Open311, sign-in and kiosk responses may carry personal or case data and must not be kept by
-  browsers or shared caches. A case's photos (`ioc.web.media_api`, marked `response.private_cache`)
-  keep their own `private, max-age=3600`: the browser may keep them, a shared proxy never.
+- **Cache-Control: no-store** on everything but static assets (`/field/…` included): portal pages,
+  Dash data, the API, Open311, sign-in and kiosk responses may carry personal or case data and must
+  not be kept by browsers or shared caches. A case's photos (`ioc.web.media_api`, marked `response.private_cache`)
+  keep their own `private, max-age=3600`: the browser may keep them, a shared proxy never. The web
+  app's `/sw.js` and `/manifest.webmanifest` get `no-cache` (kept, revalidated on every use).
 
 Logging: the kiosk secret (`/kiosk/<secret>`) and Open311's `api_key=` query field are replaced
 by `…` in every record of the `werkzeug` and `gunicorn.access` loggers (request lines of the
@@ -33,15 +34,17 @@ from urllib.parse import urlsplit
 
 from flask import Flask, Response, g, request
 
-STATIC_PREFIXES = ("/assets/", "/_dash-component-suites/", "/_favicon.ico", "/favicon.ico")
+STATIC_PREFIXES = ("/assets/", "/_dash-component-suites/", "/_favicon.ico", "/favicon.ico", "/field/")
+# revalidated on every use, never no-store: the web app's worker and manifest (browsers check them for updates)
+NO_CACHE_PATHS = frozenset({"/sw.js", "/manifest.webmanifest"})
 KIOSK_PREFIX = "/kiosk/"
 HSTS = "max-age=31536000; includeSubDomains"
 # only features Chromium knows: an unknown one ("bluetooth") makes it warn on every page
 PERMISSIONS_POLICY = ", ".join(f"{feature}=()" for feature in (
-    "accelerometer", "camera", "display-capture", "geolocation", "gyroscope", "magnetometer", "microphone",
+    "accelerometer", "camera", "display-capture", "gyroscope", "magnetometer", "microphone",
     "midi", "payment", "usb", "serial", "hid", "idle-detection", "publickey-credentials-get",
     "screen-wake-lock", "xr-spatial-tracking", "browsing-topics",
-))
+)) + ", geolocation=(self)"  # the field pages sort by and check in with the phone's position (this origin only)
 
 # An origin allowed to frame the kiosk: scheme://host[:port], host may start with "*."
 _ORIGIN = re.compile(r"^https?://(\*\.)?[A-Za-z0-9.-]+(:\d{1,5})?$")
@@ -138,7 +141,9 @@ def install(server: Flask, settings, script_hashes: Callable[[], Iterable[str]] 
         headers["Cross-Origin-Opener-Policy"] = "same-origin"
         if settings.cookie_secure:
             headers["Strict-Transport-Security"] = HSTS
-        if not path.startswith(STATIC_PREFIXES) and not getattr(response, "private_cache", False):
+        if path in NO_CACHE_PATHS:
+            headers["Cache-Control"] = "no-cache"
+        elif not path.startswith(STATIC_PREFIXES) and not getattr(response, "private_cache", False):
             headers["Cache-Control"] = "no-store"
             headers.pop("Expires", None)
             headers.pop("ETag", None)

@@ -317,3 +317,11 @@ def test_the_sent_log_names_recipients_and_filters_by_channel_and_result(signed_
         detail = str(notify.log_detail([rows[1]], "zh"))
     assert "/case/ZJG-20261206-000001" in detail and "【案件派遣】井盖缺失" in detail and "地址：人民路 1 号" in detail
     assert KEY not in str(rows)
+
+
+def test_saving_a_contact_removed_meanwhile_says_the_roster_changed(signed_in, roster, roster_store):
+    with signed_in("admin", triggered="notify-contact-save.n_clicks"):
+        message, changed = notify.change_contact(None, 1, None, "某人", "13712345678", "", None, "", ["sms"],
+                                                 [{"id": "gone", "name": "某人"}], 0, "zh")
+    assert message == t("notify_roster_conflict", "zh") and changed == 1
+    assert [c.name for c in roster_store.get().contacts] == ["张三", "李四"]

@@ -15,12 +15,12 @@ SPEC: dict[str, set[str]] = {
                  "event:read", "view:duty"},
     "leader": {SIGNED_IN, "view:bigscreen", "view:districts", "view:console", "view:indicators", "view:status", "view:audit",
                "view:account", "view:events", "alarm:acknowledge", "alarm:clear", "case:read", "event:read", "event:command",
-               "event:instruct", "view:duty", "notify:silence"},
+               "event:instruct", "view:duty", "notify:silence", "view:cockpit"},
     "dispatcher": {SIGNED_IN, "view:bigscreen", "view:districts", "view:console", "view:indicators", "view:status",
                    "view:account", "view:events", "alarm:acknowledge", "alarm:clear", "case:read", "case:report", "event:read",
                    "event:command", "view:duty", "notify:silence"},
     "inspector": {SIGNED_IN, "view:bigscreen", "view:districts", "view:inspections", "view:account", "view:events", "case:read",
-                  "case:report", "event:read"},
+                  "case:report", "event:read", "view:report"},
     "handler": {SIGNED_IN, "view:tasks", "view:account", "view:events", "case:read", "event:read", "event:task"},
     "admin": {SIGNED_IN, "view:indicators", "view:status", "view:audit", "view:admin", "view:account", "user:manage",
               "token:manage", "view:duty", "view:notify", "notify:manage", "notify:silence"},
@@ -193,5 +193,9 @@ def test_one_case_page_is_open_to_the_case_readers_and_never_in_the_navigation(r
 def test_the_navigation_order_puts_the_case_views_after_the_districts_and_indicators_after_status():
     everybody = Principal("root", frozenset(ROLES))
     assert [view for view, _path in visible_views(everybody)] == [
-        "bigscreen", "districts", "console", "tasks", "events", "inspections", "status", "indicators", "audit", "admin", "duty",
-        "notify", "account"]
+        "bigscreen", "cockpit", "districts", "console", "tasks", "events", "inspections", "report", "status", "indicators",
+        "audit", "admin", "duty", "notify", "account"]
+
+
+def test_who_may_open_the_report_page_may_also_send_a_report():
+    assert PERMISSIONS["view:report"] <= PERMISSIONS["case:report"]

@@ -132,6 +132,7 @@ def test_silence_rows_list_active_first_and_name_what_they_match_in_words():
     assert [r["state"] for r in rows] == ["生效中", "已过期"]
     assert rows[0]["matches"] == "部门：市水务局；区镇：杨舍镇"
     assert view.silence_rows(silences, DEPS, {}, NOW, "en")[1]["matches"] == "Kind: Case overdue"
+    assert [r["by"] for r in view.silence_rows(silences, DEPS, {}, NOW, "zh", {"dd": "调度员 李娜"})] == ["调度员 李娜", "root"]
 
 
 def test_empty_silence_fields_are_left_out_of_the_matchers():
