@@ -37,10 +37,10 @@ KIOSK_PREFIX = "/kiosk/"
 HSTS = "max-age=31536000; includeSubDomains"
 # only features Chromium knows: an unknown one ("bluetooth") makes it warn on every page
 PERMISSIONS_POLICY = ", ".join(f"{feature}=()" for feature in (
-    "accelerometer", "camera", "display-capture", "geolocation", "gyroscope", "magnetometer", "microphone",
+    "accelerometer", "camera", "display-capture", "gyroscope", "magnetometer", "microphone",
     "midi", "payment", "usb", "serial", "hid", "idle-detection", "publickey-credentials-get",
     "screen-wake-lock", "xr-spatial-tracking", "browsing-topics",
-))
+)) + ", geolocation=(self)"  # the field pages sort by and check in with the phone's position (this origin only)
 
 # An origin allowed to frame the kiosk: scheme://host[:port], host may start with "*."
 _ORIGIN = re.compile(r"^https?://(\*\.)?[A-Za-z0-9.-]+(:\d{1,5})?$")

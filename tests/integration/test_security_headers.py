@@ -78,7 +78,8 @@ def assert_common(response):
     h = response.headers
     assert h["X-Content-Type-Options"] == "nosniff"
     assert h["Referrer-Policy"] == "same-origin"
-    assert "camera=()" in h["Permissions-Policy"] and "geolocation=()" in h["Permissions-Policy"]
+    # the field pages may ask for the position (this origin only, never a framing one)
+    assert "camera=()" in h["Permissions-Policy"] and "geolocation=(self)" in h["Permissions-Policy"]
     policy = csp(response)
     assert policy["default-src"] == ["'self'"] and policy["object-src"] == ["'none'"]
     assert policy["connect-src"] == ["'self'"] and policy["media-src"] == ["'self'"]

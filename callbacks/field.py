@@ -1,0 +1,334 @@
+"""Callbacks of the field pages: the inspector's queues (/inspections) and a department's tasks
+(/tasks), each a list of case cards and one work sheet (layouts/field.py).
+
+- the position: asked of the browser (`navigator.geolocation`, assets/field.js) by a clientside
+  callback when the page opens, when "locate me" is tapped, when a sheet opens and every minute;
+- the list: the inspector's queue nearest first (by deadline without a position, and the page says
+  why), the department's tasks by deadline; drawn again only when a case changed, a minute passed,
+  the queue or the position (to ~10 m) changed;
+- the sheet: the case's facts, its photos before | after, the actions the viewer may take now;
+- the actions, through the process's one `CaseService` as on the case page: a check-in (`arrive`)
+  sends the phone's position, `handle` requires an after photo (`require_after_photo=True`); every
+  refusal is worded here in the page's language;
+- the photos: an upload goes through the media service (`services.media.attach`).
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import time
+
+from dash import ALL, ClientsideFunction, Input, Output, State, ctx, no_update
+
+from ioc.casework.service import CASE_REFUSALS, refusal
+from ioc.domain.departments import all_departments
+from ioc.i18n import resolve_lang, t
+from ioc.views import field as fv
+from ioc.web.auth import client_ip, current_principal
+from ioc.web.dash_guard import secured_callback
+from ioc.web.outage import notice_in
+from ioc.web.services import current_services
+
+from layouts.field import (ACTIONS, CARD_ZOOM, HIDDEN, PREFIX, SHEET_ZOOM, SHOWN, case_card, empty_list, nav_links,
+                           photo_panel, place_map, sheet_facts)
+
+CARDS_MAX = 40  # cards drawn per list (each has a small map); the rest are counted
+PERMISSION = {"inspections": "view:inspections", "tasks": "view:tasks"}
+LOCATE_EVERY_MS = 60_000
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def lang_of(lang) -> str:
+    return resolve_lang(lang, current_services().settings.lang)
+
+
+def _names(lang: str):
+    services = current_services()
+    return ({d.id: d.name(lang) for d in services.city.districts}, {d.id: d for d in all_departments(services.city)})
+
+
+def _position_key(position: dict | None):
+    if position is None:
+        return None
+    return [round(position["lat"], 4), round(position["lon"], 4), int((position.get("accuracy") or 0) // 25)]
+
+
+def _cards(kind: str, cases, position, lang: str, now: int):
+    services = current_services()
+    districts, departments = _names(lang)
+    shown = cases[:CARDS_MAX]
+    cards = [case_card(services.city, fv.card(c, now, lang, districts, departments, position), lang, kind,
+                       services.settings.tile_url, position) for c in shown]
+    more = t("fq_more", lang).format(n=len(cases) - len(shown), shown=len(shown)) if len(cases) > len(shown) else ""
+    return cards, more
+
+
+# ---- the lists ----------------------------------------------------------------------------------
+
+def inspections_list(_n, position_data, queue, _changed, lang, shown_key):
+    """The inspector's queue shown (verify or check) as cards, nearest first when the phone's
+    position is known; the counts of both queues; the line saying how the list is sorted."""
+    services = current_services()
+    lang = resolve_lang(lang, services.settings.lang)
+    now = now_ms()
+    queue = queue if queue in fv.QUEUES else "verify"
+    index = services.case_index
+    open_cases = index.open_cases()
+    position = fv.position_of(position_data)
+    key = [index.revision, now // 60_000, lang, queue, _position_key(position),
+           None if position else (position_data or {}).get("error") if isinstance(position_data, dict) else None]
+    if key == shown_key:
+        return [no_update] * 8
+    queues = {q: fv.inspection_queue(open_cases, q, position) for q in fv.QUEUES}
+    cards, more = _cards("inspections", queues[queue], position, lang, now)
+    tabs = [f"field-tab{' active' if q == queue else ''}" for q in fv.QUEUES]
+    return ([*(cards or [empty_list(t(f'fq_empty_{queue}', lang))])], more, fv.sort_note(position, position_data, now, lang),
+            fv.count_text(len(queues["verify"]), lang), fv.count_text(len(queues["check"]), lang), *tabs, key)
+
+
+def pick_queue(_verify, _check):
+    picked = str(ctx.triggered_id or "").removeprefix("insp-tab-")
+    return picked if picked in fv.QUEUES else no_update
+
+
+def tasks_list(_n, position_data, _changed, lang, shown_key):
+    """The department's dispatched cases by deadline, with its figures."""
+    services = current_services()
+    lang = resolve_lang(lang, services.settings.lang)
+    department = current_principal().department
+    if not department:
+        return [empty_list(t("case_tasks_no_department", lang))], "", "", "—", "—", "—", "—", "", None
+    now = now_ms()
+    index = services.case_index
+    open_cases = index.open_cases()
+    position = fv.position_of(position_data)
+    key = [index.revision, now // 60_000, lang, department, _position_key(position)]
+    if key == shown_key:
+        return [no_update] * 9
+    districts, departments = _names(lang)
+    tasks = fv.department_tasks(open_cases, department)
+    counts = fv.task_counts(open_cases, department, now)
+    cards, more = _cards("tasks", tasks, position, lang, now)
+    name = departments[department].name(lang) if department in departments else department
+    return ([*(cards or [empty_list(t("fq_empty_tasks", lang))])], more, fv.sort_note(position, position_data, now, lang, False),
+            counts["open"], counts["overdue"], counts["unacked"], counts["handled"], name, key)
+
+
+# ---- the work sheet -----------------------------------------------------------------------------
+
+def open_case(clicks):
+    """A card's "work on it" button: its case on the sheet."""
+    trigger = ctx.triggered_id
+    if not isinstance(trigger, dict) or not any(clicks or []):
+        return no_update
+    return trigger.get("case") or no_update
+
+
+def close_sheet(_n):
+    return ""
+
+
+def sheet_for(kind: str):
+    p = PREFIX[kind]
+    actions = ACTIONS[kind]
+
+    def sheet(case_id, _changed, _n, position_data, lang):
+        """The sheet of the case on it: title, facts, the way there, a map, photos and the actions
+        the viewer may take now; hidden (and the list shown) when no case is open or the case left."""
+        services = current_services()
+        lang = resolve_lang(lang, services.settings.lang)
+        hidden = [HIDDEN, "", no_update, [], [], no_update, [], HIDDEN, None, SHOWN] + [HIDDEN] * len(actions)
+        if kind == "tasks":
+            hidden.append(HIDDEN)
+        if not case_id:
+            return hidden
+        principal = current_principal()
+        try:
+            case = services.cases.case_for(case_id, principal)
+        except CASE_REFUSALS:
+            case = None
+        offered = fv.sheet_actions(case, principal, kind) if case is not None and case.is_open else []
+        if case is None or not case.is_open:
+            gone = list(hidden)
+            gone[0], gone[1] = SHOWN, t("fq_gone", lang)
+            return gone
+        now = now_ms()
+        position = fv.position_of(position_data)
+        districts, departments = _names(lang)
+        c = fv.card(case, now, lang, districts, departments, position)
+        redraw_map = ctx.triggered_id in (None, f"{p}-open")
+        sheet_map = place_map(services.city, f"{p}-sheet-leaflet", c, services.settings.tile_url, SHEET_ZOOM, position,
+                              interactive=True) if redraw_map else no_update
+        attachments = getattr(case, "attachments", ()) or ()
+        out = [SHOWN, f"{c['class']}", f"/case/{case.id}", sheet_facts(c, lang, kind), nav_links(c, lang, f"{p}-sheet"),
+               sheet_map, photo_panel(case.id, attachments, lang), SHOWN if _may_attach(case, principal) else HIDDEN,
+               case.version, HIDDEN if offered else SHOWN]
+        out += [SHOWN if a in offered else HIDDEN for a in actions]
+        if kind == "tasks":
+            out.append(SHOWN if "request_deferral" in offered else HIDDEN)
+        return out
+
+    return sheet
+
+
+def _may_attach(case, principal) -> bool:
+    from ioc.domain import cases as domain
+
+    may = getattr(domain, "may_attach", None)
+    return bool(may and may(case, principal))
+
+
+def act_for(kind: str):
+    p = PREFIX[kind]
+    actions = ACTIONS[kind]
+
+    @notice_in(f"{p}-message")
+    def act(*args):
+        """The action of the button tapped, on the version the sheet shows: a check-in with the
+        phone's position, `handle` only with an after photo; refusals in the page's language."""
+        case_id, version, note, hours, position_data, changed, lang = args[len(actions):]
+        lang = lang_of(lang)
+        action = str(ctx.triggered_id or "").removeprefix(f"{p}-act-")
+        if action not in actions or not case_id:
+            return no_update, no_update, no_update
+        services = current_services()
+        position = fv.position_of(position_data)
+        extra: dict = {}
+        if action == "arrive":
+            if position is None:
+                return fv.failed_text("fq_err_no_position", lang), no_update, no_update
+            extra = {"lat": position["lat"], "lon": position["lon"], "accuracy": position.get("accuracy")}
+        if action == "handle":
+            extra["require_after_photo"] = True
+        if action == "request_deferral":
+            extra["hours"] = hours if isinstance(hours, int) else (int(hours) if isinstance(hours, float) and hours.is_integer() else hours)
+        try:
+            services.cases.act(case_id, action, current_principal(), expected_version=version, note=note, ip=client_ip(), **extra)
+        except CASE_REFUSALS as e:
+            return _refusal_text(e, lang, case_id, position), (changed or 0) + 1, no_update
+        return fv.done_words(action, lang), (changed or 0) + 1, ""
+
+    return act
+
+
+def _refusal_text(error: Exception, lang: str, case_id: str, position: dict | None) -> str:
+    kind = refusal(error).error
+    if kind == "not_found":
+        return t("case_not_found", lang)
+    if kind == "conflict":
+        return t("case_conflict", lang)
+    distance = None
+    if getattr(error, "code", "") == "too_far" and position is not None:
+        case = current_services().cases.store.find(case_id)
+        distance = fv.distance_m(position["lat"], position["lon"], case.lat, case.lon) if case else None
+    radius = getattr(current_services().settings, "checkin_radius_m", 300)
+    return fv.refusal_words(error, lang, distance=distance, radius_m=radius)
+
+
+def upload_for(kind: str):
+    p = PREFIX[kind]
+
+    @notice_in(f"{p}-upload-message")
+    def upload(contents, names, case_id, stage, position_data, changed, lang):
+        """Photos added on the sheet: each through the media service (type sniffed from the bytes,
+        size and pixel limits, EXIF stripped), with the phone's position; refusals in words."""
+        lang = lang_of(lang)
+        if not contents or not case_id:
+            return no_update, no_update
+        contents = contents if isinstance(contents, list) else [contents]
+        names = names if isinstance(names, list) else [names] * len(contents)
+        services = current_services()
+        position = fv.position_of(position_data) or {}
+        added = 0
+        for content, name in zip(contents, names):
+            try:
+                data = base64.b64decode(str(content).split(",", 1)[-1], validate=False)
+                services.media.attach(case_id, current_principal(), name or "photo", io.BytesIO(data), stage or "before",
+                                      position.get("lat"), position.get("lon"), client_ip())
+            except Exception as e:  # noqa: BLE001 - every refusal is worded; nothing else is swallowed
+                if not _is_refusal(e):
+                    raise
+                return _media_refusal_text(e, lang), (changed or 0) + 1
+            added += 1
+        return t("fq_photo_added", lang).format(n=added), (changed or 0) + 1
+
+    return upload
+
+
+def _is_refusal(error: Exception) -> bool:
+    try:
+        from ioc.domain.media import MediaError
+    except ImportError:  # pragma: no cover - the media piece not merged
+        MediaError = ()  # noqa: N806
+    return isinstance(error, CASE_REFUSALS + ((MediaError,) if MediaError else ()))
+
+
+def _media_refusal_text(error: Exception, lang: str) -> str:
+    code = getattr(error, "code", "")
+    key = f"fq_media_{code}"
+    from ioc.i18n import STRINGS
+
+    if key in STRINGS:
+        return fv.failed_text(key, lang)
+    if isinstance(error, CASE_REFUSALS):
+        return _refusal_text(error, lang, "", None)
+    return fv.failed_text("fq_media_unreadable", lang)
+
+
+# ---- wiring -------------------------------------------------------------------------------------
+
+def register(app, services) -> None:
+    for kind, p in PREFIX.items():
+        permission = PERMISSION[kind]
+        actions = ACTIONS[kind]
+        # the browser's position: on opening, on "locate me", when a sheet opens, every minute
+        app.clientside_callback(ClientsideFunction("iocField", "locate"), Output(f"{p}-position", "data"),
+                                Input(f"{p}-locate", "n_clicks"), Input(f"{p}-open", "data"), Input(f"{p}-tick", "n_intervals"),
+                                State(f"{p}-position", "data"))
+        secured_callback(app, permission, Output(f"{p}-open", "data", allow_duplicate=True),
+                         Input({"type": f"{p}-open", "case": ALL}, "n_clicks"), prevent_initial_call=True)(open_case)
+        secured_callback(app, permission, Output(f"{p}-open", "data", allow_duplicate=True), Input(f"{p}-close", "n_clicks"),
+                         prevent_initial_call=True)(close_sheet)
+        sheet_outputs = [Output(f"{p}-sheet", "style"), Output(f"{p}-sheet-title", "children"), Output(f"{p}-sheet-link", "href"),
+                         Output(f"{p}-sheet-facts", "children"), Output(f"{p}-sheet-nav", "children"),
+                         Output(f"{p}-sheet-map", "children"), Output(f"{p}-media", "children"),
+                         Output(f"{p}-upload-row", "style"), Output(f"{p}-version", "data"), Output(f"{p}-nothing", "style")]
+        sheet_outputs += [Output(f"{p}-act-{a}", "style") for a in actions]
+        if kind == "tasks":
+            sheet_outputs.append(Output(f"{p}-hours-row", "style"))
+        secured_callback(app, permission, sheet_outputs, Input(f"{p}-open", "data"), Input(f"{p}-changed", "data"),
+                         Input(f"{p}-tick", "n_intervals"), State(f"{p}-position", "data"), State("lang", "data"))(sheet_for(kind))
+        action_states = [State(f"{p}-open", "data"), State(f"{p}-version", "data"), State(f"{p}-note", "value"),
+                         State(f"{p}-hours", "value") if kind == "tasks" else State(f"{p}-open", "id"),
+                         State(f"{p}-position", "data"), State(f"{p}-changed", "data"), State("lang", "data")]
+        secured_callback(app, permission, Output(f"{p}-message", "children"), Output(f"{p}-changed", "data"),
+                         Output(f"{p}-note", "value"), [Input(f"{p}-act-{a}", "n_clicks") for a in actions], *action_states,
+                         prevent_initial_call=True)(act_for(kind))
+        secured_callback(app, permission, Output(f"{p}-upload-message", "children"),
+                         Output(f"{p}-changed", "data", allow_duplicate=True),
+                         Input(f"{p}-upload", "contents"), State(f"{p}-upload", "filename"), State(f"{p}-open", "data"),
+                         State(f"{p}-upload-stage", "value"), State(f"{p}-position", "data"), State(f"{p}-changed", "data"),
+                         State("lang", "data"), prevent_initial_call=True)(upload_for(kind))
+    secured_callback(app, "view:inspections", Output("insp-queue", "data"), Input("insp-tab-verify", "n_clicks"),
+                     Input("insp-tab-check", "n_clicks"), prevent_initial_call=True)(pick_queue)
+    secured_callback(
+        app, "view:inspections",
+        Output("insp-list", "children"), Output("insp-more", "children"), Output("insp-sortnote", "children"),
+        Output("insp-count-verify", "children"), Output("insp-count-check", "children"),
+        Output("insp-tab-verify", "className"), Output("insp-tab-check", "className"), Output("insp-key", "data"),
+        Input("insp-tick", "n_intervals"), Input("insp-position", "data"), Input("insp-queue", "data"), Input("insp-changed", "data"),
+        State("lang", "data"), State("insp-key", "data"),
+    )(inspections_list)
+    secured_callback(
+        app, "view:tasks",
+        Output("tasks-list", "children"), Output("tasks-more", "children"), Output("tasks-sortnote", "children"),
+        Output("tasks-count-open", "children"), Output("tasks-count-overdue", "children"),
+        Output("tasks-count-unacked", "children"), Output("tasks-count-handled", "children"),
+        Output("tasks-department", "children"), Output("tasks-key", "data"),
+        Input("tasks-tick", "n_intervals"), Input("tasks-position", "data"), Input("tasks-changed", "data"),
+        State("lang", "data"), State("tasks-key", "data"),
+    )(tasks_list)
