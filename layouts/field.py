@@ -15,7 +15,7 @@ from dash import dcc, html
 
 from ioc.domain.geo import CityMap
 from ioc.i18n import t
-from ioc.views.field import HANDLER_ACTIONS, INSPECTOR_ACTIONS, field_action_label, needs_note
+from ioc.views.field import HANDLER_ACTIONS, INSPECTOR_ACTIONS, field_action_label, fit_view, needs_note
 
 PREFIX = {"inspections": "insp", "tasks": "tasks"}
 ACTIONS = {"inspections": INSPECTOR_ACTIONS, "tasks": HANDLER_ACTIONS}
@@ -23,7 +23,9 @@ DANGER = frozenset({"void", "check_fail", "return"})
 HIDDEN = {"display": "none"}
 SHOWN: dict = {}
 REFRESH_MS = 10_000  # the list and the sheet are read again (and the position asked for at most once a minute)
-CARD_ZOOM = 14
+CARD_ZOOM = 15
+CARD_MAP_PX, SHEET_MAP_PX = (100, 92), (340, 190)  # the smallest the maps are drawn (assets/field.css)
+FIT_BOTH_M = 8_000  # a case this near the phone: its small map shows both (which way to go)
 SHEET_ZOOM = 16
 CASE_COLOR, OVERDUE_COLOR, YOU_COLOR = "#ffd60a", "#ff453a", "#0a84ff"
 
@@ -34,7 +36,9 @@ def field_page(kind: str, lang: str, tile_url: str = "", extra=None) -> html.Div
     p = PREFIX[kind]
     head = html.Div(
         [
-            html.H2(t("fq_insp_heading" if kind == "inspections" else "fq_tasks_heading", lang), id=f"{p}-title"),
+            html.H2([t("fq_insp_heading" if kind == "inspections" else "fq_tasks_heading", lang)]
+                    + ([html.Span("", id=f"{p}-department", className="field-department")] if kind == "tasks" else []),
+                    id=f"{p}-title"),
             html.Button(t("fq_locate", lang), id=f"{p}-locate", n_clicks=0, className="btn field-locate"),
         ],
         className="field-head",
@@ -50,8 +54,7 @@ def field_page(kind: str, lang: str, tile_url: str = "", extra=None) -> html.Div
         switch = html.Div(
             [html.Div([html.Span("—", id=f"{p}-count-{k}", className="field-figure"),
                        html.Span(t(f"case_tasks_{k}", lang), className="field-figure-label")], className="field-figure-box")
-             for k in ("open", "overdue", "unacked", "handled")]
-            + [html.Div("", id=f"{p}-department", className="field-department")],
+             for k in ("open", "overdue", "unacked", "handled")],
             className="field-figures",
         )
     return html.Div(
@@ -160,7 +163,12 @@ def place_map(city: CityMap, map_id, c: dict, tile_url: str, zoom: int, position
                                   fillColor=OVERDUE_COLOR if c["overdue"] else CASE_COLOR, fillOpacity=0.95))
     still = {} if interactive else {"dragging": False, "touchZoom": False, "doubleClickZoom": False, "boxZoom": False,
                                     "keyboard": False, "zoomControl": False}
-    return dl.Map(layers, id=map_id, center=[c["lat"], c["lon"]], zoom=zoom, scrollWheelZoom=False, attributionControl=False,
+    center, zoom = [c["lat"], c["lon"]], zoom
+    if position is not None and c["distance_m"] is not None and c["distance_m"] <= FIT_BOTH_M:
+        # the case and the phone on one map: which way to go
+        size = SHEET_MAP_PX if interactive else CARD_MAP_PX
+        center, zoom = fit_view([(c["lat"], c["lon"]), (position["lat"], position["lon"])], *size, max_zoom=zoom)
+    return dl.Map(layers, id=map_id, center=center, zoom=zoom, zoomSnap=0.25, scrollWheelZoom=False, attributionControl=False,
                   className="field-map", style={"background": "#07121f"}, **still)
 
 

@@ -105,6 +105,22 @@ def position_problem_text(data, lang: str = "zh") -> str:
     return t(f"fq_pos_{reason}", lang)
 
 
+def fit_view(points: list[tuple[float, float]], width_px: int, height_px: int, max_zoom: float = 16,
+             padding_px: int = 12) -> tuple[list[float], float]:
+    """The centre and the zoom (in quarters) of a web-mercator map `width_px` x `height_px` that
+    shows every (lat, lon) point with `padding_px` to spare, at most `max_zoom`."""
+    ys = [math.log(math.tan(math.pi / 4 + math.radians(lat) / 2)) for lat, _ in points]
+    lons = [lon for _, lon in points]
+    span_x = math.radians(max(lons) - min(lons)) or 1e-9
+    span_y = (max(ys) - min(ys)) or 1e-9
+    usable_w, usable_h = max(width_px - 2 * padding_px, 1), max(height_px - 2 * padding_px, 1)
+    zoom = min(math.log2(usable_w * 2 * math.pi / (256 * span_x)), math.log2(usable_h * 2 * math.pi / (256 * span_y)), max_zoom)
+    zoom = math.floor(zoom * 4) / 4
+    mid_y = (max(ys) + min(ys)) / 2
+    center = [math.degrees(2 * math.atan(math.exp(mid_y)) - math.pi / 2), (max(lons) + min(lons)) / 2]
+    return [round(center[0], 6), round(center[1], 6)], zoom
+
+
 # ---- deadlines ---------------------------------------------------------------------------------
 
 def span_text(ms: int, lang: str = "zh") -> str:
