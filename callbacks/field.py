@@ -16,13 +16,15 @@
 from __future__ import annotations
 
 import base64
-import io
+import binascii
 import time
 
 from dash import ALL, ClientsideFunction, Input, Output, State, ctx, no_update
 
 from ioc.casework.service import CASE_REFUSALS, refusal
+from ioc.domain.cases import may_attach
 from ioc.domain.departments import all_departments
+from ioc.domain.media import MediaError
 from ioc.i18n import resolve_lang, t
 from ioc.views import field as fv
 from ioc.web.auth import client_ip, current_principal
@@ -163,9 +165,8 @@ def sheet_for(kind: str):
         redraw_map = ctx.triggered_id in (None, f"{p}-open")
         sheet_map = place_map(services.city, f"{p}-sheet-leaflet", c, services.settings.tile_url, SHEET_ZOOM, position,
                               interactive=True) if redraw_map else no_update
-        attachments = getattr(case, "attachments", ()) or ()
         out = [SHOWN, f"{c['class']}", f"/case/{case.id}", sheet_facts(c, lang, kind), nav_links(c, lang, f"{p}-sheet"),
-               sheet_map, photo_panel(case.id, attachments, lang), SHOWN if _may_attach(case, principal) else HIDDEN,
+               sheet_map, photo_panel(case.id, case.attachments, lang), SHOWN if may_attach(case, principal) else HIDDEN,
                case.version, HIDDEN if offered else SHOWN]
         out += [SHOWN if a in offered else HIDDEN for a in actions]
         if kind == "tasks":
@@ -173,13 +174,6 @@ def sheet_for(kind: str):
         return out
 
     return sheet
-
-
-def _may_attach(case, principal) -> bool:
-    from ioc.domain import cases as domain
-
-    may = getattr(domain, "may_attach", None)
-    return bool(may and may(case, principal))
 
 
 def act_for(kind: str):
@@ -200,7 +194,7 @@ def act_for(kind: str):
         extra: dict = {}
         if action == "arrive":
             if position is None:
-                return fv.failed_text("fq_err_no_position", lang), no_update, no_update
+                return fv.no_position_text(lang), no_update, no_update
             extra = {"lat": position["lat"], "lon": position["lon"], "accuracy": position.get("accuracy")}
         if action == "handle":
             extra["require_after_photo"] = True
@@ -209,24 +203,19 @@ def act_for(kind: str):
         try:
             services.cases.act(case_id, action, current_principal(), expected_version=version, note=note, ip=client_ip(), **extra)
         except CASE_REFUSALS as e:
-            return _refusal_text(e, lang, case_id, position), (changed or 0) + 1, no_update
+            return _refusal_text(e, lang), (changed or 0) + 1, no_update
         return fv.done_words(action, lang), (changed or 0) + 1, ""
 
     return act
 
 
-def _refusal_text(error: Exception, lang: str, case_id: str, position: dict | None) -> str:
+def _refusal_text(error: Exception, lang: str) -> str:
     kind = refusal(error).error
     if kind == "not_found":
         return t("case_not_found", lang)
     if kind == "conflict":
         return t("case_conflict", lang)
-    distance = None
-    if getattr(error, "code", "") == "too_far" and position is not None:
-        case = current_services().cases.store.find(case_id)
-        distance = fv.distance_m(position["lat"], position["lon"], case.lat, case.lon) if case else None
-    radius = getattr(current_services().settings, "checkin_radius_m", 300)
-    return fv.refusal_words(error, lang, distance=distance, radius_m=radius)
+    return fv.refusal_words(error, lang)
 
 
 def upload_for(kind: str):
@@ -234,49 +223,26 @@ def upload_for(kind: str):
 
     @notice_in(f"{p}-upload-message")
     def upload(contents, names, case_id, stage, position_data, changed, lang):
-        """Photos added on the sheet: each through the media service (type sniffed from the bytes,
-        size and pixel limits, EXIF stripped), with the phone's position; refusals in words."""
+        """Photos added on the sheet, all at once through the media service (the type sniffed
+        from the bytes, the size and pixel limits, EXIF stripped), with the phone's position."""
         lang = lang_of(lang)
         if not contents or not case_id:
             return no_update, no_update
         contents = contents if isinstance(contents, list) else [contents]
         names = names if isinstance(names, list) else [names] * len(contents)
         services = current_services()
+        settings = services.settings
         position = fv.position_of(position_data) or {}
-        added = 0
-        for content, name in zip(contents, names):
-            try:
-                data = base64.b64decode(str(content).split(",", 1)[-1], validate=False)
-                services.media.attach(case_id, current_principal(), name or "photo", io.BytesIO(data), stage or "before",
-                                      position.get("lat"), position.get("lon"), client_ip())
-            except Exception as e:  # noqa: BLE001 - every refusal is worded; nothing else is swallowed
-                if not _is_refusal(e):
-                    raise
-                return _media_refusal_text(e, lang), (changed or 0) + 1
-            added += 1
-        return t("fq_photo_added", lang).format(n=added), (changed or 0) + 1
+        files = [(name or "photo", base64.b64decode(str(content).split(",", 1)[-1])) for content, name in zip(contents, names)]
+        try:
+            _case, added = services.media.attach_files(case_id, current_principal(), files, stage or "", position.get("lat"),
+                                                       position.get("lon"), client_ip())
+        except (MediaError, binascii.Error, *CASE_REFUSALS) as e:
+            return fv.upload_refusal_text(e, lang, max_mb=settings.media_max_mb, max_pixels=settings.media_max_pixels,
+                                          per_case=settings.media_per_case), (changed or 0) + 1
+        return t("fq_photo_added", lang).format(n=len(added)), (changed or 0) + 1
 
     return upload
-
-
-def _is_refusal(error: Exception) -> bool:
-    try:
-        from ioc.domain.media import MediaError
-    except ImportError:  # pragma: no cover - the media piece not merged
-        MediaError = ()  # noqa: N806
-    return isinstance(error, CASE_REFUSALS + ((MediaError,) if MediaError else ()))
-
-
-def _media_refusal_text(error: Exception, lang: str) -> str:
-    code = getattr(error, "code", "")
-    key = f"fq_media_{code}"
-    from ioc.i18n import STRINGS
-
-    if key in STRINGS:
-        return fv.failed_text(key, lang)
-    if isinstance(error, CASE_REFUSALS):
-        return _refusal_text(error, lang, "", None)
-    return fv.failed_text("fq_media_unreadable", lang)
 
 
 # ---- wiring -------------------------------------------------------------------------------------

@@ -70,6 +70,14 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("IOC_MAKEUP_WORKDAYS", "", "Make-up working days (调休) on weekends, same format. Unset: China's 2026 make-up days; `none`: none."),
     Setting("IOC_DUPLICATE_RADIUS_M", "100", "A new report within this many metres of an open case of the same class is flagged as a likely duplicate."),
     Setting("IOC_DUPLICATE_WINDOW_HOURS", "72", "…if that open case was reported within this many hours."),
+    # issue 16, media: photo evidence of cases and the on-site check-in
+    Setting("IOC_MEDIA_DIR", "", "Folder of the cases' photos (content-addressed, with their thumbnails) when `IOC_MEDIA_URL` is unset; unset: `<IOC_DATA_DIR>/media`."),
+    Setting("IOC_MEDIA_URL", "", "`s3://bucket/prefix`: keep the photos in an S3-compatible object store instead of the folder; endpoint and credentials from boto3's usual variables (`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_DEFAULT_REGION`, `AWS_ENDPOINT_URL_S3` / `AWS_ENDPOINT_URL`)."),
+    Setting("IOC_MEDIA_MAX_MB", "15", "Largest photo accepted, in MB; a larger one is refused (`too_large`, HTTP 413) before it is read whole."),
+    Setting("IOC_MEDIA_MAX_PIXELS", "40000000", "Most pixels (width × height) of an accepted photo; more is refused as a decompression bomb (`too_many_pixels`)."),
+    Setting("IOC_MEDIA_PER_CASE", "30", "Most files one case keeps; more are refused (`too_many_files`)."),
+    Setting("IOC_PUBLIC_URL", "", "The portal's public address (e.g. `https://ioc.zjg.gov.cn`) for the photo links in dispatch messages and Open311 `media_url`; unset: root-relative paths."),
+    Setting("IOC_CHECKIN_RADIUS_M", "300", "A department's on-site check-in (到场) is accepted within this many metres of the case's position."),
     Setting("IOC_DEMO_PASSWORD", "", "`python -m ioc demo` only: the password of every demo user; unset: fresh random passwords, printed at start."),
 )
 
@@ -95,6 +103,18 @@ def _non_negative(get, name: str) -> int:
     if value < 0:
         raise ValueError(f"{name} must be 0 or more, not {value}")
     return value
+
+
+def _media_url(value: str) -> str:
+    if value and not (value.startswith("s3://") and len(value) > 5 and value[5] != "/"):
+        raise ValueError(f"IOC_MEDIA_URL must be s3://bucket/prefix, not {value!r}")
+    return value
+
+
+def _public_url(value: str) -> str:
+    if value and not value.startswith(("http://", "https://")):
+        raise ValueError(f"IOC_PUBLIC_URL must start with http:// or https://, not {value!r}")
+    return value.rstrip("/")
 
 
 @dataclass(frozen=True)
@@ -149,6 +169,13 @@ class Settings:
     makeup_workdays: str = ""
     duplicate_radius_m: int = 100
     duplicate_window_hours: int = 72
+    media_dir: str = ""  # issue 16, media
+    media_url: str = ""
+    media_max_mb: int = 15
+    media_max_pixels: int = 40_000_000
+    media_per_case: int = 30
+    public_url: str = ""
+    checkin_radius_m: int = 300
     extra: dict = field(default_factory=dict)
 
     @classmethod
@@ -216,6 +243,13 @@ class Settings:
             makeup_workdays=get("IOC_MAKEUP_WORKDAYS"),
             duplicate_radius_m=_positive(get, "IOC_DUPLICATE_RADIUS_M"),
             duplicate_window_hours=_positive(get, "IOC_DUPLICATE_WINDOW_HOURS"),
+            media_dir=get("IOC_MEDIA_DIR"),  # issue 16, media
+            media_url=_media_url(get("IOC_MEDIA_URL")),
+            media_max_mb=_positive(get, "IOC_MEDIA_MAX_MB"),
+            media_max_pixels=_positive(get, "IOC_MEDIA_MAX_PIXELS"),
+            media_per_case=_positive(get, "IOC_MEDIA_PER_CASE"),
+            public_url=_public_url(get("IOC_PUBLIC_URL")),
+            checkin_radius_m=_positive(get, "IOC_CHECKIN_RADIUS_M"),
         )
         Settings(**{**values, **overrides}).work_calendar()  # a malformed calendar fails at start, saying which part
         values.update(overrides)
@@ -235,6 +269,15 @@ class Settings:
             return None if not text else ("" if text.strip().lower() == "none" else text)
 
         return WorkCalendar.from_settings_strings(self.work_days, self.work_hours, dates(self.holidays), dates(self.makeup_workdays))
+
+    @property
+    def media_folder(self) -> Path:
+        """Where the folder media store keeps the photos (`IOC_MEDIA_DIR`, else `<IOC_DATA_DIR>/media`)."""
+        return Path(self.media_dir) if self.media_dir else Path(self.data_dir) / "media"
+
+    @property
+    def media_max_bytes(self) -> int:
+        return self.media_max_mb * 1024 * 1024
 
     def replace(self, **changes) -> "Settings":
         current = {f.name: getattr(self, f.name) for f in fields(self)}

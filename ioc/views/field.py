@@ -12,11 +12,11 @@ import math
 from collections.abc import Iterable, Mapping
 from urllib.parse import quote, urlencode
 
-from ioc.domain.cases import TRANSITIONS, Case, CasePermissionError, allowed_actions
 from ioc.domain.access import Principal
+from ioc.domain.cases import TRANSITIONS, Case, CasePermissionError, allowed_actions
 from ioc.domain.clock import local_text
 from ioc.domain.departments import Department
-from ioc.i18n import t
+from ioc.i18n import STRINGS, t
 from ioc.views.cases import action_error_text, action_label, class_name, department_name, failed_text
 
 MINUTE_MS = 60_000
@@ -174,7 +174,6 @@ def card(case: Case, now_ms: int, lang: str, district_names: Mapping[str, str], 
     deadline, overdue = deadline_words(case.stage_deadline, now_ms, lang)
     metres = distance_m(position["lat"], position["lon"], case.lat, case.lon) if position else None
     district = district_names.get(case.district, case.district)
-    attachments = getattr(case, "attachments", ()) or ()
     pending = case.pending_deferral or {}
     return {
         "id": case.id, "version": case.version, "stage": case.stage, "class": name, "urgent": case.urgent,
@@ -182,11 +181,11 @@ def card(case: Case, now_ms: int, lang: str, district_names: Mapping[str, str], 
         "lat": case.lat, "lon": case.lon, "distance_m": None if metres is None else round(metres),
         "distance": distance_text(metres, lang), "deadline": deadline, "overdue": overdue,
         "deadline_at": case.stage_deadline, "department": department_name(case.department, departments, lang),
-        "acknowledged": bool(case.acknowledged_at), "arrived": bool(getattr(case, "arrived_at", 0)),
+        "acknowledged": bool(case.acknowledged_at), "arrived": bool(case.arrived_at),
         "rework": case.rework_count, "description": case.description,
         "pending_deferral": t("fq_pending_deferral", lang).format(hours=pending.get("hours", "")) if pending else "",
-        "before": sum(1 for a in attachments if a.get("stage") == "before"),
-        "after": sum(1 for a in attachments if a.get("stage") == "after"),
+        "before": sum(1 for a in case.attachments if a.get("stage") == "before"),
+        "after": sum(1 for a in case.attachments if a.get("stage") == "after"),
         "nav_geo": geo_link(case.lat, case.lon), "nav_amap": amap_link(case.lat, case.lon, case.address or name),
     }
 
@@ -258,26 +257,31 @@ def field_action_label(action: str, lang: str = "zh") -> str:
 _FIELD_KEYS = {f"fq_act_{a}" for a in INSPECTOR_ACTIONS + HANDLER_ACTIONS}
 
 
-def refusal_words(error: Exception, lang: str = "zh", *, distance: float | None = None, radius_m: int = 0) -> str:
-    """A refused field action in the page's language: the check-in's distance (`too_far`: the
-    phone's distance to the case and the radius), no acknowledgement yet, no after photo; else
-    the case page's words."""
-    code = getattr(error, "code", "")
-    if isinstance(error, CasePermissionError):
-        return action_error_text(error, lang)
-    if code == "too_far":
-        values = getattr(error, "values", None) or {}
-        distance = values.get("distance", distance)
-        radius_m = values.get("radius", radius_m)
-        return failed_text("fq_err_too_far", lang, distance=distance_text(distance, lang) if distance is not None else "?",
-                           radius=distance_text(radius_m, lang))
-    if code == "not_acknowledged":
-        return failed_text("fq_err_not_acknowledged", lang)
-    if code == "after_photo_required":
-        return failed_text("fq_err_after_photo", lang)
-    if code == "position_required" or getattr(error, "field", "") in ("lat", "lon", "accuracy"):
-        return failed_text("fq_err_no_position", lang)
+def refusal_words(error: Exception, lang: str = "zh") -> str:
+    """A refused field action in the page's language, as the case page words it (the check-in's
+    distance and radius, 签收 first, the after photo included)."""
     return action_error_text(error, lang)
+
+
+def no_position_text(lang: str = "zh") -> str:
+    """A check-in tapped before the page knows where the phone is."""
+    return failed_text("case_err_position_required", lang)
+
+
+MEDIA_LIMITS = {"too_large": "mb", "too_many_pixels": "mp", "too_many_files": "n"}
+
+
+def upload_refusal_text(error: Exception, lang: str = "zh", *, max_mb: int = 0, max_pixels: int = 0, per_case: int = 0) -> str:
+    """A refused photo (`MediaError` or the case's refusal of an upload) in the page's language,
+    naming the limit it broke."""
+    code = getattr(error, "code", "")
+    key = f"media_err_{code}"
+    if code and key in STRINGS:
+        values = {"mb": max_mb, "mp": f"{max_pixels / 1e6:g}", "n": per_case}
+        return f"{t('media_failed', lang)}{'：' if lang == 'zh' else ': '}{t(key, lang).format(**values)}"
+    if isinstance(error, CasePermissionError):
+        return f"{t('media_failed', lang)}{'：' if lang == 'zh' else ': '}{t('media_err_permission', lang)}"
+    return f"{t('media_failed', lang)}{'：' if lang == 'zh' else ': '}{t('media_err_other', lang)}"
 
 
 def done_words(action: str, lang: str = "zh") -> str:

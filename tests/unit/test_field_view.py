@@ -12,6 +12,7 @@ import pytest
 from ioc.domain.access import Principal
 from ioc.domain.cases import Case, CaseActionError, CasePermissionError
 from ioc.domain.departments import FUNCTIONAL
+from ioc.domain.media import MediaError
 from ioc.views import field as fv
 
 CN = timezone(timedelta(hours=8))
@@ -176,16 +177,13 @@ def test_the_sheet_offers_the_pages_actions_the_viewer_may_take():
 
 
 def refused(message: str, field: str, code: str, **values) -> CaseActionError:
-    error = CaseActionError(message, field, code)
-    error.values = values  # the figures a refusal's words name (distance, radius)
-    return error
+    return CaseActionError(message, field, code, values)
 
 
 @pytest.mark.parametrize("error, zh", [
-    (refused("too far", "lat", "too_far", distance=1113, radius=300),
-     "未能办理：您距案件位置 1.1 公里，超出到场签到范围 300 米，请到现场后再签到"),
-    (CaseActionError("ack first", code="not_acknowledged"), "未能办理：请先签收，再到场签到"),
-    (CaseActionError("photo", "file", "after_photo_required"), "未能办理：请先上传至少一张处置后照片"),
+    (refused("too far", "lat", "too_far", distance=1113, radius=300), "未能办理：您距案件位置约 1113 米，超出到场签到范围（300 米）"),
+    (refused("ack first", "action", "not_acknowledged"), "未能办理：请先签收案件，再到场签到"),
+    (refused("photo", "file", "after_photo_required"), "未能办理：处置完毕前请至少上传一张处置后照片"),
     (CaseActionError("void needs a note", "note"), "未能办理：请填写办理意见：此操作必须说明理由"),
     (CasePermissionError("not yours"), "未能办理：您的角色或部门不能办理此操作"),
 ])
@@ -193,7 +191,12 @@ def test_a_refusal_in_the_pages_language(error, zh):
     assert fv.refusal_words(error, "zh") == zh
 
 
-def test_a_too_far_refusal_without_figures_uses_the_pages_own():
-    error = CaseActionError("too far", "lat", "too_far")
-    assert fv.refusal_words(error, "en", distance=450, radius_m=300) == (
-        "Not done: you are 450 m from the case, farther than the check-in radius of 300 m: check in on site")
+@pytest.mark.parametrize("code, en", [
+    ("too_large", "Not uploaded: the file is larger than 15 MB"),
+    ("too_many_pixels", "Not uploaded: the picture has too many pixels (at most 40 megapixels)"),
+    ("unsupported_type", "Not uploaded: only JPEG, PNG, WebP and HEIC photos are accepted"),
+    ("too_many_files", "Not uploaded: a case keeps at most 30 files"),
+])
+def test_a_refused_photo_names_the_limit_it_broke(code, en):
+    error = MediaError(code, "refused")
+    assert fv.upload_refusal_text(error, "en", max_mb=15, max_pixels=40_000_000, per_case=30) == en

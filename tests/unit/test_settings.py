@@ -32,6 +32,10 @@ FIELD_OF = {
     "IOC_DEMO_PASSWORD": "demo_password", "IOC_WORK_DAYS": "work_days", "IOC_WORK_HOURS": "work_hours",
     "IOC_HOLIDAYS": "holidays", "IOC_MAKEUP_WORKDAYS": "makeup_workdays", "IOC_DUPLICATE_RADIUS_M": "duplicate_radius_m",
     "IOC_DUPLICATE_WINDOW_HOURS": "duplicate_window_hours",
+    # issue 16, media
+    "IOC_MEDIA_DIR": "media_dir", "IOC_MEDIA_URL": "media_url", "IOC_MEDIA_MAX_MB": "media_max_mb",
+    "IOC_MEDIA_MAX_PIXELS": "media_max_pixels", "IOC_MEDIA_PER_CASE": "media_per_case", "IOC_PUBLIC_URL": "public_url",
+    "IOC_CHECKIN_RADIUS_M": "checkin_radius_m",
 }
 
 
