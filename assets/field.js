@@ -5,7 +5,7 @@
   var REFRESH_MS = 60000;
   var ns = (window.dash_clientside = window.dash_clientside || {});
   ns.iocField = {
-    locate: function (_clicks, _open, _tick, previous) {
+    locate: function (_clicks, _sheetClicks, _open, _tick, previous) {
       var noUpdate = window.dash_clientside.no_update;
       var ctx = window.dash_clientside.callback_context;
       var trigger = ctx && ctx.triggered && ctx.triggered.length ? ctx.triggered[0].prop_id : "";
@@ -36,7 +36,8 @@
               resolve({ error: err.code, at: Date.now() });
             }
           },
-          { enableHighAccuracy: true, timeout: 15000, maximumAge: 15000 }
+          // a tap on "locate me" wants a fresh fix; the periodic asks may take one a few seconds old
+          { enableHighAccuracy: true, timeout: 15000, maximumAge: trigger.indexOf("locate.") > 0 ? 0 : 15000 }
         );
       });
     },

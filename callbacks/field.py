@@ -143,7 +143,7 @@ def sheet_for(kind: str):
         the viewer may take now; hidden (and the list shown) when no case is open or the case left."""
         services = current_services()
         lang = resolve_lang(lang, services.settings.lang)
-        hidden = [HIDDEN, "", no_update, [], [], no_update, [], HIDDEN, None, SHOWN] + [HIDDEN] * len(actions)
+        hidden = [HIDDEN, "", no_update, [], [], no_update, [], HIDDEN, None, SHOWN, ""] + [HIDDEN] * len(actions)
         if kind == "tasks":
             hidden.append(HIDDEN)
         if not case_id:
@@ -162,12 +162,13 @@ def sheet_for(kind: str):
         position = fv.position_of(position_data)
         districts, departments = _names(lang)
         c = fv.card(case, now, lang, districts, departments, position)
-        redraw_map = ctx.triggered_id in (None, f"{p}-open")
+        redraw_map = ctx.triggered_id in (None, f"{p}-open", f"{p}-position")
         sheet_map = place_map(services.city, f"{p}-sheet-leaflet", c, services.settings.tile_url, SHEET_ZOOM, position,
                               interactive=True) if redraw_map else no_update
         out = [SHOWN, f"{c['class']}", f"/case/{case.id}", sheet_facts(c, lang, kind), nav_links(c, lang, f"{p}-sheet"),
                sheet_map, photo_panel(case.id, case.attachments, lang), SHOWN if may_attach(case, principal) else HIDDEN,
-               case.version, HIDDEN if offered else SHOWN]
+               case.version, HIDDEN if offered else SHOWN,
+               fv.accuracy_text(position, now, lang) if position else fv.position_problem_text(position_data, lang)]
         out += [SHOWN if a in offered else HIDDEN for a in actions]
         if kind == "tasks":
             out.append(SHOWN if "request_deferral" in offered else HIDDEN)
@@ -253,7 +254,8 @@ def register(app, services) -> None:
         actions = ACTIONS[kind]
         # the browser's position: on opening, on "locate me", when a sheet opens, every minute
         app.clientside_callback(ClientsideFunction("iocField", "locate"), Output(f"{p}-position", "data"),
-                                Input(f"{p}-locate", "n_clicks"), Input(f"{p}-open", "data"), Input(f"{p}-tick", "n_intervals"),
+                                Input(f"{p}-locate", "n_clicks"), Input(f"{p}-sheet-locate", "n_clicks"), Input(f"{p}-open", "data"),
+                                Input(f"{p}-tick", "n_intervals"),
                                 State(f"{p}-position", "data"))
         secured_callback(app, permission, Output(f"{p}-open", "data", allow_duplicate=True),
                          Input({"type": f"{p}-open", "case": ALL}, "n_clicks"), prevent_initial_call=True)(open_case)
@@ -262,12 +264,13 @@ def register(app, services) -> None:
         sheet_outputs = [Output(f"{p}-sheet", "style"), Output(f"{p}-sheet-title", "children"), Output(f"{p}-sheet-link", "href"),
                          Output(f"{p}-sheet-facts", "children"), Output(f"{p}-sheet-nav", "children"),
                          Output(f"{p}-sheet-map", "children"), Output(f"{p}-media", "children"),
-                         Output(f"{p}-upload-row", "style"), Output(f"{p}-version", "data"), Output(f"{p}-nothing", "style")]
+                         Output(f"{p}-upload-row", "style"), Output(f"{p}-version", "data"), Output(f"{p}-nothing", "style"),
+                         Output(f"{p}-sheet-where", "children")]
         sheet_outputs += [Output(f"{p}-act-{a}", "style") for a in actions]
         if kind == "tasks":
             sheet_outputs.append(Output(f"{p}-hours-row", "style"))
         secured_callback(app, permission, sheet_outputs, Input(f"{p}-open", "data"), Input(f"{p}-changed", "data"),
-                         Input(f"{p}-tick", "n_intervals"), State(f"{p}-position", "data"), State("lang", "data"))(sheet_for(kind))
+                         Input(f"{p}-tick", "n_intervals"), Input(f"{p}-position", "data"), State("lang", "data"))(sheet_for(kind))
         action_states = [State(f"{p}-open", "data"), State(f"{p}-version", "data"), State(f"{p}-note", "value"),
                          State(f"{p}-hours", "value") if kind == "tasks" else State(f"{p}-open", "id"),
                          State(f"{p}-position", "data"), State(f"{p}-changed", "data"), State("lang", "data")]

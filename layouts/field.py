@@ -104,6 +104,9 @@ def work_sheet(kind: str, lang: str) -> html.Div:
             html.Div(
                 [
                     html.Div(id=f"{p}-sheet-facts", className="field-facts"),
+                    html.Div([html.Span("", id=f"{p}-sheet-where", className="note"),
+                              html.Button(t("fq_locate", lang), id=f"{p}-sheet-locate", n_clicks=0, className="btn field-locate")],
+                             className="field-sheet-locate"),
                     html.Div(id=f"{p}-sheet-nav", className="field-nav"),
                     html.Div(id=f"{p}-sheet-map", className="field-sheet-map"),
                     html.Section(
@@ -250,7 +253,7 @@ def photo_panel(case_id: str, attachments, lang: str) -> html.Div:
         shots = [a for a in attachments if a.get("stage") == stage]
         base = f"/api/v1/cases/{case_id}/media"
         items = [html.A(html.Img(src=f"{base}/{a['id']}/thumb" if a.get("thumb", True) else f"{base}/{a['id']}",
-                                 alt=a.get("name", ""), className="field-thumb", loading="lazy"),
+                                 alt=a.get("name", ""), className="field-thumb"),
                         href=f"{base}/{a['id']}", target="_blank", rel="noopener", className="field-thumb-link")
                  for a in shots]
         columns.append(html.Div([html.Div(f"{t(f'fq_stage_{stage}', lang)}（{len(shots)}）" if lang == "zh"

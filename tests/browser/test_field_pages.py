@@ -189,12 +189,13 @@ def test_the_handler_acknowledges_checks_in_and_reports_handled_with_an_after_ph
     # too far to check in: refused, naming the distance and the radius
     wait_for(lambda: visible(portal, "#tasks-act-arrive"), message="the check-in button")
     click(portal, "#tasks-act-arrive")
-    wait_for(lambda: "超出到场签到范围 300 米" in text(portal, "#tasks-message"), message="too far")
-    assert "您距案件位置 1.1 公里" in text(portal, "#tasks-message")
+    wait_for(lambda: "超出到场签到范围（300 米）" in text(portal, "#tasks-message"), message="too far")
+    assert text(portal, "#tasks-message").startswith("未能办理：您距案件位置约 111")  # ~1112 m
+    assert not portal.cases.store.get(case_id).arrived_at
     # on site: accepted
     stand_at(portal, HERE[0] + 0.0005, HERE[1])
-    click(portal, "#tasks-locate")
-    wait_for(lambda: "已定位" in text(portal, "#tasks-sortnote") and "55 米" in text(portal, "#tasks-sheet-facts"),
+    click(portal, "#tasks-sheet-locate")
+    wait_for(lambda: "已定位" in text(portal, "#tasks-sortnote") and "60 米" in text(portal, "#tasks-sheet-facts"),
              message="the new position")
     click(portal, "#tasks-act-arrive")
     wait_for(lambda: text(portal, "#tasks-message") == "已办理：到场签到", message="checked in")
