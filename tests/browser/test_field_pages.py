@@ -25,8 +25,7 @@ def portal(case_portal):
     inner = case_portal.driver.execute_script("return [window.innerWidth, window.innerHeight]")
     if inner != list(PHONE):
         case_portal.driver.set_window_size(2 * PHONE[0] - inner[0], 2 * PHONE[1] - inner[1])
-    yield case_portal
-    case_portal.driver.execute_cdp_cmd("Emulation.clearGeolocationOverride", {})
+    return case_portal
 
 
 def stand_at(duo, lat: float, lon: float, accuracy: float = 12) -> None:
