@@ -10,30 +10,34 @@
 - the actions, through the process's one `CaseService` as on the case page: a check-in (`arrive`)
   sends the phone's position, `handle` requires an after photo (`require_after_photo=True`); every
   refusal is worded here in the page's language;
-- the photos: an upload goes through the media service (`services.media.attach`).
+- the photos: the media piece's panel (layouts/media.py); an upload goes through the media
+  service (`services.media.attach_files`) with the phone's position.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
 import time
 
 from dash import ALL, ClientsideFunction, Input, Output, State, ctx, no_update
 
+from ioc.adapters.media_store import MediaStoreError
 from ioc.casework.service import CASE_REFUSALS, refusal
 from ioc.domain.cases import may_attach
 from ioc.domain.departments import all_departments
 from ioc.domain.media import MediaError
 from ioc.i18n import resolve_lang, t
 from ioc.views import field as fv
+from ioc.views.media import media_refusal_text
 from ioc.web.auth import client_ip, current_principal
 from ioc.web.dash_guard import secured_callback
 from ioc.web.outage import notice_in
+from ioc.web.people import display_names
 from ioc.web.services import current_services
 
-from layouts.field import (ACTIONS, CARD_ZOOM, HIDDEN, PREFIX, SHEET_ZOOM, SHOWN, case_card, empty_list, nav_links,
-                           photo_panel, place_map, sheet_facts)
+from callbacks.cases import uploaded_files
+from layouts.field import (ACTIONS, HIDDEN, PREFIX, SHEET_ZOOM, SHOWN, case_card, empty_list, nav_links, place_map,
+                           sheet_facts)
+from layouts.media import gallery_children
 
 CARDS_MAX = 40  # cards drawn per list (each has a small map); the rest are counted
 PERMISSION = {"inspections": "view:inspections", "tasks": "view:tasks"}
@@ -166,7 +170,7 @@ def sheet_for(kind: str):
         sheet_map = place_map(services.city, f"{p}-sheet-leaflet", c, services.settings.tile_url, SHEET_ZOOM, position,
                               interactive=True) if redraw_map else no_update
         out = [SHOWN, f"{c['class']}", f"/case/{case.id}", sheet_facts(c, lang, kind), nav_links(c, lang, f"{p}-sheet"),
-               sheet_map, photo_panel(case.id, case.attachments, lang), SHOWN if may_attach(case, principal) else HIDDEN,
+               sheet_map, gallery_children(case, lang, display_names(services.users).get()), SHOWN if may_attach(case, principal) else HIDDEN,
                case.version, HIDDEN if offered else SHOWN,
                fv.accuracy_text(position, now, lang) if position else fv.position_problem_text(position_data, lang)]
         out += [SHOWN if a in offered else HIDDEN for a in actions]
@@ -229,19 +233,17 @@ def upload_for(kind: str):
         lang = lang_of(lang)
         if not contents or not case_id:
             return no_update, no_update
-        contents = contents if isinstance(contents, list) else [contents]
-        names = names if isinstance(names, list) else [names] * len(contents)
         services = current_services()
         settings = services.settings
         position = fv.position_of(position_data) or {}
-        files = [(name or "photo", base64.b64decode(str(content).split(",", 1)[-1])) for content, name in zip(contents, names)]
         try:
+            files = uploaded_files(contents, names, settings.media_max_bytes)
             _case, added = services.media.attach_files(case_id, current_principal(), files, stage or "", position.get("lat"),
                                                        position.get("lon"), client_ip())
-        except (MediaError, binascii.Error, *CASE_REFUSALS) as e:
-            return fv.upload_refusal_text(e, lang, max_mb=settings.media_max_mb, max_pixels=settings.media_max_pixels,
-                                          per_case=settings.media_per_case), (changed or 0) + 1
-        return t("fq_photo_added", lang).format(n=len(added)), (changed or 0) + 1
+        except (MediaError, MediaStoreError, *CASE_REFUSALS) as e:
+            return media_refusal_text(e, lang, settings.media_max_mb, settings.media_max_pixels,
+                                      settings.media_per_case), no_update
+        return t("media_uploaded", lang).format(n=len(added)), (changed or 0) + 1
 
     return upload
 
@@ -263,7 +265,7 @@ def register(app, services) -> None:
                          prevent_initial_call=True)(close_sheet)
         sheet_outputs = [Output(f"{p}-sheet", "style"), Output(f"{p}-sheet-title", "children"), Output(f"{p}-sheet-link", "href"),
                          Output(f"{p}-sheet-facts", "children"), Output(f"{p}-sheet-nav", "children"),
-                         Output(f"{p}-sheet-map", "children"), Output(f"{p}-media", "children"),
+                         Output(f"{p}-sheet-map", "children"), Output(f"{p}-gallery", "children"),
                          Output(f"{p}-upload-row", "style"), Output(f"{p}-version", "data"), Output(f"{p}-nothing", "style"),
                          Output(f"{p}-sheet-where", "children")]
         sheet_outputs += [Output(f"{p}-act-{a}", "style") for a in actions]

@@ -15,6 +15,7 @@ from dash import dcc, html
 
 from ioc.domain.geo import CityMap
 from ioc.i18n import t
+from layouts.media import media_panel
 from ioc.views.field import HANDLER_ACTIONS, INSPECTOR_ACTIONS, field_action_label, fit_view, needs_note
 
 PREFIX = {"inspections": "insp", "tasks": "tasks"}
@@ -81,7 +82,6 @@ def field_page(kind: str, lang: str, tile_url: str = "", extra=None) -> html.Div
 def work_sheet(kind: str, lang: str) -> html.Div:
     """The sheet of the case being worked on: full screen on a phone, a side panel on a desk."""
     p = PREFIX[kind]
-    stages = [{"label": t("fq_stage_before", lang), "value": "before"}, {"label": t("fq_stage_after", lang), "value": "after"}]
     fields = [html.Label(t("fq_note", lang), htmlFor=f"{p}-note", className="field-label"),
               dcc.Textarea(id=f"{p}-note", maxLength=1000, className="field-note", placeholder=t("fq_note_hint", lang))]
     if kind == "tasks":
@@ -109,24 +109,7 @@ def work_sheet(kind: str, lang: str) -> html.Div:
                              className="field-sheet-locate"),
                     html.Div(id=f"{p}-sheet-nav", className="field-nav"),
                     html.Div(id=f"{p}-sheet-map", className="field-sheet-map"),
-                    html.Section(
-                        [
-                            html.H4(t("fq_photos_heading", lang)),
-                            html.Div(id=f"{p}-media", className="field-media"),
-                            html.Div(
-                                [
-                                    dcc.RadioItems(id=f"{p}-upload-stage", options=stages,
-                                                   value="before" if kind == "inspections" else "after",
-                                                   inline=True, className="field-stage-pick"),
-                                    dcc.Upload(html.Div(["📷 ", t("fq_add_photo", lang)], className="btn field-upload-btn"),
-                                               id=f"{p}-upload", accept="image/*", multiple=True, className="field-upload"),
-                                ],
-                                id=f"{p}-upload-row", className="field-upload-row",
-                            ),
-                            html.Div(id=f"{p}-upload-message", className="message", **{"aria-live": "polite"}),
-                        ],
-                        className="field-photos",
-                    ),
+                    media_panel(None, lang, p),  # the case's photos before | after, the upload (piece media)
                     html.Div(fields, id=f"{p}-fields", className="field-fields"),
                 ],
                 className="field-sheet-body",
@@ -244,20 +227,3 @@ def sheet_facts(c: dict, lang: str, kind: str) -> list:
         lines.append(html.Div(c["description"], className="field-description"))
     lines.append(html.Div(chips(c, lang, kind), className="field-chips"))
     return lines
-
-
-def photo_panel(case_id: str, attachments, lang: str) -> html.Div:
-    """The case's photos, before | after side by side; a thumbnail opens the original."""
-    columns = []
-    for stage in ("before", "after"):
-        shots = [a for a in attachments if a.get("stage") == stage]
-        base = f"/api/v1/cases/{case_id}/media"
-        items = [html.A(html.Img(src=f"{base}/{a['id']}/thumb" if a.get("thumb", True) else f"{base}/{a['id']}",
-                                 alt=a.get("name", ""), className="field-thumb"),
-                        href=f"{base}/{a['id']}", target="_blank", rel="noopener", className="field-thumb-link")
-                 for a in shots]
-        columns.append(html.Div([html.Div(f"{t(f'fq_stage_{stage}', lang)}（{len(shots)}）" if lang == "zh"
-                                          else f"{t(f'fq_stage_{stage}', lang)} ({len(shots)})", className="field-stage-title"),
-                                 html.Div(items or t("fq_no_photos", lang), className="field-thumbs")],
-                                className=f"field-stage field-stage-{stage}", **{"data-stage": stage}))
-    return html.Div(columns, className="field-before-after")

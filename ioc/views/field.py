@@ -16,7 +16,7 @@ from ioc.domain.access import Principal
 from ioc.domain.cases import TRANSITIONS, Case, CasePermissionError, allowed_actions
 from ioc.domain.clock import local_text
 from ioc.domain.departments import Department
-from ioc.i18n import STRINGS, t
+from ioc.i18n import t
 from ioc.views.cases import action_error_text, action_label, class_name, department_name, failed_text
 
 MINUTE_MS = 60_000
@@ -266,22 +266,6 @@ def refusal_words(error: Exception, lang: str = "zh") -> str:
 def no_position_text(lang: str = "zh") -> str:
     """A check-in tapped before the page knows where the phone is."""
     return failed_text("case_err_position_required", lang)
-
-
-MEDIA_LIMITS = {"too_large": "mb", "too_many_pixels": "mp", "too_many_files": "n"}
-
-
-def upload_refusal_text(error: Exception, lang: str = "zh", *, max_mb: int = 0, max_pixels: int = 0, per_case: int = 0) -> str:
-    """A refused photo (`MediaError` or the case's refusal of an upload) in the page's language,
-    naming the limit it broke."""
-    code = getattr(error, "code", "")
-    key = f"media_err_{code}"
-    if code and key in STRINGS:
-        values = {"mb": max_mb, "mp": f"{max_pixels / 1e6:g}", "n": per_case}
-        return f"{t('media_failed', lang)}{'：' if lang == 'zh' else ': '}{t(key, lang).format(**values)}"
-    if isinstance(error, CasePermissionError):
-        return f"{t('media_failed', lang)}{'：' if lang == 'zh' else ': '}{t('media_err_permission', lang)}"
-    return f"{t('media_failed', lang)}{'：' if lang == 'zh' else ': '}{t('media_err_other', lang)}"
 
 
 def done_words(action: str, lang: str = "zh") -> str:

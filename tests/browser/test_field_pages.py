@@ -156,10 +156,10 @@ def test_the_inspector_checks_a_handled_case_with_its_photos_before_and_after(po
     wait_for(lambda: card_ids(portal, "insp") == [case_id], message="the check queue")
     click(portal, f"[data-case='{case_id}'] .field-open")
     wait_for(lambda: visible(portal, "#insp-act-check_pass"), message="the check actions")
-    assert [text(portal, f"#insp-media .field-stage-{s} .field-stage-title") for s in ("before", "after")] == ["处置前（0）", "处置后（0）"]
+    assert [text(portal, f"#insp-gallery .media-{s} .media-stage") for s in ("before", "after")] == ["处置前", "处置后"]
     add_photo(portal, "insp", "before", photo)
-    wait_for(lambda: text(portal, "#insp-upload-message") == "已添加 1 张照片", message="the photo added")
-    wait_for(lambda: len(portal.driver.find_elements(By.CSS_SELECTOR, "#insp-media .field-stage-before img")) == 1,
+    wait_for(lambda: text(portal, "#insp-upload-message") == "已上传 1 张照片", message="the photo added")
+    wait_for(lambda: len(portal.driver.find_elements(By.CSS_SELECTOR, "#insp-gallery .media-before img")) == 1,
              message="the photo among the before ones")
     click(portal, "#insp-act-check_fail")  # a rework needs a note
     wait_for(lambda: "请填写" in text(portal, "#insp-message"), message="the note asked for")
@@ -204,7 +204,7 @@ def test_the_handler_acknowledges_checks_in_and_reports_handled_with_an_after_ph
     click(portal, "#tasks-act-handle")
     wait_for(lambda: "处置后照片" in text(portal, "#tasks-message"), message="the after photo asked for")
     add_photo(portal, "tasks", "after", photo)
-    wait_for(lambda: len(portal.driver.find_elements(By.CSS_SELECTOR, "#tasks-media .field-stage-after img")) == 1,
+    wait_for(lambda: len(portal.driver.find_elements(By.CSS_SELECTOR, "#tasks-gallery .media-after img")) == 1,
              message="the after photo")
     click(portal, "#tasks-act-handle")
     wait_for(lambda: text(portal, "#tasks-message") == "已办理：处置完毕", message="handled")

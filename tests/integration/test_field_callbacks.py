@@ -179,7 +179,7 @@ def test_handled_only_with_an_after_photo(signed_in, portal_app):
     assert message == "未能办理：处置完毕前请至少上传一张处置后照片"
     with signed_in("handler", name="handler-1", department="water_affairs"):
         message, changed = cb.upload_for("tasks")([data_url(phone_jpeg())], ["IMG_0001.jpg"], case_id, "after", HERE, 0, "zh")
-    assert message == "已添加 1 张照片" and changed == 1
+    assert message == "已上传 1 张照片" and changed == 1
     assert [a["stage"] for a in services.cases.store.get(case_id).attachments] == ["after"]
     assert act(signed_in, "tasks", "handle", case_id, 5)[0] == "已办理：处置完毕"
     assert services.cases.store.get(case_id).stage == "handled"

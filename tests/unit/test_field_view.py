@@ -12,7 +12,6 @@ import pytest
 from ioc.domain.access import Principal
 from ioc.domain.cases import Case, CaseActionError, CasePermissionError
 from ioc.domain.departments import FUNCTIONAL
-from ioc.domain.media import MediaError
 from ioc.views import field as fv
 
 CN = timezone(timedelta(hours=8))
@@ -189,14 +188,3 @@ def refused(message: str, field: str, code: str, **values) -> CaseActionError:
 ])
 def test_a_refusal_in_the_pages_language(error, zh):
     assert fv.refusal_words(error, "zh") == zh
-
-
-@pytest.mark.parametrize("code, en", [
-    ("too_large", "Not uploaded: the file is larger than 15 MB"),
-    ("too_many_pixels", "Not uploaded: the picture has too many pixels (at most 40 megapixels)"),
-    ("unsupported_type", "Not uploaded: only JPEG, PNG, WebP and HEIC photos are accepted"),
-    ("too_many_files", "Not uploaded: a case keeps at most 30 files"),
-])
-def test_a_refused_photo_names_the_limit_it_broke(code, en):
-    error = MediaError(code, "refused")
-    assert fv.upload_refusal_text(error, "en", max_mb=15, max_pixels=40_000_000, per_case=30) == en
