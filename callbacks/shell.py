@@ -15,7 +15,7 @@ from ioc.web import pages
 from ioc.web.auth import current_principal
 from ioc.web.dash_guard import secured_callback
 from ioc.web.services import current_services
-from layouts.shell import forbidden, nav_links
+from layouts.shell import clock_parts, forbidden, nav_links, title
 
 
 def user_badge(principal, lang: str) -> list:
@@ -54,7 +54,7 @@ def relabel(lang):
     kiosk = principal is not None and principal.kind == "kiosk"
     # the poll for a department's new event tasks and instructions: only for someone bound to one
     notices_off = not (principal is not None and principal.department and "handler" in principal.roles)
-    return (t("app_title", lang), nav_links(pages.visible_views(principal), lang), user_badge(principal, lang),
+    return (title(lang), nav_links(pages.visible_views(principal), lang), user_badge(principal, lang),
             "" if kiosk else t("sign_out", lang), "sign-out hidden" if kiosk else "sign-out",
             t("language", lang), [{"label": t("sound", lang), "value": "on"}], notices_off)
 
@@ -69,10 +69,10 @@ def heartbeat(_n, previous, lang):
         accepted = services.snapshot.counters().get("messages:accepted", 0)
     except REDIS_UNAVAILABLE:
         state = {**(previous or {}), "stale": True}
-        return clock(now_ms), state, "fresh-dot stale", t("stale", lang), t("data_unavailable", lang), "banner"
+        return clock_parts(clock(now_ms)), state, "fresh-dot stale", t("stale", lang), t("data_unavailable", lang), "banner"
     state = freshness(previous, accepted, now_ms)
     stale = state["stale"]
-    return (clock(now_ms), state, "fresh-dot stale" if stale else "fresh-dot", t("stale" if stale else "fresh", lang),
+    return (clock_parts(clock(now_ms)), state, "fresh-dot stale" if stale else "fresh-dot", t("stale" if stale else "fresh", lang),
             "", "banner hidden")
 
 

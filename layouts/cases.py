@@ -180,8 +180,9 @@ def case_page(city: CityMap, case_id: str, lang: str, tile_url: str = "", can_co
                      id="case-master-row", className="case-field", style=HIDDEN),
             html.Div([html.Label(t("case_note", lang)), dcc.Textarea(id="case-note", maxLength=1000, className="case-textarea")],
                      id="case-note-row", className="case-field", style=HIDDEN),
-            html.Div(buttons, className="form-row case-buttons"),
-            html.Div(id="case-message", className="message"),
+            # on a phone the buttons and the result are a bar fixed at the bottom of the screen (assets/mobile.css)
+            html.Div([html.Div(buttons, className="form-row case-buttons"), html.Div(id="case-message", className="message")],
+                     className="case-bar"),
             start_event_link(f"/events?{urlencode({'case': case_id})}", lang, can_command),
         ],
         className="case-actions",

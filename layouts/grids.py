@@ -2,7 +2,13 @@
 texts in the page language (`localeText`; English keeps AG Grid's own), popups (filter menus)
 attached to the page so a short or empty grid never cuts them off, and numeric columns
 right-aligned the AG Grid way. A page re-rendered on a language switch builds its grids again,
-so their locale follows the language."""
+so their locale follows the language.
+
+On a phone or a tablet (up to 900 px wide) every grid made here becomes a list of cards: the
+class `ioc-grid` lets assets/mobile.js switch its columns to one auto-height card column (the
+`IocCard` cell renderer: the first column as the card's title, every other shown column as a
+labelled line, with its formatter, markdown link and cell classes); the row data stays the same,
+and a wide screen gets the grid's own columns back."""
 
 from __future__ import annotations
 
@@ -35,6 +41,8 @@ LOCALE_ZH: dict[str, str] = {
 }
 LOCALES: dict[str, dict[str, str]] = {"zh": LOCALE_ZH, "en": {}}
 
+GRID_CLASS = "ioc-grid"  # the grids assets/mobile.js shows as cards on a narrow screen
+
 # a numeric column: right-aligned cells and header (AG Grid's own column type), a number filter
 NUMBER = {"type": "rightAligned", "filter": "agNumberColumnFilter"}
 # a whole number (an AQI is an integer wherever it is shown)
@@ -58,5 +66,6 @@ def grid_options(lang: str, no_rows: str = "", **options) -> dict:
 def ag_grid(grid_id: str, column_defs: list[dict], lang: str, no_rows: str = "", grid_options_extra: dict | None = None,
             **props) -> dag.AgGrid:
     """A portal grid (see the module's docstring); `props` go to `dag.AgGrid` as they are."""
-    return dag.AgGrid(id=grid_id, columnDefs=column_defs, rowData=props.pop("rowData", []),
+    class_name = " ".join(c for c in (GRID_CLASS, props.pop("className", "")) if c)
+    return dag.AgGrid(id=grid_id, columnDefs=column_defs, rowData=props.pop("rowData", []), className=class_name,
                       dashGridOptions=grid_options(lang, no_rows, **(grid_options_extra or {})), **props)

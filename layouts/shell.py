@@ -28,13 +28,17 @@ def shell(settings: Settings) -> html.Div:
             dcc.Interval(id="tick", interval=REFRESH_MS, n_intervals=0),
             html.Header(
                 [
-                    html.H1(t("app_title", lang), id="app-title"),
+                    # phones and tablets: the navigation and the switches fold into a menu (assets/mobile.js)
+                    html.Button(html.Span(className="menu-icon"), id="menu-toggle", className="menu-toggle", type="button",
+                                title=t("menu", lang), **{"aria-label": t("menu", lang), "aria-expanded": "false",
+                                                          "aria-controls": "nav"}),
+                    html.H1(title(lang), id="app-title"),
                     html.Nav([], id="nav", className="nav"),
                     html.Div(
                         [
                             html.Span(className="fresh-dot", id="fresh-dot"),
                             html.Span(t("fresh", lang), id="fresh-label"),
-                            html.Span("—", id="clock", className="clock"),
+                            html.Span(clock_parts("—"), id="clock", className="clock"),
                             html.Span("", id="user-badge", className="user-badge"),
                             # hidden until the callback knows who is signed in: a kiosk session never offers it
                             html.A("", href="/logout", id="sign-out", className="sign-out hidden"),
@@ -53,6 +57,17 @@ def shell(settings: Settings) -> html.Div:
         ],
         className="app",
     )
+
+
+def title(lang: str) -> list:
+    """The top bar's title: the full name; a phone shows the short one (assets/mobile.css)."""
+    return [html.Span(t("app_title", lang), className="title-full"), html.Span(t("app_title_short", lang), className="title-short")]
+
+
+def clock_parts(text: str) -> list:
+    """`2026-12-06 18:10:11` as the date and the time, so a phone can show the time alone."""
+    date, _, time_of_day = text.rpartition(" ")
+    return [html.Span(date, className="clock-date"), " ", time_of_day] if date else [text]
 
 
 def event_notices() -> html.Div:

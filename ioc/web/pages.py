@@ -32,6 +32,7 @@ from layouts.admin import admin_page
 from layouts.audit import audit_page
 from layouts.bigscreen import bigscreen
 from layouts.cases import case_page, console_page
+from layouts.cockpit import cockpit_page
 from layouts.district import district_page, districts_page
 from layouts.events import event_page, events_page, indicators_with_events, my_event_tasks
 from layouts.field import field_page
@@ -62,7 +63,7 @@ class Page:
     path: str  # template: "/cases", "/case/<case_id>", "/district/<path:district_id>"
     view: str  # the view's name: navigation label `nav_<view>`, link id `nav-<view>`
     permission: str
-    nav: int | None  # position in the navigation; None: no navigation entry
+    nav: float | None  # position in the navigation (a sort key); None: no navigation entry
     layout: Callable[[PageContext], Any]
     callbacks: str  # the module `callbacks.<name>` that registers this page's callbacks
     # a parameter value for the validation layout, which must show a page with all its components
@@ -76,6 +77,7 @@ class Page:
 PAGES: tuple[Page, ...] = (
     Page("/", "bigscreen", "view:bigscreen", 1,
          lambda c: bigscreen(c.city, c.lang, c.tile_url, c.can_ack, c.can_command), "bigscreen"),
+    Page("/cockpit", "cockpit", "view:cockpit", 1.5, lambda c: cockpit_page(c.lang), "cockpit"),
     Page("/districts", "districts", "view:districts", 2,
          lambda c: districts_page(c.lang), "district"),
     Page("/district/<path:district_id>", "districts", "view:districts", None,

@@ -15,7 +15,7 @@ SPEC: dict[str, set[str]] = {
                  "event:read"},
     "leader": {SIGNED_IN, "view:bigscreen", "view:districts", "view:console", "view:indicators", "view:status", "view:audit",
                "view:account", "view:events", "alarm:acknowledge", "alarm:clear", "case:read", "event:read", "event:command",
-               "event:instruct"},
+               "event:instruct", "view:cockpit"},
     "dispatcher": {SIGNED_IN, "view:bigscreen", "view:districts", "view:console", "view:indicators", "view:status",
                    "view:account", "view:events", "alarm:acknowledge", "alarm:clear", "case:read", "case:report", "event:read",
                    "event:command"},
@@ -193,4 +193,4 @@ def test_one_case_page_is_open_to_the_case_readers_and_never_in_the_navigation(r
 def test_the_navigation_order_puts_the_case_views_after_the_districts_and_indicators_after_status():
     everybody = Principal("root", frozenset(ROLES))
     assert [view for view, _path in visible_views(everybody)] == [
-        "bigscreen", "districts", "console", "tasks", "events", "inspections", "status", "indicators", "audit", "admin", "account"]
+        "bigscreen", "cockpit", "districts", "console", "tasks", "events", "inspections", "status", "indicators", "audit", "admin", "account"]
