@@ -258,7 +258,7 @@ def register(app, services) -> None:
         app.clientside_callback(ClientsideFunction("iocField", "locate"), Output(f"{p}-position", "data"),
                                 Input(f"{p}-locate", "n_clicks"), Input(f"{p}-sheet-locate", "n_clicks"), Input(f"{p}-open", "data"),
                                 Input(f"{p}-tick", "n_intervals"),
-                                State(f"{p}-position", "data"))
+                                State(f"{p}-position", "data"), State(f"{p}-position", "id"))
         secured_callback(app, permission, Output(f"{p}-open", "data", allow_duplicate=True),
                          Input({"type": f"{p}-open", "case": ALL}, "n_clicks"), prevent_initial_call=True)(open_case)
         secured_callback(app, permission, Output(f"{p}-open", "data", allow_duplicate=True), Input(f"{p}-close", "n_clicks"),

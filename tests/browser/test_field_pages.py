@@ -10,9 +10,9 @@ import pytest
 from selenium.webdriver.common.by import By
 
 from ioc.domain.access import Principal
+from tests.browser.screen import PHONE, emulate, reset
 from tests.conftest import wait_for
 
-PHONE = (390, 844)
 HERE = (31.8720, 120.5560)  # where the phone stands, in 杨舍镇
 DISPATCHER = Principal("setup-dispatcher", frozenset({"dispatcher"}))
 INSPECTOR = Principal("setup-inspector", frozenset({"inspector"}))
@@ -21,11 +21,9 @@ HANDLER = Principal("setup-handler", frozenset({"handler"}), department="water_a
 
 @pytest.fixture
 def portal(case_portal):
-    case_portal.driver.set_window_size(*PHONE)
-    inner = case_portal.driver.execute_script("return [window.innerWidth, window.innerHeight]")
-    if inner != list(PHONE):
-        case_portal.driver.set_window_size(2 * PHONE[0] - inner[0], 2 * PHONE[1] - inner[1])
-    return case_portal
+    emulate(case_portal, *PHONE)  # a phone's viewport, touch screen and viewport meta tag
+    yield case_portal
+    reset(case_portal)
 
 
 def stand_at(duo, lat: float, lon: float, accuracy: float = 12) -> None:
