@@ -24,7 +24,7 @@ from ioc.adapters.media_store import MediaStoreError
 from ioc.casework.service import CASE_REFUSALS, refusal
 from ioc.domain.cases import may_attach
 from ioc.domain.departments import all_departments
-from ioc.domain.media import MediaError
+from ioc.domain.media import MediaError, default_stage
 from ioc.i18n import resolve_lang, t
 from ioc.views import field as fv
 from ioc.views.media import media_refusal_text
@@ -147,7 +147,7 @@ def sheet_for(kind: str):
         the viewer may take now; hidden (and the list shown) when no case is open or the case left."""
         services = current_services()
         lang = resolve_lang(lang, services.settings.lang)
-        hidden = [HIDDEN, "", no_update, [], [], no_update, [], HIDDEN, None, SHOWN, ""] + [HIDDEN] * len(actions)
+        hidden = [HIDDEN, "", no_update, [], [], no_update, [], HIDDEN, None, SHOWN, "", no_update] + [HIDDEN] * len(actions)
         if kind == "tasks":
             hidden.append(HIDDEN)
         if not case_id:
@@ -166,13 +166,14 @@ def sheet_for(kind: str):
         position = fv.position_of(position_data)
         districts, departments = _names(lang)
         c = fv.card(case, now, lang, districts, departments, position)
-        redraw_map = ctx.triggered_id in (None, f"{p}-open", f"{p}-position")
+        redraw_map = ctx.triggered_id in (None, f"{p}-open", f"{p}-position")  # a new case or a new position
         sheet_map = place_map(services.city, f"{p}-sheet-leaflet", c, services.settings.tile_url, SHEET_ZOOM, position,
                               interactive=True) if redraw_map else no_update
         out = [SHOWN, f"{c['class']}", f"/case/{case.id}", sheet_facts(c, lang, kind), nav_links(c, lang, f"{p}-sheet"),
                sheet_map, gallery_children(case, lang, display_names(services.users).get()), SHOWN if may_attach(case, principal) else HIDDEN,
                case.version, HIDDEN if offered else SHOWN,
-               fv.accuracy_text(position, now, lang) if position else fv.position_problem_text(position_data, lang)]
+               fv.accuracy_text(position, now, lang) if position else fv.position_problem_text(position_data, lang),
+               default_stage(case.stage) if ctx.triggered_id in (None, f"{p}-open") else no_update]
         out += [SHOWN if a in offered else HIDDEN for a in actions]
         if kind == "tasks":
             out.append(SHOWN if "request_deferral" in offered else HIDDEN)
@@ -267,7 +268,7 @@ def register(app, services) -> None:
                          Output(f"{p}-sheet-facts", "children"), Output(f"{p}-sheet-nav", "children"),
                          Output(f"{p}-sheet-map", "children"), Output(f"{p}-gallery", "children"),
                          Output(f"{p}-upload-row", "style"), Output(f"{p}-version", "data"), Output(f"{p}-nothing", "style"),
-                         Output(f"{p}-sheet-where", "children")]
+                         Output(f"{p}-sheet-where", "children"), Output(f"{p}-upload-stage", "value")]
         sheet_outputs += [Output(f"{p}-act-{a}", "style") for a in actions]
         if kind == "tasks":
             sheet_outputs.append(Output(f"{p}-hours-row", "style"))

@@ -24,7 +24,7 @@ HERE = {"lat": 31.872, "lon": 120.556, "accuracy": 10.0, "at": 1}
 DISPATCHER = Principal("setup-dispatcher", frozenset({"dispatcher"}))
 INSPECTOR = Principal("setup-inspector", frozenset({"inspector"}))
 WATER = Principal("water-1", frozenset({"handler"}), department="water_affairs")
-SHEET_VERSION, SHEET_WHERE, SHEET_ACTIONS = 8, 10, 11  # places among the sheet's outputs
+SHEET_VERSION, SHEET_WHERE, SHEET_STAGE, SHEET_ACTIONS = 8, 10, 11, 12  # places among the sheet's outputs
 
 
 def services_of(portal_app):
@@ -130,7 +130,7 @@ def test_the_sheet_offers_the_handlers_actions_and_hides_another_departments_cas
         outputs = cb.sheet_for("tasks")(case_id, 0, 0, HERE, "zh")
     assert outputs[0] == cb.SHOWN and outputs[1] == "井盖丢失" and outputs[SHEET_VERSION] == 4
     assert shown_actions("tasks", outputs) == ["acknowledge", "handle", "request_deferral", "return"]
-    assert outputs[SHEET_WHERE].startswith("已定位（精度 ±10 米")
+    assert outputs[SHEET_WHERE].startswith("已定位（精度 ±10 米") and outputs[SHEET_STAGE] == "after"  # a handler's photos show the work
     with signed_in("handler", department="urban_management"):
         outputs = cb.sheet_for("tasks")(case_id, 0, 0, HERE, "zh")
     assert outputs[1] == t("fq_gone", "zh") and shown_actions("tasks", outputs) == []
