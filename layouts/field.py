@@ -15,6 +15,7 @@ from dash import dcc, html
 
 from ioc.domain.geo import CityMap
 from ioc.i18n import t
+from layouts.events import my_event_tasks
 from layouts.media import media_panel
 from ioc.views.field import HANDLER_ACTIONS, INSPECTOR_ACTIONS, field_action_label, fit_view, needs_note
 
@@ -29,6 +30,16 @@ CARD_MAP_PX, SHEET_MAP_PX = (100, 92), (340, 190)  # the smallest the maps are d
 FIT_BOTH_M = 8_000  # a case this near the phone: its small map shows both (which way to go)
 SHEET_ZOOM = 16
 CASE_COLOR, OVERDUE_COLOR, YOU_COLOR = "#ffd60a", "#ff453a", "#0a84ff"
+
+
+def inspections_page(lang: str, tile_url: str = "") -> html.Div:
+    """/inspections: the inspector's queues 待核实 and 待核查."""
+    return field_page("inspections", lang, tile_url)
+
+
+def tasks_page(lang: str, tile_url: str = "") -> html.Div:
+    """/tasks: the department's linked-event tasks (layouts/events.py), then its cases."""
+    return field_page("tasks", lang, tile_url, my_event_tasks(lang))
 
 
 def field_page(kind: str, lang: str, tile_url: str = "", extra=None) -> html.Div:
