@@ -21,7 +21,7 @@ import time
 from dash import ALL, ClientsideFunction, Input, Output, State, ctx, no_update
 
 from ioc.adapters.media_store import MediaStoreError
-from ioc.casework.service import CASE_REFUSALS, refusal
+from ioc.casework.service import CASE_REFUSALS
 from ioc.domain.cases import may_attach
 from ioc.domain.departments import all_departments
 from ioc.domain.media import MediaError, default_stage
@@ -34,7 +34,7 @@ from ioc.web.outage import notice_in
 from ioc.web.people import display_names
 from ioc.web.services import current_services
 
-from callbacks.cases import uploaded_files
+from callbacks.cases import refusal_text, uploaded_files
 from layouts.field import (ACTIONS, HIDDEN, PREFIX, SHEET_ZOOM, SHOWN, case_card, empty_list, nav_links, place_map,
                            sheet_facts)
 from layouts.media import gallery_children
@@ -209,19 +209,10 @@ def act_for(kind: str):
         try:
             services.cases.act(case_id, action, current_principal(), expected_version=version, note=note, ip=client_ip(), **extra)
         except CASE_REFUSALS as e:
-            return _refusal_text(e, lang), (changed or 0) + 1, no_update
+            return refusal_text(e, lang), (changed or 0) + 1, no_update
         return fv.done_words(action, lang), (changed or 0) + 1, ""
 
     return act
-
-
-def _refusal_text(error: Exception, lang: str) -> str:
-    kind = refusal(error).error
-    if kind == "not_found":
-        return t("case_not_found", lang)
-    if kind == "conflict":
-        return t("case_conflict", lang)
-    return fv.refusal_words(error, lang)
 
 
 def upload_for(kind: str):

@@ -13,11 +13,11 @@ from collections.abc import Iterable, Mapping
 from urllib.parse import quote, urlencode
 
 from ioc.domain.access import Principal
-from ioc.domain.cases import TRANSITIONS, Case, CasePermissionError, allowed_actions
+from ioc.domain.cases import TRANSITIONS, Case, allowed_actions
 from ioc.domain.clock import local_text
 from ioc.domain.departments import Department
 from ioc.i18n import t
-from ioc.views.cases import action_error_text, action_label, class_name, department_name, failed_text
+from ioc.views.cases import class_name, department_name, failed_text
 
 MINUTE_MS = 60_000
 HOUR_MS = 60 * MINUTE_MS
@@ -27,8 +27,6 @@ EARTH_RADIUS_M = 6_371_008.8  # mean Earth radius (IUGG)
 INSPECTOR_ACTIONS: tuple[str, ...] = ("verify", "void", "check_pass", "check_fail")
 HANDLER_ACTIONS: tuple[str, ...] = ("acknowledge", "arrive", "handle", "request_deferral", "return")
 QUEUES: dict[str, str] = {"verify": "accepted", "check": "handled"}  # the inspector's queue -> the stage it holds
-# a position older than this is said to be old (the phone may have moved since)
-POSITION_STALE_MS = 5 * MINUTE_MS
 # the browser's geolocation error codes (GeolocationPositionError.code), and ours
 POSITION_ERRORS = {1: "denied", 2: "unavailable", 3: "timeout", "unsupported": "unsupported", "insecure": "insecure"}
 
@@ -249,18 +247,8 @@ def needs_note(action: str) -> bool:
 
 
 def field_action_label(action: str, lang: str = "zh") -> str:
-    """A button's words: the short field words (`核实属实`, `到场签到`, `申请延期`)."""
-    key = f"fq_act_{action}"
-    return t(key, lang) if key in _FIELD_KEYS else action_label(action, lang)
-
-
-_FIELD_KEYS = {f"fq_act_{a}" for a in INSPECTOR_ACTIONS + HANDLER_ACTIONS}
-
-
-def refusal_words(error: Exception, lang: str = "zh") -> str:
-    """A refused field action in the page's language, as the case page words it (the check-in's
-    distance and radius, 签收 first, the after photo included)."""
-    return action_error_text(error, lang)
+    """A button's words, short for a phone: `核实属实`, `到场签到`, `回退（非本部门）`."""
+    return t(f"fq_act_{action}", lang)
 
 
 def no_position_text(lang: str = "zh") -> str:

@@ -13,6 +13,7 @@ from ioc.domain.access import Principal
 from ioc.domain.cases import Case, CaseActionError, CasePermissionError
 from ioc.domain.departments import FUNCTIONAL
 from ioc.views import field as fv
+from ioc.views.cases import action_error_text
 
 CN = timezone(timedelta(hours=8))
 H, M = 3_600_000, 60_000
@@ -187,4 +188,4 @@ def refused(message: str, field: str, code: str, **values) -> CaseActionError:
     (CasePermissionError("not yours"), "未能办理：您的角色或部门不能办理此操作"),
 ])
 def test_a_refusal_in_the_pages_language(error, zh):
-    assert fv.refusal_words(error, "zh") == zh
+    assert action_error_text(error, "zh") == zh  # the case page's words, on the field pages too
