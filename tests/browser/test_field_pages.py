@@ -81,13 +81,14 @@ def advance(cases, case_id: str, to: str) -> None:
         cases.act(case_id, action, who[action])
 
 
-def png_photo() -> bytes:
+def png_photo(color=(40, 120, 200)) -> bytes:
+    """A small photo; another colour makes another file (photos are kept by their content's hash)."""
     from io import BytesIO
 
     from PIL import Image
 
     buffer = BytesIO()
-    Image.new("RGB", (64, 48), (40, 120, 200)).save(buffer, "PNG")
+    Image.new("RGB", (64, 48), color).save(buffer, "PNG")
     return buffer.getvalue()
 
 
@@ -149,16 +150,23 @@ def test_the_inspector_checks_a_handled_case_with_its_photos_before_and_after(po
     stand_at(portal, *HERE)
     sign_in_as("inspector", next_path="/inspections")
     wait_for(lambda: text(portal, "#insp-count-check") == "（0）", timeout=20, message="the counts")
-    portal.cases.act(case_id, "handle", HANDLER)
+    media = portal.server.app.server.extensions["ioc_services"].media
+    media.attach_files(case_id, HANDLER, [("done.png", png_photo((90, 160, 60)))], "after")  # the department's photo of its work
+    portal.cases.act(case_id, "handle", HANDLER, require_after_photo=True)
     click(portal, "#insp-tab-check")
     wait_for(lambda: card_ids(portal, "insp") == [case_id], message="the check queue")
     click(portal, f"[data-case='{case_id}'] .field-open")
     wait_for(lambda: visible(portal, "#insp-act-check_pass"), message="the check actions")
     assert [text(portal, f"#insp-gallery .media-{s} .media-stage") for s in ("before", "after")] == ["处置前", "处置后"]
+    wait_for(lambda: len(portal.driver.find_elements(By.CSS_SELECTOR, "#insp-gallery .media-after img")) == 1,
+             message="the department's after photo")
     add_photo(portal, "insp", "before", photo)
     wait_for(lambda: text(portal, "#insp-upload-message") == "已上传 1 张照片", message="the photo added")
     wait_for(lambda: len(portal.driver.find_elements(By.CSS_SELECTOR, "#insp-gallery .media-before img")) == 1,
              message="the photo among the before ones")
+    before, after = (portal.find_element(f"#insp-gallery .media-{s} img").rect for s in ("before", "after"))
+    assert before["y"] == after["y"] and before["x"] + before["width"] <= after["x"]  # side by side
+    assert no_sideways_scroll(portal)
     click(portal, "#insp-act-check_fail")  # a rework needs a note
     wait_for(lambda: "请填写" in text(portal, "#insp-message"), message="the note asked for")
     click(portal, "#insp-act-check_pass")
