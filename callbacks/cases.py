@@ -243,7 +243,8 @@ def act(*args):
         return no_update, no_update, no_update
     try:  # who may see the case, every input and the version shown: the service's rules
         after = current_services().cases.act(case_id, action, current_principal(), expected_version=version, note=note,
-                                             department=department, hours=hours, master_id=master_id, ip=client_ip())
+                                             department=department, hours=hours, master_id=master_id, ip=client_ip(),
+                                             require_after_photo=action == "handle")  # the portal's handlers show their work
     except CASE_REFUSALS as e:
         return refusal_text(e, lang), no_update, no_update
     return action_done_text(action, after.stage, lang), (changed or 0) + 1, ""

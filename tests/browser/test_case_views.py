@@ -13,6 +13,7 @@ from selenium.webdriver.common.keys import Keys
 
 from ioc.domain.access import Principal
 from tests.conftest import browser_sign_in, sign_in_with, wait_for
+from tests.media_samples import phone_jpeg
 
 CLASS = "10101"  # 井盖丢失, owned by water_affairs, urgent
 LAT, LON = 31.872, 120.556  # in yangshe (杨舍镇)
@@ -70,7 +71,7 @@ def open_case_as(duo, user: tuple[str, str], case_id: str, stage: str) -> None:
     wait_for(lambda: text(duo, "#case-stage") == stage, message=f"the case in stage {stage}")
 
 
-def test_one_case_from_report_to_close_through_the_portal_as_the_right_roles(portal, make_user):
+def test_one_case_from_report_to_close_through_the_portal_as_the_right_roles(portal, make_user, tmp_path):
     dispatcher = make_user("dispatcher")
     inspector = make_user("inspector")
     handler = make_user("handler", department="water_affairs")
@@ -119,6 +120,9 @@ def test_one_case_from_report_to_close_through_the_portal_as_the_right_roles(por
     portal.find_element("#case-act-acknowledge").click()
     wait_for(lambda: "签收" in text(portal, "#case-message"), message="the acknowledgement")
     wait_for(lambda: "case-act-acknowledge" not in visible_buttons(portal), message="acknowledged once")
+    (tmp_path / "after.jpg").write_bytes(phone_jpeg())  # 处置完毕 needs an after photo (issue 16)
+    portal.driver.find_element(By.CSS_SELECTOR, "#case-upload input[type=file]").send_keys(str(tmp_path / "after.jpg"))
+    wait_for(lambda: text(portal, "#case-upload-message") == "已上传 1 张照片", message="the after photo")
     take(portal, "handle", "待核查")
     assert portal.get_logs() == []
     sign_out(portal)
@@ -132,12 +136,12 @@ def test_one_case_from_report_to_close_through_the_portal_as_the_right_roles(por
     take(portal, "close", "已结案")
     wait_for(lambda: visible_buttons(portal) == [], message="no action left")
     assert portal.find_element("#case-no-actions").is_displayed()
-    wait_for(lambda: len(portal.driver.find_elements(By.CSS_SELECTOR, "#case-timeline .ag-center-cols-container .ag-row")) == 8,
+    wait_for(lambda: len(portal.driver.find_elements(By.CSS_SELECTOR, "#case-timeline .ag-center-cols-container .ag-row")) == 9,
              message="the whole timeline")
-    assert cell(portal, "case-timeline", "0", "action") == "上报" and cell(portal, "case-timeline", "7", "action") == "结案"
+    assert cell(portal, "case-timeline", "0", "action") == "上报" and cell(portal, "case-timeline", "8", "action") == "结案"
     assert cell(portal, "case-timeline", "3", "transition") == "待派遣 → 处置中"
     assert [e.action for e in portal.cases.store.timeline(case_id)] == [
-        "report", "accept", "verify", "dispatch", "acknowledge", "handle", "check_pass", "close"]
+        "report", "accept", "verify", "dispatch", "acknowledge", "attach", "handle", "check_pass", "close"]
     assert portal.get_logs() == []
 
 

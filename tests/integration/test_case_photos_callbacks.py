@@ -9,23 +9,10 @@ import pytest
 from dash import no_update
 
 from callbacks import cases
-from ioc.domain.access import Principal
+from tests.integration.test_case_callbacks import case_id  # noqa: F401 - the fixture: a case dispatched to water affairs
 from tests.media_samples import WINDOWS_EXE, phone_jpeg
 
-YANGSHE = (31.872, 120.556)
-DISPATCHER = Principal("setup-dispatcher", frozenset({"dispatcher"}))
-INSPECTOR = Principal("setup-inspector", frozenset({"inspector"}))
 OUT = {o.component_id + "." + o.component_property: i for i, o in enumerate(cases.LOAD_OUTPUTS)}
-
-
-@pytest.fixture
-def case_id(portal_app):
-    """A fresh case in 杨舍, dispatched to water affairs."""
-    service = portal_app.server.extensions["ioc_services"].cases
-    case, _ = service.report(class_code="10101", lat=YANGSHE[0], lon=YANGSHE[1], source="hotline", actor="hotline")
-    for action, who in (("accept", DISPATCHER), ("verify", INSPECTOR), ("dispatch", DISPATCHER)):
-        service.act(case.id, action, who)
-    return case.id
 
 
 def data_url(content: bytes, kind: str = "image/jpeg") -> str:
@@ -82,3 +69,19 @@ def test_a_handler_of_another_department_cannot_upload(signed_in, case_id):
     with signed_in("handler", department="street_lighting", triggered="case-upload.contents"):
         message, _ = cases.upload([data_url(phone_jpeg())], ["a.jpg"], case_id, "after", 0, "zh")
     assert message == "未能上传：案件不存在或无权查看"
+
+
+def test_a_handler_reports_handled_on_the_case_page_only_with_an_after_photo(signed_in, case_id, portal_app):
+    service = portal_app.server.extensions["ioc_services"].cases
+    handler = dict(department="water_affairs", triggered="case-act-handle.n_clicks")
+    with signed_in("handler", department="water_affairs"):
+        service.act(case_id, "acknowledge", cases.current_principal())
+    version = service.store.get(case_id).version
+    with signed_in("handler", **handler):
+        message, changed, _ = cases.act(*[None] * len(cases.ACTIONS), case_id, version, "", None, None, "", 0, "zh")
+    assert (message, changed) == ("未能办理：处置完毕前请至少上传一张处置后照片", no_update)
+    with signed_in("handler", department="water_affairs", triggered="case-upload.contents"):
+        cases.upload([data_url(phone_jpeg())], ["after.jpg"], case_id, "after", 0, "zh")
+    with signed_in("handler", **handler):
+        message, changed, _ = cases.act(*[None] * len(cases.ACTIONS), case_id, version + 1, "", None, None, "", 0, "zh")
+    assert service.store.get(case_id).stage == "handled" and changed == 1
