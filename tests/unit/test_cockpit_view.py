@@ -140,7 +140,7 @@ def test_an_overdue_case_reads_in_peoples_words_in_both_languages():
         "井盖丢失", "杨舍镇", DEPARTMENTS["water_affairs"].name("zh"), "超期 1.5 小时", "已督办 2 次")
     assert zh["href"] == "/case/ZJG-20260708-000001" and zh["stage"] == "处置中"
     en = cockpit.overdue_cases([c], NOW, {"yangshe": "Yangshe"}, DEPARTMENTS, "en")[0]
-    assert (en["class"], en["over"], en["urges"]) == ("Manhole cover missing", "Overdue by 1.5 h", "Urged 2×")
+    assert (en["class"], en["over"], en["urges"]) == ("Manhole cover missing", "Overdue by 1.5 h", "Urges so far: 2")
 
 
 def test_an_overdue_case_not_yet_dispatched_says_so():
@@ -157,4 +157,4 @@ def test_the_urge_confirmation_names_the_case_its_department_and_the_count():
 
 def test_the_summary_counts_overdue_cases_and_live_events():
     assert cockpit.summary_line([{}, {}], [{}], "zh") == "超期案件 2 件 · 进行中的联动事件 1 起"
-    assert cockpit.summary_line([], [], "en") == "0 overdue cases · 0 linked events under way"
+    assert cockpit.summary_line([], [], "en") == "Overdue cases: 0 · linked events under way: 0"
