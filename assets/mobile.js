@@ -159,6 +159,7 @@
   }
   if (narrow.addEventListener) narrow.addEventListener("change", soon);
   new MutationObserver(function (mutations) {
+    if (!narrow.matches && !Object.keys(held).length) return; // a wide screen: nothing to switch (the wall's ticks stay cheap)
     for (var i = 0; i < mutations.length; i++) {
       var added = mutations[i].addedNodes;
       for (var j = 0; j < added.length; j++) {

@@ -1,5 +1,5 @@
-"""Callbacks of the case pages: the dispatch console (/cases), one case (/case/<id>), a
-department's tasks (/tasks), the inspector's queues (/inspections), the indicators (/indicators).
+"""Callbacks of the case pages: the dispatch console (/cases), one case (/case/<id>), the
+indicators (/indicators); the field pages (/tasks, /inspections) are callbacks/field.py.
 
 Reads run under the page's view permission (one case under `case:read`); a phone report needs
 `case:report`. One case, its timeline and every workflow action go through the process's one
@@ -33,9 +33,9 @@ from ioc.domain.media import MediaError, check_size, default_stage
 from ioc.domain.departments import all_departments
 from ioc.i18n import resolve_lang, t
 from ioc.views.cases import (action_buttons, action_done_text, action_error_text, case_facts, case_rows,
-                             class_name, countdown, department_tasks, filter_cases, fmt_time, indicator_row, indicator_rows,
-                             inspection_queues, on_time_figure, overdue_count, period_range, ranking_rows, report_error_text,
-                             stage_counts, stage_name, task_summary, timeline_rows)
+                             class_name, countdown, filter_cases, fmt_time, indicator_row, indicator_rows,
+                             on_time_figure, overdue_count, period_range, ranking_rows, report_error_text,
+                             stage_counts, stage_name, timeline_rows)
 from ioc.views.media import media_refusal_text
 from ioc.web.auth import client_ip, current_principal
 from ioc.web.dash_guard import secured_callback
@@ -284,36 +284,6 @@ def uploaded_files(contents, names, max_bytes: int) -> list[tuple[str, bytes]]:
     return files
 
 
-# ---- a department's tasks -----------------------------------------------------------------------
-
-def tasks(_n, lang):
-    services = current_services()
-    lang = resolve_lang(lang, services.settings.lang)
-    department = current_principal().department
-    if not department:
-        return t("case_tasks_no_department", lang), "—", "—", "—", "—", []
-    now = now_ms()
-    open_cases = services.case_index.open_cases()
-    departments = departments_of(services.city)
-    summary = task_summary(open_cases, department, now)
-    mine = filter_cases(department_tasks(open_cases, department), now)
-    name = departments[department].name(lang) if department in departments else department
-    return (name, summary["open"], summary["overdue"], summary["unacked"], summary["handled"],
-            case_rows(mine, now, lang, district_names(lang), departments))
-
-
-# ---- the inspector's queues ---------------------------------------------------------------------
-
-def inspections(_n, lang):
-    services = current_services()
-    lang = resolve_lang(lang, services.settings.lang)
-    now = now_ms()
-    verify, check = inspection_queues(services.case_index.open_cases(), now)
-    names, departments = district_names(lang), departments_of(services.city)
-    return (f"（{len(verify)}）" if lang == "zh" else f" ({len(verify)})", f"（{len(check)}）" if lang == "zh" else f" ({len(check)})",
-            case_rows(verify, now, lang, names, departments), case_rows(check, now, lang, names, departments))
-
-
 # ---- indicators ---------------------------------------------------------------------------------
 
 def indicator_tables(period, _n, lang):
@@ -395,19 +365,7 @@ def register(app, services) -> None:
         State("case-hours", "value"), State("case-master", "value"), State("case-changed", "data"), State("lang", "data"),
         prevent_initial_call=True,
     )(act)
-    # a department's tasks, the inspector's queues, the indicators
-    secured_callback(
-        app, "view:tasks",
-        Output("tasks-department", "children"), Output("tasks-open-value", "children"), Output("tasks-overdue-value", "children"),
-        Output("tasks-unacked-value", "children"), Output("tasks-handled-value", "children"), Output("tasks-grid", "rowData"),
-        Input("tick", "n_intervals"), State("lang", "data"),
-    )(tasks)
-    secured_callback(
-        app, "view:inspections",
-        Output("insp-verify-count", "children"), Output("insp-check-count", "children"),
-        Output("insp-verify-grid", "rowData"), Output("insp-check-grid", "rowData"),
-        Input("tick", "n_intervals"), State("lang", "data"),
-    )(inspections)
+    # the indicators
     secured_callback(
         app, "view:indicators",
         Output("ind-range", "children"), Output("ind-district-grid", "rowData"), Output("ind-department-grid", "rowData"),

@@ -1,5 +1,5 @@
-"""The case pages: the dispatch console (/cases), one case (/case/<id>), a department's tasks
-(/tasks), the inspector's queues (/inspections) and the leaders' indicators (/indicators).
+"""The case pages: the dispatch console (/cases), one case (/case/<id>) and the leaders'
+indicators (/indicators); the field pages (/tasks, /inspections) are layouts/field.py.
 
 Layouts only: the callbacks (callbacks/cases.py) fill them from the case store."""
 
@@ -36,12 +36,6 @@ HOURS_FORMAT = {"function": "params.value == null ? '—' : params.value.toFixed
 CASE_COLUMNS = (("link", "case_col_id", 190), ("class", "case_col_class", 0), ("district", "case_col_district", 120),
                 ("stage", "case_col_stage", 90), ("source", "case_col_source", 110), ("reported", "case_col_reported", 150),
                 ("deadline", "case_col_deadline", 150), ("department", "case_col_department", 0))
-TASK_COLUMNS = (("link", "case_col_id", 190), ("class", "case_col_class", 0), ("district", "case_col_district", 120),
-                ("address", "case_col_address", 0), ("urgent", "case_col_urgent", 100), ("acknowledged", "case_col_acknowledged", 90),
-                ("rework", "case_col_rework", 100), ("reported", "case_col_reported", 150), ("deadline", "case_col_deadline", 150))
-INSPECTION_COLUMNS = (("link", "case_col_id", 190), ("class", "case_col_class", 0), ("district", "case_col_district", 120),
-                      ("address", "case_col_address", 0), ("department", "case_col_department", 0),
-                      ("reported", "case_col_reported", 150), ("deadline", "case_col_deadline", 150))
 TIMELINE_COLUMNS = (("time", "case_col_time", 150), ("actor", "case_col_actor", 150), ("role", "case_col_role", 110),
                     ("action", "case_col_action", 170), ("transition", "case_col_transition", 150), ("note", "case_col_note", 0))
 
@@ -239,35 +233,6 @@ def case_page(city: CityMap, case_id: str, lang: str, tile_url: str = "", can_co
             case_grid("case-timeline", TIMELINE_COLUMNS, lang, row_id="n", height="32vh"),
         ],
         className="case-page", id="case-page",
-    )
-
-
-# ---- a department's tasks and the inspector's queues ------------------------------------------
-
-def tasks_page(lang: str) -> html.Div:
-    cards = [count_card(f"tasks-{k}", t(f"case_tasks_{k}", lang), clickable=False) for k in ("open", "overdue", "unacked", "handled")]
-    return html.Div(
-        [
-            html.H2([t("case_tasks_heading", lang), html.Span("", id="tasks-department", className="case-department")]),
-            html.P(t("case_tasks_note", lang), className="note"),
-            html.Div(cards, className="kpi-row case-cards"),
-            case_grid("tasks-grid", TASK_COLUMNS, lang),
-        ],
-        className="case-page", id="tasks-page",
-    )
-
-
-def inspections_page(lang: str) -> html.Div:
-    return html.Div(
-        [
-            html.H2(t("case_insp_heading", lang)),
-            html.P(t("case_insp_note", lang), className="note"),
-            html.H3([t("case_insp_verify", lang), html.Span("", id="insp-verify-count", className="case-count")]),
-            case_grid("insp-verify-grid", INSPECTION_COLUMNS, lang, height="34vh"),
-            html.H3([t("case_insp_check", lang), html.Span("", id="insp-check-count", className="case-count")]),
-            case_grid("insp-check-grid", INSPECTION_COLUMNS, lang, height="34vh"),
-        ],
-        className="case-page", id="inspections-page",
     )
 
 

@@ -11,7 +11,7 @@ from dash import dcc, html
 from ioc.domain.geo import CityMap
 from ioc.i18n import t
 
-from .cases import HIDDEN, HIDDEN_LAID_OUT, indicators_page, small_map, tasks_page
+from .cases import HIDDEN, HIDDEN_LAID_OUT, indicators_page, small_map
 from .grids import NUMBER, ag_grid
 
 EVENT_REFRESH_MS = 5_000  # the event page re-reads its event (cheap when the version has not moved)
@@ -348,13 +348,6 @@ def indicators_section(lang: str) -> html.Div:
         ],
         id="ev-indicators",
     )
-
-
-def event_tasks_page(lang: str) -> html.Div:
-    """/tasks: the department's linked-event tasks above its cases."""
-    page = tasks_page(lang)
-    page.children.insert(2, my_event_tasks(lang))
-    return page
 
 
 def indicators_with_events(lang: str) -> html.Div:

@@ -523,6 +523,9 @@ def _new_duo(request, tmp_path_factory):
 
         def begin(self) -> "Duo":
             self.driver.get_log("browser")  # drained: get_logs() holds this test's messages only
+            # no position unless a test sets one (headless Chromium would ask Google's network
+            # location service, unreachable here, and log the failure)
+            self.driver.execute_cdp_cmd("Emulation.setGeolocationOverride", {})
             return self
 
         def end(self) -> None:

@@ -42,6 +42,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Callable, Iterable
 
 log = logging.getLogger("ioc.notify.receivers")
+# aiosmtpd logs every connection at INFO ("Peer: …", "EOF received"): the demo console keeps its warnings only
+logging.getLogger("mail.log").setLevel(logging.WARNING)
 
 SIGN_WINDOW_MS = 3_600_000  # DingTalk and Feishu refuse timestamps more than an hour from now
 LIMITS = {  # channel -> ((count, window seconds), ...) per key

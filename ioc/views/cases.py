@@ -1,6 +1,6 @@
-"""Pure view model of the case pages: the dispatch console (/cases), one case (/case/<id>), a
-department's tasks (/tasks), the inspector's queues (/inspections) and the indicators
-(/indicators). Cases, events and indicators in; table rows, texts, options and figures out.
+"""Pure view model of the case pages: the dispatch console (/cases), one case (/case/<id>) and
+the indicators (/indicators); the field pages' (/tasks, /inspections) is ioc/views/field.py.
+Cases, events and indicators in; table rows, texts, options and figures out.
 
 No I/O here: the callbacks read the case store and call these functions; tests call them directly.
 """
@@ -370,7 +370,7 @@ def timeline_rows(events: Iterable[CaseEvent], lang: str, departments: Mapping[s
     return rows
 
 
-# ---- department tasks and inspections ---------------------------------------------------------
+# ---- the timeline's uploads ----------------------------------------------------------------
 
 def photos_text(media: Iterable[dict], lang: str = "zh") -> str:
     """An upload on the timeline: `2 张照片（处置前）` / "2 photos (before)"."""
@@ -381,25 +381,6 @@ def photos_text(media: Iterable[dict], lang: str = "zh") -> str:
         named = "、".join(t(f"media_{s}", lang) for s in stages) if lang == "zh" else ", ".join(t(f"media_{s}", lang) for s in stages)
         text += f"（{named}）" if lang == "zh" else f" ({named})"
     return text
-
-
-def department_tasks(cases: Iterable[Case], department: str) -> list[Case]:
-    """The department's open tasks: cases dispatched to it and not yet reported handled."""
-    return [c for c in cases if department and c.department == department and c.stage == "dispatched"]
-
-
-def task_summary(cases: Iterable[Case], department: str, now_ms: int) -> dict[str, int]:
-    """Counts for the department's task page: to handle, overdue, not acknowledged, handled (awaiting check)."""
-    mine = [c for c in cases if department and c.department == department and c.is_open]
-    tasks = [c for c in mine if c.stage == "dispatched"]
-    return {"open": len(tasks), "overdue": sum(1 for c in tasks if c.overdue(now_ms)),
-            "unacked": sum(1 for c in tasks if not c.acknowledged_at), "handled": sum(1 for c in mine if c.stage == "handled")}
-
-
-def inspection_queues(cases: Iterable[Case], now_ms: int) -> tuple[list[Case], list[Case]]:
-    """(to verify: accepted cases, to check: handled cases), the most pressing first."""
-    cases = list(cases)
-    return filter_cases(cases, now_ms, stage="accepted"), filter_cases(cases, now_ms, stage="handled")
 
 
 # ---- indicators -------------------------------------------------------------------------------

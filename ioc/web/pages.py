@@ -31,10 +31,11 @@ from layouts.account import account_page
 from layouts.admin import admin_page
 from layouts.audit import audit_page
 from layouts.bigscreen import bigscreen
-from layouts.cases import case_page, console_page, inspections_page
+from layouts.cases import case_page, console_page
 from layouts.cockpit import cockpit_page
 from layouts.district import district_page, districts_page
-from layouts.events import event_page, event_tasks_page, events_page, indicators_with_events
+from layouts.events import event_page, events_page, indicators_with_events
+from layouts.field import inspections_page, tasks_page
 from layouts.notify import duty_page, notify_page
 from layouts.report import report_link_page
 from layouts.shell import shell
@@ -91,12 +92,12 @@ PAGES: tuple[Page, ...] = (
          lambda c: console_page(c.city, c.lang, c.tile_url, c.can_command), "cases"),
     Page("/case/<case_id>", "case", "case:read", None,
          lambda c: case_page(c.city, c.params["case_id"], c.lang, c.tile_url, c.can_command), "cases"),
-    Page("/tasks", "tasks", "view:tasks", 4, lambda c: event_tasks_page(c.lang), "cases"),
+    Page("/tasks", "tasks", "view:tasks", 4, lambda c: tasks_page(c.lang, c.tile_url), "field"),
     Page("/events", "events", "view:events", 5, lambda c: events_page(c.city, c.lang, c.tile_url), "events"),
     Page("/event/<event_id>", "event", "view:events", None,
          lambda c: event_page(c.city, c.params["event_id"], c.lang, c.tile_url), "events",
          sample=lambda _city: "EV-20260101-001"),
-    Page("/inspections", "inspections", "view:inspections", 6, lambda c: inspections_page(c.lang), "cases"),
+    Page("/inspections", "inspections", "view:inspections", 6, lambda c: inspections_page(c.lang, c.tile_url), "field"),
     Page("/indicators", "indicators", "view:indicators", 8, lambda c: indicators_with_events(c.lang), "cases"),
     Page("/status", "status", "view:status", 7, lambda c: status_page(c.lang), "status"),
     Page("/audit", "audit", "view:audit", 9, lambda c: audit_page(c.lang), "audit"),

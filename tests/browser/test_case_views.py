@@ -107,10 +107,13 @@ def test_one_case_from_report_to_close_through_the_portal_as_the_right_roles(por
     # the department's handler finds it on its task list, opens it, acknowledges and handles it
     browser_sign_in(portal, *handler)
     wait_for(lambda: urlparse(portal.driver.current_url).path == "/tasks", message="the handler's home page")
-    wait_for(lambda: cell(portal, "tasks-grid", case_id, "class") == "井盖丢失", message="the task in the list")
-    wait_for(lambda: text(portal, "#tasks-open-value") == "1", message="the task count")
-    assert text(portal, "#tasks-department") == "市水务局" and text(portal, "#tasks-unacked-value") == "1"
-    portal.find_element(f'#tasks-grid .ag-row[row-id="{case_id}"] .ag-cell[col-id="link"] a').click()
+    wait_for(lambda: text(portal, f'#tasks-list [data-case="{case_id}"] .field-class') == "井盖丢失", message="the task in the list")
+    wait_for(lambda: text(portal, "#tasks-count-open") == "1", message="the task count")
+    assert text(portal, "#tasks-department") == "市水务局" and text(portal, "#tasks-count-unacked") == "1"
+    portal.find_element(f'#tasks-list [data-case="{case_id}"] .field-open').click()
+    wait_for(lambda: portal.find_element("#tasks-sheet-link").get_attribute("href").endswith(f"/case/{case_id}"),
+             message="the task's sheet")
+    portal.find_element("#tasks-sheet-link").click()
     wait_for(lambda: urlparse(portal.driver.current_url).path == f"/case/{case_id}", message="the case page")
     wait_for(lambda: text(portal, "#case-stage") == "处置中", message="the case page of the task")
     wait_for(lambda: "case-act-acknowledge" in visible_buttons(portal), message="the acknowledge button")
@@ -219,8 +222,8 @@ def test_a_handler_does_not_see_another_departments_case(portal, sign_in_as):
     portal.cases.act(case_id, "dispatch", DISPATCHER, department="water_affairs")
     sign_in_as("handler", department="urban_management")
     wait_for(lambda: text(portal, "#tasks-department") == "市城市管理局", message="the handler's department")
-    wait_for(lambda: text(portal, "#tasks-open-value") == "0", message="no task")
-    assert cell(portal, "tasks-grid", case_id, "class") == ""
+    wait_for(lambda: text(portal, "#tasks-count-open") == "0", message="no task")
+    assert text(portal, "#tasks-list") == "本部门暂无待处置的案件"
     portal.wait_for_page(url=f"{base(portal)}/case/{case_id}")
     portal.wait_for_element("#case-page", timeout=15)
     wait_for(lambda: portal.find_element("#case-missing").is_displayed(), message="not found")
@@ -240,10 +243,12 @@ def test_an_inspector_sees_the_verify_and_check_queues(portal, sign_in_as):
     portal.cases.act(to_check, "dispatch", DISPATCHER)
     portal.cases.act(to_check, "handle", HANDLER)
     sign_in_as("inspector", next_path="/inspections")
-    wait_for(lambda: cell(portal, "insp-verify-grid", to_verify, "class") == "井盖丢失", message="the verify queue")
-    wait_for(lambda: cell(portal, "insp-check-grid", to_check, "department") == "市水务局", message="the check queue")
-    assert cell(portal, "insp-verify-grid", to_check, "class") == "" and cell(portal, "insp-check-grid", to_verify, "class") == ""
-    assert "1" in text(portal, "#insp-verify-count") and "1" in text(portal, "#insp-check-count")
+    wait_for(lambda: text(portal, f'#insp-list [data-case="{to_verify}"] .field-class') == "井盖丢失", message="the verify queue")
+    assert text(portal, f'#insp-list [data-case="{to_check}"]') == ""
+    assert text(portal, "#insp-count-verify") == "（1）" and text(portal, "#insp-count-check") == "（1）"
+    portal.find_element("#insp-tab-check").click()
+    wait_for(lambda: "市水务局" in text(portal, f'#insp-list [data-case="{to_check}"] .field-chips'), message="the check queue")
+    assert text(portal, f'#insp-list [data-case="{to_verify}"]') == ""
     assert portal.get_logs() == []
 
 

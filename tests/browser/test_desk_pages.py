@@ -99,9 +99,9 @@ def test_the_grids_switch_to_english_with_the_page(portal, make_user):
 
 
 def test_an_empty_grid_says_so_in_the_page_language(portal, sign_in_as):
-    sign_in_as("inspector", next_path="/inspections")
-    wait_for(lambda: text(portal, "#insp-verify-grid .ag-overlay") == "暂无案件", message="the empty queue")
-    open_filter(portal, "insp-verify-grid", "class")
+    sign_in_as("dispatcher", next_path="/cases")
+    wait_for(lambda: text(portal, "#cases-grid .ag-overlay") == "暂无案件", message="the empty console")
+    open_filter(portal, "cases-grid", "class")
     assert popup_whole_and_on_top(portal)
     assert "等于" in text(portal, ".ag-popup .ag-filter") or "包含" in text(portal, ".ag-popup .ag-filter")
     assert portal.get_logs() == []
@@ -145,12 +145,12 @@ def test_the_case_page_names_the_class_in_one_language_and_an_urge_stays_in_its_
 
 def test_the_inspectors_and_tasks_pages_use_the_same_queue_words(portal, sign_in_as):
     sign_in_as("inspector", next_path="/inspections")
-    wait_for(lambda: text(portal, "#insp-verify-count") == "（0）", message="the queue counts")
-    assert [h.text for h in portal.driver.find_elements(By.CSS_SELECTOR, "#inspections-page h3")] == ["待核实（0）", "待核查（0）"]
+    wait_for(lambda: text(portal, "#insp-count-verify") == "（0）", message="the queue counts")
+    assert [text(portal, f"#insp-tab-{q}") for q in ("verify", "check")] == ["待核实（0）", "待核查（0）"]
     portal.driver.get(portal.server_url + "/logout")
     sign_in_as("handler", department="water_affairs", next_path="/tasks")
-    wait_for(lambda: text(portal, "#tasks-open-value") == "0", message="the task counts")
-    labels = [text(portal, f"#tasks-{k} .kpi-label") for k in ("open", "overdue", "unacked", "handled")]
+    wait_for(lambda: text(portal, "#tasks-count-open") == "0", message="the task counts")
+    labels = [text(portal, f"#tasks-count-{k} + .field-figure-label") for k in ("open", "overdue", "unacked", "handled")]
     assert labels[0] == "处置中" and labels[3] == "待核查"
     assert portal.get_logs() == []
 

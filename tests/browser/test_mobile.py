@@ -146,9 +146,9 @@ PAGES = {
     "dispatcher": [("/cases", "document.querySelector('#cases-grid .ioc-card')"),
                    ("/case/{case}", "document.querySelector('#case-facts dd')"),
                    ("/events", "document.querySelector('#events-page')")],
-    "inspector": [("/inspections", "document.querySelector('#insp-verify-grid .ioc-card')"),
+    "inspector": [("/inspections", "document.querySelector('#insp-list .field-card .leaflet-container')"),
                   ("/case/{case}", "document.querySelector('#case-facts dd')")],
-    "handler": [("/tasks", "document.querySelector('#tasks-grid .ioc-card')"),
+    "handler": [("/tasks", "document.querySelector('#tasks-list .field-card .leaflet-container')"),
                 ("/case/{case}", "document.querySelector('#case-facts dd')")],
     "admin": [("/admin", "document.querySelector('#admin-page .ioc-card')"), ("/audit", "document.querySelector('#audit-grid .ioc-card')"),
               ("/status", "document.querySelector('#kind-table')")],
@@ -263,6 +263,7 @@ def test_the_case_page_is_one_column_with_its_actions_in_a_bar_at_the_bottom(por
     assert len({round(c[0]) for c in columns}) == 1 and all(c[1] > width - 40 for c in columns)  # one column
     bar = js(portal, "const r = document.querySelector('.case-bar').getBoundingClientRect(); return [r.left, r.right, r.bottom, r.height];")
     assert bar[0] == 0 and bar[1] == width and abs(bar[2] - height) <= 1 and bar[3] < height / 3
+    screenshot(portal, f"case-{role}-{size}-top")
     # the bar stays at the bottom while the page scrolls, and every action in it is in view and large enough
     js(portal, "window.scrollTo(0, document.documentElement.scrollHeight);")
     time.sleep(0.3)

@@ -69,11 +69,6 @@ def test_a_stage_card_filters_by_its_stage_and_a_second_click_shows_all_again(si
     assert again[0] == "" and again[1].endswith(" active")  # the "all" card
 
 
-def test_a_handler_without_a_department_is_told_so_on_the_tasks_page(signed_in):
-    with signed_in("handler"):
-        assert cases.tasks(1, "zh") == (t("case_tasks_no_department", "zh"), "—", "—", "—", "—", [])
-
-
 def test_a_phone_report_outside_the_city_is_refused_naming_the_position(signed_in, portal_app):
     with signed_in("dispatcher", triggered="case-new-submit.n_clicks"):
         message, created, description = cases.report(1, "10101", 0.0, 0.0, "", "", "井盖丢失", 0, "zh")

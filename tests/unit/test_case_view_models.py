@@ -1,5 +1,5 @@
 """The view model of the case pages (ioc.views.cases): countdown texts, stage counts, filters,
-rows of the case lists and the timeline, a department's tasks, the inspector's queues, periods,
+rows of the case lists and the timeline, periods,
 indicator rows, the ranking and the on-time chart."""
 
 from __future__ import annotations
@@ -15,9 +15,9 @@ from ioc.domain.case_indicators import FORMULAS, Indicators, indicators_by, rank
 from ioc.domain.cases import OPEN_STAGES, Case, CaseEvent
 from ioc.domain.departments import FUNCTIONAL
 from ioc.views.cases import (action_buttons, action_done_text, action_error_text, case_facts, case_id_of, case_link, case_rows, category_options, class_name, class_options,
-                             countdown, department_tasks, filter_cases, fmt_time, formula_lines, indicator_rows,
-                             inspection_queues, on_time_figure, overdue_count, percent, period_range, ranking_rows,
-                             relevant_for_period, report_error_text, source_name, stage_counts, stage_name, task_summary,
+                             countdown, filter_cases, fmt_time, formula_lines, indicator_rows,
+                             on_time_figure, overdue_count, percent, period_range, ranking_rows,
+                             relevant_for_period, report_error_text, source_name, stage_counts, stage_name,
                              timeline_rows, transition_text)
 
 CN = timezone(timedelta(hours=8))
@@ -154,22 +154,6 @@ def test_timeline_rows_in_time_order_with_labels_and_details():
     assert rows[1]["transition"] == "待派遣 → 处置中" and rows[1]["note"] == "市水务局"
     assert rows[2]["note"] == "12 h · 缺配件" and rows[2]["role"] == "处置部门"
     assert timeline_rows(events[:1], "en", DEPARTMENTS)[0]["action"] == "Dispatch"
-
-
-# ---- tasks and inspections --------------------------------------------------------------------
-
-def test_a_department_sees_its_dispatched_tasks_and_their_counts():
-    cases = sample()
-    assert sorted(c.id for c in department_tasks(cases, "water_affairs")) == ["C", "D"]
-    assert department_tasks(cases, "") == []
-    assert task_summary(cases, "water_affairs", NOW) == {"open": 2, "overdue": 1, "unacked": 1, "handled": 1}
-    assert task_summary(cases, "urban_management", NOW) == {"open": 1, "overdue": 0, "unacked": 1, "handled": 0}
-    assert task_summary(cases, "", NOW) == {"open": 0, "overdue": 0, "unacked": 0, "handled": 0}
-
-
-def test_the_inspector_queues_are_the_accepted_and_the_handled_cases():
-    verify, check = inspection_queues(sample(), NOW)
-    assert [c.id for c in verify] == ["B"] and [c.id for c in check] == ["F"]
 
 
 # ---- indicators -------------------------------------------------------------------------------
