@@ -1,4 +1,4 @@
-"""`python -m ioc demo|web|ingest|cases|user|token`: the IOC's processes and its user system."""
+"""`python -m ioc demo|web|ingest|cases|user|token|roster|receivers`: the IOC's processes and its user system."""
 
 from __future__ import annotations
 
@@ -8,6 +8,9 @@ import sys
 from ioc.admin_cli import add_parsers
 from ioc.admin_cli import run as run_admin
 from ioc.logsetup import setup_logging
+from ioc.roster_cli import add_parsers as add_roster_parsers
+from ioc.roster_cli import is_roster_command
+from ioc.roster_cli import run as run_roster
 from ioc.settings import Settings
 
 
@@ -23,10 +26,15 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("ingest", help="the ingest worker: MQTT -> validation -> Redis")
     sub.add_parser("cases", help="the case worker: report intake, department updates, dispatch publishing, alarm-raised cases, overdue detection")
     add_parsers(sub)
+    add_roster_parsers(sub)
     args = parser.parse_args(argv)
     settings = Settings.from_env()
     if args.command in ("user", "token"):
         return run_admin(args, settings)
+    if is_roster_command(args.command):
+        if args.command == "receivers":
+            setup_logging(settings.log_level, args.command)
+        return run_roster(args, settings)
     setup_logging(settings.log_level, args.command)
     if settings.plans_file and args.command in ("demo", "web", "cases"):
         from ioc.events.service import plans_file_problem

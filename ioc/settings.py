@@ -70,6 +70,17 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("IOC_MAKEUP_WORKDAYS", "", "Make-up working days (调休) on weekends, same format. Unset: China's 2026 make-up days; `none`: none."),
     Setting("IOC_DUPLICATE_RADIUS_M", "100", "A new report within this many metres of an open case of the same class is flagged as a likely duplicate."),
     Setting("IOC_DUPLICATE_WINDOW_HOURS", "72", "…if that open case was reported within this many hours."),
+    # notification channels (piece roster)
+    Setting("IOC_NOTIFY_WECOM_URL", "https://qyapi.weixin.qq.com", "Base URL of the WeCom group robot API (企业微信群机器人): messages go to `<url>/cgi-bin/webhook/send?key=<group key>`. Point it at a proxy or the local receivers."),
+    Setting("IOC_NOTIFY_DINGTALK_URL", "https://oapi.dingtalk.com", "Base URL of the DingTalk custom robot API: `<url>/robot/send?access_token=<group key>` (signed with `timestamp`/`sign` when the group has a secret)."),
+    Setting("IOC_NOTIFY_FEISHU_URL", "https://open.feishu.cn", "Base URL of the Feishu custom bot API: `<url>/open-apis/bot/v2/hook/<group key>` (signed when the group has a secret)."),
+    Setting("IOC_NOTIFY_SMTP_URL", "", "Mail server for the email channel: `smtp://user:pass@host:port` (add `?starttls=1` for STARTTLS) or `smtps://…` (TLS from the start). Unset: email is not sent (a permanent failure)."),
+    Setting("IOC_NOTIFY_SMTP_FROM", "ioc@localhost", "Sender address of notification emails."),
+    Setting("IOC_NOTIFY_SMS_URL", "", "SMS gateway: URL the SMS channel POSTs to (JSON). Unset: SMS is not sent (a permanent failure)."),
+    Setting("IOC_NOTIFY_SMS_BODY", '{"phone": "{phone}", "sign": "{sign}", "text": "{text}"}', "JSON template of the SMS gateway's request body; `{phone}`, `{text}` and `{sign}` in its strings are replaced."),
+    Setting("IOC_NOTIFY_SMS_HEADERS", "{}", "JSON object of extra request headers for the SMS gateway (e.g. its API key); never logged."),
+    Setting("IOC_NOTIFY_SMS_SIGN", "【张家港城运中心】", "SMS signature (短信签名) put in `{sign}`."),
+    Setting("IOC_NOTIFY_TIMEOUT_S", "5", "Seconds a channel request (HTTP or SMTP) may take before it counts as failed (and is retried)."),
     Setting("IOC_DEMO_PASSWORD", "", "`python -m ioc demo` only: the password of every demo user; unset: fresh random passwords, printed at start."),
 )
 
@@ -95,6 +106,20 @@ def _non_negative(get, name: str) -> int:
     if value < 0:
         raise ValueError(f"{name} must be 0 or more, not {value}")
     return value
+
+
+def _json_setting(get, name: str, kind: type) -> str:
+    """A JSON setting, checked at start (kept as its text)."""
+    import json
+
+    text = get(name)
+    try:
+        value = json.loads(text)
+    except ValueError as e:
+        raise ValueError(f"{name} is not JSON: {e}") from None
+    if not isinstance(value, kind):
+        raise ValueError(f"{name} must be a JSON {'object' if kind is dict else kind.__name__}")
+    return text
 
 
 @dataclass(frozen=True)
@@ -149,6 +174,16 @@ class Settings:
     makeup_workdays: str = ""
     duplicate_radius_m: int = 100
     duplicate_window_hours: int = 72
+    notify_wecom_url: str = "https://qyapi.weixin.qq.com"
+    notify_dingtalk_url: str = "https://oapi.dingtalk.com"
+    notify_feishu_url: str = "https://open.feishu.cn"
+    notify_smtp_url: str = ""
+    notify_smtp_from: str = "ioc@localhost"
+    notify_sms_url: str = ""
+    notify_sms_body: str = '{"phone": "{phone}", "sign": "{sign}", "text": "{text}"}'
+    notify_sms_headers: str = "{}"
+    notify_sms_sign: str = "【张家港城运中心】"
+    notify_timeout_s: int = 5
     extra: dict = field(default_factory=dict)
 
     @classmethod
@@ -216,6 +251,16 @@ class Settings:
             makeup_workdays=get("IOC_MAKEUP_WORKDAYS"),
             duplicate_radius_m=_positive(get, "IOC_DUPLICATE_RADIUS_M"),
             duplicate_window_hours=_positive(get, "IOC_DUPLICATE_WINDOW_HOURS"),
+            notify_wecom_url=get("IOC_NOTIFY_WECOM_URL").rstrip("/"),
+            notify_dingtalk_url=get("IOC_NOTIFY_DINGTALK_URL").rstrip("/"),
+            notify_feishu_url=get("IOC_NOTIFY_FEISHU_URL").rstrip("/"),
+            notify_smtp_url=get("IOC_NOTIFY_SMTP_URL"),
+            notify_smtp_from=get("IOC_NOTIFY_SMTP_FROM"),
+            notify_sms_url=get("IOC_NOTIFY_SMS_URL"),
+            notify_sms_body=_json_setting(get, "IOC_NOTIFY_SMS_BODY", dict),
+            notify_sms_headers=_json_setting(get, "IOC_NOTIFY_SMS_HEADERS", dict),
+            notify_sms_sign=get("IOC_NOTIFY_SMS_SIGN"),
+            notify_timeout_s=_positive(get, "IOC_NOTIFY_TIMEOUT_S"),
         )
         Settings(**{**values, **overrides}).work_calendar()  # a malformed calendar fails at start, saying which part
         values.update(overrides)

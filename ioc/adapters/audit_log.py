@@ -51,6 +51,7 @@ ACTIONS.update({
     "event.proposal.dismiss": "a commander dismissed a proposal to start a linked event, with the reason",
 })
 ACTIONS.update({f"event.task.{action}": f"a department's event task: {action}" for action in TASK_ACTIONS})
+ACTIONS["roster.update"] = "the duty roster or contacts changed (portal or `python -m ioc roster`)"  # piece roster
 
 
 @dataclass(frozen=True)

@@ -58,6 +58,7 @@ EVENTS_CHANGED = f"{EVENTS}:changed"  # sorted set: event id -> revision of its 
 EVENTS_PROPOSALS = f"{EVENTS}:proposals"  # hash: proposal id `<plan>:<level>` -> current proposal JSON (the trigger scan's)
 EVENTS_DISMISSED = f"{EVENTS}:dismissed"  # hash: proposal id -> dismissal JSON {summary, by, reason, at}
 EVENTS_WATCH = f"{EVENTS}:watch"  # string: the trigger watch's clocks (since when each device meets each trigger), JSON
+ROSTER = f"{CORE}:roster"  # hash: "contacts" / "groups" / "shifts" -> JSON lists, "version" (duty roster and contacts)
 
 # Names before the control plane moved under `{core}` (IOC 0.x on a single Redis): old name or
 # prefix -> new one. `ioc.adapters.redis_client.migrate_legacy_keys` renames what it finds.
@@ -201,6 +202,7 @@ FAMILIES: tuple[Family, ...] = (
         ("ioc.adapters.event_store", "the commit script appends the event change's audit entry in the same step "
                                      "(fields from audit_log.entry_fields); a dismissal is written with its entry in one MULTI"),
     )),
+    Family("roster", (ROSTER,), "ioc.adapters.roster_store"),
     Family("users and sessions", (USERS, TOKENS, TOKEN_INDEX, SESSIONS, session, LOGIN_FAILURES, login_failures, SECRET_KEY),
            "ioc.adapters.user_store"),
 )

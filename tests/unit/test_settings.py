@@ -32,6 +32,11 @@ FIELD_OF = {
     "IOC_DEMO_PASSWORD": "demo_password", "IOC_WORK_DAYS": "work_days", "IOC_WORK_HOURS": "work_hours",
     "IOC_HOLIDAYS": "holidays", "IOC_MAKEUP_WORKDAYS": "makeup_workdays", "IOC_DUPLICATE_RADIUS_M": "duplicate_radius_m",
     "IOC_DUPLICATE_WINDOW_HOURS": "duplicate_window_hours",
+    # notification channels (piece roster)
+    "IOC_NOTIFY_WECOM_URL": "notify_wecom_url", "IOC_NOTIFY_DINGTALK_URL": "notify_dingtalk_url",
+    "IOC_NOTIFY_FEISHU_URL": "notify_feishu_url", "IOC_NOTIFY_SMTP_URL": "notify_smtp_url",
+    "IOC_NOTIFY_SMTP_FROM": "notify_smtp_from", "IOC_NOTIFY_SMS_URL": "notify_sms_url", "IOC_NOTIFY_SMS_BODY": "notify_sms_body",
+    "IOC_NOTIFY_SMS_HEADERS": "notify_sms_headers", "IOC_NOTIFY_SMS_SIGN": "notify_sms_sign", "IOC_NOTIFY_TIMEOUT_S": "notify_timeout_s",
 }
 
 
