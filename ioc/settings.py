@@ -82,6 +82,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("IOC_NOTIFY_SMS_SIGN", "【张家港城运中心】", "SMS signature (短信签名) put in `{sign}`."),
     Setting("IOC_NOTIFY_TIMEOUT_S", "5", "Seconds a channel request (HTTP or SMTP) may take before it counts as failed (and is retried)."),
     Setting("IOC_DEMO_PASSWORD", "", "`python -m ioc demo` only: the password of every demo user; unset: fresh random passwords, printed at start."),
+    # notifications: the notifier worker (piece notify)
+    Setting("IOC_NOTIFY_RETRY_MAX", "8", "Attempts of one notification delivery (a provider's rate limit, a timeout, a 5xx) before it is recorded as failed; a permanent error (bad key, bad address) fails at once."),
+    Setting("IOC_NOTIFY_BACKOFF_S", "2.0", "First wait before a notification is retried; it doubles per attempt (with jitter, at most 10 minutes), and a provider's `retry_after` is honoured when longer."),
+    Setting("IOC_NOTIFY_RECEIVERS", "0", "`python -m ioc demo` only: `1` starts the local provider receivers (WeCom, DingTalk, Feishu, SMS, SMTP on loopback) and points the unset `IOC_NOTIFY_*_URL` settings at them."),
 )
 
 _DEFAULTS = {s.env: s.default for s in SETTINGS}
@@ -120,6 +124,11 @@ def _json_setting(get, name: str, kind: type) -> str:
     if not isinstance(value, kind):
         raise ValueError(f"{name} must be a JSON {'object' if kind is dict else kind.__name__}")
     return text
+def _backoff(get, name: str) -> float:
+    value = float(get(name))
+    if not 0 < value <= 600:
+        raise ValueError(f"{name} must be more than 0 and at most 600 seconds, not {value}")
+    return value
 
 
 @dataclass(frozen=True)
@@ -149,6 +158,9 @@ class Settings:
     device_max_rate: int = 50
     cases_client_id: str = ""
     cases_scan_s: int = 30
+    notify_retry_max: int = 8
+    notify_backoff_s: float = 2.0
+    notify_receivers: bool = False
     plans_file: str = ""
     events_scan_s: int = 10
     deadletter_maxlen: int = 10000
@@ -261,6 +273,9 @@ class Settings:
             notify_sms_headers=_json_setting(get, "IOC_NOTIFY_SMS_HEADERS", dict),
             notify_sms_sign=get("IOC_NOTIFY_SMS_SIGN"),
             notify_timeout_s=_positive(get, "IOC_NOTIFY_TIMEOUT_S"),
+            notify_retry_max=_positive(get, "IOC_NOTIFY_RETRY_MAX"),
+            notify_backoff_s=_backoff(get, "IOC_NOTIFY_BACKOFF_S"),
+            notify_receivers=_flag(get, "IOC_NOTIFY_RECEIVERS"),
         )
         Settings(**{**values, **overrides}).work_calendar()  # a malformed calendar fails at start, saying which part
         values.update(overrides)

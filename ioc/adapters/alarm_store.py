@@ -43,6 +43,7 @@ from ioc.adapters import audit_log, scripts
 from ioc.adapters import redis_keys as keys
 from ioc.domain.alarm_handling import Acknowledgement, check_acknowledge, check_clear
 from ioc.domain.alarms import Alarm
+from ioc.domain.notifications import flat_fields
 
 _RAISE_KEYS = (keys.ALARMS_ACTIVE, keys.ALARMS_EVENTS)
 _CLEAR_KEYS = (keys.ALARMS_ACTIVE, keys.ALARMS_ACKS, keys.ALARMS_EVENTS)
@@ -85,9 +86,16 @@ class AlarmStore:
 
     # ---- raising and clearing (the workers) ----------------------------------------------------
 
-    def raise_alarm(self, alarm: Alarm) -> bool:
-        """Raise `alarm` unless it is active already; True if raised."""
-        raised = bool(self._raise(keys=_RAISE_KEYS, args=[alarm.id, orjson.dumps(alarm.to_dict()), keys.ALARM_EVENTS_MAXLEN]))
+    def raise_alarm(self, alarm: Alarm, notify=None) -> bool:
+        """Raise `alarm` unless it is active already; True if raised. `notify`: a notification
+        intent (`ioc.domain.notifications.Intent`) appended to the notify outbox by the same
+        script exactly when the alarm is raised (the case worker's overdue cases)."""
+        if notify is not None:
+            raised = bool(self._raise(keys=(*_RAISE_KEYS, keys.NOTIFY_OUTBOX),
+                                      args=[alarm.id, orjson.dumps(alarm.to_dict()), keys.ALARM_EVENTS_MAXLEN,
+                                            *flat_fields(notify)]))
+        else:
+            raised = bool(self._raise(keys=_RAISE_KEYS, args=[alarm.id, orjson.dumps(alarm.to_dict()), keys.ALARM_EVENTS_MAXLEN]))
         if raised:
             self._changed()
         return raised

@@ -52,6 +52,12 @@ ACTIONS.update({
 })
 ACTIONS.update({f"event.task.{action}": f"a department's event task: {action}" for action in TASK_ACTIONS})
 ACTIONS["roster.update"] = "the duty roster or contacts changed (portal or `python -m ioc roster`)"  # piece roster
+ACTIONS.update({  # notifications (piece notify)
+    "notify.routes": "an admin changed the notification routes or quiet hours (or reset them to the built-in ones)",
+    "notify.silence.add": "a silence (maintenance window) was set for notifications",
+    "notify.silence.expire": "a silence was ended early",
+    "notify.test": "a test notification was sent",
+})
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,8 @@ each script also writes), so each script runs on one Redis Cluster slot:
   `ioc:{core}:cases:epoch`, set by the first create, tells it that Redis was emptied since
 - `ioc:{core}:cases:seq` counter behind case ids; `ioc:{core}:cases:outbox` stream: messages to
   publish to department systems after the transition that produced them (`ioc/v1/dispatch/{department}`)
+- `ioc:{core}:notify:outbox` stream (the notifier's, `ioc.adapters.notify_store`): the notification
+  intents of a transition (dispatch, rework, deferral requested, urge), written by the same script
 
 Each create and each transition is one Lua script: it checks (idempotency key, or the version
 the caller read), writes the case, its timeline event, the indexes, the outbox message and the
@@ -34,6 +36,7 @@ from ioc.adapters import redis_keys as keys
 from ioc.adapters.redis_client import as_text as _text
 from ioc.domain.cases import Case, CaseEvent
 from ioc.domain.clock import local_text
+from ioc.domain.notifications import flat_fields
 
 # The case key names (defined in `redis_keys`), under the names this module has always used.
 TAG = keys.CASES
@@ -130,13 +133,16 @@ def create_call(case: Case, event: CaseEvent, ip: str = "") -> tuple[list[str], 
 
 
 def transition_call(before: Case, after: Case, event: CaseEvent, outbox: dict | None = None,
-                    ip: str = "") -> tuple[list[str], list[bytes]]:
-    """KEYS and ARGV of the `case_transition` script for `before` -> `after`."""
+                    ip: str = "", notify=()) -> tuple[list[str], list[bytes]]:
+    """KEYS and ARGV of the `case_transition` script for `before` -> `after`; `notify`: the
+    notification intents (`ioc.domain.notifications.Intent`) the change causes, appended to the
+    notify outbox by the same script."""
     args = {"id": after.id, "expected": before.version, "version": after.version, "case": orjson.dumps(after.to_dict()).decode(),
             "open": after.is_open, "device_key": device_key(after), "event": _flat(event_fields(event)),
-            "audit": _flat(audit_fields(event, ip)), "outbox": _flat(outbox) if outbox else []}
+            "audit": _flat(audit_fields(event, ip)), "outbox": _flat(outbox) if outbox else [],
+            "notify": [flat_fields(i) for i in notify]}
     return ([DATA, VERSION, DEVICES, OPEN, geo_key(after.class_code), timeline_key(after.id), OUTBOX, keys.AUDIT, REVISION,
-             CHANGED],
+             CHANGED, keys.NOTIFY_OUTBOX],
             [orjson.dumps(args)])
 
 
@@ -172,15 +178,17 @@ class CaseStore:
         self._create(keys=script_keys, args=args, client=pipe)
 
     def queue_transition(self, pipe, before: Case, after: Case, event: CaseEvent, outbox: dict | None = None,
-                         ip: str = "") -> None:
+                         ip: str = "", notify=()) -> None:
         """Queue `save_transition` on a pipeline (bulk loaders); its reply is `[1, version]`, or
         `[0, stored version]` / `[-1, 0]` for a conflict or an unknown case."""
-        script_keys, args = transition_call(before, after, event, outbox, ip)
+        script_keys, args = transition_call(before, after, event, outbox, ip, notify)
         self._transition(keys=script_keys, args=args, client=pipe)
 
-    def save_transition(self, before: Case, after: Case, event: CaseEvent, outbox: dict | None = None, ip: str = "") -> Case:
-        """Commit `before` -> `after` if the stored version is still `before.version`."""
-        script_keys, args = transition_call(before, after, event, outbox, ip)
+    def save_transition(self, before: Case, after: Case, event: CaseEvent, outbox: dict | None = None, ip: str = "",
+                        notify=()) -> Case:
+        """Commit `before` -> `after` if the stored version is still `before.version`, with the
+        notification intents `notify` in the same script."""
+        script_keys, args = transition_call(before, after, event, outbox, ip, notify)
         ok, version = self._transition(keys=script_keys, args=args)
         if ok == -1:
             raise CaseNotFound(f"no case {after.id!r}")

@@ -9,6 +9,8 @@ commit script also writes), so each script runs on one Redis Cluster slot:
 - `ioc:{core}:events:seq` hash: China date `YYYYMMDD` -> the counter behind that day's ids
 - `ioc:{core}:events:outbox` stream: task and instruction messages (`topic`, `payload`) to the
   department systems, written with the change that made them (the case worker publishes them)
+- `ioc:{core}:notify:outbox` stream (the notifier's, `ioc.adapters.notify_store`): the notification
+  intents of a change (event started, task issued, level changed, instruction), by the same script
 - `ioc:{core}:events:rev` counter bumped by every change (events and proposals) and
   `ioc:{core}:events:changed` sorted set: event id -> the revision of its last change, so a
   reader that holds the events in memory reads again only what changed
@@ -34,6 +36,7 @@ from ioc.adapters import redis_keys as keys
 from ioc.adapters.redis_client import as_text as _text
 from ioc.domain.clock import local_text
 from ioc.domain.events import Event
+from ioc.domain.notifications import flat_fields
 
 DATA = keys.EVENTS_DATA
 VERSION = keys.EVENTS_VERSION
@@ -73,12 +76,14 @@ def outbox_message(topic: str, payload: dict) -> dict:
     return {"topic": topic, "payload": orjson.dumps(payload).decode()}
 
 
-def commit_call(expected: int, event: Event, audit: dict, outbox=(), proposal: str = "") -> tuple[list[str], list[bytes]]:
-    """KEYS and ARGV of the `event_commit` script: `event` replaces version `expected` (0: a new event)."""
+def commit_call(expected: int, event: Event, audit: dict, outbox=(), proposal: str = "",
+                notify=()) -> tuple[list[str], list[bytes]]:
+    """KEYS and ARGV of the `event_commit` script: `event` replaces version `expected` (0: a new
+    event); `notify`: the notification intents of the change, appended to the notify outbox."""
     args = {"id": event.id, "expected": int(expected), "version": int(event.version), "active": event.status not in ENDED,
             "started_at": str(int(event.started_at)), "audit": _flat(audit), "outbox": [_flat(m) for m in outbox],
-            "proposal": proposal or ""}
-    return ([DATA, VERSION, ACTIVE, OUTBOX, keys.AUDIT, REVISION, CHANGED, PROPOSALS],
+            "proposal": proposal or "", "notify": [flat_fields(i) for i in notify]}
+    return ([DATA, VERSION, ACTIVE, OUTBOX, keys.AUDIT, REVISION, CHANGED, PROPOSALS, keys.NOTIFY_OUTBOX],
             [orjson.dumps(args), orjson.dumps(event.to_dict())])
 
 
@@ -99,24 +104,25 @@ class EventStore:
         n = int(self.redis.hincrby(SEQ, day, 1))
         return f"EV-{day}-{n:03d}"
 
-    def create(self, event: Event, audit: dict, outbox=(), proposal: str = "") -> Event:
-        """Store a new event (its id must be free, else `EventConflict`) with its audit entry and
-        outbox messages; `proposal`: the proposal it was started from, cleared in the same step."""
-        return self._run(0, event, audit, outbox, proposal)
+    def create(self, event: Event, audit: dict, outbox=(), proposal: str = "", notify=()) -> Event:
+        """Store a new event (its id must be free, else `EventConflict`) with its audit entry,
+        outbox messages and notification intents; `proposal`: the proposal it was started from,
+        cleared in the same step."""
+        return self._run(0, event, audit, outbox, proposal, notify)
 
-    def commit(self, expected: int, event: Event, audit: dict, outbox=()) -> Event:
+    def commit(self, expected: int, event: Event, audit: dict, outbox=(), notify=()) -> Event:
         """Replace version `expected` of the event by `event` (its version already moved on), with
-        its audit entry and outbox messages, if the stored version is still `expected`."""
-        return self._run(expected, event, audit, outbox, "")
+        its audit entry, outbox messages and notification intents, if the stored version is still `expected`."""
+        return self._run(expected, event, audit, outbox, "", notify)
 
-    def queue_commit(self, pipe, expected: int, event: Event, audit: dict, outbox=(), proposal: str = "") -> None:
+    def queue_commit(self, pipe, expected: int, event: Event, audit: dict, outbox=(), proposal: str = "", notify=()) -> None:
         """Queue a create (`expected` 0) or commit on a pipeline (bulk loaders, the bench); its
         reply is `[1, version]`, `[0, stored version]` or `[-1, 0]`."""
-        script_keys, args = commit_call(expected, event, audit, outbox, proposal)
+        script_keys, args = commit_call(expected, event, audit, outbox, proposal, notify)
         self._commit(keys=script_keys, args=args, client=pipe)
 
-    def _run(self, expected: int, event: Event, audit: dict, outbox, proposal: str) -> Event:
-        script_keys, args = commit_call(expected, event, audit, outbox, proposal)
+    def _run(self, expected: int, event: Event, audit: dict, outbox, proposal: str, notify=()) -> Event:
+        script_keys, args = commit_call(expected, event, audit, outbox, proposal, notify)
         ok, version = self._commit(keys=script_keys, args=args)
         if ok == -1:
             raise EventNotFound(f"no event {event.id!r}")

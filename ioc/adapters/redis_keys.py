@@ -59,6 +59,15 @@ EVENTS_PROPOSALS = f"{EVENTS}:proposals"  # hash: proposal id `<plan>:<level>` -
 EVENTS_DISMISSED = f"{EVENTS}:dismissed"  # hash: proposal id -> dismissal JSON {summary, by, reason, at}
 EVENTS_WATCH = f"{EVENTS}:watch"  # string: the trigger watch's clocks (since when each device meets each trigger), JSON
 ROSTER = f"{CORE}:roster"  # hash: "contacts" / "groups" / "shifts" -> JSON lists, "version" (duty roster and contacts)
+# notifications (piece notify): every key under `{core}` so the commits that cause an intent write it in the same script
+NOTIFY_OUTBOX = f"{CORE}:notify:outbox"  # stream: notification intents, written with the change that caused them
+NOTIFY_ROUTES = f"{CORE}:notify:routes"  # string JSON: {"routes": [...], "quiet_hours": {...}} (unset: the built-in routes)
+NOTIFY_SILENCES = f"{CORE}:notify:silences"  # hash: silence id -> silence JSON
+NOTIFY_SENT = f"{CORE}:notify:sent"  # hash: delivery dedupe key -> JSON {at, status} (delivered or given up: never again)
+NOTIFY_SENT_AT = f"{CORE}:notify:sent_at"  # sorted set: dedupe key -> when recorded (prunes NOTIFY_SENT)
+NOTIFY_LOG = f"{CORE}:notify:log"  # stream: every delivery attempt's result (sent, failed, retry, silenced, held, grouped)
+NOTIFY_PENDING = f"{CORE}:notify:pending"  # sorted set: job id -> due ms (sends, retries, group windows, holds, repeats)
+NOTIFY_JOBS = f"{CORE}:notify:jobs"  # hash: job id -> job JSON
 
 # Names before the control plane moved under `{core}` (IOC 0.x on a single Redis): old name or
 # prefix -> new one. `ioc.adapters.redis_client.migrate_legacy_keys` renames what it finds.
@@ -89,6 +98,16 @@ def login_failures(scope: str, value: str) -> str:
 def case_timeline(case_id: str) -> str:
     """stream: the case's timeline (append-only)"""
     return f"{CASES}:timeline:{case_id}"
+
+
+def notify_subject(subject: str) -> str:
+    """stream: the notification results of one subject (`case:<id>`, `alarm:<id>`, `event:<id>`), capped"""
+    return f"{CORE}:notify:subject:{subject}"
+
+
+def notify_escalated(alarm_id: str, raised_at: int) -> str:
+    """string: set once when an escalated alarm's intent is written (one per alarm and raise), expiring"""
+    return f"{CORE}:notify:escalated:{alarm_id}:{int(raised_at)}"
 
 
 def case_geo(class_code: str) -> str:
@@ -186,12 +205,18 @@ FAMILIES: tuple[Family, ...] = (
     Family("telemetry", (latest, latest_ts, meta, district, state, geo, rules, registry_version, state_version),
            "ioc.adapters.telemetry_store"),
     Family("rollups", (rollup, rollup_hourly), "ioc.adapters.telemetry_store"),
-    Family("alarms", (ALARMS_ACTIVE, ALARMS_EVENTS, ALARMS_ACKS), "ioc.adapters.alarm_store"),
+    Family("alarms", (ALARMS_ACTIVE, ALARMS_EVENTS, ALARMS_ACKS), "ioc.adapters.alarm_store", also=(
+        ("ioc.adapters.notify_store", "a delivery's result for an alarm is a `notified` event on the alarm stream, "
+                                      "written by the same script that records it"),
+    )),
     Family("dead letters", (DEADLETTER,), "ioc.adapters.deadletters"),
     Family("counters", (METRICS,), "ioc.adapters.counters"),
     Family("heartbeats", (WORKERS,), "ioc.adapters.heartbeats"),
     Family("cases", (CASES_DATA, CASES_VERSION, CASES_REPORTS, CASES_DEVICES, CASES_OPEN, CASES_SEQ, CASES_OUTBOX,
-                     CASES_REVISION, CASES_CHANGED, CASES_EPOCH, case_timeline, case_geo), "ioc.adapters.case_store"),
+                     CASES_REVISION, CASES_CHANGED, CASES_EPOCH, case_timeline, case_geo), "ioc.adapters.case_store", also=(
+        ("ioc.adapters.notify_store", "a delivery's result goes on the case timeline (`notify` / `notify_failed`) in the "
+                                      "same script that records it (fields from case_store.event_fields)"),
+    )),
     Family("events", (EVENTS_DATA, EVENTS_VERSION, EVENTS_ACTIVE, EVENTS_SEQ, EVENTS_OUTBOX, EVENTS_REVISION, EVENTS_CHANGED,
                       EVENTS_PROPOSALS, EVENTS_DISMISSED, EVENTS_WATCH), "ioc.adapters.event_store"),
     Family("audit", (AUDIT,), "ioc.adapters.audit_log", also=(
@@ -201,6 +226,14 @@ FAMILIES: tuple[Family, ...] = (
                                     "step (fields from audit_log.entry_fields, via case_store.audit_fields)"),
         ("ioc.adapters.event_store", "the commit script appends the event change's audit entry in the same step "
                                      "(fields from audit_log.entry_fields); a dismissal is written with its entry in one MULTI"),
+        ("ioc.adapters.notify_store", "a change of the routes or the silences is written with its audit entry in one MULTI "
+                                      "(fields from audit_log.entry_fields)"),
+    )),
+    Family("notifications", (NOTIFY_OUTBOX, NOTIFY_ROUTES, NOTIFY_SILENCES, NOTIFY_SENT, NOTIFY_SENT_AT, NOTIFY_LOG,
+                             NOTIFY_PENDING, NOTIFY_JOBS, notify_subject, notify_escalated), "ioc.adapters.notify_store", also=(
+        ("ioc.adapters.case_store", "the transition script appends the change's notification intents to the notify outbox"),
+        ("ioc.adapters.event_store", "the commit script appends the change's notification intents to the notify outbox"),
+        ("ioc.adapters.alarm_store", "the raise script appends the overdue case's intent when it raises the overdue alarm"),
     )),
     Family("roster", (ROSTER,), "ioc.adapters.roster_store"),
     Family("users and sessions", (USERS, TOKENS, TOKEN_INDEX, SESSIONS, session, LOGIN_FAILURES, login_failures, SECRET_KEY),

@@ -40,8 +40,12 @@ CASE_STEPS = "case_steps"
 EVENT_COMMIT = "event_commit"
 TELEMETRY_APPLY = "telemetry_apply"
 ROLLUP_ADD = "rollup_add"
+NOTIFY_SCHEDULE = "notify_schedule"
+NOTIFY_CLAIM = "notify_claim"
+NOTIFY_RECORD = "notify_record"
+NOTIFY_ESCALATE = "notify_escalate"
 NAMES = (ALARM_ACKNOWLEDGE, ALARM_CLEAR, ALARM_RAISE_ONCE, CASE_CREATE, CASE_TRANSITION, CASE_STEPS, EVENT_COMMIT,
-         TELEMETRY_APPLY, ROLLUP_ADD)
+         TELEMETRY_APPLY, ROLLUP_ADD, NOTIFY_SCHEDULE, NOTIFY_CLAIM, NOTIFY_RECORD, NOTIFY_ESCALATE)
 
 _lock = threading.Lock()
 _registered: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # client -> {name: Script}

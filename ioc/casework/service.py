@@ -30,7 +30,8 @@ from ioc.domain.access import AccessDenied, Principal
 from ioc.domain.case_routing import deadline_for, due_at_for, suggest_departments
 from ioc.domain.cases import (STAGE_WORK, Case, CaseActionError, CaseEvent, CasePermissionError, apply, check_may_take,
                               visible_to)
-from ioc.domain.departments import department_ids
+from ioc.domain.departments import all_departments, department_ids
+from ioc.domain.notifications import Intent
 from ioc.domain.geo import CityMap
 from ioc.domain.work_calendar import WorkCalendar
 
@@ -73,6 +74,11 @@ def refusal(error: Exception) -> Refusal:
     return Refusal(400, "bad_request", str(error), getattr(error, "field", "") or "")
 
 
+# the case actions that notify people (`ioc.domain.notifications` kinds), written with the transition
+NOTIFY_KINDS = {"dispatch": "case.dispatched", "check_fail": "case.rework", "request_deferral": "case.deferral_requested",
+                "urge": "case.urged"}
+
+
 def dispatch_topic(department: str) -> str:
     return f"ioc/v1/dispatch/{department}"
 
@@ -97,6 +103,7 @@ class CaseService:
         self.city = city
         self.calendar = calendar
         self.departments = department_ids(city)
+        self.department_names = {d.id: d for d in all_departments(city)}
         self.duplicate_radius_m = duplicate_radius_m
         self.duplicate_window_ms = int(duplicate_window_hours * 3_600_000)
 
@@ -208,7 +215,29 @@ class CaseService:
         outbox = None
         if action in ("dispatch", "check_fail"):  # a new task (or rework) for the department's own system
             outbox = {"topic": dispatch_topic(after.department), "payload": orjson.dumps(dispatch_message(after)).decode()}
-        return self.store.save_transition(case, after, event, outbox, ip)
+        kind = NOTIFY_KINDS.get(action)
+        notify = [self.intent(kind, after, now, note=note, hours=hours or 0, by=principal.label or principal.name)] if kind else []
+        return self.store.save_transition(case, after, event, outbox, ip, notify)
+
+    def intent(self, kind: str, case: Case, now: int, **extra) -> Intent:
+        """The notification intent `kind` of `case` (as it is after the change), with the facts
+        the texts need in people's words (`ioc.domain.notifications`)."""
+        minor = case_catalog.MINOR_CLASSES.get(case.class_code)
+        district = self.city.district(case.district)
+        department = self.department_names.get(case.department)
+        facts = {"case_id": case.id, "class_zh": minor.name_zh if minor else case.class_code,
+                 "class_en": minor.name_en if minor else case.class_code,
+                 "district_zh": district.name_zh if district else case.district,
+                 "district_en": district.name_en if district else case.district,
+                 "address": case.address, "department_zh": department.name_zh if department else case.department,
+                 "department_en": department.name_en if department else case.department,
+                 "stage": case.stage, "deadline": case.stage_deadline, "rework_count": case.rework_count,
+                 "link": f"/case/{case.id}", **{k: v for k, v in extra.items() if v}}
+        if kind == "case.deferral_requested":
+            facts["hours"] = int((case.pending_deferral or {}).get("hours") or extra.get("hours") or 0)
+        severity = "warning" if case.urgent or kind in ("case.overdue", "case.urged") else "info"
+        return Intent(kind=kind, subject=f"case:{case.id}", version=str(case.version), at=now, severity=severity,
+                      departments=(case.department,) if case.department else (), district=case.district, facts=facts)
 
     def _deadlines(self, before: Case, after: Case, action: str, now: int) -> Case:
         minor = case_catalog.MINOR_CLASSES.get(after.class_code)

@@ -73,10 +73,13 @@ from ioc.adapters.city_snapshot import CityCache
 from ioc.adapters.event_store import OUTBOX as EVENTS_OUTBOX
 from ioc.adapters.event_store import EventConflict, EventNotFound
 from ioc.adapters.redis_client import REDIS_UNAVAILABLE
+from ioc.adapters.notify_store import NotifyStore
 from ioc.adapters.snapshot_store import SnapshotStore
 from ioc.domain import case_catalog
 from ioc.domain.access import Principal
+from ioc.domain.alarm_handling import Acknowledgement, Escalation, escalation
 from ioc.domain.alarms import Alarm
+from ioc.domain.notifications import Intent
 from ioc.views.readings_text import device_place, sensor_case_description
 from ioc.domain.cases import Case, CaseActionError
 from ioc.domain.event_triggers import Reading, TriggerWatch, due_proposals, lapsed_dismissals
@@ -117,6 +120,22 @@ def overdue_alarm(case: Case, now_ms: int) -> Alarm:
         name_zh=f"案件超期：{minor.name_zh if minor else case.class_code}",
         name_en=f"Case overdue: {minor.name_en if minor else case.class_code}",
     )
+
+
+def escalation_intent(alarm: dict, esc: Escalation, city: CityMap, now_ms: int) -> Intent:
+    """The `alarm.escalated` intent of an active alarm unacknowledged past the policy."""
+    district = city.district(str(alarm.get("district") or ""))
+    raised_at = int(alarm.get("raised_at") or 0)
+    device_id = str(alarm.get("device_id") or "")
+    facts = {"alarm_id": alarm.get("id"), "name_zh": alarm.get("name_zh") or alarm.get("rule_id"),
+             "name_en": alarm.get("name_en") or alarm.get("rule_id"), "place": device_place(device_id, ""),
+             "district_zh": district.name_zh if district else alarm.get("district", ""),
+             "district_en": district.name_en if district else alarm.get("district", ""),
+             "value": alarm.get("value"), "raised_at": raised_at, "minutes": max(0, (now_ms - raised_at) // 60_000),
+             "link": "/"}
+    return Intent(kind="alarm.escalated", subject=f"alarm:{alarm.get('id')}", version=str(raised_at), at=now_ms,
+                  severity=str(alarm.get("severity") or "critical"), departments=(), district=str(alarm.get("district") or ""),
+                  facts=facts)
 
 
 def _now_ms() -> int:
@@ -168,6 +187,9 @@ class CaseWorker:
         self.processed = 0
         self._down: set[str] = set()
         self._overdue_seen: dict[str, tuple[str, int]] = {}  # alarm id -> (stage, deadline) last seen active
+        self.notify = NotifyStore(redis_client)
+        self.escalation_policy = settings.escalation_policy()
+        self._escalated: set[tuple[str, int]] = set()  # (alarm id, raised_at) whose escalation intent is written
         self._threads: list[threading.Thread] = []
 
     # ---- MQTT (paho's network thread only queues) -----------------------------------------------
@@ -517,7 +539,7 @@ class CaseWorker:
             if alarm_id not in active and self._overdue_seen.get(alarm_id) == (case.stage, case.stage_deadline):
                 continue  # cleared by hand while overdue for this stage and deadline: leave it cleared
             alarm = overdue_alarm(case, now)
-            if self.alarms.raise_alarm(alarm):
+            if self.alarms.raise_alarm(alarm, notify=self.service.intent("case.overdue", case, now)):
                 raised += 1
                 log.info("case %s overdue in stage %s (deadline passed %d min ago)", case.id, case.stage,
                          (now - case.stage_deadline) // 60_000)
@@ -529,6 +551,32 @@ class CaseWorker:
             counters.add_in(pipe, {"cases:overdue_raised": raised, "cases:overdue_cleared": cleared})
             pipe.execute()
         return raised, cleared
+
+    # ---- escalated alarms: notify the duty officer ---------------------------------------------
+
+    def scan_escalations(self, now_ms: int | None = None) -> int:
+        """Write the notification intent of every active critical alarm unacknowledged past the
+        escalation policy (`ioc.domain.alarm_handling.escalation`), once per alarm and raise (a
+        guard key set NX with the intent, in one script). Returns how many were written now."""
+        now = int(now_ms if now_ms is not None else _now_ms())
+        written = 0
+        alarms = self.alarms.active()
+        live = {(a.get("id"), int(a.get("raised_at") or 0)) for a in alarms}
+        self._escalated &= live
+        for alarm in alarms:
+            key = (alarm.get("id"), int(alarm.get("raised_at") or 0))
+            if alarm.get("severity") != "critical" or key in self._escalated:
+                continue
+            ack = Acknowledgement.from_dict(alarm["ack"]) if alarm.get("ack") else None
+            esc = escalation(alarm, ack, now, self.escalation_policy)
+            if not esc.escalated:
+                continue
+            if self.notify.escalated(escalation_intent(alarm, esc, self.city, now), key[0], key[1]):
+                written += 1
+                log.info("alarm %s escalated (unacknowledged for %d min): duty officer notified", key[0],
+                         (now - key[1]) // 60_000)
+            self._escalated.add(key)
+        return written
 
     # ---- proposals: the plans' triggers on live data ------------------------------------------
 
@@ -591,6 +639,7 @@ class CaseWorker:
                     next_beat = time.monotonic() + HEARTBEAT_S
                 if time.monotonic() >= next_scan:
                     self.scan_overdue()
+                    self.scan_escalations()
                     next_scan = time.monotonic() + self.settings.cases_scan_s
                 if time.monotonic() >= next_triggers:
                     next_triggers = time.monotonic() + self.settings.events_scan_s

@@ -43,7 +43,8 @@ from ioc.casework.service import Refusal, dispatch_topic
 from ioc.casework.service import refusal as case_refusal
 from ioc.domain import events as ev
 from ioc.domain.access import Principal, allowed
-from ioc.domain.departments import department_ids
+from ioc.domain.departments import all_departments, department_ids
+from ioc.domain.notifications import Intent
 from ioc.domain.event_area import (DevicePoints, area_centre, area_district, area_districts, area_from_input, area_geojson,
                                    area_geometry, devices_inside, linked_with)
 from ioc.domain.event_triggers import Proposal
@@ -220,6 +221,53 @@ def outbox_of(before: Event | None, after: Event, plan: Plan | None, city: CityM
             message = instruction_message(after, instruction)
             out.extend(outbox_message(dispatch_topic(d), message) for d in instruction.required)
     return out
+
+
+def intents_of(before: Event | None, after: Event, plan: Plan | None, city: CityMap, now: int) -> list[Intent]:
+    """The notification intents a change from `before` (None: a start) to `after` causes: the
+    start, each task issued (or issued again) to its department, a level change, a leader's
+    instruction (to the lead departments). Written with the change (`ioc.domain.notifications`)."""
+    names = _department_names(city)
+    district = city.district(after.district)
+    lead = after.lead
+    base = {"event_id": after.id, "title": after.title, "plan_zh": plan.name_zh if plan else after.plan,
+            "plan_en": plan.name_en if plan else after.plan, "level_zh": level_label(after.level, "zh"),
+            "level_en": level_label(after.level, "en"), "district_zh": district.name_zh if district else after.district,
+            "district_en": district.name_en if district else after.district, "by": after.commander_label or after.commander,
+            "leads": [lead.department] if lead else [], "link": f"/event/{after.id}"}
+    live = tuple(t.department for t in after.tasks if t.live)
+    subject, version = f"event:{after.id}", str(after.version)
+
+    def intent(kind: str, departments, severity: str = "warning", version_of: str = version, **facts) -> Intent:
+        return Intent(kind, subject, version_of, now, severity, tuple(departments), after.district, {**base, **facts})
+
+    out = []
+    if before is None:
+        out.append(intent("event.started", live))
+    elif before.level != after.level:
+        out.append(intent("event.level", live, reason=_last_log_param(after, "reason")))
+    for task in after.tasks:
+        old = before.task(task.department) if before else None
+        if task.status == "issued" and (old is None or old.status != "issued"):
+            dept = names.get(task.department)
+            out.append(intent("event.task", (task.department,), version_of=f"{after.version}:{task.id}",
+                              department_zh=dept.name_zh if dept else task.department,
+                              department_en=dept.name_en if dept else task.department,
+                              task_zh=task.text_zh, task_en=task.text_en, ack_min=task.ack_min, role=task.role))
+    known = {i.id for i in before.instructions} if before else set()
+    for instruction in after.instructions:
+        if instruction.id not in known:
+            out.append(intent("event.instruction", instruction.required or live, version_of=f"{after.version}:{instruction.id}",
+                              text=instruction.text, by=instruction.by_label or instruction.by))
+    return out
+
+
+def _last_log_param(event: Event, name: str) -> str:
+    return str(event.log[-1].params.get(name) or "") if event.log else ""
+
+
+def _department_names(city: CityMap) -> dict:
+    return {d.id: d for d in all_departments(city)}
 
 
 class EventService:
@@ -472,7 +520,8 @@ class EventService:
                   **({"proposal_id": proposal_id} if proposal_id else {}), **({"note": note} if note else {})}
         audit = audit_fields(principal.name, principal.acting_role(PERMISSION_OF["start_event"]), "event.start", event.id, detail,
                              ip, now)
-        return self.store.create(event, audit, outbox_of(None, event, the_plan, self.city), proposal_id)
+        return self.store.create(event, audit, outbox_of(None, event, the_plan, self.city), proposal_id,
+                                 intents_of(None, event, the_plan, self.city, now))
 
     @_counted
     def change_level(self, event_id, principal: Principal, *, level, reason, expected_version=None, now_ms: int | None = None,
@@ -633,7 +682,9 @@ class EventService:
             detail = {"version": after.version, **detail_of(event, after)}
             audit = audit_fields(principal.name, role, audit_action, event.id, detail, ip, now)
             try:
-                return self.store.commit(event.version, after, audit, outbox_of(event, after, self.plans.get(after.plan), self.city))
+                plan = self.plans.get(after.plan)
+                return self.store.commit(event.version, after, audit, outbox_of(event, after, plan, self.city),
+                                         intents_of(event, after, plan, self.city, now))
             except EventConflict:
                 if attempt == CAS_ATTEMPTS - 1:
                     raise

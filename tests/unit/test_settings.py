@@ -37,6 +37,8 @@ FIELD_OF = {
     "IOC_NOTIFY_FEISHU_URL": "notify_feishu_url", "IOC_NOTIFY_SMTP_URL": "notify_smtp_url",
     "IOC_NOTIFY_SMTP_FROM": "notify_smtp_from", "IOC_NOTIFY_SMS_URL": "notify_sms_url", "IOC_NOTIFY_SMS_BODY": "notify_sms_body",
     "IOC_NOTIFY_SMS_HEADERS": "notify_sms_headers", "IOC_NOTIFY_SMS_SIGN": "notify_sms_sign", "IOC_NOTIFY_TIMEOUT_S": "notify_timeout_s",
+    # notifications (piece notify)
+    "IOC_NOTIFY_RETRY_MAX": "notify_retry_max", "IOC_NOTIFY_BACKOFF_S": "notify_backoff_s", "IOC_NOTIFY_RECEIVERS": "notify_receivers",
 }
 
 

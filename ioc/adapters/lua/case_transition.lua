@@ -1,8 +1,10 @@
 -- Commit one case transition if the stored version is the one the caller read: the case, its
--- version, indexes, timeline event, audit entry and outbox message together, or nothing.
+-- version, indexes, timeline event, audit entry, outbox message and notification intents
+-- together, or nothing.
 -- KEYS: 1 data, 2 version, 3 devices, 4 open, 5 geo, 6 timeline, 7 outbox, 8 audit, 9 revision,
---       10 changed
--- ARGV: 1 JSON {id, expected, version, case, open (bool), device_key, event, audit, outbox ([] or fields)}
+--       10 changed, 11 notify outbox
+-- ARGV: 1 JSON {id, expected, version, case, open (bool), device_key, event, audit, outbox ([] or fields),
+--       notify ([] or [[field, value, …], …]: the intents, `ioc.domain.notifications.flat_fields`)}
 -- Returns {1, version} on success, {0, stored version} on a version conflict, {-1, 0} if unknown.
 local a = cjson.decode(ARGV[1])
 local stored = redis.call('HGET', KEYS[2], a.id)
@@ -21,4 +23,7 @@ redis.call('XADD', KEYS[6], '*', unpack(a.event))
 redis.call('XADD', KEYS[8], '*', unpack(a.audit))
 redis.call('ZADD', KEYS[10], redis.call('INCR', KEYS[9]), a.id)
 if #a.outbox > 0 then redis.call('XADD', KEYS[7], 'MAXLEN', '~', 100000, '*', unpack(a.outbox)) end
+if a.notify then
+  for _, intent in ipairs(a.notify) do redis.call('XADD', KEYS[11], 'MAXLEN', '~', 100000, '*', unpack(intent)) end
+end
 return {1, a.version}

@@ -1,9 +1,10 @@
 -- Commit one linked-event change if the stored version is the one the caller read (expected 0:
 -- create, only if the id is free): the event, its version, the active index, the revision, the
--- audit entry and the outbox messages together, or nothing.
--- KEYS: 1 data, 2 version, 3 active, 4 outbox, 5 audit, 6 revision, 7 changed, 8 proposals
+-- audit entry, the outbox messages and the notification intents together, or nothing.
+-- KEYS: 1 data, 2 version, 3 active, 4 outbox, 5 audit, 6 revision, 7 changed, 8 proposals, 9 notify outbox
 -- ARGV: 1 JSON {id, expected, version, active (bool), started_at (string), audit: [field, value, …],
---       outbox: [[field, value, …], …], proposal (id to clear, or "")}, 2 the event JSON
+--       outbox: [[field, value, …], …], proposal (id to clear, or ""),
+--       notify: [[field, value, …], …] (the intents, `ioc.domain.notifications.flat_fields`)}, 2 the event JSON
 -- Returns {1, version} on success, {0, stored version} on a version conflict (or an id already
 -- taken), {-1, 0} for an unknown event.
 local a = cjson.decode(ARGV[1])
@@ -24,6 +25,9 @@ end
 redis.call('XADD', KEYS[5], '*', unpack(a.audit))
 for _, message in ipairs(a.outbox) do
   redis.call('XADD', KEYS[4], 'MAXLEN', '~', 100000, '*', unpack(message))
+end
+if a.notify then
+  for _, intent in ipairs(a.notify) do redis.call('XADD', KEYS[9], 'MAXLEN', '~', 100000, '*', unpack(intent)) end
 end
 if a.proposal ~= '' then redis.call('HDEL', KEYS[8], a.proposal) end
 redis.call('ZADD', KEYS[7], redis.call('INCR', KEYS[6]), a.id)
