@@ -81,6 +81,14 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("IOC_NOTIFY_SMS_HEADERS", "{}", "JSON object of extra request headers for the SMS gateway (e.g. its API key); never logged."),
     Setting("IOC_NOTIFY_SMS_SIGN", "【张家港城运中心】", "SMS signature (短信签名) put in `{sign}`."),
     Setting("IOC_NOTIFY_TIMEOUT_S", "5", "Seconds a channel request (HTTP or SMTP) may take before it counts as failed (and is retried)."),
+    # issue 16, media: photo evidence of cases and the on-site check-in
+    Setting("IOC_MEDIA_DIR", "", "Folder of the cases' photos (content-addressed, with their thumbnails) when `IOC_MEDIA_URL` is unset; unset: `<IOC_DATA_DIR>/media`."),
+    Setting("IOC_MEDIA_URL", "", "`s3://bucket/prefix`: keep the photos in an S3-compatible object store instead of the folder; endpoint and credentials from boto3's usual variables (`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_DEFAULT_REGION`, `AWS_ENDPOINT_URL_S3` / `AWS_ENDPOINT_URL`)."),
+    Setting("IOC_MEDIA_MAX_MB", "15", "Largest photo accepted, in MB; a larger one is refused (`too_large`, HTTP 413) before it is read whole."),
+    Setting("IOC_MEDIA_MAX_PIXELS", "40000000", "Most pixels (width × height) of an accepted photo; more is refused as a decompression bomb (`too_many_pixels`)."),
+    Setting("IOC_MEDIA_PER_CASE", "30", "Most files one case keeps; more are refused (`too_many_files`)."),
+    Setting("IOC_PUBLIC_URL", "", "The portal's public address (e.g. `https://ioc.zjg.gov.cn`) for the photo links in dispatch messages and Open311 `media_url`; unset: root-relative paths."),
+    Setting("IOC_CHECKIN_RADIUS_M", "300", "A department's on-site check-in (到场) is accepted within this many metres of the case's position."),
     Setting("IOC_DEMO_PASSWORD", "", "`python -m ioc demo` only: the password of every demo user; unset: fresh random passwords, printed at start."),
     # notifications: the notifier worker (piece notify)
     Setting("IOC_NOTIFY_RETRY_MAX", "8", "Attempts of one notification delivery (a provider's rate limit, a timeout, a 5xx) before it is recorded as failed; a permanent error (bad key, bad address) fails at once."),
@@ -124,11 +132,25 @@ def _json_setting(get, name: str, kind: type) -> str:
     if not isinstance(value, kind):
         raise ValueError(f"{name} must be a JSON {'object' if kind is dict else kind.__name__}")
     return text
+
+
 def _backoff(get, name: str) -> float:
     value = float(get(name))
     if not 0 < value <= 600:
         raise ValueError(f"{name} must be more than 0 and at most 600 seconds, not {value}")
     return value
+
+
+def _media_url(value: str) -> str:
+    if value and not (value.startswith("s3://") and len(value) > 5 and value[5] != "/"):
+        raise ValueError(f"IOC_MEDIA_URL must be s3://bucket/prefix, not {value!r}")
+    return value
+
+
+def _public_url(value: str) -> str:
+    if value and not value.startswith(("http://", "https://")):
+        raise ValueError(f"IOC_PUBLIC_URL must start with http:// or https://, not {value!r}")
+    return value.rstrip("/")
 
 
 @dataclass(frozen=True)
@@ -196,6 +218,13 @@ class Settings:
     notify_sms_headers: str = "{}"
     notify_sms_sign: str = "【张家港城运中心】"
     notify_timeout_s: int = 5
+    media_dir: str = ""  # issue 16, media
+    media_url: str = ""
+    media_max_mb: int = 15
+    media_max_pixels: int = 40_000_000
+    media_per_case: int = 30
+    public_url: str = ""
+    checkin_radius_m: int = 300
     extra: dict = field(default_factory=dict)
 
     @classmethod
@@ -276,6 +305,13 @@ class Settings:
             notify_retry_max=_positive(get, "IOC_NOTIFY_RETRY_MAX"),
             notify_backoff_s=_backoff(get, "IOC_NOTIFY_BACKOFF_S"),
             notify_receivers=_flag(get, "IOC_NOTIFY_RECEIVERS"),
+            media_dir=get("IOC_MEDIA_DIR"),  # issue 16, media
+            media_url=_media_url(get("IOC_MEDIA_URL")),
+            media_max_mb=_positive(get, "IOC_MEDIA_MAX_MB"),
+            media_max_pixels=_positive(get, "IOC_MEDIA_MAX_PIXELS"),
+            media_per_case=_positive(get, "IOC_MEDIA_PER_CASE"),
+            public_url=_public_url(get("IOC_PUBLIC_URL")),
+            checkin_radius_m=_positive(get, "IOC_CHECKIN_RADIUS_M"),
         )
         Settings(**{**values, **overrides}).work_calendar()  # a malformed calendar fails at start, saying which part
         values.update(overrides)
@@ -295,6 +331,15 @@ class Settings:
             return None if not text else ("" if text.strip().lower() == "none" else text)
 
         return WorkCalendar.from_settings_strings(self.work_days, self.work_hours, dates(self.holidays), dates(self.makeup_workdays))
+
+    @property
+    def media_folder(self) -> Path:
+        """Where the folder media store keeps the photos (`IOC_MEDIA_DIR`, else `<IOC_DATA_DIR>/media`)."""
+        return Path(self.media_dir) if self.media_dir else Path(self.data_dir) / "media"
+
+    @property
+    def media_max_bytes(self) -> int:
+        return self.media_max_mb * 1024 * 1024
 
     def replace(self, **changes) -> "Settings":
         current = {f.name: getattr(self, f.name) for f in fields(self)}

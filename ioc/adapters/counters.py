@@ -6,8 +6,9 @@ Fields: `messages:accepted`, `messages:rejected`, `messages:late`, `messages:dro
 `cases:reported`, `cases:updates`, `cases:from_alarms`, `cases:dispatch_published`,
 `cases:overdue_raised`, `cases:overdue_cleared`, `events:updates`, `events:published`,
 `events:proposals_raised` (the case worker), plus the rejections it refuses, counted like the
-ingest's (`rejections`), and `events:refused` (actions on linked events the event service
-refused). This module is the hash's one writer.
+ingest's (`rejections`), `events:refused` (actions on linked events the event service
+refused), and `media:stored`, `media:refused`, `media_refused:<code>` (photo uploads, by
+`ioc.media.service`). This module is the hash's one writer.
 """
 
 from __future__ import annotations

@@ -28,11 +28,12 @@ from ioc.adapters.case_store import CaseConflict, CaseNotFound, CaseStore
 from ioc.domain import case_catalog
 from ioc.domain.access import AccessDenied, Principal
 from ioc.domain.case_routing import deadline_for, due_at_for, suggest_departments
-from ioc.domain.cases import (STAGE_WORK, Case, CaseActionError, CaseEvent, CasePermissionError, apply, check_may_take,
-                              visible_to)
+from ioc.domain.cases import (CHECKIN_RADIUS_M, STAGE_WORK, Case, CaseActionError, CaseEvent, CasePermissionError, apply,
+                              check_may_take, visible_to)
 from ioc.domain.departments import all_departments, department_ids
 from ioc.domain.notifications import Intent
 from ioc.domain.geo import CityMap
+from ioc.domain.media import media_links
 from ioc.domain.work_calendar import WorkCalendar
 
 from .reports import ADDRESS_MAX, DESCRIPTION_MAX, REPORTER_MAX, CaseInputError, media_of, text_of
@@ -83,14 +84,16 @@ def dispatch_topic(department: str) -> str:
     return f"ioc/v1/dispatch/{department}"
 
 
-def dispatch_message(case: Case) -> dict:
-    """What a department's own system receives on `ioc/v1/dispatch/{department}` (QoS 1)."""
+def dispatch_message(case: Case, public_url: str = "") -> dict:
+    """What a department's own system receives on `ioc/v1/dispatch/{department}` (QoS 1); `media`
+    holds the report's links and the links to the stored photos (under `public_url`, the portal's
+    `IOC_PUBLIC_URL`; root-relative paths when it is unset)."""
     minor = case_catalog.MINOR_CLASSES.get(case.class_code)
     return {
         "case_id": case.id, "version": case.version, "class_code": case.class_code,
         "class_zh": minor.name_zh if minor else "", "class_en": minor.name_en if minor else "",
         "department": case.department, "district": case.district, "lat": case.lat, "lon": case.lon,
-        "address": case.address, "description": case.description, "media": list(case.media),
+        "address": case.address, "description": case.description, "media": list(case.media) + media_links(case, public_url),
         "urgent": case.urgent, "deadline": case.stage_deadline, "due_at": case.due_at, "rework_count": case.rework_count,
         "ts": case.updated_at,
     }
@@ -98,8 +101,10 @@ def dispatch_message(case: Case) -> dict:
 
 class CaseService:
     def __init__(self, store: CaseStore, city: CityMap, calendar: WorkCalendar, duplicate_radius_m: float = 100,
-                 duplicate_window_hours: float = 72):
+                 duplicate_window_hours: float = 72, checkin_radius_m: float = CHECKIN_RADIUS_M, public_url: str = ""):
         self.store = store
+        self.checkin_radius_m = checkin_radius_m
+        self.public_url = public_url
         self.city = city
         self.calendar = calendar
         self.departments = department_ids(city)
@@ -110,7 +115,7 @@ class CaseService:
     @classmethod
     def from_settings(cls, redis_client, city: CityMap, settings) -> "CaseService":
         return cls(CaseStore(redis_client), city, settings.work_calendar(), settings.duplicate_radius_m,
-                   settings.duplicate_window_hours)
+                   settings.duplicate_window_hours, settings.checkin_radius_m, settings.public_url)
 
     # ---- intake ------------------------------------------------------------------------------
 
@@ -179,7 +184,8 @@ class CaseService:
 
     def act(self, case_id: str, action: str, principal: Principal, *, expected_version: int | None = None, note: str | None = "",
             department: str | None = "", hours: int | None = None, master_id: str | None = "", now_ms: int | None = None,
-            ip: str = "") -> Case:
+            ip: str = "", lat=None, lon=None, accuracy=None, require_after_photo: bool = False,
+            attachments: tuple[dict, ...] = (), max_attachments: int = 0) -> Case:
         """Take `action` on the case as `principal`; the one place that decides, for every entry.
 
         In this order, the same for every entry:
@@ -192,10 +198,17 @@ class CaseService:
         4. `expected_version`, when given, is the stored one (`CaseConflict`);
         5. the workflow (`apply`: the stage, a handler's department, the note required and at
            most `NOTE_MAX`, the deferral's 1 to `DEFERRAL_MAX_HOURS` hours, a master other than
-           the case), then the department (one of the city's) and the master case (an open one).
-        The store checks the version again atomically when it writes."""
+           the case, 签收 before 到场 and the position within `checkin_radius_m`, an `after` photo
+           for `handle` when `require_after_photo`), then the department (one of the city's) and
+           the master case (an open one).
+        The store checks the version again atomically when it writes.
+
+        `lat`, `lon`, `accuracy` (metres) are the phone's position (arrive); `attachments` the
+        new `Attachment` dicts of an upload (attach, from `ioc.media.service` only: the ones the
+        case already holds are left out, and with nothing new the case is returned as it is)."""
         expected_version, hours, note, department, master_id = _action_inputs(action, expected_version, hours, note, department,
                                                                               master_id)
+        lat, lon, accuracy = _position_inputs(lat, lon, accuracy)
         check_may_take(action, principal)
         now = int(now_ms if now_ms is not None else time.time() * 1000)
         case = self.case_for(case_id, principal)
@@ -203,8 +216,11 @@ class CaseService:
             raise CaseConflict(case.id, expected_version, case.version)
         if action == "dispatch":
             department = department or case.suggested_department
+        if action == "attach" and attachments and all(a.get("id") in {h.get("id") for h in case.attachments} for a in attachments):
+            return case  # the same files again: already on the case
         after, event = apply(case, action, principal, now, note=note, department=department, hours=hours if hours is not None else 0,
-                             master_id=master_id)
+                             master_id=master_id, attachments=attachments, max_attachments=max_attachments, lat=lat, lon=lon,
+                             accuracy=accuracy, radius_m=self.checkin_radius_m, require_after_photo=require_after_photo)
         if action == "dispatch" and department not in self.departments:
             raise CaseInputError("department", f"unknown department {department!r}")
         if action == "merge":
@@ -214,7 +230,8 @@ class CaseService:
         after = self._deadlines(case, after, action, now)
         outbox = None
         if action in ("dispatch", "check_fail"):  # a new task (or rework) for the department's own system
-            outbox = {"topic": dispatch_topic(after.department), "payload": orjson.dumps(dispatch_message(after)).decode()}
+            outbox = {"topic": dispatch_topic(after.department),
+                      "payload": orjson.dumps(dispatch_message(after, self.public_url)).decode()}
         kind = NOTIFY_KINDS.get(action)
         notify = [self.intent(kind, after, now, note=note, hours=hours or 0, by=principal.label or principal.name)] if kind else []
         return self.store.save_transition(case, after, event, outbox, ip, notify)
@@ -269,6 +286,16 @@ def _action_inputs(action, version, hours, note, department, master_id):
         texts.append(value or "")
     note, department, master_id = texts
     return version, hours, note, department, master_id.strip()
+
+
+def _position_inputs(lat, lon, accuracy):
+    """The phone's position of an action (None when not given): lat, lon in range, accuracy a
+    number of metres, 0 or more."""
+    lat = None if lat is None else _coordinate(lat, "lat", -90, 90)
+    lon = None if lon is None else _coordinate(lon, "lon", -180, 180)
+    if accuracy is not None:
+        accuracy = _coordinate(accuracy, "accuracy", 0, 1e7)
+    return lat, lon, accuracy
 
 
 def _coordinate(value, field: str, lo: float, hi: float) -> float:

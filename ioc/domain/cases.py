@@ -6,7 +6,10 @@ with the real branches: 不予受理 (reject: reported → rejected), 作废 (vo
 the inspector found nothing), 回退 (return: a department sends a misdispatched task back,
 dispatched → verified, to be dispatched again), 返工 (check_fail: handled → dispatched, counted),
 延期 (request_deferral / approve_deferral / deny_deferral while dispatched), 督办 (urge: a leader
-presses an open case), 并案 (merge: a duplicate report joins its master case, → merged).
+presses an open case), 并案 (merge: a duplicate report joins its master case, → merged), and the
+field work's steps that leave the stage as it is: 上传照片 (attach: photo evidence, taken by an upload
+through `ioc.media.service`, never as a plain action) and 到场 (arrive: the department's check-in on
+site with the phone's position, within the check-in radius, after 签收).
 
 `apply(case, action, actor, now_ms, **params)` checks the stage, the actor's role (and, for a
 department handler, that the case is its department's) and the parameters, and returns the
@@ -23,6 +26,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, replace
 
 from .access import Principal, allowed
+from .geo import metres
+from .media import has_after_photo
 
 STAGES: tuple[str, ...] = ("reported", "accepted", "verified", "dispatched", "handled", "checked", "closed")
 ENDED: tuple[str, ...] = ("closed", "rejected", "voided", "merged")  # no further action (except none)
@@ -44,18 +49,23 @@ STAGE_WORK = {"reported": "accept", "accepted": "verify", "verified": "dispatch"
               "handled": "check", "checked": "close"}
 NOTE_MAX = 1000
 DEFERRAL_MAX_HOURS = 24 * 30
+CHECKIN_RADIUS_M = 300  # default of IOC_CHECKIN_RADIUS_M
+UPLOAD_ACTIONS = frozenset({"attach"})  # taken by uploading a file (ioc.media.service), not offered as a plain action
 
 
 class CaseActionError(ValueError):
     """An action the case's stage or the parameters do not allow; the message says why,
     `field` names the parameter at fault (`action` when it is the action itself) and `code`,
     when set, the kind of refusal for a page to word it (`note_too_long`, `already_acknowledged`,
-    `deferral_waiting`, `no_deferral`)."""
+    `deferral_waiting`, `no_deferral`, `not_acknowledged`, `position_required`, `too_far`,
+    `after_photo_required`, `too_many_files`, `no_files`); `values` the figures its words name
+    (`too_far`: `distance`, `radius` in metres)."""
 
-    def __init__(self, message: str, field: str = "action", code: str = ""):
+    def __init__(self, message: str, field: str = "action", code: str = "", values: dict | None = None):
         super().__init__(message)
         self.field = field
         self.code = code
+        self.values = dict(values or {})
 
 
 class CasePermissionError(CaseActionError):
@@ -94,6 +104,8 @@ TRANSITIONS: dict[str, Transition] = {t.action: t for t in (
     _t("check_fail", ["handled"], "dispatched", ["inspector"], True, "核查不通过（返工）", "Check failed (rework)"),
     _t("close", ["checked"], "closed", ["dispatcher"], zh="结案", en="Close"),
     _t("urge", list(OPEN_STAGES), None, ["leader"], zh="督办", en="Urge"),
+    _t("attach", list(OPEN_STAGES), None, ["inspector", "handler", "dispatcher"], zh="上传照片", en="Attach photos"),
+    _t("arrive", ["dispatched"], None, ["handler"], zh="到场签到", en="Check in on site"),
 )}
 
 
@@ -133,6 +145,9 @@ class Case:
     possible_duplicates: tuple[str, ...] = ()
     closed_at: int = 0
     updated_at: int = 0
+    attachments: tuple[dict, ...] = ()  # ioc.domain.media.Attachment dicts, oldest first
+    arrived_at: int = 0  # ms; the department's check-in on site since the last dispatch (0: none)
+    arrival: dict = field(default_factory=dict)  # {"lat", "lon", "accuracy", "distance_m"} of that check-in
 
     @property
     def is_open(self) -> bool:
@@ -147,6 +162,8 @@ class Case:
         data["media"] = list(self.media)
         data["possible_duplicates"] = list(self.possible_duplicates)
         data["pending_deferral"] = dict(self.pending_deferral)
+        data["attachments"] = [dict(a) for a in self.attachments]
+        data["arrival"] = dict(self.arrival)
         return data
 
     @classmethod
@@ -156,6 +173,8 @@ class Case:
         values["media"] = tuple(values.get("media") or ())
         values["possible_duplicates"] = tuple(values.get("possible_duplicates") or ())
         values["pending_deferral"] = dict(values.get("pending_deferral") or {})
+        values["attachments"] = tuple(dict(a) for a in values.get("attachments") or ())
+        values["arrival"] = dict(values.get("arrival") or {})
         return cls(**values)
 
 
@@ -194,11 +213,21 @@ def visible_to(case: Case, principal: Principal | None) -> bool:
 
 
 def allowed_actions(case: Case, principal: Principal | None) -> list[str]:
-    """The actions this principal may take on this case now (for buttons and the API)."""
+    """The actions this principal may take on this case now (for buttons and the API); an upload
+    (`attach`) is not among them: `may_attach` says whether one may upload."""
     return [a for a, t in TRANSITIONS.items() if _permitted(case, t, principal) is None and case.stage in t.from_stages
+            and a not in UPLOAD_ACTIONS
             and not (a in ("approve_deferral", "deny_deferral") and not case.pending_deferral)
             and not (a == "request_deferral" and case.pending_deferral)
-            and not (a == "acknowledge" and case.acknowledged_at)]
+            and not (a == "acknowledge" and case.acknowledged_at)
+            and not (a == "arrive" and not case.acknowledged_at)]
+
+
+def may_attach(case: Case, principal: Principal | None) -> bool:
+    """Whether `principal` may attach photos to `case` now (an open case; an inspector, a
+    dispatcher, or a handler of the case's department)."""
+    t = TRANSITIONS["attach"]
+    return case.stage in t.from_stages and _permitted(case, t, principal) is None
 
 
 def check_may_take(action: str, principal: Principal | None) -> None:
@@ -239,11 +268,17 @@ def _permitted(case: Case, t: Transition, principal: Principal | None) -> str | 
 
 
 def apply(case: Case, action: str, actor: Principal, now_ms: int, note: str = "", department: str = "",
-          hours: int = 0, master_id: str = "") -> tuple[Case, CaseEvent]:
+          hours: int = 0, master_id: str = "", attachments: tuple[dict, ...] = (), max_attachments: int = 0,
+          lat: float | None = None, lon: float | None = None, accuracy: float | None = None,
+          radius_m: float = CHECKIN_RADIUS_M, require_after_photo: bool = False) -> tuple[Case, CaseEvent]:
     """Take `action` on `case` as `actor` at `now_ms`; returns (changed case, timeline event).
 
     Parameters: `note` (required by reject, void, return, check_fail, request_deferral,
-    deny_deferral), `department` (dispatch), `hours` (request_deferral), `master_id` (merge).
+    deny_deferral), `department` (dispatch), `hours` (request_deferral), `master_id` (merge),
+    `attachments` (attach: new `Attachment` dicts, at most `max_attachments` on the case in all
+    when it is set), `lat`, `lon`, `accuracy` (arrive: the phone's position, within `radius_m`
+    of the case), `require_after_photo` (handle: refused without an `after` photo attached since
+    the case was dispatched, as the portal's handlers work).
     The caller sets new deadlines (stage_deadline, due_at) on the returned case.
     """
     t = TRANSITIONS.get(action)
@@ -265,17 +300,25 @@ def apply(case: Case, action: str, actor: Principal, now_ms: int, note: str = ""
     if action == "dispatch":
         if not department:
             raise CaseActionError("dispatch needs the department to send the case to", "department")
-        changes.update(department=department, acknowledged_at=0, pending_deferral={})
+        changes.update(department=department, acknowledged_at=0, pending_deferral={}, arrived_at=0, arrival={})
         detail["department"] = department
     elif action == "acknowledge":
         if case.acknowledged_at:
             raise CaseActionError("the department has already acknowledged this case", code="already_acknowledged")
         changes["acknowledged_at"] = now_ms
     elif action == "return":
-        changes.update(return_count=case.return_count + 1, acknowledged_at=0, pending_deferral={})
+        changes.update(return_count=case.return_count + 1, acknowledged_at=0, pending_deferral={}, arrived_at=0, arrival={})
         detail["department"] = case.department
     elif action == "check_fail":
-        changes.update(rework_count=case.rework_count + 1)
+        changes.update(rework_count=case.rework_count + 1, arrived_at=0, arrival={})
+    elif action == "attach":
+        changes["attachments"], detail["media"] = _attached(case, attachments, max_attachments)
+    elif action == "arrive":
+        changes.update(_arrival(case, now_ms, lat, lon, accuracy, radius_m))
+        detail["distance_m"] = changes["arrival"]["distance_m"]
+    elif action == "handle" and require_after_photo and not has_after_photo(case, case.stage_since):
+        raise CaseActionError("report handled needs at least one after photo taken since the case was dispatched",
+                              "file", "after_photo_required")
     elif action == "request_deferral":
         if case.pending_deferral:
             raise CaseActionError("a deferral request is already waiting for the dispatcher", code="deferral_waiting")
@@ -306,3 +349,36 @@ def apply(case: Case, action: str, actor: Principal, now_ms: int, note: str = ""
         changes["closed_at"] = now_ms
     changed = replace(case, stage=to_stage, version=case.version + 1, updated_at=now_ms, **changes)
     return changed, CaseEvent(case.id, action, actor.name, role, case.stage, to_stage, now_ms, note, detail)
+
+
+def _attached(case: Case, attachments, max_attachments: int) -> tuple[tuple[dict, ...], list[dict]]:
+    """The case's attachments with the new ones (those it does not hold yet) after them, and the
+    timeline's note of the new ones ({id, name, stage})."""
+    held = {a.get("id") for a in case.attachments}
+    new: list[dict] = []
+    for a in attachments or ():
+        if isinstance(a, dict) and a.get("id") and a["id"] not in held:
+            held.add(a["id"])
+            new.append(dict(a))
+    if not new:
+        raise CaseActionError("attach needs new files: upload them with POST /api/v1/cases/<id>/media", "file", "no_files")
+    if max_attachments and len(case.attachments) + len(new) > max_attachments:
+        raise CaseActionError(f"a case keeps at most {max_attachments} files; it has {len(case.attachments)}", "file",
+                              "too_many_files", {"n": max_attachments})
+    return case.attachments + tuple(new), [{"id": a["id"], "name": a.get("name", ""), "stage": a.get("stage", "")} for a in new]
+
+
+def _arrival(case: Case, now_ms: int, lat, lon, accuracy, radius_m: float) -> dict:
+    """The check-in's changes: `arrived_at` and `arrival`, or the refusal (before 签收, without a
+    position, farther than `radius_m` from the case)."""
+    if not case.acknowledged_at:
+        raise CaseActionError("acknowledge (签收) the case before checking in on site", code="not_acknowledged")
+    if lat is None or lon is None:
+        raise CaseActionError("checking in needs your position (lat, lon)", "lat", "position_required")
+    distance = metres(case.lon, case.lat, float(lon), float(lat))
+    if distance > radius_m:
+        raise CaseActionError(f"you are {distance:.0f} m from the case; check-in is accepted within {radius_m:.0f} m",
+                              "lat", "too_far", {"distance": round(distance), "radius": round(radius_m)})
+    arrival = {"lat": float(lat), "lon": float(lon), "accuracy": None if accuracy is None else float(accuracy),
+               "distance_m": round(distance, 1)}
+    return {"arrived_at": now_ms, "arrival": arrival}

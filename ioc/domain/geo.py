@@ -223,3 +223,11 @@ class CityMap:
                 "properties": {"id": cell_id, "district": district_id},
             })
         return {"type": "FeatureCollection", "features": features}
+
+
+def metres(lon1: float, lat1: float, lon2: float, lat2: float) -> float:
+    """Great-circle distance in metres (haversine) between two WGS84 points."""
+    p1, p2 = math.radians(lat1), math.radians(lat2)
+    dp, dl = p2 - p1, math.radians(lon2 - lon1)
+    h = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
+    return 2 * 6_371_000 * math.asin(min(1.0, math.sqrt(h)))

@@ -26,7 +26,6 @@ follows the same rules (`ioc.domain.events` decides, `ioc.adapters.event_store` 
 from __future__ import annotations
 
 import functools
-import math
 import random
 import threading
 import time
@@ -49,7 +48,7 @@ from ioc.domain.event_area import (DevicePoints, area_centre, area_district, are
                                    area_geometry, devices_inside, linked_with)
 from ioc.domain.event_triggers import Proposal
 from ioc.domain.events import Event, EventError, EventPermissionError
-from ioc.domain.geo import CityMap
+from ioc.domain.geo import CityMap, metres
 from ioc.domain.plans import LEVELS, TERRITORY, Plan, PlanError, builtin_plans, level_label, plans_from_file
 
 from .messages import INSTRUCTION_TYPE, TASK_TYPE
@@ -136,19 +135,11 @@ def _may(principal: Principal | None, action: str, task: bool = False) -> None:
         raise EventPermissionError(f"{who} may not {action.replace('_', ' ')} ({PERMISSION_OF[action]})")
 
 
-def _metres(lon1: float, lat1: float, lon2: float, lat2: float) -> float:
-    """Great-circle distance in metres (haversine)."""
-    p1, p2 = math.radians(lat1), math.radians(lat2)
-    dp, dl = p2 - p1, math.radians(lon2 - lon1)
-    h = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
-    return 2 * 6_371_000 * math.asin(min(1.0, math.sqrt(h)))
-
-
 def covering_circle(points: list[tuple[float, float]], margin_m: float = EVIDENCE_MARGIN_M) -> dict:
     """An area input (`{"type": "circle", …}`) around `points` ((lon, lat)), with `margin_m` to spare."""
     lon = sum(p[0] for p in points) / len(points)
     lat = sum(p[1] for p in points) / len(points)
-    radius = max(_metres(lon, lat, x, y) for x, y in points) + margin_m
+    radius = max(metres(lon, lat, x, y) for x, y in points) + margin_m
     return {"type": "circle", "center": [lon, lat], "radius_m": round(min(max(radius, margin_m), AREA_RADIUS_MAX_M))}
 
 

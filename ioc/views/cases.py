@@ -258,8 +258,14 @@ def case_facts(case: Case, lang: str, district_names: Mapping[str, str],
 
 def action_buttons(case: Case, principal: Principal | None) -> list[str]:
     """The actions to offer as buttons: `allowed_actions`, less an acknowledgement already given
-    (the workflow would refuse it a second time)."""
-    return [a for a in allowed_actions(case, principal) if not (a == "acknowledge" and case.acknowledged_at)]
+    (the workflow would refuse it a second time) and the check-in (到场), which takes the phone's
+    position (`checkin_offered`)."""
+    return [a for a in allowed_actions(case, principal) if not (a == "acknowledge" and case.acknowledged_at) and a != "arrive"]
+
+
+def checkin_offered(case: Case, principal: Principal | None) -> bool:
+    """Whether to offer the on-site check-in (到场, with the phone's position) on this case."""
+    return "arrive" in allowed_actions(case, principal)
 
 
 # the phone-report form's fields, by the name a refusal gives them (CaseInputError.field)
@@ -282,7 +288,11 @@ FIELD_ERRORS = {"note": "case_err_note_required", "department": "case_err_depart
                 "master_id": "case_err_master"}
 # a workflow refusal's code (ioc.domain.cases.CaseActionError.code) -> its words
 CODE_ERRORS = {"note_too_long": "case_err_note_long", "already_acknowledged": "case_err_acknowledged",
-               "deferral_waiting": "case_err_deferral_waiting", "no_deferral": "case_err_no_deferral"}
+               "deferral_waiting": "case_err_deferral_waiting", "no_deferral": "case_err_no_deferral",
+               # issue 16: the check-in, the after photo, uploads
+               "not_acknowledged": "case_err_not_acknowledged", "position_required": "case_err_position_required",
+               "too_far": "case_err_too_far", "after_photo_required": "case_err_after_photo_required",
+               "too_many_files": "media_err_too_many_files", "no_files": "media_err_empty"}
 
 
 def action_error_text(error: Exception, lang: str = "zh") -> str:
@@ -297,7 +307,8 @@ def action_error_text(error: Exception, lang: str = "zh") -> str:
         key = FIELD_ERRORS[field]
     else:
         key = "case_err_stage"  # the case is no longer where the page showed it
-    return failed_text(key, lang, n=NOTE_MAX if key == "case_err_note_long" else DEFERRAL_MAX_HOURS)
+    values = {"n": NOTE_MAX if key == "case_err_note_long" else DEFERRAL_MAX_HOURS, **getattr(error, "values", {})}
+    return failed_text(key, lang, **values)
 
 
 def failed_text(key: str, lang: str = "zh", **values) -> str:
@@ -330,6 +341,10 @@ def timeline_rows(events: Iterable[CaseEvent], lang: str, departments: Mapping[s
             extra.append(f"{e.detail['hours']} h")
         if e.detail.get("master_id"):
             extra.append(e.detail["master_id"])
+        if e.action == "attach" and e.detail.get("media"):
+            extra.append(photos_text(e.detail["media"], lang))
+        if e.action == "arrive" and e.detail.get("distance_m") is not None:
+            extra.append(t("case_timeline_distance", lang).format(d=round(e.detail["distance_m"])))
         if extra:
             note = " · ".join(extra + ([note] if note else []))
         rows.append({"n": str(n), "time": fmt_time(e.at), "actor": actor_name(e.actor, e.role, lang, departments, people), "actor_login": e.actor,
@@ -340,6 +355,17 @@ def timeline_rows(events: Iterable[CaseEvent], lang: str, departments: Mapping[s
 
 
 # ---- department tasks and inspections ---------------------------------------------------------
+
+def photos_text(media: Iterable[dict], lang: str = "zh") -> str:
+    """An upload on the timeline: `2 张照片（处置前）` / "2 photos (before)"."""
+    media = list(media)
+    stages = sorted({m.get("stage", "") for m in media if m.get("stage") in ("before", "after")})
+    text = t("case_timeline_photos", lang).format(n=len(media))
+    if stages:
+        named = "、".join(t(f"media_{s}", lang) for s in stages) if lang == "zh" else ", ".join(t(f"media_{s}", lang) for s in stages)
+        text += f"（{named}）" if lang == "zh" else f" ({named})"
+    return text
+
 
 def department_tasks(cases: Iterable[Case], department: str) -> list[Case]:
     """The department's open tasks: cases dispatched to it and not yet reported handled."""

@@ -31,6 +31,7 @@ from ioc.domain.departments import all_departments
 
 from .api import ApiInputError, choice_arg, flag_arg, int_arg
 from .auth import api_principal, client_ip
+from .media_api import attachment_json
 from .services import Services, current_services
 
 MAX_LIMIT = 1000
@@ -53,8 +54,10 @@ def refused(error: Exception):
 
 def case_json(case, now_ms: int) -> dict:
     minor = case_catalog.MINOR_CLASSES.get(case.class_code)
+    public = current_services().settings.public_url
     return {**case.to_dict(), "class_zh": minor.name_zh if minor else "", "class_en": minor.name_en if minor else "",
-            "open": case.is_open, "overdue": case.overdue(now_ms)}
+            "open": case.is_open, "overdue": case.overdue(now_ms),
+            "attachments": [attachment_json(case.id, a, public) for a in case.attachments]}
 
 
 def departments_of(services: Services) -> dict:
@@ -164,7 +167,8 @@ def act(case_id: str):
     try:  # every check of the inputs, the action, the case and the version is the service's, in its one order
         changed = current_services().cases.act(case_id, body.get("action"), p, expected_version=body.get("version"),
                                                note=body.get("note"), department=body.get("department"), hours=body.get("hours"),
-                                               master_id=body.get("master_id"), ip=client_ip())
+                                               master_id=body.get("master_id"), lat=body.get("lat"), lon=body.get("lon"),
+                                               accuracy=body.get("accuracy"), ip=client_ip())
     except CASE_REFUSALS as e:
         return refused(e)
     return jsonify(case_json(changed, int(time.time() * 1000)))

@@ -10,6 +10,7 @@ from __future__ import annotations
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector, CollectorRegistry
 
+from ioc.domain.media import CODES as MEDIA_CODES
 from ioc.domain.rules import SEVERITIES
 from ioc.domain.telemetry import REASONS
 
@@ -51,7 +52,19 @@ def metric_families(counters: dict[str, int], devices: int, online: int, alarms_
     proposals.add_metric([], counters.get("events:proposals_raised", 0))
     refused = CounterMetricFamily("ioc_event_actions_refused", "Linked-event actions refused (portal, API, MQTT)")
     refused.add_metric([], counters.get("events:refused", 0))
-    return [messages, rejected, by_kind, late, dropped, alarms, active, fleet, dead, w, event_messages, proposals, refused]
+    return [messages, rejected, by_kind, late, dropped, alarms, active, fleet, dead, w, event_messages, proposals, refused,
+            *media_families(counters)]
+
+
+def media_families(counters: dict[str, int]) -> list:
+    """Photo uploads (issue 16): stored and refused, and the refusals by reason (`ioc.domain.media.CODES`)."""
+    uploads = CounterMetricFamily("ioc_media_uploads", "Photos uploaded to cases, by result", labels=["result"])
+    uploads.add_metric(["stored"], counters.get("media:stored", 0))
+    uploads.add_metric(["refused"], counters.get("media:refused", 0))
+    refused = CounterMetricFamily("ioc_media_refused", "Refused photo uploads by reason", labels=["reason"])
+    for reason in MEDIA_CODES:
+        refused.add_metric([reason], counters.get(f"media_refused:{reason}", 0))
+    return [uploads, refused]
 
 
 class _Snapshot(Collector):

@@ -35,6 +35,7 @@ from ioc.domain import case_catalog
 from ioc.domain.access import allowed
 from ioc.domain.clock import CHINA_TZ, local_iso
 from ioc.domain.departments import all_departments
+from ioc.domain.media import media_links
 
 from .api import FALLBACK_METHODS, methods_elsewhere
 from .auth import client_ip, current_principal
@@ -74,7 +75,10 @@ def principal(permission_any: tuple[str, ...]):
     return p, None
 
 
-def request_json(case, departments: dict) -> dict:
+def request_json(case, departments: dict, public_url: str = "") -> dict:
+    """A case as an Open311 service request; `media_url` the report's first link, else the first
+    stored photo's (under `public_url`, IOC_PUBLIC_URL)."""
+    links = list(case.media) + media_links(case, public_url)
     minor = case_catalog.MINOR_CLASSES.get(case.class_code)
     department = departments.get(case.department or case.suggested_department)
     notes = {"rejected": "not accepted (不予受理)", "voided": "verified as nonexistent (作废)",
@@ -85,7 +89,7 @@ def request_json(case, departments: dict) -> dict:
         "description": case.description, "agency_responsible": department.name_zh if department else "",
         "service_notice": "", "requested_datetime": _iso(case.created_at), "updated_datetime": _iso(case.updated_at),
         "expected_datetime": _iso(case.due_at), "address": case.address, "address_id": "", "zipcode": "215600",
-        "lat": case.lat, "long": case.lon, "media_url": case.media[0] if case.media else "",
+        "lat": case.lat, "long": case.lon, "media_url": links[0] if links else "",
     }
 
 
@@ -185,7 +189,7 @@ def get_requests():
         rows.append(case)
     rows.sort(key=lambda c: -c.created_at)
     departments = departments_of(services)
-    return jsonify([request_json(c, departments) for c in rows[:MAX_REQUESTS]])
+    return jsonify([request_json(c, departments, services.settings.public_url) for c in rows[:MAX_REQUESTS]])
 
 
 def get_request(case_id: str):
@@ -197,7 +201,7 @@ def get_request(case_id: str):
         case = services.cases.case_for(case_id, p)
     except CASE_REFUSALS:  # unknown, or not the caller's to follow: alike
         return _errors(404, f"no service request {case_id}")
-    return jsonify([request_json(case, departments_of(services))])
+    return jsonify([request_json(case, departments_of(services), services.settings.public_url)])
 
 
 ROUTES = (("/open311/v2/services.json", services_list, "GET"), ("/open311/v2/requests.json", post_request, "POST"),

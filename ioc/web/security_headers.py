@@ -16,7 +16,8 @@
 - **Strict-Transport-Security** only when `IOC_COOKIE_SECURE=1` (the portal is served over HTTPS).
 - **Cache-Control: no-store** on everything but static assets: portal pages, Dash data, the API,
   Open311, sign-in and kiosk responses may carry personal or case data and must not be kept by
-  browsers or shared caches.
+  browsers or shared caches. A case's photos (`ioc.web.media_api`, marked `response.private_cache`)
+  keep their own `private, max-age=3600`: the browser may keep them, a shared proxy never.
 
 Logging: the kiosk secret (`/kiosk/<secret>`) and Open311's `api_key=` query field are replaced
 by `…` in every record of the `werkzeug` and `gunicorn.access` loggers (request lines of the
@@ -137,7 +138,7 @@ def install(server: Flask, settings, script_hashes: Callable[[], Iterable[str]] 
         headers["Cross-Origin-Opener-Policy"] = "same-origin"
         if settings.cookie_secure:
             headers["Strict-Transport-Security"] = HSTS
-        if not path.startswith(STATIC_PREFIXES):
+        if not path.startswith(STATIC_PREFIXES) and not getattr(response, "private_cache", False):
             headers["Cache-Control"] = "no-store"
             headers.pop("Expires", None)
             headers.pop("ETag", None)

@@ -19,7 +19,9 @@ from ioc.adapters.case_index import CaseIndex
 from ioc.adapters.city_snapshot import CityCache
 from ioc.adapters.snapshot_store import SnapshotStore
 from ioc.adapters.user_store import UserStore
+from ioc.adapters.media_store import media_store_from_settings
 from ioc.casework.service import CaseService
+from ioc.media.service import MediaService
 from ioc.events.service import EventService
 from ioc.domain.departments import department_ids
 from ioc.domain.geo import CityMap
@@ -62,6 +64,7 @@ class Services:
     city_cache: CityCache  # the big screen's per-process snapshot cache, shared by every viewer
     case_index: CaseIndex  # the case pages' per-process copy of the cases, kept in step by revision
     events: EventService  # the one event service: every read and action on linked events (portal, API)
+    media: MediaService | None = None  # the cases' photos: uploads (portal, API) and reads, on the media store
 
     def warm_up(self) -> threading.Thread:
         """In the background, read what the first big-screen requests of a new process need
@@ -90,6 +93,7 @@ class Services:
         city = load_city_map(settings.geodata_dir)
         cases = CaseIndex(lambda: client)
         city_cache = CityCache(lambda: client, settings.redis_shards, case_index=cases)
+        case_service = CaseService.from_settings(client, city, settings)
         return cls(
             settings=settings,
             redis=client,
@@ -99,10 +103,11 @@ class Services:
             users=user_store(client, settings, city),
             audit=AuditLog(client),
             alarms=AlarmStore(client, on_change=city_cache.invalidate),
-            cases=CaseService.from_settings(client, city, settings),
+            cases=case_service,
             city_cache=city_cache,
             case_index=cases,
             events=EventService.from_settings(client, city, settings),
+            media=MediaService(media_store_from_settings(settings), case_service, settings),
         )
 
 

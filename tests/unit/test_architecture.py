@@ -10,7 +10,8 @@ import pytest
 
 from ioc.settings import REPO_ROOT
 
-FORBIDDEN_IN_DOMAIN = ("dash", "redis", "paho", "flask", "gunicorn", "amqtt", "socket", "subprocess", "requests")
+FORBIDDEN_IN_DOMAIN = ("dash", "redis", "paho", "flask", "gunicorn", "amqtt", "socket", "subprocess", "requests", "PIL",
+                       "pillow_heif", "boto3", "botocore")
 
 
 def _modules(path: Path) -> set[str]:

@@ -39,6 +39,10 @@ FIELD_OF = {
     "IOC_NOTIFY_SMS_HEADERS": "notify_sms_headers", "IOC_NOTIFY_SMS_SIGN": "notify_sms_sign", "IOC_NOTIFY_TIMEOUT_S": "notify_timeout_s",
     # notifications (piece notify)
     "IOC_NOTIFY_RETRY_MAX": "notify_retry_max", "IOC_NOTIFY_BACKOFF_S": "notify_backoff_s", "IOC_NOTIFY_RECEIVERS": "notify_receivers",
+    # issue 16, media
+    "IOC_MEDIA_DIR": "media_dir", "IOC_MEDIA_URL": "media_url", "IOC_MEDIA_MAX_MB": "media_max_mb",
+    "IOC_MEDIA_MAX_PIXELS": "media_max_pixels", "IOC_MEDIA_PER_CASE": "media_per_case", "IOC_PUBLIC_URL": "public_url",
+    "IOC_CHECKIN_RADIUS_M": "checkin_radius_m",
 }
 
 

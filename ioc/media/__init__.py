@@ -1,0 +1,1 @@
+"""Photo evidence of cases: the image work (`images`) and the upload service (`service`)."""

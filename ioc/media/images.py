@@ -1,0 +1,187 @@
+"""The image work of an upload (Pillow, pillow-heif for the phones' HEIC photos).
+
+`prepare(data, max_pixels)` decodes a file whose type `ioc.domain.media.sniff` accepted, with the
+pixel limit checked from the header before any pixel is decoded (a decompression bomb is refused
+as `too_many_pixels` by this check, not left to Pillow's warning), reads the position and time the
+camera wrote in its EXIF (GPS latitude/longitude, DateTimeOriginal with OffsetTimeOriginal, else
+China time), and returns the copy to store: orientation applied, no metadata at all (no EXIF,
+XMP, ICC, comments: camera serials, owner names, software stay out), and a thumbnail (JPEG, at most
+`THUMB_PX` on its long side). HEIC is stored as JPEG (browsers do not show HEIC).
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import warnings
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+
+from PIL import Image, ImageOps
+
+from ioc.domain.media import MediaError, check_pixels, sniff
+
+try:  # HEIC/HEIF from phones
+    import pillow_heif
+
+    pillow_heif.register_heif_opener()
+    HEIF = True
+except ImportError:  # pragma: no cover - pillow-heif is in requirements.txt
+    HEIF = False
+
+THUMB_PX = 320
+JPEG_QUALITY = 88
+CHINA = timezone(timedelta(hours=8))
+PIL_FORMAT = {"image/jpeg": "JPEG", "image/png": "PNG", "image/webp": "WEBP", "image/heic": "HEIF"}
+STORED_AS = {"image/jpeg": "image/jpeg", "image/png": "image/png", "image/webp": "image/webp", "image/heic": "image/jpeg"}
+GPS_IFD, EXIF_IFD = 0x8825, 0x8769
+DATETIME_ORIGINAL, OFFSET_TIME_ORIGINAL, DATETIME = 0x9003, 0x9011, 0x0132
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """The copy to store (`data`, `type`, pixel size), its thumbnail (JPEG bytes), and what the
+    EXIF said: `lat`, `lon` (None when absent), `taken_at` (ms, 0 when absent)."""
+
+    data: bytes
+    type: str
+    width: int
+    height: int
+    thumb: bytes
+    lat: float | None = None
+    lon: float | None = None
+    taken_at: int = 0
+
+
+def prepare(data: bytes, max_pixels: int) -> Prepared:
+    """Check, read and strip one uploaded picture; `MediaError` (unsupported_type, too_many_pixels,
+    unreadable, empty) when it is refused."""
+    if not data:
+        raise MediaError("empty", "the file is empty")
+    kind = sniff(data[:32])
+    if kind is None or (kind == "image/heic" and not HEIF):
+        raise MediaError("unsupported_type", "the file is not a JPEG, PNG, WebP or HEIC photo (judged by its bytes, not its name)")
+    im = _open(data, kind, max_pixels)
+    lat, lon, taken_at = _exif_facts(im)
+    try:
+        im.load()
+        upright = ImageOps.exif_transpose(im)
+    except MediaError:
+        raise
+    except Exception:  # Pillow says OSError, SyntaxError, ValueError, struct.error… for a damaged file
+        raise MediaError("unreadable", "the picture is damaged or incomplete and cannot be read") from None
+    stored_type = STORED_AS[kind]
+    stored = _encode(upright, stored_type)
+    return Prepared(stored, stored_type, upright.width, upright.height, _thumbnail(upright), lat, lon, taken_at)
+
+
+def _open(data: bytes, kind: str, max_pixels: int) -> Image.Image:
+    """The picture opened lazily (header only), in the sniffed format only, its pixel count checked."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # our own limit decides, below
+        try:
+            im = Image.open(io.BytesIO(data), formats=[PIL_FORMAT[kind]])
+        except Image.DecompressionBombError:
+            raise MediaError("too_many_pixels", f"the picture has more than {max_pixels:,} pixels") from None
+        except Exception:
+            raise MediaError("unreadable", "the picture is damaged or incomplete and cannot be read") from None
+    width, height = im.size
+    check_pixels(width, height, max_pixels)
+    return im
+
+
+def _encode(im: Image.Image, media_type: str) -> bytes:
+    """The picture without any metadata, in `media_type`."""
+    transparency = im.info.get("transparency") if media_type == "image/png" else None
+    im.info = {}  # EXIF, XMP, ICC profile, comments, DPI: nothing goes into the stored copy
+    out = io.BytesIO()
+    if media_type == "image/jpeg":
+        if im.mode not in ("RGB", "L"):
+            im = _flatten(im)
+        im.save(out, format="JPEG", quality=JPEG_QUALITY, exif=b"")
+    elif media_type == "image/png":
+        params = {"transparency": transparency} if transparency is not None else {}
+        im.save(out, format="PNG", **params)
+    else:
+        if im.mode not in ("RGB", "RGBA"):
+            im = im.convert("RGBA" if "A" in im.getbands() or "transparency" in im.info else "RGB")
+        im.save(out, format="WEBP", quality=JPEG_QUALITY, exif=b"")
+    return out.getvalue()
+
+
+def _flatten(im: Image.Image) -> Image.Image:
+    """RGB, transparent parts on white."""
+    if im.mode in ("RGBA", "LA") or (im.mode == "P" and "transparency" in im.info):
+        rgba = im.convert("RGBA")
+        back = Image.new("RGB", rgba.size, (255, 255, 255))
+        back.paste(rgba, mask=rgba.getchannel("A"))
+        return back
+    return im.convert("RGB")
+
+
+def _thumbnail(im: Image.Image) -> bytes:
+    small = _flatten(im) if im.mode not in ("RGB", "L") else im.copy()
+    small.thumbnail((THUMB_PX, THUMB_PX))
+    out = io.BytesIO()
+    small.save(out, format="JPEG", quality=80)
+    return out.getvalue()
+
+
+def _exif_facts(im: Image.Image) -> tuple[float | None, float | None, int]:
+    """(lat, lon, taken_at ms) from the picture's EXIF; None / 0 for what is absent or malformed."""
+    try:
+        exif = im.getexif()
+    except Exception:
+        return None, None, 0
+    lat = lon = None
+    try:
+        gps = exif.get_ifd(GPS_IFD)
+        lat = _degrees(gps.get(2), gps.get(1), "NS", 90)
+        lon = _degrees(gps.get(4), gps.get(3), "EW", 180)
+        if lat is None or lon is None:
+            lat = lon = None
+    except Exception:
+        lat = lon = None
+    taken_at = 0
+    try:
+        details = exif.get_ifd(EXIF_IFD)
+        taken_at = _taken_at(details.get(DATETIME_ORIGINAL) or exif.get(DATETIME), details.get(OFFSET_TIME_ORIGINAL))
+    except Exception:
+        taken_at = 0
+    return lat, lon, taken_at
+
+
+def _degrees(value, ref, refs: str, limit: float) -> float | None:
+    """Degrees from EXIF's (degrees, minutes, seconds) rationals and the N/S or E/W reference."""
+    if not value or len(value) != 3:
+        return None
+    d, m, s = (float(v) for v in value)
+    degrees = d + m / 60 + s / 3600
+    if not math.isfinite(degrees) or not 0 <= degrees <= limit:
+        return None
+    ref = (ref.decode("ascii", "replace") if isinstance(ref, bytes) else str(ref or refs[0])).strip().upper()[:1]
+    if ref not in refs:
+        return None
+    return round(-degrees if ref == refs[1] else degrees, 7)
+
+
+def _taken_at(text, offset) -> int:
+    """Epoch ms of EXIF's `YYYY:MM:DD HH:MM:SS` local time with its `±HH:MM` offset (China time
+    when the camera wrote none); 0 when it is absent or malformed."""
+    if not text:
+        return 0
+    text = text.decode("ascii", "replace") if isinstance(text, bytes) else str(text)
+    try:
+        local = datetime.strptime(text.strip().rstrip("\x00")[:19], "%Y:%m:%d %H:%M:%S")
+    except ValueError:
+        return 0
+    zone = CHINA
+    if offset:
+        offset = offset.decode("ascii", "replace") if isinstance(offset, bytes) else str(offset)
+        try:
+            sign = -1 if offset.strip()[0] == "-" else 1
+            hours, minutes = offset.strip().lstrip("+-").split(":")[:2]
+            zone = timezone(sign * timedelta(hours=int(hours), minutes=int(minutes)))
+        except (ValueError, IndexError):
+            zone = CHINA
+    return int(local.replace(tzinfo=zone).timestamp() * 1000)
