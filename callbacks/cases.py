@@ -15,6 +15,8 @@ own message line says the action was not carried out.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import time
 import weakref
 
@@ -22,16 +24,19 @@ import dash_leaflet as dl
 from dash import Input, Output, State, ctx, dcc, html, no_update
 
 from ioc.adapters.case_index import CaseIndexLoading
+from ioc.adapters.media_store import MediaStoreError
 from ioc.casework.service import CASE_REFUSALS, CaseInputError, refusal
 from ioc.domain.access import allowed
 from ioc.domain.case_indicators import as_of_now, indicators_of, rank_departments
-from ioc.domain.cases import OPEN_STAGES, TRANSITIONS
+from ioc.domain.cases import OPEN_STAGES, TRANSITIONS, may_attach
+from ioc.domain.media import MediaError, check_size, default_stage
 from ioc.domain.departments import all_departments
 from ioc.i18n import resolve_lang, t
 from ioc.views.cases import (action_buttons, action_done_text, action_error_text, case_facts, case_rows,
                              class_name, countdown, department_tasks, filter_cases, fmt_time, indicator_row, indicator_rows,
                              inspection_queues, on_time_figure, overdue_count, period_range, ranking_rows, report_error_text,
                              stage_counts, stage_name, task_summary, timeline_rows)
+from ioc.views.media import media_refusal_text
 from ioc.web.auth import client_ip, current_principal
 from ioc.web.dash_guard import secured_callback
 from ioc.web.outage import notice_in
@@ -39,6 +44,7 @@ from ioc.web.people import display_names
 from ioc.web.services import current_services
 
 from layouts.cases import HIDDEN_LAID_OUT
+from layouts.media import gallery_children
 
 SHOWN: dict = {}
 HIDDEN = {"display": "none"}
@@ -166,7 +172,8 @@ LOAD_OUTPUTS = (
      Output("case-missing", "style"), Output("case-body", "style"), Output("case-facts", "children"),
      Output("case-media", "children"), Output("case-duplicates", "children"), Output("case-marker", "children"),
      Output("case-map", "center"), Output("case-map", "zoom"), Output("case-timeline", "rowData"), Output("case-version", "data"),
-     Output("case-deadline", "data"), Output("case-department", "value"), Output("case-no-actions", "style")]
+     Output("case-deadline", "data"), Output("case-department", "value"), Output("case-no-actions", "style"),
+     Output("case-gallery", "children"), Output("case-upload-row", "style"), Output("case-upload-stage", "value")]
     + [Output(f"case-{f}-row", "style") for f in FIELD_ROWS]
     + [Output(f"case-act-{a}", "style") for a in ACTIONS]
 )
@@ -184,7 +191,7 @@ def load_case(case_id, _changed, _n, _refresh, lang):
         case = None
     if case is None:
         missing = [f"{t('case_heading', lang)} {case_id or ''}", "", "case-stage", SHOWN, HIDDEN, [], [], [], [], no_update, no_update,
-                   [], None, None, no_update, HIDDEN]
+                   [], None, None, no_update, HIDDEN, [], HIDDEN, no_update]
         return missing + [HIDDEN] * (len(FIELD_ROWS) + len(ACTIONS))
     departments = departments_of(services.city)
     fresh = ctx.triggered_id in (None, "case-id", "case-changed")  # not a periodic re-read: the user's inputs stay
@@ -207,7 +214,9 @@ def load_case(case_id, _changed, _n, _refresh, lang):
     return ([f"{t('case_heading', lang)} {case.id}", stage_name(case.stage, lang), stage_class, HIDDEN, SHOWN, facts, media,
              duplicates or t("case_no_duplicates", lang), marker, center, zoom, timeline_rows(events, lang, departments, people),
              case.version, {"deadline": case.stage_deadline if case.is_open else 0, "due": case.due_at, "open": case.is_open},
-             department if fresh else no_update, HIDDEN if actions else SHOWN]
+             department if fresh else no_update, HIDDEN if actions else SHOWN,
+             gallery_children(case, lang, people), SHOWN if may_attach(case, p) else HIDDEN,
+             default_stage(case.stage) if fresh else no_update]
             + [SHOWN if uses[f] else HIDDEN for f in FIELD_ROWS]
             + [SHOWN if a in actions else HIDDEN for a in ACTIONS])
 
@@ -238,6 +247,40 @@ def act(*args):
     except CASE_REFUSALS as e:
         return refusal_text(e, lang), no_update, no_update
     return action_done_text(action, after.stage, lang), (changed or 0) + 1, ""
+
+
+@notice_in("case-upload-message")
+def upload(contents, names, case_id, stage, changed, lang):
+    """Photos added on the case page (the page's principal, the stage chosen): every rule is the
+    media service's (`ioc.media.service`); a refusal is worded here in the page's language."""
+    lang = lang_of(lang)
+    if not contents or not case_id:
+        return no_update, no_update
+    services = current_services()
+    settings = services.settings
+    try:
+        files = uploaded_files(contents, names, settings.media_max_bytes)
+        _case, added = services.media.attach_files(case_id, current_principal(), files, stage or "", ip=client_ip())
+    except (MediaError, MediaStoreError, *CASE_REFUSALS) as e:
+        return media_refusal_text(e, lang, settings.media_max_mb, settings.media_max_pixels, settings.media_per_case), no_update
+    return t("media_uploaded", lang).format(n=len(added)), (changed or 0) + 1
+
+
+def uploaded_files(contents, names, max_bytes: int) -> list[tuple[str, bytes]]:
+    """(name, bytes) of what a dcc.Upload sent (data URLs); one larger than `max_bytes` is
+    refused from its encoded length, before it is decoded."""
+    contents = contents if isinstance(contents, list) else [contents]
+    names = names if isinstance(names, list) else [names] * len(contents)
+    files = []
+    for content, name in zip(contents, names):
+        encoded = str(content or "").split(",", 1)[-1]
+        if len(encoded) * 3 // 4 > max_bytes + 2:
+            check_size(max_bytes + 1, max_bytes)
+        try:
+            files.append((str(name or ""), base64.b64decode(encoded, validate=True)))
+        except (binascii.Error, ValueError):
+            raise MediaError("unreadable", "the upload did not arrive whole") from None
+    return files
 
 
 # ---- a department's tasks -----------------------------------------------------------------------
@@ -336,6 +379,13 @@ def register(app, services) -> None:
         Output("case-countdown", "children"), Output("case-countdown", "className"), Output("case-due", "children"),
         Input("tick", "n_intervals"), Input("case-deadline", "data"), State("lang", "data"),
     )(tick_countdown)
+    secured_callback(
+        app, "case:attach",
+        Output("case-upload-message", "children"), Output("case-changed", "data", allow_duplicate=True),
+        Input("case-upload", "contents"), State("case-upload", "filename"), State("case-id", "data"),
+        State("case-upload-stage", "value"), State("case-changed", "data"), State("lang", "data"),
+        prevent_initial_call=True,
+    )(upload)
     secured_callback(
         app, "case:read",
         Output("case-message", "children"), Output("case-changed", "data"), Output("case-note", "value"),

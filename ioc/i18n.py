@@ -770,6 +770,7 @@ STRINGS: dict[str, dict[str, str]] = {
     "media_err_permission": {"zh": "您的角色或部门不能为此案件上传照片", "en": "your role or department may not add photos to this case"},
     "media_err_not_found": {"zh": "案件不存在或无权查看", "en": "no such case, or not yours to see"},
     "media_err_other": {"zh": "请刷新后重试", "en": "refresh and try again"},
+    "media_err_store": {"zh": "照片存储暂不可用，未保存，请稍后重试", "en": "the photo store is unavailable; nothing was saved, try again later"},
     "case_checkin": {"zh": "到场签到", "en": "Check in on site"},
     "case_checkin_locating": {"zh": "正在获取位置…", "en": "Finding your position…"},
     "case_checkin_done": {"zh": "已到场签到（距案件 {d} 米）", "en": "Checked in on site ({d} m from the case)"},

@@ -19,6 +19,7 @@ from ioc.views.cases import (STAY_STAGES, category_options, class_options, formu
                              empty_figure, stage_name, urgency_options)
 
 from .grids import NUMBER, ag_grid
+from .media import media_panel
 
 HIDDEN = {"display": "none"}
 # hidden, yet laid out: a Leaflet map mounted under `display: none` never learns its size
@@ -199,6 +200,7 @@ def case_page(city: CityMap, case_id: str, lang: str, tile_url: str = "", can_co
                     html.Dl(id="case-facts", className="case-facts"),
                     html.Div([html.Span(t("case_fact_media", lang), className="case-sub"), html.Div(id="case-media")]),
                     html.Div([html.Span(t("case_duplicates", lang), className="case-sub"), html.Div(id="case-duplicates")]),
+                    media_panel(None, lang, "case"),  # filled by the case's load; the upload for who may attach
                 ],
                 className="case-col",
             ),

@@ -46,6 +46,7 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "view:events": frozenset({"operator", "leader", "dispatcher", "inspector", "handler"}),
     "case:read": frozenset({"leader", "dispatcher", "inspector", "handler"}),
     "case:report": frozenset({"dispatcher", "inspector", "reporter"}),
+    "case:attach": frozenset({"dispatcher", "inspector", "handler"}),  # issue 16, media
     "event:read": frozenset({"operator", "leader", "dispatcher", "inspector", "handler"}),
     "event:command": frozenset({"dispatcher", "leader"}),
     "event:instruct": frozenset({"leader"}),
@@ -69,6 +70,7 @@ PERMISSION_NOTES: dict[str, str] = {
     "view:indicators": "the case indicators `/indicators`: rates per district and department, the department ranking",
     "case:read": "cases: lists, one case with its timeline (a handler: its department's only); `GET /api/v1/cases…`, Open311 `GET`",
     "case:report": "file a case report (`POST /api/v1/cases`, Open311 `POST requests.json`); each workflow action names its own roles",
+    "case:attach": "upload photos to a case it may see (`POST /api/v1/cases/<id>/media`, the case page; a handler: its department's cases)",
     "view:events": "the linked events `/events` and an event's page `/event/<id>` (a handler: the events its department has a task in)",
     "event:read": "linked events: `GET /api/v1/events…`, the plans, the proposals (a handler: the events its department has a task in)",
     "event:command": "start a linked event (also from a proposal), change its level, add and withdraw tasks, contain, close, cancel; dismiss a proposal",

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, replace
 
-from .access import Principal, allowed
+from .access import PERMISSIONS, Principal, allowed
 from .geo import metres
 from .media import has_after_photo
 
@@ -104,7 +104,7 @@ TRANSITIONS: dict[str, Transition] = {t.action: t for t in (
     _t("check_fail", ["handled"], "dispatched", ["inspector"], True, "核查不通过（返工）", "Check failed (rework)"),
     _t("close", ["checked"], "closed", ["dispatcher"], zh="结案", en="Close"),
     _t("urge", list(OPEN_STAGES), None, ["leader"], zh="督办", en="Urge"),
-    _t("attach", list(OPEN_STAGES), None, ["inspector", "handler", "dispatcher"], zh="上传照片", en="Attach photos"),
+    _t("attach", list(OPEN_STAGES), None, PERMISSIONS["case:attach"], zh="上传照片", en="Attach photos"),
     _t("arrive", ["dispatched"], None, ["handler"], zh="到场签到", en="Check in on site"),
 )}
 

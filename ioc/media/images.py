@@ -15,10 +15,11 @@ import io
 import math
 import warnings
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 
 from PIL import Image, ImageOps
 
+from ioc.domain.clock import UTC_OFFSET_MS
 from ioc.domain.media import MediaError, check_pixels, sniff
 
 try:  # HEIC/HEIF from phones
@@ -31,7 +32,6 @@ except ImportError:  # pragma: no cover - pillow-heif is in requirements.txt
 
 THUMB_PX = 320
 JPEG_QUALITY = 88
-CHINA = timezone(timedelta(hours=8))
 PIL_FORMAT = {"image/jpeg": "JPEG", "image/png": "PNG", "image/webp": "WEBP", "image/heic": "HEIF"}
 STORED_AS = {"image/jpeg": "image/jpeg", "image/png": "image/png", "image/webp": "image/webp", "image/heic": "image/jpeg"}
 GPS_IFD, EXIF_IFD = 0x8825, 0x8769
@@ -175,13 +175,13 @@ def _taken_at(text, offset) -> int:
         local = datetime.strptime(text.strip().rstrip("\x00")[:19], "%Y:%m:%d %H:%M:%S")
     except ValueError:
         return 0
-    zone = CHINA
+    offset_ms = UTC_OFFSET_MS
     if offset:
         offset = offset.decode("ascii", "replace") if isinstance(offset, bytes) else str(offset)
         try:
             sign = -1 if offset.strip()[0] == "-" else 1
             hours, minutes = offset.strip().lstrip("+-").split(":")[:2]
-            zone = timezone(sign * timedelta(hours=int(hours), minutes=int(minutes)))
+            offset_ms = sign * (int(hours) * 60 + int(minutes)) * 60_000
         except (ValueError, IndexError):
-            zone = CHINA
-    return int(local.replace(tzinfo=zone).timestamp() * 1000)
+            offset_ms = UTC_OFFSET_MS
+    return int(local.replace(tzinfo=timezone.utc).timestamp() * 1000) - offset_ms

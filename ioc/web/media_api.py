@@ -85,7 +85,7 @@ def _too_large(limit: int):
 
 
 def upload(case_id: str):
-    p = api_principal(SIGNED_IN)  # who may attach is the workflow's rule (403 / 404 below)
+    p = api_principal("case:attach")  # the roles of the workflow's `attach`; the case's own rules below (404, 400)
     if p.kind in ("user", "kiosk") and cross_site_request():
         return _error(403, "forbidden", "an upload from another site is refused (signed in by cookie)")
     services = current_services()
@@ -102,7 +102,7 @@ def upload(case_id: str):
         return _too_large(media.max_bytes)
     if request.mimetype != "multipart/form-data":
         return _error(400, "bad_request", "send multipart/form-data with the photos in the field `file`", field="file", code="empty")
-    parser = FormDataParser(stream_factory=lambda *args, **kw: _CappedSpool(media.max_bytes), max_form_memory_size=64 * 1024,
+    parser = FormDataParser(stream_factory=lambda *args, **kw: _CappedSpool(media.max_bytes), max_form_memory_size=FORM_OVERHEAD,
                             max_content_length=body_limit, max_form_parts=MAX_FILES_PER_REQUEST + 10)
     try:
         _, form, files = parser.parse(request.stream, request.mimetype, request.content_length, request.mimetype_params)

@@ -85,6 +85,10 @@ API_PERMISSIONS = {
     ("POST", "/api/v1/cases"): "case:report",
     ("GET", "/api/v1/cases/<case_id>"): "case:read",
     ("POST", "/api/v1/cases/<case_id>/actions"): SIGNED_IN,  # then each workflow action names its roles
+    ("POST", "/api/v1/cases/<case_id>/media"): "case:attach",  # issue 16, media
+    ("GET", "/api/v1/cases/<case_id>/media"): SIGNED_IN,  # then `visible_to`: 404 for a case one may not read
+    ("GET", "/api/v1/cases/<case_id>/media/<media_id>"): SIGNED_IN,
+    ("GET", "/api/v1/cases/<case_id>/media/<media_id>/thumb"): SIGNED_IN,
     ("GET", "/api/v1/indicators"): "view:indicators",
     ("GET", "/api/v1/events/plans"): "event:read",
     ("GET", "/api/v1/events/indicators"): "view:indicators",
@@ -102,7 +106,8 @@ API_PERMISSIONS = {
 API_PERMISSIONS.update({(method, rule): SIGNED_IN  # the fallback: a path that is no route is a JSON 404 (401 anonymous)
                         for rule in ("/api/", "/api/<path:_rest>") for method in ("DELETE", "GET", "PATCH", "POST", "PUT")})
 ROUTE_ARGS = {"device_id": "wl-matrix-board", "district_id": DISTRICT, "alarm_id": API_ALARM, "case_id": "ZJG-20260101-999999",
-              "event_id": "EV-20260101-999", "department": DEPARTMENT, "proposal_id": "flood:IV", "_rest": "v1/no-such-route"}
+              "event_id": "EV-20260101-999", "department": DEPARTMENT, "proposal_id": "flood:IV", "_rest": "v1/no-such-route",
+              "media_id": "0" * 64}
 
 PAGES = ("/", "/districts", f"/district/{DISTRICT}", "/cases", "/case/ZJG-20260101-999999", "/tasks", "/inspections",
          "/indicators", "/status", "/audit", "/admin", "/account", "/events", "/event/EV-20260101-999")

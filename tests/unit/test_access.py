@@ -27,6 +27,8 @@ SPEC: dict[str, set[str]] = {
     "reporter": {SIGNED_IN, "view:account", "case:report"},
 }
 # A kiosk is a read-only operator: an operator's views and the frame, no action.
+for _role in ("dispatcher", "inspector", "handler"):  # issue 16, media: who may upload a case's photos
+    SPEC[_role].add("case:attach")
 KIOSK_SPEC = {SIGNED_IN, "view:bigscreen", "view:districts", "view:status", "view:account", "view:events"}
 ALL_PERMISSIONS = sorted(set().union(*SPEC.values()))
 
