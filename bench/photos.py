@@ -20,7 +20,7 @@ SIZE = (4032, 3024)  # a 12 MP phone camera
 QUICK_SIZE = (1600, 1200)
 TARGET_BYTES = 3_000_000
 QUICK_TARGET_BYTES = 500_000
-NOISE_SIGMA = 11.0  # camera-like sensor noise (8-bit levels)
+NOISE_SIGMA = 11  # camera-like sensor noise (8-bit levels)
 SEED = 20261206
 GPS_IFD, EXIF_IFD = 0x8825, 0x8769
 MAKE, MODEL, SOFTWARE, DATETIME = 0x010F, 0x0110, 0x0131, 0x0132
@@ -67,28 +67,33 @@ def exif_bytes(lat: float, lon: float, taken: str) -> bytes:
 
 
 class _Pixels:
-    """The run's shared noise and gradient; `frame(i)` is photo i's own pixels."""
+    """The run's shared gradient and noise; `frame(i)` is photo i's own pixels. All in 8-bit
+    integers (the gradient leaves room for the noise): a frame costs a few copies of the array."""
 
     def __init__(self, size: tuple[int, int], seed: int):
         import numpy as np
 
         w, h = size
-        self.np, self.rng = np, np.random.default_rng(seed)
-        y, x = np.mgrid[0:h, 0:w].astype(np.float32)
-        self.base = np.stack([x / w * 170 + 40, y / h * 150 + 50, (x + y) / (w + h) * 120 + 60], -1)
-        self.noise = np.clip(self.rng.normal(0, NOISE_SIGMA, (h, w, 3)), -127, 127).astype(np.int8)
-        self.size = size
+        self.np, self.size = np, size
+        rng = np.random.default_rng(seed)
+        x = np.linspace(0.0, 1.0, w, dtype=np.float32)[None, :]
+        y = np.linspace(0.0, 1.0, h, dtype=np.float32)[:, None]
+        self.base = np.stack([x * 150 + 30 + y * 0, y * 140 + 40 + x * 0, (x + y) * 60 + 50], -1).astype(np.uint8)
+        # uniform 0..2σ·√3 has the spread σ of a sensor's noise; on top of 30..230 it never overflows
+        self.noise = rng.integers(0, int(NOISE_SIGMA * 3.46) + 1, (h, w, 3), dtype=np.uint8)
 
     def frame(self, i: int):
         np = self.np
         w, h = self.size
-        arr = self.base.copy()
         rng = np.random.default_rng(SEED + i)
+        arr = np.roll(self.noise, (int(rng.integers(1, h)), int(rng.integers(1, w))), (0, 1))
+        arr += self.base
         for _ in range(6):  # flat patches: a wall, a kerb, a sign
             x0, y0 = int(rng.integers(0, w * 3 // 4)), int(rng.integers(0, h * 3 // 4))
-            arr[y0:y0 + int(rng.integers(h // 10, h // 3)), x0:x0 + int(rng.integers(w // 10, w // 3))] = rng.integers(20, 235, 3)
-        arr += np.roll(self.noise, (int(rng.integers(1, h)), int(rng.integers(1, w))), (0, 1))
-        return np.clip(arr, 0, 255).astype(np.uint8)
+            patch = arr[y0:y0 + int(rng.integers(h // 10, h // 3)), x0:x0 + int(rng.integers(w // 10, w // 3))]
+            patch -= self.base[:patch.shape[0], :patch.shape[1]]
+            patch += rng.integers(20, 200, 3).astype(np.uint8)
+        return arr
 
 
 def _encode(pixels, quality: int, exif: bytes) -> bytes:
