@@ -1,4 +1,4 @@
-"""`python -m ioc demo|web|ingest|cases|user|token|roster|receivers`: the IOC's processes and its user system."""
+"""`python -m ioc demo|web|ingest|cases|notify|user|token|roster|receivers`: the IOC's processes and its user system."""
 
 from __future__ import annotations
 
@@ -25,6 +25,7 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("web", help="the portal (Dash on gunicorn) with /healthz and /metrics")
     sub.add_parser("ingest", help="the ingest worker: MQTT -> validation -> Redis")
     sub.add_parser("cases", help="the case worker: report intake, department updates, dispatch publishing, alarm-raised cases, overdue detection")
+    sub.add_parser("notify", help="the notifier: notification intents -> routes, grouping, quiet hours, silences -> WeCom, DingTalk, Feishu, email, SMS")
     add_parsers(sub)
     add_roster_parsers(sub)
     args = parser.parse_args(argv)
@@ -60,6 +61,10 @@ def main(argv: list[str] | None = None) -> int:
         from ioc.casework.worker import main as cases_main
 
         return cases_main(settings)
+    if args.command == "notify":
+        from ioc.notify.worker import main as notify_main
+
+        return notify_main(settings)
     return 2
 
 

@@ -1,8 +1,9 @@
 """`python -m ioc demo`: the whole city on one machine, stopped by one Ctrl-C.
 
 Starts embedded Redis and MQTT on free loopback ports unless REDIS_URL / MQTT_URL are set,
-then the ingest worker, the case worker, the simulators and the web process as child
-processes; the simulators first fill the trend panels' past 24 hours through the ingest
+then the ingest worker, the case worker, the notifier, the simulators and the web process as child
+processes (with IOC_NOTIFY_RECEIVERS=1, the default, the local provider receivers run in this
+process, a demo duty roster is stored when none is, and the channels point at the receivers); the simulators first fill the trend panels' past 24 hours through the ingest
 (`simulators.backfill`) unless the data already has them or `--no-backfill` is given. Seeds one
 demo user per role and per department (`ioc.demo_users`) and prints the
 service URLs, the portal address, the demo users' credentials and a kiosk link; the simulator
@@ -38,6 +39,30 @@ log = logging.getLogger("ioc.demo")
 
 def _child(name: str, argv: list[str], env: dict) -> subprocess.Popen:
     return subprocess.Popen(argv, env=env, stdin=subprocess.DEVNULL, preexec_fn=_die_with_parent)
+
+
+NOTIFY_URLS = ("IOC_NOTIFY_WECOM_URL", "IOC_NOTIFY_DINGTALK_URL", "IOC_NOTIFY_FEISHU_URL", "IOC_NOTIFY_SMS_URL", "IOC_NOTIFY_SMTP_URL")
+
+
+def start_notify_receivers(settings: Settings, redis_url: str, environ=None):
+    """With IOC_NOTIFY_RECEIVERS=1: the local provider receivers on loopback (the keys they
+    accept are the stored roster's groups'), a demo roster when none is stored (a group per
+    department, duty officers; `ioc.demo_roster`), and the IOC_NOTIFY_*_URL values that point the
+    channels at the receivers for the settings left unset. Returns (receivers or None, env changes)."""
+    if not settings.notify_receivers:
+        return None, {}
+    from ioc.adapters.roster_store import RosterStore
+    from ioc.demo_roster import demo_roster
+    from ioc.domain.departments import all_departments
+    from ioc.notify.receivers import roster_key_source, start_receivers
+
+    environ = os.environ if environ is None else environ
+    client = connect_redis(redis_url)
+    store = RosterStore(client)
+    if store.version() == 0:
+        store.put(demo_roster(all_departments(load_city_map(settings.geodata_dir)), int(time.time() * 1000)), "demo")
+    receivers = start_receivers("127.0.0.1", key_source=roster_key_source(store))
+    return receivers, {name: url for name, url in receivers.urls.items() if name in NOTIFY_URLS and not environ.get(name)}
 
 
 def _wait_healthy(port: int, timeout: float = 60) -> bool:
@@ -131,6 +156,7 @@ def _wait_ingest(redis_url: str, settings: Settings, since_ms: int, timeout: flo
 def run_demo(settings: Settings, simulator_args: list[str], web_workers: int | None = None, backfill: bool = True) -> int:
     servers: list[Server] = []
     children: dict[str, subprocess.Popen] = {}
+    receivers = None
     stop = {"signal": None}
 
     def on_signal(signum, _frame):
@@ -148,14 +174,16 @@ def run_demo(settings: Settings, simulator_args: list[str], web_workers: int | N
             mqtt_url = servers[-1].url
         portal = f"http://{settings.host}:{settings.port}/"
         users, kiosk, desk_token = _seed_users(settings, redis_url, portal)
+        receivers, notify_urls = start_notify_receivers(settings, redis_url)
         env = dict(os.environ, REDIS_URL=redis_url, MQTT_URL=mqtt_url, PORT=str(settings.port),
-                   IOC_DATA_DIR=str(settings.data_dir), PYTHONUNBUFFERED="1")
+                   IOC_DATA_DIR=str(settings.data_dir), PYTHONUNBUFFERED="1", **notify_urls)
         if web_workers:
             env["IOC_WEB_WORKERS"] = str(web_workers)
         py = sys.executable
         started_ms = int(time.time() * 1000)
         children["ingest"] = _child("ingest", [py, "-m", "ioc", "ingest"], env)
         children["cases"] = _child("cases", [py, "-m", "ioc", "cases"], env)
+        children["notify"] = _child("notify", [py, "-m", "ioc", "notify"], env)
         children["web"] = _child("web", [py, "-m", "ioc", "web"], env)
         # the simulated duty desk works the cases through the API with its own token
         sim_env = dict(env, IOC_SIM_API_TOKEN=desk_token, IOC_SIM_API_URL=f"http://127.0.0.1:{settings.port}")
@@ -175,6 +203,9 @@ def run_demo(settings: Settings, simulator_args: list[str], web_workers: int | N
         print(f"  Portal: {portal}", flush=True)
         print(f"  Health: {portal}healthz   Metrics: {portal}metrics", flush=True)
         print(f"  Trends: {trends_line}", flush=True)
+        if receivers is not None:
+            print(f"  Notifications: local provider receivers {receivers.base_url} (what arrived: "
+                  f"{receivers.base_url}/_received?since=0; SMTP on port {receivers.smtp_port})", flush=True)
         print("  Demo users (role, user name, password; new passwords every start unless IOC_DEMO_PASSWORD is set):", flush=True)
         print(credentials_table(users), flush=True)
         print(f"  Kiosk link for the wall (read-only, stays signed in): {kiosk}", flush=True)
@@ -204,6 +235,8 @@ def run_demo(settings: Settings, simulator_args: list[str], web_workers: int | N
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
+        if receivers is not None:
+            receivers.stop()
         for server in reversed(servers):
             server.stop()
         log.info("demo stopped; all processes ended")

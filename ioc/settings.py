@@ -93,7 +93,7 @@ SETTINGS: tuple[Setting, ...] = (
     # notifications: the notifier worker (piece notify)
     Setting("IOC_NOTIFY_RETRY_MAX", "8", "Attempts of one notification delivery (a provider's rate limit, a timeout, a 5xx) before it is recorded as failed; a permanent error (bad key, bad address) fails at once."),
     Setting("IOC_NOTIFY_BACKOFF_S", "2.0", "First wait before a notification is retried; it doubles per attempt (with jitter, at most 10 minutes), and a provider's `retry_after` is honoured when longer."),
-    Setting("IOC_NOTIFY_RECEIVERS", "0", "`python -m ioc demo` only: `1` starts the local provider receivers (WeCom, DingTalk, Feishu, SMS, SMTP on loopback) and points the unset `IOC_NOTIFY_*_URL` settings at them."),
+    Setting("IOC_NOTIFY_RECEIVERS", "1", "`python -m ioc demo` only: `1` (the default) starts the local provider receivers (WeCom, DingTalk, Feishu, SMS, SMTP on loopback) and points the unset `IOC_NOTIFY_*_URL` settings at them."),
 )
 
 _DEFAULTS = {s.env: s.default for s in SETTINGS}
@@ -182,7 +182,7 @@ class Settings:
     cases_scan_s: int = 30
     notify_retry_max: int = 8
     notify_backoff_s: float = 2.0
-    notify_receivers: bool = False
+    notify_receivers: bool = True
     plans_file: str = ""
     events_scan_s: int = 10
     deadletter_maxlen: int = 10000

@@ -33,6 +33,7 @@ from ioc.adapters import audit_log, scripts
 from ioc.adapters import redis_keys as keys
 from ioc.adapters.case_store import event_fields
 from ioc.adapters.redis_client import as_text as _text
+from ioc.adapters.redis_client import stream_entries
 from ioc.domain.cases import CaseEvent
 from ioc.domain.notifications import Intent, flat_fields, intent_fields
 from ioc.domain.notify_routing import (RoutingConfig, RoutingError, Silence, config_from_dict, config_to_dict,
@@ -158,7 +159,7 @@ class NotifyStore:
         """[(entry id, fields)]: this consumer's own pending entries (`own_pending`) or new ones."""
         reply = self.redis.xreadgroup(GROUP, consumer, {keys.NOTIFY_OUTBOX: "0" if own_pending else ">"}, count=count,
                                       block=None if own_pending else block_ms)
-        return [(_text(i), f) for i, f in _entries(reply)]
+        return [(_text(i), f) for i, f in stream_entries(reply)]
 
     def claim_stale(self, consumer: str, idle_ms: int, count: int = 100) -> list:
         """Entries another consumer left pending longer than `idle_ms` (a notifier killed -9)."""
@@ -182,11 +183,13 @@ class NotifyStore:
 
     # ---- jobs ----------------------------------------------------------------------------------
 
-    def schedule(self, entry_id: str, items: list[dict], now_ms: int) -> list[int]:
+    def schedule(self, entry_id: str, subject: str, items: list[dict], now_ms: int) -> list[int]:
         """Make jobs of one intent's deliveries and acknowledge its outbox entry, in one script:
         [scheduled, grouped, silenced, held, skipped (already scheduled or delivered)]."""
-        args = {"now": now_ms, "entry": entry_id, "group": GROUP, "log_max": LOG_MAXLEN, "items": items}
-        return [int(x) for x in self._schedule(keys=[*_FIXED, keys.NOTIFY_LOG, keys.NOTIFY_OUTBOX], args=[orjson.dumps(args)])]
+        args = {"now": now_ms, "entry": entry_id, "group": GROUP, "log_max": LOG_MAXLEN, "subject_max": SUBJECT_MAXLEN,
+                "items": items}
+        return [int(x) for x in self._schedule(keys=[*_FIXED, keys.NOTIFY_LOG, keys.NOTIFY_OUTBOX, keys.notify_subject(subject)],
+                                               args=[orjson.dumps(args)])]
 
     def claim_due(self, now_ms: int, lease_ms: int, count: int = 100) -> list[tuple[str, dict]]:
         """Lease up to `count` due jobs for `lease_ms`: [(job id, job)]."""
@@ -207,8 +210,9 @@ class NotifyStore:
     def record(self, job_id: str, now_ms: int, *, drop=(), put=(), sent=(), results=()) -> bool:
         """Record the outcome of job `job_id` in one script: drop jobs, put jobs back (id, job,
         due), mark dedupe keys (key, status), and write each result (a dict: subject, kind,
-        version, channel, recipient, name, result, attempt, reason, route, latency_ms, stage) to
-        the log, the subject's stream and its timeline. False when the job was gone already."""
+        version, channel, recipient, name, result, attempt, reason, route, latency_ms, and the
+        message's title, text, link) to the log and the subject's stream, and a sent or failed one
+        to its timeline. False when the job was gone already."""
         streams_keys: list[str] = []
         streams = []
 
@@ -219,7 +223,8 @@ class NotifyStore:
 
         for r in results:
             entry = {"at": now_ms, **{k: r.get(k, "") for k in ("subject", "kind", "version", "channel", "recipient", "name",
-                                                                 "result", "attempt", "reason", "route", "latency_ms")}}
+                                                                 "result", "attempt", "reason", "route", "latency_ms",
+                                                                 "title", "text", "link")}}
             stream(keys.NOTIFY_LOG, LOG_MAXLEN, entry)
             stream(keys.notify_subject(r["subject"]), SUBJECT_MAXLEN, entry)
             if r["result"] not in ("sent", "failed"):
@@ -279,11 +284,3 @@ def _rows(entries) -> list[dict]:
         out.append(f)
     return out
 
-
-def _entries(response) -> list:
-    """[(entry id, {field: value})] of a one-stream XREADGROUP reply (RESP2 or RESP3)."""
-    if not response:
-        return []
-    if isinstance(response, dict):
-        return next(iter(response.values()), [[]])[0] if response else []
-    return response[0][1]

@@ -213,3 +213,31 @@ def as_text(value) -> str:
 # What "Redis is unreachable right now" looks like to redis-py (LOADING after a restart included,
 # and a cluster that lost a primary); every caller that degrades gracefully catches exactly these.
 REDIS_UNAVAILABLE = (redis.ConnectionError, redis.TimeoutError, redis.BusyLoadingError, redis.exceptions.ClusterDownError)
+
+
+class Outages:
+    """A worker's Redis outages, logged once per job when it starts and once when it ends (the
+    case worker's and the notifier's jobs ride out an outage with back-off)."""
+
+    def __init__(self, logger):
+        self.log = logger
+        self.down: set[str] = set()
+
+    def outage(self, job: str, error: Exception) -> None:
+        if job not in self.down:
+            self.down.add(job)
+            self.log.warning("%s: Redis unavailable (%s); retrying with back-off", job, error)
+
+    def recovered(self, job: str) -> None:
+        if job in self.down:
+            self.down.discard(job)
+            self.log.warning("%s: Redis is reachable again; resumed", job)
+
+
+def stream_entries(response) -> list:
+    """[(entry id, {field: value})] of a one-stream XREAD / XREADGROUP reply (RESP2 or RESP3)."""
+    if not response:
+        return []
+    if isinstance(response, dict):
+        return next(iter(response.values()), [[]])[0] if response else []
+    return response[0][1]

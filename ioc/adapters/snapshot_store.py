@@ -159,10 +159,14 @@ class SnapshotStore:
         return [orjson.loads(v) for v in self.client.hvals(keys.ALARMS_ACTIVE)]
 
     def alarm_events(self, count: int = 50) -> list[dict]:
+        """The newest `count` raised / acknowledged / cleared events (a notifier's `notified`
+        entries on the same stream are not alarm transitions: left out)."""
         out = []
-        for entry_id, fields in self.client.xrevrange(keys.ALARMS_EVENTS, count=count):
+        for entry_id, fields in self.client.xrevrange(keys.ALARMS_EVENTS, count=2 * count):
+            if fields[b"event"] == b"notified":
+                continue
             out.append({"id": _s(entry_id), "event": _s(fields[b"event"]), **orjson.loads(fields[b"alarm"])})
-        return out
+        return out[:count]
 
     def deadletters(self, count: int = 50) -> list[dict]:
         return deadletters.recent(self.client, count)

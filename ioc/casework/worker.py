@@ -72,7 +72,7 @@ from ioc.adapters.case_store import OUTBOX, CaseConflict, CaseNotFound
 from ioc.adapters.city_snapshot import CityCache
 from ioc.adapters.event_store import OUTBOX as EVENTS_OUTBOX
 from ioc.adapters.event_store import EventConflict, EventNotFound
-from ioc.adapters.redis_client import REDIS_UNAVAILABLE
+from ioc.adapters.redis_client import REDIS_UNAVAILABLE, Outages, stream_entries
 from ioc.adapters.notify_store import NotifyStore
 from ioc.adapters.snapshot_store import SnapshotStore
 from ioc.domain import case_catalog
@@ -146,15 +146,6 @@ def _text(value) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
 
 
-def _entries(response) -> list:
-    """[(entry id, {field: value})] of a one-stream XREADGROUP reply (RESP2 or RESP3)."""
-    if not response:
-        return []
-    if isinstance(response, dict):
-        return next(iter(response.values()), [[]])[0] if response else []
-    return response[0][1]
-
-
 def _field(fields, name: str) -> str | None:
     if not fields:
         return None
@@ -185,7 +176,7 @@ class CaseWorker:
         self.client = None
         self.generation = 0  # connections so far; a PUBACK is sent only on the connection that delivered
         self.processed = 0
-        self._down: set[str] = set()
+        self.outages = Outages(log)  # logged once per job and outage
         self._overdue_seen: dict[str, tuple[str, int]] = {}  # alarm id -> (stage, deadline) last seen active
         self.notify = NotifyStore(redis_client)
         self.escalation_policy = settings.escalation_policy()
@@ -220,14 +211,10 @@ class CaseWorker:
     # ---- outages ------------------------------------------------------------------------------
 
     def _outage(self, job: str, error: Exception) -> None:
-        if job not in self._down:
-            self._down.add(job)
-            log.warning("%s: Redis unavailable (%s); retrying with back-off", job, error)
+        self.outages.outage(job, error)
 
     def _recovered(self, job: str) -> None:
-        if job in self._down:
-            self._down.discard(job)
-            log.warning("%s: Redis is reachable again; resumed", job)
+        self.outages.recovered(job)
 
     # ---- intake: reports and department updates -----------------------------------------------
 
@@ -408,7 +395,7 @@ class CaseWorker:
                     entries = claimed[1] if claimed else []
                     last_claim = time.monotonic()
                 if not entries:
-                    entries = _entries(self.redis.xreadgroup(GROUP, self.consumer, {stream: "0" if backlog else ">"},
+                    entries = stream_entries(self.redis.xreadgroup(GROUP, self.consumer, {stream: "0" if backlog else ">"},
                                                              count=100, block=None if backlog else 1000))
                     if backlog and not entries:
                         backlog = False

@@ -55,6 +55,11 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "alarm:clear": frozenset({"dispatcher", "leader"}),
     "user:manage": frozenset({"admin"}),
     "token:manage": frozenset({"admin"}),
+    # notifications (issue 16, piece notifyui)
+    "view:duty": frozenset({"operator", "leader", "dispatcher", "admin"}),
+    "view:notify": frozenset({"admin"}),
+    "notify:manage": frozenset({"admin"}),
+    "notify:silence": frozenset({"admin", "dispatcher", "leader"}),
 }
 PERMISSION_NOTES: dict[str, str] = {
     SIGNED_IN: "the portal frame: clock, data freshness, language, navigation",
@@ -80,6 +85,10 @@ PERMISSION_NOTES: dict[str, str] = {
     "alarm:clear": "clear an active alarm by hand, with a note",
     "user:manage": "add, change, disable users, reset passwords",
     "token:manage": "create and revoke API tokens and kiosk links",
+    "view:duty": "who is on duty now and next `/duty` (operations center, dispatch desk, each department) with phone numbers; the silences in force",
+    "view:notify": "the notifications page `/notify`: duty roster, contacts and groups (keys masked), routes, quiet hours, silences, the sent log",
+    "notify:manage": "change the duty roster, contacts, groups, routes and quiet hours; send a test message",
+    "notify:silence": "add a silence (a maintenance window: matching notifications are not sent) and expire one, on `/notify` or `/duty`",
 }
 
 class AccessDenied(PermissionError):

@@ -33,6 +33,7 @@ from typing import NamedTuple
 
 from .clock import CHINA_TZ, local_time
 from .notifications import KINDS, SEVERITIES, Intent
+from .roster import groups_for, on_duty
 
 CHANNELS: tuple[str, ...] = ("wecom", "dingtalk", "feishu", "email", "sms")
 TARGETS: tuple[str, ...] = ("department_group", "department_duty", "center_duty", "dispatch_group", "event_leads")
@@ -211,27 +212,14 @@ def silenced_by(silences, intent: Intent, now_ms: int) -> Silence | None:
     return next((s for s in silences if active(s, intent, now_ms)), None)
 
 
-# ---- the roster, as the spec names it (ioc.domain.roster) ----------------------------------------
+# ---- the roster (ioc.domain.roster) ------------------------------------------------------------
 
 def _groups_for(roster, unit: str) -> list:
-    want = "" if unit == CENTER else unit
-    return [g for g in getattr(roster, "groups", ()) if (g.department or "") == want]
+    return groups_for(roster, unit)
 
 
 def _on_duty(roster, unit: str, at_ms: int) -> list:
-    try:
-        from .roster import on_duty  # the roster piece's rule when present
-        return [c for _shift, c in on_duty(roster, unit, at_ms)]
-    except ImportError:  # pragma: no cover - before the roster piece is merged
-        from datetime import datetime
-        contacts = {c.id: c for c in getattr(roster, "contacts", ())}
-        out = []
-        for s in getattr(roster, "shifts", ()):
-            starts = datetime.fromisoformat(s.starts).replace(tzinfo=CHINA_TZ).timestamp() * 1000
-            ends = datetime.fromisoformat(s.ends).replace(tzinfo=CHINA_TZ).timestamp() * 1000
-            if s.unit == unit and starts <= at_ms < ends and s.contact_id in contacts:
-                out.append(contacts[s.contact_id])
-        return out
+    return [contact for _shift, contact in on_duty(roster, unit, at_ms)]
 
 
 class Delivery(NamedTuple):

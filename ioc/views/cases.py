@@ -16,6 +16,7 @@ from ioc.domain.cases import (DEFERRAL_MAX_HOURS, NOTE_MAX, OPEN_STAGES, STAGE_N
                               CasePermissionError, allowed_actions)
 from ioc.domain.clock import local_text
 from ioc.domain.departments import Department
+from ioc.domain.notifications import kind_label
 from ioc.i18n import ROLE_NAMES, STRINGS, t
 
 HOUR_MS = 3_600_000
@@ -89,9 +90,10 @@ def source_name(source: str, lang: str = "zh") -> str:
 
 
 def action_label(action: str, lang: str = "zh") -> str:
-    """The workflow action's name in the page language (`受理（送核实）`); `report` is the intake."""
-    if action == "report":
-        return t("case_action_report", lang)
+    """The workflow action's name in the page language (`受理（送核实）`); `report` is the intake,
+    `notify` / `notify_failed` a notification's delivery (the notifier's, on the timeline)."""
+    if action in ("report", "notify", "notify_failed"):
+        return t(f"case_action_{action}", lang)
     transition = TRANSITIONS.get(action)
     if transition is None:
         return action
@@ -325,6 +327,18 @@ def transition_text(from_stage: str, to_stage: str, lang: str = "zh") -> str:
     return f"{stage_name(from_stage, lang)} → {stage_name(to_stage, lang)}"
 
 
+def notification_note(detail: Mapping, sent: bool, lang: str = "zh") -> str:
+    """A delivery on a timeline in people's words: `已通过企业微信通知城管局值班群（案件派遣）`,
+    with the attempt when it took more than one and the reason of a failure."""
+    channel = str(detail.get("channel") or "")
+    words = {"channel": t(f"notify_channel_{channel}", lang) if f"notify_channel_{channel}" in STRINGS else channel,
+             "recipient": str(detail.get("recipient") or ""), "kind": kind_label(str(detail.get("kind") or ""), lang),
+             "reason": str(detail.get("reason") or "")}
+    text = t("notify_sent_note" if sent else "notify_failed_note", lang).format(**words)
+    attempt = int(detail.get("attempt") or 1)
+    return f"{text} · {t('notify_attempts', lang).format(attempt=attempt)}" if attempt > 1 else text
+
+
 def timeline_rows(events: Iterable[CaseEvent], lang: str, departments: Mapping[str, Department] | None = None,
                   people: Mapping[str, str] | None = None) -> list[dict]:
     """The case's timeline as grid rows, oldest first; a dispatch names the department, a
@@ -345,6 +359,8 @@ def timeline_rows(events: Iterable[CaseEvent], lang: str, departments: Mapping[s
             extra.append(photos_text(e.detail["media"], lang))
         if e.action == "arrive" and e.detail.get("distance_m") is not None:
             extra.append(t("case_timeline_distance", lang).format(d=round(e.detail["distance_m"])))
+        if e.action in ("notify", "notify_failed"):
+            note = notification_note(e.detail, e.action == "notify", lang)
         if extra:
             note = " · ".join(extra + ([note] if note else []))
         rows.append({"n": str(n), "time": fmt_time(e.at), "actor": actor_name(e.actor, e.role, lang, departments, people), "actor_login": e.actor,

@@ -22,7 +22,7 @@ from ioc.domain.events import (LIVE_TASK_STATUSES, Event, LogEntry, Task, allowe
 from ioc.domain.event_indicators import response_times
 from ioc.domain.plans import LEVEL_NUMERALS, LEVELS, Plan, level_label, level_rank
 from ioc.i18n import STRINGS, t
-from ioc.views.cases import actor_name, department_name, fmt_time, role_name
+from ioc.views.cases import actor_name, department_name, fmt_time, notification_note, role_name
 
 MINUTE_MS = 60_000
 WALL_ROTATE_S = 20  # several live events: the wall shows each this long in turn, unless the operator picks one
@@ -329,6 +329,27 @@ def log_rows(event: Event, plans: Mapping[str, Plan], departments: Mapping[str, 
              "who": who_text(e, departments, lang, people), "login": e.actor,
              "what": log_text(e, event, plans, departments, district_names, lang), "kind": e.kind}
             for n, e in entries]
+
+
+def notification_rows(results: list[dict], lang: str = "zh") -> list[dict]:
+    """The event's notifications (`NotifyStore.for_subject`) as log rows: who was told what, by
+    which channel, and whether it arrived (sent and failed only; retries stay in the sent log)."""
+    rows = []
+    for r in results:
+        if r.get("result") not in ("sent", "failed"):
+            continue
+        at = int(r.get("at") or 0)
+        detail = {"channel": r.get("channel"), "recipient": r.get("name"), "kind": r.get("kind"),
+                  "attempt": r.get("attempt"), "reason": r.get("reason")}
+        rows.append({"n": f"notify-{r.get('id', at)}", "time": local_text(at, "%Y-%m-%d %H:%M:%S"), "clock": local_text(at, "%H:%M"),
+                     "who": t("case_source_notifier", lang), "login": "notifier",
+                     "what": notification_note(detail, r.get("result") == "sent", lang), "kind": f"notify-{r['result']}"})
+    return rows
+
+
+def with_notifications(rows: list[dict], notifications: list[dict], newest_first: bool = True) -> list[dict]:
+    """`log_rows` and `notification_rows` in one log, by time."""
+    return sorted(rows + notifications, key=lambda r: r["time"], reverse=newest_first)
 
 
 def instruction_rows(event: Event, departments: Mapping[str, Department], lang: str = "zh",

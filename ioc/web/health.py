@@ -41,9 +41,9 @@ def metrics():
     severities = Counter(a.get("severity") for a in snap.active_alarms())
     now_ms = time.time() * 1000
     live_workers = sum(1 for w in snap.workers().values()
-                       if now_ms - w.get("seen_ms", 0) < 30_000 and w.get("role") != "cases")  # ingest workers only
+                       if now_ms - w.get("seen_ms", 0) < 30_000 and w.get("role", "ingest") == "ingest")  # ingest workers only
     families = metric_families(snap.counters(), fleet.devices, fleet.online, severities,
-                               services.redis.xlen(keys.DEADLETTER), live_workers)
+                               services.redis.xlen(keys.DEADLETTER), live_workers, services.redis.zcard(keys.NOTIFY_PENDING))
     # the classic text format generate_latest writes; `content_type` is sent as is (`mimetype`
     # would have Flask append a second charset)
     return Response(generate_latest(registry_for(families)), content_type=CONTENT_TYPE_PLAIN_0_0_4)

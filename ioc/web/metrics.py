@@ -7,7 +7,7 @@ and a few gauges into metric families; `/metrics` renders them with prometheus-c
 
 from __future__ import annotations
 
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 from prometheus_client.registry import Collector, CollectorRegistry
 
 from ioc.domain.media import CODES as MEDIA_CODES
@@ -15,8 +15,37 @@ from ioc.domain.rules import SEVERITIES
 from ioc.domain.telemetry import REASONS
 
 
+NOTIFY_CHANNELS = ("wecom", "dingtalk", "feishu", "email", "sms")
+NOTIFY_RESULTS = ("sent", "failed", "retry", "silenced", "held", "grouped")
+NOTIFY_BUCKETS = ("0.1", "0.25", "0.5", "1", "2", "5", "10", "30", "60", "300", "3600")  # ioc.notify.worker.LATENCY_BUCKETS
+
+
+def notify_families(counters: dict[str, int], pending: int) -> list:
+    """The notifier's figures (piece notify): intents read, deliveries by channel and result,
+    jobs waiting, and trigger -> delivered seconds as a histogram."""
+    intents = CounterMetricFamily("ioc_notify_intents", "Notification intents the notifier read from the outbox")
+    intents.add_metric([], counters.get("notify:intents", 0))
+    deliveries = CounterMetricFamily("ioc_notify_deliveries", "Notification deliveries by channel and result "
+                                     "(sent, failed, retry, silenced, held, grouped)", labels=["channel", "result"])
+    for channel in NOTIFY_CHANNELS:
+        for result in NOTIFY_RESULTS:
+            deliveries.add_metric([channel, result], counters.get(f"notify:{channel}:{result}", 0))
+    waiting = GaugeMetricFamily("ioc_notify_pending", "Notification jobs waiting: sends, retries, grouping windows, "
+                                "quiet-hour holds, reminders")
+    waiting.add_metric([], pending)
+    cumulative, buckets = 0, []
+    for le in NOTIFY_BUCKETS:
+        cumulative += counters.get(f"notify:latency:{le}", 0)
+        buckets.append((le, cumulative))
+    buckets.append(("+Inf", cumulative + counters.get("notify:latency:inf", 0)))
+    latency = HistogramMetricFamily("ioc_notify_delivery_seconds", "Seconds from the triggering change to the delivery "
+                                    "(quiet-hour holds and grouping windows included)", buckets=buckets,
+                                    sum_value=counters.get("notify:latency_ms_sum", 0) / 1000)
+    return [intents, deliveries, waiting, latency]
+
+
 def metric_families(counters: dict[str, int], devices: int, online: int, alarms_by_severity: dict[str, int],
-                    deadletter_length: int, workers: int) -> list:
+                    deadletter_length: int, workers: int, notify_pending: int = 0) -> list:
     messages = CounterMetricFamily("ioc_ingest_messages", "MQTT messages processed by the ingest workers", labels=["result"])
     messages.add_metric(["accepted"], counters.get("messages:accepted", 0))
     messages.add_metric(["rejected"], counters.get("messages:rejected", 0))
@@ -53,7 +82,7 @@ def metric_families(counters: dict[str, int], devices: int, online: int, alarms_
     refused = CounterMetricFamily("ioc_event_actions_refused", "Linked-event actions refused (portal, API, MQTT)")
     refused.add_metric([], counters.get("events:refused", 0))
     return [messages, rejected, by_kind, late, dropped, alarms, active, fleet, dead, w, event_messages, proposals, refused,
-            *media_families(counters)]
+            *media_families(counters), *notify_families(counters, notify_pending)]
 
 
 def media_families(counters: dict[str, int]) -> list:

@@ -34,6 +34,7 @@ from layouts.bigscreen import bigscreen
 from layouts.cases import case_page, console_page, inspections_page
 from layouts.district import district_page, districts_page
 from layouts.events import event_page, event_tasks_page, events_page, indicators_with_events
+from layouts.notify import duty_page, notify_page
 from layouts.shell import shell
 from layouts.status import status_page
 
@@ -95,6 +96,8 @@ PAGES: tuple[Page, ...] = (
     Page("/audit", "audit", "view:audit", 9, lambda c: audit_page(c.lang), "audit"),
     Page("/admin", "admin", "view:admin", 10, lambda c: admin_page(c.lang, c.city), "admin"),
     Page("/account", "account", "view:account", 11, lambda c: account_page(c.lang), "account"),
+    Page("/duty", "duty", "view:duty", 14, lambda c: duty_page(c.lang, c.city), "notify"),
+    Page("/notify", "notify", "view:notify", 15, lambda c: notify_page(c.lang, c.city), "notify"),
 )
 
 # ---- derived from the table -----------------------------------------------------------------------

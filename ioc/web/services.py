@@ -17,6 +17,7 @@ from ioc.adapters.alarm_store import AlarmStore
 from ioc.adapters.audit_log import AuditLog
 from ioc.adapters.case_index import CaseIndex
 from ioc.adapters.city_snapshot import CityCache
+from ioc.adapters.notify_store import NotifyStore
 from ioc.adapters.snapshot_store import SnapshotStore
 from ioc.adapters.user_store import UserStore
 from ioc.adapters.media_store import media_store_from_settings
@@ -65,6 +66,7 @@ class Services:
     case_index: CaseIndex  # the case pages' per-process copy of the cases, kept in step by revision
     events: EventService  # the one event service: every read and action on linked events (portal, API)
     media: MediaService | None = None  # the cases' photos: uploads (portal, API) and reads, on the media store
+    notify: NotifyStore | None = None  # notifications: routes, silences, the sent log (piece notify)
 
     def warm_up(self) -> threading.Thread:
         """In the background, read what the first big-screen requests of a new process need
@@ -108,6 +110,7 @@ class Services:
             case_index=cases,
             events=EventService.from_settings(client, city, settings),
             media=MediaService(media_store_from_settings(settings), case_service, settings),
+            notify=NotifyStore(client),
         )
 
 

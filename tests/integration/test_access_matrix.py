@@ -102,6 +102,7 @@ API_PERMISSIONS = {
     ("POST", "/api/v1/events/<event_id>/close"): "event:command",
     ("POST", "/api/v1/events/<event_id>/actions"): SIGNED_IN,  # then each event action names its roles
     ("POST", "/api/v1/events/<event_id>/tasks/<department>/actions"): "event:task",
+    ("GET", "/api/v1/notifications"): "view:duty",  # piece notify: the sent log
 }
 API_PERMISSIONS.update({(method, rule): SIGNED_IN  # the fallback: a path that is no route is a JSON 404 (401 anonymous)
                         for rule in ("/api/", "/api/<path:_rest>") for method in ("DELETE", "GET", "PATCH", "POST", "PUT")})
@@ -110,7 +111,7 @@ ROUTE_ARGS = {"device_id": "wl-matrix-board", "district_id": DISTRICT, "alarm_id
               "media_id": "0" * 64}
 
 PAGES = ("/", "/districts", f"/district/{DISTRICT}", "/cases", "/case/ZJG-20260101-999999", "/tasks", "/inspections",
-         "/indicators", "/status", "/audit", "/admin", "/account", "/events", "/event/EV-20260101-999")
+         "/indicators", "/status", "/audit", "/admin", "/account", "/events", "/event/EV-20260101-999", "/duty", "/notify")
 
 
 def alarm_json(alarm_id: str) -> bytes:

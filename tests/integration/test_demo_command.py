@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
 import subprocess
 import sys
+import time
 import urllib.request
 
 import psutil
@@ -48,6 +50,25 @@ def assert_demo_users_sign_in(log: str, port: int) -> None:
     assert session.get(f"http://127.0.0.1:{port}/api/v1/me", timeout=5).json()["roles"] == ["dispatcher"]
 
 
+def assert_a_test_notification_reaches_the_receivers(log: str) -> None:
+    """A test intent in the demo's notify outbox reaches the demo roster's dispatch-desk group at
+    the local receivers, through the demo's notifier."""
+    from ioc.adapters.notify_store import NotifyStore
+    from ioc.adapters.redis_client import connect_redis
+    from ioc.domain.notifications import Intent
+
+    receivers = re.search(r"Notifications: local provider receivers (http://127\.0\.0\.1:\d+)", log).group(1)
+    client = connect_redis(re.search(r"Redis:\s+(redis://127\.0\.0\.1:\d+)", log).group(1))
+    NotifyStore(client).add_intent(Intent("test", "test:demo", "1", int(time.time() * 1000), "info", (), "", {"text": "演示测试"}))
+    client.close()
+
+    def notified():
+        status, text = _get(f"{receivers}/_received?since=0")
+        return status == 200 and any(r["accepted"] and "演示测试" in r["text"] for r in json.loads(text)["received"])
+
+    wait_for(notified, timeout=30, message="the test notification at the local receivers")
+
+
 @pytest.fixture
 def demo(tmp_path):
     port = free_port()
@@ -79,8 +100,9 @@ def test_the_demo_prints_its_services_and_feeds_the_city_until_ctrl_c(demo):
 
     wait_for(accepted, timeout=60, message="simulated city flowing into Redis")
     assert_demo_users_sign_in(log_path.read_text(), port)
+    assert_a_test_notification_reaches_the_receivers(log_path.read_text())
     family = [proc.pid] + [c.pid for c in psutil.Process(proc.pid).children(recursive=True)]
-    assert len(family) >= 6  # demo, redis, broker, ingest, web (+ its workers), simulator
+    assert len(family) >= 7  # demo, redis, broker, ingest, cases, notify, web (+ its workers), simulator
     os.kill(proc.pid, signal.SIGINT)
     assert proc.wait(timeout=30) == 0
     wait_for(lambda: not any(psutil.pid_exists(p) and psutil.Process(p).status() != psutil.STATUS_ZOMBIE for p in family),

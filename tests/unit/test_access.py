@@ -12,24 +12,24 @@ from ioc.web.pages import NAVIGATION, home_path, may_view_path, view_for_path, v
 # The spec: role -> every permission it holds. Anything not listed is denied.
 SPEC: dict[str, set[str]] = {
     "operator": {SIGNED_IN, "view:bigscreen", "view:districts", "view:status", "view:account", "view:events", "alarm:acknowledge",
-                 "event:read"},
+                 "event:read", "view:duty"},
     "leader": {SIGNED_IN, "view:bigscreen", "view:districts", "view:console", "view:indicators", "view:status", "view:audit",
                "view:account", "view:events", "alarm:acknowledge", "alarm:clear", "case:read", "event:read", "event:command",
-               "event:instruct"},
+               "event:instruct", "view:duty", "notify:silence"},
     "dispatcher": {SIGNED_IN, "view:bigscreen", "view:districts", "view:console", "view:indicators", "view:status",
                    "view:account", "view:events", "alarm:acknowledge", "alarm:clear", "case:read", "case:report", "event:read",
-                   "event:command"},
+                   "event:command", "view:duty", "notify:silence"},
     "inspector": {SIGNED_IN, "view:bigscreen", "view:districts", "view:inspections", "view:account", "view:events", "case:read",
                   "case:report", "event:read"},
     "handler": {SIGNED_IN, "view:tasks", "view:account", "view:events", "case:read", "event:read", "event:task"},
     "admin": {SIGNED_IN, "view:indicators", "view:status", "view:audit", "view:admin", "view:account", "user:manage",
-              "token:manage"},
+              "token:manage", "view:duty", "view:notify", "notify:manage", "notify:silence"},
     "reporter": {SIGNED_IN, "view:account", "case:report"},
 }
 # A kiosk is a read-only operator: an operator's views and the frame, no action.
 for _role in ("dispatcher", "inspector", "handler"):  # issue 16, media: who may upload a case's photos
     SPEC[_role].add("case:attach")
-KIOSK_SPEC = {SIGNED_IN, "view:bigscreen", "view:districts", "view:status", "view:account", "view:events"}
+KIOSK_SPEC = {SIGNED_IN, "view:bigscreen", "view:districts", "view:status", "view:account", "view:events", "view:duty"}
 ALL_PERMISSIONS = sorted(set().union(*SPEC.values()))
 
 # Where each role lands after signing in (its first view in navigation order).
@@ -193,4 +193,5 @@ def test_one_case_page_is_open_to_the_case_readers_and_never_in_the_navigation(r
 def test_the_navigation_order_puts_the_case_views_after_the_districts_and_indicators_after_status():
     everybody = Principal("root", frozenset(ROLES))
     assert [view for view, _path in visible_views(everybody)] == [
-        "bigscreen", "districts", "console", "tasks", "events", "inspections", "status", "indicators", "audit", "admin", "account"]
+        "bigscreen", "districts", "console", "tasks", "events", "inspections", "status", "indicators", "audit", "admin", "account",
+        "duty", "notify"]

@@ -1,8 +1,9 @@
 -- Schedule the deliveries of one notification intent and acknowledge its outbox entry, together:
 -- an intent is acknowledged only once every delivery it makes is a job (or recorded as silenced),
 -- so a notifier killed at any point loses nothing and schedules nothing twice.
--- KEYS: 1 jobs hash, 2 pending zset, 3 sent hash, 4 sent_at zset, 5 log stream, 6 outbox stream
--- ARGV: 1 JSON {now, entry (outbox entry id or ""), group (consumer group), log_max,
+-- KEYS: 1 jobs hash, 2 pending zset, 3 sent hash, 4 sent_at zset, 5 log stream, 6 outbox stream,
+--       7 the intent subject's notify stream
+-- ARGV: 1 JSON {now, entry (outbox entry id or ""), group (consumer group), log_max, subject_max,
 --       items: [{key, job (JSON), due, status ("send"|"held"|"silenced"), group_key ("" none), window_ms,
 --                log: [field, value, …] (without `result`)}]}
 -- Returns {scheduled, grouped, silenced, held, skipped}.
@@ -10,6 +11,7 @@ local a = cjson.decode(ARGV[1])
 local scheduled, grouped, silenced, held, skipped = 0, 0, 0, 0, 0
 local function log(fields, result)
   redis.call('XADD', KEYS[5], 'MAXLEN', '~', a.log_max, '*', 'result', result, unpack(fields))
+  redis.call('XADD', KEYS[7], 'MAXLEN', '~', a.subject_max, '*', 'result', result, unpack(fields))
 end
 for _, d in ipairs(a.items) do
   if redis.call('HEXISTS', KEYS[3], d.key) == 1 or redis.call('HEXISTS', KEYS[1], d.key) == 1 then
