@@ -58,6 +58,7 @@ DRAIN_MAX_S = 180.0
 KIND = "case.dispatched"
 GROUP_CHANNELS = ("wecom", "dingtalk", "feishu", "email")
 MARK = re.compile(r"NB\d{6}-\d{6}")  # the bench's case ids: NB<hhmmss>-<n>
+WARM_UP_FROM = 900_000  # the warm-up's case numbers (not counted)
 
 
 # --- the roster, the routes, the intents -----------------------------------------------------------
@@ -335,6 +336,24 @@ def wait_delivered(received: Received, expected: int, progress, stop_after: floa
     return time.monotonic() - t0
 
 
+def warm_up(make, write, departments: list[str], tag: str, received: Received, notifier, timeout: float = 120.0) -> None:
+    """One intent to each department's group (case numbers from `WARM_UP_FROM`, not counted),
+    and wait until every one arrived: the notifier has started, read the roster and the routes,
+    and opened its connections before the first counted intent is written."""
+    now = int(time.time() * 1000)
+    write([make(tag, WARM_UP_FROM + k, dept, now) for k, dept in enumerate(departments)])
+    wanted = {case_id(tag, WARM_UP_FROM + k) for k in range(len(departments))}
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if notifier.proc.poll() is not None:
+            raise RuntimeError(f"the notifier exited ({notifier.proc.returncode}); see {notifier.log}")
+        received.poll()
+        if wanted <= {d.case_id for d in deliveries(received.accepted())[0]}:
+            return
+        time.sleep(0.2)
+    raise RuntimeError(f"the notifier did not deliver the warm-up messages within {timeout:.0f} s; see {notifier.log}")
+
+
 def run(ctx: BenchContext) -> ScenarioResult:
     from ioc.adapters.geodata_files import load_city_map
     from ioc.domain.departments import department_ids
@@ -360,11 +379,10 @@ def run(ctx: BenchContext) -> ScenarioResult:
         notifier = views.start(ctx, "notify", ["-m", "ioc", "notify"], **urls)
         progress(f"  notify: receivers at {base}, notifier started; {len(departments)} department groups "
                  f"({', '.join(context['channels'])}); {rate:g} intents/s for {seconds:g} s")
-        time.sleep(3)  # the notifier reads the roster and routes and waits on the outbox
-        if notifier.proc.poll() is not None:
-            raise RuntimeError(f"the notifier exited ({notifier.proc.returncode}); see {notifier.log}")
         since = int(time.time() * 1000)
         received = Received(base, since)
+        warm_up(make, write, departments, tag, received, notifier)
+        progress(f"  notify: warm-up: one message to each of the {len(departments)} groups delivered")
         cpu = CpuWindow([notifier, views.Process("receivers", receivers.proc, ctx.work_dir / "receivers.log")], ctx.server_pids).start()
         producer = threading.Thread(target=produce, args=(make, write, departments, tag, rate, seconds, produced),
                                     name="bench-notify-producer", daemon=True)
@@ -374,7 +392,7 @@ def run(ctx: BenchContext) -> ScenarioResult:
             received.poll()
         progress(f"  notify: {len(produced.at):,} intents written in {produced.ended - produced.started:.1f} s "
                  f"({produced.late_batches} batches late by more than 50 ms)")
-        context["drain_s"] = round(wait_delivered(received, len(produced.at), progress), 1)
+        context["drain_s"] = round(wait_delivered(received, len(produced.at) + len(departments), progress), 1)
         context["cpu_percent"] = cpu.stop()
         got, strangers = deliveries(received.accepted())
         context["refused_by_the_receivers"] = len(received.records) - len(received.accepted())
