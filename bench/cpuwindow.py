@@ -23,6 +23,7 @@ class CpuWindow:
         self.t0 = 0.0
         self.before: dict[str, float] = {}
         self.busy0 = 0.0
+        self.elapsed = 0.0  # seconds of the last window
 
     @staticmethod
     def _busy() -> float:
@@ -44,9 +45,17 @@ class CpuWindow:
         return self
 
     def stop(self) -> dict[str, float]:
-        elapsed = max(time.monotonic() - self.t0, 1e-6)
+        elapsed = self.elapsed = max(time.monotonic() - self.t0, 1e-6)
         now = self._now()
         out = {name: round(100 * (now[name] - self.before[name]) / elapsed, 1) for name in now}
         busy = 100 * (self._busy() - self.busy0) / elapsed
         out["other processes"] = round(max(0.0, busy - sum(v for v in out.values() if v == v)), 1)
         return out
+
+
+def ms_per(cpu: dict[str, float], seconds: float, count: int, names) -> dict[str, float]:
+    """CPU milliseconds per unit of work (`count` of them in `seconds`) of the processes `names`
+    found in `cpu` (% of one core): a figure that holds on a busy machine where rates do not."""
+    if count <= 0:
+        return {}
+    return {n: round(cpu[n] / 100 * seconds * 1000 / count, 2) for n in names if n in cpu and cpu[n] == cpu[n]}

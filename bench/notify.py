@@ -43,7 +43,7 @@ from dataclasses import dataclass, field
 
 from bench import procs, views
 from bench.context import BenchContext
-from bench.cpuwindow import CpuWindow
+from bench.cpuwindow import CpuWindow, ms_per
 from bench.model import Measurement, ScenarioResult, Series, at_least, at_most
 from bench.stats import percentile
 
@@ -394,6 +394,8 @@ def run(ctx: BenchContext) -> ScenarioResult:
                  f"({produced.late_batches} batches late by more than 50 ms)")
         context["drain_s"] = round(wait_delivered(received, len(produced.at) + len(departments), progress), 1)
         context["cpu_percent"] = cpu.stop()
+        context["cpu_ms_per_delivery"] = ms_per(context["cpu_percent"], cpu.elapsed, len(produced.at),
+                                                ("notify", "receivers", "redis-server"))
         got, strangers = deliveries(received.accepted())
         context["refused_by_the_receivers"] = len(received.records) - len(received.accepted())
         context["records_without_a_bench_case"] = strangers
@@ -401,7 +403,8 @@ def run(ctx: BenchContext) -> ScenarioResult:
         result = results(produced, got, recipients, context)
         for m in result.measurements:
             progress(f"  notify: {m.name}: {m.value} {m.unit} {m.target}")
-        progress(f"  notify: CPU % {context['cpu_percent']}; notifier records {context['notifier']}")
+        progress(f"  notify: CPU % {context['cpu_percent']}, CPU ms per delivery {context['cpu_ms_per_delivery']}; "
+                 f"notifier records {context['notifier']}")
         return result
     finally:
         if notifier is not None:

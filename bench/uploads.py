@@ -48,7 +48,7 @@ import orjson
 
 from bench import views
 from bench.context import BenchContext
-from bench.cpuwindow import CpuWindow
+from bench.cpuwindow import CpuWindow, ms_per
 from bench.model import Measurement, ScenarioResult, Series, at_least, at_most
 from bench.photos import Photo, make_photos
 from bench.stats import percentile
@@ -441,8 +441,11 @@ def run(ctx: BenchContext) -> ScenarioResult:
         files1, bytes1 = folder_usage(media_dir)
         store = {"files_added": files1 - files0, "bytes_added": bytes1 - bytes0, "folder": str(media_dir)}
         context["per_round_p95_s"] = per_round
+        context["cpu_ms_per_upload"] = ms_per(windows.cpu["during"], windows.seconds["during"], len(answers),
+                                              ("web", "redis-server"))
         progress(f"  uploads: ingest {windows.before:,.0f} msg/s before, {windows.during:,.0f} during the bursts, "
-                 f"{windows.after:,.0f} after (offered {load.rate:,.0f}); CPU % {windows.cpu}")
+                 f"{windows.after:,.0f} after (offered {load.rate:,.0f}); CPU % {windows.cpu}; "
+                 f"CPU ms per upload {context['cpu_ms_per_upload']}")
         progress(f"  uploads: the folder store wrote {store['bytes_added'] / 1e6:,.1f} MB in {store['files_added']} files "
                  f"for {len(answers)} photos of {sum(sizes) / 1e6:,.1f} MB")
         return results(answers, windows, store, context, sum(sizes), Timeline(*rate_series(sampler.samples, zero), marks))
