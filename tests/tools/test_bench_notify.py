@@ -6,17 +6,11 @@ Timing is never asserted."""
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
-from pathlib import Path
-
 import pytest
 
 from bench import notify
 from bench.model import Measurement
 
-REPO = Path(__file__).resolve().parents[2]
 DEPARTMENTS = ["chengguan", "shuiwu", "town_yangshe", "zhujian", "jiaotong"]
 
 
@@ -102,20 +96,14 @@ def test_a_delivery_never_made_is_lost_and_one_made_twice_is_duplicated():
 
 @pytest.mark.integration
 @pytest.mark.slow
-def test_the_quick_scenario_runs_the_notifier_against_the_local_receivers_and_reports_every_figure(tmp_path):
+def test_the_quick_scenario_runs_the_notifier_against_the_local_receivers_and_reports_every_figure(quick_bench):
     pytest.importorskip("ioc.notify.worker", reason="the notifier (piece notify) is not merged")
-    out = tmp_path / "out"
 
-    proc = subprocess.run([sys.executable, "-m", "bench", "--quick", "--only", "notify", "--out", str(out)],
-                          cwd=REPO, capture_output=True, text=True, timeout=600)
+    rows, page = quick_bench("notify")
 
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    data = json.loads((out / "perf.json").read_text(encoding="utf-8"))
-    assert data["errors"] == []
-    rows = {m["name"]: m for m in data["measurements"] if m["scenario"] == "notify"}
     p99 = rows["trigger → delivered p99 (50/s)"]
     assert p99["target"] == "≤ 2 s" and p99["passed"] in (True, False) and p99["value"] > 0
     assert p99["detail"]["intents"] == 400 and p99["detail"]["delivered"] == 400
     assert rows["deliveries lost (dedupe keys never delivered)"]["value"] == 0
     assert rows["deliveries duplicated (dedupe keys delivered twice or more)"]["value"] == 0
-    assert "| notify | trigger → delivered p99 (50/s) |" in (out / "perf.md").read_text(encoding="utf-8")
+    assert "| notify | trigger → delivered p99 (50/s) |" in page
