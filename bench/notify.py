@@ -15,19 +15,22 @@ The harness writes, before the notifier starts:
   notifier. Every intent of the run has its own case (subject), so no delivery is a repeat of
   another.
 
-Then a producer thread writes `case.dispatched` intents at `RATE` per second for `DURATION_S`
-seconds (quick: 50/s for 8 s), round robin over the departments, in batches every 10 ms, through
-the product's own writer (`ioc.adapters.notify_store.write_intents`: the `intent_fields` of an
-`Intent` appended to the outbox, as the case transition script appends them), each intent's `at`
-the time it is written. It waits until every delivery arrived (or nothing moved for
-`DRAIN_S`), reads what the receivers recorded (`GET /_received`), and matches each received
-message to its intent by the case id in the text.
+The notifier is started and one warm-up message goes to every group (not counted); once all of
+them arrived (the notifier has read its configuration and opened its connections) a producer
+thread writes `case.dispatched` intents at `RATE` per second for `DURATION_S` seconds (quick:
+50/s for 8 s), round robin over the departments, in batches every 10 ms: each the intent the case
+service makes for a dispatch (`CaseService.intent`, the facts in people's words) of a bench case
+of its own, written through the notify store (`NotifyStore.add_intent`: the `intent_fields` the
+case transition script appends), its `at` the time it is written. What the receivers recorded is
+read as it comes (`GET /_received?since=`) until every delivery arrived (or nothing moved for
+`DRAIN_S`), and each received message is matched to its intent by the case id in its text.
 
 The rows: trigger → delivered p50/p95/p99 (intent `at` → the receiver's receive time; target p99
 ≤ 2 s), per channel in the detail; throughput: deliveries per second from the first intent to
 the last delivery against the offered rate; lost (a dedupe key `subject|version|kind|channel|
 recipient` never delivered) and duplicated (delivered more than once), both against 0; the
-notifier's own records (`NOTIFY_SENT` entries, the log's results) in the detail.
+notifier's own records (`NOTIFY_SENT` entries, the log's results), the CPU of each process and
+its CPU milliseconds per delivery in the detail.
 
 Alone: `python -m bench.notify [--quick] [--redis-url …]`.
 """
