@@ -48,7 +48,7 @@ from pathlib import Path
 
 import orjson
 
-from bench import views
+from bench import events, views
 from bench.context import BenchContext
 from bench.cpuwindow import CpuWindow, ms_per
 from bench.model import Measurement, ScenarioResult, Series, at_least, at_most
@@ -83,12 +83,9 @@ class Upload:
 
 
 @dataclass
-class Answer:
-    status: int
-    body: object
-    http_ms: float
-    server_ms: float | None
-    sent_bytes: int
+class Answer(events.Answer):
+    """An answer of the API (`bench.events.Answer`: status, body, times) to one upload."""
+    sent_bytes: int = 0  # the request's body
     started: float = 0.0  # time.monotonic() when it was sent
     ended: float = 0.0
 
@@ -124,13 +121,14 @@ def send_upload(session, base: str, secret: str, upload: Upload, body: bytes, co
         r = session.post(url, data=body, headers=headers, timeout=120)
     except requests.RequestException as e:
         return Answer(0, {"error": "connection", "message": repr(e)}, (time.perf_counter() - t0) * 1000, None,
-                      len(body), started, time.monotonic())
+                      sent_bytes=len(body), started=started, ended=time.monotonic())
     ms = (time.perf_counter() - t0) * 1000
     try:
         answer = r.json()
     except ValueError:
         answer = r.text[:300]
-    return Answer(r.status_code, answer, ms, server_ms(r.headers), len(body), started, time.monotonic())
+    return Answer(r.status_code, answer, ms, server_ms(r.headers), len(r.content), sent_bytes=len(body), started=started,
+                  ended=time.monotonic())
 
 
 def burst(base: str, secret: str, uploads: list[Upload]) -> list[Answer]:

@@ -20,7 +20,7 @@ PLACES = [(31.8712, 120.5511), (31.9311, 120.6607)]
 def _answer(status: int = 201, thumb: bool = True, ms: float = 800.0) -> uploads.Answer:
     body = {"case_id": "C1", "version": 2, "media": [{"id": "a" * 64, "thumb": thumb}]} if status == 201 else \
         {"error": "bad_request", "message": "unsupported_type", "code": "unsupported_type"}
-    return uploads.Answer(status, body, ms, ms / 2, 3_000_000)
+    return uploads.Answer(status, body, ms, ms / 2, sent_bytes=3_000_000)
 
 
 def _windows(before=20_000.0, during=19_800.0, after=20_100.0) -> uploads.Windows:
