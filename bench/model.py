@@ -7,9 +7,10 @@ from dataclasses import asdict, dataclass, field
 from typing import Callable
 
 # Order matters: the baseline first (ingest reports a ratio to it); views and viewers are
-# written by another module family and run late; events (linked events, issue 15) last: it
-# reuses the city the views seeded.
-SCENARIOS = ("baseline", "ingest", "latency", "memory", "cluster", "views", "viewers", "events")
+# written by another module family and run late; events (linked events, issue 15) after them: it
+# reuses the city the views seeded; then the field work of issue 16: uploads (the same city) and
+# notify (the notifier alone against the local receivers).
+SCENARIOS = ("baseline", "ingest", "latency", "memory", "cluster", "views", "viewers", "events", "uploads", "notify")
 OPTIONAL = ("views", "viewers")
 
 
