@@ -33,6 +33,15 @@ def test_every_action_of_the_readme_has_a_name_in_both_languages():
         assert action_name(action, "zh") != action and action_name(action, "en") != action
 
 
+def test_every_recorded_action_has_a_name_in_both_languages():
+    from ioc.adapters.audit_log import ACTIONS
+    from layouts.audit import ACTION_GROUPS
+
+    for action in ACTIONS:
+        assert f"audit:{action}" in STRINGS, action
+        assert any(action.startswith(group) for group in ACTION_GROUPS if group), action
+
+
 @pytest.mark.parametrize("action, zh, en", [("case.report", "上报案件", "Case reported"), ("auth.sign_in", "登录", "Signed in"),
                                             ("case.urge", "督办", "Case urged"), ("made.up", "made.up", "made.up")])
 def test_an_action_is_shown_by_its_name(action, zh, en):
