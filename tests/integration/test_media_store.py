@@ -208,10 +208,10 @@ def test_an_upload_racing_another_action_is_retried_on_the_new_version(media, mo
     real_save = media.cases.store.save_transition
     raced = []
 
-    def urged_meanwhile(before, after, event, outbox=None, ip=""):
+    def urged_meanwhile(before, after, event, *rest, **named):
         if event.action == "attach" and not raced:
             raced.append(media.cases.act(case_id, "urge", LEADER))  # another action lands first
-        return real_save(before, after, event, outbox, ip)
+        return real_save(before, after, event, *rest, **named)
     monkeypatch.setattr(media.cases.store, "save_transition", urged_meanwhile)
     case, _ = media.attach(case_id, INSPECTOR, "a.jpg", phone_jpeg(), "before")
     assert case.version == 3 and case.urge_count == 1 and len(case.attachments) == 1
