@@ -70,6 +70,14 @@ class Message:
     link: str = ""
     mentions: tuple[str, ...] = ()
 
+    def plain(self) -> str:
+        """Title, text and link as plain text (markdown marks removed)."""
+        body = self.text.replace("**", "")
+        lines = [self.title, body] if self.title else [body]
+        if self.link:
+            lines.append(self.link)
+        return "\n".join(line for line in lines if line)
+
 
 def intent_fields(intent: Intent) -> dict[str, str]:
     """The outbox entry's fields (strings only: a number through Lua would become 1.7e+12)."""

@@ -42,6 +42,7 @@ from dataclasses import dataclass, field
 from email.message import EmailMessage
 from typing import Callable, Protocol
 
+from ioc.domain.notifications import Message  # the one message the notifier renders (re-exported for callers)
 from ioc.domain.roster import Contact, Group
 
 log = logging.getLogger("ioc.notify.channels")
@@ -50,25 +51,6 @@ CHANNELS = ("wecom", "dingtalk", "feishu", "email", "sms")
 WECOM_TEXT_MAX = 2048  # bytes of a WeCom text message
 WECOM_MARKDOWN_MAX = 4096  # bytes of WeCom markdown
 SMS_TEXT_MAX = 300  # characters of an SMS text (long messages are split by the operator; keep them short)
-
-
-@dataclass(frozen=True)
-class Message:
-    """One notification: a title, a short markdown-light text (lines, `**bold**`), a portal link
-    (absolute, or root-relative) and phones to @-mention in group chats."""
-
-    title: str
-    text: str
-    link: str = ""
-    mentions: tuple[str, ...] = ()
-
-    def plain(self) -> str:
-        """Title, text and link as plain text (markdown marks removed)."""
-        body = self.text.replace("**", "")
-        lines = [self.title, body] if self.title else [body]
-        if self.link:
-            lines.append(self.link)
-        return "\n".join(line for line in lines if line)
 
 
 class DeliveryError(Exception):

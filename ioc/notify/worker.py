@@ -53,7 +53,6 @@ from ioc.adapters.redis_client import REDIS_UNAVAILABLE, Outages
 from ioc.domain.notifications import Intent, IntentError, delivery_key, intent_fields, intent_from_fields, render, render_group
 from ioc.domain.notify_routing import Route, hold_until, resolve, silenced_by
 from ioc.notify.channels import Channels
-from ioc.notify.channels import Message as ChannelMessage
 from ioc.settings import Settings
 
 log = logging.getLogger("ioc.notify")
@@ -86,7 +85,7 @@ def default_sender(settings: Settings):
     clients = Channels.from_settings(settings)
 
     def send(target, channel: str, message) -> None:
-        clients.send(channel, target, ChannelMessage(message.title, message.text, message.link, tuple(message.mentions)))
+        clients.send(channel, target, message)
 
     return send
 
