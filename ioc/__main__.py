@@ -1,4 +1,4 @@
-"""`python -m ioc demo|web|ingest|cases|notify|user|token|roster|receivers`: the IOC's processes and its user system."""
+"""`python -m ioc demo|web|ingest|cases|notify|db|user|token|roster|receivers`: the IOC's processes and its user system."""
 
 from __future__ import annotations
 
@@ -26,12 +26,21 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("ingest", help="the ingest worker: MQTT -> validation -> Redis")
     sub.add_parser("cases", help="the case worker: report intake, department updates, dispatch publishing, alarm-raised cases, overdue detection")
     sub.add_parser("notify", help="the notifier: notification intents -> routes, grouping, quiet hours, silences -> WeCom, DingTalk, Feishu, email, SMS")
+    db = sub.add_parser("db", help="the record (PostgreSQL in DATABASE_URL): schema migrations")
+    db_actions = db.add_subparsers(dest="action", required=True)
+    db_up = db_actions.add_parser("upgrade", help="apply the schema migrations the database lacks (safe to repeat)")
+    db_up.add_argument("--to", type=int, default=None, help="stop at this version (default: the newest)")
+    db_actions.add_parser("version", help="print the database's schema version and the newest this IOC knows")
     add_parsers(sub)
     add_roster_parsers(sub)
     args = parser.parse_args(argv)
     settings = Settings.from_env()
     if args.command in ("user", "token"):
         return run_admin(args, settings)
+    if args.command == "db":
+        from ioc.record.cli import run_db
+
+        return run_db(args, settings)
     if is_roster_command(args.command):
         if args.command == "receivers":
             setup_logging(settings.log_level, args.command)

