@@ -207,6 +207,7 @@ def run_demo(settings: Settings, simulator_args: list[str], web_workers: int | N
         print("\n=== IOC demo city: 张家港 Zhangjiagang ===", flush=True)
         print(f"  Redis:  {_describe(redis_url, servers)}", flush=True)
         print(f"  MQTT:   {_describe(mqtt_url, servers)}", flush=True)
+        print(f"  PostgreSQL (the record): {_describe(database_url, servers)}", flush=True)
         print(f"  Portal: {portal}", flush=True)
         print(f"  Health: {portal}healthz   Metrics: {portal}metrics", flush=True)
         print(f"  Trends: {trends_line}", flush=True)

@@ -90,6 +90,7 @@ def test_the_demo_prints_its_services_and_feeds_the_city_until_ctrl_c(demo):
     log = wait_for(lambda: "Portal:" in log_path.read_text() and log_path.read_text(), timeout=60, message="demo banner")
     assert re.search(r"Redis:\s+redis://127\.0\.0\.1:\d+", log)
     assert re.search(r"MQTT:\s+mqtt://127\.0\.0\.1:\d+", log)
+    assert re.search(r"PostgreSQL \(the record\):\s+postgresql://ioc@127\.0\.0\.1:\d+/ioc", log)
     assert f"http://127.0.0.1:{port}/" in log
     wait_for(lambda: _get(f"http://127.0.0.1:{port}/healthz")[0] == 200, timeout=60, message="healthy portal")
 
