@@ -58,6 +58,13 @@ def append_in(pipe, fields: dict, maxlen: int = DEFAULT_MAXLEN) -> None:
     pipe.xadd(keys.RECORD, fields, maxlen=int(maxlen), approximate=True)
 
 
+def trim_recorded(client, upto_id: str) -> int:
+    """Drop the entries before `upto_id` (the recorder's committed offset: they are in PostgreSQL),
+    so that Redis holds only what is not yet recorded, and the cap bounds an outage, not every day.
+    Approximate (whole stream nodes): a few recorded entries may stay. Returns how many went."""
+    return int(client.xtrim(keys.RECORD, minid=upto_id, approximate=True))
+
+
 def ensure_group(client, stream: str = keys.RECORD) -> None:
     """The recorder's consumer group on `stream`, from its start (created with the stream)."""
     try:

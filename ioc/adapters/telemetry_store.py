@@ -49,6 +49,14 @@ def _text(v) -> str:
     return v.decode() if isinstance(v, bytes) else v
 
 
+def trim_recorded(client, shard: int, stream: str, upto_id: str) -> int:
+    """Drop the entries of the shard's `stream` ("registry" or "readings") before `upto_id` (the
+    recorder's committed offset: they are in PostgreSQL), so that Redis holds only what is not yet
+    recorded; approximate (whole stream nodes). Returns how many went."""
+    key = {"registry": keys.registry_stream, "readings": keys.readings_stream}[stream](shard)
+    return int(client.xtrim(key, minid=upto_id, approximate=True))
+
+
 class TelemetryStore:
     """Applies prepared items to Redis. See `ioc.ingest.batch` for how items are built."""
 

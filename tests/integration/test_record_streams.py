@@ -308,3 +308,31 @@ def test_the_registry_and_readings_streams_are_capped(settings, city, redis_clie
                         msg("noise", "nz-1", "telemetry", ts=NOW - 250 + i, LAeq=50.0)])
     for key in (keys.registry_stream(0), keys.readings_stream(0)):
         assert 10 <= redis_client.xlen(key) <= 110  # MAXLEN ~: whole nodes of 100 entries
+
+
+# ---- trimming what the recorder has committed --------------------------------------------------
+
+def test_the_recorder_can_trim_the_record_stream_up_to_its_offset(case_store, redis_client):
+    from ioc.adapters import record_stream
+
+    for _ in range(250):
+        new_case(case_store)
+    ids = [i for i, _f in entries(redis_client)]
+    record_stream.trim_recorded(redis_client, ids[200])
+    left = [i for i, _f in entries(redis_client)]
+    assert left[-50:] == ids[200:] and len(left) < 250  # never an entry at or after the offset
+
+
+def test_the_recorder_can_trim_a_shards_readings_and_registry_streams(worker, redis_client):
+    from ioc.adapters.telemetry_store import trim_recorded
+
+    worker.process([msg("noise", "nz-1", "status", state="online", lat=31.87, lon=120.553)])
+    for i in range(250):
+        worker.process([msg("noise", "nz-1", "telemetry", received=NOW + i * 1000, ts=NOW + i, LAeq=50.0)])  # one a second: under the rate limit
+    ids = [i for i, _f in entries(redis_client, keys.readings_stream(0))]
+    trim_recorded(redis_client, 0, "readings", ids[200])
+    left = [i for i, _f in entries(redis_client, keys.readings_stream(0))]
+    assert left[-50:] == ids[200:] and len(left) < 250
+    (birth,) = [i for i, _f in entries(redis_client, keys.registry_stream(0))]
+    trim_recorded(redis_client, 0, "registry", birth)
+    assert [i for i, _f in entries(redis_client, keys.registry_stream(0))] == [birth]
