@@ -17,6 +17,9 @@ each script also writes), so each script runs on one Redis Cluster slot:
   publish to department systems after the transition that produced them (`ioc/v1/dispatch/{department}`)
 - `ioc:{core}:notify:outbox` stream (the notifier's, `ioc.adapters.notify_store`): the notification
   intents of a transition (dispatch, rework, deferral requested, urge), written by the same script
+- `ioc:{core}:record` stream (`ioc.adapters.record_stream`): a `type=case` entry per create and
+  transition (the case as stored, its version, the timeline entry's id and fields), written by the
+  same script, capped at `record_maxlen`; the recorder copies it into PostgreSQL
 
 Each create and each transition is one Lua script: it checks (idempotency key, or the version
 the caller read), writes the case, its timeline event, the indexes, the outbox message and the
@@ -31,7 +34,7 @@ from typing import NamedTuple
 
 import orjson
 
-from ioc.adapters import audit_log, scripts
+from ioc.adapters import audit_log, record_stream, scripts
 from ioc.adapters import redis_keys as keys
 from ioc.adapters.redis_client import as_text as _text
 from ioc.domain.cases import Case, CaseEvent
@@ -121,34 +124,42 @@ def _steps(joined: str) -> list[Step]:
     return [Step(v[k], v[k + 1], v[k + 2], int(v[k + 3])) for k in range(0, len(v) - 3, 4)]
 
 
-def create_call(case: Case, event: CaseEvent, ip: str = "") -> tuple[list[str], list[bytes]]:
-    """KEYS and ARGV of the `case_create` script for a new case."""
+def create_call(case: Case, event: CaseEvent, ip: str = "",
+                record_maxlen: int = record_stream.DEFAULT_MAXLEN) -> tuple[list[str], list[bytes]]:
+    """KEYS and ARGV of the `case_create` script for a new case (its record entry capped at about
+    `record_maxlen` entries)."""
+    entry = _flat(event_fields(event))
     args = {"id": case.id, "case": orjson.dumps(case.to_dict()).decode(), "report_id": case.report_id,
             "device_key": device_key(case), "created_at": str(case.created_at), "lon": case.lon, "lat": case.lat,
-            "event": _flat(event_fields(event)), "audit": _flat(audit_fields(event, ip)),
-            "epoch": f"{case.id}@{time.time_ns()}"}
+            "event": entry, "audit": _flat(audit_fields(event, ip)),
+            "epoch": f"{case.id}@{time.time_ns()}", "at": str(int(event.at)), "entry": record_stream.entry_json(entry),
+            "maxlen": int(record_maxlen)}
     return ([DATA, VERSION, REPORTS, DEVICES, OPEN, geo_key(case.class_code), timeline_key(case.id), keys.AUDIT, REVISION,
-             CHANGED, EPOCH],
+             CHANGED, EPOCH, keys.RECORD],
             [orjson.dumps(args)])
 
 
 def transition_call(before: Case, after: Case, event: CaseEvent, outbox: dict | None = None,
-                    ip: str = "", notify=()) -> tuple[list[str], list[bytes]]:
+                    ip: str = "", notify=(), record_maxlen: int = record_stream.DEFAULT_MAXLEN) -> tuple[list[str], list[bytes]]:
     """KEYS and ARGV of the `case_transition` script for `before` -> `after`; `notify`: the
     notification intents (`ioc.domain.notifications.Intent`) the change causes, appended to the
-    notify outbox by the same script."""
+    notify outbox by the same script; the record entry is capped at about `record_maxlen`."""
+    entry = _flat(event_fields(event))
     args = {"id": after.id, "expected": before.version, "version": after.version, "case": orjson.dumps(after.to_dict()).decode(),
-            "open": after.is_open, "device_key": device_key(after), "event": _flat(event_fields(event)),
+            "open": after.is_open, "device_key": device_key(after), "event": entry,
             "audit": _flat(audit_fields(event, ip)), "outbox": _flat(outbox) if outbox else [],
-            "notify": [flat_fields(i) for i in notify]}
+            "notify": [flat_fields(i) for i in notify], "at": str(int(event.at)), "entry": record_stream.entry_json(entry),
+            "maxlen": int(record_maxlen)}
     return ([DATA, VERSION, DEVICES, OPEN, geo_key(after.class_code), timeline_key(after.id), OUTBOX, keys.AUDIT, REVISION,
-             CHANGED, keys.NOTIFY_OUTBOX],
+             CHANGED, keys.NOTIFY_OUTBOX, keys.RECORD],
             [orjson.dumps(args)])
 
 
 class CaseStore:
-    def __init__(self, redis_client):
+    def __init__(self, redis_client, record_maxlen: int = record_stream.DEFAULT_MAXLEN):
+        """`record_maxlen`: the cap of the record stream (settings.record_stream_maxlen)."""
         self.redis = redis_client
+        self.record_maxlen = int(record_maxlen)
         self._create = scripts.script(redis_client, scripts.CASE_CREATE)
         self._transition = scripts.script(redis_client, scripts.CASE_TRANSITION)
         self._steps = scripts.script(redis_client, scripts.CASE_STEPS)
@@ -162,7 +173,7 @@ class CaseStore:
     def create(self, case: Case, event: CaseEvent, ip: str = "") -> tuple[Case, bool]:
         """Store a new case with its `report` event; returns (the case, True), or (the case that
         already holds this report id or device, False) and stores nothing."""
-        script_keys, args = create_call(case, event, ip)
+        script_keys, args = create_call(case, event, ip, self.record_maxlen)
         created, case_id = self._create(keys=script_keys, args=args)
         if created:
             return case, True
@@ -174,21 +185,21 @@ class CaseStore:
 
     def queue_create(self, pipe, case: Case, event: CaseEvent, ip: str = "") -> None:
         """Queue `create` on a pipeline (bulk loaders); its reply is `[1, id]` or `[0, existing id]`."""
-        script_keys, args = create_call(case, event, ip)
+        script_keys, args = create_call(case, event, ip, self.record_maxlen)
         self._create(keys=script_keys, args=args, client=pipe)
 
     def queue_transition(self, pipe, before: Case, after: Case, event: CaseEvent, outbox: dict | None = None,
                          ip: str = "", notify=()) -> None:
         """Queue `save_transition` on a pipeline (bulk loaders); its reply is `[1, version]`, or
         `[0, stored version]` / `[-1, 0]` for a conflict or an unknown case."""
-        script_keys, args = transition_call(before, after, event, outbox, ip, notify)
+        script_keys, args = transition_call(before, after, event, outbox, ip, notify, self.record_maxlen)
         self._transition(keys=script_keys, args=args, client=pipe)
 
     def save_transition(self, before: Case, after: Case, event: CaseEvent, outbox: dict | None = None, ip: str = "",
                         notify=()) -> Case:
         """Commit `before` -> `after` if the stored version is still `before.version`, with the
         notification intents `notify` in the same script."""
-        script_keys, args = transition_call(before, after, event, outbox, ip, notify)
+        script_keys, args = transition_call(before, after, event, outbox, ip, notify, self.record_maxlen)
         ok, version = self._transition(keys=script_keys, args=args)
         if ok == -1:
             raise CaseNotFound(f"no case {after.id!r}")

@@ -11,6 +11,9 @@ commit script also writes), so each script runs on one Redis Cluster slot:
   department systems, written with the change that made them (the case worker publishes them)
 - `ioc:{core}:notify:outbox` stream (the notifier's, `ioc.adapters.notify_store`): the notification
   intents of a change (event started, task issued, level changed, instruction), by the same script
+- `ioc:{core}:record` stream (`ioc.adapters.record_stream`): a `type=event` entry per create and
+  change (the event as stored, its version, its `updated_at`), by the same script, capped at
+  `record_maxlen`; the recorder copies it into PostgreSQL
 - `ioc:{core}:events:rev` counter bumped by every change (events and proposals) and
   `ioc:{core}:events:changed` sorted set: event id -> the revision of its last change, so a
   reader that holds the events in memory reads again only what changed
@@ -31,7 +34,7 @@ import time
 
 import orjson
 
-from ioc.adapters import audit_log, scripts
+from ioc.adapters import audit_log, record_stream, scripts
 from ioc.adapters import redis_keys as keys
 from ioc.adapters.redis_client import as_text as _text
 from ioc.domain.clock import local_text
@@ -77,13 +80,16 @@ def outbox_message(topic: str, payload: dict) -> dict:
 
 
 def commit_call(expected: int, event: Event, audit: dict, outbox=(), proposal: str = "",
-                notify=()) -> tuple[list[str], list[bytes]]:
+                notify=(), record_maxlen: int = record_stream.DEFAULT_MAXLEN) -> tuple[list[str], list[bytes]]:
     """KEYS and ARGV of the `event_commit` script: `event` replaces version `expected` (0: a new
-    event); `notify`: the notification intents of the change, appended to the notify outbox."""
+    event); `notify`: the notification intents of the change, appended to the notify outbox; the
+    record entry is capped at about `record_maxlen` entries."""
+    record = ["type", "event", "id", event.id, "version", str(int(event.version)), "at", str(int(event.updated_at))]
     args = {"id": event.id, "expected": int(expected), "version": int(event.version), "active": event.status not in ENDED,
             "started_at": str(int(event.started_at)), "audit": _flat(audit), "outbox": [_flat(m) for m in outbox],
-            "proposal": proposal or "", "notify": [flat_fields(i) for i in notify]}
-    return ([DATA, VERSION, ACTIVE, OUTBOX, keys.AUDIT, REVISION, CHANGED, PROPOSALS, keys.NOTIFY_OUTBOX],
+            "proposal": proposal or "", "notify": [flat_fields(i) for i in notify], "record": record,
+            "maxlen": int(record_maxlen)}
+    return ([DATA, VERSION, ACTIVE, OUTBOX, keys.AUDIT, REVISION, CHANGED, PROPOSALS, keys.NOTIFY_OUTBOX, keys.RECORD],
             [orjson.dumps(args), orjson.dumps(event.to_dict())])
 
 
@@ -92,8 +98,10 @@ def _event(raw) -> Event:
 
 
 class EventStore:
-    def __init__(self, redis_client):
+    def __init__(self, redis_client, record_maxlen: int = record_stream.DEFAULT_MAXLEN):
+        """`record_maxlen`: the cap of the record stream (settings.record_stream_maxlen)."""
         self.redis = redis_client
+        self.record_maxlen = int(record_maxlen)
         self._commit = scripts.script(redis_client, scripts.EVENT_COMMIT)
 
     # ---- writes ------------------------------------------------------------------------------
@@ -118,11 +126,11 @@ class EventStore:
     def queue_commit(self, pipe, expected: int, event: Event, audit: dict, outbox=(), proposal: str = "", notify=()) -> None:
         """Queue a create (`expected` 0) or commit on a pipeline (bulk loaders, the bench); its
         reply is `[1, version]`, `[0, stored version]` or `[-1, 0]`."""
-        script_keys, args = commit_call(expected, event, audit, outbox, proposal, notify)
+        script_keys, args = commit_call(expected, event, audit, outbox, proposal, notify, self.record_maxlen)
         self._commit(keys=script_keys, args=args, client=pipe)
 
     def _run(self, expected: int, event: Event, audit: dict, outbox, proposal: str, notify=()) -> Event:
-        script_keys, args = commit_call(expected, event, audit, outbox, proposal, notify)
+        script_keys, args = commit_call(expected, event, audit, outbox, proposal, notify, self.record_maxlen)
         ok, version = self._commit(keys=script_keys, args=args)
         if ok == -1:
             raise EventNotFound(f"no event {event.id!r}")

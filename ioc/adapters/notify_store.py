@@ -19,6 +19,7 @@ Keys (see `redis_keys`; all under `{core}`, the slot of the changes that write i
 - `…:notify:escalated:<alarm>:<raised_at>` guard: one escalation intent per alarm and raise
 
 A delivery's result for a case also goes on its timeline (action `notify` / `notify_failed`),
+with a `type=timeline` entry on the record stream `ioc:{core}:record` (capped at `record_maxlen`),
 for an alarm on the alarm event stream (`event` `notified`), in the same script as the record.
 """
 
@@ -29,7 +30,7 @@ import time
 
 import orjson
 
-from ioc.adapters import audit_log, scripts
+from ioc.adapters import audit_log, record_stream, scripts
 from ioc.adapters import redis_keys as keys
 from ioc.adapters.case_store import event_fields
 from ioc.adapters.redis_client import as_text as _text
@@ -58,8 +59,10 @@ def _fields(raw: dict) -> dict:
 
 
 class NotifyStore:
-    def __init__(self, redis_client):
+    def __init__(self, redis_client, record_maxlen: int = record_stream.DEFAULT_MAXLEN):
+        """`record_maxlen`: the cap of the record stream (settings.record_stream_maxlen)."""
         self.redis = redis_client
+        self.record_maxlen = int(record_maxlen)
         self._schedule = scripts.script(redis_client, scripts.NOTIFY_SCHEDULE)
         self._claim = scripts.script(redis_client, scripts.NOTIFY_CLAIM)
         self._record = scripts.script(redis_client, scripts.NOTIFY_RECORD)
@@ -216,10 +219,10 @@ class NotifyStore:
         streams_keys: list[str] = []
         streams = []
 
-        def stream(key: str, maxlen: int, fields: dict) -> None:
+        def stream(key: str, maxlen: int, fields: dict, record: list | None = None) -> None:
             if key not in streams_keys:
                 streams_keys.append(key)
-            streams.append([len(_FIXED) + 1 + streams_keys.index(key), maxlen, _flat(fields)])
+            streams.append([len(_FIXED) + 1 + streams_keys.index(key), maxlen, _flat(fields), *([record] if record else [])])
 
         for r in results:
             entry = {"at": now_ms, **{k: r.get(k, "") for k in ("subject", "kind", "version", "channel", "recipient", "name",
@@ -234,15 +237,17 @@ class NotifyStore:
                       "attempt": r.get("attempt", 1), "reason": r.get("reason", "")}
             if kind == "case":
                 action = "notify" if r["result"] == "sent" else "notify_failed"
-                stream(keys.case_timeline(ident), 0, event_fields(CaseEvent(ident, action, "notifier", "system", "", "", now_ms,
-                                                                            "", detail)))
+                fields = event_fields(CaseEvent(ident, action, "notifier", "system", "", "", now_ms, "", detail))
+                record = ["type", "timeline", "id", ident, "at", str(int(now_ms)), "entry", record_stream.entry_json(_flat(fields))]
+                stream(keys.case_timeline(ident), 0, fields, record)
             elif kind == "alarm":
                 stream(keys.ALARMS_EVENTS, keys.ALARM_EVENTS_MAXLEN,
                        {"event": "notified", "alarm": orjson.dumps({"id": ident, "result": r["result"], **detail}).decode(),
                         "at": now_ms})
         args = {"job": job_id, "now": now_ms, "drop": list(drop), "put": [[i, orjson.dumps(j).decode(), int(d)] for i, j, d in put],
-                "sent": [[k, orjson.dumps({"at": now_ms, "status": s}).decode()] for k, s in sent], "streams": streams}
-        return bool(self._record(keys=[*_FIXED, *streams_keys], args=[orjson.dumps(args)]))
+                "sent": [[k, orjson.dumps({"at": now_ms, "status": s}).decode()] for k, s in sent], "streams": streams,
+                "record_max": self.record_maxlen}
+        return bool(self._record(keys=[*_FIXED, *streams_keys, keys.RECORD], args=[orjson.dumps(args)]))
 
     def prune_sent(self, now_ms: int, keep_ms: int = SENT_KEEP_MS, batch: int = 1000) -> int:
         """Forget dedupe entries older than `keep_ms` (one MULTI per batch); returns how many."""

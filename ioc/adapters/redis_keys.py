@@ -68,6 +68,8 @@ NOTIFY_SENT_AT = f"{CORE}:notify:sent_at"  # sorted set: dedupe key -> when reco
 NOTIFY_LOG = f"{CORE}:notify:log"  # stream: every delivery attempt's result (sent, failed, retry, silenced, held, grouped)
 NOTIFY_PENDING = f"{CORE}:notify:pending"  # sorted set: job id -> due ms (sends, retries, group windows, holds, repeats)
 NOTIFY_JOBS = f"{CORE}:notify:jobs"  # hash: job id -> job JSON
+# the record (PostgreSQL): the recorder (consumer group `ioc-recorder`) copies these streams into it
+RECORD = f"{CORE}:record"  # stream: every case, timeline, event, user and token change in commit order (`type` field), capped
 
 # Names before the control plane moved under `{core}` (IOC 0.x on a single Redis): old name or
 # prefix -> new one. `ioc.adapters.redis_client.migrate_legacy_keys` renames what it finds.
@@ -164,6 +166,23 @@ def registry_version(shard: int) -> str:
     return f"{_tag(shard)}:regver"
 
 
+def registry_stream(shard: int) -> str:
+    """stream: the shard's device births, online/offline changes and moves, one entry per ingest
+    batch that has any (field `d`), written by the batch's script; capped, read by the recorder"""
+    return f"{_tag(shard)}:registry"
+
+
+def readings_stream(shard: int) -> str:
+    """stream: the accepted readings of each ingest batch of the shard, one entry per batch (field
+    `r`), capped, read by the recorder"""
+    return f"{_tag(shard)}:readings"
+
+
+def record_stream() -> str:
+    """stream: the control plane's changes for the record (`RECORD`)"""
+    return RECORD
+
+
 def state_version(shard: int) -> str:
     """counter: bumped by every batch that changes an online/offline state of the shard; web
     processes re-read only the shard's states when it alone moved"""
@@ -202,8 +221,8 @@ class Family:
 
 
 FAMILIES: tuple[Family, ...] = (
-    Family("telemetry", (latest, latest_ts, meta, district, state, geo, rules, registry_version, state_version),
-           "ioc.adapters.telemetry_store"),
+    Family("telemetry", (latest, latest_ts, meta, district, state, geo, rules, registry_version, state_version,
+                         registry_stream, readings_stream), "ioc.adapters.telemetry_store"),
     Family("rollups", (rollup, rollup_hourly), "ioc.adapters.telemetry_store"),
     Family("alarms", (ALARMS_ACTIVE, ALARMS_EVENTS, ALARMS_ACKS), "ioc.adapters.alarm_store", also=(
         ("ioc.adapters.notify_store", "a delivery's result for an alarm is a `notified` event on the alarm stream, "
@@ -236,6 +255,12 @@ FAMILIES: tuple[Family, ...] = (
         ("ioc.adapters.alarm_store", "the raise script appends the overdue case's intent when it raises the overdue alarm"),
     )),
     Family("roster", (ROSTER,), "ioc.adapters.roster_store"),
+    Family("record", (RECORD, record_stream), "ioc.adapters.record_stream", also=(
+        ("ioc.adapters.case_store", "the create and transition scripts append the case's `case` entry in the same step "
+                                    "(fields from record_stream)"),
+        ("ioc.adapters.event_store", "the commit script appends the event's `event` entry in the same step"),
+        ("ioc.adapters.notify_store", "the record script appends a `timeline` entry for each case timeline entry it writes"),
+    )),
     Family("users and sessions", (USERS, TOKENS, TOKEN_INDEX, SESSIONS, session, LOGIN_FAILURES, login_failures, SECRET_KEY),
            "ioc.adapters.user_store"),
 )

@@ -11,6 +11,12 @@
    caller's pipeline (all buckets share one hash tag).
 3. `write_rule_states()`: the rule states the caller's rules left (or dropped), queued on the
    caller's pipeline.
+4. `write_readings()`: the batch's accepted readings (late ones included: they count in the
+   rollups too), one entry per shard on `ioc:{sN}:readings` (field `r`, a JSON array of
+   `[device, kind, district, ts ms, {attribute: value, …}]`), queued on the caller's pipeline
+   with the rule states. The registry changes (births, online/offline, moves) go on
+   `ioc:{sN}:registry` from the script of step 1, in the same step as the change. Both streams are
+   capped at about `stream_maxlen` entries (IOC_RECORD_READINGS_MAXLEN) and read by the recorder.
 
 Plain readings (no location: nearly all telemetry) travel as flat ARGV strings, so the script
 decodes no JSON for them; births and located readings travel as one JSON array.
@@ -25,6 +31,8 @@ import redis
 
 from . import redis_keys as keys
 from . import scripts
+
+STREAM_MAXLEN = 100_000  # default cap of the registry and readings streams (settings.record_readings_maxlen's default)
 
 # Per item verdicts returned by the script.
 ACCEPTED, LATE, DUPLICATE, UNKNOWN_DEVICE = "a", "l", "d", "u"
@@ -41,19 +49,31 @@ def _text(v) -> str:
     return v.decode() if isinstance(v, bytes) else v
 
 
+def trim_recorded(client, shard: int, stream: str, upto_id: str) -> int:
+    """Drop the entries of the shard's `stream` ("registry" or "readings") before `upto_id` (the
+    recorder's committed offset: they are in PostgreSQL), so that Redis holds only what is not yet
+    recorded; approximate (whole stream nodes). Returns how many went."""
+    key = {"registry": keys.registry_stream, "readings": keys.readings_stream}[stream](shard)
+    return int(client.xtrim(key, minid=upto_id, approximate=True))
+
+
 class TelemetryStore:
     """Applies prepared items to Redis. See `ioc.ingest.batch` for how items are built."""
 
-    def __init__(self, client: redis.Redis, shards: int, retention_s: int, hourly_retention_s: int):
+    def __init__(self, client: redis.Redis, shards: int, retention_s: int, hourly_retention_s: int,
+                 stream_maxlen: int = STREAM_MAXLEN):
+        """`stream_maxlen`: the cap of the registry and readings streams (settings.record_readings_maxlen)."""
         self.client = client
         self.shards = shards
         self.retention_s = retention_s
         self.hourly_retention_s = hourly_retention_s
+        self.stream_maxlen = int(stream_maxlen)
 
     def shard_keys(self, shard: int) -> list[str]:
         return [
             keys.latest(shard), keys.latest_ts(shard), keys.meta(shard), keys.district(shard),
             keys.state(shard), keys.geo(shard), keys.rules(shard), keys.registry_version(shard), keys.state_version(shard),
+            keys.registry_stream(shard),
         ]
 
     def apply(self, per_shard: dict[int, tuple[list, list]]) -> dict[int, ShardResult]:
@@ -61,8 +81,9 @@ class TelemetryStore:
         if not per_shard:
             return {}
         order = list(per_shard)
+        cap = self.stream_maxlen
         raw = scripts.run_batch(self.client, scripts.TELEMETRY_APPLY, (
-            (self.shard_keys(shard), (orjson.dumps(per_shard[shard][0]), *per_shard[shard][1])) for shard in order))
+            (self.shard_keys(shard), (orjson.dumps(per_shard[shard][0]), cap, *per_shard[shard][1])) for shard in order))
         results = {}
         for shard, (verdicts, districts, states) in zip(order, raw):
             results[shard] = ShardResult(
@@ -84,6 +105,13 @@ class TelemetryStore:
             args.append([self.hourly_retention_s, [[f, *v] for f, v in fields.items()]])
         # EVAL, not EVALSHA: the script text is small, and a pipeline never meets NOSCRIPT.
         scripts.queue(pipe, scripts.ROLLUP_ADD, bucket_keys, [orjson.dumps(args)])
+
+    def write_readings(self, pipe, readings: dict[int, list]) -> None:
+        """Queue on `pipe` one readings-stream entry per shard: shard -> [[device, kind, district,
+        ts ms, values], …] (the accepted readings of the batch)."""
+        for shard, rows in readings.items():
+            if rows:
+                pipe.xadd(keys.readings_stream(shard), {"r": orjson.dumps(rows)}, maxlen=self.stream_maxlen, approximate=True)
 
     @staticmethod
     def write_rule_states(pipe, states: dict[int, dict[str, str]], quiet: dict[int, list[str]]) -> None:

@@ -7,6 +7,10 @@ a transaction stays in one Redis Cluster slot; `ioc:auth:failures:user:<name>` a
 `…:ip:<address>` (counters that expire with the lock window), `ioc:session:<id>` (a live portal
 session; signing out deletes it, so a copied cookie dies with it), `ioc:secret_key` (the shared
 cookie-signing key when IOC_SECRET_KEY is unset). This module is their one writer.
+
+Every user and token change also appends its `type=user` / `type=token` entry (the JSON as
+stored) to the record stream `ioc:{core}:record` in the same transaction (`record_stream.append_in`,
+capped at `record_maxlen`), for the recorder to copy into PostgreSQL.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from dataclasses import dataclass
 
 import orjson
 
+from ioc.adapters import record_stream
 from ioc.adapters import redis_keys as keys
 from ioc.adapters.audit_log import AuditLog
 from ioc.adapters.redis_client import as_text as _text
@@ -65,8 +70,11 @@ def shared_secret_key(redis_client) -> str | None:
 
 
 class UserStore:
-    def __init__(self, redis_client, departments: frozenset[str], max_failures: int = 5, lock_minutes: int = 15):
+    def __init__(self, redis_client, departments: frozenset[str], max_failures: int = 5, lock_minutes: int = 15,
+                 record_maxlen: int = record_stream.DEFAULT_MAXLEN):
+        """`record_maxlen`: the cap of the record stream (settings.record_stream_maxlen)."""
         self.redis = redis_client
+        self.record_maxlen = int(record_maxlen)
         self.departments = departments
         self.max_failures = max(1, int(max_failures))
         self.lock_s = max(1, int(lock_minutes)) * 60
@@ -98,9 +106,11 @@ class UserStore:
         def txn(pipe):
             if pipe.hexists(keys.USERS, name):
                 raise AccountError(f"user {name!r} already exists", "user_exists")
+            stored = orjson.dumps(user.to_dict())
             pipe.multi()
-            pipe.hset(keys.USERS, name, orjson.dumps(user.to_dict()))
+            pipe.hset(keys.USERS, name, stored)
             self.audit.record_in(pipe, by.name, by.role, "user.add", name, "ok", by.ip, user.public())
+            record_stream.append_in(pipe, record_stream.user_fields(name, now, stored), self.record_maxlen)
 
         self.redis.transaction(txn, keys.USERS)
         return user, password
@@ -150,10 +160,12 @@ class UserStore:
                 raise UserNotFound(f"no user {name!r}")
             before = User.from_dict(orjson.loads(raw))
             after = change(before).with_changes(updated_at=_now_ms())
+            stored = orjson.dumps(after.to_dict())
             pipe.multi()
-            pipe.hset(keys.USERS, name, orjson.dumps(after.to_dict()))
+            pipe.hset(keys.USERS, name, stored)
             detail = {"before": _diff(before.public(), after.public()), "after": _diff(after.public(), before.public())}
             self.audit.record_in(pipe, by.name, by.role, action, name, "ok", by.ip, detail)
+            record_stream.append_in(pipe, record_stream.user_fields(name, after.updated_at, stored), self.record_maxlen)
             result["user"] = after
 
         result: dict = {}
@@ -249,10 +261,12 @@ class UserStore:
             roles, department = validate_roles(roles, department, self.departments)
         token_id, secret, digest = new_token_secret()
         token = ApiToken(token_id, name, roles, department, kiosk, by.name, _now_ms(), 0, "", digest)
+        stored = orjson.dumps(token.to_dict())
         with self.redis.pipeline(transaction=True) as pipe:
-            pipe.hset(keys.TOKENS, token_id, orjson.dumps(token.to_dict()))
+            pipe.hset(keys.TOKENS, token_id, stored)
             pipe.hset(keys.TOKEN_INDEX, digest, token_id)
             self.audit.record_in(pipe, by.name, by.role, "token.create", token_id, "ok", by.ip, token.public())
+            record_stream.append_in(pipe, record_stream.token_fields(token_id, token.created_at, stored), self.record_maxlen)
             pipe.execute()
         return token, secret
 
@@ -275,10 +289,12 @@ class UserStore:
                 pipe.multi()
                 return
             revoked = ApiToken(**{**token.__dict__, "revoked_at": _now_ms(), "revoked_by": by.name})
+            stored = orjson.dumps(revoked.to_dict())
             pipe.multi()
-            pipe.hset(keys.TOKENS, token_id, orjson.dumps(revoked.to_dict()))
+            pipe.hset(keys.TOKENS, token_id, stored)
             pipe.hdel(keys.TOKEN_INDEX, token.secret_sha256)
             self.audit.record_in(pipe, by.name, by.role, "token.revoke", token_id, "ok", by.ip, revoked.public())
+            record_stream.append_in(pipe, record_stream.token_fields(token_id, revoked.revoked_at, stored), self.record_maxlen)
             result["token"] = revoked
 
         result: dict = {}

@@ -114,7 +114,7 @@ class CaseService:
 
     @classmethod
     def from_settings(cls, redis_client, city: CityMap, settings) -> "CaseService":
-        return cls(CaseStore(redis_client), city, settings.work_calendar(), settings.duplicate_radius_m,
+        return cls(CaseStore(redis_client, settings.record_stream_maxlen), city, settings.work_calendar(), settings.duplicate_radius_m,
                    settings.duplicate_window_hours, settings.checkin_radius_m, settings.public_url)
 
     # ---- intake ------------------------------------------------------------------------------

@@ -187,7 +187,7 @@ class CaseWorker:
         self.processed = 0
         self.outages = Outages(log)  # logged once per job and outage
         self._overdue_seen: dict[str, tuple[str, int]] = {}  # alarm id -> (stage, deadline) last seen active
-        self.notify = NotifyStore(redis_client)
+        self.notify = NotifyStore(redis_client, settings.record_stream_maxlen)
         self.escalation_policy = settings.escalation_policy()
         self._escalated: set[tuple[str, int]] = set()  # (alarm id, raised_at) whose escalation intent is written
         self._threads: list[threading.Thread] = []

@@ -269,7 +269,7 @@ class EventService:
         self.plans = plans
         self.departments = departments
         self.alarms = alarms or AlarmStore(store.redis)
-        self.cases = cases or CaseStore(store.redis)
+        self.cases = cases or CaseStore(store.redis, store.record_maxlen)
         self.snapshot = snapshot or SnapshotStore(store.redis, 8)
         self._active: tuple[int, tuple[Event, ...]] | None = None  # (revision, the active events then)
         self._lock = threading.Lock()
@@ -282,7 +282,7 @@ class EventService:
     def from_settings(cls, redis_client, city: CityMap, settings) -> "EventService":
         """The service with the plans of `IOC_PLANS_FILE` (unset: the built-in ones). A bad plans
         file raises `PlanError` (its path and reason): the process stops at start, saying why."""
-        return cls(EventStore(redis_client), city, load_plans(settings, city), department_ids(city),
+        return cls(EventStore(redis_client, settings.record_stream_maxlen), city, load_plans(settings, city), department_ids(city),
                    snapshot=SnapshotStore(redis_client, settings.redis_shards))
 
     # ---- reads -------------------------------------------------------------------------------

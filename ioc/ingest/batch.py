@@ -1,6 +1,6 @@
 """One ingest batch, without I/O: from raw MQTT messages to store items, and from the store's
 verdicts to what the worker must record (rejections, rule states, alarm changes, rollups,
-counters).
+counters, the accepted readings for the shards' readings streams).
 
 `prepare()` applies the per-device rate limit, parses and locates every message and groups the
 survivors per shard: births, status changes and located readings as "special" items (a JSON
@@ -68,6 +68,7 @@ class Outcome:
     cleared: list[tuple[Alarm, object, int]] = field(default_factory=list)  # (alarm id holder, value, ts)
     by_kind: Counter = field(default_factory=Counter)
     minutes: dict[int, dict[str, list]] = field(default_factory=dict)  # epoch minute -> field -> [n] | [n, sum, max]
+    readings: dict[int, list] = field(default_factory=dict)  # shard -> [device, kind, district, ts, values] per accepted reading
 
     rate_samples: int = 0  # rate-limited messages that are also in `rejections` (dead-letter samples)
     buffered: bool = False  # set by the worker once its rollups and counters are in the held figures
@@ -121,7 +122,7 @@ def prepare(raw: list[tuple[str, bytes, int]], city: CityMap, shards: int, limit
             rate_limit: DeviceRateLimit | None = None) -> Prepared:
     """Items per shard. A special item is either a located reading
     ["t", device, kind, ts, district, lon, lat, cell, latest JSON, rules flag 0|1] or a status
-    change ["s", device, kind, "online"|"offline", district, lon, lat, cell, name, extra JSON];
+    change ["s", device, kind, "online"|"offline", district, lon, lat, cell, name, extra JSON, received ms];
     a plain reading is four strings: device, ts, latest JSON, rules flag "0"|"1"."""
     out = Prepared()
     batches = out.per_shard
@@ -189,7 +190,8 @@ def _special(out: Prepared, message, topic: str, payload: bytes, city: CityMap, 
                                1 if rules_for(message.kind) else 0])
     else:
         batch.specials.append(["s", device, message.kind, "online" if message.online else "offline",
-                               district, lon, lat, cell, message.name or "", orjson.dumps(message.extra).decode()])
+                               district, lon, lat, cell, message.name or "", orjson.dumps(message.extra).decode(),
+                               message.received_ms])
     batch.special_messages.append((message, topic, payload))
 
 
@@ -291,6 +293,7 @@ def conclude(prepared: Prepared, results: dict) -> Outcome:
         result = results[shard]
         verdicts, districts = result.verdicts, result.districts
         to_evaluate: list[Reading] = []
+        accepted: list = []  # the shard's accepted readings, for its readings stream (the record)
         for i, entry in enumerate(batch.messages()):
             message = entry[0]
             verdict = verdicts[i]
@@ -308,10 +311,13 @@ def conclude(prepared: Prepared, results: dict) -> Outcome:
             if bucket is None:
                 bucket = minutes[message.ts_ms // 60_000] = {}
             _add(bucket, f"{districts[i]}|{message.kind}|", message)
+            accepted.append([message.device_id, message.kind, districts[i], message.ts_ms, message.values])
             if verdict == "l":
                 out.late += 1
             elif rules_for(message.kind):
                 to_evaluate.append((message, districts[i]))
+        if accepted:
+            out.readings[shard] = accepted
         _run_rules(shard, to_evaluate, result.rule_states, out)
     return out
 

@@ -2,8 +2,9 @@
 
 paho's network thread only appends (topic, payload, received ms) to a deque. The main loop
 takes up to IOC_INGEST_BATCH_MAX messages once the oldest has waited IOC_INGEST_FLUSH_MS, and
-writes them in two round trips: the shard scripts (latest state, registry, verdicts), then rule
-states, alarms and dead letters in one pipeline. The batch's minute and hour rollups and its
+writes them in two round trips: the shard scripts (latest state, registry and its stream,
+verdicts), then rule states, the accepted readings (one `ioc:{sN}:readings` entry per shard, for
+the record), alarms and dead letters in one pipeline. The batch's minute and hour rollups and its
 `ioc:metrics` counters are summed in memory and written together about once a second
 (IOC_COUNTER_FLUSH_MS), so their Redis cost does not grow with the number of batches; a crash
 loses at most that second of rollups and counts, together.
@@ -71,7 +72,7 @@ class IngestWorker:
         self.city = city
         self.alarms = AlarmStore(redis_client)
         self.store = TelemetryStore(redis_client, settings.redis_shards, settings.rollup_retention_hours * 3600,
-                                    settings.rollup_hourly_retention_days * 86400)
+                                    settings.rollup_hourly_retention_days * 86400, settings.record_readings_maxlen)
         self.limits = Limits(settings.ingest_max_payload, settings.ingest_max_future_s * 1000, settings.ingest_max_age_s * 1000)
         self.rate_limit = DeviceRateLimit(settings.device_max_rate) if settings.device_max_rate else None
         self.rollups = RollupBuffer()
@@ -163,6 +164,7 @@ class IngestWorker:
             self.dropped = 0
         pipe = self.redis.pipeline(transaction=False)
         self.store.write_rule_states(pipe, outcome.rule_states, outcome.quiet_devices)
+        self.store.write_readings(pipe, outcome.readings)
         for alarm in outcome.raised:  # raised unless active already: one `raised` event per activation
             self.alarms.raise_in(pipe, alarm)
         for alarm, value, ts in outcome.cleared:

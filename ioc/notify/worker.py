@@ -99,7 +99,7 @@ class Notifier:
                  lease_ms: int = LEASE_MS, claim_idle_ms: int = CLAIM_IDLE_MS, threads: int = SEND_THREADS, checker=None):
         self.settings = settings
         self.redis = redis_client
-        self.store = NotifyStore(redis_client)
+        self.store = NotifyStore(redis_client, settings.record_stream_maxlen)
         self.sender = sender or default_sender(settings)
         self.roster_source = roster or RosterStore(redis_client).get
         host = socket.gethostname()

@@ -109,14 +109,15 @@ class Services:
             city_cache=city_cache,
             case_index=cases,
             events=EventService.from_settings(client, city, settings),
-            notify=NotifyStore(client),
+            notify=NotifyStore(client, settings.record_stream_maxlen),
             media=MediaService(media_store_from_settings(settings), case_service, settings),
         )
 
 
 def user_store(client: Redis, settings: Settings, city: CityMap) -> UserStore:
     """The user store with this city's departments and the settings' sign-in limits."""
-    return UserStore(client, department_ids(city), settings.login_max_failures, settings.login_lock_minutes)
+    return UserStore(client, department_ids(city), settings.login_max_failures, settings.login_lock_minutes,
+                     settings.record_stream_maxlen)
 
 
 def current_services() -> Services:

@@ -104,11 +104,12 @@ def test_the_control_plane_shares_one_slot_and_telemetry_spreads_over_the_nodes(
     core = [keys.ALARMS_ACTIVE, keys.ALARMS_ACKS, keys.ALARMS_EVENTS, keys.USERS, keys.TOKENS, keys.TOKEN_INDEX, keys.AUDIT,
             OUTBOX, timeline_key("ZJG-20261125-000001"), geo_key("10101"), keys.EVENTS_DATA, keys.EVENTS_VERSION,
             keys.EVENTS_ACTIVE, keys.EVENTS_SEQ, keys.EVENTS_OUTBOX, keys.EVENTS_REVISION, keys.EVENTS_CHANGED,
-            keys.EVENTS_PROPOSALS, keys.EVENTS_DISMISSED]
+            keys.EVENTS_PROPOSALS, keys.EVENTS_DISMISSED, keys.RECORD, keys.NOTIFY_OUTBOX]
     assert len({client.keyslot(k) for k in core}) == 1
     shards = range(8)
     for shard in shards:  # every key of one shard's script on one slot
-        family = (keys.latest, keys.latest_ts, keys.meta, keys.district, keys.state, keys.geo, keys.rules)
+        family = (keys.latest, keys.latest_ts, keys.meta, keys.district, keys.state, keys.geo, keys.rules,
+                  keys.registry_stream, keys.readings_stream)
         assert len({client.keyslot(f(shard)) for f in family}) == 1
     assert len({node_of(client, keys.latest(s)) for s in shards}) == 3
 
@@ -159,6 +160,11 @@ def test_two_ingest_workers_on_a_shared_subscription_fill_every_shard(cluster_se
         assert series[minute_start // 3_600_000]["yangshe|water_level|waterLevel:n"] == len(devices) * 5 + 2
         used = {node_of(client, keys.meta(keys.shard_of(d, cluster_settings.redis_shards))) for d in devices}
         assert len(used) == 3  # the fleet's registry is spread over all three primaries
+        shards = range(cluster_settings.redis_shards)  # the record's streams, one pair per shard on its node
+        births = [c for s in shards for _i, f in client.xrange(keys.registry_stream(s)) for c in orjson.loads(f[b"d"])]
+        assert sorted((c[0], c[1]) for c in births) == [(d, "birth") for d in sorted(devices)]
+        recorded = [r for s in shards for _i, f in client.xrange(keys.readings_stream(s)) for r in orjson.loads(f[b"r"])]
+        assert len(recorded) == len(devices) * 5 + 2
 
         alarm_id = "wl-c-0|water_level_warning"
         alarms = AlarmStore(client)
@@ -246,6 +252,8 @@ def test_a_case_goes_from_report_to_close_with_its_timeline_outbox_and_audit(cli
     assert orjson.loads(fields[b"payload"])["case_id"] == case.id
     audited = [e.action for e in AuditLog(client).recent(action="case.") if e.target == case.id]
     assert audited == [f"case.{a}" for a in ("close", "check_pass", "handle", "acknowledge", "dispatch", "verify", "accept", "report")]
+    recorded = [f for _i, f in client.xrange(keys.RECORD) if f[b"id"] == case.id.encode()]
+    assert [int(f[b"version"]) for f in recorded] == list(range(1, 9))  # the report and 7 steps, the conflict none
 
 
 def test_the_case_worker_takes_reports_over_mqtt_and_publishes_dispatches(cluster_settings, client, city, mqtt_publisher, broker):

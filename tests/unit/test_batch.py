@@ -93,13 +93,13 @@ def test_a_located_birth_gets_its_district_and_cell(run, city):
     prepared = run(birth("sl-1", "streetlight", name="Lamp 1", model="SL-2"))
     [item] = specials(prepared)
     assert item == ["s", "sl-1", "streetlight", "online", "daxin", DAXIN[0], DAXIN[1],
-                    city.cell_at(*DAXIN), "Lamp 1", '{"model":"SL-2"}']
+                    city.cell_at(*DAXIN), "Lamp 1", '{"model":"SL-2"}', NOW]  # NOW: when it arrived (the registry stream's `at`)
     assert item[7]
 
 
 def test_an_offline_last_will_without_location_has_no_district(run):
     [item] = specials(run(raw("ioc/v1/noise/n-1/status", {"state": "offline"})))
-    assert item == ["s", "n-1", "noise", "offline", "", 0.0, 0.0, "", "", "{}"]
+    assert item == ["s", "n-1", "noise", "offline", "", 0.0, 0.0, "", "", "{}", NOW]
 
 
 def test_a_located_reading_is_a_special_item_with_its_district_cell_and_latest_state(run, city):
@@ -291,6 +291,22 @@ def test_accepted_and_late_verdicts_count_as_accepted_and_late_ones_as_late(run)
     assert (outcome.accepted, outcome.late) == (4, 1)
     assert outcome.by_kind == {"noise": 2, "parking": 1, "gateway": 1}
     assert outcome.rejected_by_reason() == {"duplicate": 1, "unknown_device": 1}
+
+
+def test_the_accepted_and_late_readings_are_kept_for_the_readings_stream_in_verdict_order(run):
+    prepared = run(
+        noise("n-1", 50), noise("n-2", 51, ts=NOW - 5), reading("p-1", "parking", {"status": "free"}),
+        birth("g-1", "gateway"), noise("n-3", 52), noise("n-4", 53),
+    )
+    # verdict order: g-1 (a status: no reading), then n-1, n-2 (late), p-1, n-3 (duplicate), n-4 (unknown)
+    outcome = conclude(prepared, answer(prepared, "aaladu"))
+    assert outcome.readings == {0: [["n-1", "noise", "daxin", NOW, {"LAeq": 50}], ["n-2", "noise", "daxin", NOW - 5, {"LAeq": 51}],
+                                    ["p-1", "parking", "daxin", NOW, {"status": "free"}]]}
+
+
+def test_a_shard_without_an_accepted_reading_has_no_readings(run):
+    prepared = run(noise("n-1", 50))
+    assert conclude(prepared, answer(prepared, "d")).readings == {}
 
 
 def test_prepare_rejections_are_part_of_the_outcome(run):

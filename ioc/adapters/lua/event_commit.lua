@@ -1,10 +1,14 @@
 -- Commit one linked-event change if the stored version is the one the caller read (expected 0:
 -- create, only if the id is free): the event, its version, the active index, the revision, the
--- audit entry, the outbox messages and the notification intents together, or nothing.
--- KEYS: 1 data, 2 version, 3 active, 4 outbox, 5 audit, 6 revision, 7 changed, 8 proposals, 9 notify outbox
+-- audit entry, the outbox messages, the notification intents and the record entry (`type` event)
+-- together, or nothing.
+-- KEYS: 1 data, 2 version, 3 active, 4 outbox, 5 audit, 6 revision, 7 changed, 8 proposals, 9 notify outbox,
+--       10 record stream
 -- ARGV: 1 JSON {id, expected, version, active (bool), started_at (string), audit: [field, value, …],
 --       outbox: [[field, value, …], …], proposal (id to clear, or ""),
---       notify: [[field, value, …], …] (the intents, `ioc.domain.notifications.flat_fields`)}, 2 the event JSON
+--       notify: [[field, value, …], …] (the intents, `ioc.domain.notifications.flat_fields`),
+--       record: [field, value, …] (the record entry without the event), maxlen (cap of the record stream)},
+--       2 the event JSON
 -- Returns {1, version} on success, {0, stored version} on a version conflict (or an id already
 -- taken), {-1, 0} for an unknown event.
 local a = cjson.decode(ARGV[1])
@@ -31,4 +35,7 @@ if a.notify then
 end
 if a.proposal ~= '' then redis.call('HDEL', KEYS[8], a.proposal) end
 redis.call('ZADD', KEYS[7], redis.call('INCR', KEYS[6]), a.id)
+local record = a.record
+record[#record + 1] = 'event'; record[#record + 1] = ARGV[2]
+redis.call('XADD', KEYS[10], 'MAXLEN', '~', a.maxlen, '*', unpack(record))
 return {1, a.version}

@@ -1,11 +1,17 @@
 -- Apply one shard's part of an ingest batch (see ioc.adapters.telemetry_store): births, status
 -- changes and located readings, then plain readings; returns a verdict per item, the districts,
--- and the stored rule states of the devices whose newer readings run rules.
--- KEYS: 1 latest, 2 ts, 3 meta, 4 district, 5 state, 6 geo, 7 rules, 8 registry version, 9 state version
+-- and the stored rule states of the devices whose newer readings run rules. The registry changes
+-- (births, online/offline, moves) go on the shard's registry stream as one entry (field `d`, a
+-- JSON array of [device, event, at ms, online (true/false/null), meta after the change]).
+-- KEYS: 1 latest, 2 ts, 3 meta, 4 district, 5 state, 6 geo, 7 rules, 8 registry version, 9 state version,
+--       10 registry stream
 -- ARGV: 1 JSON array of special items (births, status changes, located readings; see
---       ioc.ingest.batch), then 4 strings per plain reading: device, ts, latest JSON, rules flag
+--       ioc.ingest.batch), 2 cap of the registry stream (MAXLEN ~), then 4 strings per plain
+--       reading: device, ts, latest JSON, rules flag
 local specials = cjson.decode(ARGV[1])
-local nplain = (#ARGV - 1) / 4
+local reg_max = ARGV[2]
+local P0 = 3  -- the first plain reading's ARGV index
+local nplain = (#ARGV - P0 + 1) / 4
 local verdicts, districts = {}, {}
 
 -- 1. Read what the batch needs: districts and latest ts of every device in it.
@@ -15,7 +21,7 @@ for _, it in ipairs(specials) do
   if not seen[dev] then seen[dev] = true; devs[#devs + 1] = dev end
 end
 for p = 0, nplain - 1 do
-  local dev = ARGV[2 + p * 4]
+  local dev = ARGV[P0 + p * 4]
   if not seen[dev] then seen[dev] = true; devs[#devs + 1] = dev end
 end
 local dist, cur_ts = {}, {}
@@ -30,16 +36,28 @@ for c = 1, #devs, CHUNK do
   end
 end
 
+-- Returns the meta after the change, whether the device is new (no meta before), and whether it moved.
 local function locate(dev, kind, d, lon, lat, cell, name)
   dist[dev] = d
   redis.call('HSET', KEYS[4], dev, d)
   redis.call('GEOADD', KEYS[6], lon, lat, dev)
   local raw = redis.call('HGET', KEYS[3], dev)
   local m
-  if raw then m = cjson.decode(raw) else m = {kind = kind, name = name} end
+  local moved = false
+  if raw then
+    m = cjson.decode(raw)
+    -- compared as stored (JSON numbers keep 14 digits): a device seen again in place has not moved
+    moved = cjson.encode({m.lat, m.lon}) ~= cjson.encode({lat, lon}) or m.district ~= d or m.cell ~= cell
+  else
+    m = {kind = kind, name = name}
+  end
   m.lat = lat; m.lon = lon; m.district = d; m.cell = cell
   if name ~= '' then m.name = name end
-  return m
+  return m, not raw, moved
+end
+local registry = {}  -- [device, event, at, online, meta] per registry change
+local function changed(dev, event, at, online, m)
+  registry[#registry + 1] = {dev, event, at, online, m}
 end
 
 -- 2. Apply every item; accumulate the latest-state writes.
@@ -67,16 +85,21 @@ for _, it in ipairs(specials) do
   local typ, dev, kind, d = it[1], it[2], it[3], it[5]
   if typ == 't' then
     -- ["t", device, kind, ts, district, lon, lat, cell, latest JSON, rules flag]
-    local m = locate(dev, kind, d, it[6], it[7], it[8], '')
+    local m, new, moved = locate(dev, kind, d, it[6], it[7], it[8], '')
     if m.name == nil or m.name == '' then m.name = dev end
     redis.call('HSET', KEYS[3], dev, cjson.encode(m))
-    if redis.call('HSETNX', KEYS[5], dev, 'online') == 1 then state_changed = true end
+    local online = cjson.null
+    if redis.call('HSETNX', KEYS[5], dev, 'online') == 1 then state_changed = true; online = true end
     meta_changed = true
+    if new then changed(dev, 'birth', it[4], online, m)
+    elseif moved then changed(dev, 'moved', it[4], online, m) end
     reading(i, dev, it[4], it[9], it[10] == 1)
   else
-    -- ["s", device, kind, "online"|"offline", district ("" when unlocated), lon, lat, cell, name, extra JSON]
+    -- ["s", device, kind, "online"|"offline", district ("" when unlocated), lon, lat, cell, name, extra JSON,
+    --  received ms]
+    local m, new = nil, false
     if d ~= '' then
-      local m = locate(dev, kind, d, it[6], it[7], it[8], it[9])
+      m, new = locate(dev, kind, d, it[6], it[7], it[8], it[9])
       for ek, ev in pairs(cjson.decode(it[10])) do m[ek] = ev end
       redis.call('HSET', KEYS[3], dev, cjson.encode(m))
       meta_changed = true
@@ -90,18 +113,24 @@ for _, it in ipairs(specials) do
       redis.call('HSET', KEYS[5], dev, it[4])
       state_changed = true
       verdicts[i] = 'a'
+      if not m then
+        local raw = redis.call('HGET', KEYS[3], dev)
+        if raw then m = cjson.decode(raw) else m = {kind = kind, district = d} end
+      end
+      changed(dev, new and 'birth' or it[4], it[11], it[4] == 'online', m)
     end
   end
 end
 for p = 0, nplain - 1 do
   i = i + 1
-  local base = 2 + p * 4
+  local base = P0 + p * 4
   reading(i, ARGV[base], tonumber(ARGV[base + 1]), ARGV[base + 2], ARGV[base + 3] == '1')
 end
 
 -- Web processes cache the registry per shard until these counters move.
 if meta_changed then redis.call('INCR', KEYS[8]) end
 if state_changed then redis.call('INCR', KEYS[9]) end
+if #registry > 0 then redis.call('XADD', KEYS[10], 'MAXLEN', '~', reg_max, '*', 'd', cjson.encode(registry)) end
 
 -- 3. Write in bulk.
 local function hset_all(key, map)
