@@ -29,6 +29,7 @@ ALARMS_EVENTS = f"{CORE}:alarms:events"  # stream: raised / acknowledged / clear
 ALARMS_ACKS = f"{CORE}:alarms:acks"  # hash: alarm id -> acknowledgement JSON {by, role, at_ms}
 ALARM_EVENTS_MAXLEN = 100_000  # approximate cap of ALARMS_EVENTS
 WORKERS = "ioc:workers"  # hash: worker id -> heartbeat JSON (see ioc.adapters.heartbeats)
+RECORDER_POSITIONS = "ioc:recorder:positions"  # hash: stream -> "<last recorded id> <entries up to it>" (counts entries trimmed unrecorded)
 USERS = f"{CORE}:users"  # hash: user name -> user JSON (roles, department, Argon2id hash, disabled, epoch)
 TOKENS = f"{CORE}:tokens"  # hash: token id -> API token / kiosk link JSON (SHA-256 of the secret, never the secret)
 TOKEN_INDEX = f"{CORE}:tokens:sha256"  # hash: SHA-256 of a token -> token id
@@ -68,6 +69,8 @@ NOTIFY_SENT_AT = f"{CORE}:notify:sent_at"  # sorted set: dedupe key -> when reco
 NOTIFY_LOG = f"{CORE}:notify:log"  # stream: every delivery attempt's result (sent, failed, retry, silenced, held, grouped)
 NOTIFY_PENDING = f"{CORE}:notify:pending"  # sorted set: job id -> due ms (sends, retries, group windows, holds, repeats)
 NOTIFY_JOBS = f"{CORE}:notify:jobs"  # hash: job id -> job JSON
+# the record (PostgreSQL): the recorder (consumer group `ioc-recorder`) copies these streams into it
+RECORD = f"{CORE}:record"  # stream: every case, timeline, event, user and token change in commit order (`type` field), capped
 
 # Names before the control plane moved under `{core}` (IOC 0.x on a single Redis): old name or
 # prefix -> new one. `ioc.adapters.redis_client.migrate_legacy_keys` renames what it finds.
@@ -164,6 +167,23 @@ def registry_version(shard: int) -> str:
     return f"{_tag(shard)}:regver"
 
 
+def registry_stream(shard: int) -> str:
+    """stream: the shard's device births, online/offline changes and moves, one entry per ingest
+    batch that has any (field `d`), written by the batch's script; capped, read by the recorder"""
+    return f"{_tag(shard)}:registry"
+
+
+def readings_stream(shard: int) -> str:
+    """stream: the accepted readings of each ingest batch of the shard, one entry per batch (field
+    `r`), capped, read by the recorder"""
+    return f"{_tag(shard)}:readings"
+
+
+def record_stream() -> str:
+    """stream: the control plane's changes for the record (`RECORD`)"""
+    return RECORD
+
+
 def state_version(shard: int) -> str:
     """counter: bumped by every batch that changes an online/offline state of the shard; web
     processes re-read only the shard's states when it alone moved"""
@@ -202,8 +222,8 @@ class Family:
 
 
 FAMILIES: tuple[Family, ...] = (
-    Family("telemetry", (latest, latest_ts, meta, district, state, geo, rules, registry_version, state_version),
-           "ioc.adapters.telemetry_store"),
+    Family("telemetry", (latest, latest_ts, meta, district, state, geo, rules, registry_version, state_version,
+                         registry_stream, readings_stream), "ioc.adapters.telemetry_store"),
     Family("rollups", (rollup, rollup_hourly), "ioc.adapters.telemetry_store"),
     Family("alarms", (ALARMS_ACTIVE, ALARMS_EVENTS, ALARMS_ACKS), "ioc.adapters.alarm_store", also=(
         ("ioc.adapters.notify_store", "a delivery's result for an alarm is a `notified` event on the alarm stream, "
@@ -212,6 +232,8 @@ FAMILIES: tuple[Family, ...] = (
     Family("dead letters", (DEADLETTER,), "ioc.adapters.deadletters"),
     Family("counters", (METRICS,), "ioc.adapters.counters"),
     Family("heartbeats", (WORKERS,), "ioc.adapters.heartbeats"),
+    # RECORD is here only until the `streams` branch (family "record", its writers) is merged: drop it then
+    Family("recorder", (RECORDER_POSITIONS, RECORD, record_stream), "ioc.record.recorder"),
     Family("cases", (CASES_DATA, CASES_VERSION, CASES_REPORTS, CASES_DEVICES, CASES_OPEN, CASES_SEQ, CASES_OUTBOX,
                      CASES_REVISION, CASES_CHANGED, CASES_EPOCH, case_timeline, case_geo), "ioc.adapters.case_store", also=(
         ("ioc.adapters.notify_store", "a delivery's result goes on the case timeline (`notify` / `notify_failed`) in the "
