@@ -266,7 +266,7 @@ class Recorder:
             start = "0-0"
             while True:
                 result = self.redis.xautoclaim(s.key, GROUP, self.consumer, CLAIM_IDLE_MS, start_id=start,
-                                               count=self.settings.record_batch, justid=True)
+                                               count=self.settings.record_batch)
                 nxt, claimed = _t(result[0]), result[1]
                 if claimed:
                     s.pending_done = False
