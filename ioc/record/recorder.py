@@ -101,6 +101,11 @@ class _Stream:
     delivered: str = "0-0"  # the last id delivered by `>`
     lost: int = 0
 
+    @property
+    def tag(self) -> str:
+        """The stream's hash tag without braces (`s3`, `core`)."""
+        return self.key.partition("{")[2].partition("}")[0]
+
 
 class Recorder:
     def __init__(self, settings: Settings, redis_client, *, consumer: str = ""):
@@ -184,10 +189,15 @@ class Recorder:
         last = _t(info.get("last-generated-id") or "0-0")
         added, length = int(info.get("entries-added") or 0), int(info.get("length") or 0)
         if id_key(last) < id_key(s.offset):
+            # Redis lost entries (restored from an older copy, or emptied). What the stream holds
+            # from before this Redis started was recorded (it is older than the offset); what came
+            # after is new, whatever its id: go on from the older of the two.
+            since = self._redis_started_ms()
+            lowered = min((last, f"{max(since - 1000, 0)}-0"), key=id_key) if since else last
             log.warning("stream %s ends at %s, before the recorded offset %s: Redis lost entries (restored from an "
-                        "older copy, or emptied); recording goes on from the stream as it is now", s.key, last, s.offset)
+                        "older copy, or emptied); recording goes on from %s", s.key, last, s.offset, lowered)
             counters.add(self.redis, "recorder:errors:redis_lost")
-            self._lower_offset(s, last)
+            self._lower_offset(s, lowered)
         groups = {_t(g["name"]): g for g in self.redis.xinfo_groups(s.key)}
         delivered = _t(groups[GROUP].get("last-delivered-id") or "0-0") if GROUP in groups else "0-0"
         s.delivered = delivered
@@ -197,6 +207,16 @@ class Recorder:
         else:
             sid, _, pos = stored.partition(" ")
             s.position = int(pos) if sid == delivered else int(groups[GROUP].get("entries-read") or 0)
+
+    def _redis_started_ms(self) -> int:
+        """When the Redis server started (epoch ms, to the second; 0 when it cannot say)."""
+        try:
+            info = self.redis.info("server")
+            if "uptime_in_seconds" not in info:  # a cluster client: one dict per node
+                info = next(iter(info.values()))
+            return _now_ms() - int(info["uptime_in_seconds"]) * 1000
+        except Exception:  # noqa: BLE001 - an estimate only
+            return 0
 
     def _lower_offset(self, s: _Stream, last: str) -> None:
         s.offset = last
@@ -288,7 +308,7 @@ class Recorder:
             offset = record_copy.committed_offset(conn, s.key)
             fresh = [e for e in s.buf if id_key(e[0]) > id_key(offset)]
             if fresh:
-                batch = build(s.family, fresh, raw_readings=self.settings.record_raw_hours > 0)
+                batch = build(s.family, fresh, raw_readings=self.settings.record_raw_hours > 0, shard=s.tag)
                 new_parts = record_copy.ensure_partitions(conn, batch, self.made)
                 written = record_copy.write_batch(conn, batch)
                 if batch.bad:

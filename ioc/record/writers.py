@@ -149,8 +149,11 @@ def _add_period(out: set, seen: set, table: str, at: datetime) -> None:
                  period))
 
 
-def build(family: str, entries: list[tuple[str, dict]], raw_readings: bool = True) -> Batch:
-    """The rows of `entries` (stream id, fields) of a stream of `family`, in stream order."""
+def build(family: str, entries: list[tuple[str, dict]], raw_readings: bool = True, shard: str = "") -> Batch:
+    """The rows of `entries` (stream id, fields) of a stream of `family`, in stream order.
+    `shard` (a readings stream's hash tag, `s3`) prefixes the stream id of raw readings rows
+    (`s3:<ms>-<seq>`): each shard's stream numbers its entries on its own, and the `readings`
+    key (stream_id, idx, at) must tell two shards' entries of the same id apart."""
     batch = Batch()
     parse = _PARSERS[family]
     for entry_id, fields in entries:
@@ -158,7 +161,7 @@ def build(family: str, entries: list[tuple[str, dict]], raw_readings: bool = Tru
         f = {_text(k): _text(v) for k, v in fields.items()}
         try:
             if family == READINGS:
-                parse(batch, entry_id, f, raw_readings)
+                parse(batch, f"{shard}:{entry_id}" if shard else entry_id, f, raw_readings)
             else:
                 parse(batch, entry_id, f)
         except (KeyError, ValueError, TypeError, IndexError, AttributeError, orjson.JSONDecodeError) as e:

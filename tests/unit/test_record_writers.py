@@ -101,3 +101,10 @@ def test_partitions_are_named_per_month_and_raw_readings_per_day():
 
 def test_stream_ids_compare_by_number():
     assert id_key("10-0") > id_key("9-5") and id_key("9-10") > id_key("9-9")
+
+
+def test_raw_readings_of_two_shards_with_the_same_entry_id_stay_apart():
+    items = j([["n1", "noise", "d1", T0, {"LAeq": 1.0}]])
+    a = build(READINGS, [("7-0", {"r": items})], shard="s1").history["readings"]
+    b = build(READINGS, [("7-0", {"r": items})], shard="s2").history["readings"]
+    assert a[0][3] == "s1:7-0" and b[0][3] == "s2:7-0"
