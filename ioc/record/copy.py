@@ -60,8 +60,19 @@ def _exec(conn, query: str, params=None) -> int:
         return max(cur.rowcount, 0)
 
 
+_MS = "timestamptz 'epoch' + {} * interval '1 millisecond'"  # epoch ms -> timestamptz, exact
+
+_READINGS_STAGE = "at bigint, device_id text, kind text, stream_id text, idx integer, values jsonb"
+
+
 def write_history(conn, table: str, rows: list[tuple]) -> int:
     columns = HISTORY[table]
+    if table == "readings":  # raw readings: their time comes as epoch ms
+        stage = _stage(conn, "readings", columns=_READINGS_STAGE)
+        _copy(conn, stage, columns, rows)
+        return _exec(conn, f"""INSERT INTO readings (at, device_id, kind, stream_id, idx, values)
+                               SELECT {_MS.format('at')}, device_id, kind, stream_id, idx, values FROM {stage}
+                               ON CONFLICT DO NOTHING""")
     stage = _stage(conn, table)
     _copy(conn, stage, columns, rows)
     cols = _cols(columns)
@@ -127,22 +138,29 @@ def _devices(conn, devices: dict) -> int:
     return updated + inserted
 
 
+_ROLLUP_STAGE = "minute bigint, district text, kind text, attribute text, s double precision, n bigint, x double precision"
+_HOURLY_STAGE = ("hour bigint, device_id text, attribute text, n bigint, sum double precision, min double precision, "
+                 "max double precision, last double precision, last_text text, last_at bigint")
+
+
 def _rollup(conn, rows: list[tuple]) -> int:
-    stage = _stage(conn, "rollup_minute")
+    stage = _stage(conn, "rollup_minute", columns=_ROLLUP_STAGE)
     _copy(conn, stage, ROLLUP_COLUMNS, rows)
     cols = _cols(ROLLUP_COLUMNS)
     return _exec(conn, f"""
-        INSERT INTO rollup_minute ({cols}) SELECT {cols} FROM {stage}
+        INSERT INTO rollup_minute ({cols}) SELECT {_MS.format('minute')}, district, kind, attribute, s, n, x FROM {stage}
         ON CONFLICT (minute, district, kind, attribute) DO UPDATE SET
           n = rollup_minute.n + EXCLUDED.n, s = rollup_minute.s + EXCLUDED.s, x = GREATEST(rollup_minute.x, EXCLUDED.x)""")
 
 
 def _hourly(conn, rows: list[tuple]) -> int:
-    stage = _stage(conn, "device_hourly")
+    stage = _stage(conn, "device_hourly", columns=_HOURLY_STAGE)
     _copy(conn, stage, HOURLY_COLUMNS, rows)
     cols = _cols(HOURLY_COLUMNS)
     return _exec(conn, f"""
-        INSERT INTO device_hourly ({cols}) SELECT {cols} FROM {stage}
+        INSERT INTO device_hourly ({cols})
+        SELECT {_MS.format('hour')}, device_id, attribute, n, sum, min, max, last, last_text, {_MS.format('last_at')}
+        FROM {stage}
         ON CONFLICT (hour, device_id, attribute) DO UPDATE SET
           n = device_hourly.n + EXCLUDED.n, sum = device_hourly.sum + EXCLUDED.sum,
           min = LEAST(device_hourly.min, EXCLUDED.min), max = GREATEST(device_hourly.max, EXCLUDED.max),

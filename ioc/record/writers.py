@@ -39,6 +39,7 @@ HISTORY: dict[str, tuple[str, ...]] = {
     "device_events": ("stream_id", "at", "device_id", "event", "online", "lon", "lat", "district", "meta"),
     "readings": ("at", "device_id", "kind", "stream_id", "idx", "values"),
 }
+MS_TABLES = frozenset({"readings"})  # history tables whose rows carry their time as epoch ms (converted in SQL)
 PERIOD = {"readings": "day", "rollup_minute": "month", "device_hourly": "month", **{t: "month" for t in HISTORY if t != "readings"}}
 TIME_COLUMN = {"readings": "at", "rollup_minute": "minute", "device_hourly": "hour", **{t: "at" for t in HISTORY if t != "readings"}}
 
@@ -102,19 +103,19 @@ class Batch:
         self.history.setdefault(table, []).append(row)
 
     def rollup_rows(self) -> list[tuple]:
+        """ROLLUP_COLUMNS rows, `minute` as epoch ms (converted in SQL: cheaper than datetimes)."""
         rows = []
         for (minute, district, kind), bucket in self.rollup.items():
-            at = utc(minute)
             for attribute, cell in bucket.items():
                 if len(cell) > 1:
-                    rows.append((at, district, kind, attribute, float(cell[1]), cell[0], float(cell[2])))
+                    rows.append((minute, district, kind, attribute, float(cell[1]), cell[0], float(cell[2])))
                 else:
-                    rows.append((at, district, kind, attribute, None, cell[0], None))
+                    rows.append((minute, district, kind, attribute, None, cell[0], None))
         return rows
 
     def hourly_rows(self) -> list[tuple]:
-        return [(utc(hour), device, attribute, *cell[:6], utc(cell[6]))
-                for (hour, device, attribute), cell in self.hourly.items()]
+        """HOURLY_COLUMNS rows, `hour` and `last_at` as epoch ms."""
+        return [(hour, device, attribute, *cell) for (hour, device, attribute), cell in self.hourly.items()]
 
     def partitions(self) -> set[tuple[str, datetime, str]]:
         """(table, a moment in the period, period) of every partition the batch writes into."""
@@ -122,12 +123,16 @@ class Batch:
         seen: set[tuple[str, object]] = set()
         for table, rows in self.history.items():
             i = HISTORY[table].index(TIME_COLUMN[table])
-            for row in rows:
-                _add_period(out, seen, table, row[i])
-        for minute, _d, _k in self.rollup:
-            _add_period(out, seen, "rollup_minute", utc(minute))
-        for hour, _d, _a in self.hourly:
-            _add_period(out, seen, "device_hourly", utc(hour))
+            if table in MS_TABLES:
+                for day in {row[i] // 86_400_000 for row in rows}:
+                    _add_period(out, seen, table, utc(day * 86_400_000))
+            else:
+                for row in rows:
+                    _add_period(out, seen, table, row[i])
+        for day in {minute // 86_400_000 for minute, _d, _k in self.rollup}:
+            _add_period(out, seen, "rollup_minute", utc(day * 86_400_000))
+        for day in {hour // 86_400_000 for hour, _d, _a in self.hourly}:
+            _add_period(out, seen, "device_hourly", utc(day * 86_400_000))
         return out
 
     def row_counts(self) -> dict[str, int]:
@@ -318,7 +323,7 @@ def _readings(batch: Batch, entry_id: str, f: dict, raw: bool) -> None:
         for attr, value in values.items():
             add_hourly(hourly, (hour, device, attr), kind, attr, value, ts_ms)
         if raw:
-            batch.add_history("readings", (utc(ts_ms), device, kind, entry_id, idx, _json_text(values)))
+            batch.add_history("readings", (ts_ms, device, kind, entry_id, idx, _json_text(values)))
 
 
 def add_hourly(hourly: dict, key: tuple, kind: str, attr: str, value, ts_ms: int) -> None:
