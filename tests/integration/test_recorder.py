@@ -196,3 +196,15 @@ def test_after_redis_lost_its_data_recording_goes_on_from_the_new_streams(record
     record_once(record_settings, redis_client)
     assert q(url, "SELECT count(*) FROM audit") == [(3,)]
     assert read_counters(redis_client)["recorder:errors:redis_lost"] >= 1
+
+
+def test_a_second_recorder_waits_as_a_standby_until_the_first_is_gone(record_settings, redis_client):
+    first, second = Recorder(record_settings, redis_client), Recorder(record_settings, redis_client)
+    try:
+        assert first._connect() is True
+        assert second._connect() is False and not second.active
+        first.close()
+        assert second._connect(wait_s=10) is True and second.active
+    finally:
+        first.close()
+        second.close()
