@@ -1,4 +1,4 @@
-"""`python -m ioc demo|web|ingest|cases|notify|db|user|token|roster|receivers`: the IOC's processes and its user system."""
+"""`python -m ioc demo|web|ingest|cases|notify|recorder|db|user|token|roster|receivers`: the IOC's processes and its user system."""
 
 from __future__ import annotations
 
@@ -25,6 +25,7 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("web", help="the portal (Dash on gunicorn) with /healthz and /metrics")
     sub.add_parser("ingest", help="the ingest worker: MQTT -> validation -> Redis")
     sub.add_parser("cases", help="the case worker: report intake, department updates, dispatch publishing, alarm-raised cases, overdue detection")
+    sub.add_parser("recorder", help="the recorder: Redis streams (cases, events, alarms, audit, users, devices, telemetry) -> the record (PostgreSQL in DATABASE_URL), exactly once")
     sub.add_parser("notify", help="the notifier: notification intents -> routes, grouping, quiet hours, silences -> WeCom, DingTalk, Feishu, email, SMS")
     db = sub.add_parser("db", help="the record (PostgreSQL in DATABASE_URL): schema migrations")
     db_actions = db.add_subparsers(dest="action", required=True)
@@ -70,6 +71,10 @@ def main(argv: list[str] | None = None) -> int:
         from ioc.casework.worker import main as cases_main
 
         return cases_main(settings)
+    if args.command == "recorder":
+        from ioc.record.recorder import main as recorder_main
+
+        return recorder_main(settings)
     if args.command == "notify":
         from ioc.notify.worker import main as notify_main
 

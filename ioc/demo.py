@@ -191,6 +191,7 @@ def run_demo(settings: Settings, simulator_args: list[str], web_workers: int | N
         children["ingest"] = _child("ingest", [py, "-m", "ioc", "ingest"], env)
         children["cases"] = _child("cases", [py, "-m", "ioc", "cases"], env)
         children["notify"] = _child("notify", [py, "-m", "ioc", "notify"], env)
+        children["recorder"] = _child("recorder", [py, "-m", "ioc", "recorder"], env)
         children["web"] = _child("web", [py, "-m", "ioc", "web"], env)
         # the simulated duty desk works the cases through the API with its own token
         sim_env = dict(env, IOC_SIM_API_TOKEN=desk_token, IOC_SIM_API_URL=f"http://127.0.0.1:{settings.port}")

@@ -23,6 +23,8 @@ def status_page(lang: str) -> html.Div:
             html.Div([card(k, lang) for k in CARDS], className="kpi-row"),
             html.H3(t("by_kind", lang), id="by-kind-heading"),
             html.Table(id="kind-table", className="kind-table"),
+            html.Div([html.Span(t("recorder_label", lang), id="label-recorder", className="kpi-label"), " ",
+                      html.Span("—", id="recorder-status")], className="recorder-status"),
             html.Div([html.Span(t("updated", lang), id="label-updated"), " ", html.Span("—", id="updated")], className="updated"),
         ],
         className="page",

@@ -29,6 +29,7 @@ ALARMS_EVENTS = f"{CORE}:alarms:events"  # stream: raised / acknowledged / clear
 ALARMS_ACKS = f"{CORE}:alarms:acks"  # hash: alarm id -> acknowledgement JSON {by, role, at_ms}
 ALARM_EVENTS_MAXLEN = 100_000  # approximate cap of ALARMS_EVENTS
 WORKERS = "ioc:workers"  # hash: worker id -> heartbeat JSON (see ioc.adapters.heartbeats)
+RECORDER_POSITIONS = "ioc:recorder:positions"  # hash: stream -> "<last recorded id> <entries up to it>" (counts entries trimmed unrecorded)
 USERS = f"{CORE}:users"  # hash: user name -> user JSON (roles, department, Argon2id hash, disabled, epoch)
 TOKENS = f"{CORE}:tokens"  # hash: token id -> API token / kiosk link JSON (SHA-256 of the secret, never the secret)
 TOKEN_INDEX = f"{CORE}:tokens:sha256"  # hash: SHA-256 of a token -> token id
@@ -231,6 +232,8 @@ FAMILIES: tuple[Family, ...] = (
     Family("dead letters", (DEADLETTER,), "ioc.adapters.deadletters"),
     Family("counters", (METRICS,), "ioc.adapters.counters"),
     Family("heartbeats", (WORKERS,), "ioc.adapters.heartbeats"),
+    # RECORD is here only until the `streams` branch (family "record", its writers) is merged: drop it then
+    Family("recorder", (RECORDER_POSITIONS, RECORD, record_stream), "ioc.record.recorder"),
     Family("cases", (CASES_DATA, CASES_VERSION, CASES_REPORTS, CASES_DEVICES, CASES_OPEN, CASES_SEQ, CASES_OUTBOX,
                      CASES_REVISION, CASES_CHANGED, CASES_EPOCH, case_timeline, case_geo), "ioc.adapters.case_store", also=(
         ("ioc.adapters.notify_store", "a delivery's result goes on the case timeline (`notify` / `notify_failed`) in the "

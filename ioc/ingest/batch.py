@@ -26,7 +26,7 @@ import orjson
 from ioc.adapters.redis_keys import shard_of
 from ioc.domain.alarms import Alarm, alarm_from, alarm_id
 from ioc.domain.geo import CityMap
-from ioc.domain.kinds import KINDS
+from ioc.domain.rollup_fields import add_reading
 from ioc.domain.rules import RuleState, evaluate, rules_for
 from ioc.domain.telemetry import Limits, Reading, Rejection, parse_message, plain_reading, split_topic
 
@@ -87,18 +87,6 @@ class Outcome:
 def _reject(entry, reason: str, detail: str) -> Rejection:
     message, topic, payload = entry
     return Rejection(reason, detail, topic, payload, message.received_ms, message.device_id)
-
-
-# kind -> attribute -> True when numeric (summed in rollups) / False when counted per value
-_NUMERIC = {k.id: {a.name: a.is_numeric for a in k.attributes} for k in KINDS.values()}
-
-
-def _category(name: str, value) -> str:
-    if value is True:
-        return f"{name}=true"
-    if value is False:
-        return f"{name}=false"
-    return f"{name}={value}"
 
 
 _TOPIC_INFO: dict[tuple[str, int], tuple | None] = {}  # (topic, shards) -> (kind, device, channel, shard, rules flag)
@@ -196,33 +184,9 @@ def _special(out: Prepared, message, topic: str, payload: bytes, city: CityMap, 
 
 
 def _add(bucket: dict, prefix: str, message: Reading) -> None:
-    """Add one reading to a rollup bucket: a reading count per district|kind, and per attribute
-    [n, sum, max] for numbers or a count per value for the others."""
-    name = prefix + "_"
-    cell = bucket.get(name)
-    if cell is None:
-        bucket[name] = [1]
-    else:
-        cell[0] += 1
-    numeric = _NUMERIC[message.kind]
-    for attr, value in message.values.items():
-        if numeric[attr]:
-            name = prefix + attr
-            cell = bucket.get(name)
-            if cell is None:
-                bucket[name] = [1, value, value]
-            else:
-                cell[0] += 1
-                cell[1] += value
-                if value > cell[2]:
-                    cell[2] = value
-        else:
-            name = prefix + _category(attr, value)
-            cell = bucket.get(name)
-            if cell is None:
-                bucket[name] = [1]
-            else:
-                cell[0] += 1
+    """Add one reading to a rollup bucket (`ioc.domain.rollup_fields.add_reading`: the recorder sums
+    the readings stream into `rollup_minute` with the same function)."""
+    add_reading(bucket, prefix, message.kind, message.values)
 
 
 def _merge_cell(have: list, cell: list) -> None:

@@ -55,3 +55,14 @@ def status_view(fleet: FleetCounts, counters: dict[str, int], alarms: list[dict]
     updated = local_text(now_ms, "%Y-%m-%d %H:%M:%S")
     by_severity = " · ".join(f"{t('severity_' + s, lang)} {severities.get(s, 0)}" for s in SEVERITIES)
     return StatusView(values, kinds, updated, by_severity)
+
+
+def recorder_text(lag: dict[str, float] | None, counters: dict[str, int], lang: str) -> str:
+    """The recorder's line on /status: its lag (the slowest stream), rows written and entries
+    lost; or that it is not running (`lag` None: no live recorder heartbeat)."""
+    if lag is None:
+        return t("recorder_down", lang)
+    rows = sum(v for k, v in counters.items() if k.startswith("recorder:rows:"))
+    lost = sum(v for k, v in counters.items() if k.startswith("recorder:lost:"))
+    worst = max(lag.values(), default=0.0)
+    return t("recorder_line", lang).format(lag=f"{worst:.1f}", rows=fmt_int(rows), lost=fmt_int(lost))

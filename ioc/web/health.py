@@ -12,7 +12,7 @@ from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 from ioc.adapters import redis_keys as keys
 from ioc.adapters.redis_client import REDIS_UNAVAILABLE
 
-from .metrics import metric_families, registry_for
+from .metrics import metric_families, recorder_families, registry_for
 from .services import Services, current_services
 
 
@@ -40,10 +40,12 @@ def metrics():
     fleet = snap.fleet()
     severities = Counter(a.get("severity") for a in snap.active_alarms())
     now_ms = time.time() * 1000
-    live_workers = sum(1 for w in snap.workers().values()
+    beats = snap.workers()
+    live_workers = sum(1 for w in beats.values()
                        if now_ms - w.get("seen_ms", 0) < 30_000 and w.get("role", "ingest") == "ingest")  # ingest workers only
     families = metric_families(snap.counters(), fleet.devices, fleet.online, severities,
                                services.redis.xlen(keys.DEADLETTER), live_workers, services.redis.zcard(keys.NOTIFY_PENDING))
+    families += recorder_families(snap.counters(), beats, now_ms)
     # the classic text format generate_latest writes; `content_type` is sent as is (`mimetype`
     # would have Flask append a second charset)
     return Response(generate_latest(registry_for(families)), content_type=CONTENT_TYPE_PLAIN_0_0_4)

@@ -44,6 +44,40 @@ def notify_families(counters: dict[str, int], pending: int) -> list:
     return [intents, deliveries, waiting, latency]
 
 
+RECORDER_LIVE_MS = 30_000  # a recorder heartbeat older than this is not counted
+
+
+def recorder_lag(workers: dict[str, dict], now_ms: float) -> dict[str, float] | None:
+    """Seconds of lag per stream from the live, active recorder's heartbeat (None: no recorder)."""
+    beats = [w for w in workers.values() if w.get("role") == "recorder" and w.get("active")
+             and now_ms - w.get("seen_ms", 0) < RECORDER_LIVE_MS]
+    if not beats:
+        return None
+    return dict(max(beats, key=lambda w: w.get("seen_ms", 0)).get("lag") or {})
+
+
+def recorder_families(counters: dict[str, int], workers: dict[str, dict], now_ms: float) -> list:
+    """The recorder's figures (issue 17): lag per stream (from its heartbeat), rows written per
+    table, entries lost per stream (trimmed before they were recorded), errors by reason."""
+    lag = GaugeMetricFamily("ioc_recorder_lag_seconds", "Age of the oldest stream entry not yet recorded in PostgreSQL "
+                            "(0 when caught up; absent while no recorder runs)", labels=["stream"])
+    for stream, seconds in sorted((recorder_lag(workers, now_ms) or {}).items()):
+        lag.add_metric([stream], float(seconds))
+    rows = CounterMetricFamily("ioc_recorder_rows", "Rows the recorder wrote to the record, by table", labels=["table"])
+    lost = CounterMetricFamily("ioc_recorder_lost", "Stream entries trimmed (stream cap reached) before the recorder "
+                               "recorded them", labels=["stream"])
+    errors = CounterMetricFamily("ioc_recorder_errors", "Recorder errors by reason (postgres, redis, redis_lost, "
+                                 "bad_entry, unexpected)", labels=["reason"])
+    for name, value in sorted(counters.items()):
+        if name.startswith("recorder:rows:"):
+            rows.add_metric([name[len("recorder:rows:"):]], value)
+        elif name.startswith("recorder:lost:"):
+            lost.add_metric([name[len("recorder:lost:"):]], value)
+        elif name.startswith("recorder:errors:"):
+            errors.add_metric([name[len("recorder:errors:"):]], value)
+    return [lag, rows, lost, errors]
+
+
 def metric_families(counters: dict[str, int], devices: int, online: int, alarms_by_severity: dict[str, int],
                     deadletter_length: int, workers: int, notify_pending: int = 0) -> list:
     messages = CounterMetricFamily("ioc_ingest_messages", "MQTT messages processed by the ingest workers", labels=["result"])
