@@ -70,6 +70,7 @@ class Server:
     # called before every start (PostgreSQL: initdb of an empty data folder)
     prepare: "Callable[[Server], None] | None" = field(default=None, repr=False)
     user: str | None = None  # run the server as this system user (PostgreSQL refuses to run as root)
+    start_timeout: float = 20.0  # seconds to wait for the port (and again for `ready`)
 
     def start(self) -> "Server":
         self.data_dir.mkdir(parents=True, exist_ok=True)
@@ -81,7 +82,7 @@ class Server:
             preexec_fn=_die_with_parent, user=self.user, group=self.user,
         )
         logf.close()
-        _wait_port(self.port, self.proc, self.name)
+        _wait_port(self.port, self.proc, self.name, self.start_timeout)
         if self.ready is not None:
             self.ready(self)
         return self
@@ -437,10 +438,10 @@ def postgres_server(data_dir: Path, choice: str = "auto", port: int | None = Non
                 pass
 
     return Server(name, f"postgresql://{POSTGRES_USER}@127.0.0.1:{port}/{POSTGRES_DB}", port, data_dir, argv,
-                  data_dir / "postgres.log", ready=_wait_postgres_ready, prepare=prepare, user=user)
+                  data_dir / "postgres.log", ready=_wait_postgres_ready, prepare=prepare, user=user, start_timeout=60.0)
 
 
-def _wait_postgres_ready(server: Server, timeout: float = 30.0) -> None:
+def _wait_postgres_ready(server: Server, timeout: float = 60.0) -> None:
     """Wait until the server accepts queries (it listens before recovery ends), then make the
     `ioc` database if it is missing."""
     import psycopg

@@ -233,7 +233,7 @@ FAMILIES: tuple[Family, ...] = (
     Family("counters", (METRICS,), "ioc.adapters.counters"),
     Family("heartbeats", (WORKERS,), "ioc.adapters.heartbeats"),
     # RECORD is here only until the `streams` branch (family "record", its writers) is merged: drop it then
-    Family("recorder", (RECORDER_POSITIONS, RECORD, record_stream), "ioc.record.recorder"),
+    Family("recorder", (RECORDER_POSITIONS,), "ioc.record.recorder"),
     Family("cases", (CASES_DATA, CASES_VERSION, CASES_REPORTS, CASES_DEVICES, CASES_OPEN, CASES_SEQ, CASES_OUTBOX,
                      CASES_REVISION, CASES_CHANGED, CASES_EPOCH, case_timeline, case_geo), "ioc.adapters.case_store", also=(
         ("ioc.adapters.notify_store", "a delivery's result goes on the case timeline (`notify` / `notify_failed`) in the "
