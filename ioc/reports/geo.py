@@ -36,6 +36,7 @@ import json
 import sqlite3
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import geopandas as gpd
@@ -60,6 +61,7 @@ LIST_PROPERTIES = {"districts": ("seat",)}  # array properties: JSON text in a G
 EXPORTS = ("cases", "devices", "alarms")
 FORMATS = {"gpkg": ("GPKG", "application/geopackage+sqlite3"), "geojson": ("GeoJSON", "application/geo+json")}
 EXPORT_CHUNK = 20_000
+MAX_DAYS = 1098  # the longest period of an export or a density map: three years and a leap day or two
 
 
 # ---- the city's layers ------------------------------------------------------------------------
@@ -146,6 +148,15 @@ def _listless(frame: gpd.GeoDataFrame, name: str) -> gpd.GeoDataFrame:
     return out
 
 
+# ---- periods ------------------------------------------------------------------------------------
+
+def days_ms(first: date, last: date) -> tuple[int, int]:
+    """The days `first` to `last` (both included) in China time as [start, end) epoch ms."""
+    lo = datetime(first.year, first.month, first.day, tzinfo=CHINA_TZ)
+    hi = datetime(last.year, last.month, last.day, tzinfo=CHINA_TZ) + timedelta(days=1)
+    return int(lo.timestamp() * 1000), int(hi.timestamp() * 1000)
+
+
 # ---- the exports' columns ---------------------------------------------------------------------
 
 @dataclass(frozen=True)
@@ -221,14 +232,15 @@ QUERIES: dict[str, str] = {
         SELECT id, class_code, stage, district, cell, department, source, urgent, lon, lat,
                coalesce(data->>'description', '') AS description, coalesce(data->>'address', '') AS address,
                created_at, due_at, closed_at
-        FROM cases WHERE created_at >= %(start)s AND created_at < %(end)s ORDER BY created_at, id""",
+        FROM cases WHERE created_at >= %(start)s AND created_at < %(end)s AND (%(district)s = '' OR district = %(district)s)
+        ORDER BY created_at, id""",
     "devices": """
         SELECT d.id, d.kind, d.name, d.district, d.cell, d.lon, d.lat, d.online, d.first_seen, d.updated_at,
                coalesce(a.n, 0) AS alarms
         FROM devices d
         LEFT JOIN (SELECT device_id, count(*) AS n FROM alarms
                    WHERE raised_at >= %(start)s AND raised_at < %(end)s GROUP BY device_id) a ON a.device_id = d.id
-        WHERE d.first_seen < %(end)s ORDER BY d.id""",
+        WHERE d.first_seen < %(end)s AND (%(district)s = '' OR d.district = %(district)s) ORDER BY d.id""",
     "alarms": """
         SELECT a.alarm_id, coalesce(nullif(a.rule, ''), a.data->>'rule_id', '') AS rule, a.severity, a.kind,
                a.device_id, coalesce(d.name, '') AS device_name, a.district, coalesce(d.cell, '') AS cell,
@@ -236,7 +248,8 @@ QUERIES: dict[str, str] = {
                a.data->>'value' AS value, a.data->>'threshold' AS threshold,
                a.raised_at, a.acknowledged_at, a.acknowledged_by, a.cleared_at
         FROM alarms a LEFT JOIN devices d ON d.id = a.device_id
-        WHERE a.raised_at >= %(start)s AND a.raised_at < %(end)s ORDER BY a.raised_at, a.alarm_id""",
+        WHERE a.raised_at >= %(start)s AND a.raised_at < %(end)s AND (%(district)s = '' OR a.district = %(district)s)
+        ORDER BY a.raised_at, a.alarm_id""",
 }
 
 
@@ -384,12 +397,13 @@ def _layer(f: pd.DataFrame, what: str) -> gpd.GeoDataFrame:
 
 # ---- reading the record and writing the file ---------------------------------------------------
 
-def record_chunks(conn, what: str, start, end, chunk: int = EXPORT_CHUNK) -> Iterator[pd.DataFrame]:
-    """The record's rows of `what` for [start, end) (aware datetimes) in DataFrames of at most
-    `chunk` rows, read through a server-side cursor (nothing more than a chunk in memory)."""
+def record_chunks(conn, what: str, start, end, chunk: int = EXPORT_CHUNK, district: str = "") -> Iterator[pd.DataFrame]:
+    """The record's rows of `what` for [start, end) (aware datetimes), of one district or all
+    (""), in DataFrames of at most `chunk` rows, read through a server-side cursor (nothing more
+    than a chunk in memory)."""
     with conn.cursor(name=f"ioc_export_{what}") as cur:
         cur.itersize = chunk
-        cur.execute(QUERIES[what], {"start": start, "end": end})
+        cur.execute(QUERIES[what], {"start": start, "end": end, "district": district or ""})
         columns = None
         while True:
             rows = cur.fetchmany(chunk)
@@ -403,10 +417,11 @@ def record_chunks(conn, what: str, start, end, chunk: int = EXPORT_CHUNK) -> Ite
 
 
 def export(what: str, fmt: str, url: str, from_ms: int, to_ms: int, city: CityMap, path: Path | str,
-           chunk: int = EXPORT_CHUNK) -> int:
-    """Write the record's `what` (cases, devices, alarms) for [from_ms, to_ms) to `path` as `fmt`
-    (gpkg, geojson), one layer named `what`. Returns the number of features written."""
-    from datetime import datetime, timezone
+           chunk: int = EXPORT_CHUNK, district: str = "") -> int:
+    """Write the record's `what` (cases, devices, alarms) for [from_ms, to_ms), of one district or
+    all (""), to `path` as `fmt` (gpkg, geojson), one layer named `what`. Returns the number of
+    features written."""
+    from datetime import timezone
 
     from ioc.record.db import connection
 
@@ -415,7 +430,7 @@ def export(what: str, fmt: str, url: str, from_ms: int, to_ms: int, city: CityMa
     start = datetime.fromtimestamp(from_ms / 1000, timezone.utc)
     end = datetime.fromtimestamp(to_ms / 1000, timezone.utc)
     with connection(url) as conn:
-        return write_export(what, fmt, record_chunks(conn, what, start, end, chunk), city, path)
+        return write_export(what, fmt, record_chunks(conn, what, start, end, chunk, district), city, path)
 
 
 def write_export(what: str, fmt: str, chunks, city: CityMap, path: Path | str) -> int:

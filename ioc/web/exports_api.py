@@ -1,5 +1,6 @@
-"""`GET /api/v1/exports/{cases|devices|alarms}.{gpkg|geojson}?from=YYYY-MM-DD&to=YYYY-MM-DD`: the
-record's cases, devices and alarms of a period for the city's GIS staff (`ioc.reports.geo`).
+"""`GET /api/v1/exports/{cases|devices|alarms}.{gpkg|geojson}?from=YYYY-MM-DD&to=YYYY-MM-DD[&district=ID]`:
+the record's cases, devices and alarms of a period (of the city, or of one district) for the
+city's GIS staff (`ioc.reports.geo`).
 
 Permission `report:export` (leader, dispatcher, admin), bearer token or session like every
 `/api/v1` route: 401 anonymous, 403 without it. `from` and `to` are China-time dates, both
@@ -17,23 +18,22 @@ import os
 import shutil
 import tempfile
 import time
-from datetime import date, datetime, timedelta
+from datetime import date
 from pathlib import Path
 
 import psycopg
 from flask import Flask, jsonify, request, send_file
 
-from ioc.domain.clock import CHINA_TZ
 from ioc.reports import geo
 
-from .api import ApiInputError
+from .api import ApiInputError, choice_arg, district_ids
 from .auth import api_principal, client_ip
 from .services import Services, current_services
 
 log = logging.getLogger(__name__)
 
 PERMISSION = "report:export"
-EXPORT_MAX_DAYS = 1098  # three years and a leap day or two
+EXPORT_MAX_DAYS = geo.MAX_DAYS
 
 
 def _error(status: int, error: str, message: str, **extra):
@@ -60,9 +60,7 @@ def period_ms(start: date, end: date, max_days: int = EXPORT_MAX_DAYS) -> tuple[
     days = (end - start).days + 1
     if days > max_days:
         raise ApiInputError(f"the period is {days} days; at most {max_days} days per export", "to")
-    lo = datetime(start.year, start.month, start.day, tzinfo=CHINA_TZ)
-    hi = datetime(end.year, end.month, end.day, tzinfo=CHINA_TZ) + timedelta(days=1)
-    return int(lo.timestamp() * 1000), int(hi.timestamp() * 1000)
+    return geo.days_ms(start, end)
 
 
 def export_view(export_file: str):
@@ -74,6 +72,7 @@ def export_view(export_file: str):
     start, end = parse_day("from", request.args.get("from")), parse_day("to", request.args.get("to"))
     from_ms, to_ms = period_ms(start, end)
     services = current_services()
+    district = choice_arg("district", district_ids(services), "a district id (GET /api/v1/districts)")
     url = services.settings.database_url
     if not url:
         return _error(503, "unavailable", "the record is not configured (DATABASE_URL): exports read it")
@@ -82,7 +81,7 @@ def export_view(export_file: str):
         path = folder / f"{what}.{fmt}"
         began = time.monotonic()
         try:
-            rows = geo.export(what, fmt, url, from_ms, to_ms, services.city, path)
+            rows = geo.export(what, fmt, url, from_ms, to_ms, services.city, path, district=district)
         except psycopg.OperationalError as e:
             log.warning("export of %s failed: the record is unreachable: %s", export_file, e)
             return _error(503, "unavailable", "the record (PostgreSQL) is unreachable; try again shortly")
@@ -91,18 +90,19 @@ def export_view(export_file: str):
         shutil.rmtree(folder, ignore_errors=True)
     size = os.fstat(handle.fileno()).st_size
     log.info("export %s %s..%s: %d rows, %d bytes in %.2f s", export_file, start, end, rows, size, time.monotonic() - began)
-    _audit(services, principal, export_file, start, end, rows)
-    name = f"zhangjiagang-{what}-{start.isoformat()}_{end.isoformat()}.{fmt}"
+    _audit(services, principal, export_file, start, end, rows, district)
+    name = f"zhangjiagang-{district + '-' if district else ''}{what}-{start.isoformat()}_{end.isoformat()}.{fmt}"
     response = send_file(handle, mimetype=geo.FORMATS[fmt][1], as_attachment=True, download_name=name, max_age=0)
     response.headers["X-Export-Rows"] = str(rows)
     response.content_length = size
     return response
 
 
-def _audit(services: Services, principal, target: str, start: date, end: date, rows: int) -> None:
+def _audit(services: Services, principal, target: str, start: date, end: date, rows: int, district: str) -> None:
+    detail = {"period": f"{start.isoformat()} – {end.isoformat()}", "rows": rows, **({"district": district} if district else {})}
     try:
         services.audit.record(principal.name, principal.acting_role(PERMISSION), "report.export", target, "ok", client_ip(),
-                              {"period": f"{start.isoformat()} – {end.isoformat()}", "rows": rows})
+                              detail)
     except Exception as e:  # noqa: BLE001 - the export itself succeeded; the log says the audit entry is missing
         log.warning("export %s: audit entry not written: %s", target, e)
 
