@@ -73,10 +73,11 @@ def city_map(city: CityMap, tile_url: str, map_id: str, lang: str, bounds=None, 
             hideout={"values": {}}, interactive=False,
         ), name=t("layer_grid", lang), checked=False))
     if density_cells is not None:
-        overlays.insert(1, dl.Overlay(dl.GeoJSON(
+        # a pane of its own above the district polygons (which Leaflet redraws as their colours change)
+        overlays.insert(1, dl.Overlay(dl.Pane(dl.GeoJSON(
             data=density_cells, id=f"{map_id}-density", style={"variable": "iocMap.densityStyle"},
-            hideout={"values": {}, "breaks": [1], "colors": ["#fb6a4a"]}, interactive=False,
-        ), name=t("layer_density", lang), checked=False))
+            hideout={"values": {}, "breaks": [1], "colors": ["#d00000"]}, interactive=False,
+        ), name=f"{map_id}-density-pane", style={"zIndex": 450}), name=t("layer_density", lang), checked=False))
     return dl.Map(
         [*layers, dl.LayersControl(overlays, id=f"{map_id}-layers", collapsed=False)],
         id=map_id,

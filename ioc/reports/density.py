@@ -37,8 +37,9 @@ QUERY = """
 
 CELL_COLUMNS = ("cell", "district", "district_zh", "district_en", "row", "col", "cases", "area_km2", "per_km2")
 DISTRICT_COLUMNS = ("district", "district_zh", "district_en", "cases", "area_km2", "per_km2")
-# sequential colours (light to dark red) for the map's classes; no case: not drawn
-COLORS = ("#fee5d9", "#fcae91", "#fb6a4a", "#de2d26", "#a50f15")
+# sequential colours (pale yellow to red, bright enough on the wall's dark map) for the map's classes;
+# a cell without a case is not filled
+COLORS = ("#fff3b0", "#ffd166", "#f4a259", "#e4572e", "#d00000")
 _GEOD = Geod(ellps="WGS84")
 
 

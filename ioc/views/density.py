@@ -11,7 +11,7 @@ from datetime import date
 import pandas as pd
 
 from ioc.i18n import t
-from ioc.reports.density import class_labels, map_classes
+from ioc.reports.density import COLORS, class_labels, map_classes
 
 
 @dataclass(frozen=True)
@@ -21,7 +21,7 @@ class DensityView:
     summary: str = ""
 
 
-EMPTY_HIDEOUT = {"values": {}, "breaks": [1], "colors": ["#fb6a4a"]}
+EMPTY_HIDEOUT = {"values": {}, "breaks": [1], "colors": [COLORS[-1]]}
 
 
 def _number(value: float, lang: str) -> str:

@@ -151,7 +151,7 @@ def test_the_district_map_has_a_density_layer_of_its_own_cells_off_at_first(city
     layer = _find(page, "dmap-density")
     assert {f["properties"]["district"] for f in layer.data["features"]} == {"yangshe"}
     assert layer.hideout["values"] == {}
-    overlay = next(o for o in _find(page, "dmap-layers").children if getattr(o.children, "id", "") == "dmap-density")
+    overlay = next(o for o in _find(page, "dmap-layers").children if _find(o, "dmap-density") is not None)
     assert overlay.name == "案件密度" and overlay.checked is False
     picker = _find(page, "density-period")
     assert (picker.start_date, picker.end_date) == ("2026-11-07", "2026-12-06")
