@@ -56,8 +56,8 @@ from ioc.i18n import STRINGS
 
 CRS = "EPSG:4326"
 LAYER_FILES: dict[str, str] = {"city": CITY_FILE, "districts": DISTRICTS_FILE, "grid": GRID_FILE}
-FOREIGN_MEMBERS = ("lattice", "note")
-LIST_PROPERTIES = {"districts": ("seat",)}  # array properties: JSON text in a GeoPackage  # top-level members of geodata/ files kept through a round trip
+FOREIGN_MEMBERS = ("lattice", "note")  # top-level members of geodata/ files kept through a round trip
+LIST_PROPERTIES = {"districts": ("seat",)}  # array properties: JSON text in a GeoPackage
 EXPORTS = ("cases", "devices", "alarms")
 FORMATS = {"gpkg": ("GPKG", "application/geopackage+sqlite3"), "geojson": ("GeoJSON", "application/geo+json")}
 EXPORT_CHUNK = 20_000
