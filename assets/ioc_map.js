@@ -129,6 +129,16 @@ window.iocMap.gridStyle = function (feature, context) {
   var color = v >= 6 ? "#a4161a" : (v >= 3 ? "#e4572e" : "#f2c14e");
   return {stroke: true, color: color, weight: 0.5, fillColor: color, fillOpacity: 0.6};
 };
+// issue 17: the district page's case density: its cells coloured by case count (hideout: values per
+// cell, the classes' lower bounds `breaks` and their `colors`); a cell without a case is a faint outline
+window.iocMap.densityStyle = function (feature, context) {
+  var h = context.hideout || {};
+  var v = (h.values || {})[feature.properties.id] || 0;
+  if (!v) { return {stroke: true, color: "#5c7a99", weight: 0.4, opacity: 0.5, fill: false}; }
+  var breaks = h.breaks || [1], colors = h.colors || ["#d00000"], color = colors[0];
+  for (var i = 0; i < breaks.length; i++) { if (v >= breaks[i]) { color = colors[i]; } }
+  return {stroke: true, color: color, weight: 0.8, opacity: 1, fill: true, fillColor: color, fillOpacity: 0.85};
+};
 // issue 15: a linked event's area (dashed outline, light fill) and what it links (cases as squares,
 // linked alarms ringed); the invisible city frame only makes the map fit the whole city again
 window.iocMap.areaStyle = function (feature) {

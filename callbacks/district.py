@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
+from datetime import date
+
+import psycopg
 from dash import Input, Output, State
 
-from ioc.i18n import resolve_lang
+from ioc.domain.access import allowed
+from ioc.i18n import resolve_lang, t
+from ioc.reports.density import by_cell, by_district, case_counts
+from ioc.reports.geo import MAX_DAYS, days_ms
+from ioc.views.density import EMPTY_HIDEOUT, density_view
+from ioc.web.auth import current_principal
 from ioc.web.dash_guard import secured_callback
 from ioc.web.people import display_names
 from ioc.web.prejson import serialized
@@ -13,7 +21,7 @@ from ioc.views.bigscreen import (alarm_board, alarms_geojson, district_hideout, 
                                  district_values, kpi_texts, kpis)
 
 from layouts.bigscreen import alarm_rows, empty_row
-from layouts.district import DISTRICT_KPIS
+from layouts.district import DISTRICT_KPIS, density_legend, export_links
 
 
 def refresh(_n, district_id, lang):
@@ -54,6 +62,53 @@ def ranking_rows(snapshot, city, lang: str) -> list[dict]:
     return rows
 
 
+def chosen_days(first, last) -> tuple[date, date] | None:
+    """The date picker's period as two dates, None when incomplete, reversed or too long."""
+    try:
+        d1, d2 = date.fromisoformat(str(first)[:10]), date.fromisoformat(str(last)[:10])
+    except ValueError:
+        return None
+    return (d1, d2) if d1 <= d2 and (d2 - d1).days < MAX_DAYS else None
+
+
+def density(overlays, first, last, district_id, lang):
+    """The density layer's hideout, its legend and its sentence, read from the record only while
+    the layer is on."""
+    services = current_services()
+    lang = resolve_lang(lang, services.settings.lang)
+    if t("layer_density", lang) not in (overlays or []):
+        return EMPTY_HIDEOUT, [], t("density_hint", lang)
+    return density_frame(services, district_id, first, last, lang)
+
+
+def density_frame(services, district_id, first, last, lang: str) -> tuple:
+    days = chosen_days(first, last)
+    district = services.city.district(district_id)
+    if days is None or district is None:
+        return EMPTY_HIDEOUT, [], t("density_bad_period", lang)
+    if not services.settings.database_url:
+        return EMPTY_HIDEOUT, [], t("density_no_record", lang)
+    try:
+        counts = case_counts(services.settings.database_url, *days_ms(*days), district=district_id)
+    except psycopg.Error:
+        return EMPTY_HIDEOUT, [], t("density_unavailable", lang)
+    cells = by_cell(counts, services.city, district_id)
+    districts = by_district(counts, services.city)
+    row = districts[districts["district"] == district_id].iloc[0].to_dict()
+    view = density_view(cells, row, days[0], days[1], district.name(lang), lang)
+    return view.hideout, density_legend(view.legend, lang), view.summary
+
+
+def exports(first, last, district_id, lang):
+    """The GIS export links of the period, for the roles holding `report:export` (the route checks again)."""
+    services = current_services()
+    lang = resolve_lang(lang, services.settings.lang)
+    days = chosen_days(first, last)
+    if days is None or services.city.district(district_id) is None or not allowed(current_principal(), "report:export"):
+        return []
+    return export_links(district_id, days[0].isoformat(), days[1].isoformat(), lang)
+
+
 def register(app, services) -> None:
     secured_callback(
         app, "view:districts",
@@ -63,3 +118,14 @@ def register(app, services) -> None:
         Input("tick", "n_intervals"), Input("district-id", "data"), State("lang", "data"),
     )(refresh)
     secured_callback(app, "view:districts", Output("ranking", "rowData"), Input("tick", "n_intervals"), State("lang", "data"))(ranking)
+    secured_callback(
+        app, "view:districts",
+        [Output("dmap-density", "hideout"), Output("density-legend", "children"), Output("density-summary", "children")],
+        Input("dmap-layers", "overlays"), Input("density-period", "start_date"), Input("density-period", "end_date"),
+        Input("district-id", "data"), State("lang", "data"),
+    )(density)
+    secured_callback(
+        app, "view:districts", Output("district-exports", "children"),
+        Input("density-period", "start_date"), Input("density-period", "end_date"), Input("district-id", "data"),
+        State("lang", "data"),
+    )(exports)

@@ -10,7 +10,7 @@ from .grids import ag_grid
 
 AUDIT_REFRESH_MS = 10_000
 # action filter: prefix -> label key suffix (the first is "all")
-ACTION_GROUPS = ("", "auth.", "user.", "token.", "alarm.", "case.", "event.", "roster.", "notify.", "access.")
+ACTION_GROUPS = ("", "auth.", "user.", "token.", "alarm.", "case.", "event.", "roster.", "notify.", "report.", "access.")
 COLUMNS = ("time", "actor", "role", "action", "target", "outcome", "ip", "detail")
 
 

@@ -34,10 +34,12 @@ def kpi(key: str, lang: str, prefix: str = "") -> html.Div:
 
 
 def city_map(city: CityMap, tile_url: str, map_id: str, lang: str, bounds=None, grid: bool = False,
-             district: str = "", events: bool = False) -> dl.Map:
+             district: str = "", events: bool = False, density_cells: dict | None = None) -> dl.Map:
     """The map: district polygons (geometry sent once, coloured from `hideout`), devices clustered
     (fetched by the browser from the map-data route, not through a callback), active alarms.
-    An intranet basemap only when IOC_TILE_URL is set: nothing from the internet."""
+    An intranet basemap only when IOC_TILE_URL is set: nothing from the internet.
+    `density_cells` (the district page): those unit-grid cells as a layer, off until checked,
+    coloured by case count from its `hideout` (`<map_id>-density`)."""
     minx, miny, maxx, maxy = bounds or city.bounds
     layers = []
     if tile_url:
@@ -70,6 +72,12 @@ def city_map(city: CityMap, tile_url: str, map_id: str, lang: str, bounds=None, 
             data=city.grid_geojson(), id=f"{map_id}-grid", style={"variable": "iocMap.gridStyle"},
             hideout={"values": {}}, interactive=False,
         ), name=t("layer_grid", lang), checked=False))
+    if density_cells is not None:
+        # a pane of its own above the district polygons (which Leaflet redraws as their colours change)
+        overlays.insert(1, dl.Overlay(dl.Pane(dl.GeoJSON(
+            data=density_cells, id=f"{map_id}-density", style={"variable": "iocMap.densityStyle"},
+            hideout={"values": {}, "breaks": [1], "colors": ["#d00000"]}, interactive=False,
+        ), name=f"{map_id}-density-pane", style={"zIndex": 450}), name=t("layer_density", lang), checked=False))
     return dl.Map(
         [*layers, dl.LayersControl(overlays, id=f"{map_id}-layers", collapsed=False)],
         id=map_id,

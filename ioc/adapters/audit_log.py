@@ -50,6 +50,7 @@ ACTIONS.update({
     "event.cancel": "a linked event was cancelled, with the reason",
     "event.proposal.dismiss": "a commander dismissed a proposal to start a linked event, with the reason",
 })
+ACTIONS.update({"report.export": "someone downloaded an export of the record (cases, devices or alarms of a period)"})
 ACTIONS.update({f"event.task.{action}": f"a department's event task: {action}" for action in TASK_ACTIONS})
 ACTIONS["roster.update"] = "the duty roster or contacts changed (portal or `python -m ioc roster`)"  # piece roster
 ACTIONS.update({  # notifications (piece notify)

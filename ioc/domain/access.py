@@ -63,6 +63,8 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "view:notify": frozenset({"admin"}),
     "notify:manage": frozenset({"admin"}),
     "notify:silence": frozenset({"admin", "dispatcher", "leader"}),
+    # the record's reports (issue 17)
+    "report:export": frozenset({"leader", "dispatcher", "admin"}),
 }
 PERMISSION_NOTES: dict[str, str] = {
     SIGNED_IN: "the portal frame: clock, data freshness, language, navigation",
@@ -94,6 +96,8 @@ PERMISSION_NOTES: dict[str, str] = {
     "view:notify": "the notifications page `/notify`: duty roster, contacts and groups (keys masked), routes, quiet hours, silences, the sent log",
     "notify:manage": "change the duty roster, contacts, groups, routes and quiet hours; send a test message",
     "notify:silence": "add a silence (a maintenance window: matching notifications are not sent) and expire one, on `/notify` or `/duty`",
+    "report:export": "download the record's exports: cases, devices and alarms of a period as GeoPackage or GeoJSON "
+                     "(`GET /api/v1/exports/…`, the district page's export links), XLSX/CSV reports",
 }
 
 class AccessDenied(PermissionError):

@@ -29,6 +29,8 @@ SPEC: dict[str, set[str]] = {
 # A kiosk is a read-only operator: an operator's views and the frame, no action.
 for _role in ("dispatcher", "inspector", "handler"):  # issue 16, media: who may upload a case's photos
     SPEC[_role].add("case:attach")
+for _role in ("leader", "dispatcher", "admin"):  # issue 17: the record's exports (GeoPackage, GeoJSON, XLSX/CSV)
+    SPEC[_role].add("report:export")
 KIOSK_SPEC = {SIGNED_IN, "view:bigscreen", "view:districts", "view:status", "view:account", "view:events", "view:duty"}
 ALL_PERMISSIONS = sorted(set().union(*SPEC.values()))
 
