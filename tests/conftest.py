@@ -147,10 +147,17 @@ RECORD_TEMPLATE = "ioc_template"
 
 
 @pytest.fixture(scope="session")
-def pg_server_proc(tmp_path_factory):
-    server = postgres_server(tmp_path_factory.mktemp("postgres") / "data", durable=False).start()
+def pg_server_proc():
+    # Outside pytest's own temp folder: as root the server runs as another user, and a second
+    # pytest session on the machine makes /tmp/pytest-of-root private (0700) again.
+    import shutil
+    import tempfile
+
+    folder = Path(tempfile.mkdtemp(prefix="ioc-test-pg-"))
+    server = postgres_server(folder / "data", durable=False).start()
     yield server
     server.stop()
+    shutil.rmtree(folder, ignore_errors=True)
 
 
 def pg_admin_url(server) -> str:
