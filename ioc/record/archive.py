@@ -142,6 +142,34 @@ class CaseArchive:
             (list(ENDED), _ts(after_ms), _ts(before_ms), *((only,) if only is not None else ()), int(limit)))
         return [(r[0], int(r[1]), int(r[2]), r[3]) for r in rows]
 
+    def archived_records(self, skip, batch: int = 1000):
+        """(case dict, timeline steps) of every ended case in the record whose id is not in
+        `skip` (the cases Redis holds), for the case index's indicator facts. Steps are
+        `ioc.adapters.case_store.Step`-like tuples (action, from_stage, to_stage, at ms)."""
+        from ioc.adapters.case_store import Step
+
+        try:
+            with db.pool(self.url, self.pool_size).connection() as conn:
+                with conn.cursor(name="ioc_archived_cases") as cursor:
+                    cursor.itersize = batch
+                    cursor.execute("SELECT id, data FROM cases WHERE stage = ANY(%s)", (list(ENDED),))
+                    while True:
+                        fetched = cursor.fetchmany(batch)
+                        if not fetched:
+                            break
+                        rows = [(i, data) for i, data in fetched if i not in skip]
+                        if not rows:
+                            continue
+                        steps: dict[str, list] = {}
+                        for case_id, action, from_stage, to_stage, at in conn.execute(
+                                "SELECT case_id, action, from_stage, to_stage, (fields->>'at')::numeric::bigint "
+                                "FROM case_timeline WHERE case_id = ANY(%s)", ([i for i, _ in rows],)):
+                            steps.setdefault(case_id, []).append(Step(action, from_stage, to_stage, int(at)))
+                        for case_id, data in rows:
+                            yield data, steps.get(case_id, [])
+        except (psycopg.OperationalError, PoolTimeout) as e:
+            raise ArchiveUnavailable(f"the record (PostgreSQL) is unreachable: {str(e).strip()}") from e
+
     def by_report(self, report_id: str) -> Case | None:
         """The case filed with this report id (a scan of the record: for the rare repeat whose
         case left Redis without its report mapping)."""

@@ -373,3 +373,15 @@ def test_after_redis_is_lost_restore_brings_back_what_the_portal_and_the_api_ans
     newer = file_case(service, now)
     assert newer.id not in ids
     assert [c.id for c in portal_app.server.extensions["ioc_services"].case_index.open_cases()] == [worked.id, newer.id]
+
+
+def test_the_indicators_of_a_new_process_count_the_archived_cases_as_before(service, worker, redis_client, record_settings):
+    from ioc.adapters.case_index import CaseIndex
+
+    now = int(time.time() * 1000)
+    old = rejected_case(service, now - 40 * DAY)
+    copy_to_record(redis_client, record_settings.database_url)
+    before = {f.id: f for f in CaseIndex(lambda: redis_client).facts().facts}
+    assert worker.evict_archived(now) == 1
+    after = {f.id: f for f in CaseIndex(lambda: redis_client, archive=CaseArchive(record_settings.database_url)).facts().facts}
+    assert after == before and old.id in after
