@@ -204,6 +204,18 @@ class CaseService:
         case, archived = self._visible(case_id, principal)
         return case, (self.archive.timeline(case.id) if archived else self.store.timeline(case.id))
 
+    def archived_page(self, principal: Principal | None, filters: dict, limit: int, hot_days: int,
+                      now_ms: int | None = None) -> tuple[int, list[Case]]:
+        """The cases that ended more than `hot_days` ago (those the record answers for, archived or
+        about to be), matching `filters` and visible to `principal`: (how many, the `limit` newest
+        created). (0, []) without a record or when nothing leaves Redis (`hot_days` 0)."""
+        scope = archive_scope(principal)
+        if self.archive is None or hot_days <= 0 or scope is None:
+            return 0, []
+        now = int(now_ms if now_ms is not None else time.time() * 1000)
+        total, rows = self.archive.ended_page(now - hot_days * 86_400_000, filters, scope, limit)
+        return total, [c for c in rows if visible_to(c, principal)]
+
     def archived_for(self, principal: Principal | None, from_ms: int, to_ms: int, *, field: str = "created",
                      limit: int | None = None) -> list[Case]:
         """The archived cases (ended, no longer in Redis) `principal` may see, created (`field`
@@ -310,6 +322,22 @@ class CaseService:
                            stage_deadline=self.calendar.add_hours(max(before.stage_deadline, now), hours, minor.calendar_hours),
                            due_at=self.calendar.add_hours(max(before.due_at, now), hours, minor.calendar_hours))
         return after
+
+
+def archive_scope(principal: Principal | None) -> dict | None:
+    """`visible_to` as the record's query takes it: {} every case, {"department": …} a department
+    handler's, {"filed_by": …} a reporting system's own, None nothing."""
+    if principal is None:
+        return None
+    probe = Case(id="", class_code="", lat=0.0, lon=0.0, district="", source="", created_at=0)
+    if visible_to(probe, principal):  # one that sees a case of no department, filed by nobody: sees them all
+        return {}
+    if "handler" in principal.roles and principal.department and visible_to(
+            replace(probe, department=principal.department), principal):
+        return {"department": principal.department}
+    if visible_to(replace(probe, filed_by=principal.name), principal):
+        return {"filed_by": principal.name}
+    return None
 
 
 def _action_inputs(action, version, hours, note, department, master_id):

@@ -170,6 +170,30 @@ class CaseArchive:
         except (psycopg.OperationalError, PoolTimeout) as e:
             raise ArchiveUnavailable(f"the record (PostgreSQL) is unreachable: {str(e).strip()}") from e
 
+    def ended_page(self, before_ms: int, filters: dict, scope: dict, limit: int) -> tuple[int, list[Case]]:
+        """(how many, the first `limit` newest-created) of the cases ended before `before_ms` that
+        match `filters` (column -> value: stage, district, class_code, department, source, urgent)
+        and `scope` (who may see them: {} everyone, {"department": d} a department's handlers,
+        {"filed_by": name} a reporting system's own)."""
+        columns = {"stage", "district", "class_code", "department", "source", "urgent"}
+        where = [f"stage = ANY(%s)", f"{ENDED_AT} < to_timestamp(%s)"]
+        params: list = [list(ENDED), _ts(before_ms)]
+        for name, value in filters.items():
+            if name not in columns:
+                raise ValueError(f"no filter {name!r}")
+            where.append(f"{name} = %s")
+            params.append(value)
+        if "department" in scope:
+            where.append("department = %s")
+            params.append(scope["department"])
+        if "filed_by" in scope:
+            where.append("data->>'filed_by' = %s")
+            params.append(scope["filed_by"])
+        condition = " AND ".join(where)
+        total = self._rows(f"SELECT count(*) FROM cases WHERE {condition}", params)[0][0]
+        rows = self._rows(f"SELECT data FROM cases WHERE {condition} ORDER BY created_at DESC, id LIMIT %s", [*params, int(limit)])
+        return int(total), [Case.from_dict(data) for (data,) in rows]
+
     def by_report(self, report_id: str) -> Case | None:
         """The case filed with this report id (a scan of the record: for the rare repeat whose
         case left Redis without its report mapping)."""

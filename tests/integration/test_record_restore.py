@@ -277,6 +277,21 @@ def test_open311_answers_an_archived_request_and_lists_it_in_its_period(client, 
                                client.get("/open311/v2/requests.json?status=open", headers=bearer).get_json()]
 
 
+def test_the_list_of_cases_with_the_ended_ones_includes_the_archived_ones(client, bearer, archived, service):
+    recent = rejected_case(service, int(time.time() * 1000) - 2 * DAY)
+    body = client.get("/api/v1/cases?open=0", headers=bearer).get_json()
+    assert (body["total"], [c["id"] for c in body["items"]]) == (2, [recent.id, archived.id])
+    assert client.get("/api/v1/cases?open=0&stage=closed", headers=bearer).get_json()["total"] == 0
+    assert client.get("/api/v1/cases", headers=bearer).get_json()["total"] == 0  # the open ones only
+
+
+def test_a_handler_lists_no_archived_case_of_another_department(client, archived, portal_app):
+    users = portal_app.server.extensions["ioc_users"]
+    _, secret = users.create_token("water-system", ["handler"], ADMIN, department="water_affairs")
+    body = client.get("/api/v1/cases?open=0", headers={"Authorization": f"Bearer {secret}"}).get_json()
+    assert body["total"] == 0  # never dispatched: no department's
+
+
 def test_the_same_report_again_after_archiving_makes_no_new_case(service, archived):
     again = file_case(service, int(time.time() * 1000), report_id="r-archived")
     assert again.id == archived.id and again.stage == "rejected"
@@ -356,7 +371,7 @@ def test_after_redis_is_lost_restore_brings_back_what_the_portal_and_the_api_ans
     fill_record(how, redis_client, record_settings)
     ids = [worked.id, ended.id, old.id]
     before = _views(client, headers, ids, signed_in)
-    assert {c["id"] for c in before["list"]["items"]} == {worked.id, ended.id}  # `old` is archived: not in this list
+    assert {c["id"] for c in before["list"]["items"]} == set(ids)  # `old` from the record
     assert len(before["alarms"]["items"] if isinstance(before["alarms"], dict) else before["alarms"]) == 1
     audit_before = audit_entries(redis_client)
     seq_before = int(redis_client.get(keys.CASES_SEQ))
@@ -385,3 +400,14 @@ def test_the_indicators_of_a_new_process_count_the_archived_cases_as_before(serv
     assert worker.evict_archived(now) == 1
     after = {f.id: f for f in CaseIndex(lambda: redis_client, archive=CaseArchive(record_settings.database_url)).facts().facts}
     assert after == before and old.id in after
+
+
+def test_restore_with_force_writes_over_the_cases_there_and_keeps_the_audit_entries_already_there(service, record_settings,
+                                                                                                   redis_client):
+    case = file_case(service, int(time.time() * 1000))
+    copy_to_record(redis_client, record_settings.database_url)
+    audit = redis_client.xlen(keys.AUDIT)
+    done = restore(record_settings, redis_client, force=True)
+    assert (done.cases, done.timeline_entries, done.audit, done.audit_skipped) == (1, 1, 0, audit)
+    assert CaseStore(redis_client).timeline(case.id) == service.store.timeline(case.id)
+    assert redis_client.xlen(keys.AUDIT) == audit
