@@ -316,21 +316,25 @@ class CaseStore:
         revision = 0
         cases = list(cases)
         for k in range(0, len(cases), chunk):
+            part = cases[k:k + chunk]
             pipe = self.redis.pipeline(transaction=False)
-            for case in cases[k:k + chunk]:
-                revision += 1
-                pipe.hset(DATA, case.id, orjson.dumps(case.to_dict()))
-                pipe.hset(VERSION, case.id, case.version)
-                if case.is_open:
-                    pipe.zadd(OPEN, {case.id: case.created_at})
-                    pipe.geoadd(geo_key(case.class_code), (case.lon, case.lat, case.id))
-                    if device_key(case):
-                        pipe.hset(DEVICES, device_key(case), case.id)
-                pipe.delete(timeline_key(case.id))
+            pipe.hset(DATA, mapping={c.id: orjson.dumps(c.to_dict()) for c in part})
+            pipe.hset(VERSION, mapping={c.id: c.version for c in part})
+            opened = [c for c in part if c.is_open]
+            if opened:
+                pipe.zadd(OPEN, {c.id: c.created_at for c in opened})
+                for code in sorted({c.class_code for c in opened}):
+                    pipe.geoadd(geo_key(code), [x for c in opened if c.class_code == code for x in (c.lon, c.lat, c.id)])
+                devices = {device_key(c): c.id for c in opened if device_key(c)}
+                if devices:
+                    pipe.hset(DEVICES, mapping=devices)
+            pipe.delete(*(timeline_key(c.id) for c in part))
+            for case in part:
                 for entry_id, fields in timelines.get(case.id, ()):
                     pipe.xadd(timeline_key(case.id), fields, id=entry_id)
                     entries += 1
-                pipe.zadd(CHANGED, {case.id: revision})
+            pipe.zadd(CHANGED, {c.id: revision + n + 1 for n, c in enumerate(part)})
+            revision += len(part)
             pipe.execute()
         items = list(reports.items())
         for k in range(0, len(items), chunk * 10):

@@ -195,7 +195,7 @@ class CaseWorker:
         self.escalation_policy = settings.escalation_policy()
         self._escalated: set[tuple[str, int]] = set()  # (alarm id, raised_at) whose escalation intent is written
         self.archive = self.service.archive  # the record's cases (None without DATABASE_URL: nothing leaves Redis)
-        self._evict_from = 0  # ms: ended cases before this were checked by an earlier scan of this worker
+        self._evict_from: tuple[int, str] = (0, "")  # (end ms, id): ended cases up to it were checked by earlier scans
         self._evict_later: set[str] = set()  # checked, but the record was behind Redis: checked again next scan
         self._threads: list[threading.Thread] = []
 
@@ -571,15 +571,14 @@ class CaseWorker:
             later = sorted(self._evict_later)
             self._evict_later.clear()
             for k in range(0, len(later), EVICT_BATCH):
-                gone += self._evict(self.archive.ended_before(cutoff, 0, EVICT_BATCH, ids=later[k:k + EVICT_BATCH]))
+                gone += self._evict(self.archive.ended_before(cutoff, (0, ""), EVICT_BATCH, ids=later[k:k + EVICT_BATCH]))
         for _ in range(EVICT_BATCHES):
             found = self.archive.ended_before(cutoff, self._evict_from, EVICT_BATCH)
             gone += self._evict(found)
-            if len(found) < EVICT_BATCH:  # caught up: the next scan starts after the last one seen
-                self._evict_from = found[-1][2] + 1 if found else self._evict_from
+            if found:
+                self._evict_from = (found[-1][2], found[-1][0])  # the next page starts after the last seen
+            if len(found) < EVICT_BATCH:
                 break
-            last = found[-1][2]  # the next batch starts at its end (inclusive: cases ending in that ms too)
-            self._evict_from = last if last > self._evict_from else self._evict_from + 1
         if gone:
             counters.add(self.redis, "cases:archived", gone)
             log.info("%d case(s) ended more than %d days ago left Redis (read from the record from now on)", gone,

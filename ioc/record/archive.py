@@ -124,22 +124,23 @@ class CaseArchive:
             params.append(int(limit))
         return [Case.from_dict(data) for (data,) in self._rows(sql, params)]
 
-    def ended_before(self, before_ms: int, after_ms: int = 0, limit: int = 500,
+    def ended_before(self, before_ms: int, after: tuple[int, str] = (0, ""), limit: int = 500,
                      ids: Iterable[str] | None = None) -> list[tuple[str, int, int, str]]:
-        """(id, version, end ms, last timeline entry id or "") of ended cases whose end lies in
-        [after_ms, before_ms) (and among `ids` when given), oldest end first: the candidates for
-        leaving Redis."""
+        """(id, version, end ms, last timeline entry id or "") of ended cases that ended before
+        `before_ms` and after `after` = (end ms, id) in (end, id) order (or among `ids` when
+        given), oldest end first: the candidates for leaving Redis, a page at a time."""
         only = list(ids) if ids is not None else None
+        ended = f"(extract(epoch FROM {ENDED_AT}) * 1000)::bigint"
         rows = self._rows(
-            f"""SELECT c.id, c.version, (extract(epoch FROM {ENDED_AT}) * 1000)::bigint AS ended,
+            f"""SELECT c.id, c.version, {ended} AS ended,
                        coalesce((SELECT t.entry_id FROM case_timeline t WHERE t.case_id = c.id
                                  ORDER BY split_part(t.entry_id, '-', 1)::bigint DESC,
                                           split_part(t.entry_id, '-', 2)::bigint DESC LIMIT 1), '')
                 FROM cases c
-                WHERE c.stage = ANY(%s) AND {ENDED_AT} >= to_timestamp(%s) AND {ENDED_AT} < to_timestamp(%s)
+                WHERE c.stage = ANY(%s) AND {ENDED_AT} < to_timestamp(%s) AND ({ended}, c.id) > (%s, %s)
                       {"AND c.id = ANY(%s)" if only is not None else ""}
                 ORDER BY ended, c.id LIMIT %s""",
-            (list(ENDED), _ts(after_ms), _ts(before_ms), *((only,) if only is not None else ()), int(limit)))
+            (list(ENDED), _ts(before_ms), int(after[0]), str(after[1]), *((only,) if only is not None else ()), int(limit)))
         return [(r[0], int(r[1]), int(r[2]), r[3]) for r in rows]
 
     def archived_records(self, skip, batch: int = 1000):

@@ -202,6 +202,18 @@ def test_cases_ended_before_the_hot_days_leave_redis_and_the_others_stay(service
     assert worker.evict_archived(now) == 0  # nothing more to do
 
 
+def test_cases_that_ended_in_the_same_millisecond_all_leave_a_batch_at_a_time(service, worker, redis_client, record_settings,
+                                                                               monkeypatch):
+    from ioc.casework import worker as worker_module
+
+    monkeypatch.setattr(worker_module, "EVICT_BATCH", 2)
+    now = int(time.time() * 1000)
+    ended = [rejected_case(service, now - 40 * DAY) for _ in range(5)]  # each rejected at the same moment
+    copy_to_record(redis_client, record_settings.database_url)
+    assert worker.evict_archived(now) == 5
+    assert all(CaseStore(redis_client).find(c.id) is None for c in ended)
+
+
 def test_a_case_whose_latest_version_the_record_lacks_stays_in_redis(service, worker, redis_client, record_settings):
     now = int(time.time() * 1000)
     case = file_case(service, now - 40 * DAY)
@@ -260,6 +272,12 @@ def test_the_api_reads_an_archived_case_with_its_timeline(client, bearer, archiv
     assert (body["id"], body["stage"], body["open"]) == (archived.id, "rejected", False)
     assert [e["action"] for e in body["timeline"]] == ["report", "reject"]
     assert body["allowed_actions"] == []
+
+
+def test_the_media_listing_of_an_archived_case_answers_from_the_record(client, bearer, archived):
+    answer = client.get(f"/api/v1/cases/{archived.id}/media", headers=bearer)
+    assert answer.status_code == 200
+    assert (answer.get_json()["case_id"], answer.get_json()["media"]) == (archived.id, [])
 
 
 def test_an_action_on_an_archived_case_is_refused_saying_it_is_closed(client, bearer, archived):
