@@ -194,10 +194,6 @@ class CaseService:
         IOC_CASE_HOT_DAYS ago) is read from the record."""
         return self._visible(case_id, principal)[0]
 
-    def is_archived(self, case_id: str) -> bool:
-        """Whether the case is read from the record (it left Redis)."""
-        return self.store.find(case_id) is None and self.archive is not None and self.archive.get(case_id) is not None
-
     def timeline_for(self, case_id, principal: Principal | None) -> tuple[Case, list[CaseEvent]]:
         """The case and its timeline, if `principal` may see it (else `CaseNotFound`); the
         record's for an archived case."""
