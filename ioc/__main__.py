@@ -1,4 +1,4 @@
-"""`python -m ioc demo|web|ingest|cases|notify|recorder|db|user|token|roster|receivers`: the IOC's processes and its user system."""
+"""`python -m ioc demo|web|ingest|cases|notify|recorder|db|restore|user|token|roster|receivers`: the IOC's processes and its user system."""
 
 from __future__ import annotations
 
@@ -32,6 +32,11 @@ def main(argv: list[str] | None = None) -> int:
     db_up = db_actions.add_parser("upgrade", help="apply the schema migrations the database lacks (safe to repeat)")
     db_up.add_argument("--to", type=int, default=None, help="stop at this version (default: the newest)")
     db_actions.add_parser("version", help="print the database's schema version and the newest this IOC knows")
+    restore = sub.add_parser("restore", help="rebuild Redis's cases, timelines, users, tokens, audit log and alarm states "
+                                             "from the record (DATABASE_URL) after Redis was lost")
+    restore.add_argument("--force", action="store_true", help="write over a Redis that already holds cases")
+    restore.add_argument("--audit-days", type=int, default=None, metavar="N",
+                         help="restore only the last N days of the audit log (default: all of it)")
     add_parsers(sub)
     add_roster_parsers(sub)
     args = parser.parse_args(argv)
@@ -42,6 +47,10 @@ def main(argv: list[str] | None = None) -> int:
         from ioc.record.cli import run_db
 
         return run_db(args, settings)
+    if args.command == "restore":
+        from ioc.record.restore import run as run_restore
+
+        return run_restore(args, settings)
     if is_roster_command(args.command):
         if args.command == "receivers":
             setup_logging(settings.log_level, args.command)

@@ -405,6 +405,7 @@ STRINGS: dict[str, dict[str, str]] = {
     "case_err_hours": {"zh": "延期小时数须为 1 到 {n} 之间的整数", "en": "deferral hours must be a whole number from 1 to {n}"},
     "case_err_master": {"zh": "请填写一个在办的主案件编号（不能是本案件）", "en": "enter the number of another open case to merge into"},
     "case_err_permission": {"zh": "您的角色或部门不能办理此操作", "en": "your role or department may not take this action"},
+    "case_err_archived": {"zh": "案件已结束并归档，不能再办理", "en": "the case has ended and is archived: it can no longer be changed"},
     "case_err_stage": {"zh": "案件当前环节不能办理此操作，请刷新", "en": "the case's stage does not allow this action now; refresh"},
     "case_err_acknowledged": {"zh": "本部门已签收该案件", "en": "your department has already acknowledged this case"},
     "case_err_deferral_waiting": {"zh": "已有延期申请等待审批", "en": "a deferral request is already waiting"},

@@ -175,3 +175,20 @@ class AlarmStore:
                 self._changed()
                 return event
         raise AlarmNotFound(f"alarm {alarm_id!r} kept changing while being cleared; try again", "alarm_busy")
+
+
+def restore_active(redis_client, alarms) -> tuple[int, int]:
+    """Write the active alarms back after Redis was lost (`python -m ioc restore`): `alarms` are
+    (alarm id, alarm JSON as raised, acknowledgement {by, role, at_ms} or None). No event is appended (the
+    stream's history is the record's). Returns (alarms, acknowledgements)."""
+    acked = 0
+    pipe = redis_client.pipeline(transaction=False)
+    n = 0
+    for alarm_id, alarm, ack in alarms:
+        pipe.hset(keys.ALARMS_ACTIVE, alarm_id, orjson.dumps(alarm))
+        n += 1
+        if ack:
+            pipe.hset(keys.ALARMS_ACKS, alarm_id, orjson.dumps(ack))
+            acked += 1
+    pipe.execute()
+    return n, acked

@@ -145,3 +145,28 @@ class AuditLog:
 
     def length(self) -> int:
         return int(self.redis.xlen(keys.AUDIT))
+
+
+def restore_entries(redis_client, entries, chunk: int = 1000) -> tuple[int, int]:
+    """Append recorded audit entries (stream id, fields in stream order) with their own ids, after
+    Redis was lost (`python -m ioc restore`), oldest first. Entries at or before the stream's last
+    id (already there) are skipped. Returns (written, skipped)."""
+    last = redis_client.xrevrange(keys.AUDIT, count=1)
+    floor = _id_key(_text(last[0][0])) if last else (0, 0)
+    written = skipped = 0
+    pipe = redis_client.pipeline(transaction=False)
+    for entry_id, fields in entries:
+        if _id_key(entry_id) <= floor:
+            skipped += 1
+            continue
+        pipe.xadd(keys.AUDIT, fields, id=entry_id)
+        written += 1
+        if written % chunk == 0:
+            pipe.execute()
+    pipe.execute()
+    return written, skipped
+
+
+def _id_key(entry_id: str) -> tuple[int, int]:
+    ms, _, seq = str(entry_id).partition("-")
+    return int(ms), int(seq or 0)

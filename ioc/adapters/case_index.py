@@ -13,6 +13,11 @@ the facts are loaded, their timelines' steps), so a reader always sees the write
 its request (a report filed a moment ago is in the console). A revision that went backwards,
 or a new `ioc:{core}:cases:epoch` (Redis emptied, then cases filed again), makes the index start
 over.
+
+Cases that left Redis for the record (ended more than IOC_CASE_HOT_DAYS ago, `ioc.record.archive`)
+keep counting in the indicators: their leaving moves the revision without a `changed` entry, so a
+process that holds their facts keeps them, and the first load of a process given the `archive`
+reads the facts of the archived cases from the record after Redis's.
 """
 
 from __future__ import annotations
@@ -60,8 +65,9 @@ def _interned(facts: IndicatorFacts) -> IndicatorFacts:
 class CaseIndex:
     """One per web process, shared by every viewer (thread-safe)."""
 
-    def __init__(self, client_of, load_wait_s: float = 20.0):
+    def __init__(self, client_of, load_wait_s: float = 20.0, archive=None):
         self._client_of = client_of  # () -> redis client
+        self.archive = archive  # ioc.record.archive.CaseArchive, or None (no record: Redis holds every case)
         self.load_wait_s = load_wait_s
         self._lock = threading.Lock()
         self._revision: int | None = None  # of the open cases (and of the facts once loaded)
@@ -183,6 +189,9 @@ class CaseIndex:
                     pending = reader.submit(fetch, batches[k + 1]) if k + 1 < len(batches) else None
                     for r in records:
                         facts[r["id"]] = _interned(indicator_facts_of_record(r, steps.get(r["id"], ())))
+            if self.archive is not None:  # the cases that left Redis (those Redis still held are read above)
+                for r, steps in self.archive.archived_records(set(facts)):
+                    facts[r["id"]] = _interned(indicator_facts_of_record(r, steps))
             with self._lock:
                 self._facts = facts
                 if self._revision is None or epoch != self._epoch:

@@ -163,6 +163,7 @@ class CaseStore:
         self._create = scripts.script(redis_client, scripts.CASE_CREATE)
         self._transition = scripts.script(redis_client, scripts.CASE_TRANSITION)
         self._steps = scripts.script(redis_client, scripts.CASE_STEPS)
+        self._evict = scripts.script(redis_client, scripts.CASE_EVICT)
 
     def next_id(self, now_ms: int | None = None) -> str:
         """`ZJG-YYYYMMDD-NNNNNN` (China date, city-wide sequence)."""
@@ -220,6 +221,11 @@ class CaseStore:
     def by_report(self, report_id: str) -> Case | None:
         case_id = self.redis.hget(REPORTS, report_id)
         return self.find(_text(case_id)) if case_id else None
+
+    def report_case_id(self, report_id: str) -> str | None:
+        """The id of the case filed with this report id (kept after the case left Redis)."""
+        case_id = self.redis.hget(REPORTS, report_id)
+        return _text(case_id) if case_id else None
 
     def all(self) -> list[Case]:
         return [Case.from_dict(orjson.loads(v)) for v in self.redis.hvals(DATA)]
@@ -280,3 +286,80 @@ class CaseStore:
         """Open cases of the class within `radius_m` metres, nearest first."""
         found = self.redis.geosearch(geo_key(class_code), longitude=lon, latitude=lat, radius=radius_m, unit="m", sort="ASC")
         return [_text(x) for x in found]
+
+    # ---- the archive: ended cases leave Redis, a lost Redis is rebuilt -----------------------------
+
+    def versions(self, case_ids) -> dict[str, int]:
+        """The stored version of each of `case_ids` that Redis holds."""
+        ids = list(case_ids)
+        if not ids:
+            return {}
+        return {i: int(v) for i, v in zip(ids, self.redis.hmget(VERSION, ids)) if v is not None}
+
+    def evict(self, cases) -> list[str]:
+        """Remove ended cases that the record holds: `cases` are (id, the record's version, the
+        record's last timeline entry id). A case goes (its JSON, version and timeline; its report
+        id mapping stays) only if Redis's version is not newer and its last timeline entry is the
+        record's, checked and done in one script; the revision moves once. Returns the ids gone."""
+        batch = [{"id": i, "version": int(v), "last_entry": last or ""} for i, v, last in cases]
+        if not batch:
+            return []
+        gone = self._evict(keys=[DATA, VERSION, CHANGED, REVISION, *(timeline_key(c["id"]) for c in batch)],
+                           args=[orjson.dumps(batch)])
+        return [_text(x) for x in gone or ()]
+
+    def has_cases(self) -> bool:
+        """Whether Redis holds any case (or has ever numbered one)."""
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.hlen(DATA)
+        pipe.exists(SEQ, REVISION)
+        n, exists = pipe.execute()
+        return bool(n or exists)
+
+    def restore(self, cases, timelines, reports: dict[str, str], seq: int, chunk: int = 500) -> int:
+        """Write cases back after Redis was lost (`python -m ioc restore`): each case of `cases`
+        with its indexes (open set, per-class geo set and device map for the open ones), its
+        timeline (`timelines[id]`: (entry id, fields), written with the same entry ids, replacing
+        any there), the report id -> case id map `reports`, the id sequence (at least `seq`), a
+        revision and a `changed` entry per case, and a new epoch so every web process's case
+        index reads the cases again. Returns the timeline entries written."""
+        entries = 0
+        revision = 0
+        cases = list(cases)
+        for k in range(0, len(cases), chunk):
+            part = cases[k:k + chunk]
+            pipe = self.redis.pipeline(transaction=False)
+            pipe.hset(DATA, mapping={c.id: orjson.dumps(c.to_dict()) for c in part})
+            pipe.hset(VERSION, mapping={c.id: c.version for c in part})
+            opened = [c for c in part if c.is_open]
+            if opened:
+                pipe.zadd(OPEN, {c.id: c.created_at for c in opened})
+                for code in sorted({c.class_code for c in opened}):
+                    pipe.geoadd(geo_key(code), [x for c in opened if c.class_code == code for x in (c.lon, c.lat, c.id)])
+                devices = {device_key(c): c.id for c in opened if device_key(c)}
+                if devices:
+                    pipe.hset(DEVICES, mapping=devices)
+            pipe.delete(*(timeline_key(c.id) for c in part))
+            for case in part:
+                for entry_id, fields in timelines.get(case.id, ()):
+                    pipe.xadd(timeline_key(case.id), fields, id=entry_id)
+                    entries += 1
+            pipe.zadd(CHANGED, {c.id: revision + n + 1 for n, c in enumerate(part)})
+            revision += len(part)
+            pipe.execute()
+        items = list(reports.items())
+        for k in range(0, len(items), chunk * 10):
+            self.redis.hset(REPORTS, mapping=dict(items[k:k + chunk * 10]))
+        pipe = self.redis.pipeline(transaction=True)
+        current = int(self.redis.get(SEQ) or 0)
+        pipe.set(SEQ, max(current, int(seq)))
+        pipe.set(REVISION, max(revision, int(self.redis.get(REVISION) or 0) + 1))
+        pipe.set(EPOCH, f"restore@{time.time_ns()}")
+        pipe.execute()
+        return entries
+
+
+def case_number(case_id: str) -> int:
+    """The sequence number of a case id `ZJG-YYYYMMDD-NNNNNN` (0 for another shape)."""
+    tail = str(case_id).rsplit("-", 1)[-1]
+    return int(tail) if tail.isdigit() else 0

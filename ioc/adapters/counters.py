@@ -5,7 +5,8 @@ Fields: `messages:accepted`, `messages:rejected`, `messages:late`, `messages:dro
 `rejected:<reason>`, `accepted:<kind>`, `alarms:raised`, `alarms:cleared` (the ingest), and
 `cases:reported`, `cases:updates`, `cases:from_alarms`, `cases:dispatch_published`,
 `cases:overdue_raised`, `cases:overdue_cleared`, `events:updates`, `events:published`,
-`events:proposals_raised` (the case worker), plus the rejections it refuses, counted like the
+`events:proposals_raised`, `cases:archived` (ended cases that left Redis for the record) (the
+case worker), plus the rejections it refuses, counted like the
 ingest's (`rejections`), `events:refused` (actions on linked events the event service
 refused), and `media:stored`, `media:refused`, `media_refused:<code>` (photo uploads, by
 `ioc.media.service`). This module is the hash's one writer.

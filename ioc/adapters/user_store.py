@@ -324,3 +324,20 @@ def _diff(a: dict, b: dict) -> dict:
 
 
 __all__ = ["Actor", "SignIn", "UserNotFound", "UserStore", "AccountError"]
+
+
+def restore_accounts(redis_client, users: list[dict], tokens: list[dict]) -> tuple[int, int]:
+    """Write users and API tokens back after Redis was lost (`python -m ioc restore`): each user
+    JSON and token JSON as recorded (password hashes and token SHA-256 only), and the SHA-256 ->
+    token id map of the active tokens. Returns (users, active tokens)."""
+    active = 0
+    pipe = redis_client.pipeline(transaction=False)
+    for user in users:
+        pipe.hset(keys.USERS, str(user["name"]), orjson.dumps(user))
+    for token in tokens:
+        pipe.hset(keys.TOKENS, str(token["id"]), orjson.dumps(token))
+        if not token.get("revoked_at") and token.get("secret_sha256"):
+            pipe.hset(keys.TOKEN_INDEX, str(token["secret_sha256"]), str(token["id"]))
+            active += 1
+    pipe.execute()
+    return len(users), active

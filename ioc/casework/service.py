@@ -101,8 +101,10 @@ def dispatch_message(case: Case, public_url: str = "") -> dict:
 
 class CaseService:
     def __init__(self, store: CaseStore, city: CityMap, calendar: WorkCalendar, duplicate_radius_m: float = 100,
-                 duplicate_window_hours: float = 72, checkin_radius_m: float = CHECKIN_RADIUS_M, public_url: str = ""):
+                 duplicate_window_hours: float = 72, checkin_radius_m: float = CHECKIN_RADIUS_M, public_url: str = "",
+                 archive=None):
         self.store = store
+        self.archive = archive  # ioc.record.archive.CaseArchive (DATABASE_URL set): the cases that left Redis
         self.checkin_radius_m = checkin_radius_m
         self.public_url = public_url
         self.city = city
@@ -114,8 +116,13 @@ class CaseService:
 
     @classmethod
     def from_settings(cls, redis_client, city: CityMap, settings) -> "CaseService":
+        archive = None
+        if settings.database_url:
+            from ioc.record.archive import CaseArchive
+
+            archive = CaseArchive(settings.database_url, settings.db_pool_size)
         return cls(CaseStore(redis_client, settings.record_stream_maxlen), city, settings.work_calendar(), settings.duplicate_radius_m,
-                   settings.duplicate_window_hours, settings.checkin_radius_m, settings.public_url)
+                   settings.duplicate_window_hours, settings.checkin_radius_m, settings.public_url, archive)
 
     # ---- intake ------------------------------------------------------------------------------
 
@@ -142,8 +149,10 @@ class CaseService:
         address = text_of(address, "address", ADDRESS_MAX)
         reporter = text_of(reporter, "reporter", REPORTER_MAX)
         media = media_of(media)
-        if report_id and (existing := self.store.by_report(report_id)) is not None:
-            return existing, False
+        if report_id and (existing_id := self.store.report_case_id(report_id)):
+            existing, _archived = self._find(existing_id)
+            if existing is not None:  # in Redis, or archived in the record (the mapping stays in Redis)
+                return existing, False
         duplicates = tuple(c for c in self.store.nearby_open(class_code, lon, lat, self.duplicate_radius_m)
                            if (other := self.store.find(c)) is not None and now - other.created_at <= self.duplicate_window_ms)
         cell = self.city.cell_at(lon, lat)
@@ -162,18 +171,57 @@ class CaseService:
 
     # ---- reads -------------------------------------------------------------------------------
 
-    def case_for(self, case_id, principal: Principal | None) -> Case:
-        """The case, if `principal` may see it (`visible_to`); `CaseNotFound` otherwise, with the
-        same words as for an id that does not exist."""
-        case = self.store.find(case_id) if isinstance(case_id, str) and case_id else None
+    def _find(self, case_id) -> tuple[Case | None, bool]:
+        """(the case, whether it is archived): Redis first, then the record for a case that left
+        Redis (`ioc.record.archive`); (None, False) when neither has it."""
+        if not isinstance(case_id, str) or not case_id:
+            return None, False
+        case = self.store.find(case_id)
+        if case is None and self.archive is not None:
+            case = self.archive.get(case_id)
+            return case, case is not None
+        return case, False
+
+    def _visible(self, case_id, principal: Principal | None) -> tuple[Case, bool]:
+        case, archived = self._find(case_id)
         if case is None or not visible_to(case, principal):
             raise CaseNotFound(f"no case {case_id!r}")
-        return case
+        return case, archived
+
+    def case_for(self, case_id, principal: Principal | None) -> Case:
+        """The case, if `principal` may see it (`visible_to`); `CaseNotFound` otherwise, with the
+        same words as for an id that does not exist. A case that left Redis (ended more than
+        IOC_CASE_HOT_DAYS ago) is read from the record."""
+        return self._visible(case_id, principal)[0]
 
     def timeline_for(self, case_id, principal: Principal | None) -> tuple[Case, list[CaseEvent]]:
-        """The case and its timeline, if `principal` may see it (else `CaseNotFound`)."""
-        case = self.case_for(case_id, principal)
-        return case, self.store.timeline(case.id)
+        """The case and its timeline, if `principal` may see it (else `CaseNotFound`); the
+        record's for an archived case."""
+        case, archived = self._visible(case_id, principal)
+        return case, (self.archive.timeline(case.id) if archived else self.store.timeline(case.id))
+
+    def archived_page(self, principal: Principal | None, filters: dict, limit: int, hot_days: int,
+                      now_ms: int | None = None) -> tuple[int, list[Case]]:
+        """The cases that ended more than `hot_days` ago (those the record answers for, archived or
+        about to be), matching `filters` and visible to `principal`: (how many, the `limit` newest
+        created). (0, []) without a record or when nothing leaves Redis (`hot_days` 0)."""
+        scope = archive_scope(principal)
+        if self.archive is None or hot_days <= 0 or scope is None:
+            return 0, []
+        now = int(now_ms if now_ms is not None else time.time() * 1000)
+        total, rows = self.archive.ended_page(now - hot_days * 86_400_000, filters, scope, limit)
+        return total, [c for c in rows if visible_to(c, principal)]
+
+    def archived_for(self, principal: Principal | None, from_ms: int, to_ms: int, *, field: str = "created",
+                     limit: int | None = None) -> list[Case]:
+        """The archived cases (ended, no longer in Redis) `principal` may see, created (`field`
+        "created") or ended ("closed") within [from_ms, to_ms), newest first; [] without a record."""
+        if self.archive is None:
+            return []
+        found = self.archive.closed_between(from_ms, to_ms, field=field)
+        held = self.store.versions(c.id for c in found)  # still in Redis: the list has those already
+        rows = [c for c in found if c.id not in held and visible_to(c, principal)]
+        return rows[:limit] if limit is not None else rows
 
     def cases_for(self, principal: Principal | None, open_only: bool = True) -> list[Case]:
         """The cases `principal` may see: the open ones, or all of them."""
@@ -211,7 +259,9 @@ class CaseService:
         lat, lon, accuracy = _position_inputs(lat, lon, accuracy)
         check_may_take(action, principal)
         now = int(now_ms if now_ms is not None else time.time() * 1000)
-        case = self.case_for(case_id, principal)
+        case, archived = self._visible(case_id, principal)
+        if archived:
+            raise CaseActionError(f"case {case.id} is {case.stage} and archived: it can no longer be changed", code="archived")
         if expected_version is not None and expected_version != case.version:
             raise CaseConflict(case.id, expected_version, case.version)
         if action == "dispatch":
@@ -268,6 +318,22 @@ class CaseService:
                            stage_deadline=self.calendar.add_hours(max(before.stage_deadline, now), hours, minor.calendar_hours),
                            due_at=self.calendar.add_hours(max(before.due_at, now), hours, minor.calendar_hours))
         return after
+
+
+def archive_scope(principal: Principal | None) -> dict | None:
+    """`visible_to` as the record's query takes it: {} every case, {"department": …} a department
+    handler's, {"filed_by": …} a reporting system's own, None nothing."""
+    if principal is None:
+        return None
+    probe = Case(id="", class_code="", lat=0.0, lon=0.0, district="", source="", created_at=0)
+    if visible_to(probe, principal):  # one that sees a case of no department, filed by nobody: sees them all
+        return {}
+    if "handler" in principal.roles and principal.department and visible_to(
+            replace(probe, department=principal.department), principal):
+        return {"department": principal.department}
+    if visible_to(replace(probe, filed_by=principal.name), principal):
+        return {"filed_by": principal.name}
+    return None
 
 
 def _action_inputs(action, version, hours, note, department, master_id):

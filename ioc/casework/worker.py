@@ -93,6 +93,7 @@ from ioc.domain.geo import CityMap
 from ioc.domain.telemetry import Rejection
 from ioc.events.messages import INSTRUCTION_ACTION, EventUpdate, route_update
 from ioc.events.service import EventService
+from ioc.record.archive import ArchiveUnavailable
 from ioc.settings import Settings
 
 from .reports import ADDRESS_MAX, REPORT_TOPICS, DepartmentUpdate, Report, parse_case_message
@@ -106,6 +107,9 @@ CLAIM_IDLE_MS = 60_000  # a stream entry pending this long at another consumer i
 HEARTBEAT_S = 5
 PUBLISH_TIMEOUT_S = 10
 MAX_ATTEMPTS = 3  # a message failing with an unexpected error is given up (logged) after this many tries
+EVICT_BATCH = 500  # ended cases checked and evicted per script call
+EVICT_BATCHES = 20  # batches per scan at most (the periodic loop stays responsive)
+EVICT_RETRY_MAX = 10_000  # cases held back (the record behind Redis) re-checked on later scans
 
 def subscriptions(group: str) -> list[tuple[str, int]]:
     topics = [(t, 1) for t in REPORT_TOPICS]
@@ -190,6 +194,9 @@ class CaseWorker:
         self.notify = NotifyStore(redis_client, settings.record_stream_maxlen)
         self.escalation_policy = settings.escalation_policy()
         self._escalated: set[tuple[str, int]] = set()  # (alarm id, raised_at) whose escalation intent is written
+        self.archive = self.service.archive  # the record's cases (None without DATABASE_URL: nothing leaves Redis)
+        self._evict_from: tuple[int, str] = (0, "")  # (end ms, id): ended cases up to it were checked by earlier scans
+        self._evict_later: set[str] = set()  # checked, but the record was behind Redis: checked again next scan
         self._threads: list[threading.Thread] = []
 
     # ---- MQTT (paho's network thread only queues) -----------------------------------------------
@@ -548,6 +555,47 @@ class CaseWorker:
             pipe.execute()
         return raised, cleared
 
+    # ---- ended cases leave Redis for the record ------------------------------------------------
+
+    def evict_archived(self, now_ms: int | None = None) -> int:
+        """Remove from Redis the cases ended more than IOC_CASE_HOT_DAYS ago whose latest version
+        and last timeline entry the record holds (`CaseStore.evict` checks both in its script: a
+        case the recorder has not caught up with stays, and is checked again on the next scan).
+        They stay readable from the record (`ioc.record.archive`). Returns how many left now."""
+        if self.archive is None or self.settings.case_hot_days <= 0:
+            return 0
+        now = int(now_ms if now_ms is not None else _now_ms())
+        cutoff = now - self.settings.case_hot_days * 86_400_000
+        gone = 0
+        if self._evict_later:
+            later = sorted(self._evict_later)
+            self._evict_later.clear()
+            for k in range(0, len(later), EVICT_BATCH):
+                gone += self._evict(self.archive.ended_before(cutoff, (0, ""), EVICT_BATCH, ids=later[k:k + EVICT_BATCH]))
+        for _ in range(EVICT_BATCHES):
+            found = self.archive.ended_before(cutoff, self._evict_from, EVICT_BATCH)
+            gone += self._evict(found)
+            if found:
+                self._evict_from = (found[-1][2], found[-1][0])  # the next page starts after the last seen
+            if len(found) < EVICT_BATCH:
+                break
+        if gone:
+            counters.add(self.redis, "cases:archived", gone)
+            log.info("%d case(s) ended more than %d days ago left Redis (read from the record from now on)", gone,
+                     self.settings.case_hot_days)
+        return gone
+
+    def _evict(self, found) -> int:
+        held = self.store.versions(case_id for case_id, _v, _ended, _last in found)
+        candidates = [(case_id, version, last) for case_id, version, _ended, last in found if case_id in held]
+        if not candidates:
+            return 0
+        gone = set(self.store.evict(candidates))
+        for case_id, _version, _last in candidates:
+            if case_id not in gone and len(self._evict_later) < EVICT_RETRY_MAX:
+                self._evict_later.add(case_id)
+        return len(gone)
+
     # ---- escalated alarms: notify the duty officer ---------------------------------------------
 
     def scan_escalations(self, now_ms: int | None = None) -> int:
@@ -636,6 +684,15 @@ class CaseWorker:
                 if time.monotonic() >= next_scan:
                     self.scan_overdue()
                     self.scan_escalations()
+                    try:
+                        self.evict_archived()
+                        self._recovered("archiving")
+                    except ArchiveUnavailable as e:  # the record down: the cases stay in Redis meanwhile
+                        self._outage("archiving", e)
+                    except REDIS_UNAVAILABLE:
+                        raise
+                    except Exception:  # noqa: BLE001 - the record down or a bug must not stop the overdue scan
+                        log.exception("archiving ended cases: unexpected error; trying again in %ds", self.settings.cases_scan_s)
                     next_scan = time.monotonic() + self.settings.cases_scan_s
                 if time.monotonic() >= next_triggers:
                     next_triggers = time.monotonic() + self.settings.events_scan_s

@@ -294,7 +294,8 @@ CODE_ERRORS = {"note_too_long": "case_err_note_long", "already_acknowledged": "c
                # issue 16: the check-in, the after photo, uploads
                "not_acknowledged": "case_err_not_acknowledged", "position_required": "case_err_position_required",
                "too_far": "case_err_too_far", "after_photo_required": "case_err_after_photo_required",
-               "too_many_files": "media_err_too_many_files", "no_files": "media_err_empty"}
+               "too_many_files": "media_err_too_many_files", "no_files": "media_err_empty",
+               "archived": "case_err_archived"}  # issue 17: an ended case read from the record
 
 
 def action_error_text(error: Exception, lang: str = "zh") -> str:

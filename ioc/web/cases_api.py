@@ -122,8 +122,18 @@ def list_cases():
         rows = [c for c in rows if c.overdue(now)]
     if urgent_only:
         rows = [c for c in rows if c.urgent]
+    total = len(rows)
+    hot_days = services.settings.case_hot_days
+    if not open_only and not overdue_only and hot_days > 0 and services.cases.archive is not None:
+        # cases ended more than IOC_CASE_HOT_DAYS ago are the record's to list (archived, or about to be)
+        cutoff = now - hot_days * 86_400_000
+        rows = [c for c in rows if c.is_open or (c.closed_at or c.updated_at) >= cutoff]
+        archived_total, archived = services.cases.archived_page(p, {**filters, **({"urgent": True} if urgent_only else {})},
+                                                                offset + limit, hot_days, now)
+        total = len(rows) + archived_total
+        rows += archived
     rows.sort(key=lambda c: (-c.created_at, c.id))
-    return jsonify({"total": len(rows), "offset": offset, "limit": limit,
+    return jsonify({"total": total, "offset": offset, "limit": limit,
                     "items": [case_json(c, now) for c in rows[offset:offset + limit]]})
 
 

@@ -115,8 +115,11 @@ def metric_families(counters: dict[str, int], devices: int, online: int, alarms_
     proposals.add_metric([], counters.get("events:proposals_raised", 0))
     refused = CounterMetricFamily("ioc_event_actions_refused", "Linked-event actions refused (portal, API, MQTT)")
     refused.add_metric([], counters.get("events:refused", 0))
+    archived = CounterMetricFamily("ioc_cases_archived", "Ended cases that left Redis for the record (IOC_CASE_HOT_DAYS after "
+                                   "their end; still read from the record)")
+    archived.add_metric([], counters.get("cases:archived", 0))
     return [messages, rejected, by_kind, late, dropped, alarms, active, fleet, dead, w, event_messages, proposals, refused,
-            *notify_families(counters, notify_pending), *media_families(counters)]
+            archived, *notify_families(counters, notify_pending), *media_families(counters)]
 
 
 def media_families(counters: dict[str, int]) -> list:

@@ -7,7 +7,8 @@
   `[{"service_request_id", "service_notice", "account_id"}]`. An `Idempotency-Key` header (or a
   `report_id` field) makes a retried post return the same request instead of a second one.
 - `GET /open311/v2/requests.json` (`service_request_id` comma list, `service_code`,
-  `start_date`, `end_date`, `status` = open|closed) and `GET /open311/v2/requests/{id}.json`.
+  `start_date`, `end_date`, `status` = open|closed) and `GET /open311/v2/requests/{id}.json`;
+  both include the ended requests that left Redis after IOC_CASE_HOT_DAYS (read from the record).
 
 Errors follow the standard: a JSON list `[{"code": <http status>, "description": …}]`, also
 for a path under `/open311/` that is no route (404) or a route asked with another method (405).
@@ -187,6 +188,17 @@ def get_requests():
         if status in ("open", "closed") and (case.is_open != (status == "open")):
             continue
         rows.append(case)
+    if status != "open":  # the ended cases that left Redis (IOC_CASE_HOT_DAYS), read from the record
+        if ids:
+            archived = []
+            for case_id in sorted(ids - {c.id for c in rows}):
+                try:
+                    archived.append(services.cases.case_for(case_id, p))
+                except CASE_REFUSALS:
+                    continue
+        else:
+            archived = services.cases.archived_for(p, start, end, field="created", limit=MAX_REQUESTS)
+        rows += [c for c in archived if not codes or c.class_code in codes]
     rows.sort(key=lambda c: -c.created_at)
     departments = departments_of(services)
     return jsonify([request_json(c, departments, services.settings.public_url) for c in rows[:MAX_REQUESTS]])

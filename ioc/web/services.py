@@ -93,9 +93,9 @@ class Services:
                                "`python -m ioc demo` starts one and sets it")
         client = connect_redis(settings.redis_url)
         city = load_city_map(settings.geodata_dir)
-        cases = CaseIndex(lambda: client)
-        city_cache = CityCache(lambda: client, settings.redis_shards, case_index=cases)
         case_service = CaseService.from_settings(client, city, settings)
+        cases = CaseIndex(lambda: client, archive=case_service.archive)  # the archived cases' facts too (indicators)
+        city_cache = CityCache(lambda: client, settings.redis_shards, case_index=cases)
         return cls(
             settings=settings,
             redis=client,
