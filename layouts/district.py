@@ -9,6 +9,7 @@ from ioc.i18n import t
 
 from .bigscreen import city_map, kpi, legend_items
 from .events import district_events
+from .rewind import rewind_control
 from .grids import INTEGER_FORMAT, NUMBER, ag_grid
 
 DISTRICT_KPIS = ("kpi_online", "kpi_alarms", "kpi_cases", "kpi_aqi", "kpi_traffic", "kpi_water", "kpi_lights")
@@ -32,7 +33,7 @@ def district_bounds(city: CityMap, district_id: str):
     return (min(xs), min(ys), max(xs), max(ys)) if xs else city.bounds
 
 
-def district_page(city: CityMap, district_id: str, lang: str, tile_url: str) -> html.Div:
+def district_page(city: CityMap, district_id: str, lang: str, tile_url: str, can_rewind: bool = False) -> html.Div:
     district = city.district(district_id)
     if district is None:
         return html.Div([html.H2(t("not_found", lang)), dcc.Link(t("back_to_city", lang), href="/")], className="district-page")
@@ -44,6 +45,7 @@ def district_page(city: CityMap, district_id: str, lang: str, tile_url: str) -> 
                     dcc.Link("← " + t("back_to_city", lang), href="/", id="back-to-city", className="back"),
                     html.H2(district.name(lang), id="district-name"),
                     html.Span(f"{t('district_area', lang)} {district.area_km2:.1f} km²", className="district-meta", id="district-meta"),
+                    rewind_control(lang, can_rewind, "d-"),
                 ],
                 className="district-head",
             ),
@@ -82,10 +84,11 @@ def ranking_columns(lang: str) -> list[dict]:
     ]
 
 
-def districts_page(lang: str) -> html.Div:
+def districts_page(lang: str, can_rewind: bool = False) -> html.Div:
     return html.Div(
         [
             html.H2(t("nav_districts", lang)),
+            rewind_control(lang, can_rewind, "r-"),
             ag_grid("ranking", ranking_columns(lang), lang, grid_options_extra={"domLayout": "autoHeight"},
                     defaultColDef={"sortable": True, "resizable": True}, columnSize="sizeToFit", getRowId="params.data.id"),
         ],

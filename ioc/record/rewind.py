@@ -215,6 +215,7 @@ class Rewind:
         self._frames: OrderedDict[int, CitySnapshot] = OrderedDict()
         self._frames_lock = threading.Lock()
         self._making: set[int] = set()
+        self._derived: OrderedDict = OrderedDict()
         self._fleets: OrderedDict[str, FleetIndex] = OrderedDict()
         self._cases: dict[tuple[str, int], Case] = {}
 
@@ -249,6 +250,23 @@ class Rewind:
             while len(self._frames) > FRAME_CACHE:
                 self._frames.popitem(last=False)
         return frame
+
+    def derived(self, snapshot: CitySnapshot, key, compute):
+        """`compute(snapshot)` made once per replayed moment and key (what a page shows of it, in
+        one language): every viewer of the moment, and every tick while paused, shares it (the
+        same contract as `CityCache.derived`)."""
+        memo_key = (snapshot.now_ms, key)
+        with self._frames_lock:
+            value = self._derived.get(memo_key)
+            if value is not None:
+                self._derived.move_to_end(memo_key)
+                return value
+        value = compute(snapshot)
+        with self._frames_lock:
+            self._derived[memo_key] = value
+            while len(self._derived) > FRAME_CACHE:
+                self._derived.popitem(last=False)
+        return value
 
     def prefetch(self, moments) -> threading.Thread | None:
         """Make the frames of `moments` (epoch ms) in the background (playback's next seconds)."""
