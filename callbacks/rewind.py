@@ -112,8 +112,10 @@ def register(app, services) -> None:
             Input(f"{p}rewind-tick", "n_intervals"), State(f"{p}rewind-play", "data"), State(f"{p}rewind-at", "data"),
             prevent_initial_call=True,
         )
+        # the banner only words the page's own moment: allowed with the page (Dash calls it as a page
+        # loads, for a viewer without the control too)
         secured_callback(
-            app, "view:rewind",
+            app, "view:bigscreen" if p == "" else "view:districts",
             Output(f"{p}rewind-banner", "className"), Output(f"{p}rewind-banner-text", "children"),
             Input(f"{p}rewind-at", "data"), State(f"{p}rewind-play", "data"), State("lang", "data"),
             prevent_initial_call=True,
