@@ -22,7 +22,6 @@ can be made ahead (`prefetch`): playback asks for the next frames while the curr
 from __future__ import annotations
 
 import bisect
-import dataclasses
 import logging
 import threading
 import time
@@ -30,7 +29,7 @@ from collections import OrderedDict, defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
-from ioc.domain.cases import Case
+from ioc.domain.cases import ENDED, Case
 from ioc.domain.city_state import CitySnapshot, DeviceRow, FleetIndex
 
 from . import db
@@ -81,22 +80,29 @@ def alarm_at(data: dict, acknowledged_at_ms: int | None, acknowledged_by: str, t
     return alarm
 
 
-_CASE_DEFAULTS = {name: f.default if f.default is not dataclasses.MISSING else None
-                  for name, f in Case.__dataclass_fields__.items()}
+class CaseAt:
+    """An open case as a replayed moment holds it: the fields of `ioc.domain.cases.Case` the wall
+    and the district pages read (district, stage, times, place), with its `is_open` and
+    `overdue`. A moment holds up to a hundred thousand: a whole `Case` each (forty fields in a
+    dict) would cost a frame's budget in memory and time."""
 
+    __slots__ = ("id", "version", "stage", "district", "class_code", "lon", "lat", "urgent", "created_at", "stage_deadline")
 
-def light_case(case_id: str, version: int, stage: str, district: str, class_code: str, lon, lat, urgent: bool,
-               created_ms: int, deadline_ms: int) -> Case:
-    """A `Case` with the fields a frame needs (district, stage, times, place), made without the
-    dataclass's per-field checks: tens of thousands per frame."""
-    case = object.__new__(Case)
-    values = dict(_CASE_DEFAULTS)
-    values.update(id=case_id, version=version, stage=stage, district=district, class_code=class_code,
-                  lon=lon if lon is not None else 0.0, lat=lat if lat is not None else 0.0, urgent=bool(urgent),
-                  created_at=created_ms, stage_deadline=deadline_ms, source="", media=(), possible_duplicates=(),
-                  attachments=(), pending_deferral={}, arrival={})
-    case.__dict__.update(values)
-    return case
+    def __init__(self, case_id, version, stage, district, class_code, lon, lat, urgent, created_at, stage_deadline):
+        self.id, self.version, self.stage, self.district, self.class_code = case_id, version, stage, district, class_code
+        self.lon, self.lat, self.urgent = lon if lon is not None else 0.0, lat if lat is not None else 0.0, bool(urgent)
+        self.created_at, self.stage_deadline = created_at, stage_deadline
+
+    @property
+    def is_open(self) -> bool:
+        return self.stage not in ENDED
+
+    def overdue(self, now_ms: int) -> bool:
+        return self.is_open and bool(self.stage_deadline) and now_ms > self.stage_deadline
+
+    def __repr__(self) -> str:
+        return f"CaseAt({self.id!r}, v{self.version}, {self.stage})"
+
 
 
 @dataclass
@@ -217,7 +223,7 @@ class Rewind:
         self._making: set[int] = set()
         self._derived: OrderedDict = OrderedDict()
         self._fleets: OrderedDict[str, FleetIndex] = OrderedDict()
-        self._cases: dict[tuple[str, int], Case] = {}
+        self._cases: dict[tuple[str, int], CaseAt] = {}
 
     # ---- range --------------------------------------------------------------------------------
     def bounds(self) -> tuple[int, int]:
@@ -342,7 +348,7 @@ class Rewind:
             by_minute[m].append(rest)
         return rollup_fields(by_minute.get(minute - 1, ())), rollup_fields(by_minute.get(minute, ()))
 
-    def _open_cases(self, conn, at: datetime) -> list[Case]:
+    def _open_cases(self, conn, at: datetime) -> list[CaseAt]:
         rows = conn.execute(
             "SELECT case_id, version, stage, district, class_code, lon, lat, urgent,"
             " coalesce((extract(epoch FROM created_at) * 1000)::bigint, 0), coalesce((extract(epoch FROM stage_deadline) * 1000)::bigint, 0)"
@@ -353,9 +359,9 @@ class Rewind:
             key = (row[0], row[1])
             case = made.get(key)
             if case is None:
-                case = made[key] = light_case(*row)
+                case = made[key] = CaseAt(*row)
             out.append(case)
-        if len(made) > 400_000:  # the versions of recent frames are what playback reuses
+        if len(made) > 300_000:  # the versions of recent frames are what playback reuses
             made.clear()
         return out
 
@@ -419,4 +425,4 @@ class Rewind:
         return out
 
 
-__all__ = ["Rewind", "DeviceTimeline", "DeviceHistory", "rollup_fields", "alarm_at", "light_case", "ts", "ms_of"]
+__all__ = ["Rewind", "CaseAt", "DeviceTimeline", "DeviceHistory", "rollup_fields", "alarm_at", "ts", "ms_of"]

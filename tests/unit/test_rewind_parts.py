@@ -7,7 +7,7 @@ from datetime import datetime
 
 from ioc.domain.city_state import DeviceRow
 from ioc.domain.clock import CHINA_TZ
-from ioc.record.rewind import DeviceHistory, alarm_at, light_case, rollup_fields
+from ioc.record.rewind import CaseAt as light_case, DeviceHistory, alarm_at, rollup_fields
 from ioc.views.rewind import banner, clamp, moment, next_moments, play_state, range_text
 
 FIRST = int(datetime(2026, 12, 1, 0, 0, tzinfo=CHINA_TZ).timestamp() * 1000)

@@ -1,8 +1,8 @@
 -- The rewind (回溯): what it takes to read the city as it was at any moment fast.
 --
 -- "Active at t" is an interval stabbing query; a B-tree on the start (or the end) of an interval
--- scans every interval that started before t. GiST indexes on the intervals answer it in time
--- proportional to what is active at t:
+-- scans every interval that started before t. SP-GiST indexes on the intervals (range quad
+-- trees; faster than GiST here) answer it in time proportional to what is active at t:
 --   * alarms: tstzrange(raised_at, cleared_at) (the recorder keeps cleared_at up to date);
 --   * cases: `case_spans`, one row per version of a case with the time it was in force,
 --     [valid_from, valid_to), kept by a trigger on case_versions: every version the recorder
@@ -10,7 +10,7 @@
 --     Nothing else writes it; the trigger needs no change in the recorder.
 --   * linked events: the same for event_versions (`event_spans`).
 
-CREATE INDEX alarms_during ON alarms USING gist (tstzrange(raised_at, cleared_at));
+CREATE INDEX alarms_during ON alarms USING spgist (tstzrange(raised_at, cleared_at));
 
 CREATE TABLE case_spans (
   case_id text NOT NULL,
@@ -28,7 +28,7 @@ CREATE TABLE case_spans (
   stage_deadline timestamptz,
   PRIMARY KEY (case_id, version)
 );
-CREATE INDEX case_spans_open_during ON case_spans USING gist (tstzrange(valid_from, valid_to)) WHERE open;
+CREATE INDEX case_spans_open_during ON case_spans USING spgist (tstzrange(valid_from, valid_to)) WHERE open;
 
 CREATE FUNCTION ioc_ms(value jsonb) RETURNS timestamptz LANGUAGE sql IMMUTABLE AS $$
   SELECT CASE WHEN value IS NULL OR value = 'null'::jsonb OR (value #>> '{}') IN ('', '0') THEN NULL
@@ -67,7 +67,7 @@ CREATE TABLE event_spans (
   data jsonb NOT NULL,
   PRIMARY KEY (event_id, version)
 );
-CREATE INDEX event_spans_during ON event_spans USING gist (tstzrange(valid_from, valid_to));
+CREATE INDEX event_spans_during ON event_spans USING spgist (tstzrange(valid_from, valid_to));
 
 CREATE FUNCTION ioc_event_span() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
