@@ -37,6 +37,9 @@ from . import db
 log = logging.getLogger(__name__)
 
 WATER_GAUGE_KIND, WATER_LEVEL = "water_level", "waterLevel"
+CASE_COLUMNS = ("case_id, version, stage, district, class_code, lon, lat, urgent,"
+                " coalesce((extract(epoch FROM created_at) * 1000)::bigint, 0),"
+                " coalesce((extract(epoch FROM stage_deadline) * 1000)::bigint, 0)")
 TICKER_EVENTS = 24  # the alarm events a frame carries for the ticker (the wall shows 8)
 FRAME_CACHE = 256  # frames kept per process (a minute of playback at one frame a second, with room)
 EVENT_ENDED = ("closed", "cancelled")
@@ -208,6 +211,7 @@ class Rewind:
     """Reads the city as it was from the record at `url` (one per web process)."""
 
     BOUNDS_S = 10.0  # the retained range is read again this often
+    DELTA_MS = 6 * 3_600_000  # open cases of a moment this near the last one read: only what changed in between
     DEVICES_S = 5.0  # the registry's new events are read at most this often
 
     def __init__(self, url: str, city=None, shards: int = 1):
@@ -224,6 +228,8 @@ class Rewind:
         self._derived: OrderedDict = OrderedDict()
         self._fleets: OrderedDict[str, FleetIndex] = OrderedDict()
         self._cases: dict[tuple[str, int], CaseAt] = {}
+        self._open_lock = threading.Lock()
+        self._open_state: tuple[int, dict[str, CaseAt]] | None = None  # (moment, its open cases by id)
 
     # ---- range --------------------------------------------------------------------------------
     def bounds(self) -> tuple[int, int]:
@@ -349,21 +355,42 @@ class Rewind:
         return rollup_fields(by_minute.get(minute - 1, ())), rollup_fields(by_minute.get(minute, ()))
 
     def _open_cases(self, conn, at: datetime) -> list[CaseAt]:
-        rows = conn.execute(
-            "SELECT case_id, version, stage, district, class_code, lon, lat, urgent,"
-            " coalesce((extract(epoch FROM created_at) * 1000)::bigint, 0), coalesce((extract(epoch FROM stage_deadline) * 1000)::bigint, 0)"
-            " FROM case_spans WHERE open AND tstzrange(valid_from, valid_to) @> %s::timestamptz", (at,)).fetchall()
+        """The open cases at `at`: from the last moment read when it is near (`DELTA_MS`: only the
+        spans that began or ended in between are read — playback, a slider dragged), else all of
+        them (the spans' SP-GiST index)."""
+        t_ms = int(at.timestamp() * 1000)
+        with self._open_lock:
+            last = self._open_state
+            if last is not None and abs(t_ms - last[0]) <= self.DELTA_MS:
+                lo, hi = sorted((last[0], t_ms))
+                rows = conn.execute(
+                    f"SELECT {CASE_COLUMNS}, (extract(epoch FROM valid_from) * 1000)::bigint,"
+                    " CASE WHEN valid_to = 'infinity' THEN NULL ELSE (extract(epoch FROM valid_to) * 1000)::bigint END, open"
+                    " FROM case_spans WHERE (valid_from > %s AND valid_from <= %s) OR (valid_to > %s AND valid_to <= %s)",
+                    (ts(lo), ts(hi), ts(lo), ts(hi))).fetchall()
+                cases = dict(last[1])
+                for row in rows:
+                    cases.pop(row[0], None)
+                for row in rows:
+                    begins, ends, is_open = row[10], row[11], row[12]
+                    if is_open and begins <= t_ms and (ends is None or t_ms < ends):
+                        cases[row[0]] = self._case(row[:10])
+            else:
+                rows = conn.execute(f"SELECT {CASE_COLUMNS} FROM case_spans WHERE open AND tstzrange(valid_from, valid_to) @> %s::timestamptz",
+                                    (at,)).fetchall()
+                cases = {row[0]: self._case(row) for row in rows}
+            self._open_state = (t_ms, cases)
+        return list(cases.values())
+
+    def _case(self, row) -> CaseAt:
         made = self._cases
-        out = []
-        for row in rows:
-            key = (row[0], row[1])
-            case = made.get(key)
-            if case is None:
-                case = made[key] = CaseAt(*row)
-            out.append(case)
-        if len(made) > 300_000:  # the versions of recent frames are what playback reuses
-            made.clear()
-        return out
+        key = (row[0], row[1])
+        case = made.get(key)
+        if case is None:
+            if len(made) > 300_000:  # the versions of recent frames are what playback reuses
+                made.clear()
+            case = made[key] = CaseAt(*row)
+        return case
 
     def _water_levels(self, conn, at: datetime) -> dict[str, float]:
         rows = conn.execute(

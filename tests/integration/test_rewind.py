@@ -153,3 +153,12 @@ def test_spans_of_versions_written_out_of_order_follow_each_other(rewind, databa
 def test_prefetched_frames_are_served_from_the_cache(rewind):
     rewind.prefetch([BASE + 30 * MIN]).join()
     assert rewind.snapshot_at(BASE + 30 * MIN) is rewind.snapshot_at(BASE + 30 * MIN + 500)
+
+
+def test_open_cases_read_from_a_nearby_moment_are_those_of_a_fresh_read(rewind, database_url, city):
+    """Moving from moment to moment (forward and back) reads only what changed, and ends with what
+    a reader starting at that moment reads."""
+    for t in (BASE + 5 * MIN, BASE + 13 * MIN, BASE + 36 * MIN, BASE + 3 * MIN, BASE + 1 * MIN, BASE + 20 * MIN):
+        moved = sorted((c.id, c.version) for c in rewind.snapshot_at(t).cases)
+        fresh = sorted((c.id, c.version) for c in Rewind(database_url, city).snapshot_at(t).cases)
+        assert moved == fresh, t

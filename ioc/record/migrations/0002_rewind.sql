@@ -29,6 +29,9 @@ CREATE TABLE case_spans (
   PRIMARY KEY (case_id, version)
 );
 CREATE INDEX case_spans_open_during ON case_spans USING spgist (tstzrange(valid_from, valid_to)) WHERE open;
+-- what changed between two moments (playback, a slider dragged): spans that began or ended in between
+CREATE INDEX case_spans_from ON case_spans (valid_from);
+CREATE INDEX case_spans_to ON case_spans (valid_to) WHERE valid_to <> 'infinity';
 
 CREATE FUNCTION ioc_ms(value jsonb) RETURNS timestamptz LANGUAGE sql IMMUTABLE AS $$
   SELECT CASE WHEN value IS NULL OR value = 'null'::jsonb OR (value #>> '{}') IN ('', '0') THEN NULL
