@@ -162,16 +162,19 @@ class DeviceTimeline:
             else:
                 since = self.loaded_to
             rows = conn.execute(
-                "SELECT device_id, at, event, online, lon, lat, district, meta->>'name', meta->>'cell' FROM device_events"
+                "SELECT device_id, at, event, online, lon, lat, district, meta->>'name', meta->>'cell', meta->>'kind' FROM device_events"
                 " WHERE at > %s ORDER BY at, device_id", (since,)).fetchall()
             if not rows and self.loaded_to is not None:
                 return
             changed = False
-            for dev_id, at, event, online, lon, lat, district, name, cell in rows:
+            for dev_id, at, event, online, lon, lat, district, name, cell, kind in rows:
                 history = self.histories.get(dev_id)
-                if history is None:
-                    continue
                 at_ms = ms_of(at)
+                if history is None:  # born since the registry was read
+                    if event != "birth" or lon is None or lat is None:
+                        continue
+                    history = self.histories[dev_id] = DeviceHistory(
+                        DeviceRow(dev_id, kind or "", name or dev_id, lon, lat, district or "", bool(online), cell or ""), at_ms)
                 if online is not None:
                     history.states.append(at_ms)
                     history.online.append(bool(online))

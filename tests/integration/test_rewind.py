@@ -162,3 +162,15 @@ def test_open_cases_read_from_a_nearby_moment_are_those_of_a_fresh_read(rewind, 
         moved = sorted((c.id, c.version) for c in rewind.snapshot_at(t).cases)
         fresh = sorted((c.id, c.version) for c in Rewind(database_url, city).snapshot_at(t).cases)
         assert moved == fresh, t
+
+
+def test_a_device_born_after_the_registry_was_read_joins_the_moments_after_its_birth(rewind, database_url):
+    rewind.snapshot_at(BASE + 5 * MIN)  # the registry's history is read
+    born = BASE + 50 * MIN
+    with db.connection(database_url) as conn:
+        conn.execute("INSERT INTO device_events (stream_id, at, device_id, event, online, lon, lat, district, meta)"
+                     " VALUES (%s,%s,'new-1','birth',true,120.5,30.5,'x',%s)",
+                     (f"{born}-0", ts(born), '{"kind": "noise", "name": "新噪声站"}'))
+    rewind.DEVICES_S = 0
+    assert rewind.snapshot_at(BASE + 51 * MIN).fleet.by_id["new-1"].name == "新噪声站"
+    assert "new-1" not in rewind.snapshot_at(BASE + 49 * MIN).fleet.by_id
