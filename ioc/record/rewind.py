@@ -229,6 +229,7 @@ class Rewind:
         self._frames_lock = threading.Lock()
         self._making: set[int] = set()
         self._derived: OrderedDict = OrderedDict()
+        self._recipes: dict = {}  # key -> (compute, last asked): what pages make of a frame
         self._fleets: OrderedDict[str, FleetIndex] = OrderedDict()
         self._cases: dict[tuple[str, int], CaseAt] = {}
         self._open_lock = threading.Lock()
@@ -266,11 +267,13 @@ class Rewind:
                 self._frames.popitem(last=False)
         return frame
 
-    def derived(self, snapshot: CitySnapshot, key, compute):
+    def derived(self, snapshot: CitySnapshot, key, compute, asked: bool = True):
         """`compute(snapshot)` made once per replayed moment and key (what a page shows of it, in
         one language): every viewer of the moment, and every tick while paused, shares it (the
         same contract as `CityCache.derived`)."""
         memo_key = (snapshot.now_ms, key)
+        if asked:  # a page asked: made ahead with the frames playback will ask for next
+            self._recipes[key] = (compute, time.monotonic())
         with self._frames_lock:
             value = self._derived.get(memo_key)
             if value is not None:
@@ -298,7 +301,11 @@ class Rewind:
         def make():
             for key in keys:
                 try:
-                    self.snapshot_at(key * 1000)
+                    snapshot = self.snapshot_at(key * 1000)
+                    now = time.monotonic()
+                    for recipe, (compute, asked) in list(self._recipes.items()):
+                        if now - asked < 60:  # what pages asked for in the last minute
+                            self.derived(snapshot, recipe, compute, asked=False)
                 except Exception as e:  # noqa: BLE001 - the viewer's own request reads it again and reports it
                     log.debug("prefetching a frame failed: %s", e)
                 finally:

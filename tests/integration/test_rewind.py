@@ -174,3 +174,11 @@ def test_a_device_born_after_the_registry_was_read_joins_the_moments_after_its_b
     rewind.DEVICES_S = 0
     assert rewind.snapshot_at(BASE + 51 * MIN).fleet.by_id["new-1"].name == "新噪声站"
     assert "new-1" not in rewind.snapshot_at(BASE + 49 * MIN).fleet.by_id
+
+
+def test_what_a_page_makes_of_a_frame_is_made_ahead_with_the_prefetched_frames(rewind):
+    made = []
+    rewind.derived(rewind.snapshot_at(BASE + 10 * MIN), "count", lambda s: made.append(s.now_ms) or len(s.alarms))
+    rewind.prefetch([BASE + 20 * MIN]).join()
+    assert made == [BASE + 10 * MIN, BASE + 20 * MIN]
+    assert rewind.derived(rewind.snapshot_at(BASE + 20 * MIN), "count", lambda s: 99) == 2  # made ahead: two alarms active then
