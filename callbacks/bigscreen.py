@@ -31,6 +31,8 @@ from ioc.web.people import display_names
 from ioc.web.prejson import serialized_with_digest
 from ioc.web.services import current_services
 
+from callbacks import rewind
+from callbacks.rewind import replay_snapshot
 from layouts.bigscreen import LEFT, RIGHT, alarm_rows, empty_row, legend_items
 
 KEYS = LEFT + RIGHT
@@ -75,17 +77,19 @@ def lang_of(lang) -> str:
     return resolve_lang(lang, current_services().settings.lang)
 
 
-def refresh(_n, indicator, lang, seen, sound, fleet_version, popup_id, popup_class, popup_since, sent=None):
+def refresh(_n, indicator, lang, seen, sound, fleet_version, popup_id, popup_class, popup_since, sent=None, at=None, play=None):
     """The cards, the map layers, the ticker, the alarm board and the critical-alarm pop-up. The
     big parts (the map's layers, the ticker, the legend, the board) only when they differ from
-    what this screen was last sent (`sent`: their digests, kept by the screen in `bigscreen-sent`)."""
+    what this screen was last sent (`sent`: their digests, kept by the screen in `bigscreen-sent`).
+    While the time control shows a moment (`at`), all of it is that moment's (no pop-up)."""
     services = current_services()
     lang = resolve_lang(lang, services.settings.lang)
     indicator = indicator if indicator in INDICATORS else INDICATORS[0]  # a forged value is not an error page
     viewer = current_principal()
     rights = (allowed(viewer, "alarm:acknowledge"), allowed(viewer, "alarm:clear"))
-    cache = services.city_cache
-    snapshot = cache.snapshot()
+    replayed = replay_snapshot(services, at, play)
+    cache = services.rewind if replayed is not None else services.city_cache
+    snapshot = replayed if replayed is not None else cache.snapshot()
     # the recipe is also made ahead by the cache's own thread: it takes its services with it
     shown = cache.derived(snapshot, ("bigscreen", lang, indicator, rights), lambda s: frame(services, s, lang, indicator, *rights))
     # the pop-up follows its alarm: a newer critical replaces it, a clear or an acknowledgement
@@ -93,7 +97,9 @@ def refresh(_n, indicator, lang, seen, sound, fleet_version, popup_id, popup_cla
     fold_after = services.settings.popup_seconds * 1000 if viewer is not None and viewer.kind == "kiosk" else None
     step = popup_step(snapshot.alarms, seen or [], popup_id, popup_class, popup_since, snapshot.now_ms, fold_after)
     popup = step.alarm
-    if step.action == "close":
+    if replayed is not None:  # a moment of the past raises no pop-up (and closes one on show)
+        popup_out = [POPUP_HIDDEN, no_update, None, no_update, None, None]
+    elif step.action == "close":
         popup_out = [POPUP_HIDDEN, no_update, None, no_update, None, None]
     elif step.action == "fold":
         popup_out = [POPUP_BADGE, no_update, no_update, no_update, no_update, no_update]
@@ -140,7 +146,7 @@ def frame(services, snapshot, lang: str, indicator: str, with_ack: bool, with_cl
                                    people=display_names(services.users).get()), lang, with_ack=with_ack, with_clear=with_clear)
     board = board or [empty_row("board_empty", lang)]
     # more events than rows: the stream is in write order, the ticker in each event's own time
-    events = services.snapshot.alarm_events(3 * TICKER_ROWS)
+    events = snapshot.alarm_events if snapshot.alarm_events is not None else services.snapshot.alarm_events(3 * TICKER_ROWS)
     tickers = ticker_items(ticker(events, services.city, lang, TICKER_ROWS, snapshot.fleet.of_alarms(events)), lang)
     made = [serialized_with_digest(v) for v in (  # made once, sent to every viewer as is
         hideout, alarms_geojson(snapshot.alarms, alarm_devices, lang), {"values": grid_values(snapshot.alarms, alarm_devices)},
@@ -261,8 +267,10 @@ def register(app, services) -> None:
         Input("tick", "n_intervals"), Input("indicator", "value"),
         State("lang", "data"), State("seen-alarms", "data"), State("sound", "value"), State("fleet-version", "data"),
         State("popup-alarm", "data"), State("popup", "className"), State("popup-since", "data"), State("bigscreen-sent", "data"),
+        Input("rewind-at", "data"), State("rewind-play", "data"),
         running=[(Output("tick", "disabled"), True, False)],  # a slow server never gets ticks piling up
     )(refresh)
+    rewind.register(app, services)  # the time control (回溯) of the wall and the district pages
     secured_callback(
         app, "alarm:acknowledge",
         Output("ack-message", "children"), Output("popup", "className", allow_duplicate=True),

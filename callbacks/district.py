@@ -20,17 +20,20 @@ from ioc.web.services import current_services
 from ioc.views.bigscreen import (alarm_board, alarms_geojson, district_hideout, district_ranking,
                                  district_values, kpi_texts, kpis)
 
+from callbacks.rewind import replay_snapshot
 from layouts.bigscreen import alarm_rows, empty_row
 from layouts.district import DISTRICT_KPIS, density_legend, export_links
 
 
-def refresh(_n, district_id, lang):
-    """The district's KPI cards, its map layers and its alarms."""
+def refresh(_n, district_id, lang, at=None, play=None):
+    """The district's KPI cards, its map layers and its alarms (of the moment the time control shows, if any)."""
     services = current_services()
     lang = resolve_lang(lang, services.settings.lang)
-    cache = services.city_cache
+    replayed = replay_snapshot(services, at, play)
+    cache = services.rewind if replayed is not None else services.city_cache
+    snapshot = replayed if replayed is not None else cache.snapshot()
     # the recipe is also made ahead by the cache's own thread: it takes its services with it
-    return cache.derived(cache.snapshot(), ("district", district_id, lang), lambda s: district_frame(services, s, district_id, lang))
+    return cache.derived(snapshot, ("district", district_id, lang), lambda s: district_frame(services, s, district_id, lang))
 
 
 def district_frame(services, snapshot, district_id, lang: str) -> list:
@@ -47,12 +50,14 @@ def district_frame(services, snapshot, district_id, lang: str) -> list:
                                        alarms_geojson(alarms, alarm_devices, lang), items)])
 
 
-def ranking(_n, lang):
-    """The districts compared, each linking to its page."""
+def ranking(_n, lang, at=None, play=None):
+    """The districts compared, each linking to its page (at the moment the time control shows, if any)."""
     services = current_services()
     lang = resolve_lang(lang, services.settings.lang)
-    cache = services.city_cache
-    return cache.derived(cache.snapshot(), ("ranking", lang), lambda s: serialized(ranking_rows(s, services.city, lang)))
+    replayed = replay_snapshot(services, at, play)
+    cache = services.rewind if replayed is not None else services.city_cache
+    snapshot = replayed if replayed is not None else cache.snapshot()
+    return cache.derived(snapshot, ("ranking", lang), lambda s: serialized(ranking_rows(s, services.city, lang)))
 
 
 def ranking_rows(snapshot, city, lang: str) -> list[dict]:
@@ -116,8 +121,10 @@ def register(app, services) -> None:
         + [Output("dmap-districts", "hideout"), Output("dmap-devices", "hideout"), Output("dmap-alarms", "data"),
            Output("district-alarms", "children")],
         Input("tick", "n_intervals"), Input("district-id", "data"), State("lang", "data"),
+        Input("d-rewind-at", "data"), State("d-rewind-play", "data"),
     )(refresh)
-    secured_callback(app, "view:districts", Output("ranking", "rowData"), Input("tick", "n_intervals"), State("lang", "data"))(ranking)
+    secured_callback(app, "view:districts", Output("ranking", "rowData"), Input("tick", "n_intervals"), State("lang", "data"),
+                     Input("r-rewind-at", "data"), State("r-rewind-play", "data"))(ranking)
     secured_callback(
         app, "view:districts",
         [Output("dmap-density", "hideout"), Output("density-legend", "children"), Output("density-summary", "children")],

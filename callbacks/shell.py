@@ -41,7 +41,8 @@ def route(pathname, lang):
     if not pages.may_view_path(principal, pathname):
         return forbidden(lang)
     context = pages.PageContext(services.city, lang, services.settings.tile_url, allowed(principal, "alarm:acknowledge"),
-                                can_command=allowed(principal, "event:command"))
+                                can_command=allowed(principal, "event:command"),
+                                can_rewind=services.rewind is not None and allowed(principal, "view:rewind"))
     return pages.layout_for(pathname, context)
 
 

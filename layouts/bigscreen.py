@@ -10,6 +10,7 @@ from ioc.i18n import t
 from ioc.views.bigscreen import INDICATORS, devices_url, district_labels, legend
 from ioc.views.trends import TREND_PANELS
 
+from .rewind import rewind_control
 from .events import (area_layer, linked_layer, wall_banner, wall_board, wall_log, wall_proposal, wall_start, wall_stores,
                      wall_tabs)
 
@@ -140,7 +141,8 @@ def clear_dialog(lang: str) -> html.Div:
     )
 
 
-def bigscreen(city: CityMap, lang: str, tile_url: str, can_ack: bool = True, can_command: bool = False) -> html.Div:
+def bigscreen(city: CityMap, lang: str, tile_url: str, can_ack: bool = True, can_command: bool = False,
+              can_rewind: bool = False) -> html.Div:
     """The wall. While linked events are live it follows them (战时模式, `event-mode` on the grid):
     the toolbar gives way to the event's banner, the trends to its task board, the right
     column's cards and ticker to its log; the map's size never changes, it fits the event's area."""
@@ -166,7 +168,7 @@ def bigscreen(city: CityMap, lang: str, tile_url: str, can_ack: bool = True, can
                             ),
                         ],
                         className="map-toolbar",
-                    ), wall_banner(lang), start], className="map-head"),
+                    ), wall_banner(lang), start, rewind_control(lang, can_rewind)], className="map-head"),
                     html.Div([city_map(city, tile_url, "map", lang, grid=True, events=True), popup_box(lang, can_ack),
                               wall_proposal(lang)], className="map-frame"),
                     html.Div([html.Div(id="legend", className="legend"), wall_tabs()], className="map-foot"),

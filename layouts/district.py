@@ -13,6 +13,7 @@ from ioc.reports.geo import EXPORTS
 
 from .bigscreen import city_map, kpi, legend_items
 from .events import district_events
+from .rewind import rewind_control
 from .grids import INTEGER_FORMAT, NUMBER, ag_grid
 
 DISTRICT_KPIS = ("kpi_online", "kpi_alarms", "kpi_cases", "kpi_aqi", "kpi_traffic", "kpi_water", "kpi_lights")
@@ -94,7 +95,8 @@ def export_links(district_id: str, first: str, last: str, lang: str) -> list:
     return rows
 
 
-def district_page(city: CityMap, district_id: str, lang: str, tile_url: str, today: date | None = None) -> html.Div:
+def district_page(city: CityMap, district_id: str, lang: str, tile_url: str, today: date | None = None,
+                  can_rewind: bool = False) -> html.Div:
     district = city.district(district_id)
     if district is None:
         return html.Div([html.H2(t("not_found", lang)), dcc.Link(t("back_to_city", lang), href="/")], className="district-page")
@@ -106,6 +108,7 @@ def district_page(city: CityMap, district_id: str, lang: str, tile_url: str, tod
                     dcc.Link("← " + t("back_to_city", lang), href="/", id="back-to-city", className="back"),
                     html.H2(district.name(lang), id="district-name"),
                     html.Span(f"{t('district_area', lang)} {district.area_km2:.1f} km²", className="district-meta", id="district-meta"),
+                    rewind_control(lang, can_rewind, "d-"),
                 ],
                 className="district-head",
             ),
@@ -145,10 +148,11 @@ def ranking_columns(lang: str) -> list[dict]:
     ]
 
 
-def districts_page(lang: str) -> html.Div:
+def districts_page(lang: str, can_rewind: bool = False) -> html.Div:
     return html.Div(
         [
             html.H2(t("nav_districts", lang)),
+            rewind_control(lang, can_rewind, "r-"),
             ag_grid("ranking", ranking_columns(lang), lang, grid_options_extra={"domLayout": "autoHeight"},
                     defaultColDef={"sortable": True, "resizable": True}, columnSize="sizeToFit", getRowId="params.data.id"),
         ],

@@ -87,6 +87,7 @@ class CitySnapshot:
     fleet_index: FleetIndex | None = None  # given by the cache; derived from `devices` otherwise
     registry_version: str = ""  # changes whenever the registry (and so `fleet`) may have changed
     water_levels: dict[str, float] = field(default_factory=dict)  # gauge id -> its latest waterLevel (m)
+    alarm_events: list[dict] | None = None  # a replayed moment's ticker (ioc.record.rewind); live: read from the stream
 
     @cached_property
     def fleet(self) -> FleetIndex:

@@ -58,6 +58,7 @@ class PageContext:
     can_ack: bool = True
     params: Mapping[str, str] = field(default_factory=dict)
     can_command: bool = False  # may start and command linked events (the wall's "start an event")
+    can_rewind: bool = False  # sees the time control (回溯): holds view:rewind and the process has a record
 
 
 @dataclass(frozen=True)
@@ -81,12 +82,12 @@ class Page:
 
 PAGES: tuple[Page, ...] = (
     Page("/", "bigscreen", "view:bigscreen", 1,
-         lambda c: bigscreen(c.city, c.lang, c.tile_url, c.can_ack, c.can_command), "bigscreen"),
+         lambda c: bigscreen(c.city, c.lang, c.tile_url, c.can_ack, c.can_command, c.can_rewind), "bigscreen"),
     Page("/cockpit", "cockpit", "view:cockpit", 1.5, lambda c: cockpit_page(c.lang), "cockpit"),
     Page("/districts", "districts", "view:districts", 2,
-         lambda c: districts_page(c.lang), "district"),
+         lambda c: districts_page(c.lang, c.can_rewind), "district"),
     Page("/district/<path:district_id>", "districts", "view:districts", None,
-         lambda c: district_page(c.city, c.params["district_id"], c.lang, c.tile_url), "district",
+         lambda c: district_page(c.city, c.params["district_id"], c.lang, c.tile_url, can_rewind=c.can_rewind), "district",
          sample=lambda city: city.districts[0].id),
     Page("/cases", "console", "view:console", 3,
          lambda c: console_page(c.city, c.lang, c.tile_url, c.can_command), "cases"),

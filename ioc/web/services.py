@@ -26,6 +26,7 @@ from ioc.media.service import MediaService
 from ioc.events.service import EventService
 from ioc.domain.departments import department_ids
 from ioc.domain.geo import CityMap
+from ioc.record.rewind import Rewind
 from ioc.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -67,6 +68,7 @@ class Services:
     events: EventService  # the one event service: every read and action on linked events (portal, API)
     notify: NotifyStore | None = None  # notifications: routes, silences, the sent log (piece notify)
     media: MediaService | None = None  # the cases' photos: uploads (portal, API) and reads, on the media store
+    rewind: Rewind | None = None  # the city as it was, from the record (None without DATABASE_URL: no time control)
 
     def warm_up(self) -> threading.Thread:
         """In the background, read what the first big-screen requests of a new process need
@@ -111,6 +113,7 @@ class Services:
             events=EventService.from_settings(client, city, settings),
             notify=NotifyStore(client, settings.record_stream_maxlen),
             media=MediaService(media_store_from_settings(settings), case_service, settings),
+            rewind=Rewind(settings.database_url, city, settings.redis_shards) if settings.database_url else None,
         )
 
 
