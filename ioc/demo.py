@@ -4,7 +4,11 @@ Starts embedded Redis and MQTT on free loopback ports unless REDIS_URL / MQTT_UR
 then the ingest worker, the case worker, the notifier, the simulators and the web process as child
 processes (with IOC_NOTIFY_RECEIVERS=1, the default, the local provider receivers run in this
 process, a demo duty roster is stored when none is, and the channels point at the receivers); the simulators first fill the trend panels' past 24 hours through the ingest
-(`simulators.backfill`) unless the data already has them or `--no-backfill` is given. Seeds one
+(`simulators.backfill`) unless the data already has them or `--no-backfill` is given. Before any
+child starts, an empty city gets seven days of history (`simulators.history`: the simulators'
+patterns and the casework fast-forward through the ingest's and the case service's own code,
+copied into the record as it goes when the recorder is installed) unless `--no-history` is
+given; data that already holds a city gets none (a second start adds nothing). Seeds one
 demo user per role and per department (`ioc.demo_users`) and prints the
 service URLs, the portal address, the demo users' credentials and a kiosk link; the simulator
 gets an API token for its simulated duty desk (`IOC_SIM_API_TOKEN`, `IOC_SIM_API_URL`). On Ctrl-C /
@@ -138,6 +142,51 @@ def backfill_args(redis_url: str, settings: Settings, now_s: float) -> tuple[lis
                   "(progress below; --no-backfill skips it)")
 
 
+class _Stop:
+    def __init__(self, flag: dict):
+        self.flag = flag
+
+    def is_set(self) -> bool:
+        return self.flag.get("signal") is not None
+
+
+def _record_drain(settings: Settings):
+    """`ioc.record.recorder.record_once` bound to the demo's settings, or None when the recorder
+    is not installed (the streams then wait for it, within their bounds)."""
+    try:
+        from ioc.record.recorder import record_once
+    except ImportError:
+        return None
+    return lambda: record_once(settings)
+
+
+def write_history(settings: Settings, redis_url: str, database_url: str, simulator_args: list[str], stop=None,
+                  out=None) -> str:
+    """Seven days of history into an empty city (`simulators.history`) with the fleet the
+    simulators will run (their --devices, --seed, --fault-rate, --reports-per-hour); returns the
+    console line. Nothing when the data already holds a city."""
+    from dataclasses import replace
+
+    from simulators.__main__ import build_parser
+    from simulators.history import HISTORY_DAYS, HISTORY_REPORTS_PER_HOUR, city_is_empty, load_history
+
+    client = connect_redis(redis_url)
+    try:
+        if not city_is_empty(client, settings, database_url):
+            return "the data already holds a city: no history added"
+        sim, _ = build_parser().parse_known_args(simulator_args)
+        city = load_city_map(sim.geodata or settings.geodata_dir)
+        bound = replace(settings, redis_url=redis_url, database_url=database_url)
+        print(f"  History: writing the past {HISTORY_DAYS} days of the city through the ingest and the case service "
+              "(--no-history skips it)", flush=True)
+        kwargs = {"reports_per_hour": 0.0 if sim.no_casework else min(sim.reports_per_hour, HISTORY_REPORTS_PER_HOUR)}
+        summary = load_history(client, bound, city, devices=sim.devices, seed=sim.seed, fault_rate=sim.fault_rate,
+                               drain=_record_drain(bound), stop=stop, out=out, **kwargs)
+        return f"{HISTORY_DAYS} days written: {summary.line()}"
+    finally:
+        client.close()
+
+
 def _wait_ingest(redis_url: str, settings: Settings, since_ms: int, timeout: float = 60.0) -> bool:
     """Wait until an ingest worker started after `since_ms` reports in (its first heartbeat comes
     after it subscribed), so the backfill's readings are not published to nobody."""
@@ -153,7 +202,8 @@ def _wait_ingest(redis_url: str, settings: Settings, since_ms: int, timeout: flo
         client.close()
 
 
-def run_demo(settings: Settings, simulator_args: list[str], web_workers: int | None = None, backfill: bool = True) -> int:
+def run_demo(settings: Settings, simulator_args: list[str], web_workers: int | None = None, backfill: bool = True,
+             with_history: bool = True) -> int:
     servers: list[Server] = []
     children: dict[str, subprocess.Popen] = {}
     receivers = None
@@ -181,6 +231,12 @@ def run_demo(settings: Settings, simulator_args: list[str], web_workers: int | N
         upgrade(database_url, log=log.info)
         portal = f"http://{settings.host}:{settings.port}/"
         users, kiosk, desk_token = _seed_users(settings, redis_url, portal)
+        if with_history:
+            history_line = write_history(settings, redis_url, database_url, simulator_args, stop=_Stop(stop))
+        else:
+            history_line = "no history (--no-history)"
+        if stop["signal"] is not None:
+            return 0
         receivers, notify_urls = start_notify_receivers(settings, redis_url)
         env = dict(os.environ, REDIS_URL=redis_url, MQTT_URL=mqtt_url, DATABASE_URL=database_url, PORT=str(settings.port),
                    IOC_DATA_DIR=str(settings.data_dir), PYTHONUNBUFFERED="1", **notify_urls)
@@ -209,6 +265,7 @@ def run_demo(settings: Settings, simulator_args: list[str], web_workers: int | N
         print(f"  MQTT:   {_describe(mqtt_url, servers)}", flush=True)
         print(f"  Portal: {portal}", flush=True)
         print(f"  Health: {portal}healthz   Metrics: {portal}metrics", flush=True)
+        print(f"  History: {history_line}", flush=True)
         print(f"  Trends: {trends_line}", flush=True)
         if receivers is not None:
             print(f"  Notifications: local provider receivers {receivers.base_url} (what arrived: "
