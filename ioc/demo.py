@@ -161,14 +161,14 @@ def _record_drain(settings: Settings):
 
 
 def write_history(settings: Settings, redis_url: str, database_url: str, simulator_args: list[str], stop=None,
-                  out=None) -> str:
-    """Seven days of history into an empty city (`simulators.history`) with the fleet the
+                  out=None, days: float = 7.0) -> str:
+    """`days` (seven) of history into an empty city (`simulators.history`) with the fleet the
     simulators will run (their --devices, --seed, --fault-rate, --reports-per-hour); returns the
     console line. Nothing when the data already holds a city."""
     from dataclasses import replace
 
     from simulators.__main__ import build_parser
-    from simulators.history import HISTORY_DAYS, HISTORY_REPORTS_PER_HOUR, city_is_empty, load_history
+    from simulators.history import HISTORY_REPORTS_PER_HOUR, city_is_empty, load_history
 
     client = connect_redis(redis_url)
     try:
@@ -177,12 +177,12 @@ def write_history(settings: Settings, redis_url: str, database_url: str, simulat
         sim, _ = build_parser().parse_known_args(simulator_args)
         city = load_city_map(sim.geodata or settings.geodata_dir)
         bound = replace(settings, redis_url=redis_url, database_url=database_url)
-        print(f"  History: writing the past {HISTORY_DAYS} days of the city through the ingest and the case service "
+        print(f"  History: writing the past {days:g} days of the city through the ingest and the case service "
               "(--no-history skips it)", flush=True)
         kwargs = {"reports_per_hour": 0.0 if sim.no_casework else min(sim.reports_per_hour, HISTORY_REPORTS_PER_HOUR)}
-        summary = load_history(client, bound, city, devices=sim.devices, seed=sim.seed, fault_rate=sim.fault_rate,
+        summary = load_history(client, bound, city, days=days, devices=sim.devices, seed=sim.seed, fault_rate=sim.fault_rate,
                                drain=_record_drain(bound), stop=stop, out=out, **kwargs)
-        return f"{HISTORY_DAYS} days written: {summary.line()}"
+        return f"{days:g} days written: {summary.line()}"
     finally:
         client.close()
 
@@ -203,7 +203,7 @@ def _wait_ingest(redis_url: str, settings: Settings, since_ms: int, timeout: flo
 
 
 def run_demo(settings: Settings, simulator_args: list[str], web_workers: int | None = None, backfill: bool = True,
-             with_history: bool = True) -> int:
+             history_days: float = 7.0) -> int:
     servers: list[Server] = []
     children: dict[str, subprocess.Popen] = {}
     receivers = None
@@ -231,8 +231,8 @@ def run_demo(settings: Settings, simulator_args: list[str], web_workers: int | N
         upgrade(database_url, log=log.info)
         portal = f"http://{settings.host}:{settings.port}/"
         users, kiosk, desk_token = _seed_users(settings, redis_url, portal)
-        if with_history:
-            history_line = write_history(settings, redis_url, database_url, simulator_args, stop=_Stop(stop))
+        if history_days > 0:
+            history_line = write_history(settings, redis_url, database_url, simulator_args, stop=_Stop(stop), days=history_days)
         else:
             history_line = "no history (--no-history)"
         if stop["signal"] is not None:

@@ -82,6 +82,7 @@ DENY_NOTES = ("时限内可以完成，请按期处置", "请优先安排处置�
 SCENARIOS = (("rainstorm", 5, 15.5), ("discharge", 3, 10.0), ("crowd", 2, 20.0))
 DESK = Principal("token:simulated duty desk", frozenset({"dispatcher", "inspector"}), "simulated duty desk", "", "token")
 OPERATOR = ("值班员", "operator")
+QUIET_LOGGERS = ("ioc.cases", "ioc.ingest", "ioc.events", "ioc.alarms", "simulators")
 
 
 @dataclass
@@ -402,7 +403,7 @@ class History:
         began = time.monotonic()
         start_s, end_s = self.start_ms / 1000.0, self.end_ms / 1000.0
         total_min = max(1, int((end_s - start_s) // 60))
-        bar = ProgressBar(total_min, f"history {(end_s - start_s) / 86400:.0f} days", self.out, unit="simulated minutes") \
+        bar = ProgressBar(total_min, f"history {round((end_s - start_s) / 86400, 2):g} days", self.out, unit="simulated minutes") \
             if self.progress else None
         pending: list = []
         next_flush = self.start_ms
@@ -503,4 +504,11 @@ def load_history(redis_client, settings, city, *, days: float = HISTORY_DAYS, de
     history = History(redis_client, settings, city, fleet, start_ms=start_ms, end_ms=end_ms, seed=seed,
                       reports_per_hour=reports_per_hour, step_s=step_s, recent_step_s=recent_step_s,
                       fault_rate=fault_rate, drain=drain, out=out, progress=progress)
-    return history.run(stop)
+    quiet = {name: logging.getLogger(name).level for name in QUIET_LOGGERS}
+    for name in QUIET_LOGGERS:  # a line per case and alarm of the past would bury the progress bar
+        logging.getLogger(name).setLevel(logging.WARNING)
+    try:
+        return history.run(stop)
+    finally:
+        for name, level in quiet.items():
+            logging.getLogger(name).setLevel(level)
