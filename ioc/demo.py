@@ -142,49 +142,36 @@ def backfill_args(redis_url: str, settings: Settings, now_s: float) -> tuple[lis
                   "(progress below; --no-backfill skips it)")
 
 
-class _Stop:
-    def __init__(self, flag: dict):
-        self.flag = flag
-
-    def is_set(self) -> bool:
-        return self.flag.get("signal") is not None
+SKIPPED_HISTORY = 3  # exit code of `python -m simulators.history` when the data already holds a city
 
 
-def _record_drain(settings: Settings):
-    """`ioc.record.recorder.record_once` bound to the demo's settings, or None when the recorder
-    is not installed (the streams then wait for it, within their bounds)."""
-    try:
-        from ioc.record.recorder import record_once
-    except ImportError:
-        return None
-    return lambda: record_once(settings)
+def write_history(env: dict, simulator_args: list[str], stop: dict | None = None, days: float = 7.0) -> str:
+    """`days` (seven) of history into an empty city: `python -m simulators.history` as a child
+    (the simulators are a layer above ioc: run, never imported), with the simulators' flags (the
+    same fleet), its progress bar on this console; returns the banner's line. Nothing is written
+    when the data already holds a city. A stop request (Ctrl-C, SIGTERM) ends it early."""
+    import tempfile
 
-
-def write_history(settings: Settings, redis_url: str, database_url: str, simulator_args: list[str], stop=None,
-                  out=None, days: float = 7.0) -> str:
-    """`days` (seven) of history into an empty city (`simulators.history`) with the fleet the
-    simulators will run (their --devices, --seed, --fault-rate, --reports-per-hour); returns the
-    console line. Nothing when the data already holds a city."""
-    from dataclasses import replace
-
-    from simulators.__main__ import build_parser
-    from simulators.history import HISTORY_REPORTS_PER_HOUR, city_is_empty, load_history
-
-    client = connect_redis(redis_url)
-    try:
-        if not city_is_empty(client, settings, database_url):
+    with tempfile.NamedTemporaryFile("r", prefix="ioc-history-", suffix=".txt") as summary:
+        proc = subprocess.Popen([sys.executable, "-m", "simulators.history", "--days", f"{days:g}", "--summary-file",
+                                 summary.name, *simulator_args], env=env, stdin=subprocess.DEVNULL,
+                                preexec_fn=_die_with_parent)
+        while proc.poll() is None:
+            if stop is not None and stop.get("signal") is not None:
+                proc.terminate()
+                try:
+                    proc.wait(30)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                break
+            time.sleep(0.2)
+        code = proc.wait()
+        if code == SKIPPED_HISTORY:
             return "the data already holds a city: no history added"
-        sim, _ = build_parser().parse_known_args(simulator_args)
-        city = load_city_map(sim.geodata or settings.geodata_dir)
-        bound = replace(settings, redis_url=redis_url, database_url=database_url)
-        print(f"  History: writing the past {days:g} days of the city through the ingest and the case service "
-              "(--no-history skips it)", flush=True)
-        kwargs = {"reports_per_hour": 0.0 if sim.no_casework else min(sim.reports_per_hour, HISTORY_REPORTS_PER_HOUR)}
-        summary = load_history(client, bound, city, days=days, devices=sim.devices, seed=sim.seed, fault_rate=sim.fault_rate,
-                               drain=_record_drain(bound), stop=stop, out=out, **kwargs)
-        return f"{days:g} days written: {summary.line()}"
-    finally:
-        client.close()
+        text = summary.read().strip()
+        if code != 0:
+            return f"the history stopped (exit code {code}){': ' + text if text else ''}"
+        return text or f"{days:g} days written"
 
 
 def _wait_ingest(redis_url: str, settings: Settings, since_ms: int, timeout: float = 60.0) -> bool:
@@ -232,7 +219,9 @@ def run_demo(settings: Settings, simulator_args: list[str], web_workers: int | N
         portal = f"http://{settings.host}:{settings.port}/"
         users, kiosk, desk_token = _seed_users(settings, redis_url, portal)
         if history_days > 0:
-            history_line = write_history(settings, redis_url, database_url, simulator_args, stop=_Stop(stop), days=history_days)
+            history_env = dict(os.environ, REDIS_URL=redis_url, MQTT_URL=mqtt_url, DATABASE_URL=database_url,
+                               IOC_DATA_DIR=str(settings.data_dir), PYTHONUNBUFFERED="1")
+            history_line = write_history(history_env, simulator_args, stop=stop, days=history_days)
         else:
             history_line = "no history (--no-history)"
         if stop["signal"] is not None:

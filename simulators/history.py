@@ -512,3 +512,77 @@ def load_history(redis_client, settings, city, *, days: float = HISTORY_DAYS, de
     finally:
         for name, level in quiet.items():
             logging.getLogger(name).setLevel(level)
+
+
+# ------------------------------------------------------------------------ the command
+
+
+SKIPPED = 3  # exit code: the data already holds a city, nothing written (`ioc.demo.SKIPPED_HISTORY`)
+
+
+def _record_drain(settings):
+    """`ioc.record.recorder.record_once` bound to `settings`, or None when the recorder is not
+    installed or no record is configured (the streams then wait for it, within their bounds)."""
+    if not settings.database_url:
+        return None
+    try:
+        from ioc.record.recorder import record_once
+    except ImportError:
+        return None
+    return lambda: record_once(settings)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m simulators.history [--days 7] [simulator flags]`: the past of an empty city
+    (REDIS_URL, DATABASE_URL from the environment), as `python -m ioc demo` runs it before its
+    workers start. Exit code 0 written, 3 (`SKIPPED`) when the data already holds a city."""
+    import signal
+    import threading
+    from pathlib import Path
+
+    from ioc.adapters.geodata_files import load_city_map
+    from ioc.adapters.redis_client import connect_redis
+    from ioc.logsetup import setup_logging
+    from ioc.settings import Settings
+
+    from .__main__ import build_parser
+
+    parser = build_parser()
+    parser.prog = "python -m simulators.history"
+    parser.description = "Write the past days of the demo city into an empty city (see simulators/history.py)."
+    parser.add_argument("--days", type=float, default=HISTORY_DAYS, help=f"days of history (default {HISTORY_DAYS})")
+    parser.add_argument("--summary-file", type=Path, help="write the one-line summary here (the demo's banner)")
+    args = parser.parse_args(argv)
+    settings = Settings.from_env()
+    if not settings.redis_url:
+        parser.error("no Redis: set REDIS_URL")
+    setup_logging(args.log_level or settings.log_level, "history")
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    client = connect_redis(settings.redis_url)
+    try:
+        if not city_is_empty(client, settings, settings.database_url):
+            return SKIPPED
+        print(f"  History: writing the past {args.days:g} days of the city through the ingest and the case service "
+              "(--no-history skips it)", flush=True)
+        city = load_city_map(args.geodata or settings.geodata_dir)
+        per_hour = 0.0 if args.no_casework else min(args.reports_per_hour, HISTORY_REPORTS_PER_HOUR)
+        summary = load_history(client, settings, city, days=args.days, devices=args.devices, seed=args.seed,
+                               fault_rate=args.fault_rate, reports_per_hour=per_hour, drain=_record_drain(settings),
+                               stop=stop)
+        line = f"{args.days:g} days written: {summary.line()}"
+        if stop.is_set():
+            line = f"stopped early; {summary.line()}"
+        if args.summary_file:
+            args.summary_file.write_text(line + "\n", encoding="utf-8")
+        print(f"  History: {line}", flush=True)
+        return 1 if stop.is_set() else 0
+    finally:
+        client.close()
+
+
+if __name__ == "__main__":
+    import sys
+
+    sys.exit(main())

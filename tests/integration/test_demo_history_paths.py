@@ -4,6 +4,7 @@ stamped with its simulated past time; a second start adds nothing."""
 
 from __future__ import annotations
 
+import os
 import time
 
 import orjson
@@ -112,6 +113,8 @@ def test_a_city_with_history_is_not_empty_so_a_second_start_adds_nothing(written
     settings, client, _ = written
     before = (client.get(keys.CASES_SEQ), client.xlen(keys.ALARMS_EVENTS), client.xlen(keys.AUDIT))
     assert not city_is_empty(client, settings)
-    line = write_history(settings, settings.redis_url, "", ["--devices", str(DEVICES), "--seed", str(SEED)])
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "MQTT_URL")}
+    env.update(REDIS_URL=settings.redis_url, IOC_DATA_DIR=str(settings.data_dir))
+    line = write_history(env, ["--devices", str(DEVICES), "--seed", str(SEED)])
     assert "no history" in line
     assert (client.get(keys.CASES_SEQ), client.xlen(keys.ALARMS_EVENTS), client.xlen(keys.AUDIT)) == before
