@@ -25,11 +25,12 @@ def test_a_fresh_demo_writes_its_history_once(tmp_path):
         first, out = run_demo(tmp_path, port, "first.log", history_days=0.1)
         procs.append((first, out))
         log_path = tmp_path / "first.log"
-        wait_for(lambda: "History: 0.1 days written" in log_path.read_text() or first.poll() is not None, timeout=240,
-                 message="the history written")
+        wait_for(lambda: "portal is up" in log_path.read_text() or first.poll() is not None, timeout=240,
+                 message="the demo up after its history")
         assert first.poll() is None, log_path.read_text()
         log = log_path.read_text()
         assert re.search(r"history 0\.1 days \[#+\] 100 %", log)
+        assert re.search(r"History: 0\.1 days written: [\d,]+ readings", log.split("Portal:", 1)[1])  # the banner's line
         client = redis.Redis.from_url(re.search(r"Redis:\s+(redis://\S+)", log).group(1))
         seq = client.get(keys.CASES_SEQ)
         assert seq is not None and int(seq) > 0
@@ -40,7 +41,8 @@ def test_a_fresh_demo_writes_its_history_once(tmp_path):
         second, out = run_demo(tmp_path, port, "second.log", history_days=0.1)
         procs.append((second, out))
         second_log = tmp_path / "second.log"
-        wait_for(lambda: "History:" in second_log.read_text() or second.poll() is not None, timeout=60, message="banner")
+        wait_for(lambda: "portal is up" in second_log.read_text() or second.poll() is not None, timeout=120,
+                 message="the second demo up")
         assert "the data already holds a city: no history added" in second_log.read_text()
         assert "history 0.1 days [" not in second_log.read_text()
         os.kill(second.pid, signal.SIGINT)
