@@ -24,6 +24,10 @@ in simulated time, and hands everything to the code that handles it live, in-pro
   (`CaseWorker.alarm_case`) and most alarms are acknowledged by the operator on duty after a few
   minutes (`AlarmStore.acknowledge`).
 
+The telemetry runs in a second (forked) process while this one works the cases minute by
+minute, never ahead of it: the casework reads the minute's alarms from the alarm event stream
+once the telemetry has ingested that minute (on two cores the two halves overlap).
+
 Everything is stamped with its simulated time, so the recorder (`ioc.record.recorder`) writes the
 record with the original timestamps. When `drain` is given (the demo passes
 `ioc.record.recorder.record_once`) it is called every 6 simulated hours so the bounded streams are
@@ -66,7 +70,7 @@ RECENT_STEP_S = 600.0  # the last 24 hours (the trend panels): every 10 minutes
 RECENT_S = 86_400.0
 TICK_S = 60.0  # the loop's step of simulated time: arrival times, desk and department actions
 INGEST_EVERY_S = 300.0  # telemetry goes to the ingest in batches of this much simulated time
-OVERDUE_SCAN_S = 900.0
+OVERDUE_SCAN_S = 1800.0
 DRAIN_EVERY_S = 6 * 3600.0
 FAULT_RATE = 20.0  # faults per hour per 1,000 devices, as the live default
 REPORTS_PER_HOUR = 60.0  # half the live default (120): every case is worked through its whole life
@@ -231,7 +235,6 @@ class History:
         from ioc.adapters.alarm_store import AlarmStore
         from ioc.casework.worker import CaseWorker
         from ioc.domain.departments import all_departments
-        from ioc.ingest.worker import IngestWorker
 
         self.redis = redis_client
         self.city = city
@@ -243,8 +246,7 @@ class History:
         self.out = out
         self.progress = progress
         # the ingest's own batch path: no per-device rate limit (each batch is minutes of a device's life)
-        self.ingest = IngestWorker(replace(settings, device_max_rate=0), redis_client, city)
-        self.ingest.worker_id = "history"
+        self.settings = settings
         self.cases = CaseWorker(settings, redis_client, city)
         self.service = self.cases.service
         self.alarms = AlarmStore(redis_client)
@@ -362,86 +364,96 @@ class History:
         else:
             self._act(case_id, "deny_deferral", DESK, now_ms, note=deny_note)
 
-    def _ack(self, alarm_id: str, raised_at: int, now_ms: int) -> None:
-        from ioc.adapters.alarm_store import AlarmNotFound
-
-        alarm = self.alarms.active_raw(alarm_id).get(alarm_id)
-        if alarm is None or int(alarm.get("raised_at") or 0) != raised_at:
-            return
-        try:
-            self.alarms.acknowledge(alarm_id, OPERATOR[0], OPERATOR[1], now_ms)
-            self.summary.alarms_acknowledged += 1
-        except AlarmNotFound:
-            pass
-
     # ---- telemetry ----------------------------------------------------------------------------
 
-    def _ingest(self, raw: list) -> None:
-        if not raw:
-            return
-        outcome = self.ingest.process(raw)
-        self.summary.accepted += outcome.accepted
-        self.summary.alarms_raised += len(outcome.raised)
-        self.summary.alarms_cleared += len(outcome.cleared)
-        for alarm in outcome.raised:
-            data = alarm.to_dict()
-            case = self.cases.alarm_case(data)
-            if case is not None and case.version == 1 and case.id not in self._seen_cases:
-                self._seen_cases.add(case.id)
-                self.summary.cases += 1
-                self.known[case.id] = case
-                self._desk_next(case)
-            due = ack_plan(alarm.id, alarm.raised_at, seed=self.seed)
-            if due is not None:
-                self._push(due, "ack", alarm.id, alarm.raised_at)
+    def _alarm_raised(self, alarm: dict) -> None:
+        """A device alarm raised in the past: its case when its rule opens one (the operator's
+        acknowledgement is the telemetry process's: it must come before the clear)."""
+        case = self.cases.alarm_case(alarm)
+        if case is not None and case.version == 1 and case.id not in self._seen_cases:
+            self._seen_cases.add(case.id)
+            self.summary.cases += 1
+            self.known[case.id] = case
+            self._desk_next(case)
+
+    def _new_alarms(self, until_ms: int) -> None:
+        """The device alarms the telemetry raised up to `until_ms`, read from the alarm event
+        stream (as the case worker reads it live)."""
+        from ioc.adapters import redis_keys as keys
+
+        while True:
+            entries = self.redis.xrange(keys.ALARMS_EVENTS, f"({self._alarms_read}", "+", count=500)
+            if not entries:
+                return
+            for entry_id, fields in entries:
+                event = (fields.get(b"event") or b"").decode()
+                if event == "raised":
+                    alarm = orjson.loads(fields.get(b"alarm") or b"{}")
+                    if alarm.get("kind") != "case" and int(alarm.get("raised_at") or 0) > until_ms:
+                        return  # not yet: its minute has not come (read again at a later minute)
+                    if alarm.get("kind") != "case":
+                        self._alarm_raised(alarm)
+                self._alarms_read = entry_id.decode() if isinstance(entry_id, bytes) else str(entry_id)
 
     # ---- the loop -----------------------------------------------------------------------------
 
     def run(self, stop=None) -> Summary:
-        from ioc.domain.clock import local_text
+        """Telemetry in a second process (the ingest's path, CPU-bound) while this one works the
+        cases minute by minute, never ahead of the telemetry (it waits for the minute's alarms)."""
+        import multiprocessing
+
+        from ioc.adapters import redis_keys as keys
 
         began = time.monotonic()
-        start_s, end_s = self.start_ms / 1000.0, self.end_ms / 1000.0
-        total_min = max(1, int((end_s - start_s) // 60))
-        bar = ProgressBar(total_min, f"history {round((end_s - start_s) / 86400, 2):g} days", self.out, unit="simulated minutes") \
-            if self.progress else None
-        pending: list = []
-        next_flush = self.start_ms
+        total_min = max(1, (self.end_ms - self.start_ms) // 60_000)
+        bar = ProgressBar(total_min, f"history {round((self.end_ms - self.start_ms) / 86_400_000, 2):g} days", self.out,
+                          unit="simulated minutes") if self.progress else None
+        last = self.redis.xrevrange(keys.ALARMS_EVENTS, count=1)
+        self._alarms_read = (last[0][0].decode() if isinstance(last[0][0], bytes) else last[0][0]) if last else "0-0"
+        ctx = multiprocessing.get_context("fork")
+        done_ms = ctx.Value("q", 0)  # the telemetry's progress: everything up to it is ingested
+        halt = ctx.Event()
+        results = ctx.Queue()
+        child = ctx.Process(target=_telemetry_process, name="history-telemetry", daemon=True,
+                            args=(self.settings, self.city, self.fleet, self.start_ms, self.end_ms, self.step_s,
+                                  self.recent_step_s, self.fault_rate, self.seed, done_ms, halt, results))
+        child.start()
         next_scan = self.start_ms + int(OVERDUE_SCAN_S * 1000)
         next_drain = self.start_ms + int(DRAIN_EVERY_S * 1000)
         reports: list = []
-        for at_ms, messages in telemetry_chunks(self.fleet, start_s, end_s, step_s=self.step_s,
-                                                recent_step_s=self.recent_step_s, fault_rate=self.fault_rate):
+        tick = self.start_ms
+        try:
+            while tick < self.end_ms:
+                if stop is not None and stop.is_set():
+                    break
+                tick = min(self.end_ms, tick + int(TICK_S * 1000))
+                while done_ms.value < tick and child.is_alive() and not (stop is not None and stop.is_set()):
+                    time.sleep(0.005)
+                self._new_alarms(tick)
+                self._casework(tick, reports)
+                if tick >= next_scan:
+                    self._scan(tick)
+                    next_scan = tick + int(OVERDUE_SCAN_S * 1000)
+                if self.drain is not None and tick >= next_drain:
+                    self.summary.drained_rows += int(self.drain() or 0)
+                    next_drain = tick + int(DRAIN_EVERY_S * 1000)
+                if bar is not None:
+                    bar.update((tick - self.start_ms) // 60_000)
+        finally:
             if stop is not None and stop.is_set():
-                break
-            for topic, payload in messages:
-                pending.append((topic, payload, at_ms))
-                if topic.endswith("/telemetry"):
-                    self.summary.readings += 1
-                    day = local_text(at_ms, "%Y-%m-%d")
-                    self.summary.per_day[day] = self.summary.per_day.get(day, 0) + 1
-                else:
-                    self.summary.status_messages += 1
-            if at_ms >= next_flush or len(pending) >= 20_000:
-                self._ingest(pending)
-                pending = []
-                next_flush = at_ms + int(INGEST_EVERY_S * 1000)
-            self._casework(at_ms, reports)
-            if at_ms >= next_scan:
-                self._scan(at_ms)
-                next_scan = at_ms + int(OVERDUE_SCAN_S * 1000)
-            if self.drain is not None and at_ms >= next_drain:
-                self.summary.drained_rows += int(self.drain() or 0)
-                next_drain = at_ms + int(DRAIN_EVERY_S * 1000)
-            if bar is not None:
-                bar.update(int((at_ms - self.start_ms) // 60_000))
-        self._ingest(pending)
+                halt.set()
+            telemetry = _result_of(child, results)
+            child.join()
+        for name in ("readings", "accepted", "status_messages", "alarms_raised", "alarms_cleared", "alarms_acknowledged"):
+            setattr(self.summary, name, int(telemetry.get(name, 0)))
+        self.summary.per_day = dict(telemetry.get("per_day", {}))
+        self._new_alarms(self.end_ms)
         self._casework(self.end_ms, reports)
         self._scan(self.end_ms)
         skip_past_messages(self.redis)
         if self.drain is not None:
             self.summary.drained_rows += int(self.drain() or 0)
-        if bar is not None:
+        if bar is not None and not (stop is not None and stop.is_set()):
             bar.update(total_min)
         self.summary.open_at_end = len(self.service.store.open_cases())
         self.summary.seconds = time.monotonic() - began
@@ -476,8 +488,6 @@ class History:
                 self._defer(key, extra, now_ms)
             elif what == "decide_deferral":
                 self._decide_deferral(key, extra, now_ms)
-            elif what == "ack":
-                self._ack(key, extra, now_ms)
         for topic, payload in self.departments.due(now_ms):
             update = orjson.loads(payload)
             result = self.cases.handle_message(topic, payload, now_ms, now_ms=now_ms)
@@ -512,6 +522,106 @@ def load_history(redis_client, settings, city, *, days: float = HISTORY_DAYS, de
     finally:
         for name, level in quiet.items():
             logging.getLogger(name).setLevel(level)
+
+
+def _result_of(child, results) -> dict:
+    """The telemetry process's counts (read before joining it: a queue's data must be taken
+    first); {} when it died without them."""
+    import queue
+
+    while True:
+        try:
+            return results.get(timeout=0.5)
+        except queue.Empty:
+            if not child.is_alive():
+                return {}
+
+
+def _acknowledge(alarms, alarm_id: str, raised_at: int, at_ms: int) -> bool:
+    """The operator on duty acknowledges the alarm at `at_ms`, if it is still the same raise."""
+    from ioc.adapters.alarm_store import AlarmNotFound
+
+    alarm = alarms.active_raw(alarm_id).get(alarm_id)
+    if alarm is None or int(alarm.get("raised_at") or 0) != raised_at:
+        return False
+    try:
+        alarms.acknowledge(alarm_id, OPERATOR[0], OPERATOR[1], at_ms)
+    except AlarmNotFound:
+        return False
+    return True
+
+
+def _telemetry_process(settings, city, fleet, start_ms, end_ms, step_s, recent_step_s, fault_rate, seed, done_ms, halt,
+                       results) -> None:
+    """The history's telemetry (a forked process of its own): `telemetry_chunks` through the
+    ingest's batch path (`IngestWorker.process`) in batches of `INGEST_EVERY_S` of simulated time
+    arriving at their simulated time; `done_ms` tells the casework how far it got."""
+    import signal
+
+    from ioc.adapters.redis_client import connect_redis
+    from ioc.domain.clock import local_text
+    from ioc.ingest.worker import IngestWorker
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent stops it (`halt`)
+    client = connect_redis(settings.redis_url)
+    ingest = IngestWorker(replace(settings, device_max_rate=0), client, city)  # batches of minutes, not bursts
+    ingest.worker_id = "history"
+    out = {"readings": 0, "accepted": 0, "status_messages": 0, "alarms_raised": 0, "alarms_cleared": 0,
+           "alarms_acknowledged": 0, "per_day": {}}
+    pending: list = []
+    next_flush = start_ms
+    acks: list = []  # (due ms, alarm id, raised_at): the operator's acknowledgements to come
+
+    def acknowledge_before(batch_first_ms: int, until_ms: int) -> None:
+        """Acknowledgements due by the end of the next batch, taken before it (its readings may
+        clear the alarm): at their planned time, or just before the batch's first reading."""
+        later = []
+        while acks and acks[0][0] <= until_ms:
+            due, alarm_id, raised_at = heapq.heappop(acks)
+            at = min(due, batch_first_ms - 61_000)
+            if at < raised_at + 60_000:
+                later.append((due + int(INGEST_EVERY_S * 1000), alarm_id, raised_at))
+                continue
+            out["alarms_acknowledged"] += _acknowledge(ingest.alarms, alarm_id, raised_at, at)
+        for item in later:
+            heapq.heappush(acks, item)
+
+    def flush(until_ms: int) -> None:
+        if pending:
+            acknowledge_before(pending[0][2], until_ms)
+            outcome = ingest.process(pending)
+            out["accepted"] += outcome.accepted
+            out["alarms_raised"] += len(outcome.raised)
+            out["alarms_cleared"] += len(outcome.cleared)
+            for alarm in outcome.raised:
+                due = ack_plan(alarm.id, alarm.raised_at, seed=seed)
+                if due is not None:
+                    heapq.heappush(acks, (due, alarm.id, alarm.raised_at))
+            pending.clear()
+        done_ms.value = until_ms
+
+    try:
+        for at_ms, messages in telemetry_chunks(fleet, start_ms / 1000.0, end_ms / 1000.0, step_s=step_s,
+                                                recent_step_s=recent_step_s, fault_rate=fault_rate):
+            if halt.is_set():
+                break
+            readings = 0
+            for topic, payload in messages:
+                pending.append((topic, payload, at_ms))
+                if topic.endswith("/telemetry"):
+                    readings += 1
+            out["readings"] += readings
+            out["status_messages"] += len(messages) - readings
+            day = local_text(at_ms, "%Y-%m-%d")
+            out["per_day"][day] = out["per_day"].get(day, 0) + readings
+            if at_ms >= next_flush or len(pending) >= 20_000:
+                flush(at_ms)
+                next_flush = at_ms + int(INGEST_EVERY_S * 1000)
+        flush(end_ms)
+    finally:
+        done_ms.value = max(done_ms.value, end_ms)
+        results.put(out)
+        client.close()
 
 
 # ------------------------------------------------------------------------ the command
