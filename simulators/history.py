@@ -232,7 +232,6 @@ class History:
     def __init__(self, redis_client, settings, city, fleet: Fleet, *, start_ms: int, end_ms: int, seed: int,
                  reports_per_hour: float = REPORTS_PER_HOUR, step_s: float = STEP_S, recent_step_s: float = RECENT_STEP_S,
                  fault_rate: float = FAULT_RATE, drain=None, out=None, progress: bool = True):
-        from ioc.adapters.alarm_store import AlarmStore
         from ioc.casework.worker import CaseWorker
         from ioc.domain.departments import all_departments
 
@@ -249,7 +248,6 @@ class History:
         self.settings = settings
         self.cases = CaseWorker(settings, redis_client, city)
         self.service = self.cases.service
-        self.alarms = AlarmStore(redis_client)
         self.reports = ReportStream(city, seed=seed, per_hour=reports_per_hour, start_ms=self.start_ms)
         self.departments = DepartmentSystems(seed=seed, speed=1.0, names={d.id: d.name_zh for d in all_departments(city)})
         self.queue: list[tuple] = []  # (due ms, n, what, key, extra)
