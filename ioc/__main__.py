@@ -21,6 +21,10 @@ def main(argv: list[str] | None = None) -> int:
     demo.add_argument("--web-workers", type=int, default=None, help="gunicorn workers (default IOC_WEB_WORKERS)")
     demo.add_argument("--no-backfill", action="store_true",
                       help="do not fill the trends' past 24 hours at start (by default the simulators fill what the data lacks)")
+    demo.add_argument("--no-history", action="store_true",
+                      help="do not write seven days of history into an empty city at start (see simulators/history.py)")
+    demo.add_argument("--history-days", type=float, default=7.0, metavar="DAYS",
+                      help="days of history written into an empty city at start (default 7; 0 = --no-history)")
     demo.add_argument("simulator_args", nargs=argparse.REMAINDER, help="flags passed on to `python -m simulators` (after `--`)")
     sub.add_parser("web", help="the portal (Dash on gunicorn) with /healthz and /metrics")
     sub.add_parser("ingest", help="the ingest worker: MQTT -> validation -> Redis")
@@ -67,7 +71,8 @@ def main(argv: list[str] | None = None) -> int:
         from ioc.demo import run_demo
 
         sim_args = [a for a in args.simulator_args if a != "--"]
-        return run_demo(settings, sim_args, web_workers=args.web_workers, backfill=not args.no_backfill)
+        return run_demo(settings, sim_args, web_workers=args.web_workers, backfill=not args.no_backfill,
+                        history_days=0.0 if args.no_history else max(0.0, args.history_days))
     if args.command == "web":
         from ioc.web.serve import main as web_main
 

@@ -4,7 +4,11 @@ Starts embedded Redis and MQTT on free loopback ports unless REDIS_URL / MQTT_UR
 then the ingest worker, the case worker, the notifier, the simulators and the web process as child
 processes (with IOC_NOTIFY_RECEIVERS=1, the default, the local provider receivers run in this
 process, a demo duty roster is stored when none is, and the channels point at the receivers); the simulators first fill the trend panels' past 24 hours through the ingest
-(`simulators.backfill`) unless the data already has them or `--no-backfill` is given. Seeds one
+(`simulators.backfill`) unless the data already has them or `--no-backfill` is given. Before any
+child starts, an empty city gets seven days of history (`simulators.history`: the simulators'
+patterns and the casework fast-forward through the ingest's and the case service's own code,
+copied into the record as it goes when the recorder is installed) unless `--no-history` is
+given; data that already holds a city gets none (a second start adds nothing). Seeds one
 demo user per role and per department (`ioc.demo_users`) and prints the
 service URLs, the portal address, the demo users' credentials and a kiosk link; the simulator
 gets an API token for its simulated duty desk (`IOC_SIM_API_TOKEN`, `IOC_SIM_API_URL`). On Ctrl-C /
@@ -138,6 +142,38 @@ def backfill_args(redis_url: str, settings: Settings, now_s: float) -> tuple[lis
                   "(progress below; --no-backfill skips it)")
 
 
+SKIPPED_HISTORY = 3  # exit code of `python -m simulators.history` when the data already holds a city
+
+
+def write_history(env: dict, simulator_args: list[str], stop: dict | None = None, days: float = 7.0) -> str:
+    """`days` (seven) of history into an empty city: `python -m simulators.history` as a child
+    (the simulators are a layer above ioc: run, never imported), with the simulators' flags (the
+    same fleet), its progress bar on this console; returns the banner's line. Nothing is written
+    when the data already holds a city. A stop request (Ctrl-C, SIGTERM) ends it early."""
+    import tempfile
+
+    with tempfile.NamedTemporaryFile("r", prefix="ioc-history-", suffix=".txt") as summary:
+        proc = subprocess.Popen([sys.executable, "-m", "simulators.history", "--days", f"{days:g}", "--summary-file",
+                                 summary.name, *simulator_args], env=env, stdin=subprocess.DEVNULL,
+                                preexec_fn=_die_with_parent)
+        while proc.poll() is None:
+            if stop is not None and stop.get("signal") is not None:
+                proc.terminate()
+                try:
+                    proc.wait(30)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                break
+            time.sleep(0.2)
+        code = proc.wait()
+        if code == SKIPPED_HISTORY:
+            return "the data already holds a city: no history added"
+        text = summary.read().strip()
+        if code != 0:
+            return f"the history stopped (exit code {code}){': ' + text if text else ''}"
+        return text or f"{days:g} days written"
+
+
 def _wait_ingest(redis_url: str, settings: Settings, since_ms: int, timeout: float = 60.0) -> bool:
     """Wait until an ingest worker started after `since_ms` reports in (its first heartbeat comes
     after it subscribed), so the backfill's readings are not published to nobody."""
@@ -153,7 +189,8 @@ def _wait_ingest(redis_url: str, settings: Settings, since_ms: int, timeout: flo
         client.close()
 
 
-def run_demo(settings: Settings, simulator_args: list[str], web_workers: int | None = None, backfill: bool = True) -> int:
+def run_demo(settings: Settings, simulator_args: list[str], web_workers: int | None = None, backfill: bool = True,
+             history_days: float = 7.0) -> int:
     servers: list[Server] = []
     children: dict[str, subprocess.Popen] = {}
     receivers = None
@@ -181,6 +218,14 @@ def run_demo(settings: Settings, simulator_args: list[str], web_workers: int | N
         upgrade(database_url, log=log.info)
         portal = f"http://{settings.host}:{settings.port}/"
         users, kiosk, desk_token = _seed_users(settings, redis_url, portal)
+        if history_days > 0:
+            history_env = dict(os.environ, REDIS_URL=redis_url, MQTT_URL=mqtt_url, DATABASE_URL=database_url,
+                               IOC_DATA_DIR=str(settings.data_dir), PYTHONUNBUFFERED="1")
+            history_line = write_history(history_env, simulator_args, stop=stop, days=history_days)
+        else:
+            history_line = "no history (--no-history)"
+        if stop["signal"] is not None:
+            return 0
         receivers, notify_urls = start_notify_receivers(settings, redis_url)
         env = dict(os.environ, REDIS_URL=redis_url, MQTT_URL=mqtt_url, DATABASE_URL=database_url, PORT=str(settings.port),
                    IOC_DATA_DIR=str(settings.data_dir), PYTHONUNBUFFERED="1", **notify_urls)
@@ -211,6 +256,7 @@ def run_demo(settings: Settings, simulator_args: list[str], web_workers: int | N
         print(f"  PostgreSQL (the record): {_describe(database_url, servers)}", flush=True)
         print(f"  Portal: {portal}", flush=True)
         print(f"  Health: {portal}healthz   Metrics: {portal}metrics", flush=True)
+        print(f"  History: {history_line}", flush=True)
         print(f"  Trends: {trends_line}", flush=True)
         if receivers is not None:
             print(f"  Notifications: local provider receivers {receivers.base_url} (what arrived: "

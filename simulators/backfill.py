@@ -103,8 +103,8 @@ class ProgressBar:
 
     WIDTH = 30
 
-    def __init__(self, total: int, label: str, out=None):
-        self.total, self.label = max(1, total), label
+    def __init__(self, total: int, label: str, out=None, unit: str = "readings"):
+        self.total, self.label, self.unit = max(1, total), label, unit
         self.out = out or sys.stdout
         self.tty = hasattr(self.out, "isatty") and self.out.isatty()
         self.shown = -1
@@ -115,7 +115,7 @@ class ProgressBar:
             return
         self.shown = percent
         filled = self.WIDTH * percent // 100
-        line = f"{self.label} [{'#' * filled}{'-' * (self.WIDTH - filled)}] {percent:3d} %  {done:,}/{self.total:,} readings"
+        line = f"{self.label} [{'#' * filled}{'-' * (self.WIDTH - filled)}] {percent:3d} %  {done:,}/{self.total:,} {self.unit}"
         if self.tty:
             self.out.write("\r" + line + ("\n" if percent == 100 else ""))
         else:

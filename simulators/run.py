@@ -62,6 +62,7 @@ class Simulation:
         fault_rate: float = 0.0,
         connections: int = 1,
         owned: set[int] | None = None,
+        every_s: float | None = None,
     ):
         self.fleet = fleet
         self.devices = fleet.devices
@@ -84,6 +85,8 @@ class Simulation:
         if rate and field_rate > 0:
             scale = field_rate / max(rate - platform_rate, rate * 0.5)
         self.intervals = [d.interval if d.kind == "platform" else d.interval * scale for d in self.devices]
+        if every_s:  # the history (`simulators.history`): every device, platforms too, once every `every_s`
+            self.intervals = [float(every_s)] * len(self.devices)
         self.expected_rate = sum(1.0 / i for i in self.intervals)
         self.conn = [i % self.connections for i in range(len(self.devices))]
         # A worker process publishes only the devices of its own connections.

@@ -150,13 +150,17 @@ class NotifyStore:
         return bool(self._escalate(keys=[keys.notify_escalated(alarm_id, raised_at), keys.NOTIFY_OUTBOX],
                                    args=[ESCALATION_GUARD_S, OUTBOX_MAXLEN, *flat_fields(intent)]))
 
-    def ensure_group(self) -> None:
-        """The consumer group on the outbox, from its start (a new install misses no intent)."""
+    def ensure_group(self, start: str = "0") -> None:
+        """The consumer group on the outbox, from its start (a new install misses no intent).
+        `start="$"` (the demo's history, `simulators.history`): from the outbox's end, the group
+        moved there if it exists, so the intents of the past are not delivered now."""
         try:
-            self.redis.xgroup_create(keys.NOTIFY_OUTBOX, GROUP, id="0", mkstream=True)
+            self.redis.xgroup_create(keys.NOTIFY_OUTBOX, GROUP, id=start, mkstream=True)
         except Exception as e:  # noqa: BLE001 - BUSYGROUP: it exists
             if "BUSYGROUP" not in str(e):
                 raise
+            if start != "0":
+                self.redis.xgroup_setid(keys.NOTIFY_OUTBOX, GROUP, id=start)
 
     def read_intents(self, consumer: str, count: int = 100, block_ms: int | None = 1000, own_pending: bool = False) -> list:
         """[(entry id, fields)]: this consumer's own pending entries (`own_pending`) or new ones."""

@@ -119,6 +119,13 @@ class SnapshotStore:
                     out[device_id] = float(value)
         return out
 
+    def registry_size(self) -> int:
+        """How many devices are registered (one HLEN per shard)."""
+        pipe = self.client.pipeline(transaction=False)
+        for shard in range(self.shards):
+            pipe.hlen(keys.meta(shard))
+        return sum(int(n) for n in pipe.execute())
+
     def devices(self) -> list[DeviceRow]:
         """Every registered device with its position, district, cell and online state (sorted by id)."""
         pipe = self.client.pipeline(transaction=False)

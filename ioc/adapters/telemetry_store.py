@@ -8,7 +8,10 @@
    the caller will run rules on (only devices with a non-quiet state have one).
 2. `write_rollups()`: the batch's per-district, per-kind aggregates, summed by the caller over
    the whole batch, added to the 1-minute and 1-hour buckets by one script call queued on the
-   caller's pipeline (all buckets share one hash tag).
+   caller's pipeline (all buckets share one hash tag). A bucket lives its retention counted from
+   the bucket's own time (not from the write): a bucket already past its retention (the demo's
+   seven days of history, `simulators.history`) is not written, so old minute buckets never sit
+   in Redis for another 48 hours; the record keeps them (computed by the recorder).
 3. `write_rule_states()`: the rule states the caller's rules left (or dropped), queued on the
    caller's pipeline.
 4. `write_readings()`: the batch's accepted readings (late ones included: they count in the
@@ -24,6 +27,7 @@ decodes no JSON for them; births and located readings travel as one JSON array.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 
 import orjson
@@ -43,6 +47,12 @@ class ShardResult:
     verdicts: str  # one letter per item: specials first, then plain readings
     districts: list[str]  # per item, "" for unknown devices
     rule_states: dict[str, str] = field(default_factory=dict)  # device -> stored rule-state JSON
+
+
+def bucket_ttl(end_ms: int, retention_s: int, now_ms: int) -> int:
+    """Seconds a rollup bucket ending at `end_ms` has left of its retention (counted from its
+    end, at most `retention_s`); 0 or less: past it, not worth writing."""
+    return min(retention_s, retention_s - (now_ms - end_ms) // 1000)
 
 
 def _text(v) -> str:
@@ -92,17 +102,26 @@ class TelemetryStore:
             )
         return results
 
-    def write_rollups(self, pipe, minutes: dict[int, dict], hours: dict[int, dict]) -> None:
-        """Queue on `pipe` the batch's aggregates: bucket -> field -> [n] or [n, sum, max]."""
+    def write_rollups(self, pipe, minutes: dict[int, dict], hours: dict[int, dict], now_ms: int | None = None) -> None:
+        """Queue on `pipe` the batch's aggregates: bucket -> field -> [n] or [n, sum, max]. Each
+        bucket expires its retention after the bucket's end (`bucket_ttl`); one already past it
+        is left out."""
         if not minutes and not hours:
             return
+        now_ms = int(time.time() * 1000) if now_ms is None else now_ms
         bucket_keys, args = [], []
         for bucket, fields in minutes.items():
-            bucket_keys.append(keys.rollup(bucket))
-            args.append([self.retention_s, [[f, *v] for f, v in fields.items()]])
+            ttl = bucket_ttl((bucket + 1) * 60_000, self.retention_s, now_ms)
+            if ttl > 0:
+                bucket_keys.append(keys.rollup(bucket))
+                args.append([ttl, [[f, *v] for f, v in fields.items()]])
         for bucket, fields in hours.items():
-            bucket_keys.append(keys.rollup_hourly(bucket))
-            args.append([self.hourly_retention_s, [[f, *v] for f, v in fields.items()]])
+            ttl = bucket_ttl((bucket + 1) * 3_600_000, self.hourly_retention_s, now_ms)
+            if ttl > 0:
+                bucket_keys.append(keys.rollup_hourly(bucket))
+                args.append([ttl, [[f, *v] for f, v in fields.items()]])
+        if not bucket_keys:
+            return
         # EVAL, not EVALSHA: the script text is small, and a pipeline never meets NOSCRIPT.
         scripts.queue(pipe, scripts.ROLLUP_ADD, bucket_keys, [orjson.dumps(args)])
 

@@ -234,9 +234,10 @@ class CaseWorker:
 
     # ---- intake: reports and department updates -----------------------------------------------
 
-    def handle_message(self, topic: str, payload: bytes, received_ms: int) -> str:
+    def handle_message(self, topic: str, payload: bytes, received_ms: int, now_ms: int | None = None) -> str:
         """Process one intake message; returns "report", "update" or the rejection reason.
-        Raises only when Redis fails (the caller retries)."""
+        Raises only when Redis fails (the caller retries). `now_ms` stamps a department's case
+        update (default: the clock at the write; the demo's history passes its simulated time)."""
         event_update = route_update(topic, payload, received_ms, self.service.departments)
         if event_update is not None:
             if isinstance(event_update, Rejection):
@@ -247,7 +248,7 @@ class CaseWorker:
             return self._reject(message)
         if isinstance(message, Report):
             return self._report(message, topic, payload)
-        return self._update(message, topic, payload)
+        return self._update(message, topic, payload, now_ms)
 
     def _report(self, r: Report, topic: str, payload: bytes) -> str:
         try:
@@ -266,11 +267,11 @@ class CaseWorker:
             log.info("report %s from %s repeats case %s; no new case", r.report_id, r.source, case.id)
         return "report"
 
-    def _update(self, u: DepartmentUpdate, topic: str, payload: bytes) -> str:
+    def _update(self, u: DepartmentUpdate, topic: str, payload: bytes, now_ms: int | None = None) -> str:
         principal = Principal(name=f"dept:{u.department}", roles=frozenset({"handler"}), department=u.department, kind="token")
         for attempt in range(MAX_ATTEMPTS):
             try:
-                case = self.service.act(u.case_id, u.action, principal, note=u.note)
+                case = self.service.act(u.case_id, u.action, principal, note=u.note, now_ms=now_ms)
                 break
             except CaseConflict as e:  # changed between read and write: read again and decide again
                 if attempt == MAX_ATTEMPTS - 1:

@@ -76,7 +76,7 @@ def demo(tmp_path):
     env.update(IOC_DATA_DIR=str(tmp_path / "var"), PORT=str(port), IOC_WEB_WORKERS="1")
     out = open(tmp_path / "demo.log", "w+")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "ioc", "demo", "--", "--devices", "300", "--seed", "7"],
+        [sys.executable, "-m", "ioc", "demo", "--no-history", "--", "--devices", "300", "--seed", "7"],
         cwd=REPO_ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
     )
     yield proc, port, tmp_path / "demo.log"

@@ -106,14 +106,14 @@ def slow_loading_redis_on_path(tmp_path):
     return str(bin_dir)
 
 
-def run_demo(tmp_path, port: int, log_name: str, path: str | None = None) -> tuple[subprocess.Popen, object]:
+def run_demo(tmp_path, port: int, log_name: str, path: str | None = None, history_days: float = 0.0) -> tuple[subprocess.Popen, object]:
     env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "MQTT_URL")}
     env.update(IOC_DATA_DIR=str(tmp_path / "var"), PORT=str(port), IOC_WEB_WORKERS="1")
     if path:
         env["PATH"] = f"{path}:{env.get('PATH', '')}"
     out = open(tmp_path / log_name, "w+")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "ioc", "demo", "--", "--devices", "300", "--seed", "7"],
+        [sys.executable, "-m", "ioc", "demo", "--history-days", str(history_days), "--", "--devices", "300", "--seed", "7"],
         cwd=REPO_ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
     )
     return proc, out
