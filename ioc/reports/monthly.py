@@ -130,12 +130,21 @@ def fmt_ms(ms: int | None) -> str:
     return "" if not ms else datetime.fromtimestamp(ms / 1000, CHINA_TZ).strftime("%Y-%m-%d %H:%M")
 
 
+RATE_DIGITS = 6  # rates (fractions) are rounded to 0.0001 %: the XLSX, the CSV and the JSON carry the same number
+HOUR_DIGITS = 2
+
+
+def _round(value, digits: int):
+    return None if value is None else round(value, digits)
+
+
 def _value(ind: Indicators, name: str):
-    return getattr(ind, name)
+    value = getattr(ind, name)
+    return _round(value, RATE_DIGITS) if isinstance(value, float) else value
 
 
-def _diff(a, b):
-    return None if a is None or b is None else a - b
+def _diff(a, b, digits: int = RATE_DIGITS):
+    return None if a is None or b is None else round(a - b, digits)
 
 
 def _names(city, lang: str) -> dict[str, dict[str, str]]:
@@ -176,8 +185,8 @@ def group_section(key: str, group: str, groups: Mapping[str, Indicators], names:
 
 
 def ranking_section(fig: PeriodFigures, names: Mapping[str, str], lang: str) -> Section:
-    rows = [[r.rank, names.get(r.key, r.key), r.score, r.indicators.on_time_rate, r.indicators.closure_rate,
-             r.indicators.rework_rate, r.indicators.overdue_rate, r.indicators.due, r.indicators.closed,
+    rows = [[r.rank, names.get(r.key, r.key), r.score, *(_value(r.indicators, n) for n in (
+             "on_time_rate", "closure_rate", "rework_rate", "overdue_rate")), r.indicators.due, r.indicators.closed,
              r.indicators.overdue] for r in fig.ranking()]
     columns = [w(k, lang) for k in ("rank", "department", "score", "on_time_rate", "closure_rate", "rework_rate",
                                     "overdue_rate", "due", "closed", "overdue_n")]
@@ -192,9 +201,9 @@ def stages_section(fig: PeriodFigures, lang: str) -> Section:
         cur = fig.current[0]
         if stage not in cur.mean_stage_hours and stage not in fig.previous[0].mean_stage_hours:
             continue
-        a, b, c = (f[0].mean_stage_hours.get(stage) for f in (fig.current, fig.previous, fig.last_year))
+        a, b, c = (_round(f[0].mean_stage_hours.get(stage), HOUR_DIGITS) for f in (fig.current, fig.previous, fig.last_year))
         words = STAGE_WORDS.get(stage, (stage, stage))
-        rows.append([words[1] if lang == "en" else words[0], cur.stage_stays.get(stage, 0), a, b, _diff(a, b), c])
+        rows.append([words[1] if lang == "en" else words[0], cur.stage_stays.get(stage, 0), a, b, _diff(a, b, HOUR_DIGITS), c])
     columns = [w("stage", lang), w("stays", lang), f"{w('this', lang)}{w('hours', lang)}",
                f"{w('previous', lang)}{w('hours', lang)}", w("mom", lang), f"{w('last_year', lang)}{w('hours', lang)}"]
     return Section("stages", w("stages", lang), pd.DataFrame(rows, columns=columns),

@@ -158,7 +158,7 @@ def report_file(job_id: str):
     if job is None:
         return _error(404, "not_found", f"no report {job_id} (reports are kept a day)")
     if job["status"] != "ready":
-        return _error(409, "not_ready", f"the report is {job['status']}", status=job["status"], progress=job["progress"])
+        return _error(409, "not_ready", f"the report is {job['status']}", state=job["status"], progress=job["progress"])
     path = jobs.file_path(current_services().settings.data_dir, job_id)
     if not path.exists():
         return _error(404, "not_found", "the report's file is not on this host (IOC_DATA_DIR/reports must be shared)")
