@@ -10,7 +10,8 @@ from typing import Callable
 # written by another module family and run late; events (linked events, issue 15) after them: it
 # reuses the city the views seeded; then the field work of issue 16: uploads (the same city) and
 # notify (the notifier alone against the local receivers).
-SCENARIOS = ("baseline", "ingest", "latency", "memory", "cluster", "views", "viewers", "events", "uploads", "notify")
+SCENARIOS = ("baseline", "ingest", "latency", "memory", "cluster", "views", "viewers", "events", "uploads", "notify",
+             "indicators")
 OPTIONAL = ("views", "viewers")
 
 

@@ -93,6 +93,26 @@ def monthly_csv():
                     headers={"Content-Disposition": f'attachment; filename="report-{month}-{key}.csv"'})
 
 
+def start_monthly(month: str, lang: str, owner: str) -> str:
+    """Start building the XLSX of `month` in the background (the page and the API); returns the job id.
+    ValueError: a malformed month, or one that has not begun."""
+    services = current_services()
+    url, city = database_url(), services.city
+    start, _end = month_bounds(month)
+    now = int(time.time() * 1000)
+    if start >= now:
+        raise ValueError(f"the month {month} has not begun")
+
+    def build(progress):
+        with connection(url) as conn:
+            report = monthly_report(conn, city, month, now, lang, progress)
+        progress(0.95)
+        return workbook_bytes(report)
+
+    filename = f"月度考评报告-{month}.xlsx" if lang == "zh" else f"monthly-report-{month}.xlsx"
+    return jobs.start(services.redis, services.settings.data_dir, build, "monthly", month, owner, filename)
+
+
 def start_report():
     principal = api_principal("report:export")
     services = current_services()
@@ -100,25 +120,14 @@ def start_report():
     kind = body.get("kind", "monthly")
     lang = "en" if body.get("lang") == "en" else "zh"
     url = database_url()
-    city = services.city
     if kind == "monthly":
-        month = str(body.get("month", ""))
         try:
-            start, _end = month_bounds(month)
+            job_id = start_monthly(str(body.get("month", "")), lang, principal.name)
         except ValueError as e:
             raise ApiInputError(str(e), "month") from None
-        now = int(time.time() * 1000)
-        if start >= now:
-            raise ApiInputError(f"the month {month} has not begun", "month")
-
-        def build(progress):
-            with connection(url) as conn:
-                report = monthly_report(conn, city, month, now, lang, progress)
-            progress(0.95)
-            return workbook_bytes(report)
-
-        what, filename = month, f"月度考评报告-{month}.xlsx" if lang == "zh" else f"monthly-report-{month}.xlsx"
-    elif kind == "event":
+        return jsonify({"id": job_id, "status": "queued", "status_url": f"/api/v1/reports/{job_id}",
+                        "file_url": f"/api/v1/reports/{job_id}/file"}), 202
+    if kind == "event":
         event_id = str(body.get("event", ""))
         if not EVENT_ID.match(event_id):
             raise ApiInputError("event must be a linked event's id", "event")
