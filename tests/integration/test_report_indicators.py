@@ -4,6 +4,8 @@ every kind, with the facts kept by the record's triggers and refreshed from the 
 
 from __future__ import annotations
 
+import time
+
 import psycopg
 import pytest
 
@@ -94,3 +96,18 @@ def test_a_case_changed_in_the_record_is_marked_and_refreshed(record):
     assert pending
     assert ri.refresh_facts(conn) == 1
     assert ri.revision(conn) == (rev + 1, False)
+
+
+def test_the_indicator_cache_answers_after_its_background_computation_and_equals_the_record(record):
+    from ioc.reports.cache import IndicatorCache
+
+    conn, _ = record
+    url = f"postgresql://{conn.info.user}@{conn.info.host}:{conn.info.port}/{conn.info.dbname}"
+    start, end = period_bounds("month", NOW, -1)
+    cache = IndicatorCache(url, interval_s=3600)
+    first = cache.get(start, end, NOW)
+    deadline = time.monotonic() + 30
+    while cache.get(start, end, NOW) is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert first is None
+    assert cache.get(start, end, NOW) == ri.indicators_of_record(conn, start, end, NOW, by=("district", "department"))
