@@ -55,7 +55,7 @@ W = {  # the words of the report: key -> (zh, en)
     "level": ("响应级别", "Level"), "started": ("启动时间", "Started"), "ended": ("结束时间", "Ended"),
     "open": ("未结", "Open"), "closed_word": ("已结案", "Closed"), "version": ("版本", "Version"), "at": ("时间", "Time"),
     "actor": ("操作人", "By"), "action": ("操作", "Action"), "outcome": ("结果", "Outcome"),
-    "versions": ("事件过程", "Event versions"), "audit": ("操作记录", "Audit"),
+    "versions": ("事件过程", "Event versions"), "event_summary": ("事件概况", "Event summary"), "audit": ("操作记录", "Audit"),
 }
 STAGE_WORDS = {"reported": ("上报", "Reported"), "accepted": ("受理", "Accepted"), "verified": ("核实", "Verified"),
                "dispatched": ("派遣（部门处置）", "Dispatched (department at work)"), "handled": ("处置完毕待核查", "Handled"),
@@ -304,6 +304,6 @@ def event_report(conn: psycopg.Connection, event_id: str, lang: str = "zh") -> R
     aframe = pd.DataFrame([[fmt_ms(a), actor, action, outcome] for a, actor, action, outcome in audit],
                           columns=[w(k, lang) for k in ("at", "actor", "action", "outcome")])
     return Report(f"{event_id} {'post-event report' if lang == 'en' else '事后评估报告'}", event_id, started or 0,
-                  ended or 0, ended or 0, [Section("summary", w("summary", lang), summary, ["text", "text"]),
+                  ended or 0, ended or 0, [Section("summary", w("event_summary", lang), summary, ["text", "text"]),
                                            Section("versions", w("versions", lang), vframe, ["count", "text", "text", "text"]),
                                            Section("audit", w("audit", lang), aframe, ["text"] * 4)])

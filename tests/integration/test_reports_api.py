@@ -131,3 +131,26 @@ def test_indicators_of_any_period_from_the_record_equal_the_domains(client, toke
     assert body["overall"] == city.to_dict()
     assert body["groups"]["district"] == {k: v.to_dict() for k, v in groups["district"].items()}
     assert set(body["previous"]) >= {"overall", "groups"} and "last_year" in body
+
+
+def test_a_linked_events_post_event_report_is_an_xlsx_of_its_versions_and_audit(client, tokens, record_settings):
+    with psycopg.connect(record_settings.database_url) as conn:
+        for table in ("event_versions", "audit"):
+            conn.execute("SELECT ioc_ensure_partition(%s, '2026-08-03T00:00:00Z', 'month')", (table,))
+        conn.execute("""INSERT INTO events (id, version, plan, level, status, started_at, ended_at, updated_at, data)
+                        VALUES ('EV-20260803-001', 3, 'flood', 'III', 'closed', '2026-08-03T02:00Z', '2026-08-03T09:00Z',
+                                '2026-08-03T09:00Z', '{"title": "暴雨防汛"}')""")
+        for version, at, level, status in ((1, "02:00", "IV", "active"), (2, "03:00", "III", "active"),
+                                           (3, "09:00", "III", "closed")):
+            conn.execute("""INSERT INTO event_versions (event_id, version, at, status, level, stream_id, data)
+                            VALUES ('EV-20260803-001', %s, %s, %s, %s, %s, '{}')""",
+                         (version, f"2026-08-03T{at}Z", status, level, f"{version}-0"))
+        conn.execute("""INSERT INTO audit (stream_id, at, actor, role, action, target, outcome)
+                        VALUES ('1-0', '2026-08-03T03:00Z', 'wang', 'leader', 'event.level', 'EV-20260803-001', 'ok')""")
+    answer = client.post("/api/v1/reports", json={"kind": "event", "event": "EV-20260803-001"}, headers=tokens["leader"])
+    job = jobs.wait(client.services.redis, answer.get_json()["id"], 60)
+    assert job["status"] == "ready", job
+    book = openpyxl.load_workbook(io.BytesIO(client.get(answer.get_json()["file_url"], headers=tokens["leader"]).data))
+    assert book.sheetnames == ["事件概况", "事件过程", "操作记录"]
+    assert [r[2] for r in book["事件过程"].iter_rows(min_row=2, values_only=True)] == ["IV", "III", "III"]
+    assert list(book["操作记录"].iter_rows(min_row=2, values_only=True))[0][1:] == ("wang", "event.level", "ok")
