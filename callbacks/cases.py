@@ -84,7 +84,17 @@ _INDICATORS: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()  # case i
 
 def period_indicators(start: int, end: int, now: int):
     """The city's, the districts' and the departments' indicators, computed once per period,
-    case revision and minute for every viewer of the process."""
+    case revision and minute for every viewer of the process. With a record (DATABASE_URL) they
+    come from it, computed in the background per period and record revision
+    (`ioc.reports.cache`): the callback only looks them up. Without one: the Redis case index."""
+    url = current_services().settings.database_url
+    if url:
+        from ioc.reports.cache import cache_for
+
+        value = cache_for(url).get(start, end, now)
+        if value is None:
+            raise CaseIndexLoading("the indicators of the period are being computed from the record")
+        return value
     index = current_services().case_index
     computed = _INDICATORS.setdefault(index, {})
     facts = index.facts()

@@ -204,6 +204,15 @@ def rollup_hourly(hour: int) -> str:
     return f"{ROLLUP_TAG}:hour:{hour}"
 
 
+REPORT_JOBS = "ioc:reports:job"  # prefix: `ioc:reports:job:<id>` -> hash of a background report's status, expiring
+
+
+def report_job(job_id: str) -> str:
+    """hash: one background report (kind, what, status queued|running|ready|failed, progress 0..1, file, error,
+    owner, heartbeat); expires a day after its last change. Read by every web worker (any of them may be asked)."""
+    return f"{REPORT_JOBS}:{job_id}"
+
+
 # --- who writes what -----------------------------------------------------------------------------
 
 @dataclass(frozen=True)
@@ -264,6 +273,7 @@ FAMILIES: tuple[Family, ...] = (
         ("ioc.adapters.event_store", "the commit script appends the event's `event` entry in the same step"),
         ("ioc.adapters.notify_store", "the record script appends a `timeline` entry for each case timeline entry it writes"),
     )),
+    Family("report jobs", (REPORT_JOBS, report_job), "ioc.reports.jobs"),
     Family("users and sessions", (USERS, TOKENS, TOKEN_INDEX, SESSIONS, session, LOGIN_FAILURES, login_failures, SECRET_KEY),
            "ioc.adapters.user_store"),
 )

@@ -64,7 +64,8 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "view:notify": frozenset({"admin"}),
     "notify:manage": frozenset({"admin"}),
     "notify:silence": frozenset({"admin", "dispatcher", "leader"}),
-    # the record's reports (issue 17)
+    # the record's reports (issue 17, piece reports)
+    "view:reports": frozenset({"leader", "dispatcher", "admin"}),
     "report:export": frozenset({"leader", "dispatcher", "admin"}),
 }
 PERMISSION_NOTES: dict[str, str] = {
@@ -98,8 +99,11 @@ PERMISSION_NOTES: dict[str, str] = {
     "view:notify": "the notifications page `/notify`: duty roster, contacts and groups (keys masked), routes, quiet hours, silences, the sent log",
     "notify:manage": "change the duty roster, contacts, groups, routes and quiet hours; send a test message",
     "notify:silence": "add a silence (a maintenance window: matching notifications are not sent) and expire one, on `/notify` or `/duty`",
-    "report:export": "download the record's exports: cases, devices and alarms of a period as GeoPackage or GeoJSON "
-                     "(`GET /api/v1/exports/…`, the district page's export links), XLSX/CSV reports",
+    "view:reports": "the monthly assessment report `/reports` (月度考评) and its JSON `GET /api/v1/reports/monthly`; "
+                    "the indicators of any period from the record (`GET /api/v1/indicators?from=&to=`)",
+    "report:export": "downloads: the record's exports (cases, devices and alarms of a period as GeoPackage or GeoJSON: "
+                     "`GET /api/v1/exports/…`, the district page's export links), a report as XLSX (`POST /api/v1/reports`, "
+                     "then `GET /api/v1/reports/<id>/file`), any report table as CSV, a linked event's post-event report",
 }
 
 class AccessDenied(PermissionError):

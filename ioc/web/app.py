@@ -12,7 +12,7 @@ from ioc.settings import Settings
 from layouts.shell import shell
 
 from . import (api, cases_api, dash_guard, events_api, exports_api, field, guard, health, map_data, media_api, notify_api, open311,
-               pages, security_headers, sign_in)
+               pages, reports_api, security_headers, sign_in)
 from .outage import install_error_handler
 from .prejson import use_orjson
 from .services import Services
@@ -44,7 +44,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     app.layout = shell(settings)
     app.validation_layout = pages.validation_layout(settings, services.city)
     callbacks.register(app, services)  # the frame's and every page's (the page table's modules)
-    for module in (health, api, map_data, cases_api, media_api, events_api, notify_api, open311, field, exports_api):
+    for module in (health, api, map_data, cases_api, media_api, events_api, notify_api, open311, field, exports_api, reports_api):
         module.register(server, services)
     install_error_handler(server)  # a Redis outage: 503 for every route, in one place
     security_headers.install(server, settings, app.csp_hashes)  # CSP, framing, no-store; secrets out of logs

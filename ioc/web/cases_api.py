@@ -78,7 +78,11 @@ def catalog():
 
 
 def case_indicators():
-    """GB/T 30428 indicators for a period, overall and per group, with the department ranking."""
+    """GB/T 30428 indicators for a period, overall and per group, with the department ranking.
+    With `from` and `to`: any period, from the record (`ioc.web.reports_api.record_indicators`)."""
+    if "from" in request.args or "to" in request.args:
+        from .reports_api import record_indicators
+        return record_indicators()
     api_principal("view:indicators")
     period = choice_arg("period", PERIOD_KINDS) or "month"
     group = choice_arg("group", GROUP_KEYS) or "department"

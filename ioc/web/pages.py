@@ -19,6 +19,7 @@ command linked events.
 from __future__ import annotations
 
 import re
+import time
 from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Mapping
 
@@ -38,6 +39,7 @@ from layouts.events import event_page, events_page, indicators_with_events
 from layouts.field import inspections_page, tasks_page
 from layouts.notify import duty_page, notify_page
 from layouts.report import report_link_page
+from layouts.reports import reports_page
 from layouts.shell import shell
 from layouts.status import status_page
 
@@ -100,6 +102,7 @@ PAGES: tuple[Page, ...] = (
          sample=lambda _city: "EV-20260101-001"),
     Page("/inspections", "inspections", "view:inspections", 6, lambda c: inspections_page(c.lang, c.tile_url), "field"),
     Page("/indicators", "indicators", "view:indicators", 8, lambda c: indicators_with_events(c.lang), "cases"),
+    Page("/reports", "reports", "view:reports", 8.5, lambda c: reports_page(c.lang, int(time.time() * 1000)), "reports"),
     Page("/status", "status", "view:status", 7, lambda c: status_page(c.lang), "status"),
     Page("/audit", "audit", "view:audit", 9, lambda c: audit_page(c.lang), "audit"),
     # the inspector's 巡查上报, after the inspection queues in the navigation (a Flask page: ioc.web.field)

@@ -105,16 +105,22 @@ API_PERMISSIONS = {
     ("POST", "/api/v1/events/<event_id>/tasks/<department>/actions"): "event:task",
     ("GET", "/api/v1/notifications"): "view:duty",  # piece notify: the sent log
     ("GET", "/api/v1/exports/<export_file>"): "report:export",  # issue 17, piece geo: GeoPackage / GeoJSON of the record
+    ("GET", "/api/v1/reports/monthly"): "view:reports",  # issue 17, reports
+    ("GET", "/api/v1/reports/monthly.csv"): "report:export",
+    ("POST", "/api/v1/reports"): "report:export",
+    ("GET", "/api/v1/reports/<job_id>"): "report:export",
+    ("GET", "/api/v1/reports/<job_id>/file"): "report:export",
 }
 API_PERMISSIONS.update({(method, rule): SIGNED_IN  # the fallback: a path that is no route is a JSON 404 (401 anonymous)
                         for rule in ("/api/", "/api/<path:_rest>") for method in ("DELETE", "GET", "PATCH", "POST", "PUT")})
 ROUTE_ARGS = {"device_id": "wl-matrix-board", "district_id": DISTRICT, "alarm_id": API_ALARM, "case_id": "ZJG-20260101-999999",
               "event_id": "EV-20260101-999", "department": DEPARTMENT, "proposal_id": "flood:IV", "_rest": "v1/no-such-route",
-              "media_id": "0" * 64, "export_file": "cases.geojson"}
+              "media_id": "0" * 64, "export_file": "cases.geojson",
+              "job_id": "20260101000000-0000abcd"}
 
 PAGES = ("/", "/districts", f"/district/{DISTRICT}", "/cases", "/case/ZJG-20260101-999999", "/tasks", "/inspections",
          "/indicators", "/status", "/audit", "/admin", "/account", "/events", "/event/EV-20260101-999", "/duty", "/notify",
-         "/report")
+         "/report", "/reports")
 
 
 def alarm_json(alarm_id: str) -> bytes:

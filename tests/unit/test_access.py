@@ -30,7 +30,7 @@ SPEC: dict[str, set[str]] = {
 for _role in ("dispatcher", "inspector", "handler"):  # issue 16, media: who may upload a case's photos
     SPEC[_role].add("case:attach")
 for _role in ("leader", "dispatcher", "admin"):  # issue 17: the record's exports (GeoPackage, GeoJSON, XLSX/CSV)
-    SPEC[_role].add("report:export")
+    SPEC[_role] |= {"view:reports", "report:export"}
 KIOSK_SPEC = {SIGNED_IN, "view:bigscreen", "view:districts", "view:status", "view:account", "view:events", "view:duty", "view:rewind"}
 CONTROLS = {"view:rewind"}  # a view permission of a control on other pages (the time control), no page of its own
 ALL_PERMISSIONS = sorted(set().union(*SPEC.values()))
@@ -197,7 +197,7 @@ def test_the_navigation_order_puts_the_case_views_after_the_districts_and_indica
     everybody = Principal("root", frozenset(ROLES))
     assert [view for view, _path in visible_views(everybody)] == [
         "bigscreen", "cockpit", "districts", "console", "tasks", "events", "inspections", "report", "status", "indicators",
-        "audit", "admin", "duty", "notify", "account"]
+        "reports", "audit", "admin", "duty", "notify", "account"]
 
 
 def test_who_may_open_the_report_page_may_also_send_a_report():
