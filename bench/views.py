@@ -568,12 +568,14 @@ def run(ctx: BenchContext) -> ScenarioResult:
         # time is measured with the load stopped (the target), and, for the record, with the
         # ingest and its load still taking the same two cores.
         runs = 1 if ctx.quick else 3
-        progress("  views: browser with the load running")
-        browser_loaded = map_in_browser(base, kiosk_secret, runs, progress)
-        load.stop()
-        time.sleep(3)
-        progress("  views: browser with the load stopped")
-        browser = map_in_browser(base, kiosk_secret, runs, progress)
+        browser = browser_loaded = None
+        if not getattr(ctx, "skip_browser", False):
+            progress("  views: browser with the load running")
+            browser_loaded = map_in_browser(base, kiosk_secret, runs, progress)
+            load.stop()
+            time.sleep(3)
+            progress("  views: browser with the load stopped")
+            browser = map_in_browser(base, kiosk_secret, runs, progress)
         return results(timings, kinds, load_info, browser, context, browser_loaded)
     finally:
         load.stop()
@@ -589,6 +591,7 @@ def standalone(scenario, argv=None) -> int:
     p.add_argument("--mqtt-url")
     p.add_argument("--quick", action="store_true")
     p.add_argument("--work-dir", type=Path)
+    p.add_argument("--skip-browser", action="store_true", help="views: the callbacks only, not the map in Chromium")
     args = p.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="ioc-bench-") as tmp:
         work = args.work_dir or Path(tmp)
@@ -606,6 +609,7 @@ def standalone(scenario, argv=None) -> int:
                 servers.append(mqtt_broker(work / "mqtt").start())
                 mqtt_url = servers[-1].url
             ctx = BenchContext(redis_url=redis_url, mqtt_url=mqtt_url, work_dir=work, quick=args.quick)
+            ctx.skip_browser = args.skip_browser
             result = scenario.run(ctx)
             for m in result.measurements:
                 mark = "" if m.passed is None else (" PASS" if m.passed else " FAIL")
