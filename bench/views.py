@@ -75,25 +75,20 @@ def seeded(ctx: BenchContext) -> dict:
             "seconds": round(report.seconds_devices + report.seconds_history + report.seconds_cases, 1)}
 
 
-def busiest_department(ctx: BenchContext) -> str:
-    """The department with the most dispatched open cases (its tasks page is the largest)."""
+def measured_cases(ctx: BenchContext) -> tuple[str, str]:
+    """(the department with the most dispatched open cases — its tasks page is the largest —, the
+    open case with the longest life so far — its page the longest timeline of the open ones),
+    from one read of the open cases."""
     from collections import Counter
 
     from ioc.adapters.case_store import CaseStore
     from ioc.adapters.redis_client import connect_redis
 
-    counts = Counter(c.department for c in CaseStore(connect_redis(ctx.redis_url)).open_cases()
-                     if c.stage == "dispatched" and c.department)
-    return counts.most_common(1)[0][0] if counts else ""
-
-
-def measured_case(ctx: BenchContext) -> str:
-    """An open case with the longest life so far (its page has the longest timeline of the open ones)."""
-    from ioc.adapters.case_store import CaseStore
-    from ioc.adapters.redis_client import connect_redis
-
     cases = CaseStore(connect_redis(ctx.redis_url)).open_cases()
-    return max(cases, key=lambda c: (c.version, c.id)).id if cases else "ZJG-00000000-000000"
+    counts = Counter(c.department for c in cases if c.stage == "dispatched" and c.department)
+    department = counts.most_common(1)[0][0] if counts else ""
+    case_id = max(cases, key=lambda c: (c.version, c.id)).id if cases else "ZJG-00000000-000000"
+    return department, case_id
 
 
 def handler_token(ctx: BenchContext, department: str) -> str:
@@ -453,9 +448,8 @@ def measure_callbacks(ctx: BenchContext, base: str, api_secret: str, progress) -
     city = load_city_map(settings.geodata_dir)
     district = next((d.id for d in city.districts if d.id == "yangshe"), city.districts[0].id)
     headers = {"Authorization": f"Bearer {api_secret}", "Content-Type": "application/json"}
-    department = busiest_department(ctx)
+    department, case_id = measured_cases(ctx)
     by_token = {"api": headers, "handler": {**headers, "Authorization": f"Bearer {handler_token(ctx, department)}"}}
-    case_id = measured_case(ctx)
     payloads = build_payloads(base, headers, settings, district, case_id)
     samples = 15 if ctx.quick else 20
     heavy = 3 if ctx.quick else 6  # device positions and indicators are large: fewer samples
