@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import time
 
+import orjson
 from dash import ALL, ClientsideFunction, Input, Output, State, ctx, no_update
 
 from ioc.adapters.media_store import MediaStoreError
@@ -32,6 +33,7 @@ from ioc.web.auth import client_ip, current_principal
 from ioc.web.case_tables import open_table
 from ioc.web.dash_guard import secured_callback
 from ioc.web.outage import notice_in
+from ioc.web.prejson import serialized
 from ioc.web.people import display_names
 from ioc.web.services import current_services
 
@@ -64,14 +66,32 @@ def _position_key(position: dict | None):
     return [round(position["lat"], 4), round(position["lon"], 4), int((position.get("accuracy") or 0) // 25)]
 
 
+# (page, language, basemap, position, the card's facts) -> the card serialized once (ioc/web/prejson.py):
+# building 40 cards with their small maps and walking them with Dash's encoder was most of a request
+_CARDS: dict = {}
+CARDS_KEPT = 4000
+
+
+def _card(kind: str, c: dict, lang: str, position) -> orjson.Fragment:
+    """One case card, made and serialized once for the same facts (`fv.card`: its texts, distance
+    and deadline words included), page, language and position."""
+    services = current_services()
+    tile_url = services.settings.tile_url
+    key = (kind, lang, tile_url, orjson.dumps(position, option=orjson.OPT_SORT_KEYS), orjson.dumps(c, option=orjson.OPT_SORT_KEYS))
+    card = _CARDS.get(key)
+    if card is None:
+        if len(_CARDS) >= CARDS_KEPT:
+            _CARDS.clear()
+        card = _CARDS[key] = serialized(case_card(services.city, c, lang, kind, tile_url, position))
+    return card
+
+
 def _cards(kind: str, shown, total: int, position, lang: str, now: int):
     """The cards of the first cases of a list (`shown`, at most CARDS_MAX) and the line counting
     the `total - len(shown)` not drawn."""
-    services = current_services()
     districts, departments = _names(lang)
     shown = shown[:CARDS_MAX]
-    cards = [case_card(services.city, fv.card(c, now, lang, districts, departments, position), lang, kind,
-                       services.settings.tile_url, position) for c in shown]
+    cards = [_card(kind, fv.card(c, now, lang, districts, departments, position), lang, position) for c in shown]
     more = t("fq_more", lang).format(n=total - len(shown), shown=len(shown)) if total > len(shown) else ""
     return cards, more
 
