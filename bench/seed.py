@@ -8,11 +8,16 @@
   readings up to `IOC_INGEST_MAX_AGE_S` (24 h) old, so no setting is relaxed. The history is
   sampled (a few readings per device per day), the last minutes run at the fleet's natural rate
   with faults switched on, which raises real alarms through the rules.
-- **Cases**: reports from the simulator's `ReportStream` over the last N days, each taken along
-  the workflow by the pure domain (`ioc.domain.cases.apply`, deadlines by the case service's
-  calendar), written with the case store's own scripts (`CaseStore.queue_create`, `queue_transition`) in
-  pipelines.
-  Whatever would happen after "now" has not happened yet: recent cases stay open.
+- **Cases** (issue 17's scale: 100,000 open and 1 M closed at full scale): reports from the
+  simulator's `ReportStream`, each taken along the workflow by the pure domain
+  (`ioc.domain.cases.apply`, deadlines by the case service's calendar), written with the case
+  store's own scripts (`CaseStore.queue_create`, `queue_transition`) in pipelines. The closed
+  cases are reported over the last year (ending `OPEN_DAYS` ago) and run their whole life; the
+  open ones are reported over the last `OPEN_DAYS` days and stop after a random number of steps
+  (some of those end early: rejected, voided — counted as closed). Every case is in Redis: the
+  ones closed more than `IOC_CASE_HOT_DAYS` ago would live only in the record (PostgreSQL) once
+  the eviction of issue 17 runs; until then they stay in Redis, as on a city without it.
+  Whatever would happen after "now" has not happened yet.
 
 `python -m bench.seed --redis-url redis://… [--quick]` seeds an existing Redis; without a URL it
 starts an embedded one in a temp folder, seeds it and prints the key counts.
@@ -50,23 +55,39 @@ from simulators.wire import birth_payload, status_topic
 FLEET_SEED = 20260101  # the simulator's default seed: `python -m simulators --devices N` makes the same ids
 BATCH = 2000  # messages per ingest batch (IOC_INGEST_BATCH_MAX's default)
 HISTORY_MARGIN_S = 600  # the oldest reading is this much younger than the ingest's 24 h age limit
-CASE_DAYS = 60  # cases reported over this many days
+CLOSED_DAYS = 365  # closed cases reported over this many days (ending OPEN_DAYS ago)
+OPEN_DAYS = 14  # open cases reported over the last this many days
+REPORT_CHUNK_DAYS = 30  # the report stream is made this many days at a time (memory)
 CASE_PIPELINE = 400  # cases per pipelined round trip
 
 
 @dataclass(frozen=True)
 class Scale:
     devices: int
-    cases: int
+    open_cases: int
+    closed_cases: int  # reported over CLOSED_DAYS
     history_rate: float  # field-device msg/s over the 24 h history (sampled; platform heartbeats thinned 1:10)
     recent_s: int  # the last seconds at the natural rate of the fleet
     fault_rate: float  # faults per hour per 1000 devices during the recent part
+    archived_in_redis: bool = True  # the cases closed before IOC_CASE_HOT_DAYS written to Redis too
 
     @classmethod
     def of(cls, quick: bool) -> "Scale":
         if quick:
-            return cls(devices=2000, cases=2000, history_rate=0.5, recent_s=120, fault_rate=600.0)
-        return cls(devices=50_000, cases=100_000, history_rate=3.0, recent_s=90, fault_rate=400.0)
+            return cls(devices=2000, open_cases=1000, closed_cases=3000, history_rate=0.5, recent_s=120, fault_rate=600.0)
+        # the year's closed cases older than IOC_CASE_HOT_DAYS are not written: 1 M cases through
+        # the write paths take hours on the 2-core machine, and no case view reads them (see the docstring)
+        return cls(devices=50_000, open_cases=100_000, closed_cases=1_000_000, history_rate=3.0, recent_s=90, fault_rate=400.0,
+                   archived_in_redis=False)
+
+    @property
+    def cases(self) -> int:
+        return self.open_cases + self.closed_cases
+
+    def in_redis(self, hot_days: float = 30) -> int:
+        """About how many cases the seed writes to Redis."""
+        closed = self.closed_cases if self.archived_in_redis else self.closed_cases * min(1.0, hot_days / CLOSED_DAYS)
+        return int(self.open_cases + closed)
 
 
 @dataclass
@@ -77,6 +98,8 @@ class SeedReport:
     rejected: int = 0
     cases: int = 0
     open_cases: int = 0
+    hot_closed: int = 0  # closed within IOC_CASE_HOT_DAYS
+    left_to_record: int = 0  # closed before IOC_CASE_HOT_DAYS, not written to Redis (the record's)
     active_alarms: int = 0
     seconds_devices: float = 0.0
     seconds_history: float = 0.0
@@ -84,7 +107,8 @@ class SeedReport:
 
     def line(self) -> str:
         return (f"seeded {self.devices:,} devices, {self.messages:,} messages ({self.accepted:,} accepted, {self.rejected:,} rejected), "
-                f"{self.active_alarms:,} active alarms, {self.cases:,} cases ({self.open_cases:,} open) in "
+                f"{self.active_alarms:,} active alarms, {self.cases:,} cases ({self.open_cases:,} open, "
+                f"{self.hot_closed:,} closed within the hot days; {self.left_to_record:,} older closed ones left to the record) in "
                 f"{self.seconds_devices:.0f} + {self.seconds_history:.0f} + {self.seconds_cases:.0f} s")
 
 
@@ -166,8 +190,9 @@ class CaseLife:
     """One case taken along the workflow by the pure domain, keeping every step that happened
     before `now_ms` (the service's deadline rules applied after each step)."""
 
-    def __init__(self, service: CaseService, case: Case, rng: random.Random, now_ms: int):
+    def __init__(self, service: CaseService, case: Case, rng: random.Random, now_ms: int, max_steps: int | None = None):
         self.service, self.case, self.rng, self.now_ms = service, case, rng, now_ms
+        self.max_steps = max_steps  # stop after this many steps (an open case of the seed)
         self.steps: list[tuple[Case, Case, CaseEvent]] = []
         self.at = case.created_at
         self.alive = True
@@ -181,6 +206,9 @@ class CaseLife:
     def step(self, action: str, actor: Principal, share: float, **params) -> bool:
         """Take `action` after `share` of the current stage's limit; False once it lies after now."""
         if not self.alive:
+            return False
+        if self.max_steps is not None and len(self.steps) >= self.max_steps:
+            self.alive = False
             return False
         work = STAGE_WORK.get(self.case.stage, "close")
         at = int(self.at + max(60_000, share * self._limit_ms(work)))
@@ -276,9 +304,9 @@ def _outbox(after: Case, event: CaseEvent) -> dict | None:
     return {"topic": dispatch_topic(after.department), "payload": orjson.dumps(dispatch_message(after)).decode()}
 
 
-def _reports(city, n: int, days: int, now_ms: int) -> list[tuple[str, bytes]]:
-    """About `n` reports of the simulator's report stream over the last `days` days."""
-    stream = ReportStream(city, seed=FLEET_SEED, per_hour=n / (days * 24), start_ms=now_ms - days * 86_400_000)
+def _reports(city, n: int, days: float, end_ms: int, seed: int = FLEET_SEED) -> list[tuple[str, bytes]]:
+    """About `n` reports of the simulator's report stream over the `days` days before `end_ms`."""
+    stream = ReportStream(city, seed=seed, per_hour=n / (days * 24), start_ms=int(end_ms - days * 86_400_000))
     out: list = []
     stream.run_until(days * 86400.0, out)
     seen, unique = set(), []
@@ -290,6 +318,15 @@ def _reports(city, n: int, days: int, now_ms: int) -> list[tuple[str, bytes]]:
     return unique[:n]
 
 
+def _report_chunks(city, n: int, days: float, end_ms: int):
+    """The reports of `_reports` made REPORT_CHUNK_DAYS at a time, oldest first (about `n` in all)."""
+    chunks = max(1, round(days / REPORT_CHUNK_DAYS))
+    span = days / chunks
+    for k in range(chunks):
+        chunk_end = end_ms - (chunks - 1 - k) * span * 86_400_000
+        yield _reports(city, n // chunks + (1 if k < n % chunks else 0), span, int(chunk_end), FLEET_SEED + k)
+
+
 def _reported_ms(data: dict) -> int:
     value = data["reported_at"]
     if isinstance(value, (int, float)):
@@ -297,38 +334,88 @@ def _reported_ms(data: dict) -> int:
     return int(datetime.fromisoformat(value).timestamp() * 1000)
 
 
-def seed_cases(client, settings: Settings, city, n: int, report: SeedReport, progress, days: int = CASE_DAYS) -> None:
+class _CaseWriter:
+    """Cases and their steps into Redis through the case store's scripts, CASE_PIPELINE at a time."""
+
+    def __init__(self, client, service: CaseService, city, report: SeedReport, hot_since_ms: int, progress):
+        self.client, self.service, self.city, self.report = client, service, city, report
+        self.store = service.store
+        self.hot_since_ms, self.progress = hot_since_ms, progress
+        self.pipe = client.pipeline(transaction=False)
+        self.pending = 0
+        self.last = time.monotonic()
+
+    def write(self, reports, rng: random.Random, now: int, steps_of=None, label: str = "") -> int:
+        """One case per report; `steps_of(rng)` -> the most steps its life takes (None: all that
+        happened before now). Returns the open cases written."""
+        start_seq = self.store.reserve_ids(len(reports)) - len(reports)
+        opened = 0
+        for k, (topic, payload) in enumerate(reports):
+            created = min(now - 60_000, _reported_ms(orjson.loads(payload)))
+            day = local_text(created, "%Y%m%d")
+            made = _new_case(self.service, self.city, f"ZJG-{day}-{start_seq + k + 1:06d}", topic, payload, created)
+            if made is None:
+                continue
+            case, event = made
+            life = CaseLife(self.service, case, rng, now, steps_of(rng) if steps_of else None)
+            life.run()
+            self.store.queue_create(self.pipe, case, event)
+            for before, after, ev in life.steps:
+                self.store.queue_transition(self.pipe, before, after, ev, _outbox(after, ev))
+            self.report.cases += 1
+            opened += life.case.is_open
+            self.report.open_cases += life.case.is_open
+            if not life.case.is_open and life.at >= self.hot_since_ms:
+                self.report.hot_closed += 1
+            self.pending += 1
+            if self.pending >= CASE_PIPELINE:
+                _execute(self.pipe)
+                self.pending = 0
+            if time.monotonic() - self.last > 10:
+                self.progress(f"  seed: {self.report.cases:,} cases ({self.report.open_cases:,} open){label}")
+                self.last = time.monotonic()
+        return opened
+
+    def flush(self) -> None:
+        _execute(self.pipe)
+        self.pending = 0
+
+
+def _open_steps(rng: random.Random) -> int:
+    """How far an open case of the seed got: 0 (reported) … 7 steps (about handled)."""
+    return rng.randint(0, 7)
+
+
+def seed_cases(client, settings: Settings, city, scale: Scale, report: SeedReport, progress, open_days: float = OPEN_DAYS,
+               closed_days: float = CLOSED_DAYS) -> None:
+    """First reports of the last `open_days` days stopped part way until `scale.open_cases` are
+    open; then `scale.closed_cases` reports over the last `closed_days` days, each run as far as
+    it got by now (most close; the youngest may still be open). Only those of the last
+    `IOC_CASE_HOT_DAYS` are written unless `scale.archived_in_redis`: the older ones would be in
+    the record, not in Redis (counted in `report.left_to_record`)."""
     service = CaseService.from_settings(client, city, settings)
-    store = service.store
     now = _now_ms()
+    hot_days = settings.case_hot_days
+    writer = _CaseWriter(client, service, city, report, now - hot_days * 86_400_000, progress)
+    opened, round_ = 0, 0
+    while opened < scale.open_cases and round_ < 10:  # a few end early (rejected, voided): more reports until enough are open
+        want = scale.open_cases - opened
+        # each round's stream starts a second apart: its report ids (tagged with the start) differ
+        reports = _reports(city, int(want * 1.08) + 10, open_days, now - round_ * 1000, FLEET_SEED + 1000 + round_)
+        opened += writer.write(reports, random.Random(FLEET_SEED + 2000 + round_), now, _open_steps, " (open ones)")
+        writer.flush()
+        round_ += 1
     rng = random.Random(FLEET_SEED)
-    reports = _reports(city, n, days, now)
-    start_seq = store.reserve_ids(len(reports)) - len(reports)
-    pipe = client.pipeline(transaction=False)
-    pending = 0
-    last = time.monotonic()
-    for k, (topic, payload) in enumerate(reports):
-        created = min(now - 60_000, _reported_ms(orjson.loads(payload)))
-        day = local_text(created, "%Y%m%d")
-        made = _new_case(service, city, f"ZJG-{day}-{start_seq + k + 1:06d}", topic, payload, created)
-        if made is None:
-            continue
-        case, event = made
-        life = CaseLife(service, case, rng, now)
-        life.run()
-        store.queue_create(pipe, case, event)
-        for before, after, ev in life.steps:
-            store.queue_transition(pipe, before, after, ev, _outbox(after, ev))
-        report.cases += 1
-        report.open_cases += life.case.is_open
-        pending += 1
-        if pending >= CASE_PIPELINE:
-            _execute(pipe)
-            pending = 0
-        if time.monotonic() - last > 10:
-            progress(f"  seed: {report.cases:,} of {len(reports):,} cases")
-            last = time.monotonic()
-    _execute(pipe)
+    hot = min(closed_days, hot_days)
+    per_day = scale.closed_cases / closed_days
+    if closed_days > hot:
+        if scale.archived_in_redis:
+            for chunk in _report_chunks(city, round(per_day * (closed_days - hot)), closed_days - hot, now - int(hot * 86_400_000)):
+                writer.write(chunk, rng, now, label=" (closed over the year)")
+        else:
+            report.left_to_record = round(per_day * (closed_days - hot))
+    writer.write(_reports(city, round(per_day * hot), hot, now - 2000, FLEET_SEED + 3000), rng, now, label=" (the last hot days)")
+    writer.flush()
 
 
 def _execute(pipe) -> None:
@@ -358,7 +445,8 @@ def seed(redis_url: str, quick: bool, progress=print, settings: Settings | None 
     report.seconds_history = time.monotonic() - t0
     progress(f"  seed: {report.messages:,} messages in {report.seconds_history:.1f} s")
     t0 = time.monotonic()
-    seed_cases(client, settings, city, scale.cases, report, progress, days=10 if quick else CASE_DAYS)
+    seed_cases(client, settings, city, scale, report, progress, open_days=5 if quick else OPEN_DAYS,
+               closed_days=60 if quick else CLOSED_DAYS)
     report.seconds_cases = time.monotonic() - t0
     report.active_alarms = int(client.hlen(keys.ALARMS_ACTIVE))
     progress("  " + report.line())
@@ -368,8 +456,17 @@ def seed(redis_url: str, quick: bool, progress=print, settings: Settings | None 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="python -m bench.seed", description=__doc__.split("\n\n")[0])
     p.add_argument("--redis-url", help="Redis to fill (default: an embedded one in a temp folder, stopped at the end)")
-    p.add_argument("--quick", action="store_true", help="2,000 devices and 2,000 cases instead of 50,000 and 100,000")
+    p.add_argument("--quick", action="store_true", help="2,000 devices, 1,000 open and 3,000 closed cases instead of 50,000, 100,000 and 1,000,000")
+    p.add_argument("--cases-only", action="store_true", help="only the cases (a Redis that holds the seeded fleet already)")
     args = p.parse_args(argv)
+    if args.redis_url and args.cases_only:
+        settings = Settings.from_env({"REDIS_URL": args.redis_url})
+        report = SeedReport()
+        quick = args.quick
+        seed_cases(connect_redis(args.redis_url), settings, load_city_map(settings.geodata_dir), Scale.of(quick), report, print,
+                   open_days=5 if quick else OPEN_DAYS, closed_days=60 if quick else CLOSED_DAYS)
+        print(report.line())
+        return 0
     if args.redis_url:
         seed(args.redis_url, args.quick)
         return 0

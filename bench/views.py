@@ -1,6 +1,13 @@
-"""Scenario "views": server time of every big-screen and district callback (and the case console,
-inspections and indicators as extra rows), bytes per tick, a profile of the refresh callback and
-the time the browser needs to show the 50,000-device map.
+"""Scenario "views": server time of every big-screen and district callback and of every case view
+(the dispatch console, the inspector's queues, a department's tasks, one case's page; the
+indicators as an extra row without a target), bytes per tick, a profile of the refresh callback
+and of the case views, and the time the browser needs to show the 50,000-device map.
+
+The case views are measured at issue 17's scale (`bench.seed`: 100,000 open and 1 M closed
+cases) with the same target as the wall's callbacks. Their payloads carry no "rows already
+shown" key (`cases-grid-key`, `insp-key`, `tasks-key` are empty, as on a page's first load or
+after a filter changed), so every request makes its rows: the worst case, not the tick that
+finds nothing changed.
 
 What runs: the seeded city (`bench.seed`), the real web process (`python -m ioc web`, gunicorn,
 the product's default worker count), and at full scale a steady offered load (the product's
@@ -45,6 +52,7 @@ OFFERED_LOAD = 20_000  # msg/s at full scale
 QUICK_LOAD = 1_000  # msg/s in quick mode (2,000 devices)
 LOAD_MAX_S = 3600.0  # the publisher stops earlier, with the scenario
 API_ROLES = ("leader", "dispatcher", "inspector")
+CASE_GROUPS = ("cases",)  # case views with the wall's target (the indicators row is "indicators": no target here)
 
 
 # --- the stack: seeded Redis, web, optional load ------------------------------------------------
@@ -57,13 +65,43 @@ def seeded(ctx: BenchContext) -> dict:
 
     client = connect_redis(ctx.redis_url)
     scale = Scale.of(ctx.quick)
-    if client.hlen(cs.DATA) >= 0.9 * scale.cases:
-        ctx.progress("  seed: the city is already there, not seeding again")
-        return {"seeded": False}
+    stored, open_now = client.hlen(cs.DATA), client.zcard(cs.OPEN)
+    if stored >= 0.9 * scale.in_redis(ctx.settings().case_hot_days) or open_now >= 0.9 * scale.open_cases:
+        ctx.progress(f"  seed: the city is already there ({stored:,} cases, {open_now:,} open), not seeding again")
+        return {"seeded": False, "cases": stored, "open_cases": open_now}
     report = seed(ctx.redis_url, ctx.quick, ctx.progress, ctx.settings())
     return {"seeded": True, "devices": report.devices, "cases": report.cases, "open_cases": report.open_cases,
             "active_alarms": report.active_alarms, "messages": report.messages,
             "seconds": round(report.seconds_devices + report.seconds_history + report.seconds_cases, 1)}
+
+
+def measured_cases(ctx: BenchContext) -> tuple[str, str]:
+    """(the department with the most dispatched open cases — its tasks page is the largest —, the
+    open case with the longest life so far — its page the longest timeline of the open ones),
+    from one read of the open cases."""
+    from collections import Counter
+
+    from ioc.adapters.case_store import CaseStore
+    from ioc.adapters.redis_client import connect_redis
+
+    cases = CaseStore(connect_redis(ctx.redis_url)).open_cases()
+    counts = Counter(c.department for c in cases if c.stage == "dispatched" and c.department)
+    department = counts.most_common(1)[0][0] if counts else ""
+    case_id = max(cases, key=lambda c: (c.version, c.id)).id if cases else "ZJG-00000000-000000"
+    return department, case_id
+
+
+def handler_token(ctx: BenchContext, department: str) -> str:
+    """An API token of a department's handler (the tasks page shows the principal's department)."""
+    from ioc.adapters.geodata_files import load_city_map
+    from ioc.adapters.redis_client import connect_redis
+    from ioc.adapters.user_store import Actor
+    from ioc.web.services import user_store
+
+    settings = ctx.settings()
+    store = user_store(connect_redis(ctx.redis_url), settings, load_city_map(settings.geodata_dir))
+    _, secret = store.create_token("bench-tasks", ["handler"], Actor("bench", "admin"), department=department)
+    return secret
 
 
 def tokens(ctx: BenchContext) -> tuple[str, str]:
@@ -208,10 +246,11 @@ class Target:
     page: str  # the page path whose layout gives the values
     output: str  # one "id.prop" among the callback's outputs that identifies it
     tick: bool = False  # runs on every tick of the page (counted in bytes per tick)
-    group: str = "bigscreen"  # bigscreen | district | cases (cases rows carry no target)
+    group: str = "bigscreen"  # bigscreen | district | cases | indicators (no target)
+    token: str = "api"  # api | handler (the tasks page: a department's handler)
 
 
-def targets(district: str) -> list[Target]:
+def targets(district: str, case_id: str = "ZJG-00000000-000000") -> list[Target]:
     from ioc.views.trends import TREND_PANELS
 
     page = f"/district/{district}"
@@ -219,13 +258,14 @@ def targets(district: str) -> list[Target]:
         Target("shell heartbeat", "/", "clock.children", tick=True),
         Target("bigscreen refresh", "/", "value-kpi_online.children", tick=True),
         Target("bigscreen trends", "/", f"{TREND_PANELS[0][0]}.figure"),
-        Target("bigscreen fit_city", "/", "map.viewport"),
         Target("district refresh", page, "value-d-kpi_online.children", tick=True, group="district"),
-        Target("district fit", page, "dmap.viewport", group="district"),
         Target("districts ranking", "/districts", "ranking.rowData", tick=True, group="district"),
         Target("cases console", "/cases", "cases-grid.rowData", tick=True, group="cases"),
-        Target("cases inspections", "/inspections", "insp-verify-grid.rowData", tick=True, group="cases"),
-        Target("cases indicators", "/indicators", "ind-district-grid.rowData", group="cases"),
+        Target("cases inspections", "/inspections", "insp-list.children", tick=True, group="cases"),
+        Target("cases tasks", "/tasks", "tasks-list.children", tick=True, group="cases", token="handler"),
+        Target("case page", f"/case/{case_id}", "case-title.children", group="cases"),
+        Target("case page countdown", f"/case/{case_id}", "case-countdown.children", tick=True, group="cases"),
+        Target("cases indicators", "/indicators", "ind-district-grid.rowData", group="indicators"),
     ]
 
 
@@ -306,11 +346,12 @@ def find_dependency(dependencies: list[dict], target: Target) -> dict:
     raise LookupError(f"no callback has the output {target.output!r}")
 
 
-def build_payloads(base: str, headers: dict, settings, district: str) -> dict[str, tuple[Target, dict]]:
+def build_payloads(base: str, headers: dict, settings, district: str, case_id: str = "ZJG-00000000-000000"
+                   ) -> dict[str, tuple[Target, dict]]:
     deps = requests.get(base + "/_dash-dependencies", headers=headers, timeout=30).json()
     layouts_by_page: dict[str, dict] = {}
     out = {}
-    for target in targets(district):
+    for target in targets(district, case_id):
         components = layouts_by_page.setdefault(target.page, page_layout(target.page, settings))
         out[target.name] = (target, payload(find_dependency(deps, target), target.page, components))
     return out
@@ -332,6 +373,7 @@ class Timing:
     name: str
     http_ms: list[float] = field(default_factory=list)
     inproc_ms: list[float] = field(default_factory=list)
+    cpu_ms: list[float] = field(default_factory=list)  # CPU of the in-process request (its thread): the work, without waiting for the CPU
     bytes: int = 0
     gzip_bytes: int = 0
     encoding: str = ""
@@ -366,13 +408,14 @@ def time_http(session: requests.Session, url: str, body: bytes, headers: dict, t
 
 def time_inprocess(client, body: bytes, headers: dict, timing: Timing, samples: int) -> None:
     for i in range(samples + 2):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.thread_time()
         r = client.post("/_dash-update-component", data=body, headers=headers)
-        ms = (time.perf_counter() - t0) * 1000
+        ms, cpu = (time.perf_counter() - t0) * 1000, (time.thread_time() - c0) * 1000
         if r.status_code not in (200, 204):
             timing.errors += 1
         elif i >= 2:
             timing.inproc_ms.append(ms)
+            timing.cpu_ms.append(cpu)
 
 
 def inprocess_client(ctx: BenchContext):
@@ -405,7 +448,9 @@ def measure_callbacks(ctx: BenchContext, base: str, api_secret: str, progress) -
     city = load_city_map(settings.geodata_dir)
     district = next((d.id for d in city.districts if d.id == "yangshe"), city.districts[0].id)
     headers = {"Authorization": f"Bearer {api_secret}", "Content-Type": "application/json"}
-    payloads = build_payloads(base, headers, settings, district)
+    department, case_id = measured_cases(ctx)
+    by_token = {"api": headers, "handler": {**headers, "Authorization": f"Bearer {handler_token(ctx, department)}"}}
+    payloads = build_payloads(base, headers, settings, district, case_id)
     samples = 15 if ctx.quick else 20
     heavy = 3 if ctx.quick else 6  # device positions and indicators are large: fewer samples
     session = requests.Session()
@@ -415,14 +460,21 @@ def measure_callbacks(ctx: BenchContext, base: str, api_secret: str, progress) -
         raw = orjson.dumps(body)
         n = heavy if "positions" in name or "indicators" in name else samples
         timing = Timing(name)
-        time_http(session, base + "/_dash-update-component", raw, headers, timing, n)
-        time_inprocess(client, raw, headers, timing, n)
+        time_http(session, base + "/_dash-update-component", raw, by_token[target.token], timing, n)
+        time_inprocess(client, raw, by_token[target.token], timing, n)
         timings[name] = timing
         progress(f"  views: {name:28s} http p50 {timing.p('http_ms', .5):7.1f} p95 {timing.p('http_ms', .95):7.1f} ms · "
-                 f"in-process p50 {timing.p('inproc_ms', .5):7.1f} p95 {timing.p('inproc_ms', .95):7.1f} ms · "
+                 f"in-process p50 {timing.p('inproc_ms', .5):7.1f} p95 {timing.p('inproc_ms', .95):7.1f} ms "
+                 f"(CPU p95 {timing.p('cpu_ms', .95):6.1f}) · "
                  f"{timing.bytes / 1024:8.1f} KB ({timing.gzip_bytes / 1024:.1f} KB gzip){' · errors %d' % timing.errors if timing.errors else ''}")
     profile = profile_refresh(client, orjson.dumps(payloads["bigscreen refresh"][1]), headers, 10 if ctx.quick else 20,
                               ctx.work_dir / "views-profile-refresh.txt")
+    for name, (target, body) in payloads.items():  # where a case view's time goes (cumulative, tottime)
+        if target.group in CASE_GROUPS:
+            profile_refresh(client, orjson.dumps(body), by_token[target.token], 10,
+                            ctx.work_dir / f"views-profile-{name.replace(' ', '-')}.txt")
+    progress(f"  views: case views measured on case {case_id}, tasks of department {department}; "
+             f"profiles in {ctx.work_dir}/views-profile-case*.txt")
     return timings, profile, {name: target for name, (target, _) in payloads.items()}
 
 
@@ -437,13 +489,14 @@ def results(timings: dict[str, Timing], kinds: dict, load: dict, browser: dict |
     out = ScenarioResult()
     for name, t in timings.items():
         target = kinds[name]
-        has_target = target.group in ("bigscreen", "district")
+        has_target = target.group in ("bigscreen", "district", *CASE_GROUPS)
         p95 = t.p("http_ms", .95)
         out.measurements.append(_row(
             f"{name} p95", p95, "ms", f"≤ {CALLBACK_TARGET_MS:.0f} ms" if has_target else "",
             at_most(p95, CALLBACK_TARGET_MS) if has_target else None,
             p50_ms=round(t.p("http_ms", .5), 2), samples=len(t.http_ms), errors=t.errors,
             server_p50_ms=round(t.p("inproc_ms", .5), 2), server_p95_ms=round(t.p("inproc_ms", .95), 2),
+            server_cpu_p50_ms=round(t.p("cpu_ms", .5), 2), server_cpu_p95_ms=round(t.p("cpu_ms", .95), 2),
             response_bytes=t.bytes, gzip_bytes=t.gzip_bytes, content_encoding=t.encoding or "none", **context))
     for page, names in (("bigscreen", ("shell heartbeat", "bigscreen refresh")), ("district page", ("shell heartbeat", "district refresh"))):
         sent = sum(timings[n].bytes for n in names if n in timings)
@@ -509,12 +562,14 @@ def run(ctx: BenchContext) -> ScenarioResult:
         # time is measured with the load stopped (the target), and, for the record, with the
         # ingest and its load still taking the same two cores.
         runs = 1 if ctx.quick else 3
-        progress("  views: browser with the load running")
-        browser_loaded = map_in_browser(base, kiosk_secret, runs, progress)
-        load.stop()
-        time.sleep(3)
-        progress("  views: browser with the load stopped")
-        browser = map_in_browser(base, kiosk_secret, runs, progress)
+        browser = browser_loaded = None
+        if not getattr(ctx, "skip_browser", False):
+            progress("  views: browser with the load running")
+            browser_loaded = map_in_browser(base, kiosk_secret, runs, progress)
+            load.stop()
+            time.sleep(3)
+            progress("  views: browser with the load stopped")
+            browser = map_in_browser(base, kiosk_secret, runs, progress)
         return results(timings, kinds, load_info, browser, context, browser_loaded)
     finally:
         load.stop()
@@ -530,6 +585,7 @@ def standalone(scenario, argv=None) -> int:
     p.add_argument("--mqtt-url")
     p.add_argument("--quick", action="store_true")
     p.add_argument("--work-dir", type=Path)
+    p.add_argument("--skip-browser", action="store_true", help="views: the callbacks only, not the map in Chromium")
     args = p.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="ioc-bench-") as tmp:
         work = args.work_dir or Path(tmp)
@@ -547,6 +603,7 @@ def standalone(scenario, argv=None) -> int:
                 servers.append(mqtt_broker(work / "mqtt").start())
                 mqtt_url = servers[-1].url
             ctx = BenchContext(redis_url=redis_url, mqtt_url=mqtt_url, work_dir=work, quick=args.quick)
+            ctx.skip_browser = args.skip_browser
             result = scenario.run(ctx)
             for m in result.measurements:
                 mark = "" if m.passed is None else (" PASS" if m.passed else " FAIL")

@@ -32,12 +32,12 @@ from ioc.domain.cases import OPEN_STAGES, TRANSITIONS, may_attach
 from ioc.domain.media import MediaError, check_size, default_stage
 from ioc.domain.departments import all_departments
 from ioc.i18n import resolve_lang, t
-from ioc.views.cases import (action_buttons, action_done_text, action_error_text, case_facts, case_rows,
-                             class_name, countdown, filter_cases, fmt_time, indicator_row, indicator_rows,
-                             on_time_figure, overdue_count, period_range, ranking_rows, report_error_text,
-                             stage_counts, stage_name, timeline_rows)
+from ioc.views.cases import (CONSOLE_ROWS_MAX, action_buttons, action_done_text, action_error_text, case_facts,
+                             case_rows, class_name, countdown, fmt_time, indicator_row, indicator_rows, on_time_figure,
+                             period_range, ranking_rows, report_error_text, rows_more_text, stage_name, timeline_rows)
 from ioc.views.media import media_refusal_text
 from ioc.web.auth import client_ip, current_principal
+from ioc.web.case_tables import open_table
 from ioc.web.dash_guard import secured_callback
 from ioc.web.outage import notice_in
 from ioc.web.people import display_names
@@ -108,6 +108,10 @@ def period_indicators(start: int, end: int, now: int):
 
 # ---- the dispatch console -----------------------------------------------------------------------
 
+# case index -> the console rows' parts that do not change with the clock, by case version and language
+_ROWS: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+
+
 def show_report_form(_id):
     """The phone-report form only for those who may file a report (a leader watches)."""
     return SHOWN if allowed(current_principal(), "case:report") else HIDDEN_LAID_OUT
@@ -122,23 +126,25 @@ def pick_stage(*args):
 
 
 def console(_n, stage, district, class_code, source, urgency, overdue, _created, lang, shown_key):
-    """Counts and rows of the open cases. The rows (thousands in a city) are sent again only
-    when a case changed, a filter changed or a minute passed (the countdowns are in minutes)."""
+    """Counts and rows of the open cases. The rows are sent again only when a case changed, a
+    filter changed or a minute passed (the countdowns are in minutes); at most `CONSOLE_ROWS_MAX`
+    of them, the most pressing first, with a line saying how many match (a city may have
+    100,000 open cases: the filters narrow them). The cases come from the process's column table
+    of the open cases (`ioc.web.case_tables`), not from a walk over every open case."""
     services = current_services()
     lang = resolve_lang(lang, services.settings.lang)
     now = now_ms()
     cases_index = services.case_index
-    open_cases = cases_index.open_cases()
+    table = open_table(cases_index)
     key = [cases_index.revision, now // 60_000, stage or "", district or "", class_code or "", source or "", urgency or "",
            "on" in (overdue or []), lang]
     if key == shown_key:
-        return [no_update] * (len(STAGE_CARDS) + 3)
-    matching = filter_cases(open_cases, now, district=district or "", class_code=class_code or "", source=source or "",
-                            urgency=urgency or "", overdue_only="on" in (overdue or []))
-    counts = stage_counts(matching)
-    shown = [c for c in matching if not stage or c.stage == stage]
-    rows = case_rows(shown, now, lang, district_names(lang), departments_of(services.city))
-    return [len(matching)] + [counts[s] for s in OPEN_STAGES] + [overdue_count(matching, now), rows, key]
+        return [no_update] * (len(STAGE_CARDS) + 4)
+    picked = table.console(now, stage=stage or "", district=district or "", class_code=class_code or "", source=source or "",
+                           urgency=urgency or "", overdue_only="on" in (overdue or []), limit=CONSOLE_ROWS_MAX)
+    rows = case_rows(picked.shown, now, lang, district_names(lang), departments_of(services.city), _ROWS.setdefault(cases_index, {}))
+    return ([picked.matching] + [picked.stage_counts[s] for s in OPEN_STAGES]
+            + [picked.overdue, rows, rows_more_text(len(rows), picked.total, lang), key])
 
 
 def pick_position(click):
@@ -330,7 +336,8 @@ def register(app, services) -> None:
     secured_callback(
         app, "view:console",
         [Output(f"case-stage-{s}-value", "children") for s in STAGE_CARDS]
-        + [Output("case-overdue-value", "children"), Output("cases-grid", "rowData"), Output("cases-grid-key", "data")],
+        + [Output("case-overdue-value", "children"), Output("cases-grid", "rowData"), Output("cases-more", "children"),
+           Output("cases-grid-key", "data")],
         Input("tick", "n_intervals"), Input("case-stage-filter", "data"), Input("case-filter-district", "value"),
         Input("case-filter-class", "value"), Input("case-filter-source", "value"), Input("case-filter-urgency", "value"),
         Input("case-filter-overdue", "value"), Input("case-new-created", "data"), State("lang", "data"),

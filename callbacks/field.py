@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import time
 
+import orjson
 from dash import ALL, ClientsideFunction, Input, Output, State, ctx, no_update
 
 from ioc.adapters.media_store import MediaStoreError
@@ -29,8 +30,10 @@ from ioc.i18n import resolve_lang, t
 from ioc.views import field as fv
 from ioc.views.media import media_refusal_text
 from ioc.web.auth import client_ip, current_principal
+from ioc.web.case_tables import open_table
 from ioc.web.dash_guard import secured_callback
 from ioc.web.outage import notice_in
+from ioc.web.prejson import serialized
 from ioc.web.people import display_names
 from ioc.web.services import current_services
 
@@ -63,13 +66,33 @@ def _position_key(position: dict | None):
     return [round(position["lat"], 4), round(position["lon"], 4), int((position.get("accuracy") or 0) // 25)]
 
 
-def _cards(kind: str, cases, position, lang: str, now: int):
+# (page, language, basemap, position, the card's facts) -> the card serialized once (ioc/web/prejson.py):
+# building 40 cards with their small maps and walking them with Dash's encoder was most of a request
+_CARDS: dict = {}
+CARDS_KEPT = 4000
+
+
+def _card(kind: str, c: dict, lang: str, position) -> orjson.Fragment:
+    """One case card, made and serialized once for the same facts (`fv.card`: its texts, distance
+    and deadline words included), page, language and position."""
     services = current_services()
+    tile_url = services.settings.tile_url
+    key = (kind, lang, tile_url, orjson.dumps(position, option=orjson.OPT_SORT_KEYS), orjson.dumps(c, option=orjson.OPT_SORT_KEYS))
+    card = _CARDS.get(key)
+    if card is None:
+        if len(_CARDS) >= CARDS_KEPT:
+            _CARDS.clear()
+        card = _CARDS[key] = serialized(case_card(services.city, c, lang, kind, tile_url, position))
+    return card
+
+
+def _cards(kind: str, shown, total: int, position, lang: str, now: int):
+    """The cards of the first cases of a list (`shown`, at most CARDS_MAX) and the line counting
+    the `total - len(shown)` not drawn."""
     districts, departments = _names(lang)
-    shown = cases[:CARDS_MAX]
-    cards = [case_card(services.city, fv.card(c, now, lang, districts, departments, position), lang, kind,
-                       services.settings.tile_url, position) for c in shown]
-    more = t("fq_more", lang).format(n=len(cases) - len(shown), shown=len(shown)) if len(cases) > len(shown) else ""
+    shown = shown[:CARDS_MAX]
+    cards = [_card(kind, fv.card(c, now, lang, districts, departments, position), lang, position) for c in shown]
+    more = t("fq_more", lang).format(n=total - len(shown), shown=len(shown)) if total > len(shown) else ""
     return cards, more
 
 
@@ -83,17 +106,17 @@ def inspections_list(_n, position_data, queue, _changed, lang, shown_key):
     now = now_ms()
     queue = queue if queue in fv.QUEUES else "verify"
     index = services.case_index
-    open_cases = index.open_cases()
+    table = open_table(index)  # the open cases as columns: the queue's first cards without a walk over every case
     position = fv.position_of(position_data)
     key = [index.revision, now // 60_000, lang, queue, _position_key(position),
            None if position else (position_data or {}).get("error") if isinstance(position_data, dict) else None]
     if key == shown_key:
         return [no_update] * 8
-    queues = {q: fv.inspection_queue(open_cases, q, position) for q in fv.QUEUES}
-    cards, more = _cards("inspections", queues[queue], position, lang, now)
+    total, first = table.inspection_queue(queue, position, CARDS_MAX)
+    cards, more = _cards("inspections", first, total, position, lang, now)
     tabs = [f"field-tab{' active' if q == queue else ''}" for q in fv.QUEUES]
     return ([*(cards or [empty_list(t(f'fq_empty_{queue}', lang))])], more, fv.sort_note(position, position_data, now, lang),
-            fv.count_text(len(queues["verify"]), lang), fv.count_text(len(queues["check"]), lang), *tabs, key)
+            fv.count_text(table.queue_length("verify"), lang), fv.count_text(table.queue_length("check"), lang), *tabs, key)
 
 
 def pick_queue(_verify, _check):
@@ -110,15 +133,15 @@ def tasks_list(_n, position_data, _changed, lang, shown_key):
         return [empty_list(t("case_tasks_no_department", lang))], "", "", "—", "—", "—", "—", "", None
     now = now_ms()
     index = services.case_index
-    open_cases = index.open_cases()
+    table = open_table(index)
     position = fv.position_of(position_data)
     key = [index.revision, now // 60_000, lang, department, _position_key(position)]
     if key == shown_key:
         return [no_update] * 9
     districts, departments = _names(lang)
-    tasks = fv.department_tasks(open_cases, department)
-    counts = fv.task_counts(open_cases, department, now)
-    cards, more = _cards("tasks", tasks, position, lang, now)
+    total, first = table.department_tasks(department, CARDS_MAX)
+    counts = table.task_counts(department, now)
+    cards, more = _cards("tasks", first, total, position, lang, now)
     name = departments[department].name(lang) if department in departments else department
     return ([*(cards or [empty_list(t("fq_empty_tasks", lang))])], more, fv.sort_note(position, position_data, now, lang, False),
             counts["open"], counts["overdue"], counts["unacked"], counts["handled"], name, key)

@@ -283,6 +283,8 @@ STRINGS: dict[str, dict[str, str]] = {
     "case_ordinary": {"zh": "一般", "en": "Ordinary"},
     "case_overdue_only": {"zh": "仅看超期", "en": "Overdue only"},
     "case_no_rows": {"zh": "暂无案件", "en": "No cases"},
+    "case_rows_more": {"zh": "列表显示最紧急的 {shown} 件，共 {n} 件符合条件；可用上方筛选缩小范围",
+                       "en": "Showing the {shown} most pressing of {n} matching cases; narrow the list with the filters above"},
     "case_col_id": {"zh": "案件编号", "en": "Case"},
     "case_col_class": {"zh": "案件类别", "en": "Class"},
     "case_col_district": {"zh": "区镇", "en": "District"},

@@ -153,6 +153,7 @@ def console_page(city: CityMap, lang: str, tile_url: str = "", can_command: bool
             dcc.Store(id="cases-grid-key", data=None),  # what the grid's rows were made from (see callbacks.cases.console)
             filters,
             case_grid("cases-grid", CASE_COLUMNS, lang),
+            html.P(id="cases-more", className="note"),  # "showing the N most pressing of M" at city scale
             new_case,
         ],
         className="case-page", id="console-page",

@@ -18,14 +18,20 @@ Cases that left Redis for the record (ended more than IOC_CASE_HOT_DAYS ago, `io
 keep counting in the indicators: their leaving moves the revision without a `changed` entry, so a
 process that holds their facts keeps them, and the first load of a process given the `archive`
 reads the facts of the archived cases from the record after Redis's.
+A change costs the cases that changed, not the city: the ordered list of open cases is a copy of
+the previous one with the changed cases moved in place (`bisect`; no sort of 100,000 cases), and
+the ids of the open cases changed since a `generation` are kept (`open_changes_since`), so the
+per-view tables built on the open cases (`ioc.views.case_table`) are updated case by case too.
 """
 
 from __future__ import annotations
 
+import bisect
 import logging
 import os
 import sys
 import threading
+from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -38,6 +44,12 @@ from .case_store import CaseStore
 log = logging.getLogger(__name__)
 
 LOAD_BATCH = 1000  # cases read per round trip by the first load
+CHANGES_KEPT = 50_000  # open-case changes remembered for `open_changes_since` (older: rebuild)
+
+
+def _order(case: Case) -> tuple[int, str]:
+    """The open list's order: oldest first (fixed for a case: its creation and id never change)."""
+    return (case.created_at, case.id)
 
 
 class CaseIndexLoading(RuntimeError):
@@ -74,8 +86,16 @@ class CaseIndex:
         self._epoch = ""
         self._open: dict[str, Case] = {}
         self._open_list: list[Case] = []
+        self._open_keys: list[tuple[int, str]] = []  # _order of each of _open_list
+        self._touched: dict[str, tuple[int, str]] = {}  # open cases changed since the last publish -> their _order
+        self._reset_pending = True  # the open list must be made whole at the next publish
+        self._generation = 0  # moves with every published change of the open cases
+        self._base_generation = 0  # changes before this one are not in _changes (a reset, or too many)
+        self._changes: deque[tuple[int, tuple[str, ...]]] = deque()  # (generation, ids changed to reach it)
+        self._changes_count = 0
         self._facts: dict[str, IndicatorFacts] | None = None
         self._facts_view: CaseFacts | None = None
+        self._facts_dirty = False
         self._loader: threading.Thread | None = None
         self._loader_pid = 0
         self._loaded = threading.Event()
@@ -92,6 +112,27 @@ class CaseIndex:
         """The case revision the open cases are at (after `open_cases()`: the latest)."""
         return self._revision
 
+    def open_state(self) -> tuple[list[Case], int]:
+        """(the open cases as `open_cases()`, the generation they are at), as of the latest revision."""
+        self._sync()
+        with self._lock:
+            return self._open_list, self._generation
+
+    def open_changes_since(self, generation: int) -> tuple[int, dict[str, Case | None]] | None:
+        """(the current generation, {id: the open case now, or None when it is no longer open})
+        for every open case changed after `generation`; None when those changes are not known any
+        more (the index started over, or too many changed): read `open_state()` whole instead.
+        Call after `open_state()` / `open_cases()` (no Redis read here)."""
+        with self._lock:
+            if generation < self._base_generation or generation > self._generation:
+                return None
+            ids: set[str] = set()
+            for gen, changed in reversed(self._changes):
+                if gen <= generation:
+                    break
+                ids.update(changed)
+            return self._generation, {i: self._open.get(i) for i in ids}
+
     def facts(self) -> CaseFacts:
         """The indicator facts of every case, as of the latest revision. The first call of a
         process starts reading them and waits up to `load_wait_s`, then raises
@@ -106,7 +147,11 @@ class CaseIndex:
                 self._load_error = None
                 raise error
         self._sync()
-        view = self._facts_view
+        with self._lock:
+            if self._facts_dirty and self._facts is not None:  # made when asked, not at every change
+                self._facts_view = CaseFacts(self._revision or 0, tuple(self._facts.values()))
+                self._facts_dirty = False
+            view = self._facts_view
         if view is None:  # lost to a reset (Redis emptied) between the two lines above: read again
             return self.facts()
         return view
@@ -132,6 +177,7 @@ class CaseIndex:
             log.info("the cases in Redis were emptied or replaced (revision %s -> %s): reading them again",
                      self._revision, revision)
         self._open = {c.id: c for c in store.open_cases()}
+        self._reset_pending = True
         self._revision, self._epoch = revision, epoch
         if self._facts is not None:  # read them again in the background
             self._facts = None
@@ -146,15 +192,47 @@ class CaseIndex:
         for case in cases:
             if case.is_open:
                 self._open[case.id] = case
-            else:
-                self._open.pop(case.id, None)
+                self._touched[case.id] = _order(case)
+            elif self._open.pop(case.id, None) is not None:
+                self._touched[case.id] = _order(case)
             if facts and self._facts is not None:
                 self._facts[case.id] = _interned(indicator_facts(case, steps.get(case.id, ())))
 
     def _publish(self) -> None:
-        self._open_list = sorted(self._open.values(), key=lambda c: (c.created_at, c.id))
+        if self._reset_pending:
+            ordered = sorted(self._open.values(), key=_order)
+            self._open_list, self._open_keys = ordered, [_order(c) for c in ordered]
+            self._generation += 1
+            self._base_generation = self._generation
+            self._changes.clear()
+            self._changes_count = 0
+            self._reset_pending = False
+        elif self._touched:
+            # readers may be walking the published list: change a copy, the changed cases only
+            ordered, order_keys = list(self._open_list), list(self._open_keys)
+            for case_id, key in self._touched.items():
+                case = self._open.get(case_id)
+                at = bisect.bisect_left(order_keys, key)
+                present = at < len(order_keys) and order_keys[at] == key
+                if case is None:
+                    if present:
+                        del ordered[at], order_keys[at]
+                elif present:
+                    ordered[at] = case
+                else:
+                    ordered.insert(at, case)
+                    order_keys.insert(at, key)
+            self._open_list, self._open_keys = ordered, order_keys
+            self._generation += 1
+            self._changes.append((self._generation, tuple(self._touched)))
+            self._changes_count += len(self._touched)
+            while self._changes and self._changes_count > CHANGES_KEPT:
+                gen, dropped = self._changes.popleft()
+                self._changes_count -= len(dropped)
+                self._base_generation = gen
+        self._touched = {}
         if self._facts is not None:
-            self._facts_view = CaseFacts(self._revision or 0, tuple(self._facts.values()))
+            self._facts_dirty = True
 
     # --- the first read of every case ---------------------------------------------------------
     def _start_loader(self) -> None:
@@ -196,6 +274,7 @@ class CaseIndex:
                 self._facts = facts
                 if self._revision is None or epoch != self._epoch:
                     self._open = {c.id: c for c in store.open_cases()}
+                    self._reset_pending = True
                     self._revision, self._epoch = revision, epoch
                 # what changed while this was reading; the next sync brings both parts further
                 self._apply(store, store.changed_since(revision), facts=True)

@@ -173,6 +173,16 @@ def period_options(lang: str = "zh") -> list[dict]:
 
 # ---- the console ------------------------------------------------------------------------------
 
+CONSOLE_ROWS_MAX = 1000  # rows the console's grid is sent at most (the most pressing); the filters narrow the rest
+
+
+def rows_more_text(shown: int, total: int, lang: str = "zh") -> str:
+    """The line under the console's grid when it shows fewer cases than match: '' otherwise."""
+    if total <= shown:
+        return ""
+    return t("case_rows_more", lang).format(shown=f"{shown:,}", n=f"{total:,}")
+
+
 def stage_counts(cases: Iterable[Case]) -> dict[str, int]:
     """Open cases per open stage, every open stage listed (0 when none)."""
     counts = {stage: 0 for stage in OPEN_STAGES}
@@ -208,22 +218,39 @@ def filter_cases(cases: Iterable[Case], now_ms: int, stage: str = "", district: 
     return sorted(out, key=lambda c: (0, c.stage_deadline, c.id) if c.stage_deadline else (1, -c.created_at, c.id))
 
 
+def case_row_fixed(c: Case, lang: str, district_names: Mapping[str, str], departments: Mapping[str, Department]) -> dict:
+    """A case's grid row without its countdown (what does not change with the clock)."""
+    return {
+        "id": c.id, "link": case_link(c.id), "class": class_name(c.class_code, lang), "class_code": c.class_code,
+        "district": district_names.get(c.district, c.district), "address": c.address,
+        "stage": stage_name(c.stage, lang), "stage_id": c.stage, "source": source_name(c.source, lang),
+        "reported": fmt_time(c.created_at),
+        "department": department_name(c.department, departments, lang),
+        "urgent": t("case_urgent" if c.urgent else "case_ordinary", lang),
+        "acknowledged": t("case_yes" if c.acknowledged_at else "case_no", lang), "rework": c.rework_count,
+    }
+
+
+ROWS_KEPT = 300_000  # fixed row parts a `fixed` cache holds before it starts over
+
+
 def case_rows(cases: Iterable[Case], now_ms: int, lang: str, district_names: Mapping[str, str],
-              departments: Mapping[str, Department]) -> list[dict]:
+              departments: Mapping[str, Department], fixed: dict | None = None) -> list[dict]:
     """Cases as grid rows; `link` is the case number as a link to its page, `overdue` marks the
-    countdown red."""
+    countdown red. `fixed` (a dict the caller keeps) holds each case's row without its countdown
+    by case, version and language, so a case's row is made once while it stays as it is."""
     rows = []
     for c in cases:
+        key = (c.id, c.version, c.updated_at, lang)
+        base = fixed.get(key) if fixed is not None else None
+        if base is None:
+            base = case_row_fixed(c, lang, district_names, departments)
+            if fixed is not None:
+                if len(fixed) >= ROWS_KEPT:
+                    fixed.clear()
+                fixed[key] = base
         text, overdue = countdown(c.stage_deadline, now_ms, lang)
-        rows.append({
-            "id": c.id, "link": case_link(c.id), "class": class_name(c.class_code, lang), "class_code": c.class_code,
-            "district": district_names.get(c.district, c.district), "address": c.address,
-            "stage": stage_name(c.stage, lang), "stage_id": c.stage, "source": source_name(c.source, lang),
-            "reported": fmt_time(c.created_at), "deadline": text, "overdue": overdue,
-            "department": department_name(c.department, departments, lang),
-            "urgent": t("case_urgent" if c.urgent else "case_ordinary", lang),
-            "acknowledged": t("case_yes" if c.acknowledged_at else "case_no", lang), "rework": c.rework_count,
-        })
+        rows.append({**base, "deadline": text, "overdue": overdue})
     return rows
 
 

@@ -28,6 +28,7 @@ from ioc.domain.departments import department_ids
 from ioc.domain.geo import CityMap
 from ioc.record.rewind import Rewind
 from ioc.settings import Settings
+from ioc.web.case_tables import open_table
 
 log = logging.getLogger(__name__)
 
@@ -72,13 +73,15 @@ class Services:
 
     def warm_up(self) -> threading.Thread:
         """In the background, read what the first big-screen requests of a new process need
-        (`CityCache.warm_up`), so the walls do not wait on a worker that just started (a deploy,
-        a restart). A failure (Redis away) is left to the requests, which report it."""
-        cache = self.city_cache
+        (`CityCache.warm_up`) and make the case views' table of the open cases
+        (`ioc.web.case_tables`), so the walls and consoles do not wait on a worker that just
+        started (a deploy, a restart). A failure (Redis away) is left to the requests, which report it."""
+        cache, index = self.city_cache, self.case_index
 
         def warm() -> None:
             try:
                 cache.warm_up()
+                open_table(index)  # the case views' column table of the open cases (100,000 at city scale)
             except Exception as e:  # noqa: BLE001 - the requests meet the same error and say so
                 log.info("warm-up of the city cache failed: %s", e)
 

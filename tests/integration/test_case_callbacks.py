@@ -74,3 +74,30 @@ def test_a_phone_report_outside_the_city_is_refused_naming_the_position(signed_i
         message, created, description = cases.report(1, "10101", 0.0, 0.0, "", "", "井盖丢失", 0, "zh")
     assert (created, description) == (no_update, no_update) and message == t("case_err_report_position", "zh")
     assert portal_app.server.extensions["ioc_services"].cases.cases_for(Principal("l", frozenset({"leader"})), open_only=False) == []
+
+
+def _report(portal_app, n: int):
+    service = portal_app.server.extensions["ioc_services"].cases
+    return service.report(class_code="10101", lat=YANGSHE[0] + n * 0.001, lon=YANGSHE[1], source="hotline", actor="hotline",
+                          report_id=f"console-{n}")[0]
+
+
+def test_the_console_counts_every_open_case_and_sends_the_most_pressing_rows(signed_in, portal_app, monkeypatch):
+    ids = [_report(portal_app, n).id for n in range(3)]
+    monkeypatch.setattr(cases, "CONSOLE_ROWS_MAX", 2)
+    with signed_in("dispatcher", triggered="tick.n_intervals"):
+        out = cases.console(1, "", None, None, None, None, [], 0, "zh", None)
+    total, reported, *_rest = out
+    rows, more, key = out[-3:]
+    assert (total, reported) == (3, 3)
+    assert len(rows) == 2 and {r["id"] for r in rows} <= set(ids)
+    assert more == t("case_rows_more", "zh").format(shown="2", n="3")
+    with signed_in("dispatcher", triggered="tick.n_intervals"):
+        assert cases.console(2, "", None, None, None, None, [], 0, "zh", key) == [no_update] * len(out)
+
+
+def test_the_console_has_no_more_line_when_every_matching_case_is_shown(signed_in, portal_app):
+    _report(portal_app, 7)
+    with signed_in("dispatcher", triggered="tick.n_intervals"):
+        out = cases.console(1, "", None, None, None, None, [], 0, "en", None)
+    assert out[0] == 1 and len(out[-3]) == 1 and out[-2] == ""

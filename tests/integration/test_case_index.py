@@ -114,3 +114,37 @@ def test_redis_emptied_and_filled_again_to_the_same_revision_is_noticed(index, c
                                 now_ms=now + 5000)[0]
     assert again.id == first.id  # the same id and revision, another case
     assert [c.class_code for c in index.open_cases()] == ["10105"]
+
+
+def test_the_open_list_stays_oldest_first_as_cases_are_filed_changed_and_ended(index, case_service, now):
+    cases = [report(case_service, now + 60_000 * (n % 3), n) for n in range(9)]
+    index.open_cases()
+    case_service.act(cases[4].id, "reject", DISPATCHER, note="不属于受理范围", now_ms=now + 300_000)
+    case_service.act(cases[1].id, "accept", DISPATCHER, now_ms=now + 300_000)
+    late = report(case_service, now - 60_000, 20)  # filed with an earlier time: its place is first
+    listed = index.open_cases()
+    assert listed == sorted(listed, key=lambda c: (c.created_at, c.id))
+    assert {c.id for c in listed} == {c.id for c in cases if c.id != cases[4].id} | {late.id}
+    assert listed[0].id == late.id
+
+
+def test_the_open_changes_since_a_generation_name_the_cases_changed_and_the_ended_ones(index, case_service, now):
+    kept, ended, untouched = report(case_service, now, 1), report(case_service, now, 2), report(case_service, now, 3)
+    _, generation = index.open_state()
+    assert index.open_changes_since(generation) == (generation, {})
+    case_service.act(ended.id, "reject", DISPATCHER, note="不属于受理范围", now_ms=now + 1000)
+    accepted = case_service.act(kept.id, "accept", DISPATCHER, now_ms=now + 1000)
+    new = report(case_service, now, 4)
+    listed, later = index.open_state()
+    assert later > generation and untouched.id in {c.id for c in listed}
+    assert index.open_changes_since(generation) == (later, {ended.id: None, kept.id: accepted, new.id: new})
+    assert index.open_changes_since(later) == (later, {})
+
+
+def test_changes_from_before_the_index_started_over_are_not_known(index, case_service, redis_client, now):
+    report(case_service, now, 1)
+    _, generation = index.open_state()
+    redis_client.flushall()
+    report(case_service, now, 2)
+    index.open_state()
+    assert index.open_changes_since(generation) is None

@@ -36,7 +36,8 @@ def text_of(value) -> str:
 
 
 def card_ids(cards) -> list[str]:
-    return [c.to_plotly_json()["props"].get("data-case") for c in cards]
+    """The case of each card (a component, or a card serialized once: ioc/web/prejson.py)."""
+    return [orjson.loads(orjson.dumps(c, default=lambda x: x.to_plotly_json()))["props"].get("data-case") for c in cards]
 
 
 def new_case(portal_app, lat: float, lon: float, to: str = "accepted", address: str = "") -> str:
