@@ -359,7 +359,8 @@ class Recorder:
         # Trimmed only up to the committed offset: entries at or after it stay, so every entry that
         # goes was delivered to the group already and the lost accounting (entries-added - length
         # against the position, see `_read`) never counts these trims.
-        s.trimmed += s.trim_recorded(self.redis)
+        if self.settings.record_trim:
+            s.trimmed += s.trim_recorded(self.redis)
         return rows
 
     def step(self, force: bool = False) -> tuple[int, int]:
