@@ -98,6 +98,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("IOC_RECORD_STREAM_MAXLEN", "1000000", "Bound of each control-plane stream the recorder reads (`ioc:{core}:record`): while PostgreSQL is down they hold this many entries; older ones are trimmed and counted (`ioc_recorder_lost_total`)."),
     Setting("IOC_RECORD_READINGS_MAXLEN", "100000", "Bound of each shard's readings and registry streams (`ioc:{sN}:readings`, `ioc:{sN}:registry`), in entries (one ingest batch per entry)."),
     Setting("IOC_RECORD_RAW_HOURS", "24", "Raw readings kept in the record, in hours (day partitions dropped after it); `0`: raw readings are not recorded (hourly aggregates still are)."),
+    Setting("IOC_RECORD_TRIM", "1", "`1` (the default): after each commit the recorder trims what it recorded from the record, registry and readings streams, so Redis holds only the unrecorded tail; `0`: the streams keep entries up to their caps (the fault tests compare a disturbed record with a replay of the same streams)."),
     Setting("IOC_RECORD_ROLLUP_DAYS", "400", "Per-minute district rollups kept in the record, in days (month partitions dropped after it); `0`: kept for good."),
     Setting("IOC_RECORD_HOURLY_DAYS", "800", "Per-device hourly aggregates kept in the record, in days; `0`: kept for good."),
     Setting("IOC_RECORD_EVENTS_DAYS", "0", "Alarm events, device events, audit entries, case and event versions kept in the record, in days; `0` (the default): kept for good."),
@@ -246,6 +247,7 @@ class Settings:
     record_stream_maxlen: int = 1_000_000
     record_readings_maxlen: int = 100_000
     record_raw_hours: int = 24
+    record_trim: bool = True
     record_rollup_days: int = 400
     record_hourly_days: int = 800
     record_events_days: int = 0
@@ -345,6 +347,7 @@ class Settings:
             record_stream_maxlen=_positive(get, "IOC_RECORD_STREAM_MAXLEN"),
             record_readings_maxlen=_positive(get, "IOC_RECORD_READINGS_MAXLEN"),
             record_raw_hours=_non_negative(get, "IOC_RECORD_RAW_HOURS"),
+            record_trim=_flag(get, "IOC_RECORD_TRIM"),
             record_rollup_days=_non_negative(get, "IOC_RECORD_ROLLUP_DAYS"),
             record_hourly_days=_non_negative(get, "IOC_RECORD_HOURLY_DAYS"),
             record_events_days=_non_negative(get, "IOC_RECORD_EVENTS_DAYS"),

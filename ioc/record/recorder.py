@@ -20,6 +20,11 @@ hold what comes meanwhile, up to their caps (`IOC_RECORD_STREAM_MAXLEN`, `IOC_RE
 the alarm stream's 100,000); entries trimmed before they were recorded are counted per stream
 (`recorder:lost:<stream>` -> `ioc_recorder_lost_total`) from each stream's `entries-added`, its
 length and first entry, and the recorder's position in it (`ioc:recorder:positions`).
+After each commit the recorder trims what it recorded from the record, registry and readings
+streams (XTRIM MINID ~ its offset, through the owners' `trim_recorded` helpers), so Redis holds
+only the unrecorded tail and the caps bound an outage; the audit log and the alarm events are
+never trimmed (the portal reads them). Only entries before the offset go, all delivered already,
+so these trims are never counted lost.
 Redis lost its data (a stream's last id is below the recorded offset): logged and counted
 (`recorder:errors:redis_lost`), the offset is lowered to the stream's last id, and recording
 goes on with whatever the new stream holds.
@@ -50,7 +55,7 @@ from datetime import timedelta
 import psycopg
 import redis
 
-from ioc.adapters import counters, heartbeats
+from ioc.adapters import counters, heartbeats, record_stream, telemetry_store
 from ioc.adapters import redis_keys as keys
 from ioc.adapters.redis_client import REDIS_UNAVAILABLE
 from ioc.settings import Settings
@@ -100,11 +105,25 @@ class _Stream:
     position: int | None = None  # entries added to the stream up to the last one delivered to the group
     delivered: str = "0-0"  # the last id delivered by `>`
     lost: int = 0
+    trimmed: int = 0  # recorded entries this recorder trimmed from the stream
 
     @property
     def tag(self) -> str:
         """The stream's hash tag without braces (`s3`, `core`)."""
         return self.key.partition("{")[2].partition("}")[0]
+
+    def trim_recorded(self, client) -> int:
+        """Drop the recorded entries (before the committed offset) from Redis, through the streams'
+        owners' helpers, so that Redis holds only the unrecorded tail. Never the audit log nor the
+        alarm events: the portal reads them. Returns how many went."""
+        if self.offset == "0-0":
+            return 0
+        if self.family == RECORD:
+            return record_stream.trim_recorded(client, self.offset)
+        if self.family in (REGISTRY, READINGS):
+            which = "registry" if self.family == REGISTRY else "readings"
+            return telemetry_store.trim_recorded(client, int(self.tag[1:]), which, self.offset)
+        return 0
 
 
 class Recorder:
@@ -337,6 +356,11 @@ class Recorder:
         self.rows += rows
         self.entries += len(ids)
         pipe.execute()
+        # Trimmed only up to the committed offset: entries at or after it stay, so every entry that
+        # goes was delivered to the group already and the lost accounting (entries-added - length
+        # against the position, see `_read`) never counts these trims.
+        if self.settings.record_trim:
+            s.trimmed += s.trim_recorded(self.redis)
         return rows
 
     def step(self, force: bool = False) -> tuple[int, int]:

@@ -11,6 +11,7 @@ import pytest
 from ioc.adapters import heartbeats
 from ioc.adapters import redis_keys as keys
 from ioc.adapters.counters import read as read_counters
+from ioc.adapters.redis_keys import shard_of
 from ioc.record.recorder import GROUP, Recorder, record_once
 from tests.recorder_entries import (T0, a_case, add_alarm_event, add_audit, add_case, add_event, add_readings, add_registry,
                                     add_timeline, add_token, add_user, an_alarm, device_meta)
@@ -208,3 +209,61 @@ def test_a_second_recorder_waits_as_a_standby_until_the_first_is_gone(record_set
     finally:
         first.close()
         second.close()
+
+
+def _fill(r, shards: int, n: int, start: int = 0) -> None:
+    pipe = r.pipeline(transaction=False)
+    for i in range(start, start + n):
+        add_timeline(pipe, "C-1", f"{T0 + i}-0", at=T0 + i)
+        add_readings(pipe, shards, [["n1", "noise", "d1", T0 + i, {"LAeq": 50.0}]])
+        add_audit(pipe, at=T0 + i)
+        add_alarm_event(pipe, "notified", an_alarm())
+    pipe.execute()
+
+
+def test_recorded_entries_leave_the_record_registry_and_readings_streams(record_settings, redis_client):
+    shards = record_settings.redis_shards
+    readings = keys.readings_stream(shard_of("n1", shards))
+    _fill(redis_client, shards, 500)
+    record_once(record_settings, redis_client)
+    # trimmed approximately (whole stream nodes of 100 entries): at most a node of recorded entries stays
+    assert redis_client.xlen(keys.RECORD) <= 100
+    assert redis_client.xlen(readings) <= 100
+    _fill(redis_client, shards, 500, start=500)
+    record_once(record_settings, redis_client)
+    assert redis_client.xlen(keys.RECORD) <= 100
+    assert q(record_settings.database_url, "SELECT count(*) FROM case_timeline") == [(1000,)]
+
+
+def test_the_audit_log_and_alarm_events_are_never_trimmed_by_the_recorder(record_settings, redis_client):
+    _fill(redis_client, record_settings.redis_shards, 500)
+    record_once(record_settings, redis_client)
+    assert redis_client.xlen(keys.AUDIT) == 500
+    assert redis_client.xlen(keys.ALARMS_EVENTS) == 500
+
+
+def test_the_recorders_own_trims_are_not_counted_lost(record_settings, redis_client):
+    shards = record_settings.redis_shards
+    for start in (0, 500, 1000):
+        _fill(redis_client, shards, 500, start=start)
+        record_once(record_settings, redis_client)
+    lost = {k: v for k, v in read_counters(redis_client).items() if k.startswith("recorder:lost:")}
+    assert lost == {}
+
+
+def test_the_unrecorded_tail_stays_in_redis_while_postgresql_is_down(record_settings, redis_client):
+    shards = record_settings.redis_shards
+    readings = keys.readings_stream(shard_of("n1", shards))
+    _fill(redis_client, shards, 500)
+    record_once(record_settings, redis_client)
+    recorded = redis_client.xrevrange(keys.RECORD, count=1)[0][0].decode()
+    _fill(redis_client, shards, 300, start=500)
+    down = record_settings.replace(database_url="postgresql://ioc@127.0.0.1:9/ioc")  # nothing listens there
+    with pytest.raises(psycopg.OperationalError):
+        record_once(down, redis_client)
+    assert redis_client.xlen(keys.RECORD) >= 300
+    assert redis_client.xlen(readings) >= 300
+    assert len(redis_client.xrange(keys.RECORD, min=f"({recorded}")) == 300
+    record_once(record_settings, redis_client)
+    assert q(record_settings.database_url, "SELECT count(*) FROM case_timeline") == [(800,)]
+    assert redis_client.xlen(keys.RECORD) <= 100

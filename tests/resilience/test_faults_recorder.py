@@ -84,7 +84,8 @@ def undisturbed(stack, client, pg_server_proc, pg_template) -> dict:
 
 
 def recorder_env(url: str) -> dict:
-    return {"DATABASE_URL": url, "IOC_RECORD_BATCH": "40", "IOC_RECORD_FLUSH_MS": "50"}
+    # IOC_RECORD_TRIM=0: the streams must still hold every entry for the undisturbed replay to compare with
+    return {"DATABASE_URL": url, "IOC_RECORD_BATCH": "40", "IOC_RECORD_FLUSH_MS": "50", "IOC_RECORD_TRIM": "0"}
 
 
 def same_record(disturbed: dict, quiet_run: dict) -> None:

@@ -46,7 +46,7 @@ FIELD_OF = {
     "DATABASE_URL": "database_url", "IOC_EMBEDDED_POSTGRES": "embedded_postgres", "IOC_DB_POOL_SIZE": "db_pool_size",
     "IOC_RECORD_BATCH": "record_batch", "IOC_RECORD_FLUSH_MS": "record_flush_ms",
     "IOC_RECORD_STREAM_MAXLEN": "record_stream_maxlen", "IOC_RECORD_READINGS_MAXLEN": "record_readings_maxlen",
-    "IOC_RECORD_RAW_HOURS": "record_raw_hours", "IOC_RECORD_ROLLUP_DAYS": "record_rollup_days",
+    "IOC_RECORD_RAW_HOURS": "record_raw_hours", "IOC_RECORD_TRIM": "record_trim", "IOC_RECORD_ROLLUP_DAYS": "record_rollup_days",
     "IOC_RECORD_HOURLY_DAYS": "record_hourly_days", "IOC_RECORD_EVENTS_DAYS": "record_events_days",
     "IOC_CASE_HOT_DAYS": "case_hot_days",
 }
