@@ -62,7 +62,7 @@ from ioc.settings import Settings
 
 from . import copy as record_copy
 from . import db
-from .writers import ALARMS, AUDIT, READINGS, RECORD, REGISTRY, build, id_key, stream_ms, utc
+from .writers import ALARMS, AUDIT, HISTORY, READINGS, RECORD, REGISTRY, build, id_key, stream_ms, utc
 
 log = logging.getLogger("ioc.recorder")
 
@@ -91,6 +91,20 @@ def _t(v) -> str:
 
 def _now_ms() -> int:
     return int(time.time() * 1000)
+
+
+def drop_expired_raw(batch, raw_hours: int, now_ms: float) -> int:
+    """Leave out the raw readings already older than the raw window (history written after the
+    fact, a long outage caught up): retention would drop them at once, and writing them is most
+    of a catch-up's cost. Their rollups and hourly aggregates are kept. Returns how many."""
+    rows = batch.history.get("readings")
+    if not rows or raw_hours <= 0:
+        return 0
+    cutoff = now_ms - raw_hours * 3_600_000
+    i = HISTORY["readings"].index("at")
+    kept = [row for row in rows if row[i] >= cutoff]
+    batch.history["readings"] = kept
+    return len(rows) - len(kept)
 
 
 @dataclass
@@ -328,6 +342,7 @@ class Recorder:
             fresh = [e for e in s.buf if id_key(e[0]) > id_key(offset)]
             if fresh:
                 batch = build(s.family, fresh, raw_readings=self.settings.record_raw_hours > 0, shard=s.tag)
+                drop_expired_raw(batch, self.settings.record_raw_hours, time.time() * 1000)
                 new_parts = record_copy.ensure_partitions(conn, batch, self.made)
                 written = record_copy.write_batch(conn, batch)
                 if batch.bad:

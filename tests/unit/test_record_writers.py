@@ -108,3 +108,13 @@ def test_raw_readings_of_two_shards_with_the_same_entry_id_stay_apart():
     a = build(READINGS, [("7-0", {"r": items})], shard="s1").history["readings"]
     b = build(READINGS, [("7-0", {"r": items})], shard="s2").history["readings"]
     assert a[0][3] == "s1:7-0" and b[0][3] == "s2:7-0"
+
+
+def test_raw_readings_older_than_the_raw_window_are_left_out_but_still_counted_in_the_aggregates():
+    from ioc.record.recorder import drop_expired_raw
+
+    items = [["n1", "noise", "d1", T0 - 30 * 3_600_000, {"LAeq": 1.0}], ["n1", "noise", "d1", T0 - 60_000, {"LAeq": 2.0}]]
+    b = build(READINGS, [("1-0", {"r": j(items)})])
+    assert drop_expired_raw(b, raw_hours=24, now_ms=T0) == 1
+    assert [row[0] for row in b.history["readings"]] == [T0 - 60_000]
+    assert len(b.hourly) == 2 and len(b.rollup) == 2
