@@ -154,7 +154,7 @@ def write_history(env: dict, simulator_args: list[str], stop: dict | None = None
 
     with tempfile.NamedTemporaryFile("r", prefix="ioc-history-", suffix=".txt") as summary:
         proc = subprocess.Popen([sys.executable, "-m", "simulators.history", "--days", f"{days:g}", "--summary-file",
-                                 summary.name, *simulator_args], env=env, stdin=subprocess.DEVNULL,
+                                 summary.name, "--no-record", *simulator_args], env=env, stdin=subprocess.DEVNULL,
                                 preexec_fn=_die_with_parent)
         while proc.poll() is None:
             if stop is not None and stop.get("signal") is not None:
@@ -218,9 +218,13 @@ def run_demo(settings: Settings, simulator_args: list[str], web_workers: int | N
         upgrade(database_url, log=log.info)
         portal = f"http://{settings.host}:{settings.port}/"
         users, kiosk, desk_token = _seed_users(settings, redis_url, portal)
+        py = sys.executable
+        # the recorder first: it copies the history into the record while the history is written
+        record_env = dict(os.environ, REDIS_URL=redis_url, MQTT_URL=mqtt_url, DATABASE_URL=database_url,
+                          IOC_DATA_DIR=str(settings.data_dir), PYTHONUNBUFFERED="1")
+        children["recorder"] = _child("recorder", [py, "-m", "ioc", "recorder"], record_env)
         if history_days > 0:
-            history_env = dict(os.environ, REDIS_URL=redis_url, MQTT_URL=mqtt_url, DATABASE_URL=database_url,
-                               IOC_DATA_DIR=str(settings.data_dir), PYTHONUNBUFFERED="1")
+            history_env = dict(record_env)
             history_line = write_history(history_env, simulator_args, stop=stop, days=history_days)
         else:
             history_line = "no history (--no-history)"
@@ -231,12 +235,10 @@ def run_demo(settings: Settings, simulator_args: list[str], web_workers: int | N
                    IOC_DATA_DIR=str(settings.data_dir), PYTHONUNBUFFERED="1", **notify_urls)
         if web_workers:
             env["IOC_WEB_WORKERS"] = str(web_workers)
-        py = sys.executable
         started_ms = int(time.time() * 1000)
         children["ingest"] = _child("ingest", [py, "-m", "ioc", "ingest"], env)
         children["cases"] = _child("cases", [py, "-m", "ioc", "cases"], env)
         children["notify"] = _child("notify", [py, "-m", "ioc", "notify"], env)
-        children["recorder"] = _child("recorder", [py, "-m", "ioc", "recorder"], env)
         children["web"] = _child("web", [py, "-m", "ioc", "web"], env)
         # the simulated duty desk works the cases through the API with its own token
         sim_env = dict(env, IOC_SIM_API_TOKEN=desk_token, IOC_SIM_API_URL=f"http://127.0.0.1:{settings.port}")

@@ -660,6 +660,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.description = "Write the past days of the demo city into an empty city (see simulators/history.py)."
     parser.add_argument("--days", type=float, default=HISTORY_DAYS, help=f"days of history (default {HISTORY_DAYS})")
     parser.add_argument("--summary-file", type=Path, help="write the one-line summary here (the demo's banner)")
+    parser.add_argument("--no-record", action="store_true",
+                        help="do not copy the streams into the record as the history goes (a recorder runs beside it: "
+                             "the demo starts one first)")
     args = parser.parse_args(argv)
     settings = Settings.from_env()
     if not settings.redis_url:
@@ -677,7 +680,8 @@ def main(argv: list[str] | None = None) -> int:
         city = load_city_map(args.geodata or settings.geodata_dir)
         per_hour = 0.0 if args.no_casework else min(args.reports_per_hour, HISTORY_REPORTS_PER_HOUR)
         summary = load_history(client, settings, city, days=args.days, devices=args.devices, seed=args.seed,
-                               fault_rate=args.fault_rate, reports_per_hour=per_hour, drain=_record_drain(settings),
+                               fault_rate=args.fault_rate, reports_per_hour=per_hour,
+                               drain=None if args.no_record else _record_drain(settings),
                                stop=stop)
         line = f"{args.days:g} days written: {summary.line()}"
         if stop.is_set():
