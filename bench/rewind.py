@@ -98,7 +98,8 @@ def run(ctx) -> ScenarioResult:
                 bucket = ts(at - at % TALLY_MS)
                 conn.execute("SELECT district, sum(open), sum(overdue), sum(today) FROM case_tally WHERE bucket <= %s GROUP BY district",
                              (bucket,)).fetchall()
-                conn.execute("SELECT case_id, version, district, valid_from, valid_to, stage_deadline, created_at FROM case_spans"
+                conn.execute("SELECT case_id, version, district, extract(epoch FROM valid_from), extract(epoch FROM valid_to), stage_deadline, created_at"
+                             " FROM case_spans"
                              " WHERE open AND ((valid_from > %(b)s AND valid_from <= %(t)s) OR (valid_to > %(b)s AND valid_to <= %(t)s)"
                              " OR (stage_deadline >= %(b)s AND stage_deadline < %(t)s))", {"b": bucket, "t": when}).fetchall()
                 conn.execute("SELECT stream_id, event, data FROM alarm_events WHERE event <> 'notified' AND at <= %s ORDER BY at DESC LIMIT 24",
