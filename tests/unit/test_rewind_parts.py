@@ -125,3 +125,21 @@ def test_live_case_counts_come_from_the_open_cases():
     cases = [light_case("C1", 2, "dispatched", "d1", "", 0, 0, False, now - 1_000, now - 500),
              light_case("C2", 1, "reported", "d1", "", 0, 0, False, now - 3 * 86_400_000, 0)]
     assert case_counts(CitySnapshot(now_ms=now, cases=cases)) == {"d1": (2, 1, 1)}
+
+
+def test_a_case_step_says_when_what_and_the_stage_it_left():
+    from ioc.views.rewind import case_step_label
+    at = int(datetime(2026, 12, 1, 16, 12, tzinfo=CHINA_TZ).timestamp() * 1000)
+    case = type("C", (), {"stage": "closed"})()
+    assert case_step_label({"at_ms": at, "action": "close", "case": case}) == "2026-12-01 16:12 · 结案 · 当时阶段：已结案"
+
+
+def test_a_case_step_gives_the_city_and_district_figures_of_its_moment():
+    from types import SimpleNamespace as Kpis  # the fields of ioc.views.bigscreen.Kpis it reads
+
+    from ioc.views.rewind import case_step_figures
+    city = Kpis(online_rate=90.0, alarms={"critical": 1, "major": 2}, cases_open=1200, cases_overdue=3)
+    district = Kpis(alarms={"critical": 1}, cases_open=40, cases_overdue=1)
+    assert case_step_figures(city, district, "en") == [
+        "The city then: 1,200 open cases (3 overdue) · 3 active alarms · devices online 90.0%",
+        "Its district then: 40 open cases (1 overdue) · 1 active alarms"]
