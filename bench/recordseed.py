@@ -210,6 +210,7 @@ def seed(url: str, days: int = 30, devices: int = 50_000, cases: int = 1_000_000
 
         # --- cases ---------------------------------------------------------------------------
         conn.execute("ALTER TABLE case_versions DISABLE TRIGGER case_versions_span")
+        conn.execute("ALTER TABLE case_spans DISABLE TRIGGER case_spans_tally")  # rebuilt once after the load
         conn.commit()
         latest = Copier(url, "cases", ("id", "version", "class_code", "district", "department", "source", "stage", "urgent", "lon", "lat",
                                         "cell", "created_at", "closed_at", "due_at", "stage_deadline", "updated_at", "data"))
@@ -247,6 +248,9 @@ def seed(url: str, days: int = 30, devices: int = 50_000, cases: int = 1_000_000
         rows["case_versions"] = versions.close()
         rows["case_spans"] = spans.close()
         conn.execute("ALTER TABLE case_versions ENABLE TRIGGER case_versions_span")
+        conn.execute("ALTER TABLE case_spans ENABLE TRIGGER case_spans_tally")
+        conn.execute("SELECT ioc_case_tally_rebuild()")  # migration 0004: the case figures per 10 minutes
+        rows["case_tally"] = conn.execute("SELECT count(*) FROM case_tally").fetchone()[0]
         conn.commit()
         progress(f"recordseed: {rows['cases']:,} cases, {rows['case_versions']:,} versions")
     with db.connect(url, autocommit=True) as conn:

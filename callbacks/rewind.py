@@ -9,11 +9,15 @@ from __future__ import annotations
 
 import time
 
-from dash import ClientsideFunction, Input, Output, State, ctx, no_update
+import dash_leaflet as dl
+from dash import ALL, ClientsideFunction, Input, Output, State, ctx, html, no_update
 
 from ioc.domain.access import allowed
+from ioc.domain.cases import visible_to
 from ioc.i18n import resolve_lang, t
-from ioc.views.rewind import SPEEDS, banner, clamp, date_of, moment, next_moments, play_state, range_text, time_of
+from ioc.views.bigscreen import kpis
+from ioc.views.rewind import (SPEEDS, banner, case_step_figures, case_step_label, clamp, date_of, moment, next_moments, play_state,
+                               range_text, time_of)
 from ioc.web.auth import current_principal
 from ioc.web.dash_guard import secured_callback
 from ioc.web.services import current_services
@@ -83,6 +87,54 @@ def show_banner(at, play, lang):
     return "rewind-banner", banner(int(at), play, lang)
 
 
+# ---- one case's rewind (the case page) ------------------------------------------------------------
+
+def _case_steps(case_id):
+    """The case's steps from the record when the viewer may rewind and may see the case (as the
+    record last holds it); else None."""
+    services = current_services()
+    p = current_principal()
+    if not case_id or services.rewind is None or not allowed(p, "view:rewind"):
+        return None
+    steps = services.rewind.case_steps(str(case_id))
+    cases = [s["case"] for s in steps if s["case"] is not None]
+    if not cases or not visible_to(cases[-1], p):
+        return None
+    return steps
+
+
+def case_step_list(case_id, lang):
+    """The step buttons of 回溯此案件 (oldest first)."""
+    lang = resolve_lang(lang, current_services().settings.lang)
+    steps = _case_steps(case_id)
+    if steps is None:
+        return t("case_rewind_none", lang) if current_services().rewind is not None else ""
+    return [html.Button(case_step_label(step, lang), id={"type": "case-rewind-step", "index": i}, n_clicks=0,
+                        className="btn case-rewind-step") for i, step in enumerate(steps)]
+
+
+def show_case_step(clicks, case_id, lang):
+    """A step clicked: the case where it stood then (marker coloured as overdue then or not) and the
+    city's and its district's figures of that moment (`Rewind.snapshot_at`)."""
+    picked = ctx.triggered_id
+    if not isinstance(picked, dict) or not any(clicks or ()):
+        return no_update, no_update
+    lang = resolve_lang(lang, current_services().settings.lang)
+    steps = _case_steps(case_id)
+    index = picked.get("index")
+    if steps is None or not isinstance(index, int) or not 0 <= index < len(steps) or steps[index]["case"] is None:
+        return [], []
+    step, case = steps[index], steps[index]["case"]
+    at = int(step["at_ms"])
+    snapshot = current_services().rewind.snapshot_at(at)
+    district = kpis(snapshot, lang, case.district) if case.district else None
+    lines = [case_step_label(step, lang), *case_step_figures(kpis(snapshot, lang), district, lang)]
+    marker = [dl.CircleMarker(center=[case.lat, case.lon], radius=12, color="#4cc9f0", weight=3,
+                              fillColor="#ff3b30" if case.overdue(at) else "#ffd60a", fillOpacity=0.6,
+                              children=dl.Tooltip(case_step_label(step, lang)))] if case.lat or case.lon else []
+    return [html.Div(line, className="case-rewind-line") for line in lines], marker
+
+
 def register(app, services) -> None:
     """The control's callbacks on every page that has one (its ids' prefixes); called by the wall's
     module (`callbacks.bigscreen`)."""
@@ -120,3 +172,15 @@ def register(app, services) -> None:
             Input(f"{p}rewind-at", "data"), State(f"{p}rewind-play", "data"), State("lang", "data"),
             prevent_initial_call=True,
         )(show_banner)
+    # the case page's 回溯此案件: allowed with the page (called as it loads); the steps are given
+    # only to a holder of view:rewind who may see the case
+    secured_callback(
+        app, "case:read",
+        Output("case-rewind-steps", "children"), Input("case-id", "data"), State("lang", "data"),
+    )(case_step_list)
+    secured_callback(
+        app, "view:rewind",
+        Output("case-rewind-view", "children"), Output("case-rewind-marker", "children"),
+        Input({"type": "case-rewind-step", "index": ALL}, "n_clicks"), State("case-id", "data"), State("lang", "data"),
+        prevent_initial_call=True,
+    )(show_case_step)

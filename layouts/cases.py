@@ -162,7 +162,8 @@ def console_page(city: CityMap, lang: str, tile_url: str = "", can_command: bool
 
 # ---- one case ---------------------------------------------------------------------------------
 
-def case_page(city: CityMap, case_id: str, lang: str, tile_url: str = "", can_command: bool = False) -> html.Div:
+def case_page(city: CityMap, case_id: str, lang: str, tile_url: str = "", can_command: bool = False,
+              can_rewind: bool = False) -> html.Div:
     departments = department_options(all_departments(city), lang)
     buttons = [html.Button(transition.en if lang == "en" else transition.zh, id=f"case-act-{action}", n_clicks=0,
                            className="btn danger" if action in DANGER_ACTIONS else "btn", style=HIDDEN)
@@ -189,6 +190,7 @@ def case_page(city: CityMap, case_id: str, lang: str, tile_url: str = "", can_co
         className="case-actions",
     )
     marker = dl.LayerGroup(id="case-marker")
+    step_marker = dl.LayerGroup(id="case-rewind-marker")  # the case where it stood at the step picked below
     body = html.Div(
         [
             html.Section(
@@ -205,7 +207,7 @@ def case_page(city: CityMap, case_id: str, lang: str, tile_url: str = "", can_co
                     html.Div([html.Div(t("case_countdown", lang), className="kpi-label"),
                               html.Div("—", id="case-countdown", className="kpi-value"),
                               html.Div("", id="case-due", className="kpi-sub")], className="kpi-card case-countdown-card"),
-                    small_map(city, "case-map", tile_url, [marker], zoom=12),
+                    small_map(city, "case-map", tile_url, [marker, step_marker], zoom=12),
                 ],
                 className="case-col",
             ),
@@ -232,8 +234,24 @@ def case_page(city: CityMap, case_id: str, lang: str, tile_url: str = "", can_co
             body,
             html.H3(t("case_timeline", lang)),
             case_grid("case-timeline", TIMELINE_COLUMNS, lang, row_id="n", height="32vh"),
+            case_rewind(lang, can_rewind),
         ],
         className="case-page", id="case-page",
+    )
+
+
+def case_rewind(lang: str, shown: bool) -> html.Section:
+    """回溯此案件: the case's steps from the record; a click shows the case on the map and the city's
+    figures as of that step (`callbacks.rewind`). In the page always, shown to a holder of
+    `view:rewind` on a process with a record."""
+    return html.Section(
+        [
+            html.H3(t("case_rewind", lang)),
+            html.Div(t("case_rewind_hint", lang), className="note"),
+            html.Div(id="case-rewind-steps", className="case-rewind-steps"),
+            html.Div(id="case-rewind-view", className="case-rewind-view", role="status"),
+        ],
+        id="case-rewind", className="case-rewind", style=None if shown else HIDDEN,
     )
 
 

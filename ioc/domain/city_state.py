@@ -88,6 +88,9 @@ class CitySnapshot:
     registry_version: str = ""  # changes whenever the registry (and so `fleet`) may have changed
     water_levels: dict[str, float] = field(default_factory=dict)  # gauge id -> its latest waterLevel (m)
     alarm_events: list[dict] | None = None  # a replayed moment's ticker (ioc.record.rewind); live: read from the stream
+    # a replayed moment's case figures per district: (open, overdue, reported today) — read from the
+    # record's tally instead of every open case (`cases` is then empty); live: None (counted from `cases`)
+    case_counts: dict[str, tuple[int, int, int]] | None = None
 
     @cached_property
     def fleet(self) -> FleetIndex:

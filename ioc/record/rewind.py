@@ -10,7 +10,9 @@ from Redis, so their pure functions (`ioc.views.bigscreen`) render the moment un
 - alarms active at t (`alarms`: raised_at <= t < cleared_at), each with its ack as of t;
 - `recent` / `current`: the minute rollups of the minute before t and of t's minute, with the
   Redis bucket field names (`<district>|<kind>|<attribute>:s|:n|:x`, `…=<value>:n`, `…|_:n`);
-- open cases at t (`case_spans`, migration 0002: the version of each case in force at t);
+- case figures per district at t (`case_counts`: open, overdue, reported today) from the tally of
+  migration 0004, without reading the open cases; `open_cases_at(t)` gives the cases themselves
+  (`case_spans`, migration 0002: the version of each case in force at t);
 - water levels: each gauge's last hourly level recorded at or before t;
 - `alarm_events`: the ticker's alarm transitions up to t.
 
@@ -31,6 +33,7 @@ from datetime import datetime, timezone
 
 from ioc.domain.cases import ENDED, Case
 from ioc.domain.city_state import CitySnapshot, DeviceRow, FleetIndex
+from ioc.domain.clock import local_midnight_ms
 
 from . import db
 
@@ -43,6 +46,7 @@ CASE_COLUMNS = ("case_id, version, stage, district, class_code, lon, lat, urgent
 TICKER_EVENTS = 24  # the alarm events a frame carries for the ticker (the wall shows 8)
 FRAME_CACHE = 256  # frames kept per process (a minute of playback at one frame a second, with room)
 EVENT_ENDED = ("closed", "cancelled")
+TALLY_MS = 600_000  # the case tally's bucket (migration 0004): 10 minutes, so China midnight is a bucket start
 
 
 def ts(ms: int) -> datetime:
@@ -81,6 +85,31 @@ def alarm_at(data: dict, acknowledged_at_ms: int | None, acknowledged_by: str, t
                "at_ms": int(recorded.get("at_ms") or acknowledged_at_ms)}
     alarm["ack"] = ack
     return alarm
+
+
+def span_counts(span, t_ms: int) -> tuple[int, int, int]:
+    """What one open case span `(district, from_ms, to_ms | None, deadline_ms, created_ms)` adds to
+    (open, overdue, reported today) at `t_ms` — the same tests as `CaseAt.overdue` and the wall's
+    `created_at >= midnight`."""
+    _district, begins, ends, deadline, created = span
+    if not (begins <= t_ms and (ends is None or t_ms < ends)):
+        return 0, 0, 0
+    return 1, int(bool(deadline) and t_ms > deadline), int(created >= local_midnight_ms(t_ms))
+
+
+def tally_at(levels: dict[str, tuple[int, int, int]], spans, bucket_ms: int, t_ms: int) -> dict[str, tuple[int, int, int]]:
+    """The case figures per district at `t_ms` from those at the tally's bucket start `bucket_ms`
+    (same China day) and the open spans whose figures may differ between the two moments (begun or
+    ended in (bucket, t], or passing their deadline in [bucket, t)), each once. Districts with no
+    open case are left out."""
+    out = {d: list(n) for d, n in levels.items()}
+    for span in spans:
+        now, then = span_counts(span, t_ms), span_counts(span, bucket_ms)
+        if now != then:
+            row = out.setdefault(span[0], [0, 0, 0])
+            for i in range(3):
+                row[i] += now[i] - then[i]
+    return {d: (o, v, n) for d, (o, v, n) in out.items() if o}
 
 
 class CaseAt:
@@ -337,11 +366,11 @@ class Rewind:
         with db.connection(self.url) as conn:
             alarms = self._alarms(conn, at, t_ms)
             recent, current = self._rollups(conn, minute)
-            cases = self._open_cases(conn, at)
+            counts = self._case_counts(conn, t_ms)
             water = self._water_levels(conn, at)
             events = self.alarm_events(conn, at)
         return CitySnapshot(
-            now_ms=t_ms, devices=fleet.devices, alarms=alarms, counters={}, recent=recent, current=current, cases=cases,
+            now_ms=t_ms, devices=fleet.devices, alarms=alarms, counters={}, recent=recent, current=current, cases=[], case_counts=counts,
             fleet_index=fleet, registry_version=fleet.version, water_levels=water, alarm_events=events,
         )
 
@@ -363,6 +392,37 @@ class Rewind:
         for m, *rest in rows:
             by_minute[m].append(rest)
         return rollup_fields(by_minute.get(minute - 1, ())), rollup_fields(by_minute.get(minute, ()))
+
+    def _case_counts(self, conn, t_ms: int) -> dict[str, tuple[int, int, int]]:
+        """The case figures per district at t (open, overdue, reported today) from the tally
+        (migration 0004): the sums up to t's 10-minute bucket plus the few spans that change within
+        it — no open case row is read."""
+        bucket = t_ms - t_ms % TALLY_MS
+        levels = {d: (int(o), int(v), int(n)) for d, o, v, n in conn.execute(
+            "SELECT district, sum(open), sum(overdue), sum(today) FROM case_tally WHERE bucket <= %s GROUP BY district",
+            (ts(bucket),)).fetchall()}
+        if t_ms == bucket:
+            return {d: n for d, n in levels.items() if n[0]}
+        spans = conn.execute(
+            "SELECT case_id, version, district, (extract(epoch FROM valid_from) * 1000)::bigint,"
+            " CASE WHEN valid_to = 'infinity' THEN NULL ELSE (extract(epoch FROM valid_to) * 1000)::bigint END,"
+            " coalesce((extract(epoch FROM stage_deadline) * 1000)::bigint, 0), coalesce((extract(epoch FROM created_at) * 1000)::bigint, 0)"
+            " FROM case_spans WHERE open AND valid_from > %(b)s AND valid_from <= %(t)s"
+            " UNION SELECT case_id, version, district, (extract(epoch FROM valid_from) * 1000)::bigint, (extract(epoch FROM valid_to) * 1000)::bigint,"
+            " coalesce((extract(epoch FROM stage_deadline) * 1000)::bigint, 0), coalesce((extract(epoch FROM created_at) * 1000)::bigint, 0)"
+            " FROM case_spans WHERE open AND valid_to > %(b)s AND valid_to <= %(t)s AND valid_to <> 'infinity'"
+            " UNION SELECT case_id, version, district, (extract(epoch FROM valid_from) * 1000)::bigint,"
+            " CASE WHEN valid_to = 'infinity' THEN NULL ELSE (extract(epoch FROM valid_to) * 1000)::bigint END,"
+            " (extract(epoch FROM stage_deadline) * 1000)::bigint, coalesce((extract(epoch FROM created_at) * 1000)::bigint, 0)"
+            " FROM case_spans WHERE open AND stage_deadline IS NOT NULL AND stage_deadline >= %(b)s AND stage_deadline < %(t)s",
+            {"b": ts(bucket), "t": ts(t_ms)}).fetchall()
+        return tally_at(levels, [row[2:] for row in spans], bucket, t_ms)
+
+    def open_cases_at(self, t_ms: int) -> list[CaseAt]:
+        """Every case open at `t_ms` as it was then (the full reconstruction; a frame needs only
+        the tally's figures, `CitySnapshot.case_counts`)."""
+        with db.connection(self.url) as conn:
+            return self._open_cases(conn, ts(int(t_ms)))
 
     def _open_cases(self, conn, at: datetime) -> list[CaseAt]:
         """The open cases at `at`: from the last moment read when it is near (`DELTA_MS`: only the
@@ -462,4 +522,4 @@ class Rewind:
         return out
 
 
-__all__ = ["Rewind", "CaseAt", "DeviceTimeline", "DeviceHistory", "rollup_fields", "alarm_at", "ts", "ms_of"]
+__all__ = ["Rewind", "CaseAt", "span_counts", "tally_at", "TALLY_MS", "DeviceTimeline", "DeviceHistory", "rollup_fields", "alarm_at", "ts", "ms_of"]

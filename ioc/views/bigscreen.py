@@ -125,6 +125,21 @@ def _bucket(snapshot: CitySnapshot) -> dict[str, float]:
     return snapshot.recent if snapshot.recent else snapshot.current
 
 
+def case_counts(snapshot: CitySnapshot) -> dict[str, tuple[int, int, int]]:
+    """Per district: (open cases, overdue, reported since China midnight) — a replayed moment's tally
+    (`snapshot.case_counts`) or counted from the open cases."""
+    if snapshot.case_counts is not None:
+        return snapshot.case_counts
+    midnight = local_midnight_ms(snapshot.now_ms)
+    out: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])
+    for c in snapshot.cases:
+        row = out[c.district]
+        row[0] += 1
+        row[1] += 1 if c.overdue(snapshot.now_ms) else 0
+        row[2] += 1 if c.created_at >= midnight else 0
+    return {d: (o, v, t) for d, (o, v, t) in out.items()}
+
+
 def kpis(snapshot: CitySnapshot, lang: str = "zh", district: str | None = None) -> Kpis:
     roll = _bucket(snapshot)
     fleet = snapshot.fleet
@@ -150,8 +165,7 @@ def kpis(snapshot: CitySnapshot, lang: str = "zh", district: str | None = None) 
     total = avg("platform", "interfacesTotal")
     messages = sum(v for k, v in roll.items() if k.endswith("|_:n") and (district is None or k.startswith(district + "|")))
     severity = Counter(a.get("severity") for a in alarms)
-    cases = [c for c in snapshot.cases if district is None or c.district == district]
-    midnight = local_midnight_ms(snapshot.now_ms)
+    counted = [n for d, n in case_counts(snapshot).items() if district is None or d == district]
     return Kpis(
         devices=devices,
         online=online,
@@ -175,9 +189,9 @@ def kpis(snapshot: CitySnapshot, lang: str = "zh", district: str | None = None) 
         interfaces_up=int(round(up * systems)) if up is not None else None,
         interfaces_total=int(round(total * systems)) if total is not None else None,
         messages_per_min=int(messages) if roll else None,
-        cases_open=len(cases),
-        cases_overdue=sum(1 for c in cases if c.overdue(snapshot.now_ms)),
-        cases_today=sum(1 for c in cases if c.created_at >= midnight),
+        cases_open=sum(n[0] for n in counted),
+        cases_overdue=sum(n[1] for n in counted),
+        cases_today=sum(n[2] for n in counted),
         people_hotspots=hotspots,
         lights_period=lighting.period(local_hour(snapshot.now_ms)),
         water_gauge=gauge.id if gauge else "",
@@ -193,7 +207,7 @@ def district_values(snapshot: CitySnapshot, indicator: str) -> dict[str, float]:
     if indicator == "alarms":
         return dict(Counter(a.get("district", "") for a in snapshot.alarms))
     if indicator == "cases":
-        return dict(Counter(c.district for c in snapshot.cases))
+        return {d: n[0] for d, n in case_counts(snapshot).items() if n[0]}
     if indicator == "aqi":
         roll = _bucket(snapshot)
         out = {}
@@ -337,8 +351,9 @@ def district_ranking(snapshot: CitySnapshot, city: CityMap, lang: str = "zh") ->
     for a in snapshot.alarms:
         if a.get("severity") == "critical":
             critical[a.get("district", "")] += 1
-    cases = Counter(c.district for c in snapshot.cases)
-    overdue = Counter(c.district for c in snapshot.cases if c.overdue(snapshot.now_ms))
+    counts = case_counts(snapshot)
+    cases = {d: n[0] for d, n in counts.items()}
+    overdue = {d: n[1] for d, n in counts.items()}
     return [
         {"id": d.id, "district": d.name(lang), "devices": fleet.count(d.id)[0], "online_rate": online.get(d.id),
          "alarms": alarms.get(d.id, 0), "critical": critical.get(d.id, 0), "aqi": aqi.get(d.id),

@@ -7,6 +7,7 @@ from datetime import datetime
 
 from ioc.domain.clock import CHINA_TZ, local_text
 from ioc.i18n import t
+from ioc.views.cases import action_label, stage_name
 
 SPEEDS = (60, 600, 3600)
 PREFETCH_STEPS = 3  # frames made ahead while playing
@@ -76,3 +77,24 @@ def date_of(at: int) -> str:
 
 def time_of(at: int) -> str:
     return local_text(at, "%H:%M")
+
+
+# ---- one case's rewind (the case page) ------------------------------------------------------------
+
+def case_step_label(step: dict, lang: str = "zh") -> str:
+    """A step of a case's timeline (`Rewind.case_steps`): its time, what was done and the stage it left."""
+    case = step.get("case")
+    stage = stage_name(case.stage, lang) if case is not None else "—"
+    return t("case_rewind_at", lang).format(time=local_text(int(step["at_ms"])), action=action_label(step.get("action") or "", lang),
+                                           stage=stage)
+
+
+def case_step_figures(city, district, lang: str = "zh") -> list[str]:
+    """The city's (and the case's district's) figures of a replayed moment (`ioc.views.bigscreen.Kpis`)."""
+    rate = f"{city.online_rate:.1f}%" if city.online_rate is not None else "—"
+    lines = [t("case_rewind_city", lang).format(open=f"{city.cases_open:,}", overdue=f"{city.cases_overdue:,}",
+                                                  alarms=f"{sum(city.alarms.values()):,}", online=rate)]
+    if district is not None:
+        lines.append(t("case_rewind_district", lang).format(open=f"{district.cases_open:,}", overdue=f"{district.cases_overdue:,}",
+                                                              alarms=f"{sum(district.alarms.values()):,}"))
+    return lines

@@ -94,7 +94,7 @@ PAGES: tuple[Page, ...] = (
     Page("/cases", "console", "view:console", 3,
          lambda c: console_page(c.city, c.lang, c.tile_url, c.can_command), "cases"),
     Page("/case/<case_id>", "case", "case:read", None,
-         lambda c: case_page(c.city, c.params["case_id"], c.lang, c.tile_url, c.can_command), "cases"),
+         lambda c: case_page(c.city, c.params["case_id"], c.lang, c.tile_url, c.can_command, c.can_rewind), "cases"),
     Page("/tasks", "tasks", "view:tasks", 4, lambda c: tasks_page(c.lang, c.tile_url), "field"),
     Page("/events", "events", "view:events", 5, lambda c: events_page(c.city, c.lang, c.tile_url), "events"),
     Page("/event/<event_id>", "event", "view:events", None,

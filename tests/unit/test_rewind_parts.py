@@ -93,3 +93,53 @@ def test_the_next_moments_of_playback_are_one_step_apart():
     assert next_moments({"speed": 3600, "last": LAST}, FIRST) == [FIRST + 3_600_000, FIRST + 7_200_000, FIRST + 10_800_000]
     assert next_moments(None, FIRST) == []
     assert next_moments({"speed": 3600, "last": FIRST + 3_600_000}, FIRST) == [FIRST + 3_600_000]
+
+
+def test_tally_adds_the_spans_begun_within_the_bucket():
+    from ioc.record.rewind import tally_at
+    bucket = 1_765_000_200_000  # a 10-minute bucket start
+    spans = [("d1", bucket + 1_000, None, 0, bucket + 1_000), ("d1", bucket + 9_000, None, 0, 0)]
+    assert tally_at({"d1": (2, 0, 0)}, spans, bucket, bucket + 5_000) == {"d1": (3, 0, 1)}
+
+
+def test_tally_removes_an_ended_span_and_counts_a_passed_deadline():
+    from ioc.record.rewind import tally_at
+    bucket = 1_765_000_200_000
+    spans = [("d2", bucket - 60_000, bucket + 2_000, 0, 0), ("d2", bucket - 60_000, None, bucket + 1_000, 0)]
+    assert tally_at({"d2": (2, 0, 0)}, spans, bucket, bucket + 3_000) == {"d2": (1, 1, 0)}
+    assert tally_at({"d2": (1, 0, 0)}, spans[:1], bucket, bucket + 3_000) == {}
+
+
+def test_a_replayed_moment_counts_its_cases_from_the_tally():
+    from ioc.domain.city_state import CitySnapshot
+    from ioc.views.bigscreen import case_counts, district_values
+    snap = CitySnapshot(now_ms=0, case_counts={"d1": (4, 1, 2)})
+    assert case_counts(snap) == {"d1": (4, 1, 2)}
+    assert district_values(snap, "cases") == {"d1": 4}
+
+
+def test_live_case_counts_come_from_the_open_cases():
+    from ioc.domain.city_state import CitySnapshot
+    from ioc.views.bigscreen import case_counts
+    now = 1_765_000_200_000
+    cases = [light_case("C1", 2, "dispatched", "d1", "", 0, 0, False, now - 1_000, now - 500),
+             light_case("C2", 1, "reported", "d1", "", 0, 0, False, now - 3 * 86_400_000, 0)]
+    assert case_counts(CitySnapshot(now_ms=now, cases=cases)) == {"d1": (2, 1, 1)}
+
+
+def test_a_case_step_says_when_what_and_the_stage_it_left():
+    from ioc.views.rewind import case_step_label
+    at = int(datetime(2026, 12, 1, 16, 12, tzinfo=CHINA_TZ).timestamp() * 1000)
+    case = type("C", (), {"stage": "closed"})()
+    assert case_step_label({"at_ms": at, "action": "close", "case": case}) == "2026-12-01 16:12 · 结案 · 当时阶段：已结案"
+
+
+def test_a_case_step_gives_the_city_and_district_figures_of_its_moment():
+    from types import SimpleNamespace as Kpis  # the fields of ioc.views.bigscreen.Kpis it reads
+
+    from ioc.views.rewind import case_step_figures
+    city = Kpis(online_rate=90.0, alarms={"critical": 1, "major": 2}, cases_open=1200, cases_overdue=3)
+    district = Kpis(alarms={"critical": 1}, cases_open=40, cases_overdue=1)
+    assert case_step_figures(city, district, "en") == [
+        "The city then: 1,200 open cases (3 overdue) · 3 active alarms · devices online 90.0%",
+        "Its district then: 40 open cases (1 overdue) · 1 active alarms"]
