@@ -130,11 +130,14 @@ def revision(conn: psycopg.Connection) -> tuple[int, bool]:
 
 # ---- one period --------------------------------------------------------------------------------
 
-_WHERE = "created_at < %(e)s AND (is_open OR greatest(updated_at, coalesce(closed_at, 0)) >= %(s)s)"
+_WHERE = "created_at < %(e)s AND (is_open OR last_at >= %(s)s)"
 
+# over `case_facts_narrow` (migration 0005): the same expressions as over `case_facts`, grouped by
+# the one-integer combination `g` and named back through `case_groups`; a handle in the period is
+# decided by the first and last handle unless the case was handled three times or more
 _COUNTS_SQL = f"""
 WITH f AS (
-  SELECT district, department, class_code, source,
+  SELECT g,
     first_dispatch IS NOT NULL AND first_dispatch < %(a)s AS reg,
     first_dispatch >= %(s)s AS reg_in,
     CASE WHEN closed_at >= %(s)s AND closed_at < %(a)s
@@ -145,33 +148,39 @@ WITH f AS (
          ELSE 0 END AS grp,
     CASE WHEN handled_first IS NULL OR handled_first >= %(a)s OR handled_last < %(s)s THEN false
          WHEN handled_first >= %(s)s THEN true
-         ELSE EXISTS (SELECT 1 FROM unnest(handled_at) x WHERE x >= %(s)s AND x < %(a)s) END AS hd,
+         WHEN handled_more IS NULL THEN handled_last < %(a)s
+         ELSE EXISTS (SELECT 1 FROM unnest(handled_more) x WHERE x >= %(s)s AND x < %(a)s) END AS hd,
     coalesce(first_check_fail < %(a)s, false) AS failed,
     stays_regular AND stays_first >= %(s)s AND stays_last < %(a)s AS inside,
     {', '.join(f'ms_{s}, n_{s}' for s in STAY_STAGES)}
-  FROM case_facts WHERE {_WHERE}
+  FROM case_facts_narrow WHERE {_WHERE}
+), a AS (
+  SELECT g,
+    count(*) FILTER (WHERE reg AND reg_in) AS registered,
+    count(*) FILTER (WHERE reg AND grp > 0) AS due,
+    count(*) FILTER (WHERE reg AND grp IN (1, 2)) AS closed,
+    count(*) FILTER (WHERE reg AND grp = 1) AS closed_on_time,
+    count(*) FILTER (WHERE reg AND grp = 4) AS deferred,
+    count(*) FILTER (WHERE reg AND grp IN (2, 3)) AS overdue,
+    count(*) FILTER (WHERE hd) AS handled,
+    count(*) FILTER (WHERE hd AND failed) AS rework,
+    {', '.join(f'coalesce(sum(ms_{s}) FILTER (WHERE inside), 0)::bigint AS "ms:{s}", '
+               f'coalesce(sum(n_{s}) FILTER (WHERE inside), 0)::bigint AS "n:{s}"' for s in STAY_STAGES)}
+  FROM f GROUP BY g
 )
-SELECT district, department, class_code, source,
-  count(*) FILTER (WHERE reg AND reg_in) AS registered,
-  count(*) FILTER (WHERE reg AND grp > 0) AS due,
-  count(*) FILTER (WHERE reg AND grp IN (1, 2)) AS closed,
-  count(*) FILTER (WHERE reg AND grp = 1) AS closed_on_time,
-  count(*) FILTER (WHERE reg AND grp = 4) AS deferred,
-  count(*) FILTER (WHERE reg AND grp IN (2, 3)) AS overdue,
-  count(*) FILTER (WHERE hd) AS handled,
-  count(*) FILTER (WHERE hd AND failed) AS rework,
-  {', '.join(f'coalesce(sum(ms_{s}) FILTER (WHERE inside), 0)::bigint AS "ms:{s}", '
-             f'coalesce(sum(n_{s}) FILTER (WHERE inside), 0)::bigint AS "n:{s}"' for s in STAY_STAGES)}
-FROM f GROUP BY 1, 2, 3, 4
+SELECT k.district, k.department, k.class_code, k.source, a.* FROM a JOIN case_groups k USING (g)
 """
 
-# the stays of the cases that straddle the period's edges (or stay in a stage without a column)
+# the stays of the cases that straddle the period's edges (or stay in a stage without a column):
+# found in the narrow table, their stays unnested from `case_facts`
 _STAYS_SQL = f"""
-SELECT district, department, class_code, source, st.stage, sum(st.o - st.i)::bigint AS ms, count(*) AS n
-FROM case_facts c, unnest(c.stay_stage, c.stay_in, c.stay_out) AS st(stage, i, o)
-WHERE {_WHERE} AND stays_last >= %(s)s AND stays_first < %(a)s
-  AND NOT (stays_regular AND stays_first >= %(s)s AND stays_last < %(a)s)
-  AND st.o >= %(s)s AND st.o < %(a)s
+SELECT k.district, k.department, k.class_code, k.source, st.stage, sum(st.o - st.i)::bigint AS ms, count(*) AS n
+FROM (SELECT case_id, g FROM case_facts_narrow
+      WHERE {_WHERE} AND stays_last >= %(s)s AND stays_first < %(a)s
+        AND NOT (stays_regular AND stays_first >= %(s)s AND stays_last < %(a)s)) n
+  JOIN case_facts c USING (case_id) JOIN case_groups k ON k.g = n.g,
+  unnest(c.stay_stage, c.stay_in, c.stay_out) AS st(stage, i, o)
+WHERE st.o >= %(s)s AND st.o < %(a)s
 GROUP BY 1, 2, 3, 4, 5
 """
 
@@ -191,7 +200,7 @@ def combos(conn: psycopg.Connection, start_ms: int, end_ms: int, as_of: int) -> 
     with conn.transaction():
         conn.execute("SET LOCAL jit = off")  # compiling the expressions costs more than it saves on one scan
         cur = conn.execute(_COUNTS_SQL, params, prepare=True)
-        frame = pd.DataFrame(cur.fetchall(), columns=[d.name for d in cur.description])
+        frame = pd.DataFrame(cur.fetchall(), columns=[d.name for d in cur.description]).drop(columns="g")
         cur = conn.execute(_STAYS_SQL, params, prepare=True)
         extra = pd.DataFrame(cur.fetchall(), columns=keys + ["stage", "ms", "n"])
     if not extra.empty:
