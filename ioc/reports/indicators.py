@@ -172,15 +172,18 @@ SELECT k.district, k.department, k.class_code, k.source, a.* FROM a JOIN case_gr
 """
 
 # the stays of the cases that straddle the period's edges (or stay in a stage without a column):
-# found in the narrow table, their stays unnested from `case_facts`
-_STAYS_SQL = f"""
+# the cases found in the narrow table, then their stays unnested from `case_facts` by primary key
+# (two statements, so the planner never chooses to scan the wide table)
+_STRADDLING_SQL = f"""
+SELECT case_id FROM case_facts_narrow
+WHERE {_WHERE} AND stays_last >= %(s)s AND stays_first < %(a)s
+  AND NOT (stays_regular AND stays_first >= %(s)s AND stays_last < %(a)s)
+"""
+_STAYS_SQL = """
 SELECT k.district, k.department, k.class_code, k.source, st.stage, sum(st.o - st.i)::bigint AS ms, count(*) AS n
-FROM (SELECT case_id, g FROM case_facts_narrow
-      WHERE {_WHERE} AND stays_last >= %(s)s AND stays_first < %(a)s
-        AND NOT (stays_regular AND stays_first >= %(s)s AND stays_last < %(a)s)) n
-  JOIN case_facts c USING (case_id) JOIN case_groups k ON k.g = n.g,
+FROM case_facts c JOIN case_groups k USING (district, department, class_code, source),
   unnest(c.stay_stage, c.stay_in, c.stay_out) AS st(stage, i, o)
-WHERE st.o >= %(s)s AND st.o < %(a)s
+WHERE c.case_id = ANY(%(ids)s) AND st.o >= %(s)s AND st.o < %(a)s
 GROUP BY 1, 2, 3, 4, 5
 """
 
@@ -201,7 +204,8 @@ def combos(conn: psycopg.Connection, start_ms: int, end_ms: int, as_of: int) -> 
         conn.execute("SET LOCAL jit = off")  # compiling the expressions costs more than it saves on one scan
         cur = conn.execute(_COUNTS_SQL, params, prepare=True)
         frame = pd.DataFrame(cur.fetchall(), columns=[d.name for d in cur.description]).drop(columns="g")
-        cur = conn.execute(_STAYS_SQL, params, prepare=True)
+        ids = [r[0] for r in conn.execute(_STRADDLING_SQL, params, prepare=True)]
+        cur = conn.execute(_STAYS_SQL, {**params, "ids": ids}, prepare=True)
         extra = pd.DataFrame(cur.fetchall(), columns=keys + ["stage", "ms", "n"])
     if not extra.empty:
         wide = extra.pivot_table(index=keys, columns="stage", values=["ms", "n"], aggfunc="sum", fill_value=0)
