@@ -131,6 +131,9 @@ def revision(conn: psycopg.Connection) -> tuple[int, bool]:
 # ---- one period --------------------------------------------------------------------------------
 
 _WHERE = "created_at < %(e)s AND (is_open OR last_at >= %(s)s)"
+# the cases counted one by one: all but the `fast` ones whose times all lie in the whole days
+# [S, A) that `case_days` sums (those the period's edges cut, and the others)
+_EXACT = ("(NOT fast OR (first_at < %(S)s AND last_ev >= %(s)s) OR (last_ev >= %(A)s AND first_at < %(a)s))")
 
 # over `case_facts_narrow` (migration 0005): the same expressions as over `case_facts`, grouped by
 # the one-integer combination `g` and named back through `case_groups`; a handle in the period is
@@ -153,7 +156,7 @@ WITH f AS (
     coalesce(first_check_fail < %(a)s, false) AS failed,
     stays_regular AND stays_first >= %(s)s AND stays_last < %(a)s AS inside,
     {', '.join(f'ms_{s}, n_{s}' for s in STAY_STAGES)}
-  FROM case_facts_narrow WHERE {_WHERE}
+  FROM case_facts_narrow WHERE {_WHERE} AND {_EXACT}
 ), a AS (
   SELECT g,
     count(*) FILTER (WHERE reg AND reg_in) AS registered,
@@ -176,7 +179,7 @@ SELECT k.district, k.department, k.class_code, k.source, a.* FROM a JOIN case_gr
 # (two statements, so the planner never chooses to scan the wide table)
 _STRADDLING_SQL = f"""
 SELECT case_id FROM case_facts_narrow
-WHERE {_WHERE} AND stays_last >= %(s)s AND stays_first < %(a)s
+WHERE {_WHERE} AND {_EXACT} AND stays_last >= %(s)s AND stays_first < %(a)s
   AND NOT (stays_regular AND stays_first >= %(s)s AND stays_last < %(a)s)
 """
 _STAYS_SQL = """
@@ -187,6 +190,22 @@ WHERE c.case_id = ANY(%(ids)s) AND st.o >= %(s)s AND st.o < %(a)s
 GROUP BY 1, 2, 3, 4, 5
 """
 
+# the fast cases' fixed contributions, per key value, summed over the whole days [S, A)
+_DAYS_SQL = f"""
+SELECT dim, value, sum(registered)::bigint AS registered, sum(due)::bigint AS due, sum(due)::bigint AS closed,
+  sum(closed_on_time)::bigint AS closed_on_time, 0::bigint AS deferred, sum(overdue)::bigint AS overdue,
+  sum(handled)::bigint AS handled, sum(rework)::bigint AS rework,
+  {', '.join(f'sum(ms_{s})::bigint AS "ms:{s}", sum(n_{s})::bigint AS "n:{s}"' for s in STAY_STAGES)}
+FROM case_days WHERE first_day >= %(Sd)s AND last_day < %(Ad)s AND cases <> 0 GROUP BY dim, value
+"""
+DAY_MS = 86_400_000
+CHINA_OFFSET_MS = 8 * HOUR_MS  # China time has no daylight saving
+
+
+def whole_days(start_ms: int, as_of: int) -> tuple[int, int]:
+    """The China-time day numbers [first, end) of the whole days inside [start_ms, as_of)."""
+    return -(-(start_ms + CHINA_OFFSET_MS) // DAY_MS), (as_of + CHINA_OFFSET_MS) // DAY_MS
+
 
 def _as_of(start_ms: int, end_ms: int, now_ms: int | None) -> int:
     if end_ms <= start_ms:
@@ -195,13 +214,19 @@ def _as_of(start_ms: int, end_ms: int, now_ms: int | None) -> int:
     return max(start_ms, as_of)
 
 
-def combos(conn: psycopg.Connection, start_ms: int, end_ms: int, as_of: int) -> pd.DataFrame:
-    """One row per (district, department, class_code, source) that has cases in the period: the
-    counts and, per stage, the total stay time (`ms:<stage>`) and number of stays (`n:<stage>`)."""
-    params = {"s": start_ms, "e": end_ms, "a": as_of}
+def parts(conn: psycopg.Connection, start_ms: int, end_ms: int, as_of: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The period's counts in two parts that add up: one row per (district, department, class_code,
+    source) of the cases counted one by one (`case_facts_narrow`), and one row per (dim, value) of the
+    fast cases summed per day (`case_days`; dim = the index of the key in GROUP_KEYS). Each row holds
+    the counts and, per stage, the total stay time (`ms:<stage>`) and number of stays (`n:<stage>`)."""
+    sd, ad = whole_days(start_ms, as_of)
+    params = {"s": start_ms, "e": end_ms, "a": as_of, "Sd": sd, "Ad": ad,
+              "S": sd * DAY_MS - CHINA_OFFSET_MS, "A": ad * DAY_MS - CHINA_OFFSET_MS}
     keys = list(GROUP_KEYS)
     with conn.transaction():
         conn.execute("SET LOCAL jit = off")  # compiling the expressions costs more than it saves on one scan
+        cur = conn.execute(_DAYS_SQL, params, prepare=True)
+        days = pd.DataFrame(cur.fetchall(), columns=[d.name for d in cur.description])
         cur = conn.execute(_COUNTS_SQL, params, prepare=True)
         frame = pd.DataFrame(cur.fetchall(), columns=[d.name for d in cur.description]).drop(columns="g")
         ids = [r[0] for r in conn.execute(_STRADDLING_SQL, params, prepare=True)]
@@ -213,10 +238,11 @@ def combos(conn: psycopg.Connection, start_ms: int, end_ms: int, as_of: int) -> 
         wide = wide.reset_index()
         frame = pd.concat([frame, wide], ignore_index=True).fillna(0)
         frame = frame.groupby(keys, as_index=False, sort=False).sum(numeric_only=True)
-    for col in frame.columns:
-        if col not in keys:
-            frame[col] = frame[col].astype("int64")
-    return frame
+    for part in (frame, days):
+        for col in part.columns:
+            if col not in keys and col != "value":
+                part[col] = part[col].astype("int64")
+    return frame, days
 
 
 def _indicators(row: Mapping, start_ms: int, end_ms: int, as_of: int) -> Indicators:
@@ -227,17 +253,28 @@ def _indicators(row: Mapping, start_ms: int, end_ms: int, as_of: int) -> Indicat
                       {s: int(row[f"n:{s}"]) for s in stages})
 
 
-def indicators_from(frame: pd.DataFrame, start_ms: int, end_ms: int, as_of: int,
-                    by: Iterable[str] = ()) -> tuple[Indicators, dict[str, dict[str, Indicators]]]:
-    """The city's indicators and those per value of each key in `by` from `combos` (groups with
+def _summed(parts_: list[pd.DataFrame], numeric: list[str]) -> dict:
+    rows = [p[numeric].sum() for p in parts_ if not p.empty]
+    return pd.concat(rows, axis=1).sum(axis=1).to_dict() if rows else {}
+
+
+def indicators_from(frame: pd.DataFrame, start_ms: int, end_ms: int, as_of: int, by: Iterable[str] = (),
+                    days: pd.DataFrame | None = None) -> tuple[Indicators, dict[str, dict[str, Indicators]]]:
+    """The city's indicators and those per value of each key in `by` from `parts` (groups with
     an empty value left out, each dict sorted by value: as `indicators_of`)."""
-    numeric = [c for c in frame.columns if c not in GROUP_KEYS]
-    city = _indicators(frame[numeric].sum().to_dict() if not frame.empty else {}, start_ms, end_ms, as_of)
+    days = days if days is not None else pd.DataFrame(columns=["dim", "value"])
+    numeric = sorted({c for c in frame.columns if c not in GROUP_KEYS} | {c for c in days.columns if c not in ("dim", "value")})
+    frame = frame.reindex(columns=list(GROUP_KEYS) + numeric, fill_value=0)
+    days = days.reindex(columns=["dim", "value"] + numeric, fill_value=0)
+    city = _indicators(_summed([frame, days[days["dim"] == 0]], numeric), start_ms, end_ms, as_of)
     groups: dict[str, dict[str, Indicators]] = {}
     for key in by:
         if key not in GROUP_KEYS:
             raise ValueError(f"cannot group cases by {key!r}; group by one of {', '.join(GROUP_KEYS)}")
-        summed = frame[frame[key] != ""].groupby(key, sort=True)[numeric].sum() if not frame.empty else pd.DataFrame()
+        mine = days[days["dim"] == GROUP_KEYS.index(key)].rename(columns={"value": key})[[key] + numeric]
+        both = pd.concat([p for p in (frame[[key] + numeric], mine) if not p.empty], ignore_index=True) \
+            if not (frame.empty and mine.empty) else pd.DataFrame(columns=[key] + numeric)
+        summed = both[both[key] != ""].groupby(key, sort=True)[numeric].sum() if not both.empty else pd.DataFrame()
         groups[key] = {str(value): _indicators(row.to_dict(), start_ms, end_ms, as_of) for value, row in summed.iterrows()}
     return city, groups
 
@@ -246,7 +283,8 @@ def indicators_of_record(conn: psycopg.Connection, start_ms: int, end_ms: int, n
                          by: Iterable[str] = ()) -> tuple[Indicators, dict[str, dict[str, Indicators]]]:
     """`ioc.domain.case_indicators.indicators_of` over the record's cases (refresh the facts first)."""
     as_of = _as_of(start_ms, end_ms, now_ms)
-    return indicators_from(combos(conn, start_ms, end_ms, as_of), start_ms, end_ms, as_of, by)
+    frame, days = parts(conn, start_ms, end_ms, as_of)
+    return indicators_from(frame, start_ms, end_ms, as_of, by, days)
 
 
 # ---- periods and comparisons --------------------------------------------------------------------

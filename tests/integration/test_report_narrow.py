@@ -96,3 +96,37 @@ def test_the_migration_fills_the_narrow_table_from_the_facts_already_there(empty
     with psycopg.connect(empty_database_url) as conn:
         assert conn.execute("SELECT count(*) FROM case_facts_narrow").fetchone()[0] == len(items)
         assert _differences(conn) == 0
+
+
+_DAYS_FROM_NARROW = """
+SELECT v.dim, v.value, ((n.first_at + 28800000) / 86400000)::integer, ((n.last_ev + 28800000) / 86400000)::integer,
+  count(*) FILTER (WHERE first_dispatch IS NOT NULL), sum(n_checked)::bigint, sum(ms_handled)::bigint
+FROM case_facts_narrow n JOIN case_groups k USING (g),
+  LATERAL (VALUES (0::smallint, k.district), (1::smallint, k.department), (2::smallint, k.class_code),
+                  (3::smallint, k.source)) v(dim, value)
+WHERE n.fast GROUP BY 1, 2, 3, 4"""
+_DAYS = """SELECT dim, value, first_day, last_day, registered, n_checked, ms_handled FROM case_days
+WHERE cases <> 0"""
+
+
+def test_the_day_table_holds_the_sums_of_the_fast_cases_after_changes(record):
+    conn, items = record
+    conn.execute("UPDATE case_facts SET source = 'elsewhere' WHERE case_id = %s", (items[3][0].id,))
+    assert sorted(conn.execute(_DAYS).fetchall()) == sorted(conn.execute(_DAYS_FROM_NARROW).fetchall())
+    conn.execute("UPDATE case_facts SET source = %s WHERE case_id = %s", (items[3][0].source, items[3][0].id))
+    conn.commit()
+    assert sorted(conn.execute(_DAYS).fetchall()) == sorted(conn.execute(_DAYS_FROM_NARROW).fetchall())
+
+
+def test_most_of_a_past_years_cases_are_summed_from_the_day_table_and_the_figures_stay_the_domains(record):
+    from ioc.domain.case_indicators import period_bounds
+
+    conn, items = record
+    start, end = period_bounds("year", NOW, -1)
+    frame, days = ri.parts(conn, start, end, NOW)
+    summed = int(days[days["dim"] == 0]["registered"].sum())
+    one_by_one = int(frame["registered"].sum())
+    assert summed > 4 * one_by_one
+    facts = [indicator_facts(c, evs) for c, evs in items]
+    assert ri.indicators_of_record(conn, start, end, NOW, by=GROUP_KEYS) == indicators_of(facts, start, end, NOW,
+                                                                                          by=GROUP_KEYS)
