@@ -242,13 +242,14 @@ def parts(conn: psycopg.Connection, start_ms: int, end_ms: int, as_of: int) -> t
         frame = pd.DataFrame(cur.fetchall(), columns=[d.name for d in cur.description]).drop(columns="g")
         ids = [r[0] for r in conn.execute(_STRADDLING_SQL, params, prepare=True)]
         cur = conn.execute(_STAYS_SQL, {**params, "ids": ids}, prepare=True)
-        extra = pd.DataFrame(cur.fetchall(), columns=keys + ["stage", "ms", "n"])
-    if not extra.empty:
-        wide = extra.pivot_table(index=keys, columns="stage", values=["ms", "n"], aggfunc="sum", fill_value=0)
-        wide.columns = [f"{kind}:{stage}" for kind, stage in wide.columns]
-        wide = wide.reset_index()
-        frame = pd.concat([frame, wide], ignore_index=True).fillna(0)
-        frame = frame.groupby(keys, as_index=False, sort=False).sum(numeric_only=True)
+        extra = cur.fetchall()
+    if extra:  # the straddlers' stays added to their combinations (plain Python: a few hundred rows)
+        rows = {tuple(r[k] for k in keys): r for r in frame.to_dict("records")}
+        for *combo, stage, ms, n in extra:
+            row = rows.setdefault(tuple(combo), dict(zip(keys, combo)))
+            row[f"ms:{stage}"] = row.get(f"ms:{stage}", 0) + int(ms)
+            row[f"n:{stage}"] = row.get(f"n:{stage}", 0) + int(n)
+        frame = pd.DataFrame(list(rows.values())).fillna(0)
     for part in (frame, days):
         for col in part.columns:
             if col not in keys and col != "value":
