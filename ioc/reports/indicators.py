@@ -18,6 +18,13 @@ started; its due group is decided by `closed_at`, `due_at` and its first approve
 handled/rework by its handle events and its first failed check; its stage stays by their ends.
 A case whose stays all end inside the period adds its per-stage totals (columns `ms_*`, `n_*`);
 the few that straddle the period's edges (or have a stay in another stage) are unnested.
+
+The fast path (migration 0005): the counts read `case_facts_narrow` (the same facts without text or
+arrays, the four keys as one integer `g` named in `case_groups`). A closed case whose stays are all in
+the six summed stages ("fast") adds the same counts to every period that holds all its times, so
+`case_days` keeps those contributions summed per key value and China days of its first and last
+time: a period sums the whole days it holds, and only the cases it cuts (found by a GiST index on
+their time span), the open ones and the irregular ones are counted one by one.
 """
 
 from __future__ import annotations
@@ -130,11 +137,21 @@ def revision(conn: psycopg.Connection) -> tuple[int, bool]:
 
 # ---- one period --------------------------------------------------------------------------------
 
-_WHERE = "created_at < %(e)s AND (is_open OR greatest(updated_at, coalesce(closed_at, 0)) >= %(s)s)"
+_WHERE = "created_at < %(e)s AND (is_open OR last_at >= %(s)s)"
+# the cases counted one by one: all but the `fast` ones whose times all lie in the whole days
+# [S, A) that `case_days` sums (those the period's edges cut, and the others)
+# (each arm of the OR matches a partial index: `case_facts_narrow_slow`, `case_facts_narrow_span`)
+_SPAN = "int8range(first_at, last_ev, '[]')"
+_EXACT = (f"((NOT fast AND created_at < %(e)s)"
+          f" OR (fast AND {_SPAN} && int8range(%(s)s, %(S)s, '[]') AND first_at < %(S)s AND last_ev >= %(s)s)"
+          f" OR (fast AND {_SPAN} && int8range(%(A)s, %(a)s, '[]') AND last_ev >= %(A)s AND first_at < %(a)s))")
 
+# over `case_facts_narrow` (migration 0005): the same expressions as over `case_facts`, grouped by
+# the one-integer combination `g` and named back through `case_groups`; a handle in the period is
+# decided by the first and last handle unless the case was handled three times or more
 _COUNTS_SQL = f"""
 WITH f AS (
-  SELECT district, department, class_code, source,
+  SELECT g,
     first_dispatch IS NOT NULL AND first_dispatch < %(a)s AS reg,
     first_dispatch >= %(s)s AS reg_in,
     CASE WHEN closed_at >= %(s)s AND closed_at < %(a)s
@@ -145,35 +162,60 @@ WITH f AS (
          ELSE 0 END AS grp,
     CASE WHEN handled_first IS NULL OR handled_first >= %(a)s OR handled_last < %(s)s THEN false
          WHEN handled_first >= %(s)s THEN true
-         ELSE EXISTS (SELECT 1 FROM unnest(handled_at) x WHERE x >= %(s)s AND x < %(a)s) END AS hd,
+         WHEN handled_more IS NULL THEN handled_last < %(a)s
+         ELSE EXISTS (SELECT 1 FROM unnest(handled_more) x WHERE x >= %(s)s AND x < %(a)s) END AS hd,
     coalesce(first_check_fail < %(a)s, false) AS failed,
     stays_regular AND stays_first >= %(s)s AND stays_last < %(a)s AS inside,
     {', '.join(f'ms_{s}, n_{s}' for s in STAY_STAGES)}
-  FROM case_facts WHERE {_WHERE}
+  FROM case_facts_narrow WHERE {_WHERE} AND {_EXACT}
+), a AS (
+  SELECT g,
+    count(*) FILTER (WHERE reg AND reg_in) AS registered,
+    count(*) FILTER (WHERE reg AND grp > 0) AS due,
+    count(*) FILTER (WHERE reg AND grp IN (1, 2)) AS closed,
+    count(*) FILTER (WHERE reg AND grp = 1) AS closed_on_time,
+    count(*) FILTER (WHERE reg AND grp = 4) AS deferred,
+    count(*) FILTER (WHERE reg AND grp IN (2, 3)) AS overdue,
+    count(*) FILTER (WHERE hd) AS handled,
+    count(*) FILTER (WHERE hd AND failed) AS rework,
+    {', '.join(f'coalesce(sum(ms_{s}) FILTER (WHERE inside), 0)::bigint AS "ms:{s}", '
+               f'coalesce(sum(n_{s}) FILTER (WHERE inside), 0)::bigint AS "n:{s}"' for s in STAY_STAGES)}
+  FROM f GROUP BY g
 )
-SELECT district, department, class_code, source,
-  count(*) FILTER (WHERE reg AND reg_in) AS registered,
-  count(*) FILTER (WHERE reg AND grp > 0) AS due,
-  count(*) FILTER (WHERE reg AND grp IN (1, 2)) AS closed,
-  count(*) FILTER (WHERE reg AND grp = 1) AS closed_on_time,
-  count(*) FILTER (WHERE reg AND grp = 4) AS deferred,
-  count(*) FILTER (WHERE reg AND grp IN (2, 3)) AS overdue,
-  count(*) FILTER (WHERE hd) AS handled,
-  count(*) FILTER (WHERE hd AND failed) AS rework,
-  {', '.join(f'coalesce(sum(ms_{s}) FILTER (WHERE inside), 0)::bigint AS "ms:{s}", '
-             f'coalesce(sum(n_{s}) FILTER (WHERE inside), 0)::bigint AS "n:{s}"' for s in STAY_STAGES)}
-FROM f GROUP BY 1, 2, 3, 4
+SELECT k.district, k.department, k.class_code, k.source, a.* FROM a JOIN case_groups k USING (g)
 """
 
-# the stays of the cases that straddle the period's edges (or stay in a stage without a column)
-_STAYS_SQL = f"""
-SELECT district, department, class_code, source, st.stage, sum(st.o - st.i)::bigint AS ms, count(*) AS n
-FROM case_facts c, unnest(c.stay_stage, c.stay_in, c.stay_out) AS st(stage, i, o)
-WHERE {_WHERE} AND stays_last >= %(s)s AND stays_first < %(a)s
+# the stays of the cases that straddle the period's edges (or stay in a stage without a column):
+# the cases found in the narrow table, then their stays unnested from `case_facts` by primary key
+# (two statements, so the planner never chooses to scan the wide table)
+_STRADDLING_SQL = f"""
+SELECT case_id FROM case_facts_narrow
+WHERE {_WHERE} AND {_EXACT} AND stays_last >= %(s)s AND stays_first < %(a)s
   AND NOT (stays_regular AND stays_first >= %(s)s AND stays_last < %(a)s)
-  AND st.o >= %(s)s AND st.o < %(a)s
+"""
+_STAYS_SQL = """
+SELECT k.district, k.department, k.class_code, k.source, st.stage, sum(st.o - st.i)::bigint AS ms, count(*) AS n
+FROM case_facts c JOIN case_groups k USING (district, department, class_code, source),
+  unnest(c.stay_stage, c.stay_in, c.stay_out) AS st(stage, i, o)
+WHERE c.case_id = ANY(%(ids)s) AND st.o >= %(s)s AND st.o < %(a)s
 GROUP BY 1, 2, 3, 4, 5
 """
+
+# the fast cases' fixed contributions, per key value, summed over the whole days [S, A)
+_DAYS_SQL = f"""
+SELECT dim, value, sum(registered)::bigint AS registered, sum(due)::bigint AS due, sum(due)::bigint AS closed,
+  sum(closed_on_time)::bigint AS closed_on_time, 0::bigint AS deferred, sum(overdue)::bigint AS overdue,
+  sum(handled)::bigint AS handled, sum(rework)::bigint AS rework,
+  {', '.join(f'sum(ms_{s})::bigint AS "ms:{s}", sum(n_{s})::bigint AS "n:{s}"' for s in STAY_STAGES)}
+FROM case_days WHERE first_day >= %(Sd)s AND last_day < %(Ad)s AND cases <> 0 GROUP BY dim, value
+"""
+DAY_MS = 86_400_000
+CHINA_OFFSET_MS = 8 * HOUR_MS  # China time has no daylight saving
+
+
+def whole_days(start_ms: int, as_of: int) -> tuple[int, int]:
+    """The China-time day numbers [first, end) of the whole days inside [start_ms, as_of)."""
+    return -(-(start_ms + CHINA_OFFSET_MS) // DAY_MS), (as_of + CHINA_OFFSET_MS) // DAY_MS
 
 
 def _as_of(start_ms: int, end_ms: int, now_ms: int | None) -> int:
@@ -183,27 +225,36 @@ def _as_of(start_ms: int, end_ms: int, now_ms: int | None) -> int:
     return max(start_ms, as_of)
 
 
-def combos(conn: psycopg.Connection, start_ms: int, end_ms: int, as_of: int) -> pd.DataFrame:
-    """One row per (district, department, class_code, source) that has cases in the period: the
-    counts and, per stage, the total stay time (`ms:<stage>`) and number of stays (`n:<stage>`)."""
-    params = {"s": start_ms, "e": end_ms, "a": as_of}
+def parts(conn: psycopg.Connection, start_ms: int, end_ms: int, as_of: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The period's counts in two parts that add up: one row per (district, department, class_code,
+    source) of the cases counted one by one (`case_facts_narrow`), and one row per (dim, value) of the
+    fast cases summed per day (`case_days`; dim = the index of the key in GROUP_KEYS). Each row holds
+    the counts and, per stage, the total stay time (`ms:<stage>`) and number of stays (`n:<stage>`)."""
+    sd, ad = whole_days(start_ms, as_of)
+    params = {"s": start_ms, "e": end_ms, "a": as_of, "Sd": sd, "Ad": ad,
+              "S": sd * DAY_MS - CHINA_OFFSET_MS, "A": ad * DAY_MS - CHINA_OFFSET_MS}
     keys = list(GROUP_KEYS)
     with conn.transaction():
         conn.execute("SET LOCAL jit = off")  # compiling the expressions costs more than it saves on one scan
+        cur = conn.execute(_DAYS_SQL, params, prepare=True)
+        days = pd.DataFrame(cur.fetchall(), columns=[d.name for d in cur.description])
         cur = conn.execute(_COUNTS_SQL, params, prepare=True)
-        frame = pd.DataFrame(cur.fetchall(), columns=[d.name for d in cur.description])
-        cur = conn.execute(_STAYS_SQL, params, prepare=True)
-        extra = pd.DataFrame(cur.fetchall(), columns=keys + ["stage", "ms", "n"])
-    if not extra.empty:
-        wide = extra.pivot_table(index=keys, columns="stage", values=["ms", "n"], aggfunc="sum", fill_value=0)
-        wide.columns = [f"{kind}:{stage}" for kind, stage in wide.columns]
-        wide = wide.reset_index()
-        frame = pd.concat([frame, wide], ignore_index=True).fillna(0)
-        frame = frame.groupby(keys, as_index=False, sort=False).sum(numeric_only=True)
-    for col in frame.columns:
-        if col not in keys:
-            frame[col] = frame[col].astype("int64")
-    return frame
+        frame = pd.DataFrame(cur.fetchall(), columns=[d.name for d in cur.description]).drop(columns="g")
+        ids = [r[0] for r in conn.execute(_STRADDLING_SQL, params, prepare=True)]
+        cur = conn.execute(_STAYS_SQL, {**params, "ids": ids}, prepare=True)
+        extra = cur.fetchall()
+    if extra:  # the straddlers' stays added to their combinations (plain Python: a few hundred rows)
+        rows = {tuple(r[k] for k in keys): r for r in frame.to_dict("records")}
+        for *combo, stage, ms, n in extra:
+            row = rows.setdefault(tuple(combo), dict(zip(keys, combo)))
+            row[f"ms:{stage}"] = row.get(f"ms:{stage}", 0) + int(ms)
+            row[f"n:{stage}"] = row.get(f"n:{stage}", 0) + int(n)
+        frame = pd.DataFrame(list(rows.values())).fillna(0)
+    for part in (frame, days):
+        for col in part.columns:
+            if col not in keys and col != "value":
+                part[col] = part[col].astype("int64")
+    return frame, days
 
 
 def _indicators(row: Mapping, start_ms: int, end_ms: int, as_of: int) -> Indicators:
@@ -214,26 +265,47 @@ def _indicators(row: Mapping, start_ms: int, end_ms: int, as_of: int) -> Indicat
                       {s: int(row[f"n:{s}"]) for s in stages})
 
 
-def indicators_from(frame: pd.DataFrame, start_ms: int, end_ms: int, as_of: int,
-                    by: Iterable[str] = ()) -> tuple[Indicators, dict[str, dict[str, Indicators]]]:
-    """The city's indicators and those per value of each key in `by` from `combos` (groups with
-    an empty value left out, each dict sorted by value: as `indicators_of`)."""
-    numeric = [c for c in frame.columns if c not in GROUP_KEYS]
-    city = _indicators(frame[numeric].sum().to_dict() if not frame.empty else {}, start_ms, end_ms, as_of)
-    groups: dict[str, dict[str, Indicators]] = {}
+def _add(into: dict, row: Mapping, numeric: Iterable[str]) -> None:
+    for c in numeric:
+        into[c] = into.get(c, 0) + int(row[c])
+
+
+def indicators_from(frame: pd.DataFrame, start_ms: int, end_ms: int, as_of: int, by: Iterable[str] = (),
+                    days: pd.DataFrame | None = None) -> tuple[Indicators, dict[str, dict[str, Indicators]]]:
+    """The city's indicators and those per value of each key in `by` from `parts` (groups with
+    an empty value left out, each dict sorted by value: as `indicators_of`). A few hundred rows at
+    most: summed in plain Python (pandas' per-call overhead was most of the period's time)."""
+    by = tuple(by)
     for key in by:
         if key not in GROUP_KEYS:
             raise ValueError(f"cannot group cases by {key!r}; group by one of {', '.join(GROUP_KEYS)}")
-        summed = frame[frame[key] != ""].groupby(key, sort=True)[numeric].sum() if not frame.empty else pd.DataFrame()
-        groups[key] = {str(value): _indicators(row.to_dict(), start_ms, end_ms, as_of) for value, row in summed.iterrows()}
-    return city, groups
+    city: dict = {}
+    sums: dict[str, dict[str, dict]] = {key: {} for key in by}
+    numeric = [c for c in frame.columns if c not in GROUP_KEYS]
+    for row in frame.to_dict("records"):
+        _add(city, row, numeric)
+        for key in by:
+            if row[key] != "":
+                _add(sums[key].setdefault(str(row[key]), {}), row, numeric)
+    if days is not None and not days.empty:
+        numeric = [c for c in days.columns if c not in ("dim", "value")]
+        for row in days.to_dict("records"):
+            key = GROUP_KEYS[int(row["dim"])]
+            if key == GROUP_KEYS[0]:
+                _add(city, row, numeric)
+            if key in sums and row["value"] != "":
+                _add(sums[key].setdefault(str(row["value"]), {}), row, numeric)
+    return (_indicators(city, start_ms, end_ms, as_of),
+            {key: {value: _indicators(sums[key][value], start_ms, end_ms, as_of) for value in sorted(sums[key])}
+             for key in by})
 
 
 def indicators_of_record(conn: psycopg.Connection, start_ms: int, end_ms: int, now_ms: int | None = None,
                          by: Iterable[str] = ()) -> tuple[Indicators, dict[str, dict[str, Indicators]]]:
     """`ioc.domain.case_indicators.indicators_of` over the record's cases (refresh the facts first)."""
     as_of = _as_of(start_ms, end_ms, now_ms)
-    return indicators_from(combos(conn, start_ms, end_ms, as_of), start_ms, end_ms, as_of, by)
+    frame, days = parts(conn, start_ms, end_ms, as_of)
+    return indicators_from(frame, start_ms, end_ms, as_of, by, days)
 
 
 # ---- periods and comparisons --------------------------------------------------------------------

@@ -212,8 +212,8 @@ def stages_section(fig: PeriodFigures, lang: str) -> Section:
 
 def overdue_section(conn, start: int, as_of: int, names, lang: str) -> Section:
     rows = conn.execute(
-        """SELECT case_id, class_code, district, department, created_at, due_at, closed_at
-           FROM case_facts
+        """SELECT case_id, k.class_code, k.district, k.department, created_at, due_at, closed_at
+           FROM case_facts_narrow JOIN case_groups k USING (g)
            WHERE first_dispatch < %(a)s AND due_at IS NOT NULL AND (
                  (closed_at >= %(s)s AND closed_at < %(a)s AND closed_at > due_at)
               OR ((closed_at IS NULL OR closed_at >= %(a)s) AND due_at < %(a)s))
@@ -233,8 +233,8 @@ def overdue_section(conn, start: int, as_of: int, names, lang: str) -> Section:
 
 def deferrals_section(conn, start: int, as_of: int, names, lang: str) -> Section:
     rows = conn.execute(
-        """SELECT case_id, class_code, district, department, first_deferral, due_at, closed_at FROM case_facts
-           WHERE first_deferral >= %(s)s AND first_deferral < %(a)s ORDER BY first_deferral, case_id LIMIT %(n)s""",
+        """SELECT case_id, k.class_code, k.district, k.department, first_deferral, due_at, closed_at
+           FROM case_facts_narrow JOIN case_groups k USING (g) WHERE first_deferral >= %(s)s AND first_deferral < %(a)s ORDER BY first_deferral, case_id LIMIT %(n)s""",
         {"s": start, "a": as_of, "n": OVERDUE_LIMIT}).fetchall()
     data = [[cid, names["class_code"].get(cls, cls), names["district"].get(dist, dist), names["department"].get(dep, dep),
              fmt_ms(d), fmt_ms(due), fmt_ms(closed if closed and closed < as_of else None)]
