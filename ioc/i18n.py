@@ -375,6 +375,7 @@ STRINGS: dict[str, dict[str, str]] = {
     "case_tasks_handled": {"zh": "待核查", "en": "Awaiting check"},
     "case_tasks_no_department": {"zh": "该账号未绑定处置部门", "en": "This account is bound to no department"},
     "ind_heading": {"zh": "案件综合评价", "en": "Case indicators"},
+    "ind_to_reports": {"zh": "月度考评报告 →", "en": "Monthly assessment report →"},
     "ind_period_this_month": {"zh": "本月", "en": "This month"},
     "ind_period_last_month": {"zh": "上月", "en": "Last month"},
     "ind_period_this_week": {"zh": "本周", "en": "This week"},

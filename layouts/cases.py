@@ -292,7 +292,11 @@ def _indicator_grid(grid_id: str, columns: list[dict], lang: str):
 def indicators_page(lang: str) -> html.Div:
     return html.Div(
         [
-            html.H2(t("ind_heading", lang)),
+            html.Div([html.H2(t("ind_heading", lang)),
+                      # the monthly assessment report: the same roles, reached from here (the leader's
+                      # navigation has no room left for it at 1920 px)
+                      dcc.Link(t("ind_to_reports", lang), href="/reports", id="ind-to-reports", className="btn")],
+                     className="page-head"),
             html.Div(
                 [
                     html.Span(t("ind_period", lang)),

@@ -102,7 +102,7 @@ PAGES: tuple[Page, ...] = (
          sample=lambda _city: "EV-20260101-001"),
     Page("/inspections", "inspections", "view:inspections", 6, lambda c: inspections_page(c.lang, c.tile_url), "field"),
     Page("/indicators", "indicators", "view:indicators", 8, lambda c: indicators_with_events(c.lang), "cases"),
-    Page("/reports", "reports", "view:reports", 8.5, lambda c: reports_page(c.lang, int(time.time() * 1000)), "reports"),
+    Page("/reports", "reports", "view:reports", None, lambda c: reports_page(c.lang, int(time.time() * 1000)), "reports"),
     Page("/status", "status", "view:status", 7, lambda c: status_page(c.lang), "status"),
     Page("/audit", "audit", "view:audit", 9, lambda c: audit_page(c.lang), "audit"),
     # the inspector's 巡查上报, after the inspection queues in the navigation (a Flask page: ioc.web.field)

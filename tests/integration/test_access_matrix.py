@@ -284,8 +284,9 @@ def dependencies(portal):
     assert response.status_code == 200
     deps = response.json()
     assert len(deps) >= 20
-    # a clientside callback runs in the browser alone (the field pages' position): nothing to guard
-    assert all(d["clientside_function"]["namespace"] == "iocField" for d in deps if d.get("clientside_function"))
+    # a clientside callback runs in the browser alone (the field pages' position, the rewind's playback
+    # clock): nothing to guard
+    assert all(d["clientside_function"]["namespace"] in ("iocField", "iocRewind") for d in deps if d.get("clientside_function"))
     return [d for d in deps if not d.get("clientside_function")]
 
 
