@@ -69,3 +69,12 @@ def test_db_upgrade_without_database_url_says_what_to_set():
                          capture_output=True, text=True, timeout=60)
     assert out.returncode == 2
     assert "DATABASE_URL" in out.stderr
+
+
+def test_the_hourly_and_minute_partitions_leave_room_for_updates_in_place(database_url):
+    with psycopg.connect(database_url) as conn:
+        hourly = conn.execute("SELECT ioc_ensure_partition('device_hourly', '2026-03-15T10:00:00Z')").fetchone()[0]
+        audit = conn.execute("SELECT ioc_ensure_partition('audit', '2026-03-15T10:00:00Z')").fetchone()[0]
+        options = dict(conn.execute("SELECT relname, reloptions FROM pg_class WHERE relname IN (%s, %s)",
+                                    (hourly, audit)).fetchall())
+    assert options[hourly] == ["fillfactor=50"] and options[audit] is None

@@ -24,6 +24,14 @@ def q(url, sql, *args):
         return conn.execute(sql, args).fetchall()
 
 
+def keeping_raw(settings):
+    """The settings with a raw window wide enough for the fixed past times of these tests (the
+    recorder leaves out raw readings already older than IOC_RECORD_RAW_HOURS)."""
+    import dataclasses
+
+    return dataclasses.replace(settings, record_raw_hours=24 * 365 * 10)
+
+
 def test_cases_land_with_every_version_and_timeline_entry(record_settings, redis_client):
     add_case(redis_client, a_case(version=1, stage="reported", at=T0), f"{T0}-0")
     add_case(redis_client, a_case(version=2, stage="accepted", at=T0 + 1000), f"{T0 + 1000}-0", action="accept")
@@ -91,7 +99,7 @@ def test_readings_become_minute_rollups_hourly_aggregates_and_raw_rows(record_se
     add_readings(redis_client, shards, [["n1", "noise", "d1", T0, {"LAeq": 50.0}]])
     add_readings(redis_client, shards, [["n1", "noise", "d1", T0 + 1000, {"LAeq": 70.0}]])
     add_readings(redis_client, shards, [["s1", "streetlight", "d1", T0, {"powerState": "on"}]])
-    record_once(record_settings, redis_client)
+    record_once(keeping_raw(record_settings), redis_client)
     url = record_settings.database_url
     rows = q(url, "SELECT kind, attribute, s, n, x FROM rollup_minute ORDER BY kind, attribute")
     assert rows == [("noise", "LAeq", 120.0, 2, 70.0), ("noise", "_", None, 2, None),
@@ -157,7 +165,7 @@ def test_retention_drops_partitions_past_the_window(record_settings, redis_clien
     shards = record_settings.redis_shards
     add_readings(redis_client, shards, [["n1", "noise", "d1", T0, {"LAeq": 50.0}]])
     add_audit(redis_client)
-    record_once(record_settings, redis_client)
+    record_once(keeping_raw(record_settings), redis_client)
     recorder = Recorder(record_settings, redis_client)
     recorder._connect()
     dropped = recorder.retention(now_ms=T0 + 2 * 86_400_000)  # raw readings kept 24 h, events for good

@@ -77,15 +77,19 @@ def undisturbed(stack, client, pg_server_proc, pg_template) -> dict:
         for key, _family in streams_of():
             if client.exists(key):
                 client.xgroup_setid(key, GROUP, "0")
-        record_once(stack.settings(database_url=url), client)
+        record_once(stack.settings(database_url=url, record_raw_hours=RAW_HOURS), client)
         return dump(url)
     finally:
         drop_database(pg_server_proc, url)
 
 
+RAW_HOURS = 24 * 365 * 10  # the entries carry fixed past times: keep their raw readings (the raw window drops older ones)
+
+
 def recorder_env(url: str) -> dict:
     # IOC_RECORD_TRIM=0: the streams must still hold every entry for the undisturbed replay to compare with
-    return {"DATABASE_URL": url, "IOC_RECORD_BATCH": "40", "IOC_RECORD_FLUSH_MS": "50", "IOC_RECORD_TRIM": "0"}
+    return {"DATABASE_URL": url, "IOC_RECORD_BATCH": "40", "IOC_RECORD_FLUSH_MS": "50", "IOC_RECORD_TRIM": "0",
+            "IOC_RECORD_RAW_HOURS": str(RAW_HOURS)}
 
 
 def same_record(disturbed: dict, quiet_run: dict) -> None:
