@@ -67,6 +67,9 @@ DISTRICT_ACTIVITY: dict[str, float] = {CENTRE_DISTRICT: 4.0, "shuangshan": 0.6, 
 CENTRE_SHARE = 0.55  # reports clustered around a town's centre (the rest anywhere in the district)
 CAMERAS = 60
 RESEND_SHARE = 0.02  # a report sent twice (same report_id)
+HOTLINE_LEAD_S = (30, 240)  # a hotline call is taken this many seconds before its order is filed
+INSPECTOR_LEAD_S = (0, 60)  # an inspector sees the problem this long before the report is sent
+REPORT_LEAD_MAX_MS = max(HOTLINE_LEAD_S[1], INSPECTOR_LEAD_S[1]) * 1000  # a case's report time may precede its filing by this
 NEAR_DUPLICATE_SHARE = 0.06  # a second person reports a recent problem nearby
 NEAR_DUPLICATE_WINDOW_S = 3 * 3600  # simulated seconds a report counts as recent
 # department systems
@@ -325,10 +328,10 @@ class ReportStream:
             if source == "hotline":
                 title = rng.choice(("先生", "女士"))
                 reporter = f"市民 {rng.choice(texts.HOTLINE_SURNAMES)}{title}（1{rng.randint(30, 99)}****{rng.randint(0, 9999):04d}）"
-                reported_at = iso_local(publish_ms - rng.randint(30, 240) * 1000)  # the call, before the order was filed
+                reported_at = iso_local(publish_ms - rng.randint(*HOTLINE_LEAD_S) * 1000)  # the call, before the order was filed
             else:
                 reporter = f"监督员 {rng.choice(texts.INSPECTORS)}"
-                reported_at = iso_local(publish_ms - rng.randint(0, 60) * 1000)
+                reported_at = iso_local(publish_ms - rng.randint(*INSPECTOR_LEAD_S) * 1000)
         payload = {"report_id": report_id, "category": code, "lat": lat, "lon": lon, "description": description,
                    "reported_at": reported_at, "address": address, "reporter": reporter}
         self.recent.append({"sim_t": sim_t, "source": source, "code": code, "lon": lon, "lat": lat,

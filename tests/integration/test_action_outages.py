@@ -51,7 +51,7 @@ def test_an_action_during_an_outage_says_in_its_own_line_that_it_was_not_carried
 
 
 def test_a_case_page_that_meets_an_outage_keeps_what_it_shows(signed_in, portal_app, monkeypatch):
-    monkeypatch.setattr(portal_app.server.extensions["ioc_services"].case_index, "open_cases", down)
+    monkeypatch.setattr(portal_app.server.extensions["ioc_services"].case_index, "_sync", down)  # its read of Redis
     with signed_in("dispatcher", lang="en", outputs=3) as sent:
         assert guard_callback(cases.console)(1, "", "", "", "", "", [], 0, "en", None) is no_update
     assert sent == {"banner": {"children": t("data_unavailable", "en"), "className": "banner"}}
