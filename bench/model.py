@@ -9,9 +9,10 @@ from typing import Callable
 # Order matters: the baseline first (ingest reports a ratio to it); views and viewers are
 # written by another module family and run late; events (linked events, issue 15) after them: it
 # reuses the city the views seeded; then the field work of issue 16: uploads (the same city) and
-# notify (the notifier alone against the local receivers); rewind and indicators (issue 17) on a PostgreSQL of their own.
+# notify (the notifier alone against the local receivers); rewind, indicators and recorder (issue 17) on a PostgreSQL of
+# their own (the recorder's with the seeded city and the ingest at 20,000 msg/s).
 SCENARIOS = ("baseline", "ingest", "latency", "memory", "cluster", "views", "viewers", "events", "uploads", "notify", "rewind",
-             "indicators")
+             "indicators", "recorder")
 OPTIONAL = ("views", "viewers")
 
 
