@@ -7,7 +7,10 @@ upserted: a case or an event only by a higher version; users and tokens by a lat
 deleted user or token leaves the record); devices keep their first sighting and their last
 known online state; an alarm activation (one row per alarm id and raise time) gains its
 acknowledgement and its clear once, the first. Telemetry sums merge additively (`n`, `s`, `sum`
-added, `x`, `max` the greater, `min` the smaller, `last` the one with the later `last_at`).
+added, `x`, `max` the greater, `min` the smaller, `last` the one with the later `last_at`): the
+minute rollups at once, the per-device hourly aggregates by way of `device_hourly_parts`, which
+`fold_hourly` merges into `device_hourly` now and then (one upsert per device and hour instead
+of one per batch).
 
 Exactly once: the caller writes the stream's offset (`recorder_offsets`) in the same transaction
 and skips entries at or before it, so additive merges never count an entry twice.
@@ -154,20 +157,20 @@ def _rollup(conn, rows: list[tuple]) -> int:
 
 
 def _hourly(conn, rows: list[tuple]) -> int:
+    """The batch's per-device hourly contributions, appended to `device_hourly_parts` (folded into
+    `device_hourly` later by `fold_hourly`: migration 0008)."""
     stage = _stage(conn, "device_hourly", columns=_HOURLY_STAGE)
     _copy(conn, stage, HOURLY_COLUMNS, rows)
     cols = _cols(HOURLY_COLUMNS)
     return _exec(conn, f"""
-        INSERT INTO device_hourly ({cols})
+        INSERT INTO device_hourly_parts ({cols})
         SELECT {_MS.format('hour')}, device_id, attribute, n, sum, min, max, last, last_text, {_MS.format('last_at')}
-        FROM {stage}
-        ON CONFLICT (hour, device_id, attribute) DO UPDATE SET
-          n = device_hourly.n + EXCLUDED.n, sum = device_hourly.sum + EXCLUDED.sum,
-          min = LEAST(device_hourly.min, EXCLUDED.min), max = GREATEST(device_hourly.max, EXCLUDED.max),
-          last = CASE WHEN EXCLUDED.last_at >= device_hourly.last_at THEN EXCLUDED.last ELSE device_hourly.last END,
-          last_text = CASE WHEN EXCLUDED.last_at >= device_hourly.last_at THEN EXCLUDED.last_text
-                           ELSE device_hourly.last_text END,
-          last_at = GREATEST(device_hourly.last_at, EXCLUDED.last_at)""")
+        FROM {stage}""")
+
+
+def fold_hourly(conn) -> int:
+    """Merge every hourly part into `device_hourly` (in the caller's transaction); hourly rows written."""
+    return int(conn.execute("SELECT ioc_fold_hourly_parts()").fetchone()[0])
 
 
 def write_batch(conn, batch: Batch) -> dict[str, int]:

@@ -29,6 +29,11 @@ Redis lost its data (a stream's last id is below the recorded offset): logged an
 (`recorder:errors:redis_lost`), the offset is lowered to the stream's last id, and recording
 goes on with whatever the new stream holds.
 
+The per-device hourly aggregates go to `device_hourly_parts` with each batch (appended, in the
+batch's transaction) and are folded into `device_hourly` at least every `FOLD_S` seconds and
+once the streams have been quiet for `FOLD_IDLE_S` (`fold`, one transaction; a recorder that
+starts folds what a stopped one left). Readers see both through the view `device_hourly_all`.
+
 One recorder records at a time (a PostgreSQL advisory lock held by its connection); a second
 one waits as a standby and takes over when the first's connection ends.
 
@@ -70,6 +75,8 @@ GROUP = "ioc-recorder"
 CLAIM_IDLE_MS = 60_000  # entries pending this long at another consumer are taken over
 HEARTBEAT_S = 2
 RETENTION_S = 3600
+FOLD_S = 60  # the hourly parts are folded into device_hourly at least this often,
+FOLD_IDLE_S = 1.0  # and once the streams have been quiet this long
 LOCK_KEY = 0x10C_5EC0  # the advisory lock of the one active recorder
 PG_ERRORS = (psycopg.OperationalError, psycopg.InterfaceError)
 
@@ -162,6 +169,8 @@ class Recorder:
         self._last_beat = 0.0
         self._last_retention = 0.0
         self._last_claim = 0.0
+        self._last_fold = self._busy_at = time.monotonic()
+        self.unfolded = False  # hourly parts may wait to be folded (a killed recorder may have left some)
         self._failing: dict[str, str] = {}
 
     # ---- connections -------------------------------------------------------------------------
@@ -183,6 +192,7 @@ class Recorder:
                 return False
             self.active = True
             self.made.clear()
+            self.unfolded = True
             offs = record_copy.offsets(self.conn)
             self.conn.commit()
             for s in self.streams:
@@ -358,6 +368,8 @@ class Recorder:
         conn.commit()
         self.made |= new_parts
         s.offset = offset
+        if written.get("device_hourly"):
+            self.unfolded = True
         done = ids + s.dead
         rows = sum(written.values())
         pipe = self.redis.pipeline(transaction=False)
@@ -377,6 +389,17 @@ class Recorder:
         if self.settings.record_trim:
             s.trimmed += s.trim_recorded(self.redis)
         return rows
+
+    def fold(self) -> int:
+        """Fold the hourly parts into `device_hourly` (one transaction); hourly rows written."""
+        if not self.unfolded:
+            return 0
+        with self.conn.transaction():
+            folded = record_copy.fold_hourly(self.conn)
+        self.conn.commit()
+        self.unfolded = False
+        self._last_fold = time.monotonic()
+        return folded
 
     def step(self, force: bool = False) -> tuple[int, int]:
         """One pass over every stream: read, and write the buffers that are full or old enough
@@ -457,7 +480,13 @@ class Recorder:
         if now - self._last_retention >= RETENTION_S:
             self.retention()
             self._last_retention = now
-        return self.step()
+        read, rows = self.step()
+        now = time.monotonic()
+        if read or any(s.buf for s in self.streams):
+            self._busy_at = now
+        if self.unfolded and (now - self._last_fold >= FOLD_S or now - self._busy_at >= FOLD_IDLE_S):
+            self.fold()
+        return read, rows
 
     def run(self) -> None:
         backoff = 0.2
@@ -505,6 +534,11 @@ class Recorder:
                 self._drop_connection()
                 self.stopping.wait(backoff)
                 backoff = min(backoff * 2, 5)
+        if self.active and self.unfolded:
+            try:
+                self.fold()
+            except Exception:  # noqa: BLE001 - the parts stay in the record; the next recorder folds them
+                log.warning("recorder: the hourly parts were not folded at stop; the next recorder folds them")
         self._drop_connection()
         log.info("recorder %s stopped after %d entries, %d rows", self.worker_id, self.entries, self.rows)
 
@@ -537,6 +571,7 @@ def record_once(settings: Settings, redis_client=None) -> int:
             read, rows = recorder.step(force=True)
             total += rows
             if not read and not any(s.buf or s.dead for s in recorder.streams):
+                recorder.fold()
                 return total
     finally:
         recorder.close()

@@ -464,7 +464,7 @@ class Rewind:
 
     def _water_levels(self, conn, at: datetime) -> dict[str, float]:
         rows = conn.execute(
-            "SELECT DISTINCT ON (device_id) device_id, last FROM device_hourly"
+            "SELECT DISTINCT ON (device_id) device_id, last FROM device_hourly_all"
             " WHERE attribute = %s AND hour > %s AND hour <= %s AND last_at <= %s AND last IS NOT NULL"
             " ORDER BY device_id, hour DESC", (WATER_LEVEL, ts(int(at.timestamp() * 1000) - 3 * 3_600_000), at, at)).fetchall()
         return {device_id: float(last) for device_id, last in rows}
@@ -497,7 +497,7 @@ class Rewind:
             if raw:
                 return {"resolution": "raw", "points": [{"at_ms": at, "values": values} for at, values in raw]}
             rows = conn.execute("SELECT (extract(epoch FROM hour) * 1000)::bigint, attribute, n, sum, min, max, last, last_text"
-                                " FROM device_hourly WHERE device_id = %s AND hour >= %s AND hour <= %s ORDER BY hour, attribute",
+                                " FROM device_hourly_all WHERE device_id = %s AND hour >= %s AND hour <= %s ORDER BY hour, attribute",
                                 (device_id, ts(from_ms - from_ms % 3_600_000), ts(to_ms))).fetchall()
         return {"resolution": "hour", "points": [
             {"at_ms": at, "attribute": attribute, "n": n, "mean": (total / n) if n and total is not None else None,
