@@ -18,7 +18,7 @@ from ioc.i18n import resolve_lang, t
 from ioc.reports import jobs
 from ioc.web.auth import current_principal
 from ioc.web.dash_guard import secured_callback
-from ioc.web.reports_api import build_monthly, start_monthly
+from ioc.web.reports_api import build_monthly, opening_report_month, start_monthly
 from ioc.web.services import current_services
 
 from layouts.grids import ag_grid
@@ -96,9 +96,19 @@ def section_children(report: dict, lang: str, can_export: bool) -> list:
     return out
 
 
+def opening(default_month):
+    """The month the page opens on: the last whole month, or the current one while the record
+    holds no case of the last."""
+    if not current_services().settings.database_url:
+        return default_month
+    return opening_report_month(int(time.time() * 1000))
+
+
 def render(month, lang):
     services = current_services()
     lang = resolve_lang(lang, services.settings.lang)
+    if not month:
+        return no_update, no_update
     if not services.settings.database_url:
         return t("rep_no_record", lang), html.P(t("rep_no_record", lang))
     try:
@@ -137,6 +147,7 @@ def poll(_n, job_id, lang):
 
 
 def register(app, services) -> None:
+    secured_callback(app, "view:reports", Output("rep-month", "value"), Input("rep-default-month", "data"))(opening)
     secured_callback(app, "view:reports", Output("rep-as-of", "children"), Output("rep-sections", "children"),
                      Input("rep-month", "value"), State("lang", "data"))(render)
     secured_callback(app, "report:export", Output("rep-job-id", "data"), Output("rep-poll", "disabled"),

@@ -28,7 +28,8 @@ def month_options(now_ms: int, lang: str) -> list[dict]:
 
 
 def default_month(now_ms: int) -> str:
-    """The last whole month: the one a monthly assessment is about."""
+    """The last whole month: the one a monthly assessment is about (the page opens on it, or on
+    the current month while the record holds no case of it: `callbacks.reports.opening`)."""
     return month_options(now_ms, "en")[1]["value"]
 
 
@@ -39,8 +40,8 @@ def reports_page(lang: str, now_ms: int) -> html.Div:
             html.Div(
                 [
                     html.Span(t("rep_month", lang)),
-                    dcc.Dropdown(id="rep-month", options=month_options(now_ms, lang), value=default_month(now_ms),
-                                 clearable=False, style={"width": "180px"}),
+                    dcc.Dropdown(id="rep-month", options=month_options(now_ms, lang), value=None,
+                                 clearable=False, style={"width": "220px"}),
                     html.Button(t("rep_xlsx", lang), id="rep-xlsx", n_clicks=0, className="btn"),
                     html.Span("", id="rep-as-of", className="note"),
                 ],
@@ -52,6 +53,7 @@ def reports_page(lang: str, now_ms: int) -> html.Div:
                  html.A("", id="rep-file", href="", className="rep-file")],
                 id="rep-job", className="form-row", style={"display": "none"},
             ),
+            dcc.Store(id="rep-default-month", data=default_month(now_ms)),
             dcc.Store(id="rep-job-id", data=""),
             dcc.Interval(id="rep-poll", interval=REPORT_POLL_MS, disabled=True, n_intervals=0),
             dcc.Loading(html.Div(id="rep-sections"), type="dot"),

@@ -126,6 +126,24 @@ def month_bounds(month: str) -> tuple[int, int]:
     return int(start.timestamp() * 1000), int(end.timestamp() * 1000)
 
 
+def month_of(now_ms: int, back: int = 0) -> str:
+    """"YYYY-MM" of the China-time month `back` months before the one of `now_ms`."""
+    local = datetime.fromtimestamp(now_ms / 1000, CHINA_TZ)
+    index = local.year * 12 + local.month - 1 - back
+    return f"{index // 12:04d}-{index % 12 + 1:02d}"
+
+
+def opening_month(conn: psycopg.Connection, now_ms: int) -> str:
+    """The month the report page opens on: the last whole month (what a monthly assessment is
+    about), or the current one while the record holds no case reported in the last (a record
+    that began this month, as the demo's)."""
+    last = month_of(now_ms, 1)
+    start, end = month_bounds(last)
+    held = conn.execute("SELECT EXISTS (SELECT 1 FROM cases WHERE created_at >= to_timestamp(%s / 1000.0)"
+                        " AND created_at < to_timestamp(%s / 1000.0))", (start, end)).fetchone()[0]
+    return last if held else month_of(now_ms)
+
+
 def fmt_ms(ms: int | None) -> str:
     return "" if not ms else datetime.fromtimestamp(ms / 1000, CHINA_TZ).strftime("%Y-%m-%d %H:%M")
 

@@ -26,7 +26,7 @@ from ioc.domain.clock import CHINA_TZ
 from ioc.record.db import connection
 from ioc.reports import jobs
 from ioc.reports.indicators import compare, refresh_facts, revision
-from ioc.reports.monthly import event_report, month_bounds, monthly_report
+from ioc.reports.monthly import event_report, month_bounds, monthly_report, opening_month
 from ioc.reports.xlsx import workbook_bytes
 
 from .api import ApiInputError
@@ -68,6 +68,11 @@ def build_monthly(month: str, lang: str, now_ms: int, progress=None):
     services = current_services()
     with connection(database_url()) as conn:
         return monthly_report(conn, services.city, month, now_ms, lang, progress)
+
+
+def opening_report_month(now_ms: int) -> str:
+    with connection(database_url()) as conn:
+        return opening_month(conn, now_ms)
 
 
 def monthly_json():

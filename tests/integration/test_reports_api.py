@@ -154,3 +154,18 @@ def test_a_linked_events_post_event_report_is_an_xlsx_of_its_versions_and_audit(
     assert book.sheetnames == ["事件概况", "事件过程", "操作记录"]
     assert [r[2] for r in book["事件过程"].iter_rows(min_row=2, values_only=True)] == ["IV", "III", "III"]
     assert list(book["操作记录"].iter_rows(min_row=2, values_only=True))[0][1:] == ("wang", "event.level", "ok")
+
+
+def test_the_report_page_opens_on_the_last_whole_month_when_the_record_holds_its_cases(filled, database_url):
+    from ioc.reports.monthly import month_of, opening_month
+
+    with psycopg.connect(database_url) as conn:
+        assert opening_month(conn, int(time.time() * 1000)) == month_of(int(time.time() * 1000), 1)
+
+
+def test_a_record_begun_this_month_opens_the_report_on_the_current_month(database_url):
+    from ioc.reports.monthly import opening_month
+
+    march_10 = int(time.mktime((2026, 3, 10, 12, 0, 0, 0, 0, -1)) * 1000)
+    with psycopg.connect(database_url) as conn:  # the schema, no case yet
+        assert opening_month(conn, march_10) == "2026-03"

@@ -41,3 +41,13 @@ def test_the_page_data_is_json_with_leaflet_bounds():
     assert data["bounds"] == [[31.7, 120.3], [32.0, 120.9]]
     assert data["common"] == list(case_catalog.COMMON_CLASSES) and data["max_photos"] == MAX_PHOTOS
     assert data["lang"] == "en" and data["version"] == "abc"
+
+
+def test_month_of_counts_back_across_the_year_in_china_time():
+    from ioc.reports.monthly import month_of
+
+    new_year_china = 1767196800_000  # 2026-01-01 00:00 China time = 2025-12-31 16:00 UTC
+    assert month_of(new_year_china) == "2026-01"
+    assert month_of(new_year_china, 1) == "2025-12"
+    assert month_of(new_year_china - 1) == "2025-12"
+    assert month_of(new_year_china, 13) == "2024-12"
