@@ -30,7 +30,6 @@ that rate a window of `WINDOW_S` seconds is measured:
 from __future__ import annotations
 
 import dataclasses
-import threading
 import time
 
 from bench.model import Measurement, ScenarioResult, Series, at_most
@@ -89,13 +88,17 @@ class Sample:
 
 
 class Sampler:
-    """A `Sample` every `every` seconds in a thread."""
+    """A `Sample` every `every` seconds in a thread (`bench.uploads.CounterSampler` keeping whole samples)."""
 
     def __init__(self, client, keys: list[str], group: str, every: float = SAMPLE_EVERY_S):
-        self.client, self.keys, self.group, self.every = client, keys, group, every
-        self.samples: list[Sample] = []
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        from bench.uploads import CounterSampler
+
+        self.client, self.keys, self.group = client, keys, group
+        self._thread = CounterSampler(self.take, every, keep=lambda sample: sample)
+
+    @property
+    def samples(self) -> list[Sample]:
+        return [sample for _t, sample in self._thread.samples]
 
     def take(self) -> Sample:
         from ioc.adapters import redis_keys as keys
@@ -109,23 +112,12 @@ class Sampler:
         accepted = int(metrics.get(b"messages:accepted", metrics.get("messages:accepted", 0)) or 0)
         return Sample(time.monotonic(), lags(self.client, self.keys, self.group, int(time.time() * 1000)), rows, accepted)
 
-    def _loop(self) -> None:
-        while not self._stop.is_set():
-            try:
-                self.samples.append(self.take())
-            except Exception:  # noqa: BLE001 - a missed sample is a gap, not a failure
-                pass
-            self._stop.wait(self.every)
-
     def start(self) -> "Sampler":
-        self._thread = threading.Thread(target=self._loop, name="bench-recorder-sampler", daemon=True)
         self._thread.start()
         return self
 
     def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(5)
+        self._thread.stop()
 
     def between(self, t0: float, t1: float) -> list[Sample]:
         return [s for s in self.samples if t0 <= s.t <= t1]

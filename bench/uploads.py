@@ -155,10 +155,11 @@ def burst(base: str, secret: str, uploads: list[Upload]) -> list[Answer]:
 # --- the ingest's rate -----------------------------------------------------------------------------
 
 class CounterSampler:
-    """(time.monotonic(), the ingest's `messages:accepted`) every `every` seconds in a thread."""
+    """(time.monotonic(), `keep(read())` — by default a counter such as the ingest's
+    `messages:accepted` as an int) every `every` seconds in a thread."""
 
-    def __init__(self, read, every: float = SAMPLE_EVERY_S):
-        self.read, self.every = read, every
+    def __init__(self, read, every: float = SAMPLE_EVERY_S, keep=int):
+        self.read, self.every, self.keep = read, every, keep
         self.samples: list[tuple[float, int]] = []
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -166,7 +167,7 @@ class CounterSampler:
     def _loop(self) -> None:
         while not self._stop.is_set():
             try:
-                self.samples.append((time.monotonic(), int(self.read())))
+                self.samples.append((time.monotonic(), self.keep(self.read())))
             except Exception:  # noqa: BLE001 - a missed sample is a gap, not a failure
                 pass
             self._stop.wait(self.every)
