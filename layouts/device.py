@@ -56,7 +56,7 @@ def device_page(device_id: str, lang: str, has_record: bool) -> html.Div:
         [
             dcc.Store(id="device-id", data=device_id),
             dcc.Store(id="device-window", data=None),  # {"from", "to", "focus"}: what the charts show
-            dcc.Store(id="device-alarm-list", data=[]),  # the alarms' times (raised, acknowledged, cleared) the buttons centre on
+            dcc.Store(id="device-data", data=None),  # {"kind", "alarms"}: the device's kind and its alarms as the record gave them
             html.Div(t("device_no_record", lang), id="device-no-record", className="forbidden",
                      style=HIDDEN if has_record else None),
             body,
