@@ -305,15 +305,16 @@ def attribute_figure(kind: str, attribute: str, series: dict, alarms: list[dict]
     for i, (at, what, words) in enumerate(markers(alarms, window, lang)):
         shapes.append({"type": "line", "xref": "x", "x0": _x(at), "x1": _x(at), "yref": "paper", "y0": 0, "y1": 1,
                        "line": {"color": MARKS[what], "width": 1.5, "dash": "dot"}, "name": what})
-        # every other label a line higher: a raise and its acknowledgement minutes apart do not overprint
-        annotations.append({"xref": "x", "x": _x(at), "yref": "paper", "y": 1, "yshift": 14 * (i % 2), "text": words,
+        # labels on three rows in turn: a raise, its acknowledgement and its clear close together
+        # (a long window on a phone) do not overprint
+        annotations.append({"xref": "x", "x": _x(at), "yref": "paper", "y": 1, "yshift": 13 * (i % 3), "text": words,
                             "showarrow": False, "xanchor": "left", "yanchor": "bottom", "font": {"size": 11, "color": MARKS[what]}})
     title = f"{name}（{unit}）" if unit and lang != "en" else (f"{name} ({unit})" if unit else name)
     return {
         "data": data,
         "layout": {
             "title": {"text": title, "font": {"size": 14, "color": "#dbe7f5"}, "x": 0.01, "y": 0.97},
-            "margin": {"l": 44, "r": 12, "t": 48, "b": 32}, "height": 248,
+            "margin": {"l": 44, "r": 12, "t": 60, "b": 32}, "height": 260,
             "paper_bgcolor": "rgba(0,0,0,0)", "plot_bgcolor": "rgba(0,0,0,0)", "font": {"color": "#8aa4c2", "size": 12},
             "xaxis": {"type": "date", "range": [_x(window.from_ms), _x(window.to_ms)], "showgrid": False, "tickformat": "%H:%M\n%m-%d",
                       "nticks": 6},
