@@ -86,7 +86,8 @@ def refresh(_n, indicator, lang, seen, sound, fleet_version, popup_id, popup_cla
     lang = resolve_lang(lang, services.settings.lang)
     indicator = indicator if indicator in INDICATORS else INDICATORS[0]  # a forged value is not an error page
     viewer = current_principal()
-    rights = (allowed(viewer, "alarm:acknowledge"), allowed(viewer, "alarm:clear"))
+    rights = (allowed(viewer, "alarm:acknowledge"), allowed(viewer, "alarm:clear"),
+              services.rewind is not None and allowed(viewer, "view:rewind"))  # the board's 回溯 links
     replayed = replay_snapshot(services, at, play)
     cache = services.rewind if replayed is not None else services.city_cache
     snapshot = replayed if replayed is not None else cache.snapshot()
@@ -127,7 +128,7 @@ def refresh(_n, indicator, lang, seen, sound, fleet_version, popup_id, popup_cla
             + popup_out[5:] + [no_update if held == digests else digests])
 
 
-def frame(services, snapshot, lang: str, indicator: str, with_ack: bool, with_clear: bool) -> list:
+def frame(services, snapshot, lang: str, indicator: str, with_ack: bool, with_clear: bool, with_rewind: bool = False) -> list:
     """What every viewer with the same language, indicator and rights sees of one snapshot:
     made once per snapshot for all of them (`CityCache.derived`, maybe on the cache's thread)."""
     policy = services.settings.escalation_policy()
@@ -143,7 +144,8 @@ def frame(services, snapshot, lang: str, indicator: str, with_ack: bool, with_cl
     legend_row = legend_items(indicator, lang)
     alarm_devices = snapshot.fleet.of_alarms(snapshot.alarms)
     board = alarm_rows(alarm_board(snapshot.alarms, alarm_devices, services.city, snapshot.now_ms, policy, lang,
-                                   people=display_names(services.users).get()), lang, with_ack=with_ack, with_clear=with_clear)
+                                   people=display_names(services.users).get()), lang, with_ack=with_ack, with_clear=with_clear,
+                       with_rewind=with_rewind)
     board = board or [empty_row("board_empty", lang)]
     # more events than rows: the stream is in write order, the ticker in each event's own time
     events = snapshot.alarm_events if snapshot.alarm_events is not None else services.snapshot.alarm_events(3 * TICKER_ROWS)

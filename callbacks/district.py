@@ -33,17 +33,19 @@ def refresh(_n, district_id, lang, at=None, play=None):
     cache = services.rewind if replayed is not None else services.city_cache
     snapshot = replayed if replayed is not None else cache.snapshot()
     # the recipe is also made ahead by the cache's own thread: it takes its services with it
-    return cache.derived(snapshot, ("district", district_id, lang), lambda s: district_frame(services, s, district_id, lang))
+    with_rewind = services.rewind is not None and allowed(current_principal(), "view:rewind")  # the alarms' 回溯 links
+    return cache.derived(snapshot, ("district", district_id, lang, with_rewind),
+                         lambda s: district_frame(services, s, district_id, lang, with_rewind))
 
 
-def district_frame(services, snapshot, district_id, lang: str) -> list:
+def district_frame(services, snapshot, district_id, lang: str, with_rewind: bool = False) -> list:
     """What every viewer of one district in one language sees of one snapshot (made once per snapshot)."""
     texts = kpi_texts(kpis(snapshot, lang, district=district_id), lang)
     alarms = [a for a in snapshot.alarms if a.get("district") == district_id]
     alarm_devices = snapshot.fleet.of_alarms(alarms)
     board = alarm_board(alarms, alarm_devices, services.city, snapshot.now_ms, services.settings.escalation_policy(), lang, limit=30,
                         people=display_names(services.users).get())
-    items = alarm_rows(board, lang, with_ack=False) or [empty_row("district_alarms_empty", lang)]
+    items = alarm_rows(board, lang, with_ack=False, with_rewind=with_rewind) or [empty_row("district_alarms_empty", lang)]
     hideout = district_hideout(district_values(snapshot, "alarms"), "alarms", selected=district_id, lang=lang)
     return ([texts[k][0] for k in DISTRICT_KPIS] + [texts[k][1] for k in DISTRICT_KPIS]
             + [serialized(v) for v in (hideout, {"offline": snapshot.fleet.offline_by_district.get(district_id, []), "lang": lang},

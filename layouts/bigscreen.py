@@ -8,6 +8,7 @@ from dash import dcc, html
 from ioc.domain.geo import CityMap
 from ioc.i18n import t
 from ioc.views.bigscreen import INDICATORS, devices_url, district_labels, legend
+from ioc.views.device_rewind import device_path
 from ioc.views.trends import TREND_PANELS
 
 from .rewind import rewind_control
@@ -194,8 +195,10 @@ def bigscreen(city: CityMap, lang: str, tile_url: str, can_ack: bool = True, can
                     id="bigscreen", className="bigscreen-page")
 
 
-def alarm_rows(rows: list[dict], lang: str, with_ack: bool = True, with_clear: bool = False) -> list:
-    """Rows of the alarm board; buttons only for what the viewer may do (acknowledge, clear)."""
+def alarm_rows(rows: list[dict], lang: str, with_ack: bool = True, with_clear: bool = False, with_rewind: bool = False) -> list:
+    """Rows of the alarm board; buttons only for what the viewer may do (acknowledge, clear) and,
+    with `with_rewind` (holds view:rewind on a process with a record), a 回溯 link to the device's
+    readings around the alarm (`/device/<id>?at=<raised_at>`)."""
     items = []
     for r in rows:
         status = []
@@ -215,10 +218,18 @@ def alarm_rows(rows: list[dict], lang: str, with_ack: bool = True, with_clear: b
                         f" · {r['reading']} · {r['rule']} · {r['district']}"],
                        className="b-text", **{"data-alarm": r["id"]},
                        title=" · ".join(x for x in (r["device_id"], r["threshold"], t("board_locate", lang)) if x)),
-             *status, *button],
+             *status, *button, *rewind_link(r, lang, with_rewind)],
             className="board-row escalated" if r["escalated"] else "board-row",
         ))
     return items
+
+
+def rewind_link(row: dict, lang: str, shown: bool) -> list:
+    """The board row's 回溯 link (none without the right, a record, or a device to go to)."""
+    if not shown or not row.get("device_id"):
+        return []
+    return [dcc.Link(t("board_rewind", lang), href=device_path(row["device_id"], row.get("raised_at") or None), className="b-rewind",
+                     title=t("board_rewind_title", lang))]
 
 
 def empty_row(key: str, lang: str) -> html.Li:

@@ -89,7 +89,7 @@ def portal_pages() -> list[tuple[str, str, str, str]]:
     from ioc.web.pages import NAVIGATION, PAGES
 
     opened_from = {"districts": ("区镇详情", "District page"), "case": ("案件详情", "Case page"), "event": ("事件详情", "Event page"),
-                   "reports": ("月度考评报告", "Monthly assessment report")}
+                   "device": ("设备回溯", "Device rewind"), "reports": ("月度考评报告", "Monthly assessment report")}
     pages = []
     for entry in NAVIGATION:
         pages.append((_template(entry.path), entry.permission, t(f"nav_{entry.view}", "zh"), t(f"nav_{entry.view}", "en")))

@@ -80,7 +80,7 @@ PERMISSION_NOTES: dict[str, str] = {
     "view:tasks": "the department's task list `/tasks` (a handler: its own department's dispatched cases)",
     "view:inspections": "the inspector's queues `/inspections`: cases to verify and to check",
     "view:report": "the phone page `/report` (巡查上报): report a problem with photos and position, kept on the phone while offline (sending needs `case:report`)",
-    "view:rewind": "the time control (回溯 / Rewind) on the wall `/` and the district pages: the city as it was at any moment of the record, played at 60×/600×/3600×",
+    "view:rewind": "the time control (回溯 / Rewind) on the wall `/` and the district pages: the city as it was at any moment of the record, played at 60×/600×/3600×; one device's readings around an alarm (`/device/<id>`, the alarm boards' 回溯 links)",
     "view:indicators": "the case indicators `/indicators`: rates per district and department, the department ranking",
     "view:cockpit": "the leader cockpit `/cockpit` (领导驾驶舱, phone first): the city's and districts' key figures, active alarms, linked events, overdue cases with 督办 (the urge itself is the case action `urge`)",
     "case:read": "cases: lists, one case with its timeline (a handler: its department's only); `GET /api/v1/cases…`, Open311 `GET`",

@@ -504,6 +504,32 @@ class Rewind:
              "min": low, "max": high, "last": last, "last_text": text}
             for at, attribute, n, total, low, high, last, text in rows]}
 
+    def device(self, device_id: str) -> dict | None:
+        """One device's row as the record last holds it (`devices`): `{"id", "kind", "name",
+        "district", "lon", "lat", "online", "first_seen_ms", "updated_ms"}`; None for a device the
+        record never saw."""
+        with db.connection(self.url) as conn:
+            row = conn.execute("SELECT id, kind, name, district, lon, lat, online, (extract(epoch FROM first_seen) * 1000)::bigint,"
+                               " (extract(epoch FROM updated_at) * 1000)::bigint FROM devices WHERE id = %s", (device_id,)).fetchone()
+        if row is None:
+            return None
+        dev_id, kind, name, district, lon, lat, online, first_seen, updated = row
+        return {"id": dev_id, "kind": kind, "name": name or dev_id, "district": district, "lon": lon, "lat": lat,
+                "online": bool(online), "first_seen_ms": first_seen, "updated_ms": updated}
+
+    def device_alarms(self, device_id: str, limit: int = 20) -> list[dict]:
+        """A device's alarms from the record (`alarms`), newest raised first, at most `limit`:
+        `{"alarm_id", "rule", "severity", "raised_ms", "acknowledged_ms", "acknowledged_by",
+        "cleared_ms", "data"}` (a time not reached yet is None; `data` is the alarm JSON as raised)."""
+        with db.connection(self.url) as conn:
+            rows = conn.execute(
+                "SELECT alarm_id, rule, severity, (extract(epoch FROM raised_at) * 1000)::bigint,"
+                " (extract(epoch FROM acknowledged_at) * 1000)::bigint, acknowledged_by, (extract(epoch FROM cleared_at) * 1000)::bigint, data"
+                " FROM alarms WHERE device_id = %s ORDER BY raised_at DESC, alarm_id LIMIT %s", (device_id, int(limit))).fetchall()
+        return [{"alarm_id": alarm_id, "rule": rule, "severity": severity, "raised_ms": raised, "acknowledged_ms": acked,
+                 "acknowledged_by": by or "", "cleared_ms": cleared, "data": data or {}}
+                for alarm_id, rule, severity, raised, acked, by, cleared, data in rows]
+
     def case_steps(self, case_id: str) -> list[dict]:
         """Each step of a case's timeline (oldest first) with the case as it was just after it:
         `{"at_ms", "action", "actor", "role", "from", "to", "note", "case": Case | None}`."""

@@ -33,6 +33,7 @@ from layouts.admin import admin_page
 from layouts.audit import audit_page
 from layouts.bigscreen import bigscreen
 from layouts.cases import case_page, console_page
+from layouts.device import device_page
 from layouts.cockpit import cockpit_page
 from layouts.district import district_page, districts_page
 from layouts.events import event_page, events_page, indicators_with_events
@@ -85,6 +86,10 @@ class Page:
 PAGES: tuple[Page, ...] = (
     Page("/", "bigscreen", "view:bigscreen", 1,
          lambda c: bigscreen(c.city, c.lang, c.tile_url, c.can_ack, c.can_command, c.can_rewind), "bigscreen"),
+    # one device's readings around an alarm (设备回溯), opened from the alarm boards' 回溯 links
+    Page("/device/<device_id>", "device", "view:rewind", None,
+         lambda c: device_page(c.params["device_id"], c.lang, c.can_rewind), "device",
+         sample=lambda _city: "gauge-1"),
     Page("/cockpit", "cockpit", "view:cockpit", 1.5, lambda c: cockpit_page(c.lang), "cockpit"),
     Page("/districts", "districts", "view:districts", 2,
          lambda c: districts_page(c.lang, c.can_rewind), "district"),

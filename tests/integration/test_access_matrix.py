@@ -120,7 +120,7 @@ ROUTE_ARGS = {"device_id": "wl-matrix-board", "district_id": DISTRICT, "alarm_id
 
 PAGES = ("/", "/districts", f"/district/{DISTRICT}", "/cases", "/case/ZJG-20260101-999999", "/tasks", "/inspections",
          "/indicators", "/status", "/audit", "/admin", "/account", "/events", "/event/EV-20260101-999", "/duty", "/notify",
-         "/report", "/reports")
+         "/report", "/reports", "/device/gauge-1")
 
 
 def alarm_json(alarm_id: str) -> bytes:

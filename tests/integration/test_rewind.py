@@ -182,3 +182,34 @@ def test_what_a_page_makes_of_a_frame_is_made_ahead_with_the_prefetched_frames(r
     rewind.prefetch([BASE + 20 * MIN]).join()
     assert made == [BASE + 10 * MIN, BASE + 20 * MIN]
     assert rewind.derived(rewind.snapshot_at(BASE + 20 * MIN), "count", lambda s: 99) == 2  # made ahead: two alarms active then
+
+
+def test_a_device_row_is_read_from_the_record(rewind, city):
+    device = rewind.device("gauge-1")
+    assert (device["name"], device["kind"], device["district"], device["online"]) == ("水位站一", "water_level", city.districts[0].id, True)
+    assert (device["lon"], device["lat"]) == (120.2, 30.2)
+
+
+def test_a_device_the_record_never_saw_is_none(rewind):
+    assert rewind.device("no-such-device") is None
+
+
+def test_a_devices_alarms_come_with_their_raise_acknowledgement_and_clear(rewind):
+    (a1,) = rewind.device_alarms("aq-1")
+    assert (a1["rule"], a1["severity"], a1["acknowledged_by"]) == ("aqi_high", "critical", "op1")
+    assert (a1["raised_ms"], a1["acknowledged_ms"], a1["cleared_ms"]) == (BASE + 5 * MIN, BASE + 15 * MIN, BASE + 25 * MIN)
+
+
+def test_an_active_alarm_has_no_clear_yet(rewind):
+    (a2,) = rewind.device_alarms("tl-1")
+    assert (a2["acknowledged_ms"], a2["cleared_ms"]) == (None, None)
+
+
+def test_a_devices_alarms_are_newest_first_and_limited(rewind):
+    with db.connection(rewind.url) as conn:
+        for k in range(1, 4):
+            conn.execute("INSERT INTO alarms (alarm_id, raised_at, cleared_at, device_id, kind, rule, severity, data)"
+                         " VALUES ('aq-1|aqi_high', %s, %s, 'aq-1', 'air_quality', 'aqi_high', 'critical', '{}')",
+                         (ts(BASE + k * 60 * MIN), ts(BASE + k * 60 * MIN + 5 * MIN)))
+    assert [a["raised_ms"] for a in rewind.device_alarms("aq-1", limit=2)] == [BASE + 180 * MIN, BASE + 120 * MIN]
+    assert rewind.device_alarms("gauge-1") == []

@@ -205,3 +205,13 @@ def test_the_navigation_order_puts_the_case_views_after_the_districts_and_indica
 
 def test_who_may_open_the_report_page_may_also_send_a_report():
     assert PERMISSIONS["view:report"] <= PERMISSIONS["case:report"]
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_one_devices_rewind_is_open_to_the_rewind_holders_and_never_in_the_navigation(role):
+    assert may_view_path(person(role), "/device/gauge-1") == ("view:rewind" in SPEC[role])
+    assert "device" not in {view for view, _path in visible_views(person(role))}
+
+
+def test_a_kiosk_opens_the_device_rewind_its_board_links_to():
+    assert may_view_path(KIOSK, "/device/gauge-1")
