@@ -40,7 +40,7 @@ from ioc.domain.access import SIGNED_IN, allowed
 from ioc.domain.alarms import SEVERITY_RANK
 from ioc.domain.departments import all_departments
 from ioc.domain.event_area import area_geojson, linked_with
-from ioc.domain.events import EVENT_ACTIONS, TASK_ACTIONS, Area, EventError, visible_to
+from ioc.domain.events import EVENT_ACTIONS, TASK_ACTIONS, Area, Event, EventError, visible_to
 from ioc.events.service import EVENT_REFUSALS, LINK_RADIUS_M, refusal
 from ioc.i18n import resolve_lang, t
 from ioc.views import events as ev
@@ -365,11 +365,12 @@ def digest(value) -> str:
     return f"{zlib.crc32(data):08x}{len(data):x}"
 
 
-def _linked_now(event, services, lang: str, limit: int = LINKED_POINTS_MAX):
-    """What the event's area holds now (devices, active alarms, open cases) and the explicitly
-    linked alarms and cases: counts, words for the lists and the map layer (at most `limit`
-    points: the event's own alarms, the others by severity, then its own cases, then the others)."""
-    snapshot = services.city_cache.snapshot()
+def _linked_now(event, services, lang: str, limit: int = LINKED_POINTS_MAX, snapshot=None):
+    """What the event's area holds now (or in `snapshot`, a replayed moment: devices, active
+    alarms, open cases) and the explicitly linked alarms and cases: counts, words for the lists and
+    the map layer (at most `limit` points: the event's own alarms, the others by severity, then its
+    own cases, then the others)."""
+    snapshot = snapshot if snapshot is not None else services.city_cache.snapshot()
     service = services.events  # keeps the registry's positions, the area's geometry and the devices inside
     found = linked_with(event.area, service.area_geometry(event.area), service.device_points(snapshot), snapshot.alarms,
                         snapshot.cases, devices=False)
@@ -520,23 +521,37 @@ def _proposal_parts(services, proposal, lang: str, now: int):
     return made(services).get(("proposal", _proposal_key(proposal), now // 60_000, lang), make)
 
 
-def wall(_n, lang, pick, shown):
+def replayed_events(services, at) -> list | None:
+    """The linked events live at the moment `at` of the time control (回溯), each as it was then,
+    when the viewer may rewind and the process has a record; None: the wall is live."""
+    if at is None or services.rewind is None or not allowed(current_principal(), "view:rewind"):
+        return None
+    return [Event.from_dict(data) for data in services.rewind.events_at(int(at))]
+
+
+def wall(_n, lang, pick, shown, at=None):
     """The wall's event mode: while events are live, the banner, the task board, the newest log,
     the area on the map (fitted) with what it links; several events rotate unless one is picked;
-    the newest proposal over the map (confirm and dismiss for command roles only). Sends nothing
-    while the event shown, its version, the minute, the live events, the proposal and the
-    viewer's rights are what the screen shows; the area once per event."""
+    the newest proposal over the map (confirm and dismiss for command roles only). While the time
+    control shows a moment (`at`), the events live then, as they were then, without proposals
+    (the area's alarms are the moment's). Sends nothing while the event shown, its version, the
+    minute, the live events, the proposal and the viewer's rights are what the screen shows; the
+    area once per event."""
     services = current_services()
     lang = resolve_lang(lang, services.settings.lang)
-    now = now_ms()
+    replayed = replayed_events(services, at)
+    if replayed is not None:
+        now = int(at) // 1000 * 1000
+        live, proposal, snapshot = ev.wall_order(replayed), None, services.rewind.snapshot_at(now)
+    else:
+        now = now_ms()
+        view = events_view()
+        live, proposal, snapshot = ev.wall_order(view.live), view.proposals[0] if view.proposals else None, None
     minute = now // 60_000
-    view = events_view()
-    live = ev.wall_order(view.live)
     event = ev.wall_choice(live, pick, now)
-    can_act = allowed(current_principal(), "event:command")
-    proposal = view.proposals[0] if view.proposals else None
+    can_act = allowed(current_principal(), "event:command") and replayed is None
     key = digest(repr((event.id if event else "", event.version if event else 0, minute, lang, _proposal_key(proposal), can_act,
-                       pick or "", [(e.id, e.level) for e in live])))
+                       pick or "", [(e.id, e.level) for e in live], replayed is not None)))
     shown = shown if isinstance(shown, dict) else {}
     if shown.get("key") == key:
         return [no_update] * len(WALL_OUTPUTS)
@@ -551,9 +566,9 @@ def wall(_n, lang, pick, shown):
         parts = _event_parts(services, event, lang, now)
 
         def make_layer():
-            layer = _linked_now(event, services, lang, WALL_LINKED_POINTS)[3]
+            layer = _linked_now(event, services, lang, WALL_LINKED_POINTS, snapshot)[3]
             return layer, digest(layer)
-        linked_layer, linked_digest = made(services).get(("linked", event.id, minute, lang), make_layer)
+        linked_layer, linked_digest = made(services).get(("linked", event.id, minute, lang, replayed is not None), make_layer)
     else:
         parts, linked_layer, linked_digest = {}, None, ""
     tabs_data = ev.wall_tabs(live, shown_id, services.events.plans, lang)
@@ -793,7 +808,7 @@ def register(app, services) -> None:
     )(act)
     # the wall
     secured_callback(app, "view:bigscreen", WALL_OUTPUTS, Input("tick", "n_intervals"), State("lang", "data"),
-                     State("ev-wall-pick", "data"), State("ev-wall-shown", "data"))(wall)
+                     State("ev-wall-pick", "data"), State("ev-wall-shown", "data"), Input("rewind-at", "data"))(wall)
     secured_callback(app, "view:bigscreen", Output("ev-wall-pick", "data"), Input({"type": "ev-wall-tab", "id": ALL}, "n_clicks"),
                      prevent_initial_call=True)(wall_pick)
     secured_callback(
