@@ -31,8 +31,9 @@ goes on with whatever the new stream holds.
 
 The per-device hourly aggregates go to `device_hourly_parts` with each batch (appended, in the
 batch's transaction) and are folded into `device_hourly` at least every `FOLD_S` seconds and
-once the streams have been quiet for `FOLD_IDLE_S` (`fold`, one transaction; a recorder that
-starts folds what a stopped one left). Readers see both through the view `device_hourly_all`.
+once the streams have been quiet for `FOLD_IDLE_S` (one transaction on a second connection, in a
+thread, while the streams keep being recorded; `fold` does it at once; a recorder that starts
+folds what a stopped one left). Readers see both through the view `device_hourly_all`.
 
 One recorder records at a time (a PostgreSQL advisory lock held by its connection); a second
 one waits as a standby and takes over when the first's connection ends.
@@ -171,6 +172,8 @@ class Recorder:
         self._last_claim = 0.0
         self._last_fold = self._busy_at = time.monotonic()
         self.unfolded = False  # hourly parts may wait to be folded (a killed recorder may have left some)
+        self._fold_thread: threading.Thread | None = None
+        self._fold_conn: psycopg.Connection | None = None
         self._failing: dict[str, str] = {}
 
     # ---- connections -------------------------------------------------------------------------
@@ -202,6 +205,13 @@ class Recorder:
         return True
 
     def _drop_connection(self) -> None:
+        self.wait_fold()
+        if self._fold_conn is not None:
+            try:
+                self._fold_conn.close()
+            except Exception:  # noqa: BLE001 - it is broken already
+                pass
+            self._fold_conn = None
         if self.conn is not None:
             try:
                 self.conn.close()
@@ -391,7 +401,9 @@ class Recorder:
         return rows
 
     def fold(self) -> int:
-        """Fold the hourly parts into `device_hourly` (one transaction); hourly rows written."""
+        """Fold the hourly parts into `device_hourly` now (one transaction, after a fold running in
+        the background); hourly rows written."""
+        self.wait_fold()
         if not self.unfolded:
             return 0
         with self.conn.transaction():
@@ -400,6 +412,39 @@ class Recorder:
         self.unfolded = False
         self._last_fold = time.monotonic()
         return folded
+
+    def fold_in_background(self) -> None:
+        """Start a fold on a connection of its own, so the streams keep being recorded meanwhile
+        (a minute's parts at 20,000 msg/s take seconds to fold). Parts appended while it runs are
+        not in its snapshot and wait for the next fold; a fold that fails leaves every part."""
+        if self._fold_thread is not None and self._fold_thread.is_alive():
+            return
+        self.unfolded = False
+        self._last_fold = time.monotonic()
+        self._fold_thread = threading.Thread(target=self._fold_job, name="recorder-fold", daemon=True)
+        self._fold_thread.start()
+
+    def _fold_job(self) -> None:
+        try:
+            if self._fold_conn is None or self._fold_conn.closed:
+                self._fold_conn = db.connect(self.url, application_name="ioc-recorder-fold")
+            with self._fold_conn.transaction():
+                record_copy.fold_hourly(self._fold_conn)
+            self._fold_conn.commit()
+        except Exception as e:  # noqa: BLE001 - the parts stay; the next fold takes them
+            log.warning("recorder: folding the hourly parts failed (%s); retrying at the next fold", type(e).__name__)
+            self.unfolded = True
+            try:
+                if self._fold_conn is not None:
+                    self._fold_conn.close()
+            except Exception:  # noqa: BLE001 - it is broken already
+                pass
+            self._fold_conn = None
+
+    def wait_fold(self) -> None:
+        if self._fold_thread is not None:
+            self._fold_thread.join()
+            self._fold_thread = None
 
     def step(self, force: bool = False) -> tuple[int, int]:
         """One pass over every stream: read, and write the buffers that are full or old enough
@@ -485,7 +530,7 @@ class Recorder:
         if read or any(s.buf for s in self.streams):
             self._busy_at = now
         if self.unfolded and (now - self._last_fold >= FOLD_S or now - self._busy_at >= FOLD_IDLE_S):
-            self.fold()
+            self.fold_in_background()
         return read, rows
 
     def run(self) -> None:

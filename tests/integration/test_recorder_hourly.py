@@ -82,3 +82,32 @@ def test_a_recorder_that_starts_folds_the_parts_a_stopped_one_left(record_settin
     url = record_settings.database_url
     assert q(url, HOURLY.format("device_hourly"), "n1") == [(1, 50.0, 50.0, 50.0, 50.0, None)]
     assert q(url, "SELECT count(*) FROM device_hourly_parts") == [(0,)]
+
+
+def test_a_fold_in_the_background_folds_on_a_connection_of_its_own(record_settings, redis_client, recorder):
+    add_readings(redis_client, record_settings.redis_shards, [["n1", "noise", "d1", T0, {"LAeq": 50.0}]])
+    _record_without_folding(recorder)
+
+    recorder.fold_in_background()
+    recorder.wait_fold()
+
+    url = record_settings.database_url
+    assert q(url, HOURLY.format("device_hourly"), "n1") == [(1, 50.0, 50.0, 50.0, 50.0, None)]
+    assert q(url, "SELECT count(*) FROM device_hourly_parts") == [(0,)]
+
+
+def test_parts_appended_while_a_fold_runs_wait_for_the_next_fold(record_settings, redis_client, recorder):
+    url = record_settings.database_url
+    add_readings(redis_client, record_settings.redis_shards, [["n1", "noise", "d1", T0, {"LAeq": 50.0}]])
+    _record_without_folding(recorder)
+    with psycopg.connect(url) as folding:  # a fold whose snapshot is taken before the next batch commits
+        folding.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+        folding.execute("SELECT count(*) FROM device_hourly_parts").fetchone()
+        add_readings(redis_client, record_settings.redis_shards, [["n1", "noise", "d1", T0 + 1000, {"LAeq": 70.0}]])
+        _record_without_folding(recorder)
+        folding.execute("SELECT ioc_fold_hourly_parts()")
+
+    assert q(url, HOURLY.format("device_hourly"), "n1") == [(1, 50.0, 50.0, 50.0, 50.0, None)]
+    assert q(url, HOURLY.format("device_hourly_all"), "n1") == [(2, 120.0, 50.0, 70.0, 70.0, None)]
+    recorder.fold()
+    assert q(url, HOURLY.format("device_hourly"), "n1") == [(2, 120.0, 50.0, 70.0, 70.0, None)]
