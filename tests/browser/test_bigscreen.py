@@ -211,7 +211,8 @@ def test_a_kiosk_wall_sees_alarms_but_has_no_buttons(server, old_critical_alarm,
 
     _, secret = user_store.create_token("hall wall", ["operator"], Actor("test", "admin"), kiosk=True)
     server.driver.get(f"{server.server.url.rstrip('/')}/kiosk/{secret}")
-    until(lambda: _text(server, "#alarm-board"), timeout=20)
+    # the board is polled once the wall's layout is there (a loaded machine renders it later)
+    until(lambda: server.find_elements("#alarm-board") and _text(server, "#alarm-board"), timeout=30)
     until(lambda: server.find_element("#popup").get_attribute("class") == "popup", timeout=20)
     assert "hidden" in server.find_element("#popup-ack").get_attribute("class")
     assert not server.find_elements("#alarm-board .btn-ack") and not server.find_elements("#alarm-board .btn-clear")

@@ -96,6 +96,8 @@ def test_every_hostile_telemetry_and_status_message_is_dead_lettered_and_nothing
     publish(publisher, f"ioc/v1/noise/{BORN}/telemetry", {"ts": ts, "LAeq": 55.5})
     stored = wait_for(lambda: latest(redis_client, settings, BORN), message="the valid reading after the corpus")
     assert orjson.loads(stored) == {"ts": ts, "LAeq": 55.5}
+    # the worker writes its counters on their own beat (IOC_COUNTER_FLUSH_MS), after the reading
+    wait_for(lambda: counter(redis_client, "messages:accepted") >= 2, message="the accepted counter after the valid reading")
     assert counter(redis_client, "messages:accepted") == 2
 
 
