@@ -25,3 +25,11 @@ def reset(duo) -> None:
     with contextlib.suppress(Exception):
         duo.driver.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
         duo.driver.execute_cdp_cmd("Emulation.setTouchEmulationEnabled", {"enabled": False})
+
+
+def js(duo, script: str, *args):
+    return duo.driver.execute_script(script, *args)
+
+
+def text(duo, selector: str) -> str:
+    return js(duo, "const e = document.querySelector(arguments[0]); return e ? e.innerText.trim() : '';", selector)

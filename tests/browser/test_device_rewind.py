@@ -16,7 +16,7 @@ from dash.testing.wait import until
 from ioc.adapters.geodata_files import load_city_map
 from ioc.record import db
 from ioc.web.app import create_app
-from tests.browser.screen import DESK, PHONE, emulate, reset
+from tests.browser.screen import DESK, PHONE, emulate, js, reset, text
 from tests.browser.test_mobile import layout_problems
 from tests.browser.test_wall import Wall
 from tests.integration.rewind_fixture import BASE, MIN, fill, ts
@@ -52,14 +52,6 @@ def portal(dash_duo, recorded):
     dash_duo.start_server(create_app(recorded), navigate=False)
     yield dash_duo
     reset(dash_duo)
-
-
-def js(duo, script: str, *args):
-    return duo.driver.execute_script(script, *args)
-
-
-def text(duo, selector: str) -> str:
-    return js(duo, "const e = document.querySelector(arguments[0]); return e ? e.innerText.trim() : '';", selector)
 
 
 def screenshot(duo, name: str) -> None:

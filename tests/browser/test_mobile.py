@@ -15,7 +15,7 @@ from dash.testing.wait import until
 
 from ioc.domain.access import Principal
 from ioc.web.app import create_app
-from tests.browser.screen import PHONE, TABLET, emulate, reset
+from tests.browser.screen import PHONE, TABLET, emulate, js, reset, text
 from tests.browser.test_wall import Wall
 from tests.conftest import wait_for
 
@@ -61,14 +61,6 @@ def portal(dash_duo, settings):
     dash_duo.events = app.server.extensions["ioc_services"].events
     yield dash_duo
     reset(dash_duo)
-
-
-def js(duo, script: str, *args):
-    return duo.driver.execute_script(script, *args)
-
-
-def text(duo, selector: str) -> str:
-    return js(duo, "const e = document.querySelector(arguments[0]); return e ? e.innerText.trim() : '';", selector)
 
 
 def shown(duo, selector: str) -> bool:
