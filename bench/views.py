@@ -52,7 +52,9 @@ OFFERED_LOAD = 20_000  # msg/s at full scale
 QUICK_LOAD = 1_000  # msg/s in quick mode (2,000 devices)
 LOAD_MAX_S = 3600.0  # the publisher stops earlier, with the scenario
 API_ROLES = ("leader", "dispatcher", "inspector")
-CASE_GROUPS = ("cases",)  # case views with the wall's target (the indicators row is "indicators": no target here)
+CASE_GROUPS = ("cases",)  # case views with the wall's target (the indicators too: answered from the background cache)
+FIRST_INDICATORS_TARGET_S = 1.0  # issue 17: a period's indicators at a million cases within a second
+FIRST_ANSWER_LIMIT_S = 180.0
 
 
 # --- the stack: seeded Redis, web, optional load ------------------------------------------------
@@ -246,7 +248,7 @@ class Target:
     page: str  # the page path whose layout gives the values
     output: str  # one "id.prop" among the callback's outputs that identifies it
     tick: bool = False  # runs on every tick of the page (counted in bytes per tick)
-    group: str = "bigscreen"  # bigscreen | district | cases | indicators (no target)
+    group: str = "bigscreen"  # bigscreen | district | cases
     token: str = "api"  # api | handler (the tasks page: a department's handler)
 
 
@@ -265,7 +267,7 @@ def targets(district: str, case_id: str = "ZJG-00000000-000000") -> list[Target]
         Target("cases tasks", "/tasks", "tasks-list.children", tick=True, group="cases", token="handler"),
         Target("case page", f"/case/{case_id}", "case-title.children", group="cases"),
         Target("case page countdown", f"/case/{case_id}", "case-countdown.children", tick=True, group="cases"),
-        Target("cases indicators", "/indicators", "ind-district-grid.rowData", group="indicators"),
+        Target("cases indicators", "/indicators", "ind-district-grid.rowData", group="cases"),
     ]
 
 
@@ -378,6 +380,9 @@ class Timing:
     gzip_bytes: int = 0
     encoding: str = ""
     errors: int = 0
+    first_measured: bool = False  # a view computed in the background: its first answer of a period was waited for
+    first_http_s: float | None = None  # seconds until the web process answered with rows (None: not within the limit)
+    first_inproc_s: float | None = None
 
     def p(self, which: str, q: float) -> float:
         return percentile(getattr(self, which), q)
@@ -404,6 +409,19 @@ def time_http(session: requests.Session, url: str, body: bytes, headers: dict, t
         return
     raw = r.content if not timing.encoding else b""
     timing.gzip_bytes = len(gzip.compress(raw, 6)) if raw else timing.bytes
+
+
+def first_answer(post, output_id: str, limit_s: float = FIRST_ANSWER_LIMIT_S) -> float | None:
+    """Seconds until a callback's answer holds `output_id` (a view computed in the background
+    answers "being prepared" first, then its rows), asking every 0.2 s as the page does every
+    second; None when it never came within `limit_s`."""
+    t0 = time.perf_counter()
+    while time.perf_counter() - t0 < limit_s:
+        status, content = post()
+        if status == 200 and output_id in (orjson.loads(content).get("response") or {}):
+            return time.perf_counter() - t0
+        time.sleep(0.2)
+    return None
 
 
 def time_inprocess(client, body: bytes, headers: dict, timing: Timing, samples: int) -> None:
@@ -460,6 +478,18 @@ def measure_callbacks(ctx: BenchContext, base: str, api_secret: str, progress) -
         raw = orjson.dumps(body)
         n = heavy if "positions" in name or "indicators" in name else samples
         timing = Timing(name)
+        if "indicators" in name:  # the user's first wait for a period: its background computation
+            output_id = target.output.split(".")[0]
+            timing.first_measured = True
+            timing.first_http_s = first_answer(
+                lambda: (lambda r: (r.status_code, r.content))(session.post(base + "/_dash-update-component", data=raw,
+                                                                              headers=by_token[target.token], timeout=60)),
+                output_id)
+            timing.first_inproc_s = first_answer(
+                lambda: (lambda r: (r.status_code, r.data))(client.post("/_dash-update-component", data=raw,
+                                                                        headers=by_token[target.token])), output_id)
+            progress(f"  views: {name}: first answer with rows after {timing.first_http_s} s (web), "
+                     f"{timing.first_inproc_s} s (in-process)")
         time_http(session, base + "/_dash-update-component", raw, by_token[target.token], timing, n)
         time_inprocess(client, raw, by_token[target.token], timing, n)
         timings[name] = timing
@@ -498,6 +528,14 @@ def results(timings: dict[str, Timing], kinds: dict, load: dict, browser: dict |
             server_p50_ms=round(t.p("inproc_ms", .5), 2), server_p95_ms=round(t.p("inproc_ms", .95), 2),
             server_cpu_p50_ms=round(t.p("cpu_ms", .5), 2), server_cpu_p95_ms=round(t.p("cpu_ms", .95), 2),
             response_bytes=t.bytes, gzip_bytes=t.gzip_bytes, content_encoding=t.encoding or "none", **context))
+        if t.first_measured:
+            first = t.first_http_s
+            waited = FIRST_ANSWER_LIMIT_S if first is None else first
+            out.measurements.append(_row(
+                f"{name}: first answer of a period", waited, "s", f"≤ {FIRST_INDICATORS_TARGET_S:.0f} s",
+                at_most(waited, FIRST_INDICATORS_TARGET_S) if first is not None else False,
+                in_process_s=t.first_inproc_s, source="the Redis case index (no record configured)",
+                **context))
     for page, names in (("bigscreen", ("shell heartbeat", "bigscreen refresh")), ("district page", ("shell heartbeat", "district refresh"))):
         sent = sum(timings[n].bytes for n in names if n in timings)
         gz = sum(timings[n].gzip_bytes for n in names if n in timings)

@@ -27,7 +27,7 @@ from ioc.adapters.case_index import CaseIndexLoading
 from ioc.adapters.media_store import MediaStoreError
 from ioc.casework.service import CASE_REFUSALS, CaseInputError, refusal
 from ioc.domain.access import allowed
-from ioc.domain.case_indicators import as_of_now, indicators_of, rank_departments
+from ioc.domain.case_indicators import rank_departments
 from ioc.domain.cases import OPEN_STAGES, TRANSITIONS, may_attach
 from ioc.domain.media import MediaError, check_size, default_stage
 from ioc.domain.departments import all_departments
@@ -43,7 +43,7 @@ from ioc.web.outage import notice_in
 from ioc.web.people import display_names
 from ioc.web.services import current_services
 
-from layouts.cases import HIDDEN_LAID_OUT
+from layouts.cases import HIDDEN_LAID_OUT, INDICATORS_LOADING_MS, INDICATORS_REFRESH_MS
 from layouts.media import gallery_children
 
 SHOWN: dict = {}
@@ -79,31 +79,20 @@ def now_ms() -> int:
     return int(time.time() * 1000)
 
 
-_INDICATORS: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()  # case index -> {(period, revision, minute): indicators}
-
-
 def period_indicators(start: int, end: int, now: int):
-    """The city's, the districts' and the departments' indicators, computed once per period,
-    case revision and minute for every viewer of the process. With a record (DATABASE_URL) they
-    come from it, computed in the background per period and record revision
-    (`ioc.reports.cache`): the callback only looks them up. Without one: the Redis case index."""
-    url = current_services().settings.database_url
-    if url:
-        from ioc.reports.cache import cache_for
+    """The city's, the districts' and the departments' indicators of a period, looked up in the
+    process's background cache (`ioc.reports.cache`): computed there once per period, facts
+    revision and minute for every viewer of the process, from the record (DATABASE_URL) or else
+    from the Redis case index. `CaseIndexLoading` while a period is first computed."""
+    from ioc.reports.cache import cache_for, cache_for_index
 
-        value = cache_for(url).get(start, end, now)
-        if value is None:
-            raise CaseIndexLoading("the indicators of the period are being computed from the record")
-        return value
-    index = current_services().case_index
-    computed = _INDICATORS.setdefault(index, {})
-    facts = index.facts()
-    key = (start, end, facts.revision, now // 60_000)
-    if key not in computed:
-        if len(computed) > 16:
-            computed.clear()
-        computed[key] = indicators_of(facts.facts, start, end, as_of_now(now), by=("district", "department"))
-    return computed[key]
+    services = current_services()
+    url = services.settings.database_url
+    cache = cache_for(url) if url else cache_for_index(services.case_index)
+    value = cache.get(start, end, now)
+    if value is None:
+        raise CaseIndexLoading("the indicators of the period are being computed")
+    return value
 
 
 # ---- the dispatch console -----------------------------------------------------------------------
@@ -309,8 +298,8 @@ def indicator_tables(period, _n, lang):
     start, end = period_range(period or "this_month", now)
     try:
         city, groups = period_indicators(start, end, now)
-    except CaseIndexLoading:  # the first read of every case, at city scale: not an outage
-        return t("ind_loading", lang), no_update, no_update, no_update, no_update
+    except CaseIndexLoading:  # being computed in the background: asked again in a second, not an outage
+        return t("ind_loading", lang), no_update, no_update, no_update, no_update, INDICATORS_LOADING_MS
     districts = district_names(lang)
     department_names = {d: dep.name(lang) for d, dep in departments_of(services.city).items()}
     by_district, by_department = groups["district"], groups["department"]
@@ -322,7 +311,7 @@ def indicator_tables(period, _n, lang):
     return (period_text, [city_row] + indicator_rows(by_district, districts, every_district, city),
             indicator_rows(by_department, department_names),
             ranking_rows(rank_departments(by_department), department_names),
-            on_time_figure(by_department, department_names, lang))
+            on_time_figure(by_department, department_names, lang), INDICATORS_REFRESH_MS)
 
 
 def register(app, services) -> None:
@@ -386,6 +375,6 @@ def register(app, services) -> None:
     secured_callback(
         app, "view:indicators",
         Output("ind-range", "children"), Output("ind-district-grid", "rowData"), Output("ind-department-grid", "rowData"),
-        Output("ind-ranking-grid", "rowData"), Output("ind-chart", "figure"),
+        Output("ind-ranking-grid", "rowData"), Output("ind-chart", "figure"), Output("ind-tick", "interval"),
         Input("ind-period", "value"), Input("ind-tick", "n_intervals"), State("lang", "data"),
     )(indicator_tables)

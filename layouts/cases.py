@@ -26,6 +26,7 @@ HIDDEN = {"display": "none"}
 HIDDEN_LAID_OUT = {"visibility": "hidden", "height": 0, "overflow": "hidden"}
 CASE_REFRESH_MS = 10_000  # the case page re-reads its case (the countdown runs on the shell's tick)
 INDICATORS_REFRESH_MS = 60_000
+INDICATORS_LOADING_MS = 1_000  # while a period is first computed (in the background), asked again every second
 # a figure column of the indicator tables: right-aligned, sized by flex, at least wide enough for "100.0%"
 FIGURE = {**NUMBER, "minWidth": 74, "flex": 1}
 DANGER_ACTIONS = frozenset({"reject", "void", "return", "check_fail", "deny_deferral"})

@@ -1,13 +1,18 @@
 """The computed indicators of each period, per process, kept fresh in the background.
 
 The `/indicators` page's callback must answer in milliseconds at a million cases, so it never
-queries the record itself: it asks `IndicatorCache.get(start, end, now)`, a dictionary lookup. A
+computes them itself: it asks `IndicatorCache.get(start, end, now)`, a dictionary lookup. A
 period asked for the first time is computed by the cache's background thread (the callback says
-"being prepared", as it did while the Redis case index loaded) and kept; the thread then wakes
-every `interval_s`, refreshes the record's facts (`refresh_facts`) and recomputes the periods
-viewed in the last `keep_s` whose key changed: the record's facts revision, or, for a period not
-over yet, the minute of its "as of". Several web workers each hold their own cache; the record
-answers their few queries (one per viewed period per change), not one per viewer.
+"being prepared") and kept; the thread then wakes every `interval_s`, asks its source for the
+facts' revision and recomputes the periods viewed in the last `keep_s` whose key changed: the
+revision, or, for a period not over yet, the minute of its "as of". Meanwhile the last figures
+stand.
+
+Two sources: the record (`RecordSource`, with DATABASE_URL: pandas over the record's fact rows,
+`ioc.reports.indicators`) and, without a record, the process's Redis case index (`IndexSource`:
+`ioc.domain.case_indicators.indicators_of` over its facts; the index's first load is waited for in
+the background too). Several web workers each hold their own cache; the source answers their few
+computations (one per viewed period per change), not one per viewer.
 """
 
 from __future__ import annotations
@@ -15,20 +20,59 @@ from __future__ import annotations
 import logging
 import threading
 import time
+import weakref
+from contextlib import contextmanager
 
+from ioc.adapters.case_index import CaseIndexLoading
+from ioc.domain.case_indicators import as_of_now, indicators_of
 from ioc.record.db import connection
 
 from .indicators import indicators_of_record, refresh_facts, revision
 
 log = logging.getLogger(__name__)
 
-_caches: dict[str, "IndicatorCache"] = {}
-_lock = threading.Lock()
+
+class RecordSource:
+    """The record's case facts (refreshed from the case tables at each round)."""
+
+    def __init__(self, url: str):
+        self.url = url
+
+    @contextmanager
+    def round(self):
+        """(revision, compute(start, end, now_ms, by)) for one round of recomputations."""
+        with connection(self.url) as conn:
+            refresh_facts(conn)
+            rev, _ = revision(conn)
+            yield rev, lambda start, end, now_ms, by: indicators_of_record(conn, start, end, now_ms, by=by)
+
+
+class SourceGone(Exception):
+    """The source's owner is gone (an app of a test, closed): the cache's thread ends."""
+
+
+class IndexSource:
+    """The process's Redis case index (no record configured), held weakly: the cache (kept per
+    index) and its thread must not keep an index alive."""
+
+    def __init__(self, index):
+        self._index = weakref.ref(index)
+
+    @contextmanager
+    def round(self):
+        index = self._index()
+        if index is None:
+            raise SourceGone()
+        facts = index.facts()  # CaseIndexLoading while the first load runs: the next round asks again
+        del index
+        yield facts.revision, lambda start, end, now_ms, by: indicators_of(facts.facts, start, end, as_of_now(now_ms), by=by)
 
 
 class IndicatorCache:
-    def __init__(self, url: str, by=("district", "department"), interval_s: float = 15.0, keep_s: float = 900.0):
-        self.url, self.by, self.interval_s, self.keep_s = url, tuple(by), interval_s, keep_s
+    def __init__(self, source, by=("district", "department"), interval_s: float = 15.0, keep_s: float = 900.0,
+                 loading_retry_s: float = 1.0):
+        self.source = RecordSource(source) if isinstance(source, str) else source
+        self.by, self.interval_s, self.keep_s, self.loading_retry_s = tuple(by), interval_s, keep_s, loading_retry_s
         self._values: dict[tuple[int, int], tuple[tuple, object]] = {}  # (start, end) -> (key, (city, groups))
         self._asked: dict[tuple[int, int], float] = {}  # (start, end) -> monotonic time last asked
         self._revision = -1
@@ -63,33 +107,42 @@ class IndicatorCache:
 
     def _loop(self) -> None:
         while True:
+            wait = self.interval_s
             try:
                 self.update()
-            except Exception as e:  # noqa: BLE001 - the record away: the last figures stand, retried next round
-                log.warning("computing the indicators from the record failed: %s", e)
-            self._wake.wait(self.interval_s)
+            except SourceGone:
+                return
+            except CaseIndexLoading:  # the case index's first load: asked again shortly, not an error
+                wait = self.loading_retry_s
+            except Exception as e:  # noqa: BLE001 - the source away: the last figures stand, retried next round
+                log.warning("computing the case indicators failed: %s", e)
+            self._wake.wait(wait)
             self._wake.clear()
 
     def update(self, now_ms: int | None = None) -> int:
-        """Refresh the facts and recompute the stale periods viewed lately; returns how many."""
+        """Ask the source for its revision and recompute the stale periods viewed lately; returns how many."""
         now_ms = int(time.time() * 1000) + 1 if now_ms is None else now_ms
         cutoff = time.monotonic() - self.keep_s
         done = 0
-        with connection(self.url) as conn:
-            refresh_facts(conn)
-            self._revision, _ = revision(conn)
+        with self.source.round() as (rev, compute):
+            self._revision = rev
             with self._guard:
                 for period in [p for p, at in self._asked.items() if at < cutoff]:
                     self._asked.pop(period, None)
                     self._values.pop(period, None)
                 todo = [p for p in self._asked if (self._values.get(p) or (None,))[0] != self._key(*p, now_ms)]
             for start, end in todo:
-                value = indicators_of_record(conn, start, end, now_ms, by=self.by)
+                value = compute(start, end, now_ms, self.by)
                 with self._guard:
                     self._values[(start, end)] = (self._key(start, end, now_ms), value)
                 done += 1
         self.computed += done
         return done
+
+
+_caches: dict[str, IndicatorCache] = {}
+_index_caches: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()  # case index -> its cache
+_lock = threading.Lock()
 
 
 def cache_for(url: str) -> IndicatorCache:
@@ -98,4 +151,13 @@ def cache_for(url: str) -> IndicatorCache:
         cache = _caches.get(url)
         if cache is None:
             cache = _caches[url] = IndicatorCache(url)
+        return cache
+
+
+def cache_for_index(index) -> IndicatorCache:
+    """The process's cache over its Redis case index (no record configured)."""
+    with _lock:
+        cache = _index_caches.get(index)
+        if cache is None:
+            cache = _index_caches[index] = IndicatorCache(IndexSource(index))
         return cache

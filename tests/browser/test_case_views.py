@@ -259,7 +259,9 @@ def test_the_indicators_page_renders_its_tables(portal, sign_in_as):
         portal.cases.act(case_id, action, who)
     sign_in_as("leader", next_path="/indicators")
     portal.wait_for_element("#indicators-page", timeout=15)
-    wait_for(lambda: cell(portal, "ind-department-grid", "water_affairs", "name") == "市水务局", message="the department row")
+    # computed in the background on the first ask ("being prepared"), then asked again every second
+    wait_for(lambda: cell(portal, "ind-department-grid", "water_affairs", "name") == "市水务局", timeout=30,
+             message="the department row")
     assert cell(portal, "ind-department-grid", "water_affairs", "closed") == "1"
     assert cell(portal, "ind-department-grid", "water_affairs", "on_time_rate") == "100.0%"
     assert cell(portal, "ind-department-grid", "water_affairs", "rework_rate") == "0.0%"
@@ -271,7 +273,7 @@ def test_the_indicators_page_renders_its_tables(portal, sign_in_as):
     assert "按期结案率 = 按期结案数 ÷ (应结案数 − 延期数)" in text(portal, "#ind-formulas")
     assert "截至" in text(portal, "#ind-range")  # the period and the instant it is evaluated at
     portal.find_element("#ind-period input[value='last_month']").click()
-    wait_for(lambda: cell(portal, "ind-department-grid", "water_affairs", "name") == "", message="last month: nothing")
+    wait_for(lambda: cell(portal, "ind-department-grid", "water_affairs", "name") == "", timeout=30, message="last month: nothing")
     assert portal.get_logs() == []
 
 

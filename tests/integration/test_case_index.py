@@ -4,12 +4,14 @@ reading every case and timeline, and starts over when Redis is emptied."""
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from ioc.adapters.case_index import CaseIndex
 from ioc.adapters.case_store import STEPS_BATCH
 from ioc.domain.access import Principal
-from ioc.domain.case_indicators import indicator_facts, indicators, indicators_by, indicators_of, period_bounds
+from ioc.domain.case_indicators import as_of_now, indicator_facts, indicators, indicators_by, indicators_of, period_bounds
 
 YANGSHE = (31.872, 120.556)
 DISPATCHER = Principal("li", frozenset({"dispatcher"}))
@@ -148,3 +150,34 @@ def test_changes_from_before_the_index_started_over_are_not_known(index, case_se
     report(case_service, now, 2)
     index.open_state()
     assert index.open_changes_since(generation) is None
+
+
+def test_without_a_record_the_indicator_cache_computes_from_the_index_in_the_background(index, case_service, now):
+    from ioc.reports.cache import IndexSource, IndicatorCache
+
+    for n in range(4):
+        dispatched_case(case_service, now, n)
+    start, end = period_bounds("month", now)
+    cache = IndicatorCache(IndexSource(index), interval_s=3600)
+    first = cache.get(start, end, now + 10_000)
+    deadline = time.monotonic() + 30
+    while cache.get(start, end, now + 10_000) is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert first is None
+    # the thread computes as of the clock: the fixture's month is over, so as of its end
+    assert cache.get(start, end, now + 10_000) == indicators_of(index.facts().facts, start, end, as_of_now(end),
+                                                                 by=("district", "department"))
+
+
+def test_the_index_indicator_cache_recomputes_after_a_case_changed(index, case_service, now):
+    from ioc.reports.cache import IndexSource, IndicatorCache
+
+    case = dispatched_case(case_service, now)
+    start, end = period_bounds("month", now)
+    cache = IndicatorCache(IndexSource(index), interval_s=3600)
+    cache.get(start, end, now + 10_000)
+    cache.update(now + 10_000)
+    before = cache.get(start, end, now + 10_000)[0]
+    case_service.act(case.id, "handle", Principal("h", frozenset({"handler"}), department=case.department), now_ms=now + 4000)
+    assert cache.update(now + 10_000) == 1
+    assert before.handled == 0 and cache.get(start, end, now + 10_000)[0].handled == 1
