@@ -17,3 +17,17 @@ window.dash_clientside.iocRewind = {
         return [next, false];
     }
 };
+
+// One device's rewind (/device/<id>): the page's window and alarm page kept in its address, so a
+// language switch (the page is made again from the address) or a reload keeps them. The address is
+// replaced, not a new step of the browser's history; the app's dcc.Location is told (popstate).
+window.dash_clientside.iocDevice = {
+    keep: function (search) {
+        if (typeof search !== "string" || search === window.location.search) {
+            return window.dash_clientside.no_update;
+        }
+        window.history.replaceState(window.history.state, "", window.location.pathname + search + window.location.hash);
+        window.dispatchEvent(new PopStateEvent("popstate"));
+        return search;
+    }
+};

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import time
 import weakref
+from collections import OrderedDict
 
 from dash import ALL, Input, Output, State, ctx, html, no_update
 
@@ -18,12 +19,11 @@ from ioc.adapters.alarm_store import AlarmNotFound
 from ioc.adapters.event_index import event_index
 from ioc.domain.access import allowed
 from ioc.domain.alarm_handling import AlarmActionError
-from ioc.domain.rules import RULES_BY_ID
 from ioc.i18n import STRINGS, resolve_lang, t
 from ioc.views.bigscreen import (INDICATORS, POPUP_BADGE, POPUP_HIDDEN, POPUP_OPEN, alarm_board, alarm_words_for,
                                  alarms_geojson, district_hideout, district_values, escalated_count, grid_values,
                                  kpi_texts, kpis, popup_step, ticker, water_alert)
-from ioc.views.trends import TREND_PANELS, panel_figure
+from ioc.views.trends import TREND_PANELS, panel_figures
 from ioc.web.auth import client_ip, current_principal
 from ioc.web.dash_guard import secured_callback
 from ioc.web.outage import notice_in
@@ -216,17 +216,43 @@ def confirm_clear(_confirm, _cancel, alarm_id, note, lang):
 
 
 _TREND_FIGURES: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()  # city cache -> {(language, minute): figures}
+_REPLAYED_TRENDS: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()  # rewind -> {(language, minute): figures}
+REPLAYED_KEPT = 64  # replayed minutes' figures kept per process (every viewer of a moment shares them)
 
 
-def trends(_n, lang):
+def replayed_trends(rewind, at: int, lang: str) -> list[dict]:
+    """The 24 hours up to the replayed minute of `at` from the record, made once per minute and
+    language for every viewer (a settled hour is read once: `Rewind.rollup_hours`)."""
+    minute = int(at) // 60_000
+    made = _REPLAYED_TRENDS.setdefault(rewind, OrderedDict())
+    key = (lang, minute)
+    figures = made.get(key)
+    if figures is None:
+        hour = minute // 60
+        buckets = rewind.rollup_hours(hour - 23, hour + 1, minute * 60_000)
+        hotspots = rewind.fleet_at(minute * 60_000).count(None, "crowd")[0]  # the crowd card's count at the moment
+        figures = made[key] = panel_figures(buckets, minute * 60_000, hotspots, lang, replayed=True)
+        while len(made) > REPLAYED_KEPT:
+            made.popitem(last=False)
+    return figures
+
+
+def trends(_n, lang, at=None, shown=None):
     """The last 24 hours, made once a minute per language for every viewer of the process
-    (the panels refresh once a minute)."""
+    (the panels refresh once a minute); while the time control shows a moment (`at`), the 24
+    hours up to it from the record. Figures this screen already shows (`shown`: their key) are
+    not sent again (playback moves the moment every second)."""
     services = current_services()
     lang = resolve_lang(lang, services.settings.lang)
+    replaying = at is not None and services.rewind is not None and allowed(current_principal(), "view:rewind")
+    minute = int(at) // 60_000 if replaying else int(time.time() // 60)
+    key = f"{'replay' if replaying else 'live'}:{lang}:{minute}"
+    if key == shown:
+        return [no_update] * (len(TREND_PANELS) + 1)
+    if replaying:
+        return [*replayed_trends(services.rewind, int(at), lang), key]
     made = _TREND_FIGURES.setdefault(services.city_cache, {})
-    minute = int(time.time() // 60)
-    key = (lang, minute)
-    if key not in made:
+    if (lang, minute) not in made:
         hour = minute // 60
         buckets = services.snapshot.rollup_series("hour", hour - 23, hour + 1)
         # as the crowd card counts them; the registry as it is now (cheap when nothing moved),
@@ -234,17 +260,11 @@ def trends(_n, lang):
         hotspots = services.city_cache.refresh_registry(services.redis).count(None, "crowd")[0]
         for old in [k for k in made if k[1] != minute]:
             made.pop(old, None)
-        now_ms = minute * 60_000
-        figures = [
-            panel_figure(panel, buckets, now_ms, t(panel.key, lang), t("trend_partial", lang),
-                         devices=hotspots if panel.total else 0,
-                         reference=RULES_BY_ID[panel.reference_rule].threshold if panel.reference_rule else None)
-            for panel in TREND_PANELS
-        ]
+        figures = panel_figures(buckets, minute * 60_000, hotspots, lang)
         if not hotspots:  # no hotspot registered yet: the people panel is gaps; made again next time
-            return figures
-        made[key] = figures
-    return made[key]
+            return [*figures, None]
+        made[(lang, minute)] = figures
+    return [*made[(lang, minute)], key]
 
 
 def drill_down(click, picked):
@@ -295,7 +315,8 @@ def register(app, services) -> None:
         State("clear-alarm", "data"), State("clear-note", "value"), State("lang", "data"),
         prevent_initial_call=True,
     )(confirm_clear)
-    secured_callback(app, "view:bigscreen", [Output(key, "figure") for key, *_ in TREND_PANELS], Input("trend-tick", "n_intervals"),
-                     Input("lang", "data"))(trends)
+    secured_callback(app, "view:bigscreen", [Output(key, "figure") for key, *_ in TREND_PANELS] + [Output("trend-shown", "data")],
+                     Input("trend-tick", "n_intervals"), Input("lang", "data"), Input("rewind-at", "data"),
+                     State("trend-shown", "data"))(trends)
     secured_callback(app, "view:bigscreen", Output("url", "pathname"), Input("map-districts", "clickData"),
                      Input("district-picker", "value"), prevent_initial_call=True)(drill_down)

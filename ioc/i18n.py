@@ -129,6 +129,10 @@ STRINGS: dict[str, dict[str, str]] = {
     "device_mark_raised": {"zh": "告警", "en": "raised"},
     "device_mark_acknowledged": {"zh": "确认", "en": "acknowledged"},
     "device_mark_cleared": {"zh": "解除", "en": "cleared"},
+    # the alarm list's pages (issue 17)
+    "device_alarms_page": {"zh": "第 {first}–{last} 条，共 {total} 条", "en": "{first}–{last} of {total}"},
+    "device_alarms_newer": {"zh": "← 较新的告警", "en": "← Newer alarms"},
+    "device_alarms_older": {"zh": "较早的告警 →", "en": "Older alarms →"},
     "board_rewind": {"zh": "回溯", "en": "Rewind"},
     "board_rewind_title": {"zh": "查看此设备告警前后的读数", "en": "See this device's readings around the alarm"},
     "case_rewind": {"zh": "回溯此案件", "en": "Rewind this case"},
@@ -458,6 +462,9 @@ STRINGS: dict[str, dict[str, str]] = {
     "kpi_people_total": {"zh": "{n} 处重点区域合计", "en": "Total at {n} hotspots"},
     "kpi_error_rate": {"zh": "错误率", "en": "Error rate"},
     "trend_partial": {"zh": "本小时（进行中）", "en": "This hour so far"},
+    # the trend panels while the wall replays a moment (issue 17)
+    "trend_moment": {"zh": "回放 {time}", "en": "Replay {time}"},
+    "trend_partial_replay": {"zh": "截至 {time}", "en": "Until {time}"},
     # --- issue 13: desk pages ---
     # a stage by what the case awaits (the queue it is in), the same words on every page
     "case_stage_reported": {"zh": "待受理", "en": "Awaiting acceptance"},

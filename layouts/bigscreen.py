@@ -174,6 +174,7 @@ def bigscreen(city: CityMap, lang: str, tile_url: str, can_ack: bool = True, can
                               wall_proposal(lang)], className="map-frame"),
                     html.Div([html.Div(id="legend", className="legend"), wall_tabs()], className="map-foot"),
                     dcc.Interval(id="trend-tick", interval=TREND_REFRESH_MS, n_intervals=0),
+                    dcc.Store(id="trend-shown", data=None),  # the key of the figures the panels show (live or replayed minute)
                     html.Div([dcc.Graph(id=key, config={"displayModeBar": False}, className="trend")
                               for key, *_ in TREND_PANELS], className="trends"),
                     wall_board(lang),

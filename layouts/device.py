@@ -26,6 +26,12 @@ def device_page(device_id: str, lang: str, has_record: bool) -> html.Div:
          html.Button(t("device_later", lang), id="device-later", n_clicks=0, className="btn"), *spans],
         className="device-controls", role="group",
     )
+    pager = html.Div(
+        [html.Button(t("device_alarms_newer", lang), id="device-alarms-newer", n_clicks=0, className="btn", disabled=True),
+         html.Span(id="device-alarms-page", className="device-alarms-page", role="status"),
+         html.Button(t("device_alarms_older", lang), id="device-alarms-older", n_clicks=0, className="btn", disabled=True)],
+        className="device-pager", role="group",
+    )
     body = html.Div(
         [
             html.Div(
@@ -36,7 +42,7 @@ def device_page(device_id: str, lang: str, has_record: bool) -> html.Div:
                 [
                     html.Section(
                         [html.H3(t("device_alarms", lang)), html.Div(t("device_alarms_hint", lang), className="note"),
-                         html.Div(id="device-alarms", className="device-alarms")],
+                         html.Div(id="device-alarms", className="device-alarms"), pager],
                         className="device-col device-alarms-box",
                     ),
                     html.Section(
@@ -56,7 +62,11 @@ def device_page(device_id: str, lang: str, has_record: bool) -> html.Div:
         [
             dcc.Store(id="device-id", data=device_id),
             dcc.Store(id="device-window", data=None),  # {"from", "to", "focus"}: what the charts show
-            dcc.Store(id="device-data", data=None),  # {"kind", "alarms"}: the device's kind and its alarms as the record gave them
+            # {"kind", "alarms", "total", "page"}: the device's kind, the listed page of its alarms as the
+            # record gave them, how many it has and which page (0: the newest) is listed
+            dcc.Store(id="device-data", data=None),
+            dcc.Store(id="device-search", data=None),  # the address's query that keeps the window and the page
+            dcc.Store(id="device-search-kept", data=None),
             html.Div(t("device_no_record", lang), id="device-no-record", className="forbidden",
                      style=HIDDEN if has_record else None),
             body,

@@ -16,6 +16,10 @@ from Redis, so their pure functions (`ioc.views.bigscreen`) render the moment un
 - water levels: each gauge's last hourly level recorded at or before t;
 - `alarm_events`: the ticker's alarm transitions up to t.
 
+`rollup_hours(start, end, until_ms)` gives the hourly rollup buckets the wall's 24-hour trends
+draw (the shape of `SnapshotStore.rollup_series("hour", …)`) up to a replayed moment, summed by
+hour in SQL; a settled past hour is kept per process (it does not change).
+
 Stabbing queries ("active at t") go through GiST indexes on the intervals (0002), so a frame
 costs what is active at t, not what came before. Frames are kept per second in a small LRU and
 can be made ahead (`prefetch`): playback asks for the next frames while the current one shows.
@@ -47,6 +51,9 @@ TICKER_EVENTS = 24  # the alarm events a frame carries for the ticker (the wall 
 FRAME_CACHE = 256  # frames kept per process (a minute of playback at one frame a second, with room)
 EVENT_ENDED = ("closed", "cancelled")
 TALLY_MS = 600_000  # the case tally's bucket (migration 0004): 10 minutes, so China midnight is a bucket start
+HOUR_MS = 3_600_000
+HOURS_KEPT = 24 * 8  # settled rollup hours kept per process (a week of trend panels' days, with room)
+SETTLED_MS = 5 * 60_000  # an hour is settled once the record holds moments this far past its end
 
 
 def ts(ms: int) -> datetime:
@@ -263,6 +270,7 @@ class Rewind:
         self._cases: dict[tuple[str, int], CaseAt] = {}
         self._open_lock = threading.Lock()
         self._open_state: tuple[int, dict[str, CaseAt]] | None = None  # (moment, its open cases by id)
+        self._hours: OrderedDict[int, dict[str, float]] = OrderedDict()  # settled epoch hour -> its rollup fields
 
     # ---- range --------------------------------------------------------------------------------
     def bounds(self) -> tuple[int, int]:
@@ -343,6 +351,50 @@ class Rewind:
         thread = threading.Thread(target=make, name="ioc-rewind-prefetch", daemon=True)
         thread.start()
         return thread
+
+    def fleet_at(self, t_ms: int) -> FleetIndex:
+        """The registry as of `t_ms` (kept per registry version: cheap when nothing changed)."""
+        return self._fleet(int(t_ms))
+
+    # ---- hourly rollups (the wall's 24-hour trends) ---------------------------------------------
+    def rollup_hours(self, start: int, end: int, until_ms: int | None = None) -> dict[int, dict[str, float]]:
+        """Hourly buckets `start` <= hour < `end` (epoch hours) as `SnapshotStore.rollup_series("hour",
+        start, end)` gives them: every hour a key, `{}` when nothing was recorded, the fields of its
+        minutes merged (sums and counts added, maxima maxed). With `until_ms`, only the minutes up to
+        that moment's minute count (the hour in progress at a replayed moment; later hours are
+        empty). Summed by hour in SQL; a settled hour (wholly before `until_ms` and before what the
+        record holds, less `SETTLED_MS`) is read once per process."""
+        start, end = int(start), int(end)
+        if end <= start:
+            return {}
+        limit = end * HOUR_MS if until_ms is None else min(end * HOUR_MS, (int(until_ms) // 60_000 + 1) * 60_000)
+        settled_to = min(limit, self.bounds()[1] - SETTLED_MS) // HOUR_MS  # hours before this one are settled
+        out: dict[int, dict[str, float]] = {}
+        with self._frames_lock:
+            for hour in range(start, min(end, settled_to)):
+                fields = self._hours.get(hour)
+                if fields is not None:
+                    self._hours.move_to_end(hour)
+                    out[hour] = fields
+        first = next((h for h in range(start, end) if h not in out), None)
+        if first is not None and first * HOUR_MS < limit:
+            read: dict[int, list] = defaultdict(list)
+            with db.connection(self.url) as conn:
+                for hour, *row in conn.execute(
+                        "SELECT (extract(epoch FROM date_trunc('hour', minute AT TIME ZONE 'UTC')) / 3600)::bigint AS hour,"
+                        " district, kind, attribute, sum(s), sum(n), max(x) FROM rollup_minute WHERE minute >= %s AND minute < %s"
+                        " GROUP BY 1, 2, 3, 4", (ts(first * HOUR_MS), ts(limit))).fetchall():
+                    read[hour].append(row)
+            with self._frames_lock:
+                for hour in range(first, end):
+                    if hour in out:
+                        continue
+                    out[hour] = fields = rollup_fields(read.get(hour, ()))
+                    if hour < settled_to:
+                        self._hours[hour] = fields
+                while len(self._hours) > HOURS_KEPT:
+                    self._hours.popitem(last=False)
+        return {hour: out.get(hour, {}) for hour in range(start, end)}
 
     def _fleet(self, t_ms: int) -> FleetIndex:
         if time.monotonic() - self._devices_at >= self.DEVICES_S:
@@ -517,18 +569,34 @@ class Rewind:
         return {"id": dev_id, "kind": kind, "name": name or dev_id, "district": district, "lon": lon, "lat": lat,
                 "online": bool(online), "first_seen_ms": first_seen, "updated_ms": updated}
 
-    def device_alarms(self, device_id: str, limit: int = 20) -> list[dict]:
-        """A device's alarms from the record (`alarms`), newest raised first, at most `limit`:
-        `{"alarm_id", "rule", "severity", "raised_ms", "acknowledged_ms", "acknowledged_by",
-        "cleared_ms", "data"}` (a time not reached yet is None; `data` is the alarm JSON as raised)."""
+    def device_alarms(self, device_id: str, limit: int = 20, offset: int = 0, from_ms: int | None = None,
+                      to_ms: int | None = None) -> list[dict]:
+        """A device's alarms from the record (`alarms`), newest raised first, at most `limit` after
+        skipping the `offset` newest (the page list's pages); with `from_ms` / `to_ms`, only those
+        active at some moment of that window. Each `{"alarm_id", "rule", "severity", "raised_ms",
+        "acknowledged_ms", "acknowledged_by", "cleared_ms", "data"}` (a time not reached yet is
+        None; `data` is the alarm JSON as raised)."""
+        where, params = "device_id = %s", [device_id]
+        if to_ms is not None:
+            where += " AND raised_at <= %s"
+            params.append(ts(int(to_ms)))
+        if from_ms is not None:
+            where += " AND (cleared_at IS NULL OR cleared_at >= %s)"
+            params.append(ts(int(from_ms)))
         with db.connection(self.url) as conn:
             rows = conn.execute(
                 "SELECT alarm_id, rule, severity, (extract(epoch FROM raised_at) * 1000)::bigint,"
                 " (extract(epoch FROM acknowledged_at) * 1000)::bigint, acknowledged_by, (extract(epoch FROM cleared_at) * 1000)::bigint, data"
-                " FROM alarms WHERE device_id = %s ORDER BY raised_at DESC, alarm_id LIMIT %s", (device_id, int(limit))).fetchall()
+                f" FROM alarms WHERE {where} ORDER BY raised_at DESC, alarm_id LIMIT %s OFFSET %s",
+                (*params, int(limit), max(int(offset), 0))).fetchall()
         return [{"alarm_id": alarm_id, "rule": rule, "severity": severity, "raised_ms": raised, "acknowledged_ms": acked,
                  "acknowledged_by": by or "", "cleared_ms": cleared, "data": data or {}}
                 for alarm_id, rule, severity, raised, acked, by, cleared, data in rows]
+
+    def device_alarm_count(self, device_id: str) -> int:
+        """How many alarms of the device the record holds."""
+        with db.connection(self.url) as conn:
+            return int(conn.execute("SELECT count(*) FROM alarms WHERE device_id = %s", (device_id,)).fetchone()[0])
 
     def case_steps(self, case_id: str) -> list[dict]:
         """Each step of a case's timeline (oldest first) with the case as it was just after it:

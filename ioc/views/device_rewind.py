@@ -6,6 +6,9 @@
   never beyond now;
 - the device and its alarms in people's words (the catalogue's kind and attribute names, the
   rules' names, the severity words of the alarm board, China time);
+- the page's state in its address (`?at=&from=&to=&page=`: the window, the alarm it was opened
+  around and the alarm list's page), so a language switch or a reload keeps it;
+- the alarm list a page (`ALARM_PAGE`) at a time, newest first, with its place in words;
 - one Plotly figure (a plain dict) per numeric attribute of the device's readings in the window
   (`Rewind.device_series`): the raw points where the record keeps them, else the hourly
   min–max band with the mean line; the threshold of the window's alarm rules as a horizontal line,
@@ -31,6 +34,7 @@ BEFORE_MS = 2 * HOUR_MS  # the window opens this long before the raise
 AFTER_MS = HOUR_MS  # and closes this long after the clear
 DEFAULT_SPAN_MS = 6 * HOUR_MS  # a device with no alarm: its last 6 hours
 SPANS_H = (1, 6, 24)  # the zoom buttons
+ALARM_PAGE = 20  # alarms listed a page at a time, newest first
 MARKS = {"raised": "#ff3b30", "acknowledged": "#ffd60a", "cleared": "#34c759"}  # the vertical markers' colours
 LINE, BAND = "#4cc9f0", "rgba(76, 201, 240, 0.22)"
 
@@ -41,13 +45,59 @@ def device_path(device_id: str, at_ms: int | None = None) -> str:
     return f"{path}?at={int(at_ms)}" if at_ms else path
 
 
-def parse_at(search: str | None) -> int | None:
-    """The `at` of a query string (`?at=1796000000000`): epoch ms, None when absent or not a time."""
-    values = parse_qs((search or "").lstrip("?")).get("at") or []
+def _number_in(search: str | None, name: str) -> int | None:
+    """A whole number of a query string, None when absent or not one (at most 15 digits)."""
+    values = parse_qs((search or "").lstrip("?")).get(name) or []
     text = values[0].strip() if values else ""
     if not text.isdigit() or len(text) > 15:
         return None
     return int(text)
+
+
+def parse_at(search: str | None) -> int | None:
+    """The `at` of a query string (`?at=1796000000000`): epoch ms, None when absent or not a time."""
+    return _number_in(search, "at")
+
+
+def parse_window(search: str | None) -> "Window | None":
+    """The window a query string keeps (`?from=&to=`, with `at` as the alarm it was opened
+    around); None without one or when it is not a window (ends before it begins)."""
+    first, last = _number_in(search, "from"), _number_in(search, "to")
+    if first is None or last is None or last <= first:
+        return None
+    return Window(first, last, parse_at(search))
+
+
+def parse_page(search: str | None) -> int:
+    """The alarm list's page a query string keeps (`?page=2`: the second, 1-based); 0 (the newest) by default."""
+    page = _number_in(search, "page")
+    return page - 1 if page else 0
+
+
+def page_query(window: "Window | None", page: int = 0) -> str:
+    """The query string that keeps the page's state: `?at=<focus>&from=<ms>&to=<ms>&page=<n>`
+    (`at` only for a window opened around an alarm, `page` past the first)."""
+    parts = []
+    if window is not None:
+        if window.focus is not None:
+            parts.append(f"at={int(window.focus)}")
+        parts += [f"from={int(window.from_ms)}", f"to={int(window.to_ms)}"]
+    if page > 0:
+        parts.append(f"page={int(page) + 1}")
+    return "?" + "&".join(parts) if parts else ""
+
+
+def last_page(total: int) -> int:
+    """The oldest page of `total` alarms (0-based)."""
+    return max(int(total) - 1, 0) // ALARM_PAGE
+
+
+def pager_text(page: int, shown: int, total: int, lang: str = "zh") -> str:
+    """Where the listed alarms stand among all of the device's: `第 21–40 条，共 57 条`; "" with none."""
+    if total <= 0 or shown <= 0:
+        return ""
+    first = page * ALARM_PAGE + 1
+    return t("device_alarms_page", lang).format(first=first, last=first + shown - 1, total=total)
 
 
 # ---- the window -----------------------------------------------------------------------------------

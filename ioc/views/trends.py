@@ -19,6 +19,10 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import NamedTuple
 
+from ioc.domain.clock import local_text
+from ioc.domain.rules import RULES_BY_ID
+from ioc.i18n import t
+
 BUCKET_MS = {"minute": 60_000, "hour": 3_600_000}
 STATS = ("avg", "max", "sum", "count", "share")
 READINGS = "_"  # attribute name of the per-kind reading count
@@ -155,15 +159,17 @@ def y_range(values: list[float | None], floor: float | None = None, min_span: fl
     return [lo if floor is not None else lo - pad, hi + pad]
 
 
+MOMENT_COLOR = "#f2c14e"  # the replayed moment's line: the amber of the rewind's banner
+
+
 def trend_figure(series: Series, title: str, color: str, reference: float | None = None,
                  partial_label: str | None = None, y_axis: list[float] | None = None,
-                 x_span_ms: tuple[int, int] | None = None) -> dict:
+                 x_span_ms: tuple[int, int] | None = None, moment: tuple[int, str] | None = None) -> dict:
     """A compact dark Plotly figure (as a plain dict) for a big-screen trend panel. With
     `partial_label`, the last bucket is the one in progress: its segment is dotted and its marker
     hollow, labelled so. `y_axis` fixes the y range (see `y_range`), `x_span_ms` the x range
-    (first and last bucket start, epoch ms)."""
-    from ioc.domain.clock import local_text
-
+    (first and last bucket start, epoch ms). `moment` (epoch ms, words): a replayed moment, drawn
+    as an amber vertical line labelled with the words at its top."""
     def label(ms: int) -> str:
         return local_text(ms, "%Y-%m-%d %H:%M")
 
@@ -190,6 +196,13 @@ def trend_figure(series: Series, title: str, color: str, reference: float | None
     if reference is not None:
         shapes.append({"type": "line", "xref": "paper", "x0": 0, "x1": 1, "y0": reference, "y1": reference,
                        "line": {"color": "#ff3b30", "width": 1, "dash": "dash"}})
+    if moment is not None:
+        at = label(moment[0])
+        shapes.append({"type": "line", "xref": "x", "x0": at, "x1": at, "yref": "paper", "y0": 0, "y1": 1,
+                       "line": {"color": MOMENT_COLOR, "width": 2}, "name": "moment"})
+        annotations.append({"x": at, "y": 1, "xref": "x", "yref": "paper", "text": moment[1], "showarrow": False,
+                            "xanchor": "right", "yanchor": "top", "xshift": -3,
+                            "font": {"size": 10, "color": MOMENT_COLOR}, "name": "moment"})
     yaxis = {"gridcolor": "#1a3350", "zeroline": False}
     if y_axis is not None:
         yaxis["range"] = y_axis
@@ -211,11 +224,32 @@ def trend_figure(series: Series, title: str, color: str, reference: float | None
 
 
 def panel_figure(panel: TrendPanel, buckets: dict[int, dict[str, float]], now_ms: int, title: str, partial_label: str,
-                 devices: int = 0, reference: float | None = None) -> dict:
-    """A panel's figure over hourly `buckets` whose last one is the hour of `now_ms` (in progress)."""
+                 devices: int = 0, reference: float | None = None, moment_label: str | None = None) -> dict:
+    """A panel's figure over hourly `buckets` whose last one is the hour of `now_ms` (in progress).
+    With `moment_label`, `now_ms` is a replayed moment: a line marks it, labelled so, and the x
+    axis ends there (or just past the hour in progress's marker, early in the hour)."""
     series = panel_series(panel, buckets, "hour", devices)
     current_hour_ms = now_ms // 3_600_000 * 3_600_000
     partial = bool(series.x) and series.x[-1] == current_hour_ms
     span = (series.x[0], series.x[-1] + 15 * 60_000) if series.x else None  # room for the hour in progress's marker
+    moment = None
+    if moment_label is not None:
+        moment = (now_ms, moment_label)
+        span = (span[0], max(span[1], now_ms // 60_000 * 60_000)) if span else None
     return trend_figure(series, title, panel.color, reference, partial_label if partial else None,
-                        y_range(series.y, panel.floor, panel.min_span, reference), span)
+                        y_range(series.y, panel.floor, panel.min_span, reference), span, moment)
+
+
+def panel_figures(buckets: dict[int, dict[str, float]], now_ms: int, hotspots: int, lang: str = "zh",
+                  replayed: bool = False) -> list[dict]:
+    """The wall's panels (`TREND_PANELS`) over the 24 hourly `buckets` up to `now_ms`, in `lang`;
+    the people panel scaled by `hotspots`. `replayed`: `now_ms` is a moment the time control
+    shows: the line marks it (`回放 16:16`) and the hour in progress reads `截至 16:16`."""
+    clock = local_text(now_ms, "%H:%M")
+    partial = t("trend_partial_replay", lang).format(time=clock) if replayed else t("trend_partial", lang)
+    return [
+        panel_figure(panel, buckets, now_ms, t(panel.key, lang), partial, devices=hotspots if panel.total else 0,
+                     reference=RULES_BY_ID[panel.reference_rule].threshold if panel.reference_rule else None,
+                     moment_label=t("trend_moment", lang).format(time=clock) if replayed else None)
+        for panel in TREND_PANELS
+    ]

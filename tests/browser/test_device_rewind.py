@@ -114,6 +114,55 @@ def test_the_page_switches_to_english(portal, sign_in_as):
     assert portal.get_logs() == []
 
 
+def test_the_window_stays_across_the_language_switch_and_a_reload(portal, sign_in_as):
+    open_device(portal, sign_in_as)
+    portal.find_element("#device-span-24").click()
+    until(lambda: text(portal, "#device-window-text") == "12-01 04:05 至 12-02 04:05（北京时间）", timeout=15)
+    until(lambda: "from=" in portal.driver.current_url, timeout=10)  # kept in the address
+    portal.find_element("#lang-switch").click()
+    until(lambda: "Water level above warning line" in text(portal, "#device-alarms"), timeout=20)
+    until(lambda: text(portal, "#device-window-text") == "12-01 04:05 to 12-02 04:05 (China time)", timeout=20)
+    portal.driver.refresh()
+    until(lambda: charts_drawn(portal), timeout=25)
+    assert text(portal, "#device-window-text") == "12-01 04:05 to 12-02 04:05 (China time)"
+    portal.find_element("#lang-switch").click()  # back to Chinese for the next test's session
+    until(lambda: text(portal, "#device-window-text") == "12-01 04:05 至 12-02 04:05（北京时间）", timeout=20)
+    assert portal.get_logs() == []
+
+
+@pytest.fixture
+def many_alarms(recorded):
+    """24 older alarms of gauge-1 (one every 3 h before the fixture's): 25 in all."""
+    with db.connection(recorded.database_url) as conn:
+        for k in range(1, 25):
+            raised = RAISED - k * 180 * MIN
+            conn.execute("INSERT INTO alarms (alarm_id, raised_at, cleared_at, device_id, kind, rule, severity, data)"
+                         " VALUES ('gauge-1|water_level_warning', %s, %s, 'gauge-1', 'water_level', 'water_level_warning', 'major', '{}')",
+                         (ts(raised), ts(raised + 30 * MIN)))
+    return recorded
+
+
+def test_the_alarm_list_pages_through_every_recorded_alarm_and_keeps_its_page(portal, sign_in_as, many_alarms):
+    open_device(portal, sign_in_as)
+    assert text(portal, "#device-alarms-page") == "第 1–20 条，共 25 条"
+    assert len(portal.find_elements(".device-alarm")) == 20
+    assert not portal.find_element("#device-alarms-newer").is_enabled()
+    portal.find_element("#device-alarms-older").click()
+    until(lambda: text(portal, "#device-alarms-page") == "第 21–25 条，共 25 条", timeout=15)
+    assert len(portal.find_elements(".device-alarm")) == 5 and not portal.find_element("#device-alarms-older").is_enabled()
+    oldest = RAISED - 24 * 180 * MIN
+    portal.find_elements(".device-alarm")[-1].click()  # the oldest: the window centres on it
+    until(lambda: f"at={oldest}" in portal.driver.current_url and "page=2" in portal.driver.current_url, timeout=15)
+    portal.find_element("#lang-switch").click()
+    until(lambda: text(portal, "#device-alarms-page") == "21–25 of 25", timeout=20)
+    assert "active" in portal.find_elements(".device-alarm")[-1].get_attribute("class")
+    portal.find_element("#device-alarms-newer").click()
+    until(lambda: text(portal, "#device-alarms-page") == "1–20 of 25", timeout=15)
+    portal.find_element("#lang-switch").click()  # back to Chinese for the next test's session
+    until(lambda: text(portal, "#device-alarms-page") == "第 1–20 条，共 25 条", timeout=20)
+    assert portal.get_logs() == []
+
+
 def test_a_phone_gets_the_page_in_one_column_with_touch_sized_targets(portal, sign_in_as):
     open_device(portal, sign_in_as, PHONE)
     assert layout_problems(portal, PHONE[0]) == []

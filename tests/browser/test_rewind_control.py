@@ -1,5 +1,5 @@
 """The time control (回溯) in a real headless Chromium: a record filled with SQL, a moment picked,
-the banner and that moment's figures, then back to live."""
+the banner and that moment's figures (the 24-hour trends too), then back to live."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from selenium.webdriver.common.keys import Keys
 from ioc.adapters.geodata_files import load_city_map
 from ioc.record import db
 from ioc.web.app import create_app
+from tests.browser.screen import js
 from tests.browser.test_bigscreen import _text
 from tests.integration.rewind_fixture import fill
 
@@ -56,6 +57,30 @@ def test_back_to_live_hides_the_banner_and_shows_the_live_city(screen):
     screen.find_element("#rewind-live").click()
     until(lambda: not screen.find_element("#rewind-banner").is_displayed(), timeout=15)
     until(lambda: _text(screen, "#value-kpi_alarms") == "0", timeout=15)  # the live city has none
+    assert screen.get_logs() == []
+
+
+def trend(duo, panel: str) -> dict:
+    """What a trend panel draws: its x axis's range, its annotations' words and its last value."""
+    return js(duo, """const gd = document.querySelector('#' + arguments[0] + ' .js-plotly-plot');
+        if (!gd || !gd.layout || !gd.data) return {};
+        const last = gd.data[gd.data.length - 1];
+        return {range: (gd.layout.xaxis || {}).range || null, notes: (gd.layout.annotations || []).map(a => a.text),
+                last: last && last.y.length ? last.y[last.y.length - 1] : null};""", panel)
+
+
+def test_the_trends_show_the_24_hours_up_to_the_replayed_moment_then_live_again(screen):
+    until(lambda: screen.find_element("#rewind").is_displayed(), timeout=15)
+    pick(screen, "16:16")
+    # the x axis ends at the moment, marked; the hour in progress counts its minutes up to it
+    until(lambda: (trend(screen, "trend_aqi").get("range") or [None, None])[1] == "2026-12-01 16:16", timeout=20)
+    aqi = trend(screen, "trend_aqi")
+    assert aqi["notes"] == ["截至 16:16", "回放 16:16"]
+    assert aqi["last"] == sum(100 + m for m in range(17)) / 34  # the stations' mean of 16:00–16:16
+    assert "回放 16:16" in trend(screen, "trend_water")["notes"]
+    screen.find_element("#rewind-live").click()
+    until(lambda: not any("回放" in n for n in trend(screen, "trend_aqi").get("notes", ["回放"])), timeout=20)
+    assert not (trend(screen, "trend_aqi")["range"] or [""])[-1].startswith("2026-12-01")
     assert screen.get_logs() == []
 
 

@@ -213,3 +213,68 @@ def test_a_devices_alarms_are_newest_first_and_limited(rewind):
                          (ts(BASE + k * 60 * MIN), ts(BASE + k * 60 * MIN + 5 * MIN)))
     assert [a["raised_ms"] for a in rewind.device_alarms("aq-1", limit=2)] == [BASE + 180 * MIN, BASE + 120 * MIN]
     assert rewind.device_alarms("gauge-1") == []
+
+
+# ---- the wall's 24-hour trends of a replayed moment, a device's alarms a page at a time (issue 17) ---
+
+HOUR0 = BASE // 3_600_000  # the fixture's hour of rollups (one minute each of its 60)
+
+
+def air(fields, city):
+    d0 = city.districts[0].id
+    return tuple(fields.get(f"{d0}|air_quality|airQualityIndex:{f}") for f in "snx")
+
+
+def test_hourly_rollups_merge_the_minutes_of_each_hour_with_every_hour_a_key(rewind, city):
+    buckets = rewind.rollup_hours(HOUR0 - 2, HOUR0 + 1)
+    assert list(buckets) == [HOUR0 - 2, HOUR0 - 1, HOUR0] and buckets[HOUR0 - 1] == {}
+    assert air(buckets[HOUR0], city) == (sum(100.0 + m for m in range(60)), 120.0, 119.0)
+    d1 = city.districts[1].id
+    assert buckets[HOUR0][f"{d1}|streetlight|powerState=on:n"] == 180.0
+
+
+def test_the_hour_of_a_replayed_moment_counts_its_minutes_up_to_the_moment(rewind, city):
+    buckets = rewind.rollup_hours(HOUR0 - 1, HOUR0 + 2, until_ms=BASE + 16 * MIN + 30_000)
+    assert air(buckets[HOUR0], city) == (sum(100.0 + m for m in range(17)), 34.0, 76.0)
+    assert buckets[HOUR0 + 1] == {}  # after the moment
+    later = rewind.rollup_hours(HOUR0 - 1, HOUR0 + 2, until_ms=BASE + 30 * MIN)
+    assert air(later[HOUR0], city)[1] == 62.0  # the hour in progress is read again for each moment
+
+
+def test_a_settled_hour_is_read_from_the_record_once(rewind, database_url, city):
+    with db.connection(database_url) as conn:  # the record has moved on: the fixture's hour is settled
+        conn.execute("INSERT INTO rollup_minute VALUES (%s, %s, 'air_quality', '_', NULL, 1, NULL)",
+                     (ts(BASE + 3 * 60 * MIN), city.districts[0].id))
+    first = rewind.rollup_hours(HOUR0, HOUR0 + 4)
+    with db.connection(database_url) as conn:
+        conn.execute("DELETE FROM rollup_minute WHERE minute < %s", (ts(BASE + 60 * MIN),))
+    again = rewind.rollup_hours(HOUR0, HOUR0 + 4, until_ms=BASE + 3 * 60 * MIN + 30_000)
+    assert again[HOUR0] == first[HOUR0] and air(again[HOUR0], city)[1] == 120.0
+
+
+def test_the_fleet_of_a_moment_counts_the_devices_registered_then(rewind):
+    assert rewind.fleet_at(BASE + 10 * MIN).count(None, "air_quality")[0] == 1
+    assert rewind.fleet_at(BASE + 31 * MIN).count(None, "air_quality")[0] == 2
+
+
+def more_alarms(url, device, count):
+    with db.connection(url) as conn:
+        for k in range(1, count + 1):
+            conn.execute("INSERT INTO alarms (alarm_id, raised_at, cleared_at, device_id, kind, rule, severity, data)"
+                         " VALUES (%s, %s, %s, %s, 'air_quality', 'aqi_high', 'critical', '{}')",
+                         (f"{device}|aqi_high", ts(BASE + k * 60 * MIN), ts(BASE + k * 60 * MIN + 5 * MIN), device))
+
+
+def test_a_devices_alarms_are_read_a_page_at_a_time_with_their_count(rewind):
+    more_alarms(rewind.url, "aq-1", 4)  # raised 1..4 h after BASE, plus the fixture's at BASE + 5 min
+    assert rewind.device_alarm_count("aq-1") == 5 and rewind.device_alarm_count("gauge-1") == 0
+    pages = [[a["raised_ms"] for a in rewind.device_alarms("aq-1", limit=2, offset=o)] for o in (0, 2, 4)]
+    assert pages == [[BASE + 240 * MIN, BASE + 180 * MIN], [BASE + 120 * MIN, BASE + 60 * MIN], [BASE + 5 * MIN]]
+
+
+def test_the_alarms_of_a_window_are_those_active_in_it(rewind):
+    more_alarms(rewind.url, "aq-1", 4)
+    shown = rewind.device_alarms("aq-1", limit=100, from_ms=BASE + 62 * MIN, to_ms=BASE + 125 * MIN)
+    assert [a["raised_ms"] for a in shown] == [BASE + 120 * MIN, BASE + 60 * MIN]
+    (active,) = rewind.device_alarms("tl-1", from_ms=BASE + 600 * MIN, to_ms=BASE + 700 * MIN)  # never cleared
+    assert active["raised_ms"] == BASE + 20 * MIN

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from ioc.views.device_rewind import (AFTER_MS, BEFORE_MS, DEFAULT_SPAN_MS, HOUR_MS, Window, alarm_line, around_alarm, chart_attributes,
-                                     device_facts, device_figures, device_path, find_alarm, first_window, markers, parse_at,
-                                     position_text, series_note, shifted, thresholds, window_text, zoomed)
+from ioc.views.device_rewind import (AFTER_MS, ALARM_PAGE, BEFORE_MS, DEFAULT_SPAN_MS, HOUR_MS, Window, alarm_line, around_alarm,
+                                     chart_attributes, device_facts, device_figures, device_path, find_alarm, first_window, last_page,
+                                     markers, page_query, pager_text, parse_at, parse_page, parse_window, position_text, series_note,
+                                     shifted, thresholds, window_text, zoomed)
 
 BASE = int(datetime(2026, 12, 1, 8, 0, tzinfo=timezone.utc).timestamp() * 1000)  # 16:00 China time
 MIN = 60_000
@@ -183,3 +184,34 @@ def test_the_note_says_hourly_aggregates_or_no_readings():
     assert "每小时汇总" in series_note(HOURLY, "zh")
     assert series_note(RAW, "zh") == ""
     assert series_note({"resolution": "hour", "points": []}, "en") == "The record holds no reading of this device in this window"
+
+
+# ---- the page's state in its address, the alarm list's pages (issue 17) -------------------------------
+
+def test_the_address_keeps_the_window_its_alarm_and_the_page():
+    window = Window(BASE - 2 * HOUR_MS, BASE + HOUR_MS, BASE)
+    search = page_query(window, 2)
+    assert search == f"?at={BASE}&from={BASE - 2 * HOUR_MS}&to={BASE + HOUR_MS}&page=3"
+    assert parse_window(search) == window and parse_page(search) == 2
+
+
+def test_a_window_not_opened_around_an_alarm_and_the_first_page_keep_a_short_address():
+    assert page_query(Window(BASE, BASE + HOUR_MS)) == f"?from={BASE}&to={BASE + HOUR_MS}"
+    assert parse_window(f"?from={BASE}&to={BASE + HOUR_MS}") == Window(BASE, BASE + HOUR_MS, None)
+
+
+def test_an_address_without_a_window_or_with_a_wrong_one_keeps_none():
+    assert parse_window(f"?at={BASE}") is None
+    assert parse_window(f"?from={BASE}&to={BASE}") is None  # no span
+    assert parse_window(f"?from={BASE}&to=soon") is None
+    assert parse_page("?page=0") == 0 and parse_page("?page=x") == 0 and parse_page(None) == 0
+
+
+def test_the_pager_says_which_alarms_are_listed_of_how_many():
+    assert pager_text(0, ALARM_PAGE, 57, "zh") == "第 1–20 条，共 57 条"
+    assert pager_text(2, 17, 57, "en") == "41–57 of 57"
+    assert pager_text(0, 0, 0, "zh") == ""
+
+
+def test_the_last_page_holds_the_oldest_alarms():
+    assert [last_page(n) for n in (0, 1, 20, 21, 40, 41)] == [0, 0, 0, 1, 1, 2]

@@ -181,3 +181,49 @@ def test_the_aqi_trend_is_the_aqi_cards_iaqi():
 
 def test_a_total_without_its_device_count_is_a_gap_not_a_zero():
     assert panel_series(PANELS["trend_people"], bucket([crowd(3000.0, 3)]), devices=0).y == [None]
+
+
+# --------------------------------------------------------------------------- issue 17: the trends of a replayed moment
+
+from ioc.domain.clock import local_text  # noqa: E402
+from ioc.views.trends import panel_figures  # noqa: E402
+
+MOMENT = (HOUR + 2) * 3_600_000 + 40 * 60_000 + 25_000  # 40 min 25 s into the third hour
+
+
+def test_a_replayed_moment_is_marked_by_a_line_and_ends_the_x_axis():
+    figure = panel_figure(PANELS["trend_people"], bucket([crowd(3000.0, 3), {}, crowd(1200.0, 1)]), MOMENT, "人流", "截至",
+                          devices=2, moment_label="回放 16:40")
+    at = local_text(MOMENT, "%Y-%m-%d %H:%M")
+    (line,) = [s for s in figure["layout"]["shapes"] if s.get("name") == "moment"]
+    assert line["x0"] == line["x1"] == at
+    assert figure["layout"]["xaxis"]["range"][1] == at
+    assert "回放 16:40" in [a["text"] for a in figure["layout"]["annotations"]]
+
+
+def test_early_in_its_hour_the_replayed_axis_still_has_room_for_the_hours_marker():
+    early = (HOUR + 2) * 3_600_000 + 5 * 60_000
+    figure = panel_figure(PANELS["trend_aqi"], bucket([{}, {}, {}]), early, "AQI", "x", moment_label="回放")
+    assert figure["layout"]["xaxis"]["range"][1] == local_text((HOUR + 2) * 3_600_000 + 15 * 60_000, "%Y-%m-%d %H:%M")
+
+
+def test_a_live_figure_has_no_moment_line():
+    figure = panel_figure(PANELS["trend_people"], bucket([crowd(3000.0, 3)]), HOUR * 3_600_000 + 60_000, "人流", "x", devices=2)
+    assert not [s for s in figure["layout"]["shapes"] if s.get("name") == "moment"]
+
+
+def test_the_replayed_panels_say_until_when_their_last_hour_counts_in_both_languages():
+    buckets = bucket([crowd(3000.0, 3), {}, crowd(1200.0, 1)])
+    clock = local_text(MOMENT, "%H:%M")
+    zh = panel_figures(buckets, MOMENT, 2, "zh", replayed=True)
+    en = panel_figures(buckets, MOMENT, 2, "en", replayed=True)
+    people = [f for f in zh if "人流" in f["layout"]["title"]["text"]][0]
+    assert [a["text"] for a in people["layout"]["annotations"]] == [f"截至 {clock}", f"回放 {clock}"]
+    assert f"Replay {clock}" in [a["text"] for f in en for a in f["layout"]["annotations"]]
+
+
+def test_the_live_panels_keep_their_hour_in_progress_words():
+    now = (HOUR + 2) * 3_600_000 + 10 * 60_000
+    figures = panel_figures(bucket([crowd(3000.0, 3), {}, crowd(1200.0, 1)]), now, 2, "zh")
+    assert len(figures) == len(TREND_PANELS)
+    assert [a["text"] for f in figures for a in f["layout"]["annotations"]] == ["本小时（进行中）"]
