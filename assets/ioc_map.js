@@ -155,3 +155,44 @@ window.iocMap.linkedPoint = function (feature, latlng, context) {
   }
   return marker.bindTooltip(window.iocMap.escape(p.tooltip || p.id), {className: "ioc-tip"});
 };
+// issue 17: the open cases (在办案件), clustered; each coloured by its state (overdue, urgent, open) from
+// the layer's hideout, which also holds the words of its tooltip in the page's language (the points
+// carry codes only: ioc/views/case_map.py, whose case_marker_text writes the same lines)
+window.iocMap.casePane = function (map) {
+  if (!map.getPane("iocCases")) { map.createPane("iocCases").style.zIndex = 620; }  // over device clusters, under alarms
+  return "iocCases";
+};
+window.iocMap.caseLines = function (p, h) {
+  var w = h.words || {}, unknown = w.unknown || "";
+  var state = p.k === "overdue" ? w.overdue : (p.k === "urgent" ? w.urgent : "");
+  var lines = [(w["case"] || "") + " " + p.id + (state ? " · " + state : ""), (h.classes || {})[p.c] || unknown,
+               ((h.stages || {})[p.s] || unknown) + " · " + ((h.districts || {})[p.d] || unknown)];
+  if (h.open) { lines.push(w.open_hint || ""); }
+  return lines;
+};
+window.iocMap.casePoint = function (feature, latlng, context) {
+  var h = (context && context.hideout) || {}, p = feature.properties, e = window.iocMap.escape;
+  var lines = window.iocMap.caseLines(p, h);
+  var marker = L.circleMarker(latlng, {
+    radius: p.k === "open" ? 6 : 8, weight: 2, color: "#0b1a2e", fillColor: (h.colors || {})[p.k] || "#2ec4b6",
+    fillOpacity: 0.95, className: "case-mark case-" + p.k,
+    pane: context && context.map ? window.iocMap.casePane(context.map) : "overlayPane"
+  });
+  marker.bindTooltip('<div class="case-tip"><b>' + e(lines[0]) + '</b><br>' + lines.slice(1).map(e).join("<br>") + '</div>',
+                     {className: "ioc-tip"});
+  if (h.open) {  // a viewer who may read cases: a click opens the case's page inside the portal
+    marker.on("click", function () {
+      window.history.pushState({}, "", "/case/" + encodeURIComponent(p.id));
+      window.dispatchEvent(new CustomEvent("_dashprivate_pushstate"));
+    });
+  }
+  return marker;
+};
+window.iocMap.caseCluster = function (feature, latlng) {
+  var count = feature.properties.point_count;
+  var size = count < 50 ? 26 : (count < 500 ? 34 : 42);
+  return L.marker(latlng, {icon: L.divIcon({
+    html: '<div><span>' + feature.properties.point_count_abbreviated + '</span></div>',
+    className: "ioc-case-cluster", iconSize: L.point(size, size)
+  })});
+};

@@ -31,7 +31,7 @@ from ioc.web.people import display_names
 from ioc.web.prejson import serialized_with_digest
 from ioc.web.services import current_services
 
-from callbacks import rewind
+from callbacks import case_layer, rewind
 from callbacks.rewind import replay_snapshot
 from layouts.bigscreen import LEFT, RIGHT, alarm_rows, empty_row, legend_items
 
@@ -293,6 +293,7 @@ def register(app, services) -> None:
         running=[(Output("tick", "disabled"), True, False)],  # a slow server never gets ticks piling up
     )(refresh)
     rewind.register(app, services)  # the time control (回溯) of the wall and the district pages
+    case_layer.register(app, "map", "", "view:bigscreen")  # the map's open cases (their address)
     secured_callback(
         app, "alarm:acknowledge",
         Output("ack-message", "children"), Output("popup", "className", allow_duplicate=True),

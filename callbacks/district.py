@@ -20,6 +20,7 @@ from ioc.web.services import current_services
 from ioc.views.bigscreen import (alarm_board, alarms_geojson, district_hideout, district_ranking,
                                  district_values, kpi_texts, kpis)
 
+from callbacks import case_layer
 from callbacks.rewind import replay_snapshot
 from layouts.bigscreen import alarm_rows, empty_row
 from layouts.district import DISTRICT_KPIS, density_legend, export_links
@@ -117,6 +118,7 @@ def exports(first, last, district_id, lang):
 
 
 def register(app, services) -> None:
+    case_layer.register(app, "dmap", "d-", "view:districts")  # the map's open cases (their address)
     secured_callback(
         app, "view:districts",
         [Output(f"value-d-{k}", "children") for k in DISTRICT_KPIS] + [Output(f"sub-d-{k}", "children") for k in DISTRICT_KPIS]

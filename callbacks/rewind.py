@@ -25,11 +25,16 @@ from ioc.web.services import current_services
 from layouts.rewind import PREFIXES
 
 
+def may_replay(services) -> bool:
+    """Whether the viewer may see a moment of the past here: holds view:rewind, and the process has a record."""
+    return services.rewind is not None and allowed(current_principal(), "view:rewind")
+
+
 def replay_snapshot(services, at, play=None):
     """The snapshot of the moment `at` when the viewer may rewind and the process has a record,
     with the next frames of playback made ahead; None: draw live."""
     rewind = services.rewind
-    if at is None or rewind is None or not allowed(current_principal(), "view:rewind"):
+    if at is None or not may_replay(services):
         return None
     snapshot = rewind.snapshot_at(int(at))
     rewind.prefetch(next_moments(play, int(at)))

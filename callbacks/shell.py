@@ -42,7 +42,8 @@ def route(pathname, lang):
         return forbidden(lang)
     context = pages.PageContext(services.city, lang, services.settings.tile_url, allowed(principal, "alarm:acknowledge"),
                                 can_command=allowed(principal, "event:command"),
-                                can_rewind=services.rewind is not None and allowed(principal, "view:rewind"))
+                                can_rewind=services.rewind is not None and allowed(principal, "view:rewind"),
+                                can_read_cases=allowed(principal, "case:read"))
     return pages.layout_for(pathname, context)
 
 

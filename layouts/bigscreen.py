@@ -8,6 +8,7 @@ from dash import dcc, html
 from ioc.domain.geo import CityMap
 from ioc.i18n import t
 from ioc.views.bigscreen import INDICATORS, devices_url, district_labels, legend
+from ioc.views.case_map import case_layer_hideout
 from ioc.views.device_rewind import device_path
 from ioc.views.trends import TREND_PANELS
 
@@ -36,9 +37,11 @@ def kpi(key: str, lang: str, prefix: str = "") -> html.Div:
 
 
 def city_map(city: CityMap, tile_url: str, map_id: str, lang: str, bounds=None, grid: bool = False,
-             district: str = "", events: bool = False, density_cells: dict | None = None) -> dl.Map:
+             district: str = "", events: bool = False, density_cells: dict | None = None, can_open_cases: bool = False) -> dl.Map:
     """The map: district polygons (geometry sent once, coloured from `hideout`), devices clustered
-    (fetched by the browser from the map-data route, not through a callback), active alarms.
+    (fetched by the browser from the map-data route, not through a callback), open cases clustered
+    (fetched likewise; `<map_id>-cases`' url is set by callbacks/case_layer.py, a click opens the
+    case with `can_open_cases`), active alarms.
     An intranet basemap only when IOC_TILE_URL is set: nothing from the internet.
     `density_cells` (the district page): those unit-grid cells as a layer, off until checked,
     coloured by case count from its `hideout` (`<map_id>-density`)."""
@@ -58,6 +61,12 @@ def city_map(city: CityMap, tile_url: str, map_id: str, lang: str, bounds=None, 
             pointToLayer={"variable": "iocMap.devicePoint"}, clusterToLayer={"variable": "iocMap.deviceCluster"},
             hideout={"offline": [], "lang": lang},
         ), name=t("layer_devices", lang), checked=True),
+        dl.Overlay(dl.GeoJSON(
+            url=None, id=f"{map_id}-cases", cluster=True, zoomToBoundsOnClick=True,
+            superClusterOptions={"radius": 60, "maxZoom": 16},
+            pointToLayer={"variable": "iocMap.casePoint"}, clusterToLayer={"variable": "iocMap.caseCluster"},
+            hideout=case_layer_hideout(city, lang, can_open_cases),
+        ), name=t("layer_cases", lang), checked=True),
         dl.Overlay(dl.GeoJSON(
             data=None, id=f"{map_id}-alarms", pointToLayer={"variable": "iocMap.alarmPoint"},
         ), name=t("layer_alarms", lang), checked=True),
@@ -143,7 +152,7 @@ def clear_dialog(lang: str) -> html.Div:
 
 
 def bigscreen(city: CityMap, lang: str, tile_url: str, can_ack: bool = True, can_command: bool = False,
-              can_rewind: bool = False) -> html.Div:
+              can_rewind: bool = False, can_open_cases: bool = False) -> html.Div:
     """The wall. While linked events are live it follows them (战时模式, `event-mode` on the grid):
     the toolbar gives way to the event's banner, the trends to its task board, the right
     column's cards and ticker to its log; the map's size never changes, it fits the event's area."""
@@ -170,7 +179,7 @@ def bigscreen(city: CityMap, lang: str, tile_url: str, can_ack: bool = True, can
                         ],
                         className="map-toolbar",
                     ), wall_banner(lang), start, rewind_control(lang, can_rewind)], className="map-head"),
-                    html.Div([city_map(city, tile_url, "map", lang, grid=True, events=True), popup_box(lang, can_ack),
+                    html.Div([city_map(city, tile_url, "map", lang, grid=True, events=True, can_open_cases=can_open_cases), popup_box(lang, can_ack),
                               wall_proposal(lang)], className="map-frame"),
                     html.Div([html.Div(id="legend", className="legend"), wall_tabs()], className="map-foot"),
                     dcc.Interval(id="trend-tick", interval=TREND_REFRESH_MS, n_intervals=0),

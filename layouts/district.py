@@ -96,7 +96,7 @@ def export_links(district_id: str, first: str, last: str, lang: str) -> list:
 
 
 def district_page(city: CityMap, district_id: str, lang: str, tile_url: str, today: date | None = None,
-                  can_rewind: bool = False) -> html.Div:
+                  can_rewind: bool = False, can_open_cases: bool = False) -> html.Div:
     district = city.district(district_id)
     if district is None:
         return html.Div([html.H2(t("not_found", lang)), dcc.Link(t("back_to_city", lang), href="/")], className="district-page")
@@ -116,7 +116,8 @@ def district_page(city: CityMap, district_id: str, lang: str, tile_url: str, tod
                 [
                     html.Section([kpi(k, lang, prefix="d-") for k in DISTRICT_KPIS], className="column left"),
                     html.Section([city_map(city, tile_url, "dmap", lang, bounds=district_bounds(city, district_id),
-                                              district=district_id, density_cells=district_cells(city, district_id)),
+                                              district=district_id, density_cells=district_cells(city, district_id),
+                                              can_open_cases=can_open_cases),
                                   html.Div([html.Span(t("ind_alarms", lang), className="legend-title"), *legend_items("alarms", lang)],
                                            id="dlegend", className="legend"),
                                   density_panel(lang, today or china_today())],

@@ -62,6 +62,7 @@ class PageContext:
     params: Mapping[str, str] = field(default_factory=dict)
     can_command: bool = False  # may start and command linked events (the wall's "start an event")
     can_rewind: bool = False  # sees the time control (回溯): holds view:rewind and the process has a record
+    can_read_cases: bool = False  # a click on a map's case marker opens the case (holds case:read)
 
 
 @dataclass(frozen=True)
@@ -85,7 +86,7 @@ class Page:
 
 PAGES: tuple[Page, ...] = (
     Page("/", "bigscreen", "view:bigscreen", 1,
-         lambda c: bigscreen(c.city, c.lang, c.tile_url, c.can_ack, c.can_command, c.can_rewind), "bigscreen"),
+         lambda c: bigscreen(c.city, c.lang, c.tile_url, c.can_ack, c.can_command, c.can_rewind, c.can_read_cases), "bigscreen"),
     # one device's readings around an alarm (设备回溯), opened from the alarm boards' 回溯 links
     Page("/device/<device_id>", "device", "view:rewind", None,
          lambda c: device_page(c.params["device_id"], c.lang, c.can_rewind), "device",
@@ -94,7 +95,8 @@ PAGES: tuple[Page, ...] = (
     Page("/districts", "districts", "view:districts", 2,
          lambda c: districts_page(c.lang, c.can_rewind), "district"),
     Page("/district/<path:district_id>", "districts", "view:districts", None,
-         lambda c: district_page(c.city, c.params["district_id"], c.lang, c.tile_url, can_rewind=c.can_rewind), "district",
+         lambda c: district_page(c.city, c.params["district_id"], c.lang, c.tile_url, can_rewind=c.can_rewind,
+                                 can_open_cases=c.can_read_cases), "district",
          sample=lambda city: city.districts[0].id),
     Page("/cases", "console", "view:console", 3,
          lambda c: console_page(c.city, c.lang, c.tile_url, c.can_command), "cases"),

@@ -30,14 +30,16 @@ def screen(dash_duo, recorded, sign_in_as):
     return dash_duo
 
 
-def pick(duo, clock: str) -> None:
-    """Open the control (it offers the record's last day) and show `clock` (China time) of that day."""
-    duo.find_element("#rewind-open").click()
-    until(lambda: "2026-12-01" in _text(duo, "#rewind-range"), timeout=10)
-    field = duo.find_element("#rewind-time")
+def pick(duo, clock: str, prefix: str = "") -> None:
+    """Open the control (it offers the record's last day) and show `clock` (China time) of that day
+    (`prefix`: the control of a district page, "d-")."""
+    if not duo.find_element(f"#{prefix}rewind-panel").is_displayed():
+        duo.find_element(f"#{prefix}rewind-open").click()
+    until(lambda: "2026-12-01" in _text(duo, f"#{prefix}rewind-range"), timeout=10)
+    field = duo.find_element(f"#{prefix}rewind-time")
     field.send_keys(Keys.CONTROL, "a")
     field.send_keys(clock, Keys.ENTER)
-    duo.find_element("#rewind-go").click()
+    duo.find_element(f"#{prefix}rewind-go").click()
 
 
 def test_a_picked_moment_shows_the_replay_banner_and_its_figures(screen):
@@ -89,4 +91,66 @@ def test_the_control_is_hidden_from_an_inspector(dash_duo, recorded, sign_in_as)
     sign_in_as("inspector", name="lisi", display_name="李四")
     dash_duo.wait_for_element("#value-kpi_alarms", timeout=15)
     assert not dash_duo.find_element("#rewind").is_displayed()
+    assert dash_duo.get_logs() == []
+
+
+# ---- the map's open cases (在办案件) follow the moment shown --------------------------------------
+
+CASE_MARKERS = """
+var map = window.iocMap.maps[arguments[0]], out = [];
+if (!map) { return out; }
+map.eachLayer(function (l) {
+  if (l.feature && /case-mark/.test((l.options && l.options.className) || "")) {
+    var tip = l.getTooltip() ? l.getTooltip().getContent() : "";
+    out.push([l.feature.properties.id, l.feature.properties.k, tip.replace(/<br>/g, "\\n").replace(/<[^>]+>/g, "")]);
+  }
+});
+return out.sort();
+"""
+
+
+def case_markers(duo, map_id: str = "map") -> list:
+    return js(duo, CASE_MARKERS, map_id)
+
+
+@pytest.fixture
+def live_case(case_service, recorded):
+    """A case reported now in Yangshe (live only: the record of the test holds C1 alone)."""
+    from tests.integration.test_ingest_pipeline import YANGSHE
+
+    case, _ = case_service.report(class_code="10105", lat=YANGSHE[1], lon=YANGSHE[0], source="hotline", actor="hotline")
+    return case
+
+
+def test_the_map_shows_the_open_cases_live_and_in_replay_the_moments(screen, live_case):
+    until(lambda: [m[0] for m in case_markers(screen)] == [live_case.id], timeout=20)
+    pick(screen, "16:16")  # C1 open, dispatched, its deadline (16:22) not yet passed; the live case not yet reported
+    until(lambda: case_markers(screen) == [["C1", "open", "案件 C1\n路灯损坏\n处置中 · 大新镇"]], timeout=20)
+    assert js(screen, "return document.querySelector('#map path.case-open').getAttribute('fill')") == "#2ec4b6"
+    pick(screen, "16:30")  # C1 past its deadline
+    until(lambda: [m[:2] for m in case_markers(screen)] == [["C1", "overdue"]], timeout=20)
+    assert case_markers(screen)[0][2].startswith("案件 C1 · 已超期")
+    screen.find_element("#rewind-live").click()
+    until(lambda: [m[0] for m in case_markers(screen)] == [live_case.id], timeout=20)
+    assert screen.get_logs() == []
+
+
+def test_a_district_pages_map_shows_that_districts_cases_of_the_moment(screen, live_case):
+    screen.driver.get(screen.server.url.rstrip("/") + "/district/daxin")
+    screen.wait_for_element("#d-rewind-open", timeout=15)
+    until(lambda: js(screen, "return !!window.iocMap.maps['dmap']"), timeout=15)
+    assert case_markers(screen, "dmap") == []  # the live case is in Yangshe
+    pick(screen, "16:16", "d-")
+    until(lambda: [m[0] for m in case_markers(screen, "dmap")] == ["C1"], timeout=20)
+    assert screen.get_logs() == []
+
+
+def test_a_click_on_a_case_marker_opens_the_case_for_who_may_read_cases(dash_duo, recorded, live_case, sign_in_as):
+    dash_duo.start_server(create_app(recorded), navigate=False)
+    sign_in_as("leader", name="wangwu", display_name="王五")
+    until(lambda: [m[0] for m in case_markers(dash_duo)] == [live_case.id], timeout=20)
+    assert case_markers(dash_duo)[0][2].endswith("点击打开案件")
+    dash_duo.find_element("#map path.case-mark").click()
+    until(lambda: dash_duo.driver.current_url.endswith(f"/case/{live_case.id}"), timeout=10)
+    dash_duo.wait_for_contains_text("#page", live_case.id, timeout=15)
     assert dash_duo.get_logs() == []

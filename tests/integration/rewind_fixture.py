@@ -1,5 +1,6 @@
 """A small record written with SQL (the recorder is not needed): four devices, two alarms, one
-case, a few minutes of rollups and a gauge's hourly level, around BASE (an hour's start)."""
+case (C1: open 08:02–08:35, dispatched at 08:12 with a deadline of 08:22), a few minutes of
+rollups and a gauge's hourly level, around BASE (an hour's start)."""
 
 from __future__ import annotations
 
@@ -66,7 +67,8 @@ def fill(url: str, d0: str, d1: str) -> dict:
                      (ts(BASE - 60 * MIN), ts(BASE - 1 * MIN)))
         conn.execute("INSERT INTO device_hourly VALUES (%s,'gauge-1','waterLevel',60,150.0,2.4,2.6,2.55,NULL,%s)",
                      (ts(BASE), ts(BASE + 59 * MIN)))
-        case = {"id": "C1", "class_code": "0101", "lat": 30.3, "lon": 120.3, "district": d1, "source": "hotline",
+        # a broken street light in Daxin (the maps draw it there; d1 is Daxin in the city's map)
+        case = {"id": "C1", "class_code": "10105", "lat": 31.962, "lon": 120.545, "district": d1, "source": "hotline",
                 "created_at": BASE + 2 * MIN, "stage": "reported", "version": 1}
         versions = [(1, BASE + 2 * MIN, "reported", 0), (2, BASE + 12 * MIN, "dispatched", BASE + 22 * MIN),
                     (3, BASE + 35 * MIN, "closed", 0)]
