@@ -72,12 +72,15 @@ def test_on_a_4k_screen_a_click_on_the_console_map_marks_the_point_under_the_poi
     sign_in_as("dispatcher", name="desk-4k-map", display_name="李调度", next_path="/cases")
     emulate(portal, *UHD)
     open_page(portal, "/cases", "document.querySelector('#case-new-map path.leaflet-interactive')")
-    x, y, width, height = js(portal, "const r = document.querySelector('#case-new-map').getBoundingClientRect();"
-                                     "return [r.x, r.y, r.width, r.height];")
+    x, y, width, height = js(portal, "const m = document.querySelector('#case-new-map'); m.scrollIntoView({block: 'center'});"
+                                     "const r = m.getBoundingClientRect(); return [r.x, r.y, r.width, r.height];")
+    assert y >= 0 and y + height <= UHD[1], "the map is on screen"
+    until(lambda: js(portal, "return getComputedStyle(document.querySelector('#case-new-form')).visibility === 'visible';"),
+          timeout=15)
     target = (x + 0.62 * width, y + 0.45 * height)
     click_at(portal, *target)
     until(lambda: js(portal, "return document.querySelectorAll('#case-new-marker path, #case-new-map .leaflet-overlay-pane "
-                             "path[fill=\"#ffd60a\"]').length > 0;"), timeout=15)
+                             "path[fill=\"#ffd60a\"]').length > 0;"), timeout=30)
     cx, cy = js(portal, "const m = document.querySelector('#case-new-map .leaflet-overlay-pane path[fill=\"#ffd60a\"]');"
                         "const r = m.getBoundingClientRect(); return [r.x + r.width / 2, r.y + r.height / 2];")
     assert abs(cx - target[0]) <= 4 and abs(cy - target[1]) <= 4, f"marker at {(cx, cy)}, clicked at {target}"
