@@ -11,7 +11,7 @@ from ioc.domain.geo import CityMap
 from ioc.i18n import t
 from ioc.views.admin import department_options, role_options
 
-from .grids import ag_grid
+from .grids import ag_grid, screen_height
 
 USER_COLUMNS = (("name", "admin_col_name"), ("display_name", "admin_col_display"), ("roles", "admin_col_roles"),
                 ("department", "admin_col_department"), ("status", "admin_col_status"), ("created", "admin_col_created"),
@@ -31,7 +31,7 @@ def _grid(grid_id: str, spec, lang: str, row_id: str):
     return ag_grid(grid_id, _columns(spec, lang), lang, t("admin_no_rows", lang),
                    {"rowSelection": {"mode": "singleRow", "checkboxes": False, "enableClickSelection": True}},
                    getRowId=f"params.data.{row_id}", defaultColDef={"sortable": True, "resizable": True, "filter": True},
-                   style={"height": "34vh"})
+                   style={"height": screen_height(34)})
 
 
 def _dropdown(element_id: str, options: list[dict], placeholder: str, multi: bool = False) -> dcc.Dropdown:

@@ -6,7 +6,7 @@ from dash import dcc, html
 
 from ioc.i18n import t
 
-from .grids import ag_grid
+from .grids import ag_grid, screen_height
 
 AUDIT_REFRESH_MS = 10_000
 # action filter: prefix -> label key suffix (the first is "all")
@@ -42,7 +42,7 @@ def audit_page(lang: str) -> html.Div:
             dcc.Interval(id="audit-tick", interval=AUDIT_REFRESH_MS, n_intervals=0),
             ag_grid("audit-grid", audit_columns(lang), lang, t("admin_no_rows", lang),
                     {"pagination": True, "paginationPageSize": 100}, getRowId="params.data.id",
-                    defaultColDef={"sortable": True, "resizable": True, "filter": True}, style={"height": "70vh"}),
+                    defaultColDef={"sortable": True, "resizable": True, "filter": True}, style={"height": screen_height(70)}),
         ],
         className="audit-page", id="audit-page",
     )

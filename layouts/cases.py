@@ -18,7 +18,7 @@ from ioc.views.admin import department_options
 from ioc.views.cases import (STAY_STAGES, category_options, class_options, formula_lines, period_options, source_options,
                              empty_figure, stage_name, urgency_options)
 
-from .grids import NUMBER, ag_grid
+from .grids import NUMBER, ag_grid, screen_height
 from .media import media_panel
 
 HIDDEN = {"display": "none"}
@@ -55,7 +55,7 @@ def case_columns(spec, lang: str) -> list[dict]:
     return columns
 
 
-def case_grid(grid_id: str, spec, lang: str, row_id: str = "id", height: str = "60vh"):
+def case_grid(grid_id: str, spec, lang: str, row_id: str = "id", height: str = screen_height(60)):
     return ag_grid(grid_id, case_columns(spec, lang), lang, t("case_no_rows", lang), getRowId=f"params.data.{row_id}",
                    defaultColDef={"sortable": True, "resizable": True, "filter": True}, style={"height": height})
 
@@ -234,7 +234,7 @@ def case_page(city: CityMap, case_id: str, lang: str, tile_url: str = "", can_co
             html.Div(t("case_not_found", lang), id="case-missing", className="forbidden", style=HIDDEN),
             body,
             html.H3(t("case_timeline", lang)),
-            case_grid("case-timeline", TIMELINE_COLUMNS, lang, row_id="n", height="32vh"),
+            case_grid("case-timeline", TIMELINE_COLUMNS, lang, row_id="n", height=screen_height(32)),
             case_rewind(lang, can_rewind),
         ],
         className="case-page", id="case-page",

@@ -12,7 +12,7 @@ from ioc.domain.geo import CityMap
 from ioc.i18n import t
 
 from .cases import HIDDEN, HIDDEN_LAID_OUT, indicators_page, small_map
-from .grids import NUMBER, ag_grid
+from .grids import NUMBER, ag_grid, screen_height
 
 EVENT_REFRESH_MS = 5_000  # the event page re-reads its event (cheap when the version has not moved)
 TASK_ACTIONS = ("acknowledge", "arrive", "start", "report", "done", "return", "support")
@@ -201,7 +201,7 @@ def event_page(city: CityMap, event_id: str, lang: str, tile_url: str = "") -> h
             dcc.Graph(id="event-timeline", config={"displayModeBar": False}, className="case-chart ev-timeline"),
             html.H3(t("ev_log", lang)),
             ag_grid("event-log", event_columns(LOG_COLUMNS, lang), lang, t("ev_none", lang), getRowId="params.data.n",
-                    defaultColDef={"resizable": True}, style={"height": "40vh"}),
+                    defaultColDef={"resizable": True}, style={"height": screen_height(40)}),
         ],
         id="event-body", className="ev-page-body",
     )

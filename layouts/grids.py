@@ -69,3 +69,10 @@ def ag_grid(grid_id: str, column_defs: list[dict], lang: str, no_rows: str = "",
     class_name = " ".join(c for c in (GRID_CLASS, props.pop("className", "")) if c)
     return dag.AgGrid(id=grid_id, columnDefs=column_defs, rowData=props.pop("rowData", []), className=class_name,
                       dashGridOptions=grid_options(lang, no_rows, **(grid_options_extra or {})), **props)
+
+
+def screen_height(percent: float) -> str:
+    """A grid's height as `percent` of the screen's height as the page sees it (the CSS `var(--vh)`
+    of assets/ioc.css: the viewport's 1 %, half that inside a page zoomed on a 4K screen), so a
+    grid keeps its 1080p share of the screen at any size."""
+    return f"calc({percent:g} * var(--vh))"

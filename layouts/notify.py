@@ -20,7 +20,7 @@ from ioc.i18n import t
 from ioc.views.notify import (CHANNELS, CONTACT_CHANNELS, GROUP_CHANNELS, KINDS, RESULTS, ROLES, channel_options,
                               role_text, unit_options, word_options)
 
-from .grids import ag_grid
+from .grids import ag_grid, screen_height
 
 HIDDEN = {"display": "none"}
 WIDE = {"minWidth": "220px"}
@@ -45,7 +45,7 @@ LOG_COLUMNS = (("at", "notify_col_at"), ("kind", "notify_col_kind"), ("subject",
                ("attempts", "notify_col_attempts"), ("reason", "notify_col_reason"), ("text", "notify_col_text"))
 
 
-def _grid(grid_id: str, spec, lang: str, row_id: str = "id", height: str = "34vh", **props):
+def _grid(grid_id: str, spec, lang: str, row_id: str = "id", height: str = screen_height(34), **props):
     columns = [{"field": f, "headerName": t(k, lang), "minWidth": 90} for f, k in spec]
     return ag_grid(grid_id, columns, lang, t("notify_no_rows", lang), SINGLE, getRowId=f"params.data.{row_id}",
                    defaultColDef={"sortable": True, "resizable": True, "filter": True}, style={"height": height},
@@ -99,7 +99,7 @@ def silence_panel(prefix: str, lang: str, city: CityMap) -> html.Section:
         id=f"{p}-form", style=HIDDEN if prefix == "duty" else None,
     )
     return html.Section(
-        [html.H3(t("notify_silences", lang)), _grid(f"{p}-grid", SILENCE_COLUMNS, lang, height="28vh"), form,
+        [html.H3(t("notify_silences", lang)), _grid(f"{p}-grid", SILENCE_COLUMNS, lang, height=screen_height(28)), form,
          html.Div(id=f"{p}-message", className="message"), dcc.Store(id=f"{p}-changed", data=0)],
         className="notify-silences",
     )
@@ -251,7 +251,7 @@ def _log_tab(lang: str) -> html.Div:
             _row(_dropdown("notify-log-channel", channel_options(CHANNELS, lang), t("notify_col_channel", lang)),
                  _dropdown("notify-log-result", results, t("notify_col_result", lang)),
                  _button("notify-log-refresh", t("notify_refresh", lang))),
-            _grid("notify-log-grid", LOG_COLUMNS, lang, row_id="row", height="46vh"),
+            _grid("notify-log-grid", LOG_COLUMNS, lang, row_id="row", height=screen_height(46)),
             html.Div(id="notify-log-detail", className="notify-detail"),
         ],
         className="notify-tab",
