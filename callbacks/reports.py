@@ -41,6 +41,8 @@ def _columns(section) -> list[dict]:
             col["valueFormatter"] = FORMATS[kind]
         if kind in ("count", "rate", "hours", "score", "mixed"):
             col["type"] = "rightAligned"
+        if kind == "mixed":  # counts and "54.1%" texts in one column: AG Grid must not infer a number type from the first
+            col["cellDataType"] = False
         if i == 0:
             col.update({"pinned": "left", "minWidth": 140, "flex": 2})
         out.append(col)
@@ -52,7 +54,8 @@ def _rows(section) -> list[dict]:
     for r, row in enumerate(section["rows"]):
         cells = {f"c{i}": v for i, v in enumerate(row)}
         if section.get("row_kinds") and section["row_kinds"][r] == "rate":  # the summary: rates shown as percentages
-            cells = {k: (f"{v * 100:.1f}%" if isinstance(v, float) and k != "c0" else v) for k, v in cells.items()}
+            cells = {k: (v if k == "c0" else f"{v * 100:.1f}%" if isinstance(v, float) else "—" if v is None else v)
+                     for k, v in cells.items()}
         rows.append(cells)
     return rows
 

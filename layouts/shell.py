@@ -61,7 +61,8 @@ def shell(settings: Settings) -> html.Div:
 
 def title(lang: str) -> list:
     """The top bar's title: the full name; a phone shows the short one (assets/mobile.css)."""
-    return [html.Span(t("app_title", lang), className="title-full"), html.Span(t("app_title_short", lang), className="title-short")]
+    return [html.Span(t("app_title", lang), className="title-full", title=t("app_title", lang)),
+            html.Span(t("app_title_short", lang), className="title-short")]
 
 
 def clock_parts(text: str) -> list:

@@ -57,3 +57,17 @@ def test_a_leader_picks_a_month_builds_the_xlsx_and_downloads_it(reports_portal,
     assert answer.status_code == 200 and answer.headers["Content-Type"].endswith("spreadsheetml.sheet")
     assert openpyxl.load_workbook(io.BytesIO(answer.content)).sheetnames == SECTIONS_ZH
     assert duo.get_logs() == []
+
+
+def test_the_summary_shows_its_rates_as_percentages(reports_portal, sign_in_as):
+    """The summary mixes counts and rates in a column: the rates read "54.1%" (or "—" without a
+    base), never the grid's "Invalid Number"."""
+    duo = reports_portal
+    sign_in_as("leader", next_path="/reports")
+    duo.wait_for_element("#rep-month", timeout=15)
+    duo.select_dcc_dropdown("#rep-month", value="2026年8月")
+    cells = "return [...document.querySelectorAll('#rep-grid-summary .ag-row .ag-cell')].map(e => e.innerText.trim())"
+    shown = wait_for(lambda: [c for c in duo.driver.execute_script(cells) if c.endswith("%")], timeout=30,
+                     message="the summary's rates")
+    assert shown and not [c for c in duo.driver.execute_script(cells) if "Invalid" in c or c in ("NaN", "None", "null")]
+    assert duo.get_logs() == []

@@ -275,6 +275,38 @@ def test_a_signed_in_user_is_offered_sign_out(operator_wall):
     assert operator_wall.get_logs() == []
 
 
+# every header item whole and inside the viewport (the title and the user's name may be cut short)
+HEADER_REACHABLE = """
+const vw = window.innerWidth, out = [];
+for (const el of document.querySelectorAll('#nav a, #clock, #sign-out, #sound, #lang-switch')) {
+  const r = el.getBoundingClientRect();
+  if (r.width === 0) continue;
+  if (r.left < 0 || r.right > vw) out.push(`${el.id || el.textContent} outside the viewport`);
+  if (el.scrollWidth > el.clientWidth + 1) out.push(`${el.id || el.textContent} cut`);
+}
+if (document.documentElement.scrollWidth > vw) out.push('the page scrolls sideways');
+if (out.length) out.push('widths: ' + [...document.querySelector('.topbar').children, ...document.querySelector('.topbar-right').children]
+  .map(e => `${e.id || e.tagName}=${Math.round(e.getBoundingClientRect().width)}`).join(' '));
+return out;
+"""
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_a_leaders_header_keeps_every_page_and_the_language_switch_on_a_1080p_wall(server, sign_in_as, lang):
+    """A leader has the most pages (ten): in English they, the clock, sign out, sound and the language
+    switch still fit a 1920 px wall on one line; the title gives way (whole in its tooltip)."""
+    sign_in_as("leader", name="chengang", display_name="陈刚")
+    server.wait_for_element("#bigscreen")
+    sized(server, "1080p")
+    in_language(server, lang)
+    until(lambda: len(server.driver.find_elements("css selector", "#nav a")) >= 10, timeout=20)
+    problems = server.driver.execute_script(HEADER_REACHABLE)
+    assert problems == [], "; ".join(problems)
+    title = server.driver.find_element("css selector", "#app-title .title-full")
+    assert title.get_attribute("title") == title.get_attribute("textContent")
+    assert server.get_logs() == []
+
+
 def test_the_wall_and_the_district_page_keep_the_console_quiet(server, account, wall, verbose_browser):
     """No Permissions-Policy warning, no dash-leaflet debug lines ("ISSUE BOUNDS UPDATE"), nothing
     at any level while the wall refreshes and a district page opens."""
