@@ -75,6 +75,7 @@ API_PERMISSIONS = {
     ("GET", "/api/v1/districts"): "view:districts",
     ("GET", "/api/v1/districts/<district_id>"): "view:districts",
     ("GET", "/api/v1/alarms"): "view:bigscreen",
+    ("GET", "/api/v1/map/cases"): "view:bigscreen",  # with ?at= also view:rewind (tests/integration/test_map_data.py)
     ("GET", "/api/v1/map/devices"): "view:bigscreen",
     ("GET", "/api/v1/map/devices/<device_id>"): "view:bigscreen",
     ("GET", "/api/v1/map/districts"): SIGNED_IN,  # the district outlines (the report page's map)
@@ -285,8 +286,9 @@ def dependencies(portal):
     deps = response.json()
     assert len(deps) >= 20
     # a clientside callback runs in the browser alone (the field pages' position, the rewind's playback
-    # clock): nothing to guard
-    assert all(d["clientside_function"]["namespace"] in ("iocField", "iocRewind") for d in deps if d.get("clientside_function"))
+    # clock, the device page writing its window into the address): nothing to guard
+    assert all(d["clientside_function"]["namespace"] in ("iocField", "iocRewind", "iocDevice")
+               for d in deps if d.get("clientside_function"))
     return [d for d in deps if not d.get("clientside_function")]
 
 
