@@ -7,8 +7,6 @@ from __future__ import annotations
 import pytest
 from dash.testing.wait import until
 
-from ioc.web.app import create_app
-
 from tests.browser.screen import DESK, emulate, js, reset
 
 UHD = (3840, 2160)
@@ -28,12 +26,9 @@ return {page: box(arguments[0]), title: box(arguments[1]), main: box('#page')};
 
 
 @pytest.fixture
-def portal(dash_duo, settings):
-    app = create_app(settings)
-    dash_duo.start_server(app, navigate=False)
-    dash_duo.cases = app.server.extensions["ioc_cases"]
-    yield dash_duo
-    reset(dash_duo)
+def portal(case_portal):
+    yield case_portal
+    reset(case_portal)
 
 
 def open_page(duo, path: str, ready: str) -> None:
