@@ -99,8 +99,10 @@ def pytest_setup_options():
     return options
 
 
-def wait_for(condition, timeout: float = 15.0, interval: float = 0.05, message: str = "condition"):
-    """Poll until `condition()` is truthy; return its value or fail with `message`."""
+def wait_for(condition, timeout: float = 30.0, interval: float = 0.05, message: str = "condition"):
+    """Poll until `condition()` is truthy; return its value or fail with `message`. The timeout
+    only bounds a failing wait: generous, since a CI machine running four test processes and
+    their browsers on two cores can stall one of them for many seconds."""
     deadline = time.time() + timeout
     while True:
         value = condition()

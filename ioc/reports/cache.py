@@ -70,14 +70,16 @@ class IndexSource:
 
 class IndicatorCache:
     def __init__(self, source, by=("district", "department"), interval_s: float = 15.0, keep_s: float = 900.0,
-                 loading_retry_s: float = 1.0):
+                 loading_retry_s: float = 1.0, first_wait_s: float = 0.3):
         self.source = RecordSource(source) if isinstance(source, str) else source
         self.by, self.interval_s, self.keep_s, self.loading_retry_s = tuple(by), interval_s, keep_s, loading_retry_s
+        self.first_wait_s = first_wait_s  # a period asked for the first time is waited for this long
         self._values: dict[tuple[int, int], tuple[tuple, object]] = {}  # (start, end) -> (key, (city, groups))
         self._asked: dict[tuple[int, int], float] = {}  # (start, end) -> monotonic time last asked
         self._revision = -1
         self._wake = threading.Event()
         self._guard = threading.Lock()
+        self._computed = threading.Condition(self._guard)  # notified after each period's computation
         self._thread: threading.Thread | None = None
         self.computed = 0  # how many period computations ran (tests, metrics)
 
@@ -86,14 +88,21 @@ class IndicatorCache:
         return (self._revision, as_of // 60_000 if as_of < end else end)
 
     def get(self, start: int, end: int, now_ms: int):
-        """(city, groups) of [start, end) as of the last computation, or None while it is first computed."""
+        """(city, groups) of [start, end) as of the last computation, or None while it is first
+        computed. A period not held yet is waited for up to `first_wait_s` (a small city's answer
+        comes at once; a large one's is said to be on its way)."""
         with self._guard:
             self._asked[(start, end)] = time.monotonic()
             held = self._values.get((start, end))
         self._ensure_thread()
         if held is None:
             self._wake.set()
-            return None
+            with self._guard:
+                self._computed.wait_for(lambda: (start, end) in self._values, self.first_wait_s)
+                held = self._values.get((start, end))
+            if held is None:
+                return None
+            return held[1]
         if held[0] != self._key(start, end, now_ms):
             self._wake.set()  # stale: recomputed in the background; meanwhile the last figures stand
         return held[1]
@@ -135,6 +144,7 @@ class IndicatorCache:
                 value = compute(start, end, now_ms, self.by)
                 with self._guard:
                     self._values[(start, end)] = (self._key(start, end, now_ms), value)
+                    self._computed.notify_all()
                 done += 1
         self.computed += done
         return done

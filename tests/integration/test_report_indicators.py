@@ -104,7 +104,7 @@ def test_the_indicator_cache_answers_after_its_background_computation_and_equals
     conn, _ = record
     url = f"postgresql://{conn.info.user}@{conn.info.host}:{conn.info.port}/{conn.info.dbname}"
     start, end = period_bounds("month", NOW, -1)
-    cache = IndicatorCache(url, interval_s=3600)
+    cache = IndicatorCache(url, interval_s=3600, first_wait_s=0)
     first = cache.get(start, end, NOW)
     deadline = time.monotonic() + 30
     while cache.get(start, end, NOW) is None and time.monotonic() < deadline:
