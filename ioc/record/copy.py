@@ -10,7 +10,8 @@ acknowledgement and its clear once, the first. Telemetry sums merge additively (
 added, `x`, `max` the greater, `min` the smaller, `last` the one with the later `last_at`): the
 minute rollups at once, the per-device hourly aggregates by way of `device_hourly_parts`, which
 `fold_hourly` merges into `device_hourly` now and then (one upsert per device and hour instead
-of one per batch).
+of one per batch). A reading kept raw has no part in its batch: `fold_hourly` derives its
+hourly sums from the raw readings written since the last fold (migration 0009).
 
 Exactly once: the caller writes the stream's offset (`recorder_offsets`) in the same transaction
 and skips entries at or before it, so additive merges never count an entry twice.
@@ -21,6 +22,9 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from psycopg import sql
+from psycopg.types.json import Jsonb
+
+from ioc.domain.rollup_fields import NUMERIC
 
 from .writers import (ALARM_COLUMNS, CASE_COLUMNS, DEVICE_COLUMNS, EVENT_COLUMNS, HISTORY, HOURLY_COLUMNS, ROLLUP_COLUMNS,
                       Batch, alarm_row, device_row)
@@ -169,7 +173,9 @@ def _hourly(conn, rows: list[tuple]) -> int:
 
 
 def fold_hourly(conn) -> int:
-    """Merge every hourly part into `device_hourly` (in the caller's transaction); hourly rows written."""
+    """Sum the raw readings recorded since the last fold into hourly parts (migration 0009), then
+    merge every part into `device_hourly` (in the caller's transaction); hourly rows written."""
+    conn.execute("SELECT ioc_fold_hourly_raw(%s)", (Jsonb(NUMERIC),))
     return int(conn.execute("SELECT ioc_fold_hourly_parts()").fetchone()[0])
 
 

@@ -29,11 +29,15 @@ Redis lost its data (a stream's last id is below the recorded offset): logged an
 (`recorder:errors:redis_lost`), the offset is lowered to the stream's last id, and recording
 goes on with whatever the new stream holds.
 
-The per-device hourly aggregates go to `device_hourly_parts` with each batch (appended, in the
-batch's transaction) and are folded into `device_hourly` at least every `FOLD_S` seconds and
+The per-device hourly aggregates of the readings kept raw are derived from the raw readings at
+each fold (migration 0009: the raw rows written since the last fold, by their `seq`); those of
+the readings not kept raw go to `device_hourly_parts` with their batch (appended, in the
+batch's transaction). Both are folded into `device_hourly` at least every `FOLD_S` seconds and
 once the streams have been quiet for `FOLD_IDLE_S` (one transaction on a second connection, in a
 thread, while the streams keep being recorded; `fold` does it at once; a recorder that starts
-folds what a stopped one left). Readers see both through the view `device_hourly_all`.
+folds what a stopped one left, and retention folds before it drops raw partitions). Readers see
+the folded rows and the parts through the view `device_hourly_all`; the raw readings of the
+last `FOLD_S` seconds at most reach it at the next fold (they are readable raw at once).
 
 One recorder records at a time (a PostgreSQL advisory lock held by its connection); a second
 one waits as a standby and takes over when the first's connection ends.
@@ -68,7 +72,7 @@ from ioc.settings import Settings
 
 from . import copy as record_copy
 from . import db
-from .writers import ALARMS, AUDIT, HISTORY, READINGS, RECORD, REGISTRY, build, id_key, stream_ms, utc
+from .writers import ALARMS, AUDIT, READINGS, RECORD, REGISTRY, RawPolicy, build, id_key, stream_ms, utc
 
 log = logging.getLogger("ioc.recorder")
 
@@ -101,18 +105,12 @@ def _now_ms() -> int:
     return int(time.time() * 1000)
 
 
-def drop_expired_raw(batch, raw_hours: int, now_ms: float) -> int:
-    """Leave out the raw readings already older than the raw window (history written after the
-    fact, a long outage caught up): retention would drop them at once, and writing them is most
-    of a catch-up's cost. Their rollups and hourly aggregates are kept. Returns how many."""
-    rows = batch.history.get("readings")
-    if not rows or raw_hours <= 0:
-        return 0
-    cutoff = now_ms - raw_hours * 3_600_000
-    i = HISTORY["readings"].index("at")
-    kept = [row for row in rows if row[i] >= cutoff]
-    batch.history["readings"] = kept
-    return len(rows) - len(kept)
+def raw_policy(raw_hours: int, now_ms: float) -> RawPolicy:
+    """The readings a batch keeps raw: those within the raw window (older ones, history written
+    after the fact or a long outage caught up, would be dropped by retention at once, and writing
+    them is most of a catch-up's cost: they get their rollups and hourly aggregates only). The
+    hourly aggregates of the readings kept raw are derived from them at the fold."""
+    return RawPolicy(keep=raw_hours > 0, since_ms=int(now_ms - raw_hours * 3_600_000), hourly_from_raw=True)
 
 
 @dataclass
@@ -361,8 +359,7 @@ class Recorder:
             offset = record_copy.committed_offset(conn, s.key)
             fresh = [e for e in s.buf if id_key(e[0]) > id_key(offset)]
             if fresh:
-                batch = build(s.family, fresh, raw_readings=self.settings.record_raw_hours > 0, shard=s.tag)
-                drop_expired_raw(batch, self.settings.record_raw_hours, time.time() * 1000)
+                batch = build(s.family, fresh, shard=s.tag, policy=raw_policy(self.settings.record_raw_hours, time.time() * 1000))
                 new_parts = record_copy.ensure_partitions(conn, batch, self.made)
                 written = record_copy.write_batch(conn, batch)
                 if batch.bad:
@@ -378,7 +375,7 @@ class Recorder:
         conn.commit()
         self.made |= new_parts
         s.offset = offset
-        if written.get("device_hourly"):
+        if written.get("device_hourly") or written.get("readings"):
             self.unfolded = True
         done = ids + s.dead
         rows = sum(written.values())
@@ -484,7 +481,9 @@ class Recorder:
                         lost=sum(s.lost for s in self.streams), active=self.active)
 
     def retention(self, now_ms: int | None = None) -> list[str]:
-        """Drop the partitions past each family's window; their names."""
+        """Drop the partitions past each family's window; their names. The raw readings not
+        folded yet are folded first: their hourly aggregates come from them."""
+        self.fold()
         st = self.settings
         now = utc(now_ms if now_ms is not None else _now_ms())
         windows = [("readings", timedelta(hours=st.record_raw_hours)), ("rollup_minute", timedelta(days=st.record_rollup_days)),

@@ -154,19 +154,41 @@ def _add_period(out: set, seen: set, table: str, at: datetime) -> None:
                  period))
 
 
-def build(family: str, entries: list[tuple[str, dict]], raw_readings: bool = True, shard: str = "") -> Batch:
+@dataclass(frozen=True)
+class RawPolicy:
+    """Which readings a batch keeps raw, and where their hourly aggregates come from.
+
+    `keep`: raw readings are recorded at all (IOC_RECORD_RAW_HOURS > 0); `since_ms`: only readings
+    at or after it (older ones would be dropped by retention at once: history written after the
+    fact, a long outage caught up); `hourly_from_raw`: a reading kept raw gets no hourly cell in
+    the batch, the recorder's fold derives its hourly aggregates from the raw rows (migration
+    0009); the readings not kept raw always get their cells."""
+
+    keep: bool = True
+    since_ms: int | None = None
+    hourly_from_raw: bool = False
+
+    def raw(self, ts_ms: int) -> bool:
+        return self.keep and (self.since_ms is None or ts_ms >= self.since_ms)
+
+
+def build(family: str, entries: list[tuple[str, dict]], raw_readings: bool = True, shard: str = "",
+          policy: RawPolicy | None = None) -> Batch:
     """The rows of `entries` (stream id, fields) of a stream of `family`, in stream order.
     `shard` (a readings stream's hash tag, `s3`) prefixes the stream id of raw readings rows
     (`s3:<ms>-<seq>`): each shard's stream numbers its entries on its own, and the `readings`
-    key (stream_id, idx, at) must tell two shards' entries of the same id apart."""
+    key (stream_id, idx, at) must tell two shards' entries of the same id apart. `policy` says
+    which readings are kept raw (default: all when `raw_readings`, each with its hourly cell)."""
     batch = Batch()
     parse = _PARSERS[family]
+    if policy is None:
+        policy = RawPolicy(keep=raw_readings)
     for entry_id, fields in entries:
         entry_id = _text(entry_id)
         f = {_text(k): _text(v) for k, v in fields.items()}
         try:
             if family == READINGS:
-                parse(batch, f"{shard}:{entry_id}" if shard else entry_id, f, raw_readings)
+                parse(batch, f"{shard}:{entry_id}" if shard else entry_id, f, policy)
             else:
                 parse(batch, entry_id, f)
         except (KeyError, ValueError, TypeError, IndexError, AttributeError, orjson.JSONDecodeError) as e:
@@ -310,7 +332,7 @@ def device_row(device_id: str, d: dict) -> tuple:
 
 # --- readings: rollups per minute, per device and hour, raw ------------------------------------------
 
-def _readings(batch: Batch, entry_id: str, f: dict, raw: bool) -> None:
+def _readings(batch: Batch, entry_id: str, f: dict, policy: RawPolicy) -> None:
     rollup, hourly = batch.rollup, batch.hourly
     for idx, item in enumerate(orjson.loads(f["r"])):
         device, kind, district, ts_ms, values = item[0], item[1], item[2] or "", int(item[3]), item[4]
@@ -319,9 +341,11 @@ def _readings(batch: Batch, entry_id: str, f: dict, raw: bool) -> None:
         if bucket is None:
             bucket = rollup[(minute, district, kind)] = {}
         add_reading(bucket, "", kind, values)
-        hour = ts_ms - ts_ms % 3_600_000
-        for attr, value in values.items():
-            add_hourly(hourly, (hour, device, attr), kind, attr, value, ts_ms)
+        raw = policy.raw(ts_ms)
+        if not (raw and policy.hourly_from_raw):
+            hour = ts_ms - ts_ms % 3_600_000
+            for attr, value in values.items():
+                add_hourly(hourly, (hour, device, attr), kind, attr, value, ts_ms)
         if raw:
             batch.add_history("readings", (ts_ms, device, kind, entry_id, idx, _json_text(values)))
 

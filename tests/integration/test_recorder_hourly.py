@@ -1,8 +1,12 @@
-"""The per-device hourly aggregates (migration 0008): each batch appends its contributions to
-`device_hourly_parts` in its own transaction, a fold merges them into `device_hourly`, and
-readers see both through `device_hourly_all` — so the figures never depend on when a fold ran."""
+"""The per-device hourly aggregates (migrations 0008 and 0009): a batch appends the contributions
+of the readings it does not keep raw to `device_hourly_parts` in its own transaction; a fold sums
+the raw readings written since the last one into parts and merges every part into
+`device_hourly`; readers see the folded rows and the parts through `device_hourly_all`. (T0 is
+older than the raw window: its readings take the parts path; `RECENT` ones are kept raw.)"""
 
 from __future__ import annotations
+
+import time
 
 import psycopg
 import pytest
@@ -11,6 +15,8 @@ from ioc.record.recorder import Recorder, record_once
 from tests.recorder_entries import T0, add_readings
 
 pytestmark = pytest.mark.integration
+
+RECENT = int(time.time() * 1000) // 3_600_000 * 3_600_000 - 3_600_000  # the start of the last whole hour
 
 HOURLY = "SELECT n, sum, min, max, last, last_text FROM {} WHERE device_id = %s ORDER BY hour, attribute"
 
@@ -111,3 +117,76 @@ def test_parts_appended_while_a_fold_runs_wait_for_the_next_fold(record_settings
     assert q(url, HOURLY.format("device_hourly_all"), "n1") == [(2, 120.0, 50.0, 70.0, 70.0, None)]
     recorder.fold()
     assert q(url, HOURLY.format("device_hourly"), "n1") == [(2, 120.0, 50.0, 70.0, 70.0, None)]
+
+
+# ---- readings kept raw: their hourly aggregates come from the raw rows at the fold ---------------
+
+def test_a_reading_kept_raw_has_no_part_until_the_fold_sums_it_from_the_raw_rows(record_settings, redis_client, recorder):
+    shards, url = record_settings.redis_shards, record_settings.database_url
+    add_readings(redis_client, shards, [["n1", "noise", "d1", RECENT + 1000, {"LAeq": 50.0}],
+                                        ["n1", "noise", "d1", RECENT + 3000, {"LAeq": 70.0}]])
+    add_readings(redis_client, shards, [["n1", "noise", "d1", RECENT + 2000, {"LAeq": 40.0}]])
+    _record_without_folding(recorder)
+    assert q(url, "SELECT count(*) FROM readings") == [(3,)]
+    assert q(url, "SELECT count(*) FROM device_hourly_parts") == [(0,)]
+
+    assert recorder.fold() == 1
+    assert q(url, HOURLY.format("device_hourly"), "n1") == [(3, 160.0, 40.0, 70.0, 70.0, None)]  # the last by time
+
+
+def test_the_fold_of_raw_readings_counts_values_as_the_batches_count_them(record_settings, redis_client, recorder):
+    shards, url = record_settings.redis_shards, record_settings.database_url
+    items = [["s1", "streetlight", "d1", RECENT + 1, {"powerState": "off", "brightness": 30}],
+             ["s1", "streetlight", "d1", RECENT + 5, {"powerState": "on", "brightness": 80}],
+             ["s1", "streetlight", "d1", RECENT + 5, {"powerState": "off", "brightness": 60}]]  # same time: the later wins
+    add_readings(redis_client, shards, items)
+    _record_without_folding(recorder)
+    recorder.fold()
+    from_raw = q(url, "SELECT attribute, n, sum, min, max, last, last_text, last_at FROM device_hourly ORDER BY attribute")
+
+    from ioc.record.writers import READINGS, RawPolicy, build
+    from tests.recorder_entries import dumps
+    cells = build(READINGS, [("1-0", {"r": dumps(items)})], policy=RawPolicy(keep=False)).hourly
+    expected = [(attribute, cell[0], cell[1], cell[2], cell[3], cell[4], cell[5], cell[6])
+                for (_hour, _device, attribute), cell in sorted(cells.items(), key=lambda kv: kv[0][2])]
+    assert [(a, n, s, lo, hi, last, text, int(at.timestamp() * 1000)) for a, n, s, lo, hi, last, text, at in from_raw] == expected
+    assert [row[6] for row in from_raw] == [None, "off"]
+
+
+def test_raw_readings_are_folded_once_and_later_ones_at_the_next_fold(record_settings, redis_client, recorder):
+    shards, url = record_settings.redis_shards, record_settings.database_url
+    add_readings(redis_client, shards, [["n1", "noise", "d1", RECENT, {"LAeq": 50.0}]])
+    _record_without_folding(recorder)
+    recorder.fold()
+    recorder.unfolded = True
+    assert recorder.fold() == 0  # nothing new: nothing counted twice
+    add_readings(redis_client, shards, [["n1", "noise", "d1", RECENT + 1000, {"LAeq": 70.0}]])
+    _record_without_folding(recorder)
+    recorder.fold()
+
+    assert q(url, HOURLY.format("device_hourly"), "n1") == [(2, 120.0, 50.0, 70.0, 70.0, None)]
+
+
+def test_a_reading_kept_raw_and_one_too_old_for_it_meet_in_one_hourly_row(record_settings, redis_client, recorder):
+    shards, url = record_settings.redis_shards, record_settings.database_url
+    recorder.settings = record_settings.replace(record_raw_hours=1)
+    now = int(time.time() * 1000)
+    hour = now // 3_600_000 * 3_600_000 - 3_600_000
+    old = hour + 1000  # the previous hour's first second: past the 1 h window; the hour's start is within it
+    add_readings(redis_client, shards, [["n1", "noise", "d1", old, {"LAeq": 50.0}]])
+    add_readings(redis_client, shards, [["n1", "noise", "d1", hour + 3_600_000, {"LAeq": 70.0}]])
+    _record_without_folding(recorder)
+    assert q(url, "SELECT count(*) FROM readings") == [(1,)]
+    recorder.fold()
+    assert q(url, HOURLY.format("device_hourly"), "n1") == [(1, 50.0, 50.0, 50.0, 50.0, None), (1, 70.0, 70.0, 70.0, 70.0, None)]
+
+
+def test_retention_folds_the_raw_readings_before_it_drops_their_partition(record_settings, redis_client, recorder):
+    shards, url = record_settings.redis_shards, record_settings.database_url
+    add_readings(redis_client, shards, [["n1", "noise", "d1", RECENT, {"LAeq": 50.0}]])
+    _record_without_folding(recorder)
+
+    dropped = recorder.retention(now_ms=RECENT + 3 * 86_400_000)
+
+    assert any(name.startswith("readings_p") for name in dropped)
+    assert q(url, HOURLY.format("device_hourly"), "n1") == [(1, 50.0, 50.0, 50.0, 50.0, None)]

@@ -111,10 +111,24 @@ def test_raw_readings_of_two_shards_with_the_same_entry_id_stay_apart():
 
 
 def test_raw_readings_older_than_the_raw_window_are_left_out_but_still_counted_in_the_aggregates():
-    from ioc.record.recorder import drop_expired_raw
+    from ioc.record.recorder import raw_policy
 
     items = [["n1", "noise", "d1", T0 - 30 * 3_600_000, {"LAeq": 1.0}], ["n1", "noise", "d1", T0 - 60_000, {"LAeq": 2.0}]]
-    b = build(READINGS, [("1-0", {"r": j(items)})])
-    assert drop_expired_raw(b, raw_hours=24, now_ms=T0) == 1
+    b = build(READINGS, [("1-0", {"r": j(items)})], policy=raw_policy(24, T0))
     assert [row[0] for row in b.history["readings"]] == [T0 - 60_000]
-    assert len(b.hourly) == 2 and len(b.rollup) == 2
+    assert len(b.rollup) == 2
+    assert list(b.hourly) == [(T0 - 30 * 3_600_000 - (T0 - 30 * 3_600_000) % 3_600_000, "n1", "LAeq")]  # the old one's only
+
+
+def test_a_reading_kept_raw_leaves_its_hourly_aggregate_to_the_fold():
+    from ioc.record.recorder import raw_policy
+
+    b = build(READINGS, [("1-0", {"r": j([["n1", "noise", "d1", T0, {"LAeq": 1.0}]])})], policy=raw_policy(24, T0))
+    assert len(b.history["readings"]) == 1 and b.hourly == {} and len(b.rollup) == 1
+
+
+def test_without_raw_readings_every_reading_has_its_hourly_cell():
+    from ioc.record.recorder import raw_policy
+
+    b = build(READINGS, [("1-0", {"r": j([["n1", "noise", "d1", T0, {"LAeq": 1.0}]])})], policy=raw_policy(0, T0))
+    assert "readings" not in b.history and len(b.hourly) == 1
