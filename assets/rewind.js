@@ -15,6 +15,11 @@ window.dash_clientside.iocRewind = {
             return [window.dash_clientside.no_update, window.dash_clientside.no_update];
         }
         return [next, false];
+    },
+    // the page made again (a language switch, a reload, back from another page) finds its moment
+    // and its playback in the tab's session storage: playback goes on
+    ticking: function (play) {
+        return !(play && play.speed);
     }
 };
 

@@ -84,12 +84,10 @@ def period_indicators(start: int, end: int, now: int):
     process's background cache (`ioc.reports.cache`): computed there once per period, facts
     revision and minute for every viewer of the process, from the record (DATABASE_URL) or else
     from the Redis case index. `CaseIndexLoading` while a period is first computed."""
-    from ioc.reports.cache import cache_for, cache_for_index
+    from ioc.reports.cache import process_cache
 
     services = current_services()
-    url = services.settings.database_url
-    cache = cache_for(url) if url else cache_for_index(services.case_index)
-    value = cache.get(start, end, now)
+    value = process_cache(services.settings.database_url, services.case_index).get(start, end, now)
     if value is None:
         raise CaseIndexLoading("the indicators of the period are being computed")
     return value

@@ -169,6 +169,11 @@ def register(app, services) -> None:
             Input(f"{p}rewind-tick", "n_intervals"), State(f"{p}rewind-play", "data"), State(f"{p}rewind-at", "data"),
             prevent_initial_call=True,
         )
+        app.clientside_callback(
+            ClientsideFunction("iocRewind", "ticking"),
+            Output(f"{p}rewind-tick", "disabled", allow_duplicate=True), Input(f"{p}rewind-play", "data"),
+            prevent_initial_call=True,
+        )
         # the banner only words the page's own moment: allowed with the page (Dash calls it as a page
         # loads, for a viewer without the control too)
         secured_callback(

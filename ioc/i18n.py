@@ -163,6 +163,7 @@ STRINGS: dict[str, dict[str, str]] = {
     "trend_water": {"zh": "24小时 最高水位（米）", "en": "24 h highest water level (m)"},
     "board": {"zh": "告警处置", "en": "Alarms to handle"},
     "ack": {"zh": "确认", "en": "Acknowledge"},
+    "ack_short": {"zh": "确认", "en": "Ack"},  # the alarm board's button (a narrow row; its tooltip says "ack")
     "later": {"zh": "稍后", "en": "Later"},
     "acked_by": {"zh": "已确认", "en": "Acknowledged by"},
     "escalated": {"zh": "已升级", "en": "Escalated"},

@@ -217,7 +217,8 @@ def alarm_rows(rows: list[dict], lang: str, with_ack: bool = True, with_clear: b
         if r["acked_by"]:
             status.append(html.Span(f"{t('acked_by', lang)} {r['acked_by']} {r['acked_at']}", className="b-ack",
                                     title=r.get("acked_login", "")))
-        button = [] if r["acked_by"] or not with_ack else [html.Button(t("ack", lang), id={"type": "ack", "id": r["id"]}, n_clicks=0, className="btn-ack")]
+        button = [] if r["acked_by"] or not with_ack else [html.Button(t("ack_short", lang), id={"type": "ack", "id": r["id"]}, n_clicks=0, className="btn-ack",
+                                                                                title=t("ack", lang))]
         if with_clear:
             button.append(html.Button(t("clear", lang), id={"type": "clear", "id": r["id"]}, n_clicks=0, className="btn-clear"))
         items.append(html.Li(

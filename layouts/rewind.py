@@ -21,8 +21,10 @@ def rewind_control(lang: str, shown: bool, prefix: str = "") -> html.Div:
     every page's components live together in the validation layout."""
     return html.Div(
         [
-            dcc.Store(id=f"{prefix}rewind-at", data=None),  # epoch ms of the moment shown; None: live
-            dcc.Store(id=f"{prefix}rewind-play", data=None),  # {"speed", "t0", "w0", "last"} while playing
+            # kept in the tab's session storage: a language switch, a reload or a visit to another
+            # page does not end a replay (the banner says 回放 and leads back to live)
+            dcc.Store(id=f"{prefix}rewind-at", data=None, storage_type="session"),  # epoch ms of the moment shown; None: live
+            dcc.Store(id=f"{prefix}rewind-play", data=None, storage_type="session"),  # {"speed", "t0", "w0", "last"} while playing
             dcc.Interval(id=f"{prefix}rewind-tick", interval=TICK_MS, disabled=True),
             html.Button(t("rewind", lang), id=f"{prefix}rewind-open", n_clicks=0, className="btn rewind-open"),
             html.Div(

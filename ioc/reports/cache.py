@@ -171,3 +171,9 @@ def cache_for_index(index) -> IndicatorCache:
         if cache is None:
             cache = _index_caches[index] = IndicatorCache(IndexSource(index))
         return cache
+
+
+def process_cache(database_url: str, index) -> IndicatorCache:
+    """The cache a web process's indicators come from: the record's when it has one, else its
+    Redis case index's."""
+    return cache_for(database_url) if database_url else cache_for_index(index)

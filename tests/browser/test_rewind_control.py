@@ -62,6 +62,32 @@ def test_back_to_live_hides_the_banner_and_shows_the_live_city(screen):
     assert screen.get_logs() == []
 
 
+def test_a_language_switch_keeps_the_replayed_moment(screen):
+    until(lambda: screen.find_element("#rewind").is_displayed(), timeout=15)
+    pick(screen, "16:21")
+    until(lambda: _text(screen, "#value-kpi_alarms") == "2", timeout=15)
+    screen.find_element("#lang-switch").click()
+    until(lambda: _text(screen, "#rewind-banner-text").startswith("Replay") and "2026-12-01 16:21:00" in _text(screen, "#rewind-banner-text"),
+          timeout=15)
+    until(lambda: _text(screen, "#value-kpi_alarms") == "2", timeout=15)  # that moment's figures, not the live city's
+    screen.find_element("#rewind-live").click()
+    until(lambda: not screen.find_element("#rewind-banner").is_displayed(), timeout=15)
+    assert screen.get_logs() == []
+
+
+def test_playback_goes_on_after_a_language_switch(screen):
+    until(lambda: screen.find_element("#rewind").is_displayed(), timeout=15)
+    pick(screen, "16:00")
+    until(lambda: "16:00:00" in _text(screen, "#rewind-banner-text"), timeout=15)
+    screen.find_element("#rewind-speed-600").click()
+    until(lambda: "16:00:00" not in _text(screen, "#rewind-banner-text"), timeout=15)
+    screen.find_element("#lang-switch").click()
+    until(lambda: _text(screen, "#rewind-banner-text").startswith("Replay"), timeout=15)
+    first = _text(screen, "#rewind-banner-text")
+    until(lambda: _text(screen, "#rewind-banner-text") != first, timeout=15)  # still moving
+    assert screen.get_logs() == []
+
+
 def trend(duo, panel: str) -> dict:
     """What a trend panel draws: its x axis's range, its annotations' words and its last value."""
     return js(duo, """const gd = document.querySelector('#' + arguments[0] + ' .js-plotly-plot');

@@ -3,9 +3,12 @@ every viewer while it is fresh, and what pages make of it computed once per snap
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from ioc.adapters.city_snapshot import CityCache
+from tests.conftest import wait_for
 
 
 @pytest.fixture
@@ -93,6 +96,20 @@ def test_a_web_process_warms_its_cache_up_in_the_background(settings, redis_clie
     before = _hgetall_calls(redis_client)
     services.city_cache.devices()
     assert _hgetall_calls(redis_client) == before
+
+
+def test_a_web_process_has_this_month_s_indicators_ready_after_its_warm_up(settings, redis_client):
+    from ioc.reports.cache import process_cache
+    from ioc.views.cases import period_range
+    from ioc.web.services import Services
+
+    services = Services.from_settings(settings)
+    services.warm_up().join(30)
+    now = int(time.time() * 1000)
+    cache = process_cache("", services.case_index)
+    cache.first_wait_s = 0  # only what the warm-up computed counts
+    wait_for(lambda: cache.get(*period_range("this_month", now), now) is not None, message="this month's indicators")
+    assert cache.computed >= 1
 
 
 def test_warming_up_without_redis_leaves_the_error_to_the_requests(settings):
