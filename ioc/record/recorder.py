@@ -403,11 +403,13 @@ class Recorder:
         self.wait_fold()
         if not self.unfolded:
             return 0
+        t0 = time.monotonic()
         with self.conn.transaction():
-            folded = record_copy.fold_hourly(self.conn)
+            from_raw, folded = record_copy.fold_hourly(self.conn)
         self.conn.commit()
         self.unfolded = False
         self._last_fold = time.monotonic()
+        log.debug("recorder: folded %d hourly rows (%d parts from raw readings) in %.2f s", folded, from_raw, self._last_fold - t0)
         return folded
 
     def fold_in_background(self) -> None:
@@ -425,9 +427,12 @@ class Recorder:
         try:
             if self._fold_conn is None or self._fold_conn.closed:
                 self._fold_conn = db.connect(self.url, application_name="ioc-recorder-fold")
+            t0 = time.monotonic()
             with self._fold_conn.transaction():
-                record_copy.fold_hourly(self._fold_conn)
+                from_raw, folded = record_copy.fold_hourly(self._fold_conn)
             self._fold_conn.commit()
+            log.debug("recorder: folded %d hourly rows (%d parts from raw readings) in %.2f s in the background", folded,
+                      from_raw, time.monotonic() - t0)
         except Exception as e:  # noqa: BLE001 - the parts stay; the next fold takes them
             log.warning("recorder: folding the hourly parts failed (%s); retrying at the next fold", type(e).__name__)
             self.unfolded = True

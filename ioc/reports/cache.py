@@ -76,6 +76,7 @@ class IndicatorCache:
         self.first_wait_s = first_wait_s  # a period asked for the first time is waited for this long
         self._values: dict[tuple[int, int], tuple[tuple, object]] = {}  # (start, end) -> (key, (city, groups))
         self._asked: dict[tuple[int, int], float] = {}  # (start, end) -> monotonic time last asked
+        self._prepare: set[tuple[int, int]] = set()  # periods to compute once, not kept fresh (`prepare`)
         self._revision = -1
         self._wake = threading.Event()
         self._guard = threading.Lock()
@@ -106,6 +107,17 @@ class IndicatorCache:
         if held[0] != self._key(start, end, now_ms):
             self._wake.set()  # stale: recomputed in the background; meanwhile the last figures stand
         return held[1]
+
+    def prepare(self, start: int, end: int) -> None:
+        """Have a period computed once in the background without keeping it fresh (a web process
+        starting prepares this month's): its first viewer gets these figures at once, recomputed
+        from then on while viewed."""
+        with self._guard:
+            if (start, end) in self._values:
+                return
+            self._prepare.add((start, end))
+        self._ensure_thread()
+        self._wake.set()
 
     def _ensure_thread(self) -> None:
         if self._thread is None or not self._thread.is_alive():
@@ -138,12 +150,15 @@ class IndicatorCache:
             with self._guard:
                 for period in [p for p, at in self._asked.items() if at < cutoff]:
                     self._asked.pop(period, None)
-                    self._values.pop(period, None)
+                    if period not in self._prepare:
+                        self._values.pop(period, None)
                 todo = [p for p in self._asked if (self._values.get(p) or (None,))[0] != self._key(*p, now_ms)]
+                todo += [p for p in self._prepare if p not in self._asked and p not in self._values]
             for start, end in todo:
                 value = compute(start, end, now_ms, self.by)
                 with self._guard:
                     self._values[(start, end)] = (self._key(start, end, now_ms), value)
+                    self._prepare.discard((start, end))
                     self._computed.notify_all()
                 done += 1
         self.computed += done

@@ -74,11 +74,12 @@ class Services:
     def warm_up(self) -> threading.Thread:
         """In the background, read what the first big-screen requests of a new process need
         (`CityCache.warm_up`), make the case views' table of the open cases
-        (`ioc.web.case_tables`) and have the indicators of this month (the /indicators page's
-        first period) computed, so the walls, consoles and the leaders' first indicators do not
-        wait on a worker that just started (a deploy, a restart). A failure (Redis away) is left
-        to the requests, which report it."""
-        from ioc.reports.cache import process_cache
+        (`ioc.web.case_tables`) and, with a record, have the indicators of this month (the
+        /indicators page's first period) computed once, so the walls, consoles and the leaders'
+        first indicators do not wait on a worker that just started (a deploy, a restart). Without
+        a record they would need every case read into each worker: left to the first visit. A
+        failure (Redis away) is left to the requests, which report it."""
+        from ioc.reports.cache import cache_for
         from ioc.views.cases import period_range
 
         cache, index, url = self.city_cache, self.case_index, self.settings.database_url
@@ -87,8 +88,8 @@ class Services:
             try:
                 cache.warm_up()
                 open_table(index)  # the case views' column table of the open cases (100,000 at city scale)
-                now = int(time.time() * 1000)
-                process_cache(url, index).get(*period_range("this_month", now), now)  # computed in the cache's thread
+                if url:
+                    cache_for(url).prepare(*period_range("this_month", int(time.time() * 1000)))  # in the cache's thread
             except Exception as e:  # noqa: BLE001 - the requests meet the same error and say so
                 log.info("warm-up of the city cache failed: %s", e)
 

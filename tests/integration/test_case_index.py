@@ -179,6 +179,26 @@ def test_a_small_city_s_indicators_are_answered_at_the_first_ask(index, case_ser
                                                                 by=("district", "department"))
 
 
+def test_a_prepared_period_is_computed_once_and_kept_fresh_only_once_viewed(index, case_service, now):
+    from ioc.reports.cache import IndexSource, IndicatorCache
+
+    case = dispatched_case(case_service, now)
+    start, end = period_bounds("month", now)
+    cache = IndicatorCache(IndexSource(index), interval_s=3600, first_wait_s=0)
+    cache.prepare(start, end)
+    deadline = time.monotonic() + 30
+    while cache.computed < 1 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    case_service.act(case.id, "handle", Principal("h", frozenset({"handler"}), department=case.department), now_ms=now + 4000)
+    assert cache.update(now + 10_000) == 0  # prepared, not viewed: not recomputed
+    prepared = cache.get(start, end, now + 10_000)
+    assert prepared is not None and prepared[0].handled == 0  # the first viewer has figures at once
+    deadline = time.monotonic() + 30  # viewed: recomputed in the background
+    while cache.get(start, end, now + 10_000)[0].handled != 1 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert cache.get(start, end, now + 10_000)[0].handled == 1
+
+
 def test_the_index_indicator_cache_recomputes_after_a_case_changed(index, case_service, now):
     from ioc.reports.cache import IndexSource, IndicatorCache
 
