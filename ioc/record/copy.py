@@ -180,6 +180,9 @@ def fold_hourly(conn) -> tuple[int, int]:
     merge every part into `device_hourly` (in the caller's transaction); returns (parts made from
     raw readings, hourly rows written)."""
     conn.execute(f"SET LOCAL work_mem = '{FOLD_WORK_MEM}'")
+    # one core: a fold is background work; PostgreSQL's parallel workers would take every core for
+    # its seconds and hold up the batches recorded meanwhile (the recorder's lag)
+    conn.execute("SET LOCAL max_parallel_workers_per_gather = 0")
     parts = int(conn.execute("SELECT ioc_fold_hourly_raw(%s)", (Jsonb(NUMERIC),)).fetchone()[0])
     return parts, int(conn.execute("SELECT ioc_fold_hourly_parts()").fetchone()[0])
 
