@@ -140,6 +140,29 @@ def test_a_common_class_is_one_tap_and_the_map_corrects_the_position(phone, make
     assert severe(phone) == []
 
 
+def test_on_a_4k_screen_the_page_is_twice_as_large_and_a_tap_on_the_map_still_lands(phone, make_user, case_service):
+    resize(phone.driver, (1920, 1080))
+    open_report(phone, make_user)
+    fix_position(phone)
+    height = "return document.querySelector('#report-submit').getBoundingClientRect().height"
+    at_1080p = phone.driver.execute_script(height)
+    resize(phone.driver, (3840, 2160))
+    until(lambda: phone.driver.execute_script(height) == pytest.approx(2 * at_1080p, abs=1), timeout=5)
+    assert phone.driver.execute_script("return document.documentElement.scrollWidth") <= 3840
+    shoot(phone, "report-4k", (3840, 2160))
+    phone.find_element('#report-common [data-code="20501"]').click()
+    map_box = phone.find_element("#report-map")
+    phone.driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", map_box)
+    from selenium.webdriver.common.action_chains import ActionChains
+    ActionChains(phone.driver).move_to_element(map_box).move_by_offset(120, 0).click().perform()
+    until(lambda: phone.find_element("#report-accuracy").get_attribute("data-state") == "corrected", timeout=5)
+    phone.find_element("#report-submit").click()
+    until(lambda: phone.find_element("#report-message").get_attribute("data-kind") == "ok", timeout=15)
+    [case] = inspector_cases(case_service)
+    assert case.lon > HERE[1] + 1e-5 and abs(case.lat - HERE[0]) < 2e-4  # east of the marker, on its latitude
+    assert severe(phone) == []
+
+
 @pytest.mark.skipif(not media_merged(), reason="needs piece media (POST /api/v1/cases/<id>/media)")
 def test_the_photo_arrives_on_the_case_as_a_before_photo(phone, make_user, case_service, tmp_path):
     open_report(phone, make_user)
