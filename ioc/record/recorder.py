@@ -113,6 +113,16 @@ def raw_policy(raw_hours: int, now_ms: float) -> RawPolicy:
     return RawPolicy(keep=raw_hours > 0, since_ms=int(now_ms - raw_hours * 3_600_000), hourly_from_raw=True)
 
 
+def _fold(conn) -> int:
+    """One fold in its own transaction on `conn` (logged with its duration); hourly rows written."""
+    t0 = time.monotonic()
+    with conn.transaction():
+        from_raw, folded = record_copy.fold_hourly(conn)
+    conn.commit()
+    log.debug("recorder: folded %d hourly rows (%d parts from raw readings) in %.2f s", folded, from_raw, time.monotonic() - t0)
+    return folded
+
+
 @dataclass
 class _Stream:
     key: str
@@ -403,13 +413,9 @@ class Recorder:
         self.wait_fold()
         if not self.unfolded:
             return 0
-        t0 = time.monotonic()
-        with self.conn.transaction():
-            from_raw, folded = record_copy.fold_hourly(self.conn)
-        self.conn.commit()
+        folded = _fold(self.conn)
         self.unfolded = False
         self._last_fold = time.monotonic()
-        log.debug("recorder: folded %d hourly rows (%d parts from raw readings) in %.2f s", folded, from_raw, self._last_fold - t0)
         return folded
 
     def fold_in_background(self) -> None:
@@ -427,12 +433,7 @@ class Recorder:
         try:
             if self._fold_conn is None or self._fold_conn.closed:
                 self._fold_conn = db.connect(self.url, application_name="ioc-recorder-fold")
-            t0 = time.monotonic()
-            with self._fold_conn.transaction():
-                from_raw, folded = record_copy.fold_hourly(self._fold_conn)
-            self._fold_conn.commit()
-            log.debug("recorder: folded %d hourly rows (%d parts from raw readings) in %.2f s in the background", folded,
-                      from_raw, time.monotonic() - t0)
+            _fold(self._fold_conn)
         except Exception as e:  # noqa: BLE001 - the parts stay; the next fold takes them
             log.warning("recorder: folding the hourly parts failed (%s); retrying at the next fold", type(e).__name__)
             self.unfolded = True

@@ -101,9 +101,7 @@ class IndicatorCache:
             with self._guard:
                 self._computed.wait_for(lambda: (start, end) in self._values, self.first_wait_s)
                 held = self._values.get((start, end))
-            if held is None:
-                return None
-            return held[1]
+            return held[1] if held else None
         if held[0] != self._key(start, end, now_ms):
             self._wake.set()  # stale: recomputed in the background; meanwhile the last figures stand
         return held[1]

@@ -105,6 +105,20 @@ def media_merged() -> bool:
     return True
 
 
+def report_with_a_tap_east_of_the_marker(duo, code: str, px: int) -> None:
+    """Pick a common class, tap the map `px` right of the marker's place (the map's centre after
+    the fix) and submit; returns once the page says the report arrived."""
+    from selenium.webdriver.common.action_chains import ActionChains
+
+    duo.find_element(f'#report-common [data-code="{code}"]').click()
+    map_box = duo.find_element("#report-map")
+    duo.driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", map_box)
+    ActionChains(duo.driver).move_to_element(map_box).move_by_offset(px, 0).click().perform()
+    until(lambda: duo.find_element("#report-accuracy").get_attribute("data-state") == "corrected", timeout=5)
+    duo.find_element("#report-submit").click()
+    until(lambda: duo.find_element("#report-message").get_attribute("data-kind") == "ok", timeout=15)
+
+
 # ---- the journey ---------------------------------------------------------------------------------
 
 def test_an_inspector_reports_a_problem_with_position_class_and_description(phone, make_user, case_service):
@@ -126,15 +140,7 @@ def test_an_inspector_reports_a_problem_with_position_class_and_description(phon
 def test_a_common_class_is_one_tap_and_the_map_corrects_the_position(phone, make_user, case_service):
     open_report(phone, make_user)
     fix_position(phone)
-    phone.find_element('#report-common [data-code="20501"]').click()
-    map_box = phone.find_element("#report-map")
-    phone.driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", map_box)
-    # a tap 60 px right of the marker's place, which sits at the map's centre after the fix
-    from selenium.webdriver.common.action_chains import ActionChains
-    ActionChains(phone.driver).move_to_element(map_box).move_by_offset(60, 0).click().perform()
-    until(lambda: phone.find_element("#report-accuracy").get_attribute("data-state") == "corrected", timeout=5)
-    phone.find_element("#report-submit").click()
-    until(lambda: phone.find_element("#report-message").get_attribute("data-kind") == "ok", timeout=15)
+    report_with_a_tap_east_of_the_marker(phone, "20501", 60)
     [case] = inspector_cases(case_service)
     assert case.class_code == "20501" and case.lon > HERE[1] + 1e-5  # east of where the phone said
     assert severe(phone) == []
@@ -150,14 +156,7 @@ def test_on_a_4k_screen_the_page_is_twice_as_large_and_a_tap_on_the_map_still_la
     until(lambda: phone.driver.execute_script(height) == pytest.approx(2 * at_1080p, abs=1), timeout=5)
     assert phone.driver.execute_script("return document.documentElement.scrollWidth") <= 3840
     shoot(phone, "report-4k", (3840, 2160))
-    phone.find_element('#report-common [data-code="20501"]').click()
-    map_box = phone.find_element("#report-map")
-    phone.driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", map_box)
-    from selenium.webdriver.common.action_chains import ActionChains
-    ActionChains(phone.driver).move_to_element(map_box).move_by_offset(120, 0).click().perform()
-    until(lambda: phone.find_element("#report-accuracy").get_attribute("data-state") == "corrected", timeout=5)
-    phone.find_element("#report-submit").click()
-    until(lambda: phone.find_element("#report-message").get_attribute("data-kind") == "ok", timeout=15)
+    report_with_a_tap_east_of_the_marker(phone, "20501", 120)
     [case] = inspector_cases(case_service)
     assert case.lon > HERE[1] + 1e-5 and abs(case.lat - HERE[0]) < 2e-4  # east of the marker, on its latitude
     assert severe(phone) == []
