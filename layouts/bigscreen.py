@@ -229,7 +229,8 @@ def alarm_rows(rows: list[dict], lang: str, with_ack: bool = True, with_clear: b
                         f" · {r['reading']} · {r['rule']} · {r['district']}"],
                        className="b-text", **{"data-alarm": r["id"]},
                        title=" · ".join(x for x in (r["device_id"], r["threshold"], t("board_locate", lang)) if x)),
-             *status, *button, *rewind_link(r, lang, with_rewind)],
+             # the status and the buttons move together: beside the text, or on a line of their own at the right
+             html.Div([*status, *button, *rewind_link(r, lang, with_rewind)], className="b-side")],
             className="board-row escalated" if r["escalated"] else "board-row",
         ))
     return items
