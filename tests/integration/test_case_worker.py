@@ -54,7 +54,8 @@ def test_a_report_over_mqtt_becomes_a_case(cases, publisher, case_store, redis_c
     assert case.description == "井盖不见了" and case.address == "步行街 12 号" and case.reporter == "王先生 138…"
     assert case.media == ("https://img.example/1.jpg",) and case.stage == "reported" and case.stage_deadline > case.created_at
     assert case_store.timeline(case.id)[0].action == "report"
-    assert counter(redis_client, "cases:reported") == 1
+    # the worker counts the report once the case is stored: the case can be read a moment before
+    wait_for(lambda: counter(redis_client, "cases:reported") == 1, message="the report counted")
 
 
 def test_a_report_over_mqtt_is_audited_at_the_server_time_not_its_reported_at(cases, publisher, case_store, redis_client):
@@ -131,6 +132,7 @@ def test_a_dispatch_is_published_on_the_department_topic(cases, case_service, de
     assert message["case_id"] == case.id and message["department"] == "water_affairs" and message["version"] == case.version
     assert message["class_code"] == "10101" and message["class_zh"] == "井盖丢失"
     wait_for(lambda: redis_client.xpending(OUTBOX, "ioc-cases")["pending"] == 0, message="the outbox entry acknowledged")
+    wait_for(lambda: counter(redis_client, "cases:dispatch_published") >= 1, message="the dispatch counted")  # counted just after, not with it
     assert counter(redis_client, "cases:dispatch_published") == 1
 
 
@@ -231,6 +233,7 @@ def test_an_overdue_case_raises_an_alarm_that_clears_when_the_case_moves_on(case
     wait_for(lambda: not redis_client.hexists(keys.ALARMS_ACTIVE, alarm_id), message="the alarm cleared")
     last = redis_client.xrevrange(keys.ALARMS_EVENTS, count=1)[0][1]
     assert last[b"event"] == b"cleared" and orjson.loads(last[b"alarm"])["value"] == "accepted"
+    wait_for(lambda: counter(redis_client, "cases:overdue_cleared") >= 1, message="the clear counted")  # counted just after, not with it
     assert counter(redis_client, "cases:overdue_cleared") == 1
 
 
