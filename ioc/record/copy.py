@@ -10,8 +10,9 @@ acknowledgement and its clear once, the first. Telemetry sums merge additively (
 added, `x`, `max` the greater, `min` the smaller, `last` the one with the later `last_at`): the
 minute rollups at once, the per-device hourly aggregates by way of `device_hourly_parts`, which
 `fold_hourly` merges into `device_hourly` now and then (one upsert per device and hour instead
-of one per batch). A reading kept raw has no part in its batch: `fold_hourly` derives its
-hourly sums from the raw readings written since the last fold (migration 0009).
+of one per batch). A reading kept raw has no part in its batch: its hourly cell waits in the
+recorder's memory (`ioc.record.hourly_memory`) and `fold_hourly` writes the cells, summing from
+the raw rows only what the memory does not hold (migrations 0009, 0010).
 
 Exactly once: the caller writes the stream's offset (`recorder_offsets`) in the same transaction
 and skips entries at or before it, so additive merges never count an entry twice.
@@ -19,6 +20,7 @@ and skips entries at or before it, so additive merges never count an entry twice
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime, timedelta
 
 from psycopg import sql
@@ -26,8 +28,9 @@ from psycopg.types.json import Jsonb
 
 from ioc.domain.rollup_fields import NUMERIC
 
+from .hourly_memory import HourlyMemory
 from .writers import (ALARM_COLUMNS, CASE_COLUMNS, DEVICE_COLUMNS, EVENT_COLUMNS, HISTORY, HOURLY_COLUMNS, ROLLUP_COLUMNS,
-                      Batch, alarm_row, device_row)
+                      Batch, alarm_row, device_row, utc)
 
 
 def ensure_partitions(conn, batch: Batch, made: set) -> set:
@@ -175,16 +178,72 @@ def _hourly(conn, rows: list[tuple]) -> int:
 FOLD_WORK_MEM = "256MB"  # a minute at 20,000 msg/s is ~3.6 M values to sort by device and time: in memory, not on disk
 
 
-def fold_hourly(conn) -> tuple[int, int]:
-    """Sum the raw readings recorded since the last fold into hourly parts (migration 0009), then
-    merge every part into `device_hourly` (in the caller's transaction); returns (parts made from
-    raw readings, hourly rows written)."""
+def readings_seq(conn) -> int:
+    """The highest `seq` any raw reading has taken (0: none yet). Sequences are not transactional:
+    this counts the readings of transactions in flight and rolled back too."""
+    last, called = conn.execute("SELECT last_value, is_called FROM readings_seq").fetchone()
+    return int(last) if called else 0
+
+
+FOLD_CHUNK = 20_000  # the memory's cells are merged into `device_hourly` this many at a time
+
+
+def _merge_cells(conn, rows: list[tuple], rest: float) -> int:
+    """Upsert the memory's cells (HOURLY_COLUMNS rows, one per hour, device and attribute) into
+    `device_hourly`, merged as `ioc_fold_hourly_parts` merges parts; FOLD_CHUNK rows at a time,
+    resting `rest` times each chunk's duration after it (a fold is background work: spread over a
+    few seconds, it leaves the cores to the batches recorded meanwhile). Returns rows written."""
+    hours = {row[0] for row in rows}
+    for month in sorted({utc(hour).replace(day=1, hour=0) for hour in hours}):
+        conn.execute("SELECT ioc_ensure_partition('device_hourly', %s, 'month')", (month,))
+    stage = _stage(conn, "device_hourly", columns=_HOURLY_STAGE)
+    cols = _cols(HOURLY_COLUMNS)
+    written = 0
+    for i in range(0, len(rows), FOLD_CHUNK):
+        t0 = time.monotonic()
+        _copy(conn, stage, HOURLY_COLUMNS, rows[i:i + FOLD_CHUNK])
+        written += _exec(conn, f"""
+            INSERT INTO device_hourly ({cols})
+            SELECT {_MS.format('hour')}, device_id, attribute, n, sum, min, max, last, last_text, {_MS.format('last_at')}
+            FROM {stage}
+            ON CONFLICT (hour, device_id, attribute) DO UPDATE SET
+              n = device_hourly.n + EXCLUDED.n, sum = device_hourly.sum + EXCLUDED.sum,
+              min = LEAST(device_hourly.min, EXCLUDED.min), max = GREATEST(device_hourly.max, EXCLUDED.max),
+              last = CASE WHEN EXCLUDED.last_at >= device_hourly.last_at THEN EXCLUDED.last ELSE device_hourly.last END,
+              last_text = CASE WHEN EXCLUDED.last_at >= device_hourly.last_at THEN EXCLUDED.last_text
+                               ELSE device_hourly.last_text END,
+              last_at = GREATEST(device_hourly.last_at, EXCLUDED.last_at)""")
+        conn.execute(f"TRUNCATE {stage}")
+        if rest and i + FOLD_CHUNK < len(rows):
+            time.sleep((time.monotonic() - t0) * rest)
+    return written
+
+
+def fold_hourly(conn, memory: HourlyMemory | None = None, rest: float = 0.0) -> tuple[int, int]:
+    """Fold into `device_hourly` (in the caller's transaction): the recorder's memory's cells
+    (merged directly, `_merge_cells`), the raw readings recorded since the last fold that the
+    memory does not hold (summed into hourly parts in SQL, migrations 0009 and 0010: up to
+    `memory.base`), and every part. Returns (hourly sums of raw readings: from SQL and from
+    memory, hourly rows written).
+
+    A mark already past `memory.base` (a fold the memory did not know of) would count the cells'
+    first readings twice: the cells are left and the SQL sums the readings up to `memory.upto`."""
     conn.execute(f"SET LOCAL work_mem = '{FOLD_WORK_MEM}'")
     # one core: a fold is background work; PostgreSQL's parallel workers would take every core for
     # its seconds and hold up the batches recorded meanwhile (the recorder's lag)
     conn.execute("SET LOCAL max_parallel_workers_per_gather = 0")
-    parts = int(conn.execute("SELECT ioc_fold_hourly_raw(%s)", (Jsonb(NUMERIC),)).fetchone()[0])
-    return parts, int(conn.execute("SELECT ioc_fold_hourly_parts()").fetchone()[0])
+    bound, cells = None, []
+    if memory is not None and memory.upto is not None:
+        mark = int(conn.execute("SELECT raw_seq FROM recorder_fold FOR UPDATE").fetchone()[0])
+        if mark <= memory.base:
+            bound, cells = memory.base, memory.rows()
+        else:
+            bound = memory.upto
+    summed = int(conn.execute("SELECT ioc_fold_hourly_raw(%s, %s)", (Jsonb(NUMERIC), bound)).fetchone()[0])
+    written = _merge_cells(conn, cells, rest) if cells else 0
+    if memory is not None and memory.upto is not None:
+        conn.execute("UPDATE recorder_fold SET raw_seq = greatest(raw_seq, %s)", (memory.upto,))
+    return summed + len(cells), written + int(conn.execute("SELECT ioc_fold_hourly_parts()").fetchone()[0])
 
 
 def write_batch(conn, batch: Batch) -> dict[str, int]:

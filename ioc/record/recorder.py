@@ -29,13 +29,16 @@ Redis lost its data (a stream's last id is below the recorded offset): logged an
 (`recorder:errors:redis_lost`), the offset is lowered to the stream's last id, and recording
 goes on with whatever the new stream holds.
 
-The per-device hourly aggregates of the readings kept raw are derived from the raw readings at
-each fold (migration 0009: the raw rows written since the last fold, by their `seq`); those of
-the readings not kept raw go to `device_hourly_parts` with their batch (appended, in the
-batch's transaction). Both are folded into `device_hourly` at least every `FOLD_S` seconds and
-once the streams have been quiet for `FOLD_IDLE_S` (one transaction on a second connection, in a
-thread, while the streams keep being recorded; `fold` does it at once; a recorder that starts
-folds what a stopped one left, and retention folds before it drops raw partitions). Readers see
+The per-device hourly aggregates of the readings kept raw are summed in the recorder's memory
+as their batches are built (`ioc.record.hourly_memory`: counted once the batch committed, by the
+readings' `seq`) and written as parts at each fold; what the memory does not hold (a stopped or
+killed recorder's readings, a failed fold's) the fold sums from the raw rows (migrations 0009,
+0010). Those of the readings not kept raw go to `device_hourly_parts` with their batch
+(appended, in the batch's transaction). All are folded into `device_hourly` at least every
+`FOLD_S` seconds and once the streams have been quiet for `FOLD_IDLE_S` (one transaction on a
+second connection, in a thread, while the streams keep being recorded; `fold` does it at once;
+a recorder that starts folds what a stopped one left, and retention folds before it drops raw
+partitions). Readers see
 the folded rows and the parts through the view `device_hourly_all`; the raw readings of the
 last `FOLD_S` seconds at most reach it at the next fold (they are readable raw at once).
 
@@ -72,6 +75,7 @@ from ioc.settings import Settings
 
 from . import copy as record_copy
 from . import db
+from .hourly_memory import HourlyMemory
 from .writers import ALARMS, AUDIT, READINGS, RECORD, REGISTRY, RawPolicy, build, id_key, stream_ms, utc
 
 log = logging.getLogger("ioc.recorder")
@@ -82,6 +86,7 @@ HEARTBEAT_S = 2
 RETENTION_S = 3600
 FOLD_S = 60  # the hourly parts are folded into device_hourly at least this often,
 FOLD_IDLE_S = 1.0  # and once the streams have been quiet this long
+FOLD_REST = 1.0  # a fold in the background rests this many times each chunk's duration after it
 LOCK_KEY = 0x10C_5EC0  # the advisory lock of the one active recorder
 PG_ERRORS = (psycopg.OperationalError, psycopg.InterfaceError)
 
@@ -113,13 +118,13 @@ def raw_policy(raw_hours: int, now_ms: float) -> RawPolicy:
     return RawPolicy(keep=raw_hours > 0, since_ms=int(now_ms - raw_hours * 3_600_000), hourly_from_raw=True)
 
 
-def _fold(conn) -> int:
+def _fold(conn, memory: HourlyMemory | None = None, rest: float = 0.0) -> int:
     """One fold in its own transaction on `conn` (logged with its duration); hourly rows written."""
     t0 = time.monotonic()
     with conn.transaction():
-        from_raw, folded = record_copy.fold_hourly(conn)
+        parts, folded = record_copy.fold_hourly(conn, memory, rest)
     conn.commit()
-    log.debug("recorder: folded %d hourly rows (%d parts from raw readings) in %.2f s", folded, from_raw, time.monotonic() - t0)
+    log.debug("recorder: folded %d hourly rows (%d parts of raw readings) in %.2f s", folded, parts, time.monotonic() - t0)
     return folded
 
 
@@ -180,6 +185,7 @@ class Recorder:
         self._last_claim = 0.0
         self._last_fold = self._busy_at = time.monotonic()
         self.unfolded = False  # hourly parts may wait to be folded (a killed recorder may have left some)
+        self.hourly = HourlyMemory()  # the hourly cells of the raw readings recorded since the last fold
         self._fold_thread: threading.Thread | None = None
         self._fold_conn: psycopg.Connection | None = None
         self._failing: dict[str, str] = {}
@@ -204,6 +210,7 @@ class Recorder:
             self.active = True
             self.made.clear()
             self.unfolded = True
+            self.hourly.forget()
             offs = record_copy.offsets(self.conn)
             self.conn.commit()
             for s in self.streams:
@@ -365,24 +372,36 @@ class Recorder:
         written: dict[str, int] = {}
         new_parts: set = set()
         ids = [e[0] for e in s.buf]
-        with conn.transaction():
-            offset = record_copy.committed_offset(conn, s.key)
-            fresh = [e for e in s.buf if id_key(e[0]) > id_key(offset)]
-            if fresh:
-                batch = build(s.family, fresh, shard=s.tag, policy=raw_policy(self.settings.record_raw_hours, time.time() * 1000))
-                new_parts = record_copy.ensure_partitions(conn, batch, self.made)
-                written = record_copy.write_batch(conn, batch)
-                if batch.bad:
-                    log.warning("stream %s: %d entries could not be read (first: %s %s)", s.key, len(batch.bad),
-                                *batch.bad[0])
-                    written_bad = len(batch.bad)
+        raw = None  # (seq before, seq after, raw readings staged, inserted)
+        try:
+            with conn.transaction():
+                offset = record_copy.committed_offset(conn, s.key)
+                fresh = [e for e in s.buf if id_key(e[0]) > id_key(offset)]
+                if fresh:
+                    batch = build(s.family, fresh, shard=s.tag, raw_cells=self.hourly.cells,
+                                  policy=raw_policy(self.settings.record_raw_hours, time.time() * 1000))
+                    new_parts = record_copy.ensure_partitions(conn, batch, self.made)
+                    staged = len(batch.history.get("readings", ()))
+                    before = record_copy.readings_seq(conn) if staged else 0
+                    written = record_copy.write_batch(conn, batch)
+                    if staged:
+                        raw = (before, record_copy.readings_seq(conn), staged, written.get("readings", 0))
+                    if batch.bad:
+                        log.warning("stream %s: %d entries could not be read (first: %s %s)", s.key, len(batch.bad),
+                                    *batch.bad[0])
+                        written_bad = len(batch.bad)
+                    else:
+                        written_bad = 0
+                    record_copy.save_offset(conn, s.key, fresh[-1][0], sum(written.values()))
+                    offset = fresh[-1][0]
                 else:
                     written_bad = 0
-                record_copy.save_offset(conn, s.key, fresh[-1][0], sum(written.values()))
-                offset = fresh[-1][0]
-            else:
-                written_bad = 0
-        conn.commit()
+            conn.commit()
+        except BaseException:
+            self.hourly.forget()  # the batch's cells may be in it: the fold sums from the raw rows instead
+            raise
+        if raw is not None:
+            self.hourly.committed(*raw)
         self.made |= new_parts
         s.offset = offset
         if written.get("device_hourly") or written.get("readings"):
@@ -413,7 +432,7 @@ class Recorder:
         self.wait_fold()
         if not self.unfolded:
             return 0
-        folded = _fold(self.conn)
+        folded = _fold(self.conn, self._take_memory())
         self.unfolded = False
         self._last_fold = time.monotonic()
         return folded
@@ -424,18 +443,29 @@ class Recorder:
         not in its snapshot and wait for the next fold; a fold that fails leaves every part."""
         if self._fold_thread is not None and self._fold_thread.is_alive():
             return
+        memory = self._take_memory()
         self.unfolded = False
         self._last_fold = time.monotonic()
-        self._fold_thread = threading.Thread(target=self._fold_job, name="recorder-fold", daemon=True)
+        self._fold_thread = threading.Thread(target=self._fold_job, args=(memory,), name="recorder-fold", daemon=True)
         self._fold_thread.start()
 
-    def _fold_job(self) -> None:
+    def _take_memory(self) -> HourlyMemory:
+        """The hourly cells for a fold, taken on the recording connection between two batches (a
+        memory that does not know where it starts learns it first: every reading numbered so far
+        is committed or rolled back, the fold sums them from the raw rows)."""
+        if self.hourly.upto is None:
+            self.hourly.start_at(record_copy.readings_seq(self.conn))
+            self.conn.commit()
+        return self.hourly.take()
+
+    def _fold_job(self, memory: HourlyMemory) -> None:
         try:
             if self._fold_conn is None or self._fold_conn.closed:
                 self._fold_conn = db.connect(self.url, application_name="ioc-recorder-fold")
-            _fold(self._fold_conn)
-        except Exception as e:  # noqa: BLE001 - the parts stay; the next fold takes them
-            log.warning("recorder: folding the hourly parts failed (%s); retrying at the next fold", type(e).__name__)
+            _fold(self._fold_conn, memory, FOLD_REST)
+        except Exception as e:  # noqa: BLE001 - the parts and raw rows stay; the next fold takes them
+            log.warning("recorder: folding the hourly parts failed (%s); the next fold sums them from the raw rows",
+                        type(e).__name__)
             self.unfolded = True
             try:
                 if self._fold_conn is not None:

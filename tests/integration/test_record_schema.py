@@ -78,3 +78,26 @@ def test_the_hourly_and_minute_partitions_leave_room_for_updates_in_place(databa
         options = dict(conn.execute("SELECT relname, reloptions FROM pg_class WHERE relname IN (%s, %s)",
                                     (hourly, audit)).fetchall())
     assert options[hourly] == ["fillfactor=50"] and options[audit] is None
+
+
+def _reloptions(conn, table: str):
+    return conn.execute("SELECT reloptions FROM pg_class WHERE relname = %s", (table,)).fetchone()[0]
+
+
+def test_raw_readings_partitions_are_not_vacuumed_for_their_inserts(database_url):
+    with psycopg.connect(database_url) as conn:
+        day = conn.execute("SELECT ioc_ensure_partition('readings', '2026-03-15T10:00:00Z', 'day')").fetchone()[0]
+        assert _reloptions(conn, day) == ["autovacuum_vacuum_insert_threshold=-1"]
+
+
+def test_raw_readings_partitions_made_before_version_10_lose_their_insert_vacuums_at_the_upgrade(empty_database_url):
+    upgrade(empty_database_url, target=9)
+    with psycopg.connect(empty_database_url) as conn:
+        day = conn.execute("SELECT ioc_ensure_partition('readings', '2026-03-15T10:00:00Z', 'day')").fetchone()[0]
+        conn.commit()
+        assert _reloptions(conn, day) is None
+
+    upgrade(empty_database_url)
+
+    with psycopg.connect(empty_database_url) as conn:
+        assert _reloptions(conn, day) == ["autovacuum_vacuum_insert_threshold=-1"]

@@ -1,7 +1,7 @@
-"""The per-device hourly aggregates (migrations 0008 and 0009): a batch appends the contributions
-of the readings it does not keep raw to `device_hourly_parts` in its own transaction; a fold sums
-the raw readings written since the last one into parts and merges every part into
-`device_hourly`; readers see the folded rows and the parts through `device_hourly_all`. (T0 is
+"""The per-device hourly aggregates (migrations 0008 to 0010): a batch appends the contributions
+of the readings it does not keep raw to `device_hourly_parts` in its own transaction; the ones
+it keeps raw are summed in the recorder's memory; a fold writes the memory's cells, sums the raw
+readings the memory does not hold, and merges every part into `device_hourly`; readers see the folded rows and the parts through `device_hourly_all`. (T0 is
 older than the raw window: its readings take the parts path; `RECENT` ones are kept raw.)"""
 
 from __future__ import annotations
@@ -24,6 +24,11 @@ HOURLY = "SELECT n, sum, min, max, last, last_text FROM {} WHERE device_id = %s 
 def q(url, sql, *args):
     with psycopg.connect(url) as conn:
         return conn.execute(sql, args).fetchall()
+
+
+def q_exec(url, sql, *args) -> None:
+    with psycopg.connect(url) as conn:
+        conn.execute(sql, args)
 
 
 @pytest.fixture
@@ -190,3 +195,95 @@ def test_retention_folds_the_raw_readings_before_it_drops_their_partition(record
 
     assert any(name.startswith("readings_p") for name in dropped)
     assert q(url, HOURLY.format("device_hourly"), "n1") == [(1, 50.0, 50.0, 50.0, 50.0, None)]
+
+
+# ---- the recorder's memory of its raw readings' hourly sums (migration 0010) ----------------------
+
+def _mark(url) -> int:
+    return q(url, "SELECT raw_seq FROM recorder_fold")[0][0]
+
+
+def test_the_fold_writes_the_raw_readings_hourly_sums_from_the_recorder_s_memory(record_settings, redis_client, recorder):
+    shards, url = record_settings.redis_shards, record_settings.database_url
+    add_readings(redis_client, shards, [["n1", "noise", "d1", RECENT + 1000, {"LAeq": 50.0}],
+                                        ["n1", "noise", "d1", RECENT + 3000, {"LAeq": 70.0}]])
+    _record_without_folding(recorder)
+    q_exec(url, "DELETE FROM readings")  # the fold does not read them again: it has their sums
+
+    recorder.fold()
+
+    assert q(url, HOURLY.format("device_hourly"), "n1") == [(2, 120.0, 50.0, 70.0, 70.0, None)]
+    assert _mark(url) == recorder.hourly.upto > 0
+
+
+def test_a_recorder_that_starts_sums_from_the_raw_rows_what_a_stopped_one_held_in_memory(record_settings, redis_client,
+                                                                                         recorder):
+    shards, url = record_settings.redis_shards, record_settings.database_url
+    add_readings(redis_client, shards, [["n1", "noise", "d1", RECENT, {"LAeq": 50.0}]])
+    _record_without_folding(recorder)
+    recorder.close()  # stopped without folding, as a killed recorder: its memory is gone
+    add_readings(redis_client, shards, [["n1", "noise", "d1", RECENT + 1000, {"LAeq": 70.0}]])
+
+    record_once(record_settings, redis_client)
+
+    assert q(url, HOURLY.format("device_hourly"), "n1") == [(2, 120.0, 50.0, 70.0, 70.0, None)]
+
+
+def test_a_fold_that_fails_loses_no_hourly_sum_and_counts_none_twice(record_settings, redis_client, recorder):
+    shards, url = record_settings.redis_shards, record_settings.database_url
+    add_readings(redis_client, shards, [["n1", "noise", "d1", RECENT, {"LAeq": 50.0}]])
+    _record_without_folding(recorder)
+    recorder._fold_conn = psycopg.connect(url)
+    q_exec(url, "SELECT pg_terminate_backend(%s)", recorder._fold_conn.info.backend_pid)
+
+    recorder.fold_in_background()  # fails: its connection is gone, the cells it took with it
+    recorder.wait_fold()
+    assert q(url, "SELECT count(*) FROM device_hourly") == [(0,)]
+    add_readings(redis_client, shards, [["n1", "noise", "d1", RECENT + 1000, {"LAeq": 70.0}]])
+    _record_without_folding(recorder)
+    recorder.fold()
+
+    assert q(url, HOURLY.format("device_hourly"), "n1") == [(2, 120.0, 50.0, 70.0, 70.0, None)]
+
+
+def test_a_fold_the_recorder_did_not_make_is_not_counted_again_from_its_memory(record_settings, redis_client, recorder):
+    shards, url = record_settings.redis_shards, record_settings.database_url
+    add_readings(redis_client, shards, [["n1", "noise", "d1", RECENT, {"LAeq": 50.0}]])
+    _record_without_folding(recorder)
+    with psycopg.connect(url) as other:  # e.g. an operator folding by hand
+        other.execute("SELECT ioc_fold_hourly_raw('{}'::jsonb)")
+        other.execute("SELECT ioc_fold_hourly_parts()")
+    add_readings(redis_client, shards, [["n1", "noise", "d1", RECENT + 1000, {"LAeq": 70.0}]])
+    _record_without_folding(recorder)
+
+    recorder.fold()
+
+    assert q(url, HOURLY.format("device_hourly"), "n1") == [(2, 120.0, 50.0, 70.0, 70.0, None)]
+
+
+def test_raw_readings_another_writer_adds_between_batches_are_summed_once(record_settings, redis_client, recorder):
+    shards, url = record_settings.redis_shards, record_settings.database_url
+    add_readings(redis_client, shards, [["n1", "noise", "d1", RECENT, {"LAeq": 50.0}]])
+    _record_without_folding(recorder)
+    q_exec(url, "INSERT INTO readings (at, device_id, kind, stream_id, idx, values) "
+                "VALUES (to_timestamp(%s / 1000.0), 'n1', 'noise', 'import:1-0', 0, '{\"LAeq\": 60.0}')", RECENT + 500)
+    add_readings(redis_client, shards, [["n1", "noise", "d1", RECENT + 1000, {"LAeq": 70.0}]])
+    _record_without_folding(recorder)
+
+    recorder.fold()
+
+    assert q(url, HOURLY.format("device_hourly"), "n1") == [(3, 180.0, 50.0, 70.0, 70.0, None)]
+
+
+def test_the_memory_s_cells_are_merged_a_chunk_at_a_time_each_once(record_settings, redis_client, recorder, monkeypatch):
+    from ioc.record import copy as record_copy
+    monkeypatch.setattr(record_copy, "FOLD_CHUNK", 2)
+    shards, url = record_settings.redis_shards, record_settings.database_url
+    add_readings(redis_client, shards, [[f"n{i}", "noise", "d1", RECENT + i, {"LAeq": 50.0 + i}] for i in range(5)])
+    _record_without_folding(recorder)
+
+    recorder.fold_in_background()  # rests between chunks
+    recorder.wait_fold()
+
+    assert q(url, "SELECT device_id, n, sum FROM device_hourly WHERE attribute = 'LAeq' ORDER BY device_id") == [
+        (f"n{i}", 1, 50.0 + i) for i in range(5)]

@@ -82,8 +82,8 @@ def test_hourly_cells_keep_min_max_and_the_last_value():
              ["s1", "streetlight", "d1", T0, {"powerState": "on"}], ["s1", "streetlight", "d1", T0 + 1, {"powerState": "off"}]]
     b = build(READINGS, [("1-0", {"r": j(items)})], raw_readings=False)
     hour = T0 - T0 % 3_600_000
-    assert b.hourly[(hour, "n1", "LAeq")] == [2, 100.0, 40.0, 60.0, 60.0, None, T0 + 2000]
-    assert b.hourly[(hour, "s1", "powerState")] == [2, None, None, None, None, "off", T0 + 1]
+    assert b.hourly[(hour, "n1", "LAeq")] == (2, 100.0, 40.0, 60.0, 60.0, None, T0 + 2000)
+    assert b.hourly[(hour, "s1", "powerState")] == (2, None, None, None, None, "off", T0 + 1)
     assert "readings" not in b.history
 
 
