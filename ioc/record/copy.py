@@ -193,8 +193,7 @@ def _merge_cells(conn, rows: list[tuple], rest: float) -> int:
     `device_hourly`, merged as `ioc_fold_hourly_parts` merges parts; FOLD_CHUNK rows at a time,
     resting `rest` times each chunk's duration after it (a fold is background work: spread over a
     few seconds, it leaves the cores to the batches recorded meanwhile). Returns rows written."""
-    hours = {row[0] for row in rows}
-    for month in sorted({utc(hour).replace(day=1, hour=0) for hour in hours}):
+    for month in sorted({utc(hour).replace(day=1, hour=0) for hour in {row[0] for row in rows}}):
         conn.execute("SELECT ioc_ensure_partition('device_hourly', %s, 'month')", (month,))
     stage = _stage(conn, "device_hourly", columns=_HOURLY_STAGE)
     cols = _cols(HOURLY_COLUMNS)
@@ -232,17 +231,18 @@ def fold_hourly(conn, memory: HourlyMemory | None = None, rest: float = 0.0) -> 
     # one core: a fold is background work; PostgreSQL's parallel workers would take every core for
     # its seconds and hold up the batches recorded meanwhile (the recorder's lag)
     conn.execute("SET LOCAL max_parallel_workers_per_gather = 0")
+    upto = memory.upto if memory is not None else None  # None: no memory, the SQL sums every raw reading
     bound, cells = None, []
-    if memory is not None and memory.upto is not None:
+    if upto is not None:
         mark = int(conn.execute("SELECT raw_seq FROM recorder_fold FOR UPDATE").fetchone()[0])
         if mark <= memory.base:
             bound, cells = memory.base, memory.rows()
         else:
-            bound = memory.upto
+            bound = upto
     summed = int(conn.execute("SELECT ioc_fold_hourly_raw(%s, %s)", (Jsonb(NUMERIC), bound)).fetchone()[0])
     written = _merge_cells(conn, cells, rest) if cells else 0
-    if memory is not None and memory.upto is not None:
-        conn.execute("UPDATE recorder_fold SET raw_seq = greatest(raw_seq, %s)", (memory.upto,))
+    if upto is not None:
+        conn.execute("UPDATE recorder_fold SET raw_seq = greatest(raw_seq, %s)", (upto,))
     return summed + len(cells), written + int(conn.execute("SELECT ioc_fold_hourly_parts()").fetchone()[0])
 
 
