@@ -174,7 +174,7 @@ LOAD_OUTPUTS = (
     [Output("case-title", "children"), Output("case-stage", "children"), Output("case-stage", "className"),
      Output("case-missing", "style"), Output("case-body", "style"), Output("case-facts", "children"),
      Output("case-media", "children"), Output("case-duplicates", "children"), Output("case-marker", "children"),
-     Output("case-map", "center"), Output("case-map", "zoom"), Output("case-timeline", "rowData"), Output("case-version", "data"),
+     Output("case-map", "center"), Output("case-timeline", "rowData"), Output("case-version", "data"),
      Output("case-deadline", "data"), Output("case-department", "value"), Output("case-no-actions", "style"),
      Output("case-gallery", "children"), Output("case-upload-row", "style"), Output("case-upload-stage", "value")]
     + [Output(f"case-{f}-row", "style") for f in FIELD_ROWS]
@@ -193,7 +193,7 @@ def load_case(case_id, _changed, _n, _refresh, lang):
     except CASE_REFUSALS:  # unknown, or not this principal's to see: alike
         case = None
     if case is None:
-        missing = [f"{t('case_heading', lang)} {case_id or ''}", "", "case-stage", SHOWN, HIDDEN, [], [], [], [], no_update, no_update,
+        missing = [f"{t('case_heading', lang)} {case_id or ''}", "", "case-stage", SHOWN, HIDDEN, [], [], [], [], no_update,
                    [], None, None, no_update, HIDDEN, [], HIDDEN, no_update]
         return missing + [HIDDEN] * (len(FIELD_ROWS) + len(ACTIONS))
     departments = departments_of(services.city)
@@ -206,8 +206,10 @@ def load_case(case_id, _changed, _n, _refresh, lang):
     marker = [dl.CircleMarker(center=[case.lat, case.lon], radius=10, color="#ffffff", weight=2,
                               fillColor="#ff3b30" if overdue else "#ffd60a", fillOpacity=0.95,
                               children=dl.Tooltip(f"{case.id} {class_name(case.class_code, lang)}"))]
-    # centre and zoom as plain props: a `viewport` change makes dash-leaflet log a debug line
-    center, zoom = ([case.lat, case.lon], 13) if fresh else (no_update, no_update)
+    # The centre only, as a plain prop: a `viewport` change makes dash-leaflet log a debug line, and
+    # a zoom sent with it starts Leaflet's zoom animation, whose end puts the old centre back (the
+    # map's zoom is the layout's, CASE_MAP_ZOOM).
+    center = [case.lat, case.lon] if fresh else no_update
     actions = action_buttons(case, p)
     uses = {"note": bool(actions), "department": "dispatch" in actions,
             "hours": "request_deferral" in actions, "master": "merge" in actions}
@@ -215,7 +217,7 @@ def load_case(case_id, _changed, _n, _refresh, lang):
     stage_class = f"case-stage stage-{case.stage}" + (" overdue" if overdue else "")
     people = display_names(services.users).get()
     return ([f"{t('case_heading', lang)} {case.id}", stage_name(case.stage, lang), stage_class, HIDDEN, SHOWN, facts, media,
-             duplicates or t("case_no_duplicates", lang), marker, center, zoom, timeline_rows(events, lang, departments, people),
+             duplicates or t("case_no_duplicates", lang), marker, center, timeline_rows(events, lang, departments, people),
              case.version, {"deadline": case.stage_deadline if case.is_open else 0, "due": case.due_at, "open": case.is_open},
              department if fresh else no_update, HIDDEN if actions else SHOWN,
              gallery_children(case, lang, people), SHOWN if may_attach(case, p) else HIDDEN,

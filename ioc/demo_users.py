@@ -16,8 +16,11 @@ from ioc.domain.geo import CityMap
 from ioc.i18n import ROLE_NAMES
 
 SEEDER = Actor("demo", "admin", "")
-KIOSK_NAME = "demo wall"
-DUTY_DESK_NAME = "simulated duty desk"  # the simulators' dispatcher and inspector on duty (API token)
+# Token names are read on the portal (timelines, the alarm board, the token list) as an admin gave
+# them: the demo's are in the city's language. The English ones of earlier demos are revoked too.
+KIOSK_NAME = "演示大屏"
+DUTY_DESK_NAME = "模拟值班台"  # the simulators' dispatcher and inspector on duty (API token)
+EARLIER_NAMES = {KIOSK_NAME: "demo wall", DUTY_DESK_NAME: "simulated duty desk"}
 DUTY_DESK_ROLES = ("dispatcher", "inspector")
 PEOPLE = (  # name, role, display name
     ("operator", "operator", "值班员 王敏"),
@@ -65,7 +68,7 @@ def seed_demo_users(store: UserStore, city: CityMap, password: str = "") -> list
 def demo_kiosk_link(store: UserStore, portal: str) -> str:
     """A fresh kiosk link for the demo wall (the previous demo one is revoked)."""
     for token in store.tokens():
-        if token.kiosk and token.name == KIOSK_NAME and token.active:
+        if token.kiosk and token.name in (KIOSK_NAME, EARLIER_NAMES[KIOSK_NAME]) and token.active:
             store.revoke_token(token.id, SEEDER)
     _, secret = store.create_token(KIOSK_NAME, ["operator"], SEEDER, kiosk=True)
     return f"{portal.rstrip('/')}/kiosk/{secret}"
@@ -75,7 +78,8 @@ def demo_duty_desk_token(store: UserStore) -> str:
     """A fresh API token for the simulated duty desk (roles dispatcher and inspector); the
     previous demo one is revoked. Returns the secret, handed to the simulators only."""
     for token in store.tokens():
-        if not token.kiosk and token.name == DUTY_DESK_NAME and token.created_by == SEEDER.name and token.active:
+        if (not token.kiosk and token.name in (DUTY_DESK_NAME, EARLIER_NAMES[DUTY_DESK_NAME]) and token.created_by == SEEDER.name
+                and token.active):
             store.revoke_token(token.id, SEEDER)
     _, secret = store.create_token(DUTY_DESK_NAME, list(DUTY_DESK_ROLES), SEEDER)
     return secret

@@ -22,6 +22,7 @@ from .grids import NUMBER, ag_grid, screen_height
 from .media import media_panel
 
 HIDDEN = {"display": "none"}
+CASE_MAP_ZOOM = 13  # the case map: the streets around the case (centred on it once it is read)
 # hidden, yet laid out: a Leaflet map mounted under `display: none` never learns its size
 HIDDEN_LAID_OUT = {"visibility": "hidden", "height": 0, "overflow": "hidden"}
 CASE_REFRESH_MS = 10_000  # the case page re-reads its case (the countdown runs on the shell's tick)
@@ -208,7 +209,7 @@ def case_page(city: CityMap, case_id: str, lang: str, tile_url: str = "", can_co
                     html.Div([html.Div(t("case_countdown", lang), className="kpi-label"),
                               html.Div("—", id="case-countdown", className="kpi-value"),
                               html.Div("", id="case-due", className="kpi-sub")], className="kpi-card case-countdown-card"),
-                    small_map(city, "case-map", tile_url, [marker, step_marker], zoom=12),
+                    small_map(city, "case-map", tile_url, [marker, step_marker], zoom=CASE_MAP_ZOOM),
                 ],
                 className="case-col",
             ),

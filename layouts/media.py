@@ -47,7 +47,7 @@ def upload_row(prefix: str, lang: str, stage: str = "before", shown: bool = True
         [
             dcc.RadioItems(id=f"{prefix}-upload-stage", value=stage, inline=True, className="media-stage-choice",
                            options=[{"label": t(f"media_{s}", lang), "value": s} for s in STAGES]),
-            dcc.Upload(html.Div(["📷 ", t("media_upload", lang)], className="btn media-upload-btn"), id=f"{prefix}-upload",
+            dcc.Upload(html.Div(t("media_upload", lang), className="btn media-upload-btn"), id=f"{prefix}-upload",
                        accept="image/*", multiple=True, className="media-upload"),
             html.Div(id=f"{prefix}-upload-message", className="message"),
         ],

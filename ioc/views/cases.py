@@ -111,15 +111,16 @@ def actor_name(actor: str, role: str, lang: str = "zh", departments: Mapping[str
                people: Mapping[str, str] | None = None) -> str:
     """Who acted, as a person reads it: a user by display name; a department's own system
     (`dept:<id>`) by the department's name; an API token (`token:<name>`) by the name the admin gave
-    it; an intake system (role `system`: `hotline`, `camera`, `sensor`…) by the source's name."""
-    if people and actor in people:
-        return people[actor]
+    it; an intake system (role `system`: `hotline`, `camera`, `sensor`, `inspector`…) by the
+    source's name, never by a user who happens to have that login (the demo's `inspector`)."""
     if actor.startswith("dept:"):
         return t("case_actor_department_system", lang).format(department=department_name(actor[5:], departments or {}, lang))
-    if actor.startswith("token:"):
-        return actor[6:]
     if role == "system":
         return source_name(actor, lang)
+    if people and actor in people:
+        return people[actor]
+    if actor.startswith("token:"):
+        return actor[6:]
     return actor
 
 

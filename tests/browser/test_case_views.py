@@ -288,3 +288,25 @@ def test_the_case_page_keeps_the_console_quiet(portal, make_user, verbose_browse
         "const m = document.querySelector('#case-map'); return m && m.querySelector('.leaflet-control-zoom');"), message="the map")
     messages = [f"{e['level']}: {e['message']}" for e in driver.get_log("browser")]
     assert messages == []
+
+
+def marker_offset(duo) -> list | None:
+    """How far (px) the case's marker is from the middle of the case map, or None while the marker
+    is not drawn where a person can see it (outside the map's box, or clipped away)."""
+    return duo.driver.execute_script("""
+        const map = document.querySelector('#case-map');
+        const dot = map && Array.from(map.querySelectorAll('path.leaflet-interactive'))
+            .find(p => ['#ff3b30', '#ffd60a'].includes(p.getAttribute('fill')));
+        if (!dot) return null;
+        const m = map.getBoundingClientRect(), d = dot.getBoundingClientRect();
+        if (!d.width || d.left < m.left || d.right > m.right || d.top < m.top || d.bottom > m.bottom) return null;
+        return [Math.round(d.left + d.width / 2 - (m.left + m.width / 2)), Math.round(d.top + d.height / 2 - (m.top + m.height / 2))];""")
+
+
+def test_the_case_map_shows_the_case_in_its_middle(portal, make_user):
+    case_id = new_case(portal)
+    browser_sign_in(portal, *make_user("dispatcher"), next_path=f"/case/{case_id}")
+    wait_for(lambda: marker_offset(portal) is not None, timeout=20, message="the case's marker inside the map")
+    # Leaflet pans there (a quarter of a second): the marker ends in the middle and stays there
+    wait_for(lambda: max(map(abs, marker_offset(portal) or [99])) <= 2, timeout=10, message="the marker in the map's middle")
+    assert portal.get_logs() == []

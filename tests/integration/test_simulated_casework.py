@@ -196,6 +196,17 @@ def test_the_demo_gives_the_duty_desk_a_fresh_token_and_revokes_the_last_one(use
     assert sorted(t.active for t in user_store.tokens() if t.name == DUTY_DESK_NAME) == [False, True]
 
 
+def test_the_demo_tokens_are_named_in_chinese_and_an_earlier_demos_english_ones_are_revoked(user_store):
+    from ioc.demo_users import DUTY_DESK_NAME, KIOSK_NAME, SEEDER, demo_duty_desk_token, demo_kiosk_link
+
+    user_store.create_token("simulated duty desk", ["dispatcher", "inspector"], SEEDER)
+    user_store.create_token("demo wall", ["operator"], SEEDER, kiosk=True)
+    demo_duty_desk_token(user_store)
+    demo_kiosk_link(user_store, "http://127.0.0.1:8050")
+    assert sorted(t.name for t in user_store.tokens() if t.active) == sorted([DUTY_DESK_NAME, KIOSK_NAME])
+    assert (DUTY_DESK_NAME, KIOSK_NAME) == ("模拟值班台", "演示大屏")
+
+
 # ---- linked-event tasks over the broker ---------------------------------------------------------
 
 

@@ -131,7 +131,7 @@ def test_the_case_timeline_names_actors_by_display_name():
     ("camera", "system", "zh", ("视频发现", "系统")),
     ("sensor", "system", "en", ("Sensor", "System")),
     ("dept:water_affairs", "handler", "zh", ("市水务局业务系统", "处置部门")),
-    ("token:simulated duty desk", "dispatcher", "zh", ("simulated duty desk", "调度员")),
+    ("token:模拟值班台", "dispatcher", "zh", ("模拟值班台", "调度员")),
 ])
 def test_the_case_timeline_names_systems_and_departments_in_words(actor, role, lang, words):
     from ioc.domain.cases import CaseEvent

@@ -156,6 +156,16 @@ def test_timeline_rows_in_time_order_with_labels_and_details():
     assert timeline_rows(events[:1], "en", DEPARTMENTS)[0]["action"] == "Dispatch"
 
 
+def test_an_intake_systems_report_is_named_by_its_source_not_by_a_user_with_that_login():
+    """The MQTT intake reports with the source as actor (`inspector`, role system): the demo's user
+    `inspector` (监督员 赵强) did not report it."""
+    report = CaseEvent("A", "report", "inspector", "system", "", "reported", NOW, "")
+    dispatch = CaseEvent("A", "dispatch", "inspector", "dispatcher", "verified", "dispatched", NOW + H, "", {"department": "water_affairs"})
+    rows = timeline_rows([report, dispatch], "zh", DEPARTMENTS, people={"inspector": "监督员 赵强"})
+    assert rows[0]["actor"] == source_name("inspector", "zh") and rows[0]["role"] == "系统"
+    assert rows[1]["actor"] == "监督员 赵强"
+
+
 # ---- indicators -------------------------------------------------------------------------------
 
 def test_period_range_of_each_choice():
