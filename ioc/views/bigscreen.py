@@ -13,6 +13,7 @@ from ioc.domain.city_state import CitySnapshot, DeviceRow
 from ioc.domain import lighting
 from ioc.domain.air_quality import POLLUTANT_NAMES, level, primary_pollutant
 from ioc.domain.alarm_handling import Acknowledgement, escalation
+from ioc.domain.case_tally import OpenCaseTally
 from ioc.domain.clock import local_hour, local_midnight_ms, local_text
 from ioc.domain.geo import CityMap
 from ioc.domain.rules import RULES_BY_ID, SEVERITIES
@@ -130,14 +131,23 @@ def case_counts(snapshot: CitySnapshot) -> dict[str, tuple[int, int, int]]:
     (`snapshot.case_counts`) or counted from the open cases."""
     if snapshot.case_counts is not None:
         return snapshot.case_counts
-    midnight = local_midnight_ms(snapshot.now_ms)
-    out: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])
-    for c in snapshot.cases:
-        row = out[c.district]
-        row[0] += 1
-        row[1] += 1 if c.overdue(snapshot.now_ms) else 0
-        row[2] += 1 if c.created_at >= midnight else 0
-    return {d: (o, v, t) for d, (o, v, t) in out.items()}
+    return tally_of(snapshot.cases).counts(snapshot.now_ms, local_midnight_ms(snapshot.now_ms))
+
+
+_last_tally: tuple = (None, -1, None)  # (the list of open cases, its length, its tally)
+
+
+def tally_of(cases: list) -> OpenCaseTally:
+    """The tally of a list of open cases, made once per list: the case index hands out a new list
+    at each change and the same one until then, so every frame of the same cases shares it (the
+    length guards a list that grows in place, as a test's may)."""
+    global _last_tally
+    held, length, tally = _last_tally
+    if held is cases and length == len(cases):
+        return tally
+    tally = OpenCaseTally.of(cases)
+    _last_tally = (cases, len(cases), tally)
+    return tally
 
 
 def kpis(snapshot: CitySnapshot, lang: str = "zh", district: str | None = None) -> Kpis:
