@@ -320,9 +320,10 @@ def test_the_case_page_shows_an_archived_case(signed_in, archived):
 
     with signed_in("leader", triggered="case-id.data"):
         outputs = case_callbacks.load_case(archived.id, 0, 0, 0, "zh")
-    assert outputs[0].endswith(archived.id)
-    assert outputs[4] == case_callbacks.SHOWN  # the case's body, not "no such case"
-    assert len(outputs[11]) == 2  # its timeline
+    out = {f"{o.component_id}.{o.component_property}": v for o, v in zip(case_callbacks.LOAD_OUTPUTS, outputs)}
+    assert out["case-title.children"].endswith(archived.id)
+    assert out["case-body.style"] == case_callbacks.SHOWN  # the case's body, not "no such case"
+    assert len(out["case-timeline.rowData"]) == 2  # its timeline
 
 
 # ---- restore ---------------------------------------------------------------------------------------
@@ -358,7 +359,9 @@ def _views(client, headers, case_ids, signed_in):
         out[case_id] = client.get(f"/api/v1/cases/{case_id}", headers=headers).get_json()
         with signed_in("leader", triggered="case-id.data"):
             page = case_callbacks.load_case(case_id, 0, 0, 0, "zh")
-        out[f"page:{case_id}"] = repr((page[0], page[1], page[5], page[11]))  # components compare by what they show
+        shown = {f"{o.component_id}.{o.component_property}": v for o, v in zip(case_callbacks.LOAD_OUTPUTS, page)}
+        out[f"page:{case_id}"] = repr(tuple(shown[k] for k in ("case-title.children", "case-stage.children", "case-facts.children",
+                                                              "case-timeline.rowData")))  # components compare by what they show
     return out
 
 
