@@ -110,6 +110,11 @@ def _now_ms() -> int:
     return int(time.time() * 1000)
 
 
+def _history_rows(batch) -> int:
+    """The rows a batch holds for its history tables (one or more per entry; 0 without a batch)."""
+    return sum(len(rows) for rows in batch.history.values()) if batch is not None else 0
+
+
 def raw_policy(raw_hours: int, now_ms: float) -> RawPolicy:
     """The readings a batch keeps raw: those within the raw window (older ones, history written
     after the fact or a long outage caught up, would be dropped by retention at once, and writing
@@ -366,20 +371,36 @@ class Recorder:
 
     def flush(self, s: _Stream) -> int:
         """Write the stream's buffer in one transaction, then acknowledge it; returns rows written."""
-        if not s.buf and not s.dead:
+        return self.flush_group([s])
+
+    def flush_group(self, group: list[_Stream]) -> int:
+        """Write the buffers of `group` (streams of one family) in one transaction — one batch, so
+        the shards' minute rollups and hourly cells merge — with each stream's offset, then
+        acknowledge and trim each stream; returns rows written. All or nothing: a failure leaves
+        every stream of the group as it was."""
+        group = [s for s in group if s.buf or s.dead]
+        if not group:
             return 0
+        family = group[0].family
         conn = self.conn
         written: dict[str, int] = {}
         new_parts: set = set()
-        ids = [e[0] for e in s.buf]
+        offsets: dict[str, str] = {}
+        written_bad = 0
         raw = None  # (seq before, seq after, raw readings staged, inserted)
         try:
             with conn.transaction():
-                offset = record_copy.committed_offset(conn, s.key)
-                fresh = [e for e in s.buf if id_key(e[0]) > id_key(offset)]
-                if fresh:
-                    batch = build(s.family, fresh, shard=s.tag, raw_cells=self.hourly.cells,
-                                  policy=raw_policy(self.settings.record_raw_hours, time.time() * 1000))
+                batch, last = None, {}  # last: stream -> (its last fresh id, the history rows its entries made)
+                for s in group:
+                    offset = record_copy.committed_offset(conn, s.key)
+                    fresh = [e for e in s.buf if id_key(e[0]) > id_key(offset)]
+                    offsets[s.key] = offset
+                    if fresh:
+                        made = _history_rows(batch)
+                        batch = build(family, fresh, shard=s.tag, raw_cells=self.hourly.cells, into=batch,
+                                      policy=raw_policy(self.settings.record_raw_hours, time.time() * 1000))
+                        last[s.key] = (fresh[-1][0], _history_rows(batch) - made)
+                if batch is not None:
                     new_parts = record_copy.ensure_partitions(conn, batch, self.made)
                     staged = len(batch.history.get("readings", ()))
                     before = record_copy.readings_seq(conn) if staged else 0
@@ -387,15 +408,21 @@ class Recorder:
                     if staged:
                         raw = (before, record_copy.readings_seq(conn), staged, written.get("readings", 0))
                     if batch.bad:
-                        log.warning("stream %s: %d entries could not be read (first: %s %s)", s.key, len(batch.bad),
-                                    *batch.bad[0])
+                        log.warning("%s: %d entries could not be read (first: %s %s)", ", ".join(s.key for s in group),
+                                    len(batch.bad), *batch.bad[0])
                         written_bad = len(batch.bad)
-                    else:
-                        written_bad = 0
-                    record_copy.save_offset(conn, s.key, fresh[-1][0], sum(written.values()))
-                    offset = fresh[-1][0]
-                else:
-                    written_bad = 0
+                    # each stream is counted the rows its own entries made (raw readings, events…);
+                    # what the group's entries made together (minute rollups, hourly cells, upserts of
+                    # latest states) is counted on its first stream
+                    # (a reading the record held already is not written again: then all on the first)
+                    total = sum(written.values())
+                    own = {key: n for key, (_, n) in last.items()}
+                    if sum(own.values()) > total:
+                        own = dict.fromkeys(own, 0)
+                    shared = total - sum(own.values())
+                    for k, (key, (offset, _)) in enumerate(last.items()):
+                        record_copy.save_offset(conn, key, offset, own[key] + (shared if k == 0 else 0))
+                        offsets[key] = offset
             conn.commit()
         except BaseException:
             self.hourly.forget()  # the batch's cells may be in it: the fold sums from the raw rows instead
@@ -403,27 +430,29 @@ class Recorder:
         if raw is not None:
             self.hourly.committed(*raw)
         self.made |= new_parts
-        s.offset = offset
         if written.get("device_hourly") or written.get("readings"):
             self.unfolded = True
-        done = ids + s.dead
         rows = sum(written.values())
         pipe = self.redis.pipeline(transaction=False)
-        for i in range(0, len(done), 1000):
-            pipe.xack(s.key, GROUP, *done[i:i + 1000])
+        for s in group:
+            s.offset = offsets[s.key]
+            done = [e[0] for e in s.buf] + s.dead
+            for i in range(0, len(done), 1000):
+                pipe.xack(s.key, GROUP, *done[i:i + 1000])
+            self.entries += len(s.buf)
+            s.buf, s.dead = [], []
         counts = {f"recorder:rows:{t}": n for t, n in written.items()}
         if written_bad:
             counts["recorder:errors:bad_entry"] = written_bad
         counters.add_in(pipe, counts)
-        s.buf, s.dead = [], []
         self.rows += rows
-        self.entries += len(ids)
         pipe.execute()
         # Trimmed only up to the committed offset: entries at or after it stay, so every entry that
         # goes was delivered to the group already and the lost accounting (entries-added - length
         # against the position, see `_read`) never counts these trims.
         if self.settings.record_trim:
-            s.trimmed += s.trim_recorded(self.redis)
+            for s in group:
+                s.trimmed += s.trim_recorded(self.redis)
         return rows
 
     def fold(self) -> int:
@@ -485,13 +514,19 @@ class Recorder:
         batch = self.settings.record_batch
         flush_s = self.settings.record_flush_ms / 1000
         read = rows = 0
+        readings: list[_Stream] = []  # the shards' readings streams that are due: one transaction
         for s in self.streams:
             room = batch - len(s.buf)
             if room > 0:
                 read += self._read(s, room)
             if s.buf or s.dead:
                 if force or len(s.buf) >= batch or time.monotonic() - s.since >= flush_s:
-                    rows += self.flush(s)
+                    if s.family == READINGS:
+                        readings.append(s)
+                    else:
+                        rows += self.flush(s)
+        if readings:
+            rows += self.flush_group(readings)
         return read, rows
 
     # ---- lag, heartbeat, retention ---------------------------------------------------------------

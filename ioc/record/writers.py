@@ -177,14 +177,19 @@ class RawPolicy:
 
 
 def build(family: str, entries: list[tuple[str, dict]], raw_readings: bool = True, shard: str = "",
-          policy: RawPolicy | None = None, raw_cells: dict | None = None) -> Batch:
+          policy: RawPolicy | None = None, raw_cells: dict | None = None, into: Batch | None = None) -> Batch:
     """The rows of `entries` (stream id, fields) of a stream of `family`, in stream order.
     `shard` (a readings stream's hash tag, `s3`) prefixes the stream id of raw readings rows
     (`s3:<ms>-<seq>`): each shard's stream numbers its entries on its own, and the `readings`
     key (stream_id, idx, at) must tell two shards' entries of the same id apart. `policy` says
     which readings are kept raw (default: all when `raw_readings`, each with its hourly cell);
-    `raw_cells`, the dict the cells of the readings kept raw are summed into (default: a new one)."""
-    batch = Batch() if raw_cells is None else Batch(raw_hourly=raw_cells)
+    `raw_cells`, the dict the cells of the readings kept raw are summed into (default: a new one).
+    `into`: a batch of the same family to add these entries to (several shards' streams written in
+    one transaction: their minute rollups and hourly cells merge)."""
+    if into is not None:
+        batch = into
+    else:
+        batch = Batch() if raw_cells is None else Batch(raw_hourly=raw_cells)
     parse = _PARSERS[family]
     if policy is None:
         policy = RawPolicy(keep=raw_readings)
