@@ -109,6 +109,29 @@ def test_readings_become_minute_rollups_hourly_aggregates_and_raw_rows(record_se
     assert len(q(url, "SELECT * FROM readings")) == 3, q(url, "SELECT stream_id, idx, at, device_id FROM readings")
 
 
+def test_the_shards_readings_due_together_are_one_transaction_with_each_stream_s_offset(record_settings, redis_client):
+    """Readings of devices on different shards, due at the same pass: one batch, so their minute
+    rollup is one row summed over both, and every stream's offset is saved by the same
+    transaction (its `updated_at`, PostgreSQL's transaction time, is the same)."""
+    shards = record_settings.redis_shards
+    devices = {}
+    for n in range(100):  # two devices of one district on two different shards
+        devices.setdefault(shard_of(f"n{n}", shards), f"n{n}")
+        if len(devices) == 2:
+            break
+    (a_shard, a), (b_shard, b) = devices.items()
+    add_readings(redis_client, shards, [[a, "noise", "d1", T0, {"LAeq": 50.0}]])
+    add_readings(redis_client, shards, [[b, "noise", "d1", T0 + 1000, {"LAeq": 70.0}]])
+    record_once(keeping_raw(record_settings), redis_client)
+    url = record_settings.database_url
+    assert q(url, "SELECT s, n FROM rollup_minute WHERE attribute = 'LAeq'") == [(120.0, 2)]
+    saved = q(url, "SELECT stream, updated_at, rows FROM recorder_offsets WHERE stream = ANY(%s)",
+              [keys.readings_stream(a_shard), keys.readings_stream(b_shard)])
+    assert len(saved) == 2 and saved[0][1] == saved[1][1]
+    written = sum(n for t, n in read_counters(redis_client).items() if t.startswith("recorder:rows:"))
+    assert written > 0 and sum(r[2] for r in saved) == written  # the rows split between the streams add up to what was written
+
+
 def _dump(url) -> list:
     tables = ["cases", "case_versions", "case_timeline", "events", "event_versions", "alarm_events", "alarms", "audit",
               "users", "tokens", "devices", "device_events", "rollup_minute", "device_hourly", "readings"]
