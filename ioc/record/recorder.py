@@ -412,9 +412,9 @@ class Recorder:
                                     len(batch.bad), *batch.bad[0])
                         written_bad = len(batch.bad)
                     # each stream is counted the rows its own entries made (raw readings, events…);
-                    # what the group's entries made together (minute rollups, hourly cells, upserts of
-                    # latest states) is counted on its first stream
-                    # (a reading the record held already is not written again: then all on the first)
+                    # what the group's entries made together (minute rollups, hourly cells, latest
+                    # states) — or everything, when readings the record held already were not
+                    # written again — is counted on its first stream
                     total = sum(written.values())
                     own = {key: n for key, (_, n) in last.items()}
                     if sum(own.values()) > total:
@@ -422,7 +422,7 @@ class Recorder:
                     shared = total - sum(own.values())
                     for k, (key, (offset, _)) in enumerate(last.items()):
                         record_copy.save_offset(conn, key, offset, own[key] + (shared if k == 0 else 0))
-                        offsets[key] = offset
+                    offsets.update((key, offset) for key, (offset, _) in last.items())
             conn.commit()
         except BaseException:
             self.hourly.forget()  # the batch's cells may be in it: the fold sums from the raw rows instead
