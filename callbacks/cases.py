@@ -21,6 +21,7 @@ import time
 import weakref
 
 import dash_leaflet as dl
+import orjson
 from dash import Input, Output, State, ctx, dcc, html, no_update
 
 from ioc.adapters.case_index import CaseIndexLoading
@@ -33,7 +34,7 @@ from ioc.domain.media import MediaError, check_size, default_stage
 from ioc.domain.departments import all_departments
 from ioc.i18n import resolve_lang, t
 from ioc.views.cases import (CONSOLE_ROWS_MAX, action_buttons, action_done_text, action_error_text, case_facts,
-                             case_rows, class_name, countdown, fmt_time, indicator_row, indicator_rows, on_time_figure,
+                             case_rows_json, class_name, countdown, fmt_time, indicator_row, indicator_rows, on_time_figure,
                              period_range, ranking_rows, report_error_text, rows_more_text, stage_name, timeline_rows)
 from ioc.views.media import media_refusal_text
 from ioc.web.auth import client_ip, current_principal
@@ -129,9 +130,10 @@ def console(_n, stage, district, class_code, source, urgency, overdue, _created,
         return [no_update] * (len(STAGE_CARDS) + 4)
     picked = table.console(now, stage=stage or "", district=district or "", class_code=class_code or "", source=source or "",
                            urgency=urgency or "", overdue_only="on" in (overdue or []), limit=CONSOLE_ROWS_MAX)
-    rows = case_rows(picked.shown, now, lang, district_names(lang), departments_of(services.city), _ROWS.setdefault(cases_index, {}))
+    rows = case_rows_json(picked.shown, now, lang, district_names(lang), departments_of(services.city),
+                          _ROWS.setdefault(cases_index, {}))
     return ([picked.matching] + [picked.stage_counts[s] for s in OPEN_STAGES]
-            + [picked.overdue, rows, rows_more_text(len(rows), picked.total, lang), key])
+            + [picked.overdue, orjson.Fragment(rows), rows_more_text(len(picked.shown), picked.total, lang), key])
 
 
 def pick_position(click):

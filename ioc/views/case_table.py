@@ -171,11 +171,24 @@ class OpenCaseTable:
         it, and the cases tied at the cut are ordered by `key`)."""
         if limit is not None and len(slots) > limit:
             bound = rank[np.argpartition(rank, limit - 1)[limit - 1]]
-            below, tied = slots[rank < bound], slots[rank == bound]
-            first = self._cases_at(below)
-            first.extend(sorted(self._cases_at(tied), key=key)[:limit - len(first)])
-            return sorted(first, key=key)
-        return sorted(self._cases_at(slots), key=key)
+            below = rank < bound
+            first = self._ordered(slots[below], rank[below], key)
+            first.extend(sorted(self._cases_at(slots[rank == bound]), key=key)[:limit - len(first)])
+            return first
+        return self._ordered(slots, rank, key)
+
+    def _ordered(self, slots: np.ndarray, rank: np.ndarray, key) -> list[Case]:
+        """The cases of `slots` in the order `key`: sorted by `rank` in numpy, then each run of
+        equal ranks (rare: the same deadline to the millisecond) by `key` in Python."""
+        order = np.argsort(rank, kind="stable")
+        cases = self._cases_at(slots[order])
+        ranks = rank[order]
+        starts = np.flatnonzero(ranks[1:] == ranks[:-1])  # k where case k+1 ties with case k
+        if len(starts):
+            run_ends = np.flatnonzero(np.diff(starts) != 1)
+            for a, b in zip(np.r_[starts[0], starts[run_ends + 1]].tolist(), np.r_[starts[run_ends], starts[-1]].tolist()):
+                cases[a:b + 2] = sorted(cases[a:b + 2], key=key)
+        return cases
 
     def _stage_code(self, stage: str) -> int:
         return self._stage.get(stage)

@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 
+import orjson
 import pytest
 
 from ioc.domain.access import Principal
@@ -14,7 +15,7 @@ from ioc.domain.access import Principal
 from ioc.domain.case_indicators import FORMULAS, Indicators, indicators_by, rank_departments
 from ioc.domain.cases import OPEN_STAGES, Case, CaseEvent
 from ioc.domain.departments import FUNCTIONAL
-from ioc.views.cases import (action_buttons, action_done_text, action_error_text, case_facts, case_id_of, case_link, case_rows, category_options, class_name, class_options,
+from ioc.views.cases import (action_buttons, action_done_text, action_error_text, case_facts, case_id_of, case_link, case_rows, case_rows_json, category_options, class_name, class_options,
                              countdown, filter_cases, fmt_time, formula_lines, indicator_rows,
                              on_time_figure, overdue_count, percent, period_range, ranking_rows,
                              relevant_for_period, report_error_text, source_name, stage_counts, stage_name,
@@ -121,6 +122,32 @@ def test_case_rows_carry_the_link_names_and_a_red_countdown_when_overdue():
     en = case_rows([sample()[3]], NOW, "en", {}, DEPARTMENTS)[0]
     assert (en["class"], en["stage"], en["department"], en["district"]) == (
         "Manhole cover missing", "Being handled", "Water Affairs Bureau", "yangshe")
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_the_rows_json_is_the_rows_also_when_made_again_from_the_kept_parts(lang):
+    kept = {}
+    first = case_rows_json(sample(), NOW, lang, DISTRICTS, DEPARTMENTS, kept)
+    later = case_rows_json(sample(), NOW + 3 * H, lang, DISTRICTS, DEPARTMENTS, kept)
+    assert orjson.loads(first) == case_rows(sample(), NOW, lang, DISTRICTS, DEPARTMENTS)
+    assert orjson.loads(later) == case_rows(sample(), NOW + 3 * H, lang, DISTRICTS, DEPARTMENTS)
+    assert case_rows_json([], NOW, lang, DISTRICTS, DEPARTMENTS, kept) == b"[]"
+
+
+def test_the_rows_json_countdowns_are_exact_at_every_rounding_edge():
+    edges = [k * H // 20 + d for k in range(-45, 45) for d in (-1, 0, 1)]  # around every half tenth of an hour
+    cases = [case(f"E{k}", "dispatched", NOW + left) for k, left in enumerate(edges) if NOW + left]
+    kept = {}
+    for now in (NOW, NOW + 1):
+        assert orjson.loads(case_rows_json(cases, now, "zh", DISTRICTS, DEPARTMENTS, kept)) == case_rows(
+            cases, now, "zh", DISTRICTS, DEPARTMENTS)
+
+
+def test_a_changed_case_gets_a_new_row_json():
+    kept = {}
+    before = orjson.loads(case_rows_json([case("A", "reported")], NOW, "zh", DISTRICTS, DEPARTMENTS, kept))
+    after = orjson.loads(case_rows_json([case("A", "verified", version=2)], NOW, "zh", DISTRICTS, DEPARTMENTS, kept))
+    assert (before[0]["stage"], after[0]["stage"]) == ("待受理", "待派遣")
 
 
 # ---- one case ---------------------------------------------------------------------------------
