@@ -14,8 +14,13 @@ the product's default worker count), and at full scale a steady offered load (th
 paced publisher at 20,000 msg/s into `python -m ioc ingest`; see `start_load`). Each callback is POSTed to
 `/_dash-update-component` with the payload the browser sends (outputs, inputs and state from
 `/_dash-dependencies`, values from the page's initial layout), signed in with an API token:
-the loopback request time is measured, and the same payload is run in this process through
-Flask's test client (the server's own time, without HTTP).
+the web process is the product's with the harness's `Server-Timing` header (`bench.timed_web`),
+so each answer carries the **server time** (inside the gunicorn worker, from the WSGI call to the
+response's start: the request's whole work, its JSON included) — the figure the targets are on,
+as issue 17 states them — and the loopback request time is measured beside it (it adds the
+bench's own HTTP client reading the answer on the same two cores: for the console's 414 KB
+that is not the server's time). The same payload is also run in this process through Flask's
+test client (its CPU time is the request's own work, without waiting for a core).
 
 Alone: `python -m bench.views [--quick] [--redis-url … --mqtt-url …]`; without URLs it starts
 an embedded Redis and broker in a temp folder.
@@ -42,6 +47,7 @@ import requests
 from bench import fleetdata, procs
 from bench.context import BenchContext
 from bench.model import Measurement, ScenarioResult, Series, at_most
+from bench.timed_web import server_ms
 
 REPO = Path(__file__).absolute().parent.parent  # not resolve(): a checkout may link these files
 SCENARIO = "views"
@@ -374,6 +380,7 @@ def percentile(values: list[float], q: float) -> float:
 class Timing:
     name: str
     http_ms: list[float] = field(default_factory=list)
+    server_ms: list[float] = field(default_factory=list)  # the web worker's own time (Server-Timing)
     inproc_ms: list[float] = field(default_factory=list)
     cpu_ms: list[float] = field(default_factory=list)  # CPU of the in-process request (its thread): the work, without waiting for the CPU
     bytes: int = 0
@@ -403,6 +410,9 @@ def time_http(session: requests.Session, url: str, body: bytes, headers: dict, t
             continue
         if i >= 2:  # two warm-up requests (first call of a worker imports and caches)
             timing.http_ms.append(ms)
+            server = server_ms(r.headers)
+            if server is not None:
+                timing.server_ms.append(server)
         timing.bytes = len(r.content)
         timing.encoding = r.headers.get("Content-Encoding", "")
     if r is None:
@@ -469,7 +479,9 @@ def measure_callbacks(ctx: BenchContext, base: str, api_secret: str, progress) -
     department, case_id = measured_cases(ctx)
     by_token = {"api": headers, "handler": {**headers, "Authorization": f"Bearer {handler_token(ctx, department)}"}}
     payloads = build_payloads(base, headers, settings, district, case_id)
-    samples = 15 if ctx.quick else 20
+    # 100 requests a view: the p95 is then the 95th of 100, not (of 20) the second worst, which a
+    # single scheduling hiccup of the shared machine decides
+    samples = 15 if ctx.quick else 100
     heavy = 3 if ctx.quick else 6  # device positions and indicators are large: fewer samples
     session = requests.Session()
     client = inprocess_client(ctx)
@@ -493,7 +505,8 @@ def measure_callbacks(ctx: BenchContext, base: str, api_secret: str, progress) -
         time_http(session, base + "/_dash-update-component", raw, by_token[target.token], timing, n)
         time_inprocess(client, raw, by_token[target.token], timing, n)
         timings[name] = timing
-        progress(f"  views: {name:28s} http p50 {timing.p('http_ms', .5):7.1f} p95 {timing.p('http_ms', .95):7.1f} ms · "
+        progress(f"  views: {name:28s} server p50 {timing.p('server_ms', .5):6.1f} p95 {timing.p('server_ms', .95):6.1f} ms · "
+                 f"http p50 {timing.p('http_ms', .5):6.1f} p95 {timing.p('http_ms', .95):6.1f} ms · "
                  f"in-process p50 {timing.p('inproc_ms', .5):7.1f} p95 {timing.p('inproc_ms', .95):7.1f} ms "
                  f"(CPU p95 {timing.p('cpu_ms', .95):6.1f}) · "
                  f"{timing.bytes / 1024:8.1f} KB ({timing.gzip_bytes / 1024:.1f} KB gzip){' · errors %d' % timing.errors if timing.errors else ''}")
@@ -520,13 +533,14 @@ def results(timings: dict[str, Timing], kinds: dict, load: dict, browser: dict |
     for name, t in timings.items():
         target = kinds[name]
         has_target = target.group in ("bigscreen", "district", *CASE_GROUPS)
-        p95 = t.p("http_ms", .95)
+        p95 = t.p("server_ms", .95)
         out.measurements.append(_row(
-            f"{name} p95", p95, "ms", f"≤ {CALLBACK_TARGET_MS:.0f} ms" if has_target else "",
-            at_most(p95, CALLBACK_TARGET_MS) if has_target else None,
-            p50_ms=round(t.p("http_ms", .5), 2), samples=len(t.http_ms), errors=t.errors,
-            server_p50_ms=round(t.p("inproc_ms", .5), 2), server_p95_ms=round(t.p("inproc_ms", .95), 2),
-            server_cpu_p50_ms=round(t.p("cpu_ms", .5), 2), server_cpu_p95_ms=round(t.p("cpu_ms", .95), 2),
+            f"{name} (server) p95", p95, "ms", f"≤ {CALLBACK_TARGET_MS:.0f} ms" if has_target else "",
+            at_most(p95, CALLBACK_TARGET_MS) and t.errors == 0 and len(t.server_ms) == len(t.http_ms) if has_target else None,
+            p50_ms=round(t.p("server_ms", .5), 2), samples=len(t.server_ms), errors=t.errors,
+            http_p50_ms=round(t.p("http_ms", .5), 2), http_p95_ms=round(t.p("http_ms", .95), 2),
+            in_process_p50_ms=round(t.p("inproc_ms", .5), 2), in_process_p95_ms=round(t.p("inproc_ms", .95), 2),
+            in_process_cpu_p50_ms=round(t.p("cpu_ms", .5), 2), in_process_cpu_p95_ms=round(t.p("cpu_ms", .95), 2),
             response_bytes=t.bytes, gzip_bytes=t.gzip_bytes, content_encoding=t.encoding or "none", **context))
         if t.first_measured:
             first = t.first_http_s
@@ -554,6 +568,8 @@ def results(timings: dict[str, Timing], kinds: dict, load: dict, browser: dict |
         out.measurements.append(_row(f"browser: {fleet} interactive, ingest load running", browser_loaded["interactive_s"], "s",
                                      conditions="Chromium on the same 2 cores as the ingest, the publisher, the broker, Redis and the web", **browser_loaded))
     names = list(timings)
+    out.series.append(Series("callbacks", "p95 (server: Server-Timing)", names, [round(timings[n].p("server_ms", .95), 2) for n in names],
+                             "callback", "ms", "bar"))
     for label, q in (("p50", .5), ("p95", .95)):
         out.series.append(Series("callbacks", f"{label} (HTTP, loopback)", names, [round(timings[n].p("http_ms", q), 2) for n in names],
                                  "callback", "ms", "bar"))
@@ -577,7 +593,7 @@ def run(ctx: BenchContext) -> ScenarioResult:
     ctx.work_dir.mkdir(parents=True, exist_ok=True)
     context = {"seed": seeded(ctx), "quick": ctx.quick}
     api_secret, kiosk_secret = tokens(ctx)
-    web, base, workers = start_web(ctx)
+    web, base, workers = start_web(ctx, ("-m", "bench.timed_web"))
     context["web_workers"] = workers
     load = Load()
     try:

@@ -116,9 +116,9 @@ def test_case_rows_carry_the_link_names_and_a_red_countdown_when_overdue():
     assert d["link"] == "[D](/case/D)"
     assert (d["class"], d["district"], d["stage"], d["source"], d["department"]) == ("井盖丢失", "杨舍镇", "处置中", "电话登记", "市水务局")
     assert (d["deadline"], d["overdue"]) == ("超期 2.0 小时", True)
-    assert (rows["C"]["deadline"], rows["C"]["overdue"], rows["C"]["acknowledged"]) == ("剩余 3.0 小时", False, "是")
+    assert (rows["C"]["deadline"], rows["C"]["overdue"]) == ("剩余 3.0 小时", False)
     assert rows["F"]["deadline"] == "无时限" and rows["A"]["department"] == ""
-    assert rows["B"]["district"] == "锦丰镇" and rows["B"]["urgent"] == "一般"
+    assert rows["B"]["district"] == "锦丰镇" and rows["B"]["reported"] == "2026-03-18 05:00"
     en = case_rows([sample()[3]], NOW, "en", {}, DEPARTMENTS)[0]
     assert (en["class"], en["stage"], en["department"], en["district"]) == (
         "Manhole cover missing", "Being handled", "Water Affairs Bureau", "yangshe")
@@ -141,6 +141,13 @@ def test_the_rows_json_countdowns_are_exact_at_every_rounding_edge():
     for now in (NOW, NOW + 1):
         assert orjson.loads(case_rows_json(cases, now, "zh", DISTRICTS, DEPARTMENTS, kept)) == case_rows(
             cases, now, "zh", DISTRICTS, DEPARTMENTS)
+
+
+def test_a_row_carries_its_id_and_the_consoles_columns_only():
+    from layouts.cases import CASE_COLUMNS
+
+    row = case_rows([sample()[2]], NOW, "zh", DISTRICTS, DEPARTMENTS)[0]
+    assert set(row) == {"id", "overdue"} | {field for field, _, _ in CASE_COLUMNS}
 
 
 def test_a_changed_case_gets_a_new_row_json():
