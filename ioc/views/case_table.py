@@ -78,7 +78,12 @@ def _locked(method):
 
 
 _COLUMNS = ("stage", "district", "source", "klass", "department", "urgent", "acknowledged", "deadline", "created",
-            "lat", "lon", "used")
+            "pressing", "lat", "lon", "used")
+
+
+def _pressing_rank(deadline, created):
+    """`_pressing` as a number (up to ties): the deadline, or after every deadline the newest first."""
+    return np.where(deadline > 0, deadline, _NO_DEADLINE - created)
 
 
 class OpenCaseTable:
@@ -105,6 +110,7 @@ class OpenCaseTable:
         self.acknowledged = np.fromiter((bool(c.acknowledged_at) for c in cases), np.bool_, n)
         self.deadline = np.fromiter((c.stage_deadline or 0 for c in cases), np.int64, n)
         self.created = np.fromiter((c.created_at for c in cases), np.int64, n)
+        self.pressing = _pressing_rank(self.deadline, self.created)  # the console's order, kept with the cases
         self.lat = np.fromiter((c.lat for c in cases), np.float64, n)
         self.lon = np.fromiter((c.lon for c in cases), np.float64, n)
         self.used = np.ones(n, np.bool_)
@@ -157,6 +163,7 @@ class OpenCaseTable:
         self.acknowledged[slot] = bool(c.acknowledged_at)
         self.deadline[slot] = c.stage_deadline or 0
         self.created[slot] = c.created_at
+        self.pressing[slot] = _pressing_rank(self.deadline[slot], self.created[slot])
         self.lat[slot], self.lon[slot] = c.lat, c.lon
         self.used[slot] = True
 
@@ -216,15 +223,12 @@ class OpenCaseTable:
             mask &= late
         stages = np.bincount(self.stage[mask], minlength=len(self._stage.names))
         counts = {s: int(stages[self._stage.get(s)]) for s in OPEN_STAGES}
-        matching = int(mask.sum())
-        overdue = int((mask & late).sum())
+        matching = int(np.count_nonzero(mask))
+        overdue = int(np.count_nonzero(mask & late))
         if stage:
             mask &= self.stage == self._stage.get(stage)
         slots = np.flatnonzero(mask)
-        deadline = self.deadline[slots]
-        # rank: deadlines ascending, then (no limit) the newest first
-        rank = np.where(deadline > 0, deadline, _NO_DEADLINE - self.created[slots])
-        return ConsoleSelection(matching, counts, overdue, len(slots), self._first(slots, rank, limit, _pressing))
+        return ConsoleSelection(matching, counts, overdue, len(slots), self._first(slots, self.pressing[slots], limit, _pressing))
 
     # --- the field pages ----------------------------------------------------------------------
     @_locked
