@@ -237,30 +237,21 @@ ROWS_KEPT = 300_000  # fixed row parts a `fixed` cache holds before it starts ov
 
 
 def case_rows(cases: Iterable[Case], now_ms: int, lang: str, district_names: Mapping[str, str],
-              departments: Mapping[str, Department], fixed: dict | None = None) -> list[dict]:
+              departments: Mapping[str, Department]) -> list[dict]:
     """Cases as grid rows; `link` is the case number as a link to its page, `overdue` marks the
-    countdown red. `fixed` (a dict the caller keeps) holds each case's row without its countdown
-    by case, version and language, so a case's row is made once while it stays as it is."""
+    countdown red. The definition of the console's rows: the console sends `case_rows_json`."""
     rows = []
     for c in cases:
-        key = (c.id, c.version, c.updated_at, lang)
-        base = fixed.get(key) if fixed is not None else None
-        if base is None:
-            base = case_row_fixed(c, lang, district_names, departments)
-            if fixed is not None:
-                if len(fixed) >= ROWS_KEPT:
-                    fixed.clear()
-                fixed[key] = base
         text, overdue = countdown(c.stage_deadline, now_ms, lang)
-        rows.append({**base, "deadline": text, "overdue": overdue})
+        rows.append({**case_row_fixed(c, lang, district_names, departments), "deadline": text, "overdue": overdue})
     return rows
 
 
 def case_rows_json(cases: Iterable[Case], now_ms: int, lang: str, district_names: Mapping[str, str],
                    departments: Mapping[str, Department], fixed: dict | None = None) -> bytes:
     """`case_rows` as the JSON orjson makes of them, made from each row's JSON without its
-    countdown (kept in `fixed` by case, version and language, as `case_rows` keeps the dicts)
-    and the countdown's: the console's 1,000 rows cost a dict lookup and a join each, not a
+    countdown (kept in `fixed`, a dict the caller keeps, by case, version and language, so a
+    case's row is made once while it stays as it is) and the countdown's: the console's 1,000 rows cost a dict lookup and a join each, not a
     dict and a walk of Dash's encoder."""
     fixed = {} if fixed is None else fixed
     tails = fixed.setdefault(_TAILS, {})
