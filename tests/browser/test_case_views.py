@@ -12,7 +12,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 
 from ioc.domain.access import Principal
-from tests.conftest import browser_sign_in, sign_in_with, wait_for
+from tests.conftest import browser_sign_in, browser_sign_out, sign_in_with, wait_for
 from tests.media_samples import phone_jpeg
 
 CLASS = "10101"  # 井盖丢失, owned by water_affairs, urgent
@@ -29,11 +29,6 @@ def portal(case_portal):
 
 def base(duo) -> str:
     return duo.server.url.rstrip("/")
-
-
-def sign_out(duo) -> None:
-    duo.driver.get(base(duo) + "/logout")
-    wait_for(lambda: "/login" in duo.driver.current_url, message="the sign-out")
 
 
 def new_case(duo, description: str = "人民中路井盖丢失") -> str:
@@ -88,13 +83,13 @@ def test_one_case_from_report_to_close_through_the_portal_as_the_right_roles(por
     take(portal, "accept", "待核实")
     assert "已办理" in text(portal, "#case-message")
     assert portal.get_logs() == []
-    sign_out(portal)
+    browser_sign_out(portal)
 
     # the inspector verifies it on site
     open_case_as(portal, inspector, case_id, "待核实")
     take(portal, "verify", "待派遣")
     assert portal.get_logs() == []
-    sign_out(portal)
+    browser_sign_out(portal)
 
     # the dispatcher dispatches it to the suggested department (preselected)
     open_case_as(portal, dispatcher, case_id, "待派遣")
@@ -102,7 +97,7 @@ def test_one_case_from_report_to_close_through_the_portal_as_the_right_roles(por
     take(portal, "dispatch", "处置中")
     assert portal.cases.store.get(case_id).department == "water_affairs"
     assert portal.get_logs() == []
-    sign_out(portal)
+    browser_sign_out(portal)
 
     # the department's handler finds it on its task list, opens it, acknowledges and handles it
     browser_sign_in(portal, *handler)
@@ -125,13 +120,13 @@ def test_one_case_from_report_to_close_through_the_portal_as_the_right_roles(por
     wait_for(lambda: text(portal, "#case-upload-message") == "已上传 1 张照片", message="the after photo")
     take(portal, "handle", "待核查")
     assert portal.get_logs() == []
-    sign_out(portal)
+    browser_sign_out(portal)
 
     # the inspector checks the work; the dispatcher closes the case
     open_case_as(portal, inspector, case_id, "待核查")
     take(portal, "check_pass", "待结案")
     assert portal.get_logs() == []
-    sign_out(portal)
+    browser_sign_out(portal)
     open_case_as(portal, dispatcher, case_id, "待结案")
     take(portal, "close", "已结案")
     wait_for(lambda: visible_buttons(portal) == [], message="no action left")

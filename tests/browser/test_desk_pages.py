@@ -14,7 +14,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 
 from ioc.domain.access import Principal
-from tests.conftest import browser_sign_in, wait_for
+from tests.conftest import browser_sign_in, browser_sign_out, wait_for
 
 CLASS = "10101"  # 井盖丢失 (Manhole cover missing)
 LAT, LON = 31.872, 120.556  # in yangshe (杨舍镇)
@@ -147,7 +147,7 @@ def test_the_inspectors_and_tasks_pages_use_the_same_queue_words(portal, sign_in
     sign_in_as("inspector", next_path="/inspections")
     wait_for(lambda: text(portal, "#insp-count-verify") == "（0）", message="the queue counts")
     assert [text(portal, f"#insp-tab-{q}") for q in ("verify", "check")] == ["待核实（0）", "待核查（0）"]
-    portal.driver.get(portal.server_url + "/logout")
+    browser_sign_out(portal)
     sign_in_as("handler", department="water_affairs", next_path="/tasks")
     wait_for(lambda: text(portal, "#tasks-count-open") == "0", message="the task counts")
     labels = [text(portal, f"#tasks-count-{k} + .field-figure-label") for k in ("open", "overdue", "unacked", "handled")]
