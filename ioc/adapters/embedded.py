@@ -71,6 +71,8 @@ class Server:
     prepare: "Callable[[Server], None] | None" = field(default=None, repr=False)
     user: str | None = None  # run the server as this system user (PostgreSQL refuses to run as root)
     start_timeout: float = 20.0  # seconds to wait for the port (and again for `ready`)
+    # how `stop` asks the server to end (PostgreSQL: SIGINT, its "fast" shutdown; see postgres_server)
+    stop_signal: int = signal.SIGTERM
 
     def start(self) -> "Server":
         self.data_dir.mkdir(parents=True, exist_ok=True)
@@ -90,7 +92,7 @@ class Server:
     def stop(self, timeout: float = 10.0) -> None:
         if self.proc is None or self.proc.poll() is not None:
             return
-        self.proc.terminate()
+        self.proc.send_signal(self.stop_signal)
         try:
             self.proc.wait(timeout)
         except subprocess.TimeoutExpired:
@@ -442,25 +444,43 @@ def postgres_server(data_dir: Path, choice: str = "auto", port: int | None = Non
                 pass
 
     return Server(name, f"postgresql://{POSTGRES_USER}@127.0.0.1:{port}/{POSTGRES_DB}", port, data_dir, argv,
-                  data_dir / "postgres.log", ready=_wait_postgres_ready, prepare=prepare, user=user, start_timeout=60.0)
+                  data_dir / "postgres.log", ready=_wait_postgres_ready, prepare=prepare, user=user, start_timeout=60.0,
+                  # "fast" shutdown (pg_ctl's default): the clients still connected (a web's pool) are
+                  # disconnected and the server ends with a checkpoint. SIGTERM ("smart") would wait for
+                  # them until `stop` kills it, and the next start would replay the WAL since the last
+                  # checkpoint (minutes after a large load)
+                  stop_signal=signal.SIGINT)
 
 
 def _wait_postgres_ready(server: Server, timeout: float = 60.0) -> None:
     """Wait until the server accepts queries (it listens before recovery ends), then make the
-    `ioc` database if it is missing."""
+    `ioc` database if it is missing. A server replaying its WAL after a crash (it says it is
+    "not yet accepting connections" or "starting up") is waited for as long as it lives: a
+    large record's recovery can take minutes; `timeout` bounds the other waits."""
     import psycopg
 
     admin = f"postgresql://{POSTGRES_USER}@127.0.0.1:{server.port}/postgres"
     deadline = time.time() + timeout
+    said = False
     while True:
         try:
             with psycopg.connect(admin, autocommit=True, connect_timeout=2) as conn:
                 if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (POSTGRES_DB,)).fetchone() is None:
                     conn.execute(f'CREATE DATABASE "{POSTGRES_DB}"')
                 return
-        except psycopg.OperationalError:
+        except psycopg.OperationalError as e:
             if server.proc is not None and server.proc.poll() is not None:
                 raise RuntimeError(f"{server.name} exited with code {server.proc.returncode}; see {server.log_path}")
-            if time.time() > deadline:
+            if _recovering(str(e)):
+                if not said:
+                    log.warning("%s is recovering after an unclean stop (replaying its WAL); waiting", server.name)
+                    said = True
+                deadline = time.time() + timeout
+            elif time.time() > deadline:
                 raise RuntimeError(f"{server.name} did not accept connections within {timeout:.0f}s; see {server.log_path}")
             time.sleep(0.1)
+
+
+def _recovering(message: str) -> bool:
+    """Whether a refused connection says the server is still starting (crash recovery)."""
+    return "not yet accepting connections" in message or "the database system is starting up" in message

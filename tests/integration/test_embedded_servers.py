@@ -93,3 +93,32 @@ def test_the_embedded_mosquitto_keeps_retained_births_across_a_restart(tmp_path)
         assert "Permission denied" not in broker.log_path.read_text()
     finally:
         broker.stop()
+
+
+def test_the_embedded_postgresql_stops_cleanly_while_a_client_is_still_connected():
+    # a web's pool still open when the demo or a bench stops the record: the server disconnects it
+    # and shuts down with a checkpoint, so the next start needs no crash recovery
+    import shutil
+    import tempfile
+    from pathlib import Path
+
+    import psycopg
+
+    from ioc.adapters.embedded import postgres_server
+
+    folder = Path(tempfile.mkdtemp(prefix="ioc-test-pg-stop-"))  # as root the server runs as another user
+    try:
+        server = postgres_server(folder / "data", durable=False).start()
+        client = psycopg.connect(server.url)
+        client.execute("CREATE TABLE kept (n int)")
+        client.execute("INSERT INTO kept VALUES (1)")
+        client.commit()
+        server.stop()
+        assert server.proc.returncode == 0 and "database system is shut down" in server.log_path.read_text()
+        server.start()
+        with psycopg.connect(server.url) as again:
+            assert again.execute("SELECT n FROM kept").fetchall() == [(1,)]
+        assert "not properly shut down" not in server.log_path.read_text()
+        server.stop()
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
