@@ -163,6 +163,14 @@ class IndicatorCache:
         return done
 
 
+# A period first asked of the record is waited for this long in its own request: a month at a
+# million cases takes ~0.4 s, so the leader gets it in the first answer instead of "being
+# prepared" and the page's next ask a second later (`INDICATORS_LOADING_MS`); the two web workers
+# do not both compute it (the second ask would reach the other one). Longer periods (years) still
+# answer "being prepared" first. The Redis case index keeps the short default: its first load takes
+# tens of seconds, and a sync worker must not be held most of each second by every viewer's ask.
+RECORD_FIRST_WAIT_S = 0.8
+
 _caches: dict[str, IndicatorCache] = {}
 _index_caches: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()  # case index -> its cache
 _lock = threading.Lock()
@@ -173,7 +181,7 @@ def cache_for(url: str) -> IndicatorCache:
     with _lock:
         cache = _caches.get(url)
         if cache is None:
-            cache = _caches[url] = IndicatorCache(url)
+            cache = _caches[url] = IndicatorCache(url, first_wait_s=RECORD_FIRST_WAIT_S)
         return cache
 
 

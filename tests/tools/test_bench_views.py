@@ -28,3 +28,20 @@ def test_a_view_over_its_target_or_with_failed_requests_or_without_server_times_
     rows = _rows(_timing("slow", [10.0] * 90 + [50.0] * 10, [12.0] * 100), _timing("refused", [5.0] * 99, [8.0] * 99, errors=1),
                  _timing("untimed", [], [8.0] * 100))
     assert [rows[f"{n} (server) p95"].passed for n in ("slow", "refused", "untimed")] == [False, False, False]
+
+
+def test_the_first_indicators_answer_is_asked_for_a_period_nobody_asked_for_with_the_rest_of_the_body_kept():
+    body = {"output": "..a.b..", "inputs": [{"id": "ind-period", "property": "value", "value": "this_month"},
+                                            {"id": "tick", "property": "n_intervals", "value": 1}],
+            "changedPropIds": ["ind-period.value"]}
+    first = views.with_first_input(body, views.FIRST_PERIOD)
+    assert first["inputs"] == [{"id": "ind-period", "property": "value", "value": "last_month"}, body["inputs"][1]]
+    assert (first["output"], first["changedPropIds"], body["inputs"][0]["value"]) == ("..a.b..", ["ind-period.value"], "this_month")
+
+
+def test_the_first_answer_row_is_judged_against_a_second_and_names_the_record_as_its_source():
+    timing = _timing("cases indicators", [5.0] * 6, [7.0] * 6)
+    timing.first_measured, timing.first_http_s = True, 0.4
+    row = _rows(timing)["cases indicators: first answer of a period"]
+    assert (row.value, row.target, row.passed, row.detail["period"]) == (0.4, "≤ 1 s", True, "last_month")
+    assert "record" in row.detail["source"]
