@@ -7,12 +7,21 @@ camera wrote in its EXIF (GPS latitude/longitude, DateTimeOriginal with OffsetTi
 China time), and returns the copy to store: orientation applied, no metadata at all (no EXIF,
 XMP, ICC, comments: camera serials, owner names, software stay out), and a thumbnail (JPEG, at most
 `THUMB_PX` on its long side). HEIC is stored as JPEG (browsers do not show HEIC).
+
+An upright colour or grey JPEG (most phone photos) is kept as the phone coded it: its metadata
+segments are cut out (`stripped_jpeg`) and the rest is stored byte for byte, so its pixels are the
+phone's, with no second JPEG generation; its thumbnail comes from JPEG's reduced-size decoding of
+the stored bytes (1/8 scale for a 12 MP photo), which also proves them whole. That is about a
+fifth of the CPU of decoding and re-encoding the whole picture (0.04 s instead of 0.2 s for 12 MP),
+what lets 50 phones upload at once. A JPEG to rotate (EXIF orientation other than 1), a CMYK one,
+and one whose segments do not parse are decoded and re-encoded as before.
 """
 
 from __future__ import annotations
 
 import io
 import math
+import re
 import warnings
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -63,6 +72,9 @@ def prepare(data: bytes, max_pixels: int) -> Prepared:
         raise MediaError("unsupported_type", "the file is not a JPEG, PNG, WebP or HEIC photo (judged by its bytes, not its name)")
     im = _open(data, kind, max_pixels)
     lat, lon, taken_at = _exif_facts(im)
+    kept = _kept_as_coded(data, im) if kind == "image/jpeg" else None
+    if kept is not None:
+        return Prepared(kept[0], "image/jpeg", im.width, im.height, kept[1], lat, lon, taken_at)
     try:
         im.load()
         upright = ImageOps.exif_transpose(im)
@@ -73,6 +85,76 @@ def prepare(data: bytes, max_pixels: int) -> Prepared:
     stored_type = STORED_AS[kind]
     stored = _encode(upright, stored_type)
     return Prepared(stored, stored_type, upright.width, upright.height, _thumbnail(upright), lat, lon, taken_at)
+
+
+# A marker in a JPEG's entropy-coded data: 0xFF followed by anything but a stuffed 0x00, a
+# restart marker (RST0-7: part of the scan) or another fill 0xFF
+_MARKER = re.compile(rb"\xff[^\x00\xd0-\xd7\xff]")
+SOS, EOI, COM, APP0, APP14, APP15 = 0xDA, 0xD9, 0xFE, 0xE0, 0xEE, 0xEF
+ORIENTATION = 0x0112
+
+
+def stripped_jpeg(data: bytes) -> bytes | None:
+    """The JPEG `data` without its metadata, every other byte as it was: the segments APP0-APP13
+    and APP15 (JFIF density and thumbnail, EXIF, XMP, ICC profile, maker notes, Photoshop's
+    blocks…) and COM are cut, before or between the scans, and anything after the end-of-image
+    marker (what some phones append: second pictures, trailers) is left out. APP14 (Adobe: how
+    the colours are coded) and the frame, tables and scans are kept. None when the segments do not
+    parse as a JPEG's (a length past the end, no end-of-image marker): the caller re-encodes."""
+    if not data.startswith(b"\xff\xd8"):
+        return None
+    parts, pos, size, in_scan = [b"\xff\xd8"], 2, len(data), False
+    while True:
+        if in_scan:  # entropy-coded data up to the next marker, kept whole
+            found = _MARKER.search(data, pos)
+            if found is None:
+                return None
+            parts.append(data[pos:found.start()])
+            pos = found.start()
+        while pos + 1 < size and data[pos] == 0xFF and data[pos + 1] == 0xFF:  # fill bytes
+            pos += 1
+        if pos + 1 >= size or data[pos] != 0xFF:
+            return None
+        marker = data[pos + 1]
+        if marker == EOI:
+            parts.append(b"\xff\xd9")
+            return b"".join(parts)
+        if 0xD0 <= marker <= 0xD7 or marker == 0x01:  # stand-alone markers: no length
+            parts.append(data[pos:pos + 2])
+            pos += 2
+            continue
+        if pos + 4 > size:
+            return None
+        end = pos + 2 + int.from_bytes(data[pos + 2:pos + 4], "big")
+        if end < pos + 4 or end > size:
+            return None
+        if not (marker == COM or (APP0 <= marker <= APP15 and marker != APP14)):
+            parts.append(data[pos:end])
+        pos = end
+        in_scan = marker == SOS
+
+
+def _kept_as_coded(data: bytes, im: Image.Image) -> tuple[bytes, bytes] | None:
+    """(the JPEG stripped of its metadata, its thumbnail) when it can be stored as the phone coded
+    it: upright (no rotation to apply), colour or grey, segments that parse, and stripped bytes
+    that decode whole (the thumbnail's reduced-size decoding reads every scan). None otherwise."""
+    try:
+        if im.mode not in ("RGB", "L") or im.getexif().get(ORIENTATION, 1) != 1:
+            return None
+    except Exception:  # an EXIF Pillow cannot read: the full path decides
+        return None
+    stripped = stripped_jpeg(data)
+    if stripped is None:
+        return None
+    try:
+        small = Image.open(io.BytesIO(stripped), formats=["JPEG"])
+        if small.size != im.size or small.mode != im.mode:
+            return None
+        small.draft(small.mode, (THUMB_PX, THUMB_PX))  # decoded at 1/2, 1/4 or 1/8 scale, at least THUMB_PX
+        small.load()
+    except Exception:  # damaged: the full path says `unreadable`
+        return None
+    return stripped, _thumbnail(small)
 
 
 def _open(data: bytes, kind: str, max_pixels: int) -> Image.Image:

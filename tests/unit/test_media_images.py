@@ -9,9 +9,9 @@ import pytest
 from PIL import Image
 
 from ioc.domain.media import MediaError
-from ioc.media.images import THUMB_PX, prepare
-from tests.media_samples import (GPS_LAT, GPS_LON, OWNER, SERIAL, TAKEN_AT_MS, WINDOWS_EXE, image_bytes, phone_jpeg,
-                                 png_claiming, truncated_jpeg)
+from ioc.media.images import THUMB_PX, prepare, stripped_jpeg
+from tests.media_samples import (GPS_LAT, GPS_LON, OWNER, SERIAL, TAKEN_AT_MS, WINDOWS_EXE, image_bytes, noisy_jpeg,
+                                 phone_jpeg, png_claiming, truncated_jpeg)
 
 LIMIT = 40_000_000
 
@@ -55,6 +55,49 @@ def test_the_stored_copy_carries_no_metadata_at_all():
     assert SERIAL not in stored and OWNER.encode() not in stored and b"Exif" not in stored and b"PhoneMaker" not in stored
     again = Image.open(io.BytesIO(stored))
     assert dict(again.getexif()) == {} and "comment" not in again.info and "icc_profile" not in again.info
+
+
+def pixels(data: bytes) -> bytes:
+    return Image.open(io.BytesIO(data)).convert("RGB").tobytes()
+
+
+def segment(marker: int, body: bytes) -> bytes:
+    return bytes((0xFF, marker)) + (len(body) + 2).to_bytes(2, "big") + body
+
+
+def test_an_upright_jpeg_is_stored_as_the_phone_coded_it_without_a_second_generation():
+    original = phone_jpeg(size=(800, 600))
+    photo = prepare(original, LIMIT)
+    assert pixels(photo.data) == pixels(original)  # the same decoded pixels: not re-encoded
+    assert len(photo.data) < len(original) and (photo.width, photo.height) == (800, 600)
+    assert SERIAL not in photo.data and OWNER.encode() not in photo.data and b"Exif" not in photo.data
+
+
+def test_metadata_between_the_scans_of_a_progressive_jpeg_and_data_after_its_end_are_cut():
+    out = io.BytesIO()
+    Image.open(io.BytesIO(noisy_jpeg((320, 240)))).save(out, "JPEG", progressive=True, quality=90)
+    coded = out.getvalue()
+    second_scan = coded.find(b"\xff\xda", coded.find(b"\xff\xda") + 2)  # 0xFF 0xDA cannot occur inside a scan
+    hidden = segment(0xFE, b"owner " + SERIAL) + segment(0xE1, b"http://ns.adobe.com/xap/1.0/\x00" + SERIAL)
+    original = coded[:second_scan] + hidden + coded[second_scan:] + b"appended by the phone " + SERIAL
+    photo = prepare(original, LIMIT)
+    assert SERIAL not in photo.data and photo.data.endswith(b"\xff\xd9")
+    assert pixels(photo.data) == pixels(coded)
+
+
+def test_the_segments_a_decoder_needs_are_kept_and_a_broken_structure_is_not_stripped():
+    coded = noisy_jpeg((64, 48))
+    stripped = stripped_jpeg(coded[:2] + segment(0xEE, b"Adobe\x00\x64\x00\x00\x00\x00\x01") + coded[2:])
+    assert b"Adobe" in stripped and pixels(stripped) == pixels(coded)
+    assert stripped_jpeg(coded[:-2]) is None  # no end-of-image marker
+    assert stripped_jpeg(coded[:2] + b"\xff\xe1\xff\xff" + coded[2:]) is None  # a length past the end
+
+
+def test_a_cmyk_jpeg_is_re_encoded_as_rgb():
+    out = io.BytesIO()
+    Image.new("CMYK", (64, 48), (0, 200, 200, 0)).save(out, "JPEG")
+    photo = prepare(out.getvalue(), LIMIT)
+    assert Image.open(io.BytesIO(photo.data)).mode == "RGB"
 
 
 def test_the_orientation_is_applied_to_the_stored_copy():
