@@ -7,9 +7,10 @@ the refresh callback and of the case views, and the time the browser needs to sh
 The case views are measured at issue 17's scale with the same target as the wall's callbacks:
 Redis holds the open cases and the recently closed ones (`bench.seed`), the record (a private
 embedded PostgreSQL given to the web as DATABASE_URL, `start_record`) a year of 1 M cases, the
-indicators' source. The case views' payloads carry no "rows already shown" key (`cases-grid-key`, `insp-key`, `tasks-key` are empty, as on a page's first load or
-after a filter changed), so every request makes its rows: the worst case, not the tick that
-finds nothing changed.
+indicators' source. The case views' payloads carry no "rows already shown" key
+(`cases-grid-key`, `insp-key`, `tasks-key` are empty, as on a page's first load or after a filter
+changed), so every request makes its rows: the worst case, not the tick that finds nothing
+changed.
 
 What runs: the seeded city (`bench.seed`), the real web process (`python -m ioc web`, gunicorn,
 the product's default worker count), and at full scale a steady offered load (the product's
